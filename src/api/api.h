@@ -1,0 +1,44 @@
+/*
+ * api.h -- the API edge: NCCL names, ncclResult_t, argument checks. Nothing
+ * below src/api/ sees nccl.h types.
+ */
+#ifndef SN_API_H
+#define SN_API_H
+
+#include "nccl.h"
+#include "comm/comm.h"
+#include "sched/sched.h"
+#include "util/log.h"
+#include "util/status.h"
+
+/* Defines pncclX (strong) and ncclX as its weak alias, both exported, as
+ * NVIDIA's library does (profilers interpose on ncclX and call pncclX). */
+#define SN_API(ret, name, ...)                                                             \
+  ret name(__VA_ARGS__) __attribute__((weak, alias("p" #name), visibility("default"))); \
+  __attribute__((visibility("default"))) ret p##name(__VA_ARGS__)
+
+ncclResult_t sn_api_result(sn_status_t st);
+/* Validates a communicator handle; logs one WARN naming the function. */
+sn_status_t sn_api_check_comm(ncclComm_t comm, const char *fn, int allow_revoked);
+static inline sn_comm_t *sn_api_comm(ncclComm_t c) { return (sn_comm_t *)(void *)c; }
+
+/* One queued call of a group. */
+typedef struct {
+  sn_comm_t *comm;
+  sn_coll_t coll;      /* SN_COLL_P2P for send/recv */
+  int is_send;         /* p2p */
+  const void *sendbuf;
+  void *recvbuf;
+  size_t count;
+  sn_dtype_t dtype;
+  sn_red_t red;
+  int root;            /* or peer for p2p */
+} sn_task_t;
+
+/* Runs the task now, or queues it when a group is open. */
+sn_status_t sn_group_enqueue(const sn_task_t *task);
+/* Resolves an ncclRedOp_t for comm into a reduction; logs on failure. */
+sn_status_t sn_api_redop(sn_comm_t *comm, ncclRedOp_t op, sn_dtype_t dtype, const char *fn, sn_red_t *red_p);
+sn_status_t sn_comm_config_parse(const ncclConfig_t *config, sn_comm_config_t *cfg, const char *fn);
+
+#endif

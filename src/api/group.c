@@ -1,0 +1,219 @@
+/*
+ * group.c -- ncclGroupStart/End and execution of queued calls.
+ *
+ * Calls made inside a group are queued per thread and run together at the
+ * outermost ncclGroupEnd; outside a group a call is a group of one. On host
+ * memory everything has completed when ncclGroupEnd returns.
+ *
+ * Per communicator, collectives run in call order, then all point-to-point
+ * calls of the group together (one schedule). Every rank applies the same
+ * rule, so links stay matched whatever order the ranks interleaved their
+ * collective and p2p calls in. Different communicators run side by side,
+ * which is what lets one thread drive all ranks of ncclCommInitAll.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "engine/engine.h"
+#include "plan/plan.h"
+
+static __thread int sn_group_depth;
+static __thread sn_task_t *sn_group_tasks;
+static __thread int sn_group_ntasks, sn_group_cap;
+
+typedef struct {
+  sn_sched_t sched;
+  sn_exec_t exec;
+  int used;
+} sn_job_t;
+
+static void sn_task_desc(const sn_task_t *t, sn_op_desc_t *d)
+{
+  sn_comm_t *c = t->comm;
+  memset(d, 0, sizeof(*d));
+  d->coll = t->coll;
+  d->dtype = t->dtype;
+  d->red = t->red;
+  d->count = t->count;
+  d->root = t->root;
+  d->rank = c->rank;
+  d->nranks = c->nranks;
+  size_t es = sn_dtype_size(t->dtype), n = t->count * es, p = (size_t)c->nranks;
+  const uint8_t *s = t->sendbuf, *r = t->recvbuf;
+  size_t in_bytes = n, out_bytes = n;
+  switch (t->coll) {
+  case SN_COLL_ALLREDUCE:
+  case SN_COLL_REDUCE:
+  case SN_COLL_BROADCAST: d->inplace = s == r; break;
+  case SN_COLL_REDUCESCATTER:
+    d->inplace = r == s + (size_t)c->rank * n;
+    in_bytes = n * p;
+    break;
+  case SN_COLL_ALLGATHER:
+    d->inplace = s == r + (size_t)c->rank * n;
+    out_bytes = n * p;
+    break;
+  case SN_COLL_GATHER:
+    d->inplace = c->rank == t->root && s == r + (size_t)t->root * n;
+    out_bytes = c->rank == t->root ? n * p : 0;
+    break;
+  case SN_COLL_SCATTER:
+    d->inplace = c->rank == t->root && r == s + (size_t)t->root * n;
+    in_bytes = c->rank == t->root ? n * p : 0;
+    break;
+  case SN_COLL_ALLTOALL:
+    d->inplace = s == r;
+    in_bytes = out_bytes = n * p;
+    break;
+  default: break;
+  }
+  /* any other overlap of input and output: stage the input */
+  if (!d->inplace && s && r && in_bytes && out_bytes && s < r + out_bytes && r < s + in_bytes) d->overlap = 1;
+}
+
+static sn_status_t sn_group_run(sn_task_t *tasks, int ntasks)
+{
+  sn_job_t *jobs = calloc((size_t)ntasks + 1, sizeof(*jobs));
+  sn_exec_t **xs = calloc((size_t)ntasks + 1, sizeof(*xs));
+  sn_p2p_desc_t *p2p = calloc((size_t)ntasks + 1, sizeof(*p2p));
+  char *done_comm = calloc((size_t)ntasks + 1, 1);
+  sn_status_t st = SN_OK;
+  int nx = 0, nj = 0;
+  if (!jobs || !xs || !p2p || !done_comm) {
+    st = SN_ERR_SYSTEM;
+    goto out;
+  }
+  for (int i = 0; i < ntasks && st == SN_OK; i++) {
+    if (done_comm[i]) continue;
+    sn_comm_t *c = tasks[i].comm;
+    int np2p = 0;
+    /* this communicator's collectives in call order, gathering its p2p calls */
+    for (int k = i; k < ntasks && st == SN_OK; k++) {
+      sn_task_t *t = &tasks[k];
+      if (t->comm != c) continue;
+      done_comm[k] = 1;
+      if (t->coll == SN_COLL_P2P) {
+        if (t->count == 0) continue;
+        p2p[np2p].is_send = t->is_send;
+        p2p[np2p].peer = t->root;
+        p2p[np2p].bytes = t->count * sn_dtype_size(t->dtype);
+        p2p[np2p].buf_index = (uint64_t)(uintptr_t)(t->is_send ? t->sendbuf : t->recvbuf);
+        np2p++;
+        continue;
+      }
+      if (t->count == 0) continue;
+      sn_op_desc_t d;
+      sn_task_desc(t, &d);
+      sn_algo_t algo;
+      SN_CHECK_GOTO(sn_plan_choose(&d, c->local_nranks == c->nranks, &algo), st, out);
+      sn_job_t *j = &jobs[nj++];
+      SN_CHECK_GOTO(sn_sched_build(&d, algo, &j->sched), st, out);
+      j->used = 1;
+      char what[64];
+      snprintf(what, sizeof(what), "%s #%llu (%s, %zu x %s)", sn_coll_name(t->coll), (unsigned long long)++c->op_seq,
+               sn_algo_name(algo), t->count, sn_dtype_name(t->dtype));
+      SN_CHECK_GOTO(sn_exec_init(&j->exec, &c->eng, &j->sched, t->sendbuf, t->recvbuf, what), st, out);
+      xs[nx++] = &j->exec;
+    }
+    if (np2p > 0) {
+      sn_job_t *j = &jobs[nj++];
+      sn_sched_init(&j->sched, SN_DT_UINT8, c->nranks);
+      j->used = 1;
+      SN_CHECK_GOTO(sn_sched_p2p(p2p, np2p, c->rank, &j->sched), st, out);
+      char what[64];
+      snprintf(what, sizeof(what), "SendRecv #%llu (%d calls)", (unsigned long long)++c->op_seq, np2p);
+      SN_CHECK_GOTO(sn_exec_init(&j->exec, &c->eng, &j->sched, NULL, NULL, what), st, out);
+      xs[nx++] = &j->exec;
+    }
+  }
+  if (nx > 0) st = sn_engine_run(xs, nx);
+  if (st < 0) {
+    for (int i = 0; i < ntasks; i++) sn_comm_set_error(tasks[i].comm, st);
+  }
+out:
+  for (int j = 0; jobs && j < nj; j++) {
+    if (!jobs[j].used) continue;
+    sn_exec_fini(&jobs[j].exec);
+    sn_sched_free(&jobs[j].sched);
+  }
+  free(jobs);
+  free(xs);
+  free(p2p);
+  free(done_comm);
+  return st;
+}
+
+sn_status_t sn_group_enqueue(const sn_task_t *task)
+{
+  int err = atomic_load(&task->comm->async_error);
+  if (err != SN_OK) {
+    SN_WARN("rank %d: communicator %p has failed earlier (%s); abort and recreate it", task->comm->rank,
+            (void *)task->comm, sn_status_str((sn_status_t)err));
+    return (sn_status_t)err;
+  }
+  if (sn_group_depth == 0) {
+    sn_task_t t = *task;
+    return sn_group_run(&t, 1);
+  }
+  if (sn_group_ntasks == sn_group_cap) {
+    int cap = sn_group_cap ? sn_group_cap * 2 : 32;
+    sn_task_t *n = realloc(sn_group_tasks, (size_t)cap * sizeof(*n));
+    if (!n) return SN_ERR_SYSTEM;
+    sn_group_tasks = n;
+    sn_group_cap = cap;
+  }
+  sn_group_tasks[sn_group_ntasks++] = *task;
+  return SN_OK;
+}
+
+SN_API(ncclResult_t, ncclGroupStart, void)
+{
+  sn_group_depth++;
+  return ncclSuccess;
+}
+
+SN_API(ncclResult_t, ncclGroupEnd, void)
+{
+  if (sn_group_depth == 0) {
+    SN_WARN("ncclGroupEnd: not in a group call (ncclGroupEnd without ncclGroupStart)");
+    return ncclInvalidUsage;
+  }
+  if (--sn_group_depth > 0) return ncclSuccess;
+  int n = sn_group_ntasks;
+  sn_group_ntasks = 0;
+  if (n == 0) return ncclSuccess;
+  return sn_api_result(sn_group_run(sn_group_tasks, n));
+}
+
+SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
+{
+  if (simInfo == NULL || simInfo->magic != 0x74685283u) {
+    SN_WARN("ncclGroupSimulateEnd : simInfo argument %s", simInfo ? "not initialized via NCCL_SIM_INFO_INITIALIZER" : "is NULL");
+    return ncclInvalidArgument;
+  }
+  if (sn_group_depth == 0) {
+    SN_WARN("ncclGroupSimulateEnd: not in a group call");
+    return ncclInvalidUsage;
+  }
+  if (--sn_group_depth > 0) return ncclSuccess;
+  double total = 0;
+  for (int i = 0; i < sn_group_ntasks; i++) {
+    sn_task_t *t = &sn_group_tasks[i];
+    sn_op_desc_t d;
+    sn_task_desc(t, &d);
+    if (t->coll == SN_COLL_P2P) {
+      d.coll = SN_COLL_SCATTER; /* one message to one peer costs like one scatter leg */
+      d.nranks = 2;
+      d.count = t->count;
+    }
+    sn_algo_t algo = SN_ALGO_DIRECT;
+    if (t->coll != SN_COLL_P2P) sn_plan_choose(&d, t->comm->local_nranks == t->comm->nranks, &algo);
+    total += sn_plan_estimate(&d, algo, t->comm->local_nranks == t->comm->nranks);
+  }
+  sn_group_ntasks = 0;
+  size_t sz = simInfo->size < sizeof(ncclSimInfo_t) ? simInfo->size : sizeof(ncclSimInfo_t);
+  if (sz >= offsetof(ncclSimInfo_t, estimatedTime) + sizeof(float)) simInfo->estimatedTime = (float)total;
+  return ncclSuccess;
+}

@@ -1,0 +1,291 @@
+/*
+ * misc.c -- version, error strings, last error, memory, registration and
+ * user reduction ops.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "kernels/kernels.h"
+
+ncclResult_t sn_api_result(sn_status_t st)
+{
+  switch (st) {
+  case SN_OK: return ncclSuccess;
+  case SN_INPROGRESS: return ncclInProgress;
+  case SN_ERR_SYSTEM: return ncclSystemError;
+  case SN_ERR_INTERNAL: return ncclInternalError;
+  case SN_ERR_INVALID_ARG: return ncclInvalidArgument;
+  case SN_ERR_INVALID_USAGE: return ncclInvalidUsage;
+  case SN_ERR_REMOTE: return ncclRemoteError;
+  case SN_ERR_TIMEOUT: return ncclRemoteError; /* a peer stopped making progress */
+  case SN_ERR_ABORTED: return ncclInvalidUsage;
+  }
+  return ncclInternalError;
+}
+
+sn_status_t sn_api_check_comm(ncclComm_t comm, const char *fn, int allow_revoked)
+{
+  if (comm == NULL) {
+    SN_WARN("%s : comm argument is NULL", fn);
+    return SN_ERR_INVALID_ARG;
+  }
+  sn_comm_t *c = sn_api_comm(comm);
+  if (c->magic != SN_COMM_MAGIC) {
+    SN_WARN("%s : comm %p is not a valid communicator (destroyed, or corrupted comm object)", fn, (void *)comm);
+    return SN_ERR_INVALID_ARG;
+  }
+  if (c->revoked && !allow_revoked) {
+    SN_WARN("%s : communicator %p was revoked", fn, (void *)comm);
+    return SN_ERR_INVALID_USAGE;
+  }
+  sn_log_set_rank(c->rank);
+  return SN_OK;
+}
+
+SN_API(ncclResult_t, ncclGetVersion, int *version)
+{
+  if (version == NULL) {
+    SN_WARN("ncclGetVersion : version argument is NULL");
+    return ncclInvalidArgument;
+  }
+  *version = NCCL_VERSION_CODE;
+  return ncclSuccess;
+}
+
+SN_API(const char *, ncclGetErrorString, ncclResult_t code)
+{
+  switch (code) {
+  case ncclSuccess: return "no error";
+  case ncclUnhandledCudaError: return "unhandled cuda error (run with NCCL_DEBUG=INFO for details)";
+  case ncclSystemError: return "unhandled system error (run with NCCL_DEBUG=INFO for details)";
+  case ncclInternalError: return "internal error - please report this issue to the NCCL developers";
+  case ncclInvalidArgument: return "invalid argument (run with NCCL_DEBUG=WARN for details)";
+  case ncclInvalidUsage: return "invalid usage (run with NCCL_DEBUG=WARN for details)";
+  case ncclRemoteError: return "remote process exited or there was a network error";
+  case ncclInProgress: return "NCCL operation in progress";
+  default: return "unknown result code";
+  }
+}
+
+SN_API(const char *, ncclGetLastError, ncclComm_t comm)
+{
+  (void)comm;
+  return sn_log_last_error();
+}
+
+SN_API(void, ncclResetDebugInit, void) { sn_log_reset(); }
+
+__attribute__((visibility("default"))) void ncclResetDebugInitInternal(void) { sn_log_reset(); }
+
+SN_API(ncclResult_t, ncclMemAlloc, void **ptr, size_t size)
+{
+  if (ptr == NULL) {
+    SN_WARN("ncclMemAlloc : ptr argument is NULL");
+    return ncclInvalidArgument;
+  }
+  if (size == 0) {
+    *ptr = NULL;
+    return ncclSuccess;
+  }
+  void *p = NULL;
+  int rc = posix_memalign(&p, 4096, size);
+  if (rc != 0) {
+    SN_WARN("ncclMemAlloc : cannot allocate %zu bytes of host memory: %s", size, strerror(rc));
+    return ncclSystemError;
+  }
+  *ptr = p;
+  return ncclSuccess;
+}
+
+SN_API(ncclResult_t, ncclMemFree, void *ptr)
+{
+  free(ptr);
+  return ncclSuccess;
+}
+
+typedef struct {
+  uint64_t magic;
+  void *buf;
+  size_t size;
+  sn_comm_t *comm;
+} sn_reg_t;
+#define SN_REG_MAGIC 0x736e7265676e6f6dull
+
+SN_API(ncclResult_t, ncclCommRegister, const ncclComm_t comm, void *buff, size_t size, void **handle)
+{
+  sn_status_t st = sn_api_check_comm(comm, "ncclCommRegister", 0);
+  if (st != SN_OK) return sn_api_result(st);
+  if (handle == NULL || (buff == NULL && size > 0)) {
+    SN_WARN("ncclCommRegister : %s argument is NULL", handle == NULL ? "handle" : "buff");
+    return ncclInvalidArgument;
+  }
+  sn_reg_t *r = calloc(1, sizeof(*r));
+  if (!r) return ncclSystemError;
+  r->magic = SN_REG_MAGIC;
+  r->buf = buff;
+  r->size = size;
+  r->comm = sn_api_comm(comm);
+  *handle = r;
+  return ncclSuccess;
+}
+
+SN_API(ncclResult_t, ncclCommDeregister, const ncclComm_t comm, void *handle)
+{
+  sn_status_t st = sn_api_check_comm(comm, "ncclCommDeregister", 1);
+  if (st != SN_OK) return sn_api_result(st);
+  sn_reg_t *r = handle;
+  if (r == NULL || r->magic != SN_REG_MAGIC || r->comm != sn_api_comm(comm)) {
+    SN_WARN("ncclCommDeregister : handle %p was not returned by ncclCommRegister on this communicator", handle);
+    return ncclInvalidArgument;
+  }
+  r->magic = 0;
+  free(r);
+  return ncclSuccess;
+}
+
+SN_API(ncclResult_t, ncclCommWindowRegister, ncclComm_t comm, void *buff, size_t size, ncclWindow_t *win, int winFlags)
+{
+  sn_status_t st = sn_api_check_comm(comm, "ncclCommWindowRegister", 0);
+  if (st != SN_OK) return sn_api_result(st);
+  if (win == NULL || (buff == NULL && size > 0)) {
+    SN_WARN("ncclCommWindowRegister : %s argument is NULL", win == NULL ? "win" : "buff");
+    return ncclInvalidArgument;
+  }
+  if (winFlags & ~(NCCL_WIN_COLL_SYMMETRIC)) {
+    SN_WARN("ncclCommWindowRegister : invalid winFlags 0x%x", winFlags);
+    return ncclInvalidArgument;
+  }
+  sn_reg_t *r = calloc(1, sizeof(*r));
+  if (!r) return ncclSystemError;
+  r->magic = SN_REG_MAGIC;
+  r->buf = buff;
+  r->size = size;
+  r->comm = sn_api_comm(comm);
+  *win = (ncclWindow_t)(void *)r;
+  return ncclSuccess;
+}
+
+SN_API(ncclResult_t, ncclCommWindowDeregister, ncclComm_t comm, ncclWindow_t win)
+{
+  sn_status_t st = sn_api_check_comm(comm, "ncclCommWindowDeregister", 1);
+  if (st != SN_OK) return sn_api_result(st);
+  sn_reg_t *r = (sn_reg_t *)(void *)win;
+  if (r == NULL || r->magic != SN_REG_MAGIC || r->comm != sn_api_comm(comm)) {
+    SN_WARN("ncclCommWindowDeregister : win %p was not returned by ncclCommWindowRegister on this communicator",
+            (void *)win);
+    return ncclInvalidArgument;
+  }
+  r->magic = 0;
+  free(r);
+  return ncclSuccess;
+}
+
+/* ------------------------------------------------------------ reduction ops */
+
+sn_status_t sn_api_redop(sn_comm_t *comm, ncclRedOp_t op, sn_dtype_t dtype, const char *fn, sn_red_t *red_p)
+{
+  sn_red_t red;
+  memset(&red, 0, sizeof(red));
+  switch ((int)op) {
+  case ncclSum: red.op = SN_RED_SUM; break;
+  case ncclProd: red.op = SN_RED_PROD; break;
+  case ncclMax: red.op = SN_RED_MAX; break;
+  case ncclMin: red.op = SN_RED_MIN; break;
+  case ncclAvg:
+    red.op = SN_RED_SUM;
+    red.postdiv = 1;
+    break;
+  default: {
+    int idx = (int)op - ncclNumOps;
+    pthread_mutex_lock(&comm->ops_lock);
+    int ok = (int)op >= ncclNumOps && idx < comm->n_user_ops && comm->user_ops[idx].used;
+    sn_user_op_t u = ok ? comm->user_ops[idx] : (sn_user_op_t){0};
+    pthread_mutex_unlock(&comm->ops_lock);
+    if (!ok) {
+      SN_WARN("%s : invalid reduction operation %d (unknown to this communicator)", fn, (int)op);
+      return SN_ERR_INVALID_ARG;
+    }
+    if (u.dtype != dtype) {
+      SN_WARN("%s : reduction operation %d was created for datatype %d, used with datatype %d", fn, (int)op,
+              (int)u.dtype, (int)dtype);
+      return SN_ERR_INVALID_ARG;
+    }
+    red.op = SN_RED_SUM;
+    red.prescale = 1;
+    memcpy(red.scalar, u.scalar, sizeof(red.scalar));
+    /* a device-resident scalar is read when the operation runs (now, on host memory) */
+    if (u.used == 2) memcpy(red.scalar, *(void **)u.scalar, sn_dtype_size(dtype));
+  }
+  }
+  *red_p = red;
+  return SN_OK;
+}
+
+SN_API(ncclResult_t, ncclRedOpCreatePreMulSum, ncclRedOp_t *op, void *scalar, ncclDataType_t datatype,
+       ncclScalarResidence_t residence, ncclComm_t comm)
+{
+  sn_status_t st = sn_api_check_comm(comm, "ncclRedOpCreatePreMulSum", 0);
+  if (st != SN_OK) return sn_api_result(st);
+  if (op == NULL || scalar == NULL) {
+    SN_WARN("ncclRedOpCreatePreMulSum : %s argument is NULL", op == NULL ? "op" : "scalar");
+    return ncclInvalidArgument;
+  }
+  if ((int)datatype < 0 || (int)datatype >= ncclNumTypes) {
+    SN_WARN("ncclRedOpCreatePreMulSum : invalid type %d", (int)datatype);
+    return ncclInvalidArgument;
+  }
+  if (residence != ncclScalarDevice && residence != ncclScalarHostImmediate) {
+    SN_WARN("ncclRedOpCreatePreMulSum : invalid residence %d", (int)residence);
+    return ncclInvalidArgument;
+  }
+  sn_comm_t *c = sn_api_comm(comm);
+  pthread_mutex_lock(&c->ops_lock);
+  int idx = 0;
+  while (idx < c->n_user_ops && c->user_ops[idx].used) idx++;
+  if (idx == c->n_user_ops) {
+    int n = c->n_user_ops ? c->n_user_ops * 2 : 8;
+    sn_user_op_t *u = realloc(c->user_ops, (size_t)n * sizeof(*u));
+    if (!u) {
+      pthread_mutex_unlock(&c->ops_lock);
+      return ncclSystemError;
+    }
+    memset(u + c->n_user_ops, 0, (size_t)(n - c->n_user_ops) * sizeof(*u));
+    c->user_ops = u;
+    c->n_user_ops = n;
+  }
+  sn_user_op_t *u = &c->user_ops[idx];
+  u->dtype = (sn_dtype_t)datatype;
+  memset(u->scalar, 0, sizeof(u->scalar));
+  if (residence == ncclScalarHostImmediate) {
+    memcpy(u->scalar, scalar, sn_dtype_size((sn_dtype_t)datatype));
+    u->used = 1;
+  } else {
+    memcpy(u->scalar, &scalar, sizeof(void *));
+    u->used = 2;
+  }
+  pthread_mutex_unlock(&c->ops_lock);
+  *op = (ncclRedOp_t)(ncclNumOps + idx);
+  return ncclSuccess;
+}
+
+SN_API(ncclResult_t, ncclRedOpDestroy, ncclRedOp_t op, ncclComm_t comm)
+{
+  sn_status_t st = sn_api_check_comm(comm, "ncclRedOpDestroy", 1);
+  if (st != SN_OK) return sn_api_result(st);
+  if ((int)op < ncclNumOps) {
+    SN_WARN("ncclRedOpDestroy : operation %d is built in and cannot be destroyed", (int)op);
+    return ncclInvalidArgument;
+  }
+  sn_comm_t *c = sn_api_comm(comm);
+  int idx = (int)op - ncclNumOps;
+  pthread_mutex_lock(&c->ops_lock);
+  int ok = idx < c->n_user_ops && c->user_ops[idx].used;
+  if (ok) c->user_ops[idx].used = 0;
+  pthread_mutex_unlock(&c->ops_lock);
+  if (!ok) {
+    SN_WARN("ncclRedOpDestroy : operation %d was not created on this communicator", (int)op);
+    return ncclInvalidArgument;
+  }
+  return ncclSuccess;
+}

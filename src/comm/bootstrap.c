@@ -1,0 +1,539 @@
+/*
+ * bootstrap.c -- see bootstrap.h.
+ *
+ * Root: one thread per unique id, polling its listener and every pending
+ * connection without blocking on any of them. Each rank sends HELLO {nranks,
+ * its listen address}; when all ranks have spoken, the root sends each the
+ * whole address table and exits. A connection that sends garbage, the wrong
+ * secret or nothing at all is closed and forgotten. Inconsistent hellos
+ * (rank out of range, duplicate rank, different nranks) are answered with an
+ * ERROR frame that the rank reports.
+ *
+ * Ranks: one listener each; point-to-point messages use cached connections
+ * (the first message to a peer opens one, the peer files it by the sender's
+ * rank), so a message is one frame on an open socket.
+ */
+#include "comm/bootstrap.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/param.h"
+
+#define SN_BS_MAGIC 0x534e4253u /* "SNBS" */
+#define SN_BS_MAX_PAYLOAD (64u << 20)
+
+enum { SN_BS_HELLO = 1, SN_BS_TABLE = 2, SN_BS_ERROR = 3, SN_BS_P2P_HELLO = 4, SN_BS_MSG = 5 };
+
+typedef struct {
+  uint32_t magic;
+  uint32_t type;
+  uint64_t secret[2];
+  int32_t src;
+  uint32_t tag;
+  uint32_t len;
+  uint32_t arg; /* HELLO: nranks */
+} sn_bs_hdr_t;
+
+typedef struct sn_bs_msg {
+  struct sn_bs_msg *next;
+  uint32_t tag;
+  uint32_t len;
+  uint8_t data[];
+} sn_bs_msg_t;
+
+struct sn_bootstrap {
+  int rank, nranks;
+  uint64_t secret[2];
+  int listen_fd;
+  sn_sockaddr_t *addrs;
+  int *out_fd, *in_fd;
+  sn_bs_msg_t **stash; /* per peer: frames that arrived before they were asked for */
+  uint32_t seq;
+  uint64_t timeout_ns;
+};
+
+static uint64_t sn_bs_timeout_ns(void) { return (uint64_t)sn_param_int(SN_P_TIMEOUT_MS) * 1000000ull; }
+static uint64_t sn_bs_connect_ns(void) { return (uint64_t)sn_param_int(SN_P_CONNECT_TIMEOUT_MS) * 1000000ull; }
+
+static int sn_hdr_ok(const sn_bs_hdr_t *h, const uint64_t secret[2])
+{
+  return h->magic == SN_BS_MAGIC && h->secret[0] == secret[0] && h->secret[1] == secret[1] &&
+         h->len <= SN_BS_MAX_PAYLOAD;
+}
+
+static sn_status_t sn_send_frame(int fd, const uint64_t secret[2], uint32_t type, int src, uint32_t tag, uint32_t arg,
+                                 const void *buf, uint32_t len, uint64_t deadline)
+{
+  sn_bs_hdr_t h = {SN_BS_MAGIC, type, {secret[0], secret[1]}, src, tag, len, arg};
+  SN_CHECK(sn_socket_send_all(fd, &h, sizeof(h), deadline));
+  if (len) SN_CHECK(sn_socket_send_all(fd, buf, len, deadline));
+  return SN_OK;
+}
+
+/* ---------------------------------------------------------------- root */
+
+typedef struct {
+  int fd;
+  size_t got;
+  uint64_t deadline;
+  uint8_t buf[sizeof(sn_bs_hdr_t) + sizeof(sn_sockaddr_t)];
+} sn_root_conn_t;
+
+typedef struct {
+  int listen_fd;
+  uint64_t secret[2];
+} sn_root_args_t;
+
+static void sn_root_error(int fd, const uint64_t secret[2], const char *msg)
+{
+  sn_send_frame(fd, secret, SN_BS_ERROR, -1, 0, 0, msg, (uint32_t)strlen(msg) + 1, sn_clock_ns() + 1000000000ull);
+}
+
+static void *sn_root_main(void *varg)
+{
+  sn_root_args_t args = *(sn_root_args_t *)varg;
+  free(varg);
+  int nranks = 0, joined = 0, npend = 0, cap = 64;
+  int *rank_fd = NULL;
+  sn_sockaddr_t *table = NULL;
+  sn_root_conn_t *pend = calloc((size_t)cap, sizeof(*pend));
+  uint64_t idle_limit = sn_bs_connect_ns() > 0 ? sn_bs_connect_ns() : 60000000000ull;
+  uint64_t deadline = sn_clock_ns() + 10 * idle_limit; /* first rank may come late */
+  while (pend) {
+    uint64_t now = sn_clock_ns();
+    if (now > deadline) {
+      char msg[160];
+      snprintf(msg, sizeof(msg), "bootstrap root: only %d of %d ranks joined before the deadline "
+               "(SNCCL_CONNECT_TIMEOUT_MS)", joined, nranks);
+      SN_WARN("%s", msg);
+      for (int r = 0; r < nranks; r++)
+        if (rank_fd[r] >= 0) sn_root_error(rank_fd[r], args.secret, msg);
+      break;
+    }
+    struct pollfd pf[1 + 256];
+    int np = npend < 256 ? npend : 256;
+    pf[0].fd = args.listen_fd;
+    pf[0].events = POLLIN;
+    for (int i = 0; i < np; i++) {
+      pf[1 + i].fd = pend[i].fd;
+      pf[1 + i].events = POLLIN;
+    }
+    int rc = poll(pf, (nfds_t)(1 + np), 100);
+    if (rc < 0 && errno != EINTR) break;
+    if (rc > 0 && (pf[0].revents & POLLIN)) {
+      int fd = accept4(args.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd >= 0) {
+        if (npend == cap) {
+          sn_root_conn_t *n = realloc(pend, (size_t)cap * 2 * sizeof(*pend));
+          if (!n) { close(fd); continue; }
+          pend = n;
+          cap *= 2;
+        }
+        memset(&pend[npend], 0, sizeof(pend[npend]));
+        pend[npend].fd = fd;
+        pend[npend].deadline = now + 10000000000ull; /* a hello must arrive within 10 s */
+        npend++;
+      }
+    }
+    for (int i = 0; i < npend; i++) {
+      sn_root_conn_t *c = &pend[i];
+      int drop = now > c->deadline;
+      if (!drop) {
+        ssize_t k = recv(c->fd, c->buf + c->got, sizeof(c->buf) - c->got, MSG_DONTWAIT);
+        if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) drop = 1;
+        else if (k > 0) c->got += (size_t)k;
+        if (!drop && c->got >= sizeof(sn_bs_hdr_t)) {
+          sn_bs_hdr_t *h = (sn_bs_hdr_t *)c->buf;
+          if (!sn_hdr_ok(h, args.secret) || h->type != SN_BS_HELLO || h->len != sizeof(sn_sockaddr_t))
+            drop = 1;
+        }
+      }
+      if (!drop && c->got < sizeof(c->buf)) continue;
+      if (drop) {
+        SN_INFO(SN_LOG_BOOTSTRAP, "bootstrap root: dropped a connection that did not send a valid hello");
+        close(c->fd);
+        pend[i--] = pend[--npend];
+        continue;
+      }
+      /* a complete, authenticated hello */
+      sn_bs_hdr_t *h = (sn_bs_hdr_t *)c->buf;
+      int fd = c->fd, r = h->src, n = (int)h->arg;
+      pend[i--] = pend[--npend];
+      char msg[200] = "";
+      if (nranks == 0 && n > 0 && n <= (1 << 24)) {
+        nranks = n;
+        rank_fd = malloc((size_t)n * sizeof(int));
+        table = calloc((size_t)n, sizeof(*table));
+        if (!rank_fd || !table) break;
+        for (int k = 0; k < n; k++) rank_fd[k] = -1;
+      }
+      if (n != nranks)
+        snprintf(msg, sizeof(msg), "bootstrap root: rank %d says nranks=%d but earlier ranks said %d", r, n, nranks);
+      else if (r < 0 || r >= nranks)
+        snprintf(msg, sizeof(msg), "bootstrap root: rank %d is out of range for nranks=%d", r, nranks);
+      else if (rank_fd[r] >= 0)
+        snprintf(msg, sizeof(msg), "bootstrap root: rank %d joined twice (duplicate rank)", r);
+      if (msg[0]) {
+        SN_WARN("%s", msg);
+        sn_root_error(fd, args.secret, msg);
+        close(fd);
+        continue;
+      }
+      rank_fd[r] = fd;
+      memcpy(&table[r], c->buf + sizeof(sn_bs_hdr_t), sizeof(sn_sockaddr_t));
+      joined++;
+      deadline = now + idle_limit;
+    }
+    if (nranks > 0 && joined == nranks) {
+      uint64_t dl = sn_clock_ns() + idle_limit;
+      for (int r = 0; r < nranks; r++) {
+        sn_socket_set_nonblock(rank_fd[r], 0);
+        sn_send_frame(rank_fd[r], args.secret, SN_BS_TABLE, -1, 0, (uint32_t)nranks, table,
+                      (uint32_t)((size_t)nranks * sizeof(*table)), dl);
+      }
+      SN_INFO(SN_LOG_BOOTSTRAP, "bootstrap root: all %d ranks joined", nranks);
+      break;
+    }
+  }
+  for (int i = 0; i < npend; i++) close(pend[i].fd);
+  for (int r = 0; rank_fd && r < nranks; r++)
+    if (rank_fd[r] >= 0) close(rank_fd[r]);
+  close(args.listen_fd);
+  free(pend);
+  free(rank_fd);
+  free(table);
+  return NULL;
+}
+
+static sn_status_t sn_root_start(const sn_sockaddr_t *bind_addr, const uint64_t secret[2], sn_sockaddr_t *bound_p)
+{
+  int fd;
+  SN_CHECK(sn_socket_listen(bind_addr, 16384, &fd, bound_p));
+  sn_root_args_t *a = malloc(sizeof(*a));
+  if (!a) {
+    close(fd);
+    return SN_ERR_SYSTEM;
+  }
+  a->listen_fd = fd;
+  a->secret[0] = secret[0];
+  a->secret[1] = secret[1];
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int rc = pthread_create(&t, &attr, sn_root_main, a);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    SN_WARN("Call to pthread_create failed: %s", strerror(rc));
+    close(fd);
+    free(a);
+    return SN_ERR_SYSTEM;
+  }
+  return SN_OK;
+}
+
+/* With NCCL_COMM_ID every process may build the id itself, so the secret is
+ * derived from the address (weaker, but the same everywhere). */
+static void sn_secret_from_string(const char *s, uint64_t secret[2])
+{
+  uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0x84222325cbf29ce4ull;
+  for (; *s; s++) {
+    h1 = (h1 ^ (uint8_t)*s) * 0x100000001b3ull;
+    h2 = (h2 ^ (uint8_t)*s) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull;
+  }
+  secret[0] = h1;
+  secret[1] = h2;
+}
+
+sn_status_t sn_bootstrap_unique_id(sn_uid_t *uid)
+{
+  memset(uid, 0, sizeof(*uid));
+  uid->magic = SN_UID_MAGIC;
+  uid->version = SN_PROTO_VERSION;
+  const char *fixed = sn_param_str(SN_P_COMM_ID);
+  if (fixed[0]) {
+    SN_CHECK(sn_socket_parse_addr(fixed, &uid->root));
+    sn_secret_from_string(fixed, uid->secret);
+    return SN_OK;
+  }
+  if (getrandom(uid->secret, sizeof(uid->secret), 0) != (ssize_t)sizeof(uid->secret)) {
+    SN_WARN("Call to getrandom failed: %s", strerror(errno));
+    return SN_ERR_SYSTEM;
+  }
+  sn_sockaddr_t addr;
+  char ifname[64];
+  SN_CHECK(sn_socket_pick_addr(&addr, ifname, sizeof(ifname)));
+  SN_CHECK(sn_root_start(&addr, uid->secret, &uid->root));
+  char s[80];
+  SN_INFO(SN_LOG_BOOTSTRAP, "bootstrap root listening on %s (%s)", sn_socket_addr_str(&uid->root, s, sizeof(s)),
+          ifname);
+  return SN_OK;
+}
+
+/* ---------------------------------------------------------------- ranks */
+
+sn_status_t sn_bootstrap_listen(int *fd_p, sn_sockaddr_t *addr_p)
+{
+  char ifname[64];
+  sn_sockaddr_t addr;
+  SN_CHECK(sn_socket_pick_addr(&addr, ifname, sizeof(ifname)));
+  return sn_socket_listen(&addr, 16384, fd_p, addr_p);
+}
+
+sn_status_t sn_bootstrap_from_table(const uint64_t secret[2], int rank, int nranks, int listen_fd,
+                                    const sn_sockaddr_t *addrs, sn_bootstrap_t **bs_p)
+{
+  sn_bootstrap_t *bs = calloc(1, sizeof(*bs));
+  if (!bs) goto oom;
+  bs->rank = rank;
+  bs->nranks = nranks;
+  bs->secret[0] = secret[0];
+  bs->secret[1] = secret[1];
+  bs->listen_fd = listen_fd;
+  bs->timeout_ns = sn_bs_timeout_ns();
+  bs->addrs = malloc((size_t)nranks * sizeof(*addrs));
+  bs->out_fd = malloc((size_t)nranks * sizeof(int));
+  bs->in_fd = malloc((size_t)nranks * sizeof(int));
+  bs->stash = calloc((size_t)nranks, sizeof(*bs->stash));
+  if (!bs->addrs || !bs->out_fd || !bs->in_fd || !bs->stash) goto oom;
+  memcpy(bs->addrs, addrs, (size_t)nranks * sizeof(*addrs));
+  for (int r = 0; r < nranks; r++) bs->out_fd[r] = bs->in_fd[r] = -1;
+  *bs_p = bs;
+  return SN_OK;
+oom:
+  SN_WARN("bootstrap: out of host memory for %d ranks", nranks);
+  if (bs) {
+    bs->listen_fd = -1;
+    sn_bootstrap_fini(bs);
+  }
+  return SN_ERR_SYSTEM;
+}
+
+sn_status_t sn_bootstrap_init(const sn_uid_t *uid, int rank, int nranks, sn_bootstrap_t **bs_p)
+{
+  char s[80];
+  if (uid->magic != SN_UID_MAGIC || uid->version != SN_PROTO_VERSION) {
+    SN_WARN("invalid unique id (magic 0x%08x version %u): not created by ncclGetUniqueId of this library",
+            uid->magic, uid->version);
+    return SN_ERR_INVALID_ARG;
+  }
+  if (rank == 0 && sn_param_str(SN_P_COMM_ID)[0]) {
+    sn_sockaddr_t bound;
+    SN_CHECK(sn_root_start(&uid->root, uid->secret, &bound));
+  }
+  int lfd = -1, fd = -1;
+  sn_sockaddr_t my;
+  sn_status_t st;
+  SN_CHECK_GOTO(sn_bootstrap_listen(&lfd, &my), st, fail);
+  uint64_t deadline = sn_clock_ns() + sn_bs_connect_ns();
+  SN_CHECK_GOTO(sn_socket_connect(&uid->root, deadline, &fd), st, fail);
+  SN_CHECK_GOTO(sn_send_frame(fd, uid->secret, SN_BS_HELLO, rank, 0, (uint32_t)nranks, &my, sizeof(my), deadline), st,
+                fail);
+  sn_bs_hdr_t h;
+  /* all ranks must join; the root itself gives up after its own deadline */
+  uint64_t wait_deadline = sn_clock_ns() + 11 * sn_bs_connect_ns();
+  st = sn_socket_recv_all(fd, &h, sizeof(h), wait_deadline);
+  if (st != SN_OK) {
+    SN_WARN("bootstrap: rank %d/%d got no answer from the root at %s (%s)", rank, nranks,
+            sn_socket_addr_str(&uid->root, s, sizeof(s)), sn_status_str(st));
+    goto fail;
+  }
+  if (!sn_hdr_ok(&h, uid->secret) || (h.type != SN_BS_TABLE && h.type != SN_BS_ERROR)) {
+    SN_WARN("bootstrap: rank %d got a malformed answer from the root at %s", rank,
+            sn_socket_addr_str(&uid->root, s, sizeof(s)));
+    st = SN_ERR_REMOTE;
+    goto fail;
+  }
+  if (h.type == SN_BS_ERROR) {
+    char msg[256] = "";
+    size_t n = h.len < sizeof(msg) - 1 ? h.len : sizeof(msg) - 1;
+    sn_socket_recv_all(fd, msg, n, wait_deadline);
+    msg[n] = '\0';
+    SN_WARN("bootstrap: rank %d/%d rejected by the root: %s", rank, nranks, msg);
+    st = SN_ERR_INVALID_USAGE;
+    goto fail;
+  }
+  if (h.len != (size_t)nranks * sizeof(sn_sockaddr_t)) {
+    SN_WARN("bootstrap: rank %d got a table of %u bytes for %d ranks", rank, h.len, nranks);
+    st = SN_ERR_REMOTE;
+    goto fail;
+  }
+  sn_sockaddr_t *table = malloc(h.len);
+  if (!table) {
+    st = SN_ERR_SYSTEM;
+    goto fail;
+  }
+  st = sn_socket_recv_all(fd, table, h.len, wait_deadline);
+  if (st == SN_OK) st = sn_bootstrap_from_table(uid->secret, rank, nranks, lfd, table, bs_p);
+  free(table);
+  if (st != SN_OK) goto fail;
+  close(fd);
+  return SN_OK;
+fail:
+  sn_socket_close(&fd);
+  sn_socket_close(&lfd);
+  return st;
+}
+
+void sn_bootstrap_fini(sn_bootstrap_t *bs)
+{
+  if (!bs) return;
+  for (int r = 0; r < bs->nranks; r++) {
+    if (bs->out_fd) sn_socket_close(&bs->out_fd[r]);
+    if (bs->in_fd) sn_socket_close(&bs->in_fd[r]);
+    for (sn_bs_msg_t *m = bs->stash ? bs->stash[r] : NULL, *n; m; m = n) {
+      n = m->next;
+      free(m);
+    }
+  }
+  sn_socket_close(&bs->listen_fd);
+  free(bs->addrs);
+  free(bs->out_fd);
+  free(bs->in_fd);
+  free(bs->stash);
+  free(bs);
+}
+
+const uint64_t *sn_bootstrap_secret(const sn_bootstrap_t *bs) { return bs->secret; }
+
+sn_status_t sn_bootstrap_send(sn_bootstrap_t *bs, int peer, uint32_t tag, const void *buf, size_t len)
+{
+  uint64_t deadline = sn_clock_ns() + bs->timeout_ns;
+  if (bs->out_fd[peer] < 0) {
+    int fd;
+    SN_CHECK(sn_socket_connect(&bs->addrs[peer], sn_clock_ns() + sn_bs_connect_ns(), &fd));
+    sn_status_t st = sn_send_frame(fd, bs->secret, SN_BS_P2P_HELLO, bs->rank, 0, 0, NULL, 0, deadline);
+    if (st != SN_OK) {
+      close(fd);
+      return st;
+    }
+    bs->out_fd[peer] = fd;
+  }
+  sn_status_t st = sn_send_frame(bs->out_fd[peer], bs->secret, SN_BS_MSG, bs->rank, tag, 0, buf, (uint32_t)len, deadline);
+  if (st != SN_OK) SN_WARN("bootstrap: rank %d cannot send to rank %d: %s", bs->rank, peer, sn_status_str(st));
+  return st;
+}
+
+/* Waits for the connection from `peer`, filing others' connections on the way. */
+static sn_status_t sn_bs_accept_from(sn_bootstrap_t *bs, int peer, uint64_t deadline)
+{
+  while (bs->in_fd[peer] < 0) {
+    int fd;
+    sn_status_t st = sn_socket_accept(bs->listen_fd, deadline, &fd);
+    if (st == SN_INPROGRESS) {
+      if (sn_clock_ns() >= deadline) {
+        SN_WARN("bootstrap: rank %d waited %.1f s for rank %d to connect (SNCCL_TIMEOUT_MS)", bs->rank,
+                bs->timeout_ns / 1e9, peer);
+        return SN_ERR_TIMEOUT;
+      }
+      continue;
+    }
+    if (st != SN_OK) return st;
+    sn_bs_hdr_t h;
+    uint64_t hello_deadline = sn_clock_ns() + 2000000000ull;
+    if (sn_socket_recv_all(fd, &h, sizeof(h), hello_deadline) != SN_OK || !sn_hdr_ok(&h, bs->secret) ||
+        h.type != SN_BS_P2P_HELLO || h.src < 0 || h.src >= bs->nranks || h.len != 0) {
+      SN_INFO(SN_LOG_BOOTSTRAP, "bootstrap: rank %d dropped a connection without a valid hello", bs->rank);
+      close(fd);
+      continue;
+    }
+    sn_socket_close(&bs->in_fd[h.src]);
+    bs->in_fd[h.src] = fd;
+  }
+  return SN_OK;
+}
+
+sn_status_t sn_bootstrap_recv(sn_bootstrap_t *bs, int peer, uint32_t tag, void *buf, size_t len)
+{
+  for (sn_bs_msg_t **pm = &bs->stash[peer]; *pm; pm = &(*pm)->next) {
+    sn_bs_msg_t *m = *pm;
+    if (m->tag != tag) continue;
+    *pm = m->next;
+    sn_status_t st = SN_OK;
+    if (m->len != len) {
+      SN_WARN("bootstrap: rank %d expected %zu bytes from rank %d (tag %u), got %u", bs->rank, len, peer, tag, m->len);
+      st = SN_ERR_REMOTE;
+    } else {
+      memcpy(buf, m->data, len);
+    }
+    free(m);
+    return st;
+  }
+  uint64_t deadline = sn_clock_ns() + bs->timeout_ns;
+  SN_CHECK(sn_bs_accept_from(bs, peer, deadline));
+  for (;;) {
+    sn_bs_hdr_t h;
+    sn_status_t st = sn_socket_recv_all(bs->in_fd[peer], &h, sizeof(h), deadline);
+    if (st != SN_OK) {
+      SN_WARN("bootstrap: rank %d waiting for a message from rank %d: %s", bs->rank, peer,
+              st == SN_ERR_TIMEOUT ? "timed out (SNCCL_TIMEOUT_MS)" : "connection closed");
+      return st;
+    }
+    if (!sn_hdr_ok(&h, bs->secret) || h.type != SN_BS_MSG || h.src != peer) {
+      SN_WARN("bootstrap: rank %d got a malformed frame from rank %d", bs->rank, peer);
+      return SN_ERR_REMOTE;
+    }
+    if (h.tag == tag) {
+      if (h.len != len) {
+        SN_WARN("bootstrap: rank %d expected %zu bytes from rank %d (tag %u), got %u", bs->rank, len, peer, tag, h.len);
+        return SN_ERR_REMOTE;
+      }
+      return sn_socket_recv_all(bs->in_fd[peer], buf, len, deadline);
+    }
+    sn_bs_msg_t *m = malloc(sizeof(*m) + h.len);
+    if (!m) return SN_ERR_SYSTEM;
+    m->tag = h.tag;
+    m->len = h.len;
+    m->next = NULL;
+    st = sn_socket_recv_all(bs->in_fd[peer], m->data, h.len, deadline);
+    if (st != SN_OK) {
+      free(m);
+      return st;
+    }
+    sn_bs_msg_t **tail = &bs->stash[peer];
+    while (*tail) tail = &(*tail)->next;
+    *tail = m;
+  }
+}
+
+sn_status_t sn_bootstrap_allgather_subset(sn_bootstrap_t *bs, const int *ranks, int n, int me, void *buf, size_t size)
+{
+  uint32_t tag = ++bs->seq;
+  if (n <= 1) return SN_OK;
+  int next = ranks[(me + 1) % n], prev = ranks[(me + n - 1) % n];
+  uint8_t *b = buf;
+  for (int k = 0; k < n - 1; k++) {
+    int sidx = (me - k + n) % n, ridx = (me - k - 1 + n) % n;
+    SN_CHECK(sn_bootstrap_send(bs, next, tag, b + (size_t)sidx * size, size));
+    SN_CHECK(sn_bootstrap_recv(bs, prev, tag, b + (size_t)ridx * size, size));
+  }
+  return SN_OK;
+}
+
+sn_status_t sn_bootstrap_allgather(sn_bootstrap_t *bs, void *buf, size_t size)
+{
+  int *ranks = malloc((size_t)bs->nranks * sizeof(int));
+  if (!ranks) return SN_ERR_SYSTEM;
+  for (int r = 0; r < bs->nranks; r++) ranks[r] = r;
+  sn_status_t st = sn_bootstrap_allgather_subset(bs, ranks, bs->nranks, bs->rank, buf, size);
+  free(ranks);
+  return st;
+}
+
+sn_status_t sn_bootstrap_barrier(sn_bootstrap_t *bs)
+{
+  uint8_t *b = calloc((size_t)bs->nranks, 1);
+  if (!b) return SN_ERR_SYSTEM;
+  sn_status_t st = sn_bootstrap_allgather(bs, b, 1);
+  free(b);
+  return st;
+}

@@ -1,0 +1,269 @@
+/*
+ * comm.c -- communicator creation and teardown (see comm.h).
+ *
+ * Init: join the bootstrap, let each transport publish what peers need,
+ * allgather peer info (host identity, pid, version, transport blobs), pick a
+ * transport per peer (shared memory on the same host unless disabled,
+ * sockets otherwise), and end with a barrier so that nobody uses a peer that
+ * is not ready. Split and shrink build the child's bootstrap from the
+ * parent's without a root: members exchange fresh listen addresses through
+ * the parent.
+ */
+#include "comm/comm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/param.h"
+
+static uint64_t sn_fnv(uint64_t h, const void *data, size_t len)
+{
+  const uint8_t *p = data;
+  for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
+}
+
+uint64_t sn_comm_host_hash(void)
+{
+  uint64_t h = 0xcbf29ce484222325ull;
+  const char *id = sn_param_str(SN_P_HOSTID);
+  if (id[0]) return sn_fnv(h, id, strlen(id));
+  char host[256] = "";
+  gethostname(host, sizeof(host) - 1);
+  h = sn_fnv(h, host, strlen(host));
+  FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+  if (f) {
+    char boot[64] = "";
+    if (fgets(boot, sizeof(boot), f)) h = sn_fnv(h, boot, strlen(boot));
+    fclose(f);
+  }
+  return h;
+}
+
+void sn_comm_set_error(sn_comm_t *comm, sn_status_t st)
+{
+  int expected = SN_OK;
+  if (st < 0) atomic_compare_exchange_strong(&comm->async_error, &expected, (int)st);
+}
+
+static sn_comm_t *sn_comm_alloc(int rank, int nranks, const sn_comm_config_t *cfg)
+{
+  sn_comm_t *c = calloc(1, sizeof(*c));
+  if (!c) return NULL;
+  c->magic = SN_COMM_MAGIC;
+  c->rank = rank;
+  c->nranks = nranks;
+  c->config = *cfg;
+  atomic_init(&c->abort_flag, 0);
+  atomic_init(&c->async_error, SN_OK);
+  pthread_mutex_init(&c->ops_lock, NULL);
+  return c;
+}
+
+/* Everything after the bootstrap exists: peer info, transports, barrier. */
+static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
+{
+  sn_status_t st;
+  c->peers = calloc((size_t)c->nranks, sizeof(*c->peers));
+  uint8_t *blobs = calloc((size_t)c->nranks, SN_TP_COUNT * SN_TP_BLOB_BYTES);
+  uint8_t *peer_tp = calloc((size_t)c->nranks, 1);
+  if (!c->peers || !blobs || !peer_tp) {
+    SN_WARN("out of host memory creating a communicator of %d ranks", c->nranks);
+    st = SN_ERR_SYSTEM;
+    goto out;
+  }
+  /* communicator id: rank 0's random proposal */
+  sn_peer_info_t *me = &c->peers[c->rank];
+  me->rank = c->rank;
+  me->pid = (int32_t)getpid();
+  me->version = SN_PROTO_VERSION;
+  me->host_hash = sn_comm_host_hash();
+  gethostname(me->host, sizeof(me->host) - 1);
+  if (getrandom(&me->comm_id, sizeof(me->comm_id), 0) != (ssize_t)sizeof(me->comm_id))
+    me->comm_id = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
+  /* The engine needs the id before peers are known; shared-memory names are
+   * derived from it, so transports are set up after the exchange. */
+  SN_CHECK_GOTO(sn_bootstrap_allgather(c->bs, c->peers, sizeof(*c->peers)), st, out);
+  c->comm_id = c->peers[0].comm_id;
+  for (int r = 0; r < c->nranks; r++) {
+    if (c->peers[r].version != SN_PROTO_VERSION) {
+      SN_WARN("rank %d (pid %d on %s) runs snccl protocol %u, this rank %u: mixed library versions",
+              r, c->peers[r].pid, c->peers[r].host, c->peers[r].version, SN_PROTO_VERSION);
+      st = SN_ERR_INVALID_USAGE;
+      goto out;
+    }
+  }
+  int use_shm = !sn_param_int(SN_P_SHM_DISABLE);
+  SN_CHECK_GOTO(sn_engine_init(&c->eng, c->rank, c->nranks, c->comm_id, secret, &c->abort_flag, use_shm,
+                               me->blobs), st, out);
+  SN_CHECK_GOTO(sn_bootstrap_allgather(c->bs, c->peers, sizeof(*c->peers)), st, out);
+  c->local_nranks = 0;
+  for (int r = 0; r < c->nranks; r++) {
+    memcpy(blobs + (size_t)r * SN_TP_COUNT * SN_TP_BLOB_BYTES, c->peers[r].blobs, SN_TP_COUNT * SN_TP_BLOB_BYTES);
+    int same_host = c->peers[r].host_hash == me->host_hash;
+    peer_tp[r] = (uint8_t)(same_host && use_shm ? SN_TP_SHM : SN_TP_SOCKET);
+    if (same_host) {
+      if (r == c->rank) c->local_rank = c->local_nranks;
+      c->local_nranks++;
+    }
+  }
+  SN_CHECK_GOTO(sn_engine_setup(&c->eng, blobs, peer_tp), st, out);
+  SN_CHECK_GOTO(sn_bootstrap_barrier(c->bs), st, out);
+  SN_INFO(SN_LOG_INIT, "comm %p rank %d nranks %d localRank %d localRanks %d id %016llx: init done (shm %s)", (void *)c,
+          c->rank, c->nranks, c->local_rank, c->local_nranks, (unsigned long long)c->comm_id, use_shm ? "on" : "off");
+  st = SN_OK;
+out:
+  free(blobs);
+  free(peer_tp);
+  return st;
+}
+
+sn_status_t sn_comm_init(const sn_uid_t *uid, int nranks, int rank, const sn_comm_config_t *cfg, sn_comm_t **comm_p)
+{
+  sn_comm_t *c = sn_comm_alloc(rank, nranks, cfg);
+  if (!c) return SN_ERR_SYSTEM;
+  sn_status_t st;
+  SN_CHECK_GOTO(sn_bootstrap_init(uid, rank, nranks, &c->bs), st, fail);
+  SN_CHECK_GOTO(sn_comm_setup(c, uid->secret), st, fail);
+  *comm_p = c;
+  return SN_OK;
+fail:
+  sn_comm_free(c);
+  return st;
+}
+
+typedef struct {
+  int32_t color, key, rank, pad;
+  sn_sockaddr_t addr;
+} sn_split_info_t;
+
+static int sn_split_cmp(const void *a, const void *b)
+{
+  const sn_split_info_t *x = a, *y = b;
+  if (x->key != y->key) return x->key < y->key ? -1 : 1;
+  return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+static void sn_child_secret(sn_comm_t *parent, int color, uint64_t secret[2])
+{
+  const uint64_t *ps = sn_bootstrap_secret(parent->bs);
+  uint64_t in[4] = {ps[0] ^ parent->comm_id, ps[1], ((uint64_t)parent->child_seq << 32) | (uint32_t)color, 0x5eed};
+  secret[0] = sn_fnv(0xcbf29ce484222325ull, in, sizeof(in));
+  in[3] = 0xfeed;
+  secret[1] = sn_fnv(0x84222325cbf29ce4ull, in, sizeof(in));
+}
+
+/* Members (in new rank order) build their child communicator. */
+static sn_status_t sn_comm_make_child(sn_comm_t *parent, const sn_split_info_t *members, int n, int newrank,
+                                      int listen_fd, const uint64_t secret[2], const sn_comm_config_t *cfg,
+                                      sn_comm_t **child_p)
+{
+  sn_sockaddr_t *addrs = malloc((size_t)n * sizeof(*addrs));
+  sn_comm_t *c = sn_comm_alloc(newrank, n, cfg);
+  sn_status_t st = SN_ERR_SYSTEM;
+  if (!addrs || !c) {
+    close(listen_fd);
+    goto fail;
+  }
+  for (int i = 0; i < n; i++) addrs[i] = members[i].addr;
+  SN_CHECK_GOTO(sn_bootstrap_from_table(secret, newrank, n, listen_fd, addrs, &c->bs), st, fail);
+  SN_CHECK_GOTO(sn_comm_setup(c, secret), st, fail);
+  free(addrs);
+  *child_p = c;
+  return SN_OK;
+fail:
+  free(addrs);
+  if (c) sn_comm_free(c);
+  return st;
+}
+
+sn_status_t sn_comm_split(sn_comm_t *parent, int color, int key, const sn_comm_config_t *cfg, sn_comm_t **child_p)
+{
+  int n = parent->nranks, lfd = -1;
+  sn_split_info_t *all = calloc((size_t)n, sizeof(*all));
+  if (!all) return SN_ERR_SYSTEM;
+  sn_status_t st;
+  sn_split_info_t *me = &all[parent->rank];
+  me->color = color < 0 ? -1 : color;
+  me->key = key;
+  me->rank = parent->rank;
+  if (color >= 0) SN_CHECK_GOTO(sn_bootstrap_listen(&lfd, &me->addr), st, out);
+  SN_CHECK_GOTO(sn_bootstrap_allgather(parent->bs, all, sizeof(*all)), st, out);
+  parent->child_seq++;
+  *child_p = NULL;
+  if (color < 0) {
+    st = SN_OK;
+    goto out;
+  }
+  int m = 0;
+  for (int r = 0; r < n; r++)
+    if (all[r].color == color) all[m++] = all[r];
+  qsort(all, (size_t)m, sizeof(*all), sn_split_cmp);
+  int newrank = 0;
+  while (all[newrank].rank != parent->rank) newrank++;
+  uint64_t secret[2];
+  sn_child_secret(parent, color, secret);
+  st = sn_comm_make_child(parent, all, m, newrank, lfd, secret, cfg, child_p);
+  lfd = -1;
+out:
+  if (lfd >= 0) close(lfd);
+  free(all);
+  return st;
+}
+
+sn_status_t sn_comm_shrink(sn_comm_t *parent, const int *exclude, int nexclude, const sn_comm_config_t *cfg,
+                           sn_comm_t **child_p)
+{
+  int n = parent->nranks;
+  char *gone = calloc((size_t)n, 1);
+  int *ranks = malloc((size_t)n * sizeof(int));
+  sn_split_info_t *all = calloc((size_t)n, sizeof(*all));
+  sn_status_t st = SN_ERR_SYSTEM;
+  int lfd = -1;
+  if (!gone || !ranks || !all) goto out;
+  for (int i = 0; i < nexclude; i++) gone[exclude[i]] = 1;
+  int m = 0, me = -1;
+  for (int r = 0; r < n; r++)
+    if (!gone[r]) {
+      if (r == parent->rank) me = m;
+      ranks[m++] = r;
+    }
+  if (me < 0) {
+    SN_WARN("ncclCommShrink: rank %d is in its own exclude list", parent->rank);
+    st = SN_ERR_INVALID_ARG;
+    goto out;
+  }
+  all[me].rank = parent->rank;
+  SN_CHECK_GOTO(sn_bootstrap_listen(&lfd, &all[me].addr), st, out);
+  SN_CHECK_GOTO(sn_bootstrap_allgather_subset(parent->bs, ranks, m, me, all, sizeof(*all)), st, out);
+  parent->child_seq++;
+  uint64_t secret[2];
+  sn_child_secret(parent, 0x7fff0000 | nexclude, secret);
+  st = sn_comm_make_child(parent, all, m, me, lfd, secret, cfg, child_p);
+  lfd = -1;
+out:
+  if (lfd >= 0) close(lfd);
+  free(gone);
+  free(ranks);
+  free(all);
+  return st;
+}
+
+sn_status_t sn_comm_barrier(sn_comm_t *comm) { return sn_bootstrap_barrier(comm->bs); }
+
+void sn_comm_free(sn_comm_t *c)
+{
+  if (!c) return;
+  if (c->eng.send) sn_engine_fini(&c->eng);
+  sn_bootstrap_fini(c->bs);
+  free(c->peers);
+  free(c->user_ops);
+  pthread_mutex_destroy(&c->ops_lock);
+  c->magic = 0;
+  free(c);
+}

@@ -1,0 +1,75 @@
+/*
+ * comm.h -- the communicator: identity (rank, size, id), its bootstrap, the
+ * peer table, the engine with its links, error state, and user reduction
+ * ops. Creation, split, shrink and teardown live here; argument checking of
+ * public calls does not (src/api/).
+ */
+#ifndef SN_COMM_H
+#define SN_COMM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "comm/bootstrap.h"
+#include "engine/engine.h"
+#include "kernels/kernels.h"
+#include "util/status.h"
+
+#define SN_COMM_MAGIC 0x736e63636c636f6dull /* "snccl com" */
+
+typedef struct {
+  int32_t rank;
+  int32_t pid;
+  uint32_t version;
+  uint32_t pad;
+  uint64_t host_hash;
+  uint64_t comm_id;   /* rank 0's proposal is the communicator's id */
+  char host[64];
+  uint8_t blobs[SN_TP_COUNT * SN_TP_BLOB_BYTES];
+} sn_peer_info_t;
+
+typedef struct {
+  int used;
+  sn_dtype_t dtype;
+  uint8_t scalar[8];
+} sn_user_op_t;
+
+typedef struct {
+  int blocking;
+  int split_share;
+  char name[64];
+} sn_comm_config_t;
+
+typedef struct sn_comm {
+  uint64_t magic;
+  int rank, nranks;
+  int local_rank, local_nranks;
+  uint64_t comm_id;
+  sn_bootstrap_t *bs;
+  sn_peer_info_t *peers;
+  sn_engine_t eng;
+  sn_comm_config_t config;
+  atomic_int abort_flag;
+  atomic_int async_error;  /* sn_status_t of the first failure, SN_OK */
+  int revoked, finalized;
+  uint64_t op_seq;         /* operations issued, for messages */
+  uint32_t child_seq;      /* splits/shrinks done, to derive child secrets */
+  pthread_mutex_t ops_lock;
+  sn_user_op_t *user_ops;
+  int n_user_ops;
+} sn_comm_t;
+
+sn_status_t sn_comm_init(const sn_uid_t *uid, int nranks, int rank, const sn_comm_config_t *cfg, sn_comm_t **comm_p);
+/* All ranks of parent call it. color < 0: no new communicator (*child_p NULL). */
+sn_status_t sn_comm_split(sn_comm_t *parent, int color, int key, const sn_comm_config_t *cfg, sn_comm_t **child_p);
+/* Only surviving ranks call it, with the same exclusion list. */
+sn_status_t sn_comm_shrink(sn_comm_t *parent, const int *exclude, int nexclude, const sn_comm_config_t *cfg,
+                           sn_comm_t **child_p);
+sn_status_t sn_comm_barrier(sn_comm_t *comm);
+void sn_comm_free(sn_comm_t *comm);
+/* Records the first failure (for ncclCommGetAsyncError). */
+void sn_comm_set_error(sn_comm_t *comm, sn_status_t st);
+uint64_t sn_comm_host_hash(void);
+
+#endif

@@ -1,0 +1,394 @@
+/*
+ * engine.c -- see engine.h. The state machine per step:
+ *   transfer steps: connect the link, post pieces while the dependency allows
+ *   and the link has room, count completions (FIFO per link), and for
+ *   receive-and-reduce combine each arrived piece from the link's staging
+ *   slot into the destination, in order.
+ *   local steps: run piece by piece as their dependency allows.
+ * Staging slots of a receive link are reused only after the piece in them
+ * was consumed, which is why receive links count `consumed` separately and
+ * are polled once per pass.
+ */
+#include "engine/engine.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "util/backoff.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/param.h"
+
+static const sn_transport_ops_t *const sn_tp_table[SN_TP_COUNT] = {&sn_tp_shm_ops, &sn_tp_socket_ops};
+
+sn_status_t sn_engine_init(sn_engine_t *e, int rank, int nranks, uint64_t comm_id, const uint64_t secret[2],
+                           atomic_int *abort_flag, int use_shm, uint8_t *my_blobs)
+{
+  memset(e, 0, sizeof(*e));
+  e->rank = rank;
+  e->nranks = nranks;
+  e->abort_flag = abort_flag;
+  int64_t piece = sn_param_int(SN_P_CHUNK_SIZE);
+  if (piece < 64) piece = 64;
+  e->piece = (size_t)piece & ~(size_t)63; /* a multiple of every element size */
+  int64_t depth = sn_param_int(SN_P_PIPELINE_DEPTH);
+  e->depth = depth < 1 ? 1 : depth > 64 ? 64 : (int)depth;
+  int64_t to = sn_param_int(SN_P_TIMEOUT_MS);
+  e->timeout_ns = (uint64_t)(to > 0 ? to : 300000) * 1000000ull;
+  e->send = calloc((size_t)nranks, sizeof(*e->send));
+  e->recv = calloc((size_t)nranks, sizeof(*e->recv));
+  e->peer_tp = calloc((size_t)nranks, 1);
+  if (!e->send || !e->recv || !e->peer_tp) goto oom;
+  memset(my_blobs, 0, SN_TP_COUNT * SN_TP_BLOB_BYTES);
+  for (int t = 0; t < SN_TP_COUNT; t++) {
+    if (t == SN_TP_SHM && !use_shm) continue;
+    sn_tp_env_t *env = &e->env[t];
+    env->rank = rank;
+    env->nranks = nranks;
+    env->comm_id = comm_id;
+    env->secret[0] = secret[0];
+    env->secret[1] = secret[1];
+    env->piece = e->piece;
+    env->depth = e->depth;
+    e->blobs[t] = calloc((size_t)nranks, SN_TP_BLOB_BYTES);
+    if (!e->blobs[t]) goto oom;
+    env->blobs = e->blobs[t];
+    sn_status_t st = sn_tp_table[t]->comm_init(env, my_blobs + t * SN_TP_BLOB_BYTES, &e->tp_ctx[t]);
+    if (st != SN_OK) {
+      sn_engine_fini(e);
+      return st;
+    }
+  }
+  return SN_OK;
+oom:
+  SN_WARN("out of host memory creating the engine for %d ranks", nranks);
+  sn_engine_fini(e);
+  return SN_ERR_SYSTEM;
+}
+
+sn_status_t sn_engine_setup(sn_engine_t *e, const uint8_t *all_blobs, const uint8_t *peer_tp)
+{
+  size_t stride = SN_TP_COUNT * SN_TP_BLOB_BYTES;
+  for (int t = 0; t < SN_TP_COUNT; t++) {
+    if (!e->tp_ctx[t]) continue;
+    for (int r = 0; r < e->nranks; r++)
+      memcpy(e->blobs[t] + (size_t)r * SN_TP_BLOB_BYTES, all_blobs + (size_t)r * stride + t * SN_TP_BLOB_BYTES,
+             SN_TP_BLOB_BYTES);
+    SN_CHECK(sn_tp_table[t]->comm_setup(e->tp_ctx[t]));
+  }
+  for (int r = 0; r < e->nranks; r++) {
+    int t = peer_tp[r];
+    if (!e->tp_ctx[t]) t = SN_TP_SOCKET;
+    e->peer_tp[r] = (uint8_t)t;
+    e->send[r].ops = e->recv[r].ops = sn_tp_table[t];
+  }
+  return SN_OK;
+}
+
+void sn_engine_fini(sn_engine_t *e)
+{
+  for (int r = 0; e->send && r < e->nranks; r++) {
+    if (e->send[r].conn) e->send[r].ops->close(e->send[r].conn);
+    if (e->recv[r].conn) e->recv[r].ops->close(e->recv[r].conn);
+    free(e->recv[r].slots);
+  }
+  for (int t = 0; t < SN_TP_COUNT; t++) {
+    if (e->tp_ctx[t]) sn_tp_table[t]->comm_fini(e->tp_ctx[t]);
+    free(e->blobs[t]);
+  }
+  free(e->send);
+  free(e->recv);
+  free(e->peer_tp);
+  memset(e, 0, sizeof(*e));
+}
+
+sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, const void *sendbuf,
+                         void *recvbuf, const char *what)
+{
+  memset(x, 0, sizeof(*x));
+  x->eng = eng;
+  x->sched = s;
+  x->base[SN_BUF_SEND] = (uint8_t *)(uintptr_t)sendbuf;
+  x->base[SN_BUF_RECV] = recvbuf;
+  snprintf(x->what, sizeof(x->what), "%s", what);
+  if (s->scratch_bytes) {
+    x->scratch = malloc(s->scratch_bytes);
+    if (!x->scratch) {
+      SN_WARN("%s: cannot allocate %zu bytes of scratch memory", what, s->scratch_bytes);
+      return SN_ERR_SYSTEM;
+    }
+  }
+  x->base[SN_BUF_SCRATCH] = x->scratch;
+  x->st = calloc((size_t)(s->nsteps ? s->nsteps : 1), sizeof(*x->st));
+  int *last_send = malloc((size_t)eng->nranks * sizeof(int)), *last_recv = malloc((size_t)eng->nranks * sizeof(int));
+  if (!x->st || !last_send || !last_recv) {
+    free(last_send);
+    free(last_recv);
+    sn_exec_fini(x);
+    SN_WARN("%s: out of host memory", what);
+    return SN_ERR_SYSTEM;
+  }
+  for (int r = 0; r < eng->nranks; r++) last_send[r] = last_recv[r] = -1;
+  for (int i = 0; i < s->nsteps; i++) {
+    const sn_step_t *step = &s->steps[i];
+    x->st[i].npieces = (uint32_t)((step->bytes + eng->piece - 1) / eng->piece);
+    x->st[i].link_prev = -1;
+    if (step->kind == SN_STEP_SEND) {
+      x->st[i].link_prev = last_send[step->peer];
+      last_send[step->peer] = i;
+    } else if (step->kind == SN_STEP_RECV || step->kind == SN_STEP_RECV_REDUCE) {
+      x->st[i].link_prev = last_recv[step->peer];
+      last_recv[step->peer] = i;
+    }
+  }
+  free(last_send);
+  free(last_recv);
+  return SN_OK;
+}
+
+void sn_exec_fini(sn_exec_t *x)
+{
+  free(x->scratch);
+  free(x->st);
+  x->scratch = NULL;
+  x->st = NULL;
+}
+
+static inline int sn_dep_ok(const sn_exec_t *x, const sn_step_t *step, uint32_t k)
+{
+  if (step->dep < 0) return 1;
+  const sn_step_t *d = &x->sched->steps[step->dep];
+  const sn_step_state_t *ds = &x->st[step->dep];
+  if (d->bytes == step->bytes) return ds->done > k;
+  return ds->done == ds->npieces;
+}
+
+static inline size_t sn_piece_bytes(const sn_engine_t *e, const sn_step_t *step, uint32_t k)
+{
+  uint64_t off = (uint64_t)k * e->piece;
+  uint64_t left = step->bytes - off;
+  return left < e->piece ? (size_t)left : e->piece;
+}
+
+static void sn_local_piece(sn_exec_t *x, const sn_step_t *step, uint32_t k, size_t pb)
+{
+  uint64_t off = (uint64_t)k * x->eng->piece;
+  uint8_t *dst = x->base[step->dst_buf] + step->dst_off + off;
+  const uint8_t *src = x->base[step->src_buf] + step->src_off + off;
+  const sn_sched_t *s = x->sched;
+  size_t es = sn_dtype_size(s->dtype);
+  switch (step->kind) {
+  case SN_STEP_COPY:
+    if (dst != src) memmove(dst, src, pb);
+    break;
+  case SN_STEP_SCALE: sn_kernel_scale(s->dtype, dst, src, pb / es, s->red.scalar); break;
+  case SN_STEP_DIV: sn_kernel_div(s->dtype, dst, src, pb / es, (uint64_t)s->nranks); break;
+  default: break;
+  }
+}
+
+static const char *sn_link_desc(sn_link_t *l, char *buf, size_t len)
+{
+  if (!l->conn) return "not connected";
+  return l->ops->describe(l->conn, buf, len);
+}
+
+static void sn_exec_report_stall(sn_exec_t *x)
+{
+  const sn_sched_t *s = x->sched;
+  sn_engine_t *e = x->eng;
+  for (int i = x->first_open; i < s->nsteps; i++) {
+    const sn_step_t *step = &s->steps[i];
+    sn_step_state_t *st = &x->st[i];
+    if (st->done == st->npieces) continue;
+    char d[160];
+    if (step->kind == SN_STEP_SEND || step->kind == SN_STEP_RECV || step->kind == SN_STEP_RECV_REDUCE) {
+      int is_send = step->kind == SN_STEP_SEND;
+      sn_link_t *l = is_send ? &e->send[step->peer] : &e->recv[step->peer];
+      SN_WARN("rank %d: %s: no progress for %.1f s: step %d waiting to %s piece %u/%u (%zu bytes) %s rank %d "
+              "[%s link: %" PRIu64 " posted, %" PRIu64 " completed]; is rank %d alive and calling the same "
+              "operation? (SNCCL_TIMEOUT_MS)",
+              e->rank, x->what, e->timeout_ns / 1e9, i, is_send ? "send" : "receive", st->done + 1, st->npieces,
+              sn_piece_bytes(e, step, st->done), is_send ? "to" : "from", step->peer, sn_link_desc(l, d, sizeof(d)),
+              l->posted, l->done, step->peer);
+      return;
+    }
+  }
+  SN_WARN("rank %d: %s: no progress for %.1f s (local steps blocked: internal error)", e->rank, x->what,
+          e->timeout_ns / 1e9);
+}
+
+/* Advances one exec. Returns SN_OK when complete, SN_INPROGRESS, or an error. */
+static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
+{
+  sn_engine_t *e = x->eng;
+  const sn_sched_t *s = x->sched;
+  uint64_t pass = ++e->pass;
+  int moved = 0;
+  for (int i = x->first_open; i < s->nsteps; i++) {
+    const sn_step_t *step = &s->steps[i];
+    sn_step_state_t *st = &x->st[i];
+    if (st->done == st->npieces) {
+      if (i == x->first_open) x->first_open++;
+      continue;
+    }
+    if (step->kind == SN_STEP_COPY || step->kind == SN_STEP_SCALE || step->kind == SN_STEP_DIV) {
+      while (st->done < st->npieces && sn_dep_ok(x, step, st->done)) {
+        sn_local_piece(x, step, st->done, sn_piece_bytes(e, step, st->done));
+        st->done++;
+        moved = 1;
+      }
+      st->posted = st->done;
+      continue;
+    }
+    int is_send = step->kind == SN_STEP_SEND;
+    sn_link_t *l = is_send ? &e->send[step->peer] : &e->recv[step->peer];
+    if (!l->conn) {
+      sn_status_t cs = l->ops->connect(e->tp_ctx[e->peer_tp[step->peer]], step->peer,
+                                        is_send ? SN_DIR_SEND : SN_DIR_RECV, &l->conn);
+      if (cs == SN_INPROGRESS) continue;
+      if (cs != SN_OK) {
+        SN_WARN("rank %d: %s: cannot connect to rank %d (%s)", e->rank, x->what, step->peer, l->ops->name);
+        return cs;
+      }
+      moved = 1;
+    }
+    if (l->pass != pass) {
+      uint64_t done;
+      sn_status_t ps = l->ops->progress(l->conn, &done);
+      if (ps < 0) {
+        char d[160];
+        SN_WARN("rank %d: %s: %s link with rank %d failed (%s): %s", e->rank, x->what, is_send ? "send" : "receive",
+                step->peer, sn_link_desc(l, d, sizeof(d)), sn_status_str(ps));
+        return ps;
+      }
+      if (done != l->done) moved = 1;
+      l->done = done;
+      l->pass = pass;
+    }
+    /* completions of this step's pieces (FIFO on the link) */
+    if (st->posted > 0) {
+      uint64_t c = l->done > st->first_msg ? l->done - st->first_msg : 0;
+      if (c > st->posted) c = st->posted;
+      if (step->kind == SN_STEP_RECV_REDUCE) {
+        size_t es = sn_dtype_size(s->dtype);
+        while (st->done < c) {
+          uint32_t k = st->done;
+          size_t pb = sn_piece_bytes(e, step, k);
+          uint64_t off = (uint64_t)k * e->piece;
+          const uint8_t *slot = l->slots + ((st->first_msg + k) % (uint64_t)e->depth) * e->piece;
+          sn_kernel_reduce(s->dtype, s->red.op, x->base[step->dst_buf] + step->dst_off + off,
+                           x->base[step->src_buf] + step->src_off + off, slot, pb / es);
+          st->done++;
+          l->consumed++;
+        }
+      } else if (step->kind == SN_STEP_RECV) {
+        l->consumed += c - st->done;
+        st->done = (uint32_t)c;
+      } else {
+        st->done = (uint32_t)c;
+      }
+    }
+    /* post more pieces: FIFO on the link, dependency, and room permitting */
+    if (st->link_prev >= 0 && x->st[st->link_prev].posted < x->st[st->link_prev].npieces) continue;
+    int posted_any = 0;
+    while (st->posted < st->npieces && sn_dep_ok(x, step, st->posted)) {
+      uint64_t inflight = l->posted - (is_send ? l->done : l->consumed);
+      if (inflight >= (uint64_t)e->depth) break;
+      uint32_t k = st->posted;
+      size_t pb = sn_piece_bytes(e, step, k);
+      uint64_t off = (uint64_t)k * e->piece;
+      void *buf;
+      if (is_send) {
+        buf = x->base[step->src_buf] + step->src_off + off;
+      } else if (step->kind == SN_STEP_RECV) {
+        buf = x->base[step->dst_buf] + step->dst_off + off;
+      } else {
+        if (!l->slots) {
+          l->slots = malloc((size_t)e->depth * e->piece);
+          if (!l->slots) {
+            SN_WARN("rank %d: %s: out of memory for staging buffers", e->rank, x->what);
+            return SN_ERR_SYSTEM;
+          }
+        }
+        buf = l->slots + (l->posted % (uint64_t)e->depth) * e->piece;
+      }
+      sn_status_t ps = l->ops->post(l->conn, buf, pb);
+      if (ps == SN_INPROGRESS) break;
+      if (ps < 0) return ps;
+      if (k == 0) st->first_msg = l->posted;
+      l->posted++;
+      st->posted++;
+      posted_any = moved = 1;
+    }
+    if (posted_any && is_send) {
+      /* push the new data out now rather than on the next pass */
+      uint64_t done;
+      sn_status_t ps = l->ops->progress(l->conn, &done);
+      if (ps < 0) return ps;
+      l->done = done;
+      if (st->posted > 0) {
+        uint64_t c = l->done > st->first_msg ? l->done - st->first_msg : 0;
+        st->done = (uint32_t)(c > st->posted ? st->posted : c);
+      }
+    }
+  }
+  while (x->first_open < s->nsteps && x->st[x->first_open].done == x->st[x->first_open].npieces) x->first_open++;
+  *progressed = moved;
+  return x->first_open == s->nsteps ? SN_OK : SN_INPROGRESS;
+}
+
+sn_status_t sn_engine_run(sn_exec_t **xs, int n)
+{
+  sn_backoff_t bo;
+  sn_backoff_reset(&bo);
+  int left = n;
+  sn_status_t result = SN_OK;
+  while (left > 0) {
+    int progressed = 0;
+    for (int i = 0; i < n; i++) {
+      sn_exec_t *x = xs[i];
+      if (x->finished) continue;
+      int blocked = 0;
+      for (int j = 0; j < i && !blocked; j++) blocked = xs[j]->eng == x->eng && !xs[j]->finished;
+      if (blocked) continue;
+      uint64_t now = sn_clock_ns();
+      if (!x->started) {
+        x->started = 1;
+        x->last_progress_ns = now;
+      }
+      if (x->eng->abort_flag && atomic_load_explicit(x->eng->abort_flag, memory_order_relaxed)) {
+        x->status = SN_ERR_ABORTED;
+      } else {
+        int moved = 0;
+        x->status = sn_exec_progress(x, &moved);
+        if (moved) {
+          x->last_progress_ns = now;
+          progressed = 1;
+        } else if (x->status == SN_INPROGRESS && now - x->last_progress_ns > x->eng->timeout_ns) {
+          sn_exec_report_stall(x);
+          x->status = SN_ERR_TIMEOUT;
+        }
+      }
+      if (x->status == SN_INPROGRESS) continue;
+      x->finished = 1;
+      left--;
+      if (x->status < 0 && result == SN_OK) result = x->status;
+    }
+    if (result != SN_OK) {
+      /* One failure poisons the group: peers will not complete their side. */
+      for (int i = 0; i < n; i++)
+        if (!xs[i]->finished) {
+          xs[i]->finished = 1;
+          xs[i]->status = SN_ERR_ABORTED;
+        }
+      break;
+    }
+    if (progressed) sn_backoff_reset(&bo);
+    else if (left > 0) sn_backoff_wait(&bo);
+  }
+  return result;
+}

@@ -1,0 +1,78 @@
+/*
+ * engine.h -- runs schedules. One engine per communicator holds the links to
+ * peers (lazily connected through the transport tables); an exec is one
+ * schedule being run with real buffers. sn_engine_run drives many execs at
+ * once from one thread: execs of the same engine run in order, different
+ * engines side by side (a group over several communicators).
+ *
+ * Waiting spins briefly, then yields, then sleeps (ranks outnumber cores).
+ * An exec that makes no progress for the no-progress deadline fails with a
+ * WARN naming the operation, the step, the peer and what was awaited.
+ */
+#ifndef SN_ENGINE_H
+#define SN_ENGINE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "sched/sched.h"
+#include "transports/transport.h"
+
+typedef struct {
+  const sn_transport_ops_t *ops;
+  sn_conn_t *conn;
+  uint64_t posted, done, consumed;
+  uint64_t pass;    /* last progress pass that polled this link */
+  uint8_t *slots;   /* staging for receive-and-reduce pieces: depth * piece */
+} sn_link_t;
+
+typedef struct sn_engine {
+  int rank, nranks;
+  size_t piece;
+  int depth;
+  uint64_t timeout_ns;
+  atomic_int *abort_flag;
+  sn_tp_env_t env[SN_TP_COUNT];
+  void *tp_ctx[SN_TP_COUNT];
+  uint8_t *blobs[SN_TP_COUNT];  /* nranks * SN_TP_BLOB_BYTES each */
+  uint8_t *peer_tp;             /* transport used for each peer */
+  sn_link_t *send, *recv;       /* one per peer */
+  uint64_t pass;
+} sn_engine_t;
+
+/* Phase 1: transports create their state and fill this rank's blobs
+ * (my_blobs: SN_TP_COUNT * SN_TP_BLOB_BYTES). use_shm: 0 skips shared memory. */
+sn_status_t sn_engine_init(sn_engine_t *e, int rank, int nranks, uint64_t comm_id, const uint64_t secret[2],
+                           atomic_int *abort_flag, int use_shm, uint8_t *my_blobs);
+/* Phase 2: all ranks' blobs (nranks * SN_TP_COUNT * SN_TP_BLOB_BYTES, rank-major)
+ * and which transport to use per peer. */
+sn_status_t sn_engine_setup(sn_engine_t *e, const uint8_t *all_blobs, const uint8_t *peer_tp);
+void sn_engine_fini(sn_engine_t *e);
+
+typedef struct {
+  uint32_t npieces, posted, done;
+  int link_prev; /* previous step on the same link, or -1 */
+  uint64_t first_msg;
+} sn_step_state_t;
+
+typedef struct sn_exec {
+  sn_engine_t *eng;
+  const sn_sched_t *sched;
+  uint8_t *base[SN_BUF_COUNT];
+  uint8_t *scratch;
+  sn_step_state_t *st;
+  int first_open;
+  int started;
+  int finished;
+  uint64_t last_progress_ns;
+  sn_status_t status;
+  char what[64]; /* "AllReduce #12 (ring)" for messages */
+} sn_exec_t;
+
+sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, const void *sendbuf,
+                         void *recvbuf, const char *what);
+void sn_exec_fini(sn_exec_t *x);
+/* Runs every exec to completion (or the first error). */
+sn_status_t sn_engine_run(sn_exec_t **xs, int n);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * sched.c -- schedule storage and the algorithm registry.
+ */
+#include "sched/sched.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void sn_sched_init(sn_sched_t *s, sn_dtype_t dtype, int nranks)
+{
+  memset(s, 0, sizeof(*s));
+  s->dtype = dtype;
+  s->nranks = nranks;
+}
+
+void sn_sched_free(sn_sched_t *s)
+{
+  free(s->steps);
+  s->steps = NULL;
+  s->nsteps = s->cap = 0;
+}
+
+int sn_sched_add(sn_sched_t *s, sn_step_kind_t kind, int peer, sn_buf_id_t src_buf, uint64_t src_off,
+                 sn_buf_id_t dst_buf, uint64_t dst_off, uint64_t bytes, int dep)
+{
+  if (s->error) return -1;
+  if (s->nsteps == s->cap) {
+    int cap = s->cap ? s->cap * 2 : 16;
+    sn_step_t *n = realloc(s->steps, (size_t)cap * sizeof(*n));
+    if (!n) {
+      s->error = SN_ERR_SYSTEM;
+      return -1;
+    }
+    s->steps = n;
+    s->cap = cap;
+  }
+  sn_step_t *st = &s->steps[s->nsteps];
+  memset(st, 0, sizeof(*st));
+  st->kind = (uint8_t)kind;
+  st->peer = peer;
+  st->src_buf = (uint8_t)src_buf;
+  st->src_off = src_off;
+  st->dst_buf = (uint8_t)dst_buf;
+  st->dst_off = dst_off;
+  st->bytes = bytes;
+  st->dep = dep;
+  return s->nsteps++;
+}
+
+void sn_sched_need_scratch(sn_sched_t *s, size_t bytes)
+{
+  if (bytes > s->scratch_bytes) s->scratch_bytes = bytes;
+}
+
+void sn_sched_input(const sn_op_desc_t *d, sn_sched_t *s, size_t in_bytes, sn_buf_id_t *buf_p,
+                    uint64_t *off_p, int *dep_p)
+{
+  *buf_p = SN_BUF_SEND;
+  *off_p = 0;
+  *dep_p = -1;
+  if (d->red.prescale) {
+    /* Input scaled into scratch[0, in_bytes): the builders put their own
+     * temporaries after it. */
+    sn_sched_need_scratch(s, in_bytes);
+    *dep_p = sn_sched_add(s, SN_STEP_SCALE, -1, SN_BUF_SEND, 0, SN_BUF_SCRATCH, 0, in_bytes, -1);
+    *buf_p = SN_BUF_SCRATCH;
+  } else if (d->overlap) {
+    sn_sched_need_scratch(s, in_bytes);
+    *dep_p = sn_sched_add(s, SN_STEP_COPY, -1, SN_BUF_SEND, 0, SN_BUF_SCRATCH, 0, in_bytes, -1);
+    *buf_p = SN_BUF_SCRATCH;
+  }
+}
+
+static const char *const sn_coll_names[SN_COLL_COUNT] = {
+    "AllReduce", "Broadcast", "Reduce", "AllGather", "ReduceScatter", "AlltoAll", "Gather", "Scatter", "SendRecv"};
+
+const char *sn_coll_name(sn_coll_t coll) { return coll < SN_COLL_COUNT ? sn_coll_names[coll] : "?"; }
+
+const char *sn_algo_name(sn_algo_t algo) { return algo == SN_ALGO_RING ? "ring" : algo == SN_ALGO_DIRECT ? "direct" : "?"; }
+
+int sn_algo_supports(sn_algo_t algo, sn_coll_t coll)
+{
+  switch (algo) {
+  case SN_ALGO_RING:
+    return coll == SN_COLL_ALLREDUCE || coll == SN_COLL_BROADCAST || coll == SN_COLL_REDUCE ||
+           coll == SN_COLL_ALLGATHER || coll == SN_COLL_REDUCESCATTER;
+  case SN_ALGO_DIRECT: return coll != SN_COLL_P2P;
+  default: return 0;
+  }
+}
+
+sn_status_t sn_sched_build(const sn_op_desc_t *d, sn_algo_t algo, sn_sched_t *s)
+{
+  sn_sched_init(s, d->dtype, d->nranks);
+  s->red = d->red;
+  sn_status_t st = SN_ERR_INTERNAL;
+  if (algo == SN_ALGO_RING && sn_algo_supports(algo, d->coll)) st = sn_sched_ring(d, s);
+  else if (algo == SN_ALGO_DIRECT && sn_algo_supports(algo, d->coll)) st = sn_sched_direct(d, s);
+  if (st == SN_OK && s->error) st = s->error;
+  if (st != SN_OK) sn_sched_free(s);
+  return st;
+}

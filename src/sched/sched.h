@@ -1,0 +1,142 @@
+/*
+ * sched.h -- schedules: what one rank does for one operation, as a list of
+ * steps over links to peers. Built by pure functions (no sockets, threads or
+ * clocks), run by the engine, and checkable on their own (tests/unit).
+ *
+ * Rules the engine relies on and every builder keeps:
+ *  - Steps on the same link (peer, direction) are matched with the peer's
+ *    steps on that link in list order (FIFO), so both sides must list their
+ *    transfers between them in the same order with the same byte counts.
+ *  - Every transfer is cut into pieces of `piece` bytes (the last shorter);
+ *    pieces travel as separate messages, which is what pipelines a chain.
+ *  - `dep` names one earlier step whose output this step reads (or whose
+ *    input it overwrites). If both have the same byte count the dependency is
+ *    per piece (piece k waits for the dep's piece k), otherwise on the whole
+ *    step. Steps with no dependency may start at once.
+ *  - A zero-byte step is complete immediately and sends nothing; both sides
+ *    of a link see the same sizes, so they skip the same steps.
+ *
+ * The representation is flat (one entry per transfer): O(p) steps per rank for
+ * the ring and direct algorithms. The simulator issue may make it parametric.
+ */
+#ifndef SN_SCHED_H
+#define SN_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+#include "util/status.h"
+
+typedef enum {
+  SN_STEP_SEND = 0,    /* src -> peer */
+  SN_STEP_RECV,        /* peer -> dst */
+  SN_STEP_RECV_REDUCE, /* dst = src (op) data from peer */
+  SN_STEP_COPY,        /* dst = src, local */
+  SN_STEP_SCALE,       /* dst = src * scalar, local (PreMulSum) */
+  SN_STEP_DIV,         /* dst = src / nranks, local (Avg) */
+  SN_STEP_KIND_COUNT
+} sn_step_kind_t;
+
+typedef enum { SN_BUF_SEND = 0, SN_BUF_RECV = 1, SN_BUF_SCRATCH = 2, SN_BUF_COUNT } sn_buf_id_t;
+
+typedef struct {
+  uint8_t kind;    /* sn_step_kind_t */
+  uint8_t src_buf; /* sn_buf_id_t */
+  uint8_t dst_buf;
+  uint8_t pad;
+  int32_t peer;    /* comm rank, for SEND/RECV/RECV_REDUCE */
+  int32_t dep;     /* index of an earlier step, or -1 */
+  uint64_t src_off, dst_off, bytes;
+} sn_step_t;
+
+typedef enum {
+  SN_COLL_ALLREDUCE = 0,
+  SN_COLL_BROADCAST,
+  SN_COLL_REDUCE,
+  SN_COLL_ALLGATHER,
+  SN_COLL_REDUCESCATTER,
+  SN_COLL_ALLTOALL,
+  SN_COLL_GATHER,
+  SN_COLL_SCATTER,
+  SN_COLL_P2P,
+  SN_COLL_COUNT
+} sn_coll_t;
+
+typedef enum { SN_ALGO_RING = 0, SN_ALGO_DIRECT, SN_ALGO_COUNT } sn_algo_t;
+
+/* Reduction as the schedule sees it: a combining op plus optional pre-scale
+ * (PreMulSum) and post-division (Avg). */
+typedef struct {
+  sn_redop_t op;
+  int prescale;             /* SCALE the input by `scalar` first */
+  int postdiv;              /* DIV the result by nranks */
+  uint8_t scalar[8];        /* one element of the datatype */
+} sn_red_t;
+
+/* One operation as every algorithm sees it. Counts are in elements. */
+typedef struct {
+  sn_coll_t coll;
+  sn_dtype_t dtype;
+  sn_red_t red;
+  size_t count;    /* per-rank count as in the NCCL call (recvcount/sendcount) */
+  int root;
+  int rank, nranks;
+  int inplace;     /* sendbuf/recvbuf alias by NCCL's in-place rule */
+  int overlap;     /* buffers overlap in any other way: stage input through scratch */
+} sn_op_desc_t;
+
+/* A point-to-point call inside a group. */
+typedef struct {
+  int is_send;
+  int peer;
+  size_t bytes;
+  uint64_t buf_index; /* index into the exec's p2p buffer table */
+} sn_p2p_desc_t;
+
+typedef struct {
+  sn_step_t *steps;
+  int nsteps, cap;
+  size_t scratch_bytes;
+  sn_dtype_t dtype;
+  sn_red_t red;
+  int nranks;
+  sn_status_t error; /* allocation failure while building */
+} sn_sched_t;
+
+void sn_sched_init(sn_sched_t *s, sn_dtype_t dtype, int nranks);
+void sn_sched_free(sn_sched_t *s);
+/* Appends a step, returns its index (or -1 after an allocation failure,
+ * recorded in s->error). Zero-byte steps are kept: they are no-ops. */
+int sn_sched_add(sn_sched_t *s, sn_step_kind_t kind, int peer, sn_buf_id_t src_buf, uint64_t src_off,
+                 sn_buf_id_t dst_buf, uint64_t dst_off, uint64_t bytes, int dep);
+void sn_sched_need_scratch(sn_sched_t *s, size_t bytes);
+
+/* Segment i of `count` elements split in n near-equal parts (earlier parts
+ * one element larger). */
+static inline void sn_sched_segment(size_t count, int n, int i, size_t *off_p, size_t *len_p)
+{
+  size_t base = count / (size_t)n, rem = count % (size_t)n;
+  *off_p = (size_t)i * base + ((size_t)i < rem ? (size_t)i : rem);
+  *len_p = base + ((size_t)i < rem ? 1 : 0);
+}
+
+/* Builders. Each fills `s` for desc->rank. */
+sn_status_t sn_sched_build(const sn_op_desc_t *desc, sn_algo_t algo, sn_sched_t *s);
+int sn_algo_supports(sn_algo_t algo, sn_coll_t coll);
+const char *sn_algo_name(sn_algo_t algo);
+const char *sn_coll_name(sn_coll_t coll);
+
+sn_status_t sn_sched_ring(const sn_op_desc_t *d, sn_sched_t *s);
+sn_status_t sn_sched_direct(const sn_op_desc_t *d, sn_sched_t *s);
+/* Point to point: sends and receives in call order; self pairs become copies.
+ * Buffers: src/dst offsets are indexes into a table (see engine). */
+sn_status_t sn_sched_p2p(const sn_p2p_desc_t *ops, int nops, int rank, sn_sched_t *s);
+
+/* Prologue shared by the reducing builders: the buffer holding this rank's
+ * (possibly pre-scaled or staged) input. Adds a SCALE or COPY step when
+ * needed and returns its index in *dep_p (-1 when none). */
+void sn_sched_input(const sn_op_desc_t *d, sn_sched_t *s, size_t in_bytes, sn_buf_id_t *buf_p,
+                    uint64_t *off_p, int *dep_p);
+
+#endif

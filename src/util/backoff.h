@@ -1,0 +1,47 @@
+/*
+ * backoff.h -- how a waiting thread gives the core away. Ranks usually
+ * outnumber cores here, so waiting spins only briefly, then yields, then
+ * sleeps with a growing (capped) interval. Any progress resets the backoff.
+ */
+#ifndef SN_BACKOFF_H
+#define SN_BACKOFF_H
+
+#include <sched.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef struct {
+  uint32_t idle;     /* consecutive idle rounds */
+  uint32_t sleep_us; /* current sleep when in the sleeping phase */
+} sn_backoff_t;
+
+#define SN_BACKOFF_SPINS 64
+#define SN_BACKOFF_YIELDS 256
+#define SN_BACKOFF_MAX_SLEEP_US 1000
+
+static inline void sn_backoff_reset(sn_backoff_t *b)
+{
+  b->idle = 0;
+  b->sleep_us = 0;
+}
+
+static inline void sn_backoff_wait(sn_backoff_t *b)
+{
+  b->idle++;
+  if (b->idle < SN_BACKOFF_SPINS) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    return;
+  }
+  if (b->idle < SN_BACKOFF_SPINS + SN_BACKOFF_YIELDS) {
+    sched_yield();
+    return;
+  }
+  b->sleep_us = b->sleep_us ? b->sleep_us * 2 : 5;
+  if (b->sleep_us > SN_BACKOFF_MAX_SLEEP_US) b->sleep_us = SN_BACKOFF_MAX_SLEEP_US;
+  struct timespec ts = {0, (long)b->sleep_us * 1000};
+  nanosleep(&ts, NULL);
+}
+
+#endif

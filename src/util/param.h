@@ -1,0 +1,31 @@
+/*
+ * param.h -- the parameter registry (see params.def).
+ */
+#ifndef SN_PARAM_H
+#define SN_PARAM_H
+
+#include <stdint.h>
+
+typedef enum {
+#define SN_PARAM(id, name, type, idef, sdef, help) SN_P_##id,
+#include "util/params.def"
+#undef SN_PARAM
+  SN_P_COUNT
+} sn_param_id_t;
+
+typedef struct {
+  const char *name;
+  int is_str;
+  int64_t int_default;
+  const char *str_default;
+  const char *help;
+} sn_param_info_t;
+
+int64_t sn_param_int(sn_param_id_t id);
+const char *sn_param_str(sn_param_id_t id);      /* never NULL; "" when unset */
+int sn_param_is_set(sn_param_id_t id);           /* set in the environment */
+const sn_param_info_t *sn_param_info(sn_param_id_t id);
+/* Logs every set parameter at INFO/ENV and warns about unknown SNCCL_* ones. */
+void sn_param_log_env(void);
+
+#endif

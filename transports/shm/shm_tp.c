@@ -1,0 +1,198 @@
+/*
+ * shm_tp.c -- shared-memory transport between ranks on one host.
+ *
+ * One segment per directed pair (sender -> receiver), named from the
+ * communicator id so both sides can open it without a handshake: whoever
+ * comes first creates it, the second to attach unlinks the name, so nothing
+ * is left in /dev/shm once both are mapped. The segment is a ring of `depth`
+ * slots of `piece` bytes; the sender copies a message into the next free
+ * slot and publishes it by advancing `tail` (release); the receiver copies it
+ * out and frees the slot by advancing `head` (release). Each counter sits on
+ * its own cache line.
+ *
+ * This is the simple two-copy path of the foundation; single-copy, zero-copy
+ * and futex wake-ups come with the shared-memory issue.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "transports/transport.h"
+#include "util/log.h"
+
+#define SN_SHM_LINE 64
+#define SN_SHM_MAX_DEPTH 64
+
+typedef struct {
+  _Alignas(SN_SHM_LINE) atomic_uint attached;
+  _Alignas(SN_SHM_LINE) atomic_uint_fast64_t tail; /* messages published by the sender */
+  _Alignas(SN_SHM_LINE) atomic_uint_fast64_t head; /* messages consumed by the receiver */
+  _Alignas(SN_SHM_LINE) uint64_t sizes[SN_SHM_MAX_DEPTH];
+} sn_shm_hdr_t;
+
+typedef struct {
+  sn_tp_env_t env;
+} sn_shm_ctx_t;
+
+typedef struct {
+  void *buf;
+  size_t bytes;
+} sn_shm_req_t;
+
+struct sn_conn {
+  int is_send, peer, depth;
+  size_t piece, map_bytes;
+  sn_shm_hdr_t *hdr;
+  uint8_t *slots;
+  char name[64];
+  sn_shm_req_t q[SN_SHM_MAX_DEPTH]; /* posted, not yet done */
+  uint64_t q_head, q_tail;          /* q indexes */
+  uint64_t done;
+  uint64_t seq;                     /* next ring message index */
+};
+
+static sn_status_t sn_shm_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, void **ctx_p)
+{
+  sn_shm_ctx_t *c = calloc(1, sizeof(*c));
+  if (!c) return SN_ERR_SYSTEM;
+  c->env = *env;
+  *ctx_p = c;
+  return SN_OK;
+}
+
+static sn_status_t sn_shm_comm_setup(void *ctx) { return SN_OK; }
+
+static void sn_shm_comm_fini(void *ctx) { free(ctx); }
+
+static size_t sn_shm_hdr_bytes(void) { return (sizeof(sn_shm_hdr_t) + 4095) & ~(size_t)4095; }
+
+static sn_status_t sn_shm_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t **conn_p)
+{
+  sn_shm_ctx_t *ctx = vctx;
+  int src = dir == SN_DIR_SEND ? ctx->env.rank : peer;
+  int dst = dir == SN_DIR_SEND ? peer : ctx->env.rank;
+  sn_conn_t *c = calloc(1, sizeof(*c));
+  if (!c) return SN_ERR_SYSTEM;
+  c->is_send = dir == SN_DIR_SEND;
+  c->peer = peer;
+  c->depth = ctx->env.depth > SN_SHM_MAX_DEPTH ? SN_SHM_MAX_DEPTH : ctx->env.depth;
+  c->piece = ctx->env.piece;
+  c->map_bytes = sn_shm_hdr_bytes() + (size_t)c->depth * c->piece;
+  snprintf(c->name, sizeof(c->name), "/snccl-%016" PRIx64 "-%d-%d", ctx->env.comm_id, src, dst);
+  int fd = shm_open(c->name, O_CREAT | O_RDWR, 0600);
+  if (fd < 0) {
+    SN_WARN("Call to shm_open %s failed: %s", c->name, strerror(errno));
+    free(c);
+    return SN_ERR_SYSTEM;
+  }
+  struct stat sb;
+  if (fstat(fd, &sb) == 0 && (size_t)sb.st_size < c->map_bytes) {
+    int rc = posix_fallocate(fd, 0, (off_t)c->map_bytes);
+    if (rc != 0) {
+      SN_WARN("shared memory: cannot reserve %zu bytes for %s in /dev/shm: %s (a container needs a larger "
+              "/dev/shm, e.g. --shm-size; or set NCCL_SHM_DISABLE=1 to use sockets)",
+              c->map_bytes, c->name, strerror(rc));
+      close(fd);
+      shm_unlink(c->name);
+      free(c);
+      return SN_ERR_SYSTEM;
+    }
+  }
+  void *p = mmap(NULL, c->map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) {
+    SN_WARN("Call to mmap %s (%zu bytes) failed: %s", c->name, c->map_bytes, strerror(errno));
+    free(c);
+    return SN_ERR_SYSTEM;
+  }
+  c->hdr = p;
+  c->slots = (uint8_t *)p + sn_shm_hdr_bytes();
+  /* second to attach removes the name: nothing stays behind in /dev/shm */
+  if (atomic_fetch_add(&c->hdr->attached, 1) + 1 == 2) shm_unlink(c->name);
+  SN_INFO(SN_LOG_SHM, "shm link %s rank %d -> %d: %d slots of %zu bytes", c->name, src, dst, c->depth, c->piece);
+  *conn_p = c;
+  return SN_OK;
+}
+
+static sn_status_t sn_shm_post(sn_conn_t *c, void *buf, size_t bytes)
+{
+  if (c->q_tail - c->q_head >= (uint64_t)c->depth) return SN_INPROGRESS;
+  if (bytes > c->piece) {
+    SN_WARN("shm: message of %zu bytes exceeds the slot size %zu", bytes, c->piece);
+    return SN_ERR_INTERNAL;
+  }
+  sn_shm_req_t *r = &c->q[c->q_tail % SN_SHM_MAX_DEPTH];
+  r->buf = buf;
+  r->bytes = bytes;
+  c->q_tail++;
+  return SN_OK;
+}
+
+static sn_status_t sn_shm_progress(sn_conn_t *c, uint64_t *done_p)
+{
+  sn_shm_hdr_t *h = c->hdr;
+  while (c->q_head < c->q_tail) {
+    sn_shm_req_t *r = &c->q[c->q_head % SN_SHM_MAX_DEPTH];
+    uint64_t slot = c->seq % (uint64_t)c->depth;
+    if (c->is_send) {
+      uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
+      if (c->seq - head >= (uint64_t)c->depth) break; /* ring full */
+      memcpy(c->slots + slot * c->piece, r->buf, r->bytes);
+      h->sizes[slot] = r->bytes;
+      atomic_store_explicit(&h->tail, c->seq + 1, memory_order_release);
+    } else {
+      uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
+      if (tail <= c->seq) break; /* nothing new */
+      if (h->sizes[slot] != r->bytes) {
+        SN_WARN("shm %s: message %" PRIu64 " from rank %d has %" PRIu64 " bytes, the receiver posted %zu "
+                "(mismatched calls across ranks?)",
+                c->name, c->seq, c->peer, h->sizes[slot], r->bytes);
+        return SN_ERR_REMOTE;
+      }
+      memcpy(r->buf, c->slots + slot * c->piece, r->bytes);
+      atomic_store_explicit(&h->head, c->seq + 1, memory_order_release);
+    }
+    c->seq++;
+    c->q_head++;
+    c->done++;
+  }
+  *done_p = c->done;
+  return SN_OK;
+}
+
+static const char *sn_shm_describe(sn_conn_t *c, char *buf, size_t len)
+{
+  snprintf(buf, len, "shm %s", c->name);
+  return buf;
+}
+
+static void sn_shm_close(sn_conn_t *c)
+{
+  if (!c) return;
+  if (c->hdr) {
+    /* if the peer never attached, the name is still there: remove it */
+    if (atomic_load(&c->hdr->attached) < 2) shm_unlink(c->name);
+    munmap(c->hdr, c->map_bytes);
+  }
+  free(c);
+}
+
+const sn_transport_ops_t sn_tp_shm_ops = {
+    .size = sizeof(sn_transport_ops_t),
+    .name = "shm",
+    .comm_init = sn_shm_comm_init,
+    .comm_setup = sn_shm_comm_setup,
+    .comm_fini = sn_shm_comm_fini,
+    .connect = sn_shm_connect,
+    .post = sn_shm_post,
+    .progress = sn_shm_progress,
+    .describe = sn_shm_describe,
+    .close = sn_shm_close,
+};

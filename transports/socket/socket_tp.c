@@ -1,0 +1,288 @@
+/*
+ * socket_tp.c -- TCP transport, the path between hosts (and between local
+ * ranks when shared memory is off).
+ *
+ * Each rank listens on one port per communicator and publishes the address.
+ * A send link is N sockets (NCCL_SOCKET_NTHREADS x NCCL_NSOCKS_PERTHREAD)
+ * opened by the sender, each starting with a hello carrying the job secret,
+ * the communicator id, the sender's rank and the socket index; connections
+ * with anything else are closed. Message m travels on socket m % N with an
+ * 8-byte length header, so large transfers use all sockets at once and a
+ * receiver can reject a message that does not fit what it posted.
+ * All I/O is nonblocking; the engine polls progress().
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "transports/transport.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/param.h"
+#include "util/socket.h"
+
+#define SN_SOCK_MAX 64
+#define SN_SOCK_Q 128
+#define SN_SOCK_HELLO_MAGIC 0x534e4443u /* "SNDC" */
+
+typedef struct {
+  uint32_t magic;
+  int32_t src;
+  int32_t idx;
+  int32_t nsocks;
+  uint64_t secret[2];
+  uint64_t comm_id;
+} sn_sock_hello_t;
+
+typedef struct {
+  sn_tp_env_t env;
+  int listen_fd;
+  int nsocks;
+  sn_sockaddr_t my_addr;
+  int *pending; /* nranks * nsocks accepted fds waiting for their recv link, -1 */
+} sn_sock_ctx_t;
+
+typedef struct {
+  void *buf;
+  size_t bytes;
+  int done;
+} sn_sock_req_t;
+
+struct sn_conn {
+  int is_send, peer, nsocks;
+  int fds[SN_SOCK_MAX];
+  uint64_t cur[SN_SOCK_MAX];   /* message each socket works on */
+  size_t off[SN_SOCK_MAX];     /* bytes of header+payload moved for it */
+  uint64_t hdr[SN_SOCK_MAX];   /* receive side: incoming length header */
+  sn_sock_req_t q[SN_SOCK_Q];
+  uint64_t q_head, q_tail;     /* absolute message numbers */
+  sn_sockaddr_t addr;
+};
+
+static sn_status_t sn_sock_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, void **ctx_p)
+{
+  sn_sock_ctx_t *c = calloc(1, sizeof(*c));
+  if (!c) return SN_ERR_SYSTEM;
+  c->env = *env;
+  c->listen_fd = -1;
+  int64_t n = sn_param_int(SN_P_SOCKET_NTHREADS) * sn_param_int(SN_P_NSOCKS_PERTHREAD);
+  c->nsocks = n < 1 ? 1 : n > SN_SOCK_MAX ? SN_SOCK_MAX : (int)n;
+  char ifname[64];
+  sn_status_t st = sn_socket_pick_addr(&c->my_addr, ifname, sizeof(ifname));
+  if (st == SN_OK) st = sn_socket_listen(&c->my_addr, 1024, &c->listen_fd, &c->my_addr);
+  if (st == SN_OK) st = sn_socket_set_nonblock(c->listen_fd, 1);
+  c->pending = malloc((size_t)env->nranks * (size_t)c->nsocks * sizeof(int));
+  if (st == SN_OK && !c->pending) st = SN_ERR_SYSTEM;
+  if (st != SN_OK) {
+    sn_socket_close(&c->listen_fd);
+    free(c->pending);
+    free(c);
+    return st;
+  }
+  for (size_t i = 0; i < (size_t)env->nranks * (size_t)c->nsocks; i++) c->pending[i] = -1;
+  memcpy(my_blob, &c->my_addr, sizeof(c->my_addr));
+  char s[80];
+  SN_INFO(SN_LOG_NET, "socket transport: listening on %s (%s), %d socket(s) per peer",
+          sn_socket_addr_str(&c->my_addr, s, sizeof(s)), ifname, c->nsocks);
+  *ctx_p = c;
+  return SN_OK;
+}
+
+static sn_status_t sn_sock_comm_setup(void *ctx) { return SN_OK; }
+
+static void sn_sock_comm_fini(void *vctx)
+{
+  sn_sock_ctx_t *c = vctx;
+  for (size_t i = 0; i < (size_t)c->env.nranks * (size_t)c->nsocks; i++) sn_socket_close(&c->pending[i]);
+  sn_socket_close(&c->listen_fd);
+  free(c->pending);
+  free(c);
+}
+
+/* Accepts every waiting connection and files those with a valid hello. */
+static void sn_sock_accept_all(sn_sock_ctx_t *ctx)
+{
+  for (;;) {
+    int fd = accept4(ctx->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0) return;
+    sn_sock_hello_t h;
+    /* the sender writes its hello right after connecting */
+    uint64_t deadline = sn_clock_ns() + 2000000000ull;
+    if (sn_socket_recv_all(fd, &h, sizeof(h), deadline) != SN_OK || h.magic != SN_SOCK_HELLO_MAGIC ||
+        h.secret[0] != ctx->env.secret[0] || h.secret[1] != ctx->env.secret[1] ||
+        h.comm_id != ctx->env.comm_id || h.src < 0 || h.src >= ctx->env.nranks || h.idx < 0 ||
+        h.idx >= ctx->nsocks || h.nsocks != ctx->nsocks) {
+      SN_INFO(SN_LOG_NET, "socket transport: dropped a connection without a valid hello");
+      close(fd);
+      continue;
+    }
+    int *slot = &ctx->pending[(size_t)h.src * (size_t)ctx->nsocks + (size_t)h.idx];
+    sn_socket_close(slot);
+    *slot = fd;
+  }
+}
+
+static sn_status_t sn_sock_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t **conn_p)
+{
+  sn_sock_ctx_t *ctx = vctx;
+  if (dir == SN_DIR_RECV) {
+    sn_sock_accept_all(ctx);
+    int *fds = &ctx->pending[(size_t)peer * (size_t)ctx->nsocks];
+    for (int i = 0; i < ctx->nsocks; i++)
+      if (fds[i] < 0) return SN_INPROGRESS;
+  }
+  sn_conn_t *c = calloc(1, sizeof(*c));
+  if (!c) return SN_ERR_SYSTEM;
+  c->is_send = dir == SN_DIR_SEND;
+  c->peer = peer;
+  c->nsocks = ctx->nsocks;
+  memcpy(&c->addr, ctx->env.blobs + (size_t)peer * SN_TP_BLOB_BYTES, sizeof(c->addr));
+  int bufsize = (int)sn_param_int(SN_P_SOCKET_BUFSIZE);
+  for (int i = 0; i < c->nsocks; i++) {
+    c->fds[i] = -1;
+    c->cur[i] = (uint64_t)i;
+  }
+  if (dir == SN_DIR_RECV) {
+    int *fds = &ctx->pending[(size_t)peer * (size_t)ctx->nsocks];
+    for (int i = 0; i < c->nsocks; i++) {
+      c->fds[i] = fds[i];
+      fds[i] = -1;
+    }
+  } else {
+    uint64_t deadline = sn_clock_ns() + (uint64_t)sn_param_int(SN_P_CONNECT_TIMEOUT_MS) * 1000000ull;
+    for (int i = 0; i < c->nsocks; i++) {
+      sn_sock_hello_t h = {SN_SOCK_HELLO_MAGIC, ctx->env.rank, i, c->nsocks,
+                           {ctx->env.secret[0], ctx->env.secret[1]}, ctx->env.comm_id};
+      sn_status_t st = sn_socket_connect(&c->addr, deadline, &c->fds[i]);
+      if (st == SN_OK) st = sn_socket_send_all(c->fds[i], &h, sizeof(h), deadline);
+      if (st != SN_OK) {
+        char s[80];
+        SN_WARN("socket transport: rank %d cannot connect to rank %d at %s", ctx->env.rank, peer,
+                sn_socket_addr_str(&c->addr, s, sizeof(s)));
+        for (int k = 0; k <= i; k++) sn_socket_close(&c->fds[k]);
+        free(c);
+        return st;
+      }
+    }
+  }
+  for (int i = 0; i < c->nsocks; i++) {
+    sn_socket_tune(c->fds[i], bufsize);
+    sn_socket_set_nonblock(c->fds[i], 1);
+  }
+  *conn_p = c;
+  return SN_OK;
+}
+
+static sn_status_t sn_sock_post(sn_conn_t *c, void *buf, size_t bytes)
+{
+  if (c->q_tail - c->q_head >= SN_SOCK_Q) return SN_INPROGRESS;
+  sn_sock_req_t *r = &c->q[c->q_tail % SN_SOCK_Q];
+  r->buf = buf;
+  r->bytes = bytes;
+  r->done = 0;
+  c->q_tail++;
+  return SN_OK;
+}
+
+static sn_status_t sn_sock_fail(sn_conn_t *c, const char *what, int err)
+{
+  char s[80];
+  SN_WARN("socket transport: %s rank %d (%s) failed: %s", what, c->peer, sn_socket_addr_str(&c->addr, s, sizeof(s)),
+          err ? strerror(err) : "connection closed by peer");
+  return SN_ERR_REMOTE;
+}
+
+/* Moves one socket's current message as far as the kernel allows. */
+static sn_status_t sn_sock_step(sn_conn_t *c, int i)
+{
+  while (c->cur[i] < c->q_tail) {
+    sn_sock_req_t *r = &c->q[c->cur[i] % SN_SOCK_Q];
+    size_t total = sizeof(uint64_t) + r->bytes;
+    while (c->off[i] < total) {
+      struct iovec iov[2];
+      int n = 0;
+      if (c->off[i] < sizeof(uint64_t)) {
+        if (c->is_send) c->hdr[i] = r->bytes;
+        iov[n].iov_base = (uint8_t *)&c->hdr[i] + c->off[i];
+        iov[n++].iov_len = sizeof(uint64_t) - c->off[i];
+        if (c->is_send && r->bytes) {
+          iov[n].iov_base = r->buf;
+          iov[n++].iov_len = r->bytes;
+        }
+      } else {
+        iov[n].iov_base = (uint8_t *)r->buf + (c->off[i] - sizeof(uint64_t));
+        iov[n++].iov_len = total - c->off[i];
+      }
+      ssize_t k;
+      if (c->is_send) {
+        struct msghdr m = {0};
+        m.msg_iov = iov;
+        m.msg_iovlen = (size_t)n;
+        k = sendmsg(c->fds[i], &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+      } else {
+        k = readv(c->fds[i], iov, n);
+      }
+      if (k < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return SN_OK;
+        return sn_sock_fail(c, c->is_send ? "send to" : "receive from", errno);
+      }
+      if (k == 0 && !c->is_send) return sn_sock_fail(c, "receive from", 0);
+      size_t before = c->off[i];
+      c->off[i] += (size_t)k;
+      if (!c->is_send && before < sizeof(uint64_t) && c->off[i] >= sizeof(uint64_t) && c->hdr[i] != r->bytes) {
+        SN_WARN("socket transport: message %" PRIu64 " from rank %d has %" PRIu64 " bytes, the receiver posted %zu "
+                "(mismatched calls across ranks?)",
+                c->cur[i], c->peer, c->hdr[i], r->bytes);
+        return SN_ERR_REMOTE;
+      }
+    }
+    r->done = 1;
+    c->off[i] = 0;
+    c->cur[i] += (uint64_t)c->nsocks;
+  }
+  return SN_OK;
+}
+
+static sn_status_t sn_sock_progress(sn_conn_t *c, uint64_t *done_p)
+{
+  for (int i = 0; i < c->nsocks; i++) {
+    sn_status_t st = sn_sock_step(c, i);
+    if (st != SN_OK) return st;
+  }
+  while (c->q_head < c->q_tail && c->q[c->q_head % SN_SOCK_Q].done) c->q_head++;
+  *done_p = c->q_head;
+  return SN_OK;
+}
+
+static const char *sn_sock_describe(sn_conn_t *c, char *buf, size_t len)
+{
+  char s[80];
+  snprintf(buf, len, "tcp %s, %d socket(s)", sn_socket_addr_str(&c->addr, s, sizeof(s)), c->nsocks);
+  return buf;
+}
+
+static void sn_sock_close(sn_conn_t *c)
+{
+  if (!c) return;
+  for (int i = 0; i < c->nsocks; i++) sn_socket_close(&c->fds[i]);
+  free(c);
+}
+
+const sn_transport_ops_t sn_tp_socket_ops = {
+    .size = sizeof(sn_transport_ops_t),
+    .name = "socket",
+    .comm_init = sn_sock_comm_init,
+    .comm_setup = sn_sock_comm_setup,
+    .comm_fini = sn_sock_comm_fini,
+    .connect = sn_sock_connect,
+    .post = sn_sock_post,
+    .progress = sn_sock_progress,
+    .describe = sn_sock_describe,
+    .close = sn_sock_close,
+};

@@ -1,0 +1,65 @@
+/*
+ * transport.h -- the table every transport fills. A transport moves opaque
+ * messages over one-directional links; it knows nothing of collectives.
+ *
+ * A link carries messages in FIFO order: the n-th message posted on the send
+ * side lands in the n-th buffer posted on the receive side. post() never
+ * blocks; progress() moves bytes and reports how many posts have completed
+ * so far (a monotonic count). A receive whose message has a different size
+ * than posted is an error (receives are bounded, never overrun).
+ *
+ * Connection setup is lazy and needs no handshake through the caller: each
+ * transport publishes what peers need (a listen address, a name seed) in its
+ * part of the peer info at init, and connect() is retried by the engine while
+ * it returns SN_INPROGRESS.
+ *
+ * Liveness (is the peer still there?) is the core's job, not the transport's.
+ */
+#ifndef SN_TRANSPORT_H
+#define SN_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/status.h"
+
+#define SN_TP_BLOB_BYTES 64 /* per rank, per transport, exchanged at init */
+
+typedef enum { SN_TP_SHM = 0, SN_TP_SOCKET = 1, SN_TP_COUNT } sn_tp_id_t;
+typedef enum { SN_DIR_SEND = 0, SN_DIR_RECV = 1 } sn_dir_t;
+
+/* What a transport may know about its communicator. */
+typedef struct {
+  int rank, nranks;
+  uint64_t comm_id;      /* unique per communicator */
+  uint64_t secret[2];    /* from the unique id: authenticates connections */
+  size_t piece;          /* largest message the engine will post */
+  int depth;             /* most messages in flight per link */
+  const uint8_t *blobs;  /* nranks * SN_TP_BLOB_BYTES for this transport, after init */
+} sn_tp_env_t;
+
+typedef struct sn_conn sn_conn_t; /* a transport's link; starts with sn_conn_base_t */
+
+typedef struct sn_transport_ops {
+  size_t size; /* sizeof(sn_transport_ops_t) the transport was built with */
+  const char *name;
+  /* Per communicator: create state, fill this rank's blob. */
+  sn_status_t (*comm_init)(const sn_tp_env_t *env, uint8_t *my_blob, void **ctx_p);
+  /* Called once all blobs are known (env->blobs valid). */
+  sn_status_t (*comm_setup)(void *ctx);
+  void (*comm_fini)(void *ctx);
+  /* Opens one direction of a link to peer; SN_INPROGRESS: call again. */
+  sn_status_t (*connect)(void *ctx, int peer, sn_dir_t dir, sn_conn_t **conn_p);
+  /* Queues a message (send: from buf; recv: into buf, exactly `bytes`). */
+  sn_status_t (*post)(sn_conn_t *c, void *buf, size_t bytes);
+  /* Moves bytes; *done_p = posts completed so far on this link. */
+  sn_status_t (*progress)(sn_conn_t *c, uint64_t *done_p);
+  /* Describes the link for error messages ("shm /snccl-...", "tcp 1.2.3.4:5"). */
+  const char *(*describe)(sn_conn_t *c, char *buf, size_t len);
+  void (*close)(sn_conn_t *c);
+} sn_transport_ops_t;
+
+extern const sn_transport_ops_t sn_tp_shm_ops;
+extern const sn_transport_ops_t sn_tp_socket_ops;
+
+#endif
