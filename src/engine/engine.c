@@ -136,6 +136,8 @@ sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, co
     const sn_step_t *step = &s->steps[i];
     x->st[i].npieces = (uint32_t)((step->bytes + eng->piece - 1) / eng->piece);
     x->st[i].link_prev = -1;
+    /* zero-byte steps send nothing and must not break the FIFO chain */
+    if (x->st[i].npieces == 0) continue;
     if (step->kind == SN_STEP_SEND) {
       x->st[i].link_prev = last_send[step->peer];
       last_send[step->peer] = i;
@@ -162,7 +164,7 @@ static inline int sn_dep_ok(const sn_exec_t *x, const sn_step_t *step, uint32_t 
   if (step->dep < 0) return 1;
   const sn_step_t *d = &x->sched->steps[step->dep];
   const sn_step_state_t *ds = &x->st[step->dep];
-  if (d->bytes == step->bytes) return ds->done > k;
+  if (d->bytes == step->bytes && !(d->flags & SN_STEP_F_WHOLE)) return ds->done > k;
   return ds->done == ds->npieces;
 }
 

@@ -54,7 +54,8 @@ sn_status_t sn_sched_direct(const sn_op_desc_t *d, sn_sched_t *s)
     for (int k = 1; k < p; k++) {
       int to = sn_mod(r + k, p), from = sn_mod(r - k, p);
       sn_sched_add(s, SN_STEP_SEND, to, in, inoff + (uint64_t)to * blk, SN_BUF_SEND, 0, blk, indep);
-      sn_sched_add(s, SN_STEP_RECV, from, SN_BUF_RECV, 0, SN_BUF_RECV, (uint64_t)from * blk, blk, -1);
+      /* the output may hold the input (in place): wait until it is staged */
+      sn_sched_add(s, SN_STEP_RECV, from, SN_BUF_RECV, 0, SN_BUF_RECV, (uint64_t)from * blk, blk, indep);
     }
     return SN_OK;
   }
@@ -115,7 +116,7 @@ sn_status_t sn_sched_direct(const sn_op_desc_t *d, sn_sched_t *s)
     for (int k = 1; k < p; k++) {
       int to = sn_mod(r + k, p), from = sn_mod(r - k, p);
       sn_sched_add(s, SN_STEP_SEND, to, in, inoff, SN_BUF_SEND, 0, blk, indep);
-      sn_sched_add(s, SN_STEP_RECV, from, SN_BUF_RECV, 0, SN_BUF_RECV, (uint64_t)from * blk, blk, -1);
+      sn_sched_add(s, SN_STEP_RECV, from, SN_BUF_RECV, 0, SN_BUF_RECV, (uint64_t)from * blk, blk, indep);
     }
     return SN_OK;
   case SN_COLL_REDUCESCATTER:

@@ -98,7 +98,8 @@ static sn_status_t sn_ring_allgather(const sn_op_desc_t *d, sn_sched_t *s, size_
   sn_sched_add(s, SN_STEP_SEND, next, in, inoff, SN_BUF_SEND, 0, blk, indep);
   for (int k = 1; k < p; k++) {
     uint64_t j = (uint64_t)sn_mod(r - k, p);
-    int rv = sn_sched_add(s, SN_STEP_RECV, prev, SN_BUF_RECV, 0, SN_BUF_RECV, j * blk, blk, -1);
+    /* overlapping buffers: the input must be staged before anything lands */
+    int rv = sn_sched_add(s, SN_STEP_RECV, prev, SN_BUF_RECV, 0, SN_BUF_RECV, j * blk, blk, indep);
     if (k < p - 1) sn_sched_add(s, SN_STEP_SEND, next, SN_BUF_RECV, j * blk, SN_BUF_SEND, 0, blk, rv);
   }
   return SN_OK;

@@ -69,6 +69,7 @@ void sn_sched_input(const sn_op_desc_t *d, sn_sched_t *s, size_t in_bytes, sn_bu
     *dep_p = sn_sched_add(s, SN_STEP_COPY, -1, SN_BUF_SEND, 0, SN_BUF_SCRATCH, 0, in_bytes, -1);
     *buf_p = SN_BUF_SCRATCH;
   }
+  if (*dep_p >= 0) s->steps[*dep_p].flags |= SN_STEP_F_WHOLE;
 }
 
 static const char *const sn_coll_names[SN_COLL_COUNT] = {

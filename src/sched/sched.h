@@ -11,7 +11,8 @@
  *    pieces travel as separate messages, which is what pipelines a chain.
  *  - `dep` names one earlier step whose output this step reads (or whose
  *    input it overwrites). If both have the same byte count the dependency is
- *    per piece (piece k waits for the dep's piece k), otherwise on the whole
+ *    per piece (piece k waits for the dep's piece k) unless the dep is
+ *    flagged SN_STEP_F_WHOLE; otherwise on the whole
  *    step. Steps with no dependency may start at once.
  *  - A zero-byte step is complete immediately and sends nothing; both sides
  *    of a link see the same sizes, so they skip the same steps.
@@ -38,13 +39,17 @@ typedef enum {
   SN_STEP_KIND_COUNT
 } sn_step_kind_t;
 
+/* Dependents of this step wait for all of it, not piece by piece (input
+ * staging: a later write may hit any part of the original input). */
+#define SN_STEP_F_WHOLE 1
+
 typedef enum { SN_BUF_SEND = 0, SN_BUF_RECV = 1, SN_BUF_SCRATCH = 2, SN_BUF_COUNT } sn_buf_id_t;
 
 typedef struct {
   uint8_t kind;    /* sn_step_kind_t */
   uint8_t src_buf; /* sn_buf_id_t */
   uint8_t dst_buf;
-  uint8_t pad;
+  uint8_t flags;   /* SN_STEP_F_* */
   int32_t peer;    /* comm rank, for SEND/RECV/RECV_REDUCE */
   int32_t dep;     /* index of an earlier step, or -1 */
   uint64_t src_off, dst_off, bytes;
