@@ -299,8 +299,14 @@ SN_INLINE uint32_t sn_scale_u32(uint32_t x, uint32_t s) { return x * s; }
 SN_INLINE uint64_t sn_scale_u64(uint64_t x, uint64_t s) { return x * s; }
 SN_INLINE float sn_scale_f32(float x, float s) { return x * s; }
 SN_INLINE double sn_scale_f64(double x, double s) { return x * s; }
-SN_INLINE uint16_t sn_scale_f16(uint16_t x, float s) { return sn_fp16_narrow(sn_fp16_widen(x) * s); }
-SN_INLINE uint16_t sn_scale_bf16(uint16_t x, float s) { return sn_bf16_narrow(sn_bf16_widen(x) * s); }
+SN_INLINE uint16_t sn_scale_f16(uint16_t x, float s)
+{
+  return sn_fp16_narrow(sn_fp16_widen(x) * s);
+}
+SN_INLINE uint16_t sn_scale_bf16(uint16_t x, float s)
+{
+  return sn_bf16_narrow(sn_bf16_widen(x) * s);
+}
 SN_INLINE uint8_t sn_scale_e4m3(uint8_t x, float s) { return sn_e4m3_narrow(sn_e4m3_widen(x) * s); }
 SN_INLINE uint8_t sn_scale_e5m2(uint8_t x, float s) { return sn_e5m2_narrow(sn_e5m2_widen(x) * s); }
 
@@ -362,7 +368,7 @@ SN_DEFINE_MAP(div_e5m2, sn_u8_t, float)
  * bit for bit those of the portable code, NaN payloads aside. GCC does not
  * vectorise _Float16 conversions by itself, and target_clones cannot give
  * one clone different source, so this is an explicit second path chosen by
- * a CPU check per call (a load and a test).
+ * a CPU check per call (a few loads from libgcc's CPU model).
  */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(SN_KERNELS_NO_F16C)
