@@ -1,0 +1,108 @@
+# tests/local.mk -- the functional test suite run by `make check` (included by
+# Makefile.am). Unit tests of kernels and schedules live in tests/unit/.
+#
+# Every test runs under `timeout` (the LOG_COMPILERs below), and every
+# multi-rank job inside a test runs under the fork launcher's own deadline,
+# so a hang is a failure with a message, never a stuck `make check`.
+# Override the outer limit with `make check SN_TEST_TIMEOUT=seconds`.
+#
+# The library reads its environment once per process, so each transport x
+# algorithm configuration of the collective matrix is its own script
+# (tests/coll-*.sh) over one program (tests/coll.c).
+
+SN_TEST_TIMEOUT = 900
+SN_TEST_TIMEOUT_CMD = timeout --kill-after=10 $(SN_TEST_TIMEOUT)
+TEST_EXTENSIONS = .sh
+LOG_COMPILER = $(SN_TEST_TIMEOUT_CMD)
+SH_LOG_COMPILER = $(SN_TEST_TIMEOUT_CMD) $(SHELL)
+
+# Settings every test runs with; the configurations a test varies are
+# cleared so that an outer environment does not change what "default" means.
+# NCCL_DEBUG=WARN (unless set) puts the library's own account of a failure
+# into the test's log.
+AM_TESTS_ENVIRONMENT = \
+	NCCL_SOCKET_IFNAME=lo; export NCCL_SOCKET_IFNAME; \
+	SNCCL_TIMEOUT_MS=20000; export SNCCL_TIMEOUT_MS; \
+	NCCL_DEBUG=$${NCCL_DEBUG:-WARN}; export NCCL_DEBUG; \
+	unset NCCL_ALGO NCCL_PROTO NCCL_SHM_DISABLE NCCL_COMM_ID NCCL_NSOCKS_PERTHREAD \
+	      NCCL_SOCKET_NTHREADS SNCCL_CHUNK_SIZE SNCCL_PIPELINE_DEPTH NCCL_COMM_BLOCKING; \
+	SN_TOP_BUILDDIR='$(abs_top_builddir)'; export SN_TOP_BUILDDIR; \
+	SN_TOP_SRCDIR='$(abs_top_srcdir)'; export SN_TOP_SRCDIR; \
+	NV_NCCL_INCLUDE='$(NV_NCCL_INCLUDE)'; export NV_NCCL_INCLUDE; \
+	NV_NCCL_LIB='$(NV_NCCL_LIB)'; export NV_NCCL_LIB; \
+	MPIRUN='$(MPIRUN)'; export MPIRUN;
+
+# Shared by the test programs: helpers and the fork launcher.
+SN_TEST_COMMON = tests/common.h tests/common.c tools/launch/launch.h tools/launch/launch.c
+# -no-install: real binaries (no libtool wrapper) that find ../.libs by rpath,
+# so fork, timeout and mpirun see the program itself.
+SN_TEST_LINKFLAGS = -no-install
+
+check_PROGRAMS += tests/bin/coll tests/bin/comm tests/bin/argcheck tests/bin/bootstrap
+
+tests_bin_coll_SOURCES = tests/coll.c $(SN_TEST_COMMON)
+tests_bin_coll_LDADD = libnccl.la -lm
+tests_bin_coll_LDFLAGS = $(SN_TEST_LINKFLAGS)
+
+tests_bin_comm_SOURCES = tests/comm.c $(SN_TEST_COMMON)
+tests_bin_comm_LDADD = libnccl.la -lm
+tests_bin_comm_LDFLAGS = $(SN_TEST_LINKFLAGS)
+
+tests_bin_argcheck_SOURCES = tests/argcheck.c $(SN_TEST_COMMON)
+tests_bin_argcheck_LDADD = libnccl.la -lm
+tests_bin_argcheck_LDFLAGS = $(SN_TEST_LINKFLAGS)
+
+tests_bin_bootstrap_SOURCES = tests/bootstrap.c $(SN_TEST_COMMON)
+tests_bin_bootstrap_LDADD = libnccl.la -lm
+tests_bin_bootstrap_LDFLAGS = $(SN_TEST_LINKFLAGS)
+
+# One mpirun job, when configure found Open MPI.
+if HAVE_MPI
+check_PROGRAMS += tests/bin/mpi_allreduce
+tests_bin_mpi_allreduce_SOURCES = tests/mpi_allreduce.c
+tests_bin_mpi_allreduce_CPPFLAGS = $(AM_CPPFLAGS) $(MPI_CFLAGS)
+tests_bin_mpi_allreduce_LDADD = libnccl.la $(MPI_LIBS)
+tests_bin_mpi_allreduce_LDFLAGS = $(SN_TEST_LINKFLAGS)
+endif
+
+# The ABI check is compiled against NVIDIA's nccl.h and linked against
+# NVIDIA's libnccl.so.2 (only its soname ends up in the binary); it is built
+# when both exist, and tests/compat.sh skips otherwise.
+check_DATA = tests/bin/compat
+CLEANFILES += tests/bin/compat
+tests/bin/compat: $(srcdir)/tests/compat/compat.c
+	$(AM_V_CCLD)$(MKDIR_P) tests/bin; \
+	if test -r '$(NV_NCCL_INCLUDE)/nccl.h' && test -r '$(NV_NCCL_LIB)'; then \
+	  $(CC) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -I'$(NV_NCCL_INCLUDE)' \
+	    -o $@ $(srcdir)/tests/compat/compat.c '$(NV_NCCL_LIB)'; \
+	else \
+	  echo "tests/bin/compat: NVIDIA's nccl.h or libnccl.so.2 not found; its test will be skipped"; \
+	  rm -f $@; \
+	fi
+
+# Longest first, so that `make -j check` starts them early.
+TESTS += \
+	tests/coll-shm.sh \
+	tests/coll-socket.sh \
+	tests/coll-shm-ring.sh \
+	tests/coll-shm-direct.sh \
+	tests/coll-socket-ring.sh \
+	tests/coll-socket-direct.sh \
+	tests/coll-shm-chunk.sh \
+	tests/coll-socket-nsocks.sh \
+	tests/bin/comm \
+	tests/bin/argcheck \
+	tests/bootstrap-garbage.sh \
+	tests/bootstrap-badid.sh \
+	tests/compat.sh \
+	tests/symbols.sh \
+	tests/mpi.sh
+
+EXTRA_DIST += \
+	tests/nvidia-2.28-symbols.txt \
+	tests/compat/compat.c \
+	tests/mpi_allreduce.c \
+	tests/coll-shm.sh tests/coll-socket.sh tests/coll-shm-ring.sh tests/coll-shm-direct.sh \
+	tests/coll-socket-ring.sh tests/coll-socket-direct.sh tests/coll-shm-chunk.sh \
+	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
+	tests/compat.sh tests/symbols.sh tests/mpi.sh

@@ -37,6 +37,9 @@ typedef struct {
 
 /* Runs the task now, or queues it when a group is open. */
 sn_status_t sn_group_enqueue(const sn_task_t *task);
+/* Inside a group: remembers an init for ncclGroupEnd and returns 1;
+ * outside: returns 0 and the caller initialises now. */
+int sn_group_defer_init(sn_comm_t *comm, const sn_uid_t *uid);
 /* Resolves an ncclRedOp_t for comm into a reduction; logs on failure. */
 sn_status_t sn_api_redop(sn_comm_t *comm, ncclRedOp_t op, sn_dtype_t dtype, const char *fn, sn_red_t *red_p);
 sn_status_t sn_comm_config_parse(const ncclConfig_t *config, sn_comm_config_t *cfg, const char *fn);

@@ -113,9 +113,16 @@ static sn_status_t sn_init_rank(ncclComm_t *newcomm, int nranks, const ncclUniqu
   sn_uid_t uid;
   memcpy(&uid, id->internal, sizeof(uid));
   sn_log_set_rank(rank);
-  sn_comm_t *c = NULL;
-  sn_status_t st = sn_comm_init(&uid, nranks, rank, &cfg, &c);
+  sn_comm_t *c = sn_comm_new(rank, nranks, &cfg);
+  if (!c) return SN_ERR_SYSTEM;
+  if (sn_group_defer_init(c, &uid)) {
+    /* NCCL semantics: inside a group the communicator comes up at ncclGroupEnd */
+    *newcomm = (ncclComm_t)(void *)c;
+    return SN_OK;
+  }
+  sn_status_t st = sn_comm_join(c, &uid);
   if (st != SN_OK) {
+    sn_comm_free(c);
     SN_WARN("%s : rank %d/%d failed to initialize: %s", fn, rank, nranks, sn_status_str(st));
     return st;
   }

@@ -11,6 +11,7 @@
  * collective and p2p calls in. Different communicators run side by side,
  * which is what lets one thread drive all ranks of ncclCommInitAll.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,73 @@
 static __thread int sn_group_depth;
 static __thread sn_task_t *sn_group_tasks;
 static __thread int sn_group_ntasks, sn_group_cap;
+
+typedef struct {
+  sn_comm_t *comm;
+  sn_uid_t uid;
+  sn_status_t st;
+} sn_pending_init_t;
+static __thread sn_pending_init_t *sn_group_inits;
+static __thread int sn_group_ninits, sn_group_init_cap;
+
+int sn_group_defer_init(sn_comm_t *comm, const sn_uid_t *uid)
+{
+  if (sn_group_depth == 0) return 0;
+  if (sn_group_ninits == sn_group_init_cap) {
+    int cap = sn_group_init_cap ? sn_group_init_cap * 2 : 8;
+    sn_pending_init_t *n = realloc(sn_group_inits, (size_t)cap * sizeof(*n));
+    if (!n) return 0; /* fall back to initialising now */
+    sn_group_inits = n;
+    sn_group_init_cap = cap;
+  }
+  sn_pending_init_t *p = &sn_group_inits[sn_group_ninits++];
+  p->comm = comm;
+  p->uid = *uid;
+  p->st = SN_OK;
+  return 1;
+}
+
+static void *sn_init_thread(void *arg)
+{
+  sn_pending_init_t *p = arg;
+  sn_log_set_rank(p->comm->rank);
+  p->st = sn_comm_join(p->comm, &p->uid);
+  return NULL;
+}
+
+/* Brings up every communicator created inside the group, concurrently: the
+ * ranks of one job may all be in this thread. */
+static sn_status_t sn_group_run_inits(sn_pending_init_t *inits, int n)
+{
+  sn_status_t st = SN_OK;
+  if (n == 1) {
+    sn_init_thread(&inits[0]);
+  } else {
+    pthread_t *th = calloc((size_t)n, sizeof(*th));
+    char *started = calloc((size_t)n, 1);
+    if (!th || !started) {
+      free(th);
+      free(started);
+      return SN_ERR_SYSTEM;
+    }
+    for (int i = 0; i < n; i++) {
+      if (pthread_create(&th[i], NULL, sn_init_thread, &inits[i]) == 0) started[i] = 1;
+      else inits[i].st = SN_ERR_SYSTEM;
+    }
+    for (int i = 0; i < n; i++)
+      if (started[i]) pthread_join(th[i], NULL);
+    free(th);
+    free(started);
+  }
+  for (int i = 0; i < n; i++) {
+    if (inits[i].st == SN_OK) continue;
+    SN_WARN("ncclGroupEnd : rank %d/%d failed to initialize: %s", inits[i].comm->rank, inits[i].comm->nranks,
+            sn_status_str(inits[i].st));
+    sn_comm_set_error(inits[i].comm, inits[i].st);
+    if (st == SN_OK) st = inits[i].st;
+  }
+  return st;
+}
 
 typedef struct {
   sn_sched_t sched;
@@ -181,10 +249,14 @@ SN_API(ncclResult_t, ncclGroupEnd, void)
     return ncclInvalidUsage;
   }
   if (--sn_group_depth > 0) return ncclSuccess;
+  sn_status_t st = SN_OK;
+  int ni = sn_group_ninits;
+  sn_group_ninits = 0;
+  if (ni > 0) st = sn_group_run_inits(sn_group_inits, ni);
   int n = sn_group_ntasks;
   sn_group_ntasks = 0;
-  if (n == 0) return ncclSuccess;
-  return sn_api_result(sn_group_run(sn_group_tasks, n));
+  if (n > 0 && st == SN_OK) st = sn_group_run(sn_group_tasks, n);
+  return sn_api_result(st);
 }
 
 SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)

@@ -106,15 +106,17 @@ static void *sn_root_main(void *varg)
   int *rank_fd = NULL;
   sn_sockaddr_t *table = NULL;
   sn_root_conn_t *pend = calloc((size_t)cap, sizeof(*pend));
-  uint64_t idle_limit = sn_bs_connect_ns() > 0 ? sn_bs_connect_ns() : 60000000000ull;
-  uint64_t deadline = sn_clock_ns() + 10 * idle_limit; /* first rank may come late */
+  /* ranks may start late (slow launchers): wait the no-progress deadline
+   * after the id was made and after each rank joined */
+  uint64_t idle_limit = sn_bs_timeout_ns() > sn_bs_connect_ns() ? sn_bs_timeout_ns() : sn_bs_connect_ns();
+  uint64_t deadline = sn_clock_ns() + idle_limit;
   while (pend) {
     uint64_t now = sn_clock_ns();
     if (now > deadline) {
       char msg[160];
       snprintf(msg, sizeof(msg), "bootstrap root: only %d of %d ranks joined before the deadline "
-               "(SNCCL_CONNECT_TIMEOUT_MS)", joined, nranks);
-      SN_WARN("%s", msg);
+               "(SNCCL_TIMEOUT_MS)", joined, nranks);
+      if (joined > 0) SN_WARN("%s", msg); /* an id nobody used is not an error */
       for (int r = 0; r < nranks; r++)
         if (rank_fd[r] >= 0) sn_root_error(rank_fd[r], args.secret, msg);
       break;
@@ -167,7 +169,9 @@ static void *sn_root_main(void *varg)
       /* a complete, authenticated hello */
       sn_bs_hdr_t *h = (sn_bs_hdr_t *)c->buf;
       int fd = c->fd, r = h->src, n = (int)h->arg;
-      pend[i--] = pend[--npend];
+      sn_sockaddr_t addr;
+      memcpy(&addr, c->buf + sizeof(sn_bs_hdr_t), sizeof(addr));
+      pend[i--] = pend[--npend]; /* c now points at another connection */
       char msg[200] = "";
       if (nranks == 0 && n > 0 && n <= (1 << 24)) {
         nranks = n;
@@ -189,7 +193,7 @@ static void *sn_root_main(void *varg)
         continue;
       }
       rank_fd[r] = fd;
-      memcpy(&table[r], c->buf + sizeof(sn_bs_hdr_t), sizeof(sn_sockaddr_t));
+      table[r] = addr;
       joined++;
       deadline = now + idle_limit;
     }
@@ -339,8 +343,9 @@ sn_status_t sn_bootstrap_init(const sn_uid_t *uid, int rank, int nranks, sn_boot
   SN_CHECK_GOTO(sn_send_frame(fd, uid->secret, SN_BS_HELLO, rank, 0, (uint32_t)nranks, &my, sizeof(my), deadline), st,
                 fail);
   sn_bs_hdr_t h;
-  /* all ranks must join; the root itself gives up after its own deadline */
-  uint64_t wait_deadline = sn_clock_ns() + 11 * sn_bs_connect_ns();
+  /* all ranks must join; the root answers with an error at its own deadline,
+   * this one only covers a root that died */
+  uint64_t wait_deadline = sn_clock_ns() + sn_bs_timeout_ns() + sn_bs_connect_ns();
   st = sn_socket_recv_all(fd, &h, sizeof(h), wait_deadline);
   if (st != SN_OK) {
     SN_WARN("bootstrap: rank %d/%d got no answer from the root at %s (%s)", rank, nranks,

@@ -51,7 +51,7 @@ void sn_comm_set_error(sn_comm_t *comm, sn_status_t st)
   if (st < 0) atomic_compare_exchange_strong(&comm->async_error, &expected, (int)st);
 }
 
-static sn_comm_t *sn_comm_alloc(int rank, int nranks, const sn_comm_config_t *cfg)
+sn_comm_t *sn_comm_new(int rank, int nranks, const sn_comm_config_t *cfg)
 {
   sn_comm_t *c = calloc(1, sizeof(*c));
   if (!c) return NULL;
@@ -123,18 +123,23 @@ out:
   return st;
 }
 
+sn_status_t sn_comm_join(sn_comm_t *c, const sn_uid_t *uid)
+{
+  SN_CHECK(sn_bootstrap_init(uid, c->rank, c->nranks, &c->bs));
+  return sn_comm_setup(c, uid->secret);
+}
+
 sn_status_t sn_comm_init(const sn_uid_t *uid, int nranks, int rank, const sn_comm_config_t *cfg, sn_comm_t **comm_p)
 {
-  sn_comm_t *c = sn_comm_alloc(rank, nranks, cfg);
+  sn_comm_t *c = sn_comm_new(rank, nranks, cfg);
   if (!c) return SN_ERR_SYSTEM;
-  sn_status_t st;
-  SN_CHECK_GOTO(sn_bootstrap_init(uid, rank, nranks, &c->bs), st, fail);
-  SN_CHECK_GOTO(sn_comm_setup(c, uid->secret), st, fail);
+  sn_status_t st = sn_comm_join(c, uid);
+  if (st != SN_OK) {
+    sn_comm_free(c);
+    return st;
+  }
   *comm_p = c;
   return SN_OK;
-fail:
-  sn_comm_free(c);
-  return st;
 }
 
 typedef struct {
@@ -164,7 +169,7 @@ static sn_status_t sn_comm_make_child(sn_comm_t *parent, const sn_split_info_t *
                                       sn_comm_t **child_p)
 {
   sn_sockaddr_t *addrs = malloc((size_t)n * sizeof(*addrs));
-  sn_comm_t *c = sn_comm_alloc(newrank, n, cfg);
+  sn_comm_t *c = sn_comm_new(newrank, n, cfg);
   sn_status_t st = SN_ERR_SYSTEM;
   if (!addrs || !c) {
     close(listen_fd);

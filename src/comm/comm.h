@@ -60,6 +60,10 @@ typedef struct sn_comm {
   int n_user_ops;
 } sn_comm_t;
 
+/* A communicator shell (identity, config) that sn_comm_join brings up; used
+ * when init is deferred to ncclGroupEnd. */
+sn_comm_t *sn_comm_new(int rank, int nranks, const sn_comm_config_t *cfg);
+sn_status_t sn_comm_join(sn_comm_t *comm, const sn_uid_t *uid);
 sn_status_t sn_comm_init(const sn_uid_t *uid, int nranks, int rank, const sn_comm_config_t *cfg, sn_comm_t **comm_p);
 /* All ranks of parent call it. color < 0: no new communicator (*child_p NULL). */
 sn_status_t sn_comm_split(sn_comm_t *parent, int color, int key, const sn_comm_config_t *cfg, sn_comm_t **child_p);

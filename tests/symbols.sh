@@ -1,0 +1,51 @@
+#!/bin/sh
+# libnccl.so.2 exports exactly NVIDIA's 2.28 dynamic symbols, has soname
+# libnccl.so.2, and needs nothing beyond the C library's own parts (so it
+# loads on a bare machine).
+top="${SN_TOP_BUILDDIR:-.}"
+src="${SN_TOP_SRCDIR:-.}"
+lib="$top/.libs/libnccl.so.2"
+want="$src/tests/nvidia-2.28-symbols.txt"
+for tool in nm readelf sort comm; do
+  if ! command -v $tool >/dev/null 2>&1; then
+    echo "SKIP: $tool not found"
+    exit 77
+  fi
+done
+if ! test -e "$lib"; then
+  echo "FAIL: $lib has not been built"
+  exit 1
+fi
+tmp="${TMPDIR:-/tmp}/snccl-symbols.$$"
+trap 'rm -f "$tmp".*' EXIT
+rc=0
+
+nm -D --defined-only "$lib" | awk 'NF >= 3 { sub(/@.*/, "", $3); print $3 }' | LC_ALL=C sort -u >"$tmp.got"
+LC_ALL=C sort -u "$want" >"$tmp.want"
+LC_ALL=C comm -3 "$tmp.got" "$tmp.want" >"$tmp.diff"
+if test -s "$tmp.diff"; then
+  echo "FAIL: exported symbols differ from $want"
+  echo "  (first column: exported but not NVIDIA's; second: NVIDIA's but missing)"
+  cat "$tmp.diff"
+  rc=1
+else
+  echo "PASS: $(wc -l <"$tmp.got") exported symbols, exactly NVIDIA's list"
+fi
+
+soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
+if test "$soname" != "libnccl.so.2"; then
+  echo "FAIL: soname is '$soname', expected libnccl.so.2"
+  rc=1
+else
+  echo "PASS: soname libnccl.so.2"
+fi
+
+readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p' >"$tmp.needed"
+extra=$(grep -Ev '^(libc|libpthread|librt|libdl|libm|ld-linux.*)\.so' "$tmp.needed")
+if test -n "$extra"; then
+  echo "FAIL: libnccl.so.2 needs libraries a bare machine may lack:" $extra
+  rc=1
+else
+  echo "PASS: needs only" $(cat "$tmp.needed")
+fi
+exit $rc
