@@ -1,0 +1,64 @@
+# perf/local.mk -- the *_perf benchmark tools (included by Makefile.am).
+#
+# Each tool is perf/<name>.c (its collective) over the shared driver
+# (perf/common.c, perf/options.c, perf/data.c) and the fork launcher. Under
+# mpirun they use MPI when configure found it (HAVE_MPI); otherwise -P N
+# forks N local ranks.
+
+PERF_COMMON_SOURCES = perf/common.h perf/common.c perf/options.c perf/data.c \
+	tools/launch/launch.h tools/launch/launch.c
+PERF_CPPFLAGS = $(AM_CPPFLAGS)
+PERF_LDADD = libnccl.la
+if HAVE_MPI
+PERF_CPPFLAGS += $(MPI_CFLAGS)
+PERF_LDADD += $(MPI_LIBS)
+endif
+
+bin_PROGRAMS += \
+	perf/all_reduce_perf \
+	perf/all_gather_perf \
+	perf/broadcast_perf \
+	perf/reduce_perf \
+	perf/reduce_scatter_perf \
+	perf/alltoall_perf \
+	perf/gather_perf \
+	perf/scatter_perf \
+	perf/sendrecv_perf
+
+perf_all_reduce_perf_SOURCES = perf/all_reduce.c $(PERF_COMMON_SOURCES)
+perf_all_reduce_perf_CPPFLAGS = $(PERF_CPPFLAGS)
+perf_all_reduce_perf_LDADD = $(PERF_LDADD)
+
+perf_all_gather_perf_SOURCES = perf/all_gather.c $(PERF_COMMON_SOURCES)
+perf_all_gather_perf_CPPFLAGS = $(PERF_CPPFLAGS)
+perf_all_gather_perf_LDADD = $(PERF_LDADD)
+
+perf_broadcast_perf_SOURCES = perf/broadcast.c $(PERF_COMMON_SOURCES)
+perf_broadcast_perf_CPPFLAGS = $(PERF_CPPFLAGS)
+perf_broadcast_perf_LDADD = $(PERF_LDADD)
+
+perf_reduce_perf_SOURCES = perf/reduce.c $(PERF_COMMON_SOURCES)
+perf_reduce_perf_CPPFLAGS = $(PERF_CPPFLAGS)
+perf_reduce_perf_LDADD = $(PERF_LDADD)
+
+perf_reduce_scatter_perf_SOURCES = perf/reduce_scatter.c $(PERF_COMMON_SOURCES)
+perf_reduce_scatter_perf_CPPFLAGS = $(PERF_CPPFLAGS)
+perf_reduce_scatter_perf_LDADD = $(PERF_LDADD)
+
+perf_alltoall_perf_SOURCES = perf/alltoall.c $(PERF_COMMON_SOURCES)
+perf_alltoall_perf_CPPFLAGS = $(PERF_CPPFLAGS)
+perf_alltoall_perf_LDADD = $(PERF_LDADD)
+
+perf_gather_perf_SOURCES = perf/gather.c $(PERF_COMMON_SOURCES)
+perf_gather_perf_CPPFLAGS = $(PERF_CPPFLAGS)
+perf_gather_perf_LDADD = $(PERF_LDADD)
+
+perf_scatter_perf_SOURCES = perf/scatter.c $(PERF_COMMON_SOURCES)
+perf_scatter_perf_CPPFLAGS = $(PERF_CPPFLAGS)
+perf_scatter_perf_LDADD = $(PERF_LDADD)
+
+perf_sendrecv_perf_SOURCES = perf/sendrecv.c $(PERF_COMMON_SOURCES)
+perf_sendrecv_perf_CPPFLAGS = $(PERF_CPPFLAGS)
+perf_sendrecv_perf_LDADD = $(PERF_LDADD)
+
+EXTRA_DIST += perf/README.md

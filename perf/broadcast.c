@@ -1,0 +1,37 @@
+/*
+ * broadcast_perf -- ncclBroadcast: the root's count elements reach every
+ * rank. busbw = algbw (each rank receives the buffer once).
+ */
+#include "common.h"
+
+static void layout(size_t count, size_t elt, int nranks, pf_layout_t *l)
+{
+  (void)elt;
+  (void)nranks;
+  l->send_count = l->recv_count = l->param_count = count;
+  l->send_inplace = l->recv_inplace = 0;
+}
+
+static void prepare(const pf_job_t *job, int in_place)
+{
+  pf_job_zero_recv(job);
+  if (job->data.rank == job->root)
+    pf_data_plain(&job->data, pf_job_input(job, in_place), job->l.send_count, job->root, 0);
+  pf_data_plain(&job->data, job->expected, job->l.recv_count, job->root, 0);
+}
+
+static pf_result_t run(const pf_call_t *c)
+{
+  PF_NCCLCHECK(ncclBroadcast(c->send, c->recv, c->count, c->type, c->root, c->comm, NULL));
+  return PF_OK;
+}
+
+static double bus_factor(int n)
+{
+  (void)n;
+  return 1.0;
+}
+
+static const pf_coll_t coll = {"Broadcast", PF_LOOP_ROOTS, layout, prepare, run, bus_factor};
+
+int main(int argc, char **argv) { return pf_main(argc, argv, &coll); }

@@ -1,0 +1,42 @@
+/*
+ * reduce_perf -- ncclReduce: the root receives the reduction of all ranks'
+ * count elements; the other ranks' receive buffers must stay untouched.
+ * busbw = algbw.
+ */
+#include "common.h"
+
+#include <string.h>
+
+static void layout(size_t count, size_t elt, int nranks, pf_layout_t *l)
+{
+  (void)elt;
+  (void)nranks;
+  l->send_count = l->recv_count = l->param_count = count;
+  l->send_inplace = l->recv_inplace = 0;
+}
+
+static void prepare(const pf_job_t *job, int in_place)
+{
+  pf_job_zero_recv(job);
+  pf_data_input(&job->data, pf_job_input(job, in_place), job->l.send_count, 0);
+  memcpy(job->expected, job->recv, job->l.recv_count * job->elt);
+  if (job->data.rank == job->root)
+    pf_data_reduced(&job->data, job->expected, job->l.recv_count, 0);
+}
+
+static pf_result_t run(const pf_call_t *c)
+{
+  PF_NCCLCHECK(ncclReduce(c->send, c->recv, c->count, c->type, c->op, c->root, c->comm, NULL));
+  return PF_OK;
+}
+
+static double bus_factor(int n)
+{
+  (void)n;
+  return 1.0;
+}
+
+static const pf_coll_t coll = {"Reduce", PF_REDUCES | PF_LOOP_OPS | PF_LOOP_ROOTS, layout, prepare,
+                               run, bus_factor};
+
+int main(int argc, char **argv) { return pf_main(argc, argv, &coll); }
