@@ -33,6 +33,7 @@ typedef struct {
   int rank, nranks;
   uint64_t comm_id;      /* unique per communicator */
   uint64_t secret[2];    /* from the unique id: authenticates connections */
+  uint64_t host_hash;    /* this rank's host identity */
   size_t piece;          /* largest message the engine will post */
   int depth;             /* most messages in flight per link */
   const uint8_t *blobs;  /* nranks * SN_TP_BLOB_BYTES for this transport, after init */
@@ -57,6 +58,14 @@ typedef struct sn_transport_ops {
   /* Describes the link for error messages ("shm /snccl-...", "tcp 1.2.3.4:5"). */
   const char *(*describe)(sn_conn_t *c, char *buf, size_t len);
   void (*close)(sn_conn_t *c);
+  /* Called after the init barrier: every peer has set up (e.g. unlink names). */
+  void (*comm_ready)(void *ctx);
+  /* Sleeping while idle. wait_token() is read before a progress pass;
+   * wait() returns when a peer signalled this rank since the token was read,
+   * or after timeout_ns (SN_INPROGRESS). A transport that cannot signal
+   * returns SN_ERR_UNSUPPORTED from wait(). */
+  uint64_t (*wait_token)(void *ctx);
+  sn_status_t (*wait)(void *ctx, uint64_t token, uint64_t timeout_ns);
 } sn_transport_ops_t;
 
 extern const sn_transport_ops_t sn_tp_shm_ops;

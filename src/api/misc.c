@@ -20,6 +20,7 @@ ncclResult_t sn_api_result(sn_status_t st)
   case SN_ERR_REMOTE: return ncclRemoteError;
   case SN_ERR_TIMEOUT: return ncclRemoteError; /* a peer stopped making progress */
   case SN_ERR_ABORTED: return ncclInvalidUsage;
+  case SN_ERR_UNSUPPORTED: return ncclInvalidUsage;
   }
   return ncclInternalError;
 }

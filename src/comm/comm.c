@@ -99,7 +99,7 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
     }
   }
   int use_shm = !sn_param_int(SN_P_SHM_DISABLE);
-  SN_CHECK_GOTO(sn_engine_init(&c->eng, c->rank, c->nranks, c->comm_id, secret, &c->abort_flag, use_shm,
+  SN_CHECK_GOTO(sn_engine_init(&c->eng, c->rank, c->nranks, c->comm_id, secret, me->host_hash, &c->abort_flag, use_shm,
                                me->blobs), st, out);
   SN_CHECK_GOTO(sn_bootstrap_allgather(c->bs, c->peers, sizeof(*c->peers)), st, out);
   c->local_nranks = 0;
@@ -114,6 +114,7 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
   }
   SN_CHECK_GOTO(sn_engine_setup(&c->eng, blobs, peer_tp), st, out);
   SN_CHECK_GOTO(sn_bootstrap_barrier(c->bs), st, out);
+  sn_engine_ready(&c->eng);
   SN_INFO(SN_LOG_INIT, "comm %p rank %d nranks %d localRank %d localRanks %d id %016llx: init done (shm %s)", (void *)c,
           c->rank, c->nranks, c->local_rank, c->local_nranks, (unsigned long long)c->comm_id, use_shm ? "on" : "off");
   st = SN_OK;

@@ -25,7 +25,7 @@
 static const sn_transport_ops_t *const sn_tp_table[SN_TP_COUNT] = {&sn_tp_shm_ops, &sn_tp_socket_ops};
 
 sn_status_t sn_engine_init(sn_engine_t *e, int rank, int nranks, uint64_t comm_id, const uint64_t secret[2],
-                           atomic_int *abort_flag, int use_shm, uint8_t *my_blobs)
+                           uint64_t host_hash, atomic_int *abort_flag, int use_shm, uint8_t *my_blobs)
 {
   memset(e, 0, sizeof(*e));
   e->rank = rank;
@@ -51,6 +51,7 @@ sn_status_t sn_engine_init(sn_engine_t *e, int rank, int nranks, uint64_t comm_i
     env->comm_id = comm_id;
     env->secret[0] = secret[0];
     env->secret[1] = secret[1];
+    env->host_hash = host_hash;
     env->piece = e->piece;
     env->depth = e->depth;
     e->blobs[t] = calloc((size_t)nranks, SN_TP_BLOB_BYTES);
@@ -86,6 +87,12 @@ sn_status_t sn_engine_setup(sn_engine_t *e, const uint8_t *all_blobs, const uint
     e->send[r].ops = e->recv[r].ops = sn_tp_table[t];
   }
   return SN_OK;
+}
+
+void sn_engine_ready(sn_engine_t *e)
+{
+  for (int t = 0; t < SN_TP_COUNT; t++)
+    if (e->tp_ctx[t]) sn_tp_table[t]->comm_ready(e->tp_ctx[t]);
 }
 
 void sn_engine_fini(sn_engine_t *e)
@@ -248,6 +255,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
     }
     int is_send = step->kind == SN_STEP_SEND;
     sn_link_t *l = is_send ? &e->send[step->peer] : &e->recv[step->peer];
+    e->active_tp |= 1u << e->peer_tp[step->peer];
     if (!l->conn) {
       sn_status_t cs = l->ops->connect(e->tp_ctx[e->peer_tp[step->peer]], step->peer,
                                         is_send ? SN_DIR_SEND : SN_DIR_RECV, &l->conn);
@@ -343,14 +351,46 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
   return x->first_open == s->nsteps ? SN_OK : SN_INPROGRESS;
 }
 
+/* When every unfinished exec belongs to one engine whose pending work is on
+ * one transport, that transport can put us to sleep until a peer signals
+ * (futex doorbell for shared memory, poll() for sockets). */
+static const sn_transport_ops_t *sn_engine_sleeper(sn_exec_t **xs, int n, sn_engine_t **e_p)
+{
+  sn_engine_t *e = NULL;
+  for (int i = 0; i < n; i++) {
+    if (xs[i]->finished) continue;
+    if (e && xs[i]->eng != e) return NULL;
+    e = xs[i]->eng;
+  }
+  if (!e) return NULL;
+  unsigned tp = e->active_tp;
+  if (tp != (1u << SN_TP_SHM) && tp != (1u << SN_TP_SOCKET)) return NULL;
+  int t = tp == (1u << SN_TP_SHM) ? SN_TP_SHM : SN_TP_SOCKET;
+  if (!e->tp_ctx[t]) return NULL;
+  *e_p = e;
+  return sn_tp_table[t];
+}
+
+#define SN_SLEEP_SLICE_NS 50000000ull /* deadlines and abort are checked at least this often */
+
 sn_status_t sn_engine_run(sn_exec_t **xs, int n)
 {
   sn_backoff_t bo;
   sn_backoff_reset(&bo);
   int left = n;
   sn_status_t result = SN_OK;
+  const sn_transport_ops_t *sleeper = NULL;
+  sn_engine_t *sleep_eng = NULL;
+  uint64_t token = 0;
   while (left > 0) {
     int progressed = 0;
+    /* read the doorbell before looking for work, so no signal is lost */
+    int may_sleep = bo.idle >= SN_BACKOFF_SPINS + SN_BACKOFF_YIELDS;
+    if (may_sleep) {
+      sleeper = sn_engine_sleeper(xs, n, &sleep_eng);
+      if (sleeper) token = sleeper->wait_token(sleep_eng->tp_ctx[sleeper == &sn_tp_shm_ops ? SN_TP_SHM : SN_TP_SOCKET]);
+    }
+    for (int i = 0; i < n; i++) xs[i]->eng->active_tp = 0;
     for (int i = 0; i < n; i++) {
       sn_exec_t *x = xs[i];
       if (x->finished) continue;
@@ -389,8 +429,16 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
         }
       break;
     }
-    if (progressed) sn_backoff_reset(&bo);
-    else if (left > 0) sn_backoff_wait(&bo);
+    if (progressed) {
+      sn_backoff_reset(&bo);
+    } else if (left > 0) {
+      if (may_sleep && sleeper && sn_engine_sleeper(xs, n, &sleep_eng) == sleeper) {
+        int t = sleeper == &sn_tp_shm_ops ? SN_TP_SHM : SN_TP_SOCKET;
+        sleeper->wait(sleep_eng->tp_ctx[t], token, SN_SLEEP_SLICE_NS);
+      } else {
+        sn_backoff_wait(&bo);
+      }
+    }
   }
   return result;
 }

@@ -38,15 +38,18 @@ typedef struct sn_engine {
   uint8_t *peer_tp;             /* transport used for each peer */
   sn_link_t *send, *recv;       /* one per peer */
   uint64_t pass;
+  unsigned active_tp; /* transports that had work in the current round (bits) */
 } sn_engine_t;
 
 /* Phase 1: transports create their state and fill this rank's blobs
  * (my_blobs: SN_TP_COUNT * SN_TP_BLOB_BYTES). use_shm: 0 skips shared memory. */
 sn_status_t sn_engine_init(sn_engine_t *e, int rank, int nranks, uint64_t comm_id, const uint64_t secret[2],
-                           atomic_int *abort_flag, int use_shm, uint8_t *my_blobs);
+                           uint64_t host_hash, atomic_int *abort_flag, int use_shm, uint8_t *my_blobs);
 /* Phase 2: all ranks' blobs (nranks * SN_TP_COUNT * SN_TP_BLOB_BYTES, rank-major)
  * and which transport to use per peer. */
 sn_status_t sn_engine_setup(sn_engine_t *e, const uint8_t *all_blobs, const uint8_t *peer_tp);
+/* After the init barrier: all peers are set up. */
+void sn_engine_ready(sn_engine_t *e);
 void sn_engine_fini(sn_engine_t *e);
 
 typedef struct {

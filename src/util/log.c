@@ -151,6 +151,7 @@ const char *sn_status_str(sn_status_t st)
   case SN_ERR_REMOTE: return "remote error";
   case SN_ERR_TIMEOUT: return "timeout";
   case SN_ERR_ABORTED: return "aborted";
+  case SN_ERR_UNSUPPORTED: return "unsupported";
   }
   return "unknown status";
 }

@@ -14,7 +14,8 @@ typedef enum {
   SN_ERR_INVALID_USAGE = -5, /* call not allowed in this state */
   SN_ERR_REMOTE = -6,        /* a peer died, closed, or sent garbage */
   SN_ERR_TIMEOUT = -8,       /* no progress before the deadline */
-  SN_ERR_ABORTED = -9        /* the communicator was aborted or revoked */
+  SN_ERR_ABORTED = -9,       /* the communicator was aborted or revoked */
+  SN_ERR_UNSUPPORTED = -10   /* an optional operation this component lacks */
 } sn_status_t;
 
 #define SN_CHECK(expr)                                      \

@@ -10,10 +10,16 @@
  * out and frees the slot by advancing `head` (release). Each counter sits on
  * its own cache line.
  *
- * This is the simple two-copy path of the foundation; single-copy, zero-copy
- * and futex wake-ups come with the shared-memory issue.
+ * Idle ranks sleep on a futex: every rank owns a small "doorbell" segment
+ * that its local peers map at init; whoever publishes a message or frees a
+ * slot for a rank bumps that rank's bell and wakes it only if it is asleep.
+ * Bell names are unlinked once init is complete.
  */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -37,9 +43,62 @@ typedef struct {
   _Alignas(SN_SHM_LINE) uint64_t sizes[SN_SHM_MAX_DEPTH];
 } sn_shm_hdr_t;
 
+/* A rank's doorbell: peers bump seq after doing something for it. */
+typedef struct {
+  _Alignas(SN_SHM_LINE) atomic_uint seq;
+  _Alignas(SN_SHM_LINE) atomic_uint waiters;
+} sn_shm_bell_t;
+
+typedef struct {
+  uint64_t host_hash;
+  int32_t pid;
+} sn_shm_blob_t;
+
 typedef struct {
   sn_tp_env_t env;
+  sn_shm_bell_t *my_bell;
+  int bell_linked;            /* my bell's name still exists */
+  sn_shm_bell_t **bells;      /* local peers' bells, NULL for remote ranks */
 } sn_shm_ctx_t;
+
+static void sn_bell_name(char *buf, size_t len, uint64_t comm_id, int rank)
+{
+  snprintf(buf, len, "/snccl-%016" PRIx64 "-bell-%d", comm_id, rank);
+}
+
+static sn_shm_bell_t *sn_bell_map(const char *name, int create)
+{
+  int fd = shm_open(name, O_RDWR | (create ? O_CREAT | O_EXCL : 0), 0600);
+  if (fd < 0) {
+    SN_WARN("Call to shm_open %s failed: %s", name, strerror(errno));
+    return NULL;
+  }
+  if (create) {
+    int rc = posix_fallocate(fd, 0, 4096);
+    if (rc != 0) {
+      SN_WARN("shared memory: cannot reserve 4096 bytes for %s in /dev/shm: %s (NCCL_SHM_DISABLE=1 uses sockets)",
+              name, strerror(rc));
+      close(fd);
+      shm_unlink(name);
+      return NULL;
+    }
+  }
+  void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  if (p == MAP_FAILED) {
+    SN_WARN("Call to mmap %s failed: %s", name, strerror(errno));
+    if (create) shm_unlink(name);
+    return NULL;
+  }
+  return p;
+}
+
+static void sn_bell_ring(sn_shm_bell_t *b)
+{
+  if (!b) return;
+  atomic_fetch_add(&b->seq, 1);
+  if (atomic_load(&b->waiters)) syscall(SYS_futex, &b->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
 
 typedef struct {
   void *buf;
@@ -48,6 +107,7 @@ typedef struct {
 
 struct sn_conn {
   int is_send, peer, depth;
+  sn_shm_bell_t *peer_bell;
   size_t piece, map_bytes;
   sn_shm_hdr_t *hdr;
   uint8_t *slots;
@@ -63,13 +123,78 @@ static sn_status_t sn_shm_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, vo
   sn_shm_ctx_t *c = calloc(1, sizeof(*c));
   if (!c) return SN_ERR_SYSTEM;
   c->env = *env;
+  c->bells = calloc((size_t)env->nranks, sizeof(*c->bells));
+  char name[64];
+  sn_bell_name(name, sizeof(name), env->comm_id, env->rank);
+  if (c->bells) c->my_bell = sn_bell_map(name, 1);
+  if (!c->bells || !c->my_bell) {
+    free(c->bells);
+    free(c);
+    return SN_ERR_SYSTEM;
+  }
+  c->bell_linked = 1;
+  sn_shm_blob_t blob = {env->host_hash, (int32_t)getpid()};
+  memcpy(my_blob, &blob, sizeof(blob));
   *ctx_p = c;
   return SN_OK;
 }
 
-static sn_status_t sn_shm_comm_setup(void *ctx) { return SN_OK; }
+/* Every local peer created its bell in comm_init, before the exchange. */
+static sn_status_t sn_shm_comm_setup(void *vctx)
+{
+  sn_shm_ctx_t *c = vctx;
+  for (int r = 0; r < c->env.nranks; r++) {
+    sn_shm_blob_t b;
+    memcpy(&b, c->env.blobs + (size_t)r * SN_TP_BLOB_BYTES, sizeof(b));
+    if (r == c->env.rank || b.host_hash != c->env.host_hash) continue;
+    char name[64];
+    sn_bell_name(name, sizeof(name), c->env.comm_id, r);
+    c->bells[r] = sn_bell_map(name, 0);
+    if (!c->bells[r]) return SN_ERR_SYSTEM;
+  }
+  return SN_OK;
+}
 
-static void sn_shm_comm_fini(void *ctx) { free(ctx); }
+static void sn_shm_unlink_bell(sn_shm_ctx_t *c)
+{
+  if (!c->bell_linked) return;
+  char name[64];
+  sn_bell_name(name, sizeof(name), c->env.comm_id, c->env.rank);
+  shm_unlink(name);
+  c->bell_linked = 0;
+}
+
+static void sn_shm_comm_ready(void *vctx) { sn_shm_unlink_bell(vctx); }
+
+static void sn_shm_comm_fini(void *vctx)
+{
+  sn_shm_ctx_t *c = vctx;
+  sn_shm_unlink_bell(c);
+  for (int r = 0; r < c->env.nranks; r++)
+    if (c->bells[r]) munmap(c->bells[r], 4096);
+  if (c->my_bell) munmap(c->my_bell, 4096);
+  free(c->bells);
+  free(c);
+}
+
+static uint64_t sn_shm_wait_token(void *vctx)
+{
+  sn_shm_ctx_t *c = vctx;
+  return atomic_load(&c->my_bell->seq);
+}
+
+static sn_status_t sn_shm_wait(void *vctx, uint64_t token, uint64_t timeout_ns)
+{
+  sn_shm_ctx_t *c = vctx;
+  sn_shm_bell_t *b = c->my_bell;
+  atomic_fetch_add(&b->waiters, 1);
+  if (atomic_load(&b->seq) == (unsigned)token) {
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
+    syscall(SYS_futex, &b->seq, FUTEX_WAIT, (unsigned)token, &ts, NULL, 0);
+  }
+  atomic_fetch_sub(&b->waiters, 1);
+  return SN_OK;
+}
 
 static size_t sn_shm_hdr_bytes(void) { return (sizeof(sn_shm_hdr_t) + 4095) & ~(size_t)4095; }
 
@@ -82,6 +207,7 @@ static sn_status_t sn_shm_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t 
   if (!c) return SN_ERR_SYSTEM;
   c->is_send = dir == SN_DIR_SEND;
   c->peer = peer;
+  c->peer_bell = ctx->bells[peer];
   c->depth = ctx->env.depth > SN_SHM_MAX_DEPTH ? SN_SHM_MAX_DEPTH : ctx->env.depth;
   c->piece = ctx->env.piece;
   c->map_bytes = sn_shm_hdr_bytes() + (size_t)c->depth * c->piece;
@@ -138,6 +264,7 @@ static sn_status_t sn_shm_post(sn_conn_t *c, void *buf, size_t bytes)
 static sn_status_t sn_shm_progress(sn_conn_t *c, uint64_t *done_p)
 {
   sn_shm_hdr_t *h = c->hdr;
+  int moved = 0;
   while (c->q_head < c->q_tail) {
     sn_shm_req_t *r = &c->q[c->q_head % SN_SHM_MAX_DEPTH];
     uint64_t slot = c->seq % (uint64_t)c->depth;
@@ -162,7 +289,9 @@ static sn_status_t sn_shm_progress(sn_conn_t *c, uint64_t *done_p)
     c->seq++;
     c->q_head++;
     c->done++;
+    moved = 1;
   }
+  if (moved) sn_bell_ring(c->peer_bell);
   *done_p = c->done;
   return SN_OK;
 }
@@ -195,4 +324,7 @@ const sn_transport_ops_t sn_tp_shm_ops = {
     .progress = sn_shm_progress,
     .describe = sn_shm_describe,
     .close = sn_shm_close,
+    .comm_ready = sn_shm_comm_ready,
+    .wait_token = sn_shm_wait_token,
+    .wait = sn_shm_wait,
 };

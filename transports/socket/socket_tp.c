@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,8 @@ typedef struct {
   int nsocks;
   sn_sockaddr_t my_addr;
   int *pending; /* nranks * nsocks accepted fds waiting for their recv link, -1 */
+  struct sn_conn **conns; /* open links, for wait() */
+  int nconns, cap_conns;
 } sn_sock_ctx_t;
 
 typedef struct {
@@ -55,6 +58,7 @@ typedef struct {
 } sn_sock_req_t;
 
 struct sn_conn {
+  sn_sock_ctx_t *ctx;
   int is_send, peer, nsocks;
   int fds[SN_SOCK_MAX];
   uint64_t cur[SN_SOCK_MAX];   /* message each socket works on */
@@ -102,7 +106,42 @@ static void sn_sock_comm_fini(void *vctx)
   for (size_t i = 0; i < (size_t)c->env.nranks * (size_t)c->nsocks; i++) sn_socket_close(&c->pending[i]);
   sn_socket_close(&c->listen_fd);
   free(c->pending);
+  free(c->conns);
   free(c);
+}
+
+static void sn_sock_accept_all(sn_sock_ctx_t *ctx);
+
+static void sn_sock_comm_ready(void *ctx) {}
+
+static uint64_t sn_sock_wait_token(void *ctx) { return 0; }
+
+/* Sleeps in poll() until a socket with pending work is ready or a peer
+ * connects, at most timeout_ns. */
+static sn_status_t sn_sock_wait(void *vctx, uint64_t token, uint64_t timeout_ns)
+{
+  sn_sock_ctx_t *ctx = vctx;
+  int n = 1;
+  for (int k = 0; k < ctx->nconns; k++) n += ctx->conns[k]->nsocks;
+  struct pollfd stackfds[64], *pf = n <= 64 ? stackfds : malloc((size_t)n * sizeof(*pf));
+  if (!pf) return SN_ERR_SYSTEM;
+  int m = 0;
+  pf[m].fd = ctx->listen_fd;
+  pf[m++].events = POLLIN;
+  for (int k = 0; k < ctx->nconns; k++) {
+    sn_conn_t *c = ctx->conns[k];
+    for (int i = 0; i < c->nsocks; i++) {
+      if (c->cur[i] >= c->q_tail) continue; /* nothing to move on this socket */
+      pf[m].fd = c->fds[i];
+      pf[m++].events = c->is_send ? POLLOUT : POLLIN;
+    }
+  }
+  int ms = (int)(timeout_ns / 1000000ull);
+  int rc = poll(pf, (nfds_t)m, ms < 1 ? 1 : ms);
+  /* file waiting connections now, or a stray one would keep poll() awake */
+  if (rc > 0 && (pf[0].revents & POLLIN)) sn_sock_accept_all(ctx);
+  if (pf != stackfds) free(pf);
+  return SN_OK;
 }
 
 /* Accepts every waiting connection and files those with a valid hello. */
@@ -175,6 +214,19 @@ static sn_status_t sn_sock_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t
     sn_socket_tune(c->fds[i], bufsize);
     sn_socket_set_nonblock(c->fds[i], 1);
   }
+  if (ctx->nconns == ctx->cap_conns) {
+    int cap = ctx->cap_conns ? ctx->cap_conns * 2 : 16;
+    sn_conn_t **n = realloc(ctx->conns, (size_t)cap * sizeof(*n));
+    if (!n) {
+      for (int i = 0; i < c->nsocks; i++) sn_socket_close(&c->fds[i]);
+      free(c);
+      return SN_ERR_SYSTEM;
+    }
+    ctx->conns = n;
+    ctx->cap_conns = cap;
+  }
+  ctx->conns[ctx->nconns++] = c;
+  c->ctx = ctx;
   *conn_p = c;
   return SN_OK;
 }
@@ -270,6 +322,12 @@ static const char *sn_sock_describe(sn_conn_t *c, char *buf, size_t len)
 static void sn_sock_close(sn_conn_t *c)
 {
   if (!c) return;
+  sn_sock_ctx_t *ctx = c->ctx;
+  for (int i = 0; ctx && i < ctx->nconns; i++)
+    if (ctx->conns[i] == c) {
+      ctx->conns[i] = ctx->conns[--ctx->nconns];
+      break;
+    }
   for (int i = 0; i < c->nsocks; i++) sn_socket_close(&c->fds[i]);
   free(c);
 }
@@ -285,4 +343,7 @@ const sn_transport_ops_t sn_tp_socket_ops = {
     .progress = sn_sock_progress,
     .describe = sn_sock_describe,
     .close = sn_sock_close,
+    .comm_ready = sn_sock_comm_ready,
+    .wait_token = sn_sock_wait_token,
+    .wait = sn_sock_wait,
 };
