@@ -66,6 +66,12 @@ typedef struct sn_transport_ops {
    * returns SN_ERR_UNSUPPORTED from wait(). */
   uint64_t (*wait_token)(void *ctx);
   sn_status_t (*wait)(void *ctx, uint64_t token, uint64_t timeout_ns);
+  /* Zero-copy receive (optional, SN_ERR_UNSUPPORTED otherwise): the next
+   * message where it arrived, valid until release. Only used when no posted
+   * receive is pending on the link; a peeked message counts as one post
+   * completed in progress()'s count once released. */
+  sn_status_t (*recv_peek)(sn_conn_t *c, const void **ptr_p, size_t *bytes_p);
+  sn_status_t (*recv_release)(sn_conn_t *c);
 } sn_transport_ops_t;
 
 extern const sn_transport_ops_t sn_tp_shm_ops;

@@ -113,6 +113,8 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
     }
   }
   SN_CHECK_GOTO(sn_engine_setup(&c->eng, blobs, peer_tp), st, out);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  c->eng.oversubscribed = cores > 0 && c->local_nranks > cores;
   SN_CHECK_GOTO(sn_bootstrap_barrier(c->bs), st, out);
   sn_engine_ready(&c->eng);
   SN_INFO(SN_LOG_INIT, "comm %p rank %d nranks %d localRank %d localRanks %d id %016llx: init done (shm %s)", (void *)c,

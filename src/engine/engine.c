@@ -279,6 +279,44 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
       l->done = done;
       l->pass = pass;
     }
+    /* Receive-and-reduce straight from where the data arrived, when the
+     * transport lends it (saves a copy): only once every earlier receive on
+     * the link is consumed, so the FIFO order holds. */
+    if (step->kind == SN_STEP_RECV_REDUCE && !l->no_peek && st->posted == st->done &&
+        l->posted == l->consumed &&
+        (st->link_prev < 0 || x->st[st->link_prev].done == x->st[st->link_prev].npieces)) {
+      size_t es = sn_dtype_size(s->dtype);
+      while (st->done < st->npieces && sn_dep_ok(x, step, st->done)) {
+        const void *ptr;
+        size_t got;
+        sn_status_t ps = l->ops->recv_peek(l->conn, &ptr, &got);
+        if (ps == SN_INPROGRESS) break;
+        if (ps == SN_ERR_UNSUPPORTED) {
+          l->no_peek = 1;
+          break;
+        }
+        if (ps < 0) return ps;
+        uint32_t k = st->done;
+        size_t pb = sn_piece_bytes(e, step, k);
+        if (got != pb) {
+          SN_WARN("rank %d: %s: message from rank %d has %zu bytes, expected %zu (mismatched calls across ranks?)",
+                  e->rank, x->what, step->peer, got, pb);
+          return SN_ERR_REMOTE;
+        }
+        uint64_t off = (uint64_t)k * e->piece;
+        sn_kernel_reduce(s->dtype, s->red.op, x->base[step->dst_buf] + step->dst_off + off,
+                         x->base[step->src_buf] + step->src_off + off, ptr, pb / es);
+        SN_CHECK(l->ops->recv_release(l->conn));
+        if (k == 0) st->first_msg = l->posted;
+        l->posted++;
+        l->done++;
+        l->consumed++;
+        st->posted++;
+        st->done++;
+        moved = 1;
+      }
+      if (!l->no_peek) continue;
+    }
     /* completions of this step's pieces (FIFO on the link) */
     if (st->posted > 0) {
       uint64_t c = l->done > st->first_msg ? l->done - st->first_msg : 0;
@@ -376,7 +414,9 @@ static const sn_transport_ops_t *sn_engine_sleeper(sn_exec_t **xs, int n, sn_eng
 sn_status_t sn_engine_run(sn_exec_t **xs, int n)
 {
   sn_backoff_t bo;
-  sn_backoff_reset(&bo);
+  int oversub = 0;
+  for (int i = 0; i < n; i++) oversub |= xs[i]->eng->oversubscribed;
+  sn_backoff_init(&bo, oversub, (int)sn_param_int(SN_P_SPIN_COUNT), (int)sn_param_int(SN_P_YIELD_COUNT));
   int left = n;
   sn_status_t result = SN_OK;
   const sn_transport_ops_t *sleeper = NULL;
@@ -385,7 +425,7 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
   while (left > 0) {
     int progressed = 0;
     /* read the doorbell before looking for work, so no signal is lost */
-    int may_sleep = bo.idle >= SN_BACKOFF_SPINS + SN_BACKOFF_YIELDS;
+    int may_sleep = sn_backoff_sleeping(&bo);
     if (may_sleep) {
       sleeper = sn_engine_sleeper(xs, n, &sleep_eng);
       if (sleeper) token = sleeper->wait_token(sleep_eng->tp_ctx[sleeper == &sn_tp_shm_ops ? SN_TP_SHM : SN_TP_SOCKET]);

@@ -24,6 +24,7 @@ typedef struct {
   uint64_t posted, done, consumed;
   uint64_t pass;    /* last progress pass that polled this link */
   uint8_t *slots;   /* staging for receive-and-reduce pieces: depth * piece */
+  int no_peek;      /* the transport cannot lend arrived data in place */
 } sn_link_t;
 
 typedef struct sn_engine {
@@ -39,6 +40,7 @@ typedef struct sn_engine {
   sn_link_t *send, *recv;       /* one per peer */
   uint64_t pass;
   unsigned active_tp; /* transports that had work in the current round (bits) */
+  int oversubscribed; /* more ranks on this host than cores: sleep early */
 } sn_engine_t;
 
 /* Phase 1: transports create their state and fill this rank's blobs

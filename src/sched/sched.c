@@ -77,7 +77,11 @@ static const char *const sn_coll_names[SN_COLL_COUNT] = {
 
 const char *sn_coll_name(sn_coll_t coll) { return coll < SN_COLL_COUNT ? sn_coll_names[coll] : "?"; }
 
-const char *sn_algo_name(sn_algo_t algo) { return algo == SN_ALGO_RING ? "ring" : algo == SN_ALGO_DIRECT ? "direct" : "?"; }
+const char *sn_algo_name(sn_algo_t algo)
+{
+  static const char *const names[SN_ALGO_COUNT] = {"ring", "direct", "rd"};
+  return algo < SN_ALGO_COUNT ? names[algo] : "?";
+}
 
 int sn_algo_supports(sn_algo_t algo, sn_coll_t coll)
 {
@@ -86,6 +90,7 @@ int sn_algo_supports(sn_algo_t algo, sn_coll_t coll)
     return coll == SN_COLL_ALLREDUCE || coll == SN_COLL_BROADCAST || coll == SN_COLL_REDUCE ||
            coll == SN_COLL_ALLGATHER || coll == SN_COLL_REDUCESCATTER;
   case SN_ALGO_DIRECT: return coll != SN_COLL_P2P;
+  case SN_ALGO_RD: return coll == SN_COLL_ALLREDUCE;
   default: return 0;
   }
 }
@@ -97,6 +102,7 @@ sn_status_t sn_sched_build(const sn_op_desc_t *d, sn_algo_t algo, sn_sched_t *s)
   sn_status_t st = SN_ERR_INTERNAL;
   if (algo == SN_ALGO_RING && sn_algo_supports(algo, d->coll)) st = sn_sched_ring(d, s);
   else if (algo == SN_ALGO_DIRECT && sn_algo_supports(algo, d->coll)) st = sn_sched_direct(d, s);
+  else if (algo == SN_ALGO_RD && sn_algo_supports(algo, d->coll)) st = sn_sched_rd(d, s);
   if (st == SN_OK && s->error) st = s->error;
   if (st != SN_OK) sn_sched_free(s);
   return st;

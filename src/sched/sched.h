@@ -68,7 +68,7 @@ typedef enum {
   SN_COLL_COUNT
 } sn_coll_t;
 
-typedef enum { SN_ALGO_RING = 0, SN_ALGO_DIRECT, SN_ALGO_COUNT } sn_algo_t;
+typedef enum { SN_ALGO_RING = 0, SN_ALGO_DIRECT, SN_ALGO_RD, SN_ALGO_COUNT } sn_algo_t;
 
 /* Reduction as the schedule sees it: a combining op plus optional pre-scale
  * (PreMulSum) and post-division (Avg). */
@@ -134,6 +134,7 @@ const char *sn_coll_name(sn_coll_t coll);
 
 sn_status_t sn_sched_ring(const sn_op_desc_t *d, sn_sched_t *s);
 sn_status_t sn_sched_direct(const sn_op_desc_t *d, sn_sched_t *s);
+sn_status_t sn_sched_rd(const sn_op_desc_t *d, sn_sched_t *s);
 /* Point to point: sends and receives in call order; self pairs become copies.
  * Buffers: src/dst offsets are indexes into a table (see engine). */
 sn_status_t sn_sched_p2p(const sn_p2p_desc_t *ops, int nops, int rank, sn_sched_t *s);

@@ -13,11 +13,22 @@
 typedef struct {
   uint32_t idle;     /* consecutive idle rounds */
   uint32_t sleep_us; /* current sleep when in the sleeping phase */
+  uint32_t spins, yields;
 } sn_backoff_t;
 
 #define SN_BACKOFF_SPINS 64
 #define SN_BACKOFF_YIELDS 256
 #define SN_BACKOFF_MAX_SLEEP_US 1000
+
+/* With more runnable ranks than cores, a yield mostly hands the core to
+ * another waiting rank: go to sleep almost at once instead. */
+static inline void sn_backoff_init(sn_backoff_t *b, int oversubscribed, int spins, int yields)
+{
+  b->idle = 0;
+  b->sleep_us = 0;
+  b->spins = spins >= 0 ? (uint32_t)spins : oversubscribed ? 16 : SN_BACKOFF_SPINS;
+  b->yields = yields >= 0 ? (uint32_t)yields : oversubscribed ? 2 : SN_BACKOFF_YIELDS;
+}
 
 static inline void sn_backoff_reset(sn_backoff_t *b)
 {
@@ -25,16 +36,18 @@ static inline void sn_backoff_reset(sn_backoff_t *b)
   b->sleep_us = 0;
 }
 
+static inline int sn_backoff_sleeping(const sn_backoff_t *b) { return b->idle >= b->spins + b->yields; }
+
 static inline void sn_backoff_wait(sn_backoff_t *b)
 {
   b->idle++;
-  if (b->idle < SN_BACKOFF_SPINS) {
+  if (b->idle < b->spins) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
     return;
   }
-  if (b->idle < SN_BACKOFF_SPINS + SN_BACKOFF_YIELDS) {
+  if (b->idle < b->spins + b->yields) {
     sched_yield();
     return;
   }

@@ -296,6 +296,26 @@ static sn_status_t sn_shm_progress(sn_conn_t *c, uint64_t *done_p)
   return SN_OK;
 }
 
+static sn_status_t sn_shm_recv_peek(sn_conn_t *c, const void **ptr_p, size_t *bytes_p)
+{
+  if (c->is_send || c->q_head != c->q_tail) return SN_ERR_INTERNAL;
+  uint64_t tail = atomic_load_explicit(&c->hdr->tail, memory_order_acquire);
+  if (tail <= c->seq) return SN_INPROGRESS;
+  uint64_t slot = c->seq % (uint64_t)c->depth;
+  *ptr_p = c->slots + slot * c->piece;
+  *bytes_p = c->hdr->sizes[slot];
+  return SN_OK;
+}
+
+static sn_status_t sn_shm_recv_release(sn_conn_t *c)
+{
+  atomic_store_explicit(&c->hdr->head, c->seq + 1, memory_order_release);
+  c->seq++;
+  c->done++;
+  sn_bell_ring(c->peer_bell); /* the sender may be waiting for a free slot */
+  return SN_OK;
+}
+
 static const char *sn_shm_describe(sn_conn_t *c, char *buf, size_t len)
 {
   snprintf(buf, len, "shm %s", c->name);
@@ -327,4 +347,6 @@ const sn_transport_ops_t sn_tp_shm_ops = {
     .comm_ready = sn_shm_comm_ready,
     .wait_token = sn_shm_wait_token,
     .wait = sn_shm_wait,
+    .recv_peek = sn_shm_recv_peek,
+    .recv_release = sn_shm_recv_release,
 };

@@ -332,6 +332,10 @@ static void sn_sock_close(sn_conn_t *c)
   free(c);
 }
 
+/* Data arrives in the kernel's buffers: no in-place access. */
+static sn_status_t sn_sock_recv_peek(sn_conn_t *c, const void **ptr_p, size_t *bytes_p) { return SN_ERR_UNSUPPORTED; }
+static sn_status_t sn_sock_recv_release(sn_conn_t *c) { return SN_ERR_UNSUPPORTED; }
+
 const sn_transport_ops_t sn_tp_socket_ops = {
     .size = sizeof(sn_transport_ops_t),
     .name = "socket",
@@ -346,4 +350,6 @@ const sn_transport_ops_t sn_tp_socket_ops = {
     .comm_ready = sn_sock_comm_ready,
     .wait_token = sn_sock_wait_token,
     .wait = sn_sock_wait,
+    .recv_peek = sn_sock_recv_peek,
+    .recv_release = sn_sock_recv_release,
 };
