@@ -4,14 +4,18 @@
  * Costs (p ranks, n bytes, a = latency per message, b = seconds per byte of
  * the link, g = seconds per byte reduced):
  *   ring allreduce       2(p-1) a + 2(p-1)/p n b + (p-1)/p n g
+ *   rd allreduce         ceil(log2 p) a + log2(p) n (b + g)   (+2 steps off powers of two)
  *   direct allreduce     2 a + 2(p-1)/p n b + (p-1)/p n g   (p-1 links at once)
  *   ring allgather / reducescatter   (p-1) a + (p-1)/p n b
  *   ring broadcast/reduce (chain)    (p-1) a + n b (pipelined)
  *   direct broadcast/reduce          a + (p-1) n b (root's link is the bottleneck)
  *   alltoall/gather/scatter (direct) a + (p-1)/p n b
- * Constants below were measured on the 2-core development machine with the
- * foundation transports (shared memory two-copy path, loopback TCP); they are
- * rough and will be replaced by start-up measurement.
+ * Without NCCL_ALGO the cheapest of ring and rd is taken for all-reduce (the
+ * rd/ring crossover lands near 48 KiB at 4 ranks and 64 KiB at 8 on shared
+ * memory); direct is used where ring does not apply. The constants are rough
+ * figures from the 2-core development VM (shared-memory step ~2 us, copy
+ * ~8 GB/s per link, reduction ~12 GB/s; loopback TCP ~25 us, ~1.5 GB/s) and
+ * will be replaced by start-up measurement (tuner issue).
  */
 #include "plan/plan.h"
 
@@ -27,10 +31,10 @@ static const struct {
   double lat_us;      /* per message */
   double us_per_byte; /* link */
 } sn_cost_table[2] = {
-    {3.0, 1.0 / 4000.0},  /* shared memory: ~4 GB/s per link with two copies */
-    {25.0, 1.0 / 1500.0}, /* loopback TCP: ~1.5 GB/s */
+    {2.0, 1.0 / 8000.0},  /* shared memory */
+    {25.0, 1.0 / 1500.0}, /* loopback TCP */
 };
-static const double sn_reduce_us_per_byte = 1.0 / 6000.0;
+static const double sn_reduce_us_per_byte = 1.0 / 12000.0;
 
 double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, int all_local)
 {
@@ -43,6 +47,15 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, int all_local)
   double f = (p - 1) / p;
   switch (d->coll) {
   case SN_COLL_ALLREDUCE:
+    if (algo == SN_ALGO_RD) {
+      int pp = 1, rounds = 0;
+      while (pp * 2 <= (int)p) {
+        pp *= 2;
+        rounds++;
+      }
+      if (pp != (int)p) rounds += 2;
+      return rounds * a + rounds * n * (b + sn_reduce_us_per_byte);
+    }
     return (algo == SN_ALGO_RING ? 2 * (p - 1) * a : 2 * a) + 2 * f * n * b + f * n * sn_reduce_us_per_byte;
   case SN_COLL_ALLGATHER:
   case SN_COLL_REDUCESCATTER:
