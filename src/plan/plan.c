@@ -10,9 +10,11 @@
  *   ring broadcast/reduce (chain)    (p-1) a + n b (pipelined)
  *   direct broadcast/reduce          a + (p-1) n b (root's link is the bottleneck)
  *   alltoall/gather/scatter (direct) a + (p-1)/p n b
- * Without NCCL_ALGO the cheapest of ring and rd is taken for all-reduce (the
- * rd/ring crossover lands near 48 KiB at 4 ranks and 64 KiB at 8 on shared
- * memory); direct is used where ring does not apply. The constants are rough
+ * Without NCCL_ALGO the cheapest candidate is taken: ring, rd (all-reduce)
+ * and, when every rank is on this host, direct. On shared memory that gives
+ * rd or direct for small all-reduces, direct for small and medium
+ * all-gather/reduce-scatter/broadcast, ring for large ones (see
+ * docs/PERFORMANCE.md for the measurements). The constants are rough
  * figures from the 2-core development VM (shared-memory step ~2 us, copy
  * ~8 GB/s per link, reduction ~12 GB/s; loopback TCP ~25 us, ~1.5 GB/s) and
  * will be replaced by start-up measurement (tuner issue).
@@ -36,9 +38,17 @@ static const struct {
 };
 static const double sn_reduce_us_per_byte = 1.0 / 12000.0;
 
+/* Direct algorithms pay a small cost per extra peer message, and their p-1
+ * concurrent streams get less bandwidth than a ring's single one (measured on
+ * the dev VM: all-gather 16 MiB on 8 ranks, direct 8.0 ms vs ring 5.9 ms). */
+static const double sn_direct_msg_us = 0.5;
+static const double sn_direct_contention = 0.05; /* extra b per extra peer */
+
 double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, int all_local)
 {
   double a = sn_cost_table[all_local ? 0 : 1].lat_us, b = sn_cost_table[all_local ? 0 : 1].us_per_byte;
+  if (algo == SN_ALGO_DIRECT) b *= 1.0 + sn_direct_contention * (d->nranks - 1);
+  double m = algo == SN_ALGO_DIRECT ? sn_direct_msg_us * (d->nranks - 1) : 0;
   double p = d->nranks, n = (double)d->count * (double)sn_dtype_size(d->dtype);
   if (d->coll == SN_COLL_ALLGATHER || d->coll == SN_COLL_REDUCESCATTER || d->coll == SN_COLL_ALLTOALL ||
       d->coll == SN_COLL_GATHER || d->coll == SN_COLL_SCATTER)
@@ -56,15 +66,16 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, int all_local)
       if (pp != (int)p) rounds += 2;
       return rounds * a + rounds * n * (b + sn_reduce_us_per_byte);
     }
-    return (algo == SN_ALGO_RING ? 2 * (p - 1) * a : 2 * a) + 2 * f * n * b + f * n * sn_reduce_us_per_byte;
+    return (algo == SN_ALGO_RING ? 2 * (p - 1) * a : 2 * a + 2 * m) + 2 * f * n * b + f * n * sn_reduce_us_per_byte;
   case SN_COLL_ALLGATHER:
   case SN_COLL_REDUCESCATTER:
-    return (algo == SN_ALGO_RING ? (p - 1) * a : a) + f * n * b;
+    return (algo == SN_ALGO_RING ? (p - 1) * a : a + m) + f * n * b;
   case SN_COLL_BROADCAST:
   case SN_COLL_REDUCE:
-    return algo == SN_ALGO_RING ? (p - 1) * a + n * b : a + (p - 1) * n * b;
+    /* the root's p-1 sends share its memory bandwidth */
+    return algo == SN_ALGO_RING ? (p - 1) * a + n * b : a + m + f * n * b * (p - 1) / p * 2;
   default:
-    return a + f * n * b;
+    return a + m + f * n * b;
   }
 }
 
@@ -108,8 +119,9 @@ sn_status_t sn_plan_choose(const sn_op_desc_t *d, int all_local, sn_algo_t *algo
   for (int a = 0; a < SN_ALGO_COUNT; a++) {
     if (!sn_algo_supports((sn_algo_t)a, d->coll) || !sn_algo_allowed((sn_algo_t)a, d->coll)) continue;
     double t = sn_plan_estimate(d, (sn_algo_t)a, all_local);
-    /* without an override, ring is the default where it applies (as NCCL) */
-    if (!forced && a == SN_ALGO_DIRECT && sn_algo_supports(SN_ALGO_RING, d->coll)) continue;
+    /* direct opens a link to every peer: only chosen by itself on one host */
+    if (!forced && a == SN_ALGO_DIRECT && !all_local && sn_algo_supports(SN_ALGO_RING, d->coll)) continue;
+    /* strict: ties go to the earlier (ring) */
     if (best == SN_ALGO_COUNT || t < best_t) {
       best = (sn_algo_t)a;
       best_t = t;

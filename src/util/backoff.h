@@ -17,17 +17,19 @@ typedef struct {
 } sn_backoff_t;
 
 #define SN_BACKOFF_SPINS 64
-#define SN_BACKOFF_YIELDS 256
+#define SN_BACKOFF_YIELDS 2000
 #define SN_BACKOFF_MAX_SLEEP_US 1000
 
-/* With more runnable ranks than cores, a yield mostly hands the core to
- * another waiting rank: go to sleep almost at once instead. */
+/* With more runnable ranks than cores, spinning only delays the rank that
+ * would produce the data; a yield hands it the core at once, and is far
+ * cheaper than a futex sleep and wake-up (measured on the 2-core VM, 8 B
+ * all-reduce on 8 ranks: 17 us yielding vs 40-90 us sleeping early). */
 static inline void sn_backoff_init(sn_backoff_t *b, int oversubscribed, int spins, int yields)
 {
   b->idle = 0;
   b->sleep_us = 0;
-  b->spins = spins >= 0 ? (uint32_t)spins : oversubscribed ? 16 : SN_BACKOFF_SPINS;
-  b->yields = yields >= 0 ? (uint32_t)yields : oversubscribed ? 2 : SN_BACKOFF_YIELDS;
+  b->spins = spins >= 0 ? (uint32_t)spins : oversubscribed ? 1 : SN_BACKOFF_SPINS;
+  b->yields = yields >= 0 ? (uint32_t)yields : oversubscribed ? 10000 : SN_BACKOFF_YIELDS;
 }
 
 static inline void sn_backoff_reset(sn_backoff_t *b)
