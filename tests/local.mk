@@ -38,7 +38,11 @@ SN_TEST_COMMON = tests/common.h tests/common.c tools/launch/launch.h tools/launc
 # so fork, timeout and mpirun see the program itself.
 SN_TEST_LINKFLAGS = -no-install
 
-check_PROGRAMS += tests/bin/coll tests/bin/comm tests/bin/argcheck tests/bin/bootstrap
+check_PROGRAMS += tests/bin/coll tests/bin/comm tests/bin/argcheck tests/bin/bootstrap tests/bin/shmfault
+
+tests_bin_shmfault_SOURCES = tests/shmfault.c $(SN_TEST_COMMON)
+tests_bin_shmfault_LDADD = libnccl.la -lm
+tests_bin_shmfault_LDFLAGS = $(SN_TEST_LINKFLAGS)
 
 tests_bin_coll_SOURCES = tests/coll.c $(SN_TEST_COMMON)
 tests_bin_coll_LDADD = libnccl.la -lm
@@ -94,6 +98,7 @@ TESTS += \
 	tests/bin/argcheck \
 	tests/bootstrap-garbage.sh \
 	tests/bootstrap-badid.sh \
+	tests/shm-faults.sh \
 	tests/compat.sh \
 	tests/symbols.sh \
 	tests/mpi.sh
@@ -105,4 +110,4 @@ EXTRA_DIST += \
 	tests/coll-shm.sh tests/coll-socket.sh tests/coll-shm-ring.sh tests/coll-shm-direct.sh \
 	tests/coll-socket-ring.sh tests/coll-socket-direct.sh tests/coll-shm-chunk.sh \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
-	tests/compat.sh tests/symbols.sh tests/mpi.sh
+	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh

@@ -109,6 +109,7 @@ void sn_engine_fini(sn_engine_t *e)
   free(e->send);
   free(e->recv);
   free(e->peer_tp);
+  free(e->scratch);
   memset(e, 0, sizeof(*e));
 }
 
@@ -121,14 +122,9 @@ sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, co
   x->base[SN_BUF_SEND] = (uint8_t *)(uintptr_t)sendbuf;
   x->base[SN_BUF_RECV] = recvbuf;
   snprintf(x->what, sizeof(x->what), "%s", what);
-  if (s->scratch_bytes) {
-    x->scratch = malloc(s->scratch_bytes);
-    if (!x->scratch) {
-      SN_WARN("%s: cannot allocate %zu bytes of scratch memory", what, s->scratch_bytes);
-      return SN_ERR_SYSTEM;
-    }
-  }
-  x->base[SN_BUF_SCRATCH] = x->scratch;
+  /* scratch comes from the engine's cache when the exec starts (execs of
+   * one engine run one after the other): no allocation and page faults of a
+   * large buffer on every call */
   x->st = calloc((size_t)(s->nsteps ? s->nsteps : 1), sizeof(*x->st));
   int *last_send = malloc((size_t)eng->nranks * sizeof(int)), *last_recv = malloc((size_t)eng->nranks * sizeof(int));
   if (!x->st || !last_send || !last_recv) {
@@ -160,10 +156,31 @@ sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, co
 
 void sn_exec_fini(sn_exec_t *x)
 {
-  free(x->scratch);
   free(x->st);
   x->scratch = NULL;
   x->st = NULL;
+}
+
+/* The engine keeps one scratch buffer, grown on demand and kept for later
+ * calls; an exec borrows it for its run. */
+static sn_status_t sn_exec_get_scratch(sn_exec_t *x)
+{
+  sn_engine_t *e = x->eng;
+  size_t need = x->sched->scratch_bytes;
+  if (need == 0) return SN_OK;
+  if (e->scratch_bytes < need) {
+    free(e->scratch);
+    e->scratch = NULL;
+    e->scratch_bytes = 0;
+    if (posix_memalign((void **)&e->scratch, 4096, need) != 0) {
+      SN_WARN("rank %d: %s: cannot allocate %zu bytes of scratch memory", e->rank, x->what, need);
+      return SN_ERR_SYSTEM;
+    }
+    e->scratch_bytes = need;
+  }
+  x->scratch = e->scratch;
+  x->base[SN_BUF_SCRATCH] = x->scratch;
+  return SN_OK;
 }
 
 static inline int sn_dep_ok(const sn_exec_t *x, const sn_step_t *step, uint32_t k)
@@ -261,7 +278,8 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
                                         is_send ? SN_DIR_SEND : SN_DIR_RECV, &l->conn);
       if (cs == SN_INPROGRESS) continue;
       if (cs != SN_OK) {
-        SN_WARN("rank %d: %s: cannot connect to rank %d (%s)", e->rank, x->what, step->peer, l->ops->name);
+        /* the transport logged the cause; keep it as the last error */
+        SN_INFO(SN_LOG_ALL, "rank %d: %s: cannot connect to rank %d (%s)", e->rank, x->what, step->peer, l->ops->name);
         return cs;
       }
       moved = 1;
@@ -441,6 +459,14 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
       if (!x->started) {
         x->started = 1;
         x->last_progress_ns = now;
+        sn_status_t gs = sn_exec_get_scratch(x);
+        if (gs != SN_OK) {
+          x->status = gs;
+          x->finished = 1;
+          left--;
+          result = gs;
+          break;
+        }
       }
       if (x->eng->abort_flag && atomic_load_explicit(x->eng->abort_flag, memory_order_relaxed)) {
         x->status = SN_ERR_ABORTED;

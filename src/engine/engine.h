@@ -40,7 +40,9 @@ typedef struct sn_engine {
   sn_link_t *send, *recv;       /* one per peer */
   uint64_t pass;
   unsigned active_tp; /* transports that had work in the current round (bits) */
-  int oversubscribed; /* more ranks on this host than cores: sleep early */
+  int oversubscribed; /* more ranks on this host than cores: yield, don't spin */
+  uint8_t *scratch;   /* cached scratch buffer, lent to one exec at a time */
+  size_t scratch_bytes;
 } sn_engine_t;
 
 /* Phase 1: transports create their state and fill this rank's blobs
