@@ -143,10 +143,21 @@ static void sn_task_desc(const sn_task_t *t, sn_op_desc_t *d)
 
 static sn_status_t sn_group_run(sn_task_t *tasks, int ntasks)
 {
-  sn_job_t *jobs = calloc((size_t)ntasks + 1, sizeof(*jobs));
-  sn_exec_t **xs = calloc((size_t)ntasks + 1, sizeof(*xs));
-  sn_p2p_desc_t *p2p = calloc((size_t)ntasks + 1, sizeof(*p2p));
-  char *done_comm = calloc((size_t)ntasks + 1, 1);
+  /* a call outside a group is the common case: no allocation for it */
+  enum { SMALL = 4 };
+  sn_job_t jobs_s[SMALL + 1];
+  sn_exec_t *xs_s[SMALL + 1];
+  sn_p2p_desc_t p2p_s[SMALL + 1];
+  char done_s[SMALL + 1];
+  int small = ntasks <= SMALL;
+  if (small) {
+    memset(jobs_s, 0, sizeof(jobs_s));
+    memset(done_s, 0, sizeof(done_s));
+  }
+  sn_job_t *jobs = small ? jobs_s : calloc((size_t)ntasks + 1, sizeof(*jobs));
+  sn_exec_t **xs = small ? xs_s : calloc((size_t)ntasks + 1, sizeof(*xs));
+  sn_p2p_desc_t *p2p = small ? p2p_s : calloc((size_t)ntasks + 1, sizeof(*p2p));
+  char *done_comm = small ? done_s : calloc((size_t)ntasks + 1, 1);
   sn_status_t st = SN_OK;
   int nx = 0, nj = 0;
   if (!jobs || !xs || !p2p || !done_comm) {
@@ -179,10 +190,9 @@ static sn_status_t sn_group_run(sn_task_t *tasks, int ntasks)
       sn_job_t *j = &jobs[nj++];
       SN_CHECK_GOTO(sn_sched_build(&d, algo, &j->sched), st, out);
       j->used = 1;
-      char what[64];
-      snprintf(what, sizeof(what), "%s #%llu (%s, %zu x %s)", sn_coll_name(t->coll), (unsigned long long)++c->op_seq,
-               sn_algo_name(algo), t->count, sn_dtype_name(t->dtype));
-      SN_CHECK_GOTO(sn_exec_init(&j->exec, &c->eng, &j->sched, t->sendbuf, t->recvbuf, what), st, out);
+      sn_exec_label_t label = {sn_coll_name(t->coll), sn_algo_name(algo), sn_dtype_name(t->dtype), ++c->op_seq,
+                               t->count};
+      SN_CHECK_GOTO(sn_exec_init(&j->exec, &c->eng, &j->sched, t->sendbuf, t->recvbuf, &label), st, out);
       xs[nx++] = &j->exec;
     }
     if (np2p > 0) {
@@ -190,9 +200,8 @@ static sn_status_t sn_group_run(sn_task_t *tasks, int ntasks)
       sn_sched_init(&j->sched, SN_DT_UINT8, c->nranks);
       j->used = 1;
       SN_CHECK_GOTO(sn_sched_p2p(p2p, np2p, c->rank, &j->sched), st, out);
-      char what[64];
-      snprintf(what, sizeof(what), "SendRecv #%llu (%d calls)", (unsigned long long)++c->op_seq, np2p);
-      SN_CHECK_GOTO(sn_exec_init(&j->exec, &c->eng, &j->sched, NULL, NULL, what), st, out);
+      sn_exec_label_t label = {"SendRecv", NULL, NULL, ++c->op_seq, (size_t)np2p};
+      SN_CHECK_GOTO(sn_exec_init(&j->exec, &c->eng, &j->sched, NULL, NULL, &label), st, out);
       xs[nx++] = &j->exec;
     }
   }
@@ -206,10 +215,12 @@ out:
     sn_exec_fini(&jobs[j].exec);
     sn_sched_free(&jobs[j].sched);
   }
-  free(jobs);
-  free(xs);
-  free(p2p);
-  free(done_comm);
+  if (!small) {
+    free(jobs);
+    free(xs);
+    free(p2p);
+    free(done_comm);
+  }
   return st;
 }
 

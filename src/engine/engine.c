@@ -113,25 +113,43 @@ void sn_engine_fini(sn_engine_t *e)
   memset(e, 0, sizeof(*e));
 }
 
+const char *sn_exec_what(sn_exec_t *x)
+{
+  if (x->what[0]) return x->what;
+  const sn_exec_label_t *l = &x->label;
+  if (l->algo)
+    snprintf(x->what, sizeof(x->what), "%s #%llu (%s, %zu x %s)", l->op, (unsigned long long)l->seq, l->algo,
+             l->count, l->dtype ? l->dtype : "?");
+  else
+    snprintf(x->what, sizeof(x->what), "%s #%llu (%zu calls)", l->op, (unsigned long long)l->seq, l->count);
+  return x->what;
+}
+
 sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, const void *sendbuf,
-                         void *recvbuf, const char *what)
+                         void *recvbuf, const sn_exec_label_t *label)
 {
   memset(x, 0, sizeof(*x));
   x->eng = eng;
   x->sched = s;
   x->base[SN_BUF_SEND] = (uint8_t *)(uintptr_t)sendbuf;
   x->base[SN_BUF_RECV] = recvbuf;
-  snprintf(x->what, sizeof(x->what), "%s", what);
+  x->label = *label;
   /* scratch comes from the engine's cache when the exec starts (execs of
    * one engine run one after the other): no allocation and page faults of a
    * large buffer on every call */
-  x->st = calloc((size_t)(s->nsteps ? s->nsteps : 1), sizeof(*x->st));
-  int *last_send = malloc((size_t)eng->nranks * sizeof(int)), *last_recv = malloc((size_t)eng->nranks * sizeof(int));
+  x->st = s->nsteps <= SN_EXEC_INLINE_STEPS ? x->st_inline : calloc((size_t)s->nsteps, sizeof(*x->st));
+  if (x->st == x->st_inline) memset(x->st_inline, 0, sizeof(x->st_inline));
+  int ls_stack[64], lr_stack[64];
+  int small = eng->nranks <= 64;
+  int *last_send = small ? ls_stack : malloc((size_t)eng->nranks * sizeof(int));
+  int *last_recv = small ? lr_stack : malloc((size_t)eng->nranks * sizeof(int));
   if (!x->st || !last_send || !last_recv) {
-    free(last_send);
-    free(last_recv);
+    if (!small) {
+      free(last_send);
+      free(last_recv);
+    }
     sn_exec_fini(x);
-    SN_WARN("%s: out of host memory", what);
+    SN_WARN("%s: out of host memory", sn_exec_what(x));
     return SN_ERR_SYSTEM;
   }
   for (int r = 0; r < eng->nranks; r++) last_send[r] = last_recv[r] = -1;
@@ -149,14 +167,16 @@ sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, co
       last_recv[step->peer] = i;
     }
   }
-  free(last_send);
-  free(last_recv);
+  if (!small) {
+    free(last_send);
+    free(last_recv);
+  }
   return SN_OK;
 }
 
 void sn_exec_fini(sn_exec_t *x)
 {
-  free(x->st);
+  if (x->st != x->st_inline) free(x->st);
   x->scratch = NULL;
   x->st = NULL;
 }
@@ -173,7 +193,7 @@ static sn_status_t sn_exec_get_scratch(sn_exec_t *x)
     e->scratch = NULL;
     e->scratch_bytes = 0;
     if (posix_memalign((void **)&e->scratch, 4096, need) != 0) {
-      SN_WARN("rank %d: %s: cannot allocate %zu bytes of scratch memory", e->rank, x->what, need);
+      SN_WARN("rank %d: %s: cannot allocate %zu bytes of scratch memory", e->rank, sn_exec_what(x), need);
       return SN_ERR_SYSTEM;
     }
     e->scratch_bytes = need;
@@ -237,13 +257,13 @@ static void sn_exec_report_stall(sn_exec_t *x)
       SN_WARN("rank %d: %s: no progress for %.1f s: step %d waiting to %s piece %u/%u (%zu bytes) %s rank %d "
               "[%s link: %" PRIu64 " posted, %" PRIu64 " completed]; is rank %d alive and calling the same "
               "operation? (SNCCL_TIMEOUT_MS)",
-              e->rank, x->what, e->timeout_ns / 1e9, i, is_send ? "send" : "receive", st->done + 1, st->npieces,
+              e->rank, sn_exec_what(x), e->timeout_ns / 1e9, i, is_send ? "send" : "receive", st->done + 1, st->npieces,
               sn_piece_bytes(e, step, st->done), is_send ? "to" : "from", step->peer, sn_link_desc(l, d, sizeof(d)),
               l->posted, l->done, step->peer);
       return;
     }
   }
-  SN_WARN("rank %d: %s: no progress for %.1f s (local steps blocked: internal error)", e->rank, x->what,
+  SN_WARN("rank %d: %s: no progress for %.1f s (local steps blocked: internal error)", e->rank, sn_exec_what(x),
           e->timeout_ns / 1e9);
 }
 
@@ -279,7 +299,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
       if (cs == SN_INPROGRESS) continue;
       if (cs != SN_OK) {
         /* the transport logged the cause; keep it as the last error */
-        SN_INFO(SN_LOG_ALL, "rank %d: %s: cannot connect to rank %d (%s)", e->rank, x->what, step->peer, l->ops->name);
+        SN_INFO(SN_LOG_ALL, "rank %d: %s: cannot connect to rank %d (%s)", e->rank, sn_exec_what(x), step->peer, l->ops->name);
         return cs;
       }
       moved = 1;
@@ -289,7 +309,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
       sn_status_t ps = l->ops->progress(l->conn, &done);
       if (ps < 0) {
         char d[160];
-        SN_WARN("rank %d: %s: %s link with rank %d failed (%s): %s", e->rank, x->what, is_send ? "send" : "receive",
+        SN_WARN("rank %d: %s: %s link with rank %d failed (%s): %s", e->rank, sn_exec_what(x), is_send ? "send" : "receive",
                 step->peer, sn_link_desc(l, d, sizeof(d)), sn_status_str(ps));
         return ps;
       }
@@ -318,7 +338,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
         size_t pb = sn_piece_bytes(e, step, k);
         if (got != pb) {
           SN_WARN("rank %d: %s: message from rank %d has %zu bytes, expected %zu (mismatched calls across ranks?)",
-                  e->rank, x->what, step->peer, got, pb);
+                  e->rank, sn_exec_what(x), step->peer, got, pb);
           return SN_ERR_REMOTE;
         }
         uint64_t off = (uint64_t)k * e->piece;
@@ -376,7 +396,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
         if (!l->slots) {
           l->slots = malloc((size_t)e->depth * e->piece);
           if (!l->slots) {
-            SN_WARN("rank %d: %s: out of memory for staging buffers", e->rank, x->what);
+            SN_WARN("rank %d: %s: out of memory for staging buffers", e->rank, sn_exec_what(x));
             return SN_ERR_SYSTEM;
           }
         }

@@ -62,22 +62,37 @@ typedef struct {
   uint64_t first_msg;
 } sn_step_state_t;
 
+/* What an exec is, for messages; formatted only when something is said. */
+typedef struct {
+  const char *op;     /* "AllReduce", "SendRecv" */
+  const char *algo;   /* NULL for p2p */
+  const char *dtype;
+  uint64_t seq;
+  size_t count;       /* elements, or p2p calls */
+} sn_exec_label_t;
+
+#define SN_EXEC_INLINE_STEPS 16
+
 typedef struct sn_exec {
   sn_engine_t *eng;
   const sn_sched_t *sched;
   uint8_t *base[SN_BUF_COUNT];
   uint8_t *scratch;
   sn_step_state_t *st;
+  sn_step_state_t st_inline[SN_EXEC_INLINE_STEPS]; /* small schedules need no allocation */
   int first_open;
   int started;
   int finished;
   uint64_t last_progress_ns;
   sn_status_t status;
-  char what[64]; /* "AllReduce #12 (ring)" for messages */
+  sn_exec_label_t label;
+  char what[96]; /* formatted from label on first use (errors only) */
 } sn_exec_t;
 
 sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, const void *sendbuf,
-                         void *recvbuf, const char *what);
+                         void *recvbuf, const sn_exec_label_t *label);
+/* "AllReduce #12 (ring, 1024 x float)" */
+const char *sn_exec_what(sn_exec_t *x);
 void sn_exec_fini(sn_exec_t *x);
 /* Runs every exec to completion (or the first error). */
 sn_status_t sn_engine_run(sn_exec_t **xs, int n);

@@ -8,16 +8,22 @@
 
 void sn_sched_init(sn_sched_t *s, sn_dtype_t dtype, int nranks)
 {
-  memset(s, 0, sizeof(*s));
+  s->nsteps = 0;
+  s->scratch_bytes = 0;
+  s->error = SN_OK;
+  memset(&s->red, 0, sizeof(s->red));
+  s->steps = s->inline_steps;
+  s->cap = SN_SCHED_INLINE_STEPS;
   s->dtype = dtype;
   s->nranks = nranks;
 }
 
 void sn_sched_free(sn_sched_t *s)
 {
-  free(s->steps);
-  s->steps = NULL;
-  s->nsteps = s->cap = 0;
+  if (s->steps != s->inline_steps) free(s->steps);
+  s->steps = s->inline_steps;
+  s->nsteps = 0;
+  s->cap = SN_SCHED_INLINE_STEPS;
 }
 
 int sn_sched_add(sn_sched_t *s, sn_step_kind_t kind, int peer, sn_buf_id_t src_buf, uint64_t src_off,
@@ -25,12 +31,14 @@ int sn_sched_add(sn_sched_t *s, sn_step_kind_t kind, int peer, sn_buf_id_t src_b
 {
   if (s->error) return -1;
   if (s->nsteps == s->cap) {
-    int cap = s->cap ? s->cap * 2 : 16;
-    sn_step_t *n = realloc(s->steps, (size_t)cap * sizeof(*n));
+    int cap = s->cap * 2;
+    sn_step_t *n = s->steps == s->inline_steps ? malloc((size_t)cap * sizeof(*n))
+                                               : realloc(s->steps, (size_t)cap * sizeof(*n));
     if (!n) {
       s->error = SN_ERR_SYSTEM;
       return -1;
     }
+    if (s->steps == s->inline_steps) memcpy(n, s->inline_steps, sizeof(s->inline_steps));
     s->steps = n;
     s->cap = cap;
   }

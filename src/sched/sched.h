@@ -99,9 +99,14 @@ typedef struct {
   uint64_t buf_index; /* index into the exec's p2p buffer table */
 } sn_p2p_desc_t;
 
+#define SN_SCHED_INLINE_STEPS 16
+
+/* Built in place and never copied: small schedules keep their steps inline
+ * (no allocation per call). */
 typedef struct {
   sn_step_t *steps;
   int nsteps, cap;
+  sn_step_t inline_steps[SN_SCHED_INLINE_STEPS];
   size_t scratch_bytes;
   sn_dtype_t dtype;
   sn_red_t red;
