@@ -105,6 +105,9 @@ SN_API(ncclResult_t, ncclMemFree, void *ptr)
   return ncclSuccess;
 }
 
+/* Registrations and windows: host memory needs no pinning or mapping yet,
+ * so a handle records the range for validation (zero-copy shared memory will
+ * use it). Windows carry the same record. */
 typedef struct {
   uint64_t magic;
   void *buf;
@@ -113,73 +116,68 @@ typedef struct {
 } sn_reg_t;
 #define SN_REG_MAGIC 0x736e7265676e6f6dull
 
-SN_API(ncclResult_t, ncclCommRegister, const ncclComm_t comm, void *buff, size_t size, void **handle)
+static sn_status_t sn_reg_new(const char *fn, ncclComm_t comm, void *buff, size_t size, const void *out,
+                              const char *out_name, sn_reg_t **reg_p)
 {
-  sn_status_t st = sn_api_check_comm(comm, "ncclCommRegister", 0);
-  if (st != SN_OK) return sn_api_result(st);
-  if (handle == NULL || (buff == NULL && size > 0)) {
-    SN_WARN("ncclCommRegister : %s argument is NULL", handle == NULL ? "handle" : "buff");
-    return ncclInvalidArgument;
+  sn_status_t st = sn_api_check_comm(comm, fn, 0);
+  if (st != SN_OK) return st;
+  if (out == NULL || (buff == NULL && size > 0)) {
+    SN_WARN("%s : %s argument is NULL", fn, out == NULL ? out_name : "buff");
+    return SN_ERR_INVALID_ARG;
   }
   sn_reg_t *r = calloc(1, sizeof(*r));
-  if (!r) return ncclSystemError;
+  if (!r) return SN_ERR_SYSTEM;
   r->magic = SN_REG_MAGIC;
   r->buf = buff;
   r->size = size;
   r->comm = sn_api_comm(comm);
-  *handle = r;
-  return ncclSuccess;
+  *reg_p = r;
+  return SN_OK;
+}
+
+static sn_status_t sn_reg_free(const char *fn, const char *by, ncclComm_t comm, void *handle)
+{
+  sn_status_t st = sn_api_check_comm(comm, fn, 1);
+  if (st != SN_OK) return st;
+  sn_reg_t *r = handle;
+  if (r == NULL || r->magic != SN_REG_MAGIC || r->comm != sn_api_comm(comm)) {
+    SN_WARN("%s : handle %p was not returned by %s on this communicator", fn, handle, by);
+    return SN_ERR_INVALID_ARG;
+  }
+  r->magic = 0;
+  free(r);
+  return SN_OK;
+}
+
+SN_API(ncclResult_t, ncclCommRegister, const ncclComm_t comm, void *buff, size_t size, void **handle)
+{
+  sn_reg_t *r;
+  sn_status_t st = sn_reg_new("ncclCommRegister", comm, buff, size, handle, "handle", &r);
+  if (st == SN_OK) *handle = r;
+  return sn_api_result(st);
 }
 
 SN_API(ncclResult_t, ncclCommDeregister, const ncclComm_t comm, void *handle)
 {
-  sn_status_t st = sn_api_check_comm(comm, "ncclCommDeregister", 1);
-  if (st != SN_OK) return sn_api_result(st);
-  sn_reg_t *r = handle;
-  if (r == NULL || r->magic != SN_REG_MAGIC || r->comm != sn_api_comm(comm)) {
-    SN_WARN("ncclCommDeregister : handle %p was not returned by ncclCommRegister on this communicator", handle);
-    return ncclInvalidArgument;
-  }
-  r->magic = 0;
-  free(r);
-  return ncclSuccess;
+  return sn_api_result(sn_reg_free("ncclCommDeregister", "ncclCommRegister", comm, handle));
 }
 
 SN_API(ncclResult_t, ncclCommWindowRegister, ncclComm_t comm, void *buff, size_t size, ncclWindow_t *win, int winFlags)
 {
-  sn_status_t st = sn_api_check_comm(comm, "ncclCommWindowRegister", 0);
-  if (st != SN_OK) return sn_api_result(st);
-  if (win == NULL || (buff == NULL && size > 0)) {
-    SN_WARN("ncclCommWindowRegister : %s argument is NULL", win == NULL ? "win" : "buff");
-    return ncclInvalidArgument;
-  }
   if (winFlags & ~(NCCL_WIN_COLL_SYMMETRIC)) {
     SN_WARN("ncclCommWindowRegister : invalid winFlags 0x%x", winFlags);
     return ncclInvalidArgument;
   }
-  sn_reg_t *r = calloc(1, sizeof(*r));
-  if (!r) return ncclSystemError;
-  r->magic = SN_REG_MAGIC;
-  r->buf = buff;
-  r->size = size;
-  r->comm = sn_api_comm(comm);
-  *win = (ncclWindow_t)(void *)r;
-  return ncclSuccess;
+  sn_reg_t *r;
+  sn_status_t st = sn_reg_new("ncclCommWindowRegister", comm, buff, size, win, "win", &r);
+  if (st == SN_OK) *win = (ncclWindow_t)(void *)r;
+  return sn_api_result(st);
 }
 
 SN_API(ncclResult_t, ncclCommWindowDeregister, ncclComm_t comm, ncclWindow_t win)
 {
-  sn_status_t st = sn_api_check_comm(comm, "ncclCommWindowDeregister", 1);
-  if (st != SN_OK) return sn_api_result(st);
-  sn_reg_t *r = (sn_reg_t *)(void *)win;
-  if (r == NULL || r->magic != SN_REG_MAGIC || r->comm != sn_api_comm(comm)) {
-    SN_WARN("ncclCommWindowDeregister : win %p was not returned by ncclCommWindowRegister on this communicator",
-            (void *)win);
-    return ncclInvalidArgument;
-  }
-  r->magic = 0;
-  free(r);
-  return ncclSuccess;
+  return sn_api_result(
+      sn_reg_free("ncclCommWindowDeregister", "ncclCommWindowRegister", comm, (void *)win));
 }
 
 /* ------------------------------------------------------------ reduction ops */
