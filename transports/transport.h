@@ -60,12 +60,15 @@ typedef struct sn_transport_ops {
   void (*close)(sn_conn_t *c);
   /* Called after the init barrier: every peer has set up (e.g. unlink names). */
   void (*comm_ready)(void *ctx);
-  /* Sleeping while idle. wait_token() is read before a progress pass;
-   * wait() returns when a peer signalled this rank since the token was read,
-   * or after timeout_ns (SN_INPROGRESS). A transport that cannot signal
-   * returns SN_ERR_UNSUPPORTED from wait(). */
+  /* Sleeping while idle, in three steps: wait_token() announces the intent
+   * to sleep and returns a token, before a last progress pass; then either
+   * wait() (sleeps until a peer signalled since the token, or timeout_ns) or
+   * wait_cancel() (the pass found work). Peers signal only ranks that
+   * announced, so announcing before the last look is what keeps a wake-up
+   * from being lost. */
   uint64_t (*wait_token)(void *ctx);
   sn_status_t (*wait)(void *ctx, uint64_t token, uint64_t timeout_ns);
+  void (*wait_cancel)(void *ctx);
   /* Zero-copy receive (optional, SN_ERR_UNSUPPORTED otherwise): the next
    * message where it arrived, valid until release. Only used when no posted
    * receive is pending on the link; a peeked message counts as one post

@@ -457,16 +457,20 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
   sn_backoff_init(&bo, oversub, (int)sn_param_int(SN_P_SPIN_COUNT), (int)sn_param_int(SN_P_YIELD_COUNT));
   int left = n;
   sn_status_t result = SN_OK;
-  const sn_transport_ops_t *sleeper = NULL;
   sn_engine_t *sleep_eng = NULL;
-  uint64_t token = 0;
   while (left > 0) {
     int progressed = 0;
-    /* read the doorbell before looking for work, so no signal is lost */
-    int may_sleep = sn_backoff_sleeping(&bo);
-    if (may_sleep) {
-      sleeper = sn_engine_sleeper(xs, n, &sleep_eng);
-      if (sleeper) token = sleeper->wait_token(sleep_eng->tp_ctx[sleeper == &sn_tp_shm_ops ? SN_TP_SHM : SN_TP_SOCKET]);
+    /* announce the intent to sleep before the last look for work, so that
+     * peers signal us and no wake-up is lost (transport.h) */
+    const sn_transport_ops_t *tok_ops = NULL;
+    void *tok_ctx = NULL;
+    uint64_t token = 0;
+    if (sn_backoff_sleeping(&bo)) {
+      tok_ops = sn_engine_sleeper(xs, n, &sleep_eng);
+      if (tok_ops) {
+        tok_ctx = sleep_eng->tp_ctx[tok_ops == &sn_tp_shm_ops ? SN_TP_SHM : SN_TP_SOCKET];
+        token = tok_ops->wait_token(tok_ctx);
+      }
     }
     for (int i = 0; i < n; i++) xs[i]->eng->active_tp = 0;
     for (int i = 0; i < n; i++) {
@@ -507,6 +511,7 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
       if (x->status < 0 && result == SN_OK) result = x->status;
     }
     if (result != SN_OK) {
+      if (tok_ops) tok_ops->wait_cancel(tok_ctx);
       /* One failure poisons the group: peers will not complete their side. */
       for (int i = 0; i < n; i++)
         if (!xs[i]->finished) {
@@ -515,15 +520,15 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
         }
       break;
     }
-    if (progressed) {
-      sn_backoff_reset(&bo);
-    } else if (left > 0) {
-      if (may_sleep && sleeper && sn_engine_sleeper(xs, n, &sleep_eng) == sleeper) {
-        int t = sleeper == &sn_tp_shm_ops ? SN_TP_SHM : SN_TP_SOCKET;
-        sleeper->wait(sleep_eng->tp_ctx[t], token, SN_SLEEP_SLICE_NS);
-      } else {
-        sn_backoff_wait(&bo);
-      }
+    sn_engine_t *now_eng = NULL;
+    if (progressed || left == 0) {
+      if (tok_ops) tok_ops->wait_cancel(tok_ctx);
+      if (progressed) sn_backoff_reset(&bo);
+    } else if (tok_ops && sn_engine_sleeper(xs, n, &now_eng) == tok_ops && now_eng == sleep_eng) {
+      tok_ops->wait(tok_ctx, token, SN_SLEEP_SLICE_NS);
+    } else {
+      if (tok_ops) tok_ops->wait_cancel(tok_ctx);
+      sn_backoff_wait(&bo);
     }
   }
   return result;

@@ -93,11 +93,16 @@ static sn_shm_bell_t *sn_bell_map(const char *name, int create)
   return p;
 }
 
+/* Called after publishing (release stores). The fence orders those stores
+ * before the load of `waiters`; the sleeper increments `waiters` before its
+ * last look at the ring, so one of the two always sees the other. */
 static void sn_bell_ring(sn_shm_bell_t *b)
 {
   if (!b) return;
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load_explicit(&b->waiters, memory_order_relaxed) == 0) return;
   atomic_fetch_add(&b->seq, 1);
-  if (atomic_load(&b->waiters)) syscall(SYS_futex, &b->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+  syscall(SYS_futex, &b->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 typedef struct {
@@ -180,6 +185,7 @@ static void sn_shm_comm_fini(void *vctx)
 static uint64_t sn_shm_wait_token(void *vctx)
 {
   sn_shm_ctx_t *c = vctx;
+  atomic_fetch_add(&c->my_bell->waiters, 1); /* a full barrier before the last look */
   return atomic_load(&c->my_bell->seq);
 }
 
@@ -187,13 +193,18 @@ static sn_status_t sn_shm_wait(void *vctx, uint64_t token, uint64_t timeout_ns)
 {
   sn_shm_ctx_t *c = vctx;
   sn_shm_bell_t *b = c->my_bell;
-  atomic_fetch_add(&b->waiters, 1);
   if (atomic_load(&b->seq) == (unsigned)token) {
     struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
     syscall(SYS_futex, &b->seq, FUTEX_WAIT, (unsigned)token, &ts, NULL, 0);
   }
   atomic_fetch_sub(&b->waiters, 1);
   return SN_OK;
+}
+
+static void sn_shm_wait_cancel(void *vctx)
+{
+  sn_shm_ctx_t *c = vctx;
+  atomic_fetch_sub(&c->my_bell->waiters, 1);
 }
 
 static size_t sn_shm_hdr_bytes(void) { return (sizeof(sn_shm_hdr_t) + 4095) & ~(size_t)4095; }
@@ -347,6 +358,7 @@ const sn_transport_ops_t sn_tp_shm_ops = {
     .comm_ready = sn_shm_comm_ready,
     .wait_token = sn_shm_wait_token,
     .wait = sn_shm_wait,
+    .wait_cancel = sn_shm_wait_cancel,
     .recv_peek = sn_shm_recv_peek,
     .recv_release = sn_shm_recv_release,
 };

@@ -115,6 +115,7 @@ static void sn_sock_accept_all(sn_sock_ctx_t *ctx);
 static void sn_sock_comm_ready(void *ctx) {}
 
 static uint64_t sn_sock_wait_token(void *ctx) { return 0; }
+static void sn_sock_wait_cancel(void *ctx) {}
 
 /* Sleeps in poll() until a socket with pending work is ready or a peer
  * connects, at most timeout_ns. */
@@ -350,6 +351,7 @@ const sn_transport_ops_t sn_tp_socket_ops = {
     .comm_ready = sn_sock_comm_ready,
     .wait_token = sn_sock_wait_token,
     .wait = sn_sock_wait,
+    .wait_cancel = sn_sock_wait_cancel,
     .recv_peek = sn_sock_recv_peek,
     .recv_release = sn_sock_recv_release,
 };
