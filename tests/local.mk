@@ -25,7 +25,8 @@ AM_TESTS_ENVIRONMENT = \
 	SNCCL_TIMEOUT_MS=20000; export SNCCL_TIMEOUT_MS; \
 	NCCL_DEBUG=$${NCCL_DEBUG:-WARN}; export NCCL_DEBUG; \
 	unset NCCL_ALGO NCCL_PROTO NCCL_SHM_DISABLE NCCL_COMM_ID NCCL_NSOCKS_PERTHREAD \
-	      NCCL_SOCKET_NTHREADS SNCCL_CHUNK_SIZE SNCCL_PIPELINE_DEPTH NCCL_COMM_BLOCKING; \
+	      NCCL_SOCKET_NTHREADS SNCCL_CHUNK_SIZE SNCCL_PIPELINE_DEPTH NCCL_COMM_BLOCKING \
+	      SNCCL_SHM_CMA SNCCL_SHM_CMA_MIN SNCCL_SPIN_COUNT SNCCL_YIELD_COUNT; \
 	SN_TOP_BUILDDIR='$(abs_top_builddir)'; export SN_TOP_BUILDDIR; \
 	SN_TOP_SRCDIR='$(abs_top_srcdir)'; export SN_TOP_SRCDIR; \
 	NV_NCCL_INCLUDE='$(NV_NCCL_INCLUDE)'; export NV_NCCL_INCLUDE; \
@@ -93,6 +94,7 @@ TESTS += \
 	tests/coll-socket-ring.sh \
 	tests/coll-socket-direct.sh \
 	tests/coll-shm-chunk.sh \
+	tests/coll-shm-cma.sh \
 	tests/coll-socket-nsocks.sh \
 	tests/bin/comm \
 	tests/bin/argcheck \
@@ -110,4 +112,4 @@ EXTRA_DIST += \
 	tests/coll-shm.sh tests/coll-socket.sh tests/coll-shm-ring.sh tests/coll-shm-direct.sh \
 	tests/coll-socket-ring.sh tests/coll-socket-direct.sh tests/coll-shm-chunk.sh \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
-	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh
+	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/coll-shm-cma.sh

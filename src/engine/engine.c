@@ -203,13 +203,18 @@ static sn_status_t sn_exec_get_scratch(sn_exec_t *x)
   return SN_OK;
 }
 
-static inline int sn_dep_ok(const sn_exec_t *x, const sn_step_t *step, uint32_t k)
+static inline int sn_one_dep_ok(const sn_exec_t *x, const sn_step_t *step, int dep, uint32_t k)
 {
-  if (step->dep < 0) return 1;
-  const sn_step_t *d = &x->sched->steps[step->dep];
-  const sn_step_state_t *ds = &x->st[step->dep];
+  if (dep < 0) return 1;
+  const sn_step_t *d = &x->sched->steps[dep];
+  const sn_step_state_t *ds = &x->st[dep];
   if (d->bytes == step->bytes && !(d->flags & SN_STEP_F_WHOLE)) return ds->done > k;
   return ds->done == ds->npieces;
+}
+
+static inline int sn_dep_ok(const sn_exec_t *x, const sn_step_t *step, uint32_t k)
+{
+  return sn_one_dep_ok(x, step, step->dep, k) && sn_one_dep_ok(x, step, step->dep2, k);
 }
 
 static inline size_t sn_piece_bytes(const sn_engine_t *e, const sn_step_t *step, uint32_t k)

@@ -7,12 +7,17 @@
  * below p) pair up first: even ones hand their input to the odd neighbour and
  * get the result back at the end (two extra steps for them).
  *
- * Hazard rule: a round's receive-reduce overwrites the buffer that round's
- * send reads, so it depends on the send (piece by piece: a piece may be
- * overwritten once it has left); the next round's send depends on the
- * receive-reduce.
+ * Buffers: round i reads the partial result from one buffer and reduces into
+ * another (the output, or scratch), so a round never overwrites what its own
+ * send is still reading. Its receive-and-reduce depends on the step that
+ * produced its input and (dep2) on the last send that read its output
+ * buffer, which is always an earlier round's: with sends that complete only
+ * when the peer has taken the data (cross-memory attach), dependencies still
+ * run from later rounds to earlier ones, never in a cycle.
  */
 #include "sched/sched.h"
+
+enum { RD_IN, RD_OUT, RD_Y, RD_Z, RD_NBUF };
 
 sn_status_t sn_sched_rd(const sn_op_desc_t *d, sn_sched_t *s)
 {
@@ -27,36 +32,55 @@ sn_status_t sn_sched_rd(const sn_op_desc_t *d, sn_sched_t *s)
     if (in != SN_BUF_SEND || !d->inplace) sn_sched_add(s, SN_STEP_COPY, -1, in, inoff, SN_BUF_RECV, 0, n, indep);
     return SN_OK;
   }
-  int pp = 1;
-  while (pp * 2 <= p) pp *= 2;
+  /* the four places a partial result can live */
+  uint64_t yoff = in == SN_BUF_SCRATCH ? n : 0;
+  sn_sched_need_scratch(s, yoff + 2 * n);
+  const sn_buf_id_t bid[RD_NBUF] = {in, SN_BUF_RECV, SN_BUF_SCRATCH, SN_BUF_SCRATCH};
+  const uint64_t boff[RD_NBUF] = {inoff, 0, yoff, yoff + n};
+  int in_is_out = in == SN_BUF_SEND && d->inplace; /* the same memory under two names */
+#define SAME(a, b) ((a) == (b) || (in_is_out && (((a) == RD_IN && (b) == RD_OUT) || ((a) == RD_OUT && (b) == RD_IN))))
+  int last_reader[RD_NBUF] = {-1, -1, -1, -1};
+
+  int pp = 1, rounds = 0;
+  while (pp * 2 <= p) {
+    pp *= 2;
+    rounds++;
+  }
   int rem = p - pp, newrank;
-  int last = indep;
-  sn_buf_id_t cur = in; /* where this rank's partial result lives */
-  uint64_t curoff = inoff;
+  int cur = RD_IN, producer = indep;
   if (r < 2 * rem) {
     if (r % 2 == 0) {
-      /* hand the input to r+1, wait for the result */
+      /* hand the input to r+1, get the result back */
       sn_sched_add(s, SN_STEP_SEND, r + 1, in, inoff, SN_BUF_SEND, 0, n, indep);
       sn_sched_add(s, SN_STEP_RECV, r + 1, SN_BUF_RECV, 0, SN_BUF_RECV, 0, n, -1);
       return SN_OK;
     }
-    last = sn_sched_add(s, SN_STEP_RECV_REDUCE, r - 1, in, inoff, SN_BUF_RECV, 0, n, indep);
-    cur = SN_BUF_RECV;
-    curoff = 0;
+    producer = sn_sched_add(s, SN_STEP_RECV_REDUCE, r - 1, in, inoff, SN_BUF_RECV, 0, n, indep);
+    cur = RD_OUT;
     newrank = r / 2;
   } else {
     newrank = r - rem;
   }
-  for (int mask = 1; mask < pp; mask <<= 1) {
-    int np = newrank ^ mask;
+  for (int i = 0; i < rounds; i++) {
+    int np = newrank ^ (1 << i);
     int peer = np < rem ? np * 2 + 1 : np + rem;
-    int snd = sn_sched_add(s, SN_STEP_SEND, peer, cur, curoff, SN_BUF_SEND, 0, n, last);
-    /* the first round without a pre-step still reads the input: order it */
-    last = sn_sched_add(s, SN_STEP_RECV_REDUCE, peer, cur, curoff, SN_BUF_RECV, 0, n, snd);
-    cur = SN_BUF_RECV;
-    curoff = 0;
+    int want = (rounds - 1 - i) % 2 == 0 ? RD_OUT : RD_Y;
+    if (SAME(want, cur)) want = RD_Z;
+    int snd = sn_sched_add(s, SN_STEP_SEND, peer, bid[cur], boff[cur], SN_BUF_SEND, 0, n, producer);
+    for (int b = 0; b < RD_NBUF; b++)
+      if (SAME(b, cur)) last_reader[b] = snd;
+    int rr = sn_sched_add(s, SN_STEP_RECV_REDUCE, peer, bid[cur], boff[cur], bid[want], boff[want], n, producer);
+    sn_sched_dep2(s, rr, last_reader[want]);
+    producer = rr;
+    cur = want;
   }
-  if (d->red.postdiv) last = sn_sched_add(s, SN_STEP_DIV, -1, SN_BUF_RECV, 0, SN_BUF_RECV, 0, n, last);
-  if (r < 2 * rem) sn_sched_add(s, SN_STEP_SEND, r - 1, SN_BUF_RECV, 0, SN_BUF_SEND, 0, n, last);
+  if (!SAME(cur, RD_OUT)) {
+    int cp = sn_sched_add(s, SN_STEP_COPY, -1, bid[cur], boff[cur], SN_BUF_RECV, 0, n, producer);
+    sn_sched_dep2(s, cp, last_reader[RD_OUT]);
+    producer = cp;
+  }
+#undef SAME
+  if (d->red.postdiv) producer = sn_sched_add(s, SN_STEP_DIV, -1, SN_BUF_RECV, 0, SN_BUF_RECV, 0, n, producer);
+  if (r < 2 * rem) sn_sched_add(s, SN_STEP_SEND, r - 1, SN_BUF_RECV, 0, SN_BUF_SEND, 0, n, producer);
   return SN_OK;
 }

@@ -52,6 +52,7 @@ int sn_sched_add(sn_sched_t *s, sn_step_kind_t kind, int peer, sn_buf_id_t src_b
   st->dst_off = dst_off;
   st->bytes = bytes;
   st->dep = dep;
+  st->dep2 = -1;
   return s->nsteps++;
 }
 

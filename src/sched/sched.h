@@ -13,7 +13,9 @@
  *    input it overwrites). If both have the same byte count the dependency is
  *    per piece (piece k waits for the dep's piece k) unless the dep is
  *    flagged SN_STEP_F_WHOLE; otherwise on the whole
- *    step. Steps with no dependency may start at once.
+ *    step. Steps with no dependency may start at once. `dep2` is a second
+ *    dependency with the same rules (a step that reads one buffer and
+ *    overwrites another one that a send still reads needs both).
  *  - A zero-byte step is complete immediately and sends nothing; both sides
  *    of a link see the same sizes, so they skip the same steps.
  *
@@ -52,6 +54,7 @@ typedef struct {
   uint8_t flags;   /* SN_STEP_F_* */
   int32_t peer;    /* comm rank, for SEND/RECV/RECV_REDUCE */
   int32_t dep;     /* index of an earlier step, or -1 */
+  int32_t dep2;    /* a second one (e.g. "my output was read by that send"), or -1 */
   uint64_t src_off, dst_off, bytes;
 } sn_step_t;
 
@@ -121,6 +124,10 @@ void sn_sched_free(sn_sched_t *s);
 int sn_sched_add(sn_sched_t *s, sn_step_kind_t kind, int peer, sn_buf_id_t src_buf, uint64_t src_off,
                  sn_buf_id_t dst_buf, uint64_t dst_off, uint64_t bytes, int dep);
 void sn_sched_need_scratch(sn_sched_t *s, size_t bytes);
+static inline void sn_sched_dep2(sn_sched_t *s, int step, int dep2)
+{
+  if (step >= 0) s->steps[step].dep2 = dep2;
+}
 
 /* Segment i of `count` elements split in n near-equal parts (earlier parts
  * one element larger). */

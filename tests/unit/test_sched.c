@@ -19,8 +19,15 @@
 typedef struct msg {
   struct msg *next;
   size_t bytes;
+  const uint8_t *src;  /* rendezvous: read from the sender's buffer on arrival */
+  uint32_t *sender_done;
   uint8_t data[];
 } msg_t;
+
+/* 0: a send completes when its data is copied out (shared-memory ring,
+ * sockets); 1: only when the receiver has taken it (cross-memory attach,
+ * RDMA reads), which exposes dependency cycles through the peer. */
+static int g_rendezvous;
 
 typedef struct {
   msg_t *head, *tail;
@@ -52,12 +59,17 @@ static size_t piece_bytes(const sn_step_t *st, uint32_t k)
   return left < g_piece ? left : g_piece;
 }
 
+static int one_dep_ok(rank_t *R, const sn_step_t *st, int dep, uint32_t k)
+{
+  if (dep < 0) return 1;
+  const sn_step_t *d = &R->s.steps[dep];
+  if (d->bytes == st->bytes && !(d->flags & SN_STEP_F_WHOLE)) return R->done[dep] > k;
+  return R->done[dep] == R->npieces[dep];
+}
+
 static int dep_ok(rank_t *R, const sn_step_t *st, uint32_t k)
 {
-  if (st->dep < 0) return 1;
-  const sn_step_t *d = &R->s.steps[st->dep];
-  if (d->bytes == st->bytes && !(d->flags & SN_STEP_F_WHOLE)) return R->done[st->dep] > k;
-  return R->done[st->dep] == R->npieces[st->dep];
+  return one_dep_ok(R, st, st->dep, k) && one_dep_ok(R, st, st->dep2, k);
 }
 
 /* Tries one action of step i on rank r; returns 1 if something happened, -1 on error. */
@@ -65,10 +77,11 @@ static int act(rank_t *ranks, int r, int i)
 {
   rank_t *R = &ranks[r];
   const sn_step_t *st = &R->s.steps[i];
-  if (R->done[i] == R->npieces[i]) return 0;
-  uint32_t k = R->done[i];
+  /* sends advance by posting; everything else by completing */
+  uint32_t k = st->kind == SN_STEP_SEND ? R->posted[i] : R->done[i];
+  if (k == R->npieces[i]) return 0;
   if (!dep_ok(R, st, k)) return 0;
-  if (R->link_prev[i] >= 0 && R->done[R->link_prev[i]] < R->npieces[R->link_prev[i]]) return 0;
+  if (R->link_prev[i] >= 0 && R->posted[R->link_prev[i]] < R->npieces[R->link_prev[i]]) return 0;
   size_t pb = piece_bytes(st, k);
   uint64_t off = (uint64_t)k * g_piece;
   uint8_t *dst = R->base[st->dst_buf] + st->dst_off + off;
@@ -76,15 +89,19 @@ static int act(rank_t *ranks, int r, int i)
   size_t es = sn_dtype_size(R->s.dtype);
   switch (st->kind) {
   case SN_STEP_SEND: {
-    msg_t *m = malloc(sizeof(*m) + pb);
+    msg_t *m = malloc(sizeof(*m) + (g_rendezvous ? 0 : pb));
     m->next = NULL;
     m->bytes = pb;
-    memcpy(m->data, src, pb);
+    m->src = g_rendezvous ? src : NULL;
+    m->sender_done = g_rendezvous ? &R->done[i] : NULL;
+    if (!g_rendezvous) memcpy(m->data, src, pb);
     fifo_t *f = &links[r][st->peer];
     if (f->tail) f->tail->next = m;
     else f->head = m;
     f->tail = m;
-    break;
+    R->posted[i]++;
+    if (!g_rendezvous) R->done[i]++;
+    return 1;
   }
   case SN_STEP_RECV:
   case SN_STEP_RECV_REDUCE: {
@@ -97,8 +114,10 @@ static int act(rank_t *ranks, int r, int i)
     }
     f->head = m->next;
     if (!f->head) f->tail = NULL;
-    if (st->kind == SN_STEP_RECV) memcpy(dst, m->data, pb);
-    else sn_kernel_reduce(R->s.dtype, R->s.red.op, dst, src, m->data, pb / es);
+    const uint8_t *data = m->src ? m->src : m->data;
+    if (st->kind == SN_STEP_RECV) memcpy(dst, data, pb);
+    else sn_kernel_reduce(R->s.dtype, R->s.red.op, dst, src, data, pb / es);
+    if (m->sender_done) (*m->sender_done)++;
     free(m);
     break;
   }
@@ -108,6 +127,7 @@ static int act(rank_t *ranks, int r, int i)
   default: return -1;
   }
   R->done[i]++;
+  R->posted[i] = R->done[i];
   return 1;
 }
 
@@ -233,7 +253,7 @@ static int check_case(sn_coll_t coll, sn_algo_t algo, int p, size_t count, int i
       const sn_step_t *st = &R->s.steps[i];
       R->npieces[i] = (uint32_t)((st->bytes + g_piece - 1) / g_piece);
       R->link_prev[i] = -1;
-      if (st->dep >= i) {
+      if (st->dep >= i || st->dep2 >= i) {
         printf("  rank %d step %d depends on a later step %d\n", r, i, st->dep);
         fail = 1;
       }
@@ -323,7 +343,9 @@ int main(void)
   static const size_t counts[] = {1, 3, 16, 37, 250};
   static const size_t pieces[] = {8, 64, 1 << 20};
   int cases = 0, failures = 0;
+  for (int rv = 0; rv < 2; rv++)
   for (size_t pi = 0; pi < sizeof(pieces) / sizeof(pieces[0]); pi++) {
+    g_rendezvous = rv;
     g_piece = pieces[pi];
     for (size_t c = 0; c < sizeof(colls) / sizeof(colls[0]); c++)
       for (int algo = 0; algo < SN_ALGO_COUNT; algo++) {
@@ -341,8 +363,9 @@ int main(void)
                 cases++;
                 if (check_case(colls[c], (sn_algo_t)algo, p, counts[ci], inplace, root, mode)) {
                   failures++;
-                  printf("FAIL %s/%s p=%d count=%zu inplace=%d root=%d mode=%d piece=%zu\n", sn_coll_name(colls[c]),
-                         sn_algo_name((sn_algo_t)algo), p, counts[ci], inplace, root, mode, g_piece);
+                  printf("FAIL %s/%s p=%d count=%zu inplace=%d root=%d mode=%d piece=%zu%s\n", sn_coll_name(colls[c]),
+                         sn_algo_name((sn_algo_t)algo), p, counts[ci], inplace, root, mode, g_piece,
+                         g_rendezvous ? " rendezvous" : "");
                   if (failures > 20) return 1;
                 }
               }

@@ -10,6 +10,18 @@
  * out and frees the slot by advancing `head` (release). Each counter sits on
  * its own cache line.
  *
+ * Large pieces can skip the ring: with cross-memory attach (CMA) the sender
+ * publishes only {its pid, the address} and the receiver copies the bytes
+ * straight from the sender's buffer with process_vm_readv, one copy instead
+ * of two; the sender's piece completes when the receiver acknowledges it
+ * (head passes it). Whether CMA works between two ranks (same user, no ptrace
+ * restriction, same pid namespace) is probed at init; otherwise pieces go
+ * through the ring. It is off by default: on the 2-core development VM it
+ * halved bandwidth (all-gather 16 MiB, 2 ranks: 13.8 GB/s through the ring,
+ * 6.6 with CMA), because the two-copy ring splits the copying between sender
+ * and receiver while process_vm_readv pins pages and serialises on the
+ * receiver. SNCCL_SHM_CMA=1 turns it on where it pays.
+ *
  * Idle ranks sleep on a futex: every rank owns a small "doorbell" segment
  * that its local peers map at init; whoever publishes a message or frees a
  * slot for a rank bumps that rank's bell and wakes it only if it is asleep.
@@ -19,6 +31,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -32,9 +45,20 @@
 
 #include "transports/transport.h"
 #include "util/log.h"
+#include "util/param.h"
 
 #define SN_SHM_LINE 64
 #define SN_SHM_MAX_DEPTH 64
+#define SN_SHM_CMA_FLAG (1ull << 63) /* in sizes[]: the slot holds a descriptor */
+#define SN_SHM_PROBE_MAGIC 0x736e63636c434d41ull
+
+typedef struct {
+  uint64_t addr;
+  int32_t pid;
+} sn_shm_cma_desc_t;
+
+/* Peers read this with process_vm_readv at init to see whether CMA works. */
+static volatile uint64_t sn_shm_cma_probe = SN_SHM_PROBE_MAGIC;
 
 typedef struct {
   _Alignas(SN_SHM_LINE) atomic_uint attached;
@@ -52,6 +76,8 @@ typedef struct {
 typedef struct {
   uint64_t host_hash;
   int32_t pid;
+  int32_t pad;
+  uint64_t probe_addr;
 } sn_shm_blob_t;
 
 typedef struct {
@@ -59,6 +85,9 @@ typedef struct {
   sn_shm_bell_t *my_bell;
   int bell_linked;            /* my bell's name still exists */
   sn_shm_bell_t **bells;      /* local peers' bells, NULL for remote ranks */
+  int32_t *pids;              /* local peers' pids */
+  char *cma;                  /* CMA from this peer works */
+  size_t cma_min;
 } sn_shm_ctx_t;
 
 static void sn_bell_name(char *buf, size_t len, uint64_t comm_id, int rank)
@@ -108,6 +137,8 @@ static void sn_bell_ring(sn_shm_bell_t *b)
 typedef struct {
   void *buf;
   size_t bytes;
+  uint64_t seq; /* ring index once published */
+  int cma;      /* published as a descriptor: done when acknowledged */
 } sn_shm_req_t;
 
 struct sn_conn {
@@ -118,7 +149,11 @@ struct sn_conn {
   uint8_t *slots;
   char name[64];
   sn_shm_req_t q[SN_SHM_MAX_DEPTH]; /* posted, not yet done */
-  uint64_t q_head, q_tail;          /* q indexes */
+  uint64_t q_head, q_pub, q_tail;   /* q indexes: done < published < posted */
+  int cma;                          /* send: may publish descriptors */
+  int32_t peer_pid, my_pid;
+  size_t cma_min;
+  uint8_t *stage;                   /* receive: a CMA piece lent by recv_peek */
   uint64_t done;
   uint64_t seq;                     /* next ring message index */
 };
@@ -138,7 +173,18 @@ static sn_status_t sn_shm_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, vo
     return SN_ERR_SYSTEM;
   }
   c->bell_linked = 1;
-  sn_shm_blob_t blob = {env->host_hash, (int32_t)getpid()};
+  c->pids = calloc((size_t)env->nranks, sizeof(*c->pids));
+  c->cma = calloc((size_t)env->nranks, 1);
+  if (!c->pids || !c->cma) {
+    free(c->pids);
+    free(c->cma);
+    munmap(c->my_bell, 4096);
+    free(c->bells);
+    free(c);
+    return SN_ERR_SYSTEM;
+  }
+  c->cma_min = (size_t)sn_param_int(SN_P_SHM_CMA_MIN);
+  sn_shm_blob_t blob = {env->host_hash, (int32_t)getpid(), 0, (uint64_t)(uintptr_t)&sn_shm_cma_probe};
   memcpy(my_blob, &blob, sizeof(blob));
   *ctx_p = c;
   return SN_OK;
@@ -156,6 +202,15 @@ static sn_status_t sn_shm_comm_setup(void *vctx)
     sn_bell_name(name, sizeof(name), c->env.comm_id, r);
     c->bells[r] = sn_bell_map(name, 0);
     if (!c->bells[r]) return SN_ERR_SYSTEM;
+    c->pids[r] = b.pid;
+    if (sn_param_int(SN_P_SHM_CMA)) {
+      uint64_t v = 0;
+      struct iovec local = {&v, sizeof(v)}, remote = {(void *)(uintptr_t)b.probe_addr, sizeof(v)};
+      c->cma[r] = process_vm_readv(b.pid, &local, 1, &remote, 1, 0) == (ssize_t)sizeof(v) && v == SN_SHM_PROBE_MAGIC;
+      if (!c->cma[r])
+        SN_INFO(SN_LOG_SHM, "shm: cross-memory attach to rank %d (pid %d) not available (%s): pieces go through the ring",
+                r, b.pid, strerror(errno));
+    }
   }
   return SN_OK;
 }
@@ -179,6 +234,8 @@ static void sn_shm_comm_fini(void *vctx)
     if (c->bells[r]) munmap(c->bells[r], 4096);
   if (c->my_bell) munmap(c->my_bell, 4096);
   free(c->bells);
+  free(c->pids);
+  free(c->cma);
   free(c);
 }
 
@@ -219,6 +276,10 @@ static sn_status_t sn_shm_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t 
   c->is_send = dir == SN_DIR_SEND;
   c->peer = peer;
   c->peer_bell = ctx->bells[peer];
+  c->cma = ctx->cma[peer];
+  c->peer_pid = ctx->pids[peer];
+  c->my_pid = (int32_t)getpid();
+  c->cma_min = ctx->cma_min;
   c->depth = ctx->env.depth > SN_SHM_MAX_DEPTH ? SN_SHM_MAX_DEPTH : ctx->env.depth;
   c->piece = ctx->env.piece;
   c->map_bytes = sn_shm_hdr_bytes() + (size_t)c->depth * c->piece;
@@ -272,35 +333,77 @@ static sn_status_t sn_shm_post(sn_conn_t *c, void *buf, size_t bytes)
   return SN_OK;
 }
 
+/* Copies a descriptor's bytes out of the sender's memory. */
+static sn_status_t sn_shm_cma_read(sn_conn_t *c, uint64_t slot, void *dst, size_t bytes)
+{
+  sn_shm_cma_desc_t d;
+  memcpy(&d, c->slots + slot * c->piece, sizeof(d));
+  struct iovec local = {dst, bytes}, remote = {(void *)(uintptr_t)d.addr, bytes};
+  ssize_t n = process_vm_readv(d.pid, &local, 1, &remote, 1, 0);
+  if (n != (ssize_t)bytes) {
+    SN_WARN("shm %s: cross-memory read of %zu bytes from rank %d (pid %d) failed: %s (SNCCL_SHM_CMA=0 avoids it)",
+            c->name, bytes, c->peer, d.pid, n < 0 ? strerror(errno) : "short read");
+    return SN_ERR_SYSTEM;
+  }
+  return SN_OK;
+}
+
+static sn_status_t sn_shm_check_size(sn_conn_t *c, uint64_t got, size_t want)
+{
+  if ((got & ~SN_SHM_CMA_FLAG) == want) return SN_OK;
+  SN_WARN("shm %s: message %" PRIu64 " from rank %d has %" PRIu64 " bytes, the receiver posted %zu "
+          "(mismatched calls across ranks?)",
+          c->name, c->seq, c->peer, (uint64_t)(got & ~SN_SHM_CMA_FLAG), want);
+  return SN_ERR_REMOTE;
+}
+
 static sn_status_t sn_shm_progress(sn_conn_t *c, uint64_t *done_p)
 {
   sn_shm_hdr_t *h = c->hdr;
   int moved = 0;
-  while (c->q_head < c->q_tail) {
-    sn_shm_req_t *r = &c->q[c->q_head % SN_SHM_MAX_DEPTH];
-    uint64_t slot = c->seq % (uint64_t)c->depth;
-    if (c->is_send) {
-      uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
-      if (c->seq - head >= (uint64_t)c->depth) break; /* ring full */
-      memcpy(c->slots + slot * c->piece, r->buf, r->bytes);
-      h->sizes[slot] = r->bytes;
-      atomic_store_explicit(&h->tail, c->seq + 1, memory_order_release);
-    } else {
+  if (c->is_send) {
+    uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
+    while (c->q_pub < c->q_tail && c->seq - head < (uint64_t)c->depth) {
+      sn_shm_req_t *r = &c->q[c->q_pub % SN_SHM_MAX_DEPTH];
+      uint64_t slot = c->seq % (uint64_t)c->depth;
+      r->cma = c->cma && r->bytes >= c->cma_min;
+      if (r->cma) {
+        sn_shm_cma_desc_t d = {(uint64_t)(uintptr_t)r->buf, c->my_pid};
+        memcpy(c->slots + slot * c->piece, &d, sizeof(d));
+        h->sizes[slot] = r->bytes | SN_SHM_CMA_FLAG;
+      } else {
+        memcpy(c->slots + slot * c->piece, r->buf, r->bytes);
+        h->sizes[slot] = r->bytes;
+      }
+      r->seq = c->seq++;
+      atomic_store_explicit(&h->tail, c->seq, memory_order_release);
+      c->q_pub++;
+      moved = 1;
+    }
+    /* in order: a copied piece is done once published, a CMA piece once read */
+    while (c->q_head < c->q_pub) {
+      sn_shm_req_t *r = &c->q[c->q_head % SN_SHM_MAX_DEPTH];
+      if (r->cma && head <= r->seq) break;
+      c->q_head++;
+      c->done++;
+    }
+  } else {
+    while (c->q_head < c->q_tail) {
+      sn_shm_req_t *r = &c->q[c->q_head % SN_SHM_MAX_DEPTH];
+      uint64_t slot = c->seq % (uint64_t)c->depth;
       uint64_t tail = atomic_load_explicit(&h->tail, memory_order_acquire);
       if (tail <= c->seq) break; /* nothing new */
-      if (h->sizes[slot] != r->bytes) {
-        SN_WARN("shm %s: message %" PRIu64 " from rank %d has %" PRIu64 " bytes, the receiver posted %zu "
-                "(mismatched calls across ranks?)",
-                c->name, c->seq, c->peer, h->sizes[slot], r->bytes);
-        return SN_ERR_REMOTE;
-      }
-      memcpy(r->buf, c->slots + slot * c->piece, r->bytes);
+      uint64_t sz = h->sizes[slot];
+      SN_CHECK(sn_shm_check_size(c, sz, r->bytes));
+      if (sz & SN_SHM_CMA_FLAG) SN_CHECK(sn_shm_cma_read(c, slot, r->buf, r->bytes));
+      else memcpy(r->buf, c->slots + slot * c->piece, r->bytes);
       atomic_store_explicit(&h->head, c->seq + 1, memory_order_release);
+      c->seq++;
+      c->q_head++;
+      c->q_pub = c->q_head;
+      c->done++;
+      moved = 1;
     }
-    c->seq++;
-    c->q_head++;
-    c->done++;
-    moved = 1;
   }
   if (moved) sn_bell_ring(c->peer_bell);
   *done_p = c->done;
@@ -313,8 +416,16 @@ static sn_status_t sn_shm_recv_peek(sn_conn_t *c, const void **ptr_p, size_t *by
   uint64_t tail = atomic_load_explicit(&c->hdr->tail, memory_order_acquire);
   if (tail <= c->seq) return SN_INPROGRESS;
   uint64_t slot = c->seq % (uint64_t)c->depth;
-  *ptr_p = c->slots + slot * c->piece;
-  *bytes_p = c->hdr->sizes[slot];
+  uint64_t sz = c->hdr->sizes[slot];
+  *bytes_p = sz & ~SN_SHM_CMA_FLAG;
+  if (!(sz & SN_SHM_CMA_FLAG)) {
+    *ptr_p = c->slots + slot * c->piece;
+    return SN_OK;
+  }
+  if (*bytes_p > c->piece) return sn_shm_check_size(c, sz, c->piece);
+  if (!c->stage && !(c->stage = malloc(c->piece))) return SN_ERR_SYSTEM;
+  SN_CHECK(sn_shm_cma_read(c, slot, c->stage, *bytes_p));
+  *ptr_p = c->stage;
   return SN_OK;
 }
 
@@ -323,7 +434,7 @@ static sn_status_t sn_shm_recv_release(sn_conn_t *c)
   atomic_store_explicit(&c->hdr->head, c->seq + 1, memory_order_release);
   c->seq++;
   c->done++;
-  sn_bell_ring(c->peer_bell); /* the sender may be waiting for a free slot */
+  sn_bell_ring(c->peer_bell); /* the sender may be waiting for a free slot or its acknowledgement */
   return SN_OK;
 }
 
@@ -336,6 +447,7 @@ static const char *sn_shm_describe(sn_conn_t *c, char *buf, size_t len)
 static void sn_shm_close(sn_conn_t *c)
 {
   if (!c) return;
+  free(c->stage);
   if (c->hdr) {
     /* if the peer never attached, the name is still there: remove it */
     if (atomic_load(&c->hdr->attached) < 2) shm_unlink(c->name);
