@@ -31,11 +31,14 @@ sn_status_t sn_engine_init(sn_engine_t *e, int rank, int nranks, uint64_t comm_i
   e->rank = rank;
   e->nranks = nranks;
   e->abort_flag = abort_flag;
-  int64_t piece = sn_param_int(SN_P_CHUNK_SIZE);
-  if (piece < 64) piece = 64;
-  e->piece = (size_t)piece & ~(size_t)63; /* a multiple of every element size */
   int64_t depth = sn_param_int(SN_P_PIPELINE_DEPTH);
   e->depth = depth < 1 ? 1 : depth > 64 ? 64 : (int)depth;
+  int64_t piece = sn_param_int(SN_P_CHUNK_SIZE);
+  /* NCCL_BUFFSIZE sizes a link's buffering as NCCL users know it */
+  if (sn_param_is_set(SN_P_BUFFSIZE) && !sn_param_is_set(SN_P_CHUNK_SIZE) && sn_param_int(SN_P_BUFFSIZE) > 0)
+    piece = sn_param_int(SN_P_BUFFSIZE) / e->depth;
+  if (piece < 64) piece = 64;
+  e->piece = (size_t)piece & ~(size_t)63; /* a multiple of every element size */
   int64_t to = sn_param_int(SN_P_TIMEOUT_MS);
   e->timeout_ns = (uint64_t)(to > 0 ? to : 300000) * 1000000ull;
   e->send = calloc((size_t)nranks, sizeof(*e->send));
