@@ -178,7 +178,7 @@ static sn_status_t sn_group_run(sn_task_t *tasks, int ntasks)
         p2p[np2p].is_send = t->is_send;
         p2p[np2p].peer = t->root;
         p2p[np2p].bytes = t->count * sn_dtype_size(t->dtype);
-        p2p[np2p].buf_index = (uint64_t)(uintptr_t)(t->is_send ? t->sendbuf : t->recvbuf);
+        p2p[np2p].addr = (uint64_t)(uintptr_t)(t->is_send ? t->sendbuf : t->recvbuf);
         np2p++;
         continue;
       }

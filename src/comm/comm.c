@@ -262,8 +262,6 @@ out:
   return st;
 }
 
-sn_status_t sn_comm_barrier(sn_comm_t *comm) { return sn_bootstrap_barrier(comm->bs); }
-
 void sn_comm_free(sn_comm_t *c)
 {
   if (!c) return;

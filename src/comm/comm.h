@@ -70,7 +70,6 @@ sn_status_t sn_comm_split(sn_comm_t *parent, int color, int key, const sn_comm_c
 /* Only surviving ranks call it, with the same exclusion list. */
 sn_status_t sn_comm_shrink(sn_comm_t *parent, const int *exclude, int nexclude, const sn_comm_config_t *cfg,
                            sn_comm_t **child_p);
-sn_status_t sn_comm_barrier(sn_comm_t *comm);
 void sn_comm_free(sn_comm_t *comm);
 /* Records the first failure (for ncclCommGetAsyncError). */
 void sn_comm_set_error(sn_comm_t *comm, sn_status_t st);

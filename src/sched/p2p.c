@@ -17,8 +17,8 @@ sn_status_t sn_sched_p2p(const sn_p2p_desc_t *ops, int nops, int rank, sn_sched_
   for (int i = 0; i < nops; i++) {
     const sn_p2p_desc_t *o = &ops[i];
     if (o->peer != rank) {
-      if (o->is_send) sn_sched_add(s, SN_STEP_SEND, o->peer, SN_BUF_SEND, o->buf_index, SN_BUF_SEND, 0, o->bytes, -1);
-      else sn_sched_add(s, SN_STEP_RECV, o->peer, SN_BUF_RECV, 0, SN_BUF_RECV, o->buf_index, o->bytes, -1);
+      if (o->is_send) sn_sched_add(s, SN_STEP_SEND, o->peer, SN_BUF_SEND, o->addr, SN_BUF_SEND, 0, o->bytes, -1);
+      else sn_sched_add(s, SN_STEP_RECV, o->peer, SN_BUF_RECV, 0, SN_BUF_RECV, o->addr, o->bytes, -1);
       continue;
     }
     if (!o->is_send) continue;
@@ -33,8 +33,8 @@ sn_status_t sn_sched_p2p(const sn_p2p_desc_t *ops, int nops, int rank, sn_sched_
       SN_WARN("ncclSend to self sends %zu bytes but the matching ncclRecv from self expects %zu", o->bytes, m->bytes);
       return SN_ERR_INVALID_USAGE;
     }
-    if (o->buf_index != m->buf_index)
-      sn_sched_add(s, SN_STEP_COPY, -1, SN_BUF_SEND, o->buf_index, SN_BUF_RECV, m->buf_index, o->bytes, -1);
+    if (o->addr != m->addr)
+      sn_sched_add(s, SN_STEP_COPY, -1, SN_BUF_SEND, o->addr, SN_BUF_RECV, m->addr, o->bytes, -1);
   }
   while (self_recv < nops && (ops[self_recv].is_send || ops[self_recv].peer != rank)) self_recv++;
   if (self_recv < nops) {

@@ -99,7 +99,7 @@ typedef struct {
   int is_send;
   int peer;
   size_t bytes;
-  uint64_t buf_index; /* index into the exec's p2p buffer table */
+  uint64_t addr;      /* the user buffer's address (p2p execs have zero buffer bases) */
 } sn_p2p_desc_t;
 
 #define SN_SCHED_INLINE_STEPS 16
@@ -148,7 +148,7 @@ sn_status_t sn_sched_ring(const sn_op_desc_t *d, sn_sched_t *s);
 sn_status_t sn_sched_direct(const sn_op_desc_t *d, sn_sched_t *s);
 sn_status_t sn_sched_rd(const sn_op_desc_t *d, sn_sched_t *s);
 /* Point to point: sends and receives in call order; self pairs become copies.
- * Buffers: src/dst offsets are indexes into a table (see engine). */
+ * Offsets are the buffers' absolute addresses (the exec's bases are zero). */
 sn_status_t sn_sched_p2p(const sn_p2p_desc_t *ops, int nops, int rank, sn_sched_t *s);
 
 /* Prologue shared by the reducing builders: the buffer holding this rank's

@@ -130,13 +130,6 @@ void sn_log(int level, unsigned long subsys, const char *file, int line, const c
 
 const char *sn_log_last_error(void) { return sn_last_error; }
 
-void sn_log_clear_last_error(void)
-{
-  pthread_mutex_lock(&sn_log_lock);
-  sn_last_error[0] = '\0';
-  pthread_mutex_unlock(&sn_log_lock);
-}
-
 void sn_log_reset(void) { /* configuration is fixed per process; kept for ncclResetDebugInit */ }
 
 const char *sn_status_str(sn_status_t st)

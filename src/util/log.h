@@ -37,7 +37,6 @@ int sn_log_enabled(int level, unsigned long subsys);
 /* The rank shown in this thread's log prefix (-1: none). */
 void sn_log_set_rank(int rank);
 const char *sn_log_last_error(void);
-void sn_log_clear_last_error(void);
 void sn_log_reset(void);
 
 #define SN_WARN(...) sn_log(SN_LOG_WARN, SN_LOG_ALL, __FILE__, __LINE__, __VA_ARGS__)

@@ -85,7 +85,6 @@ typedef struct {
   sn_shm_bell_t *my_bell;
   int bell_linked;            /* my bell's name still exists */
   sn_shm_bell_t **bells;      /* local peers' bells, NULL for remote ranks */
-  int32_t *pids;              /* local peers' pids */
   char *cma;                  /* CMA from this peer works */
   size_t cma_min;
 } sn_shm_ctx_t;
@@ -151,7 +150,7 @@ struct sn_conn {
   sn_shm_req_t q[SN_SHM_MAX_DEPTH]; /* posted, not yet done */
   uint64_t q_head, q_pub, q_tail;   /* q indexes: done < published < posted */
   int cma;                          /* send: may publish descriptors */
-  int32_t peer_pid, my_pid;
+  int32_t my_pid;
   size_t cma_min;
   uint8_t *stage;                   /* receive: a CMA piece lent by recv_peek */
   uint64_t done;
@@ -173,11 +172,8 @@ static sn_status_t sn_shm_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, vo
     return SN_ERR_SYSTEM;
   }
   c->bell_linked = 1;
-  c->pids = calloc((size_t)env->nranks, sizeof(*c->pids));
   c->cma = calloc((size_t)env->nranks, 1);
-  if (!c->pids || !c->cma) {
-    free(c->pids);
-    free(c->cma);
+  if (!c->cma) {
     munmap(c->my_bell, 4096);
     free(c->bells);
     free(c);
@@ -202,7 +198,6 @@ static sn_status_t sn_shm_comm_setup(void *vctx)
     sn_bell_name(name, sizeof(name), c->env.comm_id, r);
     c->bells[r] = sn_bell_map(name, 0);
     if (!c->bells[r]) return SN_ERR_SYSTEM;
-    c->pids[r] = b.pid;
     if (sn_param_int(SN_P_SHM_CMA)) {
       uint64_t v = 0;
       struct iovec local = {&v, sizeof(v)}, remote = {(void *)(uintptr_t)b.probe_addr, sizeof(v)};
@@ -234,7 +229,6 @@ static void sn_shm_comm_fini(void *vctx)
     if (c->bells[r]) munmap(c->bells[r], 4096);
   if (c->my_bell) munmap(c->my_bell, 4096);
   free(c->bells);
-  free(c->pids);
   free(c->cma);
   free(c);
 }
@@ -277,7 +271,6 @@ static sn_status_t sn_shm_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t 
   c->peer = peer;
   c->peer_bell = ctx->bells[peer];
   c->cma = ctx->cma[peer];
-  c->peer_pid = ctx->pids[peer];
   c->my_pid = (int32_t)getpid();
   c->cma_min = ctx->cma_min;
   c->depth = ctx->env.depth > SN_SHM_MAX_DEPTH ? SN_SHM_MAX_DEPTH : ctx->env.depth;
