@@ -26,7 +26,7 @@ static void prepare(const pf_job_t *job, int in_place)
 
 static pf_result_t run(const pf_call_t *c)
 {
-  PF_NCCLCHECK(ncclAllGather(c->send, c->recv, c->count, c->type, c->comm, NULL));
+  PF_NCCLCHECK(ncclAllGather(c->send, c->recv, c->count, c->type, c->comm, c->stream));
   return PF_OK;
 }
 

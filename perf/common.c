@@ -40,6 +40,8 @@
 #include <mpi.h>
 #endif
 
+#include "perf/dev.h"
+
 #define PF_TESTS_VERSION "2.19.6" /* the nccl-tests output format we reproduce */
 #define PF_LINE_MAX 256           /* one "#  Rank ..." line */
 #define PF_GRACE_S 10.0           /* forked ranks left after one fails */
@@ -56,6 +58,9 @@ typedef struct pf_rank {
   char *scratch; /* small buffer for cross-rank numbers and the device lines */
   size_t scratch_bytes;
   char *send, *recv, *expected; /* bases shifted by -u for the current type */
+  /* host images of send and recv where prepare writes and check reads; the
+   * buffers themselves when they are host memory (perf/dev.h) */
+  char *hsend_base, *hrecv_base, *hsend, *hrecv;
   /* Current row. */
   ncclDataType_t type;
   int op, root;
@@ -392,6 +397,7 @@ static pf_result_t pf_start(pf_rank_t *R, int in_place, long iter)
     .rank = R->rank,
     .nranks = R->nranks,
     .comm = R->comm,
+    .stream = (cudaStream_t)pf_dev_stream(),
   };
   int premul = R->op == PF_OP_MULSUM && (R->coll->flags & PF_REDUCES);
   PF_CALL_BEGIN();
@@ -404,22 +410,26 @@ static pf_result_t pf_start(pf_rank_t *R, int in_place, long iter)
   PF_CHECK(R->coll->run(&c));
   if (premul) PF_NCCLCHECK(ncclRedOpDestroy(c.op, R->comm));
   pf_call_end();
+  if (pf_opt.blocking == 1 || pf_opt.blocking == 2) PF_CHECK(pf_dev_sync() ? PF_ERR_NCCL : PF_OK);
   if (pf_opt.blocking == 1) pf_barrier(R);
   return PF_OK;
 }
 
-static void pf_prepare(pf_rank_t *R, int in_place, uint64_t seed)
+static pf_result_t pf_prepare(pf_rank_t *R, int in_place, uint64_t seed)
 {
   pf_job_t job = {
     .data = {R->type, (R->coll->flags & PF_REDUCES) ? R->op : PF_OP_SUM, R->nranks, R->rank, seed},
     .l = R->l,
     .elt = R->elt,
     .root = R->root,
-    .send = R->send,
-    .recv = R->recv,
+    .send = R->hsend,
+    .recv = R->hrecv,
     .expected = R->expected,
   };
   R->coll->prepare(&job, in_place);
+  size_t n = pf_row_bytes(R);
+  if (pf_dev_upload(R->send, R->hsend, n) || pf_dev_upload(R->recv, R->hrecv, n)) return PF_ERR_NCCL;
+  return PF_OK;
 }
 
 static uint64_t pf_seed(const pf_rank_t *R, int rep)
@@ -433,7 +443,8 @@ static size_t pf_check(pf_rank_t *R, int in_place, uint64_t seed)
 {
   pf_data_t d = {R->type, (R->coll->flags & PF_REDUCES) ? R->op : PF_OP_SUM, R->nranks, R->rank,
                  seed};
-  const char *got = in_place ? R->recv + R->l.recv_inplace * (size_t)R->rank * R->elt : R->recv;
+  if (pf_dev_download(R->hrecv, R->recv, pf_row_bytes(R))) return R->l.recv_count ? R->l.recv_count : 1;
+  const char *got = in_place ? R->hrecv + R->l.recv_inplace * (size_t)R->rank * R->elt : R->hrecv;
   return pf_data_compare(&d, (R->coll->flags & PF_REDUCES) != 0, got, R->expected,
                          R->l.recv_count);
 }
@@ -442,7 +453,7 @@ static size_t pf_check(pf_rank_t *R, int in_place, uint64_t seed)
 static pf_result_t pf_bench(pf_rank_t *R, int in_place)
 {
   int report = pf_opt.check > 0 && !(in_place && (R->coll->flags & PF_NO_INPLACE_CHECK));
-  if (pf_opt.check) pf_prepare(R, in_place, pf_seed(R, 0x99));
+  if (pf_opt.check) PF_CHECK(pf_prepare(R, in_place, pf_seed(R, 0x99)));
 
   PF_CHECK(pf_start(R, in_place, 0));
   pf_barrier(R);
@@ -466,6 +477,7 @@ static pf_result_t pf_bench(pf_rank_t *R, int in_place)
       pf_barrier(R);
     }
   }
+  if (pf_dev_sync()) return PF_ERR_NCCL;
   double sec = (pf_opt.blocking == 3 ? busy : pf_now() - t0) / ((double)pf_opt.iters * pf_opt.agg);
   PF_CHECK(pf_reduce_time(R, &sec));
 
@@ -479,7 +491,7 @@ static pf_result_t pf_bench(pf_rank_t *R, int in_place)
   int64_t wrong = 0;
   for (int c = 0; c < pf_opt.check; c++) {
     uint64_t seed = pf_seed(R, ++R->rep);
-    pf_prepare(R, in_place, seed);
+    PF_CHECK(pf_prepare(R, in_place, seed));
     PF_CHECK(pf_start(R, in_place, 0));
     int64_t local = report ? (int64_t)pf_check(R, in_place, seed) : 0;
     if (local) R->errors++;
@@ -506,6 +518,8 @@ static pf_result_t pf_time_test(pf_rank_t *R)
   size_t pad = (size_t)pf_opt.unalign * R->elt;
   R->send = R->send_base + pad;
   R->recv = R->recv_base + pad;
+  R->hsend = R->hsend_base + pad;
+  R->hrecv = R->hrecv_base + pad;
   R->expected = R->exp_base;
 
   for (size_t size = R->minbytes; size <= R->maxbytes; size = size ? size * 2 : 1) {
@@ -600,11 +614,23 @@ static void pf_cap_memory(pf_rank_t *R)
   PF_PRINT(R, "#\n# Reducing maxBytes to %zu due to memory limitation\n", R->maxbytes);
 }
 
-static pf_result_t pf_alloc(char **p, size_t bytes)
+static pf_result_t pf_alloc_host(char **p, size_t bytes)
 {
   void *ptr = NULL;
-  PF_NCCLCHECK(ncclMemAlloc(&ptr, bytes ? bytes : 64));
+  if (posix_memalign(&ptr, 4096, bytes ? bytes : 64) != 0) {
+    fprintf(stderr, "cannot allocate %zu bytes of host memory\n", bytes);
+    return PF_ERR_NCCL;
+  }
   *p = ptr;
+  return PF_OK;
+}
+
+static pf_result_t pf_alloc_data(char **p, size_t bytes)
+{
+  if (pf_dev_alloc(p, bytes)) {
+    fprintf(stderr, "cannot allocate %zu bytes for a data buffer\n", bytes);
+    return PF_ERR_NCCL;
+  }
   return PF_OK;
 }
 
@@ -614,9 +640,12 @@ static pf_result_t pf_device_report(pf_rank_t *R)
   char host[256];
   pf_hostname(host, sizeof(host));
   char *mine = R->scratch, *all = R->scratch + PF_LINE_MAX;
+  char what[64];
+  int bus = 0;
+  pf_dev_describe(what, sizeof(what), &bus);
   memset(R->scratch, 0, R->scratch_bytes);
   snprintf(mine, PF_LINE_MAX, "#  Rank %2d Group %2d Pid %6d on %10.128s device %2d [%04x:%02x:%02x] %s\n",
-           R->rank, 0, (int)getpid(), host, pf_local_rank(R), 0, 0, 0, "host memory (cpu)");
+           R->rank, 0, (int)getpid(), host, pf_local_rank(R), 0, bus, 0, what);
   PF_CALL_BEGIN();
   PF_NCCLCHECK(ncclAllGather(mine, all, PF_LINE_MAX, ncclInt8, R->comm, NULL));
   pf_call_end();
@@ -627,6 +656,8 @@ static pf_result_t pf_device_report(pf_rank_t *R)
 
 static pf_result_t pf_rank_body(pf_rank_t *R, ncclUniqueId id)
 {
+  /* the communicator binds to the device current at init */
+  if (pf_dev_setup(pf_local_rank(R))) return PF_ERR_NCCL;
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   if (pf_opt.cta_policy >= 0) config.CTAPolicy = pf_opt.cta_policy;
   config.nvlinkCentricSched = 1; /* as nccl-tests sets it on 2.28 */
@@ -636,17 +667,24 @@ static pf_result_t pf_rank_body(pf_rank_t *R, ncclUniqueId id)
   pf_wd.comm = R->comm;
 
   R->scratch_bytes = (size_t)PF_LINE_MAX * ((size_t)R->nranks + 1);
-  PF_CHECK(pf_alloc(&R->scratch, R->scratch_bytes));
+  PF_CHECK(pf_alloc_host(&R->scratch, R->scratch_bytes));
   PF_CHECK(pf_device_report(R));
 
   pf_cap_memory(R);
   size_t bytes = R->maxbytes + 8 * (size_t)pf_opt.unalign;
-  PF_CHECK(pf_alloc(&R->send_base, bytes));
-  PF_CHECK(pf_alloc(&R->recv_base, bytes));
+  PF_CHECK(pf_alloc_data(&R->send_base, bytes));
+  PF_CHECK(pf_alloc_data(&R->recv_base, bytes));
+  if (pf_dev_is_device) {
+    PF_CHECK(pf_alloc_host(&R->hsend_base, bytes));
+    PF_CHECK(pf_alloc_host(&R->hrecv_base, bytes));
+  } else {
+    R->hsend_base = R->send_base;
+    R->hrecv_base = R->recv_base;
+  }
   if (pf_opt.check)
-    PF_CHECK(pf_alloc(&R->exp_base, bytes));
-  else
-    memset(R->send_base, 0, bytes), memset(R->recv_base, 0, bytes);
+    PF_CHECK(pf_alloc_host(&R->exp_base, bytes));
+  else if (pf_dev_zero(R->send_base, bytes) || pf_dev_zero(R->recv_base, bytes))
+    return PF_ERR_NCCL;
   if (pf_opt.local_register == 2) {
     PF_NCCLCHECK(ncclCommWindowRegister(R->comm, R->send_base, bytes, (ncclWindow_t *)&R->send_reg,
                                         NCCL_WIN_COLL_SYMMETRIC));
@@ -687,9 +725,14 @@ static pf_result_t pf_rank_cleanup(pf_rank_t *R, int failed)
       rc = PF_ERR_NCCL;
     }
   }
-  char *bufs[4] = {R->exp_base, R->recv_base, R->send_base, R->scratch};
-  for (int i = 0; i < 4; i++)
-    if (bufs[i]) ncclMemFree(bufs[i]);
+  if (R->recv_base) pf_dev_free(R->recv_base);
+  if (R->send_base) pf_dev_free(R->send_base);
+  if (pf_dev_is_device) {
+    free(R->hsend_base);
+    free(R->hrecv_base);
+  }
+  free(R->exp_base);
+  free(R->scratch);
   return rc;
 }
 

@@ -97,6 +97,7 @@ typedef struct pf_call {
   int rank;
   int nranks;
   ncclComm_t comm;
+  cudaStream_t stream; /* NULL for host memory */
 } pf_call_t;
 
 enum {

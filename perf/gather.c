@@ -31,7 +31,7 @@ static void prepare(const pf_job_t *job, int in_place)
 static pf_result_t run(const pf_call_t *c)
 {
   if (c->count == 0) return PF_OK; /* as nccl-tests */
-  PF_NCCLCHECK(ncclGather(c->send, c->recv, c->count, c->type, c->root, c->comm, NULL));
+  PF_NCCLCHECK(ncclGather(c->send, c->recv, c->count, c->type, c->root, c->comm, c->stream));
   return PF_OK;
 }
 

@@ -5,8 +5,9 @@
 # mpirun they use MPI when configure found it (HAVE_MPI); otherwise -P N
 # forks N local ranks.
 
-PERF_COMMON_SOURCES = perf/common.h perf/common.c perf/options.c perf/data.c \
+PERF_DRIVER_SOURCES = perf/common.h perf/common.c perf/options.c perf/data.c perf/dev.h \
 	tools/launch/launch.h tools/launch/launch.c
+PERF_COMMON_SOURCES = $(PERF_DRIVER_SOURCES) perf/dev_host.c
 PERF_CPPFLAGS = $(AM_CPPFLAGS)
 PERF_LDADD = libnccl.la
 if HAVE_MPI
@@ -62,3 +63,23 @@ perf_sendrecv_perf_CPPFLAGS = $(PERF_CPPFLAGS)
 perf_sendrecv_perf_LDADD = $(PERF_LDADD)
 
 EXTRA_DIST += perf/README.md
+
+# Device builds (CUDA found): the same tools with cudaMalloc'd buffers and a
+# stream per rank, as nccl-tests runs (perf/dev_cuda.c). Not installed: the
+# device check (tests/device/run.sh) runs them from the build tree.
+if HAVE_CUDA
+PERF_CUDA_CPPFLAGS = $(PERF_CPPFLAGS) -I$(CUDA_HOME)/include
+PERF_CUDA_LDADD = $(PERF_LDADD) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread
+noinst_PROGRAMS += perf/cuda/all_reduce_perf perf/cuda/all_gather_perf perf/cuda/sendrecv_perf
+perf_cuda_all_reduce_perf_SOURCES = perf/all_reduce.c $(PERF_DRIVER_SOURCES) perf/dev_cuda.c
+perf_cuda_all_reduce_perf_CPPFLAGS = $(PERF_CUDA_CPPFLAGS)
+perf_cuda_all_reduce_perf_LDADD = $(PERF_CUDA_LDADD)
+perf_cuda_all_gather_perf_SOURCES = perf/all_gather.c $(PERF_DRIVER_SOURCES) perf/dev_cuda.c
+perf_cuda_all_gather_perf_CPPFLAGS = $(PERF_CUDA_CPPFLAGS)
+perf_cuda_all_gather_perf_LDADD = $(PERF_CUDA_LDADD)
+perf_cuda_sendrecv_perf_SOURCES = perf/sendrecv.c $(PERF_DRIVER_SOURCES) perf/dev_cuda.c
+perf_cuda_sendrecv_perf_CPPFLAGS = $(PERF_CUDA_CPPFLAGS)
+perf_cuda_sendrecv_perf_LDADD = $(PERF_CUDA_LDADD)
+else
+EXTRA_DIST += perf/dev_cuda.c
+endif

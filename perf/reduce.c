@@ -26,7 +26,7 @@ static void prepare(const pf_job_t *job, int in_place)
 
 static pf_result_t run(const pf_call_t *c)
 {
-  PF_NCCLCHECK(ncclReduce(c->send, c->recv, c->count, c->type, c->op, c->root, c->comm, NULL));
+  PF_NCCLCHECK(ncclReduce(c->send, c->recv, c->count, c->type, c->op, c->root, c->comm, c->stream));
   return PF_OK;
 }
 

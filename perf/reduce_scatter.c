@@ -25,7 +25,7 @@ static void prepare(const pf_job_t *job, int in_place)
 
 static pf_result_t run(const pf_call_t *c)
 {
-  PF_NCCLCHECK(ncclReduceScatter(c->send, c->recv, c->count, c->type, c->op, c->comm, NULL));
+  PF_NCCLCHECK(ncclReduceScatter(c->send, c->recv, c->count, c->type, c->op, c->comm, c->stream));
   return PF_OK;
 }
 

@@ -26,8 +26,8 @@ static pf_result_t run(const pf_call_t *c)
 {
   int to = (c->rank + 1) % c->nranks, from = (c->rank + c->nranks - 1) % c->nranks;
   PF_NCCLCHECK(ncclGroupStart());
-  PF_NCCLCHECK(ncclSend(c->send, c->count, c->type, to, c->comm, NULL));
-  PF_NCCLCHECK(ncclRecv(c->recv, c->count, c->type, from, c->comm, NULL));
+  PF_NCCLCHECK(ncclSend(c->send, c->count, c->type, to, c->comm, c->stream));
+  PF_NCCLCHECK(ncclRecv(c->recv, c->count, c->type, from, c->comm, c->stream));
   PF_NCCLCHECK(ncclGroupEnd());
   return PF_OK;
 }

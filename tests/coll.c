@@ -223,7 +223,7 @@ static void describe(const tcase_t *c, char *out, size_t len)
 
 #define ISSUE(call)                                                                         \
   do {                                                                                      \
-    ncclResult_t res_ = (call);                                                             \
+    ncclResult_t res_ = t_dev_upload() ? ncclSystemError : (call);                          \
     if (res_ != ncclSuccess) {                                                              \
       T_MSG("%s: %s returned %s (%s)", what, #call, ncclGetErrorString(res_),             \
             ncclGetLastError(NULL));                                                        \
@@ -265,10 +265,10 @@ static int run_case(rank_ctx_t *x, const tcase_t *c)
       for (size_t i = 0; i < cnt; i++) t_buf_expect(out, i, gen_input(c, n, root, i));
     sp = t_buf_data(&sb);
     rp = t_buf_data(out);
-    if (c->coll == ALLREDUCE) ISSUE(ncclAllReduce(sp, rp, cnt, dt, op, comm, NULL));
-    if (c->coll == REDUCE) ISSUE(ncclReduce(sp, rp, cnt, dt, op, root, comm, NULL));
-    if (c->coll == BROADCAST) ISSUE(ncclBroadcast(sp, rp, cnt, dt, root, comm, NULL));
-    if (c->coll == BCAST) ISSUE(ncclBcast(sp, cnt, dt, root, comm, NULL));
+    if (c->coll == ALLREDUCE) ISSUE(ncclAllReduce(sp, rp, cnt, dt, op, comm, t_dev_stream));
+    if (c->coll == REDUCE) ISSUE(ncclReduce(sp, rp, cnt, dt, op, root, comm, t_dev_stream));
+    if (c->coll == BROADCAST) ISSUE(ncclBroadcast(sp, rp, cnt, dt, root, comm, t_dev_stream));
+    if (c->coll == BCAST) ISSUE(ncclBcast(sp, cnt, dt, root, comm, t_dev_stream));
     break;
   }
   case REDUCESCATTER:
@@ -283,7 +283,7 @@ static int run_case(rank_ctx_t *x, const tcase_t *c)
       for (size_t i = 0; i < cnt; i++) t_buf_expect(&rb, i, reduced(c, n, r * cnt + i));
       rp = t_buf_data(&rb);
     }
-    ISSUE(ncclReduceScatter(t_buf_data(&sb), rp, cnt, dt, op, comm, NULL));
+    ISSUE(ncclReduceScatter(t_buf_data(&sb), rp, cnt, dt, op, comm, t_dev_stream));
     break;
   case ALLGATHER:
     if (c->inplace) {
@@ -302,7 +302,7 @@ static int run_case(rank_ctx_t *x, const tcase_t *c)
       sp = t_buf_data(&sb);
       rp = t_buf_data(&rb);
     }
-    ISSUE(ncclAllGather(sp, rp, cnt, dt, comm, NULL));
+    ISSUE(ncclAllGather(sp, rp, cnt, dt, comm, t_dev_stream));
     break;
   case ALLTOALL:
   case P2P_PAIRS:
@@ -314,14 +314,14 @@ static int run_case(rank_ctx_t *x, const tcase_t *c)
     sp = t_buf_data(&sb);
     rp = t_buf_data(&rb);
     if (c->coll == ALLTOALL) {
-      ISSUE(ncclAlltoAll(sp, rp, cnt, dt, comm, NULL));
+      ISSUE(ncclAlltoAll(sp, rp, cnt, dt, comm, t_dev_stream));
     } else {
       size_t es = t_dt_size(dt);
       ISSUE(ncclGroupStart());
       for (int k = 0; k < n; k++) {
         int q = (r + k) % n; /* every rank starts with a different peer */
-        ISSUE(ncclSend((char *)sp + q * cnt * es, cnt, dt, q, comm, NULL));
-        ISSUE(ncclRecv((char *)rp + q * cnt * es, cnt, dt, q, comm, NULL));
+        ISSUE(ncclSend((char *)sp + q * cnt * es, cnt, dt, q, comm, t_dev_stream));
+        ISSUE(ncclRecv((char *)rp + q * cnt * es, cnt, dt, q, comm, t_dev_stream));
       }
       ISSUE(ncclGroupEnd());
     }
@@ -344,7 +344,7 @@ static int run_case(rank_ctx_t *x, const tcase_t *c)
       sp = t_buf_data(&sb);
       rp = t_buf_data(&rb);
     }
-    ISSUE(ncclGather(sp, rp, cnt, dt, root, comm, NULL));
+    ISSUE(ncclGather(sp, rp, cnt, dt, root, comm, t_dev_stream));
     break;
   case SCATTER:
     if (t_buf_alloc(&sb, dt, cnt * n)) return -1;
@@ -360,7 +360,7 @@ static int run_case(rank_ctx_t *x, const tcase_t *c)
       for (size_t i = 0; i < cnt; i++) t_buf_expect(&rb, i, gen_input(c, n, root, r * cnt + i));
       rp = t_buf_data(&rb);
     }
-    ISSUE(ncclScatter(sp, rp, cnt, dt, root, comm, NULL));
+    ISSUE(ncclScatter(sp, rp, cnt, dt, root, comm, t_dev_stream));
     break;
   case P2P_RING:
   case P2P_SELF: {
@@ -373,11 +373,11 @@ static int run_case(rank_ctx_t *x, const tcase_t *c)
     }
     ISSUE(ncclGroupStart());
     if (c->coll == P2P_SELF) { /* the receive first, for a change */
-      ISSUE(ncclRecv(t_buf_data(&rb), cnt, dt, from, comm, NULL));
-      ISSUE(ncclSend(t_buf_data(&sb), cnt, dt, to, comm, NULL));
+      ISSUE(ncclRecv(t_buf_data(&rb), cnt, dt, from, comm, t_dev_stream));
+      ISSUE(ncclSend(t_buf_data(&sb), cnt, dt, to, comm, t_dev_stream));
     } else {
-      ISSUE(ncclSend(t_buf_data(&sb), cnt, dt, to, comm, NULL));
-      ISSUE(ncclRecv(t_buf_data(&rb), cnt, dt, from, comm, NULL));
+      ISSUE(ncclSend(t_buf_data(&sb), cnt, dt, to, comm, t_dev_stream));
+      ISSUE(ncclRecv(t_buf_data(&rb), cnt, dt, from, comm, t_dev_stream));
     }
     ISSUE(ncclGroupEnd());
     break;
@@ -410,10 +410,10 @@ static int run_case(rank_ctx_t *x, const tcase_t *c)
     for (int k = 0; k < K; k++) {
       int to = (r + 1 + k) % n, from = ((r - 1 - k) % n + n) % n;
       char *sk = (char *)t_buf_data(&sb) + k * stride * es, *rk = (char *)t_buf_data(&rb) + k * stride * es;
-      if (k % 2) ISSUE(ncclRecv(rk, cnt + k, dt, from, comm, NULL));
-      ISSUE(ncclSend(sk, cnt + k, dt, to, comm, NULL));
-      if (k == 0) ISSUE(ncclAllReduce(t_buf_data(&xb), t_buf_data(&yb), cnt, dt, ncclSum, comm, NULL));
-      if (!(k % 2)) ISSUE(ncclRecv(rk, cnt + k, dt, from, comm, NULL));
+      if (k % 2) ISSUE(ncclRecv(rk, cnt + k, dt, from, comm, t_dev_stream));
+      ISSUE(ncclSend(sk, cnt + k, dt, to, comm, t_dev_stream));
+      if (k == 0) ISSUE(ncclAllReduce(t_buf_data(&xb), t_buf_data(&yb), cnt, dt, ncclSum, comm, t_dev_stream));
+      if (!(k % 2)) ISSUE(ncclRecv(rk, cnt + k, dt, from, comm, t_dev_stream));
     }
     ISSUE(ncclGroupEnd());
     break;
@@ -428,17 +428,21 @@ static int run_case(rank_ctx_t *x, const tcase_t *c)
     if (peer < n) {
       for (size_t i = 0; i < cnt; i++) t_buf_expect(&rb, i, gen_input(c, n, peer, i));
       if (r % 2 == 0) {
-        ISSUE(ncclSend(t_buf_data(&sb), cnt, dt, peer, comm, NULL));
-        ISSUE(ncclRecv(t_buf_data(&rb), cnt, dt, peer, comm, NULL));
+        ISSUE(ncclSend(t_buf_data(&sb), cnt, dt, peer, comm, t_dev_stream));
+        ISSUE(ncclRecv(t_buf_data(&rb), cnt, dt, peer, comm, t_dev_stream));
       } else {
-        ISSUE(ncclRecv(t_buf_data(&rb), cnt, dt, peer, comm, NULL));
-        ISSUE(ncclSend(t_buf_data(&sb), cnt, dt, peer, comm, NULL));
+        ISSUE(ncclRecv(t_buf_data(&rb), cnt, dt, peer, comm, t_dev_stream));
+        ISSUE(ncclSend(t_buf_data(&sb), cnt, dt, peer, comm, t_dev_stream));
       }
     }
     break;
   }
   }
 
+  if (t_dev_download()) {
+    T_MSG("%s: copying the device buffers back failed", what);
+    return -1;
+  }
   char label[200];
   snprintf(label, sizeof(label), "%s, send buffer", what);
   rc |= t_buf_check(&sb, label, &x->budget);
@@ -577,6 +581,10 @@ static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
   rank_ctx_t x = {.rank = rank, .nranks = nranks, .budget = 20};
   t_rank = rank;
   double t0 = t_now();
+  if (t_dev && t_dev->rank_init(rank, &t_dev_stream)) {
+    T_MSG("cannot set up the %s device in rank %d", t_dev->name, rank);
+    return 1;
+  }
   T_NCCL(ncclCommInitRank(&x.comm, nranks, id, rank));
   for (int dt = 0; dt < ncclNumTypes; dt++) {
     unsigned char scalar[8];
@@ -641,7 +649,9 @@ static void usage(void)
           "            [--deadline=SECONDS] [--selfcheck]\n"
           "The transport and algorithm come from the environment (NCCL_SHM_DISABLE,\n"
           "NCCL_ALGO, SNCCL_CHUNK_SIZE, NCCL_NSOCKS_PERTHREAD). --selfcheck only checks\n"
-          "that the test's own data keep every result exact, without running anything.\n");
+          "that the test's own data keep every result exact, without running anything.\n"
+          "--device: every buffer is device memory, every call on a stream (needs a\n"
+          "build with a device shim: coll-emu, or the CUDA build of tests/device).\n");
   exit(2);
 }
 
@@ -677,6 +687,12 @@ int main(int argc, char **argv)
       cfg.n_counts = parse_list(v, tmp, 8);
       if (cfg.n_counts < 0) usage();
       for (int k = 0; k < cfg.n_counts; k++) cfg.counts[k] = (size_t)tmp[k];
+    } else if (!strcmp(argv[a], "--device")) {
+      if (&t_devshim == NULL) {
+        fprintf(stderr, "coll: this build has no device shim (use coll-emu or the CUDA build)\n");
+        return 2;
+      }
+      t_dev = &t_devshim;
     } else if (!strcmp(argv[a], "--large")) {
       cfg.large = 1;
     } else if (!strcmp(argv[a], "--selfcheck")) {
@@ -690,6 +706,10 @@ int main(int argc, char **argv)
     }
   }
   t_env_defaults();
+  if (t_dev && t_dev->setup()) {
+    fprintf(stderr, "coll: %s device setup failed\n", t_dev->name);
+    return 1;
+  }
   if (t_dt_selftest()) return 1;
   if (selfcheck) return selfcheck_all();
 

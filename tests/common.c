@@ -215,10 +215,17 @@ uint64_t t_hash(uint64_t a, uint64_t b, uint64_t c)
 
 static unsigned sentinel_seed;
 
+const t_devshim_t *t_dev;
+void *t_dev_stream;
+#define T_DEV_LIVE 8
+static t_buf_t *t_dev_live[T_DEV_LIVE];
+
 int t_buf_alloc(t_buf_t *b, int dt, size_t count)
 {
   b->dt = dt;
   b->bytes = count * t_dt_size(dt);
+  b->dev = NULL;
+  b->uploaded = 0;
   size_t total = b->bytes + 2 * T_GUARD;
   b->mem = malloc(total);
   b->exp = malloc(total);
@@ -233,14 +240,55 @@ int t_buf_alloc(t_buf_t *b, int dt, size_t count)
   unsigned seed = sentinel_seed++ * 77u + 0xa5u;
   for (size_t k = 0; k < total; k++) b->mem[k] = (unsigned char)(seed ^ (k * 29u) ^ (k >> 8));
   memcpy(b->exp, b->mem, total);
+  if (t_dev) {
+    int slot = -1;
+    for (int i = 0; i < T_DEV_LIVE && slot < 0; i++)
+      if (!t_dev_live[i]) slot = i;
+    void *d = NULL;
+    if (slot < 0 || t_dev->alloc(&d, total)) {
+      T_MSG("cannot allocate %zu bytes of %s device memory", total, t_dev->name);
+      free(b->mem);
+      free(b->exp);
+      return 1;
+    }
+    b->dev = d;
+    t_dev_live[slot] = b;
+  }
   return 0;
 }
 
 void t_buf_free(t_buf_t *b)
 {
+  if (b->dev) {
+    for (int i = 0; i < T_DEV_LIVE; i++)
+      if (t_dev_live[i] == b) t_dev_live[i] = NULL;
+    t_dev->free(b->dev);
+    b->dev = NULL;
+  }
   free(b->mem);
   free(b->exp);
   b->mem = b->exp = NULL;
+}
+
+int t_dev_upload(void)
+{
+  for (int i = 0; t_dev && i < T_DEV_LIVE; i++) {
+    t_buf_t *b = t_dev_live[i];
+    if (!b || b->uploaded) continue;
+    if (t_dev->h2d(b->dev, b->mem, b->bytes + 2 * T_GUARD, t_dev_stream)) return 1;
+    b->uploaded = 1;
+  }
+  return 0;
+}
+
+int t_dev_download(void)
+{
+  if (!t_dev) return 0;
+  for (int i = 0; i < T_DEV_LIVE; i++) {
+    t_buf_t *b = t_dev_live[i];
+    if (b && b->uploaded && t_dev->d2h(b->mem, b->dev, b->bytes + 2 * T_GUARD, t_dev_stream)) return 1;
+  }
+  return t_dev->sync(t_dev_stream);
 }
 
 void t_buf_input(t_buf_t *b, size_t idx, int64_t v)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "nccl.h"
+#include "tests/devshim.h"
 #include "tools/launch/launch.h"
 
 /* Rank of this process in the current case, -1 in the parent. */
@@ -86,11 +87,23 @@ typedef struct {
   unsigned char *exp;
   size_t bytes; /* payload bytes */
   int dt;
+  unsigned char *dev; /* device mirror of mem (device mode), or NULL */
+  int uploaded;
 } t_buf_t;
 
 int t_buf_alloc(t_buf_t *b, int dt, size_t count);
 void t_buf_free(t_buf_t *b);
-static inline void *t_buf_data(const t_buf_t *b) { return b->mem + T_GUARD; }
+static inline void *t_buf_data(const t_buf_t *b) { return (b->dev ? b->dev : b->mem) + T_GUARD; }
+
+/* ---- device mode (tests/devshim.h) ----
+ * With t_dev set, every buffer also lives in device memory: t_buf_data is
+ * the device address, inputs are queued to it on t_dev_stream before the
+ * first call (t_dev_upload), and the whole image comes back with guards for
+ * the check (t_dev_download: queue, then wait for the stream). */
+extern const t_devshim_t *t_dev; /* NULL in host mode */
+extern void *t_dev_stream;
+int t_dev_upload(void);       /* every live buffer not yet uploaded */
+int t_dev_download(void);     /* every live buffer, then sync */
 /* Input element: written to both mem and exp (it must stay as it is). */
 void t_buf_input(t_buf_t *b, size_t idx, int64_t v);
 /* Output element: written to exp only. */

@@ -45,6 +45,38 @@ tests_bin_shmfault_SOURCES = tests/shmfault.c $(SN_TEST_COMMON)
 tests_bin_shmfault_LDADD = libnccl.la -lm
 tests_bin_shmfault_LDFLAGS = $(SN_TEST_LINKFLAGS)
 
+# The same matrix with every buffer in (emulated) device memory and every
+# call on a stream: links the library statically to reach the emulated
+# device's streams (tests/devshim_emu.c).
+check_PROGRAMS += tests/bin/coll-emu
+tests_bin_coll_emu_SOURCES = tests/coll.c tests/devshim.h tests/devshim_emu.c $(SN_TEST_COMMON)
+tests_bin_coll_emu_LDADD = libsncclapi.la libsncclcore.la -lm
+tests_bin_coll_emu_LDFLAGS = $(SN_TEST_LINKFLAGS) -static-libtool-libs
+
+# The matrix on a real GPU (tests/device/run.sh runs it; it builds in CI so
+# that it cannot rot, and needs a GPU only to run).
+if HAVE_CUDA
+check_PROGRAMS += tests/bin/coll-cuda
+tests_bin_coll_cuda_SOURCES = tests/coll.c $(SN_TEST_COMMON)
+tests_bin_coll_cuda_LDADD = tests/device/devshim_cuda.$(OBJEXT) libnccl.la \
+	-L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread -lstdc++ -lm
+tests_bin_coll_cuda_LDFLAGS = $(SN_TEST_LINKFLAGS)
+EXTRA_tests_bin_coll_cuda_DEPENDENCIES = tests/device/devshim_cuda.$(OBJEXT)
+tests/device/devshim_cuda.$(OBJEXT): $(top_srcdir)/tests/device/devshim_cuda.cu $(top_srcdir)/tests/devshim.h
+	@$(MKDIR_P) tests/device
+	$(SN_NVCC_V)$(NVCC) -std=c++17 -O2 -arch=native -I$(top_srcdir) -I$(top_srcdir)/include -c -o $@ $< 2>/dev/null || \
+	  $(NVCC) -std=c++17 -O2 $(CUDA_GENCODE) -I$(top_srcdir) -I$(top_srcdir)/include -c -o $@ $<
+CLEANFILES += tests/device/devshim_cuda.$(OBJEXT)
+endif
+EXTRA_DIST += tests/device/devshim_cuda.cu
+
+# Stream semantics of device calls (abort, finalize, capture, dead peer) on
+# the emulated device.
+check_PROGRAMS += tests/bin/devstream
+tests_bin_devstream_SOURCES = tests/devstream.c $(SN_TEST_COMMON)
+tests_bin_devstream_LDADD = libsncclapi.la libsncclcore.la -lm
+tests_bin_devstream_LDFLAGS = $(SN_TEST_LINKFLAGS) -static-libtool-libs
+
 tests_bin_coll_SOURCES = tests/coll.c $(SN_TEST_COMMON)
 tests_bin_coll_LDADD = libnccl.la -lm
 tests_bin_coll_LDFLAGS = $(SN_TEST_LINKFLAGS)
@@ -96,6 +128,9 @@ TESTS += \
 	tests/coll-shm-chunk.sh \
 	tests/coll-shm-cma.sh \
 	tests/coll-socket-nsocks.sh \
+	tests/coll-emu.sh \
+	tests/bin/devstream \
+	tests/dev-loader.sh \
 	tests/bin/comm \
 	tests/bin/argcheck \
 	tests/bootstrap-garbage.sh \
@@ -112,4 +147,5 @@ EXTRA_DIST += \
 	tests/coll-shm.sh tests/coll-socket.sh tests/coll-shm-ring.sh tests/coll-shm-direct.sh \
 	tests/coll-socket-ring.sh tests/coll-socket-direct.sh tests/coll-shm-chunk.sh \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
-	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/coll-shm-cma.sh
+	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/coll-shm-cma.sh \
+	tests/coll-emu.sh tests/dev-loader.sh

@@ -33,7 +33,21 @@ typedef struct {
   sn_dtype_t dtype;
   sn_red_t red;
   int root;            /* or peer for p2p */
+  void *stream;        /* the caller's stream (device buffers only) */
+  uint8_t send_dev, recv_dev; /* the buffer is device memory: staged through host */
+  uint8_t stream_ordered;     /* device or managed memory: runs in stream order */
 } sn_task_t;
+
+/* Bytes a task reads from sendbuf and writes to recvbuf on this rank. */
+void sn_task_bytes(const sn_task_t *t, size_t *in_p, size_t *out_p);
+/* Runs tasks on host-addressable buffers now, in this thread. */
+sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks);
+/* Classifies the task's buffers (device, managed, host) and checks its
+ * stream; fn names the call in a WARN. */
+sn_status_t sn_task_classify(sn_task_t *t, const char *fn);
+/* Queues one communicator's share of a group for its proxy (stream order).
+ * *wait_seq_p: nonzero when the caller must wait for it (host semantics). */
+sn_status_t sn_dev_submit(sn_comm_t *comm, const sn_task_t *tasks, int ntasks, uint64_t *wait_seq_p);
 
 /* Runs the task now, or queues it when a group is open. */
 sn_status_t sn_group_enqueue(const sn_task_t *task);

@@ -16,7 +16,8 @@ typedef struct {
 } sn_coll_spec_t;
 
 static sn_status_t sn_check_and_enqueue(const sn_coll_spec_t *sp, const void *sendbuf, void *recvbuf, size_t count,
-                                        ncclDataType_t datatype, ncclRedOp_t op, int root, ncclComm_t comm)
+                                        ncclDataType_t datatype, ncclRedOp_t op, int root, ncclComm_t comm,
+                                        cudaStream_t stream)
 {
   sn_status_t st = sn_api_check_comm(comm, sp->fn, 0);
   if (st != SN_OK) return st;
@@ -37,6 +38,7 @@ static sn_status_t sn_check_and_enqueue(const sn_coll_spec_t *sp, const void *se
   t.root = sp->has_root ? root : 0;
   t.sendbuf = sendbuf;
   t.recvbuf = recvbuf;
+  t.stream = (void *)stream;
   if (sp->needs_op) SN_CHECK(sn_api_redop(c, op, t.dtype, sp->fn, &t.red));
   size_t es = sn_dtype_size(t.dtype);
   size_t mult = (sp->in_mult > sp->out_mult ? sp->in_mult : sp->out_mult) > 1 ? (size_t)c->nranks : 1;
@@ -56,6 +58,7 @@ static sn_status_t sn_check_and_enqueue(const sn_coll_spec_t *sp, const void *se
       SN_WARN("%s : recvbuff argument is NULL", sp->fn);
       return SN_ERR_INVALID_ARG;
     }
+    SN_CHECK(sn_task_classify(&t, sp->fn));
   }
   return sn_group_enqueue(&t);
 }
@@ -75,59 +78,59 @@ SN_SPEC(ncclScatter, SN_COLL_SCATTER, 0, 1, 1, 0, 2, 1);
 SN_API(ncclResult_t, ncclAllReduce, const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
        ncclRedOp_t op, ncclComm_t comm, cudaStream_t stream)
 {
-  return sn_api_result(sn_check_and_enqueue(&sp_ncclAllReduce, sendbuff, recvbuff, count, datatype, op, 0, comm));
+  return sn_api_result(sn_check_and_enqueue(&sp_ncclAllReduce, sendbuff, recvbuff, count, datatype, op, 0, comm, stream));
 }
 
 SN_API(ncclResult_t, ncclBroadcast, const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
        int root, ncclComm_t comm, cudaStream_t stream)
 {
-  return sn_api_result(sn_check_and_enqueue(&sp_ncclBroadcast, sendbuff, recvbuff, count, datatype, ncclSum, root, comm));
+  return sn_api_result(sn_check_and_enqueue(&sp_ncclBroadcast, sendbuff, recvbuff, count, datatype, ncclSum, root, comm, stream));
 }
 
 SN_API(ncclResult_t, ncclBcast, void *buff, size_t count, ncclDataType_t datatype, int root, ncclComm_t comm,
        cudaStream_t stream)
 {
-  return sn_api_result(sn_check_and_enqueue(&sp_ncclBroadcast, buff, buff, count, datatype, ncclSum, root, comm));
+  return sn_api_result(sn_check_and_enqueue(&sp_ncclBroadcast, buff, buff, count, datatype, ncclSum, root, comm, stream));
 }
 
 SN_API(ncclResult_t, ncclReduce, const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
        ncclRedOp_t op, int root, ncclComm_t comm, cudaStream_t stream)
 {
-  return sn_api_result(sn_check_and_enqueue(&sp_ncclReduce, sendbuff, recvbuff, count, datatype, op, root, comm));
+  return sn_api_result(sn_check_and_enqueue(&sp_ncclReduce, sendbuff, recvbuff, count, datatype, op, root, comm, stream));
 }
 
 SN_API(ncclResult_t, ncclAllGather, const void *sendbuff, void *recvbuff, size_t sendcount, ncclDataType_t datatype,
        ncclComm_t comm, cudaStream_t stream)
 {
-  return sn_api_result(sn_check_and_enqueue(&sp_ncclAllGather, sendbuff, recvbuff, sendcount, datatype, ncclSum, 0, comm));
+  return sn_api_result(sn_check_and_enqueue(&sp_ncclAllGather, sendbuff, recvbuff, sendcount, datatype, ncclSum, 0, comm, stream));
 }
 
 SN_API(ncclResult_t, ncclReduceScatter, const void *sendbuff, void *recvbuff, size_t recvcount,
        ncclDataType_t datatype, ncclRedOp_t op, ncclComm_t comm, cudaStream_t stream)
 {
-  return sn_api_result(sn_check_and_enqueue(&sp_ncclReduceScatter, sendbuff, recvbuff, recvcount, datatype, op, 0, comm));
+  return sn_api_result(sn_check_and_enqueue(&sp_ncclReduceScatter, sendbuff, recvbuff, recvcount, datatype, op, 0, comm, stream));
 }
 
 SN_API(ncclResult_t, ncclAlltoAll, const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
        ncclComm_t comm, cudaStream_t stream)
 {
-  return sn_api_result(sn_check_and_enqueue(&sp_ncclAlltoAll, sendbuff, recvbuff, count, datatype, ncclSum, 0, comm));
+  return sn_api_result(sn_check_and_enqueue(&sp_ncclAlltoAll, sendbuff, recvbuff, count, datatype, ncclSum, 0, comm, stream));
 }
 
 SN_API(ncclResult_t, ncclGather, const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
        int root, ncclComm_t comm, cudaStream_t stream)
 {
-  return sn_api_result(sn_check_and_enqueue(&sp_ncclGather, sendbuff, recvbuff, count, datatype, ncclSum, root, comm));
+  return sn_api_result(sn_check_and_enqueue(&sp_ncclGather, sendbuff, recvbuff, count, datatype, ncclSum, root, comm, stream));
 }
 
 SN_API(ncclResult_t, ncclScatter, const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
        int root, ncclComm_t comm, cudaStream_t stream)
 {
-  return sn_api_result(sn_check_and_enqueue(&sp_ncclScatter, sendbuff, recvbuff, count, datatype, ncclSum, root, comm));
+  return sn_api_result(sn_check_and_enqueue(&sp_ncclScatter, sendbuff, recvbuff, count, datatype, ncclSum, root, comm, stream));
 }
 
 static sn_status_t sn_p2p(const char *fn, int is_send, const void *buf, size_t count, ncclDataType_t datatype,
-                          int peer, ncclComm_t comm)
+                          int peer, ncclComm_t comm, cudaStream_t stream)
 {
   sn_status_t st = sn_api_check_comm(comm, fn, 0);
   if (st != SN_OK) return st;
@@ -158,17 +161,19 @@ static sn_status_t sn_p2p(const char *fn, int is_send, const void *buf, size_t c
   t.count = count;
   t.dtype = (sn_dtype_t)datatype;
   t.root = peer;
+  t.stream = (void *)stream;
+  if (count > 0) SN_CHECK(sn_task_classify(&t, fn));
   return sn_group_enqueue(&t);
 }
 
 SN_API(ncclResult_t, ncclSend, const void *sendbuff, size_t count, ncclDataType_t datatype, int peer, ncclComm_t comm,
        cudaStream_t stream)
 {
-  return sn_api_result(sn_p2p("ncclSend", 1, sendbuff, count, datatype, peer, comm));
+  return sn_api_result(sn_p2p("ncclSend", 1, sendbuff, count, datatype, peer, comm, stream));
 }
 
 SN_API(ncclResult_t, ncclRecv, void *recvbuff, size_t count, ncclDataType_t datatype, int peer, ncclComm_t comm,
        cudaStream_t stream)
 {
-  return sn_api_result(sn_p2p("ncclRecv", 0, recvbuff, count, datatype, peer, comm));
+  return sn_api_result(sn_p2p("ncclRecv", 0, recvbuff, count, datatype, peer, comm, stream));
 }

@@ -226,8 +226,18 @@ SN_API(ncclResult_t, ncclCommFinalize, ncclComm_t comm)
 {
   sn_status_t st = sn_api_check_comm(comm, "ncclCommFinalize", 1);
   if (st != SN_OK) return sn_api_result(st);
-  /* host operations have completed when they returned: nothing to flush */
-  sn_api_comm(comm)->finalized = 1;
+  /* host operations have completed when they returned; device ones may
+   * still be queued on the proxy: flush them */
+  sn_comm_t *c = sn_api_comm(comm);
+  if (c->dev && c->proxy.started) {
+    pthread_mutex_lock(&c->proxy.mu);
+    uint64_t last = c->proxy.issued;
+    pthread_mutex_unlock(&c->proxy.mu);
+    st = sn_proxy_wait(&c->proxy, last);
+    if (st == SN_OK) st = (sn_status_t)atomic_load(&c->async_error);
+  }
+  c->finalized = 1;
+  if (st < 0) return sn_api_result(st);
   return ncclSuccess;
 }
 

@@ -108,40 +108,25 @@ static void sn_task_desc(const sn_task_t *t, sn_op_desc_t *d)
   d->root = t->root;
   d->rank = c->rank;
   d->nranks = c->nranks;
-  size_t es = sn_dtype_size(t->dtype), n = t->count * es, p = (size_t)c->nranks;
+  size_t es = sn_dtype_size(t->dtype), n = t->count * es, in_bytes, out_bytes;
   const uint8_t *s = t->sendbuf, *r = t->recvbuf;
-  size_t in_bytes = n, out_bytes = n;
+  sn_task_bytes(t, &in_bytes, &out_bytes);
   switch (t->coll) {
   case SN_COLL_ALLREDUCE:
   case SN_COLL_REDUCE:
-  case SN_COLL_BROADCAST: d->inplace = s == r; break;
-  case SN_COLL_REDUCESCATTER:
-    d->inplace = r == s + (size_t)c->rank * n;
-    in_bytes = n * p;
-    break;
-  case SN_COLL_ALLGATHER:
-    d->inplace = s == r + (size_t)c->rank * n;
-    out_bytes = n * p;
-    break;
-  case SN_COLL_GATHER:
-    d->inplace = c->rank == t->root && s == r + (size_t)t->root * n;
-    out_bytes = c->rank == t->root ? n * p : 0;
-    break;
-  case SN_COLL_SCATTER:
-    d->inplace = c->rank == t->root && r == s + (size_t)t->root * n;
-    in_bytes = c->rank == t->root ? n * p : 0;
-    break;
-  case SN_COLL_ALLTOALL:
-    d->inplace = s == r;
-    in_bytes = out_bytes = n * p;
-    break;
+  case SN_COLL_BROADCAST:
+  case SN_COLL_ALLTOALL: d->inplace = s == r; break;
+  case SN_COLL_REDUCESCATTER: d->inplace = r == s + (size_t)c->rank * n; break;
+  case SN_COLL_ALLGATHER: d->inplace = s == r + (size_t)c->rank * n; break;
+  case SN_COLL_GATHER: d->inplace = c->rank == t->root && s == r + (size_t)t->root * n; break;
+  case SN_COLL_SCATTER: d->inplace = c->rank == t->root && r == s + (size_t)t->root * n; break;
   default: break;
   }
   /* any other overlap of input and output: stage the input */
   if (!d->inplace && s && r && in_bytes && out_bytes && s < r + out_bytes && r < s + in_bytes) d->overlap = 1;
 }
 
-static sn_status_t sn_group_run(sn_task_t *tasks, int ntasks)
+sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
 {
   /* a call outside a group is the common case: no allocation for it */
   enum { SMALL = 4 };
@@ -221,6 +206,64 @@ out:
     free(p2p);
     free(done_comm);
   }
+  return st;
+}
+
+/* Splits the group: communicators with stream-ordered work (device buffers,
+ * or earlier device work still queued) hand their share to their proxy; the
+ * rest run here and now. */
+static sn_status_t sn_group_run(sn_task_t *tasks, int ntasks)
+{
+  int any = 0;
+  for (int i = 0; i < ntasks && !any; i++)
+    any = tasks[i].stream_ordered || (tasks[i].comm->dev && sn_proxy_busy(&tasks[i].comm->proxy));
+  if (!any) return sn_group_exec(tasks, ntasks);
+
+  sn_status_t st = SN_OK;
+  sn_task_t *host = malloc((size_t)ntasks * sizeof(*host));
+  sn_task_t *mine = malloc((size_t)ntasks * sizeof(*mine));
+  char *taken = calloc((size_t)ntasks, 1);
+  uint64_t *waits = calloc((size_t)ntasks, sizeof(*waits));
+  sn_comm_t **wait_comms = calloc((size_t)ntasks, sizeof(*wait_comms));
+  int nhost = 0, nwaits = 0;
+  if (!host || !mine || !taken || !waits || !wait_comms) {
+    st = SN_ERR_SYSTEM;
+    goto out;
+  }
+  for (int i = 0; i < ntasks && st == SN_OK; i++) {
+    if (taken[i]) continue;
+    sn_comm_t *c = tasks[i].comm;
+    int n = 0, ordered = c->dev && sn_proxy_busy(&c->proxy);
+    for (int k = i; k < ntasks; k++) {
+      if (tasks[k].comm != c) continue;
+      taken[k] = 1;
+      ordered |= tasks[k].stream_ordered;
+      mine[n++] = tasks[k];
+    }
+    if (!ordered) {
+      memcpy(host + nhost, mine, (size_t)n * sizeof(*mine));
+      nhost += n;
+      continue;
+    }
+    uint64_t seq = 0;
+    st = sn_dev_submit(c, mine, n, &seq);
+    if (st == SN_OK && seq) {
+      waits[nwaits] = seq;
+      wait_comms[nwaits++] = c;
+    }
+  }
+  if (st == SN_OK && nhost > 0) st = sn_group_exec(host, nhost);
+  for (int i = 0; i < nwaits; i++) {
+    sn_status_t w = sn_proxy_wait(&wait_comms[i]->proxy, waits[i]);
+    if (w == SN_OK) w = (sn_status_t)atomic_load(&wait_comms[i]->async_error);
+    if (st == SN_OK && w < 0) st = w;
+  }
+out:
+  free(host);
+  free(mine);
+  free(taken);
+  free(waits);
+  free(wait_comms);
   return st;
 }
 

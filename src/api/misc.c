@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "dev/dev.h"
 #include "kernels/kernels.h"
 
 ncclResult_t sn_api_result(sn_status_t st)
@@ -89,7 +90,19 @@ SN_API(ncclResult_t, ncclMemAlloc, void **ptr, size_t size)
     *ptr = NULL;
     return ncclSuccess;
   }
+  /* with a device backend the memory is on the current device, as NCCL's
+   * (nccl-tests allocates every buffer this way); without one, host memory */
+  const sn_dev_ops_t *d = sn_dev();
   void *p = NULL;
+  if (d) {
+    sn_status_t st = d->mem_alloc(&p, size);
+    if (st != SN_OK) {
+      SN_WARN("ncclMemAlloc : cannot allocate %zu bytes of %s device memory", size, d->name);
+      return sn_api_result(st == SN_ERR_INVALID_ARG ? SN_ERR_SYSTEM : st);
+    }
+    *ptr = p;
+    return ncclSuccess;
+  }
   int rc = posix_memalign(&p, 4096, size);
   if (rc != 0) {
     SN_WARN("ncclMemAlloc : cannot allocate %zu bytes of host memory: %s", size, strerror(rc));
@@ -101,6 +114,15 @@ SN_API(ncclResult_t, ncclMemAlloc, void **ptr, size_t size)
 
 SN_API(ncclResult_t, ncclMemFree, void *ptr)
 {
+  if (ptr == NULL) return ncclSuccess;
+  const sn_dev_ops_t *d = sn_dev();
+  if (d && sn_dev_kind(ptr) == SN_MEM_DEVICE) {
+    if (d->mem_free(ptr) != SN_OK) {
+      SN_WARN("ncclMemFree : ptr %p is device memory that ncclMemAlloc did not return", ptr);
+      return ncclInvalidArgument;
+    }
+    return ncclSuccess;
+  }
   free(ptr);
   return ncclSuccess;
 }

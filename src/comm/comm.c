@@ -51,6 +51,8 @@ void sn_comm_set_error(sn_comm_t *comm, sn_status_t st)
   if (st < 0) atomic_compare_exchange_strong(&comm->async_error, &expected, (int)st);
 }
 
+static void sn_comm_proxy_error(void *ctx, sn_status_t st) { sn_comm_set_error(ctx, st); }
+
 sn_comm_t *sn_comm_new(int rank, int nranks, const sn_comm_config_t *cfg)
 {
   sn_comm_t *c = calloc(1, sizeof(*c));
@@ -62,6 +64,15 @@ sn_comm_t *sn_comm_new(int rank, int nranks, const sn_comm_config_t *cfg)
   atomic_init(&c->abort_flag, 0);
   atomic_init(&c->async_error, SN_OK);
   pthread_mutex_init(&c->ops_lock, NULL);
+  /* a device backend binds the communicator to the caller's current device,
+   * as NCCL does; the proxy thread starts with the first device call */
+  c->dev = sn_dev();
+  c->dev_device = -1;
+  if (c->dev) {
+    if (c->dev->get_device(&c->dev_device) != SN_OK) c->dev_device = -1;
+    sn_proxy_init(&c->proxy, c->dev, c->dev_device, &c->abort_flag, sn_comm_proxy_error, c,
+                  (uint64_t)sn_param_int(SN_P_TIMEOUT_MS) * 1000000ull);
+  }
   return c;
 }
 
@@ -265,6 +276,11 @@ out:
 void sn_comm_free(sn_comm_t *c)
 {
   if (!c) return;
+  if (c->dev) {
+    /* queued work runs first (a destroy flushes); an abort releases it */
+    sn_proxy_fini(&c->proxy);
+    if (c->dev_stage) c->dev->host_free(c->dev_stage);
+  }
   if (c->eng.send) sn_engine_fini(&c->eng);
   sn_bootstrap_fini(c->bs);
   free(c->peers);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "comm/bootstrap.h"
+#include "dev/proxy.h"
 #include "engine/engine.h"
 #include "kernels/kernels.h"
 #include "util/status.h"
@@ -58,6 +59,14 @@ typedef struct sn_comm {
   pthread_mutex_t ops_lock;
   sn_user_op_t *user_ops;
   int n_user_ops;
+  /* device buffers (a backend is loaded): the device current when the
+   * communicator was created, the proxy that runs stream-ordered work, and
+   * the proxy's host staging buffer */
+  const sn_dev_ops_t *dev;
+  int dev_device;
+  sn_proxy_t proxy;
+  uint8_t *dev_stage;
+  size_t dev_stage_bytes;
 } sn_comm_t;
 
 /* A communicator shell (identity, config) that sn_comm_join brings up; used

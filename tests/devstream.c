@@ -1,0 +1,264 @@
+/*
+ * devstream.c -- stream semantics of calls on device buffers, on the
+ * emulated device (SNCCL_DEVICE=emu, linked statically to reach its streams).
+ *
+ *   memalloc       ncclMemAlloc returns device memory; ncclMemFree takes it
+ *   capture        a call on a capturing stream: ncclInvalidUsage, one WARN
+ *   returns_at_once  a call behind a blocked stream returns at once and
+ *                  takes effect when the stream gets there
+ *   two_streams    one group, calls on two streams: both streams' earlier
+ *                  work is waited for, both are released
+ *   host_after_dev a host-buffer call after queued device work runs after it
+ *                  (same links, same order on every rank)
+ *   finalize       ncclCommFinalize flushes queued device work
+ *   abort_blocked  ncclCommAbort with work queued behind a stream that never
+ *                  gets there: returns within 1 s and releases the stream
+ *   dead_peer      a peer dies; the queued call fails, the error comes out of
+ *                  ncclCommGetAsyncError and the stream is released
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dev/dev.h"
+#include "tests/common.h"
+
+#define N 4099 /* floats: several pieces, not a multiple of anything */
+#define DEADLINE_MS 2000
+
+static void *stream_new(void) { return sn_emu_stream_create(); }
+
+static float *dev_floats(size_t n)
+{
+  void *p = NULL;
+  if (ncclMemAlloc(&p, n * sizeof(float)) != ncclSuccess) return NULL;
+  return p;
+}
+
+/* A "kernel" that waits until t_shared[idx] is set (or 10 s). */
+static void wait_shared(void *arg)
+{
+  int idx = (int)(intptr_t)arg;
+  t_shared_wait(idx, 1, 10.0);
+}
+
+typedef struct {
+  float *dst;
+  float value;
+  int delay_us;
+} fill_t;
+
+/* A "kernel" that fills a buffer after a delay. */
+static void fill_kernel(void *arg)
+{
+  fill_t *f = arg;
+  struct timespec ts = {0, (long)f->delay_us * 1000};
+  nanosleep(&ts, NULL);
+  for (size_t i = 0; i < N; i++) f->dst[i] = f->value;
+  free(f);
+}
+
+static int fill_on(void *stream, float *dst, float value, int delay_us)
+{
+  fill_t *f = malloc(sizeof(*f));
+  if (!f) return 1;
+  *f = (fill_t){dst, value, delay_us};
+  return sn_emu_stream_call(stream, fill_kernel, f) != SN_OK;
+}
+
+static int memalloc_case(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  void *p = NULL;
+  T_NCCL(ncclMemAlloc(&p, 1 << 20));
+  T_ASSERT(sn_dev_kind(p) == SN_MEM_DEVICE, "ncclMemAlloc did not return device memory");
+  T_NCCL(ncclMemFree(p));
+  void *h = malloc(64);
+  T_ASSERT(sn_dev_kind(h) == SN_MEM_HOST, "malloc'd memory is not host memory");
+  free(h);
+  T_NCCL(ncclMemFree(NULL));
+  return 0;
+}
+
+static int capture_case(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  void *s = stream_new();
+  float *buf = dev_floats(N);
+  T_ASSERT(s && buf, "setup failed");
+  sn_emu_stream_set_capturing(s, 1);
+  T_NCCL_EXPECT(ncclAllReduce(buf, buf, N, ncclFloat, ncclSum, comm, s), ncclInvalidUsage);
+  T_ASSERT(strstr(ncclGetLastError(NULL), "graph") != NULL, "the error does not mention graph capture: %s",
+           ncclGetLastError(NULL));
+  sn_emu_stream_set_capturing(s, 0);
+  T_ASSERT(fill_on(s, buf, 1.0f, 0) == 0, "fill");
+  T_NCCL(ncclAllReduce(buf, buf, N, ncclFloat, ncclSum, comm, s));
+  sn_dev_emu_ops.stream_sync(s);
+  for (size_t i = 0; i < N; i++) T_ASSERT(buf[i] == (float)nranks, "element %zu is %f", i, buf[i]);
+  T_NCCL(ncclCommDestroy(comm));
+  ncclMemFree(buf);
+  sn_emu_stream_destroy(s);
+  return 0;
+}
+
+static int returns_at_once_case(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  void *s = stream_new();
+  float *buf = dev_floats(N);
+  T_ASSERT(s && buf, "setup failed");
+  sn_emu_stream_call(s, wait_shared, (void *)(intptr_t)rank); /* blocks the stream */
+  T_ASSERT(fill_on(s, buf, (float)(rank + 1), 0) == 0, "fill");
+  double t0 = t_now();
+  T_NCCL(ncclAllReduce(buf, buf, N, ncclFloat, ncclSum, comm, s));
+  double dt = t_now() - t0;
+  T_ASSERT(dt < 0.5, "the call took %.3f s with its stream blocked: it must return at once", dt);
+  usleep(100 * 1000);
+  t_shared[rank] = 1; /* let the stream go */
+  sn_dev_emu_ops.stream_sync(s);
+  float want = (float)(nranks * (nranks + 1) / 2);
+  for (size_t i = 0; i < N; i++) T_ASSERT(buf[i] == want, "element %zu is %f, want %f", i, buf[i], want);
+  T_NCCL(ncclCommDestroy(comm));
+  ncclMemFree(buf);
+  sn_emu_stream_destroy(s);
+  return 0;
+}
+
+static int two_streams_case(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  void *a = stream_new(), *b = stream_new();
+  float *x = dev_floats(N), *y = dev_floats(N * (size_t)nranks), *z = dev_floats(N);
+  T_ASSERT(a && b && x && y && z, "setup failed");
+  T_ASSERT(fill_on(a, x, 2.0f, 1000) == 0 && fill_on(b, z, (float)rank, 3000) == 0, "fill");
+  T_NCCL(ncclGroupStart());
+  T_NCCL(ncclAllReduce(x, x, N, ncclFloat, ncclSum, comm, a));
+  T_NCCL(ncclAllGather(z, y, N, ncclFloat, comm, b));
+  T_NCCL(ncclGroupEnd());
+  sn_dev_emu_ops.stream_sync(a);
+  sn_dev_emu_ops.stream_sync(b);
+  for (size_t i = 0; i < N; i++) T_ASSERT(x[i] == 2.0f * nranks, "x[%zu] is %f", i, x[i]);
+  for (int r = 0; r < nranks; r++)
+    for (size_t i = 0; i < N; i++)
+      T_ASSERT(y[(size_t)r * N + i] == (float)r, "y[%d][%zu] is %f", r, i, y[(size_t)r * N + i]);
+  T_NCCL(ncclCommDestroy(comm));
+  ncclMemFree(x);
+  ncclMemFree(y);
+  ncclMemFree(z);
+  sn_emu_stream_destroy(a);
+  sn_emu_stream_destroy(b);
+  return 0;
+}
+
+static int host_after_dev_case(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  void *s = stream_new();
+  float *d = dev_floats(N), *h = malloc(N * sizeof(float));
+  T_ASSERT(s && d && h, "setup failed");
+  for (size_t i = 0; i < N; i++) h[i] = 10.0f;
+  T_ASSERT(fill_on(s, d, 1.0f, 50000) == 0, "fill"); /* the device call waits 50 ms for this */
+  T_NCCL(ncclAllReduce(d, d, N, ncclFloat, ncclSum, comm, s));
+  T_NCCL(ncclAllReduce(h, h, N, ncclFloat, ncclSum, comm, NULL));
+  for (size_t i = 0; i < N; i++) T_ASSERT(h[i] == 10.0f * nranks, "host h[%zu] is %f", i, h[i]);
+  sn_dev_emu_ops.stream_sync(s);
+  for (size_t i = 0; i < N; i++) T_ASSERT(d[i] == (float)nranks, "device d[%zu] is %f", i, d[i]);
+  T_NCCL(ncclCommDestroy(comm));
+  ncclMemFree(d);
+  free(h);
+  sn_emu_stream_destroy(s);
+  return 0;
+}
+
+static int finalize_case(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  void *s = stream_new();
+  float *d = dev_floats(N);
+  T_ASSERT(s && d, "setup failed");
+  T_ASSERT(fill_on(s, d, 3.0f, 20000) == 0, "fill");
+  for (int k = 0; k < 3; k++) T_NCCL(ncclAllReduce(d, d, N, ncclFloat, ncclMax, comm, s));
+  T_NCCL(ncclCommFinalize(comm));
+  /* flushed: the results are in place without waiting for the stream */
+  for (size_t i = 0; i < N; i++) T_ASSERT(d[i] == 3.0f, "d[%zu] is %f after finalize", i, d[i]);
+  T_NCCL(ncclCommDestroy(comm));
+  sn_dev_emu_ops.stream_sync(s);
+  ncclMemFree(d);
+  sn_emu_stream_destroy(s);
+  return 0;
+}
+
+static int abort_blocked_case(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  void *s = stream_new();
+  float *d = dev_floats(N);
+  T_ASSERT(s && d, "setup failed");
+  sn_emu_stream_call(s, wait_shared, (void *)(intptr_t)(16 + rank)); /* until after the abort */
+  T_NCCL(ncclAllReduce(d, d, N, ncclFloat, ncclSum, comm, s));
+  T_NCCL(ncclAllGather(d, d, 1, ncclFloat, comm, s));
+  double t0 = t_now();
+  T_NCCL(ncclCommAbort(comm));
+  double dt = t_now() - t0;
+  T_ASSERT(dt < 1.0, "ncclCommAbort took %.3f s", dt);
+  t_shared[16 + rank] = 1;
+  t0 = t_now();
+  sn_dev_emu_ops.stream_sync(s); /* released: the waits behind the calls pass */
+  T_ASSERT(t_now() - t0 < 2.0, "the stream was not released by the abort");
+  T_MSG("abort returned after %.1f ms", dt * 1e3);
+  ncclMemFree(d);
+  sn_emu_stream_destroy(s);
+  return 0;
+}
+
+static int dead_peer_case(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  if (rank == nranks - 1) _exit(0);
+  void *s = stream_new();
+  float *d = dev_floats(1 << 18);
+  T_ASSERT(s && d, "setup failed");
+  double t0 = t_now();
+  T_NCCL(ncclAllReduce(d, d, 1 << 18, ncclFloat, ncclSum, comm, s));
+  ncclResult_t async = ncclSuccess;
+  while (async == ncclSuccess && t_now() - t0 < DEADLINE_MS / 1000.0 + 5.0) {
+    T_NCCL(ncclCommGetAsyncError(comm, &async));
+    usleep(10 * 1000);
+  }
+  double dt = t_now() - t0;
+  T_ASSERT(async != ncclSuccess, "no asynchronous error %.1f s after a peer died", dt);
+  sn_dev_emu_ops.stream_sync(s); /* a failed call still releases its stream */
+  T_MSG("asynchronous error after %.2f s: %s", dt, ncclGetErrorString(async));
+  T_NCCL(ncclCommAbort(comm));
+  ncclMemFree(d);
+  sn_emu_stream_destroy(s);
+  return 0;
+}
+
+int main(int argc, char **argv)
+{
+  char deadline[32];
+  snprintf(deadline, sizeof(deadline), "%d", DEADLINE_MS);
+  setenv("SNCCL_TIMEOUT_MS", deadline, 1);
+  setenv("SNCCL_DEVICE", "emu", 1);
+  t_env_defaults();
+  static const t_case_t cases[] = {
+      {"memalloc", 1, 30, memalloc_case, 0},
+      {"capture", 2, 30, capture_case, 0},
+      {"returns_at_once", 3, 30, returns_at_once_case, 0},
+      {"two_streams", 3, 30, two_streams_case, 0},
+      {"host_after_dev", 2, 30, host_after_dev_case, 0},
+      {"finalize", 2, 30, finalize_case, 0},
+      {"abort_blocked", 2, 30, abort_blocked_case, 0},
+      {"dead_peer", 3, 30, dead_peer_case, 0},
+  };
+  return t_run_cases("devstream", cases, (int)(sizeof(cases) / sizeof(cases[0])), argc, argv);
+}
