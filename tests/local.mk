@@ -67,8 +67,26 @@ tests/device/devshim_cuda.$(OBJEXT): $(top_srcdir)/tests/device/devshim_cuda.cu 
 	$(SN_NVCC_V)$(NVCC) -std=c++17 -O2 -arch=native -I$(top_srcdir) -I$(top_srcdir)/include -c -o $@ $< 2>/dev/null || \
 	  $(NVCC) -std=c++17 -O2 $(CUDA_GENCODE) -I$(top_srcdir) -I$(top_srcdir)/include -c -o $@ $<
 CLEANFILES += tests/device/devshim_cuda.$(OBJEXT)
+
+check_PROGRAMS += tests/bin/devcheck-cuda tests/bin/d2d-bw
+tests_bin_devcheck_cuda_SOURCES = $(SN_TEST_COMMON)
+tests_bin_devcheck_cuda_LDADD = tests/device/devcheck.$(OBJEXT) libnccl.la \
+	-L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread -lstdc++ -lm
+tests_bin_devcheck_cuda_LDFLAGS = $(SN_TEST_LINKFLAGS)
+EXTRA_tests_bin_devcheck_cuda_DEPENDENCIES = tests/device/devcheck.$(OBJEXT)
+tests/device/devcheck.$(OBJEXT): $(top_srcdir)/tests/device/devcheck.cu $(top_srcdir)/tests/common.h
+	@$(MKDIR_P) tests/device
+	$(SN_NVCC_V)$(NVCC) -std=c++17 -O2 $(CUDA_GENCODE) -I$(top_srcdir) -I$(top_srcdir)/include -c -o $@ $<
+tests_bin_d2d_bw_SOURCES =
+tests_bin_d2d_bw_LDADD = tests/device/bw.$(OBJEXT) -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread -lstdc++
+EXTRA_tests_bin_d2d_bw_DEPENDENCIES = tests/device/bw.$(OBJEXT)
+tests/device/bw.$(OBJEXT): $(top_srcdir)/tests/device/bw.cu
+	@$(MKDIR_P) tests/device
+	$(SN_NVCC_V)$(NVCC) -std=c++17 -O2 $(CUDA_GENCODE) -c -o $@ $<
+CLEANFILES += tests/device/devcheck.$(OBJEXT) tests/device/bw.$(OBJEXT)
 endif
-EXTRA_DIST += tests/device/devshim_cuda.cu
+EXTRA_DIST += tests/device/devshim_cuda.cu tests/device/devcheck.cu tests/device/bw.cu tests/device/run.sh \
+	tests/device/torch_smoke.py
 
 # Stream semantics of device calls (abort, finalize, capture, dead peer) on
 # the emulated device.

@@ -179,10 +179,14 @@ static sn_status_t sn_cu_init(int *n)
 {
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
+  *n = 0;
+  if (e == cudaErrorNoDevice) return SN_OK;
   if (e != cudaSuccess) {
+    /* e.g. a driver older than this runtime: say so, device buffers would
+     * otherwise be taken for host memory */
+    sn_cu_warn("cudaGetDeviceCount", e);
     cudaGetLastError();
-    *n = 0;
-    return SN_OK;
+    return SN_ERR_SYSTEM;
   }
   *n = count;
   return SN_OK;

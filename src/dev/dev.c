@@ -29,7 +29,7 @@ static int sn_dev_usable(const sn_dev_ops_t *ops, int loud)
   int n = 0;
   sn_status_t st = ops->init(&n);
   if (st != SN_OK || n <= 0) {
-    if (loud) SN_WARN("device backend %s: no usable device (%s, %d devices)", ops->name, sn_status_str(st), n);
+    if (loud || st != SN_OK) SN_WARN("device backend %s: no usable device (%s, %d devices)", ops->name, sn_status_str(st), n);
     else SN_INFO(SN_LOG_INIT, "device backend %s: no usable device (%d devices)", ops->name, n);
     return 0;
   }
@@ -63,8 +63,10 @@ static const sn_dev_ops_t *sn_dev_load_cuda(int loud)
     if (!h) h = dlopen("libsnccl-cuda.so", RTLD_NOW | RTLD_LOCAL);
   }
   if (!h) {
-    if (loud) SN_WARN("SNCCL_DEVICE=cuda: cannot load libsnccl-cuda.so: %s", dlerror());
-    else SN_INFO(SN_LOG_INIT, "CUDA driver present but libsnccl-cuda.so not loadable: %s", dlerror());
+    /* a driver without our backend: device pointers would be taken for
+     * host memory, so this is worth a warning even when not asked for */
+    SN_WARN("%scannot load libsnccl-cuda.so (%s): device buffers are not supported in this process",
+            loud ? "SNCCL_DEVICE=cuda: " : "CUDA driver found but ", dlerror());
     return NULL;
   }
   sn_dev_entry_fn entry = (sn_dev_entry_fn)dlsym(h, SN_DEV_ENTRY_SYMBOL);
