@@ -13,6 +13,13 @@
  *   finalize       ncclCommFinalize flushes queued device work
  *   abort_blocked  ncclCommAbort with work queued behind a stream that never
  *                  gets there: returns within 1 s and releases the stream
+ *   window         ncclCommWindowRegister on device buffers maps every
+ *                  peer's window: reads and writes through the mapping land
+ *                  in the peer's buffer
+ *   mismatch       ranks call different operations on device buffers
+ *                  (device-direct): ncclInvalidUsage through
+ *                  ncclCommGetAsyncError on every rank, long before the
+ *                  no-progress deadline
  *   dead_peer      a peer dies; the queued call fails, the error comes out of
  *                  ncclCommGetAsyncError and the stream is released
  */
@@ -218,6 +225,63 @@ static int abort_blocked_case(int rank, int nranks, ncclUniqueId id, void *arg)
   return 0;
 }
 
+void *sn_win_peer(ncclWindow_t win, int rank); /* the library's, linked statically */
+
+static int window_case(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  float *d = dev_floats(64);
+  float *h = malloc(64 * sizeof(float));
+  T_ASSERT(d && h, "setup failed");
+  for (int i = 0; i < 64; i++) d[i] = (float)(100 * rank); /* emulated device memory is host-addressable */
+  ncclWindow_t win, hwin;
+  T_NCCL(ncclCommWindowRegister(comm, d, 64 * sizeof(float), &win, NCCL_WIN_COLL_SYMMETRIC));
+  T_NCCL(ncclCommWindowRegister(comm, h, 64 * sizeof(float), &hwin, NCCL_WIN_DEFAULT));
+  T_ASSERT(sn_win_peer(hwin, 0) == NULL, "a host window was mapped");
+  for (int r = 0; r < nranks; r++) {
+    float *p = sn_win_peer(win, r);
+    T_ASSERT(p != NULL, "rank %d's window is not mapped", r);
+    T_ASSERT(p[63] == (float)(100 * r), "rank %d's window reads %f", r, p[63]);
+    p[rank] = (float)(1000 + rank); /* write my slot in everyone's window */
+  }
+  float one = 1.0f; /* host all-reduce as a barrier */
+  T_NCCL(ncclAllReduce(&one, &one, 1, ncclFloat, ncclSum, comm, NULL));
+  for (int r = 0; r < nranks; r++) T_ASSERT(d[r] == (float)(1000 + r), "slot %d of my window is %f", r, d[r]);
+  T_NCCL(ncclCommWindowDeregister(comm, win));
+  T_NCCL(ncclCommWindowDeregister(comm, hwin));
+  T_NCCL(ncclCommDestroy(comm));
+  ncclMemFree(d);
+  free(h);
+  return 0;
+}
+
+static int mismatch_case(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  void *s = stream_new();
+  float *d = dev_floats(N + 1);
+  T_ASSERT(s && d, "setup failed");
+  double t0 = t_now();
+  T_NCCL(ncclAllReduce(d, d, N + (rank == 1), ncclFloat, ncclSum, comm, s));
+  ncclResult_t async = ncclSuccess;
+  while (async == ncclSuccess && t_now() - t0 < 10.0) {
+    T_NCCL(ncclCommGetAsyncError(comm, &async));
+    usleep(1000);
+  }
+  double dt = t_now() - t0;
+  T_ASSERT(async == ncclInvalidUsage, "asynchronous error %d (%s) after %.2f s, want ncclInvalidUsage", (int)async,
+           ncclGetErrorString(async), dt);
+  T_ASSERT(dt < DEADLINE_MS / 1000.0, "the mismatch took %.2f s to report: not faster than a timeout", dt);
+  T_ASSERT(strstr(ncclGetLastError(NULL), "mismatched") != NULL, "last error: %s", ncclGetLastError(NULL));
+  sn_dev_emu_ops.stream_sync(s);
+  T_NCCL(ncclCommAbort(comm));
+  ncclMemFree(d);
+  sn_emu_stream_destroy(s);
+  return 0;
+}
+
 static int dead_peer_case(int rank, int nranks, ncclUniqueId id, void *arg)
 {
   ncclComm_t comm;
@@ -258,6 +322,8 @@ int main(int argc, char **argv)
       {"host_after_dev", 2, 30, host_after_dev_case, 0},
       {"finalize", 2, 30, finalize_case, 0},
       {"abort_blocked", 2, 30, abort_blocked_case, 0},
+      {"window", 3, 30, window_case, 0},
+      {"mismatch", 2, 30, mismatch_case, 0},
       {"dead_peer", 3, 30, dead_peer_case, 0},
   };
   return t_run_cases("devstream", cases, (int)(sizeof(cases) / sizeof(cases[0])), argc, argv);

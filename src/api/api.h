@@ -36,6 +36,8 @@ typedef struct {
   void *stream;        /* the caller's stream (device buffers only) */
   uint8_t send_dev, recv_dev; /* the buffer is device memory: staged through host */
   uint8_t stream_ordered;     /* device or managed memory: runs in stream order */
+  uint8_t direct;             /* runs device-direct (dev/direct.h) */
+  uint64_t dd_seq;
 } sn_task_t;
 
 /* Bytes a task reads from sendbuf and writes to recvbuf on this rank. */
@@ -47,6 +49,9 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks);
 sn_status_t sn_task_classify(sn_task_t *t, const char *fn);
 /* Queues one communicator's share of a group for its proxy (stream order).
  * *wait_seq_p: nonzero when the caller must wait for it (host semantics). */
+/* A window's buffer on rank `rank`, mapped in this process (device windows
+ * of single-host communicators), or NULL. */
+void *sn_win_peer(ncclWindow_t win, int rank);
 sn_status_t sn_dev_submit(sn_comm_t *comm, const sn_task_t *tasks, int ntasks, uint64_t *wait_seq_p);
 
 /* Runs the task now, or queues it when a group is open. */

@@ -19,6 +19,7 @@
 
 #include "api/api.h"
 #include "dev/dev.h"
+#include "dev/direct.h"
 
 typedef struct {
   uint8_t *dev_lo;  /* device address of the region */
@@ -130,7 +131,21 @@ static sn_status_t sn_dev_work_run(sn_proxy_item_t *it)
       t->sendbuf = c->dev_stage + w->regions[rs].stage_off + ((const uint8_t *)t->sendbuf - w->regions[rs].dev_lo);
     if (rr >= 0) t->recvbuf = c->dev_stage + w->regions[rr].stage_off + ((uint8_t *)t->recvbuf - w->regions[rr].dev_lo);
   }
-  SN_CHECK(sn_group_exec(w->tasks, w->ntasks));
+  /* The calls of a group are concurrent (NCCL's rule), so the order among
+   * them is ours to choose, as long as every rank chooses alike: the
+   * device-direct ones in call order, then all the others together through
+   * the engine (send/recv pairs must be posted together). */
+  int nengine = 0;
+  for (int i = 0; i < w->ntasks; i++) {
+    sn_task_t *t = &w->tasks[i];
+    if (!t->direct) {
+      w->tasks[nengine++] = *t;
+      continue;
+    }
+    sn_dd_op_t op = {t->coll, t->dtype, t->red, t->count, t->root, t->sendbuf, t->recvbuf, t->dd_seq};
+    SN_CHECK(sn_dd_run(c->dd, &op));
+  }
+  if (nengine) SN_CHECK(sn_group_exec(w->tasks, nengine));
   for (int i = 0; i < w->nregions; i++) {
     sn_stage_region_t *r = &w->regions[i];
     if (r->out_len) SN_CHECK(d->copy(r->dev_lo + r->out_off, c->dev_stage + r->stage_off + r->out_off, r->out_len));
@@ -195,6 +210,16 @@ sn_status_t sn_dev_submit(sn_comm_t *c, const sn_task_t *tasks, int ntasks, uint
     sn_task_t *t = &w->tasks[i];
     size_t in, out;
     sn_task_bytes(t, &in, &out);
+    t->direct = c->dd && t->count > 0 && t->stream_ordered && (in == 0 || t->send_dev) && (out == 0 || t->recv_dev) &&
+                sn_dd_supports(c->dd, t->coll, &t->red);
+    if (t->direct) {
+      t->dd_seq = ++c->dd_seq;
+      w->task_regions[i][0] = w->task_regions[i][1] = -1;
+      int seen = 0;
+      for (int k = 0; k < nstreams; k++) seen |= streams[k] == t->stream;
+      if (!seen) streams[nstreams++] = t->stream;
+      continue;
+    }
     w->task_regions[i][0] = t->send_dev && in ? sn_dev_region_add(w, (uint8_t *)(uintptr_t)t->sendbuf, in, 1) : -1;
     w->task_regions[i][1] = t->recv_dev && out ? sn_dev_region_add(w, (uint8_t *)t->recvbuf, out, 0) : -1;
     if (!t->stream_ordered) {

@@ -127,16 +127,26 @@ SN_API(ncclResult_t, ncclMemFree, void *ptr)
   return ncclSuccess;
 }
 
-/* Registrations and windows: host memory needs no pinning or mapping yet,
- * so a handle records the range for validation (zero-copy shared memory will
- * use it). Windows carry the same record. */
+/* Registrations and windows. A handle records the range (for validation;
+ * zero-copy shared memory will use it). A window is registered by every
+ * rank together: device buffers exchange IPC handles then, and when every
+ * rank is on this host each maps every peer's buffer, so peers can read and
+ * write each other's windows directly (sn_win_peer). */
 typedef struct {
   uint64_t magic;
   void *buf;
   size_t size;
   sn_comm_t *comm;
+  void **peer; /* window: each rank's buffer mapped here (own = buf), or NULL */
 } sn_reg_t;
 #define SN_REG_MAGIC 0x736e7265676e6f6dull
+
+typedef struct {
+  sn_ipc_handle_t h;
+  int32_t is_dev;
+  int32_t pad;
+  uint64_t size;
+} sn_win_info_t;
 
 static sn_status_t sn_reg_new(const char *fn, ncclComm_t comm, void *buff, size_t size, const void *out,
                               const char *out_name, sn_reg_t **reg_p)
@@ -157,6 +167,52 @@ static sn_status_t sn_reg_new(const char *fn, ncclComm_t comm, void *buff, size_
   return SN_OK;
 }
 
+static void sn_win_unmap(sn_reg_t *r)
+{
+  if (!r->peer) return;
+  for (int i = 0; i < r->comm->nranks; i++)
+    if (r->peer[i] && i != r->comm->rank) r->comm->dev->ipc_close(r->peer[i]);
+  free(r->peer);
+  r->peer = NULL;
+}
+
+/* Collective: every rank's handle to every rank; maps peers' device
+ * windows when all are device memory on this host. */
+static sn_status_t sn_win_exchange(sn_reg_t *r)
+{
+  sn_comm_t *c = r->comm;
+  sn_win_info_t *all = calloc((size_t)c->nranks, sizeof(*all));
+  if (!all) return SN_ERR_SYSTEM;
+  sn_win_info_t *me = &all[c->rank];
+  me->size = r->size;
+  if (c->dev && r->size > 0 && sn_dev_kind(r->buf) == SN_MEM_DEVICE && c->dev->ipc_get(r->buf, &me->h) == SN_OK)
+    me->is_dev = 1;
+  sn_status_t st = sn_bootstrap_allgather(c->bs, all, sizeof(*all));
+  int all_dev = st == SN_OK && c->local_nranks == c->nranks;
+  for (int i = 0; i < c->nranks && all_dev; i++) all_dev = all[i].is_dev;
+  if (all_dev) {
+    r->peer = calloc((size_t)c->nranks, sizeof(void *));
+    for (int i = 0; r->peer && i < c->nranks; i++) {
+      if (i == c->rank) {
+        r->peer[i] = r->buf;
+      } else if (c->dev->ipc_open(&all[i].h, &r->peer[i]) != SN_OK) {
+        SN_INFO(SN_LOG_REG, "rank %d: cannot map rank %d's window; the window stays local", c->rank, i);
+        sn_win_unmap(r);
+        break;
+      }
+    }
+  }
+  free(all);
+  return st;
+}
+
+void *sn_win_peer(ncclWindow_t win, int rank)
+{
+  sn_reg_t *r = (sn_reg_t *)(void *)win;
+  if (!r || r->magic != SN_REG_MAGIC || !r->peer || rank < 0 || rank >= r->comm->nranks) return NULL;
+  return r->peer[rank];
+}
+
 static sn_status_t sn_reg_free(const char *fn, const char *by, ncclComm_t comm, void *handle)
 {
   sn_status_t st = sn_api_check_comm(comm, fn, 1);
@@ -166,6 +222,7 @@ static sn_status_t sn_reg_free(const char *fn, const char *by, ncclComm_t comm, 
     SN_WARN("%s : handle %p was not returned by %s on this communicator", fn, handle, by);
     return SN_ERR_INVALID_ARG;
   }
+  sn_win_unmap(r);
   r->magic = 0;
   free(r);
   return SN_OK;
@@ -190,9 +247,11 @@ SN_API(ncclResult_t, ncclCommWindowRegister, ncclComm_t comm, void *buff, size_t
     SN_WARN("ncclCommWindowRegister : invalid winFlags 0x%x", winFlags);
     return ncclInvalidArgument;
   }
-  sn_reg_t *r;
+  sn_reg_t *r = NULL;
   sn_status_t st = sn_reg_new("ncclCommWindowRegister", comm, buff, size, win, "win", &r);
+  if (st == SN_OK) st = sn_win_exchange(r);
   if (st == SN_OK) *win = (ncclWindow_t)(void *)r;
+  else if (r) free(r);
   return sn_api_result(st);
 }
 

@@ -10,6 +10,7 @@
  * the parent.
  */
 #include "comm/comm.h"
+#include "dev/direct.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -76,6 +77,11 @@ sn_comm_t *sn_comm_new(int rank, int nranks, const sn_comm_config_t *cfg)
   return c;
 }
 
+static sn_status_t sn_comm_dd_allgather(void *ctx, void *buf, size_t size)
+{
+  return sn_bootstrap_allgather(((sn_comm_t *)ctx)->bs, buf, size);
+}
+
 /* Everything after the bootstrap exists: peer info, transports, barrier. */
 static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
 {
@@ -93,6 +99,7 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
   me->rank = c->rank;
   me->pid = (int32_t)getpid();
   me->version = SN_PROTO_VERSION;
+  if (c->dev && sn_param_int(SN_P_DEV_DIRECT)) me->flags |= SN_PEER_F_DEVICE;
   me->host_hash = sn_comm_host_hash();
   gethostname(me->host, sizeof(me->host) - 1);
   if (getrandom(&me->comm_id, sizeof(me->comm_id), 0) != (ssize_t)sizeof(me->comm_id))
@@ -128,6 +135,17 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
   c->eng.oversubscribed = cores > 0 && c->local_nranks > cores;
   SN_CHECK_GOTO(sn_bootstrap_barrier(c->bs), st, out);
   sn_engine_ready(&c->eng);
+  /* device-direct: every rank on this host and every rank with a device
+   * backend (all ranks see the same flags, so all take the same branch) */
+  int all_dev = c->local_nranks == c->nranks && c->nranks > 1;
+  for (int r = 0; r < c->nranks; r++) all_dev &= (c->peers[r].flags & SN_PEER_F_DEVICE) != 0;
+  if (all_dev) {
+    sn_dd_config_t dc = {c->dev, c->rank, c->nranks, c->comm_id, (size_t)sn_param_int(SN_P_DEV_DIRECT_BYTES),
+                         (uint64_t)sn_param_int(SN_P_TIMEOUT_MS) * 1000000ull, &c->abort_flag, c->eng.oversubscribed,
+                         sn_comm_dd_allgather, c};
+    if (dc.scratch_bytes < 4096) dc.scratch_bytes = 4096;
+    SN_CHECK_GOTO(sn_dd_setup(&dc, &c->dd), st, out);
+  }
   SN_INFO(SN_LOG_INIT, "comm %p rank %d nranks %d localRank %d localRanks %d id %016llx: init done (shm %s)", (void *)c,
           c->rank, c->nranks, c->local_rank, c->local_nranks, (unsigned long long)c->comm_id, use_shm ? "on" : "off");
   st = SN_OK;
@@ -280,6 +298,7 @@ void sn_comm_free(sn_comm_t *c)
     /* queued work runs first (a destroy flushes); an abort releases it */
     sn_proxy_fini(&c->proxy);
     if (c->dev_stage) c->dev->host_free(c->dev_stage);
+    sn_dd_fini(c->dd);
   }
   if (c->eng.send) sn_engine_fini(&c->eng);
   sn_bootstrap_fini(c->bs);

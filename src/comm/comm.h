@@ -17,13 +17,15 @@
 #include "kernels/kernels.h"
 #include "util/status.h"
 
+#define SN_PEER_F_DEVICE 1u /* a device backend is loaded and device-direct is allowed */
+
 #define SN_COMM_MAGIC 0x736e63636c636f6dull /* "snccl com" */
 
 typedef struct {
   int32_t rank;
   int32_t pid;
   uint32_t version;
-  uint32_t pad;
+  uint32_t flags;     /* SN_PEER_F_* */
   uint64_t host_hash;
   uint64_t comm_id;   /* rank 0's proposal is the communicator's id */
   char host[64];
@@ -67,6 +69,8 @@ typedef struct sn_comm {
   sn_proxy_t proxy;
   uint8_t *dev_stage;
   size_t dev_stage_bytes;
+  struct sn_dd *dd;   /* device-direct collectives among this host's ranks, or NULL */
+  uint64_t dd_seq;    /* device-direct operations submitted */
 } sn_comm_t;
 
 /* A communicator shell (identity, config) that sn_comm_join brings up; used
