@@ -86,6 +86,9 @@ static sn_status_t sn_comm_dd_allgather(void *ctx, void *buf, size_t size)
 static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
 {
   sn_status_t st;
+  /* a deferred init (inside a group) runs on a thread of ours: bind it to
+   * the device the caller had when it created the communicator */
+  if (c->dev && c->dev_device >= 0) c->dev->set_device(c->dev_device);
   c->peers = calloc((size_t)c->nranks, sizeof(*c->peers));
   uint8_t *blobs = calloc((size_t)c->nranks, SN_TP_COUNT * SN_TP_BLOB_BYTES);
   uint8_t *peer_tp = calloc((size_t)c->nranks, 1);
@@ -133,6 +136,7 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
   SN_CHECK_GOTO(sn_engine_setup(&c->eng, blobs, peer_tp), st, out);
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   c->eng.oversubscribed = cores > 0 && c->local_nranks > cores;
+  c->proxy.oversubscribed = c->eng.oversubscribed;
   SN_CHECK_GOTO(sn_bootstrap_barrier(c->bs), st, out);
   sn_engine_ready(&c->eng);
   /* device-direct: every rank on this host and every rank with a device

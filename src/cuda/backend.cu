@@ -384,6 +384,16 @@ static sn_status_t sn_cu_ipc_open(const sn_ipc_handle_t *in, void **p)
   void *base = NULL;
   sn_status_t st = sn_cu_err("cudaIpcOpenMemHandle", cudaIpcOpenMemHandle(&base, h.h, cudaIpcMemLazyEnablePeerAccess));
   if (st != SN_OK) return st;
+  /* kernels read this memory directly: a GPU that cannot reach the peer's
+   * (no P2P path) must not use the mapping */
+  int me = 0, can = 1;
+  cudaPointerAttributes a;
+  if (cudaGetDevice(&me) == cudaSuccess && cudaPointerGetAttributes(&a, base) == cudaSuccess && a.device != me &&
+      (cudaDeviceCanAccessPeer(&can, me, a.device) != cudaSuccess || !can)) {
+    cudaGetLastError();
+    cudaIpcCloseMemHandle(base);
+    return SN_ERR_UNSUPPORTED;
+  }
   *p = (uint8_t *)base + h.offset;
   return SN_OK;
 }

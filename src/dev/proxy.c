@@ -44,8 +44,10 @@ static int sn_proxy_aborted(sn_proxy_t *p) { return atomic_load_explicit(p->abor
  * long (a long kernel, a wait on another communicator). It says so once. */
 static sn_status_t sn_proxy_wait_inputs(sn_proxy_t *p, sn_proxy_item_t *it)
 {
+  /* the stream usually gets there within microseconds of the previous
+   * kernel: poll hard unless ranks outnumber the cores */
   sn_backoff_t b;
-  sn_backoff_init(&b, 1, -1, 200);
+  sn_backoff_init(&b, p->oversubscribed, -1, p->oversubscribed ? 200 : 20000);
   uint64_t start = sn_clock_ns();
   int warned = 0;
   for (int i = 0; i < it->nev; i++) {

@@ -40,6 +40,7 @@ typedef struct {
   void (*on_error)(void *ctx, sn_status_t st);
   void *ctx;
   uint64_t stall_ns;      /* WARN (once per item) when inputs are not ready by then */
+  int oversubscribed;     /* ranks outnumber cores here: yield early (set after init) */
   pthread_mutex_t mu;
   pthread_cond_t cv, done_cv;
   sn_proxy_item_t *head, *tail;
