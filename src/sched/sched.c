@@ -88,7 +88,7 @@ const char *sn_coll_name(sn_coll_t coll) { return coll < SN_COLL_COUNT ? sn_coll
 
 const char *sn_algo_name(sn_algo_t algo)
 {
-  static const char *const names[SN_ALGO_COUNT] = {"ring", "direct", "rd"};
+  static const char *const names[SN_ALGO_COUNT] = {"ring", "direct", "rd", "tree", "rhd", "bruck", "pairwise", "hier"};
   return algo < SN_ALGO_COUNT ? names[algo] : "?";
 }
 
@@ -102,6 +102,18 @@ int sn_algo_supports(sn_algo_t algo, sn_coll_t coll)
   case SN_ALGO_RD: return coll == SN_COLL_ALLREDUCE;
   default: return 0;
   }
+}
+
+int sn_algo_usable(const sn_op_desc_t *d, sn_algo_t algo)
+{
+  if (!sn_algo_supports(algo, d->coll)) return 0;
+  if (algo == SN_ALGO_HIER) {
+    const sn_sched_topo_t *t = d->topo;
+    if (!t || t->ndomains < 2 || t->ndomains >= d->nranks) return 0;
+    for (int i = 1; i < t->ndomains; i++)
+      if (t->domain_size[i] != t->domain_size[0]) return 0;
+  }
+  return 1;
 }
 
 sn_status_t sn_sched_build(const sn_op_desc_t *d, sn_algo_t algo, sn_sched_t *s)

@@ -71,7 +71,37 @@ typedef enum {
   SN_COLL_COUNT
 } sn_coll_t;
 
-typedef enum { SN_ALGO_RING = 0, SN_ALGO_DIRECT, SN_ALGO_RD, SN_ALGO_COUNT } sn_algo_t;
+typedef enum {
+  SN_ALGO_RING = 0, /* ring (allreduce, allgather, reducescatter, broadcast, reduce: pipelined chain) */
+  SN_ALGO_DIRECT,   /* every rank talks to every rank (all collectives) */
+  SN_ALGO_RD,       /* recursive doubling (allreduce) */
+  SN_ALGO_TREE,     /* binomial tree (broadcast, reduce; allreduce = reduce + broadcast) */
+  SN_ALGO_RHD,      /* recursive halving/doubling: Rabenseifner allreduce, RH reducescatter, RD allgather */
+  SN_ALGO_BRUCK,    /* Bruck (allgather, alltoall: log p steps, small messages) */
+  SN_ALGO_PAIRWISE, /* pairwise exchange (alltoall: step k sends to rank+k, receives from rank-k) */
+  SN_ALGO_HIER,     /* hierarchical over scale-up domains (needs desc->topo) */
+  SN_ALGO_COUNT
+} sn_algo_t;
+
+/* How the ranks of a communicator group into scale-up domains, as the
+ * schedule builders see it (built by the communicator from topo/). Ranks of
+ * a domain are listed in rank order; a rank's index in that list is its
+ * "local index", and ranks with the same local index in different domains
+ * form a rail. */
+typedef struct {
+  int ndomains;
+  const int *domain_of;    /* [nranks] domain of each rank */
+  const int *local_index;  /* [nranks] position of each rank in its domain */
+  const int *domain_size;  /* [ndomains] */
+  const int *domain_start; /* [ndomains] offset of the domain's list in domain_ranks */
+  const int *domain_ranks; /* [nranks] every domain's ranks, domain after domain */
+} sn_sched_topo_t;
+
+/* Rank of local index i in domain d. */
+static inline int sn_topo_rank_at(const sn_sched_topo_t *t, int d, int i)
+{
+  return t->domain_ranks[t->domain_start[d] + i];
+}
 
 /* Reduction as the schedule sees it: a combining op plus optional pre-scale
  * (PreMulSum) and post-division (Avg). */
@@ -92,6 +122,7 @@ typedef struct {
   int rank, nranks;
   int inplace;     /* sendbuf/recvbuf alias by NCCL's in-place rule */
   int overlap;     /* buffers overlap in any other way: stage input through scratch */
+  const sn_sched_topo_t *topo; /* domains, or NULL (flat: one domain) */
 } sn_op_desc_t;
 
 /* A point-to-point call inside a group. */
@@ -141,6 +172,10 @@ static inline void sn_sched_segment(size_t count, int n, int i, size_t *off_p, s
 /* Builders. Each fills `s` for desc->rank. */
 sn_status_t sn_sched_build(const sn_op_desc_t *desc, sn_algo_t algo, sn_sched_t *s);
 int sn_algo_supports(sn_algo_t algo, sn_coll_t coll);
+/* supports() and whatever else the algorithm needs from this call (the
+ * hierarchical ones: a topology of two or more equal domains). The same
+ * answer on every rank for the same call. */
+int sn_algo_usable(const sn_op_desc_t *d, sn_algo_t algo);
 const char *sn_algo_name(sn_algo_t algo);
 const char *sn_coll_name(sn_coll_t coll);
 
