@@ -17,6 +17,7 @@
 
 #define SN_TOPO_MAX_CLASSES 8
 #define SN_TOPO_NAME 64
+#define SN_TOPO_MAX_RANKS (1 << 20) /* ranks, hosts and domains of one model */
 
 typedef struct {
   char name[16];         /* "shm", "ub", "nvlink", "rdma", "tcp", ... */
@@ -46,11 +47,20 @@ typedef struct {
 } sn_topo_t;
 
 /* Parses a topology file's text; `source` names it in errors. On error: one
- * WARN naming source:line and what is wrong, SN_ERR_INVALID_ARG, t empty. */
+ * WARN naming source:line and what is wrong, SN_ERR_INVALID_ARG, t empty.
+ * t is overwritten, not freed. SN_ERR_SYSTEM only when memory runs out. */
 sn_status_t sn_topo_parse(const char *text, const char *source, sn_topo_t *t);
+/* Reads and parses a file. A file that cannot be read: one WARN naming the
+ * path and strerror, SN_ERR_INVALID_ARG, t empty. */
 sn_status_t sn_topo_load(const char *path, sn_topo_t *t);
-/* Writes t in the file format; parse(dump(t)) == t. */
+/* Writes t in the file format; parse(dump(t)) == t. A model that fails
+ * sn_topo_check is not written (SN_ERR_INVALID_ARG). */
 sn_status_t sn_topo_dump(const sn_topo_t *t, FILE *f);
+/* Checks what parse guarantees (names, value ranges, class indices, hosts and
+ * domains numbered without gaps and each used, rank domains matching their
+ * hosts, (host, local) unique), e.g. for a model built by detection. One
+ * WARN and SN_ERR_INVALID_ARG on the first violation. */
+sn_status_t sn_topo_check(const sn_topo_t *t);
 void sn_topo_free(sn_topo_t *t);
 /* The class of the link between ranks a and b (a != b). */
 const sn_link_class_t *sn_topo_link(const sn_topo_t *t, int a, int b);

@@ -108,6 +108,7 @@ static void sn_task_desc(const sn_task_t *t, sn_op_desc_t *d)
   d->root = t->root;
   d->rank = c->rank;
   d->nranks = c->nranks;
+  d->topo = c->topo.ndomains > 1 ? &c->topo : NULL;
   size_t es = sn_dtype_size(t->dtype), n = t->count * es, in_bytes, out_bytes;
   const uint8_t *s = t->sendbuf, *r = t->recvbuf;
   sn_task_bytes(t, &in_bytes, &out_bytes);
@@ -171,7 +172,7 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
       sn_op_desc_t d;
       sn_task_desc(t, &d);
       sn_algo_t algo;
-      SN_CHECK_GOTO(sn_plan_choose(&d, c->local_nranks == c->nranks, &algo), st, out);
+      SN_CHECK_GOTO(sn_plan_choose(&d, &c->cost, &algo), st, out);
       sn_job_t *j = &jobs[nj++];
       SN_CHECK_GOTO(sn_sched_build(&d, algo, &j->sched), st, out);
       j->used = 1;
@@ -335,8 +336,8 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
       d.count = t->count;
     }
     sn_algo_t algo = SN_ALGO_DIRECT;
-    if (t->coll != SN_COLL_P2P) sn_plan_choose(&d, t->comm->local_nranks == t->comm->nranks, &algo);
-    total += sn_plan_estimate(&d, algo, t->comm->local_nranks == t->comm->nranks);
+    if (t->coll != SN_COLL_P2P) sn_plan_choose(&d, &t->comm->cost, &algo);
+    total += sn_plan_estimate(&d, algo, &t->comm->cost);
   }
   sn_group_ntasks = 0;
   size_t sz = simInfo->size < sizeof(ncclSimInfo_t) ? simInfo->size : sizeof(ncclSimInfo_t);

@@ -19,7 +19,7 @@
 #include "util/status.h"
 
 #define SN_UID_MAGIC 0x534e4955u /* "SNIU" */
-#define SN_PROTO_VERSION 1u
+#define SN_PROTO_VERSION 2u /* 2: peer info carries the domain */
 
 /* The 128-byte ncclUniqueId, as snccl fills it. */
 typedef struct {

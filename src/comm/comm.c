@@ -11,6 +11,8 @@
  */
 #include "comm/comm.h"
 #include "dev/direct.h"
+#include "topo/topo.h"
+#include "topo/view.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -50,6 +52,169 @@ void sn_comm_set_error(sn_comm_t *comm, sn_status_t st)
 {
   int expected = SN_OK;
   if (st < 0) atomic_compare_exchange_strong(&comm->async_error, &expected, (int)st);
+}
+
+/* SNCCL_TOPO_FILE, loaded once per process (NULL when unset or bad). */
+static sn_topo_t sn_comm_fabric;
+static int sn_comm_fabric_ok;
+static pthread_once_t sn_comm_fabric_once = PTHREAD_ONCE_INIT;
+
+static void sn_comm_fabric_load(void)
+{
+  const char *path = sn_param_str(SN_P_TOPO_FILE);
+  if (!path[0]) return;
+  if (sn_topo_load(path, &sn_comm_fabric) == SN_OK) {
+    sn_comm_fabric_ok = 1;
+    SN_INFO(SN_LOG_GRAPH, "topology file %s: fabric %s, %d ranks, %d hosts, %d domains", path, sn_comm_fabric.name,
+            sn_comm_fabric.nranks, sn_comm_fabric.nhosts, sn_comm_fabric.ndomains);
+  } else {
+    SN_WARN("SNCCL_TOPO_FILE=%s could not be used (see above); detecting instead", path);
+  }
+}
+
+static const sn_topo_t *sn_comm_fabric_get(void)
+{
+  pthread_once(&sn_comm_fabric_once, sn_comm_fabric_load);
+  return sn_comm_fabric_ok ? &sn_comm_fabric : NULL;
+}
+
+/* What the tuner takes from a fabric, hashed: ranks compare it. */
+static uint64_t sn_comm_topo_hash(const sn_topo_t *f)
+{
+  uint64_t h = sn_fnv(0xcbf29ce484222325ull, f->classes, sizeof(f->classes[0]) * (size_t)f->nclasses);
+  int idx[3] = {f->intra_host, f->intra_domain, f->inter_domain};
+  h = sn_fnv(h, idx, sizeof(idx));
+  return sn_fnv(h, &f->reduce_GBps, sizeof(f->reduce_GBps));
+}
+
+uint64_t sn_comm_domain_hash(uint64_t host_hash)
+{
+  /* read afresh, not from the parameter cache: a launcher may set it per
+   * process after the cache was filled (fork) */
+  const char *d = getenv("SNCCL_DOMAIN");
+  if (!d || !d[0]) {
+    /* a topology file that names this host places it in its domain */
+    const sn_topo_t *f = sn_comm_fabric_get();
+    char host[SN_TOPO_NAME] = "";
+    gethostname(host, sizeof(host) - 1);
+    for (int h = 0; f && h < f->nhosts; h++) {
+      if (strcmp(f->host_names[h], host) != 0) continue;
+      char key[48];
+      snprintf(key, sizeof(key), "topo-file-domain-%d", f->host_domain[h]);
+      return sn_fnv(0x646f6d61696e2121ull, key, strlen(key));
+    }
+    return host_hash;
+  }
+  return sn_fnv(0x646f6d61696e2121ull, d, strlen(d)); /* "domain!!" */
+}
+
+/* Domains in order of their lowest rank, ranks in rank order inside each:
+ * every rank computes the same view from the same peer table. */
+static sn_status_t sn_comm_build_topo(sn_comm_t *c)
+{
+  int n = c->nranks;
+  int *a = calloc((size_t)n * 5 + 1, sizeof(int));
+  if (!a) return SN_ERR_SYSTEM;
+  int *domain_of = a, *local_index = a + n, *size = a + 2 * n, *start = a + 3 * n, *ranks = a + 4 * n;
+  int nd = 0;
+  for (int r = 0; r < n; r++) {
+    int d = -1;
+    for (int q = 0; q < r && d < 0; q++)
+      if (c->peers[q].domain_hash == c->peers[r].domain_hash) d = domain_of[q];
+    if (d < 0) d = nd++;
+    domain_of[r] = d;
+    local_index[r] = size[d]++;
+  }
+  for (int d = 1; d < nd; d++) start[d] = start[d - 1] + size[d - 1];
+  for (int r = 0; r < n; r++) ranks[start[domain_of[r]] + local_index[r]] = r;
+  free(c->topo_arrays);
+  c->topo_arrays = a;
+  c->topo = (sn_sched_topo_t){nd, domain_of, local_index, size, start, ranks};
+  return SN_OK;
+}
+
+/* The tuner's model: the same on every rank (built from the exchanged
+ * peer table only). Memory rates are the mean over ranks of one host. */
+static void sn_comm_build_cost(sn_comm_t *c)
+{
+  int on_one_host = 1, all_local = 1;
+  double copy = 0, reduce = 0;
+  for (int r = 0; r < c->nranks; r++) {
+    const sn_peer_info_t *p = &c->peers[r];
+    all_local &= p->host_hash == c->peers[0].host_hash;
+    const sn_peer_info_t *first = &c->peers[sn_topo_rank_at(&c->topo, c->topo.domain_of[r], 0)];
+    on_one_host &= p->host_hash == first->host_hash;
+    copy += p->copy_GBps;
+    reduce += p->reduce_GBps;
+  }
+  copy /= c->nranks;
+  reduce /= c->nranks;
+  sn_cost_default(&c->cost, on_one_host, all_local && c->topo.ndomains == 1, copy, reduce);
+  /* a topology file's classes replace the table, if every rank has the
+   * same one (all ranks see all flags: the same decision everywhere) */
+  int all_file = 1;
+  for (int r = 0; r < c->nranks; r++)
+    all_file &= (c->peers[r].flags & SN_PEER_F_TOPO) && c->peers[r].topo_hash == c->peers[0].topo_hash;
+  const sn_topo_t *f = sn_comm_fabric_get();
+  if (all_file && f) {
+    sn_cost_from_topo(f, &c->cost);
+  } else if (f && c->rank == 0) {
+    SN_WARN("SNCCL_TOPO_FILE: not every rank loaded the same topology file; using the built-in constants");
+  }
+}
+
+/* SNCCL_TOPO_DUMP_FILE: rank 0 writes what was detected, in the file format. */
+static void sn_comm_dump_topo(sn_comm_t *c)
+{
+  const char *path = sn_param_str(SN_P_TOPO_DUMP_FILE);
+  if (!path[0] || c->rank != 0) return;
+  sn_topo_t t;
+  memset(&t, 0, sizeof(t));
+  int n = c->nranks;
+  t.ranks = calloc((size_t)n, sizeof(*t.ranks));
+  t.host_names = calloc((size_t)n, sizeof(*t.host_names));
+  t.host_domain = calloc((size_t)n, sizeof(int));
+  if (!t.ranks || !t.host_names || !t.host_domain) goto out;
+  snprintf(t.name, sizeof(t.name), "detected-%016llx", (unsigned long long)c->comm_id);
+  t.nranks = n;
+  t.ndomains = c->topo.ndomains;
+  for (int r = 0; r < n; r++) {
+    int h = -1;
+    for (int q = 0; q < r && h < 0; q++)
+      if (c->peers[q].host_hash == c->peers[r].host_hash && c->topo.domain_of[q] == c->topo.domain_of[r])
+        h = t.ranks[q].host;
+    if (h < 0) {
+      h = t.nhosts++;
+      /* one name per (host, domain): an emulated supernode splits a host */
+      if (t.ndomains > 1) snprintf(t.host_names[h], SN_TOPO_NAME, "%.40s-d%d", c->peers[r].host, c->topo.domain_of[r]);
+      else snprintf(t.host_names[h], SN_TOPO_NAME, "%.60s", c->peers[r].host);
+      for (int k = 0; k < h; k++)
+        if (!strcmp(t.host_names[k], t.host_names[h])) snprintf(t.host_names[h], SN_TOPO_NAME, "host%d", h);
+      t.host_domain[h] = c->topo.domain_of[r];
+    }
+    int local = 0;
+    for (int q = 0; q < r; q++) local += t.ranks[q].host == h;
+    t.ranks[r] = (sn_topo_rank_t){h, c->topo.domain_of[r], local};
+  }
+  const sn_cost_model_t *m = &c->cost;
+  t.nclasses = 2;
+  t.classes[0] = (sn_link_class_t){"intra", m->intra.alpha_us, 1.0 / m->intra.us_per_byte / 1000.0, 1.0};
+  t.classes[1] = (sn_link_class_t){"inter", m->inter.alpha_us, 1.0 / m->inter.us_per_byte / 1000.0, 1.0};
+  t.intra_host = t.intra_domain = 0;
+  t.inter_domain = 1;
+  t.reduce_GBps = 1.0 / m->reduce_us_per_byte / 1000.0;
+  FILE *fp = fopen(path, "w");
+  if (!fp) {
+    SN_WARN("SNCCL_TOPO_DUMP_FILE=%s: cannot write: %s", path, strerror(errno));
+    goto out;
+  }
+  sn_topo_dump(&t, fp);
+  fclose(fp);
+  SN_INFO(SN_LOG_GRAPH, "topology written to %s", path);
+out:
+  free(t.ranks);
+  free(t.host_names);
+  free(t.host_domain);
 }
 
 static void sn_comm_proxy_error(void *ctx, sn_status_t st) { sn_comm_set_error(ctx, st); }
@@ -104,6 +269,15 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
   me->version = SN_PROTO_VERSION;
   if (c->dev && sn_param_int(SN_P_DEV_DIRECT)) me->flags |= SN_PEER_F_DEVICE;
   me->host_hash = sn_comm_host_hash();
+  me->domain_hash = sn_comm_domain_hash(me->host_hash);
+  if (sn_comm_fabric_get()) {
+    me->flags |= SN_PEER_F_TOPO;
+    me->topo_hash = sn_comm_topo_hash(sn_comm_fabric_get());
+  }
+  double copy_GBps, reduce_GBps;
+  sn_cost_measure(&copy_GBps, &reduce_GBps);
+  me->copy_GBps = (float)copy_GBps;
+  me->reduce_GBps = (float)reduce_GBps;
   gethostname(me->host, sizeof(me->host) - 1);
   if (getrandom(&me->comm_id, sizeof(me->comm_id), 0) != (ssize_t)sizeof(me->comm_id))
     me->comm_id = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
@@ -127,12 +301,18 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
   for (int r = 0; r < c->nranks; r++) {
     memcpy(blobs + (size_t)r * SN_TP_COUNT * SN_TP_BLOB_BYTES, c->peers[r].blobs, SN_TP_COUNT * SN_TP_BLOB_BYTES);
     int same_host = c->peers[r].host_hash == me->host_hash;
-    peer_tp[r] = (uint8_t)(same_host && use_shm ? SN_TP_SHM : SN_TP_SOCKET);
+    /* memory semantics inside a scale-up domain; the network between
+     * domains, even on one host (an emulated supernode) */
+    int same_domain = c->peers[r].domain_hash == me->domain_hash;
+    peer_tp[r] = (uint8_t)(same_host && same_domain && use_shm ? SN_TP_SHM : SN_TP_SOCKET);
     if (same_host) {
       if (r == c->rank) c->local_rank = c->local_nranks;
       c->local_nranks++;
     }
   }
+  SN_CHECK_GOTO(sn_comm_build_topo(c), st, out);
+  sn_comm_build_cost(c);
+  sn_comm_dump_topo(c);
   SN_CHECK_GOTO(sn_engine_setup(&c->eng, blobs, peer_tp), st, out);
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   c->eng.oversubscribed = cores > 0 && c->local_nranks > cores;
@@ -150,8 +330,9 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
     if (dc.scratch_bytes < 4096) dc.scratch_bytes = 4096;
     SN_CHECK_GOTO(sn_dd_setup(&dc, &c->dd), st, out);
   }
-  SN_INFO(SN_LOG_INIT, "comm %p rank %d nranks %d localRank %d localRanks %d id %016llx: init done (shm %s)", (void *)c,
-          c->rank, c->nranks, c->local_rank, c->local_nranks, (unsigned long long)c->comm_id, use_shm ? "on" : "off");
+  SN_INFO(SN_LOG_INIT, "comm %p rank %d nranks %d localRank %d localRanks %d id %016llx: init done (shm %s, %d domain%s)",
+          (void *)c, c->rank, c->nranks, c->local_rank, c->local_nranks, (unsigned long long)c->comm_id,
+          use_shm ? "on" : "off", c->topo.ndomains, c->topo.ndomains == 1 ? "" : "s");
   st = SN_OK;
 out:
   free(blobs);
@@ -307,6 +488,7 @@ void sn_comm_free(sn_comm_t *c)
   if (c->eng.send) sn_engine_fini(&c->eng);
   sn_bootstrap_fini(c->bs);
   free(c->peers);
+  free(c->topo_arrays);
   free(c->user_ops);
   pthread_mutex_destroy(&c->ops_lock);
   c->magic = 0;

@@ -14,10 +14,12 @@
 #include "comm/bootstrap.h"
 #include "dev/proxy.h"
 #include "engine/engine.h"
+#include "plan/plan.h"
 #include "kernels/kernels.h"
 #include "util/status.h"
 
 #define SN_PEER_F_DEVICE 1u /* a device backend is loaded and device-direct is allowed */
+#define SN_PEER_F_TOPO 2u   /* loaded SNCCL_TOPO_FILE (its tuner constants hash in topo_hash) */
 
 #define SN_COMM_MAGIC 0x736e63636c636f6dull /* "snccl com" */
 
@@ -27,6 +29,9 @@ typedef struct {
   uint32_t version;
   uint32_t flags;     /* SN_PEER_F_* */
   uint64_t host_hash;
+  uint64_t domain_hash; /* scale-up domain identity (SNCCL_DOMAIN, else the host) */
+  float copy_GBps, reduce_GBps; /* this process's memory measurement, for the tuner */
+  uint64_t topo_hash;
   uint64_t comm_id;   /* rank 0's proposal is the communicator's id */
   char host[64];
   uint8_t blobs[SN_TP_COUNT * SN_TP_BLOB_BYTES];
@@ -69,6 +74,11 @@ typedef struct sn_comm {
   sn_proxy_t proxy;
   uint8_t *dev_stage;
   size_t dev_stage_bytes;
+  /* scale-up domains of this communicator's ranks (schedule view; ndomains
+   * is 1 for a flat communicator) */
+  sn_sched_topo_t topo;
+  int *topo_arrays;   /* backing store of the view's arrays */
+  sn_cost_model_t cost; /* the tuner's constants, the same on every rank */
   struct sn_dd *dd;   /* device-direct collectives among this host's ranks, or NULL */
   uint64_t dd_seq;    /* device-direct operations submitted */
 } sn_comm_t;
@@ -87,5 +97,7 @@ void sn_comm_free(sn_comm_t *comm);
 /* Records the first failure (for ncclCommGetAsyncError). */
 void sn_comm_set_error(sn_comm_t *comm, sn_status_t st);
 uint64_t sn_comm_host_hash(void);
+/* The domain identity this process announces (SNCCL_DOMAIN, else host). */
+uint64_t sn_comm_domain_hash(uint64_t host_hash);
 
 #endif

@@ -1,89 +1,245 @@
 /*
- * plan.c -- algorithm choice and time estimate.
+ * plan.c -- the tuner's cost model and choice.
  *
- * Costs (p ranks, n bytes, a = latency per message, b = seconds per byte of
- * the link, g = seconds per byte reduced):
- *   ring allreduce       2(p-1) a + 2(p-1)/p n b + (p-1)/p n g
- *   rd allreduce         ceil(log2 p) a + log2(p) n (b + g)   (+2 steps off powers of two)
- *   direct allreduce     2 a + 2(p-1)/p n b + (p-1)/p n g   (p-1 links at once)
- *   ring allgather / reducescatter   (p-1) a + (p-1)/p n b
- *   ring broadcast/reduce (chain)    (p-1) a + n b (pipelined)
- *   direct broadcast/reduce          a + (p-1) n b (root's link is the bottleneck)
- *   alltoall/gather/scatter (direct) a + (p-1)/p n b
- * Without NCCL_ALGO the cheapest candidate is taken: ring, rd (all-reduce)
- * and, when every rank is on this host, direct. On shared memory that gives
- * rd or direct for small all-reduces, direct for small and medium
- * all-gather/reduce-scatter/broadcast, ring for large ones (see
- * docs/PERFORMANCE.md for the measurements). The constants are rough
- * figures from the 2-core development VM (shared-memory step ~2 us, copy
- * ~8 GB/s per link, reduction ~12 GB/s; loopback TCP ~25 us, ~1.5 GB/s) and
- * will be replaced by start-up measurement (tuner issue).
+ * p ranks in D domains of L = p/D; n = the bytes of the operation's full
+ * vector (all-reduce, broadcast, reduce: count x size; all-gather and
+ * reduce-scatter: the gathered vector, p blocks of b = n/p; all-to-all:
+ * everything a rank sends, p blocks). a, B = latency and seconds per byte of
+ * a link class (x: the class a flat algorithm's slowest hop uses, the
+ * inter-domain one when D > 1; i: intra-domain), g = seconds per byte
+ * reduced, f = (p-1)/p, lg = ceil(log2 p), c = local copy per byte.
+ *
+ *   ring       AR 2(p-1)a + 2fnB + fng        AG (p-1)a + fnB   RS + fng
+ *              BC/RD chain (p-1)a + nB (+ng)  (pipelined by pieces)
+ *   direct     AR 2a + 2fnB' + fng            AG/RS/A2A a + fnB' (B' = B with
+ *              contention per concurrent peer, + a message cost per peer)
+ *              BC/RD the root's p-1 copies: a + 2f^2 n B'
+ *   rd         AR rounds (a + n(B+g)), rounds = lg (+2 off powers of two)
+ *   rhd        AR 2 lg a + 2fnB + fng         RS lg a + fnB + fng   AG lg a + fnB
+ *              (+2 fold messages of the whole vector off powers of two)
+ *   tree       BC lg (a + nB)  RD lg (a + n(B+g))  AR both
+ *   bruck      AG lg a + fnB + nc    A2A lg (a + nB/2) + 2nc
+ *   pairwise   A2A (p-1)a + fnB
+ *   hier       AR: RS in domain (L-1)a_i + (L-1)/L n B_i + (L-1)/L n g,
+ *              AR of n/L across domains (the cheaper of ring and rd on x),
+ *              AG in domain (L-1)a_i + (L-1)/L n B_i
+ *              AG: AG of b across domains (D-1)(a + bB), AG of Db in domain,
+ *              + nc to put blocks in rank order; RS: the mirror of AG, + g;
+ *              BC: a chain along the root's rail, then a chain in each domain
+ *
+ * The constants (sn_cost_default) are measured on the 2-core development
+ * VM unless the ranks measured memory themselves at init; a topology file
+ * (SNCCL_TOPO_FILE) replaces them with its link classes.
  */
 #include "plan/plan.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "kernels/kernels.h"
 #include "util/log.h"
 #include "util/param.h"
 
+/* The measurement table: where each default comes from. */
 static const struct {
-  double lat_us;      /* per message */
-  double us_per_byte; /* link */
-} sn_cost_table[2] = {
-    {2.0, 1.0 / 8000.0},  /* shared memory */
-    {25.0, 1.0 / 1500.0}, /* loopback TCP */
-};
-static const double sn_reduce_us_per_byte = 1.0 / 12000.0;
+  double shm_alpha_us;    /* 8 B all-reduce, 2 ranks, shm: ~2 us per step (docs/PERFORMANCE.md) */
+  double shm_GBps;        /* one shm link while others run: ~8 GB/s (16 MiB all-gather, 2 ranks) */
+  double tcp_alpha_us;    /* loopback TCP step: ~25 us (8 B all-reduce over sockets) */
+  double tcp_GBps;        /* loopback TCP stream: ~1.5 GB/s (NCCL_SHM_DISABLE=1 all-gather) */
+  double reduce_GBps;     /* float sum, one core: ~12 GB/s of input (tests/unit/test_kernels) */
+  double copy_GBps;       /* memcpy, one core: ~16 GB/s */
+  double direct_msg_us;   /* per extra concurrent peer message */
+  double direct_contention; /* all-gather 16 MiB on 8 ranks: direct 8.0 ms vs ring 5.9 ms */
+} sn_cost_table = {2.0, 8.0, 25.0, 1.5, 12.0, 16.0, 0.5, 0.05};
 
-/* Direct algorithms pay a small cost per extra peer message, and their p-1
- * concurrent streams get less bandwidth than a ring's single one (measured on
- * the dev VM: all-gather 16 MiB on 8 ranks, direct 8.0 ms vs ring 5.9 ms). */
-static const double sn_direct_msg_us = 0.5;
-static const double sn_direct_contention = 0.05; /* extra b per extra peer */
+static double sn_us_per_byte(double GBps) { return 1.0 / (GBps * 1000.0); }
 
-double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, int all_local)
+void sn_cost_default(sn_cost_model_t *m, int domains_on_one_host, int all_local, double copy_GBps,
+                     double reduce_GBps)
 {
-  double a = sn_cost_table[all_local ? 0 : 1].lat_us, b = sn_cost_table[all_local ? 0 : 1].us_per_byte;
-  if (algo == SN_ALGO_DIRECT) b *= 1.0 + sn_direct_contention * (d->nranks - 1);
-  double m = algo == SN_ALGO_DIRECT ? sn_direct_msg_us * (d->nranks - 1) : 0;
-  double p = d->nranks, n = (double)d->count * (double)sn_dtype_size(d->dtype);
-  if (d->coll == SN_COLL_ALLGATHER || d->coll == SN_COLL_REDUCESCATTER || d->coll == SN_COLL_ALLTOALL ||
-      d->coll == SN_COLL_GATHER || d->coll == SN_COLL_SCATTER)
-    n *= p;
-  if (p <= 1) return 1.0 + n * b;
-  double f = (p - 1) / p;
+  memset(m, 0, sizeof(*m));
+  double shm_GBps = sn_cost_table.shm_GBps;
+  /* a shared-memory link copies every byte twice (into the slot, out of
+   * it) and synchronises per piece: about a quarter of one core's copy
+   * rate (calibrated: 8 MiB memcpy ~34 GB/s on the dev VM, shm link ~8) */
+  if (copy_GBps > 0) shm_GBps = copy_GBps / 4;
+  sn_link_cost_t shm = {sn_cost_table.shm_alpha_us, sn_us_per_byte(shm_GBps)};
+  sn_link_cost_t tcp = {sn_cost_table.tcp_alpha_us, sn_us_per_byte(sn_cost_table.tcp_GBps)};
+  m->intra = domains_on_one_host ? shm : tcp;
+  m->inter = tcp;
+  m->reduce_us_per_byte = sn_us_per_byte(reduce_GBps > 0 ? reduce_GBps : sn_cost_table.reduce_GBps);
+  m->copy_us_per_byte = sn_us_per_byte(copy_GBps > 0 ? copy_GBps : sn_cost_table.copy_GBps);
+  m->direct_msg_us = sn_cost_table.direct_msg_us;
+  m->direct_contention = sn_cost_table.direct_contention;
+  m->direct_ok = all_local;
+}
+
+static double sn_cost_copy_GBps, sn_cost_reduce_GBps;
+static pthread_once_t sn_cost_once = PTHREAD_ONCE_INIT;
+
+static double sn_now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Once per process, ~10 ms: best of 3 passes over 8 MiB buffers, larger
+ * than the caches that would otherwise flatter the figure (memcpy on the
+ * dev VM: 65 GB/s at 1-4 MiB, 34 GB/s at 16 MiB, 22 GB/s at 64 MiB). */
+static void sn_cost_run_measure(void)
+{
+  size_t n = 8u << 20;
+  float *a = malloc(n), *b = malloc(n), *c = malloc(n);
+  if (!a || !b || !c) goto out;
+  memset(a, 1, n);
+  memset(b, 2, n);
+  memset(c, 3, n);
+  double best_copy = 1e9, best_red = 1e9;
+  for (int i = 0; i < 3; i++) {
+    double t0 = sn_now_s();
+    memcpy(c, a, n);
+    double t1 = sn_now_s();
+    sn_kernel_reduce(SN_DT_FLOAT32, SN_RED_SUM, c, a, b, n / sizeof(float));
+    double t2 = sn_now_s();
+    if (t1 - t0 < best_copy) best_copy = t1 - t0;
+    if (t2 - t1 < best_red) best_red = t2 - t1;
+  }
+  if (best_copy > 0) sn_cost_copy_GBps = (double)n / best_copy / 1e9;
+  if (best_red > 0) sn_cost_reduce_GBps = 2.0 * (double)n / best_red / 1e9; /* bytes of input */
+out:
+  free(a);
+  free(b);
+  free(c);
+}
+
+void sn_cost_measure(double *copy_GBps, double *reduce_GBps)
+{
+  pthread_once(&sn_cost_once, sn_cost_run_measure);
+  *copy_GBps = sn_cost_copy_GBps;
+  *reduce_GBps = sn_cost_reduce_GBps;
+}
+
+/* ---- estimates ---- */
+
+static int sn_ceil_log2(int p)
+{
+  int k = 0;
+  while ((1 << k) < p) k++;
+  return k;
+}
+
+static int sn_is_pow2(int p) { return p > 0 && (p & (p - 1)) == 0; }
+
+/* The operation's full vector in bytes (see the header comment). */
+static double sn_plan_bytes(const sn_op_desc_t *d)
+{
+  double n = (double)d->count * (double)sn_dtype_size(d->dtype);
   switch (d->coll) {
-  case SN_COLL_ALLREDUCE:
-    if (algo == SN_ALGO_RD) {
-      int pp = 1, rounds = 0;
-      while (pp * 2 <= (int)p) {
-        pp *= 2;
-        rounds++;
-      }
-      if (pp != (int)p) rounds += 2;
-      return rounds * a + rounds * n * (b + sn_reduce_us_per_byte);
-    }
-    return (algo == SN_ALGO_RING ? 2 * (p - 1) * a : 2 * a + 2 * m) + 2 * f * n * b + f * n * sn_reduce_us_per_byte;
   case SN_COLL_ALLGATHER:
   case SN_COLL_REDUCESCATTER:
-    return (algo == SN_ALGO_RING ? (p - 1) * a : a + m) + f * n * b;
-  case SN_COLL_BROADCAST:
-  case SN_COLL_REDUCE:
-    /* the root's p-1 sends share its memory bandwidth */
-    return algo == SN_ALGO_RING ? (p - 1) * a + n * b : a + m + f * n * b * (p - 1) / p * 2;
-  default:
-    return a + m + f * n * b;
+  case SN_COLL_ALLTOALL:
+  case SN_COLL_GATHER:
+  case SN_COLL_SCATTER: return n * d->nranks;
+  default: return n;
   }
 }
 
-/* NCCL_ALGO: "ring,direct", "^direct", or per-function "allreduce:direct;ring". */
-static int sn_algo_allowed(sn_algo_t algo, sn_coll_t coll)
+static int sn_reduces(sn_coll_t c)
 {
-  const char *spec = sn_param_str(SN_P_ALGO);
-  if (!spec[0]) return 1;
+  return c == SN_COLL_ALLREDUCE || c == SN_COLL_REDUCE || c == SN_COLL_REDUCESCATTER;
+}
+
+/* Ring or rd all-reduce of n bytes over p ranks on one link class, the
+ * cheaper (the inter-domain phase of hier). */
+static double sn_flat_allreduce(double p, double n, const sn_link_cost_t *x, double g)
+{
+  if (p <= 1) return 0;
+  double f = (p - 1) / p;
+  double ring = 2 * (p - 1) * x->alpha_us + 2 * f * n * x->us_per_byte + f * n * g;
+  int rounds = sn_ceil_log2((int)p) + (sn_is_pow2((int)p) ? 0 : 2);
+  double rd = rounds * (x->alpha_us + n * (x->us_per_byte + g));
+  return ring < rd ? ring : rd;
+}
+
+double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
+{
+  const double p = d->nranks, n = sn_plan_bytes(d), g = m->reduce_us_per_byte, cp = m->copy_us_per_byte;
+  const int D = d->topo ? d->topo->ndomains : 1;
+  const sn_link_cost_t *x = D > 1 ? &m->inter : &m->intra, *in = &m->intra;
+  const double a = x->alpha_us, B = x->us_per_byte;
+  const int red = sn_reduces(d->coll);
+  if (p <= 1) return 1.0 + n * cp;
+  const double f = (p - 1) / p;
+  const int lg = sn_ceil_log2((int)p), pow2 = sn_is_pow2((int)p);
+  switch (algo) {
+  case SN_ALGO_RING:
+    switch (d->coll) {
+    case SN_COLL_ALLREDUCE: return 2 * (p - 1) * a + 2 * f * n * B + f * n * g;
+    case SN_COLL_ALLGATHER: return (p - 1) * a + f * n * B;
+    case SN_COLL_REDUCESCATTER: return (p - 1) * a + f * n * B + f * n * g;
+    default: return (p - 1) * a + n * B + (red ? n * g : 0); /* chain */
+    }
+  case SN_ALGO_DIRECT: {
+    double Bd = B * (1.0 + m->direct_contention * (p - 1)), msgs = m->direct_msg_us * (p - 1);
+    switch (d->coll) {
+    case SN_COLL_ALLREDUCE: return 2 * a + 2 * msgs + 2 * f * n * Bd + f * n * g;
+    case SN_COLL_BROADCAST:
+    case SN_COLL_REDUCE: return a + msgs + 2 * f * f * n * Bd + (red ? f * n * g : 0);
+    default: return a + msgs + f * n * Bd + (red ? f * n * g : 0);
+    }
+  }
+  case SN_ALGO_RD: {
+    int rounds = lg + (pow2 ? 0 : 2);
+    return rounds * (a + n * (B + g));
+  }
+  case SN_ALGO_RHD: {
+    double fold = pow2 ? 0 : 2 * (a + n * B);
+    switch (d->coll) {
+    case SN_COLL_ALLREDUCE: return 2 * lg * a + 2 * f * n * B + f * n * g + fold;
+    case SN_COLL_REDUCESCATTER: return lg * a + f * n * B + f * n * g + fold;
+    default: return lg * a + f * n * B + fold; /* allgather */
+    }
+  }
+  case SN_ALGO_TREE:
+    switch (d->coll) {
+    case SN_COLL_ALLREDUCE: return 2 * lg * (a + n * B) + lg * n * g;
+    case SN_COLL_REDUCE: return lg * (a + n * (B + g));
+    default: return lg * (a + n * B);
+    }
+  case SN_ALGO_BRUCK:
+    if (d->coll == SN_COLL_ALLTOALL) return lg * (a + n / 2 * B) + 2 * n * cp;
+    return lg * a + f * n * B + n * cp;
+  case SN_ALGO_PAIRWISE: return (p - 1) * a + f * n * B;
+  case SN_ALGO_HIER: {
+    if (D < 2) return 1e30;
+    const double L = p / D, fl = (L - 1) / L, fd = (double)(D - 1) / D;
+    const double ai = in->alpha_us, Bi = in->us_per_byte, ax = m->inter.alpha_us, Bx = m->inter.us_per_byte;
+    switch (d->coll) {
+    case SN_COLL_ALLREDUCE:
+      return 2 * (L - 1) * ai + 2 * fl * n * Bi + fl * n * g + sn_flat_allreduce(D, n / L, &m->inter, g);
+    case SN_COLL_ALLGATHER: return (D - 1) * ax + fd * (n / L) * Bx + (L - 1) * ai + fl * n * Bi + n * cp;
+    case SN_COLL_REDUCESCATTER:
+      return (L - 1) * ai + fl * n * (Bi + g) + (D - 1) * ax + fd * (n / L) * (Bx + g) + n * cp;
+    case SN_COLL_BROADCAST: return (D - 1) * ax + n * Bx + (L - 1) * ai + n * Bi; /* two pipelined chains */
+    default: return 1e30;
+    }
+  }
+  default: return 1e30;
+  }
+}
+
+/* ---- forcing ---- */
+
+/* "ring,direct", "^direct", or per-function "allreduce:direct;ring". */
+static int sn_spec_allows(const char *spec, sn_algo_t algo, sn_coll_t coll, int *mentioned)
+{
   char buf[256];
   snprintf(buf, sizeof(buf), "%s", spec);
   const char *chosen = NULL;
@@ -98,6 +254,7 @@ static int sn_algo_allowed(sn_algo_t algo, sn_coll_t coll)
     if (strcasecmp(part, sn_coll_name(coll)) == 0) chosen = colon + 1;
   }
   if (!chosen) return 1;
+  *mentioned = 1;
   int exclude = chosen[0] == '^';
   if (exclude) chosen++;
   char list[256];
@@ -111,33 +268,60 @@ static int sn_algo_allowed(sn_algo_t algo, sn_coll_t coll)
   return exclude ? !hit : hit;
 }
 
-sn_status_t sn_plan_choose(const sn_op_desc_t *d, int all_local, sn_algo_t *algo_p)
+static const char *sn_plan_spec(void)
+{
+  const char *s = sn_param_str(SN_P_SNCCL_ALGO);
+  return s[0] ? s : sn_param_str(SN_P_ALGO);
+}
+
+int sn_plan_allowed(sn_algo_t algo, sn_coll_t coll)
+{
+  const char *spec = sn_plan_spec();
+  int mentioned = 0;
+  return !spec[0] || sn_spec_allows(spec, algo, coll, &mentioned);
+}
+
+/* Logs a decision the first time it is made for this collective, size class
+ * and rank count (and again when it changes). */
+static void sn_plan_log(const sn_op_desc_t *d, sn_algo_t algo, double t)
+{
+  static unsigned char seen[SN_COLL_COUNT][48];
+  if (!sn_log_enabled(SN_LOG_INFO, SN_LOG_TUNING)) return;
+  double n = sn_plan_bytes(d);
+  int cls = 0;
+  while (cls < 47 && (double)(1ull << cls) < n) cls++;
+  unsigned char key = (unsigned char)(1 + algo);
+  if (d->coll >= SN_COLL_COUNT || seen[d->coll][cls] == key) return;
+  seen[d->coll][cls] = key;
+  SN_INFO(SN_LOG_TUNING, "%s %zu x %s, %d ranks in %d domain(s): %s (predicted %.1f us)", sn_coll_name(d->coll),
+          d->count, sn_dtype_name(d->dtype), d->nranks, d->topo ? d->topo->ndomains : 1, sn_algo_name(algo), t);
+}
+
+sn_status_t sn_plan_choose(const sn_op_desc_t *d, const sn_cost_model_t *m, sn_algo_t *algo_p)
 {
   sn_algo_t best = SN_ALGO_COUNT;
   double best_t = 0;
-  int forced = sn_param_str(SN_P_ALGO)[0] != 0;
+  int forced = sn_plan_spec()[0] != 0;
   for (int a = 0; a < SN_ALGO_COUNT; a++) {
-    if (!sn_algo_supports((sn_algo_t)a, d->coll) || !sn_algo_allowed((sn_algo_t)a, d->coll)) continue;
-    double t = sn_plan_estimate(d, (sn_algo_t)a, all_local);
-    /* direct opens a link to every peer: only chosen by itself on one host */
-    if (!forced && a == SN_ALGO_DIRECT && !all_local && sn_algo_supports(SN_ALGO_RING, d->coll)) continue;
-    /* strict: ties go to the earlier (ring) */
-    if (best == SN_ALGO_COUNT || t < best_t) {
+    if (!sn_algo_usable(d, (sn_algo_t)a) || !sn_plan_allowed((sn_algo_t)a, d->coll)) continue;
+    /* direct opens a link to every peer: picked by itself only on a full
+     * mesh (every rank on this host) */
+    if (!forced && a == SN_ALGO_DIRECT && !m->direct_ok && sn_algo_usable(d, SN_ALGO_RING)) continue;
+    double t = sn_plan_estimate(d, (sn_algo_t)a, m);
+    if (best == SN_ALGO_COUNT || t < best_t) { /* ties go to the earlier id */
       best = (sn_algo_t)a;
       best_t = t;
     }
   }
   if (best == SN_ALGO_COUNT) {
-    /* NCCL_ALGO excluded everything that can run this: fall back, say so once */
     static int warned;
     if (!warned++)
-      SN_INFO(SN_LOG_TUNING, "NCCL_ALGO=%s allows no algorithm snccl has for %s; using the default",
-              sn_param_str(SN_P_ALGO), sn_coll_name(d->coll));
-    best = sn_algo_supports(SN_ALGO_RING, d->coll) ? SN_ALGO_RING : SN_ALGO_DIRECT;
-    best_t = sn_plan_estimate(d, best, all_local);
+      SN_INFO(SN_LOG_TUNING, "SNCCL_ALGO/NCCL_ALGO=%s allows no algorithm snccl has for %s; using the default",
+              sn_plan_spec(), sn_coll_name(d->coll));
+    best = sn_algo_usable(d, SN_ALGO_RING) ? SN_ALGO_RING : SN_ALGO_DIRECT;
+    best_t = sn_plan_estimate(d, best, m);
   }
-  SN_INFO(SN_LOG_TUNING, "%s count %zu nranks %d: %s (estimate %.1f us)", sn_coll_name(d->coll), d->count, d->nranks,
-          sn_algo_name(best), best_t);
+  sn_plan_log(d, best, best_t);
   *algo_p = best;
   return SN_OK;
 }

@@ -1,17 +1,46 @@
 /*
- * plan.h -- chooses the algorithm for an operation and estimates its time.
- * The cost model is the textbook alpha-beta one with constants per transport
- * (table in plan.c); the topology/tuner issue replaces the constants with
- * measured ones and adds algorithms.
+ * plan.h -- the tuner: predicts each candidate algorithm's time with an
+ * alpha-beta-gamma model over the communicator's link classes and picks the
+ * fastest. The same functions serve the running library (every rank
+ * computes the same choice from the same inputs) and the decision tool
+ * (tools/snccl_tune.c) working from a topology file.
  */
 #ifndef SN_PLAN_H
 #define SN_PLAN_H
 
 #include "sched/sched.h"
 
-/* Picks an algorithm honouring NCCL_ALGO; *algo_p receives it. */
-sn_status_t sn_plan_choose(const sn_op_desc_t *d, int all_local, sn_algo_t *algo_p);
-/* Estimated time in microseconds of d run with algo. */
-double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, int all_local);
+typedef struct {
+  double alpha_us;    /* one message, software and wire latency */
+  double us_per_byte; /* 1 / achieved bandwidth */
+} sn_link_cost_t;
+
+/* Every constant the tuner uses. Built once per communicator (identical on
+ * every rank) from the measurement table in plan.c, the ranks' start-up
+ * measurements, or a topology file. */
+typedef struct {
+  sn_link_cost_t intra;      /* inside a scale-up domain */
+  sn_link_cost_t inter;      /* between domains (or hosts) */
+  double reduce_us_per_byte; /* reducing one byte of input */
+  double copy_us_per_byte;   /* a local copy (rotations, staging) */
+  double direct_msg_us;      /* extra per concurrent peer message (direct algorithms) */
+  double direct_contention;  /* bandwidth lost per extra concurrent peer */
+  int direct_ok;             /* direct may be picked without being forced (full mesh) */
+} sn_cost_model_t;
+
+/* The built-in model for this kind of machine: intra = shared memory when
+ * domains are on one host (socket otherwise), inter = TCP. copy_GBps and
+ * reduce_GBps: measured by the ranks (0: use the table). */
+void sn_cost_default(sn_cost_model_t *m, int domains_on_one_host, int all_local, double copy_GBps,
+                     double reduce_GBps);
+/* One process's memory measurement (cached): copy and reduce rates in GB/s. */
+void sn_cost_measure(double *copy_GBps, double *reduce_GBps);
+
+double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m);
+/* Picks an algorithm honouring SNCCL_ALGO / NCCL_ALGO; logs each new
+ * choice once at INFO/TUNING. */
+sn_status_t sn_plan_choose(const sn_op_desc_t *d, const sn_cost_model_t *m, sn_algo_t *algo_p);
+/* Whether SNCCL_ALGO / NCCL_ALGO allow algo for coll. */
+int sn_plan_allowed(sn_algo_t algo, sn_coll_t coll);
 
 #endif

@@ -21,8 +21,20 @@ static inline int sn_mod(int a, int p) { return ((a % p) + p) % p; }
 /* One rank: the result is the (scaled) input itself. */
 static sn_status_t sn_ring_single(const sn_op_desc_t *d, sn_sched_t *s, uint64_t bytes)
 {
-  if (d->red.prescale && (d->coll == SN_COLL_ALLREDUCE || d->coll == SN_COLL_REDUCE ||
-                          d->coll == SN_COLL_REDUCESCATTER))
+  int reduces = d->coll == SN_COLL_ALLREDUCE || d->coll == SN_COLL_REDUCE || d->coll == SN_COLL_REDUCESCATTER;
+  if (d->overlap) {
+    /* a piece-by-piece copy between overlapping buffers would overwrite
+     * input not yet read: stage the whole input first */
+    sn_op_desc_t staged = *d;
+    if (!reduces) staged.red.prescale = 0;
+    sn_buf_id_t in;
+    uint64_t inoff;
+    int dep;
+    sn_sched_input(&staged, s, bytes, &in, &inoff, &dep);
+    sn_sched_add(s, SN_STEP_COPY, -1, in, inoff, SN_BUF_RECV, 0, bytes, dep);
+    return SN_OK;
+  }
+  if (d->red.prescale && reduces)
     sn_sched_add(s, SN_STEP_SCALE, -1, SN_BUF_SEND, 0, SN_BUF_RECV, 0, bytes, -1);
   else if (!d->inplace)
     sn_sched_add(s, SN_STEP_COPY, -1, SN_BUF_SEND, 0, SN_BUF_RECV, 0, bytes, -1);

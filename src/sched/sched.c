@@ -100,6 +100,14 @@ int sn_algo_supports(sn_algo_t algo, sn_coll_t coll)
            coll == SN_COLL_ALLGATHER || coll == SN_COLL_REDUCESCATTER;
   case SN_ALGO_DIRECT: return coll != SN_COLL_P2P;
   case SN_ALGO_RD: return coll == SN_COLL_ALLREDUCE;
+  case SN_ALGO_TREE: return coll == SN_COLL_ALLREDUCE || coll == SN_COLL_BROADCAST || coll == SN_COLL_REDUCE;
+  case SN_ALGO_RHD:
+    return coll == SN_COLL_ALLREDUCE || coll == SN_COLL_REDUCESCATTER || coll == SN_COLL_ALLGATHER;
+  case SN_ALGO_BRUCK: return coll == SN_COLL_ALLGATHER || coll == SN_COLL_ALLTOALL;
+  case SN_ALGO_PAIRWISE: return coll == SN_COLL_ALLTOALL;
+  case SN_ALGO_HIER:
+    return coll == SN_COLL_ALLREDUCE || coll == SN_COLL_ALLGATHER || coll == SN_COLL_REDUCESCATTER ||
+           coll == SN_COLL_BROADCAST;
   default: return 0;
   }
 }
@@ -124,6 +132,11 @@ sn_status_t sn_sched_build(const sn_op_desc_t *d, sn_algo_t algo, sn_sched_t *s)
   if (algo == SN_ALGO_RING && sn_algo_supports(algo, d->coll)) st = sn_sched_ring(d, s);
   else if (algo == SN_ALGO_DIRECT && sn_algo_supports(algo, d->coll)) st = sn_sched_direct(d, s);
   else if (algo == SN_ALGO_RD && sn_algo_supports(algo, d->coll)) st = sn_sched_rd(d, s);
+  else if (algo == SN_ALGO_TREE && sn_algo_supports(algo, d->coll)) st = sn_sched_tree(d, s);
+  else if (algo == SN_ALGO_RHD && sn_algo_supports(algo, d->coll)) st = sn_sched_rhd(d, s);
+  else if (algo == SN_ALGO_BRUCK && sn_algo_supports(algo, d->coll)) st = sn_sched_bruck(d, s);
+  else if (algo == SN_ALGO_PAIRWISE && sn_algo_supports(algo, d->coll)) st = sn_sched_pairwise(d, s);
+  else if (algo == SN_ALGO_HIER && sn_algo_usable(d, algo)) st = sn_sched_hier(d, s);
   if (st == SN_OK && s->error) st = s->error;
   if (st != SN_OK) sn_sched_free(s);
   return st;

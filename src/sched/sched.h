@@ -16,8 +16,13 @@
  *    step. Steps with no dependency may start at once. `dep2` is a second
  *    dependency with the same rules (a step that reads one buffer and
  *    overwrites another one that a send still reads needs both).
+ *    The per-piece rule holds even when the two steps cover different
+ *    ranges: when a dependency stands for "all of that step", flag the dep
+ *    SN_STEP_F_WHOLE.
  *  - A zero-byte step is complete immediately and sends nothing; both sides
- *    of a link see the same sizes, so they skip the same steps.
+ *    of a link see the same sizes, so they skip the same steps. It counts as
+ *    complete even if its own dependencies are not, so it must not stand in
+ *    for earlier steps in a dependency chain: chain through non-empty steps.
  *
  * The representation is flat (one entry per transfer): O(p) steps per rank for
  * the ring and direct algorithms. The simulator issue may make it parametric.
@@ -182,6 +187,11 @@ const char *sn_coll_name(sn_coll_t coll);
 sn_status_t sn_sched_ring(const sn_op_desc_t *d, sn_sched_t *s);
 sn_status_t sn_sched_direct(const sn_op_desc_t *d, sn_sched_t *s);
 sn_status_t sn_sched_rd(const sn_op_desc_t *d, sn_sched_t *s);
+sn_status_t sn_sched_tree(const sn_op_desc_t *d, sn_sched_t *s);
+sn_status_t sn_sched_rhd(const sn_op_desc_t *d, sn_sched_t *s);
+sn_status_t sn_sched_bruck(const sn_op_desc_t *d, sn_sched_t *s);
+sn_status_t sn_sched_pairwise(const sn_op_desc_t *d, sn_sched_t *s);
+sn_status_t sn_sched_hier(const sn_op_desc_t *d, sn_sched_t *s); /* needs sn_algo_usable() */
 /* Point to point: sends and receives in call order; self pairs become copies.
  * Offsets are the buffers' absolute addresses (the exec's bases are zero). */
 sn_status_t sn_sched_p2p(const sn_p2p_desc_t *ops, int nops, int rank, sn_sched_t *s);

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,20 @@ static double now_s(void)
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int sn_launch_setns(const char *prefix, int d)
+{
+  char path[256];
+  snprintf(path, sizeof(path), "/var/run/netns/%s%d", prefix, d);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+    fprintf(stderr, "launch: cannot enter network namespace %s: %s\n", path, strerror(errno));
+    if (fd >= 0) close(fd);
+    return 1;
+  }
+  close(fd);
+  return 0;
 }
 
 int sn_launch(int nranks, double deadline_s, double grace_s, sn_launch_fn_t fn, void *arg)
@@ -48,6 +64,20 @@ int sn_launch(int nranks, double deadline_s, double grace_s, sn_launch_fn_t fn, 
       return 1;
     }
     if (pid == 0) {
+      /* an emulated supernode: SN_LAUNCH_DOMAINS=D splits the ranks into D
+       * scale-up domains of consecutive ranks (SNCCL_DOMAIN per process) */
+      const char *nd = getenv("SN_LAUNCH_DOMAINS");
+      if (nd && atoi(nd) > 0) {
+        int d = (int)((long)r * atoi(nd) / nranks);
+        char dom[32];
+        snprintf(dom, sizeof(dom), "d%d", d);
+        setenv("SNCCL_DOMAIN", dom, 1);
+        /* SN_LAUNCH_NETNS=prefix: the domain's ranks join network
+         * namespace <prefix><d> (made by the caller), so the bytes between
+         * domains cross a real network stack */
+        const char *ns = getenv("SN_LAUNCH_NETNS");
+        if (ns && *ns && sn_launch_setns(ns, d) != 0) _exit(1);
+      }
       int rc = fn(r, nranks, id, arg);
       fflush(stdout);
       fflush(stderr);

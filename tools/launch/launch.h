@@ -6,7 +6,9 @@
  * The parent creates the unique id (its process hosts the bootstrap root),
  * forks, and waits. A rank that fails or a job that passes its deadline is
  * reported by rank number; the remaining children are killed, never left
- * behind.
+ * behind. SN_LAUNCH_DOMAINS=D in the environment gives each child an
+ * SNCCL_DOMAIN so that the job forms D scale-up domains of consecutive
+ * ranks (an emulated supernode).
  */
 #ifndef SN_LAUNCH_H
 #define SN_LAUNCH_H
