@@ -84,7 +84,7 @@ for coll in $COLLS; do
         done
         pick=$(pick_for "$tmp/decisions" "$size" "$n" "$coll")
         awk -v a="$autot" -v b="$bestt" -v best="$best" -v pick="${pick:-?}" \
-          'BEGIN { printf "  %-9s %-9s %.2f\n", pick, best, b > 0 ? a / b : 0 }'
+          'BEGIN { printf "  %-9s %-9s %.2f\n", pick, best, (b > 0 ? a / b : 0) }'
       done
     done
   done

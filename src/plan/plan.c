@@ -21,7 +21,7 @@
  *   bruck      AG lg a + fnB + nc    A2A lg (a + nB/2) + 2nc
  *   pairwise   A2A (p-1)a + fnB
  *   hier       AR: RS in domain (L-1)a_i + (L-1)/L n B_i + (L-1)/L n g,
- *              AR of n/L across domains (the cheaper of ring and rd on x),
+ *              ring AR of n/L along each rail across domains,
  *              AG in domain (L-1)a_i + (L-1)/L n B_i
  *              AG: AG of b across domains (D-1)(a + bB), AG of Db in domain,
  *              + nc to put blocks in rank order; RS: the mirror of AG, + g;
@@ -156,16 +156,13 @@ static int sn_reduces(sn_coll_t c)
   return c == SN_COLL_ALLREDUCE || c == SN_COLL_REDUCE || c == SN_COLL_REDUCESCATTER;
 }
 
-/* Ring or rd all-reduce of n bytes over p ranks on one link class, the
- * cheaper (the inter-domain phase of hier). */
-static double sn_flat_allreduce(double p, double n, const sn_link_cost_t *x, double g)
+/* Ring all-reduce of n bytes over p ranks on one link class (the
+ * inter-domain phase of hier, which runs a ring along each rail). */
+static double sn_ring_allreduce_cost(double p, double n, const sn_link_cost_t *x, double g)
 {
   if (p <= 1) return 0;
   double f = (p - 1) / p;
-  double ring = 2 * (p - 1) * x->alpha_us + 2 * f * n * x->us_per_byte + f * n * g;
-  int rounds = sn_ceil_log2((int)p) + (sn_is_pow2((int)p) ? 0 : 2);
-  double rd = rounds * (x->alpha_us + n * (x->us_per_byte + g));
-  return ring < rd ? ring : rd;
+  return 2 * (p - 1) * x->alpha_us + 2 * f * n * x->us_per_byte + f * n * g;
 }
 
 double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
@@ -223,7 +220,7 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
     const double ai = in->alpha_us, Bi = in->us_per_byte, ax = m->inter.alpha_us, Bx = m->inter.us_per_byte;
     switch (d->coll) {
     case SN_COLL_ALLREDUCE:
-      return 2 * (L - 1) * ai + 2 * fl * n * Bi + fl * n * g + sn_flat_allreduce(D, n / L, &m->inter, g);
+      return 2 * (L - 1) * ai + 2 * fl * n * Bi + fl * n * g + sn_ring_allreduce_cost(D, n / L, &m->inter, g);
     case SN_COLL_ALLGATHER: return (D - 1) * ax + fd * (n / L) * Bx + (L - 1) * ai + fl * n * Bi + n * cp;
     case SN_COLL_REDUCESCATTER:
       return (L - 1) * ai + fl * n * (Bi + g) + (D - 1) * ax + fd * (n / L) * (Bx + g) + n * cp;
@@ -274,11 +271,25 @@ static const char *sn_plan_spec(void)
   return s[0] ? s : sn_param_str(SN_P_ALGO);
 }
 
-int sn_plan_allowed(sn_algo_t algo, sn_coll_t coll)
+/* The spec parsed once per process (parameters are read once anyway):
+ * bit a of sn_plan_mask[coll] = algorithm a allowed. */
+static unsigned sn_plan_mask[SN_COLL_COUNT];
+static pthread_once_t sn_plan_mask_once = PTHREAD_ONCE_INIT;
+
+static void sn_plan_mask_build(void)
 {
   const char *spec = sn_plan_spec();
-  int mentioned = 0;
-  return !spec[0] || sn_spec_allows(spec, algo, coll, &mentioned);
+  for (int c = 0; c < SN_COLL_COUNT; c++)
+    for (int a = 0; a < SN_ALGO_COUNT; a++) {
+      int mentioned = 0;
+      if (!spec[0] || sn_spec_allows(spec, (sn_algo_t)a, (sn_coll_t)c, &mentioned)) sn_plan_mask[c] |= 1u << a;
+    }
+}
+
+int sn_plan_allowed(sn_algo_t algo, sn_coll_t coll)
+{
+  pthread_once(&sn_plan_mask_once, sn_plan_mask_build);
+  return coll < SN_COLL_COUNT && (sn_plan_mask[coll] >> algo & 1);
 }
 
 /* Logs a decision the first time it is made for this collective, size class
@@ -301,7 +312,8 @@ sn_status_t sn_plan_choose(const sn_op_desc_t *d, const sn_cost_model_t *m, sn_a
 {
   sn_algo_t best = SN_ALGO_COUNT;
   double best_t = 0;
-  int forced = sn_plan_spec()[0] != 0;
+  static int forced = -1;
+  if (forced < 0) forced = sn_plan_spec()[0] != 0;
   for (int a = 0; a < SN_ALGO_COUNT; a++) {
     if (!sn_algo_usable(d, (sn_algo_t)a) || !sn_plan_allowed((sn_algo_t)a, d->coll)) continue;
     /* direct opens a link to every peer: picked by itself only on a full
