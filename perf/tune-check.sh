@@ -47,9 +47,13 @@ run() {
 
 # The algorithm the tuner picked for SIZE bytes (from the decisions logged).
 pick_for() {
-  local log=$1 size=$2 n=$3 coll=$4 mult=1
+  local log=$1 size=$2 n=$3 coll=$4 mult=1 name
   case $coll in all_gather | reduce_scatter | alltoall) mult=$n ;; esac
-  awk -v want="$size" -v mult="$mult" '/ranks in [0-9]+ domain/ && /predicted/ {
+  case $coll in
+  all_reduce) name=AllReduce ;; all_gather) name=AllGather ;; reduce_scatter) name=ReduceScatter ;;
+  broadcast) name=Broadcast ;; reduce) name=Reduce ;; alltoall) name=AlltoAll ;;
+  esac
+  awk -v want="$size" -v mult="$mult" -v name="$name" '/ranks in [0-9]+ domain/ && /predicted/ && $0 ~ ("INFO " name " ") {
       for (i = 1; i <= NF; i++) if ($(i) == "x") c = $(i - 1)
       a = $0; sub(/.*domain\(s\): /, "", a); sub(/ .*/, "", a)
       if (c * 4 * mult == want) { print a; exit } }' "$log"

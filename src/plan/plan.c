@@ -15,6 +15,9 @@
  *              contention per concurrent peer, + a message cost per peer)
  *              BC/RD the root's p-1 copies: a + 2f^2 n B'
  *   rd         AR rounds (a + n(B+g)), rounds = lg (+2 off powers of two)
+ *   (rd, rhd and tree pair ranks at distances p/2, p/4, ...: with D domains
+ *   of consecutive ranks only ceil(log2 D) rounds pay the inter-domain
+ *   link, the others the intra-domain one; rhd sends most bytes in those)
  *   rhd        AR 2 lg a + 2fnB + fng         RS lg a + fnB + fng   AG lg a + fnB
  *              (+2 fold messages of the whole vector off powers of two)
  *   tree       BC lg (a + nB)  RD lg (a + n(B+g))  AR both
@@ -51,12 +54,16 @@ static const struct {
   double shm_alpha_us;    /* 8 B all-reduce, 2 ranks, shm: ~2 us per step (docs/PERFORMANCE.md) */
   double shm_GBps;        /* one shm link while others run: ~8 GB/s (16 MiB all-gather, 2 ranks) */
   double tcp_alpha_us;    /* loopback TCP step: ~25 us (8 B all-reduce over sockets) */
-  double tcp_GBps;        /* loopback TCP stream: ~1.5 GB/s (NCCL_SHM_DISABLE=1 all-gather) */
+  double tcp_GBps;        /* loopback TCP between domains: ~3 GB/s (16 MiB all-reduce, 2 x 2
+                           * ranks: ring 9.3 ms = 2 (3/4) 16 MiB / B) */
   double reduce_GBps;     /* float sum, one core: ~12 GB/s of input (tests/unit/test_kernels) */
   double copy_GBps;       /* memcpy, one core: ~16 GB/s */
   double direct_msg_us;   /* per extra concurrent peer message */
   double direct_contention; /* all-gather 16 MiB on 8 ranks: direct 8.0 ms vs ring 5.9 ms */
-} sn_cost_table = {2.0, 8.0, 25.0, 1.5, 12.0, 16.0, 0.5, 0.05};
+  double log_step_bw;     /* rd/rhd/tree/bruck move bytes round by round, a ring
+                           * streams them: 16 MiB all-gather, 8 ranks, rhd 7.3 ms vs
+                           * ring 5.5 ms; all-reduce 2 MiB, rhd 1.60 vs ring 1.23 ms */
+} sn_cost_table = {2.0, 8.0, 25.0, 3.0, 12.0, 16.0, 0.5, 0.05, 1.3};
 
 static double sn_us_per_byte(double GBps) { return 1.0 / (GBps * 1000.0); }
 
@@ -77,6 +84,7 @@ void sn_cost_default(sn_cost_model_t *m, int domains_on_one_host, int all_local,
   m->copy_us_per_byte = sn_us_per_byte(copy_GBps > 0 ? copy_GBps : sn_cost_table.copy_GBps);
   m->direct_msg_us = sn_cost_table.direct_msg_us;
   m->direct_contention = sn_cost_table.direct_contention;
+  m->log_step_bw = sn_cost_table.log_step_bw;
   m->direct_ok = all_local;
 }
 
@@ -175,6 +183,16 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
   if (p <= 1) return 1.0 + n * cp;
   const double f = (p - 1) / p;
   const int lg = sn_ceil_log2((int)p), pow2 = sn_is_pow2((int)p);
+  /* Log-step algorithms (rd, rhd, tree) pair ranks at distances p/2, p/4,
+   * ...: with domains of consecutive ranks only the first lgx rounds cross
+   * a domain boundary, the rest stay inside (a ring or a direct exchange
+   * waits for its slowest link in every step instead). */
+  const int lgx = D > 1 ? (sn_ceil_log2(D) < lg ? sn_ceil_log2(D) : lg) : 0, lgi = lg - lgx;
+  /* round-by-round algorithms do not stream like a ring (log_step_bw) */
+  const double lsb = m->log_step_bw > 0 ? m->log_step_bw : 1.0;
+  const double ai_ = in->alpha_us, Bi_ = in->us_per_byte * lsb, Bl = B * lsb;
+  /* the fraction of a halving algorithm's bytes sent in the crossing rounds */
+  const double hx = 1.0 - 1.0 / (double)(1 << lgx);
   switch (algo) {
   case SN_ALGO_RING:
     switch (d->coll) {
@@ -193,26 +211,32 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
     }
   }
   case SN_ALGO_RD: {
-    int rounds = lg + (pow2 ? 0 : 2);
-    return rounds * (a + n * (B + g));
+    double fold = pow2 ? 0 : 2 * (ai_ + n * (Bi_ + g)); /* neighbours fold: same domain */
+    return lgx * (a + n * (Bl + g)) + lgi * (ai_ + n * (Bi_ + g)) + fold;
   }
   case SN_ALGO_RHD: {
-    double fold = pow2 ? 0 : 2 * (a + n * B);
+    double fold = pow2 ? 0 : 2 * (ai_ + n * Bi_);
+    /* one halving (or doubling) pass: lg rounds, f n bytes, hx of them
+     * in the crossing rounds */
+    double pass = lgx * a + lgi * ai_ + f * n * (hx * Bl + (1 - hx) * Bi_);
     switch (d->coll) {
-    case SN_COLL_ALLREDUCE: return 2 * lg * a + 2 * f * n * B + f * n * g + fold;
-    case SN_COLL_REDUCESCATTER: return lg * a + f * n * B + f * n * g + fold;
-    default: return lg * a + f * n * B + fold; /* allgather */
+    case SN_COLL_ALLREDUCE: return 2 * pass + f * n * g + fold;
+    case SN_COLL_REDUCESCATTER: return pass + f * n * g + fold;
+    default: return pass + fold; /* allgather */
     }
   }
-  case SN_ALGO_TREE:
+  case SN_ALGO_TREE: {
+    /* every level moves the whole vector */
+    double level = lgx * (a + n * Bl) + lgi * (ai_ + n * Bi_);
     switch (d->coll) {
-    case SN_COLL_ALLREDUCE: return 2 * lg * (a + n * B) + lg * n * g;
-    case SN_COLL_REDUCE: return lg * (a + n * (B + g));
-    default: return lg * (a + n * B);
+    case SN_COLL_ALLREDUCE: return 2 * level + lg * n * g;
+    case SN_COLL_REDUCE: return level + lg * n * g;
+    default: return level;
     }
+  }
   case SN_ALGO_BRUCK:
-    if (d->coll == SN_COLL_ALLTOALL) return lg * (a + n / 2 * B) + 2 * n * cp;
-    return lg * a + f * n * B + n * cp;
+    if (d->coll == SN_COLL_ALLTOALL) return lg * (a + n / 2 * Bl) + 2 * n * cp;
+    return lg * a + f * n * Bl + n * cp;
   case SN_ALGO_PAIRWISE: return (p - 1) * a + f * n * B;
   case SN_ALGO_HIER: {
     if (D < 2) return 1e30;

@@ -25,6 +25,7 @@ typedef struct {
   double copy_us_per_byte;   /* a local copy (rotations, staging) */
   double direct_msg_us;      /* extra per concurrent peer message (direct algorithms) */
   double direct_contention;  /* bandwidth lost per extra concurrent peer */
+  double log_step_bw;        /* bandwidth factor of round-by-round algorithms vs a streaming ring */
   int direct_ok;             /* direct may be picked without being forced (full mesh) */
 } sn_cost_model_t;
 
