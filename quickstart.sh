@@ -24,6 +24,8 @@ need_pkgs() {
   command -v pkg-config >/dev/null || missing+=(pkg-config)
   command -v mpirun >/dev/null || missing+=(openmpi-bin libopenmpi-dev)
   command -v unshare >/dev/null || missing+=(util-linux)
+  [ -f /usr/include/hwloc.h ] || missing+=(libhwloc-dev)
+  command -v ip >/dev/null || missing+=(iproute2)
   echo "${missing[@]:-}"
 }
 

@@ -8,6 +8,6 @@
 set -e
 bin="${SN_TOP_BUILDDIR:-.}/tests/bin/coll"
 for algo in tree rhd bruck pairwise; do
-  SNCCL_ALGO=$algo SNCCL_CHUNK_SIZE=4096 "$bin" --nranks=1-6 --counts=0,1,7,1031,70001 --dtypes=float,int8,bfloat16,float64 "$@"
+  SNCCL_ALGO=$algo SNCCL_CHUNK_SIZE=4096 "$bin" --nranks=1-6 --counts=0,1,7,1031,70001 --dtypes=float,int8,bfloat16,double "$@"
   SNCCL_ALGO=$algo NCCL_SHM_DISABLE=1 "$bin" --nranks=3,5 --counts=0,7,1031 --dtypes=float,int32 "$@"
 done

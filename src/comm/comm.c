@@ -12,6 +12,7 @@
 #include "comm/comm.h"
 #include "dev/direct.h"
 #include "topo/topo.h"
+#include "topo/scan.h"
 #include "topo/view.h"
 
 #include <errno.h>
@@ -208,6 +209,9 @@ static void sn_comm_dump_topo(sn_comm_t *c)
     SN_WARN("SNCCL_TOPO_DUMP_FILE=%s: cannot write: %s", path, strerror(errno));
     goto out;
   }
+  char node[1024];
+  sn_node_scan_describe(sn_node_scan(), node, sizeof(node));
+  fprintf(fp, "# rank 0's node: %s\n", node);
   sn_topo_dump(&t, fp);
   fclose(fp);
   SN_INFO(SN_LOG_GRAPH, "topology written to %s", path);
@@ -270,6 +274,8 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
   if (c->dev && sn_param_int(SN_P_DEV_DIRECT)) me->flags |= SN_PEER_F_DEVICE;
   me->host_hash = sn_comm_host_hash();
   me->domain_hash = sn_comm_domain_hash(me->host_hash);
+  /* hwloc takes tens of ms: scan only when someone will read it */
+  if (sn_log_enabled(SN_LOG_INFO, SN_LOG_GRAPH)) (void)sn_node_scan();
   if (sn_comm_fabric_get()) {
     me->flags |= SN_PEER_F_TOPO;
     me->topo_hash = sn_comm_topo_hash(sn_comm_fabric_get());
