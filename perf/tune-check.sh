@@ -28,9 +28,9 @@ algos_for() {
   all_reduce) echo "ring direct rd tree rhd hier" ;;
   all_gather) echo "ring direct rhd bruck hier" ;;
   reduce_scatter) echo "ring direct rhd hier" ;;
-  broadcast) echo "ring direct tree hier" ;;
-  reduce) echo "ring direct tree" ;;
-  alltoall) echo "direct bruck pairwise" ;;
+  broadcast) echo "ring direct tree sag hier" ;;
+  reduce) echo "ring direct tree hier" ;;
+  alltoall) echo "direct bruck pairwise hier" ;;
   esac
 }
 

@@ -28,7 +28,10 @@
  *              AG in domain (L-1)a_i + (L-1)/L n B_i
  *              AG: AG of b across domains (D-1)(a + bB), AG of Db in domain,
  *              + nc to put blocks in rank order; RS: the mirror of AG, + g;
- *              BC: a chain along the root's rail, then a chain in each domain
+ *              BC: a chain along the root's rail, then a chain in each domain;
+ *              RD: the mirror of BC, + 2ng; A2A: rail-aggregated two hops,
+ *              (L-1)a_i + fl n B_i + (D-1)a_x + fd n B_x + 3nc
+ *   sag        BC (lg + p - 1)a + 2fnB  (scatter, then ring all-gather)
  *
  * The constants (sn_cost_default) are measured on the 2-core development
  * VM unless the ranks measured memory themselves at init; a topology file
@@ -249,9 +252,13 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
     case SN_COLL_REDUCESCATTER:
       return (L - 1) * ai + fl * n * (Bi + g) + (D - 1) * ax + fd * (n / L) * (Bx + g) + n * cp;
     case SN_COLL_BROADCAST: return (D - 1) * ax + n * Bx + (L - 1) * ai + n * Bi; /* two pipelined chains */
+    case SN_COLL_REDUCE: return (L - 1) * ai + (D - 1) * ax + n * Bi + n * Bx + 2 * n * g; /* the mirror */
+    case SN_COLL_ALLTOALL: return (L - 1) * ai + fl * n * Bi + (D - 1) * ax + fd * n * Bx + 3 * n * cp;
     default: return 1e30;
     }
   }
+  case SN_ALGO_SAG: /* binomial scatter, then a ring all-gather of the blocks */
+    return (lg + p - 1) * a + 2 * f * n * B;
   default: return 1e30;
   }
 }

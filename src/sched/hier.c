@@ -34,10 +34,29 @@
  *              across per rail rank but the last), then a chain inside each
  *              domain from its rail rank (L-1 hops, n bytes inside per rank
  *              but the last). Time ~ (D + L - 2) hops + n.
- * Avg divides each reduced piece once, where it is complete; no input is
- * written; allgather and reducescatter read their input once, into the
- * pack, before anything lands in the output, so in-place and overlapping
- * buffers need no staging there.
+ *   Reduce:    the mirror of the broadcast: a pipelined chain inside each
+ *              domain ending at its rank on the root's rail (L-1 hops, n
+ *              bytes inside per rank but that one), then a chain along the
+ *              root's rail ending at the root (D-1 hops, n bytes across per
+ *              rail rank but the root), each hop reducing piece by piece.
+ *              Time ~ (D + L - 2) hops + n; a rail rank reduces 2n, the
+ *              others n.
+ *   AlltoAll:  rail-aggregated, two hops. (1) inside the domain, rank
+ *              (g,i) sends local peer j one message of D blocks (its blocks
+ *              for (e,j), every domain e): L-1 messages, (L-1) D b bytes
+ *              sent per rank, inside. (2) along the rail, rank (g,j) sends
+ *              rail peer (e,j) one message of L blocks (from every source
+ *              of domain g, for (e,j)): D-1 messages, (D-1) L b bytes sent
+ *              per rank, across, instead of (D-1) L messages of b. Local
+ *              copies per rank: about 3 p b (pack for (1), regroup for (2),
+ *              place each block at its source's offset), plus p b staging
+ *              when in place.
+ * Avg divides each reduced piece once, where it is complete (for reduce:
+ * at the root); no input is written; non-roots of a reduce accumulate in
+ * scratch, never in their output; allgather and reducescatter read their
+ * input once, into the pack, before anything lands in the output, so
+ * in-place and overlapping buffers need no staging there (alltoall does
+ * stage: it reads input until its last message leaves).
  */
 #include "sched/sched.h"
 
@@ -238,6 +257,128 @@ static sn_status_t sn_hier_reducescatter(const sn_op_desc_t *d, sn_sched_t *s, s
   return SN_OK;
 }
 
+/* Reduce: two pipelined chains, the mirror of the broadcast. Inside a
+ * domain the chain runs from local index iroot-1 down to iroot (each hop
+ * reducing); the rail rank (local index iroot) then also reduces what comes
+ * along the root's rail from the domain after it and passes the sum on
+ * toward the root's domain. Non-roots accumulate in scratch. */
+static sn_status_t sn_hier_reduce(const sn_op_desc_t *d, sn_sched_t *s, size_t es, const sn_hier_ring_t *dom,
+                                  const sn_hier_ring_t *rail)
+{
+  const sn_sched_topo_t *t = d->topo;
+  uint64_t n = d->count * es;
+  int D = rail->n, L = dom->n, g = rail->pos, i = dom->pos;
+  int groot = t->domain_of[d->root], iroot = t->local_index[d->root];
+  int dpos = sn_mod(i - iroot, L), rpos = sn_mod(g - groot, D); /* 0: nearest the root */
+  sn_buf_id_t in;
+  uint64_t inoff;
+  int last;
+  sn_sched_input(d, s, n, &in, &inoff, &last);
+  sn_buf_id_t acc = SN_BUF_RECV, cur = in;
+  uint64_t accoff = 0, curoff = inoff;
+  if (d->rank != d->root) {
+    acc = SN_BUF_SCRATCH;
+    accoff = in == SN_BUF_SCRATCH ? n : 0;
+    sn_sched_need_scratch(s, accoff + n);
+  }
+  int from[2] = {dpos < L - 1 ? sn_hier_member(dom, i + 1) : -1,
+                 dpos == 0 && rpos < D - 1 ? sn_topo_rank_at(t, sn_mod(g + 1, D), iroot) : -1};
+  for (int k = 0; k < 2; k++) {
+    if (from[k] < 0) continue;
+    last = sn_sched_add(s, SN_STEP_RECV_REDUCE, from[k], cur, curoff, acc, accoff, n, last);
+    cur = acc;
+    curoff = accoff;
+  }
+  if (d->rank != d->root) {
+    int to = dpos > 0 ? sn_hier_member(dom, i - 1) : sn_topo_rank_at(t, sn_mod(g - 1, D), iroot);
+    sn_sched_add(s, SN_STEP_SEND, to, cur, curoff, SN_BUF_SEND, 0, n, last);
+    return SN_OK;
+  }
+  if (cur != SN_BUF_RECV && (cur != SN_BUF_SEND || !d->inplace))
+    last = sn_sched_add(s, SN_STEP_COPY, -1, cur, curoff, SN_BUF_RECV, 0, n, last);
+  if (d->red.postdiv) sn_sched_add(s, SN_STEP_DIV, -1, SN_BUF_RECV, 0, SN_BUF_RECV, 0, n, last);
+  return SN_OK;
+}
+
+/* AlltoAll, rail-aggregated. Scratch (blocks of b bytes, after the staged
+ * input if any): P[j][e] the pack for local peer j (block for rank (e,j)),
+ * B[i'][e] what local peer i' sent (its blocks for (e,i)), C[e][i'] the
+ * message for rail peer e (from every source i' of this domain), E[e][i']
+ * what rail peer e sent (from source (e,i'), for this rank). */
+static sn_status_t sn_hier_alltoall(const sn_op_desc_t *d, sn_sched_t *s, size_t es, const sn_hier_ring_t *dom,
+                                    const sn_hier_ring_t *rail)
+{
+  const sn_sched_topo_t *t = d->topo;
+  int p = d->nranks, D = rail->n, L = dom->n, g = rail->pos, i = dom->pos, r = d->rank;
+  uint64_t b = d->count * es, pb = (uint64_t)p * b;
+  int *got = sn_hier_ints(L + D);
+  if (!got) return SN_ERR_SYSTEM;
+  int *got2 = got + L;
+  sn_op_desc_t staged = *d;
+  staged.overlap = d->overlap || d->inplace; /* the output is written before all input is read */
+  staged.red.prescale = 0;
+  sn_buf_id_t in;
+  uint64_t inoff;
+  int indep;
+  sn_sched_input(&staged, s, pb, &in, &inoff, &indep);
+  uint64_t P = in == SN_BUF_SCRATCH ? pb : 0, B = P + pb, C = B + pb, E = C + pb;
+  sn_sched_need_scratch(s, E + pb);
+#define BLK(base, x, y, ny) ((base) + ((uint64_t)(x) * (uint64_t)(ny) + (uint64_t)(y)) * b)
+  /* (1) inside the domain: D blocks to each local peer */
+  for (int k = 1; k < L; k++) {
+    int j = sn_mod(i + k, L), pk = -1;
+    for (int e = 0; e < D; e++)
+      pk = sn_sched_add(s, SN_STEP_COPY, -1, in, inoff + (uint64_t)sn_topo_rank_at(t, e, j) * b, SN_BUF_SCRATCH,
+                        BLK(P, j, e, D), b, e ? pk : indep);
+    sn_hier_whole(s, pk);
+    sn_sched_add(s, SN_STEP_SEND, sn_hier_member(dom, j), SN_BUF_SCRATCH, BLK(P, j, 0, D), SN_BUF_SEND, 0,
+                 (uint64_t)D * b, pk);
+    int from = sn_mod(i - k, L);
+    got[from] = sn_hier_whole(s, sn_sched_add(s, SN_STEP_RECV, sn_hier_member(dom, from), SN_BUF_RECV, 0,
+                                              SN_BUF_SCRATCH, BLK(B, from, 0, D), (uint64_t)D * b, -1));
+  }
+  /* (2) along the rail: L blocks to each rail peer, gathered one after the
+   * other (the last copy stands for all) */
+  for (int k = 1; k < D; k++) {
+    int e = sn_mod(g + k, D), pk = -1;
+    for (int j = 0; j < L; j++) {
+      int c;
+      if (j == i)
+        c = sn_sched_add(s, SN_STEP_COPY, -1, in, inoff + (uint64_t)sn_topo_rank_at(t, e, i) * b, SN_BUF_SCRATCH,
+                         BLK(C, e, j, L), b, indep);
+      else
+        c = sn_sched_add(s, SN_STEP_COPY, -1, SN_BUF_SCRATCH, BLK(B, j, e, D), SN_BUF_SCRATCH, BLK(C, e, j, L), b,
+                         got[j]);
+      sn_sched_dep2(s, c, pk);
+      pk = c;
+    }
+    sn_hier_whole(s, pk);
+    sn_sched_add(s, SN_STEP_SEND, sn_topo_rank_at(t, e, i), SN_BUF_SCRATCH, BLK(C, e, 0, L), SN_BUF_SEND, 0,
+                 (uint64_t)L * b, pk);
+    int from = sn_mod(g - k, D);
+    got2[from] = sn_hier_whole(s, sn_sched_add(s, SN_STEP_RECV, sn_topo_rank_at(t, from, i), SN_BUF_RECV, 0,
+                                               SN_BUF_SCRATCH, BLK(E, from, 0, L), (uint64_t)L * b, -1));
+  }
+  /* each block to its source's place; writes to the output wait for the
+   * staged input (in place) */
+  for (int e = 0; e < D; e++)
+    for (int j = 0; j < L; j++) {
+      int q = sn_topo_rank_at(t, e, j), c;
+      if (q == r)
+        c = sn_sched_add(s, SN_STEP_COPY, -1, in, inoff + (uint64_t)r * b, SN_BUF_RECV, (uint64_t)r * b, b, indep);
+      else if (e == g)
+        c = sn_sched_add(s, SN_STEP_COPY, -1, SN_BUF_SCRATCH, BLK(B, j, g, D), SN_BUF_RECV, (uint64_t)q * b, b,
+                         got[j]);
+      else
+        c = sn_sched_add(s, SN_STEP_COPY, -1, SN_BUF_SCRATCH, BLK(E, e, j, L), SN_BUF_RECV, (uint64_t)q * b, b,
+                         got2[e]);
+      if (q != r) sn_sched_dep2(s, c, indep);
+    }
+#undef BLK
+  free(got);
+  return SN_OK;
+}
+
 static sn_status_t sn_hier_broadcast(const sn_op_desc_t *d, sn_sched_t *s, size_t es, const sn_hier_ring_t *dom,
                                      const sn_hier_ring_t *rail)
 {
@@ -278,6 +419,8 @@ sn_status_t sn_sched_hier(const sn_op_desc_t *d, sn_sched_t *s)
   case SN_COLL_ALLGATHER: return sn_hier_allgather(d, s, es, &dom, &rail);
   case SN_COLL_REDUCESCATTER: return sn_hier_reducescatter(d, s, es, &dom, &rail);
   case SN_COLL_BROADCAST: return sn_hier_broadcast(d, s, es, &dom, &rail);
+  case SN_COLL_REDUCE: return sn_hier_reduce(d, s, es, &dom, &rail);
+  case SN_COLL_ALLTOALL: return sn_hier_alltoall(d, s, es, &dom, &rail);
   default: return SN_ERR_INTERNAL;
   }
 }
