@@ -56,9 +56,9 @@ timeout 120 "$build/tests/bin/devcheck-cuda"
 step "stream ordering, capture, abort, latency" $?
 
 # ---- 4. perf tools ----
-timeout 120 "$build/perf/cuda/all_reduce_perf" -P 2 -b 8 -e 256M -f 4 -n 5 -w 2 | tee "$build/ar.txt"
+timeout 120 "$build/perf/cuda/all_reduce_perf" -P 2 -b 1K -e 256M -f 4 -n 5 -w 2 | tee "$build/ar.txt"
 step "all_reduce_perf, device buffers, 2 ranks on GPU 0" $?
-timeout 120 "$build/perf/cuda/all_gather_perf" -P 2 -b 8 -e 256M -f 4 -n 5 -w 2
+timeout 120 "$build/perf/cuda/all_gather_perf" -P 2 -b 1K -e 256M -f 4 -n 5 -w 2
 step "all_gather_perf, device buffers, 2 ranks on GPU 0" $?
 # The bound for a 2-rank all-reduce of S bytes on one GPU: each rank reads
 # its input and the peer's and writes its output, 3S per rank, 6S through
