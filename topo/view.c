@@ -57,5 +57,6 @@ void sn_cost_from_topo(const sn_topo_t *t, sn_cost_model_t *m)
   m->direct_msg_us = host_memory ? 0.5 : 0.05;
   m->direct_contention = host_memory ? 0.05 : 0.0;
   m->log_step_bw = host_memory ? 1.3 : 1.0;
+  m->direct_msg_alpha = host_memory ? 0.25 : 0.0;
   m->direct_ok = t->ndomains == 1;
 }

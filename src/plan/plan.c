@@ -63,10 +63,13 @@ static const struct {
   double copy_GBps;       /* memcpy, one core: ~16 GB/s */
   double direct_msg_us;   /* per extra concurrent peer message */
   double direct_contention; /* all-gather 16 MiB on 8 ranks: direct 8.0 ms vs ring 5.9 ms */
+  double direct_msg_alpha; /* 8 B all-to-all, 8 ranks in 2 domains over TCP: direct 121 us
+                            * vs rail-aggregated hier 48 us: each of the p-1 messages
+                            * costs about a quarter of a TCP step of CPU */
   double log_step_bw;     /* rd/rhd/tree/bruck move bytes round by round, a ring
                            * streams them: 16 MiB all-gather, 8 ranks, rhd 7.3 ms vs
                            * ring 5.5 ms; all-reduce 2 MiB, rhd 1.60 vs ring 1.23 ms */
-} sn_cost_table = {2.0, 8.0, 25.0, 3.0, 12.0, 16.0, 0.5, 0.05, 1.3};
+} sn_cost_table = {2.0, 8.0, 25.0, 3.0, 12.0, 16.0, 0.5, 0.05, 0.25, 1.3};
 
 static double sn_us_per_byte(double GBps) { return 1.0 / (GBps * 1000.0); }
 
@@ -87,6 +90,7 @@ void sn_cost_default(sn_cost_model_t *m, int domains_on_one_host, int all_local,
   m->copy_us_per_byte = sn_us_per_byte(copy_GBps > 0 ? copy_GBps : sn_cost_table.copy_GBps);
   m->direct_msg_us = sn_cost_table.direct_msg_us;
   m->direct_contention = sn_cost_table.direct_contention;
+  m->direct_msg_alpha = sn_cost_table.direct_msg_alpha;
   m->log_step_bw = sn_cost_table.log_step_bw;
   m->direct_ok = all_local;
 }
@@ -205,7 +209,8 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
     default: return (p - 1) * a + n * B + (red ? n * g : 0); /* chain */
     }
   case SN_ALGO_DIRECT: {
-    double Bd = B * (1.0 + m->direct_contention * (p - 1)), msgs = m->direct_msg_us * (p - 1);
+    double per_msg = m->direct_msg_us > m->direct_msg_alpha * a ? m->direct_msg_us : m->direct_msg_alpha * a;
+    double Bd = B * (1.0 + m->direct_contention * (p - 1)), msgs = per_msg * (p - 1);
     switch (d->coll) {
     case SN_COLL_ALLREDUCE: return 2 * a + 2 * msgs + 2 * f * n * Bd + f * n * g;
     case SN_COLL_BROADCAST:

@@ -24,6 +24,8 @@ typedef struct {
   double reduce_us_per_byte; /* reducing one byte of input */
   double copy_us_per_byte;   /* a local copy (rotations, staging) */
   double direct_msg_us;      /* extra per concurrent peer message (direct algorithms) */
+  double direct_msg_alpha;   /* ... or this fraction of the link's latency, if larger: host
+                              * transports spend CPU per message, a GPU fabric does not */
   double direct_contention;  /* bandwidth lost per extra concurrent peer */
   double log_step_bw;        /* bandwidth factor of round-by-round algorithms vs a streaming ring */
   int direct_ok;             /* direct may be picked without being forced (full mesh) */
