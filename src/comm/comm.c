@@ -135,22 +135,17 @@ static sn_status_t sn_comm_build_topo(sn_comm_t *c)
 }
 
 /* The tuner's model: the same on every rank (built from the exchanged
- * peer table only). Memory rates are the mean over ranks of one host. */
+ * peer table only). */
 static void sn_comm_build_cost(sn_comm_t *c)
 {
   int on_one_host = 1, all_local = 1;
-  double copy = 0, reduce = 0;
   for (int r = 0; r < c->nranks; r++) {
     const sn_peer_info_t *p = &c->peers[r];
     all_local &= p->host_hash == c->peers[0].host_hash;
     const sn_peer_info_t *first = &c->peers[sn_topo_rank_at(&c->topo, c->topo.domain_of[r], 0)];
     on_one_host &= p->host_hash == first->host_hash;
-    copy += p->copy_GBps;
-    reduce += p->reduce_GBps;
   }
-  copy /= c->nranks;
-  reduce /= c->nranks;
-  sn_cost_default(&c->cost, on_one_host, all_local && c->topo.ndomains == 1, copy, reduce);
+  sn_cost_default(&c->cost, on_one_host, all_local && c->topo.ndomains == 1);
   /* a topology file's classes replace the table, if every rank has the
    * same one (all ranks see all flags: the same decision everywhere) */
   int all_file = 1;
@@ -280,10 +275,6 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
     me->flags |= SN_PEER_F_TOPO;
     me->topo_hash = sn_comm_topo_hash(sn_comm_fabric_get());
   }
-  double copy_GBps, reduce_GBps;
-  sn_cost_measure(&copy_GBps, &reduce_GBps);
-  me->copy_GBps = (float)copy_GBps;
-  me->reduce_GBps = (float)reduce_GBps;
   gethostname(me->host, sizeof(me->host) - 1);
   if (getrandom(&me->comm_id, sizeof(me->comm_id), 0) != (ssize_t)sizeof(me->comm_id))
     me->comm_id = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;

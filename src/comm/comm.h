@@ -30,7 +30,6 @@ typedef struct {
   uint32_t flags;     /* SN_PEER_F_* */
   uint64_t host_hash;
   uint64_t domain_hash; /* scale-up domain identity (SNCCL_DOMAIN, else the host) */
-  float copy_GBps, reduce_GBps; /* this process's memory measurement, for the tuner */
   uint64_t topo_hash;
   uint64_t comm_id;   /* rank 0's proposal is the communicator's id */
   char host[64];

@@ -33,9 +33,10 @@
  *              (L-1)a_i + fl n B_i + (D-1)a_x + fd n B_x + 3nc
  *   sag        BC (lg + p - 1)a + 2fnB  (scatter, then ring all-gather)
  *
- * The constants (sn_cost_default) are measured on the 2-core development
- * VM unless the ranks measured memory themselves at init; a topology file
- * (SNCCL_TOPO_FILE) replaces them with its link classes.
+ * The constants (sn_cost_default) were measured on the 2-core development
+ * VM; a topology file (SNCCL_TOPO_FILE) replaces them with its link
+ * classes. They are not measured at start-up: a memory measurement cost
+ * ~13 ms per process and made the picks vary from run to run.
  */
 #include "plan/plan.h"
 
@@ -46,7 +47,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "kernels/kernels.h"
 #include "util/log.h"
@@ -55,12 +55,15 @@
 /* The measurement table: where each default comes from. */
 static const struct {
   double shm_alpha_us;    /* 8 B all-reduce, 2 ranks, shm: ~2 us per step (docs/PERFORMANCE.md) */
-  double shm_GBps;        /* one shm link while others run: ~8 GB/s (16 MiB all-gather, 2 ranks) */
+  double shm_GBps;        /* one shm link: 8 MiB memcpy / 4 (two copies per byte plus per-piece
+                           * sync): ~14 GB/s on the dev VM, the value the tune-check runs in
+                           * docs/PERFORMANCE.md were taken with */
   double tcp_alpha_us;    /* loopback TCP step: ~25 us (8 B all-reduce over sockets) */
   double tcp_GBps;        /* loopback TCP between domains: ~3 GB/s (16 MiB all-reduce, 2 x 2
                            * ranks: ring 9.3 ms = 2 (3/4) 16 MiB / B) */
-  double reduce_GBps;     /* float sum, one core: ~12 GB/s of input (tests/unit/test_kernels) */
-  double copy_GBps;       /* memcpy, one core: ~16 GB/s */
+  double reduce_GBps;     /* float sum over 8 MiB, one core: ~60 GB/s of input on the dev VM */
+  double copy_GBps;       /* memcpy of 8 MiB, one core: ~55 GB/s on the dev VM (65 at 1-4 MiB,
+                           * 22 at 64 MiB: caches flatter small copies) */
   double direct_msg_us;   /* per extra concurrent peer message */
   double direct_contention; /* all-gather 16 MiB on 8 ranks: direct 8.0 ms vs ring 5.9 ms */
   double direct_msg_alpha; /* 8 B all-to-all, 8 ranks in 2 domains over TCP: direct 121 us
@@ -69,76 +72,24 @@ static const struct {
   double log_step_bw;     /* rd/rhd/tree/bruck move bytes round by round, a ring
                            * streams them: 16 MiB all-gather, 8 ranks, rhd 7.3 ms vs
                            * ring 5.5 ms; all-reduce 2 MiB, rhd 1.60 vs ring 1.23 ms */
-} sn_cost_table = {2.0, 8.0, 25.0, 3.0, 12.0, 16.0, 0.5, 0.05, 0.25, 1.3};
+} sn_cost_table = {2.0, 14.0, 25.0, 3.0, 60.0, 55.0, 0.5, 0.05, 0.25, 1.3};
 
 static double sn_us_per_byte(double GBps) { return 1.0 / (GBps * 1000.0); }
 
-void sn_cost_default(sn_cost_model_t *m, int domains_on_one_host, int all_local, double copy_GBps,
-                     double reduce_GBps)
+void sn_cost_default(sn_cost_model_t *m, int domains_on_one_host, int all_local)
 {
   memset(m, 0, sizeof(*m));
-  double shm_GBps = sn_cost_table.shm_GBps;
-  /* a shared-memory link copies every byte twice (into the slot, out of
-   * it) and synchronises per piece: about a quarter of one core's copy
-   * rate (calibrated: 8 MiB memcpy ~34 GB/s on the dev VM, shm link ~8) */
-  if (copy_GBps > 0) shm_GBps = copy_GBps / 4;
-  sn_link_cost_t shm = {sn_cost_table.shm_alpha_us, sn_us_per_byte(shm_GBps)};
+  sn_link_cost_t shm = {sn_cost_table.shm_alpha_us, sn_us_per_byte(sn_cost_table.shm_GBps)};
   sn_link_cost_t tcp = {sn_cost_table.tcp_alpha_us, sn_us_per_byte(sn_cost_table.tcp_GBps)};
   m->intra = domains_on_one_host ? shm : tcp;
   m->inter = tcp;
-  m->reduce_us_per_byte = sn_us_per_byte(reduce_GBps > 0 ? reduce_GBps : sn_cost_table.reduce_GBps);
-  m->copy_us_per_byte = sn_us_per_byte(copy_GBps > 0 ? copy_GBps : sn_cost_table.copy_GBps);
+  m->reduce_us_per_byte = sn_us_per_byte(sn_cost_table.reduce_GBps);
+  m->copy_us_per_byte = sn_us_per_byte(sn_cost_table.copy_GBps);
   m->direct_msg_us = sn_cost_table.direct_msg_us;
   m->direct_contention = sn_cost_table.direct_contention;
   m->direct_msg_alpha = sn_cost_table.direct_msg_alpha;
   m->log_step_bw = sn_cost_table.log_step_bw;
   m->direct_ok = all_local;
-}
-
-static double sn_cost_copy_GBps, sn_cost_reduce_GBps;
-static pthread_once_t sn_cost_once = PTHREAD_ONCE_INIT;
-
-static double sn_now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Once per process, ~10 ms: best of 3 passes over 8 MiB buffers, larger
- * than the caches that would otherwise flatter the figure (memcpy on the
- * dev VM: 65 GB/s at 1-4 MiB, 34 GB/s at 16 MiB, 22 GB/s at 64 MiB). */
-static void sn_cost_run_measure(void)
-{
-  size_t n = 8u << 20;
-  float *a = malloc(n), *b = malloc(n), *c = malloc(n);
-  if (!a || !b || !c) goto out;
-  memset(a, 1, n);
-  memset(b, 2, n);
-  memset(c, 3, n);
-  double best_copy = 1e9, best_red = 1e9;
-  for (int i = 0; i < 3; i++) {
-    double t0 = sn_now_s();
-    memcpy(c, a, n);
-    double t1 = sn_now_s();
-    sn_kernel_reduce(SN_DT_FLOAT32, SN_RED_SUM, c, a, b, n / sizeof(float));
-    double t2 = sn_now_s();
-    if (t1 - t0 < best_copy) best_copy = t1 - t0;
-    if (t2 - t1 < best_red) best_red = t2 - t1;
-  }
-  if (best_copy > 0) sn_cost_copy_GBps = (double)n / best_copy / 1e9;
-  if (best_red > 0) sn_cost_reduce_GBps = 2.0 * (double)n / best_red / 1e9; /* bytes of input */
-out:
-  free(a);
-  free(b);
-  free(c);
-}
-
-void sn_cost_measure(double *copy_GBps, double *reduce_GBps)
-{
-  pthread_once(&sn_cost_once, sn_cost_run_measure);
-  *copy_GBps = sn_cost_copy_GBps;
-  *reduce_GBps = sn_cost_reduce_GBps;
 }
 
 /* ---- estimates ---- */

@@ -16,8 +16,7 @@ typedef struct {
 } sn_link_cost_t;
 
 /* Every constant the tuner uses. Built once per communicator (identical on
- * every rank) from the measurement table in plan.c, the ranks' start-up
- * measurements, or a topology file. */
+ * every rank) from the measurement table in plan.c or a topology file. */
 typedef struct {
   sn_link_cost_t intra;      /* inside a scale-up domain */
   sn_link_cost_t inter;      /* between domains (or hosts) */
@@ -31,13 +30,10 @@ typedef struct {
   int direct_ok;             /* direct may be picked without being forced (full mesh) */
 } sn_cost_model_t;
 
-/* The built-in model for this kind of machine: intra = shared memory when
- * domains are on one host (socket otherwise), inter = TCP. copy_GBps and
- * reduce_GBps: measured by the ranks (0: use the table). */
-void sn_cost_default(sn_cost_model_t *m, int domains_on_one_host, int all_local, double copy_GBps,
-                     double reduce_GBps);
-/* One process's memory measurement (cached): copy and reduce rates in GB/s. */
-void sn_cost_measure(double *copy_GBps, double *reduce_GBps);
+/* The built-in model for this kind of machine (the table in plan.c):
+ * intra = shared memory when domains are on one host (socket otherwise),
+ * inter = TCP. */
+void sn_cost_default(sn_cost_model_t *m, int domains_on_one_host, int all_local);
 
 double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m);
 /* Picks an algorithm honouring SNCCL_ALGO / NCCL_ALGO; logs each new
