@@ -32,6 +32,8 @@
  *              RD: the mirror of BC, + 2ng; A2A: rail-aggregated two hops,
  *              (L-1)a_i + fl n B_i + (D-1)a_x + fd n B_x + 3nc
  *   sag        BC (lg + p - 1)a + 2fnB  (scatter, then ring all-gather)
+ *   dbt        AR 2 lg a + 2nB + ng   (two binary trees, half the vector each,
+ *              pipelined: an interior rank takes 2 halves in, sends 2 down)
  *
  * The constants (sn_cost_default) were measured on the 2-core development
  * VM; a topology file (SNCCL_TOPO_FILE) replaces them with its link
@@ -215,6 +217,8 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
   }
   case SN_ALGO_SAG: /* binomial scatter, then a ring all-gather of the blocks */
     return (lg + p - 1) * a + 2 * f * n * B;
+  case SN_ALGO_DBT: /* tree edges join neighbouring positions: few cross a domain */
+    return 2 * (lgx * a + lgi * ai_) + 2 * n * (D > 1 ? Bl : Bi_) + n * g;
   default: return 1e30;
   }
 }

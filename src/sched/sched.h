@@ -86,6 +86,7 @@ typedef enum {
   SN_ALGO_PAIRWISE, /* pairwise exchange (alltoall: step k sends to rank+k, receives from rank-k) */
   SN_ALGO_HIER,     /* hierarchical over scale-up domains (needs desc->topo) */
   SN_ALGO_SAG,      /* scatter + ring allgather (van de Geijn broadcast, large messages) */
+  SN_ALGO_DBT,      /* double binary tree (allreduce: two complementary binary trees, half the vector each) */
   SN_ALGO_COUNT
 } sn_algo_t;
 
@@ -194,6 +195,7 @@ sn_status_t sn_sched_bruck(const sn_op_desc_t *d, sn_sched_t *s);
 sn_status_t sn_sched_pairwise(const sn_op_desc_t *d, sn_sched_t *s);
 sn_status_t sn_sched_hier(const sn_op_desc_t *d, sn_sched_t *s); /* needs sn_algo_usable() */
 sn_status_t sn_sched_sag(const sn_op_desc_t *d, sn_sched_t *s);
+sn_status_t sn_sched_dbt(const sn_op_desc_t *d, sn_sched_t *s);
 /* Point to point: sends and receives in call order; self pairs become copies.
  * Offsets are the buffers' absolute addresses (the exec's bases are zero). */
 sn_status_t sn_sched_p2p(const sn_p2p_desc_t *ops, int nops, int rank, sn_sched_t *s);

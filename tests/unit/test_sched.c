@@ -636,7 +636,7 @@ int main(void)
   }
   g_rendezvous = 1;
   static const sn_algo_t big_algos[] = {SN_ALGO_TREE, SN_ALGO_RHD, SN_ALGO_BRUCK, SN_ALGO_PAIRWISE, SN_ALGO_HIER,
-                                        SN_ALGO_SAG};
+                                        SN_ALGO_SAG, SN_ALGO_DBT};
   static const size_t huge_counts[] = {1000, 5}; /* per rank; 5 for the p-block collectives */
   for (size_t c = 0; c < NCOLLS; c++)
     for (size_t a = 0; a < sizeof(big_algos) / sizeof(big_algos[0]); a++) {
