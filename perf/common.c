@@ -25,6 +25,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -654,8 +655,56 @@ static pf_result_t pf_device_report(pf_rank_t *R)
   return PF_OK;
 }
 
+/* -M: the heap in use (malloc'd bytes, glibc) and snccl's shared-memory
+ * segments mapped by this process (their names start /snccl-; after init
+ * they show as deleted files in /proc/self/smaps). */
+static double pf_heap_now(void)
+{
+  struct mallinfo2 mi = mallinfo2();
+  return (double)mi.uordblks + (double)mi.hblkhd;
+}
+
+static void pf_shm_now(double *mapped, double *resident)
+{
+  *mapped = *resident = 0;
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (!f) return;
+  char line[512];
+  int ours = 0;
+  while (fgets(line, sizeof(line), f)) {
+    unsigned long lo, hi, kb;
+    char perms[8];
+    if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3) { /* a mapping's header line */
+      ours = strstr(line, " /dev/shm/snccl-") != NULL;
+      continue;
+    }
+    if (!ours) continue;
+    if (sscanf(line, "Size: %lu kB", &kb) == 1) *mapped += kb * 1024.0;
+    else if (sscanf(line, "Rss: %lu kB", &kb) == 1) *resident += kb * 1024.0;
+  }
+  fclose(f);
+}
+
+/* Heap held by the library: growth during init plus growth during the runs
+ * (the tool's own buffers, allocated in between, are left out). */
+static pf_result_t pf_memory_report(pf_rank_t *R, double heap0, double heap_init, double heap_bufs)
+{
+  double v[4];
+  v[0] = (heap_init - heap0) + (pf_heap_now() - heap_bufs);
+  pf_shm_now(&v[1], &v[2]);
+  v[3] = v[0];
+  for (int i = 0; i < 3; i++) PF_CHECK(pf_allreduce_double(R, &v[i], ncclMax));
+  PF_CHECK(pf_allreduce_double(R, &v[3], ncclMin));
+  const double mib = 1024.0 * 1024.0;
+  PF_PRINT(R, "# Memory per rank (max over %d ranks): heap %.2f MiB (min %.2f), snccl shared memory %.2f MiB mapped, "
+              "%.2f MiB resident\n",
+           R->nranks, v[0] / mib, v[3] / mib, v[1] / mib, v[2] / mib);
+  return PF_OK;
+}
+
 static pf_result_t pf_rank_body(pf_rank_t *R, ncclUniqueId id)
 {
+  double heap0 = pf_heap_now(), heap_init, heap_bufs;
   /* the communicator binds to the device current at init */
   if (pf_dev_setup(pf_local_rank(R))) return PF_ERR_NCCL;
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
@@ -665,6 +714,7 @@ static pf_result_t pf_rank_body(pf_rank_t *R, ncclUniqueId id)
   PF_NCCLCHECK(ncclCommInitRankConfig(&R->comm, R->nranks, id, R->rank, &config));
   pf_call_end();
   pf_wd.comm = R->comm;
+  heap_init = pf_heap_now();
 
   R->scratch_bytes = (size_t)PF_LINE_MAX * ((size_t)R->nranks + 1);
   PF_CHECK(pf_alloc_host(&R->scratch, R->scratch_bytes));
@@ -695,9 +745,11 @@ static pf_result_t pf_rank_body(pf_rank_t *R, ncclUniqueId id)
     PF_NCCLCHECK(ncclCommRegister(R->comm, R->recv_base, bytes, &R->recv_reg));
   }
 
+  heap_bufs = pf_heap_now();
   fflush(stdout);
   pf_print_table_header(R);
   PF_CHECK(pf_run_tests(R));
+  if (pf_opt.memory) PF_CHECK(pf_memory_report(R, heap0, heap_init, heap_bufs));
 
   int64_t errors = R->errors;
   PF_CHECK(pf_allreduce_sum_i64(R, &errors));

@@ -152,6 +152,7 @@ typedef struct pf_opts {
   int root; /* -1 = all */
   int blocking, timeout, average;
   int cputime, timestamps, unalign, local_register, cta_policy;
+  int memory; /* -M: report what the communicator holds */
   int nprocs;
   const char *prog;
 } pf_opts_t;

@@ -88,6 +88,7 @@ static void pf_usage(void)
          "[-R,--local_register <0/1/2> register buffers locally (1) or as symmetric windows (2)] \n\t"
          "[-x,--cta_policy <0/1/2> set config.CTAPolicy (default: do not set)] \n\t"
          "[-u,--unalign <index of first element> Misalign source and destination buffers] \n\t"
+         "[-M,--memory <0/1> report the heap and shared memory each rank holds for the communicator] \n\t"
          "[-y,--stream_null <0/1>] [-p,--parallel_init <0/1>] (accepted, no effect on host memory) \n\t"
          "[-h,--help]\n",
          pf_opt.prog);
@@ -162,7 +163,8 @@ int pf_parse_args(int argc, char **argv)
         return -1;
       }
       break;
-    case 'I': case 'K': case 'M': case 'J':
+    case 'M': pf_opt.memory = (int)v; break;
+    case 'I': case 'K': case 'J':
       fprintf(stderr, "# option -%c is not supported by snccl's perf tools, ignored\n", c);
       break;
     case 'h':

@@ -149,6 +149,7 @@ TESTS += \
 	tests/coll-emu.sh \
 	tests/supernode.sh \
 	tests/coll-algos.sh \
+	tests/perf-tools.sh \
 	tests/bin/devstream \
 	tests/dev-loader.sh \
 	tests/bin/comm \
@@ -168,4 +169,4 @@ EXTRA_DIST += \
 	tests/coll-socket-ring.sh tests/coll-socket-direct.sh tests/coll-shm-chunk.sh \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
 	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/coll-shm-cma.sh \
-	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh
+	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh tests/perf-tools.sh

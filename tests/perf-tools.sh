@@ -1,0 +1,33 @@
+#!/bin/sh
+# The nccl-tests-compatible tools in perf/: every one runs stand-alone
+# (-P N forked ranks) over a small size range with data checking on, and
+# must report no wrong values. -M must print what each rank holds: with
+# local ranks on shared memory the segments show up as mapped, and at most
+# NCCL_BUFFSIZE-bounded rings (64 MiB per rank is the documented ceiling
+# for 8 ranks). The figures are printed, not judged, except that ceiling.
+set -e
+top="${SN_TOP_BUILDDIR:-.}/perf"
+fail=0
+for tool in all_reduce all_gather reduce_scatter broadcast reduce alltoall gather scatter sendrecv; do
+  for n in 1 3; do
+    out=$("$top/${tool}_perf" -P $n -b 8 -e 256K -f 8 -n 2 -w 1 -c 1 -T 60 2>&1) || {
+      echo "FAIL ${tool}_perf -P $n exited with an error:"; echo "$out" | tail -5; fail=1; continue; }
+    if ! echo "$out" | grep -q "Out of bounds values : 0 OK"; then
+      echo "FAIL ${tool}_perf -P $n: wrong values or no summary"; echo "$out" | tail -8; fail=1
+    else
+      echo "ok ${tool}_perf -P $n"
+    fi
+  done
+done
+out=$("$top/all_reduce_perf" -P 8 -b 1M -e 1M -n 2 -w 1 -M 1 2>&1)
+line=$(echo "$out" | grep "^# Memory per rank" || true)
+echo "$line"
+if [ -z "$line" ]; then
+  echo "FAIL all_reduce_perf -M 1 printed no memory line"; echo "$out" | tail -5; fail=1
+else
+  mapped=$(echo "$line" | sed -n 's/.*shared memory \([0-9.]*\) MiB mapped.*/\1/p')
+  # 8 local ranks keep shared memory under the 64 MiB per rank ceiling and
+  # above zero (they talk through it)
+  awk -v m="$mapped" 'BEGIN { exit !(m > 0 && m <= 64) }' || { echo "FAIL shared memory per rank $mapped MiB"; fail=1; }
+fi
+exit $fail
