@@ -6,7 +6,8 @@
 #     some calls (NCCL_DEBUG_SUBSYS=TUNING says so);
 #  2. every algorithm forced in turn (SNCCL_ALGO) on 2 x 4 (collectives an
 #     algorithm lacks run the default);
-#  3. SNCCL_TOPO_DUMP_FILE writes what was detected; snccl-tune reads it back;
+#  3. SNCCL_TOPO_DUMP_FILE writes what was detected, with every host's node
+#     scan (exchanged at init); snccl-tune reads it back;
 #  4. where the kernel and privileges allow, each domain in its own network
 #     namespace on a veth bridge, so the bytes between domains cross a real
 #     network stack (skipped with the reason otherwise).
@@ -46,8 +47,9 @@ done
 
 if SN_LAUNCH_DOMAINS=2 SNCCL_TOPO_DUMP_FILE="$tmp/dump.topo" "$coll" --nranks=6 --colls=allreduce --dtypes=float \
     --counts=7 >"$tmp/run" 2>&1 && "$top/snccl-tune" --colls=allreduce --max=64K "$tmp/dump.topo" >"$tmp/tune" 2>&1 &&
-    grep -q '6 ranks, 2 hosts, 2 domain' "$tmp/tune"; then
-  ok "topology dump reloads (6 ranks, 2 domains)"
+    grep -q '6 ranks, 2 hosts, 2 domain' "$tmp/tune" &&
+    [ "$(grep -c '^# host .*(rank [0-9]*, pid [0-9]*): [0-9]* NUMA node' "$tmp/dump.topo")" -eq 2 ]; then
+  ok "topology dump reloads (6 ranks, 2 domains, both hosts' node scans)"
 else
   cat "$tmp/run" "$tmp/tune" "$tmp/dump.topo" 2>/dev/null | tail -30; bad "topology dump reloads"
 fi

@@ -146,9 +146,56 @@ void sn_node_scan_describe(const sn_node_scan_t *s, char *buf, size_t len)
   int n = snprintf(buf, len, "%d NUMA node(s), %d cores, %d hardware threads, %d GPU(s), %d NIC(s)%s",
                    s->numa_nodes, s->cores, s->pus, s->ngpus, s->nnics, s->hwloc ? "" : " (no hwloc: counts only)");
   for (int i = 0; i < s->ngpus && n > 0 && (size_t)n < len; i++)
-    n += snprintf(buf + n, len - (size_t)n, "; GPU %s %04x:%04x NUMA %d", s->gpus[i].busid, s->gpus[i].vendor,
+    if (s->gpus[i].busid[0]) /* a peer's summary lists only the first few */
+      n += snprintf(buf + n, len - (size_t)n, "; GPU %s %04x:%04x NUMA %d", s->gpus[i].busid, s->gpus[i].vendor,
                   s->gpus[i].device, s->gpus[i].numa);
   for (int i = 0; i < s->nnics && n > 0 && (size_t)n < len; i++)
-    n += snprintf(buf + n, len - (size_t)n, "; NIC %s %04x:%04x NUMA %d", s->nics[i].busid, s->nics[i].vendor,
+    if (s->nics[i].busid[0])
+      n += snprintf(buf + n, len - (size_t)n, "; NIC %s %04x:%04x NUMA %d", s->nics[i].busid, s->nics[i].vendor,
                   s->nics[i].device, s->nics[i].numa);
+}
+
+static uint16_t sn_u16(int v) { return (uint16_t)(v < 0 ? 0 : v > 65535 ? 65535 : v); }
+
+void sn_node_scan_pack(const sn_node_scan_t *s, sn_node_wire_t *w)
+{
+  memset(w, 0, sizeof(*w));
+  w->valid = 1;
+  w->hwloc = (uint8_t)s->hwloc;
+  w->numa_nodes = sn_u16(s->numa_nodes);
+  w->cores = sn_u16(s->cores);
+  w->pus = sn_u16(s->pus);
+  w->ngpus = sn_u16(s->ngpus);
+  w->nnics = sn_u16(s->nnics);
+  for (int i = 0; i < SN_NODE_WIRE_DEVS; i++) {
+    const sn_pci_dev_t *g = &s->gpus[i], *n = &s->nics[i];
+    if (i < s->ngpus) {
+      w->gpus[i] = (sn_pci_wire_t){g->vendor, g->device, (int16_t)g->numa, {0}};
+      memcpy(w->gpus[i].busid, g->busid, sizeof(w->gpus[i].busid) - 1);
+    }
+    if (i < s->nnics) {
+      w->nics[i] = (sn_pci_wire_t){n->vendor, n->device, (int16_t)n->numa, {0}};
+      memcpy(w->nics[i].busid, n->busid, sizeof(w->nics[i].busid) - 1);
+    }
+  }
+}
+
+void sn_node_wire_unpack(const sn_node_wire_t *w, sn_node_scan_t *s)
+{
+  memset(s, 0, sizeof(*s));
+  s->hwloc = w->hwloc != 0;
+  s->numa_nodes = w->numa_nodes;
+  s->cores = w->cores;
+  s->pus = w->pus;
+  /* the counts as claimed (bounded); only the first few devices are listed */
+  s->ngpus = w->ngpus < SN_SCAN_MAX_DEVS ? w->ngpus : SN_SCAN_MAX_DEVS;
+  s->nnics = w->nnics < SN_SCAN_MAX_DEVS ? w->nnics : SN_SCAN_MAX_DEVS;
+  for (int i = 0; i < s->ngpus && i < SN_NODE_WIRE_DEVS; i++) {
+    s->gpus[i] = (sn_pci_dev_t){w->gpus[i].vendor, w->gpus[i].device, w->gpus[i].numa, {0}};
+    memcpy(s->gpus[i].busid, w->gpus[i].busid, sizeof(s->gpus[i].busid) - 1);
+  }
+  for (int i = 0; i < s->nnics && i < SN_NODE_WIRE_DEVS; i++) {
+    s->nics[i] = (sn_pci_dev_t){w->nics[i].vendor, w->nics[i].device, w->nics[i].numa, {0}};
+    memcpy(s->nics[i].busid, w->nics[i].busid, sizeof(s->nics[i].busid) - 1);
+  }
 }

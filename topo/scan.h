@@ -23,6 +23,28 @@ typedef struct {
   sn_pci_dev_t gpus[SN_SCAN_MAX_DEVS], nics[SN_SCAN_MAX_DEVS];
 } sn_node_scan_t;
 
+/* What ranks exchange at init (in the peer info): the counts and the first
+ * few devices, fixed size. valid = 0: that rank did not scan (scanning
+ * costs tens of ms, so a rank scans only when it logs GRAPH or dumps the
+ * topology). */
+#define SN_NODE_WIRE_DEVS 4
+typedef struct {
+  uint16_t vendor, device;
+  int16_t numa;
+  char busid[16];
+} sn_pci_wire_t;
+
+typedef struct {
+  uint8_t valid, hwloc;
+  uint16_t numa_nodes, cores, pus, ngpus, nnics;
+  sn_pci_wire_t gpus[SN_NODE_WIRE_DEVS], nics[SN_NODE_WIRE_DEVS];
+} sn_node_wire_t;
+
+void sn_node_scan_pack(const sn_node_scan_t *s, sn_node_wire_t *w);
+/* From a peer's bytes: counts are taken as given, at most
+ * SN_NODE_WIRE_DEVS devices are listed, strings are terminated. */
+void sn_node_wire_unpack(const sn_node_wire_t *w, sn_node_scan_t *s);
+
 /* Scans once per process (logged at INFO/GRAPH); never NULL. */
 const sn_node_scan_t *sn_node_scan(void);
 /* "2 NUMA node(s), 64 cores, ...; GPU 0000:17:00.0 10de:2335 NUMA 0; ..." */

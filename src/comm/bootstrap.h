@@ -19,7 +19,7 @@
 #include "util/status.h"
 
 #define SN_UID_MAGIC 0x534e4955u /* "SNIU" */
-#define SN_PROTO_VERSION 2u /* 2: peer info carries the domain */
+#define SN_PROTO_VERSION 3u /* 2: peer info carries the domain; 3: and the node scan */
 
 /* The 128-byte ncclUniqueId, as snccl fills it. */
 typedef struct {

@@ -204,9 +204,21 @@ static void sn_comm_dump_topo(sn_comm_t *c)
     SN_WARN("SNCCL_TOPO_DUMP_FILE=%s: cannot write: %s", path, strerror(errno));
     goto out;
   }
+  /* each host's node scan, from the first of its ranks that scanned */
   char node[1024];
-  sn_node_scan_describe(sn_node_scan(), node, sizeof(node));
-  fprintf(fp, "# rank 0's node: %s\n", node);
+  for (int h = 0; h < t.nhosts; h++) {
+    int src = -1;
+    for (int r = 0; r < n && src < 0; r++)
+      if (t.ranks[r].host == h && c->peers[r].node.valid) src = r;
+    if (src < 0) {
+      fprintf(fp, "# host %s: not scanned (its ranks had no SNCCL_TOPO_DUMP_FILE)\n", t.host_names[h]);
+      continue;
+    }
+    sn_node_scan_t scan;
+    sn_node_wire_unpack(&c->peers[src].node, &scan);
+    sn_node_scan_describe(&scan, node, sizeof(node));
+    fprintf(fp, "# host %s (rank %d, pid %d): %s\n", t.host_names[h], src, c->peers[src].pid, node);
+  }
   sn_topo_dump(&t, fp);
   fclose(fp);
   SN_INFO(SN_LOG_GRAPH, "topology written to %s", path);
@@ -269,8 +281,10 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
   if (c->dev && sn_param_int(SN_P_DEV_DIRECT)) me->flags |= SN_PEER_F_DEVICE;
   me->host_hash = sn_comm_host_hash();
   me->domain_hash = sn_comm_domain_hash(me->host_hash);
-  /* hwloc takes tens of ms: scan only when someone will read it */
-  if (sn_log_enabled(SN_LOG_INFO, SN_LOG_GRAPH)) (void)sn_node_scan();
+  /* hwloc takes tens of ms: scan only when someone will read it (the
+   * summary travels in the peer info, so the dump lists every host) */
+  if (sn_log_enabled(SN_LOG_INFO, SN_LOG_GRAPH) || sn_param_str(SN_P_TOPO_DUMP_FILE)[0])
+    sn_node_scan_pack(sn_node_scan(), &me->node);
   if (sn_comm_fabric_get()) {
     me->flags |= SN_PEER_F_TOPO;
     me->topo_hash = sn_comm_topo_hash(sn_comm_fabric_get());

@@ -16,6 +16,7 @@
 #include "engine/engine.h"
 #include "plan/plan.h"
 #include "kernels/kernels.h"
+#include "topo/scan.h"
 #include "util/status.h"
 
 #define SN_PEER_F_DEVICE 1u /* a device backend is loaded and device-direct is allowed */
@@ -33,6 +34,7 @@ typedef struct {
   uint64_t topo_hash;
   uint64_t comm_id;   /* rank 0's proposal is the communicator's id */
   char host[64];
+  sn_node_wire_t node; /* this rank's node scan, if it scanned (valid) */
   uint8_t blobs[SN_TP_COUNT * SN_TP_BLOB_BYTES];
 } sn_peer_info_t;
 
