@@ -4,7 +4,9 @@
  * p ranks in D domains of L = p/D; n = the bytes of the operation's full
  * vector (all-reduce, broadcast, reduce: count x size; all-gather and
  * reduce-scatter: the gathered vector, p blocks of b = n/p; all-to-all:
- * everything a rank sends, p blocks). a, B = latency and seconds per byte of
+ * everything a rank sends, p blocks; all-to-all-v: the most bytes any rank
+ * sends or receives, known alike on every rank after the count exchange, so
+ * that all ranks pick the same algorithm). a, B = latency and seconds per byte of
  * a link class (x: the class a flat algorithm's slowest hop uses, the
  * inter-domain one when D > 1; i: intra-domain), g = seconds per byte
  * reduced, f = (p-1)/p, lg = ceil(log2 p), c = local copy per byte.
@@ -23,6 +25,8 @@
  *   tree       BC lg (a + nB)  RD lg (a + n(B+g))  AR both
  *   bruck      AG lg a + fnB + nc    A2A lg (a + nB/2) + 2nc
  *   pairwise   A2A (p-1)a + fnB
+ *   (all-to-all-v: direct or pairwise by the A2A formulas; with the default
+ *   table pairwise wins at 8 ranks on one host from about 64 KiB per peer)
  *   hier       AR: RS in domain (L-1)a_i + (L-1)/L n B_i + (L-1)/L n g,
  *              ring AR of n/L along each rail across domains,
  *              AG in domain (L-1)a_i + (L-1)/L n B_i
