@@ -40,6 +40,11 @@ SN_TEST_COMMON = tests/common.h tests/common.c tools/launch/launch.h tools/launc
 SN_TEST_LINKFLAGS = -no-install
 
 check_PROGRAMS += tests/bin/coll tests/bin/comm tests/bin/argcheck tests/bin/bootstrap tests/bin/shmfault
+check_PROGRAMS += tests/bin/alltoallv
+
+tests_bin_alltoallv_SOURCES = tests/alltoallv.c $(SN_TEST_COMMON)
+tests_bin_alltoallv_LDADD = libnccl.la -lm
+tests_bin_alltoallv_LDFLAGS = $(SN_TEST_LINKFLAGS)
 
 tests_bin_shmfault_SOURCES = tests/shmfault.c $(SN_TEST_COMMON)
 tests_bin_shmfault_LDADD = libnccl.la -lm
@@ -138,6 +143,8 @@ tests/bin/compat: $(srcdir)/tests/compat/compat.c
 # Longest first, so that `make -j check` starts them early.
 TESTS += \
 	tests/coll-shm.sh \
+	tests/alltoallv-shm.sh \
+	tests/alltoallv-socket.sh \
 	tests/coll-socket.sh \
 	tests/coll-shm-ring.sh \
 	tests/coll-shm-direct.sh \
@@ -168,4 +175,5 @@ EXTRA_DIST += \
 	tests/coll-socket-ring.sh tests/coll-socket-direct.sh tests/coll-shm-chunk.sh \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
 	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/coll-shm-cma.sh \
-	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh
+	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh \
+	tests/alltoallv-shm.sh tests/alltoallv-socket.sh
