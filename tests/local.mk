@@ -123,6 +123,11 @@ tests_bin_mpi_allreduce_SOURCES = tests/mpi_allreduce.c
 tests_bin_mpi_allreduce_CPPFLAGS = $(AM_CPPFLAGS) $(MPI_CFLAGS)
 tests_bin_mpi_allreduce_LDADD = libnccl.la $(MPI_LIBS)
 tests_bin_mpi_allreduce_LDFLAGS = $(SN_TEST_LINKFLAGS)
+check_PROGRAMS += tests/bin/mpi_alltoallv
+tests_bin_mpi_alltoallv_SOURCES = tests/mpi_alltoallv.c
+tests_bin_mpi_alltoallv_CPPFLAGS = $(AM_CPPFLAGS) $(MPI_CFLAGS)
+tests_bin_mpi_alltoallv_LDADD = libnccl.la $(MPI_LIBS)
+tests_bin_mpi_alltoallv_LDFLAGS = $(SN_TEST_LINKFLAGS)
 endif
 
 # The ABI check is compiled against NVIDIA's nccl.h and linked against
@@ -165,12 +170,13 @@ TESTS += \
 	tests/shm-faults.sh \
 	tests/compat.sh \
 	tests/symbols.sh \
-	tests/mpi.sh
+	tests/mpi.sh \
+	tests/mpi-alltoallv.sh
 
 EXTRA_DIST += \
 	tests/nvidia-2.28-symbols.txt \
 	tests/compat/compat.c \
-	tests/mpi_allreduce.c \
+	tests/mpi_allreduce.c tests/mpi_alltoallv.c tests/mpi-alltoallv.sh \
 	tests/coll-shm.sh tests/coll-socket.sh tests/coll-shm-ring.sh tests/coll-shm-direct.sh \
 	tests/coll-socket-ring.sh tests/coll-socket-direct.sh tests/coll-shm-chunk.sh \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
