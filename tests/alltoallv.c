@@ -221,6 +221,11 @@ static int case_inplace(ctx_t *x)
 static int case_mismatch(ctx_t *x)
 {
   if (x->p < 2) return 0;
+  const char *chk = getenv("SNCCL_ALLTOALLV_CHECK");
+  if (chk && atoi(chk) == 0) {
+    if (x->rank == 0) printf("alltoallv: mismatch part skipped: SNCCL_ALLTOALLV_CHECK=0 turns the check off\n");
+    return 0;
+  }
   x->dt = ncclInt64;
   uint64_t salt = 7000;
   layout_t L;

@@ -20,6 +20,13 @@
  * every rank reports the same overflow. O(p^2) bytes per rank: fine up to a
  * few hundred ranks; an alltoall-then-accept variant would be O(p).
  *
+ * SNCCL_ALLTOALLV_CHECK=0 skips the exchange for the MPI and matrix forms
+ * (one round less; the caller vouches for the counts). The tuner then sees
+ * this rank's own size (the matrix form: the whole matrix's), so ranks may
+ * pick different algorithms; that is safe because direct and pairwise put
+ * the same single message on every link and pairwise only waits for
+ * receives of earlier rounds.
+ *
  * Not here yet: device buffers (rejected), in place (rejected), the
  * hierarchical route for the count-matrix form (it runs as the MPI form).
  */
@@ -31,6 +38,7 @@
 #include "api/api.h"
 #include "engine/engine.h"
 #include "kernels/kernels.h"
+#include "util/param.h"
 
 /* snccl* only: no psnccl* aliases, so the export list stays NVIDIA's plus
  * the snccl* extensions (tests/symbols.sh). */
@@ -41,11 +49,13 @@ enum { SN_A2AV_HDR = 4 }; /* uint64 words per peer in the MPI-form exchange */
 
 typedef struct sn_a2av {
   int form;
+  int verify; /* run the count exchange (always for the receiver-learns form) */
   const char *fn;
   int nranks;
   size_t es;
   size_t *scount, *sdispl, *rcount, *rdispl; /* [p] each, one allocation */
   sn_vec_t vec;
+  size_t global; /* matrix form: the most elements any rank moves */
   /* receiver-learns */
   size_t capacity;
   size_t *out_rcount, *out_rdispl;
@@ -147,6 +157,7 @@ static sn_a2av_t *sn_a2av_new(int form, const char *fn, int p, size_t es)
     return NULL;
   }
   v->form = form;
+  v->verify = form == SN_A2AV_DYNAMIC || sn_param_int(SN_P_ALLTOALLV_CHECK) != 0;
   v->fn = fn;
   v->nranks = p;
   v->es = es;
@@ -197,13 +208,15 @@ static sn_status_t sn_a2av_enqueue(sn_comm_t *c, sn_a2av_t *v, const void *sendb
     sn_a2av_release(v);
     return st;
   }
-  /* the local size until the exchange gives the global one */
+  /* the local size until the exchange gives the global one (without the
+   * exchange the matrix form passes the whole matrix's in v->global) */
   size_t in = 0, out = 0;
   for (int j = 0; j < c->nranks; j++) {
     in += v->scount[j];
     out += v->rcount[j];
   }
   t.count = in > out ? in : out;
+  if (v->global > t.count) t.count = v->global;
   t.v = v;
   return sn_group_enqueue(&t); /* owns v from here */
 }
@@ -221,7 +234,7 @@ static sn_status_t sn_a2av_common(ncclComm_t comm, const char *fn, ncclDataType_
   return SN_OK;
 }
 
-static sn_status_t sn_a2av_mpi(const char *fn, int form, const void *sendbuff, const size_t *sendcounts,
+static sn_status_t sn_a2av_mpi(const char *fn, int form, size_t global, const void *sendbuff, const size_t *sendcounts,
                                const size_t *sdispls, void *recvbuff, const size_t *recvcounts, const size_t *rdispls,
                                ncclDataType_t datatype, ncclComm_t comm, cudaStream_t stream)
 {
@@ -252,6 +265,7 @@ static sn_status_t sn_a2av_mpi(const char *fn, int form, const void *sendbuff, c
   memcpy(v->sdispl, sdispls, bytes);
   memcpy(v->rcount, recvcounts, bytes);
   memcpy(v->rdispl, rdispls, bytes);
+  v->global = global;
   return sn_a2av_enqueue(c, v, sendbuff, recvbuff, (sn_dtype_t)datatype, stream);
 }
 
@@ -259,7 +273,7 @@ SN_EXT_API(ncclResult_t, sncclAlltoAllv, const void *sendbuff, const size_t send
            void *recvbuff, const size_t recvcounts[], const size_t rdispls[], ncclDataType_t datatype,
            ncclComm_t comm, cudaStream_t stream)
 {
-  return sn_api_result(sn_a2av_mpi("sncclAlltoAllv", SN_A2AV_MPI, sendbuff, sendcounts, sdispls, recvbuff,
+  return sn_api_result(sn_a2av_mpi("sncclAlltoAllv", SN_A2AV_MPI, 0, sendbuff, sendcounts, sdispls, recvbuff,
                                    recvcounts, rdispls, datatype, comm, stream));
 }
 
@@ -278,8 +292,22 @@ static sn_status_t sn_a2av_matrix(const void *sendbuff, void *recvbuff, const si
   size_t *tmp = malloc(4 * (size_t)p * sizeof(size_t));
   if (!tmp) return SN_ERR_SYSTEM;
   size_t *sc = tmp, *sd = tmp + p, *rc = tmp + 2 * (size_t)p, *rd = tmp + 3 * (size_t)p;
-  size_t so = 0, ro = 0;
+  size_t so = 0, ro = 0, global = 0;
   sn_status_t st = SN_OK;
+  for (int i = 0; i < p && st == SN_OK; i++) { /* the tuner's size, the same on every rank */
+    size_t row = 0, col = 0;
+    for (int j = 0; j < p; j++) {
+      row += m[(size_t)i * p + j];
+      col += m[(size_t)j * p + i];
+      if (sn_a2av_too_big(row, es) || sn_a2av_too_big(col, es)) {
+        SN_WARN("%s : countMatrix row or column %d is too large (overflows a buffer size)", fn, i);
+        st = SN_ERR_INVALID_ARG;
+        break;
+      }
+    }
+    if (row > global) global = row;
+    if (col > global) global = col;
+  }
   for (int j = 0; j < p && st == SN_OK; j++) {
     sc[j] = m[(size_t)r * p + j];
     rc[j] = m[(size_t)j * p + r];
@@ -293,7 +321,7 @@ static sn_status_t sn_a2av_matrix(const void *sendbuff, void *recvbuff, const si
     so += sc[j];
     ro += rc[j];
   }
-  if (st == SN_OK) st = sn_a2av_mpi(fn, SN_A2AV_MATRIX, sendbuff, sc, sd, recvbuff, rc, rd, datatype, comm, stream);
+  if (st == SN_OK) st = sn_a2av_mpi(fn, SN_A2AV_MATRIX, global, sendbuff, sc, sd, recvbuff, rc, rd, datatype, comm, stream);
   free(tmp);
   return st;
 }
@@ -492,7 +520,7 @@ static void sn_a2av_resolve_dynamic(sn_task_t *t)
 sn_status_t sn_a2av_exchange(sn_task_t *tasks, int ntasks, sn_status_t *usage_p)
 {
   int n = 0;
-  for (int i = 0; i < ntasks; i++) n += tasks[i].coll == SN_COLL_ALLTOALLV && tasks[i].v;
+  for (int i = 0; i < ntasks; i++) n += tasks[i].coll == SN_COLL_ALLTOALLV && tasks[i].v && tasks[i].v->verify;
   if (n == 0) return SN_OK;
   sn_exec_t *xs_s[8], **xs = n <= 8 ? xs_s : calloc((size_t)n, sizeof(*xs));
   if (!xs) return SN_ERR_SYSTEM;
@@ -500,7 +528,7 @@ sn_status_t sn_a2av_exchange(sn_task_t *tasks, int ntasks, sn_status_t *usage_p)
   int nx = 0;
   for (int i = 0; i < ntasks && st == SN_OK; i++) {
     sn_task_t *t = &tasks[i];
-    if (t->coll != SN_COLL_ALLTOALLV || !t->v) continue;
+    if (t->coll != SN_COLL_ALLTOALLV || !t->v || !t->v->verify) continue;
     st = sn_a2av_exchange_init(t);
     if (st == SN_OK) xs[nx++] = &t->v->xexec;
   }
@@ -509,7 +537,7 @@ sn_status_t sn_a2av_exchange(sn_task_t *tasks, int ntasks, sn_status_t *usage_p)
   if (st != SN_OK) return st;
   for (int i = 0; i < ntasks; i++) {
     sn_task_t *t = &tasks[i];
-    if (t->coll != SN_COLL_ALLTOALLV || !t->v) continue;
+    if (t->coll != SN_COLL_ALLTOALLV || !t->v || !t->v->verify) continue;
     if (t->v->form == SN_A2AV_DYNAMIC) {
       sn_a2av_resolve_dynamic(t);
     } else if (sn_a2av_resolve_pairs(t) != SN_OK) {
