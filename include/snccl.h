@@ -48,7 +48,10 @@ extern "C" {
  * when rank i's sendcounts[j] differs from rank j's recvcounts[i], both
  * ranks log a WARN naming the two ranks and both counts, that pair moves no
  * data, every other pair completes, and the call returns ncclInvalidUsage
- * on ranks i and j only. The communicator stays usable. */
+ * on ranks i and j only. The communicator stays usable. That exchange costs
+ * one latency; SNCCL_ALLTOALLV_CHECK=0 skips it for the MPI and count-matrix
+ * forms when the caller vouches for its counts (a disagreement then hangs
+ * until SNCCL_TIMEOUT_MS or corrupts data, as with grouped send/recv). */
 
 /* MPI_Alltoallv: sendcounts[j] elements from sendbuff + sdispls[j] go to
  * rank j; recvcounts[i] elements from rank i land at recvbuff + rdispls[i].
@@ -107,6 +110,60 @@ ncclResult_t sncclAlltoAllvDynamic(const void* sendbuff, const size_t sendcounts
                                    void* recvbuff, size_t recvcapacity, size_t recvcounts[], size_t rdispls[],
                                    ncclDataType_t datatype, sncclStatus_t* status, ncclComm_t comm,
                                    cudaStream_t stream);
+
+
+/* ---- MoE dispatch/combine: API PREVIEW, not in the library yet ----
+ * Visible only with -DSNCCL_EP_PREVIEW, for review: libnccl.so.2 does not
+ * export these functions yet (SNCCL_HAS_EP is not defined). Their results
+ * are specified by the reference model in src/ep/ref.h (tested in
+ * tests/unit/test_ep_ref): rows grouped by local expert (contiguous blocks
+ * of numExperts/nranks experts per rank), each group aligned to
+ * expertAlignment rows, rows in (source rank, token, k) order, id -1 = no
+ * expert, other ids outside [0, numExperts) dropped and reported, capacity
+ * overflow reported with the rows needed; combine sums w * expert output in
+ * k order with fp32 accumulation. */
+#ifdef SNCCL_EP_PREVIEW
+typedef struct sncclEp* sncclEp_t;             /* per communicator: buffers, connections */
+typedef struct sncclEpHandle* sncclEpHandle_t; /* one routing: dispatch, combine, backward */
+
+typedef enum { sncclEpLayoutExpertPacked = 0 } sncclEpLayout_t;
+
+typedef struct sncclEpConfig_v1 {
+  size_t size;              /* set by SNCCL_EP_CONFIG_INITIALIZER */
+  unsigned int magic;
+  unsigned int version;
+  int numExperts;           /* a multiple of nranks */
+  int topk;                 /* 1..numExperts */
+  int hidden;               /* elements per token */
+  ncclDataType_t dispatchType; /* token element type, moved as bytes */
+  int scaleBytes;           /* opaque per-token side payload (quantisation scales), 0 = none */
+  ncclDataType_t combineType;  /* expert output type: ncclFloat32, ncclBfloat16 or ncclFloat16 */
+  int maxTokensPerRank;     /* bound on any rank's tokens in any call */
+  long long recvCapacity;   /* rows per rank; NCCL_CONFIG_UNDEF_INT: the worst case */
+  int expertAlignment;      /* group alignment in rows (1 = none) */
+  int layout;               /* sncclEpLayout_t */
+} sncclEpConfig_t;
+
+#define SNCCL_EP_CONFIG_MAGIC 0x5a2e9c01u
+#define SNCCL_EP_CONFIG_INITIALIZER                                                                   \
+  { sizeof(sncclEpConfig_t), SNCCL_EP_CONFIG_MAGIC, 1, 0, 0, 0, ncclBfloat16, 0, ncclFloat32, 0, \
+    NCCL_CONFIG_UNDEF_INT, 1, sncclEpLayoutExpertPacked }
+#define SNCCL_STATUS_BAD_EXPERT 0x4u /* a top-k id outside [-1, numExperts): that (token, k) dropped */
+
+ncclResult_t sncclEpCreate(ncclComm_t comm, const sncclEpConfig_t* config, sncclEp_t* ep);
+ncclResult_t sncclEpDestroy(sncclEp_t ep);
+/* tokens [numTokens][hidden], topkIdx [numTokens][topk] (int64, -1 = none),
+ * topkWeights [numTokens][topk] float or NULL; recvRows [recvCapacity][hidden],
+ * recvScales or NULL, expertCounts/expertOffsets [numExperts/nranks]. */
+ncclResult_t sncclEpDispatch(sncclEp_t ep, const void* tokens, const void* scales, int numTokens,
+                             const long long* topkIdx, const float* topkWeights, void* recvRows, void* recvScales,
+                             size_t* expertCounts, size_t* expertOffsets, sncclEpHandle_t* handle,
+                             sncclStatus_t* status, cudaStream_t stream);
+/* expertOut: the rows of recvRows after the experts (combineType); out
+ * [numTokens][hidden] combineType: sum over k of weight * row, fp32 accumulated. */
+ncclResult_t sncclEpCombine(sncclEpHandle_t handle, const void* expertOut, void* out, cudaStream_t stream);
+ncclResult_t sncclEpHandleDestroy(sncclEpHandle_t handle);
+#endif /* SNCCL_EP_PREVIEW */
 
 #ifdef __cplusplus
 }
