@@ -1,7 +1,8 @@
 #!/bin/sh
-# alltoallv.sh -- all-to-all-v side by side: snccl's sncclAlltoAllv, the same
-# traffic as grouped ncclSend/ncclRecv in snccl (alltoallv_perf -B 1), and
-# Open MPI's MPI_Alltoallv (ompi_alltoallv_perf), in A B C A B C rounds; a
+# alltoallv.sh -- all-to-all-v side by side: snccl's sncclAlltoAllv (with its
+# count exchange, and with SNCCL_ALLTOALLV_CHECK=0), the same traffic as
+# grouped ncclSend/ncclRecv in snccl (alltoallv_perf -B 1), and Open MPI's
+# MPI_Alltoallv (ompi_alltoallv_perf), in A B C D A B C D rounds; a
 # cell is the median time over rounds. Sizes are bytes per rank (a block
 # per peer is size / ranks).
 #
@@ -9,7 +10,8 @@
 #
 # Defaults: 8 ranks, 5 rounds, uniform counts, 8K..32M (1 KiB..4 MiB per
 # peer at 8 ranks), -n 40 -w 5. Prints one table: size, per-peer block,
-# median us of each, and snccl's speed-up over both.
+# median us of each, and snccl's speed-up over both (x-*: their time / the
+# checked snccl's; nc-x-*: the same for the unchecked one).
 ranks=8 rounds=5 dist=uniform minb=8K maxb=32M iters=40
 while getopts r:R:v:b:e:n: o; do
   case $o in
@@ -36,6 +38,7 @@ r=1
 while test $r -le "$rounds"; do
   timeout 300 "$a2av" -P "$ranks" $common -v "$dist" 2>/dev/null | rows >"$out/snccl.$r"
   timeout 300 "$a2av" -P "$ranks" $common -v "$dist" -B 1 2>/dev/null | rows >"$out/sendrecv.$r"
+  SNCCL_ALLTOALLV_CHECK=0 timeout 300 "$a2av" -P "$ranks" $common -v "$dist" 2>/dev/null | rows >"$out/nocheck.$r"
   if test $have_ompi = 1; then
     timeout 300 mpirun $root_flag --oversubscribe -np "$ranks" "$ompi" $common -v "$dist" 2>/dev/null | rows >"$out/ompi.$r"
   fi
@@ -46,11 +49,10 @@ med() { # lib size -> median time over rounds
     awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 echo "# all-to-all-v, $ranks ranks, counts -v $dist, median of $rounds rounds (us per call)"
-printf '%10s %10s %10s %12s %10s %12s %10s\n' size per-peer snccl sendrecv x-send ompi x-ompi
+printf '%9s %8s %9s %9s %9s %9s %6s %6s %6s %6s\n' size per-peer snccl nocheck sendrecv ompi x-send x-ompi nc-x-s nc-x-o
 for size in $(cat "$out"/snccl.* | awk '{ print $1 }' | sort -gu); do
-  s=$(med snccl "$size") g=$(med sendrecv "$size") m=$(med ompi "$size")
-  awk -v size="$size" -v p="$ranks" -v s="$s" -v g="$g" -v m="$m" 'BEGIN {
-    xg = (s != "-" && g != "-" && s > 0) ? sprintf("%.2f", g / s) : "-"
-    xm = (s != "-" && m != "-" && s > 0) ? sprintf("%.2f", m / s) : "-"
-    printf "%10d %10d %10s %12s %10s %12s %10s\n", size, size / p, s, g, xg, m, xm }'
+  s=$(med snccl "$size") n=$(med nocheck "$size") g=$(med sendrecv "$size") m=$(med ompi "$size")
+  awk -v size="$size" -v p="$ranks" -v s="$s" -v n="$n" -v g="$g" -v m="$m" '
+    function x(a, b) { return (a != "-" && b != "-" && b > 0) ? sprintf("%.2f", a / b) : "-" }
+    BEGIN { printf "%9d %8d %9s %9s %9s %9s %6s %6s %6s %6s\n", size, size / p, s, n, g, m, x(g, s), x(m, s), x(g, n), x(m, n) }'
 done
