@@ -51,7 +51,8 @@ extern "C" {
  * on ranks i and j only. The communicator stays usable. That exchange costs
  * one latency; SNCCL_ALLTOALLV_CHECK=0 skips it for the MPI and count-matrix
  * forms when the caller vouches for its counts (a disagreement then hangs
- * until SNCCL_TIMEOUT_MS or corrupts data, as with grouped send/recv). */
+ * until SNCCL_TIMEOUT_MS or corrupts data, as with grouped send/recv); all
+ * ranks must use the same setting. */
 
 /* MPI_Alltoallv: sendcounts[j] elements from sendbuff + sdispls[j] go to
  * rank j; recvcounts[i] elements from rank i land at recvbuff + rdispls[i].

@@ -15,6 +15,8 @@
  *    1 expects): ncclInvalidUsage on ranks 0 and 1 only, every other pair
  *    delivered, rank 1's block from 0 untouched; then a normal call on the
  *    same communicator succeeds (it stays usable);
+ *  - a datatype mismatch (rank 0 int64, the others int32): caught because
+ *    counts travel in bytes; the agreeing pairs delivered; then a normal call;
  *  - receiver-learns: exact capacity, then rank p-1 with too little (the
  *    overflow reported alike on every rank, kept blocks exact, dropped ones
  *    untouched), then a normal call.
@@ -258,6 +260,36 @@ static int case_mismatch(ctx_t *x)
   return bad || one_mpi(x, C_RANDOM, 7001, 20, 0, "after the mismatch");
 }
 
+/* Rank 0 calls with 8-byte elements, the others with 4-byte ones, all with
+ * one element per peer: every pair with rank 0 disagrees in bytes (counts
+ * travel in bytes), the pairs among the others do not. */
+static int case_dtype_mismatch(ctx_t *x)
+{
+  if (x->p < 2) return 0;
+  const char *chk = getenv("SNCCL_ALLTOALLV_CHECK");
+  if (chk && atoi(chk) == 0) return 0;
+  int p = x->p, r = x->rank;
+  size_t es = r == 0 ? 8 : 4, c[16], d[16];
+  unsigned char sbuf[128], rbuf[128];
+  for (int j = 0; j < p; j++) {
+    c[j] = 1;
+    d[j] = (size_t)j;
+  }
+  for (int k = 0; k < 128; k++) sbuf[k] = (unsigned char)(r * 31 + k);
+  memset(rbuf, 0xff, sizeof(rbuf));
+  T_NCCL_EXPECT(sncclAlltoAllv(sbuf, c, d, rbuf, c, d, r == 0 ? ncclInt64 : ncclInt32, x->comm, NULL),
+                ncclInvalidUsage);
+  for (int i = 0; i < p; i++) {
+    int agree = i == r || (i != 0 && r != 0); /* both ends use the same element size */
+    for (size_t b = 0; b < es; b++) {
+      unsigned char want = agree ? (unsigned char)(i * 31 + (int)(r * es + b)) : 0xff;
+      T_ASSERT(rbuf[i * es + b] == want, "block from rank %d byte %zu: %u, expected %u (%s)", i, b,
+               rbuf[i * es + b], want, agree ? "delivered" : "untouched");
+    }
+  }
+  return one_mpi(x, C_RANDOM, 7500, 10, 0, "after the datatype mismatch");
+}
+
 /* Receiver-learns: capacity `cap_of(rank)`; checks outputs and status. */
 static int one_dynamic(ctx_t *x, uint64_t salt, int small_rank, const char *what)
 {
@@ -322,7 +354,8 @@ static int one_dynamic(ctx_t *x, uint64_t salt, int small_rank, const char *what
   T_ASSERT(st.needed == total_in && st.capacity == cap && st.received == kept,
            "%s: needed %zu capacity %zu received %zu, expected %zu %zu %zu", what, st.needed, st.capacity, st.received,
            total_in, cap, kept);
-  if (over) printf("alltoallv: rank %d: %s: flags 0x%x needed %zu capacity %zu received %zu undelivered %zu\n", r,
+  T_ASSERT(small_rank < 0 || p < 2 || over > 0, "%s: the case meant to overflow did not (change its salt)", what);
+  if (st.flags & SNCCL_STATUS_OVERFLOW) printf("alltoallv: rank %d: %s: flags 0x%x needed %zu capacity %zu received %zu undelivered %zu\n", r,
                    what, st.flags, st.needed, st.capacity, st.received, st.undelivered);
   return 0;
 }
@@ -346,7 +379,8 @@ static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
     const char *name;
     int (*fn)(ctx_t *);
   } parts[] = {{"random", case_random},     {"matrix", case_matrix},   {"group", case_group},
-               {"inplace", case_inplace},   {"mismatch", case_mismatch}, {"dynamic", case_dynamic}};
+               {"inplace", case_inplace},   {"mismatch", case_mismatch}, {"dtype-mismatch", case_dtype_mismatch},
+               {"dynamic", case_dynamic}};
   int failed = 0;
   for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++) {
     if (parts[k].fn(&x)) {
