@@ -536,7 +536,10 @@ static pf_result_t pf_time_test(pf_rank_t *R)
       PF_PRINT(R, "%12zu  %12zu  %8s  %6s  %6d", pf_row_bytes(R), R->l.param_count,
                pf_type_names[R->type], R->op_name, R->root);
       PF_CHECK(pf_bench(R, 0));
-      PF_CHECK(pf_bench(R, 1));
+      if (R->coll->flags & PF_NO_INPLACE)
+        PF_PRINT(R, "  %7s  %6s  %6s  %6s", "N/A", "N/A", "N/A", "N/A");
+      else
+        PF_CHECK(pf_bench(R, 1));
       if (pf_opt.timestamps) pf_print_timestamp(R);
       PF_PRINT(R, "\n");
     }

@@ -105,7 +105,8 @@ enum {
   PF_LOOP_OPS = 1 << 1,      /* -o selects ops (table shows them) */
   PF_LOOP_ROOTS = 1 << 2,    /* -r selects roots (table shows them) */
   PF_NO_INPLACE_CHECK = 1 << 3, /* in-place half is timed but reported N/A */
-  PF_ALG_TIMES_NRANKS = 1 << 4  /* algbw counts param_count * nranks elements */
+  PF_ALG_TIMES_NRANKS = 1 << 4, /* algbw counts param_count * nranks elements */
+  PF_NO_INPLACE = 1 << 5        /* no in-place form: that half is not run, all N/A */
 };
 
 typedef struct pf_coll {
@@ -154,6 +155,8 @@ typedef struct pf_opts {
   int cputime, timestamps, unalign, local_register, cta_policy;
   int memory; /* -M: report what the communicator holds */
   int nprocs;
+  const char *dist; /* -v: alltoallv_perf's count distribution ("uniform", "skew[:seed]") */
+  int baseline;     /* -B 1: alltoallv_perf times grouped ncclSend/ncclRecv instead */
   const char *prog;
 } pf_opts_t;
 

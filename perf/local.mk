@@ -22,6 +22,7 @@ bin_PROGRAMS += \
 	perf/reduce_perf \
 	perf/reduce_scatter_perf \
 	perf/alltoall_perf \
+	perf/alltoallv_perf \
 	perf/gather_perf \
 	perf/scatter_perf \
 	perf/sendrecv_perf
@@ -49,6 +50,10 @@ perf_reduce_scatter_perf_LDADD = $(PERF_LDADD)
 perf_alltoall_perf_SOURCES = perf/alltoall.c $(PERF_COMMON_SOURCES)
 perf_alltoall_perf_CPPFLAGS = $(PERF_CPPFLAGS)
 perf_alltoall_perf_LDADD = $(PERF_LDADD)
+
+perf_alltoallv_perf_SOURCES = perf/alltoallv.c perf/alltoallv_counts.h $(PERF_COMMON_SOURCES)
+perf_alltoallv_perf_CPPFLAGS = $(PERF_CPPFLAGS)
+perf_alltoallv_perf_LDADD = $(PERF_LDADD)
 
 perf_gather_perf_SOURCES = perf/gather.c $(PERF_COMMON_SOURCES)
 perf_gather_perf_CPPFLAGS = $(PERF_CPPFLAGS)

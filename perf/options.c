@@ -21,6 +21,7 @@ pf_opts_t pf_opt = {
   .minbytes = 32u << 20, .maxbytes = 32u << 20, .stepbytes = 1u << 20, .stepfactor = 1,
   .iters = 20, .warmup = 1, .agg = 1, .cycles = 1, .check = 1,
   .op = PF_OP_SUM, .type = ncclFloat, .root = 0, .average = 1, .cta_policy = -1, .nprocs = 1,
+  .dist = "uniform",
 };
 
 /* Sizes take binary K/M/G suffixes, as nccl-tests. */
@@ -90,6 +91,8 @@ static void pf_usage(void)
          "[-u,--unalign <index of first element> Misalign source and destination buffers] \n\t"
          "[-M,--memory <0/1> report the heap and shared memory each rank holds for the communicator] \n\t"
          "[-y,--stream_null <0/1>] [-p,--parallel_init <0/1>] (accepted, no effect on host memory) \n\t"
+         "[-v,--distribution <uniform/skew[:seed]>] (alltoallv_perf: per-peer counts) \n\t"
+         "[-B,--baseline <0/1>] (alltoallv_perf: 1 = grouped ncclSend/ncclRecv instead) \n\t"
          "[-h,--help]\n",
          pf_opt.prog);
 }
@@ -119,9 +122,10 @@ int pf_parse_args(int argc, char **argv)
     {"device_cta_count", required_argument, 0, 'V'}, {"memory", required_argument, 0, 'M'},
     {"unalign", required_argument, 0, 'u'}, {"per_iter_timing", required_argument, 0, 'I'},
     {"per_iter_skip", required_argument, 0, 'K'}, {"nprocs", required_argument, 0, 'P'},
+    {"distribution", required_argument, 0, 'v'}, {"baseline", required_argument, 0, 'B'},
     {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
   int c;
-  while ((c = getopt_long(argc, argv, "t:g:b:e:i:f:n:m:w:N:p:c:o:d:r:z:y:T:G:C:a:R:x:D:V:J:S:M:u:I:K:P:h",
+  while ((c = getopt_long(argc, argv, "t:g:b:e:i:f:n:m:w:N:p:c:o:d:r:z:y:T:G:C:a:R:x:D:V:J:S:M:u:I:K:P:v:B:h",
                           longopts, NULL)) != -1) {
     long v = optarg ? strtol(optarg, NULL, 0) : 0;
     switch (c) {
@@ -154,6 +158,8 @@ int pf_parse_args(int argc, char **argv)
     case 'x': pf_opt.cta_policy = (int)v; break;
     case 'u': pf_opt.unalign = (int)v; break;
     case 'P': pf_opt.nprocs = (int)v; break;
+    case 'v': pf_opt.dist = optarg; break;
+    case 'B': pf_opt.baseline = (int)v; break;
     case 'p': case 'y': case 'V': break;
     case 'G':
     case 'D':

@@ -9,6 +9,7 @@
  * test's own messages go to a saved copy of stderr.
  */
 #include "tests/common.h"
+#include "snccl.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -270,7 +271,61 @@ static int case_init_args(int rank, int nranks, ncclUniqueId id, void *arg)
   return failures ? 1 : 0;
 }
 
+/* All-to-all-v (snccl.h): rank 0 makes the bad calls; they are rejected
+ * before any communication, so the others only join the AllReduce. */
+static int case_alltoallv_args(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  (void)arg;
+  t_rank = rank;
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  if (rank == 0) {
+    if (capture_start()) return 1;
+    enum { P = 3 };
+    float s[64] = {0}, r[64];
+    size_t sc[P] = {1, 2, 3}, sd[P] = {0, 1, 3}, rc[P] = {1, 2, 3}, rd[P] = {0, 1, 3};
+    size_t m[P * P] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    size_t outc[P], outd[P];
+    sncclStatus_t stat = SNCCL_STATUS_INITIALIZER;
+    BAD(sncclAlltoAllv(s, NULL, sd, r, rc, rd, ncclFloat, comm, NULL), "sendcounts");
+    BAD(sncclAlltoAllv(s, sc, NULL, r, rc, rd, ncclFloat, comm, NULL), "sdispls");
+    BAD(sncclAlltoAllv(s, sc, sd, r, NULL, rd, ncclFloat, comm, NULL), "recvcounts");
+    BAD(sncclAlltoAllv(s, sc, sd, r, rc, NULL, ncclFloat, comm, NULL), "rdispls");
+    BAD(sncclAlltoAllv(NULL, sc, sd, r, rc, rd, ncclFloat, comm, NULL), SB);
+    BAD(sncclAlltoAllv(s, sc, sd, NULL, rc, rd, ncclFloat, comm, NULL), RB);
+    BAD(sncclAlltoAllv(s, sc, sd, r, rc, rd, (ncclDataType_t)99, comm, NULL), TYPE);
+    BAD(sncclAlltoAllv(s, sc, sd, r, rc, rd, ncclFloat, NULL, NULL), COMM);
+    BAD(sncclAlltoAllv(s, sc, sd, s, rc, rd, ncclFloat, comm, NULL), "in place|recvbuff");
+    size_t neg[P] = {0, (size_t)-4, 3}; /* a negative displacement, as size_t */
+    BAD(sncclAlltoAllv(s, sc, neg, r, rc, rd, ncclFloat, comm, NULL), "sdispls");
+    BAD(sncclAlltoAllv(s, sc, sd, r, rc, neg, ncclFloat, comm, NULL), "rdispls");
+    size_t huge[P] = {0, SIZE_MAX / 8, 3}; /* displacement + count overflows */
+    BAD(sncclAlltoAllv(s, sc, huge, r, rc, rd, ncclFloat, comm, NULL), "sdispls");
+    size_t big[P] = {1, SIZE_MAX / 2, 3};
+    BAD(sncclAlltoAllv(s, big, sd, r, rc, rd, ncclFloat, comm, NULL), "sendcounts");
+    size_t ovl[P] = {0, 1, 2}; /* block 1 (2 elements at 1) overlaps block 2 at 2 */
+    BAD(sncclAlltoAllv(s, sc, sd, r, rc, ovl, ncclFloat, comm, NULL), "overlap");
+    BAD(sncclAlltoAllv(s, sc, sd, s + 2, rc, rd, ncclFloat, comm, NULL), "overlap|in place");
+    BAD(sncclAlltoAllvMatrix(s, r, NULL, ncclFloat, comm, NULL), "countmatrix");
+    m[1] = SIZE_MAX / 2;
+    BAD(sncclAlltoAllvMatrix(s, r, m, ncclFloat, comm, NULL), "countmatrix");
+    BAD(sncclAlltoAllvDynamic(s, sc, sd, r, 64, outc, outd, ncclFloat, NULL, comm, NULL), "status");
+    BAD(sncclAlltoAllvDynamic(s, NULL, sd, r, 64, outc, outd, ncclFloat, &stat, comm, NULL), "sendcounts");
+    BAD(sncclAlltoAllvDynamic(s, sc, sd, r, 64, NULL, outd, ncclFloat, &stat, comm, NULL), "recvcounts");
+    BAD(sncclAlltoAllvDynamic(s, sc, sd, NULL, 64, outc, outd, ncclFloat, &stat, comm, NULL), RB);
+    BAD(sncclAlltoAllvDynamic(s, sc, sd, r, SIZE_MAX / 2, outc, outd, ncclFloat, &stat, comm, NULL), "recvcapacity");
+    BAD(sncclAlltoAllvDynamic(s, sc, sd, s, 64, outc, outd, ncclFloat, &stat, comm, NULL), "in place|recvbuff");
+    BAD(sncclAlltoAllvDynamic(s, sc, neg, r, 64, outc, outd, ncclFloat, &stat, comm, NULL), "sdispls");
+    sncclStatus_t raw = {0};
+    BAD(sncclAlltoAllvDynamic(s, sc, sd, r, 64, outc, outd, ncclFloat, &raw, comm, NULL), "status");
+  }
+  if (t_check_allreduce(comm, rank, nranks, "after the invalid all-to-all-v calls")) return 1;
+  T_NCCL(ncclCommDestroy(comm));
+  return failures ? 1 : 0;
+}
+
 static const t_case_t cases[] = {
+  {"alltoallv_args", 3, 30, case_alltoallv_args, 0},
   {"collectives_3ranks", 3, 30, case_collectives, 0},
   {"collectives_1rank", 1, 30, case_collectives, 0},
   {"split_args", 3, 30, case_split_args, 0},

@@ -26,7 +26,7 @@ AM_TESTS_ENVIRONMENT = \
 	NCCL_DEBUG=$${NCCL_DEBUG:-WARN}; export NCCL_DEBUG; \
 	unset NCCL_ALGO NCCL_PROTO NCCL_SHM_DISABLE NCCL_COMM_ID NCCL_NSOCKS_PERTHREAD \
 	      NCCL_SOCKET_NTHREADS SNCCL_CHUNK_SIZE SNCCL_PIPELINE_DEPTH NCCL_COMM_BLOCKING \
-	      SNCCL_SHM_CMA SNCCL_SHM_CMA_MIN SNCCL_SPIN_COUNT SNCCL_YIELD_COUNT; \
+	      SNCCL_SHM_CMA SNCCL_SHM_CMA_MIN SNCCL_SPIN_COUNT SNCCL_YIELD_COUNT SNCCL_ALLTOALLV_CHECK; \
 	SN_TOP_BUILDDIR='$(abs_top_builddir)'; export SN_TOP_BUILDDIR; \
 	SN_TOP_SRCDIR='$(abs_top_srcdir)'; export SN_TOP_SRCDIR; \
 	NV_NCCL_INCLUDE='$(NV_NCCL_INCLUDE)'; export NV_NCCL_INCLUDE; \
@@ -40,6 +40,11 @@ SN_TEST_COMMON = tests/common.h tests/common.c tools/launch/launch.h tools/launc
 SN_TEST_LINKFLAGS = -no-install
 
 check_PROGRAMS += tests/bin/coll tests/bin/comm tests/bin/argcheck tests/bin/bootstrap tests/bin/shmfault
+check_PROGRAMS += tests/bin/alltoallv
+
+tests_bin_alltoallv_SOURCES = tests/alltoallv.c $(SN_TEST_COMMON)
+tests_bin_alltoallv_LDADD = libnccl.la -lm
+tests_bin_alltoallv_LDFLAGS = $(SN_TEST_LINKFLAGS)
 
 tests_bin_shmfault_SOURCES = tests/shmfault.c $(SN_TEST_COMMON)
 tests_bin_shmfault_LDADD = libnccl.la -lm
@@ -118,6 +123,11 @@ tests_bin_mpi_allreduce_SOURCES = tests/mpi_allreduce.c
 tests_bin_mpi_allreduce_CPPFLAGS = $(AM_CPPFLAGS) $(MPI_CFLAGS)
 tests_bin_mpi_allreduce_LDADD = libnccl.la $(MPI_LIBS)
 tests_bin_mpi_allreduce_LDFLAGS = $(SN_TEST_LINKFLAGS)
+check_PROGRAMS += tests/bin/mpi_alltoallv
+tests_bin_mpi_alltoallv_SOURCES = tests/mpi_alltoallv.c
+tests_bin_mpi_alltoallv_CPPFLAGS = $(AM_CPPFLAGS) $(MPI_CFLAGS)
+tests_bin_mpi_alltoallv_LDADD = libnccl.la $(MPI_LIBS)
+tests_bin_mpi_alltoallv_LDFLAGS = $(SN_TEST_LINKFLAGS)
 endif
 
 # The ABI check is compiled against NVIDIA's nccl.h and linked against
@@ -138,6 +148,8 @@ tests/bin/compat: $(srcdir)/tests/compat/compat.c
 # Longest first, so that `make -j check` starts them early.
 TESTS += \
 	tests/coll-shm.sh \
+	tests/alltoallv-shm.sh \
+	tests/alltoallv-socket.sh \
 	tests/coll-socket.sh \
 	tests/coll-shm-ring.sh \
 	tests/coll-shm-direct.sh \
@@ -159,14 +171,16 @@ TESTS += \
 	tests/shm-faults.sh \
 	tests/compat.sh \
 	tests/symbols.sh \
-	tests/mpi.sh
+	tests/mpi.sh \
+	tests/mpi-alltoallv.sh
 
 EXTRA_DIST += \
 	tests/nvidia-2.28-symbols.txt \
 	tests/compat/compat.c \
-	tests/mpi_allreduce.c \
+	tests/mpi_allreduce.c tests/mpi_alltoallv.c tests/mpi-alltoallv.sh \
 	tests/coll-shm.sh tests/coll-socket.sh tests/coll-shm-ring.sh tests/coll-shm-direct.sh \
 	tests/coll-socket-ring.sh tests/coll-socket-direct.sh tests/coll-shm-chunk.sh \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
 	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/coll-shm-cma.sh \
-	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh tests/perf-tools.sh
+	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh tests/perf-tools.sh \
+	tests/alltoallv-shm.sh tests/alltoallv-socket.sh

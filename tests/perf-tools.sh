@@ -8,7 +8,7 @@
 set -e
 top="${SN_TOP_BUILDDIR:-.}/perf"
 fail=0
-for tool in all_reduce all_gather reduce_scatter broadcast reduce alltoall gather scatter sendrecv; do
+for tool in all_reduce all_gather reduce_scatter broadcast reduce alltoall gather scatter sendrecv alltoallv; do
   for n in 1 3; do
     out=$("$top/${tool}_perf" -P $n -b 8 -e 256K -f 8 -n 2 -w 1 -c 1 -T 60 2>&1) || {
       echo "FAIL ${tool}_perf -P $n exited with an error:"; echo "$out" | tail -5; fail=1; continue; }

@@ -1,5 +1,6 @@
 #!/bin/sh
-# libnccl.so.2 exports exactly NVIDIA's 2.28 dynamic symbols, has soname
+# libnccl.so.2 exports exactly NVIDIA's 2.28 dynamic symbols (plus snccl*
+# extensions declared in include/snccl.h, nothing else), has soname
 # libnccl.so.2, and needs nothing beyond the C library's own parts (so it
 # loads on a bare machine).
 top="${SN_TOP_BUILDDIR:-.}"
@@ -20,7 +21,18 @@ tmp="${TMPDIR:-/tmp}/snccl-symbols.$$"
 trap 'rm -f "$tmp".*' EXIT
 rc=0
 
-nm -D --defined-only "$lib" | awk 'NF >= 3 { sub(/@.*/, "", $3); print $3 }' | LC_ALL=C sort -u >"$tmp.got"
+# snccl's extensions (include/snccl.h) are the only extras allowed: every
+# one named snccl*, and declared in snccl.h.
+nm -D --defined-only "$lib" | awk 'NF >= 3 { sub(/@.*/, "", $3); print $3 }' | LC_ALL=C sort -u >"$tmp.all"
+grep -v '^snccl' "$tmp.all" >"$tmp.got"
+for s in $(grep '^snccl' "$tmp.all"); do
+  if grep -q "\<$s(" "$src/include/snccl.h"; then
+    echo "PASS: extension $s (declared in include/snccl.h)"
+  else
+    echo "FAIL: $s is exported but not declared in include/snccl.h"
+    rc=1
+  fi
+done
 LC_ALL=C sort -u "$want" >"$tmp.want"
 LC_ALL=C comm -3 "$tmp.got" "$tmp.want" >"$tmp.diff"
 if test -s "$tmp.diff"; then

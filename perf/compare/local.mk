@@ -15,6 +15,10 @@ perf_compare_ompi_coll_perf_SOURCES = perf/compare/ompi_coll_perf.c \
 	perf/compare/cmp_common.h perf/compare/cmp_common.c
 perf_compare_ompi_coll_perf_CPPFLAGS = $(MPI_CFLAGS)
 perf_compare_ompi_coll_perf_LDADD = $(MPI_LIBS)
+SN_COMPARE_PROGS += perf/compare/ompi_alltoallv_perf
+perf_compare_ompi_alltoallv_perf_SOURCES = perf/compare/ompi_alltoallv_perf.c perf/alltoallv_counts.h
+perf_compare_ompi_alltoallv_perf_CPPFLAGS = $(MPI_CFLAGS)
+perf_compare_ompi_alltoallv_perf_LDADD = $(MPI_LIBS)
 endif
 
 if HAVE_GLOO
@@ -27,4 +31,4 @@ endif
 
 noinst_PROGRAMS += $(SN_COMPARE_PROGS)
 
-EXTRA_DIST += perf/compare/README.md perf/compare/compare.sh
+EXTRA_DIST += perf/compare/README.md perf/compare/compare.sh perf/compare/alltoallv.sh

@@ -6,6 +6,7 @@
 #define SN_API_H
 
 #include "nccl.h"
+#include "snccl.h"
 #include "comm/comm.h"
 #include "sched/sched.h"
 #include "util/log.h"
@@ -21,6 +22,8 @@ ncclResult_t sn_api_result(sn_status_t st);
 /* Validates a communicator handle; logs one WARN naming the function. */
 sn_status_t sn_api_check_comm(ncclComm_t comm, const char *fn, int allow_revoked);
 static inline sn_comm_t *sn_api_comm(ncclComm_t c) { return (sn_comm_t *)(void *)c; }
+
+struct sn_a2av;
 
 /* One queued call of a group. */
 typedef struct {
@@ -38,7 +41,20 @@ typedef struct {
   uint8_t stream_ordered;     /* device or managed memory: runs in stream order */
   uint8_t direct;             /* runs device-direct (dev/direct.h) */
   uint64_t dd_seq;
+  struct sn_a2av *v;          /* all-to-all-v: its counts (owned, alltoallv.c) */
 } sn_task_t;
+
+/* All-to-all-v (alltoallv.c). Runs the count exchanges of every
+ * all-to-all-v task of tasks[] together (one wave, call order per
+ * communicator), then gives each task its agreed counts (t->count = the
+ * most elements any rank moves). *usage_p gets SN_ERR_INVALID_USAGE when
+ * some pair of ranks disagreed (both logged; those pairs move nothing). */
+sn_status_t sn_a2av_exchange(sn_task_t *tasks, int ntasks, sn_status_t *usage_p);
+/* The schedule's view of a task's counts (after the exchange). */
+const sn_vec_t *sn_a2av_vec(const sn_task_t *t);
+/* After the data moved: the receiver-learns outputs (counts, status). */
+void sn_a2av_finish(sn_task_t *t);
+void sn_a2av_free(sn_task_t *t);
 
 /* Bytes a task reads from sendbuf and writes to recvbuf on this rank. */
 void sn_task_bytes(const sn_task_t *t, size_t *in_p, size_t *out_p);
@@ -54,7 +70,8 @@ sn_status_t sn_task_classify(sn_task_t *t, const char *fn);
 void *sn_win_peer(ncclWindow_t win, int rank);
 sn_status_t sn_dev_submit(sn_comm_t *comm, const sn_task_t *tasks, int ntasks, uint64_t *wait_seq_p);
 
-/* Runs the task now, or queues it when a group is open. */
+/* Runs the task now, or queues it when a group is open; takes task->v
+ * (freed here on failure). */
 sn_status_t sn_group_enqueue(const sn_task_t *task);
 /* Inside a group: remembers an init for ncclGroupEnd and returns 1;
  * outside: returns 0 and the caller initialises now. */

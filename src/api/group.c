@@ -112,6 +112,10 @@ static void sn_task_desc(const sn_task_t *t, sn_op_desc_t *d)
   size_t es = sn_dtype_size(t->dtype), n = t->count * es, in_bytes, out_bytes;
   const uint8_t *s = t->sendbuf, *r = t->recvbuf;
   sn_task_bytes(t, &in_bytes, &out_bytes);
+  if (t->coll == SN_COLL_ALLTOALLV) { /* the API rejects overlap */
+    d->v = sn_a2av_vec(t);
+    return;
+  }
   switch (t->coll) {
   case SN_COLL_ALLREDUCE:
   case SN_COLL_REDUCE:
@@ -144,12 +148,15 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
   sn_exec_t **xs = small ? xs_s : calloc((size_t)ntasks + 1, sizeof(*xs));
   sn_p2p_desc_t *p2p = small ? p2p_s : calloc((size_t)ntasks + 1, sizeof(*p2p));
   char *done_comm = small ? done_s : calloc((size_t)ntasks + 1, 1);
-  sn_status_t st = SN_OK;
+  sn_status_t st = SN_OK, usage = SN_OK;
   int nx = 0, nj = 0;
   if (!jobs || !xs || !p2p || !done_comm) {
     st = SN_ERR_SYSTEM;
     goto out;
   }
+  /* all-to-all-v counts first, for the whole group at once: the data
+   * schedules need them (alltoallv.c) */
+  SN_CHECK_GOTO(sn_a2av_exchange(tasks, ntasks, &usage), st, fail);
   for (int i = 0; i < ntasks && st == SN_OK; i++) {
     if (done_comm[i]) continue;
     sn_comm_t *c = tasks[i].comm;
@@ -192,15 +199,21 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
     }
   }
   if (nx > 0) st = sn_engine_run(xs, nx);
+fail:
   if (st < 0) {
     for (int i = 0; i < ntasks; i++) sn_comm_set_error(tasks[i].comm, st);
   }
+  for (int i = 0; i < ntasks && st == SN_OK; i++)
+    if (tasks[i].coll == SN_COLL_ALLTOALLV) sn_a2av_finish(&tasks[i]);
 out:
   for (int j = 0; jobs && j < nj; j++) {
     if (!jobs[j].used) continue;
     sn_exec_fini(&jobs[j].exec);
     sn_sched_free(&jobs[j].sched);
   }
+  /* a count mismatch is the caller's error: reported, but the
+   * communicator stays usable (no sn_comm_set_error) */
+  if (st == SN_OK) st = usage;
   if (!small) {
     free(jobs);
     free(xs);
@@ -246,6 +259,13 @@ static sn_status_t sn_group_run(sn_task_t *tasks, int ntasks)
       nhost += n;
       continue;
     }
+    for (int k = 0; k < n && st == SN_OK; k++)
+      if (mine[k].coll == SN_COLL_ALLTOALLV) {
+        SN_WARN("rank %d: all-to-all-v runs on host memory only, and this communicator has device work in "
+                "the same group or still queued; synchronize the stream first", c->rank);
+        st = SN_ERR_INVALID_USAGE;
+      }
+    if (st != SN_OK) break;
     uint64_t seq = 0;
     st = sn_dev_submit(c, mine, n, &seq);
     if (st == SN_OK && seq) {
@@ -274,16 +294,24 @@ sn_status_t sn_group_enqueue(const sn_task_t *task)
   if (err != SN_OK) {
     SN_WARN("rank %d: communicator %p has failed earlier (%s); abort and recreate it", task->comm->rank,
             (void *)task->comm, sn_status_str((sn_status_t)err));
+    sn_task_t t = *task;
+    sn_a2av_free(&t);
     return (sn_status_t)err;
   }
   if (sn_group_depth == 0) {
     sn_task_t t = *task;
-    return sn_group_run(&t, 1);
+    sn_status_t st = sn_group_run(&t, 1);
+    sn_a2av_free(&t);
+    return st;
   }
   if (sn_group_ntasks == sn_group_cap) {
     int cap = sn_group_cap ? sn_group_cap * 2 : 32;
     sn_task_t *n = realloc(sn_group_tasks, (size_t)cap * sizeof(*n));
-    if (!n) return SN_ERR_SYSTEM;
+    if (!n) {
+      sn_task_t t = *task;
+      sn_a2av_free(&t);
+      return SN_ERR_SYSTEM;
+    }
     sn_group_tasks = n;
     sn_group_cap = cap;
   }
@@ -311,6 +339,7 @@ SN_API(ncclResult_t, ncclGroupEnd, void)
   int n = sn_group_ntasks;
   sn_group_ntasks = 0;
   if (n > 0 && st == SN_OK) st = sn_group_run(sn_group_tasks, n);
+  for (int i = 0; i < n; i++) sn_a2av_free(&sn_group_tasks[i]); /* all-to-all-v counts */
   return sn_api_result(st);
 }
 
@@ -330,6 +359,12 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
     sn_task_t *t = &sn_group_tasks[i];
     sn_op_desc_t d;
     sn_task_desc(t, &d);
+    if (t->coll == SN_COLL_ALLTOALLV) { /* this rank's share, as an all-to-all */
+      d.coll = SN_COLL_ALLTOALL;
+      d.count = t->count / (size_t)t->comm->nranks;
+      d.v = NULL;
+      sn_a2av_free(t);
+    }
     if (t->coll == SN_COLL_P2P) {
       d.coll = SN_COLL_SCATTER; /* one message to one peer costs like one scatter leg */
       d.nranks = 2;

@@ -4,7 +4,9 @@
  * p ranks in D domains of L = p/D; n = the bytes of the operation's full
  * vector (all-reduce, broadcast, reduce: count x size; all-gather and
  * reduce-scatter: the gathered vector, p blocks of b = n/p; all-to-all:
- * everything a rank sends, p blocks). a, B = latency and seconds per byte of
+ * everything a rank sends, p blocks; all-to-all-v: the most bytes any rank
+ * sends or receives, known alike on every rank after the count exchange, so
+ * that all ranks pick the same algorithm). a, B = latency and seconds per byte of
  * a link class (x: the class a flat algorithm's slowest hop uses, the
  * inter-domain one when D > 1; i: intra-domain), g = seconds per byte
  * reduced, f = (p-1)/p, lg = ceil(log2 p), c = local copy per byte.
@@ -23,6 +25,9 @@
  *   tree       BC lg (a + nB)  RD lg (a + n(B+g))  AR both
  *   bruck      AG lg a + fnB + nc    A2A lg (a + nB/2) + 2nc
  *   pairwise   A2A (p-1)a + fnB
+ *   (all-to-all-v: direct or pairwise by the A2A formulas, except that a
+ *   pairwise round costs 4a (it waits for its peer to run); with the default
+ *   table pairwise wins at 8 ranks on one host from about 288 KiB per peer)
  *   hier       AR: RS in domain (L-1)a_i + (L-1)/L n B_i + (L-1)/L n g,
  *              ring AR of n/L along each rail across domains,
  *              AG in domain (L-1)a_i + (L-1)/L n B_i
@@ -74,7 +79,12 @@ static const struct {
   double log_step_bw;     /* rd/rhd/tree/bruck move bytes round by round, a ring
                            * streams them: 16 MiB all-gather, 8 ranks, rhd 7.3 ms vs
                            * ring 5.5 ms; all-reduce 2 MiB, rhd 1.60 vs ring 1.23 ms */
-} sn_cost_table = {2.0, 14.0, 25.0, 3.0, 60.0, 55.0, 0.5, 0.05, 0.25, 1.3};
+  double a2av_pairwise_wait; /* all-to-all-v: each pairwise round waits for its peer to be
+                              * scheduled, worth this many link latencies: 8 ranks on the
+                              * 2-core VM, 5 rounds, medians: direct 0.92/2.2/2.9 ms vs
+                              * pairwise 2.2/3.2/5.0 ms at 64/128/256 KiB per peer, pairwise
+                              * 5.6 vs 6.1 ms at 512 KiB (docs/PERFORMANCE.md) */
+} sn_cost_table = {2.0, 14.0, 25.0, 3.0, 60.0, 55.0, 0.5, 0.05, 0.25, 1.3, 4.0};
 
 static double sn_us_per_byte(double GBps) { return 1.0 / (GBps * 1000.0); }
 
@@ -198,7 +208,8 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
   case SN_ALGO_BRUCK:
     if (d->coll == SN_COLL_ALLTOALL) return lg * (a + n / 2 * Bl) + 2 * n * cp;
     return lg * a + f * n * Bl + n * cp;
-  case SN_ALGO_PAIRWISE: return (p - 1) * a + f * n * B;
+  case SN_ALGO_PAIRWISE:
+    return (p - 1) * a * (d->coll == SN_COLL_ALLTOALLV ? sn_cost_table.a2av_pairwise_wait : 1.0) + f * n * B;
   case SN_ALGO_HIER: {
     if (D < 2) return 1e30;
     const double L = p / D, fl = (L - 1) / L, fd = (double)(D - 1) / D;

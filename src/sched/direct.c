@@ -5,6 +5,9 @@
  * per rank.
  *
  *   AlltoAll:      block j to rank j; (p-1)/p * n bytes sent per rank, 1 step.
+ *   AlltoAllv:     the same with per-peer blocks: sum_j!=r scount[j] bytes
+ *                  sent, one message per peer with a nonzero count (zero-count
+ *                  peers get no step at all), the own block a local copy.
  *   Gather/Scatter: the root receives/sends p-1 blocks; others 1 block.
  *   Broadcast:     the root sends n bytes to each of p-1 peers.
  *   Reduce:        p-1 ranks send n bytes to the root, which reduces them in
@@ -35,6 +38,28 @@ static int sn_direct_reduce_chain(const sn_op_desc_t *d, sn_sched_t *s, sn_buf_i
   return last;
 }
 
+/* All-to-all-v: every nonzero block posted at once. The API rejects
+ * overlapping buffers, so no staging. */
+static sn_status_t sn_direct_alltoallv(const sn_op_desc_t *d, sn_sched_t *s)
+{
+  const sn_vec_t *v = d->v;
+  if (!v) return SN_ERR_INTERNAL;
+  int p = d->nranks, r = d->rank;
+  uint64_t es = sn_dtype_size(d->dtype);
+  if (v->scount[r])
+    sn_sched_add(s, SN_STEP_COPY, -1, SN_BUF_SEND, v->sdispl[r] * es, SN_BUF_RECV, v->rdispl[r] * es,
+                 v->scount[r] * es, -1);
+  for (int k = 1; k < p; k++) {
+    int to = sn_mod(r + k, p), from = sn_mod(r - k, p);
+    if (v->scount[to])
+      sn_sched_add(s, SN_STEP_SEND, to, SN_BUF_SEND, v->sdispl[to] * es, SN_BUF_SEND, 0, v->scount[to] * es, -1);
+    if (v->rcount[from])
+      sn_sched_add(s, SN_STEP_RECV, from, SN_BUF_RECV, 0, SN_BUF_RECV, v->rdispl[from] * es, v->rcount[from] * es,
+                   -1);
+  }
+  return SN_OK;
+}
+
 sn_status_t sn_sched_direct(const sn_op_desc_t *d, sn_sched_t *s)
 {
   int p = d->nranks, r = d->rank;
@@ -46,6 +71,7 @@ sn_status_t sn_sched_direct(const sn_op_desc_t *d, sn_sched_t *s)
   int root = d->root;
 
   switch (d->coll) {
+  case SN_COLL_ALLTOALLV: return sn_direct_alltoallv(d, s);
   case SN_COLL_ALLTOALL: {
     sn_op_desc_t staged = *d;
     staged.overlap = d->overlap || d->inplace; /* in place needs a copy of the input */

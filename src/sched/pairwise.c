@@ -7,13 +7,42 @@
  * so about one exchange per rank is in flight instead of p-1, which keeps
  * a rank's link and its peers' receive buffers from being flooded at once.
  * An in-place call stages the input in scratch first (p b bytes copied).
+ *
+ * All-to-all-v: the same walk with per-peer blocks (sum_j!=r scount[j]
+ * bytes sent). Zero-count peers get no step; a send waits for the last
+ * nonempty receive before it (a zero-byte step must not stand in a chain).
+ * Every send waits only for receives of earlier rounds, whose senders wait
+ * for still earlier ones, so the chains end at round 1: no cycle, even
+ * with rendezvous sends. The API rejects overlapping buffers: no staging.
  */
 #include "sched/sched.h"
 
 static inline int sn_mod(int a, int p) { return ((a % p) + p) % p; }
 
+static sn_status_t sn_pairwise_alltoallv(const sn_op_desc_t *d, sn_sched_t *s)
+{
+  const sn_vec_t *v = d->v;
+  if (!v) return SN_ERR_INTERNAL;
+  int p = d->nranks, r = d->rank;
+  uint64_t es = sn_dtype_size(d->dtype);
+  if (v->scount[r])
+    sn_sched_add(s, SN_STEP_COPY, -1, SN_BUF_SEND, v->sdispl[r] * es, SN_BUF_RECV, v->rdispl[r] * es,
+                 v->scount[r] * es, -1);
+  int prev = -1;
+  for (int k = 1; k < p; k++) {
+    int to = sn_mod(r + k, p), from = sn_mod(r - k, p);
+    if (v->scount[to])
+      sn_sched_add(s, SN_STEP_SEND, to, SN_BUF_SEND, v->sdispl[to] * es, SN_BUF_SEND, 0, v->scount[to] * es, prev);
+    if (v->rcount[from])
+      prev = sn_sched_add(s, SN_STEP_RECV, from, SN_BUF_RECV, 0, SN_BUF_RECV, v->rdispl[from] * es,
+                          v->rcount[from] * es, -1);
+  }
+  return SN_OK;
+}
+
 sn_status_t sn_sched_pairwise(const sn_op_desc_t *d, sn_sched_t *s)
 {
+  if (d->coll == SN_COLL_ALLTOALLV) return sn_pairwise_alltoallv(d, s);
   if (d->coll != SN_COLL_ALLTOALL) return SN_ERR_INTERNAL;
   int p = d->nranks, r = d->rank;
   uint64_t blk = d->count * sn_dtype_size(d->dtype);

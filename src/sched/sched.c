@@ -82,7 +82,8 @@ void sn_sched_input(const sn_op_desc_t *d, sn_sched_t *s, size_t in_bytes, sn_bu
 }
 
 static const char *const sn_coll_names[SN_COLL_COUNT] = {
-    "AllReduce", "Broadcast", "Reduce", "AllGather", "ReduceScatter", "AlltoAll", "Gather", "Scatter", "SendRecv"};
+    "AllReduce", "Broadcast", "Reduce", "AllGather", "ReduceScatter", "AlltoAll", "Gather", "Scatter", "SendRecv",
+    "AlltoAllv"};
 
 const char *sn_coll_name(sn_coll_t coll) { return coll < SN_COLL_COUNT ? sn_coll_names[coll] : "?"; }
 
@@ -100,13 +101,13 @@ int sn_algo_supports(sn_algo_t algo, sn_coll_t coll)
   case SN_ALGO_RING:
     return coll == SN_COLL_ALLREDUCE || coll == SN_COLL_BROADCAST || coll == SN_COLL_REDUCE ||
            coll == SN_COLL_ALLGATHER || coll == SN_COLL_REDUCESCATTER;
-  case SN_ALGO_DIRECT: return coll != SN_COLL_P2P;
+  case SN_ALGO_DIRECT: return coll != SN_COLL_P2P; /* all-to-all-v too */
   case SN_ALGO_RD: return coll == SN_COLL_ALLREDUCE;
   case SN_ALGO_TREE: return coll == SN_COLL_ALLREDUCE || coll == SN_COLL_BROADCAST || coll == SN_COLL_REDUCE;
   case SN_ALGO_RHD:
     return coll == SN_COLL_ALLREDUCE || coll == SN_COLL_REDUCESCATTER || coll == SN_COLL_ALLGATHER;
   case SN_ALGO_BRUCK: return coll == SN_COLL_ALLGATHER || coll == SN_COLL_ALLTOALL;
-  case SN_ALGO_PAIRWISE: return coll == SN_COLL_ALLTOALL;
+  case SN_ALGO_PAIRWISE: return coll == SN_COLL_ALLTOALL || coll == SN_COLL_ALLTOALLV;
   case SN_ALGO_HIER:
     return coll == SN_COLL_ALLREDUCE || coll == SN_COLL_ALLGATHER || coll == SN_COLL_REDUCESCATTER ||
            coll == SN_COLL_BROADCAST || coll == SN_COLL_REDUCE || coll == SN_COLL_ALLTOALL;
@@ -119,6 +120,7 @@ int sn_algo_supports(sn_algo_t algo, sn_coll_t coll)
 int sn_algo_usable(const sn_op_desc_t *d, sn_algo_t algo)
 {
   if (!sn_algo_supports(algo, d->coll)) return 0;
+  if (d->coll == SN_COLL_ALLTOALLV && !d->v) return 0;
   if (algo == SN_ALGO_HIER) {
     const sn_sched_topo_t *t = d->topo;
     if (!t || t->ndomains < 2 || t->ndomains >= d->nranks) return 0;

@@ -73,6 +73,7 @@ typedef enum {
   SN_COLL_GATHER,
   SN_COLL_SCATTER,
   SN_COLL_P2P,
+  SN_COLL_ALLTOALLV, /* per-peer counts and displacements (sn_op_desc_t.v) */
   SN_COLL_COUNT
 } sn_coll_t;
 
@@ -83,7 +84,7 @@ typedef enum {
   SN_ALGO_TREE,     /* binomial tree (broadcast, reduce; allreduce = reduce + broadcast) */
   SN_ALGO_RHD,      /* recursive halving/doubling: Rabenseifner allreduce, RH reducescatter, RD allgather */
   SN_ALGO_BRUCK,    /* Bruck (allgather, alltoall: log p steps, small messages) */
-  SN_ALGO_PAIRWISE, /* pairwise exchange (alltoall: step k sends to rank+k, receives from rank-k) */
+  SN_ALGO_PAIRWISE, /* pairwise exchange (alltoall(v): step k sends to rank+k, receives from rank-k) */
   SN_ALGO_HIER,     /* hierarchical over scale-up domains (needs desc->topo) */
   SN_ALGO_SAG,      /* scatter + ring allgather (van de Geijn broadcast, large messages) */
   SN_ALGO_DBT,      /* double binary tree (allreduce: two complementary binary trees, half the vector each) */
@@ -119,17 +120,29 @@ typedef struct {
   uint8_t scalar[8];        /* one element of the datatype */
 } sn_red_t;
 
+/* This rank's side of an all-to-all-v, in elements: what it sends to and
+ * receives from each peer and where. The API has already made both ends of
+ * every pair agree (a pair whose counts disagreed is zero on both ends), so
+ * a builder may trust scount[j] on rank i == rcount[i] on rank j. */
+typedef struct {
+  const size_t *scount, *sdispl; /* [nranks] */
+  const size_t *rcount, *rdispl; /* [nranks] */
+} sn_vec_t;
+
 /* One operation as every algorithm sees it. Counts are in elements. */
 typedef struct {
   sn_coll_t coll;
   sn_dtype_t dtype;
   sn_red_t red;
-  size_t count;    /* per-rank count as in the NCCL call (recvcount/sendcount) */
+  size_t count;    /* per-rank count as in the NCCL call (recvcount/sendcount);
+                    * all-to-all-v: the most elements any rank sends or
+                    * receives (the same on every rank: the tuner's size) */
   int root;
   int rank, nranks;
   int inplace;     /* sendbuf/recvbuf alias by NCCL's in-place rule */
   int overlap;     /* buffers overlap in any other way: stage input through scratch */
   const sn_sched_topo_t *topo; /* domains, or NULL (flat: one domain) */
+  const sn_vec_t *v; /* all-to-all-v only */
 } sn_op_desc_t;
 
 /* A point-to-point call inside a group. */

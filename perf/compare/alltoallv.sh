@@ -1,0 +1,58 @@
+#!/bin/sh
+# alltoallv.sh -- all-to-all-v side by side: snccl's sncclAlltoAllv (with its
+# count exchange, and with SNCCL_ALLTOALLV_CHECK=0), the same traffic as
+# grouped ncclSend/ncclRecv in snccl (alltoallv_perf -B 1), and Open MPI's
+# MPI_Alltoallv (ompi_alltoallv_perf), in A B C D A B C D rounds; a
+# cell is the median time over rounds. Sizes are bytes per rank (a block
+# per peer is size / ranks).
+#
+#   perf/compare/alltoallv.sh [-r RANKS] [-R ROUNDS] [-v DIST] [-b MIN] [-e MAX] [-n ITERS] [BUILD_DIR]
+#
+# Defaults: 8 ranks, 5 rounds, uniform counts, 8K..32M (1 KiB..4 MiB per
+# peer at 8 ranks), -n 40 -w 5. Prints one table: size, per-peer block,
+# median us of each, and snccl's speed-up over both (x-*: their time / the
+# checked snccl's; nc-x-*: the same for the unchecked one).
+ranks=8 rounds=5 dist=uniform minb=8K maxb=32M iters=40
+while getopts r:R:v:b:e:n: o; do
+  case $o in
+  r) ranks=$OPTARG ;; R) rounds=$OPTARG ;; v) dist=$OPTARG ;;
+  b) minb=$OPTARG ;; e) maxb=$OPTARG ;; n) iters=$OPTARG ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+build=${1:-${SNCCL_BUILD_DIR:-./build}}
+a2av="$build/perf/alltoallv_perf"
+ompi="$build/perf/compare/ompi_alltoallv_perf"
+test -x "$a2av" || { echo "no $a2av (build first)"; exit 1; }
+root_flag=
+test "$(id -u)" = 0 && root_flag=--allow-run-as-root
+have_ompi=1
+{ test -x "$ompi" && command -v mpirun >/dev/null 2>&1; } || { have_ompi=0; echo "# Open MPI column skipped: no $ompi or mpirun"; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+common="-b $minb -e $maxb -f 2 -n $iters -w 5 -c 1"
+# rows of the out-of-place half: size time; '#' lines and failures dropped
+rows() { grep -v '^#' | awk 'NF >= 9 && $9 == 0 { print $1, $6 }'; }
+r=1
+while test $r -le "$rounds"; do
+  timeout 300 "$a2av" -P "$ranks" $common -v "$dist" 2>/dev/null | rows >"$out/snccl.$r"
+  timeout 300 "$a2av" -P "$ranks" $common -v "$dist" -B 1 2>/dev/null | rows >"$out/sendrecv.$r"
+  SNCCL_ALLTOALLV_CHECK=0 timeout 300 "$a2av" -P "$ranks" $common -v "$dist" 2>/dev/null | rows >"$out/nocheck.$r"
+  if test $have_ompi = 1; then
+    timeout 300 mpirun $root_flag --oversubscribe -np "$ranks" "$ompi" $common -v "$dist" 2>/dev/null | rows >"$out/ompi.$r"
+  fi
+  r=$((r + 1))
+done
+med() { # lib size -> median time over rounds
+  cat "$out/$1".* 2>/dev/null | awk -v s="$2" '$1 == s { print $2 }' | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+echo "# all-to-all-v, $ranks ranks, counts -v $dist, median of $rounds rounds (us per call)"
+printf '%9s %8s %9s %9s %9s %9s %6s %6s %6s %6s\n' size per-peer snccl nocheck sendrecv ompi x-send x-ompi nc-x-s nc-x-o
+for size in $(cat "$out"/snccl.* | awk '{ print $1 }' | sort -gu); do
+  s=$(med snccl "$size") n=$(med nocheck "$size") g=$(med sendrecv "$size") m=$(med ompi "$size")
+  awk -v size="$size" -v p="$ranks" -v s="$s" -v n="$n" -v g="$g" -v m="$m" '
+    function x(a, b) { return (a != "-" && b != "-" && b > 0) ? sprintf("%.2f", a / b) : "-" }
+    BEGIN { printf "%9d %8d %9s %9s %9s %9s %6s %6s %6s %6s\n", size, size / p, s, n, g, m, x(g, s), x(m, s), x(g, n), x(m, n) }'
+done
