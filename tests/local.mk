@@ -169,3 +169,6 @@ EXTRA_DIST += \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
 	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/coll-shm-cma.sh \
 	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh
+
+# The fault harness (issue 6).
+include tests/fault/local.mk

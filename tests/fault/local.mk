@@ -1,0 +1,38 @@
+# tests/fault/local.mk -- the fault harness (issue 6): fuzz harnesses replayed
+# over their corpus, the LD_PRELOAD fault injector, kill tests, leak and
+# listener checks. Included by tests/local.mk. docs/RELIABILITY.md has the
+# figures and the long targets.
+
+# libFuzzer harnesses, built here with the project's compiler and
+# tests/fault/fz_main.c (a replayer); tests/fault/fuzz.sh builds them with
+# clang -fsanitize=fuzzer and fuzzes. They link the core statically.
+SN_FZ_PROGS = tests/fault/bin/fz_bsroot tests/fault/bin/fz_bsrank tests/fault/bin/fz_uid \
+	tests/fault/bin/fz_topo tests/fault/bin/fz_env
+check_PROGRAMS += $(SN_FZ_PROGS)
+SN_FZ_COMMON = tests/fault/fz.h tests/fault/fz_main.c
+SN_FZ_LDADD = libsncclapi.la libsncclcore.la -lm -lpthread
+SN_FZ_LDFLAGS = $(SN_TEST_LINKFLAGS) -static-libtool-libs
+tests_fault_bin_fz_bsroot_SOURCES = tests/fault/fz_bsroot.c $(SN_FZ_COMMON)
+tests_fault_bin_fz_bsroot_LDADD = $(SN_FZ_LDADD)
+tests_fault_bin_fz_bsroot_LDFLAGS = $(SN_FZ_LDFLAGS)
+tests_fault_bin_fz_bsrank_SOURCES = tests/fault/fz_bsrank.c $(SN_FZ_COMMON)
+tests_fault_bin_fz_bsrank_LDADD = $(SN_FZ_LDADD)
+tests_fault_bin_fz_bsrank_LDFLAGS = $(SN_FZ_LDFLAGS)
+tests_fault_bin_fz_uid_SOURCES = tests/fault/fz_uid.c $(SN_FZ_COMMON)
+tests_fault_bin_fz_uid_LDADD = $(SN_FZ_LDADD)
+tests_fault_bin_fz_uid_LDFLAGS = $(SN_FZ_LDFLAGS)
+tests_fault_bin_fz_topo_SOURCES = tests/fault/fz_topo.c $(SN_FZ_COMMON)
+tests_fault_bin_fz_topo_LDADD = $(SN_FZ_LDADD)
+tests_fault_bin_fz_topo_LDFLAGS = $(SN_FZ_LDFLAGS)
+tests_fault_bin_fz_env_SOURCES = tests/fault/fz_env.c $(SN_FZ_COMMON)
+tests_fault_bin_fz_env_LDADD = $(SN_FZ_LDADD)
+tests_fault_bin_fz_env_LDFLAGS = $(SN_FZ_LDFLAGS)
+TESTS += tests/fault/fuzz-replay.sh
+EXTRA_DIST += tests/fault/fuzz-replay.sh tests/fault/fuzz.sh tests/fault/corpus
+
+.PHONY: fuzz
+# make fuzz [FUZZ_SECONDS=60]: each harness under clang's libFuzzer + ASan/UBSan.
+FUZZ_SECONDS = 60
+fuzz:
+	$(SHELL) $(top_srcdir)/tests/fault/fuzz.sh $(FUZZ_SECONDS)
+
