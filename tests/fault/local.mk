@@ -36,3 +36,24 @@ FUZZ_SECONDS = 60
 fuzz:
 	$(SHELL) $(top_srcdir)/tests/fault/fuzz.sh $(FUZZ_SECONDS)
 
+# Kill / stop a rank mid-all-reduce; survivors' time to error.
+check_PROGRAMS += tests/fault/bin/killtest
+tests_fault_bin_killtest_SOURCES = tests/fault/killtest.c $(SN_TEST_COMMON)
+tests_fault_bin_killtest_LDADD = libnccl.la -lm
+tests_fault_bin_killtest_LDFLAGS = $(SN_TEST_LINKFLAGS)
+TESTS += tests/fault/kill.sh
+EXTRA_DIST += tests/fault/kill.sh
+
+# LD_PRELOAD fault injector and its job (tests/fault/inject.sh sweeps k).
+check_PROGRAMS += tests/fault/bin/injtest
+tests_fault_bin_injtest_SOURCES = tests/fault/injtest.c $(SN_TEST_COMMON)
+tests_fault_bin_injtest_LDADD = libnccl.la -lm
+tests_fault_bin_injtest_LDFLAGS = $(SN_TEST_LINKFLAGS)
+check_DATA += tests/fault/inject.so
+CLEANFILES += tests/fault/inject.so
+tests/fault/inject.so: $(srcdir)/tests/fault/inject.c
+	$(AM_V_CCLD)$(MKDIR_P) tests/fault; \
+	$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -O2 -g -fPIC -shared \
+	  -o $@ $(srcdir)/tests/fault/inject.c -ldl
+TESTS += tests/fault/inject.sh
+EXTRA_DIST += tests/fault/inject.sh tests/fault/inject.c
