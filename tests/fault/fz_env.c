@@ -21,6 +21,9 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   setenv("NCCL_DEBUG", getenv("FZ_DEBUG") ? getenv("FZ_DEBUG") : "NONE", 1);
+  /* the library's own one-time read happens now, not in the middle of an
+   * input (where it would overwrite, and leak, what fz_params read) */
+  pthread_once(&sn_param_once, sn_param_load);
   return 0;
 }
 

@@ -57,3 +57,28 @@ tests/fault/inject.so: $(srcdir)/tests/fault/inject.c
 	  -o $@ $(srcdir)/tests/fault/inject.c -ldl
 TESTS += tests/fault/inject.sh
 EXTRA_DIST += tests/fault/inject.sh tests/fault/inject.c
+
+# Resources after repeated init/abort and init/destroy (fds, threads, /dev/shm).
+check_PROGRAMS += tests/fault/bin/leaktest
+tests_fault_bin_leaktest_SOURCES = tests/fault/leaktest.c $(SN_TEST_COMMON)
+tests_fault_bin_leaktest_LDADD = libnccl.la -lm -lpthread
+tests_fault_bin_leaktest_LDFLAGS = $(SN_TEST_LINKFLAGS)
+TESTS += tests/fault/leak.sh
+EXTRA_DIST += tests/fault/leak.sh
+
+# No listener on a wildcard address.
+check_PROGRAMS += tests/fault/bin/listeners
+tests_fault_bin_listeners_SOURCES = tests/fault/listeners.c $(SN_TEST_COMMON)
+tests_fault_bin_listeners_LDADD = libnccl.la -lm -lpthread
+tests_fault_bin_listeners_LDFLAGS = $(SN_TEST_LINKFLAGS)
+TESTS += tests/fault/listeners.sh
+EXTRA_DIST += tests/fault/listeners.sh
+
+# Sanitizer builds of the suite (not in the default make check):
+# make check-asan / make check-tsan [SAN_TESTS='...'].
+.PHONY: check-asan check-tsan
+check-asan:
+	$(SHELL) $(top_srcdir)/tests/fault/sanitize.sh asan $(abs_top_builddir)/build-asan $(SAN_TESTS)
+check-tsan:
+	$(SHELL) $(top_srcdir)/tests/fault/sanitize.sh tsan $(abs_top_builddir)/build-tsan $(SAN_TESTS)
+EXTRA_DIST += tests/fault/sanitize.sh

@@ -1,0 +1,37 @@
+#!/bin/sh
+# tests/fault/sanitize.sh asan|tsan [BUILDDIR] [TEST...] -- builds snccl with
+# sanitizers in BUILDDIR (default ./build-asan or ./build-tsan, next to where
+# it is run) and runs tests there. Not part of the default `make check`;
+# `make check-asan` / `make check-tsan` run it from a build directory.
+#   asan: AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer over
+#         the fault harness and the quick functional tests;
+#   tsan: ThreadSanitizer over the tests whose ranks are threads of one
+#         process (leak, listeners) and the communicator API test.
+# The LD_PRELOAD injector (inject.sh) cannot run under a sanitizer runtime.
+set -u
+MODE="${1:-asan}"
+[ $# -gt 0 ] && shift
+SRC="$(cd "$(dirname "$0")/../.." && pwd)"
+DIR="${1:-$PWD/build-$MODE}"
+[ $# -gt 0 ] && shift
+case "$MODE" in
+  asan)
+    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+    DEF="tests/fault/fuzz-replay.sh tests/fault/leak.sh tests/fault/listeners.sh tests/fault/kill.sh \
+         tests/bin/comm tests/bin/argcheck tests/bootstrap-garbage.sh tests/bootstrap-badid.sh tests/coll-shm.sh" ;;
+  tsan)
+    SAN="-fsanitize=thread -fno-omit-frame-pointer"
+    DEF="tests/fault/leak.sh tests/fault/listeners.sh tests/bin/comm" ;;
+  *) echo "usage: sanitize.sh asan|tsan [BUILDDIR] [TEST...]"; exit 2 ;;
+esac
+TESTS="${*:-$DEF}"
+mkdir -p "$DIR" && cd "$DIR" || exit 1
+if [ ! -f Makefile ]; then
+  "$SRC/configure" -q --without-cuda CFLAGS="-g -O1 $SAN" LDFLAGS="$SAN" || exit 1
+fi
+make -j"${SAN_JOBS:-2}" >make.log 2>&1 || { tail -20 make.log; exit 1; }
+# halt_on_error: the first report fails the test that caused it
+ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}" \
+UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
+TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}" \
+  make check TESTS="$TESTS"
