@@ -6,6 +6,9 @@
  *       moment (0-30 ms) after it started its 3rd all-reduce. Every survivor
  *       must get an error (no hang, no crash); the time from the kill to
  *       each survivor's error is collected and min/median/p99/max printed.
+ *   killtest freeze [TRIALS] [NRANKS]   the same with SIGSTOP (a frozen
+ *       peer, never continued): survivors must fail by the no-progress
+ *       deadline.
  *   killtest pause [TRIALS]             the last rank is stopped (SIGSTOP)
  *       for a quarter of the no-progress deadline, then continued: every rank
  *       must finish all its all-reduces without an error (no false timeout).
@@ -75,8 +78,8 @@ int main(int argc, char **argv)
   int trials = argc > 2 ? atoi(argv[2]) : 10;
   int nranks = argc > 3 ? atoi(argv[3]) : 3;
   if (trials < 1 || nranks < 2 || nranks > 64 ||
-      (strcmp(mode, "tcp") && strcmp(mode, "shm") && strcmp(mode, "pause"))) {
-    fprintf(stderr, "usage: killtest tcp|shm|pause [TRIALS>=1] [NRANKS 2..64]\n");
+      (strcmp(mode, "tcp") && strcmp(mode, "shm") && strcmp(mode, "pause") && strcmp(mode, "freeze"))) {
+    fprintf(stderr, "usage: killtest tcp|shm|freeze|pause [TRIALS>=1] [NRANKS 2..64]\n");
     return 2;
   }
   if (!strcmp(mode, "tcp")) setenv("NCCL_SHM_DISABLE", "1", 1);
@@ -84,7 +87,7 @@ int main(int argc, char **argv)
   setenv("SNCCL_TIMEOUT_MS", to && *to ? to : "2000", 1);
   t_env_defaults();
   double deadline_ms = atof(getenv("SNCCL_TIMEOUT_MS"));
-  int pause = !strcmp(mode, "pause");
+  int pause = !strcmp(mode, "pause"), freeze = !strcmp(mode, "freeze");
   kt_arg_t arg = {pause, 5000};
   double *t = calloc((size_t)trials * nranks, sizeof(double));
   sn_rank_result_t *res = calloc((size_t)nranks, sizeof(*res));
@@ -93,7 +96,7 @@ int main(int argc, char **argv)
   for (int k = 0; k < trials; k++) {
     sn_launch_opts_t o = {
         .nranks = nranks, .deadline_s = 60, .grace_s = 60, .fault_rank = nranks - 1,
-        .fault = pause ? SN_FAULT_STOPCONT : SN_FAULT_KILL, .at_point = 3,
+        .fault = pause ? SN_FAULT_STOPCONT : freeze ? SN_FAULT_STOP : SN_FAULT_KILL, .at_point = 3,
         .jitter_s = pause ? 0.005 : 0.030, .seed = 1000u + (unsigned)k, .stop_s = deadline_ms / 4000.0};
     double t_fault;
     sn_launch_ex(&o, kt_rank, &arg, res, &t_fault);
@@ -104,6 +107,7 @@ int main(int argc, char **argv)
     }
     for (int r = 0; r < nranks; r++) {
       if (!pause && r == o.fault_rank) {
+        /* killed by the fault, or (freeze) by the launcher once the others ended */
         if (res[r].end != SN_RANK_SIGNAL) { printf("trial %d: rank %d was not killed\n", k, r); bad++; }
         continue;
       }

@@ -135,6 +135,7 @@ int sn_launch_ex(const sn_launch_opts_t *o, sn_launch_fn_t fn, void *arg, sn_ran
   unsigned seed = o->seed;
   double delay = o->delay_s + (o->jitter_s > 0 ? o->jitter_s * (rand_r(&seed) / ((double)RAND_MAX + 1)) : 0);
   double fire_at = -1, fired_at = -1, cont_at = -1;
+  int stop_reaped = 0;
 
   double stop_at = start + o->deadline_s;
   int running = nranks, failed = 0, timed_out = 0;
@@ -154,14 +155,20 @@ int sn_launch_ex(const sn_launch_opts_t *o, sn_launch_fn_t fn, void *arg, sn_ran
       kill(pids[fr], SIGCONT);
       cont_at = -1;
     }
+    if (o->fault == SN_FAULT_STOP && fired_at >= 0 && running == 1 && state[fr] == 0 && !stop_reaped) {
+      /* every other rank has ended: the frozen one is no longer needed */
+      kill(pids[fr], SIGKILL);
+      kill(pids[fr], SIGCONT);
+      stop_reaped = 1;
+    }
     int status;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid > 0) {
       for (int r = 0; r < nranks; r++) {
         if (pids[r] != pid) continue;
         running--;
-        int by_fault = r == fr && fired_at >= 0 && o->fault == SN_FAULT_KILL && WIFSIGNALED(status) &&
-                       WTERMSIG(status) == SIGKILL;
+        int by_fault = r == fr && fired_at >= 0 && (o->fault == SN_FAULT_KILL || stop_reaped) &&
+                       WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
         if (res) {
           res[r].end = WIFEXITED(status) ? (WEXITSTATUS(status) == 0 ? SN_RANK_OK : SN_RANK_EXIT) : SN_RANK_SIGNAL;
           res[r].code = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);

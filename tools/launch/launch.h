@@ -30,7 +30,8 @@ int sn_launch(int nranks, double deadline_s, double grace_s, sn_launch_fn_t fn, 
  * launch). Each rank may report the moment it saw an error
  * (sn_launch_error); the parent returns, per rank, how it ended and the
  * time from the fault to that report. Times are CLOCK_MONOTONIC, shared by
- * every process of the machine. */
+ * every process of the machine. A rank stopped for good (SN_FAULT_STOP) is
+ * killed once every other rank has ended. */
 typedef enum { SN_FAULT_NONE = 0, SN_FAULT_KILL, SN_FAULT_STOP, SN_FAULT_STOPCONT } sn_fault_kind_t;
 
 typedef struct {
