@@ -10,7 +10,7 @@
  *       peer, never continued): survivors must fail by the no-progress
  *       deadline.
  *   killtest pause [TRIALS]             the last rank is stopped (SIGSTOP)
- *       for a quarter of the no-progress deadline, then continued: every rank
+ *       for a tenth of the no-progress deadline, then continued: every rank
  *       must finish all its all-reduces without an error (no false timeout).
  *
  * tcp sets NCCL_SHM_DISABLE=1. The no-progress deadline (SNCCL_TIMEOUT_MS) is
@@ -97,7 +97,7 @@ int main(int argc, char **argv)
     sn_launch_opts_t o = {
         .nranks = nranks, .deadline_s = 60, .grace_s = 60, .fault_rank = nranks - 1,
         .fault = pause ? SN_FAULT_STOPCONT : freeze ? SN_FAULT_STOP : SN_FAULT_KILL, .at_point = 3,
-        .jitter_s = pause ? 0.005 : 0.030, .seed = 1000u + (unsigned)k, .stop_s = deadline_ms / 4000.0};
+        .jitter_s = pause ? 0.005 : 0.030, .seed = 1000u + (unsigned)k, .stop_s = deadline_ms / 10000.0};
     double t_fault;
     sn_launch_ex(&o, kt_rank, &arg, res, &t_fault);
     if (t_fault < 0) {
@@ -124,7 +124,7 @@ int main(int argc, char **argv)
   }
   if (pause) {
     printf("killtest pause: %d trials x %d ranks, last rank stopped %.2f s (deadline %.0f ms): %d failures\n",
-           trials, nranks, deadline_ms / 4000.0, deadline_ms, bad);
+           trials, nranks, deadline_ms / 10000.0, deadline_ms, bad);
   } else if (nt > 0) {
     qsort(t, (size_t)nt, sizeof(double), kt_dcmp);
     size_t p99 = (size_t)(0.99 * (nt - 1) + 0.5);
