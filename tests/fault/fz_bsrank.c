@@ -22,7 +22,7 @@ _Static_assert(sizeof(sn_bs_hdr_t) == 40, "frame header layout changed: update t
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   setenv("NCCL_SOCKET_IFNAME", "lo", 1);
-  setenv("SNCCL_TIMEOUT_MS", "100", 1); /* a rank that got garbage waits this long */
+  setenv("SNCCL_TIMEOUT_MS", "20", 1); /* a rank that got garbage waits this long */
   setenv("SNCCL_CONNECT_TIMEOUT_MS", "200", 1);
   setenv("NCCL_DEBUG", getenv("FZ_DEBUG") ? getenv("FZ_DEBUG") : "NONE", 1);
   return 0;
