@@ -28,7 +28,7 @@ tests_fault_bin_fz_env_SOURCES = tests/fault/fz_env.c $(SN_FZ_COMMON)
 tests_fault_bin_fz_env_LDADD = $(SN_FZ_LDADD)
 tests_fault_bin_fz_env_LDFLAGS = $(SN_FZ_LDFLAGS)
 TESTS += tests/fault/fuzz-replay.sh
-EXTRA_DIST += tests/fault/fuzz-replay.sh tests/fault/fuzz.sh tests/fault/corpus
+EXTRA_DIST += tests/fault/fuzz-replay.sh tests/fault/fuzz.sh tests/fault/mkcorpus.py tests/fault/corpus
 
 .PHONY: fuzz
 # make fuzz [FUZZ_SECONDS=60]: each harness under clang's libFuzzer + ASan/UBSan.
