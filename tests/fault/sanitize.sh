@@ -17,8 +17,11 @@ DIR="${1:-$PWD/build-$MODE}"
 case "$MODE" in
   asan)
     SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+    # not tests/bin/comm: its cases start threads in ranks forked from a
+    # threaded parent, where ASan's allocator lock can be inherited held
+    # (see docs/RELIABILITY.md); name it to run it anyway
     DEF="tests/fault/fuzz-replay.sh tests/fault/leak.sh tests/fault/listeners.sh tests/fault/kill.sh \
-         tests/bin/comm tests/bin/argcheck tests/bootstrap-garbage.sh tests/bootstrap-badid.sh tests/coll-shm.sh" ;;
+         tests/bin/argcheck tests/bootstrap-garbage.sh tests/bootstrap-badid.sh tests/coll-shm.sh" ;;
   tsan)
     # the kernels' ifunc resolvers (target_clones) would run before the
     # TSan runtime is initialised and crash at load: plain kernels
