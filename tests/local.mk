@@ -184,3 +184,6 @@ EXTRA_DIST += \
 	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/coll-shm-cma.sh \
 	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh tests/perf-tools.sh \
 	tests/alltoallv-shm.sh tests/alltoallv-socket.sh
+
+# The fault harness (issue 6).
+include tests/fault/local.mk

@@ -177,7 +177,17 @@ static void *sn_root_main(void *varg)
         nranks = n;
         rank_fd = malloc((size_t)n * sizeof(int));
         table = calloc((size_t)n, sizeof(*table));
-        if (!rank_fd || !table) break;
+        if (!rank_fd || !table) {
+          /* give up the job (a `break` here would leave the poll loop
+           * running with no table) */
+          SN_WARN("bootstrap root: out of host memory for %d ranks", n);
+          sn_root_error(fd, args.secret, "bootstrap root: out of host memory");
+          close(fd);
+          free(rank_fd);
+          rank_fd = NULL;
+          nranks = 0;
+          goto done;
+        }
         for (int k = 0; k < n; k++) rank_fd[k] = -1;
       }
       if (n != nranks)
@@ -208,6 +218,7 @@ static void *sn_root_main(void *varg)
       break;
     }
   }
+done:
   for (int i = 0; i < npend; i++) close(pend[i].fd);
   for (int r = 0; rank_fd && r < nranks; r++)
     if (rank_fd[r] >= 0) close(rank_fd[r]);
@@ -328,6 +339,12 @@ sn_status_t sn_bootstrap_init(const sn_uid_t *uid, int rank, int nranks, sn_boot
   if (uid->magic != SN_UID_MAGIC || uid->version != SN_PROTO_VERSION) {
     SN_WARN("invalid unique id (magic 0x%08x version %u): not created by ncclGetUniqueId of this library",
             uid->magic, uid->version);
+    return SN_ERR_INVALID_ARG;
+  }
+  if (uid->root.sa.sa_family != AF_INET && uid->root.sa.sa_family != AF_INET6) {
+    /* otherwise the connect below dials whatever family the bytes name
+     * (AF_UNIX: an abstract socket of this network namespace) */
+    SN_WARN("invalid unique id: root address family %u is neither IPv4 nor IPv6", uid->root.sa.sa_family);
     return SN_ERR_INVALID_ARG;
   }
   if (rank == 0 && sn_param_str(SN_P_COMM_ID)[0]) {

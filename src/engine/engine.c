@@ -100,8 +100,10 @@ void sn_engine_ready(sn_engine_t *e)
 
 void sn_engine_fini(sn_engine_t *e)
 {
-  for (int r = 0; e->send && r < e->nranks; r++) {
+  /* either array may be missing after a failed allocation in init */
+  for (int r = 0; e->send && r < e->nranks; r++)
     if (e->send[r].conn) e->send[r].ops->close(e->send[r].conn);
+  for (int r = 0; e->recv && r < e->nranks; r++) {
     if (e->recv[r].conn) e->recv[r].ops->close(e->recv[r].conn);
     free(e->recv[r].slots);
   }

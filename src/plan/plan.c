@@ -276,11 +276,13 @@ static const char *sn_plan_spec(void)
 /* The spec parsed once per process (parameters are read once anyway):
  * bit a of sn_plan_mask[coll] = algorithm a allowed. */
 static unsigned sn_plan_mask[SN_COLL_COUNT];
+static int sn_plan_forced; /* a spec is set */
 static pthread_once_t sn_plan_mask_once = PTHREAD_ONCE_INIT;
 
 static void sn_plan_mask_build(void)
 {
   const char *spec = sn_plan_spec();
+  sn_plan_forced = spec[0] != 0;
   for (int c = 0; c < SN_COLL_COUNT; c++)
     for (int a = 0; a < SN_ALGO_COUNT; a++) {
       int mentioned = 0;
@@ -314,8 +316,10 @@ sn_status_t sn_plan_choose(const sn_op_desc_t *d, const sn_cost_model_t *m, sn_a
 {
   sn_algo_t best = SN_ALGO_COUNT;
   double best_t = 0;
-  static int forced = -1;
-  if (forced < 0) forced = sn_plan_spec()[0] != 0;
+  /* read after the once that sets it (a lazily set static here was a data
+   * race between threads choosing at the same time) */
+  pthread_once(&sn_plan_mask_once, sn_plan_mask_build);
+  int forced = sn_plan_forced;
   for (int a = 0; a < SN_ALGO_COUNT; a++) {
     if (!sn_algo_usable(d, (sn_algo_t)a) || !sn_plan_allowed((sn_algo_t)a, d->coll)) continue;
     /* direct opens a link to every peer: picked by itself only on a full
