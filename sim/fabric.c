@@ -33,7 +33,7 @@ static int sn_sim_add_link(sn_sim_fabric_t *f, int kind, int cls, int owner, dou
   l->cls = (int8_t)cls;
   l->owner = owner;
   l->cap = cap;
-  l->active_pos = -1;
+  l->head = -1;
   return f->nlinks++;
 }
 
@@ -199,17 +199,68 @@ sn_status_t sn_sim_fabric_generate(const char *spec, sn_sim_fabric_t *f, char **
 }
 
 /* ---- max-min fairness ----
- * Progressive filling: every round finds the smallest fair share left on
- * any link (left capacity / unfrozen flows), gives it to every unfrozen
- * flow crossing a link at that share, and takes it off their links. All
- * links at the minimum freeze in the same round, so flows that are equal by
- * symmetry get bit-identical rates. Only the links and flows in the active
- * lists are touched. */
-void sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_flow_t *flows, const int *af, int naf)
+ * Water-filling: the link with the smallest fair share (left capacity /
+ * unfrozen flows) is the next bottleneck; its unfrozen flows get that share
+ * and are taken off their other links, whose shares are pushed again. A
+ * heap of links keyed by share (ties: lower link index; stale entries are
+ * recognised by a changed share) makes it O(flows x path x log links).
+ * Shares are non-decreasing in bottleneck order; one within 1e-12 of the
+ * previous is given the previous one exactly, so flows equal by symmetry
+ * get bit-identical rates. */
+typedef struct {
+  double key;
+  int link;
+} sn_sim_hent_t;
+
+static int sn_sim_hless(const sn_sim_hent_t *a, const sn_sim_hent_t *b)
 {
+  return a->key < b->key || (a->key == b->key && a->link < b->link);
+}
+
+static int sn_sim_hpush(sn_sim_share_ws_t *ws, double key, int link)
+{
+  if (ws->n == ws->cap) {
+    int nc = ws->cap ? ws->cap * 2 : 256;
+    void *p = realloc(ws->h, (size_t)nc * sizeof(sn_sim_hent_t));
+    if (!p) return -1;
+    ws->h = p;
+    ws->cap = nc;
+  }
+  sn_sim_hent_t *h = ws->h, e = {key, link};
+  int i = ws->n++;
+  while (i > 0 && sn_sim_hless(&e, &h[(i - 1) / 2])) {
+    h[i] = h[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  h[i] = e;
+  return 0;
+}
+
+static sn_sim_hent_t sn_sim_hpop(sn_sim_share_ws_t *ws)
+{
+  sn_sim_hent_t *h = ws->h, top = h[0], last = h[--ws->n];
+  int i = 0, n = ws->n;
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && sn_sim_hless(&h[c + 1], &h[c])) c++;
+    if (!sn_sim_hless(&h[c], &last)) break;
+    h[i] = h[c];
+    i = c;
+  }
+  if (n > 0) h[i] = last;
+  return top;
+}
+
+sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_flow_t *flows, const int *af, int naf,
+                         sn_sim_share_ws_t *ws)
+{
+  ws->n = 0;
   for (int i = 0; i < nal; i++) {
-    links[al[i]].left = links[al[i]].cap;
-    links[al[i]].cnt = 0;
+    sn_sim_link_t *l = &links[al[i]];
+    l->left = l->cap;
+    l->cnt = 0;
+    l->bott = 0;
   }
   for (int i = 0; i < naf; i++) {
     sn_sim_flow_t *fl = &flows[af[i]];
@@ -217,34 +268,34 @@ void sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_flow_t *f
     fl->rate = 0;
     for (int j = 0; j < fl->np; j++) links[fl->path[j]].cnt++;
   }
-  int todo = naf;
-  while (todo > 0) {
-    double share = -1;
-    for (int i = 0; i < nal; i++) {
-      const sn_sim_link_t *l = &links[al[i]];
-      if (l->cnt > 0 && (share < 0 || l->left / l->cnt < share)) share = l->left / l->cnt;
-    }
-    if (share < 0) break; /* flows over no link */
-    for (int i = 0; i < nal; i++) {
-      sn_sim_link_t *l = &links[al[i]];
-      l->bott = l->cnt > 0 && l->left / l->cnt <= share * (1 + 1e-12);
-    }
-    for (int i = 0; i < naf; i++) {
-      sn_sim_flow_t *fl = &flows[af[i]];
+  for (int i = 0; i < nal; i++) {
+    sn_sim_link_t *l = &links[al[i]];
+    if (l->cnt > 0 && sn_sim_hpush(ws, l->left / l->cnt, al[i])) return SN_ERR_SYSTEM;
+  }
+  double prev = 0;
+  while (ws->n > 0) {
+    sn_sim_hent_t e = sn_sim_hpop(ws);
+    sn_sim_link_t *l = &links[e.link];
+    if (l->bott || l->cnt == 0 || l->left / l->cnt != e.key) continue; /* done or stale */
+    double share = e.key;
+    if (share <= prev * (1 + 1e-12)) share = prev;
+    prev = share;
+    l->bott = 1;
+    for (int x = l->head; x >= 0; x = flows[x >> 2].lnext[x & 3]) {
+      sn_sim_flow_t *fl = &flows[x >> 2];
       if (fl->frozen) continue;
-      int hit = 0;
-      for (int j = 0; j < fl->np && !hit; j++) hit = links[fl->path[j]].bott;
-      if (!hit) continue;
       fl->frozen = 1;
       fl->rate = share;
-      todo--;
       for (int j = 0; j < fl->np; j++) {
-        sn_sim_link_t *l = &links[fl->path[j]];
-        l->left = l->left > share ? l->left - share : 0;
-        l->cnt--;
+        int k = fl->path[j];
+        sn_sim_link_t *m = &links[k];
+        m->left = m->left > share ? m->left - share : 0;
+        m->cnt--;
+        if (k != e.link && m->cnt > 0 && !m->bott && sn_sim_hpush(ws, m->left / m->cnt, k)) return SN_ERR_SYSTEM;
       }
     }
   }
+  return SN_OK;
 }
 
 sn_status_t sn_sim_maxmin(int nlinks, const double *cap, int nflows, const int *path, const int *npath,
@@ -252,22 +303,28 @@ sn_status_t sn_sim_maxmin(int nlinks, const double *cap, int nflows, const int *
 {
   sn_sim_link_t *links = calloc((size_t)nlinks + 1, sizeof(*links));
   sn_sim_flow_t *flows = calloc((size_t)nflows + 1, sizeof(*flows));
-  int *al = malloc(((size_t)nlinks + 1) * sizeof(int)), *af = malloc(((size_t)nflows + 1) * sizeof(int));
-  if (!links || !flows || !al || !af) {
-    free(links), free(flows), free(al), free(af);
-    return SN_ERR_SYSTEM;
-  }
+  int *al = malloc(((size_t)nlinks + 1) * sizeof(int)), *af = calloc((size_t)nflows + 1, sizeof(int));
+  sn_sim_share_ws_t ws = {0};
+  sn_status_t st = SN_ERR_SYSTEM;
+  if (!links || !flows || !al || !af) goto out;
   for (int l = 0; l < nlinks; l++) {
     links[l].cap = cap[l];
+    links[l].head = -1;
     al[l] = l;
   }
   for (int i = 0; i < nflows; i++) {
     af[i] = i;
     flows[i].np = (uint8_t)npath[i];
-    for (int j = 0; j < npath[i]; j++) flows[i].path[j] = path[i * SN_SIM_MAX_PATH + j];
+    for (int j = 0; j < npath[i]; j++) {
+      int l = path[i * SN_SIM_MAX_PATH + j];
+      flows[i].path[j] = l;
+      flows[i].lnext[j] = links[l].head;
+      links[l].head = i * 4 + j;
+    }
   }
-  sn_sim_share(links, al, nlinks, flows, af, nflows);
-  for (int i = 0; i < nflows; i++) rate[i] = flows[i].rate;
-  free(links), free(flows), free(al), free(af);
-  return SN_OK;
+  st = sn_sim_share(links, al, nlinks, flows, af, nflows, &ws);
+  for (int i = 0; st == SN_OK && i < nflows; i++) rate[i] = flows[i].rate;
+out:
+  free(links), free(flows), free(al), free(af), free(ws.h);
+  return st;
 }

@@ -32,7 +32,7 @@
 #include "util/log.h"
 #include "util/param.h"
 
-enum { SN_SIM_EV_START = 0, SN_SIM_EV_ARRIVE };
+enum { SN_SIM_EV_START = 0, SN_SIM_EV_ARRIVE, SN_SIM_EV_FLOW_END };
 enum { SN_SIM_FLOW_NET = 0, SN_SIM_FLOW_COMPUTE };
 enum { SN_SIM_S_RUN = 1, SN_SIM_S_QUEUED = 2 };
 
@@ -66,6 +66,7 @@ typedef struct {
 typedef struct {
   uint64_t t, seq;
   int type, id;
+  uint32_t ver;
 } sn_sim_ev_t;
 
 typedef struct {
@@ -77,7 +78,11 @@ typedef struct {
   int nch;
   sn_sim_slot_t *slots;
   sn_sim_flow_t *fl;
-  int capfl, free_fl, *af, naf, *al, nal, *done_fl;
+  int capfl, free_fl, nfl;
+  int *touched, ntouched, captouched; /* links whose flows changed since the last recomputation */
+  int *cl, *cf, capcf;                /* the component being recomputed */
+  uint32_t stamp;
+  sn_sim_share_ws_t ws;
   sn_sim_ev_t *heap;
   int nheap, capheap;
   uint64_t seq;
@@ -103,13 +108,13 @@ static int sn_sim_grow(void **p, int *cap, size_t elem, int need)
   return 0;
 }
 
-static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id)
+static void sn_sim_push_v(sn_sim_t *s, uint64_t t, int type, int id, uint32_t ver)
 {
   if (sn_sim_grow((void **)&s->heap, &s->capheap, sizeof(sn_sim_ev_t), s->nheap + 1)) {
     s->error = SN_ERR_SYSTEM;
     return;
   }
-  sn_sim_ev_t e = {t, s->seq++, type, id};
+  sn_sim_ev_t e = {t, s->seq++, type, id, ver};
   int i = s->nheap++;
   while (i > 0) {
     int p = (i - 1) / 2;
@@ -120,6 +125,8 @@ static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id)
   }
   s->heap[i] = e;
 }
+
+static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id) { sn_sim_push_v(s, t, type, id, 0); }
 
 static sn_sim_ev_t sn_sim_pop(sn_sim_t *s)
 {
@@ -152,45 +159,55 @@ static void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
 
 /* ---- flows ---- */
 
+static void sn_sim_touch(sn_sim_t *s, int link)
+{
+  if (sn_sim_grow((void **)&s->touched, &s->captouched, sizeof(int), s->ntouched + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return;
+  }
+  s->touched[s->ntouched++] = link;
+}
+
 static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, int np, double size)
 {
   if (s->free_fl < 0) {
     int old = s->capfl, nc = old ? old * 2 : 256;
     sn_sim_flow_t *nf = realloc(s->fl, (size_t)nc * sizeof(*nf));
     if (nf) s->fl = nf;
-    int *na = nf ? realloc(s->af, (size_t)nc * sizeof(int)) : NULL;
-    if (na) s->af = na;
-    int *nd = na ? realloc(s->done_fl, (size_t)nc * sizeof(int)) : NULL;
-    if (!nd) {
+    int *na = nf ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
+    if (!na) {
       s->error = SN_ERR_SYSTEM;
       return NULL;
     }
-    s->done_fl = nd;
+    s->cf = na;
     s->capfl = nc;
     for (int i = nc - 1; i >= old; i--) {
-      s->fl[i].pos = s->free_fl;
+      memset(&s->fl[i], 0, sizeof(s->fl[i]));
+      s->fl[i].next_free = s->free_fl;
       s->free_fl = i;
     }
   }
   int id = s->free_fl;
   sn_sim_flow_t *f = &s->fl[id];
-  s->free_fl = f->pos;
+  s->free_fl = f->next_free;
+  uint32_t ver = f->ver + 1; /* kept across reuse: old end events stay stale */
   memset(f, 0, sizeof(*f));
+  f->ver = ver;
   f->type = (uint8_t)type;
   f->np = (uint8_t)np;
   f->left = f->size = size;
-  f->fin_ps = UINT64_MAX;
+  f->t_upd = s->now;
   for (int j = 0; j < np; j++) {
-    f->path[j] = path[j];
     sn_sim_link_t *l = &s->f->links[path[j]];
-    if (l->nflows++ == 0) {
-      l->active_pos = s->nal;
-      s->al[s->nal++] = path[j];
-    }
+    f->path[j] = path[j];
+    f->lprev[j] = -1;
+    f->lnext[j] = l->head;
+    if (l->head >= 0) s->fl[l->head >> 2].lprev[l->head & 3] = id * 4 + j;
+    l->head = id * 4 + j;
+    if (l->nflows++ == 0) l->busy_since = s->now;
+    sn_sim_touch(s, path[j]);
   }
-  f->pos = s->naf;
-  s->af[s->naf++] = id;
-  s->dirty = 1;
+  s->nfl++;
   return f;
 }
 
@@ -199,20 +216,18 @@ static void sn_sim_flow_end(sn_sim_t *s, int id)
   sn_sim_flow_t *f = &s->fl[id];
   for (int j = 0; j < f->np; j++) {
     sn_sim_link_t *l = &s->f->links[f->path[j]];
+    int p = f->lprev[j], n = f->lnext[j];
+    if (p >= 0) s->fl[p >> 2].lnext[p & 3] = n;
+    else l->head = n;
+    if (n >= 0) s->fl[n >> 2].lprev[n & 3] = p;
     l->bytes += f->size;
-    if (--l->nflows == 0) {
-      int moved = s->al[--s->nal];
-      s->al[l->active_pos] = moved;
-      s->f->links[moved].active_pos = l->active_pos;
-      l->active_pos = -1;
-    }
+    if (--l->nflows == 0) l->busy_ps += s->now - l->busy_since;
+    sn_sim_touch(s, f->path[j]);
   }
-  int moved = s->af[--s->naf];
-  s->af[f->pos] = moved;
-  s->fl[moved].pos = f->pos;
-  f->pos = s->free_fl;
+  f->ver++;
+  f->next_free = s->free_fl;
   s->free_fl = id;
-  s->dirty = 1;
+  s->nfl--;
 }
 
 /* ---- the engine's rules ---- */
@@ -412,6 +427,7 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
 {
   sn_sim_flow_t f = s->fl[id];
   sn_sim_flow_end(s, id);
+  if (s->error != SN_OK) return;
   if (f.type == SN_SIM_FLOW_COMPUTE) {
     sn_sim_compute_done(s, f.a, f.b);
     return;
@@ -426,20 +442,55 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
   sn_sim_try_start(s, f.a);
 }
 
+/* New rates for the flows connected (through shared links) to a link whose
+ * flows changed; everything else keeps its rate and end event. */
 static void sn_sim_recompute(sn_sim_t *s)
 {
-  sn_sim_share(s->f->links, s->al, s->nal, s->fl, s->af, s->naf);
-  for (int i = 0; i < s->naf; i++) {
-    sn_sim_flow_t *f = &s->fl[s->af[i]];
-    if (f->left <= 1e-6) f->fin_ps = s->now;
-    else if (f->rate <= 0) f->fin_ps = UINT64_MAX;
+  sn_sim_link_t *L = s->f->links;
+  uint32_t stamp = ++s->stamp;
+  int ncl = 0, ncf = 0;
+  for (int i = 0; i < s->ntouched; i++) {
+    int l = s->touched[i];
+    if (L[l].mark == stamp) continue;
+    L[l].mark = stamp;
+    s->cl[ncl++] = l;
+  }
+  s->ntouched = 0;
+  for (int i = 0; i < ncl; i++)
+    for (int e = L[s->cl[i]].head; e >= 0; e = s->fl[e >> 2].lnext[e & 3]) {
+      sn_sim_flow_t *f = &s->fl[e >> 2];
+      if (f->mark == stamp) continue;
+      f->mark = stamp;
+      s->cf[ncf++] = e >> 2;
+      for (int j = 0; j < f->np; j++)
+        if (L[f->path[j]].mark != stamp) {
+          L[f->path[j]].mark = stamp;
+          s->cl[ncl++] = f->path[j];
+        }
+    }
+  if (ncf == 0) return;
+  for (int i = 0; i < ncf; i++) {
+    sn_sim_flow_t *f = &s->fl[s->cf[i]];
+    f->left -= f->rate * (double)(s->now - f->t_upd);
+    f->t_upd = s->now;
+  }
+  if (sn_sim_share(L, s->cl, ncl, s->fl, s->cf, ncf, &s->ws) != SN_OK) {
+    s->error = SN_ERR_SYSTEM;
+    return;
+  }
+  for (int i = 0; i < ncf; i++) {
+    sn_sim_flow_t *f = &s->fl[s->cf[i]];
+    f->ver++;
+    uint64_t fin;
+    if (f->left <= 1e-6) fin = s->now;
+    else if (f->rate <= 0) continue; /* no end until a rate comes */
     else {
       double d = f->left / f->rate;
       uint64_t dt = d >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)llround(d);
-      f->fin_ps = s->now + (dt ? dt : 1);
+      fin = s->now + (dt ? dt : 1);
     }
+    sn_sim_push_v(s, fin, SN_SIM_EV_FLOW_END, s->cf[i], f->ver);
   }
-  s->dirty = 0;
   s->res->batches++;
 }
 
@@ -458,33 +509,27 @@ static void sn_sim_report_stall(sn_sim_t *s)
   }
 }
 
-/* The main loop: advance to the next flow end or timed event, handle every
- * event of that time, recompute the rates once. */
+/* The main loop: take every event of the earliest time (flow ends, message
+ * starts after the sender's overhead, arrivals after the latency), let the
+ * ranks react, then recompute the rates of what changed, once. */
 static sn_status_t sn_sim_loop(sn_sim_t *s)
 {
   sn_sim_drain(s);
   while (s->ranks_left > 0 && s->error == SN_OK) {
-    if (s->dirty) sn_sim_recompute(s);
-    uint64_t t = s->nheap ? s->heap[0].t : UINT64_MAX;
-    for (int i = 0; i < s->naf; i++)
-      if (s->fl[s->af[i]].fin_ps < t) t = s->fl[s->af[i]].fin_ps;
-    if (t == UINT64_MAX) {
+    if (s->ntouched) sn_sim_recompute(s);
+    if (s->nheap == 0) {
       sn_sim_report_stall(s);
       return SN_ERR_INTERNAL;
     }
-    uint64_t dt = t - s->now;
-    int nd = 0;
-    for (int i = 0; i < s->naf; i++) {
-      sn_sim_flow_t *f = &s->fl[s->af[i]];
-      if (f->fin_ps <= t) s->done_fl[nd++] = s->af[i];
-      else f->left -= f->rate * (double)dt;
-    }
-    for (int i = 0; i < s->nal; i++) s->f->links[s->al[i]].busy_ps += dt;
-    s->now = t;
-    for (int i = 0; i < nd; i++) sn_sim_flow_finished(s, s->done_fl[i]);
-    sn_sim_drain(s);
+    s->now = s->heap[0].t;
     while (s->nheap && s->heap[0].t == s->now && s->error == SN_OK) {
-      sn_sim_event(s, sn_sim_pop(s));
+      sn_sim_ev_t e = sn_sim_pop(s);
+      if (e.type == SN_SIM_EV_FLOW_END) {
+        if (e.ver != s->fl[e.id].ver) continue; /* its rate changed since */
+        sn_sim_flow_finished(s, e.id);
+      } else {
+        sn_sim_event(s, e);
+      }
       sn_sim_drain(s);
     }
   }
@@ -563,9 +608,10 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->ch);
   free(s->slots);
   free(s->fl);
-  free(s->af);
-  free(s->al);
-  free(s->done_fl);
+  free(s->cf);
+  free(s->cl);
+  free(s->touched);
+  free(s->ws.h);
   free(s->heap);
   free(s->q);
 }
@@ -794,14 +840,15 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   if (st != SN_OK) goto out;
   s.qcap = nsteps + 1;
   s.q = malloc(s.qcap * 2 * sizeof(int));
-  s.al = malloc(((size_t)f->nlinks + 1) * sizeof(int));
+  s.cl = malloc(((size_t)f->nlinks + 1) * sizeof(int));
   s.free_fl = -1;
-  if (!s.q || !s.al) goto oom;
+  if (!s.q || !s.cl) goto oom;
   for (int l = 0; l < f->nlinks; l++) {
     f->links[l].bytes = 0;
     f->links[l].busy_ps = 0;
     f->links[l].nflows = 0;
-    f->links[l].active_pos = -1;
+    f->links[l].head = -1;
+    f->links[l].mark = 0;
   }
   for (int r = 0; r < n; r++)
     for (int i = 0; i < s.r[r].sched.nsteps; i++)

@@ -36,9 +36,11 @@ typedef struct {
   int8_t cls;     /* link class (topology file), -1 for compute */
   int owner;      /* rank (ports, compute) or rail */
   /* while running (sim/run.c) */
-  int nflows, active_pos, cnt;
+  int nflows, cnt, head; /* head: first (flow, path index) entry crossing it */
   double left;
   char bott;
+  uint32_t mark;
+  uint64_t busy_since;
   /* totals of the last run */
   double bytes;
   uint64_t busy_ps;
