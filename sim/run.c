@@ -32,7 +32,7 @@
 #include "util/log.h"
 #include "util/param.h"
 
-enum { SN_SIM_EV_START = 0, SN_SIM_EV_ARRIVE, SN_SIM_EV_FLOW_END };
+enum { SN_SIM_EV_START = 0, SN_SIM_EV_ARRIVE };
 enum { SN_SIM_FLOW_NET = 0, SN_SIM_FLOW_COMPUTE };
 enum { SN_SIM_S_RUN = 1, SN_SIM_S_QUEUED = 2 };
 
@@ -66,7 +66,6 @@ typedef struct {
 typedef struct {
   uint64_t t, seq;
   int type, id;
-  uint32_t ver;
 } sn_sim_ev_t;
 
 typedef struct {
@@ -83,6 +82,7 @@ typedef struct {
   int *cl, *cf, capcf;                /* the component being recomputed */
   uint32_t stamp;
   sn_sim_share_ws_t ws;
+  int *fh, nfh; /* flows by end time (then id): an indexed heap, one entry per flow */
   sn_sim_ev_t *heap;
   int nheap, capheap;
   uint64_t seq;
@@ -108,13 +108,13 @@ static int sn_sim_grow(void **p, int *cap, size_t elem, int need)
   return 0;
 }
 
-static void sn_sim_push_v(sn_sim_t *s, uint64_t t, int type, int id, uint32_t ver)
+static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id)
 {
   if (sn_sim_grow((void **)&s->heap, &s->capheap, sizeof(sn_sim_ev_t), s->nheap + 1)) {
     s->error = SN_ERR_SYSTEM;
     return;
   }
-  sn_sim_ev_t e = {t, s->seq++, type, id, ver};
+  sn_sim_ev_t e = {t, s->seq++, type, id};
   int i = s->nheap++;
   while (i > 0) {
     int p = (i - 1) / 2;
@@ -125,8 +125,6 @@ static void sn_sim_push_v(sn_sim_t *s, uint64_t t, int type, int id, uint32_t ve
   }
   s->heap[i] = e;
 }
-
-static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id) { sn_sim_push_v(s, t, type, id, 0); }
 
 static sn_sim_ev_t sn_sim_pop(sn_sim_t *s)
 {
@@ -157,6 +155,57 @@ static void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
   s->qlen++;
 }
 
+/* ---- the heap of flow ends (indexed: a rate change moves the entry) ---- */
+
+static inline int sn_sim_fh_less(const sn_sim_t *s, int a, int b)
+{
+  const sn_sim_flow_t *x = &s->fl[a], *y = &s->fl[b];
+  return x->fin_ps < y->fin_ps || (x->fin_ps == y->fin_ps && a < b);
+}
+
+static void sn_sim_fh_set(sn_sim_t *s, int i, int id)
+{
+  s->fh[i] = id;
+  s->fl[id].hpos = i;
+}
+
+static void sn_sim_fh_fix(sn_sim_t *s, int i)
+{
+  int id = s->fh[i];
+  while (i > 0 && sn_sim_fh_less(s, id, s->fh[(i - 1) / 2])) {
+    sn_sim_fh_set(s, i, s->fh[(i - 1) / 2]);
+    i = (i - 1) / 2;
+  }
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= s->nfh) break;
+    if (c + 1 < s->nfh && sn_sim_fh_less(s, s->fh[c + 1], s->fh[c])) c++;
+    if (!sn_sim_fh_less(s, s->fh[c], id)) break;
+    sn_sim_fh_set(s, i, s->fh[c]);
+    i = c;
+  }
+  sn_sim_fh_set(s, i, id);
+}
+
+static void sn_sim_fh_put(sn_sim_t *s, int id)
+{
+  if (s->fl[id].hpos < 0) {
+    sn_sim_fh_set(s, s->nfh++, id);
+  }
+  sn_sim_fh_fix(s, s->fl[id].hpos);
+}
+
+static void sn_sim_fh_remove(sn_sim_t *s, int id)
+{
+  int i = s->fl[id].hpos;
+  if (i < 0) return;
+  s->fl[id].hpos = -1;
+  int last = s->fh[--s->nfh];
+  if (i == s->nfh) return;
+  sn_sim_fh_set(s, i, last);
+  sn_sim_fh_fix(s, i);
+}
+
 /* ---- flows ---- */
 
 static void sn_sim_touch(sn_sim_t *s, int link)
@@ -175,11 +224,13 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     sn_sim_flow_t *nf = realloc(s->fl, (size_t)nc * sizeof(*nf));
     if (nf) s->fl = nf;
     int *na = nf ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
-    if (!na) {
+    if (na) s->cf = na;
+    int *nh = na ? realloc(s->fh, (size_t)nc * sizeof(int)) : NULL;
+    if (!nh) {
       s->error = SN_ERR_SYSTEM;
       return NULL;
     }
-    s->cf = na;
+    s->fh = nh;
     s->capfl = nc;
     for (int i = nc - 1; i >= old; i--) {
       memset(&s->fl[i], 0, sizeof(s->fl[i]));
@@ -190,13 +241,13 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
   int id = s->free_fl;
   sn_sim_flow_t *f = &s->fl[id];
   s->free_fl = f->next_free;
-  uint32_t ver = f->ver + 1; /* kept across reuse: old end events stay stale */
   memset(f, 0, sizeof(*f));
-  f->ver = ver;
   f->type = (uint8_t)type;
   f->np = (uint8_t)np;
   f->left = f->size = size;
   f->t_upd = s->now;
+  f->hpos = -1;
+  f->fin_ps = UINT64_MAX;
   for (int j = 0; j < np; j++) {
     sn_sim_link_t *l = &s->f->links[path[j]];
     f->path[j] = path[j];
@@ -224,7 +275,7 @@ static void sn_sim_flow_end(sn_sim_t *s, int id)
     if (--l->nflows == 0) l->busy_ps += s->now - l->busy_since;
     sn_sim_touch(s, f->path[j]);
   }
-  f->ver++;
+  sn_sim_fh_remove(s, id);
   f->next_free = s->free_fl;
   s->free_fl = id;
   s->nfl--;
@@ -480,16 +531,16 @@ static void sn_sim_recompute(sn_sim_t *s)
   }
   for (int i = 0; i < ncf; i++) {
     sn_sim_flow_t *f = &s->fl[s->cf[i]];
-    f->ver++;
     uint64_t fin;
     if (f->left <= 1e-6) fin = s->now;
-    else if (f->rate <= 0) continue; /* no end until a rate comes */
+    else if (f->rate <= 0) fin = UINT64_MAX; /* no end until a rate comes */
     else {
       double d = f->left / f->rate;
       uint64_t dt = d >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)llround(d);
       fin = s->now + (dt ? dt : 1);
     }
-    sn_sim_push_v(s, fin, SN_SIM_EV_FLOW_END, s->cf[i], f->ver);
+    f->fin_ps = fin;
+    sn_sim_fh_put(s, s->cf[i]);
   }
   s->res->batches++;
 }
@@ -517,19 +568,20 @@ static sn_status_t sn_sim_loop(sn_sim_t *s)
   sn_sim_drain(s);
   while (s->ranks_left > 0 && s->error == SN_OK) {
     if (s->ntouched) sn_sim_recompute(s);
-    if (s->nheap == 0) {
+    uint64_t t = s->nheap ? s->heap[0].t : UINT64_MAX;
+    if (s->nfh && s->fl[s->fh[0]].fin_ps < t) t = s->fl[s->fh[0]].fin_ps;
+    if (t == UINT64_MAX) {
       sn_sim_report_stall(s);
       return SN_ERR_INTERNAL;
     }
-    s->now = s->heap[0].t;
-    while (s->nheap && s->heap[0].t == s->now && s->error == SN_OK) {
-      sn_sim_ev_t e = sn_sim_pop(s);
-      if (e.type == SN_SIM_EV_FLOW_END) {
-        if (e.ver != s->fl[e.id].ver) continue; /* its rate changed since */
-        sn_sim_flow_finished(s, e.id);
-      } else {
-        sn_sim_event(s, e);
-      }
+    s->now = t;
+    /* flows first (by id), then the timed events (by sequence) */
+    while (s->nfh && s->fl[s->fh[0]].fin_ps == t && s->error == SN_OK) {
+      sn_sim_flow_finished(s, s->fh[0]);
+      sn_sim_drain(s);
+    }
+    while (s->nheap && s->heap[0].t == t && s->error == SN_OK) {
+      sn_sim_event(s, sn_sim_pop(s));
       sn_sim_drain(s);
     }
   }
@@ -612,6 +664,7 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->cl);
   free(s->touched);
   free(s->ws.h);
+  free(s->fh);
   free(s->heap);
   free(s->q);
 }

@@ -10,12 +10,14 @@
 typedef struct {
   double left, rate, size; /* bytes (compute: units) still to move, bytes per ps, total */
   uint64_t t_upd;          /* `left` is as of this time */
-  uint32_t ver, mark;      /* ver: bumped on every rate change (stale end events); mark: visited */
+  uint32_t mark;           /* visited by the current recomputation */
   int path[SN_SIM_MAX_PATH];
   int lnext[SN_SIM_MAX_PATH], lprev[SN_SIM_MAX_PATH]; /* the links' lists of flows: flow * 4 + index */
   uint8_t np, type, frozen;
   int a, b;                /* network: channel; compute: rank, step */
   int next_free;
+  int hpos;                /* in the engine's heap of flow ends, -1 when not there */
+  uint64_t fin_ps;         /* when it ends at its current rate */
 } sn_sim_flow_t;
 
 /* Growable scratch of sn_sim_share (kept between calls: no allocation per event). */
