@@ -9,8 +9,9 @@
  * (staging slots). A channel moves one message at a time (a stream): a
  * message starts when it is posted, a slot is free at the receiver
  * (started < consumed + depth) and the sender has paid its per-message
- * cost; it is a flow over the channel's path, its sender piece completes
- * when its last byte has left, and it arrives one class latency later. A
+ * cost (at posting, in posting order, overlapping earlier messages); it
+ * is a flow over the channel's path, its sender piece completes when its
+ * last byte has left, and it arrives one class latency later. A
  * received piece completes when it has arrived and is posted; a
  * receive-and-reduce piece then runs through the receiver's compute
  * resource, in order, and only then frees its slot. Local steps run piece
@@ -39,6 +40,7 @@ enum { SN_SIM_S_RUN = 1, SN_SIM_S_QUEUED = 2 };
 typedef struct {
   int32_t step;
   uint32_t piece;
+  uint64_t ready; /* sender: when its per-message cost is paid */
 } sn_sim_slot_t;
 
 typedef struct {
@@ -355,10 +357,8 @@ static void sn_sim_try_start(sn_sim_t *s, int c)
   sn_sim_chan_t *C = &s->ch[c];
   if (C->busy || C->started >= C->posted_s || C->started >= C->consumed + (uint32_t)s->depth) return;
   C->busy = 1;
-  sn_sim_rank_t *R = &s->r[C->src];
-  uint64_t t = (R->cpu_free > s->now ? R->cpu_free : s->now) + C->msg_ps;
-  R->cpu_free = t;
-  sn_sim_push(s, t, SN_SIM_EV_START, c);
+  uint64_t ready = C->sq[C->started % (uint32_t)s->depth].ready;
+  sn_sim_push(s, ready > s->now ? ready : s->now, SN_SIM_EV_START, c);
 }
 
 static void sn_sim_flow_start(sn_sim_t *s, int c)
@@ -418,7 +418,11 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
     if (C->s_cur != step) return;
     while (R->posted[step] < np && sn_sim_dep_ok(R, step, R->posted[step]) && C->posted_s - C->done_s < depth) {
       sn_sim_trace_start(s, R, step);
-      C->sq[C->posted_s % depth] = (sn_sim_slot_t){step, R->posted[step]++};
+      /* the sender's CPU pays each message's cost in posting order; the
+       * link meanwhile carries earlier messages */
+      uint64_t ready = (R->cpu_free > s->now ? R->cpu_free : s->now) + C->msg_ps;
+      R->cpu_free = ready;
+      C->sq[C->posted_s % depth] = (sn_sim_slot_t){step, R->posted[step]++, ready};
       C->posted_s++;
     }
     if (R->posted[step] == np) {
@@ -436,7 +440,7 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
     while (R->posted[step] < np && sn_sim_dep_ok(R, step, R->posted[step]) && C->r_posted - C->consumed < depth) {
       sn_sim_trace_start(s, R, step);
       uint32_t j = C->r_posted++;
-      C->rq[j % depth] = (sn_sim_slot_t){step, R->posted[step]++};
+      C->rq[j % depth] = (sn_sim_slot_t){step, R->posted[step]++, 0};
       if (j < C->arrived) sn_sim_deliver(s, c, j);
     }
     if (R->posted[step] == np) {
