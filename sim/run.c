@@ -70,6 +70,14 @@ typedef struct {
   int type, id;
 } sn_sim_ev_t;
 
+/* A flow's path (and its rate, or its id), to match the flows that ended in
+ * a batch with those that started on the same paths. */
+typedef struct {
+  int np, path[SN_SIM_MAX_PATH];
+  double rate;
+  int id;
+} sn_sim_pathrec_t;
+
 typedef struct {
   sn_sim_fabric_t *f;
   int n, depth;
@@ -85,6 +93,9 @@ typedef struct {
   uint32_t stamp;
   sn_sim_share_ws_t ws;
   int *fh, nfh; /* flows by end time (then id): an indexed heap, one entry per flow */
+  sn_sim_pathrec_t *gone, *born; /* flows ended / started since the last recomputation */
+  int ngone, capgone, nborn, capborn;
+  int no_match;
   sn_sim_ev_t *heap;
   int nheap, capheap;
   uint64_t seq;
@@ -258,9 +269,17 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     if (l->head >= 0) s->fl[l->head >> 2].lprev[l->head & 3] = id * 4 + j;
     l->head = id * 4 + j;
     if (l->nflows++ == 0) l->busy_since = s->now;
-    sn_sim_touch(s, path[j]);
   }
   s->nfl++;
+  if (sn_sim_grow((void **)&s->born, &s->capborn, sizeof(sn_sim_pathrec_t), s->nborn + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return f;
+  }
+  sn_sim_pathrec_t *b = &s->born[s->nborn++];
+  memset(b, 0, sizeof(*b));
+  b->np = np;
+  for (int j = 0; j < np; j++) b->path[j] = path[j];
+  b->id = id;
   return f;
 }
 
@@ -275,8 +294,17 @@ static void sn_sim_flow_end(sn_sim_t *s, int id)
     if (n >= 0) s->fl[n >> 2].lprev[n & 3] = p;
     l->bytes += f->size;
     if (--l->nflows == 0) l->busy_ps += s->now - l->busy_since;
-    sn_sim_touch(s, f->path[j]);
   }
+  if (sn_sim_grow((void **)&s->gone, &s->capgone, sizeof(sn_sim_pathrec_t), s->ngone + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return;
+  }
+  sn_sim_pathrec_t *g = &s->gone[s->ngone++];
+  memset(g, 0, sizeof(*g));
+  g->np = f->np;
+  for (int j = 0; j < f->np; j++) g->path[j] = f->path[j];
+  g->rate = f->rate;
+  g->id = -1;
   sn_sim_fh_remove(s, id);
   f->next_free = s->free_fl;
   s->free_fl = id;
@@ -499,9 +527,75 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
 
 /* New rates for the flows connected (through shared links) to a link whose
  * flows changed; everything else keeps its rate and end event. */
+static int sn_sim_path_cmp(const void *a, const void *b)
+{
+  const sn_sim_pathrec_t *x = a, *y = b;
+  if (x->np != y->np) return x->np - y->np;
+  for (int j = 0; j < x->np; j++)
+    if (x->path[j] != y->path[j]) return x->path[j] < y->path[j] ? -1 : 1;
+  return x->id - y->id;
+}
+
+static void sn_sim_set_end(sn_sim_t *s, int id)
+{
+  sn_sim_flow_t *f = &s->fl[id];
+  uint64_t fin;
+  if (f->left <= 1e-6) fin = s->now;
+  else if (f->rate <= 0) fin = UINT64_MAX; /* no end until a rate comes */
+  else {
+    double d = f->left / f->rate;
+    uint64_t dt = d >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)llround(d);
+    fin = s->now + (dt ? dt : 1);
+  }
+  f->fin_ps = fin;
+  sn_sim_fh_put(s, id);
+}
+
+/* Flows that started on exactly the paths of flows that ended in the same
+ * batch leave the set of paths, hence every max-min rate, unchanged: they
+ * take the rate of the flow they replace (flows on one path always have
+ * the same rate). Only the links of unmatched starts and ends need a
+ * recomputation. This is what keeps a streaming link (the next piece
+ * starting as the previous one ends) cheap. */
+static void sn_sim_match(sn_sim_t *s)
+{
+  if (s->no_match) {
+    for (int i = 0; i < s->ngone; i++) for (int k = 0; k < s->gone[i].np; k++) sn_sim_touch(s, s->gone[i].path[k]);
+    for (int i = 0; i < s->nborn; i++) for (int k = 0; k < s->born[i].np; k++) sn_sim_touch(s, s->born[i].path[k]);
+    s->ngone = s->nborn = 0;
+    return;
+  }
+  if (s->ngone && s->nborn) {
+    qsort(s->gone, (size_t)s->ngone, sizeof(sn_sim_pathrec_t), sn_sim_path_cmp);
+    qsort(s->born, (size_t)s->nborn, sizeof(sn_sim_pathrec_t), sn_sim_path_cmp);
+  }
+  int i = 0, j = 0;
+  while (i < s->ngone || j < s->nborn) {
+    int c = i >= s->ngone ? 1 : j >= s->nborn ? -1 : 0;
+    if (c == 0) {
+      sn_sim_pathrec_t g = s->gone[i], b = s->born[j];
+      g.id = b.id = 0;
+      c = sn_sim_path_cmp(&g, &b);
+    }
+    if (c == 0) { /* same path: same rate */
+      sn_sim_flow_t *f = &s->fl[s->born[j].id];
+      f->rate = s->gone[i].rate;
+      f->t_upd = s->now;
+      sn_sim_set_end(s, s->born[j].id);
+      i++, j++;
+      continue;
+    }
+    const sn_sim_pathrec_t *u = c < 0 ? &s->gone[i++] : &s->born[j++];
+    for (int k = 0; k < u->np; k++) sn_sim_touch(s, u->path[k]);
+  }
+  s->ngone = s->nborn = 0;
+}
+
 static void sn_sim_recompute(sn_sim_t *s)
 {
   sn_sim_link_t *L = s->f->links;
+  sn_sim_match(s);
+  if (s->ntouched == 0) return;
   uint32_t stamp = ++s->stamp;
   int ncl = 0, ncf = 0;
   for (int i = 0; i < s->ntouched; i++) {
@@ -533,19 +627,7 @@ static void sn_sim_recompute(sn_sim_t *s)
     s->error = SN_ERR_SYSTEM;
     return;
   }
-  for (int i = 0; i < ncf; i++) {
-    sn_sim_flow_t *f = &s->fl[s->cf[i]];
-    uint64_t fin;
-    if (f->left <= 1e-6) fin = s->now;
-    else if (f->rate <= 0) fin = UINT64_MAX; /* no end until a rate comes */
-    else {
-      double d = f->left / f->rate;
-      uint64_t dt = d >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)llround(d);
-      fin = s->now + (dt ? dt : 1);
-    }
-    f->fin_ps = fin;
-    sn_sim_fh_put(s, s->cf[i]);
-  }
+  for (int i = 0; i < ncf; i++) sn_sim_set_end(s, s->cf[i]);
   s->res->batches++;
 }
 
@@ -571,7 +653,7 @@ static sn_status_t sn_sim_loop(sn_sim_t *s)
 {
   sn_sim_drain(s);
   while (s->ranks_left > 0 && s->error == SN_OK) {
-    if (s->ntouched) sn_sim_recompute(s);
+    if (s->ngone || s->nborn || s->ntouched) sn_sim_recompute(s);
     uint64_t t = s->nheap ? s->heap[0].t : UINT64_MAX;
     if (s->nfh && s->fl[s->fh[0]].fin_ps < t) t = s->fl[s->fh[0]].fin_ps;
     if (t == UINT64_MAX) {
@@ -669,6 +751,8 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->touched);
   free(s->ws.h);
   free(s->fh);
+  free(s->gone);
+  free(s->born);
   free(s->heap);
   free(s->q);
 }
@@ -730,6 +814,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.f = f;
   s.n = n;
   s.res = &res;
+  s.no_match = call->no_match;
   sn_sim_engine_params(&s.piece, &s.depth);
   if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
   if (call->depth > 0) s.depth = call->depth > 64 ? 64 : call->depth;

@@ -173,8 +173,8 @@ static void test_determinism(void)
     CHECK(0, "hosts8:4");
     return;
   }
-  const sn_coll_t colls[] = {SN_COLL_ALLREDUCE, SN_COLL_ALLTOALL};
-  for (int k = 0; k < 2; k++) {
+  const sn_coll_t colls[] = {SN_COLL_ALLREDUCE, SN_COLL_ALLTOALL, SN_COLL_ALLGATHER};
+  for (int k = 0; k < 3; k++) {
     sn_sim_call_t c = call_of(colls[k], -1, 1 << 18, 32);
     c.piece = 0;
     c.depth = 0;
@@ -188,6 +188,14 @@ static void test_determinism(void)
     int same = 1;
     for (int l = 0; l < f.nlinks; l++) same &= bytes[l] == f.links[l].bytes;
     CHECK(same, "%s: per-link bytes differ between runs", sn_coll_name(colls[k]));
+    /* reusing the rates of same-path flows gives the same result as
+     * recomputing every change */
+    sn_sim_result_t r3;
+    c.no_match = 1;
+    CHECK(sn_sim_run(&f, &c, &r3) == SN_OK && r3.time_ps == r1.time_ps && r3.flows == r1.flows &&
+              r3.batches >= r1.batches,
+          "%s: full recomputation %llu ps vs %llu", sn_coll_name(colls[k]), (unsigned long long)r3.time_ps,
+          (unsigned long long)r1.time_ps);
     printf("  determinism: %s on hosts8:4 (%s): %.2f us twice\n", sn_coll_name(colls[k]), sn_algo_name((sn_algo_t)r1.algo),
            r1.time_ps / 1e6);
     free(bytes);
