@@ -12,5 +12,3 @@ check_PROGRAMS += tests/unit/test_sim
 tests_unit_test_sim_SOURCES = tests/unit/test_sim.c
 tests_unit_test_sim_LDADD = libsnccl_sim.la libsncclcore.la -lm
 TESTS += tests/unit/test_sim
-
-EXTRA_DIST += docs/SIMULATION.md
