@@ -94,6 +94,8 @@ static int hot_cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
+  /* a refused call or file is explained on stderr (one WARN line) */
+  setenv("NCCL_DEBUG", "WARN", 0);
   const char *topo = NULL, *gen = NULL, *trace = NULL, *ranks_s = NULL;
   sn_sim_call_t call;
   memset(&call, 0, sizeof(call));
