@@ -472,6 +472,7 @@ static void sn_sim_set_end(sn_sim_t *s, int id)
     double d = f->left / f->rate;
     uint64_t dt = d >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)llround(d);
     fin = s->now + (dt ? dt : 1);
+    if (s->quantum > 1 && fin % s->quantum) fin += s->quantum - fin % s->quantum;
   }
   f->fin_ps = fin;
   sn_sim_fh_put(s, id);

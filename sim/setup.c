@@ -154,6 +154,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.n = n;
   s.res = &res;
   s.no_match = call->no_match;
+  s.quantum = call->quantum_ps;
   sn_sim_engine_params(&s.piece, &s.depth);
   if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
   if (call->depth > 0) s.depth = call->depth > 64 ? 64 : call->depth;

@@ -93,6 +93,8 @@ typedef struct {
   size_t piece;       /* 0: as the engine (SNCCL_CHUNK_SIZE, NCCL_BUFFSIZE) */
   int depth;          /* 0: as the engine (SNCCL_PIPELINE_DEPTH) */
   FILE *trace;        /* Chrome trace JSON of every step, or NULL */
+  uint64_t quantum_ps; /* flow ends rounded up to a multiple of this (0, 1: exact); coalesces
+                        * ends a few ps apart (blocks that differ by an element) into one batch */
   int no_match;       /* recompute rates after every change, without reusing the rate of a
                        * flow that ended on the same path (checks that shortcut) */
 } sn_sim_call_t;

@@ -42,6 +42,7 @@ static void usage(void)
           "  --piece=BYTES --depth=N   pipelining (default: as the engine, SNCCL_CHUNK_SIZE/PIPELINE_DEPTH)\n"
           "  --slow-rank=R:F  fabric rank R's ports and compute run F times slower\n"
           "  --hot=K          list the K busiest links (default 5; 0: none)\n"
+          "  --quantum=PS     round flow ends up to PS picoseconds (default 1000; 0: exact)\n"
           "  --trace=FILE     Chrome trace JSON (one track per rank) of the last size\n"
           "  --dump-topo      print the generated topology file and exit\n"
           "Every figure is simulated: GB = 1e9 bytes, times in microseconds.\n");
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
   call.dtype = SN_DT_FLOAT32;
   call.op = SN_RED_SUM;
   call.algo = -1;
+  call.quantum_ps = 1000;
   size_t lo = (size_t)1 << 30, hi = lo;
   int hot = 5, dump = 0, slow_rank = -1;
   double slow = 1;
@@ -121,6 +123,7 @@ int main(int argc, char **argv)
     else if ((v = OPT("--piece"))) call.piece = parse_size(v);
     else if ((v = OPT("--depth"))) call.depth = atoi(v);
     else if ((v = OPT("--hot"))) hot = atoi(v);
+    else if ((v = OPT("--quantum"))) call.quantum_ps = strtoull(v, NULL, 10);
     else if ((v = OPT("--slow-rank"))) {
       if (sscanf(v, "%d:%lf", &slow_rank, &slow) != 2 || slow <= 0) {
         fprintf(stderr, "snccl-sim: --slow-rank=%s: expected RANK:FACTOR\n", v);

@@ -196,6 +196,12 @@ static void test_determinism(void)
               r3.batches >= r1.batches,
           "%s: full recomputation %llu ps vs %llu", sn_coll_name(colls[k]), (unsigned long long)r3.time_ps,
           (unsigned long long)r1.time_ps);
+    /* ends rounded up to 1 ns: close to the exact run, never earlier */
+    c.no_match = 0;
+    c.quantum_ps = 1000;
+    CHECK(sn_sim_run(&f, &c, &r3) == SN_OK && r3.time_ps >= r1.time_ps && r3.time_ps - r1.time_ps <= r1.time_ps / 1000,
+          "%s: quantum 1 ns: %llu ps vs exact %llu", sn_coll_name(colls[k]), (unsigned long long)r3.time_ps,
+          (unsigned long long)r1.time_ps);
     printf("  determinism: %s on hosts8:4 (%s): %.2f us twice\n", sn_coll_name(colls[k]), sn_algo_name((sn_algo_t)r1.algo),
            r1.time_ps / 1e6);
     free(bytes);
