@@ -1,0 +1,330 @@
+/*
+ * fabric.c -- the simulator's fabric: links per port direction built from a
+ * topology file (topo/), the generators for common machines, and the
+ * max-min fair sharing of those links.
+ *
+ * Links of rank r:  tx and rx port per link class it uses (two classes with
+ * the same index share the port: CloudMatrix's ub serves both inside a host
+ * and between hosts), one compute resource (reductions and local copies).
+ * Between domains, traffic stays on its rail (the same local index); a flow
+ * that changes rail also crosses the rail's up link and the other rail's
+ * down link (a leaf to spine hop, non-blocking: one port's bandwidth per
+ * rank of the rail).
+ *
+ * Constants: a link class's bandwidth x efficiency and latency, the
+ * topology's reduce_GBps, and from the tuner's model (sn_cost_from_topo):
+ * the copy rate relative to reduction and the per-message cost
+ * max(direct_msg_us, direct_msg_alpha x latency) charged on the sender.
+ * Nothing here is a constant of the simulator's own.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim.h"
+#include "sim/sim_int.h"
+#include "topo/view.h"
+#include "util/log.h"
+
+static int sn_sim_add_link(sn_sim_fabric_t *f, int kind, int cls, int owner, double cap)
+{
+  sn_sim_link_t *l = &f->links[f->nlinks];
+  memset(l, 0, sizeof(*l));
+  l->kind = (uint8_t)kind;
+  l->cls = (int8_t)cls;
+  l->owner = owner;
+  l->cap = cap;
+  l->head = -1;
+  return f->nlinks++;
+}
+
+static double sn_sim_class_cap(const sn_link_class_t *c)
+{
+  double eff = c->efficiency > 0 ? c->efficiency : 1.0;
+  return c->bandwidth_GBps * eff * 1e-3; /* GB/s -> bytes per ps */
+}
+
+sn_status_t sn_sim_fabric_build(sn_topo_t *t, sn_sim_fabric_t *f)
+{
+  memset(f, 0, sizeof(*f));
+  f->topo = *t;
+  memset(t, 0, sizeof(*t));
+  t = &f->topo;
+  int n = t->nranks, nc = t->nclasses;
+  sn_cost_from_topo(t, &f->cost);
+  for (int r = 0; r < n; r++)
+    if (t->ranks[r].local + 1 > f->nrails) f->nrails = t->ranks[r].local + 1;
+  f->nranks = n;
+  f->port = malloc((size_t)n * nc * 2 * sizeof(int));
+  f->compute = malloc((size_t)n * sizeof(int));
+  f->rail_up = malloc((size_t)f->nrails * sizeof(int));
+  f->rail_down = malloc((size_t)f->nrails * sizeof(int));
+  f->links = calloc((size_t)n * (nc * 2 + 1) + (size_t)f->nrails * 2, sizeof(sn_sim_link_t));
+  int *per_rail = calloc((size_t)f->nrails, sizeof(int));
+  if (!f->port || !f->compute || !f->rail_up || !f->rail_down || !f->links || !per_rail) {
+    free(per_rail);
+    sn_sim_fabric_free(f);
+    SN_WARN("snccl-sim: out of memory building a fabric of %d ranks", n);
+    return SN_ERR_SYSTEM;
+  }
+  /* a port per class actually used by the fabric's pairs */
+  int used[SN_TOPO_MAX_CLASSES] = {0};
+  used[t->intra_host] = used[t->intra_domain] = used[t->inter_domain] = 1;
+  double red = t->reduce_GBps > 0 ? t->reduce_GBps : 0;
+  for (int r = 0; r < n; r++) {
+    for (int c = 0; c < nc; c++) {
+      int *p = &f->port[((size_t)r * nc + c) * 2];
+      p[0] = p[1] = -1;
+      if (!used[c]) continue;
+      double cap = sn_sim_class_cap(&t->classes[c]);
+      p[0] = sn_sim_add_link(f, SN_SIM_LINK_TX, c, r, cap);
+      p[1] = sn_sim_add_link(f, SN_SIM_LINK_RX, c, r, cap);
+    }
+    f->compute[r] = sn_sim_add_link(f, SN_SIM_LINK_COMPUTE, -1, r, red * 1e-3);
+    per_rail[t->ranks[r].local]++;
+  }
+  double xcap = sn_sim_class_cap(&t->classes[t->inter_domain]);
+  for (int k = 0; k < f->nrails; k++) {
+    f->rail_up[k] = sn_sim_add_link(f, SN_SIM_LINK_RAIL_UP, t->inter_domain, k, xcap * per_rail[k]);
+    f->rail_down[k] = sn_sim_add_link(f, SN_SIM_LINK_RAIL_DOWN, t->inter_domain, k, xcap * per_rail[k]);
+  }
+  free(per_rail);
+  const sn_cost_model_t *m = &f->cost;
+  for (int c = 0; c < nc; c++) {
+    double lat_us = t->classes[c].latency_us;
+    double msg_us = m->direct_msg_us > m->direct_msg_alpha * lat_us ? m->direct_msg_us : m->direct_msg_alpha * lat_us;
+    f->lat_ps[c] = (uint64_t)(lat_us * 1e6 + 0.5);
+    f->msg_ps[c] = (uint64_t)(msg_us * 1e6 + 0.5);
+  }
+  f->copy_factor = m->reduce_us_per_byte > 0 ? m->copy_us_per_byte / m->reduce_us_per_byte : 0.5;
+  return SN_OK;
+}
+
+void sn_sim_fabric_free(sn_sim_fabric_t *f)
+{
+  sn_topo_free(&f->topo);
+  free(f->port);
+  free(f->compute);
+  free(f->rail_up);
+  free(f->rail_down);
+  free(f->links);
+  memset(f, 0, sizeof(*f));
+}
+
+sn_status_t sn_sim_fabric_load(const char *path, sn_sim_fabric_t *f)
+{
+  sn_topo_t t;
+  SN_CHECK(sn_topo_load(path, &t));
+  return sn_sim_fabric_build(&t, f);
+}
+
+void sn_sim_fabric_slow_rank(sn_sim_fabric_t *f, int rank, double factor)
+{
+  for (int l = 0; l < f->nlinks; l++) {
+    sn_sim_link_t *k = &f->links[l];
+    if (k->owner == rank && k->kind != SN_SIM_LINK_RAIL_UP && k->kind != SN_SIM_LINK_RAIL_DOWN) k->cap /= factor;
+  }
+}
+
+void sn_sim_link_name(const sn_sim_fabric_t *f, int link, char *buf, size_t len)
+{
+  const sn_sim_link_t *l = &f->links[link];
+  static const char *const kinds[] = {"tx", "rx", "up", "down", "compute"};
+  if (l->kind == SN_SIM_LINK_COMPUTE) snprintf(buf, len, "rank %d compute", l->owner);
+  else if (l->kind == SN_SIM_LINK_RAIL_UP || l->kind == SN_SIM_LINK_RAIL_DOWN)
+    snprintf(buf, len, "rail %d %s (%s)", l->owner, kinds[l->kind], f->topo.classes[l->cls].name);
+  else snprintf(buf, len, "rank %d %s %s", l->owner, kinds[l->kind], f->topo.classes[l->cls].name);
+}
+
+/* ---- generators ----
+ * The figures are those of topo/examples/ (cloudmatrix384.topo,
+ * gb200-nvl72.topo, ib-16x8.topo, where their sources are given), and for
+ * this machine the tuner's built-in table (sn_cost_default). */
+sn_status_t sn_sim_fabric_generate(const char *spec, sn_sim_fabric_t *f, char **text_p)
+{
+  char name[32] = "";
+  int k = 0;
+  const char *colon = strchr(spec, ':');
+  size_t nl = colon ? (size_t)(colon - spec) : strlen(spec);
+  if (nl >= sizeof(name)) nl = sizeof(name) - 1;
+  memcpy(name, spec, nl);
+  if (colon) {
+    char *end;
+    long v = strtol(colon + 1, &end, 10);
+    if (*end || v < 1 || v > 100000) {
+      SN_WARN("snccl-sim: generator '%s': bad count '%s'", spec, colon + 1);
+      return SN_ERR_INVALID_ARG;
+    }
+    k = (int)v;
+  }
+  char text[1024];
+  if (!strcmp(name, "cm384")) {
+    snprintf(text, sizeof(text),
+             "fabric cm384x%d\nclass ub latency_us=3 bandwidth_GBps=392 efficiency=1\n"
+             "class rdma latency_us=14 bandwidth_GBps=50 efficiency=0.97\n"
+             "links intra_host=ub intra_domain=ub inter_domain=rdma\nreduce_GBps 483\n"
+             "shape domains=%d hosts_per_domain=48 ranks_per_host=8\n",
+             k ? k : 1, k ? k : 1);
+  } else if (!strcmp(name, "nvl72")) {
+    snprintf(text, sizeof(text),
+             "fabric nvl72x%d\nclass nvlink latency_us=2 bandwidth_GBps=900 efficiency=0.855\n"
+             "class ib latency_us=14 bandwidth_GBps=50 efficiency=0.97\n"
+             "links intra_host=nvlink intra_domain=nvlink inter_domain=ib\nreduce_GBps 2000\n"
+             "shape domains=%d hosts_per_domain=18 ranks_per_host=4\n",
+             k ? k : 1, k ? k : 1);
+  } else if (!strcmp(name, "hosts8")) {
+    snprintf(text, sizeof(text),
+             "fabric hosts8x%d\nclass nvlink latency_us=2 bandwidth_GBps=450 efficiency=0.822\n"
+             "class ib latency_us=14 bandwidth_GBps=50 efficiency=0.97\n"
+             "links intra_host=nvlink intra_domain=ib inter_domain=ib\nreduce_GBps 1000\n"
+             "shape domains=%d hosts_per_domain=1 ranks_per_host=8\n",
+             k ? k : 1, k ? k : 1);
+  } else if (!strcmp(name, "local")) {
+    sn_cost_model_t m;
+    sn_cost_default(&m, 1, 1);
+    snprintf(text, sizeof(text),
+             "fabric local%d\nclass shm latency_us=%.17g bandwidth_GBps=%.17g\n"
+             "class tcp latency_us=%.17g bandwidth_GBps=%.17g\n"
+             "links intra_host=shm intra_domain=shm inter_domain=tcp\nreduce_GBps %.17g\n"
+             "shape domains=1 hosts_per_domain=1 ranks_per_host=%d\n",
+             k ? k : 2, m.intra.alpha_us, 1.0 / m.intra.us_per_byte / 1000.0, m.inter.alpha_us,
+             1.0 / m.inter.us_per_byte / 1000.0, 1.0 / m.reduce_us_per_byte / 1000.0, k ? k : 2);
+  } else {
+    SN_WARN("snccl-sim: unknown generator '%s' (known: cm384[:K], nvl72[:K], hosts8:N, local[:N])", spec);
+    return SN_ERR_INVALID_ARG;
+  }
+  sn_topo_t t;
+  SN_CHECK(sn_topo_parse(text, spec, &t));
+  if (text_p) *text_p = strdup(text);
+  return sn_sim_fabric_build(&t, f);
+}
+
+/* ---- max-min fairness ----
+ * Water-filling: the link with the smallest fair share (left capacity /
+ * unfrozen flows) is the next bottleneck; its unfrozen flows get that share
+ * and are taken off their other links, whose shares are pushed again. A
+ * heap of links keyed by share (ties: lower link index; stale entries are
+ * recognised by a changed share) makes it O(flows x path x log links).
+ * Shares are non-decreasing in bottleneck order; one within 1e-12 of the
+ * previous is given the previous one exactly, so flows equal by symmetry
+ * get bit-identical rates. */
+typedef struct {
+  double key;
+  int link;
+} sn_sim_hent_t;
+
+static int sn_sim_hless(const sn_sim_hent_t *a, const sn_sim_hent_t *b)
+{
+  return a->key < b->key || (a->key == b->key && a->link < b->link);
+}
+
+static int sn_sim_hpush(sn_sim_share_ws_t *ws, double key, int link)
+{
+  if (ws->n == ws->cap) {
+    int nc = ws->cap ? ws->cap * 2 : 256;
+    void *p = realloc(ws->h, (size_t)nc * sizeof(sn_sim_hent_t));
+    if (!p) return -1;
+    ws->h = p;
+    ws->cap = nc;
+  }
+  sn_sim_hent_t *h = ws->h, e = {key, link};
+  int i = ws->n++;
+  while (i > 0 && sn_sim_hless(&e, &h[(i - 1) / 2])) {
+    h[i] = h[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  h[i] = e;
+  return 0;
+}
+
+static sn_sim_hent_t sn_sim_hpop(sn_sim_share_ws_t *ws)
+{
+  sn_sim_hent_t *h = ws->h, top = h[0], last = h[--ws->n];
+  int i = 0, n = ws->n;
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && sn_sim_hless(&h[c + 1], &h[c])) c++;
+    if (!sn_sim_hless(&h[c], &last)) break;
+    h[i] = h[c];
+    i = c;
+  }
+  if (n > 0) h[i] = last;
+  return top;
+}
+
+sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_flow_t *flows, const int *af, int naf,
+                         sn_sim_share_ws_t *ws)
+{
+  ws->n = 0;
+  for (int i = 0; i < nal; i++) {
+    sn_sim_link_t *l = &links[al[i]];
+    l->left = l->cap;
+    l->cnt = 0;
+    l->bott = 0;
+  }
+  for (int i = 0; i < naf; i++) {
+    sn_sim_flow_t *fl = &flows[af[i]];
+    fl->frozen = 0;
+    fl->rate = 0;
+    for (int j = 0; j < fl->np; j++) links[fl->path[j]].cnt++;
+  }
+  for (int i = 0; i < nal; i++) {
+    sn_sim_link_t *l = &links[al[i]];
+    if (l->cnt > 0 && sn_sim_hpush(ws, l->left / l->cnt, al[i])) return SN_ERR_SYSTEM;
+  }
+  double prev = 0;
+  while (ws->n > 0) {
+    sn_sim_hent_t e = sn_sim_hpop(ws);
+    sn_sim_link_t *l = &links[e.link];
+    if (l->bott || l->cnt == 0 || l->left / l->cnt != e.key) continue; /* done or stale */
+    double share = e.key;
+    if (share <= prev * (1 + 1e-12)) share = prev;
+    prev = share;
+    l->bott = 1;
+    for (int x = l->head; x >= 0; x = flows[x >> 2].lnext[x & 3]) {
+      sn_sim_flow_t *fl = &flows[x >> 2];
+      if (fl->frozen) continue;
+      fl->frozen = 1;
+      fl->rate = share;
+      for (int j = 0; j < fl->np; j++) {
+        int k = fl->path[j];
+        sn_sim_link_t *m = &links[k];
+        m->left = m->left > share ? m->left - share : 0;
+        m->cnt--;
+        if (k != e.link && m->cnt > 0 && !m->bott && sn_sim_hpush(ws, m->left / m->cnt, k)) return SN_ERR_SYSTEM;
+      }
+    }
+  }
+  return SN_OK;
+}
+
+sn_status_t sn_sim_maxmin(int nlinks, const double *cap, int nflows, const int *path, const int *npath,
+                          double *rate)
+{
+  sn_sim_link_t *links = calloc((size_t)nlinks + 1, sizeof(*links));
+  sn_sim_flow_t *flows = calloc((size_t)nflows + 1, sizeof(*flows));
+  int *al = malloc(((size_t)nlinks + 1) * sizeof(int)), *af = calloc((size_t)nflows + 1, sizeof(int));
+  sn_sim_share_ws_t ws = {0};
+  sn_status_t st = SN_ERR_SYSTEM;
+  if (!links || !flows || !al || !af) goto out;
+  for (int l = 0; l < nlinks; l++) {
+    links[l].cap = cap[l];
+    links[l].head = -1;
+    al[l] = l;
+  }
+  for (int i = 0; i < nflows; i++) {
+    af[i] = i;
+    flows[i].np = (uint8_t)npath[i];
+    for (int j = 0; j < npath[i]; j++) {
+      int l = path[i * SN_SIM_MAX_PATH + j];
+      flows[i].path[j] = l;
+      flows[i].lnext[j] = links[l].head;
+      links[l].head = i * 4 + j;
+    }
+  }
+  st = sn_sim_share(links, al, nlinks, flows, af, nflows, &ws);
+  for (int i = 0; st == SN_OK && i < nflows; i++) rate[i] = flows[i].rate;
+out:
+  free(links), free(flows), free(al), free(af), free(ws.h);
+  return st;
+}

@@ -1,0 +1,14 @@
+# sim/local.mk -- snccl-sim: the schedule-replay simulator (included by Makefile.am).
+# A library of its own: the communicator never links it.
+noinst_LTLIBRARIES += libsnccl_sim.la
+libsnccl_sim_la_SOURCES = sim/sim.h sim/sim_int.h sim/fabric.c sim/run.c sim/setup.c
+
+bin_PROGRAMS += snccl-sim
+snccl_sim_SOURCES = tools/snccl_sim.c
+snccl_sim_LDADD = libsnccl_sim.la libsncclcore.la -lm
+
+# Textbook cases, max-min fairness, determinism, every algorithm x collective.
+check_PROGRAMS += tests/unit/test_sim
+tests_unit_test_sim_SOURCES = tests/unit/test_sim.c
+tests_unit_test_sim_LDADD = libsnccl_sim.la libsncclcore.la -lm
+TESTS += tests/unit/test_sim

@@ -1,0 +1,602 @@
+/*
+ * run.c -- the virtual engine: every rank's schedule (sn_sched_build) run
+ * on the fabric with src/engine/engine.c's rules, in simulated time.
+ *
+ * Per link (sender, receiver) a channel: the sender posts pieces of its
+ * SEND steps in list order while their dependency allows and fewer than
+ * `depth` of its pieces are unfinished; the receiver posts pieces of its
+ * RECV steps the same way, holding at most `depth` unconsumed pieces
+ * (staging slots). A channel moves one message at a time (a stream): a
+ * message starts when it is posted, a slot is free at the receiver
+ * (started < consumed + depth) and the sender has paid its per-message
+ * cost (at posting, in posting order, overlapping earlier messages); it
+ * is a flow over the channel's path, its sender piece completes when its
+ * last byte has left, and it arrives one class latency later. A
+ * received piece completes when it has arrived and is posted; a
+ * receive-and-reduce piece then runs through the receiver's compute
+ * resource, in order, and only then frees its slot. Local steps run piece
+ * by piece through the compute resource (copy factor applied).
+ *
+ * Time is an integer number of picoseconds. Every batch of events at one
+ * time is followed by one max-min recomputation; ties go in a fixed order
+ * (flow list order, event sequence numbers), so the same call gives the
+ * same bits on every run. Nothing is allocated per event: flows come from a
+ * pool, the event heap and the work queue grow by doubling.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim.h"
+#include "sim/sim_int.h"
+#include "util/log.h"
+#include "util/param.h"
+
+/* ---- small containers (grow by doubling: no allocation per event in the steady state) ---- */
+
+int sn_sim_grow(void **p, int *cap, size_t elem, int need)
+{
+  if (need <= *cap) return 0;
+  int nc = *cap ? *cap : 64;
+  while (nc < need) nc *= 2;
+  void *np = realloc(*p, (size_t)nc * elem);
+  if (!np) return -1;
+  *p = np;
+  *cap = nc;
+  return 0;
+}
+
+static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id)
+{
+  if (sn_sim_grow((void **)&s->heap, &s->capheap, sizeof(sn_sim_ev_t), s->nheap + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return;
+  }
+  sn_sim_ev_t e = {t, s->seq++, type, id};
+  int i = s->nheap++;
+  while (i > 0) {
+    int p = (i - 1) / 2;
+    sn_sim_ev_t *h = &s->heap[p];
+    if (h->t < e.t || (h->t == e.t && h->seq < e.seq)) break;
+    s->heap[i] = *h;
+    i = p;
+  }
+  s->heap[i] = e;
+}
+
+static sn_sim_ev_t sn_sim_pop(sn_sim_t *s)
+{
+  sn_sim_ev_t top = s->heap[0], last = s->heap[--s->nheap];
+  int i = 0, n = s->nheap;
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && (s->heap[c + 1].t < s->heap[c].t || (s->heap[c + 1].t == s->heap[c].t && s->heap[c + 1].seq < s->heap[c].seq)))
+      c++;
+    if (last.t < s->heap[c].t || (last.t == s->heap[c].t && last.seq < s->heap[c].seq)) break;
+    s->heap[i] = s->heap[c];
+    i = c;
+  }
+  if (n > 0) s->heap[i] = last;
+  return top;
+}
+
+void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
+{
+  if (step < 0) return;
+  uint8_t *fl = &s->r[rank].flags[step];
+  if (*fl & SN_SIM_S_QUEUED) return;
+  *fl |= SN_SIM_S_QUEUED;
+  size_t i = (s->qhead + s->qlen) % s->qcap; /* qcap >= every step of every rank: never full */
+  s->q[2 * i] = rank;
+  s->q[2 * i + 1] = step;
+  s->qlen++;
+}
+
+/* ---- the heap of flow ends (indexed: a rate change moves the entry) ---- */
+
+static inline int sn_sim_fh_less(const sn_sim_t *s, int a, int b)
+{
+  const sn_sim_flow_t *x = &s->fl[a], *y = &s->fl[b];
+  return x->fin_ps < y->fin_ps || (x->fin_ps == y->fin_ps && a < b);
+}
+
+static void sn_sim_fh_set(sn_sim_t *s, int i, int id)
+{
+  s->fh[i] = id;
+  s->fl[id].hpos = i;
+}
+
+static void sn_sim_fh_fix(sn_sim_t *s, int i)
+{
+  int id = s->fh[i];
+  while (i > 0 && sn_sim_fh_less(s, id, s->fh[(i - 1) / 2])) {
+    sn_sim_fh_set(s, i, s->fh[(i - 1) / 2]);
+    i = (i - 1) / 2;
+  }
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= s->nfh) break;
+    if (c + 1 < s->nfh && sn_sim_fh_less(s, s->fh[c + 1], s->fh[c])) c++;
+    if (!sn_sim_fh_less(s, s->fh[c], id)) break;
+    sn_sim_fh_set(s, i, s->fh[c]);
+    i = c;
+  }
+  sn_sim_fh_set(s, i, id);
+}
+
+static void sn_sim_fh_put(sn_sim_t *s, int id)
+{
+  if (s->fl[id].hpos < 0) {
+    sn_sim_fh_set(s, s->nfh++, id);
+  }
+  sn_sim_fh_fix(s, s->fl[id].hpos);
+}
+
+static void sn_sim_fh_remove(sn_sim_t *s, int id)
+{
+  int i = s->fl[id].hpos;
+  if (i < 0) return;
+  s->fl[id].hpos = -1;
+  int last = s->fh[--s->nfh];
+  if (i == s->nfh) return;
+  sn_sim_fh_set(s, i, last);
+  sn_sim_fh_fix(s, i);
+}
+
+/* ---- flows ---- */
+
+static void sn_sim_touch(sn_sim_t *s, int link)
+{
+  if (sn_sim_grow((void **)&s->touched, &s->captouched, sizeof(int), s->ntouched + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return;
+  }
+  s->touched[s->ntouched++] = link;
+}
+
+static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, int np, double size)
+{
+  if (s->free_fl < 0) {
+    int old = s->capfl, nc = old ? old * 2 : 256;
+    sn_sim_flow_t *nf = realloc(s->fl, (size_t)nc * sizeof(*nf));
+    if (nf) s->fl = nf;
+    int *na = nf ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
+    if (na) s->cf = na;
+    int *nh = na ? realloc(s->fh, (size_t)nc * sizeof(int)) : NULL;
+    if (!nh) {
+      s->error = SN_ERR_SYSTEM;
+      return NULL;
+    }
+    s->fh = nh;
+    s->capfl = nc;
+    for (int i = nc - 1; i >= old; i--) {
+      memset(&s->fl[i], 0, sizeof(s->fl[i]));
+      s->fl[i].next_free = s->free_fl;
+      s->free_fl = i;
+    }
+  }
+  int id = s->free_fl;
+  sn_sim_flow_t *f = &s->fl[id];
+  s->free_fl = f->next_free;
+  memset(f, 0, sizeof(*f));
+  f->type = (uint8_t)type;
+  f->np = (uint8_t)np;
+  f->left = f->size = size;
+  f->t_upd = s->now;
+  f->hpos = -1;
+  f->fin_ps = UINT64_MAX;
+  for (int j = 0; j < np; j++) {
+    sn_sim_link_t *l = &s->f->links[path[j]];
+    f->path[j] = path[j];
+    f->lprev[j] = -1;
+    f->lnext[j] = l->head;
+    if (l->head >= 0) s->fl[l->head >> 2].lprev[l->head & 3] = id * 4 + j;
+    l->head = id * 4 + j;
+    if (l->nflows++ == 0) l->busy_since = s->now;
+  }
+  s->nfl++;
+  if (sn_sim_grow((void **)&s->born, &s->capborn, sizeof(sn_sim_pathrec_t), s->nborn + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return f;
+  }
+  sn_sim_pathrec_t *b = &s->born[s->nborn++];
+  memset(b, 0, sizeof(*b));
+  b->np = np;
+  for (int j = 0; j < np; j++) b->path[j] = path[j];
+  b->id = id;
+  return f;
+}
+
+static void sn_sim_flow_end(sn_sim_t *s, int id)
+{
+  sn_sim_flow_t *f = &s->fl[id];
+  for (int j = 0; j < f->np; j++) {
+    sn_sim_link_t *l = &s->f->links[f->path[j]];
+    int p = f->lprev[j], n = f->lnext[j];
+    if (p >= 0) s->fl[p >> 2].lnext[p & 3] = n;
+    else l->head = n;
+    if (n >= 0) s->fl[n >> 2].lprev[n & 3] = p;
+    l->bytes += f->size;
+    if (--l->nflows == 0) l->busy_ps += s->now - l->busy_since;
+  }
+  if (sn_sim_grow((void **)&s->gone, &s->capgone, sizeof(sn_sim_pathrec_t), s->ngone + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return;
+  }
+  sn_sim_pathrec_t *g = &s->gone[s->ngone++];
+  memset(g, 0, sizeof(*g));
+  g->np = f->np;
+  for (int j = 0; j < f->np; j++) g->path[j] = f->path[j];
+  g->rate = f->rate;
+  g->id = -1;
+  sn_sim_fh_remove(s, id);
+  f->next_free = s->free_fl;
+  s->free_fl = id;
+  s->nfl--;
+}
+
+/* ---- the engine's rules ---- */
+
+static inline int sn_sim_one_dep_ok(const sn_sim_rank_t *R, const sn_step_t *st, int dep, uint32_t k)
+{
+  if (dep < 0) return 1;
+  const sn_step_t *d = &R->sched.steps[dep];
+  if (d->bytes == st->bytes && !(d->flags & SN_STEP_F_WHOLE)) return R->done[dep] > k;
+  return R->done[dep] == R->npieces[dep];
+}
+
+static inline int sn_sim_dep_ok(const sn_sim_rank_t *R, int s, uint32_t k)
+{
+  const sn_step_t *st = &R->sched.steps[s];
+  return sn_sim_one_dep_ok(R, st, st->dep, k) && sn_sim_one_dep_ok(R, st, st->dep2, k);
+}
+
+static inline double sn_sim_piece_bytes(const sn_sim_t *s, const sn_step_t *st, uint32_t k)
+{
+  uint64_t off = (uint64_t)k * s->piece, left = st->bytes - off;
+  return (double)(left < s->piece ? left : s->piece);
+}
+
+static void sn_sim_trace_start(sn_sim_t *s, sn_sim_rank_t *R, int step)
+{
+  if (R->t0 && R->t0[step] == UINT64_MAX) R->t0[step] = s->now;
+}
+
+/* A piece of `step` completed on comm rank r. */
+static void sn_sim_piece_done(sn_sim_t *s, int r, int step)
+{
+  sn_sim_rank_t *R = &s->r[r];
+  R->done[step]++;
+  for (int i = R->dstart[step]; i < R->dstart[step + 1]; i++) sn_sim_enqueue(s, r, R->dlist[i]);
+  sn_sim_enqueue(s, r, step);
+  if (R->done[step] == R->npieces[step]) {
+    if (R->t1) R->t1[step] = s->now;
+    if (--R->left == 0) {
+      R->finish_ps = s->now;
+      s->ranks_left--;
+    }
+  }
+}
+
+static void sn_sim_compute_done(sn_sim_t *s, int r, int step);
+
+static void sn_sim_compute(sn_sim_t *s, int r, int step, double units)
+{
+  sn_sim_rank_t *R = &s->r[r];
+  R->flags[step] |= SN_SIM_S_RUN;
+  sn_sim_trace_start(s, R, step);
+  int link = s->f->compute[R->frank];
+  if (s->f->links[link].cap <= 0 || units <= 0) { /* free: done at once */
+    sn_sim_compute_done(s, r, step);
+    return;
+  }
+  sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_COMPUTE, &link, 1, units);
+  if (!f) return;
+  f->a = r;
+  f->b = step;
+}
+
+static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
+{
+  sn_sim_rank_t *R = &s->r[r];
+  if ((R->flags[step] & SN_SIM_S_RUN) || R->ready[step] == 0) return;
+  R->ready[step]--;
+  sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, &R->sched.steps[step], R->done[step]));
+}
+
+static void sn_sim_try_start(sn_sim_t *s, int c)
+{
+  sn_sim_chan_t *C = &s->ch[c];
+  if (C->busy || C->started >= C->posted_s || C->started >= C->consumed + (uint32_t)s->depth) return;
+  C->busy = 1;
+  uint64_t ready = C->sq[C->started % (uint32_t)s->depth].ready;
+  sn_sim_push(s, ready > s->now ? ready : s->now, SN_SIM_EV_START, c);
+}
+
+static void sn_sim_flow_start(sn_sim_t *s, int c)
+{
+  sn_sim_chan_t *C = &s->ch[c];
+  sn_sim_slot_t sl = C->sq[C->started % (uint32_t)s->depth];
+  C->started++;
+  const sn_step_t *st = &s->r[C->src].sched.steps[sl.step];
+  double b = sn_sim_piece_bytes(s, st, sl.piece);
+  sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
+  if (!f) return;
+  f->a = c;
+  s->res->flows++;
+  s->res->bytes_sent += b;
+}
+
+/* Message j of channel c has arrived and its receive is posted. */
+static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
+{
+  sn_sim_chan_t *C = &s->ch[c];
+  sn_sim_slot_t sl = C->rq[j % (uint32_t)s->depth];
+  sn_sim_rank_t *R = &s->r[C->dst];
+  if (R->sched.steps[sl.step].kind == SN_STEP_RECV_REDUCE) {
+    R->ready[sl.step]++;
+    sn_sim_try_reduce(s, C->dst, sl.step);
+    return;
+  }
+  C->consumed++;
+  sn_sim_enqueue(s, C->dst, C->r_cur);
+  sn_sim_piece_done(s, C->dst, sl.step);
+  sn_sim_try_start(s, c);
+}
+
+static void sn_sim_compute_done(sn_sim_t *s, int r, int step)
+{
+  sn_sim_rank_t *R = &s->r[r];
+  R->flags[step] &= (uint8_t)~SN_SIM_S_RUN;
+  sn_sim_piece_done(s, r, step);
+  if (R->sched.steps[step].kind == SN_STEP_RECV_REDUCE) {
+    sn_sim_chan_t *C = &s->ch[R->chan[step]];
+    C->consumed++;
+    sn_sim_enqueue(s, r, C->r_cur);
+    sn_sim_try_start(s, R->chan[step]);
+    sn_sim_try_reduce(s, r, step);
+  }
+}
+
+static void sn_sim_poke(sn_sim_t *s, int r, int step)
+{
+  sn_sim_rank_t *R = &s->r[r];
+  const sn_step_t *st = &R->sched.steps[step];
+  uint32_t np = R->npieces[step], depth = (uint32_t)s->depth;
+  if (R->done[step] == np) return;
+  switch (st->kind) {
+  case SN_STEP_SEND: {
+    sn_sim_chan_t *C = &s->ch[R->chan[step]];
+    if (C->s_cur != step) return;
+    while (R->posted[step] < np && sn_sim_dep_ok(R, step, R->posted[step]) && C->posted_s - C->done_s < depth) {
+      sn_sim_trace_start(s, R, step);
+      /* the sender's CPU pays each message's cost in posting order; the
+       * link meanwhile carries earlier messages */
+      uint64_t ready = (R->cpu_free > s->now ? R->cpu_free : s->now) + C->msg_ps;
+      R->cpu_free = ready;
+      C->sq[C->posted_s % depth] = (sn_sim_slot_t){step, R->posted[step]++, ready};
+      C->posted_s++;
+    }
+    if (R->posted[step] == np) {
+      C->s_cur = R->link_next[step];
+      sn_sim_enqueue(s, r, C->s_cur);
+    }
+    sn_sim_try_start(s, R->chan[step]);
+    return;
+  }
+  case SN_STEP_RECV:
+  case SN_STEP_RECV_REDUCE: {
+    int c = R->chan[step];
+    sn_sim_chan_t *C = &s->ch[c];
+    if (C->r_cur != step) return;
+    while (R->posted[step] < np && sn_sim_dep_ok(R, step, R->posted[step]) && C->r_posted - C->consumed < depth) {
+      sn_sim_trace_start(s, R, step);
+      uint32_t j = C->r_posted++;
+      C->rq[j % depth] = (sn_sim_slot_t){step, R->posted[step]++, 0};
+      if (j < C->arrived) sn_sim_deliver(s, c, j);
+    }
+    if (R->posted[step] == np) {
+      C->r_cur = R->link_next[step];
+      sn_sim_enqueue(s, r, C->r_cur);
+    }
+    return;
+  }
+  default: /* local: one piece at a time, in order */
+    if ((R->flags[step] & SN_SIM_S_RUN) || R->posted[step] >= np || !sn_sim_dep_ok(R, step, R->posted[step])) return;
+    sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, st, R->posted[step]++) * s->f->copy_factor);
+    return;
+  }
+}
+
+static void sn_sim_drain(sn_sim_t *s)
+{
+  while (s->qlen > 0 && s->error == SN_OK) {
+    int r = s->q[2 * s->qhead], step = s->q[2 * s->qhead + 1];
+    s->qhead = (s->qhead + 1) % s->qcap;
+    s->qlen--;
+    s->r[r].flags[step] &= (uint8_t)~SN_SIM_S_QUEUED;
+    sn_sim_poke(s, r, step);
+  }
+}
+
+static void sn_sim_event(sn_sim_t *s, sn_sim_ev_t e)
+{
+  sn_sim_chan_t *C = &s->ch[e.id];
+  if (e.type == SN_SIM_EV_START) {
+    sn_sim_flow_start(s, e.id);
+  } else {
+    uint32_t j = C->arrived++;
+    if (j < C->r_posted) sn_sim_deliver(s, e.id, j);
+  }
+}
+
+static void sn_sim_flow_finished(sn_sim_t *s, int id)
+{
+  sn_sim_flow_t f = s->fl[id];
+  sn_sim_flow_end(s, id);
+  if (s->error != SN_OK) return;
+  if (f.type == SN_SIM_FLOW_COMPUTE) {
+    sn_sim_compute_done(s, f.a, f.b);
+    return;
+  }
+  sn_sim_chan_t *C = &s->ch[f.a];
+  C->busy = 0;
+  sn_sim_slot_t sl = C->sq[C->done_s % (uint32_t)s->depth];
+  C->done_s++;
+  sn_sim_push(s, s->now + C->lat_ps, SN_SIM_EV_ARRIVE, f.a);
+  sn_sim_enqueue(s, C->src, C->s_cur);
+  sn_sim_piece_done(s, C->src, sl.step);
+  sn_sim_try_start(s, f.a);
+}
+
+/* New rates for the flows connected (through shared links) to a link whose
+ * flows changed; everything else keeps its rate and end event. */
+static int sn_sim_path_cmp(const void *a, const void *b)
+{
+  const sn_sim_pathrec_t *x = a, *y = b;
+  if (x->np != y->np) return x->np - y->np;
+  for (int j = 0; j < x->np; j++)
+    if (x->path[j] != y->path[j]) return x->path[j] < y->path[j] ? -1 : 1;
+  return x->id - y->id;
+}
+
+static void sn_sim_set_end(sn_sim_t *s, int id)
+{
+  sn_sim_flow_t *f = &s->fl[id];
+  uint64_t fin;
+  if (f->left <= 1e-6) fin = s->now;
+  else if (f->rate <= 0) fin = UINT64_MAX; /* no end until a rate comes */
+  else {
+    double d = f->left / f->rate;
+    uint64_t dt = d >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)llround(d);
+    fin = s->now + (dt ? dt : 1);
+    if (s->quantum > 1 && fin % s->quantum) fin += s->quantum - fin % s->quantum;
+  }
+  f->fin_ps = fin;
+  sn_sim_fh_put(s, id);
+}
+
+/* Flows that started on exactly the paths of flows that ended in the same
+ * batch leave the set of paths, hence every max-min rate, unchanged: they
+ * take the rate of the flow they replace (flows on one path always have
+ * the same rate). Only the links of unmatched starts and ends need a
+ * recomputation. This is what keeps a streaming link (the next piece
+ * starting as the previous one ends) cheap. */
+static void sn_sim_match(sn_sim_t *s)
+{
+  if (s->no_match) {
+    for (int i = 0; i < s->ngone; i++) for (int k = 0; k < s->gone[i].np; k++) sn_sim_touch(s, s->gone[i].path[k]);
+    for (int i = 0; i < s->nborn; i++) for (int k = 0; k < s->born[i].np; k++) sn_sim_touch(s, s->born[i].path[k]);
+    s->ngone = s->nborn = 0;
+    return;
+  }
+  if (s->ngone && s->nborn) {
+    qsort(s->gone, (size_t)s->ngone, sizeof(sn_sim_pathrec_t), sn_sim_path_cmp);
+    qsort(s->born, (size_t)s->nborn, sizeof(sn_sim_pathrec_t), sn_sim_path_cmp);
+  }
+  int i = 0, j = 0;
+  while (i < s->ngone || j < s->nborn) {
+    int c = i >= s->ngone ? 1 : j >= s->nborn ? -1 : 0;
+    if (c == 0) {
+      sn_sim_pathrec_t g = s->gone[i], b = s->born[j];
+      g.id = b.id = 0;
+      c = sn_sim_path_cmp(&g, &b);
+    }
+    if (c == 0) { /* same path: same rate */
+      sn_sim_flow_t *f = &s->fl[s->born[j].id];
+      f->rate = s->gone[i].rate;
+      f->t_upd = s->now;
+      sn_sim_set_end(s, s->born[j].id);
+      i++, j++;
+      continue;
+    }
+    const sn_sim_pathrec_t *u = c < 0 ? &s->gone[i++] : &s->born[j++];
+    for (int k = 0; k < u->np; k++) sn_sim_touch(s, u->path[k]);
+  }
+  s->ngone = s->nborn = 0;
+}
+
+static void sn_sim_recompute(sn_sim_t *s)
+{
+  sn_sim_link_t *L = s->f->links;
+  sn_sim_match(s);
+  if (s->ntouched == 0) return;
+  uint32_t stamp = ++s->stamp;
+  int ncl = 0, ncf = 0;
+  for (int i = 0; i < s->ntouched; i++) {
+    int l = s->touched[i];
+    if (L[l].mark == stamp) continue;
+    L[l].mark = stamp;
+    s->cl[ncl++] = l;
+  }
+  s->ntouched = 0;
+  for (int i = 0; i < ncl; i++)
+    for (int e = L[s->cl[i]].head; e >= 0; e = s->fl[e >> 2].lnext[e & 3]) {
+      sn_sim_flow_t *f = &s->fl[e >> 2];
+      if (f->mark == stamp) continue;
+      f->mark = stamp;
+      s->cf[ncf++] = e >> 2;
+      for (int j = 0; j < f->np; j++)
+        if (L[f->path[j]].mark != stamp) {
+          L[f->path[j]].mark = stamp;
+          s->cl[ncl++] = f->path[j];
+        }
+    }
+  if (ncf == 0) return;
+  for (int i = 0; i < ncf; i++) {
+    sn_sim_flow_t *f = &s->fl[s->cf[i]];
+    f->left -= f->rate * (double)(s->now - f->t_upd);
+    f->t_upd = s->now;
+  }
+  if (sn_sim_share(L, s->cl, ncl, s->fl, s->cf, ncf, &s->ws) != SN_OK) {
+    s->error = SN_ERR_SYSTEM;
+    return;
+  }
+  for (int i = 0; i < ncf; i++) sn_sim_set_end(s, s->cf[i]);
+  s->res->batches++;
+}
+
+static void sn_sim_report_stall(sn_sim_t *s)
+{
+  for (int r = 0; r < s->n; r++) {
+    sn_sim_rank_t *R = &s->r[r];
+    for (int i = 0; i < R->sched.nsteps; i++) {
+      if (R->done[i] == R->npieces[i]) continue;
+      const sn_step_t *st = &R->sched.steps[i];
+      SN_WARN("snccl-sim: stalled at %.3f us: rank %d step %d (kind %d, peer %d, %" PRIu64 " bytes) has %u/%u "
+              "pieces done: the schedules do not match",
+              s->now / 1e6, r, i, st->kind, st->peer, st->bytes, R->done[i], R->npieces[i]);
+      return;
+    }
+  }
+}
+
+/* The main loop: take every event of the earliest time (flow ends, message
+ * starts after the sender's overhead, arrivals after the latency), let the
+ * ranks react, then recompute the rates of what changed, once. */
+sn_status_t sn_sim_loop(sn_sim_t *s)
+{
+  sn_sim_drain(s);
+  while (s->ranks_left > 0 && s->error == SN_OK) {
+    if (s->ngone || s->nborn || s->ntouched) sn_sim_recompute(s);
+    uint64_t t = s->nheap ? s->heap[0].t : UINT64_MAX;
+    if (s->nfh && s->fl[s->fh[0]].fin_ps < t) t = s->fl[s->fh[0]].fin_ps;
+    if (t == UINT64_MAX) {
+      sn_sim_report_stall(s);
+      return SN_ERR_INTERNAL;
+    }
+    s->now = t;
+    /* flows first (by id), then the timed events (by sequence) */
+    while (s->nfh && s->fl[s->fh[0]].fin_ps == t && s->error == SN_OK) {
+      sn_sim_flow_finished(s, s->fh[0]);
+      sn_sim_drain(s);
+    }
+    while (s->nheap && s->heap[0].t == t && s->error == SN_OK) {
+      sn_sim_event(s, sn_sim_pop(s));
+      sn_sim_drain(s);
+    }
+  }
+  return s->error;
+}

@@ -1,0 +1,119 @@
+/*
+ * sim.h -- snccl-sim: replays snccl's own schedules (src/sched, picked by
+ * the tuner in src/plan) on a modelled fabric, without sockets, threads or
+ * clocks. Two parts:
+ *
+ *  - the fabric (sim/fabric.c): one link per port direction of each rank
+ *    and link class, rail up/down links between domains, and one
+ *    copy/reduce resource per rank; bandwidths, latencies and the reduction
+ *    rate come from a topology file's link classes (topo/) and the tuner's
+ *    sn_cost_model_t built from them, never from a table of our own;
+ *  - the virtual engine (sim/run.c): every rank's schedule run with the
+ *    real engine's rules (FIFO per link, pieces, per-piece dependencies,
+ *    `depth` pieces in flight per link), transfers as flows that share
+ *    links max-min fairly, integer picoseconds, deterministic.
+ *
+ * Units: time in picoseconds (uint64), rates in bytes per picosecond
+ * (1 GB/s = 1e9 B/s = 1e-3 B/ps), GB = 1e9 bytes everywhere.
+ */
+#ifndef SN_SIM_H
+#define SN_SIM_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "plan/plan.h"
+#include "sched/sched.h"
+#include "topo/topo.h"
+
+#define SN_SIM_MAX_PATH 4
+
+typedef enum { SN_SIM_LINK_TX = 0, SN_SIM_LINK_RX, SN_SIM_LINK_RAIL_UP, SN_SIM_LINK_RAIL_DOWN, SN_SIM_LINK_COMPUTE } sn_sim_link_kind_t;
+
+typedef struct {
+  double cap;     /* bytes per ps; 0: free (takes no time) */
+  uint8_t kind;   /* sn_sim_link_kind_t */
+  int8_t cls;     /* link class (topology file), -1 for compute */
+  int owner;      /* rank (ports, compute) or rail */
+  /* while running (sim/run.c) */
+  int nflows, cnt, head; /* head: first (flow, path index) entry crossing it */
+  double left;
+  char bott;
+  uint32_t mark;
+  uint64_t busy_since;
+  /* totals of the last run */
+  double bytes;
+  uint64_t busy_ps;
+} sn_sim_link_t;
+
+typedef struct {
+  sn_topo_t topo;        /* owned */
+  sn_cost_model_t cost;  /* the tuner's model of this fabric (sn_cost_from_topo) */
+  int nranks, nlinks, nrails;
+  sn_sim_link_t *links;
+  int *port;             /* [nranks][nclasses][2] link of each port direction (tx, rx) */
+  int *rail_up, *rail_down; /* [nrails] */
+  int *compute;          /* [nranks] */
+  uint64_t lat_ps[SN_TOPO_MAX_CLASSES];
+  uint64_t msg_ps[SN_TOPO_MAX_CLASSES]; /* per-message overhead on the sending rank */
+  double copy_factor;    /* compute units per copied byte (copy vs reduce rate) */
+} sn_sim_fabric_t;
+
+/* Builds the fabric of a parsed topology (takes ownership of *t, which is
+ * cleared). */
+sn_status_t sn_sim_fabric_build(sn_topo_t *t, sn_sim_fabric_t *f);
+/* A generator by name: "cm384[:K]" (K CloudMatrix384-like supernodes),
+ * "nvl72[:K]", "hosts8:N" (N hosts x 8 GPUs, rail-optimised), "local[:N]"
+ * (this machine, N shm ranks, the tuner's built-in table). Writes the
+ * topology text to *text_p (malloc'd) when text_p is not NULL. */
+sn_status_t sn_sim_fabric_generate(const char *spec, sn_sim_fabric_t *f, char **text_p);
+sn_status_t sn_sim_fabric_load(const char *path, sn_sim_fabric_t *f);
+void sn_sim_fabric_free(sn_sim_fabric_t *f);
+/* The slow-down of one rank (what-if): its ports and compute run at cap/factor. */
+void sn_sim_fabric_slow_rank(sn_sim_fabric_t *f, int rank, double factor);
+/* "rank 3 tx ub", "rail 2 up", "rank 0 compute" */
+void sn_sim_link_name(const sn_sim_fabric_t *f, int link, char *buf, size_t len);
+
+/* Max-min fair rates (progressive filling) of nflows flows, flow i using
+ * links path[i*SN_SIM_MAX_PATH ...] (npath[i] of them) of capacities cap[].
+ * Exposed for the textbook checks. */
+sn_status_t sn_sim_maxmin(int nlinks, const double *cap, int nflows, const int *path, const int *npath,
+                          double *rate);
+
+/* One call on a communicator made of fabric ranks. */
+typedef struct {
+  sn_coll_t coll;
+  sn_dtype_t dtype;
+  sn_redop_t op;
+  size_t count;       /* as in the NCCL call (per-rank block for allgather/reducescatter/alltoall) */
+  int root;
+  int algo;           /* sn_algo_t, or -1: the tuner's pick (sn_plan_choose, as a communicator) */
+  int nranks;         /* communicator size */
+  const int *ranks;   /* [nranks] fabric rank of each comm rank, or NULL: 0..nranks-1 */
+  size_t piece;       /* 0: as the engine (SNCCL_CHUNK_SIZE, NCCL_BUFFSIZE) */
+  int depth;          /* 0: as the engine (SNCCL_PIPELINE_DEPTH) */
+  FILE *trace;        /* Chrome trace JSON of every step, or NULL */
+  uint64_t quantum_ps; /* flow ends rounded up to a multiple of this (0, 1: exact); coalesces
+                        * ends a few ps apart (blocks that differ by an element) into one batch */
+  int no_match;       /* recompute rates after every change, without reusing the rate of a
+                       * flow that ended on the same path (checks that shortcut) */
+} sn_sim_call_t;
+
+typedef struct {
+  int algo;              /* the algorithm run */
+  uint64_t time_ps;      /* last rank done */
+  double size_bytes;     /* nccl-tests' size of the call */
+  double algbw_GBps, busbw_GBps;
+  double tuner_us;       /* the tuner's closed-form estimate for the algorithm run */
+  uint64_t steps, flows, batches; /* schedule steps, messages, rate recomputations */
+  double bytes_sent;     /* over the fabric, every rank */
+  double sched_bytes;    /* what the schedules say they send */
+} sn_sim_result_t;
+
+/* Builds every rank's schedule and runs them. ncclInvalidArgument-style
+ * errors (SN_ERR_INVALID_ARG + one WARN) for bad calls. */
+sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_result_t *res);
+/* nccl-tests' bus bandwidth factor. */
+double sn_sim_bus_factor(sn_coll_t coll, int nranks);
+
+#endif

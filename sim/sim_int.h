@@ -1,0 +1,120 @@
+/*
+ * sim_int.h -- what sim/fabric.c and sim/run.c share: a flow and the
+ * max-min fair sharing over the active links and flows.
+ */
+#ifndef SN_SIM_INT_H
+#define SN_SIM_INT_H
+
+#include <stdint.h>
+
+#include "sim/sim.h"
+
+typedef struct {
+  double left, rate, size; /* bytes (compute: units) still to move, bytes per ps, total */
+  uint64_t t_upd;          /* `left` is as of this time */
+  uint32_t mark;           /* visited by the current recomputation */
+  int path[SN_SIM_MAX_PATH];
+  int lnext[SN_SIM_MAX_PATH], lprev[SN_SIM_MAX_PATH]; /* the links' lists of flows: flow * 4 + index */
+  uint8_t np, type, frozen;
+  int a, b;                /* network: channel; compute: rank, step */
+  int next_free;
+  int hpos;                /* in the engine's heap of flow ends, -1 when not there */
+  uint64_t fin_ps;         /* when it ends at its current rate */
+} sn_sim_flow_t;
+
+/* Growable scratch of sn_sim_share (kept between calls: no allocation per event). */
+typedef struct {
+  void *h;
+  int n, cap;
+} sn_sim_share_ws_t;
+
+/* Max-min rates of flows af[] over links al[] (every flow crossing those
+ * links must be in af[]; the links' lists say which cross them). */
+sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_flow_t *flows, const int *af, int naf,
+                         sn_sim_share_ws_t *ws);
+
+/* ---- the virtual engine's state (sim/run.c runs it, sim/setup.c builds it) ---- */
+
+enum { SN_SIM_EV_START = 0, SN_SIM_EV_ARRIVE };
+enum { SN_SIM_FLOW_NET = 0, SN_SIM_FLOW_COMPUTE };
+enum { SN_SIM_S_RUN = 1, SN_SIM_S_QUEUED = 2 };
+
+typedef struct {
+  int32_t step;
+  uint32_t piece;
+  uint64_t ready; /* sender: when its per-message cost is paid */
+} sn_sim_slot_t;
+
+typedef struct {
+  int src, dst; /* comm ranks */
+  int path[SN_SIM_MAX_PATH];
+  uint8_t np, busy;
+  uint64_t lat_ps, msg_ps;
+  uint32_t posted_s, done_s, started, arrived, r_posted, consumed;
+  int s_cur, r_cur;   /* the step posting on each side (FIFO), -1 when none is left */
+  int s_last, r_last; /* set-up only */
+  sn_sim_slot_t *sq, *rq; /* [depth] pieces posted and not finished, by message number */
+} sn_sim_chan_t;
+
+typedef struct {
+  sn_sched_t sched;
+  uint32_t *npieces, *posted, *done, *ready;
+  int32_t *chan, *link_next, *dstart, *dlist;
+  uint8_t *flags;
+  uint64_t *t0, *t1; /* trace only */
+  int left;
+  uint64_t finish_ps, cpu_free;
+  int frank;
+} sn_sim_rank_t;
+
+typedef struct {
+  uint64_t t, seq;
+  int type, id;
+} sn_sim_ev_t;
+
+/* A flow's path (and its rate, or its id), to match the flows that ended in
+ * a batch with those that started on the same paths. */
+typedef struct {
+  int np, path[SN_SIM_MAX_PATH];
+  double rate;
+  int id;
+} sn_sim_pathrec_t;
+
+typedef struct {
+  sn_sim_fabric_t *f;
+  int n, depth;
+  size_t piece;
+  sn_sim_rank_t *r;
+  sn_sim_chan_t *ch;
+  int nch;
+  sn_sim_slot_t *slots;
+  sn_sim_flow_t *fl;
+  int capfl, free_fl, nfl;
+  int *touched, ntouched, captouched; /* links whose flows changed since the last recomputation */
+  int *cl, *cf, capcf;                /* the component being recomputed */
+  uint32_t stamp;
+  sn_sim_share_ws_t ws;
+  int *fh, nfh; /* flows by end time (then id): an indexed heap, one entry per flow */
+  sn_sim_pathrec_t *gone, *born; /* flows ended / started since the last recomputation */
+  int ngone, capgone, nborn, capborn;
+  int no_match;
+  uint64_t quantum;
+  sn_sim_ev_t *heap;
+  int nheap, capheap;
+  uint64_t seq;
+  int *q;
+  size_t qcap, qhead, qlen;
+  uint64_t now;
+  int dirty, ranks_left;
+  sn_status_t error;
+  sn_sim_result_t *res;
+} sn_sim_t;
+
+/* Grows *p (of *cap elements) to hold `need`; -1 when memory runs out. */
+int sn_sim_grow(void **p, int *cap, size_t elem, int need);
+/* Queues (rank, step) to be looked at again (once, however often asked). */
+void sn_sim_enqueue(sn_sim_t *s, int rank, int step);
+/* Runs every queued step and event to the end: SN_OK, or an error (logged). */
+sn_status_t sn_sim_loop(sn_sim_t *s);
+
+#endif

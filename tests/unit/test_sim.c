@@ -1,0 +1,334 @@
+/*
+ * test_sim.c -- snccl-sim (sim/) against hand-computed results:
+ *  - max-min fairness on textbook cases (incast, parking lot, two levels);
+ *  - alpha-beta results of snccl's own schedules on a switch of equal ports
+ *    (every rank one tx and one rx port, latency a = 1 us, 1 GB/s, free
+ *    compute, no per-message cost): ring all-reduce unpipelined
+ *    2(p-1)(a + b) and pipelined 2(p-1) b + a, the binomial tree
+ *    broadcast, direct all-gather (p-1 flows sharing each port);
+ *  - determinism: the same call twice gives identical times, counts and
+ *    per-link bytes;
+ *  - every algorithm x collective runs to completion at several rank
+ *    counts (flat and two domains) and moves exactly the bytes its
+ *    schedules send;
+ *  - bad calls are refused with SN_ERR_INVALID_ARG;
+ *  - the generators carry the example topology files' figures.
+ * No timing is asserted (wall times are printed by tools/snccl_sim).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim.h"
+#include "topo/view.h"
+
+static int g_checks, g_failed;
+
+#define CHECK(cond, ...)                                       \
+  do {                                                         \
+    g_checks++;                                                \
+    if (!(cond)) {                                             \
+      g_failed++;                                              \
+      printf("  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+      printf(__VA_ARGS__);                                     \
+      printf("\n");                                            \
+    }                                                          \
+  } while (0)
+
+#define US 1000000ull /* picoseconds */
+
+/* p ranks on one switch: latency 1 us, 1 GB/s (1000 bytes take 1 us). */
+static void switch_fabric(sn_sim_fabric_t *f, int domains, int p)
+{
+  char text[512];
+  snprintf(text, sizeof(text),
+           "fabric test\nclass net latency_us=1 bandwidth_GBps=1\n"
+           "links intra_host=net intra_domain=net inter_domain=net\nreduce_GBps 1\n"
+           "shape domains=%d hosts_per_domain=1 ranks_per_host=%d\n",
+           domains, p / domains);
+  sn_topo_t t;
+  if (sn_topo_parse(text, "test", &t) != SN_OK || sn_sim_fabric_build(&t, f) != SN_OK) {
+    printf("FAIL: cannot build the test fabric\n");
+    exit(1);
+  }
+}
+
+/* The pure alpha-beta model: free compute, no per-message cost. */
+static void alpha_beta(sn_sim_fabric_t *f)
+{
+  for (int c = 0; c < SN_TOPO_MAX_CLASSES; c++) f->msg_ps[c] = 0;
+  for (int r = 0; r < f->nranks; r++) f->links[f->compute[r]].cap = 0;
+}
+
+static sn_sim_call_t call_of(sn_coll_t coll, int algo, size_t count, int p)
+{
+  sn_sim_call_t c;
+  memset(&c, 0, sizeof(c));
+  c.coll = coll;
+  c.dtype = SN_DT_FLOAT32;
+  c.op = SN_RED_SUM;
+  c.count = count;
+  c.algo = algo;
+  c.nranks = p;
+  c.depth = 4;
+  c.piece = 1 << 20;
+  return c;
+}
+
+static void test_maxmin(void)
+{
+  /* incast: 4 flows into one link */
+  {
+    double cap[1] = {1.0}, rate[4];
+    int path[4 * SN_SIM_MAX_PATH] = {0}, np[4] = {1, 1, 1, 1};
+    CHECK(sn_sim_maxmin(1, cap, 4, path, np, rate) == SN_OK, "incast");
+    for (int i = 0; i < 4; i++) CHECK(rate[i] == 0.25, "incast flow %d: %g", i, rate[i]);
+  }
+  /* parking lot: one long flow over 3 links, one short flow on each */
+  {
+    double cap[3] = {1, 1, 1}, rate[4];
+    int path[4 * SN_SIM_MAX_PATH] = {0}, np[4] = {3, 1, 1, 1};
+    for (int j = 0; j < 3; j++) {
+      path[j] = j;
+      path[(1 + j) * SN_SIM_MAX_PATH] = j;
+    }
+    CHECK(sn_sim_maxmin(3, cap, 4, path, np, rate) == SN_OK, "parking lot");
+    for (int i = 0; i < 4; i++) CHECK(rate[i] == 0.5, "parking lot flow %d: %g", i, rate[i]);
+  }
+  /* two levels: link 0 (cap 1) has f0, f1; link 1 (cap 0.2) has f1, f2:
+   * f1 = f2 = 0.1, then f0 takes the rest of link 0, 0.9 */
+  {
+    double cap[2] = {1, 0.2}, rate[3];
+    int path[3 * SN_SIM_MAX_PATH] = {0}, np[3] = {1, 2, 1};
+    path[0] = 0;
+    path[SN_SIM_MAX_PATH] = 0;
+    path[SN_SIM_MAX_PATH + 1] = 1;
+    path[2 * SN_SIM_MAX_PATH] = 1;
+    CHECK(sn_sim_maxmin(2, cap, 3, path, np, rate) == SN_OK, "two levels");
+    CHECK(fabs(rate[0] - 0.9) < 1e-12 && fabs(rate[1] - 0.1) < 1e-12 && fabs(rate[2] - 0.1) < 1e-12,
+          "two levels: %g %g %g", rate[0], rate[1], rate[2]);
+  }
+}
+
+static uint64_t run_time(sn_sim_fabric_t *f, sn_sim_call_t *c)
+{
+  sn_sim_result_t r;
+  sn_status_t st = sn_sim_run(f, c, &r);
+  CHECK(st == SN_OK, "%s %s: status %d", sn_algo_name((sn_algo_t)c->algo), sn_coll_name(c->coll), st);
+  return st == SN_OK ? r.time_ps : 0;
+}
+
+static void test_textbook(void)
+{
+  sn_sim_fabric_t f;
+  /* ring all-reduce, p = 4, 16000 bytes: blocks of b = 4000 bytes = 4 us */
+  switch_fabric(&f, 1, 4);
+  alpha_beta(&f);
+  sn_sim_call_t c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 4000, 4);
+  uint64_t t = run_time(&f, &c);
+  CHECK(t == 6 * (1 * US + 4 * US), "ring all-reduce, one piece per block: %llu ps, expected 2(p-1)(a+b) = 30 us",
+        (unsigned long long)t);
+  /* pipelined: pieces of 1000 bytes; the link carries 24 pieces back to
+   * back (a hidden behind the next pieces), the last one lands a later */
+  c.piece = 1000 / 64 * 64; /* pieces are multiples of 64 bytes: 960 */
+  c.count = 960;            /* 3840 bytes: blocks of 960 = one piece */
+  t = run_time(&f, &c);
+  CHECK(t == 6 * (1 * US + 960000), "ring all-reduce 3840 B: %llu ps, expected 6 (a + 0.96 us)", (unsigned long long)t);
+  c.count = 4 * 3840 / 4; /* 15360 bytes: blocks of 3840 = 4 pieces of 960 */
+  t = run_time(&f, &c);
+  CHECK(t == 6 * 4 * 960000 + 1 * US, "pipelined ring all-reduce: %llu ps, expected 2(p-1) b + a = 24.04 us",
+        (unsigned long long)t);
+  /* direct all-gather: each rank sends its 4000-byte block to 3 peers at
+   * once; each port carries 3 flows at 1/3 of its bandwidth */
+  c = call_of(SN_COLL_ALLGATHER, SN_ALGO_DIRECT, 1000, 4);
+  t = run_time(&f, &c);
+  CHECK(t == 3 * 4 * US + 1 * US, "direct all-gather: %llu ps, expected (p-1) b + a = 13 us", (unsigned long long)t);
+  sn_sim_fabric_free(&f);
+
+  /* binomial tree broadcast of 4000 bytes from rank 0 on 8 ranks: the
+   * root feeds 4, 2, 1 at once (1/3 of its port each: 12 us), 4 feeds 6
+   * and 5 (8 us), 6 feeds 7 (4 us): 24 us + 3 latencies */
+  switch_fabric(&f, 1, 8);
+  alpha_beta(&f);
+  c = call_of(SN_COLL_BROADCAST, SN_ALGO_TREE, 1000, 8);
+  t = run_time(&f, &c);
+  CHECK(t == 24 * US + 3 * US, "tree broadcast: %llu ps, expected 27 us", (unsigned long long)t);
+  /* with the reduction rate (1 GB/s) a ring reduce-scatter pays b per
+   * step for the reduction too, serialised after each arrival */
+  sn_sim_fabric_free(&f);
+  switch_fabric(&f, 1, 4);
+  for (int k = 0; k < SN_TOPO_MAX_CLASSES; k++) f.msg_ps[k] = 0;
+  c = call_of(SN_COLL_REDUCESCATTER, SN_ALGO_RING, 1000, 4);
+  t = run_time(&f, &c);
+  CHECK(t == 3 * (1 * US + 4 * US + 4 * US), "ring reduce-scatter with reduction: %llu ps, expected 3 (a + 2b) = 27 us",
+        (unsigned long long)t);
+  sn_sim_fabric_free(&f);
+}
+
+static void test_determinism(void)
+{
+  sn_sim_fabric_t f;
+  if (sn_sim_fabric_generate("hosts8:4", &f, NULL) != SN_OK) {
+    CHECK(0, "hosts8:4");
+    return;
+  }
+  const sn_coll_t colls[] = {SN_COLL_ALLREDUCE, SN_COLL_ALLTOALL, SN_COLL_ALLGATHER};
+  for (int k = 0; k < 3; k++) {
+    sn_sim_call_t c = call_of(colls[k], -1, 1 << 18, 32);
+    c.piece = 0;
+    c.depth = 0;
+    sn_sim_result_t r1, r2;
+    double *bytes = malloc((size_t)f.nlinks * sizeof(double));
+    CHECK(sn_sim_run(&f, &c, &r1) == SN_OK, "determinism run 1");
+    for (int l = 0; l < f.nlinks; l++) bytes[l] = f.links[l].bytes;
+    CHECK(sn_sim_run(&f, &c, &r2) == SN_OK, "determinism run 2");
+    CHECK(r1.time_ps == r2.time_ps && r1.flows == r2.flows && r1.batches == r2.batches && r1.algo == r2.algo,
+          "%s: %llu vs %llu ps", sn_coll_name(colls[k]), (unsigned long long)r1.time_ps, (unsigned long long)r2.time_ps);
+    int same = 1;
+    for (int l = 0; l < f.nlinks; l++) same &= bytes[l] == f.links[l].bytes;
+    CHECK(same, "%s: per-link bytes differ between runs", sn_coll_name(colls[k]));
+    /* reusing the rates of same-path flows gives the same result as
+     * recomputing every change */
+    sn_sim_result_t r3;
+    c.no_match = 1;
+    CHECK(sn_sim_run(&f, &c, &r3) == SN_OK && r3.time_ps == r1.time_ps && r3.flows == r1.flows &&
+              r3.batches >= r1.batches,
+          "%s: full recomputation %llu ps vs %llu", sn_coll_name(colls[k]), (unsigned long long)r3.time_ps,
+          (unsigned long long)r1.time_ps);
+    /* ends rounded up to 1 ns: close to the exact run, never earlier */
+    c.no_match = 0;
+    c.quantum_ps = 1000;
+    CHECK(sn_sim_run(&f, &c, &r3) == SN_OK && r3.time_ps >= r1.time_ps && r3.time_ps - r1.time_ps <= r1.time_ps / 1000,
+          "%s: quantum 1 ns: %llu ps vs exact %llu", sn_coll_name(colls[k]), (unsigned long long)r3.time_ps,
+          (unsigned long long)r1.time_ps);
+    printf("  determinism: %s on hosts8:4 (%s): %.2f us twice\n", sn_coll_name(colls[k]), sn_algo_name((sn_algo_t)r1.algo),
+           r1.time_ps / 1e6);
+    free(bytes);
+  }
+  sn_sim_fabric_free(&f);
+}
+
+static void test_matrix(void)
+{
+  const sn_coll_t colls[] = {SN_COLL_ALLREDUCE, SN_COLL_BROADCAST, SN_COLL_REDUCE, SN_COLL_ALLGATHER,
+                             SN_COLL_REDUCESCATTER, SN_COLL_ALLTOALL};
+  const int shapes[][2] = {{1, 1}, {1, 2}, {1, 3}, {1, 5}, {1, 8}, {2, 8}, {3, 12}, {4, 16}};
+  int runs = 0;
+  for (int s = 0; s < (int)(sizeof(shapes) / sizeof(shapes[0])); s++) {
+    sn_sim_fabric_t f;
+    switch_fabric(&f, shapes[s][0], shapes[s][1]);
+    int p = shapes[s][1];
+    sn_sched_topo_t v;
+    int *arrays = sn_topo_sched_view(&f.topo, &v);
+    for (int k = 0; k < 6; k++)
+      for (int a = 0; a < SN_ALGO_COUNT; a++)
+        for (int sz = 0; sz < 2; sz++) {
+          sn_sim_call_t c = call_of(colls[k], a, sz ? 100000 : 7, p);
+          c.piece = 4096;
+          c.root = p > 1 ? p - 1 : 0;
+          /* only what the library would run (the simulator refuses the rest, checked below) */
+          sn_op_desc_t d;
+          memset(&d, 0, sizeof(d));
+          d.coll = c.coll;
+          d.dtype = c.dtype;
+          d.count = c.count;
+          d.root = c.root;
+          d.nranks = p;
+          d.topo = v.ndomains > 1 ? &v : NULL;
+          if (!sn_algo_usable(&d, (sn_algo_t)a)) continue;
+          sn_sim_result_t r;
+          sn_status_t st = sn_sim_run(&f, &c, &r);
+          runs++;
+          CHECK(st == SN_OK, "%s %s p=%d (%d domains): status %d", sn_algo_name((sn_algo_t)a), sn_coll_name(colls[k]), p,
+                shapes[s][0], st);
+          if (st != SN_OK) continue;
+          CHECK(r.bytes_sent == r.sched_bytes, "%s %s p=%d: sent %.0f bytes, schedules say %.0f",
+                sn_algo_name((sn_algo_t)a), sn_coll_name(colls[k]), p, r.bytes_sent, r.sched_bytes);
+          CHECK(p == 1 || (r.time_ps > 0 && r.sched_bytes > 0), "%s %s p=%d: time %llu, %.0f bytes",
+                sn_algo_name((sn_algo_t)a), sn_coll_name(colls[k]), p, (unsigned long long)r.time_ps, r.sched_bytes);
+        }
+    free(arrays);
+    sn_sim_fabric_free(&f);
+  }
+  printf("  matrix: %d algorithm x collective x size x rank-count runs completed\n", runs);
+  CHECK(runs > 300, "only %d runs", runs);
+}
+
+static void test_bad_calls(void)
+{
+  sn_sim_fabric_t f;
+  switch_fabric(&f, 1, 4);
+  sn_sim_result_t r;
+  sn_sim_call_t c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 100, 0);
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "nranks 0");
+  c.nranks = 5;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "more ranks than the fabric");
+  c.nranks = 2;
+  int dup[2] = {1, 1};
+  c.ranks = dup;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "a rank listed twice");
+  c.ranks = NULL;
+  c.algo = SN_ALGO_PAIRWISE;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "pairwise all-reduce");
+  c.algo = SN_ALGO_RING;
+  c.count = 0;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "count 0");
+  c.count = 10;
+  c.root = 2;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "root outside the communicator");
+  sn_sim_fabric_free(&f);
+  CHECK(sn_sim_fabric_generate("nosuch", &f, NULL) == SN_ERR_INVALID_ARG, "unknown generator");
+  CHECK(sn_sim_fabric_generate("hosts8:x", &f, NULL) == SN_ERR_INVALID_ARG, "bad generator count");
+}
+
+/* The generators and topo/examples describe the same machines. */
+static void test_generators(void)
+{
+  const char *src = getenv("SN_TOP_SRCDIR");
+  const struct {
+    const char *gen, *file;
+  } pairs[] = {{"cm384", "cloudmatrix384.topo"}, {"nvl72", "gb200-nvl72.topo"}, {"hosts8:16", "ib-16x8.topo"}};
+  for (int i = 0; i < 3; i++) {
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/topo/examples/%s", src && *src ? src : ".", pairs[i].file);
+    sn_sim_fabric_t g, e;
+    if (sn_sim_fabric_generate(pairs[i].gen, &g, NULL) != SN_OK) {
+      CHECK(0, "generator %s", pairs[i].gen);
+      continue;
+    }
+    if (sn_sim_fabric_load(path, &e) != SN_OK) {
+      CHECK(0, "cannot load %s", path);
+      sn_sim_fabric_free(&g);
+      continue;
+    }
+    CHECK(g.nranks == e.nranks && g.nlinks == e.nlinks && g.topo.ndomains == e.topo.ndomains, "%s: shape", pairs[i].gen);
+    int same = g.nlinks == e.nlinks;
+    for (int l = 0; same && l < g.nlinks; l++) same = g.links[l].cap == e.links[l].cap;
+    for (int k = 0; same && k < g.topo.nclasses; k++) same = g.lat_ps[k] == e.lat_ps[k] && g.msg_ps[k] == e.msg_ps[k];
+    CHECK(same, "%s: links differ from %s", pairs[i].gen, pairs[i].file);
+    sn_sim_fabric_free(&g);
+    sn_sim_fabric_free(&e);
+  }
+  /* this machine: the tuner's own table */
+  sn_sim_fabric_t f;
+  CHECK(sn_sim_fabric_generate("local:4", &f, NULL) == SN_OK && f.nranks == 4, "local:4");
+  sn_cost_model_t m;
+  sn_cost_default(&m, 1, 1);
+  CHECK(fabs(f.cost.intra.us_per_byte - m.intra.us_per_byte) < 1e-15 && f.cost.intra.alpha_us == m.intra.alpha_us,
+        "local: shm class from sn_cost_default");
+  sn_sim_fabric_free(&f);
+}
+
+int main(void)
+{
+  setvbuf(stdout, NULL, _IONBF, 0);
+  test_maxmin();
+  test_textbook();
+  test_determinism();
+  test_matrix();
+  test_bad_calls();
+  test_generators();
+  printf("test_sim: %d checks, %d failed\n", g_checks, g_failed);
+  return g_failed ? 1 : 0;
+}

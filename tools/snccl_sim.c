@@ -1,0 +1,241 @@
+/*
+ * snccl_sim.c -- snccl-sim: what one collective call takes on a modelled
+ * fabric, by running snccl's own schedules (sim/). Prints nccl-tests' columns
+ * (size, count, type, time, algbw, busbw) plus the algorithm, the tuner's
+ * closed-form estimate and the hottest links.
+ *
+ *   snccl-sim --gen=cm384 --coll=allreduce --bytes=1G
+ *   snccl-sim --topo=topo/examples/ib-16x8.topo --coll=alltoall --min=1M --max=1G --algo=pairwise
+ *   snccl-sim --gen=hosts8:1 --coll=allreduce --bytes=8G --algo=ring --trace=ar.json
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "sim/sim.h"
+#include "util/status.h"
+
+static size_t parse_size(const char *s)
+{
+  char *end;
+  double v = strtod(s, &end);
+  switch (*end) {
+  case 'k': case 'K': v *= 1024; break;
+  case 'm': case 'M': v *= 1024 * 1024; break;
+  case 'g': case 'G': v *= 1024.0 * 1024 * 1024; break;
+  default: break;
+  }
+  return v < 1 ? 0 : (size_t)v;
+}
+
+static void usage(void)
+{
+  fprintf(stderr,
+          "usage: snccl-sim (--topo=FILE | --gen=cm384[:K]|nvl72[:K]|hosts8:N|local[:N]) [options]\n"
+          "  --coll=allreduce|allgather|reducescatter|broadcast|reduce|alltoall   (default allreduce)\n"
+          "  --bytes=SIZE | --min=SIZE --max=SIZE   nccl-tests' size (x8 steps between min and max)\n"
+          "  --algo=tuned|ring|direct|rd|tree|rhd|bruck|pairwise|hier|sag   (default tuned: the library's pick)\n"
+          "  --ranks=LIST     fabric ranks of the communicator, e.g. 0-7,16-23 (default: all)\n"
+          "  --type=float|half|bf16|double|int8|...   --root=R\n"
+          "  --piece=BYTES --depth=N   pipelining (default: as the engine, SNCCL_CHUNK_SIZE/PIPELINE_DEPTH)\n"
+          "  --slow-rank=R:F  fabric rank R's ports and compute run F times slower\n"
+          "  --hot=K          list the K busiest links (default 5; 0: none)\n"
+          "  --quantum=PS     round flow ends up to PS picoseconds (default 1000; 0: exact)\n"
+          "  --trace=FILE     Chrome trace JSON (one track per rank) of the last size\n"
+          "  --dump-topo      print the generated topology file and exit\n"
+          "Every figure is simulated: GB = 1e9 bytes, times in microseconds.\n");
+  exit(2);
+}
+
+static int parse_ranks(const char *s, int **out_p)
+{
+  int cap = 64, n = 0, *r = malloc(cap * sizeof(int));
+  char buf[4096];
+  snprintf(buf, sizeof(buf), "%s", s);
+  for (char *t = strtok(buf, ","); t && r; t = strtok(NULL, ",")) {
+    char *dash = strchr(t, '-');
+    int a = atoi(t), b = dash ? atoi(dash + 1) : a;
+    if (b < a || a < 0) {
+      free(r);
+      return -1;
+    }
+    for (int k = a; k <= b; k++) {
+      if (n == cap) {
+        int *nr = realloc(r, (size_t)(cap *= 2) * sizeof(int));
+        if (!nr) {
+          free(r);
+          return -1;
+        }
+        r = nr;
+      }
+      r[n++] = k;
+    }
+  }
+  *out_p = r;
+  return n;
+}
+
+static const sn_coll_t sim_colls[] = {SN_COLL_ALLREDUCE, SN_COLL_ALLGATHER, SN_COLL_REDUCESCATTER,
+                                      SN_COLL_BROADCAST, SN_COLL_REDUCE, SN_COLL_ALLTOALL};
+
+
+typedef struct {
+  int link;
+  double util;
+} hot_t;
+
+static int hot_cmp(const void *a, const void *b)
+{
+  const hot_t *x = a, *y = b;
+  if (x->util != y->util) return x->util < y->util ? 1 : -1;
+  return x->link - y->link;
+}
+
+int main(int argc, char **argv)
+{
+  /* a refused call or file is explained on stderr (one WARN line) */
+  setenv("NCCL_DEBUG", "WARN", 0);
+  const char *topo = NULL, *gen = NULL, *trace = NULL, *ranks_s = NULL;
+  sn_sim_call_t call;
+  memset(&call, 0, sizeof(call));
+  call.coll = SN_COLL_ALLREDUCE;
+  call.dtype = SN_DT_FLOAT32;
+  call.op = SN_RED_SUM;
+  call.algo = -1;
+  call.quantum_ps = 1000;
+  size_t lo = (size_t)1 << 30, hi = lo;
+  int hot = 5, dump = 0, slow_rank = -1;
+  double slow = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+#define OPT(name) (!strncmp(a, name "=", sizeof(name)) ? a + sizeof(name) : NULL)
+    const char *v;
+    if ((v = OPT("--topo"))) topo = v;
+    else if ((v = OPT("--gen"))) gen = v;
+    else if ((v = OPT("--bytes"))) lo = hi = parse_size(v);
+    else if ((v = OPT("--min"))) lo = parse_size(v);
+    else if ((v = OPT("--max"))) hi = parse_size(v);
+    else if ((v = OPT("--trace"))) trace = v;
+    else if ((v = OPT("--ranks"))) ranks_s = v;
+    else if ((v = OPT("--root"))) call.root = atoi(v);
+    else if ((v = OPT("--piece"))) call.piece = parse_size(v);
+    else if ((v = OPT("--depth"))) call.depth = atoi(v);
+    else if ((v = OPT("--hot"))) hot = atoi(v);
+    else if ((v = OPT("--quantum"))) call.quantum_ps = strtoull(v, NULL, 10);
+    else if ((v = OPT("--slow-rank"))) {
+      if (sscanf(v, "%d:%lf", &slow_rank, &slow) != 2 || slow <= 0) {
+        fprintf(stderr, "snccl-sim: --slow-rank=%s: expected RANK:FACTOR\n", v);
+        return 2;
+      }
+    } else if ((v = OPT("--coll"))) {
+      int k, nc = (int)(sizeof(sim_colls) / sizeof(sim_colls[0]));
+      for (k = 0; k < nc && strcasecmp(v, sn_coll_name(sim_colls[k])); k++) {}
+      if (k == nc) {
+        fprintf(stderr, "snccl-sim: --coll=%s: unknown collective\n", v);
+        return 2;
+      }
+      call.coll = sim_colls[k];
+    } else if ((v = OPT("--algo"))) {
+      int k;
+      for (k = 0; k < SN_ALGO_COUNT && strcasecmp(v, sn_algo_name((sn_algo_t)k)); k++) {}
+      if (k == SN_ALGO_COUNT && strcasecmp(v, "tuned")) {
+        fprintf(stderr, "snccl-sim: --algo=%s: unknown algorithm\n", v);
+        return 2;
+      }
+      call.algo = k == SN_ALGO_COUNT ? -1 : k;
+    } else if ((v = OPT("--type"))) {
+      int k;
+      for (k = 0; k < SN_DT_COUNT && strcasecmp(v, sn_dtype_name((sn_dtype_t)k)); k++) {}
+      if (k == SN_DT_COUNT) {
+        fprintf(stderr, "snccl-sim: --type=%s: unknown datatype\n", v);
+        return 2;
+      }
+      call.dtype = (sn_dtype_t)k;
+    } else if (!strcmp(a, "--dump-topo")) dump = 1;
+    else usage();
+  }
+  if (!topo == !gen || lo == 0 || hi < lo) usage();
+  sn_sim_fabric_t f;
+  char *text = NULL;
+  sn_status_t st = topo ? sn_sim_fabric_load(topo, &f) : sn_sim_fabric_generate(gen, &f, &text);
+  if (st != SN_OK) return 1; /* the loader said why */
+  if (dump) {
+    if (text) fputs(text, stdout);
+    else sn_topo_dump(&f.topo, stdout);
+    free(text);
+    sn_sim_fabric_free(&f);
+    return 0;
+  }
+  free(text);
+  if (slow_rank >= 0) {
+    if (slow_rank >= f.nranks) {
+      fprintf(stderr, "snccl-sim: --slow-rank: rank %d is not in the fabric (%d ranks)\n", slow_rank, f.nranks);
+      return 2;
+    }
+    sn_sim_fabric_slow_rank(&f, slow_rank, slow);
+  }
+  int *ranks = NULL;
+  call.nranks = f.nranks;
+  if (ranks_s) {
+    call.nranks = parse_ranks(ranks_s, &ranks);
+    if (call.nranks < 1) {
+      fprintf(stderr, "snccl-sim: --ranks=%s: expected a list like 0-7,16-23\n", ranks_s);
+      return 2;
+    }
+    call.ranks = ranks;
+  }
+  FILE *tf = NULL;
+  if (trace && !(tf = fopen(trace, "w"))) {
+    perror(trace);
+    return 1;
+  }
+  size_t es = sn_dtype_size(call.dtype);
+  printf("# snccl-sim (simulated) fabric %s: %d ranks in %d domain(s), %d in the call; %s\n", f.topo.name, f.nranks,
+         f.topo.ndomains, call.nranks, sn_coll_name(call.coll));
+  printf("# %10s %12s %8s %6s %10s %10s %9s %9s %9s %10s %8s %9s\n", "size(B)", "count", "type", "root", "algo",
+         "time(us)", "algbw", "busbw", "tuner(us)", "flows", "batches", "wall(s)");
+  int rc = 0;
+  sn_sim_result_t res;
+  for (size_t bytes = lo; bytes <= hi; bytes *= 8) {
+    int per_rank = call.coll == SN_COLL_ALLGATHER || call.coll == SN_COLL_REDUCESCATTER || call.coll == SN_COLL_ALLTOALL;
+    size_t elems = bytes / es ? bytes / es : 1;
+    call.count = per_rank ? (elems / (size_t)call.nranks ? elems / (size_t)call.nranks : 1) : elems;
+    call.trace = bytes > hi / 8 ? tf : NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    st = sn_sim_run(&f, &call, &res);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (st != SN_OK) {
+      rc = 1;
+      break;
+    }
+    printf("  %10.0f %12zu %8s %6d %10s %10.2f %9.2f %9.2f %9.2f %10llu %8llu %9.3f\n", res.size_bytes, call.count,
+           sn_dtype_name(call.dtype), call.root, sn_algo_name((sn_algo_t)res.algo), res.time_ps / 1e6, res.algbw_GBps,
+           res.busbw_GBps, res.tuner_us, (unsigned long long)res.flows, (unsigned long long)res.batches,
+           (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    if (bytes > hi / 8) break;
+  }
+  if (rc == 0 && hot > 0 && res.time_ps > 0) {
+    hot_t *h = malloc((size_t)f.nlinks * sizeof(*h));
+    int nh = 0;
+    for (int l = 0; h && l < f.nlinks; l++) {
+      if (f.links[l].bytes <= 0 || f.links[l].cap <= 0) continue;
+      h[nh++] = (hot_t){l, f.links[l].bytes / (f.links[l].cap * (double)res.time_ps)};
+    }
+    if (h) qsort(h, (size_t)nh, sizeof(*h), hot_cmp);
+    printf("# busiest links of the last call (utilisation = bytes / (capacity x time)):\n");
+    for (int i = 0; i < nh && i < hot; i++) {
+      char nm[96];
+      sn_sim_link_name(&f, h[i].link, nm, sizeof(nm));
+      printf("#   %-28s %6.1f %%  %14.0f bytes  busy %6.1f %%\n", nm, 100 * h[i].util, f.links[h[i].link].bytes,
+             100.0 * f.links[h[i].link].busy_ps / (double)res.time_ps);
+    }
+    free(h);
+  }
+  if (tf) fclose(tf);
+  free(ranks);
+  sn_sim_fabric_free(&f);
+  return rc;
+}
