@@ -59,4 +59,5 @@ void sn_cost_from_topo(const sn_topo_t *t, sn_cost_model_t *m)
   m->log_step_bw = host_memory ? 1.3 : 1.0;
   m->direct_msg_alpha = host_memory ? 0.25 : 0.0;
   m->direct_ok = t->ndomains == 1;
+  m->ported = !host_memory;
 }

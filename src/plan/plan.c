@@ -37,6 +37,10 @@
  *              RD: the mirror of BC, + 2ng; A2A: rail-aggregated two hops,
  *              (L-1)a_i + fl n B_i + (D-1)a_x + fd n B_x + 3nc
  *   sag        BC (lg + p - 1)a + 2fnB  (scatter, then ring all-gather)
+ *   On a ported fabric (a topology file's device classes: m->ported)
+ *   pipelined reductions overlap the transfers (max instead of +), and a
+ *   rooted direct operation pays (p-1) n B on the root's port (snccl-sim
+ *   showed the host-fitted 2f^2 nB' off by 30x at 384 ranks).
  *   dbt        AR 2 lg a + 2nB + ng   (two binary trees, half the vector each,
  *              pipelined: an interior rank takes 2 halves in, sends 2 down)
  *
@@ -143,6 +147,14 @@ static double sn_ring_allreduce_cost(double p, double n, const sn_link_cost_t *x
   return 2 * (p - 1) * x->alpha_us + 2 * f * n * x->us_per_byte + f * n * g;
 }
 
+/* Transfer and reduction time of a pipelined algorithm: a device reduces
+ * while the link moves the next piece; a host CPU does one after the other. */
+static double sn_plus(const sn_cost_model_t *m, double xfer, double reduce)
+{
+  if (!m->ported) return xfer + reduce;
+  return xfer > reduce ? xfer : reduce;
+}
+
 double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
 {
   const double p = d->nranks, n = sn_plan_bytes(d), g = m->reduce_us_per_byte, cp = m->copy_us_per_byte;
@@ -166,10 +178,10 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
   switch (algo) {
   case SN_ALGO_RING:
     switch (d->coll) {
-    case SN_COLL_ALLREDUCE: return 2 * (p - 1) * a + 2 * f * n * B + f * n * g;
+    case SN_COLL_ALLREDUCE: return 2 * (p - 1) * a + sn_plus(m, 2 * f * n * B, f * n * g);
     case SN_COLL_ALLGATHER: return (p - 1) * a + f * n * B;
-    case SN_COLL_REDUCESCATTER: return (p - 1) * a + f * n * B + f * n * g;
-    default: return (p - 1) * a + n * B + (red ? n * g : 0); /* chain */
+    case SN_COLL_REDUCESCATTER: return (p - 1) * a + sn_plus(m, f * n * B, f * n * g);
+    default: return (p - 1) * a + sn_plus(m, n * B, red ? n * g : 0); /* chain */
     }
   case SN_ALGO_DIRECT: {
     double per_msg = m->direct_msg_us > m->direct_msg_alpha * a ? m->direct_msg_us : m->direct_msg_alpha * a;
@@ -177,7 +189,12 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
     switch (d->coll) {
     case SN_COLL_ALLREDUCE: return 2 * a + 2 * msgs + 2 * f * n * Bd + f * n * g;
     case SN_COLL_BROADCAST:
-    case SN_COLL_REDUCE: return a + msgs + 2 * f * f * n * Bd + (red ? f * n * g : 0);
+    case SN_COLL_REDUCE:
+      /* the root sends (receives and reduces) the whole vector p-1 times:
+       * on a port that is (p-1) n B; on host memory the fitted term below
+       * (the root's copies and the receivers' share the cores) */
+      if (m->ported) return a + msgs + sn_plus(m, (p - 1) * n * B, red ? (p - 1) * n * g : 0);
+      return a + msgs + 2 * f * f * n * Bd + (red ? f * n * g : 0);
     default: return a + msgs + f * n * Bd + (red ? f * n * g : 0);
     }
   }

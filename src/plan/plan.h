@@ -28,6 +28,11 @@ typedef struct {
   double direct_contention;  /* bandwidth lost per extra concurrent peer */
   double log_step_bw;        /* bandwidth factor of round-by-round algorithms vs a streaming ring */
   int direct_ok;             /* direct may be picked without being forced (full mesh) */
+  int ported;                /* each rank has its own port into a switched fabric (a topology
+                              * file's GPU/NPU classes): a rooted direct operation serializes
+                              * the root's p-1 transfers on its port, and reductions (device
+                              * kernels) overlap the transfers of a pipelined algorithm. 0 on
+                              * host memory, where one CPU copies and reduces in turn. */
 } sn_cost_model_t;
 
 /* The built-in model for this kind of machine (the table in plan.c):
