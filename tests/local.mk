@@ -41,6 +41,12 @@ SN_TEST_LINKFLAGS = -no-install
 
 check_PROGRAMS += tests/bin/coll tests/bin/comm tests/bin/argcheck tests/bin/bootstrap tests/bin/shmfault
 
+# ncclCommAbort from another thread, in every state (tests/abort.c).
+check_PROGRAMS += tests/bin/abort
+tests_bin_abort_SOURCES = tests/abort.c $(SN_TEST_COMMON)
+tests_bin_abort_LDADD = libnccl.la -lm -lpthread
+tests_bin_abort_LDFLAGS = $(SN_TEST_LINKFLAGS)
+
 tests_bin_shmfault_SOURCES = tests/shmfault.c $(SN_TEST_COMMON)
 tests_bin_shmfault_LDADD = libnccl.la -lm
 tests_bin_shmfault_LDFLAGS = $(SN_TEST_LINKFLAGS)
@@ -156,6 +162,7 @@ TESTS += \
 	tests/bootstrap-garbage.sh \
 	tests/bootstrap-badid.sh \
 	tests/shm-faults.sh \
+	tests/bin/abort \
 	tests/compat.sh \
 	tests/symbols.sh \
 	tests/mpi.sh

@@ -53,7 +53,11 @@ static void *sn_init_thread(void *arg)
 {
   sn_pending_init_t *p = arg;
   sn_log_set_rank(p->comm->rank);
+  /* the handle is out already: another thread may abort it meanwhile */
+  p->st = sn_comm_enter(p->comm);
+  if (p->st != SN_OK) return NULL;
   p->st = sn_comm_join(p->comm, &p->uid);
+  sn_comm_leave(p->comm);
   return NULL;
 }
 
@@ -213,7 +217,40 @@ out:
 /* Splits the group: communicators with stream-ordered work (device buffers,
  * or earlier device work still queued) hand their share to their proxy; the
  * rest run here and now. */
+static int sn_group_first_of_comm(const sn_task_t *tasks, int i)
+{
+  for (int j = 0; j < i; j++)
+    if (tasks[j].comm == tasks[i].comm) return 0;
+  return 1;
+}
+
+static void sn_group_leave(sn_task_t *tasks, int upto)
+{
+  for (int i = 0; i < upto; i++)
+    if (sn_group_first_of_comm(tasks, i)) sn_comm_leave(tasks[i].comm);
+}
+
+static sn_status_t sn_group_run_inside(sn_task_t *tasks, int ntasks);
+
+/* Every communicator of the group is entered for the run, so that an abort
+ * from another thread waits for this one to leave before freeing. */
 static sn_status_t sn_group_run(sn_task_t *tasks, int ntasks)
+{
+  for (int i = 0; i < ntasks; i++) {
+    if (!sn_group_first_of_comm(tasks, i)) continue;
+    sn_status_t st = sn_comm_enter(tasks[i].comm);
+    if (st != SN_OK) {
+      SN_WARN("rank %d: communicator %p is being aborted", tasks[i].comm->rank, (void *)tasks[i].comm);
+      sn_group_leave(tasks, i);
+      return st;
+    }
+  }
+  sn_status_t st = sn_group_run_inside(tasks, ntasks);
+  sn_group_leave(tasks, ntasks);
+  return st;
+}
+
+static sn_status_t sn_group_run_inside(sn_task_t *tasks, int ntasks)
 {
   int any = 0;
   for (int i = 0; i < ntasks && !any; i++)

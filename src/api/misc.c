@@ -33,6 +33,10 @@ sn_status_t sn_api_check_comm(ncclComm_t comm, const char *fn, int allow_revoked
     return SN_ERR_INVALID_ARG;
   }
   sn_comm_t *c = sn_api_comm(comm);
+  if (c->magic == SN_COMM_DEAD) {
+    SN_WARN("%s : communicator %p was aborted or destroyed", fn, (void *)comm);
+    return SN_ERR_ABORTED;
+  }
   if (c->magic != SN_COMM_MAGIC) {
     SN_WARN("%s : comm %p is not a valid communicator (destroyed, or corrupted comm object)", fn, (void *)comm);
     return SN_ERR_INVALID_ARG;

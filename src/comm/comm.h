@@ -22,6 +22,7 @@
 #define SN_PEER_F_TOPO 2u   /* loaded SNCCL_TOPO_FILE (its tuner constants hash in topo_hash) */
 
 #define SN_COMM_MAGIC 0x736e63636c636f6dull /* "snccl com" */
+#define SN_COMM_DEAD 0x736e63636c646561ull  /* "snccl dea": destroyed or aborted */
 
 typedef struct {
   int32_t rank;
@@ -59,6 +60,7 @@ typedef struct sn_comm {
   sn_comm_config_t config;
   atomic_int abort_flag;
   atomic_int async_error;  /* sn_status_t of the first failure, SN_OK */
+  atomic_int inside;       /* threads inside a library call on this comm */
   int revoked, finalized;
   uint64_t op_seq;         /* operations issued, for messages */
   uint32_t child_seq;      /* splits/shrinks done, to derive child secrets */
@@ -92,7 +94,21 @@ sn_status_t sn_comm_split(sn_comm_t *parent, int color, int key, const sn_comm_c
 /* Only surviving ranks call it, with the same exclusion list. */
 sn_status_t sn_comm_shrink(sn_comm_t *parent, const int *exclude, int nexclude, const sn_comm_config_t *cfg,
                            sn_comm_t **child_p);
+/* Frees a communicator no other thread can know of (failed creation). */
 void sn_comm_free(sn_comm_t *comm);
+
+/* Threads that may block in a call on a communicator enter it first and
+ * leave when done; entering an aborted communicator fails (SN_ERR_ABORTED),
+ * so an abort knows when nobody is using the resources any more. */
+sn_status_t sn_comm_enter(sn_comm_t *comm);
+void sn_comm_leave(sn_comm_t *comm);
+/* Sets the abort flag, waits (at most about 1 s) for threads inside calls
+ * on comm to leave, then frees its resources and retires the handle.
+ * *waited_ns_p (optional): how long threads took to leave. */
+void sn_comm_abort(sn_comm_t *comm, uint64_t *waited_ns_p);
+/* Destroy: waits for threads inside (they finish or time out on their own)
+ * and retires the handle. */
+void sn_comm_destroy(sn_comm_t *comm);
 /* Records the first failure (for ncclCommGetAsyncError). */
 void sn_comm_set_error(sn_comm_t *comm, sn_status_t st);
 uint64_t sn_comm_host_hash(void);
