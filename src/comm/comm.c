@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <time.h>
@@ -221,6 +222,25 @@ out:
 
 static void sn_comm_proxy_error(void *ctx, sn_status_t st) { sn_comm_set_error(ctx, st); }
 
+/* Peers on this host in our pid namespace are watched for exit (a pid from
+ * another namespace would name some other process here). */
+static void sn_comm_watch_peers(sn_comm_t *c)
+{
+  struct stat self_ns;
+  int have_ns = stat("/proc/self/ns/pid", &self_ns) == 0;
+  for (int r = 0; r < c->nranks; r++) {
+    const sn_peer_info_t *p = &c->peers[r];
+    int watch = r != c->rank && p->host_hash == c->peers[c->rank].host_hash;
+    if (watch && have_ns) {
+      char path[64];
+      struct stat ns;
+      snprintf(path, sizeof(path), "/proc/%d/ns/pid", p->pid);
+      watch = stat(path, &ns) == 0 && ns.st_ino == self_ns.st_ino && ns.st_dev == self_ns.st_dev;
+    }
+    sn_engine_set_peer(&c->eng, r, p->pid, p->host, watch);
+  }
+}
+
 sn_comm_t *sn_comm_new(int rank, int nranks, const sn_comm_config_t *cfg)
 {
   sn_comm_t *c = calloc(1, sizeof(*c));
@@ -318,6 +338,8 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   c->eng.oversubscribed = cores > 0 && c->local_nranks > cores;
   c->proxy.oversubscribed = c->eng.oversubscribed;
+  /* before the barrier: every peer is alive until it passes it */
+  sn_comm_watch_peers(c);
   SN_CHECK_GOTO(sn_bootstrap_barrier(c->bs), st, out);
   sn_engine_ready(&c->eng);
   /* device-direct: every rank on this host and every rank with a device

@@ -11,16 +11,22 @@
  */
 #include "engine/engine.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "kernels/kernels.h"
 #include "util/backoff.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/param.h"
+#include "util/socket.h"
 
 static const sn_transport_ops_t *const sn_tp_table[SN_TP_COUNT] = {&sn_tp_shm_ops, &sn_tp_socket_ops};
 
@@ -44,7 +50,9 @@ sn_status_t sn_engine_init(sn_engine_t *e, int rank, int nranks, uint64_t comm_i
   e->send = calloc((size_t)nranks, sizeof(*e->send));
   e->recv = calloc((size_t)nranks, sizeof(*e->recv));
   e->peer_tp = calloc((size_t)nranks, 1);
-  if (!e->send || !e->recv || !e->peer_tp) goto oom;
+  e->peer = calloc((size_t)nranks, sizeof(*e->peer));
+  if (!e->send || !e->recv || !e->peer_tp || !e->peer) goto oom;
+  for (int r = 0; r < nranks; r++) e->peer[r].pidfd = -1;
   memset(my_blobs, 0, SN_TP_COUNT * SN_TP_BLOB_BYTES);
   for (int t = 0; t < SN_TP_COUNT; t++) {
     if (t == SN_TP_SHM && !use_shm) continue;
@@ -109,11 +117,101 @@ void sn_engine_fini(sn_engine_t *e)
     if (e->tp_ctx[t]) sn_tp_table[t]->comm_fini(e->tp_ctx[t]);
     free(e->blobs[t]);
   }
+  for (int r = 0; e->peer && r < e->nranks; r++)
+    if (e->peer[r].pidfd >= 0) close(e->peer[r].pidfd);
+  free(e->peer);
   free(e->send);
   free(e->recv);
   free(e->peer_tp);
   free(e->scratch);
   memset(e, 0, sizeof(*e));
+}
+
+void sn_engine_set_peer(sn_engine_t *e, int r, int32_t pid, const char *host, int watch)
+{
+  sn_peer_id_t *p = &e->peer[r];
+  p->pid = pid;
+  snprintf(p->host, sizeof(p->host), "%s", host);
+  if (p->pidfd >= 0) close(p->pidfd);
+  p->pidfd = -1;
+  if (!watch || pid <= 0) return;
+#ifdef SYS_pidfd_open
+  int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (fd >= 0) {
+    p->pidfd = fd;
+    return;
+  }
+  if (errno == ESRCH) return; /* not in our pid namespace: cannot watch */
+#endif
+  if (kill((pid_t)pid, 0) == 0 || errno == EPERM) p->pidfd = -2;
+}
+
+const char *sn_engine_peer_str(const sn_engine_t *e, int r, char *buf, size_t len)
+{
+  if (!e->peer || r < 0 || r >= e->nranks || e->peer[r].pid == 0) snprintf(buf, len, "rank %d", r);
+  else snprintf(buf, len, "rank %d (pid %d on %s)", r, e->peer[r].pid, e->peer[r].host);
+  return buf;
+}
+
+int sn_engine_peer_dead(const sn_engine_t *e, int r)
+{
+  const sn_peer_id_t *p = &e->peer[r];
+  if (p->pidfd >= 0) {
+    struct pollfd pf = {p->pidfd, POLLIN, 0};
+    return poll(&pf, 1, 0) > 0; /* readable once the process has exited */
+  }
+  if (p->pidfd == -2) return kill((pid_t)p->pid, 0) != 0 && errno == ESRCH;
+  return 0;
+}
+
+/* /proc state letter of a watched local peer ('T': stopped), or 0. */
+static char sn_peer_proc_state(const sn_engine_t *e, int r)
+{
+  if (e->peer[r].pidfd == -1) return 0;
+  char path[64], buf[256];
+  snprintf(path, sizeof(path), "/proc/%d/stat", e->peer[r].pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *paren = strrchr(buf, ')');
+  return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+static int sn_peer_is_dead(const sn_engine_t *e, int r) { return sn_engine_peer_dead(e, r); }
+static int sn_peer_is_stopped(const sn_engine_t *e, int r)
+{
+  char st = sn_peer_proc_state(e, r);
+  return st == 'T' || st == 't';
+}
+
+/* Watched peers of a stalled exec for which pred holds: in a collective
+ * every rank takes part, so any of them matters (the rank we wait for may
+ * itself wait for the dead one); point-to-point calls look only at their
+ * own peers. Writes "rank 3 (pid 12 on h)" for each (a survivor that failed
+ * first and exited may be among the dead); returns how many. */
+static int sn_exec_scan_peers(sn_exec_t *x, int (*pred)(const sn_engine_t *, int), char *buf, size_t len)
+{
+  sn_engine_t *e = x->eng;
+  const sn_sched_t *s = x->sched;
+  int n = 0;
+  size_t o = 0;
+  buf[0] = '\0';
+  for (int r = 0; r < e->nranks; r++) {
+    if (r == e->rank || e->peer[r].pidfd == -1) continue;
+    int involved = x->label.algo != NULL;
+    for (int i = x->first_open; i < s->nsteps && !involved; i++) {
+      const sn_step_t *step = &s->steps[i];
+      involved = step->peer == r && x->st[i].done < x->st[i].npieces &&
+                 (step->kind == SN_STEP_SEND || step->kind == SN_STEP_RECV || step->kind == SN_STEP_RECV_REDUCE);
+    }
+    if (!involved || !pred(e, r)) continue;
+    char who[128];
+    if (o < len) o += (size_t)snprintf(buf + o, len - o, "%s%s", n ? ", " : "", sn_engine_peer_str(e, r, who, sizeof(who)));
+    n++;
+  }
+  return n;
 }
 
 const char *sn_exec_what(sn_exec_t *x)
@@ -262,17 +360,35 @@ static void sn_exec_report_stall(sn_exec_t *x)
     if (step->kind == SN_STEP_SEND || step->kind == SN_STEP_RECV || step->kind == SN_STEP_RECV_REDUCE) {
       int is_send = step->kind == SN_STEP_SEND;
       sn_link_t *l = is_send ? &e->send[step->peer] : &e->recv[step->peer];
-      SN_WARN("rank %d: %s: no progress for %.1f s: step %d waiting to %s piece %u/%u (%zu bytes) %s rank %d "
+      char who[128];
+      char stopped[512], note[600] = "";
+      int nstopped = sn_exec_scan_peers(x, sn_peer_is_stopped, stopped, sizeof(stopped));
+      if (nstopped > 0) snprintf(note, sizeof(note), " Stopped (frozen) on this host: %s.", stopped);
+      SN_WARN("rank %d: %s: no progress for %.1f s: step %d waiting to %s piece %u/%u (%zu bytes) %s %s "
               "[%s link: %" PRIu64 " posted, %" PRIu64 " completed]; is rank %d alive and calling the same "
-              "operation? (SNCCL_TIMEOUT_MS)",
+              "operation?%s (SNCCL_TIMEOUT_MS)",
               e->rank, sn_exec_what(x), e->timeout_ns / 1e9, i, is_send ? "send" : "receive", st->done + 1, st->npieces,
-              sn_piece_bytes(e, step, st->done), is_send ? "to" : "from", step->peer, sn_link_desc(l, d, sizeof(d)),
-              l->posted, l->done, step->peer);
+              sn_piece_bytes(e, step, st->done), is_send ? "to" : "from",
+              sn_engine_peer_str(e, step->peer, who, sizeof(who)), sn_link_desc(l, d, sizeof(d)), l->posted, l->done,
+              step->peer, note);
       return;
     }
   }
   SN_WARN("rank %d: %s: no progress for %.1f s (local steps blocked: internal error)", e->rank, sn_exec_what(x),
           e->timeout_ns / 1e9);
+}
+
+/* A transport failed on a link: one WARN naming the peer's process, with
+ * the transport's own cause (its WARN just before) kept in the text, so
+ * that the last error says who and why. */
+static sn_status_t sn_link_failed(sn_exec_t *x, int peer, sn_link_t *l, int is_send, sn_status_t ps)
+{
+  sn_engine_t *e = x->eng;
+  char d[160], who[128], cause[256];
+  snprintf(cause, sizeof(cause), "%s", sn_log_last_error());
+  SN_WARN("rank %d: %s: %s link with %s failed (%s): %s [%s]", e->rank, sn_exec_what(x), is_send ? "send" : "receive",
+          sn_engine_peer_str(e, peer, who, sizeof(who)), sn_link_desc(l, d, sizeof(d)), sn_status_str(ps), cause);
+  return ps;
 }
 
 /* Advances one exec. Returns SN_OK when complete, SN_INPROGRESS, or an error. */
@@ -305,8 +421,9 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
       sn_status_t cs = l->ops->connect(e->tp_ctx[e->peer_tp[step->peer]], step->peer,
                                         is_send ? SN_DIR_SEND : SN_DIR_RECV, &l->conn);
       if (cs == SN_INPROGRESS) continue;
+      if (cs == SN_ERR_REMOTE) return sn_link_failed(x, step->peer, l, is_send, cs);
       if (cs != SN_OK) {
-        /* the transport logged the cause; keep it as the last error */
+        /* the transport logged the cause (a local one); keep it as the last error */
         SN_INFO(SN_LOG_ALL, "rank %d: %s: cannot connect to rank %d (%s)", e->rank, sn_exec_what(x), step->peer, l->ops->name);
         return cs;
       }
@@ -315,12 +432,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
     if (l->pass != pass) {
       uint64_t done;
       sn_status_t ps = l->ops->progress(l->conn, &done);
-      if (ps < 0) {
-        char d[160];
-        SN_WARN("rank %d: %s: %s link with rank %d failed (%s): %s", e->rank, sn_exec_what(x), is_send ? "send" : "receive",
-                step->peer, sn_link_desc(l, d, sizeof(d)), sn_status_str(ps));
-        return ps;
-      }
+      if (ps < 0) return sn_link_failed(x, step->peer, l, is_send, ps);
       if (done != l->done) moved = 1;
       l->done = done;
       l->pass = pass;
@@ -341,7 +453,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
           l->no_peek = 1;
           break;
         }
-        if (ps < 0) return ps;
+        if (ps < 0) return sn_link_failed(x, step->peer, l, is_send, ps);
         uint32_t k = st->done;
         size_t pb = sn_piece_bytes(e, step, k);
         if (got != pb) {
@@ -352,7 +464,8 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
         uint64_t off = (uint64_t)k * e->piece;
         sn_kernel_reduce(s->dtype, s->red.op, x->base[step->dst_buf] + step->dst_off + off,
                          x->base[step->src_buf] + step->src_off + off, ptr, pb / es);
-        SN_CHECK(l->ops->recv_release(l->conn));
+        ps = l->ops->recv_release(l->conn);
+        if (ps < 0) return sn_link_failed(x, step->peer, l, is_send, ps);
         if (k == 0) st->first_msg = l->posted;
         l->posted++;
         l->done++;
@@ -412,7 +525,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
       }
       sn_status_t ps = l->ops->post(l->conn, buf, pb);
       if (ps == SN_INPROGRESS) break;
-      if (ps < 0) return ps;
+      if (ps < 0) return sn_link_failed(x, step->peer, l, is_send, ps);
       if (k == 0) st->first_msg = l->posted;
       l->posted++;
       st->posted++;
@@ -422,7 +535,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
       /* push the new data out now rather than on the next pass */
       uint64_t done;
       sn_status_t ps = l->ops->progress(l->conn, &done);
-      if (ps < 0) return ps;
+      if (ps < 0) return sn_link_failed(x, step->peer, l, is_send, ps);
       l->done = done;
       if (st->posted > 0) {
         uint64_t c = l->done > st->first_msg ? l->done - st->first_msg : 0;
@@ -456,6 +569,10 @@ static const sn_transport_ops_t *sn_engine_sleeper(sn_exec_t **xs, int n, sn_eng
 }
 
 #define SN_SLEEP_SLICE_NS 50000000ull /* deadlines and abort are checked at least this often */
+/* A stalled exec looks at its peers' liveness after this long without
+ * progress, then this often: a few syscalls per 100 ms of waiting. */
+#define SN_LIVE_AFTER_NS 100000000ull
+#define SN_LIVE_EVERY_NS 100000000ull
 
 sn_status_t sn_engine_run(sn_exec_t **xs, int n)
 {
@@ -466,6 +583,8 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
   int left = n;
   sn_status_t result = SN_OK;
   sn_engine_t *sleep_eng = NULL;
+  /* a transport's blocking connect gives up when the communicator is aborted */
+  const atomic_int *prev_cancel = sn_socket_set_cancel(n > 0 ? xs[0]->eng->abort_flag : NULL);
   while (left > 0) {
     int progressed = 0;
     /* announce the intent to sleep before the last look for work, so that
@@ -511,6 +630,17 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
         } else if (x->status == SN_INPROGRESS && now - x->last_progress_ns > x->eng->timeout_ns) {
           sn_exec_report_stall(x);
           x->status = SN_ERR_TIMEOUT;
+        } else if (x->status == SN_INPROGRESS && now - x->last_progress_ns > SN_LIVE_AFTER_NS &&
+                   now >= x->eng->live_next_ns) {
+          x->eng->live_next_ns = now + SN_LIVE_EVERY_NS;
+          char who[512];
+          int ndead = sn_exec_scan_peers(x, sn_peer_is_dead, who, sizeof(who));
+          if (ndead > 0) {
+            SN_WARN("rank %d: %s: %s %s exited (found %.2f s into the wait); this operation cannot complete",
+                    x->eng->rank, sn_exec_what(x), who, ndead == 1 ? "has" : "have",
+                    (now - x->last_progress_ns) / 1e9);
+            x->status = SN_ERR_REMOTE;
+          }
         }
       }
       if (x->status == SN_INPROGRESS) continue;
@@ -539,5 +669,6 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
       sn_backoff_wait(&bo);
     }
   }
+  sn_socket_set_cancel(prev_cancel);
   return result;
 }

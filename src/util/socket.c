@@ -256,7 +256,21 @@ static int sn_wait_fd(int fd, short events, uint64_t deadline_ns)
   }
 }
 
+static sn_status_t sn_socket_connect_retry(const sn_sockaddr_t *addr, uint64_t deadline_ns, int refused_final,
+                                           int *fd_p);
+
 sn_status_t sn_socket_connect(const sn_sockaddr_t *addr, uint64_t deadline_ns, int *fd_p)
+{
+  return sn_socket_connect_retry(addr, deadline_ns, 0, fd_p);
+}
+
+sn_status_t sn_socket_connect_listener(const sn_sockaddr_t *addr, uint64_t deadline_ns, int *fd_p)
+{
+  return sn_socket_connect_retry(addr, deadline_ns, 1, fd_p);
+}
+
+static sn_status_t sn_socket_connect_retry(const sn_sockaddr_t *addr, uint64_t deadline_ns, int refused_final,
+                                           int *fd_p)
 {
   char s[80];
   int delay_ms = 1, last_err = 0;
@@ -291,7 +305,7 @@ sn_status_t sn_socket_connect(const sn_sockaddr_t *addr, uint64_t deadline_ns, i
     }
     last_err = errno;
     close(fd);
-    int retry = last_err == ECONNREFUSED || last_err == ETIMEDOUT || last_err == ECONNRESET ||
+    int retry = (last_err == ECONNREFUSED && !refused_final) || last_err == ETIMEDOUT || last_err == ECONNRESET ||
                 last_err == EHOSTUNREACH || last_err == ENETUNREACH || last_err == EAGAIN ||
                 last_err == EINTR;
     if (!retry || (deadline_ns && sn_clock_ns() >= deadline_ns)) break;
@@ -299,6 +313,11 @@ sn_status_t sn_socket_connect(const sn_sockaddr_t *addr, uint64_t deadline_ns, i
     struct timespec ts = {0, (long)delay_ms * 1000000L};
     nanosleep(&ts, NULL);
     if (delay_ms < 100) delay_ms *= 2;
+  }
+  if (refused_final && last_err == ECONNREFUSED) {
+    SN_WARN("Call to connect %s failed: %s (the peer's listener is gone: the process exited or closed its "
+            "communicator)", sn_socket_addr_str(addr, s, sizeof(s)), strerror(last_err));
+    return SN_ERR_REMOTE;
   }
   SN_WARN("Call to connect %s failed: %s%s", sn_socket_addr_str(addr, s, sizeof(s)), strerror(last_err),
           deadline_ns ? " (retried until the connect deadline, SNCCL_CONNECT_TIMEOUT_MS)" : "");

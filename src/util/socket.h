@@ -36,6 +36,9 @@ uint16_t sn_socket_port(const sn_sockaddr_t *addr);
 sn_status_t sn_socket_listen(const sn_sockaddr_t *addr, int backlog, int *fd_p, sn_sockaddr_t *bound_p);
 /* Connects, retrying refused/unreachable attempts until deadline_ns. */
 sn_status_t sn_socket_connect(const sn_sockaddr_t *addr, uint64_t deadline_ns, int *fd_p);
+/* The same to a listener known to exist (a peer's, opened before its
+ * address was published): a refusal means it is gone, SN_ERR_REMOTE at once. */
+sn_status_t sn_socket_connect_listener(const sn_sockaddr_t *addr, uint64_t deadline_ns, int *fd_p);
 /* Accepts one connection; SN_INPROGRESS if none arrived before deadline_ns. */
 sn_status_t sn_socket_accept(int listen_fd, uint64_t deadline_ns, int *fd_p);
 sn_status_t sn_socket_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ns);
