@@ -206,8 +206,8 @@ static int case_states(int rank, int nranks, ncclUniqueId id, void *arg)
 }
 
 static const t_case_t cases[] = {
-    {"allreduce_blocked", 3, 60, case_allreduce, 0},
-    {"split_blocked", 3, 60, case_split, 0},
+    {"allreduce_blocked", 2, 60, case_allreduce, 0},
+    {"split_blocked", 2, 60, case_split, 0},
     {"group_init_blocked", 2, 60, case_group_init, 0},
     {"nonblocking_init_blocked", 2, 60, case_nonblocking_init, 0},
     {"nonblocking_init_ok", 3, 60, case_nonblocking_ok, 0},

@@ -83,17 +83,24 @@ static int paused_peer(int rank, int nranks, ncclUniqueId id, void *arg)
   ncclComm_t comm;
   T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
   if (rank == nranks - 1) {
+    /* the middle ranks are about to enter the all-reduce: freeze now */
+    T_ASSERT(t_shared_wait(SH_DONE, nranks - 2, 30) == 0, "the others never got ready");
     t_shared[SH_PID] = (int)getpid();
     raise(SIGSTOP);
-  } else if (rank == 0) {
+  } else if (rank != 0) {
+    __sync_fetch_and_add(&t_shared[SH_DONE], 1);
+  } else {
     T_ASSERT(t_shared_wait(SH_PID, 1, 30) == 0, "rank %d never stopped", nranks - 1);
-    struct timespec ts = {0, DEADLINE_MS / 2 * 1000000L};
+    long pause_ns = DEADLINE_MS / 2 * 1000000L;
+    struct timespec ts = {pause_ns / 1000000000L, pause_ns % 1000000000L};
     nanosleep(&ts, NULL);
     kill((pid_t)t_shared[SH_PID], SIGCONT);
   }
   double t0 = t_now();
   int rc = t_check_allreduce(comm, rank, nranks, "with a peer paused for half the deadline");
-  if (rank == 1) T_MSG("FAULT paused peer: all-reduce completed after %.3f s", t_now() - t0);
+  if (rank != 0 && rank != nranks - 1)
+    T_MSG("FAULT paused peer: all-reduce completed after %.3f s (the pause was %.1f s)", t_now() - t0,
+          DEADLINE_MS / 2000.0);
   T_NCCL(ncclCommDestroy(comm));
   return rc;
 }
