@@ -162,6 +162,7 @@ TESTS += \
 	tests/bootstrap-garbage.sh \
 	tests/bootstrap-badid.sh \
 	tests/shm-faults.sh \
+	tests/flight.sh \
 	tests/bin/abort \
 	tests/compat.sh \
 	tests/symbols.sh \
@@ -174,5 +175,5 @@ EXTRA_DIST += \
 	tests/coll-shm.sh tests/coll-socket.sh tests/coll-shm-ring.sh tests/coll-shm-direct.sh \
 	tests/coll-socket-ring.sh tests/coll-socket-direct.sh tests/coll-shm-chunk.sh \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
-	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/coll-shm-cma.sh \
+	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/flight.sh tests/coll-shm-cma.sh \
 	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh

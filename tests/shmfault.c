@@ -10,6 +10,9 @@
  *   frozen      4 ranks; rank 3 stops itself (SIGSTOP) after init. The others
  *               must get an error at the no-progress deadline that names
  *               rank 3 as stopped; then rank 0 lets it continue.
+ *   stuck       4 ranks; rank 2 freezes after three all-reduces; the others
+ *               time out in the fourth and leave flight-recorder dumps
+ *               (tests/flight.sh checks what snccl-stuck makes of them).
  *   pause       4 ranks; rank 3 stops itself for half the deadline, then
  *               joins: the all-reduce must succeed (no false timeout).
  *   smallshm X  2 ranks all-reduce 1 MiB; X = fail: it must fail cleanly and
@@ -24,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "snccl.h"
 #include "tests/common.h"
 
 #define DEADLINE_MS 2000
@@ -74,6 +78,48 @@ static int failed_peer(int rank, int nranks, ncclUniqueId id, void *arg)
   if (frozen && rank == 0) kill((pid_t)t_shared[SH_PID], SIGCONT);
   T_NCCL(ncclCommAbort(comm));
   free(buf);
+  return rc;
+}
+
+/* Flight recorder: after three good all-reduces rank 2 freezes; the others
+ * time out in the fourth and dump (SNCCL_FLIGHT_DIR, set by the script);
+ * rank 0 also checks that SIGUSR1 rewrites its dump; once continued, rank 2
+ * dumps through sncclCommDumpFlight. tests/flight.sh then asks snccl-stuck. */
+static int stuck_rank(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  const int frozen = 2;
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  for (int i = 0; i < 3; i++)
+    if (t_check_allreduce(comm, rank, nranks, "before the freeze")) return 1;
+  if (rank == frozen) {
+    t_shared[SH_PID] = (int)getpid();
+    raise(SIGSTOP);
+    T_ASSERT(t_shared_wait(SH_DONE, nranks - 1, 30) == 0, "the others never finished");
+    T_NCCL(sncclCommDumpFlight(comm, NULL));
+    T_NCCL(ncclCommAbort(comm));
+    return 0;
+  }
+  T_ASSERT(t_shared_wait(SH_PID, 1, 30) == 0, "rank %d never stopped", frozen);
+  float x = 1;
+  double t0 = t_now();
+  ncclResult_t res = ncclAllReduce(&x, &x, 1, ncclFloat, ncclSum, comm, NULL);
+  T_MSG("FAULT stuck: all-reduce #4 returned %s after %.3f s", ncclGetErrorString(res), t_now() - t0);
+  T_ASSERT(res == ncclRemoteError, "all-reduce with a frozen rank returned %s", ncclGetErrorString(res));
+  if (rank == 0) {
+    const char *dir = getenv("SNCCL_FLIGHT_DIR");
+    T_ASSERT(dir != NULL, "SNCCL_FLIGHT_DIR is not set");
+    char host[256] = "", path[512];
+    gethostname(host, sizeof(host) - 1);
+    snprintf(path, sizeof(path), "%s/%.63s.%d.%d.flight", dir, host, (int)getpid(), rank);
+    T_ASSERT(access(path, R_OK) == 0, "no dump at %s after the timeout", path);
+    T_ASSERT(unlink(path) == 0, "cannot remove %s", path);
+    raise(SIGUSR1);
+    T_ASSERT(access(path, R_OK) == 0, "SIGUSR1 wrote no dump at %s", path);
+  }
+  int rc = survivors_done(nranks - 1);
+  if (rank == 0) kill((pid_t)t_shared[SH_PID], SIGCONT);
+  T_NCCL(ncclCommAbort(comm));
   return rc;
 }
 
@@ -146,11 +192,12 @@ int main(int argc, char **argv)
   t_shared = shared;
   if (argc >= 2 && strcmp(argv[1], "deadpeer") == 0) return sn_launch(4, 30, 10, failed_peer, NULL);
   if (argc >= 2 && strcmp(argv[1], "frozen") == 0) return sn_launch(4, 30, 10, failed_peer, "frozen");
+  if (argc >= 2 && strcmp(argv[1], "stuck") == 0) return sn_launch(4, 30, 10, stuck_rank, NULL);
   if (argc >= 2 && strcmp(argv[1], "pause") == 0) return sn_launch(4, 30, 10, paused_peer, NULL);
   if (argc >= 3 && strcmp(argv[1], "smallshm") == 0) {
     want_ok = strcmp(argv[2], "ok") == 0;
     return sn_launch(2, 30, 10, small_shm, NULL);
   }
-  fprintf(stderr, "usage: %s deadpeer | frozen | pause | smallshm ok|fail\n", argv[0]);
+  fprintf(stderr, "usage: %s deadpeer | frozen | stuck | pause | smallshm ok|fail\n", argv[0]);
   return 2;
 }

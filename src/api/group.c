@@ -19,6 +19,7 @@
 #include "api/api.h"
 #include "engine/engine.h"
 #include "plan/plan.h"
+#include "util/param.h"
 
 static __thread int sn_group_depth;
 static __thread sn_task_t *sn_group_tasks;
@@ -100,6 +101,8 @@ typedef struct {
   sn_exec_t exec;
   int used;
 } sn_job_t;
+
+static int sn_group_first_of_comm(const sn_task_t *tasks, int i);
 
 static void sn_task_desc(const sn_task_t *t, sn_op_desc_t *d)
 {
@@ -183,6 +186,8 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
       sn_exec_label_t label = {sn_coll_name(t->coll), sn_algo_name(algo), sn_dtype_name(t->dtype), ++c->op_seq,
                                t->count};
       SN_CHECK_GOTO(sn_exec_init(&j->exec, &c->eng, &j->sched, t->sendbuf, t->recvbuf, &label), st, out);
+      if (c->flight)
+        j->exec.flight = sn_flight_add(c->flight, label.seq, label.op, label.algo, t->count * sn_dtype_size(t->dtype));
       xs[nx++] = &j->exec;
     }
     if (np2p > 0) {
@@ -192,12 +197,22 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
       SN_CHECK_GOTO(sn_sched_p2p(p2p, np2p, c->rank, &j->sched), st, out);
       sn_exec_label_t label = {"SendRecv", NULL, NULL, ++c->op_seq, (size_t)np2p};
       SN_CHECK_GOTO(sn_exec_init(&j->exec, &c->eng, &j->sched, NULL, NULL, &label), st, out);
+      if (c->flight) {
+        uint64_t bytes = 0;
+        for (int k = 0; k < np2p; k++) bytes += p2p[k].bytes;
+        j->exec.flight = sn_flight_add(c->flight, label.seq, label.op, NULL, bytes);
+      }
       xs[nx++] = &j->exec;
     }
   }
   if (nx > 0) st = sn_engine_run(xs, nx);
   if (st < 0) {
     for (int i = 0; i < ntasks; i++) sn_comm_set_error(tasks[i].comm, st);
+    /* who waited for what: on a timeout always, on other failures when a
+     * dump directory is set */
+    if (st == SN_ERR_TIMEOUT || sn_param_str(SN_P_FLIGHT_DIR)[0])
+      for (int i = 0; i < ntasks; i++)
+        if (tasks[i].comm->flight && sn_group_first_of_comm(tasks, i)) sn_flight_dump(tasks[i].comm->flight);
   }
 out:
   for (int j = 0; jobs && j < nj; j++) {

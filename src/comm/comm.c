@@ -353,6 +353,15 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
     if (dc.scratch_bytes < 4096) dc.scratch_bytes = 4096;
     SN_CHECK_GOTO(sn_dd_setup(&dc, &c->dd), st, out);
   }
+  c->flight = calloc(1, sizeof(*c->flight));
+  if (c->flight) {
+    c->flight->rank = c->rank;
+    c->flight->nranks = c->nranks;
+    c->flight->pid = me->pid;
+    c->flight->comm_id = c->comm_id;
+    snprintf(c->flight->host, sizeof(c->flight->host), "%s", me->host);
+    sn_flight_register(c->flight);
+  }
   SN_INFO(SN_LOG_INIT, "comm %p rank %d nranks %d localRank %d localRanks %d id %016llx: init done (shm %s, %d domain%s)",
           (void *)c, c->rank, c->nranks, c->local_rank, c->local_nranks, (unsigned long long)c->comm_id,
           use_shm ? "on" : "off", c->topo.ndomains, c->topo.ndomains == 1 ? "" : "s");
@@ -524,6 +533,11 @@ static void sn_comm_release(sn_comm_t *c)
   if (c->eng.send) sn_engine_fini(&c->eng);
   sn_bootstrap_fini(c->bs);
   c->bs = NULL;
+  if (c->flight) {
+    /* a SIGUSR1 dump may still read it: keep it until the comm's object
+     * goes (freed with it, see sn_comm_free and the graveyard) */
+    sn_flight_unregister(c->flight);
+  }
   free(c->peers);
   free(c->topo_arrays);
   free(c->user_ops);
@@ -538,6 +552,7 @@ void sn_comm_free(sn_comm_t *c)
   if (!c) return;
   sn_comm_release(c);
   c->magic = 0;
+  free(c->flight);
   free(c);
 }
 
@@ -562,6 +577,7 @@ static void sn_comm_retire(sn_comm_t *c)
   pthread_mutex_unlock(&sn_comm_graves_mu);
   if (old) {
     old->magic = 0;
+    free(old->flight);
     free(old);
   }
 }

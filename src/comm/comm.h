@@ -81,6 +81,7 @@ typedef struct sn_comm {
   int *topo_arrays;   /* backing store of the view's arrays */
   sn_cost_model_t cost; /* the tuner's constants, the same on every rank */
   struct sn_dd *dd;   /* device-direct collectives among this host's ranks, or NULL */
+  sn_flight_t *flight; /* last operations, for hang diagnosis (engine/flight.h) */
   uint64_t dd_seq;    /* device-direct operations submitted */
 } sn_comm_t;
 

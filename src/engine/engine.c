@@ -391,6 +391,22 @@ static sn_status_t sn_link_failed(sn_exec_t *x, int peer, sn_link_t *l, int is_s
   return ps;
 }
 
+/* For the flight recorder: the first unfinished transfer step, i.e. what
+ * this rank waits for when it makes no progress. */
+static void sn_exec_note_awaited(sn_exec_t *x)
+{
+  const sn_sched_t *s = x->sched;
+  for (int i = x->first_open; i < s->nsteps; i++) {
+    const sn_step_t *step = &s->steps[i];
+    if (x->st[i].done == x->st[i].npieces) continue;
+    if (step->kind != SN_STEP_SEND && step->kind != SN_STEP_RECV && step->kind != SN_STEP_RECV_REDUCE) continue;
+    x->flight->step = i;
+    x->flight->dir = step->kind != SN_STEP_SEND;
+    x->flight->peer = step->peer;
+    return;
+  }
+}
+
 /* Advances one exec. Returns SN_OK when complete, SN_INPROGRESS, or an error. */
 static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
 {
@@ -610,6 +626,7 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
       if (!x->started) {
         x->started = 1;
         x->last_progress_ns = now;
+        if (x->flight) x->flight->state = SN_FL_RUNNING;
         sn_status_t gs = sn_exec_get_scratch(x);
         if (gs != SN_OK) {
           x->status = gs;
@@ -624,6 +641,7 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
       } else {
         int moved = 0;
         x->status = sn_exec_progress(x, &moved);
+        if (!moved && x->flight && x->status == SN_INPROGRESS) sn_exec_note_awaited(x);
         if (moved) {
           x->last_progress_ns = now;
           progressed = 1;
@@ -645,6 +663,7 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
       }
       if (x->status == SN_INPROGRESS) continue;
       x->finished = 1;
+      if (x->flight) x->flight->state = x->status < 0 ? SN_FL_FAILED : SN_FL_DONE;
       left--;
       if (x->status < 0 && result == SN_OK) result = x->status;
     }
@@ -655,6 +674,7 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
         if (!xs[i]->finished) {
           xs[i]->finished = 1;
           xs[i]->status = SN_ERR_ABORTED;
+          if (xs[i]->flight) xs[i]->flight->state = SN_FL_FAILED;
         }
       break;
     }

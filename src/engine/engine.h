@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "engine/flight.h"
 #include "sched/sched.h"
 #include "transports/transport.h"
 
@@ -105,6 +106,7 @@ typedef struct sn_exec {
   uint64_t last_progress_ns;
   sn_status_t status;
   sn_exec_label_t label;
+  sn_flight_op_t *flight; /* this operation's flight-recorder entry, or NULL */
   char what[96]; /* formatted from label on first use (errors only) */
 } sn_exec_t;
 
