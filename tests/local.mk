@@ -47,6 +47,12 @@ tests_bin_abort_SOURCES = tests/abort.c $(SN_TEST_COMMON)
 tests_bin_abort_LDADD = libnccl.la -lm -lpthread
 tests_bin_abort_LDFLAGS = $(SN_TEST_LINKFLAGS)
 
+# SNCCL_CHECK=1: mismatched calls across ranks (tests/checkmode.c).
+check_PROGRAMS += tests/bin/checkmode
+tests_bin_checkmode_SOURCES = tests/checkmode.c $(SN_TEST_COMMON)
+tests_bin_checkmode_LDADD = libnccl.la -lm
+tests_bin_checkmode_LDFLAGS = $(SN_TEST_LINKFLAGS)
+
 tests_bin_shmfault_SOURCES = tests/shmfault.c $(SN_TEST_COMMON)
 tests_bin_shmfault_LDADD = libnccl.la -lm
 tests_bin_shmfault_LDFLAGS = $(SN_TEST_LINKFLAGS)
@@ -164,6 +170,7 @@ TESTS += \
 	tests/shm-faults.sh \
 	tests/flight.sh \
 	tests/bin/abort \
+	tests/bin/checkmode \
 	tests/compat.sh \
 	tests/symbols.sh \
 	tests/mpi.sh

@@ -63,6 +63,7 @@ typedef struct sn_comm {
   atomic_int inside;       /* threads inside a library call on this comm */
   int revoked, finalized;
   uint64_t op_seq;         /* operations issued, for messages */
+  uint64_t check_seq;      /* collective calls compared by SNCCL_CHECK */
   uint32_t child_seq;      /* splits/shrinks done, to derive child secrets */
   pthread_mutex_t ops_lock;
   sn_user_op_t *user_ops;
