@@ -13,7 +13,8 @@
  * part of the peer info at init, and connect() is retried by the engine while
  * it returns SN_INPROGRESS.
  *
- * Liveness (is the peer still there?) is the core's job, not the transport's.
+ * Liveness (is the peer still there?) is the core's job, not the transport's;
+ * a transport with shared state may offer a heartbeat the core reads.
  */
 #ifndef SN_TRANSPORT_H
 #define SN_TRANSPORT_H
@@ -75,6 +76,12 @@ typedef struct sn_transport_ops {
    * completed in progress()'s count once released. */
   sn_status_t (*recv_peek)(sn_conn_t *c, const void **ptr_p, size_t *bytes_p);
   sn_status_t (*recv_release)(sn_conn_t *c);
+  /* Heartbeat (optional, SN_ERR_UNSUPPORTED otherwise): a counter this rank
+   * bumps while it waits inside a call, readable by peers without a
+   * message; a peer's counter that stops moving means it is frozen or busy
+   * outside the library (for diagnosis: the deadline still decides). */
+  sn_status_t (*heartbeat)(void *ctx);
+  sn_status_t (*peer_heartbeat)(void *ctx, int peer, uint64_t *beat_p);
 } sn_transport_ops_t;
 
 extern const sn_transport_ops_t sn_tp_shm_ops;

@@ -134,6 +134,11 @@ void sn_engine_set_peer(sn_engine_t *e, int r, int32_t pid, const char *host, in
   snprintf(p->host, sizeof(p->host), "%s", host);
   if (p->pidfd >= 0) close(p->pidfd);
   p->pidfd = -1;
+  uint64_t b;
+  int t = e->peer_tp ? e->peer_tp[r] : SN_TP_SOCKET;
+  p->has_beat = r != e->rank && e->tp_ctx[t] && sn_tp_table[t]->peer_heartbeat(e->tp_ctx[t], r, &b) == SN_OK;
+  p->beat = p->has_beat ? b : 0;
+  p->beat_ns = sn_clock_ns();
   if (!watch || pid <= 0) return;
 #ifdef SYS_pidfd_open
   int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
@@ -162,6 +167,23 @@ int sn_engine_peer_dead(const sn_engine_t *e, int r)
   }
   if (p->pidfd == -2) return kill((pid_t)p->pid, 0) != 0 && errno == ESRCH;
   return 0;
+}
+
+/* While stalled: show peers that we are alive, and note when theirs last
+ * moved (every SN_LIVE_EVERY_NS). */
+static void sn_engine_heartbeats(sn_engine_t *e, uint64_t now)
+{
+  for (int t = 0; t < SN_TP_COUNT; t++)
+    if (e->tp_ctx[t]) (void)sn_tp_table[t]->heartbeat(e->tp_ctx[t]);
+  for (int r = 0; r < e->nranks; r++) {
+    sn_peer_id_t *p = &e->peer[r];
+    uint64_t b;
+    if (!p->has_beat || sn_tp_table[e->peer_tp[r]]->peer_heartbeat(e->tp_ctx[e->peer_tp[r]], r, &b) != SN_OK) continue;
+    if (b != p->beat) {
+      p->beat = b;
+      p->beat_ns = now;
+    }
+  }
 }
 
 /* /proc state letter of a watched local peer ('T': stopped), or 0. */
@@ -363,7 +385,15 @@ static void sn_exec_report_stall(sn_exec_t *x)
       char who[128];
       char stopped[512], note[600] = "";
       int nstopped = sn_exec_scan_peers(x, sn_peer_is_stopped, stopped, sizeof(stopped));
-      if (nstopped > 0) snprintf(note, sizeof(note), " Stopped (frozen) on this host: %s.", stopped);
+      size_t o = 0;
+      const sn_peer_id_t *p = &e->peer[step->peer];
+      if (p->has_beat) {
+        double age = (sn_clock_ns() - p->beat_ns) / 1e9;
+        o += (size_t)snprintf(note, sizeof(note), " Its heartbeat last moved %.1f s ago (%s).", age,
+                              age < 0.5 ? "it is waiting inside a call too" : "frozen, or busy outside the library");
+      }
+      if (nstopped > 0 && o < sizeof(note))
+        snprintf(note + o, sizeof(note) - o, " Stopped (frozen) on this host: %s.", stopped);
       SN_WARN("rank %d: %s: no progress for %.1f s: step %d waiting to %s piece %u/%u (%zu bytes) %s %s "
               "[%s link: %" PRIu64 " posted, %" PRIu64 " completed]; is rank %d alive and calling the same "
               "operation?%s (SNCCL_TIMEOUT_MS)",
@@ -651,6 +681,7 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
         } else if (x->status == SN_INPROGRESS && now - x->last_progress_ns > SN_LIVE_AFTER_NS &&
                    now >= x->eng->live_next_ns) {
           x->eng->live_next_ns = now + SN_LIVE_EVERY_NS;
+          sn_engine_heartbeats(x->eng, now);
           char who[512];
           int ndead = sn_exec_scan_peers(x, sn_peer_is_dead, who, sizeof(who));
           if (ndead > 0) {

@@ -36,6 +36,9 @@ typedef struct {
   int32_t pid;
   int pidfd;   /* -1: not watched; -2: watched with kill(pid, 0) */
   char host[64];
+  int has_beat;     /* its transport offers a heartbeat */
+  uint64_t beat;    /* last heartbeat value seen */
+  uint64_t beat_ns; /* when it last changed (or when watching began) */
 } sn_peer_id_t;
 
 typedef struct sn_engine {

@@ -71,6 +71,7 @@ typedef struct {
 typedef struct {
   _Alignas(SN_SHM_LINE) atomic_uint seq;
   _Alignas(SN_SHM_LINE) atomic_uint waiters;
+  _Alignas(SN_SHM_LINE) atomic_uint_fast64_t beat; /* bumped by the owner while it waits (heartbeat) */
 } sn_shm_bell_t;
 
 typedef struct {
@@ -233,9 +234,25 @@ static void sn_shm_comm_fini(void *vctx)
   free(c);
 }
 
+static sn_status_t sn_shm_heartbeat(void *vctx)
+{
+  sn_shm_ctx_t *c = vctx;
+  atomic_fetch_add_explicit(&c->my_bell->beat, 1, memory_order_relaxed);
+  return SN_OK;
+}
+
+static sn_status_t sn_shm_peer_heartbeat(void *vctx, int peer, uint64_t *beat_p)
+{
+  sn_shm_ctx_t *c = vctx;
+  if (!c->bells[peer]) return SN_ERR_UNSUPPORTED;
+  *beat_p = atomic_load_explicit(&c->bells[peer]->beat, memory_order_relaxed);
+  return SN_OK;
+}
+
 static uint64_t sn_shm_wait_token(void *vctx)
 {
   sn_shm_ctx_t *c = vctx;
+  atomic_fetch_add_explicit(&c->my_bell->beat, 1, memory_order_relaxed); /* a sleeping rank is a live one */
   atomic_fetch_add(&c->my_bell->waiters, 1); /* a full barrier before the last look */
   return atomic_load(&c->my_bell->seq);
 }
@@ -466,4 +483,6 @@ const sn_transport_ops_t sn_tp_shm_ops = {
     .wait_cancel = sn_shm_wait_cancel,
     .recv_peek = sn_shm_recv_peek,
     .recv_release = sn_shm_recv_release,
+    .heartbeat = sn_shm_heartbeat,
+    .peer_heartbeat = sn_shm_peer_heartbeat,
 };
