@@ -144,6 +144,11 @@ static int case_nonblocking_init(int rank, int nranks, ncclUniqueId id, void *ar
   ncclResult_t async;
   T_NCCL(ncclCommGetAsyncError(comm, &async));
   T_ASSERT(async == ncclInProgress, "async error %d while a rank is missing, expected ncclInProgress", (int)async);
+  /* calls before the init completed are refused, not run on half a communicator */
+  float x = 0;
+  ncclComm_t child = NULL;
+  T_NCCL_EXPECT(ncclAllReduce(&x, &x, 1, ncclFloat, ncclSum, comm, NULL), ncclInvalidUsage);
+  T_NCCL_EXPECT(ncclCommSplit(comm, 0, rank, &child, NULL), ncclInvalidUsage);
   nap_ms(300);
   double t0 = t_now();
   T_NCCL(ncclCommAbort(comm));

@@ -278,6 +278,19 @@ SN_API(ncclResult_t, ncclCommInitAll, ncclComm_t *comms, int ndev, const int *de
   return sn_api_result(st);
 }
 
+/* Enters a communicator for a call that needs it fully created. */
+static sn_status_t sn_api_enter_ready(sn_comm_t *c, const char *fn)
+{
+  SN_CHECK(sn_comm_enter(c));
+  if (atomic_load(&c->async_error) == SN_INPROGRESS) {
+    sn_comm_leave(c);
+    SN_WARN("%s : communicator %p is still being created (nonblocking init): poll ncclCommGetAsyncError first", fn,
+            (void *)c);
+    return SN_ERR_INVALID_USAGE;
+  }
+  return SN_OK;
+}
+
 SN_API(ncclResult_t, ncclCommFinalize, ncclComm_t comm)
 {
   sn_status_t st = sn_api_check_comm(comm, "ncclCommFinalize", 1);
@@ -285,7 +298,7 @@ SN_API(ncclResult_t, ncclCommFinalize, ncclComm_t comm)
   /* host operations have completed when they returned; device ones may
    * still be queued on the proxy: flush them */
   sn_comm_t *c = sn_api_comm(comm);
-  SN_CHECK_API(sn_comm_enter(c));
+  SN_CHECK_API(sn_api_enter_ready(c, "ncclCommFinalize"));
   if (c->dev && c->proxy.started) {
     pthread_mutex_lock(&c->proxy.mu);
     uint64_t last = c->proxy.issued;
@@ -357,7 +370,7 @@ SN_API(ncclResult_t, ncclCommSplit, ncclComm_t comm, int color, int key, ncclCom
   st = sn_comm_config_parse(config, &cfg, "ncclCommSplit");
   if (st != SN_OK) return sn_api_result(st);
   sn_comm_t *child = NULL, *parent = sn_api_comm(comm);
-  SN_CHECK_API(sn_comm_enter(parent));
+  SN_CHECK_API(sn_api_enter_ready(parent, "ncclCommSplit"));
   st = sn_comm_split(parent, color, key, &cfg, &child);
   sn_comm_leave(parent);
   if (st != SN_OK) return sn_api_result(st);
@@ -390,7 +403,7 @@ SN_API(ncclResult_t, ncclCommShrink, ncclComm_t comm, int *excludeRanksList, int
   st = sn_comm_config_parse(config, &cfg, "ncclCommShrink");
   if (st != SN_OK) return sn_api_result(st);
   sn_comm_t *child = NULL;
-  SN_CHECK_API(sn_comm_enter(c));
+  SN_CHECK_API(sn_api_enter_ready(c, "ncclCommShrink"));
   st = sn_comm_shrink(c, excludeRanksList, excludeRanksCount, &cfg, &child);
   sn_comm_leave(c);
   if (st != SN_OK) return sn_api_result(st);

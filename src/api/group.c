@@ -479,6 +479,11 @@ out:
 sn_status_t sn_group_enqueue(const sn_task_t *task)
 {
   int err = atomic_load(&task->comm->async_error);
+  if (err == SN_INPROGRESS) {
+    SN_WARN("rank %d: communicator %p is still being created (nonblocking init): poll ncclCommGetAsyncError until "
+            "it returns ncclSuccess", task->comm->rank, (void *)task->comm);
+    return SN_ERR_INVALID_USAGE;
+  }
   if (err != SN_OK) {
     SN_WARN("rank %d: communicator %p has failed earlier (%s); abort and recreate it", task->comm->rank,
             (void *)task->comm, sn_status_str((sn_status_t)err));
