@@ -54,7 +54,7 @@ tests_bin_checkmode_LDADD = libnccl.la -lm
 tests_bin_checkmode_LDFLAGS = $(SN_TEST_LINKFLAGS)
 
 tests_bin_shmfault_SOURCES = tests/shmfault.c $(SN_TEST_COMMON)
-tests_bin_shmfault_LDADD = libnccl.la -lm
+tests_bin_shmfault_LDADD = libnccl.la -lm -lpthread
 tests_bin_shmfault_LDFLAGS = $(SN_TEST_LINKFLAGS)
 
 # The same matrix with every buffer in (emulated) device memory and every

@@ -19,6 +19,7 @@
  *               the last error must say /dev/shm is too small (run with a tiny
  *               /dev/shm); X = ok: it must succeed (run with NCCL_SHM_DISABLE=1).
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,35 @@ static int survivors_done(int nsurvivors)
   return t_shared_wait(SH_DONE, nsurvivors, 30);
 }
 
+/* A watchdog thread polls ncclCommGetAsyncError while the main thread is
+ * inside the call (NCCL's documented pattern) and notes when it first sees
+ * an error. */
+typedef struct {
+  ncclComm_t comm;
+  volatile int stop;
+  volatile double seen; /* t_now() when the error showed, 0 before */
+  volatile ncclResult_t res;
+  long polls;
+} watchdog_t;
+
+static void *watchdog_main(void *varg)
+{
+  watchdog_t *w = varg;
+  while (!w->stop) {
+    ncclResult_t async = ncclSuccess;
+    ncclResult_t r = ncclCommGetAsyncError(w->comm, &async);
+    w->polls++;
+    if (r != ncclSuccess || async != ncclSuccess) {
+      w->res = r != ncclSuccess ? r : async;
+      w->seen = t_now();
+      break;
+    }
+    struct timespec ts = {0, 200000};
+    nanosleep(&ts, NULL);
+  }
+  return NULL;
+}
+
 static int failed_peer(int rank, int nranks, ncclUniqueId id, void *arg)
 {
   int frozen = arg != NULL;
@@ -59,11 +89,22 @@ static int failed_peer(int rank, int nranks, ncclUniqueId id, void *arg)
   size_t n = 1 << 18;
   float *buf = calloc(n, sizeof(float));
   T_ASSERT(buf != NULL, "out of memory");
+  watchdog_t w = {.comm = comm};
+  pthread_t wd;
+  T_ASSERT(pthread_create(&wd, NULL, watchdog_main, &w) == 0, "cannot start the watchdog thread");
   double t0 = t_now();
   ncclResult_t res = ncclAllReduce(buf, buf, n, ncclFloat, ncclSum, comm, NULL);
   double dt = t_now() - t0;
+  struct timespec grace = {0, 50000000};
+  if (!w.seen) nanosleep(&grace, NULL);
+  w.stop = 1;
+  pthread_join(wd, NULL);
   const char *msg = ncclGetLastError(NULL);
   T_MSG("FAULT %s peer: error after %.3f s: %s (%s)", frozen ? "frozen" : "dead", dt, ncclGetErrorString(res), msg);
+  T_MSG("FAULT %s peer: watchdog thread (%ld polls) saw %s %.3f s after the call began", frozen ? "frozen" : "dead",
+        w.polls, ncclGetErrorString(w.res), w.seen ? w.seen - t0 : -1.0);
+  T_ASSERT(w.seen && w.res == ncclRemoteError, "the watchdog thread never saw ncclRemoteError (%s)",
+           ncclGetErrorString(w.res));
   T_ASSERT(res == ncclRemoteError, "all-reduce with a %s peer returned %s", frozen ? "frozen" : "dead",
            ncclGetErrorString(res));
   T_ASSERT(dt < DEADLINE_MS / 1000.0 + 10.0, "error came after %.1f s (deadline %d ms)", dt, DEADLINE_MS);

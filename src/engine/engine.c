@@ -616,9 +616,9 @@ static const sn_transport_ops_t *sn_engine_sleeper(sn_exec_t **xs, int n, sn_eng
 
 #define SN_SLEEP_SLICE_NS 50000000ull /* deadlines and abort are checked at least this often */
 /* A stalled exec looks at its peers' liveness after this long without
- * progress, then this often: a few syscalls per 100 ms of waiting. */
-#define SN_LIVE_AFTER_NS 100000000ull
-#define SN_LIVE_EVERY_NS 100000000ull
+ * progress, then this often: a few syscalls per 50 ms of waiting. */
+#define SN_LIVE_AFTER_NS 20000000ull
+#define SN_LIVE_EVERY_NS 50000000ull
 
 sn_status_t sn_engine_run(sn_exec_t **xs, int n)
 {
