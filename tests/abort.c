@@ -180,14 +180,14 @@ static int case_nonblocking_ok(int rank, int nranks, ncclUniqueId id, void *arg)
 /* Abort in each state of a healthy communicator (every rank aborts). */
 static int case_states(int rank, int nranks, ncclUniqueId id, void *arg)
 {
-  const char *states[] = {"fresh (no link yet)", "after collectives", "after finalize", "after a timed-out call"};
+  const char *states[] = {"fresh (no link yet)", "after collectives", "after finalize", "after a failed call (peer gone)"};
   for (int s = 0; s < 4; s++) {
     ncclComm_t comm;
     T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
     if (s >= 1 && t_check_allreduce(comm, rank, nranks, "before abort")) return 1;
     if (s == 2) T_NCCL(ncclCommFinalize(comm));
     if (s == 3 && rank == 0) {
-      /* rank 0 alone: its all-reduce times out (SNCCL_TIMEOUT_MS below) */
+      /* rank 0 alone: its all-reduce fails (rank 1 aborted and exits: dead peer, else the deadline) */
       float x = 1;
       T_ASSERT(ncclAllReduce(&x, &x, 1, ncclFloat, ncclSum, comm, NULL) != ncclSuccess, "lonely all-reduce succeeded");
     }
@@ -210,7 +210,52 @@ static int case_states(int rank, int nranks, ncclUniqueId id, void *arg)
   return 0;
 }
 
+/* Two aborts and a destroy of one communicator at the same moment from three
+ * threads, while a fourth is blocked in a call: all return success, nothing
+ * is freed twice (the sanitizer build checks the latter). */
+typedef struct {
+  ncclComm_t comm;
+  int destroy;
+  volatile int *go;
+  ncclResult_t res;
+} teardown_t;
+
+static void *teardown_main(void *varg)
+{
+  teardown_t *t = varg;
+  while (!*t->go) {
+  }
+  t->res = t->destroy ? ncclCommDestroy(t->comm) : ncclCommAbort(t->comm);
+  return NULL;
+}
+
+static int case_concurrent_teardown(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  if (rank == nranks - 1) return absent(comm, nranks - 1);
+  blocked_t b = {.comm = comm, .kind = 0, .rank = rank, .nranks = nranks};
+  pthread_t bt, th[3];
+  T_ASSERT(pthread_create(&bt, NULL, blocked_main, &b) == 0, "pthread_create failed");
+  while (!b.started) nap_ms(1);
+  nap_ms(100);
+  volatile int go = 0;
+  teardown_t t[3] = {{comm, 0, &go, ncclSuccess}, {comm, 0, &go, ncclSuccess}, {comm, 1, &go, ncclSuccess}};
+  for (int i = 0; i < 3; i++) T_ASSERT(pthread_create(&th[i], NULL, teardown_main, &t[i]) == 0, "pthread_create failed");
+  go = 1;
+  for (int i = 0; i < 3; i++) pthread_join(th[i], NULL);
+  pthread_join(bt, NULL);
+  for (int i = 0; i < 3; i++)
+    T_ASSERT(t[i].res == ncclSuccess, "%s %d returned %s", t[i].destroy ? "destroy" : "abort", i,
+             ncclGetErrorString(t[i].res));
+  T_ASSERT(b.res != ncclSuccess, "the blocked all-reduce succeeded");
+  T_MSG("ABORT concurrent teardown: the blocked call returned %s", ncclGetErrorString(b.res));
+  __sync_fetch_and_add(&t_shared[SH_DONE], 1);
+  return 0;
+}
+
 static const t_case_t cases[] = {
+    {"concurrent_teardown", 2, 60, case_concurrent_teardown, 0},
     {"allreduce_blocked", 2, 60, case_allreduce, 0},
     {"split_blocked", 2, 60, case_split, 0},
     {"group_init_blocked", 2, 60, case_group_init, 0},

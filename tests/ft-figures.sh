@@ -15,7 +15,7 @@ for what in "allreduce" "split" "group init"; do
   grep "ABORT $what:" "$tmp" | sed -n 's/.*returned \([0-9.]*\) ms after.*/\1/p' | awk '{printf "%.6f\n", $1/1000}' | stats | sed "s/^/  blocked $what released after: /"
 done
 grep "ABORT nonblocking init" "$tmp" | sed -n 's/.*took \([0-9.]*\) ms.*/\1/p' | awk '{printf "%.6f\n", $1/1000}' | stats | sed "s/^/abort during nonblocking init: /"
-for st in "fresh (no link yet)" "after collectives" "after finalize" "after a timed-out call"; do
+for st in "fresh (no link yet)" "after collectives" "after finalize" "after a failed call (peer gone)"; do
   grep "ABORT state $st:" "$tmp" | sed -n 's/.*: \([0-9.]*\) ms$/\1/p' | awk '{printf "%.6f\n", $1/1000}' | stats | sed "s/^/abort $st: /"
 done
 grep -c "6 of 6 cases passed" "$tmp" | sed "s/^/abort runs passed: /"

@@ -322,7 +322,9 @@ SN_API(ncclResult_t, ncclCommDestroy, ncclComm_t comm)
   if (comm == NULL || sn_comm_is_dead(comm)) return ncclSuccess;
   sn_status_t st = sn_api_check_comm(comm, "ncclCommDestroy", 1);
   if (st != SN_OK) return sn_api_result(st);
-  sn_comm_destroy(sn_api_comm(comm));
+  sn_comm_t *c = sn_api_comm(comm);
+  if (atomic_exchange(&c->closing, 1)) return ncclSuccess; /* another thread tears it down */
+  sn_comm_destroy(c);
   return ncclSuccess;
 }
 
@@ -332,7 +334,9 @@ SN_API(ncclResult_t, ncclCommAbort, ncclComm_t comm)
   sn_status_t st = sn_api_check_comm(comm, "ncclCommAbort", 1);
   if (st != SN_OK) return sn_api_result(st);
   sn_comm_t *c = sn_api_comm(comm);
-  if (atomic_exchange(&c->abort_flag, 1)) return ncclSuccess; /* another thread is aborting it */
+  /* the flag first: it also releases threads a concurrent destroy waits for */
+  atomic_store(&c->abort_flag, 1);
+  if (atomic_exchange(&c->closing, 1)) return ncclSuccess; /* another thread tears it down */
   sn_comm_abort(c, NULL);
   return ncclSuccess;
 }

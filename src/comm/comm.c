@@ -252,6 +252,7 @@ sn_comm_t *sn_comm_new(int rank, int nranks, const sn_comm_config_t *cfg)
   atomic_init(&c->abort_flag, 0);
   atomic_init(&c->async_error, SN_OK);
   atomic_init(&c->inside, 0);
+  atomic_init(&c->closing, 0);
   pthread_mutex_init(&c->ops_lock, NULL);
   /* a device backend binds the communicator to the caller's current device,
    * as NCCL does; the proxy thread starts with the first device call */

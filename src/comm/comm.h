@@ -61,6 +61,7 @@ typedef struct sn_comm {
   atomic_int abort_flag;
   atomic_int async_error;  /* sn_status_t of the first failure, SN_OK */
   atomic_int inside;       /* threads inside a library call on this comm */
+  atomic_int closing;      /* a destroy or abort has begun (only one frees) */
   int revoked, finalized;
   uint64_t op_seq;         /* operations issued, for messages */
   uint64_t check_seq;      /* collective calls compared by SNCCL_CHECK */
