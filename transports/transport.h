@@ -77,11 +77,13 @@ typedef struct sn_transport_ops {
   sn_status_t (*recv_peek)(sn_conn_t *c, const void **ptr_p, size_t *bytes_p);
   sn_status_t (*recv_release)(sn_conn_t *c);
   /* Heartbeat (optional, SN_ERR_UNSUPPORTED otherwise): a counter this rank
-   * bumps while it waits inside a call, readable by peers without a
-   * message; a peer's counter that stops moving means it is frozen or busy
-   * outside the library (for diagnosis: the deadline still decides). */
-  sn_status_t (*heartbeat)(void *ctx);
-  sn_status_t (*peer_heartbeat)(void *ctx, int peer, uint64_t *beat_p);
+   * bumps while it waits inside a call, and how many collectives it has
+   * completed, readable by peers without a message. A peer's counter that
+   * stops moving means it is frozen or busy outside the library (for
+   * diagnosis: the deadline still decides); a dead peer that completed the
+   * collective we are in has left nothing missing. */
+  sn_status_t (*heartbeat)(void *ctx, uint64_t colls_done);
+  sn_status_t (*peer_heartbeat)(void *ctx, int peer, uint64_t *beat_p, uint64_t *colls_done_p);
 } sn_transport_ops_t;
 
 extern const sn_transport_ops_t sn_tp_shm_ops;

@@ -134,10 +134,11 @@ void sn_engine_set_peer(sn_engine_t *e, int r, int32_t pid, const char *host, in
   snprintf(p->host, sizeof(p->host), "%s", host);
   if (p->pidfd >= 0) close(p->pidfd);
   p->pidfd = -1;
-  uint64_t b;
-  int t = e->peer_tp ? e->peer_tp[r] : SN_TP_SOCKET;
-  p->has_beat = r != e->rank && e->tp_ctx[t] && sn_tp_table[t]->peer_heartbeat(e->tp_ctx[t], r, &b) == SN_OK;
-  p->beat = p->has_beat ? b : 0;
+  uint64_t b = 0, done;
+  p->beat_tp = -1;
+  for (int t = 0; t < SN_TP_COUNT && p->beat_tp < 0 && r != e->rank; t++)
+    if (e->tp_ctx[t] && sn_tp_table[t]->peer_heartbeat(e->tp_ctx[t], r, &b, &done) == SN_OK) p->beat_tp = t;
+  p->beat = b;
   p->beat_ns = sn_clock_ns();
   if (!watch || pid <= 0) return;
 #ifdef SYS_pidfd_open
@@ -174,16 +175,27 @@ int sn_engine_peer_dead(const sn_engine_t *e, int r)
 static void sn_engine_heartbeats(sn_engine_t *e, uint64_t now)
 {
   for (int t = 0; t < SN_TP_COUNT; t++)
-    if (e->tp_ctx[t]) (void)sn_tp_table[t]->heartbeat(e->tp_ctx[t]);
+    if (e->tp_ctx[t]) (void)sn_tp_table[t]->heartbeat(e->tp_ctx[t], e->colls_done);
   for (int r = 0; r < e->nranks; r++) {
     sn_peer_id_t *p = &e->peer[r];
-    uint64_t b;
-    if (!p->has_beat || sn_tp_table[e->peer_tp[r]]->peer_heartbeat(e->tp_ctx[e->peer_tp[r]], r, &b) != SN_OK) continue;
+    uint64_t b, done;
+    if (p->beat_tp < 0 || sn_tp_table[p->beat_tp]->peer_heartbeat(e->tp_ctx[p->beat_tp], r, &b, &done) != SN_OK)
+      continue;
     if (b != p->beat) {
       p->beat = b;
       p->beat_ns = now;
     }
   }
+}
+
+/* A finished collective is announced at once: a peer that finds this rank
+ * dead later must know whether it still owed anything. */
+static void sn_engine_coll_done(sn_engine_t *e, uint64_t coll_no)
+{
+  if (coll_no <= e->colls_done) return;
+  e->colls_done = coll_no;
+  for (int t = 0; t < SN_TP_COUNT; t++)
+    if (e->tp_ctx[t]) (void)sn_tp_table[t]->heartbeat(e->tp_ctx[t], coll_no);
 }
 
 /* /proc state letter of a watched local peer ('T': stopped), or 0. */
@@ -201,39 +213,79 @@ static char sn_peer_proc_state(const sn_engine_t *e, int r)
   return paren && paren[1] == ' ' ? paren[2] : 0;
 }
 
-static int sn_peer_is_dead(const sn_engine_t *e, int r) { return sn_engine_peer_dead(e, r); }
-static int sn_peer_is_stopped(const sn_engine_t *e, int r)
+/* Whether x still has an unfinished transfer with peer r. */
+static int sn_exec_waits_on(const sn_exec_t *x, int r)
 {
-  char st = sn_peer_proc_state(e, r);
-  return st == 'T' || st == 't';
+  const sn_sched_t *s = x->sched;
+  for (int i = x->first_open; i < s->nsteps; i++) {
+    const sn_step_t *step = &s->steps[i];
+    if (step->peer == r && x->st[i].done < x->st[i].npieces &&
+        (step->kind == SN_STEP_SEND || step->kind == SN_STEP_RECV || step->kind == SN_STEP_RECV_REDUCE))
+      return 1;
+  }
+  return 0;
+}
+
+/* Whether x waits on peer r over a link that was never connected (a dead
+ * peer that had connected left its connection in our listener's queue,
+ * which the drain pass accepts). */
+static int sn_exec_waits_unconnected(const sn_exec_t *x, int r)
+{
+  const sn_sched_t *s = x->sched;
+  for (int i = x->first_open; i < s->nsteps; i++) {
+    const sn_step_t *step = &s->steps[i];
+    if (step->peer != r || x->st[i].done == x->st[i].npieces) continue;
+    if (step->kind == SN_STEP_SEND && !x->eng->send[r].conn) return 1;
+    if ((step->kind == SN_STEP_RECV || step->kind == SN_STEP_RECV_REDUCE) && !x->eng->recv[r].conn) return 1;
+  }
+  return 0;
 }
 
 /* Watched peers of a stalled exec for which pred holds: in a collective
  * every rank takes part, so any of them matters (the rank we wait for may
  * itself wait for the dead one); point-to-point calls look only at their
- * own peers. Writes "rank 3 (pid 12 on h)" for each (a survivor that failed
- * first and exited may be among the dead); returns how many. */
-static int sn_exec_scan_peers(sn_exec_t *x, int (*pred)(const sn_engine_t *, int), char *buf, size_t len)
+ * own peers. Writes "rank 3 (pid 12 on h)" for each; returns how many. */
+static int sn_exec_scan_peers(sn_exec_t *x, int (*pred)(const sn_exec_t *, int), char *buf, size_t len)
 {
   sn_engine_t *e = x->eng;
-  const sn_sched_t *s = x->sched;
   int n = 0;
   size_t o = 0;
   buf[0] = '\0';
   for (int r = 0; r < e->nranks; r++) {
     if (r == e->rank || e->peer[r].pidfd == -1) continue;
-    int involved = x->label.algo != NULL;
-    for (int i = x->first_open; i < s->nsteps && !involved; i++) {
-      const sn_step_t *step = &s->steps[i];
-      involved = step->peer == r && x->st[i].done < x->st[i].npieces &&
-                 (step->kind == SN_STEP_SEND || step->kind == SN_STEP_RECV || step->kind == SN_STEP_RECV_REDUCE);
-    }
-    if (!involved || !pred(e, r)) continue;
+    if (!(x->label.algo != NULL || sn_exec_waits_on(x, r)) || !pred(x, r)) continue;
     char who[128];
     if (o < len) o += (size_t)snprintf(buf + o, len - o, "%s%s", n ? ", " : "", sn_engine_peer_str(e, r, who, sizeof(who)));
     n++;
   }
   return n;
+}
+
+static int sn_peer_is_dead(const sn_exec_t *x, int r) { return sn_engine_peer_dead(x->eng, r); }
+static int sn_peer_is_stopped(const sn_exec_t *x, int r)
+{
+  char st = sn_peer_proc_state(x->eng, r);
+  return st == 'T' || st == 't';
+}
+
+/* A dead peer dooms the exec only if it left something missing. A process
+ * may legitimately finish its part and exit while we still drain what it
+ * sent (it sits in shared memory), so the caller has made one more
+ * progress pass after the death was seen (nothing new can come from a dead
+ * process after that), and then, through the peer's heartbeat: in a
+ * collective, the peer counts if it never completed this collective (a
+ * rank we wait for may be waiting for it); in point-to-point calls, if we
+ * still wait on it directly. Without a heartbeat (a peer reached by TCP
+ * only) its death is not enough: its data may still be queued behind a
+ * dependency, and the link's EOF or the deadline decides. */
+static int sn_peer_left_a_gap(const sn_exec_t *x, int r)
+{
+  if (!sn_engine_peer_dead(x->eng, r)) return 0;
+  const sn_peer_id_t *p = &x->eng->peer[r];
+  uint64_t b, done;
+  if (p->beat_tp < 0 || sn_tp_table[p->beat_tp]->peer_heartbeat(x->eng->tp_ctx[p->beat_tp], r, &b, &done) != SN_OK)
+    return sn_exec_waits_unconnected(x, r); /* it never connected: nothing of it can be queued */
+  return x->coll_no ? done < x->coll_no : sn_exec_waits_on(x, r);
 }
 
 const char *sn_exec_what(sn_exec_t *x)
@@ -257,6 +309,8 @@ sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, co
   x->base[SN_BUF_SEND] = (uint8_t *)(uintptr_t)sendbuf;
   x->base[SN_BUF_RECV] = recvbuf;
   x->label = *label;
+  /* collectives are numbered in call order, the same on every rank */
+  if (label->algo) x->coll_no = ++eng->colls_issued;
   /* scratch comes from the engine's cache when the exec starts (execs of
    * one engine run one after the other): no allocation and page faults of a
    * large buffer on every call */
@@ -383,17 +437,18 @@ static void sn_exec_report_stall(sn_exec_t *x)
       int is_send = step->kind == SN_STEP_SEND;
       sn_link_t *l = is_send ? &e->send[step->peer] : &e->recv[step->peer];
       char who[128];
-      char stopped[512], note[600] = "";
-      int nstopped = sn_exec_scan_peers(x, sn_peer_is_stopped, stopped, sizeof(stopped));
+      char list[512], note[1200] = "";
       size_t o = 0;
       const sn_peer_id_t *p = &e->peer[step->peer];
-      if (p->has_beat) {
+      if (p->beat_tp >= 0) {
         double age = (sn_clock_ns() - p->beat_ns) / 1e9;
         o += (size_t)snprintf(note, sizeof(note), " Its heartbeat last moved %.1f s ago (%s).", age,
                               age < 0.5 ? "it is waiting inside a call too" : "frozen, or busy outside the library");
       }
-      if (nstopped > 0 && o < sizeof(note))
-        snprintf(note + o, sizeof(note) - o, " Stopped (frozen) on this host: %s.", stopped);
+      if (sn_exec_scan_peers(x, sn_peer_is_stopped, list, sizeof(list)) > 0 && o < sizeof(note))
+        o += (size_t)snprintf(note + o, sizeof(note) - o, " Stopped (frozen) on this host: %s.", list);
+      if (sn_exec_scan_peers(x, sn_peer_is_dead, list, sizeof(list)) > 0 && o < sizeof(note))
+        snprintf(note + o, sizeof(note) - o, " Exited on this host: %s.", list);
       SN_WARN("rank %d: %s: no progress for %.1f s: step %d waiting to %s piece %u/%u (%zu bytes) %s %s "
               "[%s link: %" PRIu64 " posted, %" PRIu64 " completed]; is rank %d alive and calling the same "
               "operation?%s (SNCCL_TIMEOUT_MS)",
@@ -415,9 +470,12 @@ static sn_status_t sn_link_failed(sn_exec_t *x, int peer, sn_link_t *l, int is_s
 {
   sn_engine_t *e = x->eng;
   char d[160], who[128], cause[256];
+  char exited[512], note[540] = "";
   snprintf(cause, sizeof(cause), "%s", sn_log_last_error());
-  SN_WARN("rank %d: %s: %s link with %s failed (%s): %s [%s]", e->rank, sn_exec_what(x), is_send ? "send" : "receive",
-          sn_engine_peer_str(e, peer, who, sizeof(who)), sn_link_desc(l, d, sizeof(d)), sn_status_str(ps), cause);
+  if (sn_exec_scan_peers(x, sn_peer_is_dead, exited, sizeof(exited)) > 0)
+    snprintf(note, sizeof(note), "; exited on this host: %s", exited);
+  SN_WARN("rank %d: %s: %s link with %s failed (%s): %s [%s]%s", e->rank, sn_exec_what(x), is_send ? "send" : "receive",
+          sn_engine_peer_str(e, peer, who, sizeof(who)), sn_link_desc(l, d, sizeof(d)), sn_status_str(ps), cause, note);
   return ps;
 }
 
@@ -594,6 +652,24 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
   return x->first_open == s->nsteps ? SN_OK : SN_INPROGRESS;
 }
 
+/* After a failure the communicator is finished (later calls are refused
+ * until it is aborted): closing its network links now tells the peers at
+ * once (EOF), so that the failure travels the job in hops of a round trip
+ * instead of a deadline each; their messages name the dead process where
+ * they can see it. Shared-memory peers learn through pidfds and heartbeats. */
+static void sn_engine_close_net_links(sn_engine_t *e)
+{
+  for (int r = 0; r < e->nranks; r++) {
+    if (e->peer_tp[r] != SN_TP_SOCKET) continue;
+    sn_link_t *ls[2] = {&e->send[r], &e->recv[r]};
+    for (int k = 0; k < 2; k++)
+      if (ls[k]->conn) {
+        ls[k]->ops->close(ls[k]->conn);
+        ls[k]->conn = NULL;
+      }
+  }
+}
+
 /* When every unfinished exec belongs to one engine whose pending work is on
  * one transport, that transport can put us to sleep until a peer signals
  * (futex doorbell for shared memory, poll() for sockets). */
@@ -683,18 +759,30 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
           x->eng->live_next_ns = now + SN_LIVE_EVERY_NS;
           sn_engine_heartbeats(x->eng, now);
           char who[512];
-          int ndead = sn_exec_scan_peers(x, sn_peer_is_dead, who, sizeof(who));
-          if (ndead > 0) {
-            SN_WARN("rank %d: %s: %s %s exited (found %.2f s into the wait); this operation cannot complete",
-                    x->eng->rank, sn_exec_what(x), who, ndead == 1 ? "has" : "have",
-                    (now - x->last_progress_ns) / 1e9);
-            x->status = SN_ERR_REMOTE;
+          if (sn_exec_scan_peers(x, sn_peer_is_dead, who, sizeof(who)) > 0) {
+            /* drain what the dead left behind; only then is a gap a gap */
+            moved = 0;
+            x->status = sn_exec_progress(x, &moved);
+            int ndead = 0;
+            if (moved) {
+              x->last_progress_ns = now;
+              progressed = 1;
+            } else if (x->status == SN_INPROGRESS) {
+              ndead = sn_exec_scan_peers(x, sn_peer_left_a_gap, who, sizeof(who));
+            }
+            if (ndead > 0) {
+              SN_WARN("rank %d: %s: %s %s exited before completing this operation (found %.2f s into the wait)",
+                      x->eng->rank, sn_exec_what(x), who, ndead == 1 ? "has" : "have",
+                      (now - x->last_progress_ns) / 1e9);
+              x->status = SN_ERR_REMOTE;
+            }
           }
         }
       }
       if (x->status == SN_INPROGRESS) continue;
       x->finished = 1;
       if (x->flight) x->flight->state = x->status < 0 ? SN_FL_FAILED : SN_FL_DONE;
+      if (x->status == SN_OK && x->coll_no) sn_engine_coll_done(x->eng, x->coll_no);
       left--;
       if (x->status < 0 && result == SN_OK) result = x->status;
     }
@@ -707,6 +795,7 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
           xs[i]->status = SN_ERR_ABORTED;
           if (xs[i]->flight) xs[i]->flight->state = SN_FL_FAILED;
         }
+      for (int i = 0; i < n; i++) sn_engine_close_net_links(xs[i]->eng);
       break;
     }
     sn_engine_t *now_eng = NULL;

@@ -36,7 +36,7 @@ typedef struct {
   int32_t pid;
   int pidfd;   /* -1: not watched; -2: watched with kill(pid, 0) */
   char host[64];
-  int has_beat;     /* its transport offers a heartbeat */
+  int beat_tp;      /* transport that carries its heartbeat, or -1 */
   uint64_t beat;    /* last heartbeat value seen */
   uint64_t beat_ns; /* when it last changed (or when watching began) */
 } sn_peer_id_t;
@@ -58,6 +58,7 @@ typedef struct sn_engine {
   uint8_t *scratch;   /* cached scratch buffer, lent to one exec at a time */
   size_t scratch_bytes;
   sn_peer_id_t *peer; /* nranks */
+  uint64_t colls_issued, colls_done; /* collective execs created / completed, in order */
   uint64_t live_next_ns; /* next liveness look while an exec is stalled */
 } sn_engine_t;
 
@@ -104,6 +105,7 @@ typedef struct sn_exec {
   sn_step_state_t *st;
   sn_step_state_t st_inline[SN_EXEC_INLINE_STEPS]; /* small schedules need no allocation */
   int first_open;
+  uint64_t coll_no;  /* this collective's number on the engine (1, 2, ...); 0 for p2p */
   int started;
   int finished;
   uint64_t last_progress_ns;

@@ -72,6 +72,7 @@ typedef struct {
   _Alignas(SN_SHM_LINE) atomic_uint seq;
   _Alignas(SN_SHM_LINE) atomic_uint waiters;
   _Alignas(SN_SHM_LINE) atomic_uint_fast64_t beat; /* bumped by the owner while it waits (heartbeat) */
+  atomic_uint_fast64_t colls_done;                   /* collectives the owner has completed */
 } sn_shm_bell_t;
 
 typedef struct {
@@ -234,18 +235,20 @@ static void sn_shm_comm_fini(void *vctx)
   free(c);
 }
 
-static sn_status_t sn_shm_heartbeat(void *vctx)
+static sn_status_t sn_shm_heartbeat(void *vctx, uint64_t colls_done)
 {
   sn_shm_ctx_t *c = vctx;
   atomic_fetch_add_explicit(&c->my_bell->beat, 1, memory_order_relaxed);
+  atomic_store_explicit(&c->my_bell->colls_done, colls_done, memory_order_release);
   return SN_OK;
 }
 
-static sn_status_t sn_shm_peer_heartbeat(void *vctx, int peer, uint64_t *beat_p)
+static sn_status_t sn_shm_peer_heartbeat(void *vctx, int peer, uint64_t *beat_p, uint64_t *colls_done_p)
 {
   sn_shm_ctx_t *c = vctx;
   if (!c->bells[peer]) return SN_ERR_UNSUPPORTED;
   *beat_p = atomic_load_explicit(&c->bells[peer]->beat, memory_order_relaxed);
+  *colls_done_p = atomic_load_explicit(&c->bells[peer]->colls_done, memory_order_acquire);
   return SN_OK;
 }
 

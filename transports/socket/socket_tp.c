@@ -339,8 +339,11 @@ static void sn_sock_close(sn_conn_t *c)
 /* Data arrives in the kernel's buffers: no in-place access. */
 static sn_status_t sn_sock_recv_peek(sn_conn_t *c, const void **ptr_p, size_t *bytes_p) { return SN_ERR_UNSUPPORTED; }
 static sn_status_t sn_sock_recv_release(sn_conn_t *c) { return SN_ERR_UNSUPPORTED; }
-static sn_status_t sn_sock_heartbeat(void *ctx) { return SN_ERR_UNSUPPORTED; }
-static sn_status_t sn_sock_peer_heartbeat(void *ctx, int peer, uint64_t *beat_p) { return SN_ERR_UNSUPPORTED; }
+static sn_status_t sn_sock_heartbeat(void *ctx, uint64_t colls_done) { return SN_ERR_UNSUPPORTED; }
+static sn_status_t sn_sock_peer_heartbeat(void *ctx, int peer, uint64_t *beat_p, uint64_t *colls_done_p)
+{
+  return SN_ERR_UNSUPPORTED;
+}
 
 const sn_transport_ops_t sn_tp_socket_ops = {
     .size = sizeof(sn_transport_ops_t),
