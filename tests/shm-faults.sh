@@ -2,7 +2,8 @@
 # Local peer failures (tests/shmfault.c): a local peer that died (over shared
 # memory, then over TCP) must turn into ncclRemoteError naming it, a frozen
 # one into an error at the deadline naming it as stopped, a pause shorter
-# than the deadline into nothing at all; and a /dev/shm too small for the ring
+# than the deadline into nothing at all, nor a peer that exits once it has
+# sent its part; and a /dev/shm too small for the ring
 # buffers must fail cleanly while the socket path still works. The second
 # part mounts a 64 KiB tmpfs on /dev/shm in a private mount namespace; it is
 # skipped where unshare -m is not permitted.
@@ -11,6 +12,8 @@ bin="${SN_TOP_BUILDDIR:-.}/tests/bin/shmfault"
 NCCL_SHM_DISABLE=1 "$bin" deadpeer || exit 1
 "$bin" frozen || exit 1
 "$bin" pause || exit 1
+"$bin" earlyexit || exit 1
+NCCL_SHM_DISABLE=1 "$bin" earlyexit || exit 1
 if ! unshare -m true 2>/dev/null; then
   echo "SKIP part: 'unshare -m' is not permitted here"
   exit 0

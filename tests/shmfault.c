@@ -13,6 +13,10 @@
  *   stuck       4 ranks; rank 2 freezes after three all-reduces; the others
  *               time out in the fourth and leave flight-recorder dumps
  *               (tests/flight.sh checks what snccl-stuck makes of them).
+ *   earlyexit   4 ranks; rank 1 joins a reduce late, rank 3 (done early
+ *               when it is a leaf) then sends to rank 0 over a link used
+ *               before and exits at once; rank 0 drains it while waiting
+ *               for rank 1: must succeed.
  *   pause       4 ranks; rank 3 stops itself for half the deadline, then
  *               joins: the all-reduce must succeed (no false timeout).
  *   smallshm X  2 ranks all-reduce 1 MiB; X = fail: it must fail cleanly and
@@ -164,6 +168,61 @@ static int stuck_rank(int rank, int nranks, ncclUniqueId id, void *arg)
   return rc;
 }
 
+/* A peer that finished its part may exit before the others drain what it
+ * sent: rank 3 sends to rank 0 and exits at once; rank 0 receives from
+ * rank 3 and from rank 1, which sends 300 ms later, so rank 0 stalls long
+ * enough to look at its peers and find rank 3 dead. It must not fail. */
+static int early_exit(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  int32_t v = 100 + rank, a = -1, b = -1;
+  struct timespec late = {0, 300000000L};
+  /* connect 3 -> 0 while both are there (a link is set up on first use; a
+   * sender that leaves before the receiver ever attached takes an
+   * unattached shared-memory segment with it) */
+  if (rank == 3) {
+    T_NCCL(ncclSend(&v, 1, ncclInt32, 0, comm, NULL));
+    T_ASSERT(t_shared_wait(SH_DONE, 1, 30) == 0, "rank 0 never received");
+  }
+  if (rank == 0) {
+    T_NCCL(ncclRecv(&a, 1, ncclInt32, 3, comm, NULL));
+    T_ASSERT(a == 103, "received %d from rank 3, expected 103", a);
+    t_shared[SH_DONE] = 1;
+  }
+  /* a collective first: a reduce to rank 0 in which rank 3's part is done
+   * as soon as it has sent it (when the algorithm makes it a leaf) */
+  int32_t sum = -1;
+  double t0 = t_now();
+  if (rank == 1) nanosleep(&late, NULL);
+  T_NCCL(ncclReduce(&v, &sum, 1, ncclInt32, ncclSum, 0, comm, NULL));
+  if (rank == 3) {
+    T_MSG("FAULT early exit: rank 3 finished the reduce after %.3f s and exits", t_now() - t0);
+    T_NCCL(ncclSend(&v, 1, ncclInt32, 0, comm, NULL));
+    T_NCCL(ncclCommDestroy(comm));
+    _exit(0);
+  }
+  if (rank == 0) {
+    T_MSG("FAULT early exit: reduce completed after %.3f s", t_now() - t0);
+    T_ASSERT(sum == 100 + 101 + 102 + 103, "reduce gave %d", sum);
+  }
+  if (rank == 1) {
+    nanosleep(&late, NULL);
+    T_NCCL(ncclSend(&v, 1, ncclInt32, 0, comm, NULL));
+  }
+  if (rank == 0) {
+    t0 = t_now();
+    T_NCCL(ncclGroupStart());
+    T_NCCL(ncclRecv(&a, 1, ncclInt32, 3, comm, NULL));
+    T_NCCL(ncclRecv(&b, 1, ncclInt32, 1, comm, NULL));
+    T_NCCL(ncclGroupEnd());
+    T_MSG("FAULT early exit: receives completed after %.3f s with rank 3 gone", t_now() - t0);
+    T_ASSERT(a == 103 && b == 101, "received %d and %d, expected 103 and 101", a, b);
+  }
+  T_NCCL(ncclCommDestroy(comm));
+  return 0;
+}
+
 /* A pause shorter than the deadline is not a failure. */
 static int paused_peer(int rank, int nranks, ncclUniqueId id, void *arg)
 {
@@ -233,12 +292,13 @@ int main(int argc, char **argv)
   t_shared = shared;
   if (argc >= 2 && strcmp(argv[1], "deadpeer") == 0) return sn_launch(4, 30, 10, failed_peer, NULL);
   if (argc >= 2 && strcmp(argv[1], "frozen") == 0) return sn_launch(4, 30, 10, failed_peer, "frozen");
+  if (argc >= 2 && strcmp(argv[1], "earlyexit") == 0) return sn_launch(4, 30, 10, early_exit, NULL);
   if (argc >= 2 && strcmp(argv[1], "stuck") == 0) return sn_launch(4, 30, 10, stuck_rank, NULL);
   if (argc >= 2 && strcmp(argv[1], "pause") == 0) return sn_launch(4, 30, 10, paused_peer, NULL);
   if (argc >= 3 && strcmp(argv[1], "smallshm") == 0) {
     want_ok = strcmp(argv[2], "ok") == 0;
     return sn_launch(2, 30, 10, small_shm, NULL);
   }
-  fprintf(stderr, "usage: %s deadpeer | frozen | stuck | pause | smallshm ok|fail\n", argv[0]);
+  fprintf(stderr, "usage: %s deadpeer | frozen | earlyexit | stuck | pause | smallshm ok|fail\n", argv[0]);
   return 2;
 }

@@ -84,6 +84,10 @@ typedef struct sn_transport_ops {
    * collective we are in has left nothing missing. */
   sn_status_t (*heartbeat)(void *ctx, uint64_t colls_done);
   sn_status_t (*peer_heartbeat)(void *ctx, int peer, uint64_t *beat_p, uint64_t *colls_done_p);
+  /* The communicator ends cleanly (destroy after success, not abort): links
+   * closed from now on may leave messages behind for a live receiver that
+   * has not collected them yet (its operation still runs). */
+  void (*comm_linger)(void *ctx);
 } sn_transport_ops_t;
 
 extern const sn_transport_ops_t sn_tp_shm_ops;

@@ -633,5 +633,7 @@ void sn_comm_destroy(sn_comm_t *c)
 {
   struct timespec nap = {0, 1000000};
   while (atomic_load(&c->inside) > 0) nanosleep(&nap, NULL);
+  /* a clean end: a peer may still be collecting what we sent last */
+  if (c->eng.send && atomic_load(&c->async_error) == SN_OK && !atomic_load(&c->abort_flag)) sn_engine_linger(&c->eng);
   sn_comm_retire(c);
 }

@@ -127,6 +127,12 @@ void sn_engine_fini(sn_engine_t *e)
   memset(e, 0, sizeof(*e));
 }
 
+void sn_engine_linger(sn_engine_t *e)
+{
+  for (int t = 0; t < SN_TP_COUNT; t++)
+    if (e->tp_ctx[t]) sn_tp_table[t]->comm_linger(e->tp_ctx[t]);
+}
+
 void sn_engine_set_peer(sn_engine_t *e, int r, int32_t pid, const char *host, int watch)
 {
   sn_peer_id_t *p = &e->peer[r];

@@ -79,6 +79,9 @@ const char *sn_engine_peer_str(const sn_engine_t *e, int r, char *buf, size_t le
 /* Whether a watched peer has exited (1), 0 otherwise. */
 int sn_engine_peer_dead(const sn_engine_t *e, int r);
 void sn_engine_fini(sn_engine_t *e);
+/* Before fini on a clean end (destroy after success): messages already
+ * sent may outlive this rank for receivers still collecting them. */
+void sn_engine_linger(sn_engine_t *e);
 
 typedef struct {
   uint32_t npieces, posted, done;

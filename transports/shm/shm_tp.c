@@ -35,6 +35,7 @@
 #include <time.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,8 @@ typedef struct {
 
 typedef struct {
   sn_tp_env_t env;
+  int linger;                 /* clean end: keep segments a live receiver has not read */
+  int32_t *pids;              /* local peers' pids (0 for remote ranks) */
   sn_shm_bell_t *my_bell;
   int bell_linked;            /* my bell's name still exists */
   sn_shm_bell_t **bells;      /* local peers' bells, NULL for remote ranks */
@@ -143,6 +146,7 @@ typedef struct {
 } sn_shm_req_t;
 
 struct sn_conn {
+  void *ctx;                        /* the sn_shm_ctx_t it belongs to */
   int is_send, peer, depth;
   sn_shm_bell_t *peer_bell;
   size_t piece, map_bytes;
@@ -182,6 +186,15 @@ static sn_status_t sn_shm_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, vo
     return SN_ERR_SYSTEM;
   }
   c->cma_min = (size_t)sn_param_int(SN_P_SHM_CMA_MIN);
+  c->pids = calloc((size_t)env->nranks, sizeof(*c->pids));
+  if (!c->pids) {
+    munmap(c->my_bell, 4096);
+    shm_unlink(name);
+    free(c->cma);
+    free(c->bells);
+    free(c);
+    return SN_ERR_SYSTEM;
+  }
   sn_shm_blob_t blob = {env->host_hash, (int32_t)getpid(), 0, (uint64_t)(uintptr_t)&sn_shm_cma_probe};
   memcpy(my_blob, &blob, sizeof(blob));
   *ctx_p = c;
@@ -196,6 +209,7 @@ static sn_status_t sn_shm_comm_setup(void *vctx)
     sn_shm_blob_t b;
     memcpy(&b, c->env.blobs + (size_t)r * SN_TP_BLOB_BYTES, sizeof(b));
     if (r == c->env.rank || b.host_hash != c->env.host_hash) continue;
+    c->pids[r] = b.pid;
     char name[64];
     sn_bell_name(name, sizeof(name), c->env.comm_id, r);
     c->bells[r] = sn_bell_map(name, 0);
@@ -232,8 +246,11 @@ static void sn_shm_comm_fini(void *vctx)
   if (c->my_bell) munmap(c->my_bell, 4096);
   free(c->bells);
   free(c->cma);
+  free(c->pids);
   free(c);
 }
+
+static void sn_shm_comm_linger(void *vctx) { ((sn_shm_ctx_t *)vctx)->linger = 1; }
 
 static sn_status_t sn_shm_heartbeat(void *vctx, uint64_t colls_done)
 {
@@ -287,6 +304,7 @@ static sn_status_t sn_shm_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t 
   int dst = dir == SN_DIR_SEND ? peer : ctx->env.rank;
   sn_conn_t *c = calloc(1, sizeof(*c));
   if (!c) return SN_ERR_SYSTEM;
+  c->ctx = ctx;
   c->is_send = dir == SN_DIR_SEND;
   c->peer = peer;
   c->peer_bell = ctx->bells[peer];
@@ -462,8 +480,15 @@ static void sn_shm_close(sn_conn_t *c)
   if (!c) return;
   free(c->stage);
   if (c->hdr) {
-    /* if the peer never attached, the name is still there: remove it */
-    if (atomic_load(&c->hdr->attached) < 2) shm_unlink(c->name);
+    /* if the peer never attached, the name is still there: remove it,
+     * unless the communicator ends cleanly and it holds messages we sent
+     * to a receiver that is still alive (our operation completed when they
+     * were published; its has not): it attaches later and unlinks it. */
+    sn_shm_ctx_t *ctx = c->ctx;
+    int32_t pid = ctx && ctx->pids ? ctx->pids[c->peer] : 0;
+    int keep = c->is_send && ctx && ctx->linger && atomic_load(&c->hdr->tail) > atomic_load(&c->hdr->head) &&
+               pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+    if (atomic_load(&c->hdr->attached) < 2 && !keep) shm_unlink(c->name);
     munmap(c->hdr, c->map_bytes);
   }
   free(c);
@@ -488,4 +513,5 @@ const sn_transport_ops_t sn_tp_shm_ops = {
     .recv_release = sn_shm_recv_release,
     .heartbeat = sn_shm_heartbeat,
     .peer_heartbeat = sn_shm_peer_heartbeat,
+    .comm_linger = sn_shm_comm_linger,
 };

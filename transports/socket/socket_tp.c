@@ -340,6 +340,8 @@ static void sn_sock_close(sn_conn_t *c)
 static sn_status_t sn_sock_recv_peek(sn_conn_t *c, const void **ptr_p, size_t *bytes_p) { return SN_ERR_UNSUPPORTED; }
 static sn_status_t sn_sock_recv_release(sn_conn_t *c) { return SN_ERR_UNSUPPORTED; }
 static sn_status_t sn_sock_heartbeat(void *ctx, uint64_t colls_done) { return SN_ERR_UNSUPPORTED; }
+/* Sent bytes are the kernel's once send() took them: nothing to keep. */
+static void sn_sock_comm_linger(void *ctx) {}
 static sn_status_t sn_sock_peer_heartbeat(void *ctx, int peer, uint64_t *beat_p, uint64_t *colls_done_p)
 {
   return SN_ERR_UNSUPPORTED;
@@ -364,4 +366,5 @@ const sn_transport_ops_t sn_tp_socket_ops = {
     .recv_release = sn_sock_recv_release,
     .heartbeat = sn_sock_heartbeat,
     .peer_heartbeat = sn_sock_peer_heartbeat,
+    .comm_linger = sn_sock_comm_linger,
 };
