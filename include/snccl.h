@@ -166,6 +166,14 @@ ncclResult_t sncclEpCombine(sncclEpHandle_t handle, const void* expertOut, void*
 ncclResult_t sncclEpHandleDestroy(sncclEpHandle_t handle);
 #endif /* SNCCL_EP_PREVIEW */
 
+/* ---- flight recorder ---- */
+/* Writes the communicator's flight recorder (its last 64 operations, one
+ * key=value line each: seq, coll, bytes, algo, state, and for a running or
+ * failed one the step, peer and direction awaited) to `path`; NULL writes
+ * to SNCCL_FLIGHT_DIR/<host>.<pid>.<rank>.flight, or stderr when unset.
+ * `snccl-stuck DIR` merges the dumps of all ranks. */
+ncclResult_t sncclCommDumpFlight(ncclComm_t comm, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

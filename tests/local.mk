@@ -46,8 +46,20 @@ tests_bin_alltoallv_SOURCES = tests/alltoallv.c $(SN_TEST_COMMON)
 tests_bin_alltoallv_LDADD = libnccl.la -lm
 tests_bin_alltoallv_LDFLAGS = $(SN_TEST_LINKFLAGS)
 
+# ncclCommAbort from another thread, in every state (tests/abort.c).
+check_PROGRAMS += tests/bin/abort
+tests_bin_abort_SOURCES = tests/abort.c $(SN_TEST_COMMON)
+tests_bin_abort_LDADD = libnccl.la -lm -lpthread
+tests_bin_abort_LDFLAGS = $(SN_TEST_LINKFLAGS)
+
+# SNCCL_CHECK=1: mismatched calls across ranks (tests/checkmode.c).
+check_PROGRAMS += tests/bin/checkmode
+tests_bin_checkmode_SOURCES = tests/checkmode.c $(SN_TEST_COMMON)
+tests_bin_checkmode_LDADD = libnccl.la -lm
+tests_bin_checkmode_LDFLAGS = $(SN_TEST_LINKFLAGS)
+
 tests_bin_shmfault_SOURCES = tests/shmfault.c $(SN_TEST_COMMON)
-tests_bin_shmfault_LDADD = libnccl.la -lm
+tests_bin_shmfault_LDADD = libnccl.la -lm -lpthread
 tests_bin_shmfault_LDFLAGS = $(SN_TEST_LINKFLAGS)
 
 # The same matrix with every buffer in (emulated) device memory and every
@@ -169,6 +181,9 @@ TESTS += \
 	tests/bootstrap-garbage.sh \
 	tests/bootstrap-badid.sh \
 	tests/shm-faults.sh \
+	tests/flight.sh \
+	tests/bin/abort \
+	tests/bin/checkmode \
 	tests/compat.sh \
 	tests/symbols.sh \
 	tests/mpi.sh \
@@ -181,7 +196,7 @@ EXTRA_DIST += \
 	tests/coll-shm.sh tests/coll-socket.sh tests/coll-shm-ring.sh tests/coll-shm-direct.sh \
 	tests/coll-socket-ring.sh tests/coll-socket-direct.sh tests/coll-shm-chunk.sh \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
-	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/coll-shm-cma.sh \
+	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/flight.sh tests/coll-shm-cma.sh \
 	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh tests/perf-tools.sh \
 	tests/alltoallv-shm.sh tests/alltoallv-socket.sh
 

@@ -13,7 +13,8 @@
  * part of the peer info at init, and connect() is retried by the engine while
  * it returns SN_INPROGRESS.
  *
- * Liveness (is the peer still there?) is the core's job, not the transport's.
+ * Liveness (is the peer still there?) is the core's job, not the transport's;
+ * a transport with shared state may offer a heartbeat the core reads.
  */
 #ifndef SN_TRANSPORT_H
 #define SN_TRANSPORT_H
@@ -75,6 +76,18 @@ typedef struct sn_transport_ops {
    * completed in progress()'s count once released. */
   sn_status_t (*recv_peek)(sn_conn_t *c, const void **ptr_p, size_t *bytes_p);
   sn_status_t (*recv_release)(sn_conn_t *c);
+  /* Heartbeat (optional, SN_ERR_UNSUPPORTED otherwise): a counter this rank
+   * bumps while it waits inside a call, and how many collectives it has
+   * completed, readable by peers without a message. A peer's counter that
+   * stops moving means it is frozen or busy outside the library (for
+   * diagnosis: the deadline still decides); a dead peer that completed the
+   * collective we are in has left nothing missing. */
+  sn_status_t (*heartbeat)(void *ctx, uint64_t colls_done);
+  sn_status_t (*peer_heartbeat)(void *ctx, int peer, uint64_t *beat_p, uint64_t *colls_done_p);
+  /* The communicator ends cleanly (destroy after success, not abort): links
+   * closed from now on may leave messages behind for a live receiver that
+   * has not collected them yet (its operation still runs). */
+  void (*comm_linger)(void *ctx);
 } sn_transport_ops_t;
 
 extern const sn_transport_ops_t sn_tp_shm_ops;

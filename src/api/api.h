@@ -58,6 +58,10 @@ void sn_a2av_free(sn_task_t *t);
 
 /* Bytes a task reads from sendbuf and writes to recvbuf on this rank. */
 void sn_task_bytes(const sn_task_t *t, size_t *in_p, size_t *out_p);
+/* SNCCL_CHECK=1: compares every collective's fingerprint (call, count,
+ * type, op, root, sequence number) across ranks before the group runs;
+ * SN_ERR_INVALID_USAGE with one WARN naming both sides on a mismatch. */
+sn_status_t sn_check_group(const sn_task_t *tasks, int ntasks);
 /* Runs tasks on host-addressable buffers now, in this thread. */
 sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks);
 /* Classifies the task's buffers (device, managed, host) and checks its

@@ -14,6 +14,12 @@
 
 _Static_assert(sizeof(sn_uid_t) <= NCCL_UNIQUE_ID_BYTES, "unique id too large");
 
+#define SN_CHECK_API(expr)                         \
+  do {                                             \
+    sn_status_t sn_api_st_ = (expr);               \
+    if (sn_api_st_ != SN_OK) return sn_api_result(sn_api_st_); \
+  } while (0)
+
 sn_status_t sn_comm_config_parse(const ncclConfig_t *config, sn_comm_config_t *cfg, const char *fn)
 {
   ncclConfig_t c = NCCL_CONFIG_INITIALIZER;
@@ -93,6 +99,55 @@ SN_API(ncclResult_t, ncclGetUniqueId, ncclUniqueId *uniqueId)
   return sn_api_result(st);
 }
 
+typedef struct {
+  sn_comm_t *comm;
+  sn_uid_t uid;
+} sn_async_init_t;
+
+static void *sn_async_init_main(void *varg)
+{
+  sn_async_init_t a = *(sn_async_init_t *)varg;
+  free(varg);
+  sn_log_set_rank(a.comm->rank);
+  sn_status_t st = sn_comm_join(a.comm, &a.uid);
+  if (st != SN_OK && st != SN_ERR_ABORTED)
+    SN_WARN("ncclCommInitRankConfig : rank %d/%d failed to initialize: %s", a.comm->rank, a.comm->nranks,
+            sn_status_str(st));
+  atomic_store(&a.comm->async_error, (int)st);
+  sn_comm_leave(a.comm); /* the comm may be freed from here on */
+  return NULL;
+}
+
+/* Nonblocking config (NCCL semantics): the call returns ncclInProgress with
+ * the handle set; init runs on a thread of ours and ncclCommGetAsyncError
+ * says ncclInProgress until it is done. An abort meanwhile ends it. */
+static sn_status_t sn_init_async(sn_comm_t *c, const sn_uid_t *uid, ncclComm_t *newcomm)
+{
+  sn_async_init_t *a = malloc(sizeof(*a));
+  if (!a) {
+    sn_comm_free(c);
+    return SN_ERR_SYSTEM;
+  }
+  a->comm = c;
+  a->uid = *uid;
+  atomic_store(&c->async_error, SN_INPROGRESS);
+  atomic_fetch_add(&c->inside, 1); /* the init thread is inside until it leaves */
+  pthread_t t;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int rc = pthread_create(&t, &attr, sn_async_init_main, a);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    SN_WARN("ncclCommInitRankConfig : cannot start the init thread: %s", strerror(rc));
+    free(a);
+    sn_comm_free(c);
+    return SN_ERR_SYSTEM;
+  }
+  *newcomm = (ncclComm_t)(void *)c;
+  return SN_INPROGRESS;
+}
+
 static sn_status_t sn_init_rank(ncclComm_t *newcomm, int nranks, const ncclUniqueId *id, int rank,
                                 const ncclConfig_t *config, const char *fn)
 {
@@ -120,6 +175,7 @@ static sn_status_t sn_init_rank(ncclComm_t *newcomm, int nranks, const ncclUniqu
     *newcomm = (ncclComm_t)(void *)c;
     return SN_OK;
   }
+  if (!cfg.blocking) return sn_init_async(c, &uid, newcomm);
   sn_status_t st = sn_comm_join(c, &uid);
   if (st != SN_OK) {
     sn_comm_free(c);
@@ -222,6 +278,19 @@ SN_API(ncclResult_t, ncclCommInitAll, ncclComm_t *comms, int ndev, const int *de
   return sn_api_result(st);
 }
 
+/* Enters a communicator for a call that needs it fully created. */
+static sn_status_t sn_api_enter_ready(sn_comm_t *c, const char *fn)
+{
+  SN_CHECK(sn_comm_enter(c));
+  if (atomic_load(&c->async_error) == SN_INPROGRESS) {
+    sn_comm_leave(c);
+    SN_WARN("%s : communicator %p is still being created (nonblocking init): poll ncclCommGetAsyncError first", fn,
+            (void *)c);
+    return SN_ERR_INVALID_USAGE;
+  }
+  return SN_OK;
+}
+
 SN_API(ncclResult_t, ncclCommFinalize, ncclComm_t comm)
 {
   sn_status_t st = sn_api_check_comm(comm, "ncclCommFinalize", 1);
@@ -229,6 +298,7 @@ SN_API(ncclResult_t, ncclCommFinalize, ncclComm_t comm)
   /* host operations have completed when they returned; device ones may
    * still be queued on the proxy: flush them */
   sn_comm_t *c = sn_api_comm(comm);
+  SN_CHECK_API(sn_api_enter_ready(c, "ncclCommFinalize"));
   if (c->dev && c->proxy.started) {
     pthread_mutex_lock(&c->proxy.mu);
     uint64_t last = c->proxy.issued;
@@ -237,27 +307,37 @@ SN_API(ncclResult_t, ncclCommFinalize, ncclComm_t comm)
     if (st == SN_OK) st = (sn_status_t)atomic_load(&c->async_error);
   }
   c->finalized = 1;
+  sn_comm_leave(c);
   if (st < 0) return sn_api_result(st);
   return ncclSuccess;
 }
 
+/* A handle already destroyed or aborted (and still remembered as such, see
+ * sn_comm_retire): a second destroy or abort is a no-op, so that two
+ * threads tearing down after one failure do not crash. */
+static int sn_comm_is_dead(ncclComm_t comm) { return sn_api_comm(comm)->magic == SN_COMM_DEAD; }
+
 SN_API(ncclResult_t, ncclCommDestroy, ncclComm_t comm)
 {
-  if (comm == NULL) return ncclSuccess;
+  if (comm == NULL || sn_comm_is_dead(comm)) return ncclSuccess;
   sn_status_t st = sn_api_check_comm(comm, "ncclCommDestroy", 1);
   if (st != SN_OK) return sn_api_result(st);
-  sn_comm_free(sn_api_comm(comm));
+  sn_comm_t *c = sn_api_comm(comm);
+  if (atomic_exchange(&c->closing, 1)) return ncclSuccess; /* another thread tears it down */
+  sn_comm_destroy(c);
   return ncclSuccess;
 }
 
 SN_API(ncclResult_t, ncclCommAbort, ncclComm_t comm)
 {
-  if (comm == NULL) return ncclSuccess;
+  if (comm == NULL || sn_comm_is_dead(comm)) return ncclSuccess;
   sn_status_t st = sn_api_check_comm(comm, "ncclCommAbort", 1);
   if (st != SN_OK) return sn_api_result(st);
   sn_comm_t *c = sn_api_comm(comm);
+  /* the flag first: it also releases threads a concurrent destroy waits for */
   atomic_store(&c->abort_flag, 1);
-  sn_comm_free(c);
+  if (atomic_exchange(&c->closing, 1)) return ncclSuccess; /* another thread tears it down */
+  sn_comm_abort(c, NULL);
   return ncclSuccess;
 }
 
@@ -293,8 +373,10 @@ SN_API(ncclResult_t, ncclCommSplit, ncclComm_t comm, int color, int key, ncclCom
   sn_comm_config_t cfg;
   st = sn_comm_config_parse(config, &cfg, "ncclCommSplit");
   if (st != SN_OK) return sn_api_result(st);
-  sn_comm_t *child = NULL;
-  st = sn_comm_split(sn_api_comm(comm), color, key, &cfg, &child);
+  sn_comm_t *child = NULL, *parent = sn_api_comm(comm);
+  SN_CHECK_API(sn_api_enter_ready(parent, "ncclCommSplit"));
+  st = sn_comm_split(parent, color, key, &cfg, &child);
+  sn_comm_leave(parent);
   if (st != SN_OK) return sn_api_result(st);
   *newcomm = (ncclComm_t)(void *)child;
   return ncclSuccess;
@@ -325,7 +407,9 @@ SN_API(ncclResult_t, ncclCommShrink, ncclComm_t comm, int *excludeRanksList, int
   st = sn_comm_config_parse(config, &cfg, "ncclCommShrink");
   if (st != SN_OK) return sn_api_result(st);
   sn_comm_t *child = NULL;
+  SN_CHECK_API(sn_api_enter_ready(c, "ncclCommShrink"));
   st = sn_comm_shrink(c, excludeRanksList, excludeRanksCount, &cfg, &child);
+  sn_comm_leave(c);
   if (st != SN_OK) return sn_api_result(st);
   *newcomm = (ncclComm_t)(void *)child;
   return ncclSuccess;

@@ -19,6 +19,7 @@
 #include "api/api.h"
 #include "engine/engine.h"
 #include "plan/plan.h"
+#include "util/param.h"
 
 static __thread int sn_group_depth;
 static __thread sn_task_t *sn_group_tasks;
@@ -53,7 +54,11 @@ static void *sn_init_thread(void *arg)
 {
   sn_pending_init_t *p = arg;
   sn_log_set_rank(p->comm->rank);
+  /* the handle is out already: another thread may abort it meanwhile */
+  p->st = sn_comm_enter(p->comm);
+  if (p->st != SN_OK) return NULL;
   p->st = sn_comm_join(p->comm, &p->uid);
+  sn_comm_leave(p->comm);
   return NULL;
 }
 
@@ -97,6 +102,8 @@ typedef struct {
   int used;
 } sn_job_t;
 
+static int sn_group_first_of_comm(const sn_task_t *tasks, int i);
+
 static void sn_task_desc(const sn_task_t *t, sn_op_desc_t *d)
 {
   sn_comm_t *c = t->comm;
@@ -133,6 +140,13 @@ static void sn_task_desc(const sn_task_t *t, sn_op_desc_t *d)
 
 sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
 {
+  if (sn_param_int(SN_P_CHECK)) {
+    sn_status_t cst = sn_check_group(tasks, ntasks);
+    if (cst != SN_OK) {
+      for (int i = 0; i < ntasks; i++) sn_comm_set_error(tasks[i].comm, cst);
+      return cst;
+    }
+  }
   /* a call outside a group is the common case: no allocation for it */
   enum { SMALL = 4 };
   sn_job_t jobs_s[SMALL + 1];
@@ -186,6 +200,8 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
       sn_exec_label_t label = {sn_coll_name(t->coll), sn_algo_name(algo), sn_dtype_name(t->dtype), ++c->op_seq,
                                t->count};
       SN_CHECK_GOTO(sn_exec_init(&j->exec, &c->eng, &j->sched, t->sendbuf, t->recvbuf, &label), st, out);
+      if (c->flight)
+        j->exec.flight = sn_flight_add(c->flight, label.seq, label.op, label.algo, t->count * sn_dtype_size(t->dtype));
       xs[nx++] = &j->exec;
     }
     if (np2p > 0) {
@@ -195,6 +211,11 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
       SN_CHECK_GOTO(sn_sched_p2p(p2p, np2p, c->rank, &j->sched), st, out);
       sn_exec_label_t label = {"SendRecv", NULL, NULL, ++c->op_seq, (size_t)np2p};
       SN_CHECK_GOTO(sn_exec_init(&j->exec, &c->eng, &j->sched, NULL, NULL, &label), st, out);
+      if (c->flight) {
+        uint64_t bytes = 0;
+        for (int k = 0; k < np2p; k++) bytes += p2p[k].bytes;
+        j->exec.flight = sn_flight_add(c->flight, label.seq, label.op, NULL, bytes);
+      }
       xs[nx++] = &j->exec;
     }
   }
@@ -202,6 +223,11 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
 fail:
   if (st < 0) {
     for (int i = 0; i < ntasks; i++) sn_comm_set_error(tasks[i].comm, st);
+    /* who waited for what: on a timeout always, on other failures when a
+     * dump directory is set */
+    if (st == SN_ERR_TIMEOUT || sn_param_str(SN_P_FLIGHT_DIR)[0])
+      for (int i = 0; i < ntasks; i++)
+        if (tasks[i].comm->flight && sn_group_first_of_comm(tasks, i)) sn_flight_dump(tasks[i].comm->flight);
   }
   for (int i = 0; i < ntasks && st == SN_OK; i++)
     if (tasks[i].coll == SN_COLL_ALLTOALLV) sn_a2av_finish(&tasks[i]);
@@ -226,7 +252,40 @@ out:
 /* Splits the group: communicators with stream-ordered work (device buffers,
  * or earlier device work still queued) hand their share to their proxy; the
  * rest run here and now. */
+static int sn_group_first_of_comm(const sn_task_t *tasks, int i)
+{
+  for (int j = 0; j < i; j++)
+    if (tasks[j].comm == tasks[i].comm) return 0;
+  return 1;
+}
+
+static void sn_group_leave(sn_task_t *tasks, int upto)
+{
+  for (int i = 0; i < upto; i++)
+    if (sn_group_first_of_comm(tasks, i)) sn_comm_leave(tasks[i].comm);
+}
+
+static sn_status_t sn_group_run_inside(sn_task_t *tasks, int ntasks);
+
+/* Every communicator of the group is entered for the run, so that an abort
+ * from another thread waits for this one to leave before freeing. */
 static sn_status_t sn_group_run(sn_task_t *tasks, int ntasks)
+{
+  for (int i = 0; i < ntasks; i++) {
+    if (!sn_group_first_of_comm(tasks, i)) continue;
+    sn_status_t st = sn_comm_enter(tasks[i].comm);
+    if (st != SN_OK) {
+      SN_WARN("rank %d: communicator %p is being aborted", tasks[i].comm->rank, (void *)tasks[i].comm);
+      sn_group_leave(tasks, i);
+      return st;
+    }
+  }
+  sn_status_t st = sn_group_run_inside(tasks, ntasks);
+  sn_group_leave(tasks, ntasks);
+  return st;
+}
+
+static sn_status_t sn_group_run_inside(sn_task_t *tasks, int ntasks)
 {
   int any = 0;
   for (int i = 0; i < ntasks && !any; i++)
@@ -291,6 +350,11 @@ out:
 sn_status_t sn_group_enqueue(const sn_task_t *task)
 {
   int err = atomic_load(&task->comm->async_error);
+  if (err == SN_INPROGRESS) {
+    SN_WARN("rank %d: communicator %p is still being created (nonblocking init): poll ncclCommGetAsyncError until "
+            "it returns ncclSuccess", task->comm->rank, (void *)task->comm);
+    return SN_ERR_INVALID_USAGE;
+  }
   if (err != SN_OK) {
     SN_WARN("rank %d: communicator %p has failed earlier (%s); abort and recreate it", task->comm->rank,
             (void *)task->comm, sn_status_str((sn_status_t)err));

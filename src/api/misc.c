@@ -2,10 +2,14 @@
  * misc.c -- version, error strings, last error, memory, registration and
  * user reduction ops.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "snccl.h"
 #include "dev/dev.h"
 #include "kernels/kernels.h"
 
@@ -33,6 +37,10 @@ sn_status_t sn_api_check_comm(ncclComm_t comm, const char *fn, int allow_revoked
     return SN_ERR_INVALID_ARG;
   }
   sn_comm_t *c = sn_api_comm(comm);
+  if (c->magic == SN_COMM_DEAD) {
+    SN_WARN("%s : communicator %p was aborted or destroyed", fn, (void *)comm);
+    return SN_ERR_ABORTED;
+  }
   if (c->magic != SN_COMM_MAGIC) {
     SN_WARN("%s : comm %p is not a valid communicator (destroyed, or corrupted comm object)", fn, (void *)comm);
     return SN_ERR_INVALID_ARG;
@@ -367,5 +375,29 @@ SN_API(ncclResult_t, ncclRedOpDestroy, ncclRedOp_t op, ncclComm_t comm)
     SN_WARN("ncclRedOpDestroy : operation %d was not created on this communicator", (int)op);
     return ncclInvalidArgument;
   }
+  return ncclSuccess;
+}
+
+/* snccl extension (include/snccl.h). */
+__attribute__((visibility("default"))) ncclResult_t sncclCommDumpFlight(ncclComm_t comm, const char *path)
+{
+  sn_status_t st = sn_api_check_comm(comm, "sncclCommDumpFlight", 1);
+  if (st != SN_OK) return sn_api_result(st);
+  sn_comm_t *c = sn_api_comm(comm);
+  if (!c->flight) {
+    SN_WARN("sncclCommDumpFlight : communicator %p has no flight recorder (init incomplete)", (void *)comm);
+    return ncclInvalidUsage;
+  }
+  if (path == NULL) {
+    sn_flight_dump(c->flight);
+    return ncclSuccess;
+  }
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    SN_WARN("sncclCommDumpFlight : path %s: cannot open: %s", path, strerror(errno));
+    return ncclInvalidArgument;
+  }
+  sn_flight_write(c->flight, fd);
+  close(fd);
   return ncclSuccess;
 }

@@ -364,6 +364,7 @@ sn_status_t sn_bootstrap_init(const sn_uid_t *uid, int rank, int nranks, sn_boot
    * this one only covers a root that died */
   uint64_t wait_deadline = sn_clock_ns() + sn_bs_timeout_ns() + sn_bs_connect_ns();
   st = sn_socket_recv_all(fd, &h, sizeof(h), wait_deadline);
+  if (st == SN_ERR_ABORTED) goto fail;
   if (st != SN_OK) {
     SN_WARN("bootstrap: rank %d/%d got no answer from the root at %s (%s)", rank, nranks,
             sn_socket_addr_str(&uid->root, s, sizeof(s)), sn_status_str(st));
@@ -496,8 +497,9 @@ sn_status_t sn_bootstrap_recv(sn_bootstrap_t *bs, int peer, uint32_t tag, void *
     sn_bs_hdr_t h;
     sn_status_t st = sn_socket_recv_all(bs->in_fd[peer], &h, sizeof(h), deadline);
     if (st != SN_OK) {
-      SN_WARN("bootstrap: rank %d waiting for a message from rank %d: %s", bs->rank, peer,
-              st == SN_ERR_TIMEOUT ? "timed out (SNCCL_TIMEOUT_MS)" : "connection closed");
+      if (st != SN_ERR_ABORTED)
+        SN_WARN("bootstrap: rank %d waiting for a message from rank %d: %s", bs->rank, peer,
+                st == SN_ERR_TIMEOUT ? "timed out (SNCCL_TIMEOUT_MS)" : "connection closed");
       return st;
     }
     if (!sn_hdr_ok(&h, bs->secret) || h.type != SN_BS_MSG || h.src != peer) {

@@ -20,8 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/param.h"
 
@@ -230,6 +234,25 @@ out:
 
 static void sn_comm_proxy_error(void *ctx, sn_status_t st) { sn_comm_set_error(ctx, st); }
 
+/* Peers on this host in our pid namespace are watched for exit (a pid from
+ * another namespace would name some other process here). */
+static void sn_comm_watch_peers(sn_comm_t *c)
+{
+  struct stat self_ns;
+  int have_ns = stat("/proc/self/ns/pid", &self_ns) == 0;
+  for (int r = 0; r < c->nranks; r++) {
+    const sn_peer_info_t *p = &c->peers[r];
+    int watch = r != c->rank && p->host_hash == c->peers[c->rank].host_hash;
+    if (watch && have_ns) {
+      char path[64];
+      struct stat ns;
+      snprintf(path, sizeof(path), "/proc/%d/ns/pid", p->pid);
+      watch = stat(path, &ns) == 0 && ns.st_ino == self_ns.st_ino && ns.st_dev == self_ns.st_dev;
+    }
+    sn_engine_set_peer(&c->eng, r, p->pid, p->host, watch);
+  }
+}
+
 sn_comm_t *sn_comm_new(int rank, int nranks, const sn_comm_config_t *cfg)
 {
   sn_comm_t *c = calloc(1, sizeof(*c));
@@ -240,6 +263,8 @@ sn_comm_t *sn_comm_new(int rank, int nranks, const sn_comm_config_t *cfg)
   c->config = *cfg;
   atomic_init(&c->abort_flag, 0);
   atomic_init(&c->async_error, SN_OK);
+  atomic_init(&c->inside, 0);
+  atomic_init(&c->closing, 0);
   pthread_mutex_init(&c->ops_lock, NULL);
   /* a device backend binds the communicator to the caller's current device,
    * as NCCL does; the proxy thread starts with the first device call */
@@ -328,6 +353,8 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   c->eng.oversubscribed = cores > 0 && c->local_nranks > cores;
   c->proxy.oversubscribed = c->eng.oversubscribed;
+  /* before the barrier: every peer is alive until it passes it */
+  sn_comm_watch_peers(c);
   SN_CHECK_GOTO(sn_bootstrap_barrier(c->bs), st, out);
   sn_engine_ready(&c->eng);
   /* device-direct: every rank on this host and every rank with a device
@@ -341,6 +368,15 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
     if (dc.scratch_bytes < 4096) dc.scratch_bytes = 4096;
     SN_CHECK_GOTO(sn_dd_setup(&dc, &c->dd), st, out);
   }
+  c->flight = calloc(1, sizeof(*c->flight));
+  if (c->flight) {
+    c->flight->rank = c->rank;
+    c->flight->nranks = c->nranks;
+    c->flight->pid = me->pid;
+    c->flight->comm_id = c->comm_id;
+    snprintf(c->flight->host, sizeof(c->flight->host), "%s", me->host);
+    sn_flight_register(c->flight);
+  }
   SN_INFO(SN_LOG_INIT, "comm %p rank %d nranks %d localRank %d localRanks %d id %016llx: init done (shm %s, %d domain%s)",
           (void *)c, c->rank, c->nranks, c->local_rank, c->local_nranks, (unsigned long long)c->comm_id,
           use_shm ? "on" : "off", c->topo.ndomains, c->topo.ndomains == 1 ? "" : "s");
@@ -353,8 +389,13 @@ out:
 
 sn_status_t sn_comm_join(sn_comm_t *c, const sn_uid_t *uid)
 {
-  SN_CHECK(sn_bootstrap_init(uid, c->rank, c->nranks, &c->bs));
-  return sn_comm_setup(c, uid->secret);
+  /* an abort from another thread (nonblocking or deferred init) ends the
+   * bootstrap waits */
+  const atomic_int *prev = sn_socket_set_cancel(&c->abort_flag);
+  sn_status_t st = sn_bootstrap_init(uid, c->rank, c->nranks, &c->bs);
+  if (st == SN_OK) st = sn_comm_setup(c, uid->secret);
+  sn_socket_set_cancel(prev);
+  return st;
 }
 
 sn_status_t sn_comm_init(const sn_uid_t *uid, int nranks, int rank, const sn_comm_config_t *cfg, sn_comm_t **comm_p)
@@ -421,6 +462,8 @@ sn_status_t sn_comm_split(sn_comm_t *parent, int color, int key, const sn_comm_c
   sn_split_info_t *all = calloc((size_t)n, sizeof(*all));
   if (!all) return SN_ERR_SYSTEM;
   sn_status_t st;
+  /* aborting the parent also ends the child's bootstrap waits */
+  const atomic_int *prev = sn_socket_set_cancel(&parent->abort_flag);
   sn_split_info_t *me = &all[parent->rank];
   me->color = color < 0 ? -1 : color;
   me->key = key;
@@ -444,6 +487,7 @@ sn_status_t sn_comm_split(sn_comm_t *parent, int color, int key, const sn_comm_c
   st = sn_comm_make_child(parent, all, m, newrank, lfd, secret, cfg, child_p);
   lfd = -1;
 out:
+  sn_socket_set_cancel(prev);
   if (lfd >= 0) close(lfd);
   free(all);
   return st;
@@ -458,6 +502,7 @@ sn_status_t sn_comm_shrink(sn_comm_t *parent, const int *exclude, int nexclude, 
   sn_split_info_t *all = calloc((size_t)n, sizeof(*all));
   sn_status_t st = SN_ERR_SYSTEM;
   int lfd = -1;
+  const atomic_int *prev = sn_socket_set_cancel(&parent->abort_flag);
   if (!gone || !ranks || !all) goto out;
   for (int i = 0; i < nexclude; i++) gone[exclude[i]] = 1;
   int m = 0, me = -1;
@@ -480,6 +525,7 @@ sn_status_t sn_comm_shrink(sn_comm_t *parent, const int *exclude, int nexclude, 
   st = sn_comm_make_child(parent, all, m, me, lfd, secret, cfg, child_p);
   lfd = -1;
 out:
+  sn_socket_set_cancel(prev);
   if (lfd >= 0) close(lfd);
   free(gone);
   free(ranks);
@@ -487,21 +533,121 @@ out:
   return st;
 }
 
-void sn_comm_free(sn_comm_t *c)
+/* Everything the communicator owns, but not the object itself. */
+static void sn_comm_release(sn_comm_t *c)
 {
-  if (!c) return;
   if (c->dev) {
     /* queued work runs first (a destroy flushes); an abort releases it */
     sn_proxy_fini(&c->proxy);
     if (c->dev_stage) c->dev->host_free(c->dev_stage);
     sn_dd_fini(c->dd);
+    c->dev = NULL;
+    c->dev_stage = NULL;
+    c->dd = NULL;
   }
   if (c->eng.send) sn_engine_fini(&c->eng);
   sn_bootstrap_fini(c->bs);
+  c->bs = NULL;
+  if (c->flight) {
+    /* a SIGUSR1 dump may still read it: keep it until the comm's object
+     * goes (freed with it, see sn_comm_free and the graveyard) */
+    sn_flight_unregister(c->flight);
+  }
   free(c->peers);
   free(c->topo_arrays);
   free(c->user_ops);
+  c->peers = NULL;
+  c->topo_arrays = NULL;
+  c->user_ops = NULL;
   pthread_mutex_destroy(&c->ops_lock);
+}
+
+void sn_comm_free(sn_comm_t *c)
+{
+  if (!c) return;
+  sn_comm_release(c);
   c->magic = 0;
+  free(c->flight);
   free(c);
+}
+
+/* Retired handles. NCCL's contract is that a handle is invalid after
+ * destroy or abort, but a thread that raced an abort (it read the handle
+ * just before) must still find readable memory saying "dead" rather than
+ * freed memory: the object without its resources (a few KB) is kept for
+ * the next SN_COMM_GRAVES retirements before it is freed. */
+#define SN_COMM_GRAVES 256
+static sn_comm_t *sn_comm_graves[SN_COMM_GRAVES];
+static unsigned sn_comm_ngraves;
+static pthread_mutex_t sn_comm_graves_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void sn_comm_retire(sn_comm_t *c)
+{
+  sn_comm_release(c);
+  c->magic = SN_COMM_DEAD;
+  pthread_mutex_lock(&sn_comm_graves_mu);
+  sn_comm_t **slot = &sn_comm_graves[sn_comm_ngraves++ % SN_COMM_GRAVES];
+  sn_comm_t *old = *slot;
+  *slot = c;
+  pthread_mutex_unlock(&sn_comm_graves_mu);
+  if (old) {
+    old->magic = 0;
+    free(old->flight);
+    free(old);
+  }
+}
+
+/* enter: increment, then look at the flag; abort: set the flag, then look
+ * at the count (both sequentially consistent): one of the two always sees
+ * the other, so no thread slips in after abort found the comm empty. */
+sn_status_t sn_comm_enter(sn_comm_t *c)
+{
+  atomic_fetch_add(&c->inside, 1);
+  if (atomic_load(&c->abort_flag)) {
+    atomic_fetch_sub(&c->inside, 1);
+    return SN_ERR_ABORTED;
+  }
+  return SN_OK;
+}
+
+void sn_comm_leave(sn_comm_t *c) { atomic_fetch_sub(&c->inside, 1); }
+
+/* Threads inside notice the flag within one sleep slice (engine 50 ms,
+ * bootstrap and proxy waits 50 ms or less). */
+#define SN_ABORT_WAIT_NS 900000000ull
+
+void sn_comm_abort(sn_comm_t *c, uint64_t *waited_ns_p)
+{
+  uint64_t t0 = sn_clock_ns();
+  atomic_store(&c->abort_flag, 1);
+  if (c->dev && c->proxy.started) {
+    pthread_mutex_lock(&c->proxy.mu);
+    pthread_cond_broadcast(&c->proxy.cv);
+    pthread_cond_broadcast(&c->proxy.done_cv);
+    pthread_mutex_unlock(&c->proxy.mu);
+  }
+  struct timespec nap = {0, 200000};
+  while (atomic_load(&c->inside) > 0 && sn_clock_ns() - t0 < SN_ABORT_WAIT_NS) nanosleep(&nap, NULL);
+  uint64_t waited = sn_clock_ns() - t0;
+  if (waited_ns_p) *waited_ns_p = waited;
+  int left = atomic_load(&c->inside);
+  if (left > 0) {
+    /* freeing now would pull memory from under them: leave the resources
+     * (a leak, but a safe one) and only mark the handle dead */
+    SN_WARN("ncclCommAbort: %d thread(s) still inside calls on comm %p after %.1f s; its resources are left "
+            "allocated", left, (void *)c, waited / 1e9);
+    c->magic = SN_COMM_DEAD;
+    return;
+  }
+  SN_INFO(SN_LOG_INIT, "comm %p rank %d: aborted (threads left calls after %.1f ms)", (void *)c, c->rank, waited / 1e6);
+  sn_comm_retire(c);
+}
+
+void sn_comm_destroy(sn_comm_t *c)
+{
+  struct timespec nap = {0, 1000000};
+  while (atomic_load(&c->inside) > 0) nanosleep(&nap, NULL);
+  /* a clean end: a peer may still be collecting what we sent last */
+  if (c->eng.send && atomic_load(&c->async_error) == SN_OK && !atomic_load(&c->abort_flag)) sn_engine_linger(&c->eng);
+  sn_comm_retire(c);
 }

@@ -23,6 +23,7 @@
 #define SN_PEER_F_TOPO 2u   /* loaded SNCCL_TOPO_FILE (its tuner constants hash in topo_hash) */
 
 #define SN_COMM_MAGIC 0x736e63636c636f6dull /* "snccl com" */
+#define SN_COMM_DEAD 0x736e63636c646561ull  /* "snccl dea": destroyed or aborted */
 
 typedef struct {
   int32_t rank;
@@ -61,8 +62,11 @@ typedef struct sn_comm {
   sn_comm_config_t config;
   atomic_int abort_flag;
   atomic_int async_error;  /* sn_status_t of the first failure, SN_OK */
+  atomic_int inside;       /* threads inside a library call on this comm */
+  atomic_int closing;      /* a destroy or abort has begun (only one frees) */
   int revoked, finalized;
   uint64_t op_seq;         /* operations issued, for messages */
+  uint64_t check_seq;      /* collective calls compared by SNCCL_CHECK */
   uint32_t child_seq;      /* splits/shrinks done, to derive child secrets */
   pthread_mutex_t ops_lock;
   sn_user_op_t *user_ops;
@@ -81,6 +85,7 @@ typedef struct sn_comm {
   int *topo_arrays;   /* backing store of the view's arrays */
   sn_cost_model_t cost; /* the tuner's constants, the same on every rank */
   struct sn_dd *dd;   /* device-direct collectives among this host's ranks, or NULL */
+  sn_flight_t *flight; /* last operations, for hang diagnosis (engine/flight.h) */
   uint64_t dd_seq;    /* device-direct operations submitted */
 } sn_comm_t;
 
@@ -94,7 +99,21 @@ sn_status_t sn_comm_split(sn_comm_t *parent, int color, int key, const sn_comm_c
 /* Only surviving ranks call it, with the same exclusion list. */
 sn_status_t sn_comm_shrink(sn_comm_t *parent, const int *exclude, int nexclude, const sn_comm_config_t *cfg,
                            sn_comm_t **child_p);
+/* Frees a communicator no other thread can know of (failed creation). */
 void sn_comm_free(sn_comm_t *comm);
+
+/* Threads that may block in a call on a communicator enter it first and
+ * leave when done; entering an aborted communicator fails (SN_ERR_ABORTED),
+ * so an abort knows when nobody is using the resources any more. */
+sn_status_t sn_comm_enter(sn_comm_t *comm);
+void sn_comm_leave(sn_comm_t *comm);
+/* Sets the abort flag, waits (at most about 1 s) for threads inside calls
+ * on comm to leave, then frees its resources and retires the handle.
+ * *waited_ns_p (optional): how long threads took to leave. */
+void sn_comm_abort(sn_comm_t *comm, uint64_t *waited_ns_p);
+/* Destroy: waits for threads inside (they finish or time out on their own)
+ * and retires the handle. */
+void sn_comm_destroy(sn_comm_t *comm);
 /* Records the first failure (for ncclCommGetAsyncError). */
 void sn_comm_set_error(sn_comm_t *comm, sn_status_t st);
 uint64_t sn_comm_host_hash(void);

@@ -11,16 +11,22 @@
  */
 #include "engine/engine.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "kernels/kernels.h"
 #include "util/backoff.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/param.h"
+#include "util/socket.h"
 
 static const sn_transport_ops_t *const sn_tp_table[SN_TP_COUNT] = {&sn_tp_shm_ops, &sn_tp_socket_ops};
 
@@ -44,7 +50,9 @@ sn_status_t sn_engine_init(sn_engine_t *e, int rank, int nranks, uint64_t comm_i
   e->send = calloc((size_t)nranks, sizeof(*e->send));
   e->recv = calloc((size_t)nranks, sizeof(*e->recv));
   e->peer_tp = calloc((size_t)nranks, 1);
-  if (!e->send || !e->recv || !e->peer_tp) goto oom;
+  e->peer = calloc((size_t)nranks, sizeof(*e->peer));
+  if (!e->send || !e->recv || !e->peer_tp || !e->peer) goto oom;
+  for (int r = 0; r < nranks; r++) e->peer[r].pidfd = -1;
   memset(my_blobs, 0, SN_TP_COUNT * SN_TP_BLOB_BYTES);
   for (int t = 0; t < SN_TP_COUNT; t++) {
     if (t == SN_TP_SHM && !use_shm) continue;
@@ -111,11 +119,181 @@ void sn_engine_fini(sn_engine_t *e)
     if (e->tp_ctx[t]) sn_tp_table[t]->comm_fini(e->tp_ctx[t]);
     free(e->blobs[t]);
   }
+  for (int r = 0; e->peer && r < e->nranks; r++)
+    if (e->peer[r].pidfd >= 0) close(e->peer[r].pidfd);
+  free(e->peer);
   free(e->send);
   free(e->recv);
   free(e->peer_tp);
   free(e->scratch);
   memset(e, 0, sizeof(*e));
+}
+
+void sn_engine_linger(sn_engine_t *e)
+{
+  for (int t = 0; t < SN_TP_COUNT; t++)
+    if (e->tp_ctx[t]) sn_tp_table[t]->comm_linger(e->tp_ctx[t]);
+}
+
+void sn_engine_set_peer(sn_engine_t *e, int r, int32_t pid, const char *host, int watch)
+{
+  sn_peer_id_t *p = &e->peer[r];
+  p->pid = pid;
+  snprintf(p->host, sizeof(p->host), "%s", host);
+  if (p->pidfd >= 0) close(p->pidfd);
+  p->pidfd = -1;
+  uint64_t b = 0, done;
+  p->beat_tp = -1;
+  for (int t = 0; t < SN_TP_COUNT && p->beat_tp < 0 && r != e->rank; t++)
+    if (e->tp_ctx[t] && sn_tp_table[t]->peer_heartbeat(e->tp_ctx[t], r, &b, &done) == SN_OK) p->beat_tp = t;
+  p->beat = b;
+  p->beat_ns = sn_clock_ns();
+  if (!watch || pid <= 0) return;
+#ifdef SYS_pidfd_open
+  int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+  if (fd >= 0) {
+    p->pidfd = fd;
+    return;
+  }
+  if (errno == ESRCH) return; /* not in our pid namespace: cannot watch */
+#endif
+  if (kill((pid_t)pid, 0) == 0 || errno == EPERM) p->pidfd = -2;
+}
+
+const char *sn_engine_peer_str(const sn_engine_t *e, int r, char *buf, size_t len)
+{
+  if (!e->peer || r < 0 || r >= e->nranks || e->peer[r].pid == 0) snprintf(buf, len, "rank %d", r);
+  else snprintf(buf, len, "rank %d (pid %d on %s)", r, e->peer[r].pid, e->peer[r].host);
+  return buf;
+}
+
+int sn_engine_peer_dead(const sn_engine_t *e, int r)
+{
+  const sn_peer_id_t *p = &e->peer[r];
+  if (p->pidfd >= 0) {
+    struct pollfd pf = {p->pidfd, POLLIN, 0};
+    return poll(&pf, 1, 0) > 0; /* readable once the process has exited */
+  }
+  if (p->pidfd == -2) return kill((pid_t)p->pid, 0) != 0 && errno == ESRCH;
+  return 0;
+}
+
+/* While stalled: show peers that we are alive, and note when theirs last
+ * moved (every SN_LIVE_EVERY_NS). */
+static void sn_engine_heartbeats(sn_engine_t *e, uint64_t now)
+{
+  for (int t = 0; t < SN_TP_COUNT; t++)
+    if (e->tp_ctx[t]) (void)sn_tp_table[t]->heartbeat(e->tp_ctx[t], e->colls_done);
+  for (int r = 0; r < e->nranks; r++) {
+    sn_peer_id_t *p = &e->peer[r];
+    uint64_t b, done;
+    if (p->beat_tp < 0 || sn_tp_table[p->beat_tp]->peer_heartbeat(e->tp_ctx[p->beat_tp], r, &b, &done) != SN_OK)
+      continue;
+    if (b != p->beat) {
+      p->beat = b;
+      p->beat_ns = now;
+    }
+  }
+}
+
+/* A finished collective is announced at once: a peer that finds this rank
+ * dead later must know whether it still owed anything. */
+static void sn_engine_coll_done(sn_engine_t *e, uint64_t coll_no)
+{
+  if (coll_no <= e->colls_done) return;
+  e->colls_done = coll_no;
+  for (int t = 0; t < SN_TP_COUNT; t++)
+    if (e->tp_ctx[t]) (void)sn_tp_table[t]->heartbeat(e->tp_ctx[t], coll_no);
+}
+
+/* /proc state letter of a watched local peer ('T': stopped), or 0. */
+static char sn_peer_proc_state(const sn_engine_t *e, int r)
+{
+  if (e->peer[r].pidfd == -1) return 0;
+  char path[64], buf[256];
+  snprintf(path, sizeof(path), "/proc/%d/stat", e->peer[r].pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return 0;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *paren = strrchr(buf, ')');
+  return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+/* Whether x still has an unfinished transfer with peer r. */
+static int sn_exec_waits_on(const sn_exec_t *x, int r)
+{
+  const sn_sched_t *s = x->sched;
+  for (int i = x->first_open; i < s->nsteps; i++) {
+    const sn_step_t *step = &s->steps[i];
+    if (step->peer == r && x->st[i].done < x->st[i].npieces &&
+        (step->kind == SN_STEP_SEND || step->kind == SN_STEP_RECV || step->kind == SN_STEP_RECV_REDUCE))
+      return 1;
+  }
+  return 0;
+}
+
+/* Whether x waits on peer r over a link that was never connected (a dead
+ * peer that had connected left its connection in our listener's queue,
+ * which the drain pass accepts). */
+static int sn_exec_waits_unconnected(const sn_exec_t *x, int r)
+{
+  const sn_sched_t *s = x->sched;
+  for (int i = x->first_open; i < s->nsteps; i++) {
+    const sn_step_t *step = &s->steps[i];
+    if (step->peer != r || x->st[i].done == x->st[i].npieces) continue;
+    if (step->kind == SN_STEP_SEND && !x->eng->send[r].conn) return 1;
+    if ((step->kind == SN_STEP_RECV || step->kind == SN_STEP_RECV_REDUCE) && !x->eng->recv[r].conn) return 1;
+  }
+  return 0;
+}
+
+/* Watched peers of a stalled exec for which pred holds: in a collective
+ * every rank takes part, so any of them matters (the rank we wait for may
+ * itself wait for the dead one); point-to-point calls look only at their
+ * own peers. Writes "rank 3 (pid 12 on h)" for each; returns how many. */
+static int sn_exec_scan_peers(sn_exec_t *x, int (*pred)(const sn_exec_t *, int), char *buf, size_t len)
+{
+  sn_engine_t *e = x->eng;
+  int n = 0;
+  size_t o = 0;
+  buf[0] = '\0';
+  for (int r = 0; r < e->nranks; r++) {
+    if (r == e->rank || e->peer[r].pidfd == -1) continue;
+    if (!(x->label.algo != NULL || sn_exec_waits_on(x, r)) || !pred(x, r)) continue;
+    char who[128];
+    if (o < len) o += (size_t)snprintf(buf + o, len - o, "%s%s", n ? ", " : "", sn_engine_peer_str(e, r, who, sizeof(who)));
+    n++;
+  }
+  return n;
+}
+
+static int sn_peer_is_dead(const sn_exec_t *x, int r) { return sn_engine_peer_dead(x->eng, r); }
+static int sn_peer_is_stopped(const sn_exec_t *x, int r)
+{
+  char st = sn_peer_proc_state(x->eng, r);
+  return st == 'T' || st == 't';
+}
+
+/* A dead peer dooms the exec only if it left something missing. A process
+ * may legitimately finish its part and exit while we still drain what it
+ * sent (it sits in shared memory), so the caller has made one more
+ * progress pass after the death was seen (nothing new can come from a dead
+ * process after that), and then, through the peer's heartbeat: in a
+ * collective, the peer counts if it never completed this collective (a
+ * rank we wait for may be waiting for it); in point-to-point calls, if we
+ * still wait on it directly. Without a heartbeat (a peer reached by TCP
+ * only) its death is not enough: its data may still be queued behind a
+ * dependency, and the link's EOF or the deadline decides. */
+static int sn_peer_left_a_gap(const sn_exec_t *x, int r)
+{
+  if (!sn_engine_peer_dead(x->eng, r)) return 0;
+  const sn_peer_id_t *p = &x->eng->peer[r];
+  uint64_t b, done;
+  if (p->beat_tp < 0 || sn_tp_table[p->beat_tp]->peer_heartbeat(x->eng->tp_ctx[p->beat_tp], r, &b, &done) != SN_OK)
+    return sn_exec_waits_unconnected(x, r); /* it never connected: nothing of it can be queued */
+  return x->coll_no ? done < x->coll_no : sn_exec_waits_on(x, r);
 }
 
 const char *sn_exec_what(sn_exec_t *x)
@@ -139,6 +317,8 @@ sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, co
   x->base[SN_BUF_SEND] = (uint8_t *)(uintptr_t)sendbuf;
   x->base[SN_BUF_RECV] = recvbuf;
   x->label = *label;
+  /* collectives are numbered in call order, the same on every rank */
+  if (label->algo) x->coll_no = ++eng->colls_issued;
   /* scratch comes from the engine's cache when the exec starts (execs of
    * one engine run one after the other): no allocation and page faults of a
    * large buffer on every call */
@@ -264,17 +444,63 @@ static void sn_exec_report_stall(sn_exec_t *x)
     if (step->kind == SN_STEP_SEND || step->kind == SN_STEP_RECV || step->kind == SN_STEP_RECV_REDUCE) {
       int is_send = step->kind == SN_STEP_SEND;
       sn_link_t *l = is_send ? &e->send[step->peer] : &e->recv[step->peer];
-      SN_WARN("rank %d: %s: no progress for %.1f s: step %d waiting to %s piece %u/%u (%zu bytes) %s rank %d "
+      char who[128];
+      char list[512], note[1200] = "";
+      size_t o = 0;
+      const sn_peer_id_t *p = &e->peer[step->peer];
+      if (p->beat_tp >= 0) {
+        double age = (sn_clock_ns() - p->beat_ns) / 1e9;
+        o += (size_t)snprintf(note, sizeof(note), " Its heartbeat last moved %.1f s ago (%s).", age,
+                              age < 0.5 ? "it is waiting inside a call too" : "frozen, or busy outside the library");
+      }
+      if (sn_exec_scan_peers(x, sn_peer_is_stopped, list, sizeof(list)) > 0 && o < sizeof(note))
+        o += (size_t)snprintf(note + o, sizeof(note) - o, " Stopped (frozen) on this host: %s.", list);
+      if (sn_exec_scan_peers(x, sn_peer_is_dead, list, sizeof(list)) > 0 && o < sizeof(note))
+        snprintf(note + o, sizeof(note) - o, " Exited on this host: %s.", list);
+      SN_WARN("rank %d: %s: no progress for %.1f s: step %d waiting to %s piece %u/%u (%zu bytes) %s %s "
               "[%s link: %" PRIu64 " posted, %" PRIu64 " completed]; is rank %d alive and calling the same "
-              "operation? (SNCCL_TIMEOUT_MS)",
+              "operation?%s (SNCCL_TIMEOUT_MS)",
               e->rank, sn_exec_what(x), e->timeout_ns / 1e9, i, is_send ? "send" : "receive", st->done + 1, st->npieces,
-              sn_piece_bytes(e, step, st->done), is_send ? "to" : "from", step->peer, sn_link_desc(l, d, sizeof(d)),
-              l->posted, l->done, step->peer);
+              sn_piece_bytes(e, step, st->done), is_send ? "to" : "from",
+              sn_engine_peer_str(e, step->peer, who, sizeof(who)), sn_link_desc(l, d, sizeof(d)), l->posted, l->done,
+              step->peer, note);
       return;
     }
   }
   SN_WARN("rank %d: %s: no progress for %.1f s (local steps blocked: internal error)", e->rank, sn_exec_what(x),
           e->timeout_ns / 1e9);
+}
+
+/* A transport failed on a link: one WARN naming the peer's process, with
+ * the transport's own cause (its WARN just before) kept in the text, so
+ * that the last error says who and why. */
+static sn_status_t sn_link_failed(sn_exec_t *x, int peer, sn_link_t *l, int is_send, sn_status_t ps)
+{
+  sn_engine_t *e = x->eng;
+  char d[160], who[128], cause[256];
+  char exited[512], note[540] = "";
+  snprintf(cause, sizeof(cause), "%s", sn_log_last_error());
+  if (sn_exec_scan_peers(x, sn_peer_is_dead, exited, sizeof(exited)) > 0)
+    snprintf(note, sizeof(note), "; exited on this host: %s", exited);
+  SN_WARN("rank %d: %s: %s link with %s failed (%s): %s [%s]%s", e->rank, sn_exec_what(x), is_send ? "send" : "receive",
+          sn_engine_peer_str(e, peer, who, sizeof(who)), sn_link_desc(l, d, sizeof(d)), sn_status_str(ps), cause, note);
+  return ps;
+}
+
+/* For the flight recorder: the first unfinished transfer step, i.e. what
+ * this rank waits for when it makes no progress. */
+static void sn_exec_note_awaited(sn_exec_t *x)
+{
+  const sn_sched_t *s = x->sched;
+  for (int i = x->first_open; i < s->nsteps; i++) {
+    const sn_step_t *step = &s->steps[i];
+    if (x->st[i].done == x->st[i].npieces) continue;
+    if (step->kind != SN_STEP_SEND && step->kind != SN_STEP_RECV && step->kind != SN_STEP_RECV_REDUCE) continue;
+    x->flight->step = i;
+    x->flight->dir = step->kind != SN_STEP_SEND;
+    x->flight->peer = step->peer;
+    return;
+  }
 }
 
 /* Advances one exec. Returns SN_OK when complete, SN_INPROGRESS, or an error. */
@@ -307,8 +533,9 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
       sn_status_t cs = l->ops->connect(e->tp_ctx[e->peer_tp[step->peer]], step->peer,
                                         is_send ? SN_DIR_SEND : SN_DIR_RECV, &l->conn);
       if (cs == SN_INPROGRESS) continue;
+      if (cs == SN_ERR_REMOTE) return sn_link_failed(x, step->peer, l, is_send, cs);
       if (cs != SN_OK) {
-        /* the transport logged the cause; keep it as the last error */
+        /* the transport logged the cause (a local one); keep it as the last error */
         SN_INFO(SN_LOG_ALL, "rank %d: %s: cannot connect to rank %d (%s)", e->rank, sn_exec_what(x), step->peer, l->ops->name);
         return cs;
       }
@@ -317,12 +544,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
     if (l->pass != pass) {
       uint64_t done;
       sn_status_t ps = l->ops->progress(l->conn, &done);
-      if (ps < 0) {
-        char d[160];
-        SN_WARN("rank %d: %s: %s link with rank %d failed (%s): %s", e->rank, sn_exec_what(x), is_send ? "send" : "receive",
-                step->peer, sn_link_desc(l, d, sizeof(d)), sn_status_str(ps));
-        return ps;
-      }
+      if (ps < 0) return sn_link_failed(x, step->peer, l, is_send, ps);
       if (done != l->done) moved = 1;
       l->done = done;
       l->pass = pass;
@@ -343,7 +565,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
           l->no_peek = 1;
           break;
         }
-        if (ps < 0) return ps;
+        if (ps < 0) return sn_link_failed(x, step->peer, l, is_send, ps);
         uint32_t k = st->done;
         size_t pb = sn_piece_bytes(e, step, k);
         if (got != pb) {
@@ -354,7 +576,8 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
         uint64_t off = (uint64_t)k * e->piece;
         sn_kernel_reduce(s->dtype, s->red.op, x->base[step->dst_buf] + step->dst_off + off,
                          x->base[step->src_buf] + step->src_off + off, ptr, pb / es);
-        SN_CHECK(l->ops->recv_release(l->conn));
+        ps = l->ops->recv_release(l->conn);
+        if (ps < 0) return sn_link_failed(x, step->peer, l, is_send, ps);
         if (k == 0) st->first_msg = l->posted;
         l->posted++;
         l->done++;
@@ -414,7 +637,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
       }
       sn_status_t ps = l->ops->post(l->conn, buf, pb);
       if (ps == SN_INPROGRESS) break;
-      if (ps < 0) return ps;
+      if (ps < 0) return sn_link_failed(x, step->peer, l, is_send, ps);
       if (k == 0) st->first_msg = l->posted;
       l->posted++;
       st->posted++;
@@ -424,7 +647,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
       /* push the new data out now rather than on the next pass */
       uint64_t done;
       sn_status_t ps = l->ops->progress(l->conn, &done);
-      if (ps < 0) return ps;
+      if (ps < 0) return sn_link_failed(x, step->peer, l, is_send, ps);
       l->done = done;
       if (st->posted > 0) {
         uint64_t c = l->done > st->first_msg ? l->done - st->first_msg : 0;
@@ -435,6 +658,24 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
   while (x->first_open < s->nsteps && x->st[x->first_open].done == x->st[x->first_open].npieces) x->first_open++;
   *progressed = moved;
   return x->first_open == s->nsteps ? SN_OK : SN_INPROGRESS;
+}
+
+/* After a failure the communicator is finished (later calls are refused
+ * until it is aborted): closing its network links now tells the peers at
+ * once (EOF), so that the failure travels the job in hops of a round trip
+ * instead of a deadline each; their messages name the dead process where
+ * they can see it. Shared-memory peers learn through pidfds and heartbeats. */
+static void sn_engine_close_net_links(sn_engine_t *e)
+{
+  for (int r = 0; r < e->nranks; r++) {
+    if (e->peer_tp[r] != SN_TP_SOCKET) continue;
+    sn_link_t *ls[2] = {&e->send[r], &e->recv[r]};
+    for (int k = 0; k < 2; k++)
+      if (ls[k]->conn) {
+        ls[k]->ops->close(ls[k]->conn);
+        ls[k]->conn = NULL;
+      }
+  }
 }
 
 /* When every unfinished exec belongs to one engine whose pending work is on
@@ -458,6 +699,10 @@ static const sn_transport_ops_t *sn_engine_sleeper(sn_exec_t **xs, int n, sn_eng
 }
 
 #define SN_SLEEP_SLICE_NS 50000000ull /* deadlines and abort are checked at least this often */
+/* A stalled exec looks at its peers' liveness after this long without
+ * progress, then this often: a few syscalls per 50 ms of waiting. */
+#define SN_LIVE_AFTER_NS 20000000ull
+#define SN_LIVE_EVERY_NS 50000000ull
 
 sn_status_t sn_engine_run(sn_exec_t **xs, int n)
 {
@@ -468,6 +713,8 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
   int left = n;
   sn_status_t result = SN_OK;
   sn_engine_t *sleep_eng = NULL;
+  /* a transport's blocking connect gives up when the communicator is aborted */
+  const atomic_int *prev_cancel = sn_socket_set_cancel(n > 0 ? xs[0]->eng->abort_flag : NULL);
   while (left > 0) {
     int progressed = 0;
     /* announce the intent to sleep before the last look for work, so that
@@ -493,6 +740,7 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
       if (!x->started) {
         x->started = 1;
         x->last_progress_ns = now;
+        if (x->flight) x->flight->state = SN_FL_RUNNING;
         sn_status_t gs = sn_exec_get_scratch(x);
         if (gs != SN_OK) {
           x->status = gs;
@@ -507,16 +755,42 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
       } else {
         int moved = 0;
         x->status = sn_exec_progress(x, &moved);
+        if (!moved && x->flight && x->status == SN_INPROGRESS) sn_exec_note_awaited(x);
         if (moved) {
           x->last_progress_ns = now;
           progressed = 1;
         } else if (x->status == SN_INPROGRESS && now - x->last_progress_ns > x->eng->timeout_ns) {
           sn_exec_report_stall(x);
           x->status = SN_ERR_TIMEOUT;
+        } else if (x->status == SN_INPROGRESS && now - x->last_progress_ns > SN_LIVE_AFTER_NS &&
+                   now >= x->eng->live_next_ns) {
+          x->eng->live_next_ns = now + SN_LIVE_EVERY_NS;
+          sn_engine_heartbeats(x->eng, now);
+          char who[512];
+          if (sn_exec_scan_peers(x, sn_peer_is_dead, who, sizeof(who)) > 0) {
+            /* drain what the dead left behind; only then is a gap a gap */
+            moved = 0;
+            x->status = sn_exec_progress(x, &moved);
+            int ndead = 0;
+            if (moved) {
+              x->last_progress_ns = now;
+              progressed = 1;
+            } else if (x->status == SN_INPROGRESS) {
+              ndead = sn_exec_scan_peers(x, sn_peer_left_a_gap, who, sizeof(who));
+            }
+            if (ndead > 0) {
+              SN_WARN("rank %d: %s: %s %s exited before completing this operation (found %.2f s into the wait)",
+                      x->eng->rank, sn_exec_what(x), who, ndead == 1 ? "has" : "have",
+                      (now - x->last_progress_ns) / 1e9);
+              x->status = SN_ERR_REMOTE;
+            }
+          }
         }
       }
       if (x->status == SN_INPROGRESS) continue;
       x->finished = 1;
+      if (x->flight) x->flight->state = x->status < 0 ? SN_FL_FAILED : SN_FL_DONE;
+      if (x->status == SN_OK && x->coll_no) sn_engine_coll_done(x->eng, x->coll_no);
       left--;
       if (x->status < 0 && result == SN_OK) result = x->status;
     }
@@ -527,7 +801,9 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
         if (!xs[i]->finished) {
           xs[i]->finished = 1;
           xs[i]->status = SN_ERR_ABORTED;
+          if (xs[i]->flight) xs[i]->flight->state = SN_FL_FAILED;
         }
+      for (int i = 0; i < n; i++) sn_engine_close_net_links(xs[i]->eng);
       break;
     }
     sn_engine_t *now_eng = NULL;
@@ -541,5 +817,6 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
       sn_backoff_wait(&bo);
     }
   }
+  sn_socket_set_cancel(prev_cancel);
   return result;
 }

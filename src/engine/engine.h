@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "engine/flight.h"
 #include "sched/sched.h"
 #include "transports/transport.h"
 
@@ -26,6 +27,19 @@ typedef struct {
   uint8_t *slots;   /* staging for receive-and-reduce pieces: depth * piece */
   int no_peek;      /* the transport cannot lend arrived data in place */
 } sn_link_t;
+
+/* Who a peer is, for messages and liveness: a peer on this host is watched
+ * through a pidfd (or kill(pid, 0) where pidfds are missing), so that a
+ * killed local process is reported within a fraction of a second instead
+ * of at the deadline. */
+typedef struct {
+  int32_t pid;
+  int pidfd;   /* -1: not watched; -2: watched with kill(pid, 0) */
+  char host[64];
+  int beat_tp;      /* transport that carries its heartbeat, or -1 */
+  uint64_t beat;    /* last heartbeat value seen */
+  uint64_t beat_ns; /* when it last changed (or when watching began) */
+} sn_peer_id_t;
 
 typedef struct sn_engine {
   int rank, nranks;
@@ -43,6 +57,9 @@ typedef struct sn_engine {
   int oversubscribed; /* more ranks on this host than cores: yield, don't spin */
   uint8_t *scratch;   /* cached scratch buffer, lent to one exec at a time */
   size_t scratch_bytes;
+  sn_peer_id_t *peer; /* nranks */
+  uint64_t colls_issued, colls_done; /* collective execs created / completed, in order */
+  uint64_t live_next_ns; /* next liveness look while an exec is stalled */
 } sn_engine_t;
 
 /* Phase 1: transports create their state and fill this rank's blobs
@@ -54,7 +71,17 @@ sn_status_t sn_engine_init(sn_engine_t *e, int rank, int nranks, uint64_t comm_i
 sn_status_t sn_engine_setup(sn_engine_t *e, const uint8_t *all_blobs, const uint8_t *peer_tp);
 /* After the init barrier: all peers are set up. */
 void sn_engine_ready(sn_engine_t *e);
+/* Names peer r (pid, host) and, when watch is set, starts watching whether
+ * the process is alive (peers on this host, in this pid namespace). */
+void sn_engine_set_peer(sn_engine_t *e, int r, int32_t pid, const char *host, int watch);
+/* "rank 3 (pid 1234 on node7)" */
+const char *sn_engine_peer_str(const sn_engine_t *e, int r, char *buf, size_t len);
+/* Whether a watched peer has exited (1), 0 otherwise. */
+int sn_engine_peer_dead(const sn_engine_t *e, int r);
 void sn_engine_fini(sn_engine_t *e);
+/* Before fini on a clean end (destroy after success): messages already
+ * sent may outlive this rank for receivers still collecting them. */
+void sn_engine_linger(sn_engine_t *e);
 
 typedef struct {
   uint32_t npieces, posted, done;
@@ -81,11 +108,13 @@ typedef struct sn_exec {
   sn_step_state_t *st;
   sn_step_state_t st_inline[SN_EXEC_INLINE_STEPS]; /* small schedules need no allocation */
   int first_open;
+  uint64_t coll_no;  /* this collective's number on the engine (1, 2, ...); 0 for p2p */
   int started;
   int finished;
   uint64_t last_progress_ns;
   sn_status_t status;
   sn_exec_label_t label;
+  sn_flight_op_t *flight; /* this operation's flight-recorder entry, or NULL */
   char what[96]; /* formatted from label on first use (errors only) */
 } sn_exec_t;
 

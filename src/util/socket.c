@@ -210,9 +210,37 @@ sn_status_t sn_socket_listen(const sn_sockaddr_t *addr, int backlog, int *fd_p, 
   return SN_OK;
 }
 
+static __thread const atomic_int *sn_socket_cancel;
+
+const atomic_int *sn_socket_set_cancel(const atomic_int *flag)
+{
+  const atomic_int *old = sn_socket_cancel;
+  sn_socket_cancel = flag;
+  return old;
+}
+
+static int sn_socket_cancelled(void)
+{
+  return sn_socket_cancel && atomic_load_explicit(sn_socket_cancel, memory_order_acquire);
+}
+
+void sn_socket_set_user_timeout(int fd, uint64_t timeout_ms)
+{
+#ifdef TCP_USER_TIMEOUT
+  unsigned int ms = timeout_ms > 0xffffffffu ? 0xffffffffu : (unsigned int)timeout_ms;
+  if (ms && setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms)) != 0)
+    SN_INFO(SN_LOG_NET, "setsockopt TCP_USER_TIMEOUT %u ms failed: %s", ms, strerror(errno));
+#else
+  (void)fd;
+  (void)timeout_ms;
+#endif
+}
+
+/* 1: ready, 0: deadline passed, -1: poll failed, -2: cancelled. */
 static int sn_wait_fd(int fd, short events, uint64_t deadline_ns)
 {
   for (;;) {
+    if (sn_socket_cancelled()) return -2;
     int ms = -1;
     if (deadline_ns) {
       uint64_t now = sn_clock_ns();
@@ -220,6 +248,7 @@ static int sn_wait_fd(int fd, short events, uint64_t deadline_ns)
       ms = (int)((deadline_ns - now + 999999) / 1000000);
       if (ms > 1000) ms = 1000;
     }
+    if (sn_socket_cancel && (ms < 0 || ms > 50)) ms = 50;
     struct pollfd p = {fd, events, 0};
     int rc = poll(&p, 1, ms);
     if (rc > 0) return 1;
@@ -227,7 +256,21 @@ static int sn_wait_fd(int fd, short events, uint64_t deadline_ns)
   }
 }
 
+static sn_status_t sn_socket_connect_retry(const sn_sockaddr_t *addr, uint64_t deadline_ns, int refused_final,
+                                           int *fd_p);
+
 sn_status_t sn_socket_connect(const sn_sockaddr_t *addr, uint64_t deadline_ns, int *fd_p)
+{
+  return sn_socket_connect_retry(addr, deadline_ns, 0, fd_p);
+}
+
+sn_status_t sn_socket_connect_listener(const sn_sockaddr_t *addr, uint64_t deadline_ns, int *fd_p)
+{
+  return sn_socket_connect_retry(addr, deadline_ns, 1, fd_p);
+}
+
+static sn_status_t sn_socket_connect_retry(const sn_sockaddr_t *addr, uint64_t deadline_ns, int refused_final,
+                                           int *fd_p)
 {
   char s[80];
   int delay_ms = 1, last_err = 0;
@@ -239,7 +282,12 @@ sn_status_t sn_socket_connect(const sn_sockaddr_t *addr, uint64_t deadline_ns, i
     }
     int rc = connect(fd, &addr->sa, sn_socket_addr_len(addr));
     if (rc != 0 && errno == EINPROGRESS) {
-      if (sn_wait_fd(fd, POLLOUT, deadline_ns) == 1) {
+      int w = sn_wait_fd(fd, POLLOUT, deadline_ns);
+      if (w == -2) {
+        close(fd);
+        return SN_ERR_ABORTED;
+      }
+      if (w == 1) {
         int err = 0;
         socklen_t elen = sizeof(err);
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
@@ -257,13 +305,19 @@ sn_status_t sn_socket_connect(const sn_sockaddr_t *addr, uint64_t deadline_ns, i
     }
     last_err = errno;
     close(fd);
-    int retry = last_err == ECONNREFUSED || last_err == ETIMEDOUT || last_err == ECONNRESET ||
+    int retry = (last_err == ECONNREFUSED && !refused_final) || last_err == ETIMEDOUT || last_err == ECONNRESET ||
                 last_err == EHOSTUNREACH || last_err == ENETUNREACH || last_err == EAGAIN ||
                 last_err == EINTR;
     if (!retry || (deadline_ns && sn_clock_ns() >= deadline_ns)) break;
+    if (sn_socket_cancelled()) return SN_ERR_ABORTED;
     struct timespec ts = {0, (long)delay_ms * 1000000L};
     nanosleep(&ts, NULL);
     if (delay_ms < 100) delay_ms *= 2;
+  }
+  if (refused_final && last_err == ECONNREFUSED) {
+    SN_WARN("Call to connect %s failed: %s (the peer's listener is gone: the process exited or closed its "
+            "communicator)", sn_socket_addr_str(addr, s, sizeof(s)), strerror(last_err));
+    return SN_ERR_REMOTE;
   }
   SN_WARN("Call to connect %s failed: %s%s", sn_socket_addr_str(addr, s, sizeof(s)), strerror(last_err),
           deadline_ns ? " (retried until the connect deadline, SNCCL_CONNECT_TIMEOUT_MS)" : "");
@@ -274,6 +328,7 @@ sn_status_t sn_socket_accept(int listen_fd, uint64_t deadline_ns, int *fd_p)
 {
   int w = sn_wait_fd(listen_fd, POLLIN, deadline_ns);
   if (w == 0) return SN_INPROGRESS;
+  if (w == -2) return SN_ERR_ABORTED;
   if (w < 0) {
     SN_WARN("Call to poll failed: %s", strerror(errno));
     return SN_ERR_SYSTEM;
@@ -301,6 +356,7 @@ sn_status_t sn_socket_send_all(int fd, const void *buf, size_t len, uint64_t dea
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
       int w = sn_wait_fd(fd, POLLOUT, deadline_ns);
       if (w == 0) return SN_ERR_TIMEOUT;
+      if (w == -2) return SN_ERR_ABORTED;
       continue;
     }
     SN_INFO(SN_LOG_NET, "socket send failed: %s", strerror(errno));
@@ -323,6 +379,7 @@ sn_status_t sn_socket_recv_all(int fd, void *buf, size_t len, uint64_t deadline_
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
       int w = sn_wait_fd(fd, POLLIN, deadline_ns);
       if (w == 0) return SN_ERR_TIMEOUT;
+      if (w == -2) return SN_ERR_ABORTED;
       continue;
     }
     SN_INFO(SN_LOG_NET, "socket recv failed: %s", strerror(errno));

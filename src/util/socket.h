@@ -8,6 +8,7 @@
 #define SN_SOCKET_H
 
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -35,12 +36,24 @@ uint16_t sn_socket_port(const sn_sockaddr_t *addr);
 sn_status_t sn_socket_listen(const sn_sockaddr_t *addr, int backlog, int *fd_p, sn_sockaddr_t *bound_p);
 /* Connects, retrying refused/unreachable attempts until deadline_ns. */
 sn_status_t sn_socket_connect(const sn_sockaddr_t *addr, uint64_t deadline_ns, int *fd_p);
+/* The same to a listener known to exist (a peer's, opened before its
+ * address was published): a refusal means it is gone, SN_ERR_REMOTE at once. */
+sn_status_t sn_socket_connect_listener(const sn_sockaddr_t *addr, uint64_t deadline_ns, int *fd_p);
 /* Accepts one connection; SN_INPROGRESS if none arrived before deadline_ns. */
 sn_status_t sn_socket_accept(int listen_fd, uint64_t deadline_ns, int *fd_p);
 sn_status_t sn_socket_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ns);
 /* SN_ERR_REMOTE on EOF or reset; SN_ERR_TIMEOUT past the deadline. */
 sn_status_t sn_socket_recv_all(int fd, void *buf, size_t len, uint64_t deadline_ns);
 sn_status_t sn_socket_set_nonblock(int fd, int on);
+/* Makes this thread's socket waits (connect, accept, send/recv_all) check
+ * *flag at least every 50 ms and give up with SN_ERR_ABORTED once it is
+ * set: a communicator's abort reaches a thread blocked in its bootstrap.
+ * NULL: no cancellation. Returns the previous flag (to restore it). */
+const atomic_int *sn_socket_set_cancel(const atomic_int *flag);
+/* Bounds how long unacknowledged data may sit in a connection before the
+ * kernel resets it (TCP_USER_TIMEOUT): a peer host that vanished shows up
+ * as an error instead of an endless retransmission. */
+void sn_socket_set_user_timeout(int fd, uint64_t timeout_ms);
 void sn_socket_tune(int fd, int bufsize);
 void sn_socket_close(int *fd);
 

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,8 @@ typedef struct {
 typedef struct {
   _Alignas(SN_SHM_LINE) atomic_uint seq;
   _Alignas(SN_SHM_LINE) atomic_uint waiters;
+  _Alignas(SN_SHM_LINE) atomic_uint_fast64_t beat; /* bumped by the owner while it waits (heartbeat) */
+  atomic_uint_fast64_t colls_done;                   /* collectives the owner has completed */
 } sn_shm_bell_t;
 
 typedef struct {
@@ -82,6 +85,8 @@ typedef struct {
 
 typedef struct {
   sn_tp_env_t env;
+  int linger;                 /* clean end: keep segments a live receiver has not read */
+  int32_t *pids;              /* local peers' pids (0 for remote ranks) */
   sn_shm_bell_t *my_bell;
   int bell_linked;            /* my bell's name still exists */
   sn_shm_bell_t **bells;      /* local peers' bells, NULL for remote ranks */
@@ -141,6 +146,7 @@ typedef struct {
 } sn_shm_req_t;
 
 struct sn_conn {
+  void *ctx;                        /* the sn_shm_ctx_t it belongs to */
   int is_send, peer, depth;
   sn_shm_bell_t *peer_bell;
   size_t piece, map_bytes;
@@ -180,6 +186,15 @@ static sn_status_t sn_shm_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, vo
     return SN_ERR_SYSTEM;
   }
   c->cma_min = (size_t)sn_param_int(SN_P_SHM_CMA_MIN);
+  c->pids = calloc((size_t)env->nranks, sizeof(*c->pids));
+  if (!c->pids) {
+    munmap(c->my_bell, 4096);
+    shm_unlink(name);
+    free(c->cma);
+    free(c->bells);
+    free(c);
+    return SN_ERR_SYSTEM;
+  }
   sn_shm_blob_t blob = {env->host_hash, (int32_t)getpid(), 0, (uint64_t)(uintptr_t)&sn_shm_cma_probe};
   memcpy(my_blob, &blob, sizeof(blob));
   *ctx_p = c;
@@ -194,6 +209,7 @@ static sn_status_t sn_shm_comm_setup(void *vctx)
     sn_shm_blob_t b;
     memcpy(&b, c->env.blobs + (size_t)r * SN_TP_BLOB_BYTES, sizeof(b));
     if (r == c->env.rank || b.host_hash != c->env.host_hash) continue;
+    c->pids[r] = b.pid;
     char name[64];
     sn_bell_name(name, sizeof(name), c->env.comm_id, r);
     c->bells[r] = sn_bell_map(name, 0);
@@ -230,12 +246,33 @@ static void sn_shm_comm_fini(void *vctx)
   if (c->my_bell) munmap(c->my_bell, 4096);
   free(c->bells);
   free(c->cma);
+  free(c->pids);
   free(c);
+}
+
+static void sn_shm_comm_linger(void *vctx) { ((sn_shm_ctx_t *)vctx)->linger = 1; }
+
+static sn_status_t sn_shm_heartbeat(void *vctx, uint64_t colls_done)
+{
+  sn_shm_ctx_t *c = vctx;
+  atomic_fetch_add_explicit(&c->my_bell->beat, 1, memory_order_relaxed);
+  atomic_store_explicit(&c->my_bell->colls_done, colls_done, memory_order_release);
+  return SN_OK;
+}
+
+static sn_status_t sn_shm_peer_heartbeat(void *vctx, int peer, uint64_t *beat_p, uint64_t *colls_done_p)
+{
+  sn_shm_ctx_t *c = vctx;
+  if (!c->bells[peer]) return SN_ERR_UNSUPPORTED;
+  *beat_p = atomic_load_explicit(&c->bells[peer]->beat, memory_order_relaxed);
+  *colls_done_p = atomic_load_explicit(&c->bells[peer]->colls_done, memory_order_acquire);
+  return SN_OK;
 }
 
 static uint64_t sn_shm_wait_token(void *vctx)
 {
   sn_shm_ctx_t *c = vctx;
+  atomic_fetch_add_explicit(&c->my_bell->beat, 1, memory_order_relaxed); /* a sleeping rank is a live one */
   atomic_fetch_add(&c->my_bell->waiters, 1); /* a full barrier before the last look */
   return atomic_load(&c->my_bell->seq);
 }
@@ -267,6 +304,7 @@ static sn_status_t sn_shm_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t 
   int dst = dir == SN_DIR_SEND ? peer : ctx->env.rank;
   sn_conn_t *c = calloc(1, sizeof(*c));
   if (!c) return SN_ERR_SYSTEM;
+  c->ctx = ctx;
   c->is_send = dir == SN_DIR_SEND;
   c->peer = peer;
   c->peer_bell = ctx->bells[peer];
@@ -442,8 +480,15 @@ static void sn_shm_close(sn_conn_t *c)
   if (!c) return;
   free(c->stage);
   if (c->hdr) {
-    /* if the peer never attached, the name is still there: remove it */
-    if (atomic_load(&c->hdr->attached) < 2) shm_unlink(c->name);
+    /* if the peer never attached, the name is still there: remove it,
+     * unless the communicator ends cleanly and it holds messages we sent
+     * to a receiver that is still alive (our operation completed when they
+     * were published; its has not): it attaches later and unlinks it. */
+    sn_shm_ctx_t *ctx = c->ctx;
+    int32_t pid = ctx && ctx->pids ? ctx->pids[c->peer] : 0;
+    int keep = c->is_send && ctx && ctx->linger && atomic_load(&c->hdr->tail) > atomic_load(&c->hdr->head) &&
+               pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+    if (atomic_load(&c->hdr->attached) < 2 && !keep) shm_unlink(c->name);
     munmap(c->hdr, c->map_bytes);
   }
   free(c);
@@ -466,4 +511,7 @@ const sn_transport_ops_t sn_tp_shm_ops = {
     .wait_cancel = sn_shm_wait_cancel,
     .recv_peek = sn_shm_recv_peek,
     .recv_release = sn_shm_recv_release,
+    .heartbeat = sn_shm_heartbeat,
+    .peer_heartbeat = sn_shm_peer_heartbeat,
+    .comm_linger = sn_shm_comm_linger,
 };

@@ -199,7 +199,7 @@ static sn_status_t sn_sock_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t
     for (int i = 0; i < c->nsocks; i++) {
       sn_sock_hello_t h = {SN_SOCK_HELLO_MAGIC, ctx->env.rank, i, c->nsocks,
                            {ctx->env.secret[0], ctx->env.secret[1]}, ctx->env.comm_id};
-      sn_status_t st = sn_socket_connect(&c->addr, deadline, &c->fds[i]);
+      sn_status_t st = sn_socket_connect_listener(&c->addr, deadline, &c->fds[i]);
       if (st == SN_OK) st = sn_socket_send_all(c->fds[i], &h, sizeof(h), deadline);
       if (st != SN_OK) {
         char s[80];
@@ -213,6 +213,9 @@ static sn_status_t sn_sock_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t
   }
   for (int i = 0; i < c->nsocks; i++) {
     sn_socket_tune(c->fds[i], bufsize);
+    /* data unacknowledged for the no-progress deadline: the peer's host is
+     * gone (a live peer acknowledges even when it is slow to read) */
+    sn_socket_set_user_timeout(c->fds[i], (uint64_t)sn_param_int(SN_P_TIMEOUT_MS));
     sn_socket_set_nonblock(c->fds[i], 1);
   }
   if (ctx->nconns == ctx->cap_conns) {
@@ -336,6 +339,13 @@ static void sn_sock_close(sn_conn_t *c)
 /* Data arrives in the kernel's buffers: no in-place access. */
 static sn_status_t sn_sock_recv_peek(sn_conn_t *c, const void **ptr_p, size_t *bytes_p) { return SN_ERR_UNSUPPORTED; }
 static sn_status_t sn_sock_recv_release(sn_conn_t *c) { return SN_ERR_UNSUPPORTED; }
+static sn_status_t sn_sock_heartbeat(void *ctx, uint64_t colls_done) { return SN_ERR_UNSUPPORTED; }
+/* Sent bytes are the kernel's once send() took them: nothing to keep. */
+static void sn_sock_comm_linger(void *ctx) {}
+static sn_status_t sn_sock_peer_heartbeat(void *ctx, int peer, uint64_t *beat_p, uint64_t *colls_done_p)
+{
+  return SN_ERR_UNSUPPORTED;
+}
 
 const sn_transport_ops_t sn_tp_socket_ops = {
     .size = sizeof(sn_transport_ops_t),
@@ -354,4 +364,7 @@ const sn_transport_ops_t sn_tp_socket_ops = {
     .wait_cancel = sn_sock_wait_cancel,
     .recv_peek = sn_sock_recv_peek,
     .recv_release = sn_sock_recv_release,
+    .heartbeat = sn_sock_heartbeat,
+    .peer_heartbeat = sn_sock_peer_heartbeat,
+    .comm_linger = sn_sock_comm_linger,
 };
