@@ -10,7 +10,10 @@
 # The simulator runs the library's own schedules on the fabric the tuner's
 # constants describe, so a ratio well above 1 is a tuner error on that
 # fabric (or a modelling gap the two disagree on). Deterministic: the same
-# build prints the same table.
+# build prints the same table. With more than one scale-up domain the tuner
+# never picks direct on its own where a ring could run (a connection and
+# buffers to every rank of the job): its time is shown with a * and left out
+# of "fastest" (all-to-all has no ring: direct stays a candidate there).
 set -u
 B=${1:-build}
 shift || true
@@ -42,6 +45,7 @@ simrow() {
 simt() { simrow "$@" | awk '{ print $2 }'; }
 total=0; within=0
 for fab in $FABRICS; do
+  ndom=$("$SIM" --gen="$fab" --dump-topo 2>/dev/null | sed -n 's/^shape domains=\([0-9]*\).*/\1/p')
   for coll in allreduce allgather reducescatter broadcast reduce alltoall; do
     algos=$(algos_for $coll)
     printf "\n## %s, %s (simulated us)\n" "$coll" "$fab"
@@ -51,6 +55,7 @@ for fab in $FABRICS; do
       best=""; bestt=""
       for a in $algos; do
         t=$(simt --gen="$fab" --coll=$coll --bytes=$sz --algo=$a)
+        if [ "$a" = direct ] && [ "$coll" != alltoall ] && [ "${ndom:-1}" -gt 1 ] && [ "$t" != - ]; then printf " %9s" "$t*"; continue; fi
         printf " %9s" "$t"
         [ "$t" = - ] || [ "$t" = t/o ] && continue
         if [ -z "$bestt" ] || awk -v x="$t" -v y="$bestt" 'BEGIN { exit !(x < y) }'; then best=$a; bestt=$t; fi
