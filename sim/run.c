@@ -239,17 +239,17 @@ static void sn_sim_flow_end(sn_sim_t *s, int id)
 
 /* ---- the engine's rules ---- */
 
-static inline int sn_sim_one_dep_ok(const sn_sim_rank_t *R, const sn_step_t *st, int dep, uint32_t k)
+static inline int sn_sim_one_dep_ok(sn_sim_rank_t *R, const sn_step_t *st, int dep, uint32_t k)
 {
   if (dep < 0) return 1;
-  const sn_step_t *d = &R->sched.steps[dep];
-  if (d->bytes == st->bytes && !(d->flags & SN_STEP_F_WHOLE)) return R->done[dep] > k;
+  if (R->done[dep] == R->npieces[dep]) return 1;
+  sn_step_t d = sn_sim_step(R, dep);
+  if (d.bytes == st->bytes && !(d.flags & SN_STEP_F_WHOLE)) return R->done[dep] > k;
   return R->done[dep] == R->npieces[dep];
 }
 
-static inline int sn_sim_dep_ok(const sn_sim_rank_t *R, int s, uint32_t k)
+static inline int sn_sim_dep_ok(sn_sim_rank_t *R, const sn_step_t *st, uint32_t k)
 {
-  const sn_step_t *st = &R->sched.steps[s];
   return sn_sim_one_dep_ok(R, st, st->dep, k) && sn_sim_one_dep_ok(R, st, st->dep2, k);
 }
 
@@ -303,7 +303,8 @@ static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
   sn_sim_rank_t *R = &s->r[r];
   if ((R->flags[step] & SN_SIM_S_RUN) || R->ready[step] == 0) return;
   R->ready[step]--;
-  sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, &R->sched.steps[step], R->done[step]));
+  sn_step_t st = sn_sim_step(R, step);
+  sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, &st, R->done[step]));
 }
 
 static void sn_sim_try_start(sn_sim_t *s, int c)
@@ -320,8 +321,8 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
   sn_sim_chan_t *C = &s->ch[c];
   sn_sim_slot_t sl = C->sq[C->started % (uint32_t)s->depth];
   C->started++;
-  const sn_step_t *st = &s->r[C->src].sched.steps[sl.step];
-  double b = sn_sim_piece_bytes(s, st, sl.piece);
+  sn_step_t st = sn_sim_step(&s->r[C->src], sl.step);
+  double b = sn_sim_piece_bytes(s, &st, sl.piece);
   sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
   if (!f) return;
   f->a = c;
@@ -335,7 +336,7 @@ static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
   sn_sim_chan_t *C = &s->ch[c];
   sn_sim_slot_t sl = C->rq[j % (uint32_t)s->depth];
   sn_sim_rank_t *R = &s->r[C->dst];
-  if (R->sched.steps[sl.step].kind == SN_STEP_RECV_REDUCE) {
+  if (sn_sim_step(R, sl.step).kind == SN_STEP_RECV_REDUCE) {
     R->ready[sl.step]++;
     sn_sim_try_reduce(s, C->dst, sl.step);
     return;
@@ -351,7 +352,7 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step)
   sn_sim_rank_t *R = &s->r[r];
   R->flags[step] &= (uint8_t)~SN_SIM_S_RUN;
   sn_sim_piece_done(s, r, step);
-  if (R->sched.steps[step].kind == SN_STEP_RECV_REDUCE) {
+  if (sn_sim_step(R, step).kind == SN_STEP_RECV_REDUCE) {
     sn_sim_chan_t *C = &s->ch[R->chan[step]];
     C->consumed++;
     sn_sim_enqueue(s, r, C->r_cur);
@@ -363,14 +364,15 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step)
 static void sn_sim_poke(sn_sim_t *s, int r, int step)
 {
   sn_sim_rank_t *R = &s->r[r];
-  const sn_step_t *st = &R->sched.steps[step];
   uint32_t np = R->npieces[step], depth = (uint32_t)s->depth;
   if (R->done[step] == np) return;
+  sn_step_t stv = sn_sim_step(R, step);
+  const sn_step_t *st = &stv;
   switch (st->kind) {
   case SN_STEP_SEND: {
     sn_sim_chan_t *C = &s->ch[R->chan[step]];
     if (C->s_cur != step) return;
-    while (R->posted[step] < np && sn_sim_dep_ok(R, step, R->posted[step]) && C->posted_s - C->done_s < depth) {
+    while (R->posted[step] < np && sn_sim_dep_ok(R, st, R->posted[step]) && C->posted_s - C->done_s < depth) {
       sn_sim_trace_start(s, R, step);
       /* the sender's CPU pays each message's cost in posting order; the
        * link meanwhile carries earlier messages */
@@ -391,7 +393,7 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
     int c = R->chan[step];
     sn_sim_chan_t *C = &s->ch[c];
     if (C->r_cur != step) return;
-    while (R->posted[step] < np && sn_sim_dep_ok(R, step, R->posted[step]) && C->r_posted - C->consumed < depth) {
+    while (R->posted[step] < np && sn_sim_dep_ok(R, st, R->posted[step]) && C->r_posted - C->consumed < depth) {
       sn_sim_trace_start(s, R, step);
       uint32_t j = C->r_posted++;
       C->rq[j % depth] = (sn_sim_slot_t){step, R->posted[step]++, 0};
@@ -404,7 +406,7 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
     return;
   }
   default: /* local: one piece at a time, in order */
-    if ((R->flags[step] & SN_SIM_S_RUN) || R->posted[step] >= np || !sn_sim_dep_ok(R, step, R->posted[step])) return;
+    if ((R->flags[step] & SN_SIM_S_RUN) || R->posted[step] >= np || !sn_sim_dep_ok(R, st, R->posted[step])) return;
     sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, st, R->posted[step]++) * s->f->copy_factor);
     return;
   }
@@ -562,9 +564,10 @@ static void sn_sim_report_stall(sn_sim_t *s)
 {
   for (int r = 0; r < s->n; r++) {
     sn_sim_rank_t *R = &s->r[r];
-    for (int i = 0; i < R->sched.nsteps; i++) {
+    for (int i = 0; i < R->cs.nsteps; i++) {
       if (R->done[i] == R->npieces[i]) continue;
-      const sn_step_t *st = &R->sched.steps[i];
+      sn_step_t stv = sn_sim_step(R, i);
+      const sn_step_t *st = &stv;
       SN_WARN("snccl-sim: stalled at %.3f us: rank %d step %d (kind %d, peer %d, %" PRIu64 " bytes) has %u/%u "
               "pieces done: the schedules do not match",
               s->now / 1e6, r, i, st->kind, st->peer, st->bytes, R->done[i], R->npieces[i]);

@@ -76,7 +76,7 @@ static void sn_sim_free(sn_sim_t *s)
 {
   for (int r = 0; s->r && r < s->n; r++) {
     sn_sim_rank_t *R = &s->r[r];
-    sn_sched_free(&R->sched);
+    sn_sched_compact_free(&R->cs);
     free(R->npieces);
     free(R->dlist);
     free(R->t0);
@@ -159,6 +159,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
   if (call->depth > 0) s.depth = call->depth > 64 ? 64 : call->depth;
   sn_status_t st = SN_OK;
+  sn_sched_t flat; /* the rank being set up */
+  int flat_live = 0;
   int *view_arrays = NULL;
   char *seen = calloc((size_t)f->nranks, 1);
   s.r = calloc((size_t)n, sizeof(*s.r));
@@ -203,19 +205,21 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   }
   res.algo = algo;
   res.tuner_us = sn_plan_estimate(&d, algo, &f->cost);
-  /* every rank's schedule */
+  /* every rank's schedule: built flat, compacted, the flat list freed */
   size_t nsend = 0, nsteps = 0;
   for (int r = 0; r < n; r++) {
     sn_sim_rank_t *R = &s.r[r];
     d.rank = r;
-    sn_sched_init(&R->sched, d.dtype, n);
-    st = sn_sched_build(&d, algo, &R->sched);
+    sn_sched_init(&flat, d.dtype, n);
+    flat_live = 1;
+    st = sn_sched_build(&d, algo, &flat);
+    if (st == SN_OK) st = flat.error;
     if (st != SN_OK) {
       SN_WARN("snccl-sim: rank %d: building the %s %s schedule failed (%s)", r, sn_algo_name(algo), sn_coll_name(d.coll),
               sn_status_str(st));
       goto out;
     }
-    int ns = R->sched.nsteps;
+    int ns = flat.nsteps;
     nsteps += (size_t)ns;
     /* one block for the per-step state */
     size_t words = (size_t)ns * 8 + 1;
@@ -230,7 +234,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     R->dstart = R->link_next + ns; /* ns + 1 entries */
     int ndeps = 0;
     for (int i = 0; i < ns; i++) {
-      const sn_step_t *stp = &R->sched.steps[i];
+      const sn_step_t *stp = &flat.steps[i];
       R->npieces[i] = (uint32_t)((stp->bytes + s.piece - 1) / s.piece);
       R->chan[i] = R->link_next[i] = -1;
       if (R->npieces[i]) R->left++;
@@ -263,11 +267,16 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     int *fill = calloc((size_t)ns + 1, sizeof(int));
     if (!fill) goto oom;
     for (int i = 0; i < ns; i++) {
-      const sn_step_t *stp = &R->sched.steps[i];
+      const sn_step_t *stp = &flat.steps[i];
       if (stp->dep >= 0) R->dlist[R->dstart[stp->dep] + fill[stp->dep]++] = i;
       if (stp->dep2 >= 0 && stp->dep2 != stp->dep) R->dlist[R->dstart[stp->dep2] + fill[stp->dep2]++] = i;
     }
     free(fill);
+    /* the run form replaces the flat schedule: one rank's flat list at a time */
+    st = sn_sched_compact(&flat, &R->cs);
+    sn_sched_free(&flat);
+    flat_live = 0;
+    if (st != SN_OK) goto oom;
     if (call->trace) {
       R->t0 = malloc((size_t)ns * 2 * sizeof(uint64_t) + 1);
       if (!R->t0) goto oom;
@@ -292,9 +301,10 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   for (int pass = 0; pass < 2 && st == SN_OK; pass++)
     for (int r = 0; r < n; r++) {
       sn_sim_rank_t *R = &s.r[r];
-      for (int i = 0; i < R->sched.nsteps; i++) {
-        const sn_step_t *stp = &R->sched.steps[i];
+      for (int i = 0; i < R->cs.nsteps; i++) {
         if (!R->npieces[i]) continue;
+        sn_step_t stv = sn_sim_step(R, i);
+        const sn_step_t *stp = &stv;
         int is_send = stp->kind == SN_STEP_SEND;
         if (!is_send && stp->kind != SN_STEP_RECV && stp->kind != SN_STEP_RECV_REDUCE) continue;
         if (pass == 0 && !is_send) continue; /* senders first: every channel has one */
@@ -333,7 +343,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     f->links[l].mark = 0;
   }
   for (int r = 0; r < n; r++)
-    for (int i = 0; i < s.r[r].sched.nsteps; i++)
+    for (int i = 0; i < s.r[r].cs.nsteps; i++)
       if (s.r[r].npieces[i]) sn_sim_enqueue(&s, r, i);
   st = sn_sim_loop(&s);
   if (st != SN_OK) goto out;
@@ -359,9 +369,10 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
               first ? "" : ",\n", r, r);
       first = 0;
       sn_sim_rank_t *R = &s.r[r];
-      for (int i = 0; i < R->sched.nsteps; i++) {
+      for (int i = 0; i < R->cs.nsteps; i++) {
         if (!R->npieces[i] || R->t0[i] == UINT64_MAX) continue;
-        const sn_step_t *stp = &R->sched.steps[i];
+        sn_step_t stv = sn_sim_step(R, i);
+        const sn_step_t *stp = &stv;
         char nm[48];
         if (stp->kind <= SN_STEP_RECV_REDUCE) snprintf(nm, sizeof(nm), "%s %d", kinds[stp->kind], stp->peer);
         else snprintf(nm, sizeof(nm), "%s", stp->kind < SN_STEP_KIND_COUNT ? kinds[stp->kind] : "?");
@@ -378,6 +389,7 @@ oom:
   SN_WARN("snccl-sim: out of memory setting up %d ranks", n);
   st = SN_ERR_SYSTEM;
 out:
+  if (flat_live) sn_sched_free(&flat);
   free(view_arrays);
   free(seen);
   sn_sim_free(&s);

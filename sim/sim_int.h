@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "sched/compact.h"
 #include "sim/sim.h"
 
 typedef struct {
@@ -57,7 +58,8 @@ typedef struct {
 } sn_sim_chan_t;
 
 typedef struct {
-  sn_sched_t sched;
+  sn_sched_compact_t cs; /* the schedule as runs: the flat one is freed once compacted */
+  int hint;              /* the run of the last step looked up */
   uint32_t *npieces, *posted, *done, *ready;
   int32_t *chan, *link_next, *dstart, *dlist;
   uint8_t *flags;
@@ -66,6 +68,22 @@ typedef struct {
   uint64_t finish_ps, cpu_free;
   int frank;
 } sn_sim_rank_t;
+
+/* Step i of rank R, expanded from its runs (the last run used first:
+ * consecutive look-ups mostly stay in one run). */
+static inline sn_step_t sn_sim_step(sn_sim_rank_t *R, int i)
+{
+  const sn_sched_compact_t *c = &R->cs;
+  const sn_sched_run_t *run = &c->runs[R->hint];
+  if (i < run->start || i >= run->start + run->period * run->reps) {
+    R->hint = sn_sched_compact_run_of(c, i);
+    run = &c->runs[R->hint];
+  }
+  int off = i - run->start;
+  sn_step_t st;
+  sn_sched_lane_expand(&c->lanes[run->lane + off % run->period], c->nranks, off / run->period, &st);
+  return st;
+}
 
 typedef struct {
   uint64_t t, seq;
