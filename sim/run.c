@@ -237,6 +237,70 @@ static void sn_sim_flow_end(sn_sim_t *s, int id)
   s->nfl--;
 }
 
+/* ---- critical path: one record per interval, linked to what it waited for ---- */
+
+static int32_t sn_sim_cp_add(sn_sim_t *s, int type, int cls, uint64_t t0, uint64_t t1, int32_t pred)
+{
+  if (!s->cp_on) return -1;
+  if (sn_sim_grow((void **)&s->cp, &s->capcp, sizeof(sn_sim_cprec_t), s->ncp + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return -1;
+  }
+  s->cp[s->ncp] = (sn_sim_cprec_t){t0, t1, pred, (uint8_t)type, (int8_t)cls};
+  return s->ncp++;
+}
+
+/* The one of two records that ended later (the binding constraint). */
+static inline int32_t sn_sim_cp_later(const sn_sim_t *s, int32_t a, int32_t b)
+{
+  if (a < 0) return b;
+  if (b < 0) return a;
+  return s->cp[b].t1 > s->cp[a].t1 ? b : a;
+}
+
+static inline int32_t sn_sim_cp_of(const sn_sim_rank_t *R, int step)
+{
+  return step >= 0 && R->cp_done ? R->cp_done[step] : -1;
+}
+
+static inline int32_t sn_sim_cp_deps(const sn_sim_t *s, const sn_sim_rank_t *R, const sn_step_t *st)
+{
+  return s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_of(R, st->dep), sn_sim_cp_of(R, st->dep2)) : -1;
+}
+
+const char *sn_sim_cp_name(int part)
+{
+  static const char *const names[SN_SIM_CP_COUNT] = {"latency", "bandwidth", "per-message overhead",
+                                                     "reduction/copy", "waiting"};
+  return part >= 0 && part < SN_SIM_CP_COUNT ? names[part] : "?";
+}
+
+void sn_sim_cp_walk(sn_sim_t *s)
+{
+  sn_sim_cp_t *cp = &s->res->cp;
+  memset(cp, 0, sizeof(*cp));
+  cp->rank = -1;
+  if (!s->cp_on) return;
+  uint64_t last = 0;
+  for (int r = 0; r < s->n; r++)
+    if (s->r[r].cp_last >= 0 && (cp->rank < 0 || s->r[r].finish_ps > last)) {
+      cp->rank = r;
+      last = s->r[r].finish_ps;
+    }
+  if (cp->rank < 0) return;
+  for (int32_t i = s->r[cp->rank].cp_last; i >= 0; i = s->cp[i].pred) {
+    const sn_sim_cprec_t *c = &s->cp[i];
+    uint64_t d = c->t1 - c->t0, before = c->pred >= 0 ? s->cp[c->pred].t1 : 0;
+    if (c->type < SN_SIM_CP_COUNT) cp->ps[c->type] += d;
+    if (c->type == SN_SIM_CP_BANDWIDTH) {
+      cp->bw_ps[c->cls & 63] += d;
+      if (c->cls & 64) cp->rail_bw_ps += d;
+      cp->nmsgs++;
+    }
+    cp->ps[SN_SIM_CP_WAIT] += c->t0 > before ? c->t0 - before : 0;
+  }
+}
+
 /* ---- the engine's rules ---- */
 
 static inline int sn_sim_one_dep_ok(sn_sim_rank_t *R, const sn_step_t *st, int dep, uint32_t k)
@@ -265,37 +329,42 @@ static void sn_sim_trace_start(sn_sim_t *s, sn_sim_rank_t *R, int step)
 }
 
 /* A piece of `step` completed on comm rank r. */
-static void sn_sim_piece_done(sn_sim_t *s, int r, int step)
+static void sn_sim_piece_done(sn_sim_t *s, int r, int step, int32_t rec)
 {
   sn_sim_rank_t *R = &s->r[r];
   R->done[step]++;
+  if (R->cp_done) R->cp_done[step] = rec;
   for (int i = R->dstart[step]; i < R->dstart[step + 1]; i++) sn_sim_enqueue(s, r, R->dlist[i]);
   sn_sim_enqueue(s, r, step);
   if (R->done[step] == R->npieces[step]) {
     if (R->t1) R->t1[step] = s->now;
     if (--R->left == 0) {
       R->finish_ps = s->now;
+      R->cp_last = rec;
       s->ranks_left--;
     }
   }
 }
 
-static void sn_sim_compute_done(sn_sim_t *s, int r, int step);
+static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec);
 
-static void sn_sim_compute(sn_sim_t *s, int r, int step, double units)
+/* A piece of `step` through rank r's compute resource, after record pred. */
+static void sn_sim_compute(sn_sim_t *s, int r, int step, double units, int32_t pred)
 {
   sn_sim_rank_t *R = &s->r[r];
   R->flags[step] |= SN_SIM_S_RUN;
   sn_sim_trace_start(s, R, step);
   int link = s->f->compute[R->frank];
   if (s->f->links[link].cap <= 0 || units <= 0) { /* free: done at once */
-    sn_sim_compute_done(s, r, step);
+    sn_sim_compute_done(s, r, step, sn_sim_cp_add(s, SN_SIM_CP_COMPUTE, -1, s->now, s->now, pred));
     return;
   }
   sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_COMPUTE, &link, 1, units);
   if (!f) return;
   f->a = r;
   f->b = step;
+  f->cp_pred = pred;
+  f->t_start = s->now;
 }
 
 static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
@@ -304,7 +373,12 @@ static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
   if ((R->flags[step] & SN_SIM_S_RUN) || R->ready[step] == 0) return;
   R->ready[step]--;
   sn_step_t st = sn_sim_step(R, step);
-  sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, &st, R->done[step]));
+  int32_t pred = -1;
+  if (s->cp_on) { /* the oldest unconsumed message is the one reduced now */
+    const sn_sim_chan_t *C = &s->ch[R->chan[step]];
+    pred = sn_sim_cp_later(s, C->rq[C->consumed % (uint32_t)s->depth].cp, R->cp_done[step]);
+  }
+  sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, &st, R->done[step]), pred);
 }
 
 static void sn_sim_try_start(sn_sim_t *s, int c)
@@ -326,6 +400,8 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
   sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
   if (!f) return;
   f->a = c;
+  f->t_start = s->now;
+  f->cp_pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, sl.cp, C->cp_flow), C->cp_consume) : -1;
   s->res->flows++;
   s->res->bytes_sent += b;
 }
@@ -336,25 +412,33 @@ static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
   sn_sim_chan_t *C = &s->ch[c];
   sn_sim_slot_t sl = C->rq[j % (uint32_t)s->depth];
   sn_sim_rank_t *R = &s->r[C->dst];
+  int32_t join = -1;
+  if (s->cp_on) { /* arrived and posted: whichever came last */
+    join = sn_sim_cp_add(s, SN_SIM_CP_COUNT, -1, s->now, s->now,
+                         sn_sim_cp_later(s, C->cp_arr[j % (uint32_t)s->depth], sl.cp));
+    C->rq[j % (uint32_t)s->depth].cp = join;
+  }
   if (sn_sim_step(R, sl.step).kind == SN_STEP_RECV_REDUCE) {
     R->ready[sl.step]++;
     sn_sim_try_reduce(s, C->dst, sl.step);
     return;
   }
   C->consumed++;
+  C->cp_consume = join;
   sn_sim_enqueue(s, C->dst, C->r_cur);
-  sn_sim_piece_done(s, C->dst, sl.step);
+  sn_sim_piece_done(s, C->dst, sl.step, join);
   sn_sim_try_start(s, c);
 }
 
-static void sn_sim_compute_done(sn_sim_t *s, int r, int step)
+static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec)
 {
   sn_sim_rank_t *R = &s->r[r];
   R->flags[step] &= (uint8_t)~SN_SIM_S_RUN;
-  sn_sim_piece_done(s, r, step);
+  sn_sim_piece_done(s, r, step, rec);
   if (sn_sim_step(R, step).kind == SN_STEP_RECV_REDUCE) {
     sn_sim_chan_t *C = &s->ch[R->chan[step]];
     C->consumed++;
+    C->cp_consume = rec;
     sn_sim_enqueue(s, r, C->r_cur);
     sn_sim_try_start(s, R->chan[step]);
     sn_sim_try_reduce(s, r, step);
@@ -376,9 +460,14 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
       sn_sim_trace_start(s, R, step);
       /* the sender's CPU pays each message's cost in posting order; the
        * link meanwhile carries earlier messages */
-      uint64_t ready = (R->cpu_free > s->now ? R->cpu_free : s->now) + C->msg_ps;
+      uint64_t from = R->cpu_free > s->now ? R->cpu_free : s->now, ready = from + C->msg_ps;
+      int32_t rec = -1;
+      if (s->cp_on) {
+        int32_t pred = R->cpu_free > s->now ? R->cp_cpu : sn_sim_cp_later(s, sn_sim_cp_deps(s, R, st), C->cp_flow);
+        rec = R->cp_cpu = sn_sim_cp_add(s, SN_SIM_CP_OVERHEAD, -1, from, ready, pred);
+      }
       R->cpu_free = ready;
-      C->sq[C->posted_s % depth] = (sn_sim_slot_t){step, R->posted[step]++, ready};
+      C->sq[C->posted_s % depth] = (sn_sim_slot_t){step, R->posted[step]++, ready, rec};
       C->posted_s++;
     }
     if (R->posted[step] == np) {
@@ -396,7 +485,8 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
     while (R->posted[step] < np && sn_sim_dep_ok(R, st, R->posted[step]) && C->r_posted - C->consumed < depth) {
       sn_sim_trace_start(s, R, step);
       uint32_t j = C->r_posted++;
-      C->rq[j % depth] = (sn_sim_slot_t){step, R->posted[step]++, 0};
+      int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, st), C->cp_consume) : -1;
+      C->rq[j % depth] = (sn_sim_slot_t){step, R->posted[step]++, 0, why};
       if (j < C->arrived) sn_sim_deliver(s, c, j);
     }
     if (R->posted[step] == np) {
@@ -407,7 +497,8 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
   }
   default: /* local: one piece at a time, in order */
     if ((R->flags[step] & SN_SIM_S_RUN) || R->posted[step] >= np || !sn_sim_dep_ok(R, st, R->posted[step])) return;
-    sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, st, R->posted[step]++) * s->f->copy_factor);
+    int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, st), R->cp_done[step]) : -1;
+    sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, st, R->posted[step]++) * s->f->copy_factor, pred);
     return;
   }
 }
@@ -440,16 +531,21 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
   sn_sim_flow_end(s, id);
   if (s->error != SN_OK) return;
   if (f.type == SN_SIM_FLOW_COMPUTE) {
-    sn_sim_compute_done(s, f.a, f.b);
+    sn_sim_compute_done(s, f.a, f.b, sn_sim_cp_add(s, SN_SIM_CP_COMPUTE, -1, f.t_start, s->now, f.cp_pred));
     return;
   }
   sn_sim_chan_t *C = &s->ch[f.a];
   C->busy = 0;
   sn_sim_slot_t sl = C->sq[C->done_s % (uint32_t)s->depth];
+  int32_t rec = -1;
+  if (s->cp_on) {
+    rec = C->cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 ? 64 : 0), f.t_start, s->now, f.cp_pred);
+    C->cp_arr[C->done_s % (uint32_t)s->depth] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + C->lat_ps, rec);
+  }
   C->done_s++;
   sn_sim_push(s, s->now + C->lat_ps, SN_SIM_EV_ARRIVE, f.a);
   sn_sim_enqueue(s, C->src, C->s_cur);
-  sn_sim_piece_done(s, C->src, sl.step);
+  sn_sim_piece_done(s, C->src, sl.step, rec);
   sn_sim_try_start(s, f.a);
 }
 

@@ -68,6 +68,9 @@ static int sn_sim_chan_get(sn_sim_t *s, uint64_t *keys, int *vals, size_t cap, i
   }
   C->path[C->np++] = f->port[((size_t)b * nc + cls) * 2 + 1];
   C->lat_ps = f->lat_ps[cls];
+  C->cls = (int8_t)cls;
+  C->cp_flow = C->cp_consume = -1;
+  if (s->cp_on) C->cp_arr = s->cp_arr_all + (size_t)c * (size_t)s->depth;
   C->msg_ps = f->msg_ps[cls];
   return c;
 }
@@ -80,7 +83,10 @@ static void sn_sim_free(sn_sim_t *s)
     free(R->npieces);
     free(R->dlist);
     free(R->t0);
+    free(R->cp_done);
   }
+  free(s->cp);
+  free(s->cp_arr_all);
   free(s->r);
   free(s->ch);
   free(s->slots);
@@ -155,6 +161,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.res = &res;
   s.no_match = call->no_match;
   s.quantum = call->quantum_ps;
+  s.cp_on = call->critical_path != 0;
   sn_sim_engine_params(&s.piece, &s.depth);
   if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
   if (call->depth > 0) s.depth = call->depth > 64 ? 64 : call->depth;
@@ -283,6 +290,12 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       R->t1 = R->t0 + ns;
       for (int i = 0; i < ns; i++) R->t0[i] = R->t1[i] = UINT64_MAX;
     }
+    R->cp_cpu = R->cp_last = -1;
+    if (s.cp_on) {
+      R->cp_done = malloc(((size_t)ns + 1) * sizeof(int32_t));
+      if (!R->cp_done) goto oom;
+      for (int i = 0; i < ns; i++) R->cp_done[i] = -1;
+    }
     if (R->left) s.ranks_left++;
   }
   res.steps = nsteps;
@@ -293,7 +306,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   int *vals = malloc(hcap * sizeof(int));
   s.ch = malloc((nsend + 1) * sizeof(sn_sim_chan_t));
   s.slots = malloc((nsend + 1) * 2 * (size_t)s.depth * sizeof(sn_sim_slot_t));
-  if (!keys || !vals || !s.ch || !s.slots) {
+  if (s.cp_on) s.cp_arr_all = malloc((nsend + 1) * (size_t)s.depth * sizeof(int32_t));
+  if (!keys || !vals || !s.ch || !s.slots || (s.cp_on && !s.cp_arr_all)) {
     free(keys);
     free(vals);
     goto oom;
@@ -347,6 +361,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       if (s.r[r].npieces[i]) sn_sim_enqueue(&s, r, i);
   st = sn_sim_loop(&s);
   if (st != SN_OK) goto out;
+  sn_sim_cp_walk(&s);
   for (int r = 0; r < n; r++)
     if (s.r[r].finish_ps > res.time_ps) res.time_ps = s.r[r].finish_ps;
   switch (d.coll) {

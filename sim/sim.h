@@ -97,7 +97,30 @@ typedef struct {
                         * ends a few ps apart (blocks that differ by an element) into one batch */
   int no_match;       /* recompute rates after every change, without reusing the rate of a
                        * flow that ended on the same path (checks that shortcut) */
+  int critical_path;  /* record what every piece waited for and fill sn_sim_result_t.cp
+                       * (costs ~4 records of 24 bytes per message) */
 } sn_sim_call_t;
+
+/* The critical path: from the last-finishing rank's last piece back to time
+ * 0, always through the constraint that was satisfied last (the latest of a
+ * piece's dependency, the link's previous message, a free staging slot, the
+ * sender's CPU). Its parts add up to the call's time exactly. */
+enum {
+  SN_SIM_CP_LATENCY = 0, /* class latency of a message in flight */
+  SN_SIM_CP_BANDWIDTH,   /* a message's bytes leaving (by class: bw_ps) */
+  SN_SIM_CP_OVERHEAD,    /* the sender's per-message cost */
+  SN_SIM_CP_COMPUTE,     /* reduction or copy through the rank's compute resource */
+  SN_SIM_CP_WAIT,        /* gaps: a receive not yet posted, the start of the call */
+  SN_SIM_CP_COUNT
+};
+
+typedef struct {
+  uint64_t ps[SN_SIM_CP_COUNT];
+  uint64_t bw_ps[SN_TOPO_MAX_CLASSES]; /* SN_SIM_CP_BANDWIDTH by the message's link class */
+  uint64_t rail_bw_ps;   /* the part of it on messages that cross rail links */
+  uint64_t nmsgs;        /* messages on the path */
+  int rank;              /* the last-finishing comm rank, -1 when not recorded */
+} sn_sim_cp_t;
 
 typedef struct {
   int algo;              /* the algorithm run */
@@ -108,7 +131,10 @@ typedef struct {
   uint64_t steps, flows, batches; /* schedule steps, messages, rate recomputations */
   double bytes_sent;     /* over the fabric, every rank */
   double sched_bytes;    /* what the schedules say they send */
+  sn_sim_cp_t cp;        /* when call->critical_path */
 } sn_sim_result_t;
+
+const char *sn_sim_cp_name(int part);
 
 /* Builds every rank's schedule and runs them. ncclInvalidArgument-style
  * errors (SN_ERR_INVALID_ARG + one WARN) for bad calls. */

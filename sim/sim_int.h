@@ -20,6 +20,8 @@ typedef struct {
   int a, b;                /* network: channel; compute: rank, step */
   int next_free;
   int hpos;                /* in the engine's heap of flow ends, -1 when not there */
+  int32_t cp_pred;         /* critical path: what let it start */
+  uint64_t t_start;
   uint64_t fin_ps;         /* when it ends at its current rate */
 } sn_sim_flow_t;
 
@@ -44,7 +46,17 @@ typedef struct {
   int32_t step;
   uint32_t piece;
   uint64_t ready; /* sender: when its per-message cost is paid */
+  int32_t cp;     /* critical path: sender: its overhead record; receiver: what let it post */
 } sn_sim_slot_t;
+
+/* One interval on some rank's history (critical path only): [t0, t1] of
+ * kind `type`, entered after record `pred` ended (-1: time 0). */
+typedef struct {
+  uint64_t t0, t1;
+  int32_t pred;
+  uint8_t type; /* SN_SIM_CP_*, or SN_SIM_CP_COUNT for a zero-length join */
+  int8_t cls;   /* bandwidth: the link class; +64 when the path crosses rails */
+} sn_sim_cprec_t;
 
 typedef struct {
   int src, dst; /* comm ranks */
@@ -55,6 +67,9 @@ typedef struct {
   int s_cur, r_cur;   /* the step posting on each side (FIFO), -1 when none is left */
   int s_last, r_last; /* set-up only */
   sn_sim_slot_t *sq, *rq; /* [depth] pieces posted and not finished, by message number */
+  int8_t cls;             /* link class of the pair */
+  int32_t cp_flow, cp_consume; /* critical path: the last message's bandwidth record, the last consumption */
+  int32_t *cp_arr;        /* [depth] latency record of each message in flight, by message number */
 } sn_sim_chan_t;
 
 typedef struct {
@@ -64,6 +79,8 @@ typedef struct {
   int32_t *chan, *link_next, *dstart, *dlist;
   uint8_t *flags;
   uint64_t *t0, *t1; /* trace only */
+  int32_t *cp_done;   /* critical path: record of each step's latest finished piece */
+  int32_t cp_cpu, cp_last; /* the last overhead record; the record that finished the rank */
   int left;
   uint64_t finish_ps, cpu_free;
   int frank;
@@ -126,7 +143,13 @@ typedef struct {
   int dirty, ranks_left;
   sn_status_t error;
   sn_sim_result_t *res;
+  sn_sim_cprec_t *cp; /* critical-path records, when asked for */
+  int ncp, capcp, cp_on;
+  int32_t *cp_arr_all; /* the channels' cp_arr */
 } sn_sim_t;
+
+/* Critical-path breakdown of the finished run into s->res->cp. */
+void sn_sim_cp_walk(sn_sim_t *s);
 
 /* Grows *p (of *cap elements) to hold `need`; -1 when memory runs out. */
 int sn_sim_grow(void **p, int *cap, size_t elem, int need);

@@ -44,6 +44,8 @@ static void usage(void)
           "  --hot=K          list the K busiest links (default 5; 0: none)\n"
           "  --quantum=PS     round flow ends up to PS picoseconds (default 1000; 0: exact)\n"
           "  --trace=FILE     Chrome trace JSON (one track per rank) of the last size\n"
+          "  --critical-path  the last size's critical path: latency, bandwidth per link class,\n"
+          "                   per-message overhead, reduction/copy, waiting (they add up to the time)\n"
           "  --dump-topo      print the generated topology file and exit\n"
           "Every figure is simulated: GB = 1e9 bytes, times in microseconds.\n");
   exit(2);
@@ -106,7 +108,7 @@ int main(int argc, char **argv)
   call.algo = -1;
   call.quantum_ps = 1000;
   size_t lo = (size_t)1 << 30, hi = lo;
-  int hot = 5, dump = 0, slow_rank = -1;
+  int hot = 5, dump = 0, slow_rank = -1, critical = 0;
   double slow = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -154,6 +156,7 @@ int main(int argc, char **argv)
       }
       call.dtype = (sn_dtype_t)k;
     } else if (!strcmp(a, "--dump-topo")) dump = 1;
+    else if (!strcmp(a, "--critical-path")) critical = 1;
     else usage();
   }
   if (!topo == !gen || lo == 0 || hi < lo) usage();
@@ -203,6 +206,7 @@ int main(int argc, char **argv)
     size_t elems = bytes / es ? bytes / es : 1;
     call.count = per_rank ? (elems / (size_t)call.nranks ? elems / (size_t)call.nranks : 1) : elems;
     call.trace = bytes > hi / 8 ? tf : NULL;
+    call.critical_path = critical && bytes > hi / 8;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     st = sn_sim_run(&f, &call, &res);
@@ -233,6 +237,22 @@ int main(int argc, char **argv)
              100.0 * f.links[h[i].link].busy_ps / (double)res.time_ps);
     }
     free(h);
+  }
+  if (rc == 0 && critical && res.cp.rank >= 0) {
+    const sn_sim_cp_t *cp = &res.cp;
+    printf("# critical path of the last call: comm rank %d finishes last at %.3f us, %llu messages on the path\n",
+           cp->rank, res.time_ps / 1e6, (unsigned long long)cp->nmsgs);
+    uint64_t sum = 0;
+    for (int k = 0; k < SN_SIM_CP_COUNT; k++) {
+      sum += cp->ps[k];
+      printf("#   %-22s %14.3f us  %5.1f %%\n", sn_sim_cp_name(k), cp->ps[k] / 1e6,
+             res.time_ps ? 100.0 * (double)cp->ps[k] / (double)res.time_ps : 0.0);
+      if (k != SN_SIM_CP_BANDWIDTH) continue;
+      for (int c = 0; c < f.topo.nclasses; c++)
+        if (cp->bw_ps[c]) printf("#     on %-19s %14.3f us\n", f.topo.classes[c].name, cp->bw_ps[c] / 1e6);
+      if (cp->rail_bw_ps) printf("#     (crossing rails     %14.3f us)\n", cp->rail_bw_ps / 1e6);
+    }
+    printf("#   %-22s %14.3f us\n", "total", sum / 1e6);
   }
   if (tf) fclose(tf);
   free(ranks);

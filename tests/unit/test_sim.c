@@ -6,6 +6,9 @@
  *    compute, no per-message cost): ring all-reduce unpipelined
  *    2(p-1)(a + b) and pipelined 2(p-1) b + a, the binomial tree
  *    broadcast, direct all-gather (p-1 flows sharing each port);
+ *  - the critical path on the ring: its parts add up to the time and match
+ *    the alpha-beta terms (2(p-1) latencies, bandwidth terms and
+ *    per-message costs, p-1 reductions), and asking for it changes nothing;
  *  - determinism: the same call twice gives identical times, counts and
  *    per-link bytes;
  *  - every algorithm x collective runs to completion at several rank
@@ -163,6 +166,81 @@ static void test_textbook(void)
   t = run_time(&f, &c);
   CHECK(t == 3 * (1 * US + 4 * US + 4 * US), "ring reduce-scatter with reduction: %llu ps, expected 3 (a + 2b) = 27 us",
         (unsigned long long)t);
+  sn_sim_fabric_free(&f);
+}
+
+static sn_sim_result_t run_cp(sn_sim_fabric_t *f, sn_sim_call_t *c)
+{
+  sn_sim_result_t r;
+  memset(&r, 0, sizeof(r));
+  c->critical_path = 1;
+  sn_status_t st = sn_sim_run(f, c, &r);
+  c->critical_path = 0;
+  CHECK(st == SN_OK, "critical path run: status %d", st);
+  uint64_t sum = 0;
+  for (int k = 0; k < SN_SIM_CP_COUNT; k++) sum += r.cp.ps[k];
+  CHECK(r.cp.rank >= 0 && sum == r.time_ps, "critical path: parts add up to %llu ps, the time is %llu ps",
+        (unsigned long long)sum, (unsigned long long)r.time_ps);
+  uint64_t bw = 0;
+  for (int k = 0; k < SN_TOPO_MAX_CLASSES; k++) bw += r.cp.bw_ps[k];
+  CHECK(bw == r.cp.ps[SN_SIM_CP_BANDWIDTH], "bandwidth by class %llu != %llu", (unsigned long long)bw,
+        (unsigned long long)r.cp.ps[SN_SIM_CP_BANDWIDTH]);
+  return r;
+}
+
+/* Ring all-reduce on p = 4 ranks of a switch, one piece per block of b =
+ * 4000 bytes (4 us at 1 GB/s), latency a = 1 us: the last rank's path is
+ * 2(p-1) hops, each a per-message cost m, b of bandwidth and a of latency,
+ * and in the reduce-scatter half a reduction g of the block (4 us at the
+ * 1 GB/s reduce rate), so T = 2(p-1)(m + b + a) + (p-1) g. */
+static void test_critical_path(void)
+{
+  sn_sim_fabric_t f;
+  switch_fabric(&f, 1, 4);
+  alpha_beta(&f);
+  sn_sim_call_t c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 4000, 4);
+  sn_sim_result_t r = run_cp(&f, &c);
+  CHECK(r.time_ps == 30 * US && r.cp.ps[SN_SIM_CP_LATENCY] == 6 * US && r.cp.ps[SN_SIM_CP_BANDWIDTH] == 24 * US &&
+            r.cp.ps[SN_SIM_CP_OVERHEAD] == 0 && r.cp.ps[SN_SIM_CP_COMPUTE] == 0 && r.cp.ps[SN_SIM_CP_WAIT] == 0 &&
+            r.cp.nmsgs == 6,
+        "alpha-beta ring: time %llu, latency %llu, bandwidth %llu, overhead %llu, compute %llu, wait %llu, %llu msgs",
+        (unsigned long long)r.time_ps, (unsigned long long)r.cp.ps[SN_SIM_CP_LATENCY],
+        (unsigned long long)r.cp.ps[SN_SIM_CP_BANDWIDTH], (unsigned long long)r.cp.ps[SN_SIM_CP_OVERHEAD],
+        (unsigned long long)r.cp.ps[SN_SIM_CP_COMPUTE], (unsigned long long)r.cp.ps[SN_SIM_CP_WAIT],
+        (unsigned long long)r.cp.nmsgs);
+  sn_sim_fabric_free(&f);
+  /* the same with a per-message cost of 0.5 us and the 1 GB/s reduction */
+  switch_fabric(&f, 1, 4);
+  for (int k = 0; k < SN_TOPO_MAX_CLASSES; k++) f.msg_ps[k] = US / 2;
+  uint64_t g = (uint64_t)(4000 / f.links[f.compute[0]].cap + 0.5);
+  c.quantum_ps = 0;
+  uint64_t plain = run_time(&f, &c);
+  r = run_cp(&f, &c);
+  CHECK(r.time_ps == plain, "asking for the critical path changed the time: %llu vs %llu", (unsigned long long)r.time_ps,
+        (unsigned long long)plain);
+  CHECK(r.cp.ps[SN_SIM_CP_LATENCY] == 6 * US && r.cp.ps[SN_SIM_CP_BANDWIDTH] == 24 * US &&
+            r.cp.ps[SN_SIM_CP_OVERHEAD] == 3 * US && r.cp.ps[SN_SIM_CP_COMPUTE] == 3 * g &&
+            r.time_ps == 6 * (US / 2 + 4 * US + US) + 3 * g,
+        "ring with overhead and reduction: time %llu (expected %llu), latency %llu, bandwidth %llu, overhead %llu, "
+        "compute %llu (g %llu), wait %llu",
+        (unsigned long long)r.time_ps, (unsigned long long)(6 * (US / 2 + 4 * US + US) + 3 * g),
+        (unsigned long long)r.cp.ps[SN_SIM_CP_LATENCY], (unsigned long long)r.cp.ps[SN_SIM_CP_BANDWIDTH],
+        (unsigned long long)r.cp.ps[SN_SIM_CP_OVERHEAD], (unsigned long long)r.cp.ps[SN_SIM_CP_COMPUTE],
+        (unsigned long long)g, (unsigned long long)r.cp.ps[SN_SIM_CP_WAIT]);
+  /* pipelined (4 pieces per block) and a bigger ring: parts still add up, nothing extra */
+  c.piece = 960;
+  c.count = 3840 * 2;
+  r = run_cp(&f, &c);
+  CHECK(r.time_ps == run_time(&f, &c), "pipelined: asking for the critical path changed the time");
+  sn_sim_fabric_free(&f);
+  switch_fabric(&f, 2, 16);
+  static const sn_coll_t colls[] = {SN_COLL_ALLREDUCE, SN_COLL_BROADCAST, SN_COLL_REDUCE,
+                                    SN_COLL_ALLGATHER, SN_COLL_REDUCESCATTER, SN_COLL_ALLTOALL};
+  for (size_t k = 0; k < sizeof(colls) / sizeof(colls[0]); k++)
+    for (size_t count = 10; count <= 1000000; count *= 100) {
+      c = call_of(colls[k], -1, count, 16);
+      r = run_cp(&f, &c);
+    }
   sn_sim_fabric_free(&f);
 }
 
@@ -325,6 +403,7 @@ int main(void)
   setvbuf(stdout, NULL, _IONBF, 0);
   test_maxmin();
   test_textbook();
+  test_critical_path();
   test_determinism();
   test_matrix();
   test_bad_calls();
