@@ -97,6 +97,13 @@ typedef struct {
                         * ends a few ps apart (blocks that differ by an element) into one batch */
   int no_match;       /* recompute rates after every change, without reusing the rate of a
                        * flow that ended on the same path (checks that shortcut) */
+  int fold;           /* coalesced mode: a call that is the same on every rank up to a shift by
+                       * q ranks (ring all-reduce/all-gather/reduce-scatter, pairwise all-to-all)
+                       * on a fabric that repeats every q ranks runs only ranks 0..q-1: messages
+                       * that leave them land on the rank with the same position in the first
+                       * period, and links that every period shares (rails) get 1/(p/q) of their
+                       * capacity. Refused with a WARN when the call or fabric is not symmetric.
+                       * All-reduce counts are rounded down to a multiple of p (equal blocks). */
   int critical_path;  /* record what every piece waited for and fill sn_sim_result_t.cp
                        * (costs ~4 records of 24 bytes per message) */
 } sn_sim_call_t;
@@ -132,6 +139,8 @@ typedef struct {
   double bytes_sent;     /* over the fabric, every rank */
   double sched_bytes;    /* what the schedules say they send */
   sn_sim_cp_t cp;        /* when call->critical_path */
+  int fold_q;            /* coalesced: ranks simulated (one period), 0 when not folded */
+  size_t fold_count;     /* coalesced: the count simulated (all-reduce: rounded to a multiple of p) */
 } sn_sim_result_t;
 
 const char *sn_sim_cp_name(int part);

@@ -118,6 +118,7 @@ typedef struct {
 typedef struct {
   sn_sim_fabric_t *f;
   int n, depth;
+  int fold_p;   /* coalesced: the communicator's size (n is the period q), 0 when not folded */
   size_t piece;
   sn_sim_rank_t *r;
   sn_sim_chan_t *ch;

@@ -44,6 +44,8 @@ static void usage(void)
           "  --hot=K          list the K busiest links (default 5; 0: none)\n"
           "  --quantum=PS     round flow ends up to PS picoseconds (default 1000; 0: exact)\n"
           "  --trace=FILE     Chrome trace JSON (one track per rank) of the last size\n"
+          "  --coalesce       fold a call that repeats every q ranks (ring all-reduce/all-gather/\n"
+          "                   reduce-scatter, pairwise all-to-all) onto one period of q ranks\n"
           "  --critical-path  the last size's critical path: latency, bandwidth per link class,\n"
           "                   per-message overhead, reduction/copy, waiting (they add up to the time)\n"
           "  --dump-topo      print the generated topology file and exit\n"
@@ -157,6 +159,7 @@ int main(int argc, char **argv)
       call.dtype = (sn_dtype_t)k;
     } else if (!strcmp(a, "--dump-topo")) dump = 1;
     else if (!strcmp(a, "--critical-path")) critical = 1;
+    else if (!strcmp(a, "--coalesce")) call.fold = 1;
     else usage();
   }
   if (!topo == !gen || lo == 0 || hi < lo) usage();
@@ -219,6 +222,9 @@ int main(int argc, char **argv)
            sn_dtype_name(call.dtype), call.root, sn_algo_name((sn_algo_t)res.algo), res.time_ps / 1e6, res.algbw_GBps,
            res.busbw_GBps, res.tuner_us, (unsigned long long)res.flows, (unsigned long long)res.batches,
            (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    if (res.fold_q)
+      printf("#   coalesced: %d of %d ranks simulated (the fabric repeats every %d), count %zu%s\n", res.fold_q,
+             call.nranks, res.fold_q, res.fold_count, res.fold_count != call.count ? " (rounded to a multiple of p)" : "");
     if (bytes > hi / 8) break;
   }
   if (rc == 0 && hot > 0 && res.time_ps > 0) {
