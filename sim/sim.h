@@ -98,7 +98,8 @@ typedef struct {
   int no_match;       /* recompute rates after every change, without reusing the rate of a
                        * flow that ended on the same path (checks that shortcut) */
   int fold;           /* coalesced mode: a call that is the same on every rank up to a shift by
-                       * q ranks (ring all-reduce/all-gather/reduce-scatter, pairwise all-to-all)
+                       * q ranks (ring or direct all-reduce/all-gather/reduce-scatter, pairwise or
+                       * direct all-to-all)
                        * on a fabric that repeats every q ranks runs only ranks 0..q-1: messages
                        * that leave them land on the rank with the same position in the first
                        * period, and links that every period shares (rails) get 1/(p/q) of their

@@ -10,8 +10,8 @@
  *    the alpha-beta terms (2(p-1) latencies, bandwidth terms and
  *    per-message costs, p-1 reductions), and asking for it changes nothing;
  *  - coalesced mode (one period of a symmetric fabric) gives the exact
- *    mode's time for ring all-reduce/all-gather/reduce-scatter and pairwise
- *    all-to-all on 8-GPU hosts (shared rails) and a supernode, within 1%
+ *    mode's time for ring and direct all-reduce/all-gather/reduce-scatter,
+ *    pairwise and direct all-to-all on 8-GPU hosts (shared rails) and a supernode, within 1%
  *    where the all-reduce count is rounded, and refuses what is not symmetric;
  *  - determinism: the same call twice gives identical times, counts and
  *    per-link bytes;
@@ -257,7 +257,9 @@ static void test_coalesce(void)
     size_t count;
   } calls[] = {{SN_COLL_ALLREDUCE, SN_ALGO_RING, 3 << 16},   {SN_COLL_ALLREDUCE, SN_ALGO_RING, 100003},
                {SN_COLL_ALLGATHER, SN_ALGO_RING, 5000},      {SN_COLL_REDUCESCATTER, SN_ALGO_RING, 70000},
-               {SN_COLL_ALLTOALL, SN_ALGO_PAIRWISE, 3000}};
+               {SN_COLL_ALLTOALL, SN_ALGO_PAIRWISE, 3000},   {SN_COLL_ALLREDUCE, SN_ALGO_DIRECT, 300007},
+               {SN_COLL_ALLGATHER, SN_ALGO_DIRECT, 7000},    {SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 7000},
+               {SN_COLL_ALLTOALL, SN_ALGO_DIRECT, 5000}};
   for (size_t g = 0; g < sizeof(gens) / sizeof(gens[0]); g++) {
     sn_sim_fabric_t f;
     if (sn_sim_fabric_generate(gens[g], &f, NULL) != SN_OK) {
@@ -266,7 +268,8 @@ static void test_coalesce(void)
     }
     for (size_t k = 0; k < sizeof(calls) / sizeof(calls[0]); k++) {
       int p = f.nranks;
-      if (calls[k].coll == SN_COLL_ALLTOALL && p > 64) continue; /* p^2 messages in exact mode */
+      if ((calls[k].coll == SN_COLL_ALLTOALL || calls[k].algo == SN_ALGO_DIRECT) && p > 64)
+        continue; /* p^2 messages in exact mode */
       sn_sim_call_t c = call_of(calls[k].coll, calls[k].algo, calls[k].count, p);
       c.piece = 0;
       c.depth = 0;
