@@ -433,6 +433,9 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   st = sn_sim_loop(&s);
   if (st != SN_OK) goto out;
   sn_sim_cp_walk(&s);
+  for (int l = 0; saved_cap && l < f->nlinks; l++) /* a shared rail carried every period's copy */
+    if (f->links[l].kind == SN_SIM_LINK_RAIL_UP || f->links[l].kind == SN_SIM_LINK_RAIL_DOWN)
+      f->links[l].bytes *= (double)(n / s.n);
   for (int r = 0; r < nsim; r++)
     if (s.r[r].finish_ps > res.time_ps) res.time_ps = s.r[r].finish_ps;
   switch (d.coll) {
