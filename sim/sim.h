@@ -71,6 +71,10 @@ sn_status_t sn_sim_fabric_load(const char *path, sn_sim_fabric_t *f);
 void sn_sim_fabric_free(sn_sim_fabric_t *f);
 /* The slow-down of one rank (what-if): its ports and compute run at cap/factor. */
 void sn_sim_fabric_slow_rank(sn_sim_fabric_t *f, int rank, double factor);
+/* What-if: every link of class `what` (its ports, and its rails), or only
+ * the rails ("rails"), runs at cap/factor. SN_ERR_INVALID_ARG + WARN for an
+ * unknown class or a factor <= 0. */
+sn_status_t sn_sim_fabric_degrade(sn_sim_fabric_t *f, const char *what, double factor);
 /* "rank 3 tx ub", "rail 2 up", "rank 0 compute" */
 void sn_sim_link_name(const sn_sim_fabric_t *f, int link, char *buf, size_t len);
 

@@ -41,6 +41,7 @@ static void usage(void)
           "  --type=float|half|bf16|double|int8|...   --root=R\n"
           "  --piece=BYTES --depth=N   pipelining (default: as the engine, SNCCL_CHUNK_SIZE/PIPELINE_DEPTH)\n"
           "  --slow-rank=R:F  fabric rank R's ports and compute run F times slower\n"
+          "  --degrade-link=CLASS:F   every link of class CLASS (e.g. ib, ub; or \"rails\") F times slower\n"
           "  --hot=K          list the K busiest links (default 5; 0: none)\n"
           "  --quantum=PS     round flow ends up to PS picoseconds (default 1000; 0: exact)\n"
           "  --trace=FILE     Chrome trace JSON (one track per rank) of the last size\n"
@@ -112,6 +113,8 @@ int main(int argc, char **argv)
   call.quantum_ps = 1000;
   size_t lo = (size_t)1 << 30, hi = lo;
   int hot = 5, dump = 0, slow_rank = -1, critical = 0;
+  char degrade_cls[32] = "";
+  double degrade = 1;
   double slow = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -129,7 +132,15 @@ int main(int argc, char **argv)
     else if ((v = OPT("--depth"))) call.depth = atoi(v);
     else if ((v = OPT("--hot"))) hot = atoi(v);
     else if ((v = OPT("--quantum"))) call.quantum_ps = strtoull(v, NULL, 10);
-    else if ((v = OPT("--slow-rank"))) {
+    else if ((v = OPT("--degrade-link"))) {
+      const char *colon = strrchr(v, ':');
+      if (!colon || colon == v || (size_t)(colon - v) >= sizeof(degrade_cls) || sscanf(colon + 1, "%lf", &degrade) != 1) {
+        fprintf(stderr, "snccl-sim: --degrade-link=%s: expected CLASS:FACTOR\n", v);
+        return 2;
+      }
+      memcpy(degrade_cls, v, (size_t)(colon - v));
+      degrade_cls[colon - v] = 0;
+    } else if ((v = OPT("--slow-rank"))) {
       if (sscanf(v, "%d:%lf", &slow_rank, &slow) != 2 || slow <= 0) {
         fprintf(stderr, "snccl-sim: --slow-rank=%s: expected RANK:FACTOR\n", v);
         return 2;
@@ -176,6 +187,10 @@ int main(int argc, char **argv)
     return 0;
   }
   free(text);
+  if (degrade_cls[0] && sn_sim_fabric_degrade(&f, degrade_cls, degrade) != SN_OK) {
+    sn_sim_fabric_free(&f);
+    return 2; /* the WARN said why */
+  }
   if (slow_rank >= 0) {
     if (slow_rank >= f.nranks) {
       fprintf(stderr, "snccl-sim: --slow-rank: rank %d is not in the fabric (%d ranks)\n", slow_rank, f.nranks);

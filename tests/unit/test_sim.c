@@ -13,6 +13,7 @@
  *    mode's time for ring and direct all-reduce/all-gather/reduce-scatter,
  *    pairwise and direct all-to-all on 8-GPU hosts (shared rails) and a supernode, within 1%
  *    where the all-reduce count is rounded, and refuses what is not symmetric;
+ *  - what-if: a degraded link class, degraded rails;
  *  - determinism: the same call twice gives identical times, counts and
  *    per-link bytes;
  *  - every algorithm x collective runs to completion at several rank
@@ -287,6 +288,11 @@ static void test_coalesce(void)
       printf("  coalesce: %s %s %s count %zu on %d ranks: exact %.3f us, coalesced (%d ranks) %.3f us, deviation %.4f %%\n",
              gens[g], sn_algo_name((sn_algo_t)c.algo), sn_coll_name(c.coll), c.count, p, ex.time_ps / 1e6, co.fold_q,
              co.time_ps / 1e6, 100 * dev);
+      sn_sim_result_t co2;
+      CHECK(sn_sim_run(&f, &c, &co2) == SN_OK && co2.time_ps == co.time_ps && co2.flows == co.flows &&
+                co2.batches == co.batches && co2.bytes_sent == co.bytes_sent,
+            "coalesced %s %s twice: %llu vs %llu ps", gens[g], sn_coll_name(c.coll), (unsigned long long)co.time_ps,
+            (unsigned long long)co2.time_ps);
       /* the fabric is left as it was: a second exact run gives the same */
       c.fold = 0;
       sn_sim_result_t again;
@@ -309,6 +315,35 @@ static void test_coalesce(void)
     free(rk);
     sn_sim_fabric_free(&f);
   }
+}
+
+/* What-if: a class degraded by 2 doubles the bandwidth terms of the ring
+ * (2(p-1)(a + 2b) = 54 us); "rails" slows a flat ring across hosts; bad
+ * names and factors are refused. */
+static void test_degrade(void)
+{
+  sn_sim_fabric_t f;
+  switch_fabric(&f, 1, 4);
+  alpha_beta(&f);
+  CHECK(sn_sim_fabric_degrade(&f, "net", 2) == SN_OK, "degrade net");
+  sn_sim_call_t c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 4000, 4);
+  uint64_t t = run_time(&f, &c);
+  CHECK(t == 6 * (1 * US + 8 * US), "ring on a link at half speed: %llu ps, expected 2(p-1)(a+2b) = 54 us",
+        (unsigned long long)t);
+  CHECK(sn_sim_fabric_degrade(&f, "nvlink", 2) == SN_ERR_INVALID_ARG, "unknown class accepted");
+  CHECK(sn_sim_fabric_degrade(&f, "net", 0) == SN_ERR_INVALID_ARG, "factor 0 accepted");
+  sn_sim_fabric_free(&f);
+  if (sn_sim_fabric_generate("hosts8:2", &f, NULL) != SN_OK) {
+    CHECK(0, "generator hosts8:2");
+    return;
+  }
+  c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 1 << 22, 16);
+  uint64_t before = run_time(&f, &c);
+  CHECK(sn_sim_fabric_degrade(&f, "rails", 64) == SN_OK, "degrade rails");
+  uint64_t after = run_time(&f, &c);
+  CHECK(after > before, "a ring across hosts with rails 64x slower: %llu ps, before %llu ps", (unsigned long long)after,
+        (unsigned long long)before);
+  sn_sim_fabric_free(&f);
 }
 
 static void test_determinism(void)
@@ -472,6 +507,7 @@ int main(void)
   test_textbook();
   test_critical_path();
   test_coalesce();
+  test_degrade();
   test_determinism();
   test_matrix();
   test_bad_calls();
