@@ -89,6 +89,7 @@ static void sn_sim_free(sn_sim_t *s)
     sn_sim_rank_t *R = &s->r[r];
     sn_sched_compact_free(&R->cs);
     free(R->npieces);
+    free(R->flags);
     free(R->dlist);
     free(R->t0);
     free(R->cp_done);
