@@ -125,6 +125,24 @@ void sn_sim_fabric_slow_rank(sn_sim_fabric_t *f, int rank, double factor)
   }
 }
 
+sn_status_t sn_sim_fabric_degrade(sn_sim_fabric_t *f, const char *what, double factor)
+{
+  int rails = !strcmp(what, "rails"), cls = -1;
+  for (int c = 0; c < f->topo.nclasses && !rails; c++)
+    if (!strcmp(f->topo.classes[c].name, what)) cls = c;
+  if ((!rails && cls < 0) || !(factor > 0)) {
+    SN_WARN("snccl-sim: degrade-link %s:%g: not a link class of fabric %s (or \"rails\") with a factor > 0", what,
+            factor, f->topo.name);
+    return SN_ERR_INVALID_ARG;
+  }
+  for (int l = 0; l < f->nlinks; l++) {
+    sn_sim_link_t *k = &f->links[l];
+    int rail = k->kind == SN_SIM_LINK_RAIL_UP || k->kind == SN_SIM_LINK_RAIL_DOWN;
+    if (k->kind != SN_SIM_LINK_COMPUTE && (rails ? rail : k->cls == cls)) k->cap /= factor;
+  }
+  return SN_OK;
+}
+
 void sn_sim_link_name(const sn_sim_fabric_t *f, int link, char *buf, size_t len)
 {
   const sn_sim_link_t *l = &f->links[link];

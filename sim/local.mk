@@ -12,3 +12,7 @@ check_PROGRAMS += tests/unit/test_sim
 tests_unit_test_sim_SOURCES = tests/unit/test_sim.c
 tests_unit_test_sim_LDADD = libsnccl_sim.la libsncclcore.la -lm
 TESTS += tests/unit/test_sim
+
+# ncclGroupSimulateEnd equals snccl-sim's tuner figure on the same topology file.
+TESTS += tests/simulate-end.sh
+EXTRA_DIST += tests/simulate-end.sh

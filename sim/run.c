@@ -237,19 +237,83 @@ static void sn_sim_flow_end(sn_sim_t *s, int id)
   s->nfl--;
 }
 
+/* ---- critical path: one record per interval, linked to what it waited for ---- */
+
+static int32_t sn_sim_cp_add(sn_sim_t *s, int type, int cls, uint64_t t0, uint64_t t1, int32_t pred)
+{
+  if (!s->cp_on) return -1;
+  if (sn_sim_grow((void **)&s->cp, &s->capcp, sizeof(sn_sim_cprec_t), s->ncp + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return -1;
+  }
+  s->cp[s->ncp] = (sn_sim_cprec_t){t0, t1, pred, (uint8_t)type, (int8_t)cls};
+  return s->ncp++;
+}
+
+/* The one of two records that ended later (the binding constraint). */
+static inline int32_t sn_sim_cp_later(const sn_sim_t *s, int32_t a, int32_t b)
+{
+  if (a < 0) return b;
+  if (b < 0) return a;
+  return s->cp[b].t1 > s->cp[a].t1 ? b : a;
+}
+
+static inline int32_t sn_sim_cp_of(const sn_sim_rank_t *R, int step)
+{
+  return step >= 0 && R->cp_done ? R->cp_done[step] : -1;
+}
+
+static inline int32_t sn_sim_cp_deps(const sn_sim_t *s, const sn_sim_rank_t *R, const sn_step_t *st)
+{
+  return s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_of(R, st->dep), sn_sim_cp_of(R, st->dep2)) : -1;
+}
+
+const char *sn_sim_cp_name(int part)
+{
+  static const char *const names[SN_SIM_CP_COUNT] = {"latency", "bandwidth", "per-message overhead",
+                                                     "reduction/copy", "waiting"};
+  return part >= 0 && part < SN_SIM_CP_COUNT ? names[part] : "?";
+}
+
+void sn_sim_cp_walk(sn_sim_t *s)
+{
+  sn_sim_cp_t *cp = &s->res->cp;
+  memset(cp, 0, sizeof(*cp));
+  cp->rank = -1;
+  if (!s->cp_on) return;
+  uint64_t last = 0;
+  for (int r = 0; r < s->n; r++)
+    if (s->r[r].cp_last >= 0 && (cp->rank < 0 || s->r[r].finish_ps > last)) {
+      cp->rank = r;
+      last = s->r[r].finish_ps;
+    }
+  if (cp->rank < 0) return;
+  for (int32_t i = s->r[cp->rank].cp_last; i >= 0; i = s->cp[i].pred) {
+    const sn_sim_cprec_t *c = &s->cp[i];
+    uint64_t d = c->t1 - c->t0, before = c->pred >= 0 ? s->cp[c->pred].t1 : 0;
+    if (c->type < SN_SIM_CP_COUNT) cp->ps[c->type] += d;
+    if (c->type == SN_SIM_CP_BANDWIDTH) {
+      cp->bw_ps[c->cls & 63] += d;
+      if (c->cls & 64) cp->rail_bw_ps += d;
+      cp->nmsgs++;
+    }
+    cp->ps[SN_SIM_CP_WAIT] += c->t0 > before ? c->t0 - before : 0;
+  }
+}
+
 /* ---- the engine's rules ---- */
 
-static inline int sn_sim_one_dep_ok(const sn_sim_rank_t *R, const sn_step_t *st, int dep, uint32_t k)
+static inline int sn_sim_one_dep_ok(sn_sim_rank_t *R, const sn_step_t *st, int dep, uint32_t k)
 {
   if (dep < 0) return 1;
-  const sn_step_t *d = &R->sched.steps[dep];
-  if (d->bytes == st->bytes && !(d->flags & SN_STEP_F_WHOLE)) return R->done[dep] > k;
+  if (R->done[dep] == R->npieces[dep]) return 1;
+  sn_step_t d = sn_sim_step(R, dep);
+  if (d.bytes == st->bytes && !(d.flags & SN_STEP_F_WHOLE)) return R->done[dep] > k;
   return R->done[dep] == R->npieces[dep];
 }
 
-static inline int sn_sim_dep_ok(const sn_sim_rank_t *R, int s, uint32_t k)
+static inline int sn_sim_dep_ok(sn_sim_rank_t *R, const sn_step_t *st, uint32_t k)
 {
-  const sn_step_t *st = &R->sched.steps[s];
   return sn_sim_one_dep_ok(R, st, st->dep, k) && sn_sim_one_dep_ok(R, st, st->dep2, k);
 }
 
@@ -265,37 +329,42 @@ static void sn_sim_trace_start(sn_sim_t *s, sn_sim_rank_t *R, int step)
 }
 
 /* A piece of `step` completed on comm rank r. */
-static void sn_sim_piece_done(sn_sim_t *s, int r, int step)
+static void sn_sim_piece_done(sn_sim_t *s, int r, int step, int32_t rec)
 {
   sn_sim_rank_t *R = &s->r[r];
   R->done[step]++;
+  if (R->cp_done) R->cp_done[step] = rec;
   for (int i = R->dstart[step]; i < R->dstart[step + 1]; i++) sn_sim_enqueue(s, r, R->dlist[i]);
   sn_sim_enqueue(s, r, step);
   if (R->done[step] == R->npieces[step]) {
     if (R->t1) R->t1[step] = s->now;
     if (--R->left == 0) {
       R->finish_ps = s->now;
+      R->cp_last = rec;
       s->ranks_left--;
     }
   }
 }
 
-static void sn_sim_compute_done(sn_sim_t *s, int r, int step);
+static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec);
 
-static void sn_sim_compute(sn_sim_t *s, int r, int step, double units)
+/* A piece of `step` through rank r's compute resource, after record pred. */
+static void sn_sim_compute(sn_sim_t *s, int r, int step, double units, int32_t pred)
 {
   sn_sim_rank_t *R = &s->r[r];
   R->flags[step] |= SN_SIM_S_RUN;
   sn_sim_trace_start(s, R, step);
   int link = s->f->compute[R->frank];
   if (s->f->links[link].cap <= 0 || units <= 0) { /* free: done at once */
-    sn_sim_compute_done(s, r, step);
+    sn_sim_compute_done(s, r, step, sn_sim_cp_add(s, SN_SIM_CP_COMPUTE, -1, s->now, s->now, pred));
     return;
   }
   sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_COMPUTE, &link, 1, units);
   if (!f) return;
   f->a = r;
   f->b = step;
+  f->cp_pred = pred;
+  f->t_start = s->now;
 }
 
 static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
@@ -303,7 +372,13 @@ static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
   sn_sim_rank_t *R = &s->r[r];
   if ((R->flags[step] & SN_SIM_S_RUN) || R->ready[step] == 0) return;
   R->ready[step]--;
-  sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, &R->sched.steps[step], R->done[step]));
+  sn_step_t st = sn_sim_step(R, step);
+  int32_t pred = -1;
+  if (s->cp_on) { /* the oldest unconsumed message is the one reduced now */
+    const sn_sim_chan_t *C = &s->ch[R->chan[step]];
+    pred = sn_sim_cp_later(s, C->rq[C->consumed % (uint32_t)s->depth].cp, R->cp_done[step]);
+  }
+  sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, &st, R->done[step]), pred);
 }
 
 static void sn_sim_try_start(sn_sim_t *s, int c)
@@ -320,11 +395,13 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
   sn_sim_chan_t *C = &s->ch[c];
   sn_sim_slot_t sl = C->sq[C->started % (uint32_t)s->depth];
   C->started++;
-  const sn_step_t *st = &s->r[C->src].sched.steps[sl.step];
-  double b = sn_sim_piece_bytes(s, st, sl.piece);
+  sn_step_t st = sn_sim_step(&s->r[C->src], sl.step);
+  double b = sn_sim_piece_bytes(s, &st, sl.piece);
   sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
   if (!f) return;
   f->a = c;
+  f->t_start = s->now;
+  f->cp_pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, sl.cp, C->cp_flow), C->cp_consume) : -1;
   s->res->flows++;
   s->res->bytes_sent += b;
 }
@@ -335,25 +412,33 @@ static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
   sn_sim_chan_t *C = &s->ch[c];
   sn_sim_slot_t sl = C->rq[j % (uint32_t)s->depth];
   sn_sim_rank_t *R = &s->r[C->dst];
-  if (R->sched.steps[sl.step].kind == SN_STEP_RECV_REDUCE) {
+  int32_t join = -1;
+  if (s->cp_on) { /* arrived and posted: whichever came last */
+    join = sn_sim_cp_add(s, SN_SIM_CP_COUNT, -1, s->now, s->now,
+                         sn_sim_cp_later(s, C->cp_arr[j % (uint32_t)s->depth], sl.cp));
+    C->rq[j % (uint32_t)s->depth].cp = join;
+  }
+  if (sn_sim_step(R, sl.step).kind == SN_STEP_RECV_REDUCE) {
     R->ready[sl.step]++;
     sn_sim_try_reduce(s, C->dst, sl.step);
     return;
   }
   C->consumed++;
+  C->cp_consume = join;
   sn_sim_enqueue(s, C->dst, C->r_cur);
-  sn_sim_piece_done(s, C->dst, sl.step);
+  sn_sim_piece_done(s, C->dst, sl.step, join);
   sn_sim_try_start(s, c);
 }
 
-static void sn_sim_compute_done(sn_sim_t *s, int r, int step)
+static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec)
 {
   sn_sim_rank_t *R = &s->r[r];
   R->flags[step] &= (uint8_t)~SN_SIM_S_RUN;
-  sn_sim_piece_done(s, r, step);
-  if (R->sched.steps[step].kind == SN_STEP_RECV_REDUCE) {
+  sn_sim_piece_done(s, r, step, rec);
+  if (sn_sim_step(R, step).kind == SN_STEP_RECV_REDUCE) {
     sn_sim_chan_t *C = &s->ch[R->chan[step]];
     C->consumed++;
+    C->cp_consume = rec;
     sn_sim_enqueue(s, r, C->r_cur);
     sn_sim_try_start(s, R->chan[step]);
     sn_sim_try_reduce(s, r, step);
@@ -363,20 +448,26 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step)
 static void sn_sim_poke(sn_sim_t *s, int r, int step)
 {
   sn_sim_rank_t *R = &s->r[r];
-  const sn_step_t *st = &R->sched.steps[step];
   uint32_t np = R->npieces[step], depth = (uint32_t)s->depth;
   if (R->done[step] == np) return;
+  sn_step_t stv = sn_sim_step(R, step);
+  const sn_step_t *st = &stv;
   switch (st->kind) {
   case SN_STEP_SEND: {
     sn_sim_chan_t *C = &s->ch[R->chan[step]];
     if (C->s_cur != step) return;
-    while (R->posted[step] < np && sn_sim_dep_ok(R, step, R->posted[step]) && C->posted_s - C->done_s < depth) {
+    while (R->posted[step] < np && sn_sim_dep_ok(R, st, R->posted[step]) && C->posted_s - C->done_s < depth) {
       sn_sim_trace_start(s, R, step);
       /* the sender's CPU pays each message's cost in posting order; the
        * link meanwhile carries earlier messages */
-      uint64_t ready = (R->cpu_free > s->now ? R->cpu_free : s->now) + C->msg_ps;
+      uint64_t from = R->cpu_free > s->now ? R->cpu_free : s->now, ready = from + C->msg_ps;
+      int32_t rec = -1;
+      if (s->cp_on) {
+        int32_t pred = R->cpu_free > s->now ? R->cp_cpu : sn_sim_cp_later(s, sn_sim_cp_deps(s, R, st), C->cp_flow);
+        rec = R->cp_cpu = sn_sim_cp_add(s, SN_SIM_CP_OVERHEAD, -1, from, ready, pred);
+      }
       R->cpu_free = ready;
-      C->sq[C->posted_s % depth] = (sn_sim_slot_t){step, R->posted[step]++, ready};
+      C->sq[C->posted_s % depth] = (sn_sim_slot_t){step, R->posted[step]++, ready, rec};
       C->posted_s++;
     }
     if (R->posted[step] == np) {
@@ -391,10 +482,11 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
     int c = R->chan[step];
     sn_sim_chan_t *C = &s->ch[c];
     if (C->r_cur != step) return;
-    while (R->posted[step] < np && sn_sim_dep_ok(R, step, R->posted[step]) && C->r_posted - C->consumed < depth) {
+    while (R->posted[step] < np && sn_sim_dep_ok(R, st, R->posted[step]) && C->r_posted - C->consumed < depth) {
       sn_sim_trace_start(s, R, step);
       uint32_t j = C->r_posted++;
-      C->rq[j % depth] = (sn_sim_slot_t){step, R->posted[step]++, 0};
+      int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, st), C->cp_consume) : -1;
+      C->rq[j % depth] = (sn_sim_slot_t){step, R->posted[step]++, 0, why};
       if (j < C->arrived) sn_sim_deliver(s, c, j);
     }
     if (R->posted[step] == np) {
@@ -404,8 +496,9 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
     return;
   }
   default: /* local: one piece at a time, in order */
-    if ((R->flags[step] & SN_SIM_S_RUN) || R->posted[step] >= np || !sn_sim_dep_ok(R, step, R->posted[step])) return;
-    sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, st, R->posted[step]++) * s->f->copy_factor);
+    if ((R->flags[step] & SN_SIM_S_RUN) || R->posted[step] >= np || !sn_sim_dep_ok(R, st, R->posted[step])) return;
+    int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, st), R->cp_done[step]) : -1;
+    sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, st, R->posted[step]++) * s->f->copy_factor, pred);
     return;
   }
 }
@@ -438,16 +531,21 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
   sn_sim_flow_end(s, id);
   if (s->error != SN_OK) return;
   if (f.type == SN_SIM_FLOW_COMPUTE) {
-    sn_sim_compute_done(s, f.a, f.b);
+    sn_sim_compute_done(s, f.a, f.b, sn_sim_cp_add(s, SN_SIM_CP_COMPUTE, -1, f.t_start, s->now, f.cp_pred));
     return;
   }
   sn_sim_chan_t *C = &s->ch[f.a];
   C->busy = 0;
   sn_sim_slot_t sl = C->sq[C->done_s % (uint32_t)s->depth];
+  int32_t rec = -1;
+  if (s->cp_on) {
+    rec = C->cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 ? 64 : 0), f.t_start, s->now, f.cp_pred);
+    C->cp_arr[C->done_s % (uint32_t)s->depth] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + C->lat_ps, rec);
+  }
   C->done_s++;
   sn_sim_push(s, s->now + C->lat_ps, SN_SIM_EV_ARRIVE, f.a);
   sn_sim_enqueue(s, C->src, C->s_cur);
-  sn_sim_piece_done(s, C->src, sl.step);
+  sn_sim_piece_done(s, C->src, sl.step, rec);
   sn_sim_try_start(s, f.a);
 }
 
@@ -562,9 +660,10 @@ static void sn_sim_report_stall(sn_sim_t *s)
 {
   for (int r = 0; r < s->n; r++) {
     sn_sim_rank_t *R = &s->r[r];
-    for (int i = 0; i < R->sched.nsteps; i++) {
+    for (int i = 0; i < R->cs.nsteps; i++) {
       if (R->done[i] == R->npieces[i]) continue;
-      const sn_step_t *st = &R->sched.steps[i];
+      sn_step_t stv = sn_sim_step(R, i);
+      const sn_step_t *st = &stv;
       SN_WARN("snccl-sim: stalled at %.3f us: rank %d step %d (kind %d, peer %d, %" PRIu64 " bytes) has %u/%u "
               "pieces done: the schedules do not match",
               s->now / 1e6, r, i, st->kind, st->peer, st->bytes, R->done[i], R->npieces[i]);

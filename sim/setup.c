@@ -39,10 +39,15 @@ static void sn_sim_engine_params(size_t *piece_p, int *depth_p)
   *depth_p = (int)depth;
 }
 
-/* Channel of (src, dst): open addressing over src * n + dst. */
+/* Channel of (src, dst): open addressing over src * n + dst. Coalesced,
+ * dst is the real comm rank and the key is (src, dst - src mod p): a
+ * receiver on the first period finds the channel of the sender that stands
+ * for its real peer. */
 static int sn_sim_chan_get(sn_sim_t *s, uint64_t *keys, int *vals, size_t cap, int src, int dst)
 {
-  uint64_t key = (uint64_t)src * (uint64_t)s->n + (uint64_t)dst + 1;
+  int p = s->fold_p, off = p ? (dst - src + p) % p : 0;
+  if (p) src %= s->n; /* a receiver's real peer: the sender that stands for it */
+  uint64_t key = p ? (uint64_t)src * (uint64_t)p + (uint64_t)off + 1 : (uint64_t)src * (uint64_t)s->n + (uint64_t)dst + 1;
   size_t h = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1);
   while (keys[h] && keys[h] != key) h = (h + 1) & (cap - 1);
   if (keys[h]) return vals[h];
@@ -50,6 +55,8 @@ static int sn_sim_chan_get(sn_sim_t *s, uint64_t *keys, int *vals, size_t cap, i
   int c = vals[h] = s->nch++;
   sn_sim_chan_t *C = &s->ch[c];
   memset(C, 0, sizeof(*C));
+  int real_dst = p ? (src + off) % p : dst;
+  if (p) dst = real_dst % s->n;
   C->src = src;
   C->dst = dst;
   C->s_cur = C->r_cur = C->s_last = C->r_last = -1;
@@ -58,7 +65,8 @@ static int sn_sim_chan_get(sn_sim_t *s, uint64_t *keys, int *vals, size_t cap, i
   /* the path: one class for the pair, as sn_topo_link picks it */
   const sn_sim_fabric_t *f = s->f;
   const sn_topo_t *t = &f->topo;
-  int a = s->r[src].frank, b = s->r[dst].frank, nc = t->nclasses;
+  /* coalesced: the class and rails of the real pair, the ports of the rank that stands for it */
+  int a = s->r[src].frank, b = s->fold_p ? real_dst : s->r[dst].frank, nc = t->nclasses;
   const sn_topo_rank_t *ra = &t->ranks[a], *rb = &t->ranks[b];
   int cls = ra->host == rb->host ? t->intra_host : ra->domain == rb->domain ? t->intra_domain : t->inter_domain;
   C->path[C->np++] = f->port[((size_t)a * nc + cls) * 2];
@@ -66,8 +74,11 @@ static int sn_sim_chan_get(sn_sim_t *s, uint64_t *keys, int *vals, size_t cap, i
     C->path[C->np++] = f->rail_up[ra->local];
     C->path[C->np++] = f->rail_down[rb->local];
   }
-  C->path[C->np++] = f->port[((size_t)b * nc + cls) * 2 + 1];
+  C->path[C->np++] = f->port[((size_t)s->r[dst].frank * nc + cls) * 2 + 1];
   C->lat_ps = f->lat_ps[cls];
+  C->cls = (int8_t)cls;
+  C->cp_flow = C->cp_consume = -1;
+  if (s->cp_on) C->cp_arr = s->cp_arr_all + (size_t)c * (size_t)s->depth;
   C->msg_ps = f->msg_ps[cls];
   return c;
 }
@@ -76,11 +87,15 @@ static void sn_sim_free(sn_sim_t *s)
 {
   for (int r = 0; s->r && r < s->n; r++) {
     sn_sim_rank_t *R = &s->r[r];
-    sn_sched_free(&R->sched);
+    sn_sched_compact_free(&R->cs);
     free(R->npieces);
+    free(R->flags);
     free(R->dlist);
     free(R->t0);
+    free(R->cp_done);
   }
+  free(s->cp);
+  free(s->cp_arr_all);
   free(s->r);
   free(s->ch);
   free(s->slots);
@@ -115,6 +130,35 @@ static int *sn_sim_view(const sn_sim_fabric_t *f, const int *ranks, int n, sn_sc
   for (int r = 0; r < n; r++) list[start[domain_of[r]] + local_index[r]] = r;
   *v = (sn_sched_topo_t){nd, domain_of, local_index, size, start, list};
   return a;
+}
+
+/* The smallest period q (q >= 2, q divides p) under which the fabric's
+ * first p ranks repeat: the same rail (local index), hosts and domains
+ * shifted by a constant per period, the same port and compute capacities.
+ * 0 when there is none below p. */
+static int sn_sim_fold_period(const sn_sim_fabric_t *f, int p)
+{
+  const sn_topo_t *t = &f->topo;
+  for (int q = 2; q < p; q++) {
+    if (p % q) continue;
+    int ok = 1;
+    int dh = t->ranks[q].host - t->ranks[0].host, dd = t->ranks[q].domain - t->ranks[0].domain;
+    for (int r = q; r < p && ok; r++) {
+      const sn_topo_rank_t *x = &t->ranks[r], *y = &t->ranks[r % q];
+      int k = r / q;
+      ok = x->local == y->local && x->host == y->host + k * dh && x->domain == y->domain + k * dd &&
+           f->links[f->compute[r]].cap == f->links[f->compute[r % q]].cap;
+      for (int c = 0; c < t->nclasses && ok; c++)
+        for (int dir = 0; dir < 2 && ok; dir++) {
+          int lx = f->port[((size_t)r * t->nclasses + c) * 2 + dir], ly = f->port[((size_t)(r % q) * t->nclasses + c) * 2 + dir];
+          ok = (lx < 0) == (ly < 0) && (lx < 0 || f->links[lx].cap == f->links[ly].cap);
+        }
+    }
+    /* hosts and domains must not be split by the period either */
+    for (int r = 0; r < q && ok; r++) ok = t->ranks[r].host - t->ranks[0].host < dh || dh == 0 ? 1 : 0;
+    if (ok && (dh > 0 || q == p) && (dd > 0 || t->ranks[p - 1].domain == t->ranks[0].domain)) return q;
+  }
+  return 0;
 }
 
 static sn_status_t sn_sim_check_call(const sn_sim_fabric_t *f, const sn_sim_call_t *c)
@@ -155,10 +199,14 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.res = &res;
   s.no_match = call->no_match;
   s.quantum = call->quantum_ps;
+  s.cp_on = call->critical_path != 0;
   sn_sim_engine_params(&s.piece, &s.depth);
   if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
   if (call->depth > 0) s.depth = call->depth > 64 ? 64 : call->depth;
   sn_status_t st = SN_OK;
+  sn_sched_t flat; /* the rank being set up */
+  double *saved_cap = NULL; /* coalesced: the capacities before the rails were shared out */
+  int flat_live = 0;
   int *view_arrays = NULL;
   char *seen = calloc((size_t)f->nranks, 1);
   s.r = calloc((size_t)n, sizeof(*s.r));
@@ -203,19 +251,54 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   }
   res.algo = algo;
   res.tuner_us = sn_plan_estimate(&d, algo, &f->cost);
-  /* every rank's schedule */
+  if (call->fold) {
+    /* builders whose rank r does what rank 0 does with every peer shifted by r */
+    int unrooted = d.coll == SN_COLL_ALLREDUCE || d.coll == SN_COLL_ALLGATHER || d.coll == SN_COLL_REDUCESCATTER;
+    int sym = (algo == SN_ALGO_RING && unrooted) || (algo == SN_ALGO_PAIRWISE && d.coll == SN_COLL_ALLTOALL) ||
+              (algo == SN_ALGO_DIRECT && (unrooted || d.coll == SN_COLL_ALLTOALL));
+    int q = 0;
+    for (int r = 0; r < n && sym; r++)
+      if (s.r[r].frank != r) break;
+      else if (r == n - 1) q = sn_sim_fold_period(f, n);
+    if (!sym || q == 0 ||
+        (d.coll == SN_COLL_ALLREDUCE && d.count < (size_t)n)) {
+      SN_WARN("snccl-sim: coalescing needs ring or direct all-reduce/all-gather/reduce-scatter, pairwise or direct "
+              "all-to-all on fabric ranks 0..p-1 of a fabric that repeats with a period dividing p (%s %s on %d ranks: "
+              "period %d)",
+              sn_algo_name(algo), sn_coll_name(d.coll), n, q);
+      st = SN_ERR_INVALID_ARG;
+      goto out;
+    }
+    if (d.coll == SN_COLL_ALLREDUCE) d.count -= d.count % (size_t)n; /* equal blocks on every rank */
+    s.fold_p = n;
+    s.n = q;
+    res.fold_q = q;
+    res.fold_count = d.count;
+    /* links every period shares carry p/q copies of each simulated flow */
+    saved_cap = malloc((size_t)f->nlinks * sizeof(double) + 1);
+    if (!saved_cap) goto oom;
+    for (int l = 0; l < f->nlinks; l++) {
+      saved_cap[l] = f->links[l].cap;
+      if (f->links[l].kind == SN_SIM_LINK_RAIL_UP || f->links[l].kind == SN_SIM_LINK_RAIL_DOWN)
+        f->links[l].cap /= (double)(n / q);
+    }
+  }
+  int nsim = s.n;
+  /* every rank's schedule: built flat, compacted, the flat list freed */
   size_t nsend = 0, nsteps = 0;
-  for (int r = 0; r < n; r++) {
+  for (int r = 0; r < nsim; r++) {
     sn_sim_rank_t *R = &s.r[r];
     d.rank = r;
-    sn_sched_init(&R->sched, d.dtype, n);
-    st = sn_sched_build(&d, algo, &R->sched);
+    sn_sched_init(&flat, d.dtype, n);
+    flat_live = 1;
+    st = sn_sched_build(&d, algo, &flat);
+    if (st == SN_OK) st = flat.error;
     if (st != SN_OK) {
       SN_WARN("snccl-sim: rank %d: building the %s %s schedule failed (%s)", r, sn_algo_name(algo), sn_coll_name(d.coll),
               sn_status_str(st));
       goto out;
     }
-    int ns = R->sched.nsteps;
+    int ns = flat.nsteps;
     nsteps += (size_t)ns;
     /* one block for the per-step state */
     size_t words = (size_t)ns * 8 + 1;
@@ -230,7 +313,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     R->dstart = R->link_next + ns; /* ns + 1 entries */
     int ndeps = 0;
     for (int i = 0; i < ns; i++) {
-      const sn_step_t *stp = &R->sched.steps[i];
+      const sn_step_t *stp = &flat.steps[i];
       R->npieces[i] = (uint32_t)((stp->bytes + s.piece - 1) / s.piece);
       R->chan[i] = R->link_next[i] = -1;
       if (R->npieces[i]) R->left++;
@@ -263,16 +346,27 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     int *fill = calloc((size_t)ns + 1, sizeof(int));
     if (!fill) goto oom;
     for (int i = 0; i < ns; i++) {
-      const sn_step_t *stp = &R->sched.steps[i];
+      const sn_step_t *stp = &flat.steps[i];
       if (stp->dep >= 0) R->dlist[R->dstart[stp->dep] + fill[stp->dep]++] = i;
       if (stp->dep2 >= 0 && stp->dep2 != stp->dep) R->dlist[R->dstart[stp->dep2] + fill[stp->dep2]++] = i;
     }
     free(fill);
+    /* the run form replaces the flat schedule: one rank's flat list at a time */
+    st = sn_sched_compact(&flat, &R->cs);
+    sn_sched_free(&flat);
+    flat_live = 0;
+    if (st != SN_OK) goto oom;
     if (call->trace) {
       R->t0 = malloc((size_t)ns * 2 * sizeof(uint64_t) + 1);
       if (!R->t0) goto oom;
       R->t1 = R->t0 + ns;
       for (int i = 0; i < ns; i++) R->t0[i] = R->t1[i] = UINT64_MAX;
+    }
+    R->cp_cpu = R->cp_last = -1;
+    if (s.cp_on) {
+      R->cp_done = malloc(((size_t)ns + 1) * sizeof(int32_t));
+      if (!R->cp_done) goto oom;
+      for (int i = 0; i < ns; i++) R->cp_done[i] = -1;
     }
     if (R->left) s.ranks_left++;
   }
@@ -284,17 +378,19 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   int *vals = malloc(hcap * sizeof(int));
   s.ch = malloc((nsend + 1) * sizeof(sn_sim_chan_t));
   s.slots = malloc((nsend + 1) * 2 * (size_t)s.depth * sizeof(sn_sim_slot_t));
-  if (!keys || !vals || !s.ch || !s.slots) {
+  if (s.cp_on) s.cp_arr_all = malloc((nsend + 1) * (size_t)s.depth * sizeof(int32_t));
+  if (!keys || !vals || !s.ch || !s.slots || (s.cp_on && !s.cp_arr_all)) {
     free(keys);
     free(vals);
     goto oom;
   }
   for (int pass = 0; pass < 2 && st == SN_OK; pass++)
-    for (int r = 0; r < n; r++) {
+    for (int r = 0; r < nsim; r++) {
       sn_sim_rank_t *R = &s.r[r];
-      for (int i = 0; i < R->sched.nsteps; i++) {
-        const sn_step_t *stp = &R->sched.steps[i];
+      for (int i = 0; i < R->cs.nsteps; i++) {
         if (!R->npieces[i]) continue;
+        sn_step_t stv = sn_sim_step(R, i);
+        const sn_step_t *stp = &stv;
         int is_send = stp->kind == SN_STEP_SEND;
         if (!is_send && stp->kind != SN_STEP_RECV && stp->kind != SN_STEP_RECV_REDUCE) continue;
         if (pass == 0 && !is_send) continue; /* senders first: every channel has one */
@@ -332,18 +428,22 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     f->links[l].head = -1;
     f->links[l].mark = 0;
   }
-  for (int r = 0; r < n; r++)
-    for (int i = 0; i < s.r[r].sched.nsteps; i++)
+  for (int r = 0; r < nsim; r++)
+    for (int i = 0; i < s.r[r].cs.nsteps; i++)
       if (s.r[r].npieces[i]) sn_sim_enqueue(&s, r, i);
   st = sn_sim_loop(&s);
   if (st != SN_OK) goto out;
-  for (int r = 0; r < n; r++)
+  sn_sim_cp_walk(&s);
+  for (int l = 0; saved_cap && l < f->nlinks; l++) /* a shared rail carried every period's copy */
+    if (f->links[l].kind == SN_SIM_LINK_RAIL_UP || f->links[l].kind == SN_SIM_LINK_RAIL_DOWN)
+      f->links[l].bytes *= (double)(n / s.n);
+  for (int r = 0; r < nsim; r++)
     if (s.r[r].finish_ps > res.time_ps) res.time_ps = s.r[r].finish_ps;
   switch (d.coll) {
   case SN_COLL_ALLGATHER:
   case SN_COLL_REDUCESCATTER:
-  case SN_COLL_ALLTOALL: res.size_bytes = (double)d.count * sn_dtype_size(d.dtype) * n; break;
-  default: res.size_bytes = (double)d.count * sn_dtype_size(d.dtype); break;
+  case SN_COLL_ALLTOALL: res.size_bytes = (double)call->count * sn_dtype_size(d.dtype) * n; break;
+  default: res.size_bytes = (double)call->count * sn_dtype_size(d.dtype); break;
   }
   if (res.time_ps > 0) {
     res.algbw_GBps = res.size_bytes / (res.time_ps * 1e-12) / 1e9;
@@ -354,14 +454,15 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     fprintf(tf, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
     int first = 1;
     static const char *const kinds[] = {"send", "recv", "recv-reduce", "copy", "scale", "div"};
-    for (int r = 0; r < n; r++) {
+    for (int r = 0; r < nsim; r++) {
       fprintf(tf, "%s{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":%d,\"args\":{\"name\":\"rank %d\"}}",
               first ? "" : ",\n", r, r);
       first = 0;
       sn_sim_rank_t *R = &s.r[r];
-      for (int i = 0; i < R->sched.nsteps; i++) {
+      for (int i = 0; i < R->cs.nsteps; i++) {
         if (!R->npieces[i] || R->t0[i] == UINT64_MAX) continue;
-        const sn_step_t *stp = &R->sched.steps[i];
+        sn_step_t stv = sn_sim_step(R, i);
+        const sn_step_t *stp = &stv;
         char nm[48];
         if (stp->kind <= SN_STEP_RECV_REDUCE) snprintf(nm, sizeof(nm), "%s %d", kinds[stp->kind], stp->peer);
         else snprintf(nm, sizeof(nm), "%s", stp->kind < SN_STEP_KIND_COUNT ? kinds[stp->kind] : "?");
@@ -378,6 +479,9 @@ oom:
   SN_WARN("snccl-sim: out of memory setting up %d ranks", n);
   st = SN_ERR_SYSTEM;
 out:
+  if (flat_live) sn_sched_free(&flat);
+  for (int l = 0; saved_cap && l < f->nlinks; l++) f->links[l].cap = saved_cap[l];
+  free(saved_cap);
   free(view_arrays);
   free(seen);
   sn_sim_free(&s);

@@ -71,6 +71,10 @@ sn_status_t sn_sim_fabric_load(const char *path, sn_sim_fabric_t *f);
 void sn_sim_fabric_free(sn_sim_fabric_t *f);
 /* The slow-down of one rank (what-if): its ports and compute run at cap/factor. */
 void sn_sim_fabric_slow_rank(sn_sim_fabric_t *f, int rank, double factor);
+/* What-if: every link of class `what` (its ports, and its rails), or only
+ * the rails ("rails"), runs at cap/factor. SN_ERR_INVALID_ARG + WARN for an
+ * unknown class or a factor <= 0. */
+sn_status_t sn_sim_fabric_degrade(sn_sim_fabric_t *f, const char *what, double factor);
 /* "rank 3 tx ub", "rail 2 up", "rank 0 compute" */
 void sn_sim_link_name(const sn_sim_fabric_t *f, int link, char *buf, size_t len);
 
@@ -97,7 +101,38 @@ typedef struct {
                         * ends a few ps apart (blocks that differ by an element) into one batch */
   int no_match;       /* recompute rates after every change, without reusing the rate of a
                        * flow that ended on the same path (checks that shortcut) */
+  int fold;           /* coalesced mode: a call that is the same on every rank up to a shift by
+                       * q ranks (ring or direct all-reduce/all-gather/reduce-scatter, pairwise or
+                       * direct all-to-all)
+                       * on a fabric that repeats every q ranks runs only ranks 0..q-1: messages
+                       * that leave them land on the rank with the same position in the first
+                       * period, and links that every period shares (rails) get 1/(p/q) of their
+                       * capacity. Refused with a WARN when the call or fabric is not symmetric.
+                       * All-reduce counts are rounded down to a multiple of p (equal blocks). */
+  int critical_path;  /* record what every piece waited for and fill sn_sim_result_t.cp
+                       * (costs ~4 records of 24 bytes per message) */
 } sn_sim_call_t;
+
+/* The critical path: from the last-finishing rank's last piece back to time
+ * 0, always through the constraint that was satisfied last (the latest of a
+ * piece's dependency, the link's previous message, a free staging slot, the
+ * sender's CPU). Its parts add up to the call's time exactly. */
+enum {
+  SN_SIM_CP_LATENCY = 0, /* class latency of a message in flight */
+  SN_SIM_CP_BANDWIDTH,   /* a message's bytes leaving (by class: bw_ps) */
+  SN_SIM_CP_OVERHEAD,    /* the sender's per-message cost */
+  SN_SIM_CP_COMPUTE,     /* reduction or copy through the rank's compute resource */
+  SN_SIM_CP_WAIT,        /* gaps: a receive not yet posted, the start of the call */
+  SN_SIM_CP_COUNT
+};
+
+typedef struct {
+  uint64_t ps[SN_SIM_CP_COUNT];
+  uint64_t bw_ps[SN_TOPO_MAX_CLASSES]; /* SN_SIM_CP_BANDWIDTH by the message's link class */
+  uint64_t rail_bw_ps;   /* the part of it on messages that cross rail links */
+  uint64_t nmsgs;        /* messages on the path */
+  int rank;              /* the last-finishing comm rank, -1 when not recorded */
+} sn_sim_cp_t;
 
 typedef struct {
   int algo;              /* the algorithm run */
@@ -108,7 +143,12 @@ typedef struct {
   uint64_t steps, flows, batches; /* schedule steps, messages, rate recomputations */
   double bytes_sent;     /* over the fabric, every rank */
   double sched_bytes;    /* what the schedules say they send */
+  sn_sim_cp_t cp;        /* when call->critical_path */
+  int fold_q;            /* coalesced: ranks simulated (one period), 0 when not folded */
+  size_t fold_count;     /* coalesced: the count simulated (all-reduce: rounded to a multiple of p) */
 } sn_sim_result_t;
+
+const char *sn_sim_cp_name(int part);
 
 /* Builds every rank's schedule and runs them. ncclInvalidArgument-style
  * errors (SN_ERR_INVALID_ARG + one WARN) for bad calls. */

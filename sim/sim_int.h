@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "sched/compact.h"
 #include "sim/sim.h"
 
 typedef struct {
@@ -19,6 +20,8 @@ typedef struct {
   int a, b;                /* network: channel; compute: rank, step */
   int next_free;
   int hpos;                /* in the engine's heap of flow ends, -1 when not there */
+  int32_t cp_pred;         /* critical path: what let it start */
+  uint64_t t_start;
   uint64_t fin_ps;         /* when it ends at its current rate */
 } sn_sim_flow_t;
 
@@ -43,7 +46,17 @@ typedef struct {
   int32_t step;
   uint32_t piece;
   uint64_t ready; /* sender: when its per-message cost is paid */
+  int32_t cp;     /* critical path: sender: its overhead record; receiver: what let it post */
 } sn_sim_slot_t;
+
+/* One interval on some rank's history (critical path only): [t0, t1] of
+ * kind `type`, entered after record `pred` ended (-1: time 0). */
+typedef struct {
+  uint64_t t0, t1;
+  int32_t pred;
+  uint8_t type; /* SN_SIM_CP_*, or SN_SIM_CP_COUNT for a zero-length join */
+  int8_t cls;   /* bandwidth: the link class; +64 when the path crosses rails */
+} sn_sim_cprec_t;
 
 typedef struct {
   int src, dst; /* comm ranks */
@@ -54,18 +67,40 @@ typedef struct {
   int s_cur, r_cur;   /* the step posting on each side (FIFO), -1 when none is left */
   int s_last, r_last; /* set-up only */
   sn_sim_slot_t *sq, *rq; /* [depth] pieces posted and not finished, by message number */
+  int8_t cls;             /* link class of the pair */
+  int32_t cp_flow, cp_consume; /* critical path: the last message's bandwidth record, the last consumption */
+  int32_t *cp_arr;        /* [depth] latency record of each message in flight, by message number */
 } sn_sim_chan_t;
 
 typedef struct {
-  sn_sched_t sched;
+  sn_sched_compact_t cs; /* the schedule as runs: the flat one is freed once compacted */
+  int hint;              /* the run of the last step looked up */
   uint32_t *npieces, *posted, *done, *ready;
   int32_t *chan, *link_next, *dstart, *dlist;
   uint8_t *flags;
   uint64_t *t0, *t1; /* trace only */
+  int32_t *cp_done;   /* critical path: record of each step's latest finished piece */
+  int32_t cp_cpu, cp_last; /* the last overhead record; the record that finished the rank */
   int left;
   uint64_t finish_ps, cpu_free;
   int frank;
 } sn_sim_rank_t;
+
+/* Step i of rank R, expanded from its runs (the last run used first:
+ * consecutive look-ups mostly stay in one run). */
+static inline sn_step_t sn_sim_step(sn_sim_rank_t *R, int i)
+{
+  const sn_sched_compact_t *c = &R->cs;
+  const sn_sched_run_t *run = &c->runs[R->hint];
+  if (i < run->start || i >= run->start + run->period * run->reps) {
+    R->hint = sn_sched_compact_run_of(c, i);
+    run = &c->runs[R->hint];
+  }
+  int off = i - run->start;
+  sn_step_t st;
+  sn_sched_lane_expand(&c->lanes[run->lane + off % run->period], c->nranks, off / run->period, &st);
+  return st;
+}
 
 typedef struct {
   uint64_t t, seq;
@@ -83,6 +118,7 @@ typedef struct {
 typedef struct {
   sn_sim_fabric_t *f;
   int n, depth;
+  int fold_p;   /* coalesced: the communicator's size (n is the period q), 0 when not folded */
   size_t piece;
   sn_sim_rank_t *r;
   sn_sim_chan_t *ch;
@@ -108,7 +144,13 @@ typedef struct {
   int dirty, ranks_left;
   sn_status_t error;
   sn_sim_result_t *res;
+  sn_sim_cprec_t *cp; /* critical-path records, when asked for */
+  int ncp, capcp, cp_on;
+  int32_t *cp_arr_all; /* the channels' cp_arr */
 } sn_sim_t;
+
+/* Critical-path breakdown of the finished run into s->res->cp. */
+void sn_sim_cp_walk(sn_sim_t *s);
 
 /* Grows *p (of *cap elements) to hold `need`; -1 when memory runs out. */
 int sn_sim_grow(void **p, int *cap, size_t elem, int need);

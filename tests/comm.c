@@ -612,19 +612,29 @@ static int case_premulsum(int rank, int nranks, ncclUniqueId id, void *arg)
   return 0;
 }
 
+/* ncclGroupSimulateEnd: positive, growing with the size, and printed by
+ * rank 0 so that tests/simulate-end.sh can compare it with snccl-sim's
+ * figure for the same call on the same topology file. */
 static int case_simulate(int rank, int nranks, ncclUniqueId id, void *arg)
 {
   t_rank = rank;
   ncclComm_t comm;
   T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
-  const size_t n = 1 << 20;
+  const size_t n = 1 << 22;
   float *buf = calloc(n, sizeof(float));
   T_ASSERT(buf, "out of memory");
-  ncclSimInfo_t sim = NCCL_SIM_INFO_INITIALIZER;
-  T_NCCL(ncclGroupStart());
-  T_NCCL(ncclAllReduce(buf, buf, n, ncclFloat32, ncclSum, comm, NULL));
-  T_NCCL(ncclGroupSimulateEnd(&sim));
-  T_ASSERT(sim.estimatedTime > 0, "estimatedTime is %g for a 4 MB allreduce", sim.estimatedTime);
+  float prev = 0;
+  for (size_t count = 256; count <= n; count *= 16) {
+    ncclSimInfo_t sim = NCCL_SIM_INFO_INITIALIZER;
+    T_NCCL(ncclGroupStart());
+    T_NCCL(ncclAllReduce(buf, buf, count, ncclFloat32, ncclSum, comm, NULL));
+    T_NCCL(ncclGroupSimulateEnd(&sim));
+    T_ASSERT(sim.estimatedTime > 0, "estimatedTime is %g for a %zu-float allreduce", sim.estimatedTime, count);
+    T_ASSERT(sim.estimatedTime > prev, "estimatedTime %g for %zu floats is not above %g for a 16x smaller one",
+             sim.estimatedTime, count, prev);
+    prev = sim.estimatedTime;
+    if (rank == 0) printf("simulate: allreduce %zu bytes on %d ranks: %.4f us\n", count * sizeof(float), nranks, sim.estimatedTime);
+  }
   free(buf);
   if (t_check_allreduce(comm, rank, nranks, "after a simulated group")) return 1;
   T_NCCL(ncclCommDestroy(comm));
@@ -696,6 +706,7 @@ static const t_case_t cases[] = {
   {"premulsum", 3, 30, case_premulsum, 0},
   {"simulate", 2, 30, case_simulate, 0},
   {"simulate_1rank", 1, 30, case_simulate, 0},
+  {"simulate_4ranks", 4, 30, case_simulate, 0},
   {"nested_groups", 3, 30, case_nested_groups, 0},
 };
 

@@ -41,9 +41,15 @@ static void usage(void)
           "  --type=float|half|bf16|double|int8|...   --root=R\n"
           "  --piece=BYTES --depth=N   pipelining (default: as the engine, SNCCL_CHUNK_SIZE/PIPELINE_DEPTH)\n"
           "  --slow-rank=R:F  fabric rank R's ports and compute run F times slower\n"
+          "  --degrade-link=CLASS:F   every link of class CLASS (e.g. ib, ub; or \"rails\") F times slower\n"
           "  --hot=K          list the K busiest links (default 5; 0: none)\n"
           "  --quantum=PS     round flow ends up to PS picoseconds (default 1000; 0: exact)\n"
           "  --trace=FILE     Chrome trace JSON (one track per rank) of the last size\n"
+          "  --coalesce       fold a call that repeats every q ranks (ring or direct all-reduce/\n"
+          "                   all-gather/reduce-scatter, pairwise or direct all-to-all) onto one\n"
+          "                   period of q ranks (exact where the blocks are equal)\n"
+          "  --critical-path  the last size's critical path: latency, bandwidth per link class,\n"
+          "                   per-message overhead, reduction/copy, waiting (they add up to the time)\n"
           "  --dump-topo      print the generated topology file and exit\n"
           "Every figure is simulated: GB = 1e9 bytes, times in microseconds.\n");
   exit(2);
@@ -106,7 +112,9 @@ int main(int argc, char **argv)
   call.algo = -1;
   call.quantum_ps = 1000;
   size_t lo = (size_t)1 << 30, hi = lo;
-  int hot = 5, dump = 0, slow_rank = -1;
+  int hot = 5, dump = 0, slow_rank = -1, critical = 0;
+  char degrade_cls[32] = "";
+  double degrade = 1;
   double slow = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -124,7 +132,15 @@ int main(int argc, char **argv)
     else if ((v = OPT("--depth"))) call.depth = atoi(v);
     else if ((v = OPT("--hot"))) hot = atoi(v);
     else if ((v = OPT("--quantum"))) call.quantum_ps = strtoull(v, NULL, 10);
-    else if ((v = OPT("--slow-rank"))) {
+    else if ((v = OPT("--degrade-link"))) {
+      const char *colon = strrchr(v, ':');
+      if (!colon || colon == v || (size_t)(colon - v) >= sizeof(degrade_cls) || sscanf(colon + 1, "%lf", &degrade) != 1) {
+        fprintf(stderr, "snccl-sim: --degrade-link=%s: expected CLASS:FACTOR\n", v);
+        return 2;
+      }
+      memcpy(degrade_cls, v, (size_t)(colon - v));
+      degrade_cls[colon - v] = 0;
+    } else if ((v = OPT("--slow-rank"))) {
       if (sscanf(v, "%d:%lf", &slow_rank, &slow) != 2 || slow <= 0) {
         fprintf(stderr, "snccl-sim: --slow-rank=%s: expected RANK:FACTOR\n", v);
         return 2;
@@ -154,6 +170,8 @@ int main(int argc, char **argv)
       }
       call.dtype = (sn_dtype_t)k;
     } else if (!strcmp(a, "--dump-topo")) dump = 1;
+    else if (!strcmp(a, "--critical-path")) critical = 1;
+    else if (!strcmp(a, "--coalesce")) call.fold = 1;
     else usage();
   }
   if (!topo == !gen || lo == 0 || hi < lo) usage();
@@ -169,6 +187,10 @@ int main(int argc, char **argv)
     return 0;
   }
   free(text);
+  if (degrade_cls[0] && sn_sim_fabric_degrade(&f, degrade_cls, degrade) != SN_OK) {
+    sn_sim_fabric_free(&f);
+    return 2; /* the WARN said why */
+  }
   if (slow_rank >= 0) {
     if (slow_rank >= f.nranks) {
       fprintf(stderr, "snccl-sim: --slow-rank: rank %d is not in the fabric (%d ranks)\n", slow_rank, f.nranks);
@@ -203,6 +225,7 @@ int main(int argc, char **argv)
     size_t elems = bytes / es ? bytes / es : 1;
     call.count = per_rank ? (elems / (size_t)call.nranks ? elems / (size_t)call.nranks : 1) : elems;
     call.trace = bytes > hi / 8 ? tf : NULL;
+    call.critical_path = critical && bytes > hi / 8;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     st = sn_sim_run(&f, &call, &res);
@@ -215,6 +238,9 @@ int main(int argc, char **argv)
            sn_dtype_name(call.dtype), call.root, sn_algo_name((sn_algo_t)res.algo), res.time_ps / 1e6, res.algbw_GBps,
            res.busbw_GBps, res.tuner_us, (unsigned long long)res.flows, (unsigned long long)res.batches,
            (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    if (res.fold_q)
+      printf("#   coalesced: %d of %d ranks simulated (the fabric repeats every %d), count %zu%s\n", res.fold_q,
+             call.nranks, res.fold_q, res.fold_count, res.fold_count != call.count ? " (rounded to a multiple of p)" : "");
     if (bytes > hi / 8) break;
   }
   if (rc == 0 && hot > 0 && res.time_ps > 0) {
@@ -233,6 +259,22 @@ int main(int argc, char **argv)
              100.0 * f.links[h[i].link].busy_ps / (double)res.time_ps);
     }
     free(h);
+  }
+  if (rc == 0 && critical && res.cp.rank >= 0) {
+    const sn_sim_cp_t *cp = &res.cp;
+    printf("# critical path of the last call: comm rank %d finishes last at %.3f us, %llu messages on the path\n",
+           cp->rank, res.time_ps / 1e6, (unsigned long long)cp->nmsgs);
+    uint64_t sum = 0;
+    for (int k = 0; k < SN_SIM_CP_COUNT; k++) {
+      sum += cp->ps[k];
+      printf("#   %-22s %14.3f us  %5.1f %%\n", sn_sim_cp_name(k), cp->ps[k] / 1e6,
+             res.time_ps ? 100.0 * (double)cp->ps[k] / (double)res.time_ps : 0.0);
+      if (k != SN_SIM_CP_BANDWIDTH) continue;
+      for (int c = 0; c < f.topo.nclasses; c++)
+        if (cp->bw_ps[c]) printf("#     on %-19s %14.3f us\n", f.topo.classes[c].name, cp->bw_ps[c] / 1e6);
+      if (cp->rail_bw_ps) printf("#     (crossing rails     %14.3f us)\n", cp->rail_bw_ps / 1e6);
+    }
+    printf("#   %-22s %14.3f us\n", "total", sum / 1e6);
   }
   if (tf) fclose(tf);
   free(ranks);

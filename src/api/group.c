@@ -407,6 +407,15 @@ SN_API(ncclResult_t, ncclGroupEnd, void)
   return sn_api_result(st);
 }
 
+/* The estimate is the tuner's closed form (sn_plan_estimate) of the
+ * algorithm the group would run, summed over its ops, on the communicator's
+ * cost model (SNCCL_TOPO_FILE's classes when every rank loaded one): the
+ * same figure snccl-sim prints as "tuner(us)" for the call on that file
+ * (tests/simulate-end.sh). Not the replay: sim/ would add ~1,500 lines to
+ * libnccl.so.2, needs a port-level fabric graph that a communicator does
+ * not have (only its cost model and domain view), and replays every rank's
+ * schedule: from seconds (direct algorithms at a few hundred ranks) to
+ * minutes, where NCCL answers this call in microseconds. */
 SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
 {
   if (simInfo == NULL || simInfo->magic != 0x74685283u) {

@@ -6,6 +6,14 @@
  *    compute, no per-message cost): ring all-reduce unpipelined
  *    2(p-1)(a + b) and pipelined 2(p-1) b + a, the binomial tree
  *    broadcast, direct all-gather (p-1 flows sharing each port);
+ *  - the critical path on the ring: its parts add up to the time and match
+ *    the alpha-beta terms (2(p-1) latencies, bandwidth terms and
+ *    per-message costs, p-1 reductions), and asking for it changes nothing;
+ *  - coalesced mode (one period of a symmetric fabric) gives the exact
+ *    mode's time for ring and direct all-reduce/all-gather/reduce-scatter,
+ *    pairwise and direct all-to-all on 8-GPU hosts (shared rails) and a supernode, within 1%
+ *    where the all-reduce count is rounded, and refuses what is not symmetric;
+ *  - what-if: a degraded link class, degraded rails;
  *  - determinism: the same call twice gives identical times, counts and
  *    per-link bytes;
  *  - every algorithm x collective runs to completion at several rank
@@ -163,6 +171,178 @@ static void test_textbook(void)
   t = run_time(&f, &c);
   CHECK(t == 3 * (1 * US + 4 * US + 4 * US), "ring reduce-scatter with reduction: %llu ps, expected 3 (a + 2b) = 27 us",
         (unsigned long long)t);
+  sn_sim_fabric_free(&f);
+}
+
+static sn_sim_result_t run_cp(sn_sim_fabric_t *f, sn_sim_call_t *c)
+{
+  sn_sim_result_t r;
+  memset(&r, 0, sizeof(r));
+  c->critical_path = 1;
+  sn_status_t st = sn_sim_run(f, c, &r);
+  c->critical_path = 0;
+  CHECK(st == SN_OK, "critical path run: status %d", st);
+  uint64_t sum = 0;
+  for (int k = 0; k < SN_SIM_CP_COUNT; k++) sum += r.cp.ps[k];
+  CHECK(r.cp.rank >= 0 && sum == r.time_ps, "critical path: parts add up to %llu ps, the time is %llu ps",
+        (unsigned long long)sum, (unsigned long long)r.time_ps);
+  uint64_t bw = 0;
+  for (int k = 0; k < SN_TOPO_MAX_CLASSES; k++) bw += r.cp.bw_ps[k];
+  CHECK(bw == r.cp.ps[SN_SIM_CP_BANDWIDTH], "bandwidth by class %llu != %llu", (unsigned long long)bw,
+        (unsigned long long)r.cp.ps[SN_SIM_CP_BANDWIDTH]);
+  return r;
+}
+
+/* Ring all-reduce on p = 4 ranks of a switch, one piece per block of b =
+ * 4000 bytes (4 us at 1 GB/s), latency a = 1 us: the last rank's path is
+ * 2(p-1) hops, each a per-message cost m, b of bandwidth and a of latency,
+ * and in the reduce-scatter half a reduction g of the block (4 us at the
+ * 1 GB/s reduce rate), so T = 2(p-1)(m + b + a) + (p-1) g. */
+static void test_critical_path(void)
+{
+  sn_sim_fabric_t f;
+  switch_fabric(&f, 1, 4);
+  alpha_beta(&f);
+  sn_sim_call_t c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 4000, 4);
+  sn_sim_result_t r = run_cp(&f, &c);
+  CHECK(r.time_ps == 30 * US && r.cp.ps[SN_SIM_CP_LATENCY] == 6 * US && r.cp.ps[SN_SIM_CP_BANDWIDTH] == 24 * US &&
+            r.cp.ps[SN_SIM_CP_OVERHEAD] == 0 && r.cp.ps[SN_SIM_CP_COMPUTE] == 0 && r.cp.ps[SN_SIM_CP_WAIT] == 0 &&
+            r.cp.nmsgs == 6,
+        "alpha-beta ring: time %llu, latency %llu, bandwidth %llu, overhead %llu, compute %llu, wait %llu, %llu msgs",
+        (unsigned long long)r.time_ps, (unsigned long long)r.cp.ps[SN_SIM_CP_LATENCY],
+        (unsigned long long)r.cp.ps[SN_SIM_CP_BANDWIDTH], (unsigned long long)r.cp.ps[SN_SIM_CP_OVERHEAD],
+        (unsigned long long)r.cp.ps[SN_SIM_CP_COMPUTE], (unsigned long long)r.cp.ps[SN_SIM_CP_WAIT],
+        (unsigned long long)r.cp.nmsgs);
+  sn_sim_fabric_free(&f);
+  /* the same with a per-message cost of 0.5 us and the 1 GB/s reduction */
+  switch_fabric(&f, 1, 4);
+  for (int k = 0; k < SN_TOPO_MAX_CLASSES; k++) f.msg_ps[k] = US / 2;
+  uint64_t g = (uint64_t)(4000 / f.links[f.compute[0]].cap + 0.5);
+  c.quantum_ps = 0;
+  uint64_t plain = run_time(&f, &c);
+  r = run_cp(&f, &c);
+  CHECK(r.time_ps == plain, "asking for the critical path changed the time: %llu vs %llu", (unsigned long long)r.time_ps,
+        (unsigned long long)plain);
+  CHECK(r.cp.ps[SN_SIM_CP_LATENCY] == 6 * US && r.cp.ps[SN_SIM_CP_BANDWIDTH] == 24 * US &&
+            r.cp.ps[SN_SIM_CP_OVERHEAD] == 3 * US && r.cp.ps[SN_SIM_CP_COMPUTE] == 3 * g &&
+            r.time_ps == 6 * (US / 2 + 4 * US + US) + 3 * g,
+        "ring with overhead and reduction: time %llu (expected %llu), latency %llu, bandwidth %llu, overhead %llu, "
+        "compute %llu (g %llu), wait %llu",
+        (unsigned long long)r.time_ps, (unsigned long long)(6 * (US / 2 + 4 * US + US) + 3 * g),
+        (unsigned long long)r.cp.ps[SN_SIM_CP_LATENCY], (unsigned long long)r.cp.ps[SN_SIM_CP_BANDWIDTH],
+        (unsigned long long)r.cp.ps[SN_SIM_CP_OVERHEAD], (unsigned long long)r.cp.ps[SN_SIM_CP_COMPUTE],
+        (unsigned long long)g, (unsigned long long)r.cp.ps[SN_SIM_CP_WAIT]);
+  /* pipelined (4 pieces per block) and a bigger ring: parts still add up, nothing extra */
+  c.piece = 960;
+  c.count = 3840 * 2;
+  r = run_cp(&f, &c);
+  CHECK(r.time_ps == run_time(&f, &c), "pipelined: asking for the critical path changed the time");
+  sn_sim_fabric_free(&f);
+  switch_fabric(&f, 2, 16);
+  static const sn_coll_t colls[] = {SN_COLL_ALLREDUCE, SN_COLL_BROADCAST, SN_COLL_REDUCE,
+                                    SN_COLL_ALLGATHER, SN_COLL_REDUCESCATTER, SN_COLL_ALLTOALL};
+  for (size_t k = 0; k < sizeof(colls) / sizeof(colls[0]); k++)
+    for (size_t count = 10; count <= 1000000; count *= 100) {
+      c = call_of(colls[k], -1, count, 16);
+      r = run_cp(&f, &c);
+    }
+  sn_sim_fabric_free(&f);
+}
+
+static void test_coalesce(void)
+{
+  static const char *const gens[] = {"hosts8:4", "hosts8:6", "cm384"};
+  struct {
+    sn_coll_t coll;
+    int algo;
+    size_t count;
+  } calls[] = {{SN_COLL_ALLREDUCE, SN_ALGO_RING, 3 << 16},   {SN_COLL_ALLREDUCE, SN_ALGO_RING, 100003},
+               {SN_COLL_ALLGATHER, SN_ALGO_RING, 5000},      {SN_COLL_REDUCESCATTER, SN_ALGO_RING, 70000},
+               {SN_COLL_ALLTOALL, SN_ALGO_PAIRWISE, 3000},   {SN_COLL_ALLREDUCE, SN_ALGO_DIRECT, 300007},
+               {SN_COLL_ALLGATHER, SN_ALGO_DIRECT, 7000},    {SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 7000},
+               {SN_COLL_ALLTOALL, SN_ALGO_DIRECT, 5000}};
+  for (size_t g = 0; g < sizeof(gens) / sizeof(gens[0]); g++) {
+    sn_sim_fabric_t f;
+    if (sn_sim_fabric_generate(gens[g], &f, NULL) != SN_OK) {
+      CHECK(0, "generator %s", gens[g]);
+      continue;
+    }
+    for (size_t k = 0; k < sizeof(calls) / sizeof(calls[0]); k++) {
+      int p = f.nranks;
+      if ((calls[k].coll == SN_COLL_ALLTOALL || calls[k].algo == SN_ALGO_DIRECT) && p > 64)
+        continue; /* p^2 messages in exact mode */
+      sn_sim_call_t c = call_of(calls[k].coll, calls[k].algo, calls[k].count, p);
+      c.piece = 0;
+      c.depth = 0;
+      sn_sim_result_t ex, co;
+      sn_status_t st = sn_sim_run(&f, &c, &ex);
+      c.fold = 1;
+      sn_status_t st2 = sn_sim_run(&f, &c, &co);
+      CHECK(st == SN_OK && st2 == SN_OK && co.fold_q > 1 && co.fold_q < p, "%s %s: status %d/%d, period %d", gens[g],
+            sn_coll_name(c.coll), st, st2, co.fold_q);
+      if (st != SN_OK || st2 != SN_OK) continue;
+      double dev = fabs((double)co.time_ps - (double)ex.time_ps) / (double)ex.time_ps;
+      int exact = co.fold_count == c.count;
+      CHECK(exact ? co.time_ps == ex.time_ps : dev < 0.01, "%s %s count %zu: coalesced %llu ps vs exact %llu ps", gens[g],
+            sn_coll_name(c.coll), c.count, (unsigned long long)co.time_ps, (unsigned long long)ex.time_ps);
+      printf("  coalesce: %s %s %s count %zu on %d ranks: exact %.3f us, coalesced (%d ranks) %.3f us, deviation %.4f %%\n",
+             gens[g], sn_algo_name((sn_algo_t)c.algo), sn_coll_name(c.coll), c.count, p, ex.time_ps / 1e6, co.fold_q,
+             co.time_ps / 1e6, 100 * dev);
+      sn_sim_result_t co2;
+      CHECK(sn_sim_run(&f, &c, &co2) == SN_OK && co2.time_ps == co.time_ps && co2.flows == co.flows &&
+                co2.batches == co.batches && co2.bytes_sent == co.bytes_sent,
+            "coalesced %s %s twice: %llu vs %llu ps", gens[g], sn_coll_name(c.coll), (unsigned long long)co.time_ps,
+            (unsigned long long)co2.time_ps);
+      /* the fabric is left as it was: a second exact run gives the same */
+      c.fold = 0;
+      sn_sim_result_t again;
+      CHECK(sn_sim_run(&f, &c, &again) == SN_OK && again.time_ps == ex.time_ps, "exact run after a coalesced one differs");
+    }
+    /* not symmetric: a rooted collective, the tree, a shuffled rank list */
+    sn_sim_call_t c = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, f.nranks);
+    c.fold = 1;
+    sn_sim_result_t r;
+    CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "coalesced broadcast accepted");
+    c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_TREE, 1000, f.nranks);
+    c.fold = 1;
+    CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "coalesced tree accepted");
+    int *rk = malloc((size_t)f.nranks * sizeof(int));
+    for (int i = 0; i < f.nranks; i++) rk[i] = f.nranks - 1 - i; /* reversed: a valid list, not 0..p-1 */
+    c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 1000, f.nranks);
+    c.ranks = rk;
+    c.fold = 1;
+    CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "coalesced call on a permuted rank list accepted");
+    free(rk);
+    sn_sim_fabric_free(&f);
+  }
+}
+
+/* What-if: a class degraded by 2 doubles the bandwidth terms of the ring
+ * (2(p-1)(a + 2b) = 54 us); "rails" slows a flat ring across hosts; bad
+ * names and factors are refused. */
+static void test_degrade(void)
+{
+  sn_sim_fabric_t f;
+  switch_fabric(&f, 1, 4);
+  alpha_beta(&f);
+  CHECK(sn_sim_fabric_degrade(&f, "net", 2) == SN_OK, "degrade net");
+  sn_sim_call_t c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 4000, 4);
+  uint64_t t = run_time(&f, &c);
+  CHECK(t == 6 * (1 * US + 8 * US), "ring on a link at half speed: %llu ps, expected 2(p-1)(a+2b) = 54 us",
+        (unsigned long long)t);
+  CHECK(sn_sim_fabric_degrade(&f, "nvlink", 2) == SN_ERR_INVALID_ARG, "unknown class accepted");
+  CHECK(sn_sim_fabric_degrade(&f, "net", 0) == SN_ERR_INVALID_ARG, "factor 0 accepted");
+  sn_sim_fabric_free(&f);
+  if (sn_sim_fabric_generate("hosts8:2", &f, NULL) != SN_OK) {
+    CHECK(0, "generator hosts8:2");
+    return;
+  }
+  c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 1 << 22, 16);
+  uint64_t before = run_time(&f, &c);
+  CHECK(sn_sim_fabric_degrade(&f, "rails", 64) == SN_OK, "degrade rails");
+  uint64_t after = run_time(&f, &c);
+  CHECK(after > before, "a ring across hosts with rails 64x slower: %llu ps, before %llu ps", (unsigned long long)after,
+        (unsigned long long)before);
   sn_sim_fabric_free(&f);
 }
 
@@ -325,6 +505,9 @@ int main(void)
   setvbuf(stdout, NULL, _IONBF, 0);
   test_maxmin();
   test_textbook();
+  test_critical_path();
+  test_coalesce();
+  test_degrade();
   test_determinism();
   test_matrix();
   test_bad_calls();
