@@ -20,7 +20,9 @@ shift || true
 FABRICS=${*:-cm384 nvl72 hosts8:16 local:8}
 SIM="$B/snccl-sim"
 [ -x "$SIM" ] || { echo "no $SIM: build first"; exit 1; }
-SIZES="8 1K 64K 1M 16M 256M"
+SIZES=${SIZES:-8 1K 64K 1M 16M 256M}
+# MAX_RATIO=R: exit 1 if any pick is more than R times the fastest
+MAX_RATIO=${MAX_RATIO:-}
 algos_for() {
   case $1 in
   allreduce) echo "ring direct rd tree rhd dbt hier" ;;
@@ -43,7 +45,7 @@ simrow() {
   if [ -n "$t" ]; then echo "$t"; elif [ $rc -eq 124 ]; then echo "? t/o"; else echo "? -"; fi
 }
 simt() { simrow "$@" | awk '{ print $2 }'; }
-total=0; within=0
+total=0; within=0; worst=0
 for fab in $FABRICS; do
   ndom=$("$SIM" --gen="$fab" --dump-topo 2>/dev/null | sed -n 's/^shape domains=\([0-9]*\).*/\1/p')
   for coll in allreduce allgather reducescatter broadcast reduce alltoall; do
@@ -65,7 +67,12 @@ for fab in $FABRICS; do
       printf "  %-8s %-8s %6s\n" "$pa" "$best" "$ratio"
       total=$((total + 1))
       awk -v r="$ratio" 'BEGIN { exit !(r != "-" && r <= 1.15) }' && within=$((within + 1))
+      worst=$(awk -v r="$ratio" -v w="$worst" 'BEGIN { print (r != "-" && r + 0 > w + 0) ? r : w }')
     done
   done
 done
-printf "\n# %d of %d cells: the pick within 1.15 of the fastest simulated algorithm\n" "$within" "$total"
+printf "\n# %d of %d cells: the pick within 1.15 of the fastest simulated algorithm; worst %s\n" "$within" "$total" "$worst"
+if [ -n "$MAX_RATIO" ] && awk -v w="$worst" -v m="$MAX_RATIO" 'BEGIN { exit !(w + 0 > m + 0) }'; then
+  echo "FAIL: a pick is $worst times the fastest simulated algorithm (MAX_RATIO=$MAX_RATIO)"
+  exit 1
+fi

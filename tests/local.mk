@@ -174,6 +174,7 @@ TESTS += \
 	tests/supernode.sh \
 	tests/coll-algos.sh \
 	tests/perf-tools.sh \
+	tests/tune-sim.sh \
 	tests/bin/devstream \
 	tests/dev-loader.sh \
 	tests/bin/comm \
@@ -197,7 +198,7 @@ EXTRA_DIST += \
 	tests/coll-socket-ring.sh tests/coll-socket-direct.sh tests/coll-shm-chunk.sh \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
 	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/flight.sh tests/coll-shm-cma.sh \
-	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh tests/perf-tools.sh \
+	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh tests/perf-tools.sh tests/tune-sim.sh \
 	tests/alltoallv-shm.sh tests/alltoallv-socket.sh
 
 # The fault harness (issue 6).
