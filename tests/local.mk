@@ -187,3 +187,11 @@ EXTRA_DIST += \
 
 # The fault harness (issue 6).
 include tests/fault/local.mk
+
+# Pre-shared key and checksum settings (tests/auth.c).
+check_PROGRAMS += tests/bin/auth
+tests_bin_auth_SOURCES = tests/auth.c $(SN_TEST_COMMON)
+tests_bin_auth_LDADD = libnccl.la -lm
+tests_bin_auth_LDFLAGS = $(SN_TEST_LINKFLAGS)
+TESTS += tests/auth-intruders.sh tests/auth-mismatch.sh
+EXTRA_DIST += tests/auth-intruders.sh tests/auth-mismatch.sh

@@ -147,7 +147,6 @@ static int sn_root_auth_step(sn_root_conn_t *c, const sn_root_args_t *a, char *j
     if (c->got < sizeof(sn_bs_hdr_t)) return 0;
     sn_bs_hdr_t h;
     memcpy(&h, c->buf, sizeof(h));
-    sn_auth_count_refused();
     if (sn_hdr_ok(&h, a->secret) && h.type == SN_BS_HELLO) {
       char msg[200];
       snprintf(msg, sizeof(msg), "bootstrap root: this job requires an authentication key (SNCCL_AUTH_KEY); "
@@ -161,10 +160,7 @@ static int sn_root_auth_step(sn_root_conn_t *c, const sn_root_args_t *a, char *j
   if (!c->answered && c->got >= sizeof(sn_auth_hello_t)) {
     sn_auth_hello_t hi;
     memcpy(&hi, c->buf, sizeof(hi));
-    if (!sn_auth_hello_ok(&hi, 'I', ctx) || sn_auth_hello_make(&c->hr, 'R', -1, 0, ctx) != SN_OK) {
-      sn_auth_count_refused();
-      return 1;
-    }
+    if (!sn_auth_hello_ok(&hi, 'I', ctx) || sn_auth_hello_make(&c->hr, 'R', -1, 0, ctx) != SN_OK) return 1;
     uint8_t out[sizeof(c->hr) + SN_AUTH_MAC_BYTES];
     memcpy(out, &c->hr, sizeof(c->hr));
     sn_auth_mac('R', &hi, &c->hr, out + sizeof(c->hr));
@@ -175,11 +171,7 @@ static int sn_root_auth_step(sn_root_conn_t *c, const sn_root_args_t *a, char *j
   if (c->answered == 1 && c->got >= SN_ROOT_AUTH_BYTES) {
     sn_auth_hello_t hi;
     memcpy(&hi, c->buf, sizeof(hi));
-    if (!sn_auth_mac_ok('I', &hi, &c->hr, c->buf + sizeof(hi))) {
-      sn_auth_count_refused();
-      SN_INFO(SN_LOG_BOOTSTRAP, "bootstrap root: refused a connection claiming rank %d: wrong MAC", hi.rank);
-      return 1;
-    }
+    if (!sn_auth_mac_ok('I', &hi, &c->hr, c->buf + sizeof(hi))) return 1;
     c->answered = 2;
   }
   return 0;
@@ -195,6 +187,7 @@ static void *sn_root_main(void *varg)
   sn_root_conn_t *pend = calloc((size_t)cap, sizeof(*pend));
   size_t base = args.auth ? SN_ROOT_AUTH_BYTES : 0, want = base + sizeof(sn_bs_hdr_t) + sizeof(sn_sockaddr_t);
   char job_msg[200] = "";
+  int nrefused = 0;
   /* ranks may start late (slow launchers): wait the no-progress deadline
    * after the id was made and after each rank joined */
   uint64_t idle_limit = sn_bs_timeout_ns() > sn_bs_connect_ns() ? sn_bs_timeout_ns() : sn_bs_connect_ns();
@@ -202,9 +195,12 @@ static void *sn_root_main(void *varg)
   while (pend) {
     uint64_t now = sn_clock_ns();
     if (now > deadline) {
-      char msg[160];
-      snprintf(msg, sizeof(msg), "bootstrap root: only %d of %d ranks joined before the deadline "
-               "(SNCCL_TIMEOUT_MS)", joined, nranks);
+      char msg[300];
+      int k = snprintf(msg, sizeof(msg), "bootstrap root: only %d of %d ranks joined before the deadline "
+                       "(SNCCL_TIMEOUT_MS)", joined, nranks);
+      if (nrefused)
+        snprintf(msg + k, sizeof(msg) - (size_t)k, "; %d connection(s) failed authentication (a rank without "
+                 "SNCCL_AUTH_KEY or with another key?)", nrefused);
       if (joined > 0) SN_WARN("%s", msg); /* an id nobody used is not an error */
       for (int r = 0; r < nranks; r++)
         if (rank_fd[r] >= 0) sn_root_error(rank_fd[r], args.secret, msg);
@@ -262,7 +258,12 @@ static void *sn_root_main(void *varg)
       }
       if (!drop && c->got < want) continue;
       if (drop) {
-        SN_INFO(SN_LOG_BOOTSTRAP, "bootstrap root: dropped a connection that did not send a valid hello");
+        if (args.auth) {
+          sn_auth_count_refused();
+          nrefused++;
+        }
+        SN_INFO(SN_LOG_BOOTSTRAP, "bootstrap root: %s a connection that did not send a valid hello",
+                args.auth ? "authentication: refused" : "dropped");
         close(c->fd);
         pend[i--] = pend[--npend];
         continue;
@@ -529,6 +530,8 @@ fail:
   return st;
 }
 
+static void sn_bs_serve(void *vbs);
+
 void sn_bootstrap_fini(sn_bootstrap_t *bs)
 {
   if (!bs) return;
@@ -540,7 +543,12 @@ void sn_bootstrap_fini(sn_bootstrap_t *bs)
       free(m);
     }
   }
-  for (int i = 0; i < bs->napend; i++) close(bs->apend[i].fd);
+  if (bs->listen_fd >= 0 && sn_auth_on()) sn_bs_serve(bs); /* settle what waits, so that refusals are counted */
+  for (int i = 0; i < bs->napend; i++) {
+    sn_auth_count_refused(); /* never admitted */
+    SN_INFO(SN_LOG_BOOTSTRAP, "authentication: rank %d refused a connection (incomplete at close)", bs->rank);
+    close(bs->apend[i].fd);
+  }
   free(bs->apend);
   sn_socket_close(&bs->listen_fd);
   free(bs->addrs);
@@ -552,11 +560,10 @@ void sn_bootstrap_fini(sn_bootstrap_t *bs)
 
 const uint64_t *sn_bootstrap_secret(const sn_bootstrap_t *bs) { return bs->secret; }
 
-static void sn_bs_serve(void *vbs);
-
 sn_status_t sn_bootstrap_send(sn_bootstrap_t *bs, int peer, uint32_t tag, const void *buf, size_t len)
 {
   uint64_t deadline = sn_clock_ns() + bs->timeout_ns;
+  if (sn_auth_on()) sn_bs_serve(bs); /* keyed: intruders are refused at every bootstrap step */
   if (bs->out_fd[peer] < 0) {
     int fd;
     SN_CHECK(sn_socket_connect(&bs->addrs[peer], sn_clock_ns() + sn_bs_connect_ns(), &fd));

@@ -80,6 +80,8 @@ struct sn_conn {
   sn_sockaddr_t addr;
 };
 
+static void sn_sock_accept_keyed(sn_sock_ctx_t *ctx);
+
 static sn_status_t sn_sock_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, void **ctx_p)
 {
   sn_sock_ctx_t *c = calloc(1, sizeof(*c));
@@ -140,7 +142,12 @@ static void sn_sock_comm_fini(void *vctx)
 {
   sn_sock_ctx_t *c = vctx;
   for (size_t i = 0; i < (size_t)c->env.nranks * (size_t)c->nsocks; i++) sn_socket_close(&c->pending[i]);
-  for (int i = 0; i < c->napend; i++) close(c->apend[i].fd);
+  if (sn_auth_on()) sn_sock_accept_keyed(c); /* settle what waits, so that refusals are counted */
+  for (int i = 0; i < c->napend; i++) {
+    sn_auth_count_refused(); /* never admitted */
+    SN_INFO(SN_LOG_NET, "authentication: rank %d refused a connection (incomplete at close)", c->env.rank);
+    close(c->apend[i].fd);
+  }
   free(c->apend);
   sn_socket_close(&c->listen_fd);
   free(c->pending);
