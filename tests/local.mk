@@ -195,3 +195,8 @@ tests_bin_auth_LDADD = libnccl.la -lm
 tests_bin_auth_LDFLAGS = $(SN_TEST_LINKFLAGS)
 TESTS += tests/auth-intruders.sh tests/auth-mismatch.sh
 EXTRA_DIST += tests/auth-intruders.sh tests/auth-mismatch.sh
+
+check_PROGRAMS += tests/unit/test_crc32c
+tests_unit_test_crc32c_SOURCES = tests/unit/test_crc32c.c
+tests_unit_test_crc32c_LDADD = libsncclcore.la -lm
+TESTS += tests/unit/test_crc32c
