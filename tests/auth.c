@@ -15,6 +15,10 @@
  *   checksum on / off, a key file that others can read) must fail init on
  *   both sides with an error naming the cause; a key file (mode 600) works.
  *
+ * auth corrupt: two ranks run all-reduces over sockets; tests/fault/corrupt.sh
+ *   runs it under the injector flipping a bit of a received payload, with
+ *   and without SNCCL_CHECKSUM=crc32c.
+ *
  * Ranks are this program re-executed (`auth rank ...`) so that each process
  * reads its own environment.
  */
@@ -553,8 +557,20 @@ static int run_mismatch(void)
   return fails != 0;
 }
 
+static int corrupt_rank(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  t_rank = rank;
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  for (int i = 0; i < 40; i++)
+    if (t_check_allreduce(comm, rank, nranks, "all-reduce over a corrupting link")) return 1;
+  T_NCCL(ncclCommDestroy(comm));
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
+  if (argc == 2 && strcmp(argv[1], "corrupt") == 0) return sn_launch(2, 60.0, 3.0, corrupt_rank, NULL) != 0;
   signal(SIGPIPE, SIG_IGN);
   if (argc >= 7 && strcmp(argv[1], "rank") == 0) return rank_main(argv);
   if (argc == 2 && strcmp(argv[1], "intruders") == 0) return run_intruders();
