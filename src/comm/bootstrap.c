@@ -531,6 +531,7 @@ fail:
 }
 
 static void sn_bs_serve(void *vbs);
+static int sn_bs_serve_fds(void *vbs, struct pollfd *pf, int max);
 
 void sn_bootstrap_fini(sn_bootstrap_t *bs)
 {
@@ -574,7 +575,7 @@ sn_status_t sn_bootstrap_send(sn_bootstrap_t *bs, int peer, uint32_t tag, const 
       char peer_s[120], s[80];
       sn_ctx_of(bs->secret, ctx);
       snprintf(peer_s, sizeof(peer_s), "rank %d at %s (bootstrap)", peer, sn_socket_addr_str(&bs->addrs[peer], s, sizeof(s)));
-      st = sn_auth_client(fd, bs->rank, 0, ctx, deadline, peer_s, &foreign, sn_bs_serve, bs);
+      st = sn_auth_client(fd, bs->rank, 0, ctx, deadline, peer_s, &foreign, sn_bs_serve_fds, bs);
       if (st != SN_OK && foreign)
         SN_WARN("bootstrap: rank %d: %s does not authenticate (runs without SNCCL_AUTH_KEY?)", bs->rank, peer_s);
     }
@@ -639,23 +640,33 @@ static void sn_bs_serve(void *vbs)
   }
 }
 
+/* Serves, then lists what to wait on: the listener and pending handshakes. */
+static int sn_bs_serve_fds(void *vbs, struct pollfd *pf, int max)
+{
+  sn_bootstrap_t *bs = vbs;
+  sn_bs_serve(bs);
+  int n = 0;
+  if (n < max) {
+    pf[n].fd = bs->listen_fd;
+    pf[n++].events = POLLIN;
+  }
+  for (int i = 0; i < bs->napend && n < max; i++) {
+    pf[n].fd = bs->apend[i].fd;
+    pf[n++].events = POLLIN;
+  }
+  return n;
+}
+
 static sn_status_t sn_bs_accept_keyed(sn_bootstrap_t *bs, int peer, uint64_t deadline)
 {
   for (;;) {
-    sn_bs_serve(bs);
+    struct pollfd pf[64];
+    int n = sn_bs_serve_fds(bs, pf, 64);
     if (bs->in_fd[peer] >= 0) return SN_OK;
     if (sn_clock_ns() >= deadline) {
       SN_WARN("bootstrap: rank %d waited %.1f s for rank %d to connect and authenticate (SNCCL_TIMEOUT_MS)",
               bs->rank, bs->timeout_ns / 1e9, peer);
       return SN_ERR_TIMEOUT;
-    }
-    struct pollfd pf[65];
-    int n = 0;
-    pf[n].fd = bs->listen_fd;
-    pf[n++].events = POLLIN;
-    for (int i = 0; i < bs->napend && n < 65; i++) {
-      pf[n].fd = bs->apend[i].fd;
-      pf[n++].events = POLLIN;
     }
     poll(pf, (nfds_t)n, 10);
   }

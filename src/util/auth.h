@@ -21,6 +21,7 @@
 #define SN_AUTH_H
 
 #include <stddef.h>
+#include <poll.h>
 #include <stdint.h>
 
 #include "util/status.h"
@@ -38,6 +39,8 @@ typedef struct {
   uint8_t nonce[32];
 } sn_auth_hello_t;
 
+typedef int (*sn_auth_serve_fn)(void *arg, struct pollfd *pf, int max);
+
 /* Loads the key and libcrypto once; an error (logged) if a key is set but
  * cannot be used. */
 sn_status_t sn_auth_setup(void);
@@ -52,13 +55,15 @@ void sn_auth_mac(int role, const sn_auth_hello_t *hi, const sn_auth_hello_t *hr,
 int sn_auth_mac_ok(int role, const sn_auth_hello_t *hi, const sn_auth_hello_t *hr, const uint8_t mac[SN_AUTH_MAC_BYTES]);
 
 /* The connector's side, blocking until deadline_ns. While it waits for the
- * answer it calls serve(arg) (when not NULL) every few milliseconds, so that
- * two ranks connecting to each other at once both answer. On a first word
+ * answer it calls serve(arg, pf, max) (when not NULL), which moves the
+ * caller's own accepting side and fills pf with up to max descriptors to
+ * wait on as well, so that two ranks connecting to each other at once both
+ * answer without delay. On a first word
  * that is not SN_AUTH_MAGIC it returns SN_ERR_REMOTE with *foreign_p set to
  * it (the peer speaks without a key; the caller may read the rest of its
  * frame), otherwise *foreign_p = 0. `peer` names the other end in WARNs. */
 sn_status_t sn_auth_client(int fd, int rank, uint32_t arg, const uint64_t context[3], uint64_t deadline_ns,
-                           const char *peer, uint32_t *foreign_p, void (*serve)(void *), void *serve_arg);
+                           const char *peer, uint32_t *foreign_p, sn_auth_serve_fn serve, void *serve_arg);
 
 /* The accepting side, nonblocking: step() moves what the socket allows and
  * returns 0 (call again), 1 (authenticated, and the `tail` bytes that the

@@ -167,14 +167,18 @@ static void sn_sock_wait_cancel(void *ctx) {}
 static sn_status_t sn_sock_wait(void *vctx, uint64_t token, uint64_t timeout_ns)
 {
   sn_sock_ctx_t *ctx = vctx;
-  int n = 1;
+  if (ctx->napend) sn_sock_accept_all(ctx); /* keyed handshakes under way: keep them moving */
+  int n = 1 + ctx->napend;
   for (int k = 0; k < ctx->nconns; k++) n += ctx->conns[k]->nsocks;
   struct pollfd stackfds[64], *pf = n <= 64 ? stackfds : malloc((size_t)n * sizeof(*pf));
   if (!pf) return SN_ERR_SYSTEM;
   int m = 0;
   pf[m].fd = ctx->listen_fd;
   pf[m++].events = POLLIN;
-  if (ctx->napend) sn_sock_accept_all(ctx); /* keyed handshakes under way: keep them moving */
+  for (int i = 0; i < ctx->napend; i++) {
+    pf[m].fd = ctx->apend[i].fd;
+    pf[m++].events = POLLIN;
+  }
   for (int k = 0; k < ctx->nconns; k++) {
     sn_conn_t *c = ctx->conns[k];
     for (int i = 0; i < c->nsocks; i++) {
@@ -186,7 +190,7 @@ static sn_status_t sn_sock_wait(void *vctx, uint64_t token, uint64_t timeout_ns)
   int ms = (int)(timeout_ns / 1000000ull);
   int rc = poll(pf, (nfds_t)m, ms < 1 ? 1 : ms);
   /* file waiting connections now, or a stray one would keep poll() awake */
-  if (rc > 0 && (pf[0].revents & POLLIN)) sn_sock_accept_all(ctx);
+  if (rc > 0 && ((pf[0].revents & POLLIN) || ctx->napend)) sn_sock_accept_all(ctx);
   if (pf != stackfds) free(pf);
   return SN_OK;
 }
@@ -242,7 +246,22 @@ static void sn_sock_accept_keyed(sn_sock_ctx_t *ctx)
   }
 }
 
-static void sn_sock_serve(void *ctx) { sn_sock_accept_all(ctx); }
+/* While this rank dials: serve, then list the listener and pending handshakes. */
+static int sn_sock_serve(void *vctx, struct pollfd *pf, int max)
+{
+  sn_sock_ctx_t *ctx = vctx;
+  sn_sock_accept_all(ctx);
+  int n = 0;
+  if (n < max) {
+    pf[n].fd = ctx->listen_fd;
+    pf[n++].events = POLLIN;
+  }
+  for (int i = 0; i < ctx->napend && n < max; i++) {
+    pf[n].fd = ctx->apend[i].fd;
+    pf[n++].events = POLLIN;
+  }
+  return n;
+}
 
 /* Accepts every waiting connection and files those with a valid hello. */
 static void sn_sock_accept_all(sn_sock_ctx_t *ctx)
