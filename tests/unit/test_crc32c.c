@@ -53,6 +53,14 @@ int main(void)
         bad = 1;
       }
     }
+  /* around the three-block sizes of the instruction path (3 x 256, 3 x 8192) */
+  const size_t edge[] = {767, 768, 769, 775, 1536, 24575, 24576, 24577, 24576 + 768, 49152 + 767, 65536};
+  for (size_t e = 0; e < sizeof(edge) / sizeof(edge[0]); e++)
+    for (size_t off = 0; off < 16; off += 5, cases++) {
+      size_t len = edge[e] + off <= cap ? edge[e] : cap - off;
+      uint32_t a = sn_crc32c_sw(0, buf + off, len), b = sn_crc32c_hw(0, buf + off, len);
+      if (a != b) printf("FAIL: offset %zu length %zu: table 0x%08x, sse4.2 0x%08x\n", off, len, a, b), bad = 1;
+    }
   for (int t = 0; t < 200; t++, cases++) {
     size_t off = (size_t)rand() % 16, len = (size_t)rand() % cap, cut = len ? (size_t)rand() % len : 0;
     uint32_t one = sn_crc32c_sw(0, buf + off, len), hw = sn_crc32c_hw(0, buf + off, len);
