@@ -75,6 +75,7 @@ struct sn_conn {
   uint64_t cur[SN_SOCK_MAX];   /* message each socket works on */
   size_t off[SN_SOCK_MAX];     /* bytes of header+payload moved for it */
   uint64_t hdr[SN_SOCK_MAX][2]; /* length, CRC32C (with checksums) */
+  uint32_t rcrc[SN_SOCK_MAX];  /* receive side: CRC32C of the payload so far */
   sn_sock_req_t q[SN_SOCK_Q];
   uint64_t q_head, q_tail;     /* absolute message numbers */
   sn_sockaddr_t addr;
@@ -141,8 +142,8 @@ static sn_status_t sn_sock_comm_setup(void *vctx)
 static void sn_sock_comm_fini(void *vctx)
 {
   sn_sock_ctx_t *c = vctx;
-  for (size_t i = 0; i < (size_t)c->env.nranks * (size_t)c->nsocks; i++) sn_socket_close(&c->pending[i]);
   if (sn_auth_on()) sn_sock_accept_keyed(c); /* settle what waits, so that refusals are counted */
+  for (size_t i = 0; i < (size_t)c->env.nranks * (size_t)c->nsocks; i++) sn_socket_close(&c->pending[i]);
   for (int i = 0; i < c->napend; i++) {
     sn_auth_count_refused(); /* never admitted */
     SN_INFO(SN_LOG_NET, "authentication: rank %d refused a connection (incomplete at close)", c->env.rank);
@@ -424,6 +425,13 @@ static sn_status_t sn_sock_step(sn_conn_t *c, int i)
       if (k == 0 && !c->is_send) return sn_sock_fail(c, "receive from", 0);
       size_t before = c->off[i];
       c->off[i] += (size_t)k;
+      if (!c->is_send && c->ctx->csum) {
+        /* checksum what just arrived while it is still in cache */
+        if (before == 0) c->rcrc[i] = 0;
+        size_t from = before > hl ? before : hl;
+        if (c->off[i] > from)
+          c->rcrc[i] = sn_crc32c(c->rcrc[i], (uint8_t *)r->buf + (from - hl), c->off[i] - from);
+      }
       if (!c->is_send && before < sizeof(uint64_t) && c->off[i] >= sizeof(uint64_t) && c->hdr[i][0] != r->bytes) {
         SN_WARN("socket transport: message %" PRIu64 " from rank %d has %" PRIu64 " bytes, the receiver posted %zu "
                 "(mismatched calls across ranks?)",
@@ -432,7 +440,7 @@ static sn_status_t sn_sock_step(sn_conn_t *c, int i)
       }
     }
     if (!c->is_send && c->ctx->csum) {
-      uint32_t got = sn_crc32c(0, r->buf, r->bytes);
+      uint32_t got = r->bytes ? c->rcrc[i] : 0;
       if (got != (uint32_t)c->hdr[i][1]) {
         char s[80];
         SN_WARN("socket transport: message %" PRIu64 " from rank %d (%s, %zu bytes) failed its CRC32C check "
