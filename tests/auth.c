@@ -19,11 +19,17 @@
  *   runs it under the injector flipping a bit of a received payload, with
  *   and without SNCCL_CHECKSUM=crc32c.
  *
+ * auth nocrypto: with a key set and libcrypto.so.3 unloadable
+ *   (tests/auth-mismatch.sh hides it behind an empty bind mount in a private
+ *   mount namespace), ncclGetUniqueId and ncclCommInitRank must fail with a
+ *   WARN naming libcrypto, never run unauthenticated.
+ *
  * Ranks are this program re-executed (`auth rank ...`) so that each process
  * reads its own environment.
  */
 #include "tests/common.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -579,8 +585,45 @@ static int corrupt_rank(int rank, int nranks, ncclUniqueId id, void *arg)
   return 0;
 }
 
+static int run_nocrypto(void)
+{
+  char dir[] = "/tmp/snccl-auth-XXXXXX";
+  if (!mkdtemp(dir)) return 1;
+  char logs[300], path[320];
+  snprintf(logs, sizeof(logs), "%s/log", dir);
+  setenv("NCCL_DEBUG", "WARN", 1);
+  setenv("NCCL_DEBUG_FILE", logs, 1);
+  setenv("SNCCL_AUTH_KEY", KEY, 1);
+  ncclUniqueId id;
+  memset(&id, 0, sizeof(id));
+  ncclResult_t r1 = ncclGetUniqueId(&id);
+  /* a well-formed id of a root that does not exist: only the key check
+   * can end this at once (a dial would retry for a second) */
+  setenv("SNCCL_CONNECT_TIMEOUT_MS", "1000", 1);
+  sn_uid_t u = {SN_UID_MAGIC, SN_PROTO_VERSION, {1, 2}, {.in = {.sin_family = AF_INET, .sin_port = htons(9),
+                                                             .sin_addr.s_addr = htonl(0x7f000001)}}};
+  memcpy(&id, &u, sizeof(u));
+  ncclComm_t comm;
+  ncclResult_t r2 = ncclCommInitRank(&comm, 1, id, 0);
+  char text[4096] = "";
+  snprintf(path, sizeof(path), "%s", logs);
+  FILE *f = fopen(path, "r");
+  size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+  text[n] = '\0';
+  if (f) fclose(f);
+  int bad = r1 != ncclSystemError || r2 != ncclSystemError || !strstr(text, "libcrypto.so.3");
+  printf("auth: key set, libcrypto hidden: ncclGetUniqueId -> %s, ncclCommInitRank -> %s\n%s", ncclGetErrorString(r1),
+         ncclGetErrorString(r2), text);
+  char cmd[400];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  (void)!system(cmd);
+  printf("auth: nocrypto %s\n", bad ? "FAIL" : "PASS");
+  return bad;
+}
+
 int main(int argc, char **argv)
 {
+  if (argc == 2 && strcmp(argv[1], "nocrypto") == 0) return run_nocrypto();
   if (argc == 2 && strcmp(argv[1], "corrupt") == 0) return sn_launch(2, 60.0, 3.0, corrupt_rank, NULL) != 0;
   signal(SIGPIPE, SIG_IGN);
   if (argc >= 7 && strcmp(argv[1], "rank") == 0) return rank_main(argv);
