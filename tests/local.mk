@@ -26,7 +26,8 @@ AM_TESTS_ENVIRONMENT = \
 	NCCL_DEBUG=$${NCCL_DEBUG:-WARN}; export NCCL_DEBUG; \
 	unset NCCL_ALGO NCCL_PROTO NCCL_SHM_DISABLE NCCL_COMM_ID NCCL_NSOCKS_PERTHREAD \
 	      NCCL_SOCKET_NTHREADS SNCCL_CHUNK_SIZE SNCCL_PIPELINE_DEPTH NCCL_COMM_BLOCKING \
-	      SNCCL_SHM_CMA SNCCL_SHM_CMA_MIN SNCCL_SPIN_COUNT SNCCL_YIELD_COUNT SNCCL_ALLTOALLV_CHECK; \
+	      SNCCL_SHM_CMA SNCCL_SHM_CMA_MIN SNCCL_SPIN_COUNT SNCCL_YIELD_COUNT SNCCL_ALLTOALLV_CHECK \
+	      SNCCL_AUTH_KEY SNCCL_AUTH_KEY_FILE SNCCL_CHECKSUM; \
 	SN_TOP_BUILDDIR='$(abs_top_builddir)'; export SN_TOP_BUILDDIR; \
 	SN_TOP_SRCDIR='$(abs_top_srcdir)'; export SN_TOP_SRCDIR; \
 	NV_NCCL_INCLUDE='$(NV_NCCL_INCLUDE)'; export NV_NCCL_INCLUDE; \
@@ -203,3 +204,18 @@ EXTRA_DIST += \
 
 # The fault harness (issue 6).
 include tests/fault/local.mk
+
+# Pre-shared key and checksum settings (tests/auth.c).
+check_PROGRAMS += tests/bin/auth
+tests_bin_auth_SOURCES = tests/auth.c $(SN_TEST_COMMON)
+tests_bin_auth_LDADD = libnccl.la -lm
+tests_bin_auth_LDFLAGS = $(SN_TEST_LINKFLAGS)
+TESTS += tests/auth-intruders.sh tests/auth-mismatch.sh
+EXTRA_DIST += tests/auth-intruders.sh tests/auth-mismatch.sh
+
+check_PROGRAMS += tests/unit/test_crc32c
+tests_unit_test_crc32c_SOURCES = tests/unit/test_crc32c.c
+tests_unit_test_crc32c_LDADD = libsncclcore.la -lm
+TESTS += tests/unit/test_crc32c
+TESTS += tests/coll-socket-crc32c.sh
+EXTRA_DIST += tests/coll-socket-crc32c.sh

@@ -9,6 +9,13 @@
  * (rank out of range, duplicate rank, different nranks) are answered with an
  * ERROR frame that the rank reports.
  *
+ * With a pre-shared key (util/auth.h) every connection first runs the
+ * challenge-response, bound to the job secret; the root does its side in the
+ * same nonblocking loop. A keyless hello to a keyed root is answered with an
+ * ERROR frame naming the reason and dropped, without failing the job (it may
+ * be an intruder); a keyed hello to a keyless root fails the whole job at
+ * once, since a keyless job has nothing to defend.
+ *
  * Ranks: one listener each; point-to-point messages use cached connections
  * (the first message to a peer opens one, the peer files it by the sender's
  * rank), so a message is one frame on an open socket.
@@ -18,12 +25,14 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "util/auth.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/param.h"
@@ -59,6 +68,8 @@ struct sn_bootstrap {
   sn_bs_msg_t **stash; /* per peer: frames that arrived before they were asked for */
   uint32_t seq;
   uint64_t timeout_ns;
+  sn_auth_srv_t *apend; /* keyed: accepted connections still authenticating */
+  int napend, capend;
 };
 
 static uint64_t sn_bs_timeout_ns(void) { return (uint64_t)sn_param_int(SN_P_TIMEOUT_MS) * 1000000ull; }
@@ -81,21 +92,89 @@ static sn_status_t sn_send_frame(int fd, const uint64_t secret[2], uint32_t type
 
 /* ---------------------------------------------------------------- root */
 
+/* With a key, a rank's bytes are: its auth hello, its MAC, then the hello
+ * frame; without, only the frame. */
+#define SN_ROOT_AUTH_BYTES (sizeof(sn_auth_hello_t) + SN_AUTH_MAC_BYTES)
+
 typedef struct {
   int fd;
   size_t got;
   uint64_t deadline;
-  uint8_t buf[sizeof(sn_bs_hdr_t) + sizeof(sn_sockaddr_t)];
+  int answered; /* keyed: our challenge and proof were sent */
+  sn_auth_hello_t hr;
+  uint8_t buf[SN_ROOT_AUTH_BYTES + sizeof(sn_bs_hdr_t) + sizeof(sn_sockaddr_t)];
 } sn_root_conn_t;
 
 typedef struct {
   int listen_fd;
+  int auth;
   uint64_t secret[2];
 } sn_root_args_t;
 
 static void sn_root_error(int fd, const uint64_t secret[2], const char *msg)
 {
   sn_send_frame(fd, secret, SN_BS_ERROR, -1, 0, 0, msg, (uint32_t)strlen(msg) + 1, sn_clock_ns() + 1000000000ull);
+}
+
+static void sn_ctx_of(const uint64_t secret[2], uint64_t ctx[3])
+{
+  ctx[0] = secret[0];
+  ctx[1] = secret[1];
+  ctx[2] = 0; /* bootstrap; transports put the communicator id here */
+}
+
+/* The key handshake of one pending connection, as far as its bytes go.
+ * Returns 1 to drop it; *job_msg gets a reason to fail the whole job. */
+static int sn_root_auth_step(sn_root_conn_t *c, const sn_root_args_t *a, char *job_msg, size_t job_len)
+{
+  uint64_t ctx[3];
+  sn_ctx_of(a->secret, ctx);
+  uint32_t magic;
+  if (c->got < sizeof(magic)) return 0;
+  memcpy(&magic, c->buf, sizeof(magic));
+  if (!a->auth) {
+    if (magic != SN_AUTH_MAGIC) return 0;
+    /* up to the nonce is enough (a keyless root reads no further) */
+    if (c->got < offsetof(sn_auth_hello_t, nonce)) return 0;
+    sn_auth_hello_t hi = {0};
+    memcpy(&hi, c->buf, offsetof(sn_auth_hello_t, nonce));
+    if (sn_auth_hello_ok(&hi, 'I', ctx))
+      snprintf(job_msg, job_len, "bootstrap root: rank %d uses an authentication key (SNCCL_AUTH_KEY), "
+               "the root's process does not; every rank needs the same key", hi.rank);
+    return 1;
+  }
+  if (magic == SN_BS_MAGIC) {
+    if (c->got < sizeof(sn_bs_hdr_t)) return 0;
+    sn_bs_hdr_t h;
+    memcpy(&h, c->buf, sizeof(h));
+    if (sn_hdr_ok(&h, a->secret) && h.type == SN_BS_HELLO) {
+      char msg[200];
+      snprintf(msg, sizeof(msg), "bootstrap root: this job requires an authentication key (SNCCL_AUTH_KEY); "
+               "rank %d connected without one", h.src);
+      SN_WARN("%s", msg); /* the job goes on: it may be an intruder */
+      sn_root_error(c->fd, a->secret, msg);
+    }
+    return 1;
+  }
+  if (magic != SN_AUTH_MAGIC) return 1;
+  if (!c->answered && c->got >= sizeof(sn_auth_hello_t)) {
+    sn_auth_hello_t hi;
+    memcpy(&hi, c->buf, sizeof(hi));
+    if (!sn_auth_hello_ok(&hi, 'I', ctx) || sn_auth_hello_make(&c->hr, 'R', -1, 0, ctx) != SN_OK) return 1;
+    uint8_t out[sizeof(c->hr) + SN_AUTH_MAC_BYTES];
+    memcpy(out, &c->hr, sizeof(c->hr));
+    sn_auth_mac('R', &hi, &c->hr, out + sizeof(c->hr));
+    /* a fresh socket's buffer takes 104 bytes at once */
+    if (send(c->fd, out, sizeof(out), MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(out)) return 1;
+    c->answered = 1;
+  }
+  if (c->answered == 1 && c->got >= SN_ROOT_AUTH_BYTES) {
+    sn_auth_hello_t hi;
+    memcpy(&hi, c->buf, sizeof(hi));
+    if (!sn_auth_mac_ok('I', &hi, &c->hr, c->buf + sizeof(hi))) return 1;
+    c->answered = 2;
+  }
+  return 0;
 }
 
 static void *sn_root_main(void *varg)
@@ -106,6 +185,9 @@ static void *sn_root_main(void *varg)
   int *rank_fd = NULL;
   sn_sockaddr_t *table = NULL;
   sn_root_conn_t *pend = calloc((size_t)cap, sizeof(*pend));
+  size_t base = args.auth ? SN_ROOT_AUTH_BYTES : 0, want = base + sizeof(sn_bs_hdr_t) + sizeof(sn_sockaddr_t);
+  char job_msg[200] = "";
+  int nrefused = 0;
   /* ranks may start late (slow launchers): wait the no-progress deadline
    * after the id was made and after each rank joined */
   uint64_t idle_limit = sn_bs_timeout_ns() > sn_bs_connect_ns() ? sn_bs_timeout_ns() : sn_bs_connect_ns();
@@ -113,9 +195,12 @@ static void *sn_root_main(void *varg)
   while (pend) {
     uint64_t now = sn_clock_ns();
     if (now > deadline) {
-      char msg[160];
-      snprintf(msg, sizeof(msg), "bootstrap root: only %d of %d ranks joined before the deadline "
-               "(SNCCL_TIMEOUT_MS)", joined, nranks);
+      char msg[300];
+      int k = snprintf(msg, sizeof(msg), "bootstrap root: only %d of %d ranks joined before the deadline "
+                       "(SNCCL_TIMEOUT_MS)", joined, nranks);
+      if (nrefused)
+        snprintf(msg + k, sizeof(msg) - (size_t)k, "; %d connection(s) failed authentication (a rank without "
+                 "SNCCL_AUTH_KEY or with another key?)", nrefused);
       if (joined > 0) SN_WARN("%s", msg); /* an id nobody used is not an error */
       for (int r = 0; r < nranks; r++)
         if (rank_fd[r] >= 0) sn_root_error(rank_fd[r], args.secret, msg);
@@ -150,27 +235,45 @@ static void *sn_root_main(void *varg)
       sn_root_conn_t *c = &pend[i];
       int drop = now > c->deadline;
       if (!drop) {
-        ssize_t k = recv(c->fd, c->buf + c->got, sizeof(c->buf) - c->got, MSG_DONTWAIT);
+        /* keyed: no more than the MAC before it is checked */
+        size_t lim = args.auth && c->answered < 2 ? SN_ROOT_AUTH_BYTES : want;
+        if (args.auth && c->got < sizeof(sn_auth_hello_t)) lim = sizeof(sn_auth_hello_t);
+        ssize_t k = recv(c->fd, c->buf + c->got, lim - c->got, MSG_DONTWAIT);
         if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) drop = 1;
         else if (k > 0) c->got += (size_t)k;
-        if (!drop && c->got >= sizeof(sn_bs_hdr_t)) {
-          sn_bs_hdr_t *h = (sn_bs_hdr_t *)c->buf;
-          if (!sn_hdr_ok(h, args.secret) || h->type != SN_BS_HELLO || h->len != sizeof(sn_sockaddr_t))
+        if (!drop) drop = sn_root_auth_step(c, &args, job_msg, sizeof(job_msg));
+        if (!drop && c->got >= base + sizeof(sn_bs_hdr_t)) {
+          sn_bs_hdr_t h;
+          memcpy(&h, c->buf + base, sizeof(h));
+          if (!sn_hdr_ok(&h, args.secret) || h.type != SN_BS_HELLO || h.len != sizeof(sn_sockaddr_t))
             drop = 1;
         }
       }
-      if (!drop && c->got < sizeof(c->buf)) continue;
+      if (job_msg[0]) {
+        SN_WARN("%s", job_msg);
+        sn_root_error(c->fd, args.secret, job_msg);
+        for (int r = 0; r < nranks; r++)
+          if (rank_fd[r] >= 0) sn_root_error(rank_fd[r], args.secret, job_msg);
+        goto done;
+      }
+      if (!drop && c->got < want) continue;
       if (drop) {
-        SN_INFO(SN_LOG_BOOTSTRAP, "bootstrap root: dropped a connection that did not send a valid hello");
+        if (args.auth) {
+          sn_auth_count_refused();
+          nrefused++;
+        }
+        SN_INFO(SN_LOG_BOOTSTRAP, "bootstrap root: %s a connection that did not send a valid hello",
+                args.auth ? "authentication: refused" : "dropped");
         close(c->fd);
         pend[i--] = pend[--npend];
         continue;
       }
       /* a complete, authenticated hello */
-      sn_bs_hdr_t *h = (sn_bs_hdr_t *)c->buf;
+      sn_bs_hdr_t hh, *h = &hh;
+      memcpy(h, c->buf + base, sizeof(hh));
       int fd = c->fd, r = h->src, n = (int)h->arg;
       sn_sockaddr_t addr;
-      memcpy(&addr, c->buf + sizeof(sn_bs_hdr_t), sizeof(addr));
+      memcpy(&addr, c->buf + base + sizeof(sn_bs_hdr_t), sizeof(addr));
       pend[i--] = pend[--npend]; /* c now points at another connection */
       char msg[200] = "";
       if (nranks == 0 && n > 0 && n <= (1 << 24)) {
@@ -239,6 +342,7 @@ static sn_status_t sn_root_start(const sn_sockaddr_t *bind_addr, const uint64_t 
     return SN_ERR_SYSTEM;
   }
   a->listen_fd = fd;
+  a->auth = sn_auth_on();
   a->secret[0] = secret[0];
   a->secret[1] = secret[1];
   pthread_t t;
@@ -272,6 +376,7 @@ static void sn_secret_from_string(const char *s, uint64_t secret[2])
 sn_status_t sn_bootstrap_unique_id(sn_uid_t *uid)
 {
   memset(uid, 0, sizeof(*uid));
+  SN_CHECK(sn_auth_setup());
   uid->magic = SN_UID_MAGIC;
   uid->version = SN_PROTO_VERSION;
   const char *fixed = sn_param_str(SN_P_COMM_ID);
@@ -347,6 +452,7 @@ sn_status_t sn_bootstrap_init(const sn_uid_t *uid, int rank, int nranks, sn_boot
     SN_WARN("invalid unique id: root address family %u is neither IPv4 nor IPv6", uid->root.sa.sa_family);
     return SN_ERR_INVALID_ARG;
   }
+  SN_CHECK(sn_auth_setup());
   if (rank == 0 && sn_param_str(SN_P_COMM_ID)[0]) {
     sn_sockaddr_t bound;
     SN_CHECK(sn_root_start(&uid->root, uid->secret, &bound));
@@ -357,13 +463,31 @@ sn_status_t sn_bootstrap_init(const sn_uid_t *uid, int rank, int nranks, sn_boot
   SN_CHECK_GOTO(sn_bootstrap_listen(&lfd, &my), st, fail);
   uint64_t deadline = sn_clock_ns() + sn_bs_connect_ns();
   SN_CHECK_GOTO(sn_socket_connect(&uid->root, deadline, &fd), st, fail);
-  SN_CHECK_GOTO(sn_send_frame(fd, uid->secret, SN_BS_HELLO, rank, 0, (uint32_t)nranks, &my, sizeof(my), deadline), st,
-                fail);
   sn_bs_hdr_t h;
   /* all ranks must join; the root answers with an error at its own deadline,
    * this one only covers a root that died */
   uint64_t wait_deadline = sn_clock_ns() + sn_bs_timeout_ns() + sn_bs_connect_ns();
-  st = sn_socket_recv_all(fd, &h, sizeof(h), wait_deadline);
+  uint32_t foreign = 0;
+  if (sn_auth_on()) {
+    uint64_t ctx[3];
+    char peer[120];
+    sn_ctx_of(uid->secret, ctx);
+    snprintf(peer, sizeof(peer), "the bootstrap root at %s", sn_socket_addr_str(&uid->root, s, sizeof(s)));
+    st = sn_auth_client(fd, rank, (uint32_t)nranks, ctx, deadline, peer, &foreign, NULL, NULL);
+    if (st != SN_OK && foreign != SN_BS_MAGIC) {
+      if (foreign)
+        SN_WARN("bootstrap: rank %d: %s answered the authentication with something else (0x%08x)", rank, peer,
+                foreign);
+      goto fail;
+    }
+  }
+  if (!foreign)
+    SN_CHECK_GOTO(sn_send_frame(fd, uid->secret, SN_BS_HELLO, rank, 0, (uint32_t)nranks, &my, sizeof(my), deadline), st,
+                  fail);
+  /* a keyless root answers a keyed hello with an ERROR frame: read the rest */
+  h.magic = foreign;
+  st = foreign ? sn_socket_recv_all(fd, (uint8_t *)&h + sizeof(h.magic), sizeof(h) - sizeof(h.magic), wait_deadline)
+               : sn_socket_recv_all(fd, &h, sizeof(h), wait_deadline);
   if (st == SN_ERR_ABORTED) goto fail;
   if (st != SN_OK) {
     SN_WARN("bootstrap: rank %d/%d got no answer from the root at %s (%s)", rank, nranks,
@@ -407,6 +531,9 @@ fail:
   return st;
 }
 
+static void sn_bs_serve(void *vbs);
+static int sn_bs_serve_fds(void *vbs, struct pollfd *pf, int max);
+
 void sn_bootstrap_fini(sn_bootstrap_t *bs)
 {
   if (!bs) return;
@@ -418,6 +545,13 @@ void sn_bootstrap_fini(sn_bootstrap_t *bs)
       free(m);
     }
   }
+  if (bs->listen_fd >= 0 && sn_auth_on()) sn_bs_serve(bs); /* settle what waits, so that refusals are counted */
+  for (int i = 0; i < bs->napend; i++) {
+    sn_auth_count_refused(); /* never admitted */
+    SN_INFO(SN_LOG_BOOTSTRAP, "authentication: rank %d refused a connection (incomplete at close)", bs->rank);
+    close(bs->apend[i].fd);
+  }
+  free(bs->apend);
   sn_socket_close(&bs->listen_fd);
   free(bs->addrs);
   free(bs->out_fd);
@@ -431,10 +565,22 @@ const uint64_t *sn_bootstrap_secret(const sn_bootstrap_t *bs) { return bs->secre
 sn_status_t sn_bootstrap_send(sn_bootstrap_t *bs, int peer, uint32_t tag, const void *buf, size_t len)
 {
   uint64_t deadline = sn_clock_ns() + bs->timeout_ns;
+  if (sn_auth_on()) sn_bs_serve(bs); /* keyed: intruders are refused at every bootstrap step */
   if (bs->out_fd[peer] < 0) {
     int fd;
     SN_CHECK(sn_socket_connect(&bs->addrs[peer], sn_clock_ns() + sn_bs_connect_ns(), &fd));
-    sn_status_t st = sn_send_frame(fd, bs->secret, SN_BS_P2P_HELLO, bs->rank, 0, 0, NULL, 0, deadline);
+    sn_status_t st = SN_OK;
+    if (sn_auth_on()) {
+      uint64_t ctx[3];
+      uint32_t foreign;
+      char peer_s[120], s[80];
+      sn_ctx_of(bs->secret, ctx);
+      snprintf(peer_s, sizeof(peer_s), "rank %d at %s (bootstrap)", peer, sn_socket_addr_str(&bs->addrs[peer], s, sizeof(s)));
+      st = sn_auth_client(fd, bs->rank, 0, ctx, deadline, peer_s, &foreign, sn_bs_serve_fds, bs);
+      if (st != SN_OK && foreign)
+        SN_WARN("bootstrap: rank %d: %s does not authenticate (runs without SNCCL_AUTH_KEY?)", bs->rank, peer_s);
+    }
+    if (st == SN_OK) st = sn_send_frame(fd, bs->secret, SN_BS_P2P_HELLO, bs->rank, 0, 0, NULL, 0, deadline);
     if (st != SN_OK) {
       close(fd);
       return st;
@@ -446,9 +592,91 @@ sn_status_t sn_bootstrap_send(sn_bootstrap_t *bs, int peer, uint32_t tag, const 
   return st;
 }
 
+/* Keyed: accepts what waits on the listener and moves every pending
+ * handshake as far as the sockets allow; files the authenticated ones. Also
+ * called while this rank waits as a client, so that two ranks dialling each
+ * other at once both answer. */
+static void sn_bs_serve(void *vbs)
+{
+  sn_bootstrap_t *bs = vbs;
+  uint64_t ctx[3];
+  sn_ctx_of(bs->secret, ctx);
+  for (;;) {
+    struct pollfd pf = {bs->listen_fd, POLLIN, 0};
+    if (poll(&pf, 1, 0) <= 0) break;
+    int fd = accept4(bs->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) break;
+    if (bs->napend == bs->capend) {
+      int cap = bs->capend ? bs->capend * 2 : 16;
+      sn_auth_srv_t *n = cap <= 4096 ? realloc(bs->apend, (size_t)cap * sizeof(*n)) : NULL;
+      if (!n) { /* a flood: refuse until the pending ones are done */
+        sn_auth_count_refused();
+        close(fd);
+        continue;
+      }
+      bs->apend = n;
+      bs->capend = cap;
+    }
+    sn_auth_srv_init(&bs->apend[bs->napend++], fd, sizeof(sn_bs_hdr_t), sn_clock_ns() + 2000000000ull);
+  }
+  for (int i = 0; i < bs->napend; i++) {
+    sn_auth_srv_t *a = &bs->apend[i];
+    int rc = sn_auth_srv_step(a, bs->rank, ctx);
+    if (rc == 0) continue;
+    int fd = a->fd;
+    if (rc == 1) {
+      sn_bs_hdr_t h;
+      memcpy(&h, a->tail_p, sizeof(h));
+      if (sn_hdr_ok(&h, bs->secret) && h.type == SN_BS_P2P_HELLO && h.src >= 0 && h.src < bs->nranks &&
+          h.len == 0 && h.src == a->hi.rank) {
+        sn_socket_close(&bs->in_fd[h.src]);
+        bs->in_fd[h.src] = fd;
+        fd = -1;
+      } else {
+        sn_auth_count_refused();
+      }
+    }
+    if (fd >= 0) close(fd);
+    bs->apend[i--] = bs->apend[--bs->napend];
+  }
+}
+
+/* Serves, then lists what to wait on: the listener and pending handshakes. */
+static int sn_bs_serve_fds(void *vbs, struct pollfd *pf, int max)
+{
+  sn_bootstrap_t *bs = vbs;
+  sn_bs_serve(bs);
+  int n = 0;
+  if (n < max) {
+    pf[n].fd = bs->listen_fd;
+    pf[n++].events = POLLIN;
+  }
+  for (int i = 0; i < bs->napend && n < max; i++) {
+    pf[n].fd = bs->apend[i].fd;
+    pf[n++].events = POLLIN;
+  }
+  return n;
+}
+
+static sn_status_t sn_bs_accept_keyed(sn_bootstrap_t *bs, int peer, uint64_t deadline)
+{
+  for (;;) {
+    struct pollfd pf[64];
+    int n = sn_bs_serve_fds(bs, pf, 64);
+    if (bs->in_fd[peer] >= 0) return SN_OK;
+    if (sn_clock_ns() >= deadline) {
+      SN_WARN("bootstrap: rank %d waited %.1f s for rank %d to connect and authenticate (SNCCL_TIMEOUT_MS)",
+              bs->rank, bs->timeout_ns / 1e9, peer);
+      return SN_ERR_TIMEOUT;
+    }
+    poll(pf, (nfds_t)n, 10);
+  }
+}
+
 /* Waits for the connection from `peer`, filing others' connections on the way. */
 static sn_status_t sn_bs_accept_from(sn_bootstrap_t *bs, int peer, uint64_t deadline)
 {
+  if (sn_auth_on()) return sn_bs_accept_keyed(bs, peer, deadline);
   while (bs->in_fd[peer] < 0) {
     int fd;
     sn_status_t st = sn_socket_accept(bs->listen_fd, deadline, &fd);

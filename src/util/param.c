@@ -82,7 +82,7 @@ void sn_param_log_env(void)
               getenv(sn_param_table[i].name), (long long)sn_param_table[i].int_default);
     else
       SN_INFO(SN_LOG_ENV, "%s set by environment to %s", sn_param_table[i].name,
-              getenv(sn_param_table[i].name));
+              i == SN_P_AUTH_KEY ? "(hidden)" : getenv(sn_param_table[i].name));
   }
   for (char **e = environ; e && *e; e++) {
     if (strncmp(*e, "SNCCL_", 6) != 0) continue;

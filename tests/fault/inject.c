@@ -16,6 +16,12 @@
  * injection prints one line "sn_inject: pid P fails SITE call K" on stderr,
  * which is how tests/fault/inject.sh knows that k was reached.
  *
+ * SN_INJECT_FLIP=k corrupts instead of failing: the k-th readv made from
+ * the library that returns at least 64 bytes (the socket transport reads
+ * payloads with readv, headers in reads of at most 16 bytes) gets one bit
+ * of its last byte flipped, as a bad NIC or switch would
+ * ("sn_inject: pid P flips a bit in readv call K").
+ *
  * Recursion: dlsym may call calloc before the real one is known; those calls
  * are served from a static arena. The injector itself never allocates.
  */
@@ -36,6 +42,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 enum { S_MALLOC, S_CALLOC, S_REALLOC, S_MMAP, S_SOCKET, S_CONNECT, S_PTHREAD, S_SHM_OPEN, S_FTRUNCATE,
@@ -51,8 +58,12 @@ static int sn_inj_ready;
 static int sn_inj_where; /* 0 all, 1 parent only, 2 children only */
 static int sn_inj_active = 1;
 
+static long sn_inj_flip_at;
+static atomic_long sn_inj_flip_calls;
+
 static void sn_inj_child(void)
 {
+  atomic_store(&sn_inj_flip_calls, 0);
   for (int s = 0; s < S_COUNT; s++) atomic_store(&sn_inj_calls[s], 0);
   sn_inj_active = sn_inj_where != 1;
 }
@@ -68,6 +79,7 @@ static int (*real_pthread_create)(pthread_t *, const pthread_attr_t *, void *(*)
 static int (*real_shm_open)(const char *, int, mode_t);
 static int (*real_ftruncate)(int, off_t);
 static int (*real_posix_fallocate)(int, off_t, off_t);
+static ssize_t (*real_readv)(int, const struct iovec *, int);
 
 /* dlsym's own allocations before real_calloc exists */
 static _Alignas(16) unsigned char sn_inj_arena[4096];
@@ -113,6 +125,7 @@ static void sn_inj_resolve(void)
   real_shm_open = dlsym(RTLD_NEXT, "shm_open");
   real_ftruncate = dlsym(RTLD_NEXT, "ftruncate");
   real_posix_fallocate = dlsym(RTLD_NEXT, "posix_fallocate");
+  real_readv = dlsym(RTLD_NEXT, "readv");
   busy = 0;
 }
 
@@ -126,6 +139,8 @@ __attribute__((constructor)) static void sn_inj_init(void)
   sn_inj_where = where && !strcmp(where, "parent") ? 1 : where && !strcmp(where, "children") ? 2 : 0;
   sn_inj_active = sn_inj_where != 2;
   pthread_atfork(NULL, NULL, sn_inj_child);
+  const char *flip = getenv("SN_INJECT_FLIP");
+  sn_inj_flip_at = flip ? strtol(flip, NULL, 10) : 0;
   for (const char *p = spec; p && *p;) {
     const char *colon = strchr(p, ':');
     if (!colon) break;
@@ -245,4 +260,27 @@ int posix_fallocate(int fd, off_t off, off_t len)
   if (!real_posix_fallocate) sn_inj_resolve();
   if (sn_inj_fail(S_FALLOCATE, CALLER)) return ENOSPC;
   return real_posix_fallocate(fd, off, len);
+}
+
+ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+  if (!real_readv) sn_inj_resolve();
+  const void *caller = CALLER;
+  ssize_t k = real_readv(fd, iov, n);
+  if (k < 64 || !sn_inj_flip_at || !sn_inj_ready || !sn_inj_active) return k;
+  int in = sn_inj_all;
+  for (int i = 0; i < sn_inj_nranges; i++) in |= (uintptr_t)caller >= sn_inj_lo[i] && (uintptr_t)caller < sn_inj_hi[i];
+  if (!in || atomic_fetch_add(&sn_inj_flip_calls, 1) + 1 != sn_inj_flip_at) return k;
+  size_t left = (size_t)k;
+  for (int i = 0; i < n; i++) {
+    if (left <= iov[i].iov_len) {
+      ((unsigned char *)iov[i].iov_base)[left - 1] ^= 0x10;
+      break;
+    }
+    left -= iov[i].iov_len;
+  }
+  char line[96];
+  int len = snprintf(line, sizeof(line), "sn_inject: pid %d flips a bit in readv call %ld\n", (int)getpid(), sn_inj_flip_at);
+  if (write(2, line, (size_t)len) < 0) { /* nothing to do */ }
+  return k;
 }

@@ -82,3 +82,7 @@ check-asan:
 check-tsan:
 	$(SHELL) $(top_srcdir)/tests/fault/sanitize.sh tsan $(abs_top_builddir)/build-tsan $(SAN_TESTS)
 EXTRA_DIST += tests/fault/sanitize.sh
+
+# A flipped bit on the wire: wrong data without checksums, an error with.
+TESTS += tests/fault/corrupt.sh
+EXTRA_DIST += tests/fault/corrupt.sh

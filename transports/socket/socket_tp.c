@@ -10,6 +10,12 @@
  * 8-byte length header, so large transfers use all sockets at once and a
  * receiver can reject a message that does not fit what it posted.
  * All I/O is nonblocking; the engine polls progress().
+ * With a pre-shared key each socket first runs the challenge-response of
+ * util/auth.h, bound to the secret and the communicator id. With
+ * SNCCL_CHECKSUM=crc32c the header grows to 16 bytes {length, CRC32C of the
+ * payload}; the receiver checks it before the message counts as done, so a
+ * corrupted payload is an error before anything reduces it. Every rank must
+ * agree: the setting travels in the blob and comm_setup compares.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,7 +29,9 @@
 #include <unistd.h>
 
 #include "transports/transport.h"
+#include "util/auth.h"
 #include "util/clock.h"
+#include "util/crc32c.h"
 #include "util/log.h"
 #include "util/param.h"
 #include "util/socket.h"
@@ -45,10 +53,13 @@ typedef struct {
   sn_tp_env_t env;
   int listen_fd;
   int nsocks;
+  int csum; /* SNCCL_CHECKSUM=crc32c */
   sn_sockaddr_t my_addr;
   int *pending; /* nranks * nsocks accepted fds waiting for their recv link, -1 */
   struct sn_conn **conns; /* open links, for wait() */
   int nconns, cap_conns;
+  sn_auth_srv_t *apend; /* keyed: accepted sockets still authenticating */
+  int napend, capend;
 } sn_sock_ctx_t;
 
 typedef struct {
@@ -63,11 +74,14 @@ struct sn_conn {
   int fds[SN_SOCK_MAX];
   uint64_t cur[SN_SOCK_MAX];   /* message each socket works on */
   size_t off[SN_SOCK_MAX];     /* bytes of header+payload moved for it */
-  uint64_t hdr[SN_SOCK_MAX];   /* receive side: incoming length header */
+  uint64_t hdr[SN_SOCK_MAX][2]; /* length, CRC32C (with checksums) */
+  uint32_t rcrc[SN_SOCK_MAX];  /* receive side: CRC32C of the payload so far */
   sn_sock_req_t q[SN_SOCK_Q];
   uint64_t q_head, q_tail;     /* absolute message numbers */
   sn_sockaddr_t addr;
 };
+
+static void sn_sock_accept_keyed(sn_sock_ctx_t *ctx);
 
 static sn_status_t sn_sock_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, void **ctx_p)
 {
@@ -75,6 +89,17 @@ static sn_status_t sn_sock_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, v
   if (!c) return SN_ERR_SYSTEM;
   c->env = *env;
   c->listen_fd = -1;
+  const char *cs = sn_param_str(SN_P_CHECKSUM);
+  if (cs[0] && strcmp(cs, "crc32c") != 0 && strcmp(cs, "none") != 0) {
+    SN_WARN("SNCCL_CHECKSUM=\"%s\" is not one of crc32c, none", cs);
+    free(c);
+    return SN_ERR_INVALID_ARG;
+  }
+  c->csum = strcmp(cs, "crc32c") == 0;
+  if (sn_auth_setup() != SN_OK) {
+    free(c);
+    return SN_ERR_INVALID_ARG;
+  }
   int64_t n = sn_param_int(SN_P_SOCKET_NTHREADS) * sn_param_int(SN_P_NSOCKS_PERTHREAD);
   c->nsocks = n < 1 ? 1 : n > SN_SOCK_MAX ? SN_SOCK_MAX : (int)n;
   char ifname[64];
@@ -91,6 +116,7 @@ static sn_status_t sn_sock_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, v
   }
   for (size_t i = 0; i < (size_t)env->nranks * (size_t)c->nsocks; i++) c->pending[i] = -1;
   memcpy(my_blob, &c->my_addr, sizeof(c->my_addr));
+  my_blob[sizeof(c->my_addr)] = (uint8_t)(c->csum ? 'C' : 'N');
   char s[80];
   SN_INFO(SN_LOG_NET, "socket transport: listening on %s (%s), %d socket(s) per peer",
           sn_socket_addr_str(&c->my_addr, s, sizeof(s)), ifname, c->nsocks);
@@ -98,12 +124,32 @@ static sn_status_t sn_sock_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, v
   return SN_OK;
 }
 
-static sn_status_t sn_sock_comm_setup(void *ctx) { return SN_OK; }
+/* Every rank must frame messages alike. */
+static sn_status_t sn_sock_comm_setup(void *vctx)
+{
+  sn_sock_ctx_t *c = vctx;
+  for (int r = 0; r < c->env.nranks; r++) {
+    uint8_t m = c->env.blobs[(size_t)r * SN_TP_BLOB_BYTES + sizeof(sn_sockaddr_t)];
+    if (m != (c->csum ? 'C' : 'N')) {
+      SN_WARN("socket transport: rank %d has SNCCL_CHECKSUM=%s but rank %d has %s; every rank must use the same",
+              c->env.rank, c->csum ? "crc32c" : "none", r, m == 'C' ? "crc32c" : m == 'N' ? "none" : "an unknown value");
+      return SN_ERR_INVALID_USAGE;
+    }
+  }
+  return SN_OK;
+}
 
 static void sn_sock_comm_fini(void *vctx)
 {
   sn_sock_ctx_t *c = vctx;
+  if (sn_auth_on()) sn_sock_accept_keyed(c); /* settle what waits, so that refusals are counted */
   for (size_t i = 0; i < (size_t)c->env.nranks * (size_t)c->nsocks; i++) sn_socket_close(&c->pending[i]);
+  for (int i = 0; i < c->napend; i++) {
+    sn_auth_count_refused(); /* never admitted */
+    SN_INFO(SN_LOG_NET, "authentication: rank %d refused a connection (incomplete at close)", c->env.rank);
+    close(c->apend[i].fd);
+  }
+  free(c->apend);
   sn_socket_close(&c->listen_fd);
   free(c->pending);
   free(c->conns);
@@ -122,13 +168,18 @@ static void sn_sock_wait_cancel(void *ctx) {}
 static sn_status_t sn_sock_wait(void *vctx, uint64_t token, uint64_t timeout_ns)
 {
   sn_sock_ctx_t *ctx = vctx;
-  int n = 1;
+  if (ctx->napend) sn_sock_accept_all(ctx); /* keyed handshakes under way: keep them moving */
+  int n = 1 + ctx->napend;
   for (int k = 0; k < ctx->nconns; k++) n += ctx->conns[k]->nsocks;
   struct pollfd stackfds[64], *pf = n <= 64 ? stackfds : malloc((size_t)n * sizeof(*pf));
   if (!pf) return SN_ERR_SYSTEM;
   int m = 0;
   pf[m].fd = ctx->listen_fd;
   pf[m++].events = POLLIN;
+  for (int i = 0; i < ctx->napend; i++) {
+    pf[m].fd = ctx->apend[i].fd;
+    pf[m++].events = POLLIN;
+  }
   for (int k = 0; k < ctx->nconns; k++) {
     sn_conn_t *c = ctx->conns[k];
     for (int i = 0; i < c->nsocks; i++) {
@@ -140,14 +191,86 @@ static sn_status_t sn_sock_wait(void *vctx, uint64_t token, uint64_t timeout_ns)
   int ms = (int)(timeout_ns / 1000000ull);
   int rc = poll(pf, (nfds_t)m, ms < 1 ? 1 : ms);
   /* file waiting connections now, or a stray one would keep poll() awake */
-  if (rc > 0 && (pf[0].revents & POLLIN)) sn_sock_accept_all(ctx);
+  if (rc > 0 && ((pf[0].revents & POLLIN) || ctx->napend)) sn_sock_accept_all(ctx);
   if (pf != stackfds) free(pf);
   return SN_OK;
+}
+
+static int sn_sock_hello_ok(const sn_sock_ctx_t *ctx, const sn_sock_hello_t *h)
+{
+  return h->magic == SN_SOCK_HELLO_MAGIC && h->secret[0] == ctx->env.secret[0] && h->secret[1] == ctx->env.secret[1] &&
+         h->comm_id == ctx->env.comm_id && h->src >= 0 && h->src < ctx->env.nranks && h->idx >= 0 &&
+         h->idx < ctx->nsocks && h->nsocks == ctx->nsocks;
+}
+
+/* Keyed: accepts without blocking and moves every pending handshake as far
+ * as the sockets allow (also while this rank itself dials, so that two ranks
+ * dialling each other both answer). */
+static void sn_sock_accept_keyed(sn_sock_ctx_t *ctx)
+{
+  uint64_t actx[3] = {ctx->env.secret[0], ctx->env.secret[1], ctx->env.comm_id};
+  for (;;) {
+    int fd = accept4(ctx->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) break;
+    if (ctx->napend == ctx->capend) {
+      int cap = ctx->capend ? ctx->capend * 2 : 16;
+      sn_auth_srv_t *n = cap <= 4096 ? realloc(ctx->apend, (size_t)cap * sizeof(*n)) : NULL;
+      if (!n) {
+        sn_auth_count_refused();
+        close(fd);
+        continue;
+      }
+      ctx->apend = n;
+      ctx->capend = cap;
+    }
+    sn_auth_srv_init(&ctx->apend[ctx->napend++], fd, sizeof(sn_sock_hello_t), sn_clock_ns() + 2000000000ull);
+  }
+  for (int i = 0; i < ctx->napend; i++) {
+    sn_auth_srv_t *a = &ctx->apend[i];
+    int rc = sn_auth_srv_step(a, ctx->env.rank, actx);
+    if (rc == 0) continue;
+    int fd = a->fd;
+    if (rc == 1) {
+      sn_sock_hello_t h;
+      memcpy(&h, a->tail_p, sizeof(h));
+      if (sn_sock_hello_ok(ctx, &h) && h.src == a->hi.rank) {
+        int *slot = &ctx->pending[(size_t)h.src * (size_t)ctx->nsocks + (size_t)h.idx];
+        sn_socket_close(slot);
+        *slot = fd;
+        fd = -1;
+      } else {
+        sn_auth_count_refused();
+      }
+    }
+    if (fd >= 0) close(fd);
+    ctx->apend[i--] = ctx->apend[--ctx->napend];
+  }
+}
+
+/* While this rank dials: serve, then list the listener and pending handshakes. */
+static int sn_sock_serve(void *vctx, struct pollfd *pf, int max)
+{
+  sn_sock_ctx_t *ctx = vctx;
+  sn_sock_accept_all(ctx);
+  int n = 0;
+  if (n < max) {
+    pf[n].fd = ctx->listen_fd;
+    pf[n++].events = POLLIN;
+  }
+  for (int i = 0; i < ctx->napend && n < max; i++) {
+    pf[n].fd = ctx->apend[i].fd;
+    pf[n++].events = POLLIN;
+  }
+  return n;
 }
 
 /* Accepts every waiting connection and files those with a valid hello. */
 static void sn_sock_accept_all(sn_sock_ctx_t *ctx)
 {
+  if (sn_auth_on()) {
+    sn_sock_accept_keyed(ctx);
+    return;
+  }
   for (;;) {
     int fd = accept4(ctx->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0) return;
@@ -155,6 +278,7 @@ static void sn_sock_accept_all(sn_sock_ctx_t *ctx)
     /* the sender writes its hello right after connecting */
     uint64_t deadline = sn_clock_ns() + 2000000000ull;
     if (sn_socket_recv_all(fd, &h, sizeof(h), deadline) != SN_OK || h.magic != SN_SOCK_HELLO_MAGIC ||
+
         h.secret[0] != ctx->env.secret[0] || h.secret[1] != ctx->env.secret[1] ||
         h.comm_id != ctx->env.comm_id || h.src < 0 || h.src >= ctx->env.nranks || h.idx < 0 ||
         h.idx >= ctx->nsocks || h.nsocks != ctx->nsocks) {
@@ -200,6 +324,15 @@ static sn_status_t sn_sock_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t
       sn_sock_hello_t h = {SN_SOCK_HELLO_MAGIC, ctx->env.rank, i, c->nsocks,
                            {ctx->env.secret[0], ctx->env.secret[1]}, ctx->env.comm_id};
       sn_status_t st = sn_socket_connect_listener(&c->addr, deadline, &c->fds[i]);
+      if (st == SN_OK && sn_auth_on()) {
+        uint64_t actx[3] = {ctx->env.secret[0], ctx->env.secret[1], ctx->env.comm_id};
+        char peer_s[120], s[80];
+        uint32_t foreign;
+        snprintf(peer_s, sizeof(peer_s), "rank %d at %s (socket transport)", peer,
+                 sn_socket_addr_str(&c->addr, s, sizeof(s)));
+        st = sn_auth_client(c->fds[i], ctx->env.rank, (uint32_t)i, actx, deadline, peer_s, &foreign, sn_sock_serve,
+                            ctx);
+      }
       if (st == SN_OK) st = sn_socket_send_all(c->fds[i], &h, sizeof(h), deadline);
       if (st != SN_OK) {
         char s[80];
@@ -257,22 +390,26 @@ static sn_status_t sn_sock_fail(sn_conn_t *c, const char *what, int err)
 /* Moves one socket's current message as far as the kernel allows. */
 static sn_status_t sn_sock_step(sn_conn_t *c, int i)
 {
+  const size_t hl = c->ctx->csum ? 2 * sizeof(uint64_t) : sizeof(uint64_t);
   while (c->cur[i] < c->q_tail) {
     sn_sock_req_t *r = &c->q[c->cur[i] % SN_SOCK_Q];
-    size_t total = sizeof(uint64_t) + r->bytes;
+    size_t total = hl + r->bytes;
     while (c->off[i] < total) {
       struct iovec iov[2];
       int n = 0;
-      if (c->off[i] < sizeof(uint64_t)) {
-        if (c->is_send) c->hdr[i] = r->bytes;
-        iov[n].iov_base = (uint8_t *)&c->hdr[i] + c->off[i];
-        iov[n++].iov_len = sizeof(uint64_t) - c->off[i];
+      if (c->off[i] < hl) {
+        if (c->is_send && c->off[i] == 0) {
+          c->hdr[i][0] = r->bytes;
+          if (c->ctx->csum) c->hdr[i][1] = sn_crc32c(0, r->buf, r->bytes);
+        }
+        iov[n].iov_base = (uint8_t *)c->hdr[i] + c->off[i];
+        iov[n++].iov_len = hl - c->off[i];
         if (c->is_send && r->bytes) {
           iov[n].iov_base = r->buf;
           iov[n++].iov_len = r->bytes;
         }
       } else {
-        iov[n].iov_base = (uint8_t *)r->buf + (c->off[i] - sizeof(uint64_t));
+        iov[n].iov_base = (uint8_t *)r->buf + (c->off[i] - hl);
         iov[n++].iov_len = total - c->off[i];
       }
       ssize_t k;
@@ -291,10 +428,27 @@ static sn_status_t sn_sock_step(sn_conn_t *c, int i)
       if (k == 0 && !c->is_send) return sn_sock_fail(c, "receive from", 0);
       size_t before = c->off[i];
       c->off[i] += (size_t)k;
-      if (!c->is_send && before < sizeof(uint64_t) && c->off[i] >= sizeof(uint64_t) && c->hdr[i] != r->bytes) {
+      if (!c->is_send && c->ctx->csum) {
+        /* checksum what just arrived while it is still in cache */
+        if (before == 0) c->rcrc[i] = 0;
+        size_t from = before > hl ? before : hl;
+        if (c->off[i] > from)
+          c->rcrc[i] = sn_crc32c(c->rcrc[i], (uint8_t *)r->buf + (from - hl), c->off[i] - from);
+      }
+      if (!c->is_send && before < sizeof(uint64_t) && c->off[i] >= sizeof(uint64_t) && c->hdr[i][0] != r->bytes) {
         SN_WARN("socket transport: message %" PRIu64 " from rank %d has %" PRIu64 " bytes, the receiver posted %zu "
                 "(mismatched calls across ranks?)",
-                c->cur[i], c->peer, c->hdr[i], r->bytes);
+                c->cur[i], c->peer, c->hdr[i][0], r->bytes);
+        return SN_ERR_REMOTE;
+      }
+    }
+    if (!c->is_send && c->ctx->csum) {
+      uint32_t got = r->bytes ? c->rcrc[i] : 0;
+      if (got != (uint32_t)c->hdr[i][1]) {
+        char s[80];
+        SN_WARN("socket transport: message %" PRIu64 " from rank %d (%s, %zu bytes) failed its CRC32C check "
+                "(sent 0x%08x, received data gives 0x%08x): corrupted in transit; not delivered",
+                c->cur[i], c->peer, sn_socket_addr_str(&c->addr, s, sizeof(s)), r->bytes, (uint32_t)c->hdr[i][1], got);
         return SN_ERR_REMOTE;
       }
     }
