@@ -143,8 +143,37 @@ static double sn_ring_allreduce_cost(double p, double n, const sn_link_cost_t *x
   return 2 * (p - 1) * x->alpha_us + 2 * f * n * x->us_per_byte + f * n * g;
 }
 
+/* 1 - P(none of a token's k distinct, uniformly drawn experts among `own`
+ * of the e experts): the chance that a rank (or domain) owning `own`
+ * experts receives a given token. */
+static double sn_ep_hit(int e, int k, int own)
+{
+  double none = 1.0;
+  for (int i = 0; i < k; i++) none *= e - own - i > 0 ? (double)(e - own - i) / (double)(e - i) : 0.0;
+  return 1.0 - none;
+}
+
+/* MoE dispatch under uniform routing (the same estimate on every rank: it
+ * sees only the model's shape). n = record bytes x tokens per rank. Direct:
+ * one record per (token, destination rank), one hop. Rail: one record per
+ * (token, remote domain) between domains, then the forwarder's fan-out
+ * inside the domain (its own share a local copy), two hops. */
+static double sn_ep_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
+{
+  const int P = d->nranks, D = d->topo ? d->topo->ndomains : 1, S = P / (D > 0 ? D : 1);
+  const int E = d->ep_experts > 0 ? d->ep_experts : P, K = d->ep_topk > 0 ? d->ep_topk : 1, L = E / P;
+  const double n = (double)d->count * (double)sn_dtype_size(d->dtype), hr = sn_ep_hit(E, K, L);
+  const sn_link_cost_t *x = D > 1 ? &m->inter : &m->intra, *in = &m->intra;
+  double intra = (S - 1) * hr, inter = (P - S) * hr;
+  if (algo == SN_ALGO_DIRECT) return x->alpha_us + n * (inter * x->us_per_byte + intra * in->us_per_byte);
+  double hd = sn_ep_hit(E, K, L * S), fwd = (P - S) * hr * (S - 1) / (S > 0 ? S : 1);
+  return x->alpha_us + in->alpha_us + n * ((D - 1) * hd * x->us_per_byte + (intra + fwd) * in->us_per_byte) +
+         n * (P - S) * hr * m->copy_us_per_byte;
+}
+
 double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
 {
+  if (d->coll == SN_COLL_EP_DISPATCH) return sn_ep_estimate(d, algo, m);
   const double p = d->nranks, n = sn_plan_bytes(d), g = m->reduce_us_per_byte, cp = m->copy_us_per_byte;
   const int D = d->topo ? d->topo->ndomains : 1;
   const sn_link_cost_t *x = D > 1 ? &m->inter : &m->intra, *in = &m->intra;

@@ -74,6 +74,7 @@ typedef enum {
   SN_COLL_SCATTER,
   SN_COLL_P2P,
   SN_COLL_ALLTOALLV, /* per-peer counts and displacements (sn_op_desc_t.v) */
+  SN_COLL_EP_DISPATCH, /* MoE dispatch: a route choice (src/api/ep.c runs its phases as all-to-all-v) */
   SN_COLL_COUNT
 } sn_coll_t;
 
@@ -88,6 +89,7 @@ typedef enum {
   SN_ALGO_HIER,     /* hierarchical over scale-up domains (needs desc->topo) */
   SN_ALGO_SAG,      /* scatter + ring allgather (van de Geijn broadcast, large messages) */
   SN_ALGO_DBT,      /* double binary tree (allreduce: two complementary binary trees, half the vector each) */
+  SN_ALGO_RAIL,     /* MoE dispatch: one copy per destination domain along the rail, forwarded inside it */
   SN_ALGO_COUNT
 } sn_algo_t;
 
@@ -143,6 +145,7 @@ typedef struct {
   int overlap;     /* buffers overlap in any other way: stage input through scratch */
   const sn_sched_topo_t *topo; /* domains, or NULL (flat: one domain) */
   const sn_vec_t *v; /* all-to-all-v only */
+  int ep_experts, ep_topk; /* dispatch only: the model (count = one token record's bytes x tokens per rank) */
 } sn_op_desc_t;
 
 /* A point-to-point call inside a group. */
