@@ -45,6 +45,7 @@
 #include "dev/dev.h"
 #include "engine/engine.h"
 #include "kernels/kernels.h"
+#include "kernels/kernels_inl.h"
 #include "plan/plan.h"
 
 #define SN_EXT_API(ret, name, ...) __attribute__((visibility("default"))) ret name(__VA_ARGS__)
@@ -53,6 +54,7 @@
 #define SN_EP_HANDLE_MAGIC 0x45504848u
 #define SN_EP_MAX_TOPK 64
 #define SN_EP_HDR 8 /* bytes: the record count in front of every block */
+enum { SN_EP_SEND, SN_EP_RECV, SN_EP_FWD, SN_EP_FWD_RECV, SN_EP_NSTAGE };
 
 struct sncclEp {
   uint32_t magic;
@@ -63,6 +65,10 @@ struct sncclEp {
   int route, mode;
   int nd, dom, S, loc; /* domains, mine, ranks per domain, my local index */
   int nhandles;
+  /* staging, grown to the high-water mark and kept (calls on one context
+   * never overlap: they complete before they return) */
+  uint8_t *stage[SN_EP_NSTAGE];
+  size_t stage_n[SN_EP_NSTAGE];
 };
 
 struct sncclEpHandle {
@@ -92,6 +98,22 @@ static int sn_ep_target(const sncclEp_t ep, int64_t e)
 }
 
 static int sn_ep_valid(const sncclEp_t ep, int64_t e) { return e >= 0 && e < ep->cfg.numExperts; }
+
+/* Staging buffer `which`, at least n bytes (NULL when out of memory). */
+static uint8_t *sn_ep_stage(sncclEp_t ep, int which, size_t n)
+{
+  if (n < 8) n = 8;
+  if (ep->stage_n[which] < n) {
+    uint8_t *b = realloc(ep->stage[which], n);
+    if (!b) {
+      SN_WARN("sncclEp : out of memory for %zu bytes of staging", n);
+      return NULL;
+    }
+    ep->stage[which] = b;
+    ep->stage_n[which] = n;
+  }
+  return ep->stage[which];
+}
 
 /* One all-to-all-v of bytes (a schedule of the direct builder). */
 static sn_status_t sn_ep_a2a(sncclEp_t ep, const char *fn, const char *what, const void *sbuf, const size_t *sc,
@@ -316,6 +338,7 @@ SN_EXT_API(ncclResult_t, sncclEpDestroy, sncclEp_t ep)
     return ncclInvalidUsage;
   }
   ep->magic = 0;
+  for (int i = 0; i < SN_EP_NSTAGE; i++) free(ep->stage[i]);
   free(ep);
   return ncclSuccess;
 }
@@ -496,7 +519,7 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
   }
   for (int g = 0; g < p; g++) h->c1s[g] = again ? h->c1s[g] : SN_EP_HDR + (ll ? maxT : nrec[g]) * rec;
   size_t stot = sn_ep_displs(p, h->c1s, sd);
-  sbuf = malloc(stot ? stot : 1);
+  sbuf = sn_ep_stage(ep, SN_EP_SEND, stot);
   if (!sbuf) {
     st = SN_ERR_SYSTEM;
     goto out;
@@ -541,7 +564,7 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
     }
   }
   size_t rtot = sn_ep_displs(p, h->c1r, rd);
-  rbuf = malloc(rtot ? rtot : 1);
+  rbuf = sn_ep_stage(ep, SN_EP_RECV, rtot);
   if (!rbuf) {
     st = SN_ERR_SYSTEM;
     goto out;
@@ -592,7 +615,7 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
       if (!again) h->c2s[g] = dmask[g] ? SN_EP_HDR + (ll ? (size_t)(ep->nd - 1) * maxT : nrec[g]) * rec : 0;
     }
     size_t ftot = sn_ep_displs(p, h->c2s, sd);
-    fbuf = malloc(ftot ? ftot : 1);
+    fbuf = sn_ep_stage(ep, SN_EP_FWD, ftot);
     if (!fbuf) {
       st = SN_ERR_SYSTEM;
       goto out;
@@ -633,7 +656,7 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
     size_t f2tot = sn_ep_displs(p, h->c2r, rd + 0);
     /* rd now indexes f2buf; the hop-1 blocks of my domain were taken above */
     size_t *rd2 = rd;
-    f2buf = malloc(f2tot ? f2tot : 1);
+    f2buf = sn_ep_stage(ep, SN_EP_FWD_RECV, f2tot);
     if (!f2buf) {
       st = SN_ERR_SYSTEM;
       goto out;
@@ -656,10 +679,6 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
   st = sn_ep_unpack(ep, h, fin, nfin, again, io);
 out:
   free(nrec);
-  free(sbuf);
-  free(rbuf);
-  free(fbuf);
-  free(f2buf);
   free(dmask);
   free(fin);
   free(finlen);
@@ -861,26 +880,42 @@ SN_EXT_API(ncclResult_t, sncclEpDispatchAgain, sncclEpHandle_t handle, const voi
 
 /* ---- combine ---- */
 
-static float sn_ep_load(ncclDataType_t t, const uint8_t *p, size_t i)
+/* acc[0..H) += w * row (row in combineType), in fp32. */
+static void sn_ep_axpy(ncclDataType_t t, float *acc, float w, const uint8_t *row, int H)
 {
   if (t == ncclFloat32) {
-    float f;
-    memcpy(&f, p + 4 * i, 4);
-    return f;
-  }
-  uint16_t u;
-  memcpy(&u, p + 2 * i, 2);
-  return t == ncclBfloat16 ? sn_bf16_to_float(u) : sn_half_to_float(u);
-}
-
-static void sn_ep_store(ncclDataType_t t, uint8_t *p, size_t i, float f)
-{
-  if (t == ncclFloat32) {
-    memcpy(p + 4 * i, &f, 4);
+    for (int x = 0; x < H; x++) {
+      float f;
+      memcpy(&f, row + 4 * (size_t)x, 4);
+      acc[x] += w * f;
+    }
     return;
   }
-  uint16_t u = t == ncclBfloat16 ? sn_float_to_bf16(f) : sn_float_to_half(f);
-  memcpy(p + 2 * i, &u, 2);
+  if (t == ncclBfloat16) {
+    for (int x = 0; x < H; x++) {
+      uint16_t u;
+      memcpy(&u, row + 2 * (size_t)x, 2);
+      acc[x] += w * sn_bf16_widen(u);
+    }
+    return;
+  }
+  for (int x = 0; x < H; x++) {
+    uint16_t u;
+    memcpy(&u, row + 2 * (size_t)x, 2);
+    acc[x] += w * sn_fp16_widen(u);
+  }
+}
+
+static void sn_ep_store_row(ncclDataType_t t, uint8_t *dst, const float *acc, int H)
+{
+  if (t == ncclFloat32) {
+    memcpy(dst, acc, 4 * (size_t)H);
+    return;
+  }
+  for (int x = 0; x < H; x++) {
+    uint16_t u = t == ncclBfloat16 ? sn_bf16_narrow(acc[x]) : sn_fp16_narrow(acc[x]);
+    memcpy(dst + 2 * (size_t)x, &u, 2);
+  }
 }
 
 static sn_status_t sn_ep_combine(sncclEpHandle_t h, const void *expertOut, void *out, unsigned flags)
@@ -907,7 +942,7 @@ static sn_status_t sn_ep_combine(sncclEpHandle_t h, const void *expertOut, void 
     rc[g] = h->ret_in[g] ? sn_ep_pad8(h->ret_in[g]) + h->ret_in[g] * cb : 0;
   }
   size_t stot = sn_ep_displs(p, sc, sd), rtot = sn_ep_displs(p, rc, rd);
-  uint8_t *sbuf = malloc(stot ? stot : 1), *rbuf = malloc(rtot ? rtot : 1);
+  uint8_t *sbuf = sn_ep_stage(ep, SN_EP_SEND, stot), *rbuf = sn_ep_stage(ep, SN_EP_RECV, rtot);
   float *acc = malloc((size_t)H * sizeof(float));
   sn_status_t st = sbuf && rbuf && acc ? SN_OK : SN_ERR_SYSTEM;
   size_t i = 0;
@@ -936,14 +971,12 @@ static sn_status_t sn_ep_combine(sncclEpHandle_t h, const void *expertOut, void 
         if (!mask[h->pos[ik]]) continue;
         const uint8_t *row = mask + sn_ep_pad8(h->ret_in[g]) + (size_t)h->pos[ik] * cb;
         float wk = (flags & SNCCL_EP_COMBINE_UNWEIGHTED) || !h->w ? 1.0f : h->w[ik];
-        for (int x = 0; x < H; x++) acc[x] += wk * sn_ep_load(ct, row, (size_t)x);
+        sn_ep_axpy(ct, acc, wk, row, H);
       }
-      for (int x = 0; x < H; x++) sn_ep_store(ct, (uint8_t *)out + (size_t)t * cb, (size_t)x, acc[x]);
+      sn_ep_store_row(ct, (uint8_t *)out + (size_t)t * cb, acc, H);
     }
   }
   free(a);
-  free(sbuf);
-  free(rbuf);
   free(acc);
   return st;
 }
