@@ -148,6 +148,9 @@ ncclResult_t sncclAlltoAllvDynamic(const void* sendbuff, const size_t sendcounts
  * forwards it inside its domain. Combine returns rows directly to their
  * source rank (no pre-reduction, so that the k order is kept exactly).
  *
+ * With SNCCL_EP_COMBINE_REDUCED, combine goes back the way dispatch came and
+ * sums on the way (see the flag).
+ *
  * Buffers are host memory in this version: device or managed buffers are
  * ncclInvalidArgument. Calls complete before they return (stream ignored)
  * and must not be made inside ncclGroupStart/End. Every rank of the
@@ -195,8 +198,8 @@ typedef struct sncclEpConfig_v1 {
 #define SNCCL_STATUS_ANY_BAD_EXPERT 0x8u
 
 /* What the last dispatch and combine of a handle moved (per rank). Bytes
- * are record bytes sent to other ranks (a record: 8 + 4 * topk header
- * bytes, the token, its scales, rounded up to 8), split by link class:
+ * are record bytes sent to other ranks (a record: 8 + 8 * topk header
+ * bytes (ids, weights), the token, its scales, rounded up to 8), split by link class:
  * inside this rank's scale-up domain or between domains. */
 typedef struct sncclEpStats_v1 {
   size_t size;              /* set by SNCCL_EP_STATS_INITIALIZER */
@@ -238,6 +241,12 @@ ncclResult_t sncclEpDispatch(sncclEp_t ep, const void* tokens, const void* scale
  * dispatch after the experts; out [numTokens][hidden] of combineType. With
  * SNCCL_EP_COMBINE_UNWEIGHTED this is also the backward of dispatch (the
  * gradient of the rows summed back to their tokens). */
+/* Expert ranks pre-sum their rows of a token (and on the rail route each
+ * forwarder its domain's partials) in fp32 and return one fp32 row per
+ * (token, rank) (rail: per (token, domain) between domains) instead of one
+ * row per (token, k). Fewer bytes; deterministic, but summed in a fixed
+ * (rank, then k) order instead of k order. */
+#define SNCCL_EP_COMBINE_REDUCED 0x2u
 ncclResult_t sncclEpCombine(sncclEpHandle_t handle, const void* expertOut, void* out, unsigned int flags,
                             cudaStream_t stream);
 /* Dispatches new per-token data along the handle's routing: the same rows

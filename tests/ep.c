@@ -158,6 +158,26 @@ static void formula(const ctx_t *x, const world_t *W, int rail, unsigned long lo
   }
 }
 
+/* Rail: the (token, domain) copies this rank forwarded: tokens of the
+ * ranks with its local index in other domains that have an expert here. */
+static unsigned long long rail_bundles(const ctx_t *x, const world_t *W)
+{
+  int S = x->p / x->nd, me = x->rank, L = W->s.num_experts / x->p;
+  unsigned long long n = 0;
+  for (int q = 0; q < x->p; q++) {
+    if (x->dom[q] == x->dom[me] || q % S != me % S) continue;
+    for (int t = 0; t < W->in[q].ntokens; t++) {
+      int hit = 0;
+      for (int k = 0; k < W->s.topk; k++) {
+        int64_t e = W->in[q].idx[(size_t)t * W->s.topk + k];
+        hit |= e >= 0 && e < W->s.num_experts && x->dom[e / L] == x->dom[me];
+      }
+      n += hit;
+    }
+  }
+  return n;
+}
+
 static int expect_rail(const ctx_t *x)
 {
   const char *a = getenv("SNCCL_ALGO");
@@ -271,16 +291,27 @@ static int one_shape(ctx_t *x, const shape_t *sh_in, uint64_t salt)
         memcpy(eo_api + 2 * i, &u, 2);
       }
     }
-    for (int pass = 0; pass < 2 && !bad; pass++) { /* weighted, then the backward of dispatch */
-      unsigned fl = pass ? SNCCL_EP_COMBINE_UNWEIGHTED : 0;
+    /* weighted, the backward of dispatch (unweighted), then both reduced */
+    static const unsigned passes[] = {0, SNCCL_EP_COMBINE_UNWEIGHTED, SNCCL_EP_COMBINE_REDUCED,
+                                      SNCCL_EP_COMBINE_REDUCED | SNCCL_EP_COMBINE_UNWEIGHTED};
+    for (int pass = 0; pass < 4 && !bad; pass++) {
+      unsigned fl = passes[pass];
       sn_ep_in_t in2[MAXP];
       for (int q = 0; q < p; q++) {
         in2[q] = W.in[q];
-        if (pass) in2[q].weights = NULL;
+        if (fl & SNCCL_EP_COMBINE_UNWEIGHTED) in2[q].weights = NULL;
       }
       T_ASSERT(sn_ep_ref_combine(&W.s, in2, W.out, (const float *const *)eo, y) == SN_OK, "%s: reference combine", what);
       T_NCCL(sncclEpCombine(hd, eo_api, out, fl, NULL));
       T_NCCL(sncclEpCombine(hd, eo_api, out2, fl, NULL));
+      if (fl & SNCCL_EP_COMBINE_REDUCED) {
+        sncclEpStats_t cst = SNCCL_EP_STATS_INITIALIZER;
+        T_NCCL(sncclEpGetStats(hd, &cst));
+        unsigned long long back = rail_bundles(x, &W) * (unsigned long long)H * sizeof(float);
+        T_ASSERT(!rail || cst.combineBytesInter == back,
+                 "%s: reduced rail combine sent %llu B between domains, expected one fp32 row per bundle this rank "
+                 "forwarded (token, domain) = %llu", what, cst.combineBytesInter, back);
+      }
       T_ASSERT(!memcmp(out, out2, (size_t)in->ntokens * H * cs), "%s: two combines differ (not deterministic)", what);
       for (size_t i = 0; i < (size_t)in->ntokens * H; i++) {
         float got, want_f = y[r][i];
@@ -292,7 +323,7 @@ static int one_shape(ctx_t *x, const shape_t *sh_in, uint64_t salt)
         }
         float tol = (sh->ct == ncclFloat32 ? 1e-5f : 1e-2f) * (1.0f + fabsf(want_f));
         if (!(fabsf(got - want_f) <= tol)) {
-          T_MSG("%s: combine%s token %zu elem %zu: got %g, reference %g", what, pass ? " (unweighted)" : "",
+          T_MSG("%s: combine (flags 0x%x) token %zu elem %zu: got %g, reference %g", what, fl,
                 i / (size_t)H, i % (size_t)H, got, want_f);
           bad = 1;
           break;

@@ -62,6 +62,7 @@ struct sncclEp {
   sncclEpConfig_t cfg;
   int p, r, L, K, H;
   size_t xbytes, sb, rec, cbytes, cap;
+  size_t xoff; /* payload offset in a record: after {src, token}, ids[K], weights[K] */
   int route, mode;
   int nd, dom, S, loc; /* domains, mine, ranks per domain, my local index */
   int nhandles;
@@ -83,6 +84,14 @@ struct sncclEpHandle {
   size_t *ret_out; /* [p] rows I return to rank q */
   int32_t *rows_of; /* rows I return, source after source (-1: dropped) */
   size_t nrows_of;
+  /* the reduced combine: every final record in arrival order (hop-1 blocks
+   * by peer, then hop-2 blocks by forwarder), its rows and weights */
+  int32_t *fin_rows; /* [nfin][K], -1: not mine or dropped */
+  float *fin_w;      /* [nfin][K] */
+  size_t nfin;
+  size_t *s1n, *s2n, *r1n, *r2n; /* [p] records sent / received on hops 1 and 2 */
+  uint8_t *fwd_hits; /* rail: [bundle records][S]: which ranks of my domain got a copy */
+  size_t nbundle;
   sncclEpStats_t stats;
 };
 
@@ -251,7 +260,8 @@ static sn_status_t sn_ep_create(ncclComm_t comm, const sncclEpConfig_t *cfg, snc
   ep->H = cfg->hidden;
   ep->xbytes = (size_t)cfg->hidden * sn_dtype_size((sn_dtype_t)cfg->dispatchType);
   ep->sb = (size_t)cfg->scaleBytes;
-  ep->rec = sn_ep_pad8(8 + 4 * (size_t)ep->K + ep->xbytes + ep->sb);
+  ep->xoff = 8 + 8 * (size_t)ep->K;
+  ep->rec = sn_ep_pad8(ep->xoff + ep->xbytes + ep->sb);
   ep->cbytes = (size_t)cfg->hidden * sn_dtype_size((sn_dtype_t)cfg->combineType);
   size_t per = (size_t)(ep->K < ep->L ? ep->K : ep->L);
   ep->cap = cfg->recvCapacity == NCCL_CONFIG_UNDEF_INT
@@ -355,19 +365,25 @@ static void sn_ep_handle_free(sncclEpHandle_t h)
   free(h->c1s);
   free(h->pos);
   free(h->rows_of);
+  free(h->fin_rows);
+  free(h->fin_w);
+  free(h->s1n);
+  free(h->fwd_hits);
   h->magic = 0;
   free(h);
 }
 
 /* Writes one record. ids: the expert ids this copy serves (others -1). */
-static void sn_ep_put(const sncclEp_t ep, uint8_t *dst, int src, int t, const int32_t *ids, const uint8_t *x,
-                      const uint8_t *sc)
+static void sn_ep_put(const sncclEp_t ep, uint8_t *dst, int src, int t, const int32_t *ids, const float *w,
+                      const uint8_t *x, const uint8_t *sc)
 {
   int32_t h[2] = {src, t};
   memcpy(dst, h, 8);
   memcpy(dst + 8, ids, 4 * (size_t)ep->K);
-  memcpy(dst + 8 + 4 * (size_t)ep->K, x, ep->xbytes);
-  if (ep->sb) memcpy(dst + 8 + 4 * (size_t)ep->K + ep->xbytes, sc, ep->sb);
+  if (w) memcpy(dst + 8 + 4 * (size_t)ep->K, w, 4 * (size_t)ep->K);
+  else for (int k = 0; k < ep->K; k++) memcpy(dst + 8 + 4 * (size_t)(ep->K + k), &(float){1.0f}, 4);
+  memcpy(dst + ep->xoff, x, ep->xbytes);
+  if (ep->sb) memcpy(dst + ep->xoff + ep->xbytes, sc, ep->sb);
 }
 
 typedef struct {
@@ -387,14 +403,15 @@ static sn_status_t sn_ep_unpack(sncclEp_t ep, sncclEpHandle_t h, const uint8_t *
   size_t total = 0;
   for (int b = 0; b < nblk; b++)
     if (blk[b]) total += (size_t)*(const uint64_t *)blk[b];
-  const uint8_t **recs = malloc((total ? total : 1) * sizeof(*recs) * 2);
+  const uint8_t **recs = malloc((total ? total : 1) * sizeof(*recs));
+  size_t *sorted = malloc((total ? total : 1) * sizeof(size_t));
   size_t *cnt = calloc((size_t)p + 1 + 2 * (size_t)L, sizeof(size_t));
-  if (!recs || !cnt) {
+  if (!recs || !cnt || !sorted) {
     free(recs);
+    free(sorted);
     free(cnt);
     return SN_ERR_SYSTEM;
   }
-  const uint8_t **sorted = recs + total;
   size_t n = 0;
   for (int b = 0; b < nblk; b++) {
     if (!blk[b]) continue;
@@ -404,11 +421,11 @@ static sn_status_t sn_ep_unpack(sncclEp_t ep, sncclEpHandle_t h, const uint8_t *
   size_t *start = cnt, *lcnt = cnt + p + 1, *lcur = lcnt + L; /* start[q]: first sorted record of source q */
   for (size_t i = 0; i < n; i++) start[((const int32_t *)recs[i])[0] + 1]++;
   for (int q = 0; q < p; q++) start[q + 1] += start[q];
-  for (size_t i = 0; i < n; i++) sorted[start[((const int32_t *)recs[i])[0]]++] = recs[i]; /* stable */
+  for (size_t i = 0; i < n; i++) sorted[start[((const int32_t *)recs[i])[0]]++] = i; /* stable */
   for (int q = p; q > 0; q--) start[q] = start[q - 1];
   start[0] = 0;
   for (size_t i = 0; i < n; i++) {
-    const int32_t *ids = (const int32_t *)(sorted[i] + 8);
+    const int32_t *ids = (const int32_t *)(recs[sorted[i]] + 8);
     for (int k = 0; k < K; k++)
       if (ids[k] >= 0) lcnt[ids[k] - (int64_t)ep->r * L]++;
   }
@@ -435,8 +452,14 @@ static sn_status_t sn_ep_unpack(sncclEp_t ep, sncclEpHandle_t h, const uint8_t *
     for (size_t z = io->used; z < cap; z++) io->src[z * 3] = io->src[z * 3 + 1] = io->src[z * 3 + 2] = -1;
   /* rows, and the combine return list (per source, in (token, k) order) */
   int32_t *rows_of = again ? NULL : malloc((n * (size_t)K + 1) * sizeof(int32_t));
-  if (!again && !rows_of) {
+  int32_t *fin_rows = again ? NULL : malloc((n * (size_t)K + 1) * sizeof(int32_t));
+  float *fin_w = again ? NULL : malloc((n * (size_t)K + 1) * sizeof(float));
+  if (!again && (!rows_of || !fin_rows || !fin_w)) {
+    free(rows_of);
+    free(fin_rows);
+    free(fin_w);
     free(recs);
+    free(sorted);
     free(cnt);
     return SN_ERR_SYSTEM;
   }
@@ -444,10 +467,13 @@ static sn_status_t sn_ep_unpack(sncclEp_t ep, sncclEpHandle_t h, const uint8_t *
   for (int q = 0; q < p; q++) {
     size_t before = nr;
     for (size_t i = start[q]; i < start[q + 1]; i++) {
-      const uint8_t *rec = sorted[i];
+      size_t fi = sorted[i];
+      const uint8_t *rec = recs[fi];
       const int32_t *hd = (const int32_t *)rec, *ids = hd + 2;
-      const uint8_t *x = rec + 8 + 4 * (size_t)K;
+      const uint8_t *x = rec + ep->xoff;
+      if (fin_w) memcpy(fin_w + fi * K, rec + 8 + 4 * (size_t)K, 4 * (size_t)K);
       for (int k = 0; k < K; k++) {
+        if (fin_rows) fin_rows[fi * K + k] = -1;
         if (ids[k] < 0) continue;
         size_t z = off[ids[k] - (int64_t)ep->r * L]++;
         if (z < cap) {
@@ -460,6 +486,7 @@ static sn_status_t sn_ep_unpack(sncclEp_t ep, sncclEpHandle_t h, const uint8_t *
           }
         }
         if (rows_of) rows_of[nr] = z < cap ? (int32_t)z : -1;
+        if (fin_rows) fin_rows[fi * K + k] = z < cap ? (int32_t)z : -1;
         nr++;
       }
     }
@@ -468,8 +495,12 @@ static sn_status_t sn_ep_unpack(sncclEp_t ep, sncclEpHandle_t h, const uint8_t *
   if (!again) {
     h->rows_of = rows_of;
     h->nrows_of = nr;
+    h->fin_rows = fin_rows;
+    h->fin_w = fin_w;
+    h->nfin = n;
   }
   free(recs);
+  free(sorted);
   free(cnt);
   return SN_OK;
 }
@@ -543,7 +574,8 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
         int64_t e = h->idx[(size_t)t * K + k];
         ids[k] = sn_ep_valid(ep, e) && sn_ep_target(ep, e) == g ? (int32_t)e : -1;
       }
-      sn_ep_put(ep, sbuf + cur[g], r, t, ids, io->x + (size_t)t * ep->xbytes, io->sc ? io->sc + (size_t)t * ep->sb : NULL);
+      sn_ep_put(ep, sbuf + cur[g], r, t, ids, h->w ? h->w + (size_t)t * K : NULL, io->x + (size_t)t * ep->xbytes,
+                io->sc ? io->sc + (size_t)t * ep->sb : NULL);
       cur[g] += rec;
     }
   }
@@ -552,6 +584,7 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
     for (int g = 0; g < p; g++) {
       h->stats.tokenCopies += nrec[g];
       bytes[g] = nrec[g] * rec;
+      h->s1n[g] = nrec[g];
     }
     sn_ep_account(ep, h, bytes, 0);
   }
@@ -572,6 +605,8 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
   if ((st = sn_ep_a2a(ep, fn, ep->route == sncclEpRouteRail ? "rail-hop1" : "direct", sbuf, h->c1s, sd, rbuf, h->c1r,
                       rd)) != SN_OK)
     goto out;
+  if (!again)
+    for (int q = 0; q < p; q++) h->r1n[q] = sn_ep_blk_nrec(rbuf + rd[q]);
   fin = calloc(2 * (size_t)p, sizeof(*fin));
   finlen = calloc(2 * (size_t)p, sizeof(*finlen));
   if (!fin || !finlen) {
@@ -606,7 +641,12 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
       }
     }
     dmask = calloc((size_t)p, 1);
-    if (!dmask) {
+    if (!again) {
+      h->nbundle = 0;
+      for (int q = 0; q < p; q++) h->nbundle += sn_ep_dom(ep, q) != ep->dom ? h->r1n[q] : 0;
+      h->fwd_hits = calloc(h->nbundle * (size_t)ep->S + 1, 1);
+    }
+    if (!dmask || !h->fwd_hits) {
       st = SN_ERR_SYSTEM;
       goto out;
     }
@@ -625,10 +665,11 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
       *(uint64_t *)(fbuf + sd[g]) = nrec[g];
       cur[g] = sd[g] + SN_EP_HDR;
     }
+    size_t nb = 0; /* bundle records, in arrival order */
     for (int q = 0; q < p; q++) {
       if (sn_ep_dom(ep, q) == ep->dom) continue;
       const uint8_t *b = rbuf + rd[q];
-      for (uint64_t i = 0; i < *(const uint64_t *)b; i++) {
+      for (uint64_t i = 0; i < *(const uint64_t *)b; i++, nb++) {
         const uint8_t *rc = b + SN_EP_HDR + i * rec;
         const int32_t *hd = (const int32_t *)rc, *rid = hd + 2;
         for (int j = 0; j < ep->S; j++) {
@@ -638,14 +679,18 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
             hit |= ids[k] >= 0;
           }
           if (!hit) continue;
-          const uint8_t *x = rc + 8 + 4 * (size_t)K;
-          sn_ep_put(ep, fbuf + cur[g], hd[0], hd[1], ids, x, x + ep->xbytes);
+          const uint8_t *x = rc + ep->xoff;
+          sn_ep_put(ep, fbuf + cur[g], hd[0], hd[1], ids, (const float *)(rc + 8 + 4 * (size_t)K), x, x + ep->xbytes);
+          if (!again) h->fwd_hits[nb * (size_t)ep->S + (size_t)j] = 1;
           cur[g] += rec;
         }
       }
     }
     if (!again) {
-      for (int g = 0; g < p; g++) sc2[g] = dmask[g] ? nrec[g] * rec : 0;
+      for (int g = 0; g < p; g++) {
+        sc2[g] = dmask[g] ? nrec[g] * rec : 0;
+        h->s2n[g] = dmask[g] ? nrec[g] : 0;
+      }
       sn_ep_account(ep, h, sc2, 0);
       if (ll) {
         for (int q = 0; q < p; q++) h->c2r[q] = dmask[q] ? SN_EP_HDR + (size_t)(ep->nd - 1) * maxT * rec : 0;
@@ -662,6 +707,8 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
       goto out;
     }
     if ((st = sn_ep_a2a(ep, fn, "rail-hop2", fbuf, h->c2s, sd, f2buf, h->c2r, rd2)) != SN_OK) goto out;
+    if (!again)
+      for (int q = 0; q < p; q++) h->r2n[q] = dmask[q] ? sn_ep_blk_nrec(f2buf + rd2[q]) : 0;
     for (int q = 0; q < p; q++)
       if (dmask[q]) {
         finlen[nfin] = h->c2r[q];
@@ -754,7 +801,8 @@ static sn_status_t sn_ep_dispatch(sncclEp_t ep, const void *tokens, const void *
   h->w = w ? malloc((tk ? tk : 1) * sizeof(float)) : NULL;
   h->c1s = calloc(7 * (size_t)p, sizeof(size_t));
   h->pos = malloc((tk ? tk : 1) * sizeof(int32_t));
-  if (!h->idx || (w && !h->w) || !h->c1s || !h->pos) {
+  h->s1n = calloc(4 * (size_t)p, sizeof(size_t));
+  if (!h->idx || (w && !h->w) || !h->c1s || !h->pos || !h->s1n) {
     sn_ep_handle_free(h);
     return SN_ERR_SYSTEM;
   }
@@ -763,6 +811,9 @@ static sn_status_t sn_ep_dispatch(sncclEp_t ep, const void *tokens, const void *
   h->c2r = h->c1s + 3 * (size_t)p;
   h->ret_in = h->c1s + 4 * (size_t)p;
   h->ret_out = h->c1s + 5 * (size_t)p;
+  h->s2n = h->s1n + p;
+  h->r1n = h->s1n + 2 * (size_t)p;
+  h->r2n = h->s1n + 3 * (size_t)p;
   size_t *seen_cur = h->c1s + 6 * (size_t)p;
   for (size_t i = 0; i < tk; i++) h->idx[i] = idx[i];
   if (w) memcpy(h->w, w, tk * sizeof(float));
@@ -918,12 +969,124 @@ static void sn_ep_store_row(ncclDataType_t t, uint8_t *dst, const float *acc, in
   }
 }
 
+
+/* Reduced combine (SNCCL_EP_COMBINE_REDUCED): partials instead of rows.
+ *  A. every expert rank sums, per record it got, w * row over the record's
+ *     k in k order (fp32) and returns one fp32 row per record to the rank
+ *     the record came from (its source, or on the rail route the forwarder
+ *     of its domain): inside the domain on the rail route;
+ *  B. rail: each forwarder sums, per bundle record, the partials of its
+ *     domain's ranks in rank order and returns one row per (token, domain)
+ *     to the source, between domains;
+ *  C. the source adds its first-hop targets' partials in rank order.
+ * Deterministic (a fixed order), not the k-ordered sum bit for bit. */
+static sn_status_t sn_ep_combine_reduced(sncclEpHandle_t h, const void *expertOut, void *out, int weighted)
+{
+  sncclEp_t ep = h->ep;
+  int p = ep->p, K = ep->K, H = ep->H, rail = ep->route == sncclEpRouteRail;
+  ncclDataType_t ct = ep->cfg.combineType;
+  size_t cb = ep->cbytes, fb = (size_t)H * sizeof(float);
+  size_t *a = calloc(9 * (size_t)p, sizeof(size_t));
+  float *acc = malloc(fb);
+  if (!a || !acc) {
+    free(a);
+    free(acc);
+    return SN_ERR_SYSTEM;
+  }
+  size_t *scA = a, *sdA = a + p, *rcA = a + 2 * (size_t)p, *rdA = a + 3 * (size_t)p, *scB = a + 4 * (size_t)p,
+         *sdB = a + 5 * (size_t)p, *rcB = a + 6 * (size_t)p, *rdB = a + 7 * (size_t)p, *cur = a + 8 * (size_t)p;
+  for (int x = 0; x < p; x++) {
+    int final1 = !rail || sn_ep_dom(ep, x) == ep->dom; /* hop-1 records to/from x are final */
+    scA[x] = ((final1 ? h->r1n[x] : 0) + h->r2n[x]) * fb;
+    rcA[x] = ((final1 ? h->s1n[x] : 0) + h->s2n[x]) * fb;
+    scB[x] = rail && !final1 ? h->r1n[x] * fb : 0;
+    rcB[x] = rail && !final1 ? h->s1n[x] * fb : 0;
+  }
+  size_t totA = sn_ep_displs(p, scA, sdA), totRA = sn_ep_displs(p, rcA, rdA);
+  size_t totB = sn_ep_displs(p, scB, sdB), totRB = sn_ep_displs(p, rcB, rdB);
+  uint8_t *sA = sn_ep_stage(ep, SN_EP_SEND, totA), *rA = sn_ep_stage(ep, SN_EP_RECV, totRA);
+  uint8_t *sB = sn_ep_stage(ep, SN_EP_FWD, totB), *rB = sn_ep_stage(ep, SN_EP_FWD_RECV, totRB);
+  sn_status_t st = sA && rA && sB && rB ? SN_OK : SN_ERR_SYSTEM;
+  /* A: the final records in arrival order: hop-1 blocks, then hop-2 blocks */
+  size_t fi = 0;
+  for (int hop = 1; hop <= 2 && st == SN_OK; hop++)
+    for (int x = 0; x < p; x++) {
+      size_t n = hop == 1 ? (!rail || sn_ep_dom(ep, x) == ep->dom ? h->r1n[x] : 0) : h->r2n[x];
+      uint8_t *dst = sA + sdA[x] + (hop == 2 ? scA[x] - h->r2n[x] * fb : 0);
+      for (size_t i = 0; i < n; i++, fi++) {
+        memset(acc, 0, fb);
+        for (int k = 0; k < K; k++) {
+          int32_t z = h->fin_rows[fi * K + k];
+          if (z >= 0) sn_ep_axpy(ct, acc, weighted ? h->fin_w[fi * K + k] : 1.0f, (const uint8_t *)expertOut + (size_t)z * cb, H);
+        }
+        memcpy(dst + i * fb, acc, fb);
+      }
+    }
+  if (st == SN_OK) st = sn_ep_a2a(ep, "sncclEpCombine", "combine-partials", sA, scA, sdA, rA, rcA, rdA);
+  if (st == SN_OK) {
+    h->stats.combineBytesIntra = h->stats.combineBytesInter = 0;
+    sn_ep_account(ep, h, scA, 1);
+  }
+  if (st == SN_OK && rail) { /* B */
+    const sn_sched_topo_t *tp = &ep->c->topo;
+    for (int g = 0; g < p; g++) cur[g] = rdA[g] + (sn_ep_dom(ep, g) == ep->dom ? h->s1n[g] : 0) * fb;
+    size_t nb = 0;
+    for (int q = 0; q < p; q++) {
+      if (sn_ep_dom(ep, q) == ep->dom) continue;
+      for (size_t i = 0; i < h->r1n[q]; i++, nb++) {
+        memset(acc, 0, fb);
+        for (int j = 0; j < ep->S; j++) {
+          if (!h->fwd_hits[nb * (size_t)ep->S + (size_t)j]) continue;
+          int g = sn_topo_rank_at(tp, ep->dom, j);
+          const float *pr = (const float *)(rA + cur[g]);
+          for (int x = 0; x < H; x++) acc[x] += pr[x];
+          cur[g] += fb;
+        }
+        memcpy(sB + sdB[q] + i * fb, acc, fb);
+      }
+    }
+    st = sn_ep_a2a(ep, "sncclEpCombine", "combine-rail", sB, scB, sdB, rB, rcB, rdB);
+    if (st == SN_OK) sn_ep_account(ep, h, scB, 1);
+  }
+  if (st == SN_OK) { /* C */
+    for (int g = 0; g < p; g++) cur[g] = rail && sn_ep_dom(ep, g) != ep->dom ? rdB[g] : rdA[g];
+    for (int t = 0; t < h->T; t++) {
+      int tg[SN_EP_MAX_TOPK], n = 0;
+      for (int k = 0; k < K; k++) {
+        int64_t e = h->idx[(size_t)t * K + k];
+        if (!sn_ep_valid(ep, e)) continue;
+        int g = sn_ep_target(ep, e), i = n;
+        int dup = 0;
+        for (int j = 0; j < n; j++) dup |= tg[j] == g;
+        if (dup) continue;
+        while (i > 0 && tg[i - 1] > g) { /* insertion: targets in rank order */
+          tg[i] = tg[i - 1];
+          i--;
+        }
+        tg[i] = g;
+        n++;
+      }
+      memset(acc, 0, fb);
+      for (int j = 0; j < n; j++) {
+        int g = tg[j];
+        const float *pr = (const float *)((rail && sn_ep_dom(ep, g) != ep->dom ? rB : rA) + cur[g]);
+        for (int x = 0; x < H; x++) acc[x] += pr[x];
+        cur[g] += fb;
+      }
+      sn_ep_store_row(ct, (uint8_t *)out + (size_t)t * cb, acc, H);
+    }
+  }
+  free(a);
+  free(acc);
+  return st;
+}
+
 static sn_status_t sn_ep_combine(sncclEpHandle_t h, const void *expertOut, void *out, unsigned flags)
 {
   const char *fn = "sncclEpCombine";
   SN_CHECK(sn_ep_check_handle(h, fn));
   sncclEp_t ep = h->ep;
-  if (flags & ~SNCCL_EP_COMBINE_UNWEIGHTED) {
+  if (flags & ~(SNCCL_EP_COMBINE_UNWEIGHTED | SNCCL_EP_COMBINE_REDUCED)) {
     SN_WARN("%s : flags 0x%x has unknown bits", fn, flags);
     return SN_ERR_INVALID_ARG;
   }
@@ -931,6 +1094,8 @@ static sn_status_t sn_ep_combine(sncclEpHandle_t h, const void *expertOut, void 
   const char *names[] = {"expertOut", "out"};
   int need[] = {h->nrows_of > 0, h->T > 0};
   SN_CHECK(sn_ep_check_ptrs(ep->c, fn, ptrs, names, need, 2));
+  if (flags & SNCCL_EP_COMBINE_REDUCED)
+    return sn_ep_combine_reduced(h, expertOut, out, !(flags & SNCCL_EP_COMBINE_UNWEIGHTED));
   int p = ep->p, K = ep->K, H = ep->H;
   ncclDataType_t ct = ep->cfg.combineType;
   size_t cb = ep->cbytes;
