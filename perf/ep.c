@@ -25,9 +25,10 @@
 
 static struct {
   int P, T, H, K, E, sb, iters, warmup, mode, route, domlimit;
+  unsigned cflags;
   ncclDataType_t xt;
   double deadline;
-} o = {4, 64, 512, 8, 32, 0, 20, 3, sncclEpModeThroughput, sncclEpRouteAuto, 0, ncclBfloat16, 600};
+} o = {4, 64, 512, 8, 32, 0, 20, 3, sncclEpModeThroughput, sncclEpRouteAuto, 0, 0, ncclBfloat16, 600};
 
 static double now_us(void)
 {
@@ -159,7 +160,7 @@ static int rank_main(int rank, int P, ncclUniqueId id, void *arg)
     double t1 = now_us();
     CHECK(ncclAllReduce(one, one, 1, ncclInt32, ncclMax, comm, NULL));
     double t2 = now_us();
-    CHECK(sncclEpCombine(hd, eo, out, 0, NULL));
+    CHECK(sncclEpCombine(hd, eo, out, o.cflags, NULL));
     double t3 = now_us();
     if (it >= 0) {
       td[it] = t1 - t0;
@@ -187,7 +188,8 @@ static int rank_main(int rank, int P, ncclUniqueId id, void *arg)
            P, D, o.T, o.H, o.K, o.E, o.xt == ncclFloat32 ? "fp32" : o.xt == ncclBfloat16 ? "bf16" : "fp8", o.sb,
            o.mode == sncclEpModeLowLatency ? "low-latency" : "throughput", st.route == sncclEpRouteRail ? "rail" : "direct",
            o.domlimit ? "domain-limited:" : "uniform", o.domlimit ? (char[]){(char)('0' + o.domlimit), 0} : "");
-    printf("# record %zu B; per rank on average: %.0f token copies sent\n", st.recordBytes, (double)b[6] / P);
+    printf("# record %zu B; per rank on average: %.0f token copies sent; combine %s\n", st.recordBytes, (double)b[6] / P,
+           o.cflags ? "reduced (fp32 partials)" : "plain (one row per token and k)");
     printf("# %-8s %10s %10s %10s %10s %14s %14s %14s\n", "phase", "mean_us", "p50_us", "p99_us", "GB/s", "intra_B/rank",
            "inter_B/rank", "formula_inter");
     stats_of(td, o.iters, &m, &p50, &p99);
@@ -210,7 +212,7 @@ static void usage(void)
   fprintf(stderr,
           "usage: ep_perf [-P ranks] [-t tokens/rank] [-H hidden] [-k topk] [-e experts] [-d bf16|fp8|fp32]\n"
           "               [-s scale_bytes] [-m tp|ll] [-r auto|direct|rail] [-R uniform|domain:M]\n"
-          "               [-n iters] [-w warmup] [-p decode|prefill]\n"
+          "               [-c plain|reduced] [-n iters] [-w warmup] [-p decode|prefill]\n"
           "  SN_LAUNCH_DOMAINS=D splits the ranks into D emulated scale-up domains.\n");
 }
 
@@ -234,6 +236,7 @@ int main(int argc, char **argv)
     else if (!strcmp(f, "-d")) o.xt = !strcmp(v, "fp32") ? ncclFloat32 : !strcmp(v, "fp8") ? ncclFloat8e4m3 : ncclBfloat16;
     else if (!strcmp(f, "-m")) o.mode = !strcmp(v, "ll") ? sncclEpModeLowLatency : sncclEpModeThroughput;
     else if (!strcmp(f, "-r")) o.route = !strcmp(v, "rail") ? sncclEpRouteRail : !strcmp(v, "direct") ? sncclEpRouteDirect : sncclEpRouteAuto;
+    else if (!strcmp(f, "-c")) o.cflags = !strcmp(v, "reduced") ? SNCCL_EP_COMBINE_REDUCED : 0;
     else if (!strcmp(f, "-R")) o.domlimit = !strncmp(v, "domain:", 7) ? atoi(v + 7) : 0;
     else if (!strcmp(f, "-p")) {
       o.T = !strcmp(v, "prefill") ? 4096 : 128;

@@ -8,17 +8,17 @@
 # formula's value.
 #
 #   perf/compare/ep-rail.sh [-P RANKS] [-t TOKENS] [-H HIDDEN] [-k TOPK] [-e EXPERTS] [-R ROUNDS]
-#                           [-n ITERS] [-b RATE] [-g ROUTING] [BUILD_DIR]
+#                           [-n ITERS] [-b RATE] [-g ROUTING] [-c plain|reduced] [BUILD_DIR]
 #
 # Defaults: 4 ranks (2 x 2), 128 tokens/rank, hidden 2048, top-8, 64
-# experts, uniform routing, 3 rounds, 5 iterations, 500mbit per direction
+# experts, uniform routing, reduced combine, 3 rounds, 5 iterations, 500mbit per direction
 # per domain. Needs root, ip (iproute2), veth, bridges and sch_tbf; says
 # which is missing and exits 77 otherwise.
-P=4 T=128 H=2048 K=8 E=64 rounds=3 iters=5 rate=500mbit routing=uniform
-while getopts P:t:H:k:e:R:n:b:g: o; do
+P=4 T=128 H=2048 K=8 E=64 rounds=3 iters=5 rate=500mbit routing=uniform comb=reduced
+while getopts P:t:H:k:e:R:n:b:g:c: o; do
   case $o in
   P) P=$OPTARG ;; t) T=$OPTARG ;; H) H=$OPTARG ;; k) K=$OPTARG ;; e) E=$OPTARG ;;
-  R) rounds=$OPTARG ;; n) iters=$OPTARG ;; b) rate=$OPTARG ;; g) routing=$OPTARG ;;
+  R) rounds=$OPTARG ;; n) iters=$OPTARG ;; b) rate=$OPTARG ;; g) routing=$OPTARG ;; c) comb=$OPTARG ;;
   *) sed -n '2,17p' "$0"; exit 2 ;;
   esac
 done
@@ -62,13 +62,13 @@ if [ -n "$why" ]; then
   exit 77
 fi
 echo "# 2 domains in network namespaces $ns{0,1}, inter-domain veths limited to $rate each way (tc tbf)"
-echo "# ep_perf -P $P -t $T -H $H -k $K -e $E -R $routing -n $iters, $rounds rounds of rail then direct"
+echo "# ep_perf -P $P -t $T -H $H -k $K -e $E -R $routing -c $comb -n $iters, $rounds rounds of rail then direct"
 export SN_LAUNCH_DOMAINS=2 SN_LAUNCH_NETNS="$ns" NCCL_SOCKET_IFNAME="$br,sev${id}"
 r=1
 while [ "$r" -le "$rounds" ]; do
   for route in rail direct; do
     echo "## round $r, route $route"
-    "$bin" -P "$P" -t "$T" -H "$H" -k "$K" -e "$E" -R "$routing" -n "$iters" -w 1 -r "$route" || exit 1
+    "$bin" -P "$P" -t "$T" -H "$H" -k "$K" -e "$E" -R "$routing" -c "$comb" -n "$iters" -w 1 -r "$route" || exit 1
   done
   r=$((r + 1))
 done
