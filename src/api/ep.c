@@ -16,12 +16,14 @@
  *     direct: the expert's rank; rail: the expert's rank inside r's domain,
  *     else the rank with r's local index in the expert's domain. One record
  *     per (token, target), in token order: the dedup of both routes.
- *  2. counts (throughput mode): one uint64 per peer that gets records; in
+ *  2. counts (throughput mode): two uint64 per peer: the records it gets
+ *     on hop 1 and (rail) how many of my tokens have an expert on it, so
+ *     that its hop-2 sizes are known without a second count round. In
  *     low-latency mode every block has the fixed worst-case size instead.
  *  3. hop 1 (all-to-all-v).
  *  4. rail only: the records that came from other domains are fanned out
  *     to the ranks of r's domain that own their experts (one record per
- *     rank, ids filtered), counts exchanged inside the domain, hop 2.
+ *     rank, ids filtered), hop 2 inside the domain.
  *  5. unpack: records bucketed by source rank (each source reaches r by one
  *     path, in token order), rows placed by (local expert, source, token, k)
  *     exactly as the reference model (src/ep/ref.c) says.
@@ -170,11 +172,12 @@ static size_t sn_ep_displs(int p, const size_t *cnt, size_t *dsp)
 }
 
 /* Learns rc[] (bytes each peer sends me) from sc[] for the peers in mask
- * (NULL: all). */
-static sn_status_t sn_ep_counts(sncclEp_t ep, const char *fn, const size_t *sc, size_t *rc, const uint8_t *mask)
+ * (NULL: all); with sc2/rc2 a second word per peer travels along. */
+static sn_status_t sn_ep_counts(sncclEp_t ep, const char *fn, const size_t *sc, size_t *rc, const size_t *sc2,
+                                size_t *rc2, const uint8_t *mask)
 {
-  int p = ep->p;
-  uint64_t *x = calloc(2 * (size_t)p, sizeof(uint64_t));
+  int p = ep->p, w = sc2 ? 2 : 1;
+  uint64_t *x = calloc(2 * (size_t)p * (size_t)w, sizeof(uint64_t));
   size_t *cnt = calloc(4 * (size_t)p, sizeof(size_t));
   if (!x || !cnt) {
     free(x);
@@ -183,13 +186,18 @@ static sn_status_t sn_ep_counts(sncclEp_t ep, const char *fn, const size_t *sc, 
   }
   size_t *c8 = cnt, *d8 = cnt + p, *rd8 = cnt + 2 * (size_t)p;
   for (int j = 0; j < p; j++) {
-    x[j] = sc[j];
-    c8[j] = !mask || mask[j] ? 8 : 0;
-    d8[j] = (size_t)j * 8;
-    rd8[j] = (size_t)j * 8;
+    x[(size_t)j * w] = sc[j];
+    if (sc2) x[(size_t)j * w + 1] = sc2[j];
+    c8[j] = !mask || mask[j] ? 8 * (size_t)w : 0;
+    d8[j] = (size_t)j * 8 * w;
+    rd8[j] = (size_t)j * 8 * w;
   }
-  sn_status_t st = sn_ep_a2a(ep, fn, "ep-counts", x, c8, d8, x + p, c8, rd8);
-  for (int j = 0; j < p && st == SN_OK; j++) rc[j] = (!mask || mask[j]) ? (size_t)x[p + j] : 0;
+  uint64_t *y = x + (size_t)p * w;
+  sn_status_t st = sn_ep_a2a(ep, fn, "ep-counts", x, c8, d8, y, c8, rd8);
+  for (int j = 0; j < p && st == SN_OK; j++) {
+    rc[j] = (!mask || mask[j]) ? (size_t)y[(size_t)j * w] : 0;
+    if (rc2) rc2[j] = (!mask || mask[j]) ? (size_t)y[(size_t)j * w + 1] : 0;
+  }
   free(x);
   free(cnt);
   return st;
@@ -527,10 +535,10 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
   int p = ep->p, K = ep->K, T = h->T, r = ep->r;
   int ll = ep->mode == sncclEpModeLowLatency;
   size_t rec = ep->rec, maxT = (size_t)ep->cfg.maxTokensPerRank;
-  size_t *nrec = calloc(6 * (size_t)p, sizeof(size_t));
+  size_t *nrec = calloc(8 * (size_t)p, sizeof(size_t));
   if (!nrec) return SN_ERR_SYSTEM;
   size_t *sd = nrec + p, *rd = nrec + 2 * (size_t)p, *cur = nrec + 3 * (size_t)p, *sc2 = nrec + 4 * (size_t)p,
-         *bytes = nrec + 5 * (size_t)p;
+         *bytes = nrec + 5 * (size_t)p, *hit = nrec + 6 * (size_t)p, *hitr = nrec + 7 * (size_t)p;
   uint8_t *sbuf = NULL, *rbuf = NULL, *fbuf = NULL, *f2buf = NULL, *dmask = NULL;
   const uint8_t **fin = NULL;
   size_t *finlen = NULL;
@@ -547,6 +555,19 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
       if (!dup) seen[ns++] = g;
     }
     for (int i = 0; i < ns; i++) nrec[seen[i]]++;
+    /* rail: tell each rank of another domain how many of my tokens it will
+     * get through its forwarder, so that hop 2 needs no count round */
+    if (ep->route == sncclEpRouteRail) {
+      int hr[SN_EP_MAX_TOPK], nh = 0;
+      for (int k = 0; k < K; k++) {
+        int64_t e = h->idx[(size_t)t * K + k];
+        if (!sn_ep_valid(ep, e) || sn_ep_dom(ep, (int)(e / ep->L)) == ep->dom) continue;
+        int g = (int)(e / ep->L), dup = 0;
+        for (int i = 0; i < nh; i++) dup |= hr[i] == g;
+        if (!dup) hr[nh++] = g;
+      }
+      for (int i = 0; i < nh; i++) hit[hr[i]]++;
+    }
   }
   for (int g = 0; g < p; g++) h->c1s[g] = again ? h->c1s[g] : SN_EP_HDR + (ll ? maxT : nrec[g]) * rec;
   size_t stot = sn_ep_displs(p, h->c1s, sd);
@@ -592,7 +613,8 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
   if (!again) {
     if (ll) {
       for (int q = 0; q < p; q++) h->c1r[q] = SN_EP_HDR + maxT * rec;
-    } else if ((st = sn_ep_counts(ep, fn, h->c1s, h->c1r, NULL)) != SN_OK) {
+    } else if ((st = sn_ep_counts(ep, fn, h->c1s, h->c1r, ep->route == sncclEpRouteRail ? hit : NULL, hitr, NULL)) !=
+               SN_OK) {
       goto out;
     }
   }
@@ -692,10 +714,13 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
         h->s2n[g] = dmask[g] ? nrec[g] : 0;
       }
       sn_ep_account(ep, h, sc2, 0);
-      if (ll) {
-        for (int q = 0; q < p; q++) h->c2r[q] = dmask[q] ? SN_EP_HDR + (size_t)(ep->nd - 1) * maxT * rec : 0;
-      } else if ((st = sn_ep_counts(ep, fn, h->c2s, h->c2r, dmask)) != SN_OK) {
-        goto out;
+      for (int f = 0; f < p; f++) { /* f forwards the tokens of its rail peers that hit me */
+        h->c2r[f] = 0;
+        if (!dmask[f]) continue;
+        size_t n2 = 0;
+        for (int q = 0; q < p && !ll; q++)
+          if (sn_ep_dom(ep, q) != ep->dom && tp->local_index[q] == tp->local_index[f]) n2 += hitr[q];
+        h->c2r[f] = SN_EP_HDR + (ll ? (size_t)(ep->nd - 1) * maxT : n2) * rec;
       }
     }
     size_t f2tot = sn_ep_displs(p, h->c2r, rd + 0);
