@@ -90,6 +90,7 @@ struct sncclEpHandle {
    * by peer, then hop-2 blocks by forwarder), its rows and weights */
   int32_t *fin_rows; /* [nfin][K], -1: not mine or dropped */
   float *fin_w;      /* [nfin][K] */
+  uint8_t *fin_own;  /* [nfin]: the record serves an expert of mine */
   size_t nfin;
   size_t *s1n, *s2n, *r1n, *r2n; /* [p] records sent / received on hops 1 and 2 */
   uint8_t *fwd_hits; /* rail: [bundle records][S]: which ranks of my domain got a copy */
@@ -375,6 +376,7 @@ static void sn_ep_handle_free(sncclEpHandle_t h)
   free(h->rows_of);
   free(h->fin_rows);
   free(h->fin_w);
+  free(h->fin_own);
   free(h->s1n);
   free(h->fwd_hits);
   h->magic = 0;
@@ -435,7 +437,7 @@ static sn_status_t sn_ep_unpack(sncclEp_t ep, sncclEpHandle_t h, const uint8_t *
   for (size_t i = 0; i < n; i++) {
     const int32_t *ids = (const int32_t *)(recs[sorted[i]] + 8);
     for (int k = 0; k < K; k++)
-      if (ids[k] >= 0) lcnt[ids[k] - (int64_t)ep->r * L]++;
+      if (ids[k] >= 0 && ids[k] / L == ep->r) lcnt[ids[k] - (int64_t)ep->r * L]++;
   }
   size_t row = 0, align = (size_t)ep->cfg.expertAlignment, cap = ep->cap;
   size_t *off = lcur; /* the group starts, then their cursors */
@@ -462,7 +464,9 @@ static sn_status_t sn_ep_unpack(sncclEp_t ep, sncclEpHandle_t h, const uint8_t *
   int32_t *rows_of = again ? NULL : malloc((n * (size_t)K + 1) * sizeof(int32_t));
   int32_t *fin_rows = again ? NULL : malloc((n * (size_t)K + 1) * sizeof(int32_t));
   float *fin_w = again ? NULL : malloc((n * (size_t)K + 1) * sizeof(float));
-  if (!again && (!rows_of || !fin_rows || !fin_w)) {
+  uint8_t *fin_own = again ? NULL : malloc(n + 1);
+  if (!again && (!rows_of || !fin_rows || !fin_w || !fin_own)) {
+    free(fin_own);
     free(rows_of);
     free(fin_rows);
     free(fin_w);
@@ -480,9 +484,11 @@ static sn_status_t sn_ep_unpack(sncclEp_t ep, sncclEpHandle_t h, const uint8_t *
       const int32_t *hd = (const int32_t *)rec, *ids = hd + 2;
       const uint8_t *x = rec + ep->xoff;
       if (fin_w) memcpy(fin_w + fi * K, rec + 8 + 4 * (size_t)K, 4 * (size_t)K);
+      if (fin_own) fin_own[fi] = 0;
       for (int k = 0; k < K; k++) {
         if (fin_rows) fin_rows[fi * K + k] = -1;
-        if (ids[k] < 0) continue;
+        if (ids[k] < 0 || ids[k] / L != ep->r) continue; /* a bundle serves the whole domain */
+        if (fin_own) fin_own[fi] = 1;
         size_t z = off[ids[k] - (int64_t)ep->r * L]++;
         if (z < cap) {
           memcpy(io->rows + z * ep->xbytes, x, ep->xbytes);
@@ -505,6 +511,7 @@ static sn_status_t sn_ep_unpack(sncclEp_t ep, sncclEpHandle_t h, const uint8_t *
     h->nrows_of = nr;
     h->fin_rows = fin_rows;
     h->fin_w = fin_w;
+    h->fin_own = fin_own;
     h->nfin = n;
   }
   free(recs);
@@ -528,59 +535,30 @@ static void sn_ep_account(sncclEp_t ep, sncclEpHandle_t h, const size_t *sc, int
 /* The record count at the head of a block. */
 static size_t sn_ep_blk_nrec(const uint8_t *b) { return (size_t)*(const uint64_t *)b; }
 
-/* Hops 1 (and 2) and the unpack. First call (again = 0): learns and stores
- * the block sizes; again: reuses them. */
-static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *fn, int again, sn_ep_io_t *io)
+/* Runs one schedule (the rail builder's) with the engine. */
+static sn_status_t sn_ep_run_sched(sncclEp_t ep, const char *fn, const char *what, sn_sched_t *s, const void *sbuf,
+                                   void *rbuf, size_t count)
 {
-  int p = ep->p, K = ep->K, T = h->T, r = ep->r;
-  int ll = ep->mode == sncclEpModeLowLatency;
-  size_t rec = ep->rec, maxT = (size_t)ep->cfg.maxTokensPerRank;
-  size_t *nrec = calloc(8 * (size_t)p, sizeof(size_t));
-  if (!nrec) return SN_ERR_SYSTEM;
-  size_t *sd = nrec + p, *rd = nrec + 2 * (size_t)p, *cur = nrec + 3 * (size_t)p, *sc2 = nrec + 4 * (size_t)p,
-         *bytes = nrec + 5 * (size_t)p, *hit = nrec + 6 * (size_t)p, *hitr = nrec + 7 * (size_t)p;
-  uint8_t *sbuf = NULL, *rbuf = NULL, *fbuf = NULL, *f2buf = NULL, *dmask = NULL;
-  const uint8_t **fin = NULL;
-  size_t *finlen = NULL;
-  sn_status_t st = SN_OK;
+  sn_comm_t *c = ep->c;
+  sn_exec_t x;
+  sn_exec_label_t label = {fn, what, "uint8", ++c->op_seq, count};
+  sn_status_t st = sn_exec_init(&x, &c->eng, s, sbuf, rbuf, &label);
+  if (st == SN_OK) {
+    sn_exec_t *xs[1] = {&x};
+    st = sn_engine_run(xs, 1);
+    sn_exec_fini(&x);
+  }
+  return st;
+}
+
+/* The records of this rank's tokens for each first-hop target, counted
+ * (fill = 0) or written into sbuf at cur[] (fill = 1). */
+static void sn_ep_pack(sncclEp_t ep, sncclEpHandle_t h, const sn_ep_io_t *io, size_t *nrec, uint8_t *sbuf,
+                       size_t *cur, int fill)
+{
+  int K = ep->K;
   int32_t ids[SN_EP_MAX_TOPK];
-  /* 1. pack: count per target, then fill */
-  for (int t = 0; t < T; t++) {
-    int seen[SN_EP_MAX_TOPK], ns = 0;
-    for (int k = 0; k < K; k++) {
-      int64_t e = h->idx[(size_t)t * K + k];
-      if (!sn_ep_valid(ep, e)) continue;
-      int g = sn_ep_target(ep, e), dup = 0;
-      for (int i = 0; i < ns; i++) dup |= seen[i] == g;
-      if (!dup) seen[ns++] = g;
-    }
-    for (int i = 0; i < ns; i++) nrec[seen[i]]++;
-    /* rail: tell each rank of another domain how many of my tokens it will
-     * get through its forwarder, so that hop 2 needs no count round */
-    if (ep->route == sncclEpRouteRail) {
-      int hr[SN_EP_MAX_TOPK], nh = 0;
-      for (int k = 0; k < K; k++) {
-        int64_t e = h->idx[(size_t)t * K + k];
-        if (!sn_ep_valid(ep, e) || sn_ep_dom(ep, (int)(e / ep->L)) == ep->dom) continue;
-        int g = (int)(e / ep->L), dup = 0;
-        for (int i = 0; i < nh; i++) dup |= hr[i] == g;
-        if (!dup) hr[nh++] = g;
-      }
-      for (int i = 0; i < nh; i++) hit[hr[i]]++;
-    }
-  }
-  for (int g = 0; g < p; g++) h->c1s[g] = again ? h->c1s[g] : SN_EP_HDR + (ll ? maxT : nrec[g]) * rec;
-  size_t stot = sn_ep_displs(p, h->c1s, sd);
-  sbuf = sn_ep_stage(ep, SN_EP_SEND, stot);
-  if (!sbuf) {
-    st = SN_ERR_SYSTEM;
-    goto out;
-  }
-  for (int g = 0; g < p; g++) {
-    *(uint64_t *)(sbuf + sd[g]) = nrec[g];
-    cur[g] = sd[g] + SN_EP_HDR;
-  }
-  for (int t = 0; t < T; t++) {
+  for (int t = 0; t < h->T; t++) {
     int seen[SN_EP_MAX_TOPK], ns = 0;
     for (int k = 0; k < K; k++) {
       int64_t e = h->idx[(size_t)t * K + k];
@@ -591,167 +569,180 @@ static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *
     }
     for (int i = 0; i < ns; i++) {
       int g = seen[i];
+      if (!fill) {
+        nrec[g]++;
+        continue;
+      }
       for (int k = 0; k < K; k++) {
         int64_t e = h->idx[(size_t)t * K + k];
         ids[k] = sn_ep_valid(ep, e) && sn_ep_target(ep, e) == g ? (int32_t)e : -1;
       }
-      sn_ep_put(ep, sbuf + cur[g], r, t, ids, h->w ? h->w + (size_t)t * K : NULL, io->x + (size_t)t * ep->xbytes,
+      sn_ep_put(ep, sbuf + cur[g], ep->r, t, ids, h->w ? h->w + (size_t)t * K : NULL, io->x + (size_t)t * ep->xbytes,
                 io->sc ? io->sc + (size_t)t * ep->sb : NULL);
-      cur[g] += rec;
+      cur[g] += ep->rec;
     }
   }
+}
+
+/* Whether this rank is remote rank q's rail peer (q's bundles for this
+ * domain come here first). */
+static int sn_ep_my_bundle(const sncclEp_t ep, int q)
+{
+  return ep->route == sncclEpRouteRail && sn_ep_dom(ep, q) != ep->dom &&
+         ep->c->topo.local_index[q] == ep->loc;
+}
+
+/* The n-th remote rank whose bundles a rank of my domain forwards to me,
+ * ordered by that forwarder's local index, then by rank; -1 past the end. */
+static int sn_ep_fwd_order(const sncclEp_t ep, int n)
+{
+  const sn_sched_topo_t *tp = &ep->c->topo;
+  for (int f = 0; f < ep->S; f++)
+    for (int q = 0; q < ep->p && f != ep->loc; q++)
+      if (sn_ep_dom(ep, q) != ep->dom && tp->local_index[q] == f && n-- == 0) return q;
+  return -1;
+}
+
+/* Dispatch's data path and the unpack. First call (again = 0): learns and
+ * stores the block sizes; again: reuses them. */
+static sn_status_t sn_ep_route_run(sncclEp_t ep, sncclEpHandle_t h, const char *fn, int again, sn_ep_io_t *io)
+{
+  int p = ep->p, r = ep->r, rail = ep->route == sncclEpRouteRail;
+  int ll = ep->mode == sncclEpModeLowLatency;
+  size_t rec = ep->rec, maxT = (size_t)ep->cfg.maxTokensPerRank;
+  const sn_sched_topo_t *tp = &ep->c->topo;
+  size_t *nrec = calloc(8 * (size_t)p, sizeof(size_t));
+  int *rstep = calloc((size_t)p, sizeof(int));
+  const uint8_t **fin = calloc(3 * (size_t)p, sizeof(*fin));
+  size_t *finlen = calloc(3 * (size_t)p, sizeof(size_t));
+  sn_sched_t sched;
+  int built = 0;
+  sn_status_t st = nrec && rstep && fin && finlen ? SN_OK : SN_ERR_SYSTEM;
+  if (st != SN_OK) goto out;
+  size_t *sd = nrec + p, *rd = nrec + 2 * (size_t)p, *cur = nrec + 3 * (size_t)p, *w1 = nrec + 4 * (size_t)p,
+         *bytes = nrec + 5 * (size_t)p, *rd2 = nrec + 6 * (size_t)p;
+  /* 1. pack */
+  sn_ep_pack(ep, h, io, nrec, NULL, NULL, 0);
   if (!again) {
-    h->stats.tokenCopies = 0;
     for (int g = 0; g < p; g++) {
-      h->stats.tokenCopies += nrec[g];
-      bytes[g] = nrec[g] * rec;
+      int target = !rail || sn_ep_dom(ep, g) == ep->dom || tp->local_index[g] == ep->loc;
       h->s1n[g] = nrec[g];
+      h->c1s[g] = !target ? 0 : ll ? SN_EP_HDR + maxT * rec : nrec[g] ? SN_EP_HDR + nrec[g] * rec : 0;
+      bytes[g] = nrec[g] * rec;
     }
+    h->stats.tokenCopies = 0;
+    for (int g = 0; g < p; g++) h->stats.tokenCopies += nrec[g];
     sn_ep_account(ep, h, bytes, 0);
   }
-  /* 2. counts, 3. hop 1 */
+  size_t stot = sn_ep_displs(p, h->c1s, sd);
+  uint8_t *sbuf = sn_ep_stage(ep, SN_EP_SEND, stot);
+  if (!sbuf) {
+    st = SN_ERR_SYSTEM;
+    goto out;
+  }
+  for (int g = 0; g < p; g++) {
+    if (!h->c1s[g]) continue;
+    *(uint64_t *)(sbuf + sd[g]) = nrec[g];
+    cur[g] = sd[g] + SN_EP_HDR;
+  }
+  sn_ep_pack(ep, h, io, NULL, sbuf, cur, 1);
+  /* 2. counts: hop-1 bytes, and (rail) the size of my bundle for the
+   * peer's domain, which its rail peer will forward to it */
   if (!again) {
+    for (int x = 0; x < p; x++)
+      w1[x] = rail && sn_ep_dom(ep, x) != ep->dom ? h->c1s[sn_topo_rank_at(tp, sn_ep_dom(ep, x), ep->loc)] : 0;
     if (ll) {
-      for (int q = 0; q < p; q++) h->c1r[q] = SN_EP_HDR + maxT * rec;
-    } else if ((st = sn_ep_counts(ep, fn, h->c1s, h->c1r, ep->route == sncclEpRouteRail ? hit : NULL, hitr, NULL)) !=
-               SN_OK) {
-      goto out;
+      for (int q = 0; q < p; q++) {
+        int from = !rail || sn_ep_dom(ep, q) == ep->dom || sn_ep_my_bundle(ep, q);
+        h->c1r[q] = from ? SN_EP_HDR + maxT * rec : 0;
+        h->c2r[q] = rail && sn_ep_dom(ep, q) != ep->dom && !sn_ep_my_bundle(ep, q) ? SN_EP_HDR + maxT * rec : 0;
+      }
+    } else {
+      if ((st = sn_ep_counts(ep, fn, h->c1s, h->c1r, rail ? w1 : NULL, h->c2r, NULL)) != SN_OK) goto out;
+      for (int q = 0; q < p; q++)
+        if (!rail || sn_ep_dom(ep, q) == ep->dom || sn_ep_my_bundle(ep, q)) h->c2r[q] = 0;
     }
   }
-  size_t rtot = sn_ep_displs(p, h->c1r, rd);
-  rbuf = sn_ep_stage(ep, SN_EP_RECV, rtot);
+  size_t rtot = sn_ep_displs(p, h->c1r, rd), r2tot = sn_ep_displs(p, h->c2r, rd2);
+  for (int q = 0; q < p; q++) rd2[q] += rtot;
+  uint8_t *rbuf = sn_ep_stage(ep, SN_EP_RECV, rtot + r2tot);
   if (!rbuf) {
     st = SN_ERR_SYSTEM;
     goto out;
   }
-  if ((st = sn_ep_a2a(ep, fn, ep->route == sncclEpRouteRail ? "rail-hop1" : "direct", sbuf, h->c1s, sd, rbuf, h->c1r,
-                      rd)) != SN_OK)
-    goto out;
-  if (!again)
-    for (int q = 0; q < p; q++) h->r1n[q] = sn_ep_blk_nrec(rbuf + rd[q]);
-  fin = calloc(2 * (size_t)p, sizeof(*fin));
-  finlen = calloc(2 * (size_t)p, sizeof(*finlen));
-  if (!fin || !finlen) {
-    st = SN_ERR_SYSTEM;
-    goto out;
-  }
-  int nfin = 0;
-  if (ep->route != sncclEpRouteRail) {
-    for (int q = 0; q < p; q++) {
-      finlen[nfin] = h->c1r[q];
-      fin[nfin++] = rbuf + rd[q];
-    }
+  /* 3. the data: one schedule (direct: an all-to-all-v; rail: hop 1,
+   * forwarding and hop 2, pipelined) */
+  if (!rail) {
+    st = sn_ep_a2a(ep, fn, "direct", sbuf, h->c1s, sd, rbuf, h->c1r, rd);
   } else {
-    /* 4. fan-out of the bundles from other domains to my domain's ranks */
-    for (int q = 0; q < p; q++)
-      if (sn_ep_dom(ep, q) == ep->dom) {
-        finlen[nfin] = h->c1r[q];
-        fin[nfin++] = rbuf + rd[q];
-      }
-    const sn_sched_topo_t *tp = &ep->c->topo;
-    memset(nrec, 0, (size_t)p * sizeof(size_t));
-    for (int q = 0; q < p; q++) {
-      if (sn_ep_dom(ep, q) == ep->dom) continue;
-      const uint8_t *b = rbuf + rd[q];
-      for (uint64_t i = 0; i < *(const uint64_t *)b; i++) {
-        const int32_t *rid = (const int32_t *)(b + SN_EP_HDR + i * rec + 8);
-        for (int j = 0; j < ep->S; j++) {
-          int g = sn_topo_rank_at(tp, ep->dom, j), hit = 0;
-          for (int k = 0; k < K; k++) hit |= rid[k] >= 0 && rid[k] / ep->L == g;
-          nrec[g] += hit;
-        }
-      }
-    }
-    dmask = calloc((size_t)p, 1);
-    if (!again) {
-      h->nbundle = 0;
-      for (int q = 0; q < p; q++) h->nbundle += sn_ep_dom(ep, q) != ep->dom ? h->r1n[q] : 0;
-      h->fwd_hits = calloc(h->nbundle * (size_t)ep->S + 1, 1);
-    }
-    if (!dmask || !h->fwd_hits) {
-      st = SN_ERR_SYSTEM;
-      goto out;
-    }
-    for (int g = 0; g < p; g++) {
-      dmask[g] = sn_ep_dom(ep, g) == ep->dom;
-      if (!again) h->c2s[g] = dmask[g] ? SN_EP_HDR + (ll ? (size_t)(ep->nd - 1) * maxT : nrec[g]) * rec : 0;
-    }
-    size_t ftot = sn_ep_displs(p, h->c2s, sd);
-    fbuf = sn_ep_stage(ep, SN_EP_FWD, ftot);
-    if (!fbuf) {
-      st = SN_ERR_SYSTEM;
-      goto out;
-    }
-    for (int g = 0; g < p; g++) {
-      if (!dmask[g]) continue;
-      *(uint64_t *)(fbuf + sd[g]) = nrec[g];
-      cur[g] = sd[g] + SN_EP_HDR;
-    }
-    size_t nb = 0; /* bundle records, in arrival order */
-    for (int q = 0; q < p; q++) {
-      if (sn_ep_dom(ep, q) == ep->dom) continue;
-      const uint8_t *b = rbuf + rd[q];
-      for (uint64_t i = 0; i < *(const uint64_t *)b; i++, nb++) {
-        const uint8_t *rc = b + SN_EP_HDR + i * rec;
-        const int32_t *hd = (const int32_t *)rc, *rid = hd + 2;
-        for (int j = 0; j < ep->S; j++) {
-          int g = sn_topo_rank_at(tp, ep->dom, j), hit = 0;
-          for (int k = 0; k < K; k++) {
-            ids[k] = rid[k] >= 0 && rid[k] / ep->L == g ? rid[k] : -1;
-            hit |= ids[k] >= 0;
-          }
-          if (!hit) continue;
-          const uint8_t *x = rc + ep->xoff;
-          sn_ep_put(ep, fbuf + cur[g], hd[0], hd[1], ids, (const float *)(rc + 8 + 4 * (size_t)K), x, x + ep->xbytes);
-          if (!again) h->fwd_hits[nb * (size_t)ep->S + (size_t)j] = 1;
-          cur[g] += rec;
-        }
-      }
-    }
-    if (!again) {
-      for (int g = 0; g < p; g++) {
-        sc2[g] = dmask[g] ? nrec[g] * rec : 0;
-        h->s2n[g] = dmask[g] ? nrec[g] : 0;
-      }
-      sn_ep_account(ep, h, sc2, 0);
-      for (int f = 0; f < p; f++) { /* f forwards the tokens of its rail peers that hit me */
-        h->c2r[f] = 0;
-        if (!dmask[f]) continue;
-        size_t n2 = 0;
-        for (int q = 0; q < p && !ll; q++)
-          if (sn_ep_dom(ep, q) != ep->dom && tp->local_index[q] == tp->local_index[f]) n2 += hitr[q];
-        h->c2r[f] = SN_EP_HDR + (ll ? (size_t)(ep->nd - 1) * maxT : n2) * rec;
-      }
-    }
-    size_t f2tot = sn_ep_displs(p, h->c2r, rd + 0);
-    /* rd now indexes f2buf; the hop-1 blocks of my domain were taken above */
-    size_t *rd2 = rd;
-    f2buf = sn_ep_stage(ep, SN_EP_FWD_RECV, f2tot);
-    if (!f2buf) {
-      st = SN_ERR_SYSTEM;
-      goto out;
-    }
-    if ((st = sn_ep_a2a(ep, fn, "rail-hop2", fbuf, h->c2s, sd, f2buf, h->c2r, rd2)) != SN_OK) goto out;
-    if (!again)
-      for (int q = 0; q < p; q++) h->r2n[q] = dmask[q] ? sn_ep_blk_nrec(f2buf + rd2[q]) : 0;
-    for (int q = 0; q < p; q++)
-      if (dmask[q]) {
-        finlen[nfin] = h->c2r[q];
-        fin[nfin++] = f2buf + rd2[q];
-      }
+    sn_ep_rail_t e = {tp, h->c1s, sd, h->c1r, rd, h->c2r, rd2, rstep};
+    st = sn_sched_ep_rail(r, p, &e, &sched);
+    built = 1;
+    if (st == SN_OK) st = sn_ep_run_sched(ep, fn, "rail", &sched, sbuf, rbuf, rtot + r2tot);
   }
-  /* 5. unpack */
-  for (int i = 0; i < nfin; i++)
-    if (finlen[i] < SN_EP_HDR || sn_ep_blk_nrec(fin[i]) > (finlen[i] - SN_EP_HDR) / rec) {
-      SN_WARN("%s : a block of %zu bytes says it holds %zu records: corrupted traffic", fn, finlen[i],
-              sn_ep_blk_nrec(fin[i]));
-      st = SN_ERR_REMOTE;
-      goto out;
+  if (st != SN_OK) goto out;
+  /* the final blocks, in a fixed order: hop-1 blocks from my domain, the
+   * bundles I got as rail peer, then the forwarded ones (by forwarder) */
+  int nfin = 0;
+  for (int pass = 0; pass < 3; pass++)
+    for (int n = 0; n < p; n++) {
+      /* pass 2 walks forwarders by local index, then their sources */
+      int q = pass < 2 ? n : sn_ep_fwd_order(ep, n);
+      size_t len = 0, off = 0;
+      if (q < 0) continue;
+      if (pass == 0 && (!rail || sn_ep_dom(ep, q) == ep->dom)) len = h->c1r[q], off = rd[q];
+      if (pass == 1 && sn_ep_my_bundle(ep, q)) len = h->c1r[q], off = rd[q];
+      if (pass == 2 && rail) len = h->c2r[q], off = rd2[q];
+      if (!len) continue;
+      if (len < SN_EP_HDR || sn_ep_blk_nrec(rbuf + off) > (len - SN_EP_HDR) / rec) {
+        SN_WARN("%s : a block of %zu bytes from rank %d says it holds %zu records: corrupted traffic", fn, len, q,
+                sn_ep_blk_nrec(rbuf + off));
+        st = SN_ERR_REMOTE;
+        goto out;
+      }
+      finlen[nfin] = len;
+      fin[nfin++] = rbuf + off;
     }
+  if (!again) { /* record counts the combine needs */
+    for (int q = 0; q < p; q++) {
+      h->r1n[q] = h->c1r[q] ? sn_ep_blk_nrec(rbuf + rd[q]) : 0;
+      h->r2n[q] = h->c2r[q] ? sn_ep_blk_nrec(rbuf + rd2[q]) : 0;
+    }
+    if (rail) { /* which ranks of my domain each bundle I hold serves */
+      h->nbundle = 0;
+      for (int q = 0; q < p; q++) h->nbundle += sn_ep_my_bundle(ep, q) ? h->r1n[q] : 0;
+      free(h->fwd_hits);
+      h->fwd_hits = calloc(h->nbundle * (size_t)ep->S + 1, 1);
+      if (!h->fwd_hits) {
+        st = SN_ERR_SYSTEM;
+        goto out;
+      }
+      size_t nb = 0;
+      for (int q = 0; q < p; q++) {
+        if (!sn_ep_my_bundle(ep, q)) continue;
+        for (size_t i = 0; i < h->r1n[q]; i++, nb++) {
+          const int32_t *ids = (const int32_t *)(rbuf + rd[q] + SN_EP_HDR + i * rec + 8);
+          for (int k = 0; k < ep->K; k++)
+            if (ids[k] >= 0) h->fwd_hits[nb * (size_t)ep->S + (size_t)tp->local_index[ids[k] / ep->L]] = 1;
+        }
+      }
+      /* forwarded bundle bytes: inside the domain */
+      for (int g = 0; g < p; g++) bytes[g] = 0;
+      for (int q = 0; q < p; q++)
+        if (sn_ep_my_bundle(ep, q))
+          for (int j = 0; j < ep->S; j++) {
+            int g = sn_topo_rank_at(tp, ep->dom, j);
+            if (g != r) bytes[g] += h->r1n[q] * rec;
+          }
+      sn_ep_account(ep, h, bytes, 0);
+    }
+  }
+  /* 4. unpack */
   st = sn_ep_unpack(ep, h, fin, nfin, again, io);
 out:
+  if (built) sn_sched_free(&sched);
   free(nrec);
-  free(dmask);
+  free(rstep);
   free(fin);
   free(finlen);
   return st;
@@ -996,11 +987,11 @@ static void sn_ep_store_row(ncclDataType_t t, uint8_t *dst, const float *acc, in
 
 
 /* Reduced combine (SNCCL_EP_COMBINE_REDUCED): partials instead of rows.
- *  A. every expert rank sums, per record it got, w * row over the record's
- *     k in k order (fp32) and returns one fp32 row per record to the rank
- *     the record came from (its source, or on the rail route the forwarder
- *     of its domain): inside the domain on the rail route;
- *  B. rail: each forwarder sums, per bundle record, the partials of its
+ *  A. every expert rank sums, per record it used, w * row over the
+ *     record's k in k order (fp32) and returns one fp32 row: to the source
+ *     for a direct record; to the forwarder for a forwarded bundle (inside
+ *     the domain); a bundle it got as rail peer keeps its partial;
+ *  B. rail: each rail peer sums, per bundle record, the partials of its
  *     domain's ranks in rank order and returns one row per (token, domain)
  *     to the source, between domains;
  *  C. the source adds its first-hop targets' partials in rank order.
@@ -1008,43 +999,71 @@ static void sn_ep_store_row(ncclDataType_t t, uint8_t *dst, const float *acc, in
 static sn_status_t sn_ep_combine_reduced(sncclEpHandle_t h, const void *expertOut, void *out, int weighted)
 {
   sncclEp_t ep = h->ep;
-  int p = ep->p, K = ep->K, H = ep->H, rail = ep->route == sncclEpRouteRail;
+  int p = ep->p, K = ep->K, H = ep->H, S = ep->S, r = ep->r, rail = ep->route == sncclEpRouteRail;
+  const sn_sched_topo_t *tp = &ep->c->topo;
   ncclDataType_t ct = ep->cfg.combineType;
   size_t cb = ep->cbytes, fb = (size_t)H * sizeof(float);
-  size_t *a = calloc(9 * (size_t)p, sizeof(size_t));
-  float *acc = malloc(fb);
-  if (!a || !acc) {
+  size_t *a = calloc(11 * (size_t)p, sizeof(size_t));
+  float *acc = malloc(fb), *mine = malloc((h->nbundle ? h->nbundle : 1) * fb);
+  if (!a || !acc || !mine) {
     free(a);
     free(acc);
+    free(mine);
     return SN_ERR_SYSTEM;
   }
   size_t *scA = a, *sdA = a + p, *rcA = a + 2 * (size_t)p, *rdA = a + 3 * (size_t)p, *scB = a + 4 * (size_t)p,
-         *sdB = a + 5 * (size_t)p, *rcB = a + 6 * (size_t)p, *rdB = a + 7 * (size_t)p, *cur = a + 8 * (size_t)p;
+         *sdB = a + 5 * (size_t)p, *rcB = a + 6 * (size_t)p, *rdB = a + 7 * (size_t)p, *cur = a + 8 * (size_t)p,
+         *own2 = a + 9 * (size_t)p, *hits = a + 10 * (size_t)p;
+  /* the final records are in unpack order: pass 0 (direct records, by
+   * source), pass 1 (bundles I hold, by source), pass 2 (forwarded
+   * bundles, by forwarder then source) */
+  size_t fi = 0;
+  for (int q = 0; q < p; q++) fi += !rail || sn_ep_dom(ep, q) == ep->dom ? h->r1n[q] : 0;
+  for (int q = 0; q < p; q++) fi += sn_ep_my_bundle(ep, q) ? h->r1n[q] : 0;
+  for (int n = 0, q; rail && (q = sn_ep_fwd_order(ep, n)) >= 0; n++) {
+    int f = sn_topo_rank_at(tp, ep->dom, tp->local_index[q]);
+    for (size_t i = 0; i < h->r2n[q]; i++, fi++) own2[f] += h->fin_own[fi];
+  }
+  for (size_t nb = 0; nb < h->nbundle; nb++)
+    for (int j = 0; j < S; j++)
+      if (h->fwd_hits[nb * (size_t)S + (size_t)j]) hits[sn_topo_rank_at(tp, ep->dom, j)]++;
   for (int x = 0; x < p; x++) {
-    int final1 = !rail || sn_ep_dom(ep, x) == ep->dom; /* hop-1 records to/from x are final */
-    scA[x] = ((final1 ? h->r1n[x] : 0) + h->r2n[x]) * fb;
-    rcA[x] = ((final1 ? h->s1n[x] : 0) + h->s2n[x]) * fb;
-    scB[x] = rail && !final1 ? h->r1n[x] * fb : 0;
-    rcB[x] = rail && !final1 ? h->s1n[x] * fb : 0;
+    int direct = !rail || sn_ep_dom(ep, x) == ep->dom;
+    scA[x] = ((direct ? h->r1n[x] : 0) + own2[x]) * fb;
+    rcA[x] = ((direct ? h->s1n[x] : 0) + (x != r ? hits[x] : 0)) * fb;
+    scB[x] = sn_ep_my_bundle(ep, x) ? h->r1n[x] * fb : 0;
+    rcB[x] = rail && !direct ? h->s1n[x] * fb : 0;
   }
   size_t totA = sn_ep_displs(p, scA, sdA), totRA = sn_ep_displs(p, rcA, rdA);
   size_t totB = sn_ep_displs(p, scB, sdB), totRB = sn_ep_displs(p, rcB, rdB);
   uint8_t *sA = sn_ep_stage(ep, SN_EP_SEND, totA), *rA = sn_ep_stage(ep, SN_EP_RECV, totRA);
   uint8_t *sB = sn_ep_stage(ep, SN_EP_FWD, totB), *rB = sn_ep_stage(ep, SN_EP_FWD_RECV, totRB);
   sn_status_t st = sA && rA && sB && rB ? SN_OK : SN_ERR_SYSTEM;
-  /* A: the final records in arrival order: hop-1 blocks, then hop-2 blocks */
-  size_t fi = 0;
-  for (int hop = 1; hop <= 2 && st == SN_OK; hop++)
-    for (int x = 0; x < p; x++) {
-      size_t n = hop == 1 ? (!rail || sn_ep_dom(ep, x) == ep->dom ? h->r1n[x] : 0) : h->r2n[x];
-      uint8_t *dst = sA + sdA[x] + (hop == 2 ? scA[x] - h->r2n[x] * fb : 0);
-      for (size_t i = 0; i < n; i++, fi++) {
+  /* A */
+  fi = 0;
+  size_t nbi = 0;
+  for (int x = 0; x < p; x++) cur[x] = sdA[x];
+  for (int pass = 0; pass < 3 && st == SN_OK; pass++)
+    for (int n = 0; n < p; n++) {
+      int q = pass < 2 ? n : rail ? sn_ep_fwd_order(ep, n) : -1;
+      if (q < 0) continue;
+      size_t cnt = pass == 0 ? (!rail || sn_ep_dom(ep, q) == ep->dom ? h->r1n[q] : 0)
+                   : pass == 1 ? (sn_ep_my_bundle(ep, q) ? h->r1n[q] : 0)
+                               : h->r2n[q];
+      int to = pass == 2 ? sn_topo_rank_at(tp, ep->dom, tp->local_index[q]) : q;
+      for (size_t i = 0; i < cnt; i++, fi++) {
+        if (pass == 2 && !h->fin_own[fi]) continue;
         memset(acc, 0, fb);
         for (int k = 0; k < K; k++) {
           int32_t z = h->fin_rows[fi * K + k];
           if (z >= 0) sn_ep_axpy(ct, acc, weighted ? h->fin_w[fi * K + k] : 1.0f, (const uint8_t *)expertOut + (size_t)z * cb, H);
         }
-        memcpy(dst + i * fb, acc, fb);
+        if (pass == 1) { /* bundles I hold: my own share of step B, in bundle order */
+          memcpy(mine + nbi++ * (size_t)H, acc, fb);
+          continue;
+        }
+        memcpy(sA + cur[to], acc, fb);
+        cur[to] += fb;
       }
     }
   if (st == SN_OK) st = sn_ep_a2a(ep, "sncclEpCombine", "combine-partials", sA, scA, sdA, rA, rcA, rdA);
@@ -1052,20 +1071,19 @@ static sn_status_t sn_ep_combine_reduced(sncclEpHandle_t h, const void *expertOu
     h->stats.combineBytesIntra = h->stats.combineBytesInter = 0;
     sn_ep_account(ep, h, scA, 1);
   }
-  if (st == SN_OK && rail) { /* B */
-    const sn_sched_topo_t *tp = &ep->c->topo;
+  if (st == SN_OK && rail) { /* B: after the direct part of each block, the forwarded partials */
     for (int g = 0; g < p; g++) cur[g] = rdA[g] + (sn_ep_dom(ep, g) == ep->dom ? h->s1n[g] : 0) * fb;
     size_t nb = 0;
     for (int q = 0; q < p; q++) {
-      if (sn_ep_dom(ep, q) == ep->dom) continue;
+      if (!sn_ep_my_bundle(ep, q)) continue;
       for (size_t i = 0; i < h->r1n[q]; i++, nb++) {
         memset(acc, 0, fb);
-        for (int j = 0; j < ep->S; j++) {
-          if (!h->fwd_hits[nb * (size_t)ep->S + (size_t)j]) continue;
+        for (int j = 0; j < S; j++) {
+          if (!h->fwd_hits[nb * (size_t)S + (size_t)j]) continue;
           int g = sn_topo_rank_at(tp, ep->dom, j);
-          const float *pr = (const float *)(rA + cur[g]);
+          const float *pr = g == r ? mine + nb * (size_t)H : (const float *)(rA + cur[g]);
           for (int x = 0; x < H; x++) acc[x] += pr[x];
-          cur[g] += fb;
+          if (g != r) cur[g] += fb;
         }
         memcpy(sB + sdB[q] + i * fb, acc, fb);
       }
@@ -1080,8 +1098,7 @@ static sn_status_t sn_ep_combine_reduced(sncclEpHandle_t h, const void *expertOu
       for (int k = 0; k < K; k++) {
         int64_t e = h->idx[(size_t)t * K + k];
         if (!sn_ep_valid(ep, e)) continue;
-        int g = sn_ep_target(ep, e), i = n;
-        int dup = 0;
+        int g = sn_ep_target(ep, e), i = n, dup = 0;
         for (int j = 0; j < n; j++) dup |= tg[j] == g;
         if (dup) continue;
         while (i > 0 && tg[i - 1] > g) { /* insertion: targets in rank order */
@@ -1103,6 +1120,7 @@ static sn_status_t sn_ep_combine_reduced(sncclEpHandle_t h, const void *expertOu
   }
   free(a);
   free(acc);
+  free(mine);
   return st;
 }
 

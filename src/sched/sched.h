@@ -212,6 +212,19 @@ sn_status_t sn_sched_pairwise(const sn_op_desc_t *d, sn_sched_t *s);
 sn_status_t sn_sched_hier(const sn_op_desc_t *d, sn_sched_t *s); /* needs sn_algo_usable() */
 sn_status_t sn_sched_sag(const sn_op_desc_t *d, sn_sched_t *s);
 sn_status_t sn_sched_dbt(const sn_op_desc_t *d, sn_sched_t *s);
+/* MoE dispatch, rail route (src/sched/ep.c): hop-1 record blocks, each
+ * bundle from a remote rank whose rail peer this rank is forwarded whole to
+ * the other ranks of its domain, and those forwarded bundles received.
+ * Sizes in bytes; topo must have equal domains (sn_algo_usable RAIL). */
+typedef struct {
+  const sn_sched_topo_t *topo;
+  const size_t *s1, *sd1; /* [p] hop-1 bytes to each peer, offset in SEND */
+  const size_t *r1, *rd1; /* [p] hop-1 bytes from each peer, offset in RECV */
+  const size_t *r2, *rd2; /* [p] bytes of remote rank q's bundle that a rank of my domain forwards to me, offset in RECV */
+  int *rstep;             /* [p] scratch for the builder */
+} sn_ep_rail_t;
+sn_status_t sn_sched_ep_rail(int rank, int nranks, const sn_ep_rail_t *e, sn_sched_t *s);
+
 /* Point to point: sends and receives in call order; self pairs become copies.
  * Offsets are the buffers' absolute addresses (the exec's bases are zero). */
 sn_status_t sn_sched_p2p(const sn_p2p_desc_t *ops, int nops, int rank, sn_sched_t *s);
