@@ -1,43 +1,45 @@
 /*
  * ep.c -- MoE dispatch/combine (snccl.h, sncclEp*): argument checks, the
  * routing of tokens to expert ranks, the receive-side layout and combine.
- * Payload moves only through schedules: every phase below is an
- * all-to-all-v of bytes built by the direct builder (src/sched/direct.c)
- * and run by the engine; the route (direct or rail) is chosen once per
- * context by the cost model (src/plan/plan.c, SN_COLL_EP_DISPATCH).
+ * Payload moves only through schedules run by the engine: the direct route
+ * and every combine phase are all-to-all-v of bytes (src/sched/direct.c),
+ * the rail route is one schedule of its own (src/sched/ep.c). The route is
+ * chosen once per context by the cost model (src/plan/plan.c,
+ * SN_COLL_EP_DISPATCH) unless forced.
  *
  * A record is one copy of one token: {int32 source rank, int32 token,
- * int32 expert[topk] (the ids this copy serves, others -1), the token's
- * bytes, its scale bytes}, rounded up to 8 bytes. Every block of records
- * starts with an 8-byte record count.
+ * int32 expert[topk] (the ids this copy serves, others -1), float
+ * weight[topk], the token's bytes, its scale bytes}, rounded up to 8
+ * bytes. Every block of records starts with an 8-byte record count.
  *
  * Dispatch, at rank r:
  *  1. pack: each token's experts are grouped by their first-hop target:
  *     direct: the expert's rank; rail: the expert's rank inside r's domain,
- *     else the rank with r's local index in the expert's domain. One record
- *     per (token, target), in token order: the dedup of both routes.
- *  2. counts (throughput mode): two uint64 per peer: the records it gets
- *     on hop 1 and (rail) how many of my tokens have an expert on it, so
- *     that its hop-2 sizes are known without a second count round. In
+ *     else the rank with r's local index in the expert's domain (a
+ *     "bundle" serving that whole domain). One record per (token, target),
+ *     in token order: the dedup of both routes.
+ *  2. counts (throughput mode): two uint64 per peer: the bytes it gets on
+ *     hop 1 and (rail) the size of my bundle for its domain, which its rail
+ *     peer will forward to it, so every hop-2 size is known up front. In
  *     low-latency mode every block has the fixed worst-case size instead.
- *  3. hop 1 (all-to-all-v).
- *  4. rail only: the records that came from other domains are fanned out
- *     to the ranks of r's domain that own their experts (one record per
- *     rank, ids filtered), hop 2 inside the domain.
- *  5. unpack: records bucketed by source rank (each source reaches r by one
- *     path, in token order), rows placed by (local expert, source, token, k)
- *     exactly as the reference model (src/ep/ref.c) says.
- *  6. status: every rank's {flags, rows needed} all-gathered, so that
+ *  3. the data: direct, one all-to-all-v; rail, hop 1 then every bundle
+ *     forwarded whole to the other ranks of the domain, pipelined.
+ *  4. unpack: records bucketed by source rank (each source reaches r by one
+ *     path, in token order), rows placed by (local expert, source, token,
+ *     k) for the experts r owns, exactly as the reference model
+ *     (src/ep/ref.c) says.
+ *  5. status: every rank's {flags, rows needed} all-gathered, so that
  *     every rank reports the same ANY_* flags.
  *
- * Combine goes back in one direct hop: expert rank g returns to source q
- * one row per (token, k) it received from q, in (token, k) order, behind a
- * one-byte-per-row mask (0: dropped by an overflow). The source sums in k
- * order in fp32. Rows are not pre-reduced on the expert side: that would
- * change the summation order (fp32 is not associative).
+ * Combine, plain: expert rank g returns to source q one row per (token, k)
+ * it received from q, in (token, k) order, behind a one-byte-per-row mask
+ * (0: dropped by an overflow); the source sums in k order in fp32, as the
+ * reference model. Reduced (SNCCL_EP_COMBINE_REDUCED): partials go back
+ * the way the records came and are summed on the way
+ * (sn_ep_combine_reduced).
  *
- * Not here yet: device buffers (rejected), combine along the rail route,
- * rows pre-reduced per (token, rank) in a non-bitwise mode.
+ * Not here yet: device buffers (rejected); the reduced combine as one
+ * pipelined schedule (it runs two all-to-all-v); partials in combineType.
  */
 #include <stdint.h>
 #include <stdlib.h>

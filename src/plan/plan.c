@@ -48,7 +48,6 @@
 #include "plan/plan.h"
 
 #include <ctype.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,10 +153,14 @@ static double sn_ep_hit(int e, int k, int own)
 }
 
 /* MoE dispatch under uniform routing (the same estimate on every rank: it
- * sees only the model's shape). n = record bytes x tokens per rank. Direct:
+ * sees only the model's shape). n = record bytes x tokens per rank. Links
+ * to all peers run at once, so a route costs its slower link class. Direct:
  * one record per (token, destination rank), one hop. Rail: one record per
- * (token, remote domain) between domains, then the forwarder's fan-out
- * inside the domain (its own share a local copy), two hops. */
+ * (token, remote domain) between domains; inside the domain the direct
+ * records plus every bundle received forwarded whole to the S-1 others,
+ * streaming behind hop 1 (one more latency, not one more transfer). */
+static double sn_ep_max(double a, double b) { return a > b ? a : b; }
+
 static double sn_ep_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
 {
   const int P = d->nranks, D = d->topo ? d->topo->ndomains : 1, S = P / (D > 0 ? D : 1);
@@ -165,10 +168,9 @@ static double sn_ep_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cos
   const double n = (double)d->count * (double)sn_dtype_size(d->dtype), hr = sn_ep_hit(E, K, L);
   const sn_link_cost_t *x = D > 1 ? &m->inter : &m->intra, *in = &m->intra;
   double intra = (S - 1) * hr, inter = (P - S) * hr;
-  if (algo == SN_ALGO_DIRECT) return x->alpha_us + n * (inter * x->us_per_byte + intra * in->us_per_byte);
-  double hd = sn_ep_hit(E, K, L * S), fwd = (P - S) * hr * (S - 1) / (S > 0 ? S : 1);
-  return x->alpha_us + in->alpha_us + n * ((D - 1) * hd * x->us_per_byte + (intra + fwd) * in->us_per_byte) +
-         n * (P - S) * hr * m->copy_us_per_byte;
+  if (algo == SN_ALGO_DIRECT) return x->alpha_us + n * sn_ep_max(inter * x->us_per_byte, intra * in->us_per_byte);
+  double hd = sn_ep_hit(E, K, L * S), fwd = (D - 1) * hd * (S - 1);
+  return x->alpha_us + in->alpha_us + n * sn_ep_max((D - 1) * hd * x->us_per_byte, (intra + fwd) * in->us_per_byte);
 }
 
 double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
