@@ -10,8 +10,9 @@
  * and the domains from SN_LAUNCH_DOMAINS.
  *
  * Per rank count, one communicator, in this order:
- *  - argument errors: bad configs and NULL arguments -> ncclInvalidArgument
- *    (nothing communicated, so every rank may fail alike);
+ *  - argument errors: bad configs, NULL arguments and (emulated) device
+ *    buffers -> ncclInvalidArgument (nothing communicated, so every rank
+ *    may fail alike);
  *  - shapes: fp32 / bf16 / fp8 payloads, scales on/off, weights on/off,
  *    alignment 1 and 4, both modes (throughput, low-latency), bf16 combine;
  *  - edge cases: no tokens anywhere, all ids -1, every token to one expert,
@@ -32,6 +33,7 @@
 
 #include "ep/ref.h"
 #include "snccl.h"
+#include "tests/devshim.h"
 
 #define MAXP 16
 
@@ -423,7 +425,7 @@ static int case_args(ctx_t *x)
   long long idx[8] = {0};
   float rows[4096];
   size_t cnt[2], off[2];
-  sncclEpHandle_t h;
+  sncclEpHandle_t h, h2;
   sncclStatus_t st = SNCCL_STATUS_INITIALIZER, bad_st = {0};
   T_NCCL_EXPECT(sncclEpDispatch(ep, tok, NULL, 5, idx, NULL, rows, NULL, cnt, off, NULL, &h, &st, NULL), ncclInvalidArgument);
   T_NCCL_EXPECT(sncclEpDispatch(ep, NULL, NULL, 2, idx, NULL, rows, NULL, cnt, off, NULL, &h, &st, NULL), ncclInvalidArgument);
@@ -439,6 +441,18 @@ static int case_args(ctx_t *x)
   T_NCCL(sncclEpDispatch(ep, tok, NULL, 2, idx, NULL, rows, NULL, cnt, off, NULL, &h, &st, NULL));
   T_NCCL_EXPECT(sncclEpCombine(h, rows, NULL, 0, NULL), ncclInvalidArgument);
   T_NCCL_EXPECT(sncclEpCombine(h, rows, tok, 0x80, NULL), ncclInvalidArgument);
+  if (&t_devshim) { /* device buffers: rejected in this version */
+    void *dev = NULL;
+    T_ASSERT(t_devshim.alloc(&dev, 4096) == 0, "cannot allocate %s device memory", t_devshim.name);
+    T_NCCL_EXPECT(sncclEpCombine(h, rows, dev, 0, NULL), ncclInvalidArgument);
+    T_NCCL_EXPECT(sncclEpCombine(h, dev, tok, 0, NULL), ncclInvalidArgument);
+    T_NCCL_EXPECT(sncclEpDispatch(ep, dev, NULL, 2, idx, NULL, rows, NULL, cnt, off, NULL, &h2, &st, NULL),
+                  ncclInvalidArgument);
+    T_NCCL_EXPECT(sncclEpDispatch(ep, tok, NULL, 2, idx, NULL, dev, NULL, cnt, off, NULL, &h2, &st, NULL),
+                  ncclInvalidArgument);
+    T_NCCL_EXPECT(sncclEpDispatchAgain(h, dev, NULL, rows, NULL, NULL), ncclInvalidArgument);
+    t_devshim.free(dev);
+  }
   T_NCCL_EXPECT(sncclEpDestroy(ep), ncclInvalidUsage); /* a handle is alive */
   T_NCCL(sncclEpHandleDestroy(h));
   T_NCCL(sncclEpDestroy(ep));
@@ -491,6 +505,11 @@ static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
     x.nd = n;
   }
   double t0 = t_now();
+  void *stream = NULL;
+  if (&t_devshim && t_devshim.rank_init(rank, &stream)) {
+    T_MSG("cannot set up the %s device in rank %d", t_devshim.name, rank);
+    return 1;
+  }
   T_NCCL(ncclCommInitRank(&x.comm, nranks, id, rank));
   static const struct {
     const char *name;
@@ -544,6 +563,10 @@ int main(int argc, char **argv)
       return 2;
     }
   t_env_defaults();
+  if (&t_devshim && t_devshim.setup()) {
+    fprintf(stderr, "ep: %s device setup failed\n", t_devshim.name);
+    return 1;
+  }
   printf("ep: NCCL_SHM_DISABLE=%s SNCCL_ALGO=%s SN_LAUNCH_DOMAINS=%s\n",
          getenv("NCCL_SHM_DISABLE") ? getenv("NCCL_SHM_DISABLE") : "(unset)",
          getenv("SNCCL_ALGO") ? getenv("SNCCL_ALGO") : "(unset)",

@@ -42,9 +42,10 @@ SN_TEST_LINKFLAGS = -no-install
 check_PROGRAMS += tests/bin/coll tests/bin/comm tests/bin/argcheck tests/bin/bootstrap tests/bin/shmfault
 check_PROGRAMS += tests/bin/alltoallv
 # MoE dispatch/combine: links the library statically to reach the
-# reference model (src/ep/ref.c) it compares against.
+# reference model (src/ep/ref.c) it compares against and the emulated
+# device (device buffers must be rejected).
 check_PROGRAMS += tests/bin/ep
-tests_bin_ep_SOURCES = tests/ep.c $(SN_TEST_COMMON)
+tests_bin_ep_SOURCES = tests/ep.c tests/devshim.h tests/devshim_emu.c $(SN_TEST_COMMON)
 tests_bin_ep_LDADD = libsncclapi.la libsncclcore.la -lm
 tests_bin_ep_LDFLAGS = $(SN_TEST_LINKFLAGS) -static-libtool-libs
 
