@@ -31,7 +31,7 @@
  *  5. status: every rank's {flags, rows needed} all-gathered, so that
  *     every rank reports the same ANY_* flags.
  *
- * Combine, plain: expert rank g returns to source q one row per (token, k)
+ * Combine (src/api/ep_combine.c), plain: expert rank g returns to source q one row per (token, k)
  * it received from q, in (token, k) order, behind a one-byte-per-row mask
  * (0: dropped by an overflow); the source sums in k order in fp32, as the
  * reference model. Reduced (SNCCL_EP_COMBINE_REDUCED): partials go back
@@ -51,70 +51,20 @@
 #include "kernels/kernels.h"
 #include "kernels/kernels_inl.h"
 #include "plan/plan.h"
+#include "api/ep.h"
 
-#define SN_EXT_API(ret, name, ...) __attribute__((visibility("default"))) ret name(__VA_ARGS__)
-
-#define SN_EP_MAGIC 0x45504358u
-#define SN_EP_HANDLE_MAGIC 0x45504848u
-#define SN_EP_MAX_TOPK 64
-#define SN_EP_HDR 8 /* bytes: the record count in front of every block */
-enum { SN_EP_SEND, SN_EP_RECV, SN_EP_FWD, SN_EP_FWD_RECV, SN_EP_NSTAGE };
-
-struct sncclEp {
-  uint32_t magic;
-  sn_comm_t *c;
-  sncclEpConfig_t cfg;
-  int p, r, L, K, H;
-  size_t xbytes, sb, rec, cbytes, cap;
-  size_t xoff; /* payload offset in a record: after {src, token}, ids[K], weights[K] */
-  int route, mode;
-  int nd, dom, S, loc; /* domains, mine, ranks per domain, my local index */
-  int nhandles;
-  /* staging, grown to the high-water mark and kept (calls on one context
-   * never overlap: they complete before they return) */
-  uint8_t *stage[SN_EP_NSTAGE];
-  size_t stage_n[SN_EP_NSTAGE];
-};
-
-struct sncclEpHandle {
-  uint32_t magic;
-  sncclEp_t ep;
-  int T;
-  int64_t *idx;   /* [T][K] copy */
-  float *w;       /* [T][K] copy, or NULL */
-  size_t *c1s, *c1r, *c2s, *c2r; /* [p] each: block bytes of hops 1 and 2 */
-  int32_t *pos;   /* [T][K]: place of (t, k) in its expert rank's combine block, -1 none */
-  size_t *ret_in; /* [p] rows rank g returns to me */
-  size_t *ret_out; /* [p] rows I return to rank q */
-  int32_t *rows_of; /* rows I return, source after source (-1: dropped) */
-  size_t nrows_of;
-  /* the reduced combine: every final record in arrival order (hop-1 blocks
-   * by peer, then hop-2 blocks by forwarder), its rows and weights */
-  int32_t *fin_rows; /* [nfin][K], -1: not mine or dropped */
-  float *fin_w;      /* [nfin][K] */
-  uint8_t *fin_own;  /* [nfin]: the record serves an expert of mine */
-  size_t nfin;
-  size_t *s1n, *s2n, *r1n, *r2n; /* [p] records sent / received on hops 1 and 2 */
-  uint8_t *fwd_hits; /* rail: [bundle records][S]: which ranks of my domain got a copy */
-  size_t nbundle;
-  sncclEpStats_t stats;
-};
-
-static size_t sn_ep_pad8(size_t n) { return (n + 7) & ~(size_t)7; }
-static int sn_ep_dom(const sncclEp_t ep, int g) { return ep->nd > 1 ? ep->c->topo.domain_of[g] : 0; }
 
 /* The rank that gets the copy serving expert e first. */
-static int sn_ep_target(const sncclEp_t ep, int64_t e)
+int sn_ep_target(const sncclEp_t ep, int64_t e)
 {
   int g = (int)(e / ep->L);
   if (ep->route != sncclEpRouteRail || sn_ep_dom(ep, g) == ep->dom) return g;
   return sn_topo_rank_at(&ep->c->topo, sn_ep_dom(ep, g), ep->loc);
 }
 
-static int sn_ep_valid(const sncclEp_t ep, int64_t e) { return e >= 0 && e < ep->cfg.numExperts; }
 
 /* Staging buffer `which`, at least n bytes (NULL when out of memory). */
-static uint8_t *sn_ep_stage(sncclEp_t ep, int which, size_t n)
+uint8_t *sn_ep_stage(sncclEp_t ep, int which, size_t n)
 {
   if (n < 8) n = 8;
   if (ep->stage_n[which] < n) {
@@ -130,7 +80,7 @@ static uint8_t *sn_ep_stage(sncclEp_t ep, int which, size_t n)
 }
 
 /* One all-to-all-v of bytes (a schedule of the direct builder). */
-static sn_status_t sn_ep_a2a(sncclEp_t ep, const char *fn, const char *what, const void *sbuf, const size_t *sc,
+sn_status_t sn_ep_a2a(sncclEp_t ep, const char *fn, const char *what, const void *sbuf, const size_t *sc,
                              const size_t *sd, void *rbuf, const size_t *rc, const size_t *rd)
 {
   sn_comm_t *c = ep->c;
@@ -164,7 +114,7 @@ static sn_status_t sn_ep_a2a(sncclEp_t ep, const char *fn, const char *what, con
 }
 
 /* Packed displacements of counts. */
-static size_t sn_ep_displs(int p, const size_t *cnt, size_t *dsp)
+size_t sn_ep_displs(int p, const size_t *cnt, size_t *dsp)
 {
   size_t off = 0;
   for (int j = 0; j < p; j++) {
@@ -523,7 +473,7 @@ static sn_status_t sn_ep_unpack(sncclEp_t ep, sncclEpHandle_t h, const uint8_t *
 }
 
 /* Adds a block's record bytes to the stats by link class. */
-static void sn_ep_account(sncclEp_t ep, sncclEpHandle_t h, const size_t *sc, int combine)
+void sn_ep_account(sncclEp_t ep, sncclEpHandle_t h, const size_t *sc, int combine)
 {
   for (int g = 0; g < ep->p; g++) {
     if (g == ep->r || !sc[g]) continue;
@@ -588,7 +538,7 @@ static void sn_ep_pack(sncclEp_t ep, sncclEpHandle_t h, const sn_ep_io_t *io, si
 
 /* Whether this rank is remote rank q's rail peer (q's bundles for this
  * domain come here first). */
-static int sn_ep_my_bundle(const sncclEp_t ep, int q)
+int sn_ep_my_bundle(const sncclEp_t ep, int q)
 {
   return ep->route == sncclEpRouteRail && sn_ep_dom(ep, q) != ep->dom &&
          ep->c->topo.local_index[q] == ep->loc;
@@ -596,7 +546,7 @@ static int sn_ep_my_bundle(const sncclEp_t ep, int q)
 
 /* The n-th remote rank whose bundles a rank of my domain forwards to me,
  * ordered by that forwarder's local index, then by rank; -1 past the end. */
-static int sn_ep_fwd_order(const sncclEp_t ep, int n)
+int sn_ep_fwd_order(const sncclEp_t ep, int n)
 {
   const sn_sched_topo_t *tp = &ep->c->topo;
   for (int f = 0; f < ep->S; f++)
@@ -750,7 +700,7 @@ out:
   return st;
 }
 
-static sn_status_t sn_ep_check_ptrs(sn_comm_t *c, const char *fn, const void *const *ptrs, const char *const *names,
+sn_status_t sn_ep_check_ptrs(sn_comm_t *c, const char *fn, const void *const *ptrs, const char *const *names,
                                     const int *need, int n)
 {
   for (int i = 0; i < n; i++) {
@@ -913,7 +863,7 @@ SN_EXT_API(ncclResult_t, sncclEpDispatch, sncclEp_t ep, const void *tokens, cons
                                       expertCounts, expertOffsets, recvSrc, handle, status));
 }
 
-static sn_status_t sn_ep_check_handle(sncclEpHandle_t h, const char *fn)
+sn_status_t sn_ep_check_handle(sncclEpHandle_t h, const char *fn)
 {
   if (!h || h->magic != SN_EP_HANDLE_MAGIC) {
     SN_WARN("%s : handle argument is %s", fn, h ? "not an EP handle (destroyed?)" : "NULL");
@@ -948,255 +898,6 @@ SN_EXT_API(ncclResult_t, sncclEpDispatchAgain, sncclEpHandle_t handle, const voi
 }
 
 /* ---- combine ---- */
-
-/* acc[0..H) += w * row (row in combineType), in fp32. */
-static void sn_ep_axpy(ncclDataType_t t, float *acc, float w, const uint8_t *row, int H)
-{
-  if (t == ncclFloat32) {
-    for (int x = 0; x < H; x++) {
-      float f;
-      memcpy(&f, row + 4 * (size_t)x, 4);
-      acc[x] += w * f;
-    }
-    return;
-  }
-  if (t == ncclBfloat16) {
-    for (int x = 0; x < H; x++) {
-      uint16_t u;
-      memcpy(&u, row + 2 * (size_t)x, 2);
-      acc[x] += w * sn_bf16_widen(u);
-    }
-    return;
-  }
-  for (int x = 0; x < H; x++) {
-    uint16_t u;
-    memcpy(&u, row + 2 * (size_t)x, 2);
-    acc[x] += w * sn_fp16_widen(u);
-  }
-}
-
-static void sn_ep_store_row(ncclDataType_t t, uint8_t *dst, const float *acc, int H)
-{
-  if (t == ncclFloat32) {
-    memcpy(dst, acc, 4 * (size_t)H);
-    return;
-  }
-  for (int x = 0; x < H; x++) {
-    uint16_t u = t == ncclBfloat16 ? sn_bf16_narrow(acc[x]) : sn_fp16_narrow(acc[x]);
-    memcpy(dst + 2 * (size_t)x, &u, 2);
-  }
-}
-
-
-/* Reduced combine (SNCCL_EP_COMBINE_REDUCED): partials instead of rows.
- *  A. every expert rank sums, per record it used, w * row over the
- *     record's k in k order (fp32) and returns one fp32 row: to the source
- *     for a direct record; to the forwarder for a forwarded bundle (inside
- *     the domain); a bundle it got as rail peer keeps its partial;
- *  B. rail: each rail peer sums, per bundle record, the partials of its
- *     domain's ranks in rank order and returns one row per (token, domain)
- *     to the source, between domains;
- *  C. the source adds its first-hop targets' partials in rank order.
- * Deterministic (a fixed order), not the k-ordered sum bit for bit. */
-static sn_status_t sn_ep_combine_reduced(sncclEpHandle_t h, const void *expertOut, void *out, int weighted)
-{
-  sncclEp_t ep = h->ep;
-  int p = ep->p, K = ep->K, H = ep->H, S = ep->S, r = ep->r, rail = ep->route == sncclEpRouteRail;
-  const sn_sched_topo_t *tp = &ep->c->topo;
-  ncclDataType_t ct = ep->cfg.combineType;
-  size_t cb = ep->cbytes, fb = (size_t)H * sizeof(float);
-  size_t *a = calloc(11 * (size_t)p, sizeof(size_t));
-  float *acc = malloc(fb), *mine = malloc((h->nbundle ? h->nbundle : 1) * fb);
-  if (!a || !acc || !mine) {
-    free(a);
-    free(acc);
-    free(mine);
-    return SN_ERR_SYSTEM;
-  }
-  size_t *scA = a, *sdA = a + p, *rcA = a + 2 * (size_t)p, *rdA = a + 3 * (size_t)p, *scB = a + 4 * (size_t)p,
-         *sdB = a + 5 * (size_t)p, *rcB = a + 6 * (size_t)p, *rdB = a + 7 * (size_t)p, *cur = a + 8 * (size_t)p,
-         *own2 = a + 9 * (size_t)p, *hits = a + 10 * (size_t)p;
-  /* the final records are in unpack order: pass 0 (direct records, by
-   * source), pass 1 (bundles I hold, by source), pass 2 (forwarded
-   * bundles, by forwarder then source) */
-  size_t fi = 0;
-  for (int q = 0; q < p; q++) fi += !rail || sn_ep_dom(ep, q) == ep->dom ? h->r1n[q] : 0;
-  for (int q = 0; q < p; q++) fi += sn_ep_my_bundle(ep, q) ? h->r1n[q] : 0;
-  for (int n = 0, q; rail && (q = sn_ep_fwd_order(ep, n)) >= 0; n++) {
-    int f = sn_topo_rank_at(tp, ep->dom, tp->local_index[q]);
-    for (size_t i = 0; i < h->r2n[q]; i++, fi++) own2[f] += h->fin_own[fi];
-  }
-  for (size_t nb = 0; nb < h->nbundle; nb++)
-    for (int j = 0; j < S; j++)
-      if (h->fwd_hits[nb * (size_t)S + (size_t)j]) hits[sn_topo_rank_at(tp, ep->dom, j)]++;
-  for (int x = 0; x < p; x++) {
-    int direct = !rail || sn_ep_dom(ep, x) == ep->dom;
-    scA[x] = ((direct ? h->r1n[x] : 0) + own2[x]) * fb;
-    rcA[x] = ((direct ? h->s1n[x] : 0) + (x != r ? hits[x] : 0)) * fb;
-    scB[x] = sn_ep_my_bundle(ep, x) ? h->r1n[x] * fb : 0;
-    rcB[x] = rail && !direct ? h->s1n[x] * fb : 0;
-  }
-  size_t totA = sn_ep_displs(p, scA, sdA), totRA = sn_ep_displs(p, rcA, rdA);
-  size_t totB = sn_ep_displs(p, scB, sdB), totRB = sn_ep_displs(p, rcB, rdB);
-  uint8_t *sA = sn_ep_stage(ep, SN_EP_SEND, totA), *rA = sn_ep_stage(ep, SN_EP_RECV, totRA);
-  uint8_t *sB = sn_ep_stage(ep, SN_EP_FWD, totB), *rB = sn_ep_stage(ep, SN_EP_FWD_RECV, totRB);
-  sn_status_t st = sA && rA && sB && rB ? SN_OK : SN_ERR_SYSTEM;
-  /* A */
-  fi = 0;
-  size_t nbi = 0;
-  for (int x = 0; x < p; x++) cur[x] = sdA[x];
-  for (int pass = 0; pass < 3 && st == SN_OK; pass++)
-    for (int n = 0; n < p; n++) {
-      int q = pass < 2 ? n : rail ? sn_ep_fwd_order(ep, n) : -1;
-      if (q < 0) continue;
-      size_t cnt = pass == 0 ? (!rail || sn_ep_dom(ep, q) == ep->dom ? h->r1n[q] : 0)
-                   : pass == 1 ? (sn_ep_my_bundle(ep, q) ? h->r1n[q] : 0)
-                               : h->r2n[q];
-      int to = pass == 2 ? sn_topo_rank_at(tp, ep->dom, tp->local_index[q]) : q;
-      for (size_t i = 0; i < cnt; i++, fi++) {
-        if (pass == 2 && !h->fin_own[fi]) continue;
-        memset(acc, 0, fb);
-        for (int k = 0; k < K; k++) {
-          int32_t z = h->fin_rows[fi * K + k];
-          if (z >= 0) sn_ep_axpy(ct, acc, weighted ? h->fin_w[fi * K + k] : 1.0f, (const uint8_t *)expertOut + (size_t)z * cb, H);
-        }
-        if (pass == 1) { /* bundles I hold: my own share of step B, in bundle order */
-          memcpy(mine + nbi++ * (size_t)H, acc, fb);
-          continue;
-        }
-        memcpy(sA + cur[to], acc, fb);
-        cur[to] += fb;
-      }
-    }
-  if (st == SN_OK) st = sn_ep_a2a(ep, "sncclEpCombine", "combine-partials", sA, scA, sdA, rA, rcA, rdA);
-  if (st == SN_OK) {
-    h->stats.combineBytesIntra = h->stats.combineBytesInter = 0;
-    sn_ep_account(ep, h, scA, 1);
-  }
-  if (st == SN_OK && rail) { /* B: after the direct part of each block, the forwarded partials */
-    for (int g = 0; g < p; g++) cur[g] = rdA[g] + (sn_ep_dom(ep, g) == ep->dom ? h->s1n[g] : 0) * fb;
-    size_t nb = 0;
-    for (int q = 0; q < p; q++) {
-      if (!sn_ep_my_bundle(ep, q)) continue;
-      for (size_t i = 0; i < h->r1n[q]; i++, nb++) {
-        memset(acc, 0, fb);
-        for (int j = 0; j < S; j++) {
-          if (!h->fwd_hits[nb * (size_t)S + (size_t)j]) continue;
-          int g = sn_topo_rank_at(tp, ep->dom, j);
-          const float *pr = g == r ? mine + nb * (size_t)H : (const float *)(rA + cur[g]);
-          for (int x = 0; x < H; x++) acc[x] += pr[x];
-          if (g != r) cur[g] += fb;
-        }
-        memcpy(sB + sdB[q] + i * fb, acc, fb);
-      }
-    }
-    st = sn_ep_a2a(ep, "sncclEpCombine", "combine-rail", sB, scB, sdB, rB, rcB, rdB);
-    if (st == SN_OK) sn_ep_account(ep, h, scB, 1);
-  }
-  if (st == SN_OK) { /* C */
-    for (int g = 0; g < p; g++) cur[g] = rail && sn_ep_dom(ep, g) != ep->dom ? rdB[g] : rdA[g];
-    for (int t = 0; t < h->T; t++) {
-      int tg[SN_EP_MAX_TOPK], n = 0;
-      for (int k = 0; k < K; k++) {
-        int64_t e = h->idx[(size_t)t * K + k];
-        if (!sn_ep_valid(ep, e)) continue;
-        int g = sn_ep_target(ep, e), i = n, dup = 0;
-        for (int j = 0; j < n; j++) dup |= tg[j] == g;
-        if (dup) continue;
-        while (i > 0 && tg[i - 1] > g) { /* insertion: targets in rank order */
-          tg[i] = tg[i - 1];
-          i--;
-        }
-        tg[i] = g;
-        n++;
-      }
-      memset(acc, 0, fb);
-      for (int j = 0; j < n; j++) {
-        int g = tg[j];
-        const float *pr = (const float *)((rail && sn_ep_dom(ep, g) != ep->dom ? rB : rA) + cur[g]);
-        for (int x = 0; x < H; x++) acc[x] += pr[x];
-        cur[g] += fb;
-      }
-      sn_ep_store_row(ct, (uint8_t *)out + (size_t)t * cb, acc, H);
-    }
-  }
-  free(a);
-  free(acc);
-  free(mine);
-  return st;
-}
-
-static sn_status_t sn_ep_combine(sncclEpHandle_t h, const void *expertOut, void *out, unsigned flags)
-{
-  const char *fn = "sncclEpCombine";
-  SN_CHECK(sn_ep_check_handle(h, fn));
-  sncclEp_t ep = h->ep;
-  if (flags & ~(SNCCL_EP_COMBINE_UNWEIGHTED | SNCCL_EP_COMBINE_REDUCED)) {
-    SN_WARN("%s : flags 0x%x has unknown bits", fn, flags);
-    return SN_ERR_INVALID_ARG;
-  }
-  const void *ptrs[] = {expertOut, out};
-  const char *names[] = {"expertOut", "out"};
-  int need[] = {h->nrows_of > 0, h->T > 0};
-  SN_CHECK(sn_ep_check_ptrs(ep->c, fn, ptrs, names, need, 2));
-  if (flags & SNCCL_EP_COMBINE_REDUCED)
-    return sn_ep_combine_reduced(h, expertOut, out, !(flags & SNCCL_EP_COMBINE_UNWEIGHTED));
-  int p = ep->p, K = ep->K, H = ep->H;
-  ncclDataType_t ct = ep->cfg.combineType;
-  size_t cb = ep->cbytes;
-  size_t *a = calloc(4 * (size_t)p, sizeof(size_t));
-  if (!a) return SN_ERR_SYSTEM;
-  size_t *sc = a, *sd = a + p, *rc = a + 2 * (size_t)p, *rd = a + 3 * (size_t)p;
-  for (int g = 0; g < p; g++) {
-    sc[g] = h->ret_out[g] ? sn_ep_pad8(h->ret_out[g]) + h->ret_out[g] * cb : 0;
-    rc[g] = h->ret_in[g] ? sn_ep_pad8(h->ret_in[g]) + h->ret_in[g] * cb : 0;
-  }
-  size_t stot = sn_ep_displs(p, sc, sd), rtot = sn_ep_displs(p, rc, rd);
-  uint8_t *sbuf = sn_ep_stage(ep, SN_EP_SEND, stot), *rbuf = sn_ep_stage(ep, SN_EP_RECV, rtot);
-  float *acc = malloc((size_t)H * sizeof(float));
-  sn_status_t st = sbuf && rbuf && acc ? SN_OK : SN_ERR_SYSTEM;
-  size_t i = 0;
-  for (int q = 0; q < p && st == SN_OK; q++) {
-    size_t n = h->ret_out[q];
-    uint8_t *mask = sbuf + sd[q], *rows = mask + sn_ep_pad8(n);
-    memset(mask, 0, sn_ep_pad8(n));
-    for (size_t j = 0; j < n; j++, i++) {
-      int32_t z = h->rows_of[i];
-      mask[j] = z >= 0;
-      if (z >= 0) memcpy(rows + j * cb, (const uint8_t *)expertOut + (size_t)z * cb, cb);
-      else memset(rows + j * cb, 0, cb);
-    }
-  }
-  if (st == SN_OK) st = sn_ep_a2a(ep, fn, "combine", sbuf, sc, sd, rbuf, rc, rd);
-  if (st == SN_OK) {
-    h->stats.combineBytesIntra = h->stats.combineBytesInter = 0;
-    sn_ep_account(ep, h, sc, 1);
-    for (int t = 0; t < h->T; t++) {
-      for (int x = 0; x < H; x++) acc[x] = 0.0f;
-      for (int k = 0; k < K; k++) {
-        size_t ik = (size_t)t * K + k;
-        if (h->pos[ik] < 0) continue;
-        int g = (int)(h->idx[ik] / ep->L);
-        const uint8_t *mask = rbuf + rd[g];
-        if (!mask[h->pos[ik]]) continue;
-        const uint8_t *row = mask + sn_ep_pad8(h->ret_in[g]) + (size_t)h->pos[ik] * cb;
-        float wk = (flags & SNCCL_EP_COMBINE_UNWEIGHTED) || !h->w ? 1.0f : h->w[ik];
-        sn_ep_axpy(ct, acc, wk, row, H);
-      }
-      sn_ep_store_row(ct, (uint8_t *)out + (size_t)t * cb, acc, H);
-    }
-  }
-  free(a);
-  free(acc);
-  return st;
-}
-
-SN_EXT_API(ncclResult_t, sncclEpCombine, sncclEpHandle_t handle, const void *expertOut, void *out, unsigned int flags,
-           cudaStream_t stream)
-{
-  (void)stream;
-  return sn_api_result(sn_ep_combine(handle, expertOut, out, flags));
-}
 
 SN_EXT_API(ncclResult_t, sncclEpGetStats, sncclEpHandle_t handle, sncclEpStats_t *stats)
 {
