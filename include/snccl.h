@@ -19,7 +19,7 @@
 #include "nccl.h"
 
 #define SNCCL_MAJOR 0
-#define SNCCL_MINOR 2
+#define SNCCL_MINOR 3
 #define SNCCL_PATCH 0
 #define SNCCL_VERSION_CODE (SNCCL_MAJOR * 10000 + SNCCL_MINOR * 100 + SNCCL_PATCH)
 
@@ -113,58 +113,151 @@ ncclResult_t sncclAlltoAllvDynamic(const void* sendbuff, const size_t sendcounts
                                    cudaStream_t stream);
 
 
-/* ---- MoE dispatch/combine: API PREVIEW, not in the library yet ----
- * Visible only with -DSNCCL_EP_PREVIEW, for review: libnccl.so.2 does not
- * export these functions yet (SNCCL_HAS_EP is not defined). Their results
- * are specified by the reference model in src/ep/ref.h (tested in
- * tests/unit/test_ep_ref): rows grouped by local expert (contiguous blocks
- * of numExperts/nranks experts per rank), each group aligned to
- * expertAlignment rows, rows in (source rank, token, k) order, id -1 = no
- * expert, other ids outside [0, numExperts) dropped and reported, capacity
- * overflow reported with the rows needed; combine sums w * expert output in
- * k order with fp32 accumulation. */
-#ifdef SNCCL_EP_PREVIEW
-typedef struct sncclEp* sncclEp_t;             /* per communicator: buffers, connections */
-typedef struct sncclEpHandle* sncclEpHandle_t; /* one routing: dispatch, combine, backward */
+/* ---- MoE dispatch/combine (expert parallelism): SNCCL_VERSION_CODE >= 300 ----
+ * An EP context is created once per communicator from the model's shape
+ * (the same config on every rank); each dispatch routes one batch of tokens
+ * to the ranks that hold their top-k experts and returns a handle that
+ * remembers that routing for combine and for the backward pass.
+ *
+ * Semantics (specified by the no-communication reference model in
+ * src/ep/ref.h, which the tests compare against on every rank):
+ *  - experts live in contiguous blocks: rank r owns numExperts/nranks
+ *    experts, local expert l of rank r is global expert r * numExperts/nranks + l;
+ *  - every (token, k) with a valid id becomes one row on the expert's rank,
+ *    payload bytes copied as they are (quantisation stays with the caller:
+ *    scaleBytes opaque bytes per token travel along);
+ *  - rows are grouped by local expert (expertOffsets/expertCounts), each
+ *    group starting at a multiple of expertAlignment rows (padding rows are
+ *    zeroed), and inside a group ordered by (source rank, token, k), so the
+ *    layout is deterministic;
+ *  - id -1 means "no expert"; other ids outside [0, numExperts) are dropped
+ *    and reported (SNCCL_STATUS_BAD_EXPERT, sncclEpStats_t.badExpert);
+ *  - a rank whose rows need more than recvCapacity keeps the rows that fit
+ *    in layout order, drops the rest and reports it (SNCCL_STATUS_OVERFLOW,
+ *    status.needed = rows to allocate); counts stay the true counts. Every
+ *    rank completes the call and sees SNCCL_STATUS_ANY_* alike;
+ *  - combine: out[t] = sum over k = 0..topk-1, in that order, of
+ *    weight[t][k] * expertOut[row(t, k)], accumulated in fp32 (rows that
+ *    were dropped add nothing): bitwise repeatable.
+ *
+ * Routes (SNCCL_ALGO=dispatch:direct or dispatch:rail forces one, else the
+ * cost model picks at sncclEpCreate): direct sends one copy per (token,
+ * destination rank) and the receiver fans it out to that rank's experts;
+ * rail (two or more equal scale-up domains) sends one copy per (token,
+ * destination domain) to the rank with the same local index there, which
+ * forwards it inside its domain. Combine returns rows directly to their
+ * source rank (no pre-reduction, so that the k order is kept exactly).
+ *
+ * With SNCCL_EP_COMBINE_REDUCED, combine goes back the way dispatch came and
+ * sums on the way (see the flag).
+ *
+ * Buffers are host memory in this version: device or managed buffers are
+ * ncclInvalidArgument. Calls complete before they return (stream ignored)
+ * and must not be made inside ncclGroupStart/End. Every rank of the
+ * communicator calls dispatch (possibly with 0 tokens), and then combine,
+ * in the same order. */
+#define SNCCL_HAS_EP 1
+
+typedef struct sncclEp* sncclEp_t;             /* per communicator: shape, route, staging buffers */
+typedef struct sncclEpHandle* sncclEpHandle_t; /* one routing: combine, backward */
 
 typedef enum { sncclEpLayoutExpertPacked = 0 } sncclEpLayout_t;
+/* Throughput: a count exchange sizes every message exactly (one extra
+ * latency). LowLatency: no count exchange; every message has the fixed
+ * worst-case size (maxTokensPerRank tokens per peer), a record count inside. */
+typedef enum { sncclEpModeThroughput = 0, sncclEpModeLowLatency = 1 } sncclEpMode_t;
+typedef enum { sncclEpRouteAuto = 0, sncclEpRouteDirect = 1, sncclEpRouteRail = 2 } sncclEpRoute_t;
 
 typedef struct sncclEpConfig_v1 {
   size_t size;              /* set by SNCCL_EP_CONFIG_INITIALIZER */
   unsigned int magic;
   unsigned int version;
-  int numExperts;           /* a multiple of nranks */
-  int topk;                 /* 1..numExperts */
+  int numExperts;           /* a positive multiple of nranks */
+  int topk;                 /* 1..numExperts, at most 64 */
   int hidden;               /* elements per token */
   ncclDataType_t dispatchType; /* token element type, moved as bytes */
   int scaleBytes;           /* opaque per-token side payload (quantisation scales), 0 = none */
-  ncclDataType_t combineType;  /* expert output type: ncclFloat32, ncclBfloat16 or ncclFloat16 */
+  ncclDataType_t combineType;  /* expert output and combine result: ncclFloat32, ncclBfloat16 or ncclFloat16 */
   int maxTokensPerRank;     /* bound on any rank's tokens in any call */
   long long recvCapacity;   /* rows per rank; NCCL_CONFIG_UNDEF_INT: the worst case */
   int expertAlignment;      /* group alignment in rows (1 = none) */
   int layout;               /* sncclEpLayout_t */
+  int mode;                 /* sncclEpMode_t */
+  int route;                /* sncclEpRoute_t: Auto = the cost model (or SNCCL_ALGO) */
 } sncclEpConfig_t;
 
 #define SNCCL_EP_CONFIG_MAGIC 0x5a2e9c01u
+#define SNCCL_EP_CONFIG_VERSION 1
 #define SNCCL_EP_CONFIG_INITIALIZER                                                                   \
-  { sizeof(sncclEpConfig_t), SNCCL_EP_CONFIG_MAGIC, 1, 0, 0, 0, ncclBfloat16, 0, ncclFloat32, 0, \
-    NCCL_CONFIG_UNDEF_INT, 1, sncclEpLayoutExpertPacked }
-#define SNCCL_STATUS_BAD_EXPERT 0x4u /* a top-k id outside [-1, numExperts): that (token, k) dropped */
+  { sizeof(sncclEpConfig_t), SNCCL_EP_CONFIG_MAGIC, SNCCL_EP_CONFIG_VERSION, 0, 0, 0, ncclBfloat16, 0, \
+    ncclFloat32, 0, NCCL_CONFIG_UNDEF_INT, 1, sncclEpLayoutExpertPacked, sncclEpModeThroughput,      \
+    sncclEpRouteAuto }
+/* This rank sent a top-k id outside [-1, numExperts): that (token, k) dropped. */
+#define SNCCL_STATUS_BAD_EXPERT 0x4u
+/* Some rank sent a bad id (set on every rank). */
+#define SNCCL_STATUS_ANY_BAD_EXPERT 0x8u
 
+/* What the last dispatch and combine of a handle moved (per rank). Bytes
+ * are record bytes sent to other ranks (a record: 8 + 8 * topk header
+ * bytes (ids, weights), the token, its scales, rounded up to 8), split by link class:
+ * inside this rank's scale-up domain or between domains. */
+typedef struct sncclEpStats_v1 {
+  size_t size;              /* set by SNCCL_EP_STATS_INITIALIZER */
+  unsigned int magic;
+  unsigned int version;
+  int route;                /* sncclEpRouteDirect or sncclEpRouteRail */
+  int mode;                 /* sncclEpMode_t */
+  long long badExpert;      /* the first bad id this rank sent (flags say whether) */
+  size_t recordBytes;       /* bytes of one dispatch record */
+  size_t tokenCopies;       /* records this rank sent on the first hop (self included) */
+  size_t rowsReceived;      /* rows written on this rank (padding included) */
+  unsigned long long dispatchBytesIntra, dispatchBytesInter; /* both hops */
+  unsigned long long combineBytesIntra, combineBytesInter;
+} sncclEpStats_t;
+
+#define SNCCL_EP_STATS_MAGIC 0x5a2e9c02u
+#define SNCCL_EP_STATS_INITIALIZER \
+  { sizeof(sncclEpStats_t), SNCCL_EP_STATS_MAGIC, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+/* Collective over comm (every rank, the same config). */
 ncclResult_t sncclEpCreate(ncclComm_t comm, const sncclEpConfig_t* config, sncclEp_t* ep);
+/* Handles made by ep must be destroyed first. */
 ncclResult_t sncclEpDestroy(sncclEp_t ep);
-/* tokens [numTokens][hidden], topkIdx [numTokens][topk] (int64, -1 = none),
- * topkWeights [numTokens][topk] float or NULL; recvRows [recvCapacity][hidden],
- * recvScales or NULL, expertCounts/expertOffsets [numExperts/nranks]. */
+/* tokens [numTokens][hidden] of dispatchType, scales [numTokens][scaleBytes]
+ * (NULL iff scaleBytes is 0), topkIdx [numTokens][topk] (-1 = none),
+ * topkWeights [numTokens][topk] or NULL (all 1; kept for combine).
+ * Outputs: recvRows [recvCapacity][hidden], recvScales [recvCapacity][scaleBytes]
+ * (NULL iff scaleBytes is 0), expertCounts/expertOffsets [numExperts/nranks],
+ * recvSrc [recvCapacity][3] (source rank, token, k; -1 on padding) or NULL,
+ * *handle (destroy with sncclEpHandleDestroy) and *status (set up with
+ * SNCCL_STATUS_INITIALIZER; needed/capacity/received count rows). */
 ncclResult_t sncclEpDispatch(sncclEp_t ep, const void* tokens, const void* scales, int numTokens,
                              const long long* topkIdx, const float* topkWeights, void* recvRows, void* recvScales,
-                             size_t* expertCounts, size_t* expertOffsets, sncclEpHandle_t* handle,
+                             size_t* expertCounts, size_t* expertOffsets, int* recvSrc, sncclEpHandle_t* handle,
                              sncclStatus_t* status, cudaStream_t stream);
-/* expertOut: the rows of recvRows after the experts (combineType); out
- * [numTokens][hidden] combineType: sum over k of weight * row, fp32 accumulated. */
-ncclResult_t sncclEpCombine(sncclEpHandle_t handle, const void* expertOut, void* out, cudaStream_t stream);
+/* Plain sum instead of the weighted one (the backward of dispatch). */
+#define SNCCL_EP_COMBINE_UNWEIGHTED 0x1u
+/* expertOut [recvCapacity][hidden] of combineType: the rows of the handle's
+ * dispatch after the experts; out [numTokens][hidden] of combineType. With
+ * SNCCL_EP_COMBINE_UNWEIGHTED this is also the backward of dispatch (the
+ * gradient of the rows summed back to their tokens). */
+/* Expert ranks pre-sum their rows of a token (and on the rail route each
+ * forwarder its domain's partials) in fp32 and return one fp32 row per
+ * (token, rank) (rail: per (token, domain) between domains) instead of one
+ * row per (token, k). Fewer bytes; deterministic, but summed in a fixed
+ * (rank, then k) order instead of k order. */
+#define SNCCL_EP_COMBINE_REDUCED 0x2u
+ncclResult_t sncclEpCombine(sncclEpHandle_t handle, const void* expertOut, void* out, unsigned int flags,
+                            cudaStream_t stream);
+/* Dispatches new per-token data along the handle's routing: the same rows
+ * in the same places, no routing and no count exchange. The backward of
+ * combine is this on the output gradient (each row then gets the gradient
+ * of its token; the caller multiplies by the row's weight). tokens/scales
+ * as in sncclEpDispatch (same types and numTokens). */
+ncclResult_t sncclEpDispatchAgain(sncclEpHandle_t handle, const void* tokens, const void* scales, void* recvRows,
+                                  void* recvScales, cudaStream_t stream);
+ncclResult_t sncclEpGetStats(sncclEpHandle_t handle, sncclEpStats_t* stats);
 ncclResult_t sncclEpHandleDestroy(sncclEpHandle_t handle);
-#endif /* SNCCL_EP_PREVIEW */
 
 /* ---- flight recorder ---- */
 /* Writes the communicator's flight recorder (its last 64 operations, one

@@ -23,6 +23,7 @@ bin_PROGRAMS += \
 	perf/reduce_scatter_perf \
 	perf/alltoall_perf \
 	perf/alltoallv_perf \
+	perf/ep_perf \
 	perf/gather_perf \
 	perf/scatter_perf \
 	perf/sendrecv_perf
@@ -54,6 +55,11 @@ perf_alltoall_perf_LDADD = $(PERF_LDADD)
 perf_alltoallv_perf_SOURCES = perf/alltoallv.c perf/alltoallv_counts.h $(PERF_COMMON_SOURCES)
 perf_alltoallv_perf_CPPFLAGS = $(PERF_CPPFLAGS)
 perf_alltoallv_perf_LDADD = $(PERF_LDADD)
+
+# MoE dispatch/combine: its own driver (one shape per run, not a size sweep)
+perf_ep_perf_SOURCES = perf/ep.c tools/launch/launch.h tools/launch/launch.c
+perf_ep_perf_CPPFLAGS = $(AM_CPPFLAGS)
+perf_ep_perf_LDADD = libnccl.la -lm
 
 perf_gather_perf_SOURCES = perf/gather.c $(PERF_COMMON_SOURCES)
 perf_gather_perf_CPPFLAGS = $(PERF_CPPFLAGS)

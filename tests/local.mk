@@ -42,6 +42,13 @@ SN_TEST_LINKFLAGS = -no-install
 
 check_PROGRAMS += tests/bin/coll tests/bin/comm tests/bin/argcheck tests/bin/bootstrap tests/bin/shmfault
 check_PROGRAMS += tests/bin/alltoallv
+# MoE dispatch/combine: links the library statically to reach the
+# reference model (src/ep/ref.c) it compares against and the emulated
+# device (device buffers must be rejected).
+check_PROGRAMS += tests/bin/ep
+tests_bin_ep_SOURCES = tests/ep.c tests/devshim.h tests/devshim_emu.c $(SN_TEST_COMMON)
+tests_bin_ep_LDADD = libsncclapi.la libsncclcore.la -lm
+tests_bin_ep_LDFLAGS = $(SN_TEST_LINKFLAGS) -static-libtool-libs
 
 tests_bin_alltoallv_SOURCES = tests/alltoallv.c $(SN_TEST_COMMON)
 tests_bin_alltoallv_LDADD = libnccl.la -lm
@@ -163,6 +170,8 @@ TESTS += \
 	tests/coll-shm.sh \
 	tests/alltoallv-shm.sh \
 	tests/alltoallv-socket.sh \
+	tests/ep-shm.sh \
+	tests/ep-domains.sh \
 	tests/coll-socket.sh \
 	tests/coll-shm-ring.sh \
 	tests/coll-shm-direct.sh \
@@ -200,7 +209,7 @@ EXTRA_DIST += \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
 	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/flight.sh tests/coll-shm-cma.sh \
 	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh tests/perf-tools.sh tests/tune-sim.sh \
-	tests/alltoallv-shm.sh tests/alltoallv-socket.sh
+	tests/alltoallv-shm.sh tests/alltoallv-socket.sh tests/ep-shm.sh tests/ep-domains.sh
 
 # The fault harness (issue 6).
 include tests/fault/local.mk

@@ -74,6 +74,8 @@ sn_status_t sn_task_classify(sn_task_t *t, const char *fn);
 void *sn_win_peer(ncclWindow_t win, int rank);
 sn_status_t sn_dev_submit(sn_comm_t *comm, const sn_task_t *tasks, int ntasks, uint64_t *wait_seq_p);
 
+/* Whether this thread is inside ncclGroupStart/End. */
+int sn_group_is_open(void);
 /* Runs the task now, or queues it when a group is open; takes task->v
  * (freed here on failure). */
 sn_status_t sn_group_enqueue(const sn_task_t *task);

@@ -33,6 +33,8 @@ typedef struct {
 static __thread sn_pending_init_t *sn_group_inits;
 static __thread int sn_group_ninits, sn_group_init_cap;
 
+int sn_group_is_open(void) { return sn_group_depth > 0; }
+
 int sn_group_defer_init(sn_comm_t *comm, const sn_uid_t *uid)
 {
   if (sn_group_depth == 0) return 0;

@@ -52,7 +52,6 @@
 #include "plan/plan.h"
 
 #include <ctype.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,8 +154,40 @@ static double sn_plus(const sn_cost_model_t *m, double xfer, double reduce)
   return xfer > reduce ? xfer : reduce;
 }
 
+/* 1 - P(none of a token's k distinct, uniformly drawn experts among `own`
+ * of the e experts): the chance that a rank (or domain) owning `own`
+ * experts receives a given token. */
+static double sn_ep_hit(int e, int k, int own)
+{
+  double none = 1.0;
+  for (int i = 0; i < k; i++) none *= e - own - i > 0 ? (double)(e - own - i) / (double)(e - i) : 0.0;
+  return 1.0 - none;
+}
+
+/* MoE dispatch under uniform routing (the same estimate on every rank: it
+ * sees only the model's shape). n = record bytes x tokens per rank. Links
+ * to all peers run at once, so a route costs its slower link class. Direct:
+ * one record per (token, destination rank), one hop. Rail: one record per
+ * (token, remote domain) between domains; inside the domain the direct
+ * records plus every bundle received forwarded whole to the S-1 others,
+ * streaming behind hop 1 (one more latency, not one more transfer). */
+static double sn_ep_max(double a, double b) { return a > b ? a : b; }
+
+static double sn_ep_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
+{
+  const int P = d->nranks, D = d->topo ? d->topo->ndomains : 1, S = P / (D > 0 ? D : 1);
+  const int E = d->ep_experts > 0 ? d->ep_experts : P, K = d->ep_topk > 0 ? d->ep_topk : 1, L = E / P;
+  const double n = (double)d->count * (double)sn_dtype_size(d->dtype), hr = sn_ep_hit(E, K, L);
+  const sn_link_cost_t *x = D > 1 ? &m->inter : &m->intra, *in = &m->intra;
+  double intra = (S - 1) * hr, inter = (P - S) * hr;
+  if (algo == SN_ALGO_DIRECT) return x->alpha_us + n * sn_ep_max(inter * x->us_per_byte, intra * in->us_per_byte);
+  double hd = sn_ep_hit(E, K, L * S), fwd = (D - 1) * hd * (S - 1);
+  return x->alpha_us + in->alpha_us + n * sn_ep_max((D - 1) * hd * x->us_per_byte, (intra + fwd) * in->us_per_byte);
+}
+
 double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
 {
+  if (d->coll == SN_COLL_EP_DISPATCH) return sn_ep_estimate(d, algo, m);
   const double p = d->nranks, n = sn_plan_bytes(d), g = m->reduce_us_per_byte, cp = m->copy_us_per_byte;
   const int D = d->topo ? d->topo->ndomains : 1;
   const sn_link_cost_t *x = D > 1 ? &m->inter : &m->intra, *in = &m->intra;

@@ -83,7 +83,7 @@ void sn_sched_input(const sn_op_desc_t *d, sn_sched_t *s, size_t in_bytes, sn_bu
 
 static const char *const sn_coll_names[SN_COLL_COUNT] = {
     "AllReduce", "Broadcast", "Reduce", "AllGather", "ReduceScatter", "AlltoAll", "Gather", "Scatter", "SendRecv",
-    "AlltoAllv"};
+    "AlltoAllv", "Dispatch"};
 
 const char *sn_coll_name(sn_coll_t coll) { return coll < SN_COLL_COUNT ? sn_coll_names[coll] : "?"; }
 
@@ -91,7 +91,7 @@ const char *sn_algo_name(sn_algo_t algo)
 {
   static const char *const names[SN_ALGO_COUNT] = {"ring",  "direct",   "rd",   "tree", "rhd",
                                                    "bruck", "pairwise", "hier", "sag",
-                                                   "dbt"};
+                                                   "dbt",   "rail"};
   return algo < SN_ALGO_COUNT ? names[algo] : "?";
 }
 
@@ -101,7 +101,7 @@ int sn_algo_supports(sn_algo_t algo, sn_coll_t coll)
   case SN_ALGO_RING:
     return coll == SN_COLL_ALLREDUCE || coll == SN_COLL_BROADCAST || coll == SN_COLL_REDUCE ||
            coll == SN_COLL_ALLGATHER || coll == SN_COLL_REDUCESCATTER;
-  case SN_ALGO_DIRECT: return coll != SN_COLL_P2P; /* all-to-all-v too */
+  case SN_ALGO_DIRECT: return coll != SN_COLL_P2P; /* all-to-all-v and dispatch too */
   case SN_ALGO_RD: return coll == SN_COLL_ALLREDUCE;
   case SN_ALGO_TREE: return coll == SN_COLL_ALLREDUCE || coll == SN_COLL_BROADCAST || coll == SN_COLL_REDUCE;
   case SN_ALGO_RHD:
@@ -113,6 +113,7 @@ int sn_algo_supports(sn_algo_t algo, sn_coll_t coll)
            coll == SN_COLL_BROADCAST || coll == SN_COLL_REDUCE || coll == SN_COLL_ALLTOALL;
   case SN_ALGO_SAG: return coll == SN_COLL_BROADCAST;
   case SN_ALGO_DBT: return coll == SN_COLL_ALLREDUCE;
+  case SN_ALGO_RAIL: return coll == SN_COLL_EP_DISPATCH;
   default: return 0;
   }
 }
@@ -121,9 +122,9 @@ int sn_algo_usable(const sn_op_desc_t *d, sn_algo_t algo)
 {
   if (!sn_algo_supports(algo, d->coll)) return 0;
   if (d->coll == SN_COLL_ALLTOALLV && !d->v) return 0;
-  if (algo == SN_ALGO_HIER) {
+  if (algo == SN_ALGO_HIER || algo == SN_ALGO_RAIL) {
     const sn_sched_topo_t *t = d->topo;
-    if (!t || t->ndomains < 2 || t->ndomains >= d->nranks) return 0;
+    if (!t || t->ndomains < 2 || (algo == SN_ALGO_HIER && t->ndomains >= d->nranks)) return 0;
     for (int i = 1; i < t->ndomains; i++)
       if (t->domain_size[i] != t->domain_size[0]) return 0;
   }

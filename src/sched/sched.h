@@ -74,6 +74,7 @@ typedef enum {
   SN_COLL_SCATTER,
   SN_COLL_P2P,
   SN_COLL_ALLTOALLV, /* per-peer counts and displacements (sn_op_desc_t.v) */
+  SN_COLL_EP_DISPATCH, /* MoE dispatch: a route choice (src/api/ep.c runs its phases as all-to-all-v) */
   SN_COLL_COUNT
 } sn_coll_t;
 
@@ -88,6 +89,7 @@ typedef enum {
   SN_ALGO_HIER,     /* hierarchical over scale-up domains (needs desc->topo) */
   SN_ALGO_SAG,      /* scatter + ring allgather (van de Geijn broadcast, large messages) */
   SN_ALGO_DBT,      /* double binary tree (allreduce: two complementary binary trees, half the vector each) */
+  SN_ALGO_RAIL,     /* MoE dispatch: one copy per destination domain along the rail, forwarded inside it */
   SN_ALGO_COUNT
 } sn_algo_t;
 
@@ -143,6 +145,7 @@ typedef struct {
   int overlap;     /* buffers overlap in any other way: stage input through scratch */
   const sn_sched_topo_t *topo; /* domains, or NULL (flat: one domain) */
   const sn_vec_t *v; /* all-to-all-v only */
+  int ep_experts, ep_topk; /* dispatch only: the model (count = one token record's bytes x tokens per rank) */
 } sn_op_desc_t;
 
 /* A point-to-point call inside a group. */
@@ -209,6 +212,19 @@ sn_status_t sn_sched_pairwise(const sn_op_desc_t *d, sn_sched_t *s);
 sn_status_t sn_sched_hier(const sn_op_desc_t *d, sn_sched_t *s); /* needs sn_algo_usable() */
 sn_status_t sn_sched_sag(const sn_op_desc_t *d, sn_sched_t *s);
 sn_status_t sn_sched_dbt(const sn_op_desc_t *d, sn_sched_t *s);
+/* MoE dispatch, rail route (src/sched/ep.c): hop-1 record blocks, each
+ * bundle from a remote rank whose rail peer this rank is forwarded whole to
+ * the other ranks of its domain, and those forwarded bundles received.
+ * Sizes in bytes; topo must have equal domains (sn_algo_usable RAIL). */
+typedef struct {
+  const sn_sched_topo_t *topo;
+  const size_t *s1, *sd1; /* [p] hop-1 bytes to each peer, offset in SEND */
+  const size_t *r1, *rd1; /* [p] hop-1 bytes from each peer, offset in RECV */
+  const size_t *r2, *rd2; /* [p] bytes of remote rank q's bundle that a rank of my domain forwards to me, offset in RECV */
+  int *rstep;             /* [p] scratch for the builder */
+} sn_ep_rail_t;
+sn_status_t sn_sched_ep_rail(int rank, int nranks, const sn_ep_rail_t *e, sn_sched_t *s);
+
 /* Point to point: sends and receives in call order; self pairs become copies.
  * Offsets are the buffers' absolute addresses (the exec's bases are zero). */
 sn_status_t sn_sched_p2p(const sn_p2p_desc_t *ops, int nops, int rank, sn_sched_t *s);
