@@ -25,7 +25,7 @@ SIZES=${SIZES:-8 1K 64K 1M 16M 256M}
 MAX_RATIO=${MAX_RATIO:-}
 algos_for() {
   case $1 in
-  allreduce) echo "ring direct rd tree rhd dbt hier" ;;
+  allreduce) echo "ring direct rd tree rhd dbt oneshot hier" ;;
   allgather) echo "ring direct rhd bruck hier" ;;
   reducescatter) echo "ring direct rhd hier" ;;
   broadcast) echo "ring direct tree sag hier" ;;
