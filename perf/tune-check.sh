@@ -25,7 +25,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 algos_for() {
   case $1 in
-  all_reduce) echo "ring direct rd tree rhd dbt hier" ;;
+  all_reduce) echo "ring direct rd tree rhd dbt oneshot hier" ;;
   all_gather) echo "ring direct rhd bruck hier" ;;
   reduce_scatter) echo "ring direct rhd hier" ;;
   broadcast) echo "ring direct tree sag hier" ;;

@@ -11,7 +11,7 @@
 # constants describe, so a ratio well above 1 is a tuner error on that
 # fabric (or a modelling gap the two disagree on). Deterministic: the same
 # build prints the same table. With more than one scale-up domain the tuner
-# never picks direct on its own where a ring could run (a connection and
+# never picks direct (or one-shot) on its own where a ring could run (a connection and
 # buffers to every rank of the job): its time is shown with a * and left out
 # of "fastest" (all-to-all has no ring: direct stays a candidate there).
 set -u
@@ -25,7 +25,7 @@ SIZES=${SIZES:-8 1K 64K 1M 16M 256M}
 MAX_RATIO=${MAX_RATIO:-}
 algos_for() {
   case $1 in
-  allreduce) echo "ring direct rd tree rhd dbt hier" ;;
+  allreduce) echo "ring direct rd tree rhd dbt oneshot hier" ;;
   allgather) echo "ring direct rhd bruck hier" ;;
   reducescatter) echo "ring direct rhd hier" ;;
   broadcast) echo "ring direct tree sag hier" ;;
@@ -57,7 +57,7 @@ for fab in $FABRICS; do
       best=""; bestt=""
       for a in $algos; do
         t=$(simt --gen="$fab" --coll=$coll --bytes=$sz --algo=$a)
-        if [ "$a" = direct ] && [ "$coll" != alltoall ] && [ "${ndom:-1}" -gt 1 ] && [ "$t" != - ]; then printf " %9s" "$t*"; continue; fi
+        if { [ "$a" = direct ] || [ "$a" = oneshot ]; } && [ "$coll" != alltoall ] && [ "${ndom:-1}" -gt 1 ] && [ "$t" != - ]; then printf " %9s" "$t*"; continue; fi
         printf " %9s" "$t"
         [ "$t" = - ] || [ "$t" = t/o ] && continue
         if [ -z "$bestt" ] || awk -v x="$t" -v y="$bestt" 'BEGIN { exit !(x < y) }'; then best=$a; bestt=$t; fi

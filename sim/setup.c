@@ -453,7 +453,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     FILE *tf = call->trace;
     fprintf(tf, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
     int first = 1;
-    static const char *const kinds[] = {"send", "recv", "recv-reduce", "copy", "scale", "div"};
+    static const char *const kinds[] = {"send", "recv", "recv-reduce", "copy", "scale", "div", "reduce"};
     for (int r = 0; r < nsim; r++) {
       fprintf(tf, "%s{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":%d,\"args\":{\"name\":\"rank %d\"}}",
               first ? "" : ",\n", r, r);

@@ -37,7 +37,7 @@ for shape in "2 8" "4 8"; do
   fi
 done
 
-for algo in ring direct rd tree rhd bruck pairwise hier sag dbt; do
+for algo in ring direct rd tree rhd bruck pairwise hier sag dbt oneshot; do
   if SN_LAUNCH_DOMAINS=2 SNCCL_ALGO=$algo "$coll" --nranks=8 --counts=0,1,7,1031 --deadline=300 >"$tmp/run" 2>&1; then
     ok "SNCCL_ALGO=$algo on 2 x 4"
   else

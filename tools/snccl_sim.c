@@ -36,7 +36,7 @@ static void usage(void)
           "usage: snccl-sim (--topo=FILE | --gen=cm384[:K]|nvl72[:K]|hosts8:N|local[:N]) [options]\n"
           "  --coll=allreduce|allgather|reducescatter|broadcast|reduce|alltoall   (default allreduce)\n"
           "  --bytes=SIZE | --min=SIZE --max=SIZE   nccl-tests' size (x8 steps between min and max)\n"
-          "  --algo=tuned|ring|direct|rd|tree|rhd|bruck|pairwise|hier|sag   (default tuned: the library's pick)\n"
+          "  --algo=tuned|ring|direct|rd|tree|rhd|bruck|pairwise|hier|sag|dbt|oneshot   (default tuned: the library's pick)\n"
           "  --ranks=LIST     fabric ranks of the communicator, e.g. 0-7,16-23 (default: all)\n"
           "  --type=float|half|bf16|double|int8|...   --root=R\n"
           "  --piece=BYTES --depth=N   pipelining (default: as the engine, SNCCL_CHUNK_SIZE/PIPELINE_DEPTH)\n"

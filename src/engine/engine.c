@@ -422,6 +422,7 @@ static void sn_local_piece(sn_exec_t *x, const sn_step_t *step, uint32_t k, size
     break;
   case SN_STEP_SCALE: sn_kernel_scale(s->dtype, dst, src, pb / es, s->red.scalar); break;
   case SN_STEP_DIV: sn_kernel_div(s->dtype, dst, src, pb / es, (uint64_t)s->nranks); break;
+  case SN_STEP_REDUCE: sn_kernel_reduce(s->dtype, s->red.op, dst, dst, src, pb / es); break;
   default: break;
   }
 }
@@ -517,7 +518,8 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
       if (i == x->first_open) x->first_open++;
       continue;
     }
-    if (step->kind == SN_STEP_COPY || step->kind == SN_STEP_SCALE || step->kind == SN_STEP_DIV) {
+    if (step->kind == SN_STEP_COPY || step->kind == SN_STEP_SCALE || step->kind == SN_STEP_DIV ||
+        step->kind == SN_STEP_REDUCE) {
       while (st->done < st->npieces && sn_dep_ok(x, step, st->done)) {
         sn_local_piece(x, step, st->done, sn_piece_bytes(e, step, st->done));
         st->done++;

@@ -41,6 +41,7 @@
  *   pipelined reductions overlap the transfers (max instead of +), and a
  *   rooted direct operation pays (p-1) n B on the root's port (snccl-sim
  *   showed the host-fitted 2f^2 nB' off by 30x at 384 ranks).
+ *   oneshot    AR a + (p-1) msg + (p-1) n (B' + g)  (every rank gets every vector)
  *   dbt        AR 2 lg a + 2nB + ng   (two binary trees, half the vector each,
  *              pipelined: an interior rank takes 2 halves in, sends 2 down)
  *
@@ -276,6 +277,12 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
   }
   case SN_ALGO_SAG: /* binomial scatter, then a ring all-gather of the blocks */
     return (lg + p - 1) * a + 2 * f * n * B;
+  case SN_ALGO_ONESHOT: {
+    double per_msg = m->direct_msg_us > m->direct_msg_alpha * a ? m->direct_msg_us : m->direct_msg_alpha * a;
+    double Bd = B * (1.0 + m->direct_contention * (p - 1)), msgs = per_msg * (p - 1);
+    if (m->ported) return a + msgs + sn_plus(m, (p - 1) * n * B, (p - 1) * n * g);
+    return a + msgs + (p - 1) * n * (Bd + g);
+  }
   case SN_ALGO_DBT: /* tree edges join neighbouring positions: few cross a domain */
     return 2 * (lgx * a + lgi * ai_) + 2 * n * (D > 1 ? Bl : Bi_) + n * g;
   default: return 1e30;
@@ -370,9 +377,10 @@ sn_status_t sn_plan_choose(const sn_op_desc_t *d, const sn_cost_model_t *m, sn_a
   int forced = sn_plan_forced;
   for (int a = 0; a < SN_ALGO_COUNT; a++) {
     if (!sn_algo_usable(d, (sn_algo_t)a) || !sn_plan_allowed((sn_algo_t)a, d->coll)) continue;
-    /* direct opens a link to every peer: picked by itself only on a full
+    /* direct and one-shot open a link to every peer: picked by themselves only on a full
      * mesh (every rank on this host) */
-    if (!forced && a == SN_ALGO_DIRECT && !m->direct_ok && sn_algo_usable(d, SN_ALGO_RING)) continue;
+    if (!forced && (a == SN_ALGO_DIRECT || a == SN_ALGO_ONESHOT) && !m->direct_ok && sn_algo_usable(d, SN_ALGO_RING))
+      continue;
     double t = sn_plan_estimate(d, (sn_algo_t)a, m);
     if (best == SN_ALGO_COUNT || t < best_t) { /* ties go to the earlier id */
       best = (sn_algo_t)a;

@@ -91,7 +91,7 @@ const char *sn_algo_name(sn_algo_t algo)
 {
   static const char *const names[SN_ALGO_COUNT] = {"ring",  "direct",   "rd",   "tree", "rhd",
                                                    "bruck", "pairwise", "hier", "sag",
-                                                   "dbt",   "rail"};
+                                                   "dbt",   "rail",  "oneshot"};
   return algo < SN_ALGO_COUNT ? names[algo] : "?";
 }
 
@@ -114,6 +114,7 @@ int sn_algo_supports(sn_algo_t algo, sn_coll_t coll)
   case SN_ALGO_SAG: return coll == SN_COLL_BROADCAST;
   case SN_ALGO_DBT: return coll == SN_COLL_ALLREDUCE;
   case SN_ALGO_RAIL: return coll == SN_COLL_EP_DISPATCH;
+  case SN_ALGO_ONESHOT: return coll == SN_COLL_ALLREDUCE;
   default: return 0;
   }
 }
@@ -146,6 +147,7 @@ sn_status_t sn_sched_build(const sn_op_desc_t *d, sn_algo_t algo, sn_sched_t *s)
   else if (algo == SN_ALGO_HIER && sn_algo_usable(d, algo)) st = sn_sched_hier(d, s);
   else if (algo == SN_ALGO_SAG && sn_algo_supports(algo, d->coll)) st = sn_sched_sag(d, s);
   else if (algo == SN_ALGO_DBT && sn_algo_supports(algo, d->coll)) st = sn_sched_dbt(d, s);
+  else if (algo == SN_ALGO_ONESHOT && sn_algo_supports(algo, d->coll)) st = sn_sched_oneshot(d, s);
   if (st == SN_OK && s->error) st = s->error;
   if (st != SN_OK) sn_sched_free(s);
   return st;

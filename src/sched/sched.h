@@ -43,6 +43,7 @@ typedef enum {
   SN_STEP_COPY,        /* dst = src, local */
   SN_STEP_SCALE,       /* dst = src * scalar, local (PreMulSum) */
   SN_STEP_DIV,         /* dst = src / nranks, local (Avg) */
+  SN_STEP_REDUCE,      /* dst = dst (op) src, local (one-shot: the own input at its place in the order) */
   SN_STEP_KIND_COUNT
 } sn_step_kind_t;
 
@@ -90,6 +91,7 @@ typedef enum {
   SN_ALGO_SAG,      /* scatter + ring allgather (van de Geijn broadcast, large messages) */
   SN_ALGO_DBT,      /* double binary tree (allreduce: two complementary binary trees, half the vector each) */
   SN_ALGO_RAIL,     /* MoE dispatch: one copy per destination domain along the rail, forwarded inside it */
+  SN_ALGO_ONESHOT,  /* one-shot (allreduce: every rank gets every vector and reduces all, in rank order) */
   SN_ALGO_COUNT
 } sn_algo_t;
 
@@ -225,6 +227,7 @@ typedef struct {
 } sn_ep_rail_t;
 sn_status_t sn_sched_ep_rail(int rank, int nranks, const sn_ep_rail_t *e, sn_sched_t *s);
 
+sn_status_t sn_sched_oneshot(const sn_op_desc_t *d, sn_sched_t *s);
 /* Point to point: sends and receives in call order; self pairs become copies.
  * Offsets are the buffers' absolute addresses (the exec's bases are zero). */
 sn_status_t sn_sched_p2p(const sn_p2p_desc_t *ops, int nops, int rank, sn_sched_t *s);

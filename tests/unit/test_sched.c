@@ -140,6 +140,7 @@ static int act(rank_t *ranks, int r, int i)
   case SN_STEP_COPY: memmove(dst, src, pb); break;
   case SN_STEP_SCALE: sn_kernel_scale(R->s.dtype, dst, src, pb / es, R->s.red.scalar); break;
   case SN_STEP_DIV: sn_kernel_div(R->s.dtype, dst, src, pb / es, (uint64_t)R->s.nranks); break;
+  case SN_STEP_REDUCE: sn_kernel_reduce(R->s.dtype, R->s.red.op, dst, dst, src, pb / es); break;
   default: return -1;
   }
   R->done[i]++;
@@ -811,7 +812,7 @@ int main(void)
   }
   g_rendezvous = 1;
   static const sn_algo_t big_algos[] = {SN_ALGO_TREE, SN_ALGO_RHD, SN_ALGO_BRUCK, SN_ALGO_PAIRWISE, SN_ALGO_HIER,
-                                        SN_ALGO_SAG, SN_ALGO_DBT};
+                                        SN_ALGO_SAG, SN_ALGO_DBT, SN_ALGO_ONESHOT};
   static const size_t huge_counts[] = {1000, 5}; /* per rank; 5 for the p-block collectives */
   for (size_t c = 0; c < NCOLLS; c++)
     for (size_t a = 0; a < sizeof(big_algos) / sizeof(big_algos[0]); a++) {
