@@ -82,3 +82,21 @@ check-asan:
 check-tsan:
 	$(SHELL) $(top_srcdir)/tests/fault/sanitize.sh tsan $(abs_top_builddir)/build-tsan $(SAN_TESTS)
 EXTRA_DIST += tests/fault/sanitize.sh
+
+# Network faults: the user-space TCP fault proxy, the LD_PRELOAD redirector
+# that puts it in front of a rank's connections, and snccl over it
+# (tests/fault/net.sh; docs/RELIABILITY.md "Network faults").
+check_PROGRAMS += tools/faultproxy/faultproxy tests/fault/bin/nettest
+tools_faultproxy_faultproxy_SOURCES = tools/faultproxy/faultproxy.c tools/faultproxy/fproxy.h
+tools_faultproxy_faultproxy_LDADD = -lm -lpthread
+tests_fault_bin_nettest_SOURCES = tests/fault/nettest.c $(SN_TEST_COMMON)
+tests_fault_bin_nettest_LDADD = libnccl.la -lm
+tests_fault_bin_nettest_LDFLAGS = $(SN_TEST_LINKFLAGS)
+check_DATA += tools/faultproxy/fpshim.so
+CLEANFILES += tools/faultproxy/fpshim.so
+tools/faultproxy/fpshim.so: $(srcdir)/tools/faultproxy/fpshim.c $(srcdir)/tools/faultproxy/fproxy.h
+	$(AM_V_CCLD)$(MKDIR_P) tools/faultproxy; \
+	$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -O2 -g -fPIC -shared \
+	  -o $@ $(srcdir)/tools/faultproxy/fpshim.c -ldl
+TESTS += tests/fault/net.sh
+EXTRA_DIST += tests/fault/net.sh tools/faultproxy/fpshim.c
