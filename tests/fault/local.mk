@@ -100,3 +100,6 @@ tools/faultproxy/fpshim.so: $(srcdir)/tools/faultproxy/fpshim.c $(srcdir)/tools/
 	  -o $@ $(srcdir)/tools/faultproxy/fpshim.c -ldl
 TESTS += tests/fault/net.sh
 EXTRA_DIST += tests/fault/net.sh tools/faultproxy/fpshim.c
+# The same black hole with each rank in its own network namespace.
+TESTS += tests/fault/netns-test.sh
+EXTRA_DIST += tests/fault/netns-test.sh tests/fault/netns.sh

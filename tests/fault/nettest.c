@@ -21,6 +21,10 @@
  *              (the proxy stops forwarding, connections stay open) after the
  *              5th. Every rank must get an error; time from the black hole
  *              to each error is printed against deadline + 1 s.
+ *              With NETTEST_FAULT_CMD (tests/fault/netns-test.sh) rank 0 runs
+ *              that command instead, e.g. a blackhole route between the
+ *              namespaces of ranks 1 and 2; no proxy is needed then.
+ *              NETTEST_HEAL_CMD, run after each trial, removes it.
  *   truncate / reset   2 ranks; the proxy closes (FIN) / resets (RST) rank
  *              1's link after 300 000 bytes, mid-message. Every rank must
  *              return an error (ncclGetLastError printed), no crash, no hang.
@@ -54,7 +58,7 @@ typedef struct {
 } nt_arg_t;
 
 static nt_shared_t *nt_sh;
-static const char *nt_ctl;
+static const char *nt_ctl, *nt_proxy, *nt_cmd;
 
 static int nt_write_ctl(const char *rules)
 {
@@ -72,7 +76,7 @@ static int nt_rank(int rank, int nranks, ncclUniqueId id, void *varg)
   const nt_arg_t *a = varg;
   ncclComm_t comm;
   T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
-  if (rank == 1) setenv("SN_FPROXY", getenv("NETTEST_PROXY"), 1);
+  if (rank == 1 && nt_proxy) setenv("SN_FPROXY", nt_proxy, 1);
   float *buf = malloc(a->count * sizeof(float));
   T_ASSERT(buf != NULL, "out of memory");
   double t_end = t_now() + 60;
@@ -81,7 +85,8 @@ static int nt_rank(int rank, int nranks, ncclUniqueId id, void *varg)
   for (i = 0; (a->iters == 0 || i < a->iters) && t_now() < t_end; i++) {
     if (rank == 0 && a->fault_at > 0 && i == a->fault_at) {
       nt_sh->t_fault = t_now();
-      T_ASSERT(nt_write_ctl("blackhole=1") == 0, "cannot write %s", nt_ctl);
+      if (nt_cmd) T_ASSERT(system(nt_cmd) == 0, "NETTEST_FAULT_CMD failed: %s", nt_cmd);
+      else T_ASSERT(nt_write_ctl("blackhole=1") == 0, "cannot write %s", nt_ctl);
     }
     for (size_t k = 0; k < a->count; k++) buf[k] = (float)((rank + 1) * (int)(k % 7) + i % 3);
     double t0 = t_now();
@@ -122,10 +127,16 @@ int main(int argc, char **argv)
   const char *mode = argc > 1 ? argv[1] : "slow";
   int trials = argc > 2 ? atoi(argv[2]) : 1;
   nt_ctl = getenv("NETTEST_CTL");
-  if (!nt_ctl || !getenv("NETTEST_PROXY") || !getenv("LD_PRELOAD")) {
-    fprintf(stderr, "nettest: run it from tests/fault/net.sh (NETTEST_CTL, NETTEST_PROXY, LD_PRELOAD=fpshim.so)\n");
+  nt_proxy = getenv("NETTEST_PROXY");
+  nt_cmd = getenv("NETTEST_FAULT_CMD");
+  if (nt_cmd && !*nt_cmd) nt_cmd = NULL;
+  int with_proxy = nt_ctl && nt_proxy && getenv("LD_PRELOAD");
+  if (!with_proxy && !(nt_cmd && !strcmp(mode, "blackhole"))) {
+    fprintf(stderr, "nettest: run it from tests/fault/net.sh (NETTEST_CTL, NETTEST_PROXY, LD_PRELOAD=fpshim.so) "
+                    "or tests/fault/netns-test.sh (blackhole with NETTEST_FAULT_CMD)\n");
     return 77;
   }
+  if (!with_proxy) nt_proxy = NULL;
   if (trials < 1 || trials > 10000) {
     fprintf(stderr, "usage: nettest slow|slowbuf|blackhole|truncate|reset|flip [TRIALS]\n");
     return 2;
@@ -160,7 +171,7 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "blackhole")) {
       nranks = 3;
       arg.fault_at = 5;
-      snprintf(rules, sizeof(rules), "# pass-through until rank 0 writes blackhole=1");
+      snprintf(rules, sizeof(rules), "# pass-through until rank 0 writes blackhole=1 (or runs NETTEST_FAULT_CMD)");
     } else if (!strcmp(mode, "truncate") || !strcmp(mode, "reset")) {
       arg.iters = 50;
       snprintf(rules, sizeof(rules), "up.%s_after=300000", mode);
@@ -171,16 +182,22 @@ int main(int argc, char **argv)
       fprintf(stderr, "usage: nettest slow|slowbuf|blackhole|truncate|reset|flip [TRIALS]\n");
       return 2;
     }
-    if (nt_write_ctl(rules) != 0) {
+    if (nt_ctl && nt_write_ctl(rules) != 0) {
       fprintf(stderr, "nettest: cannot write %s: %s\n", nt_ctl, strerror(errno));
       return 1;
     }
-    usleep(20000); /* the proxy polls its control file every 5 ms */
+    if (nt_ctl) usleep(20000); /* the proxy polls its control file every 5 ms */
     double t0 = t_now();
     sn_rank_result_t res[8];
     sn_launch_opts_t o = {.nranks = nranks, .deadline_s = 90, .grace_s = 30};
     int rc = sn_launch_ex(&o, nt_rank, &arg, res, NULL);
     double wall = t_now() - t0;
+    const char *heal = getenv("NETTEST_HEAL_CMD");
+    if (heal && *heal && system(heal) != 0) {
+      printf("trial %d: NETTEST_HEAL_CMD failed: %s\n", k, heal);
+      bad++;
+      break;
+    }
     int hung = 0, crashed = 0;
     for (int r = 0; r < nranks; r++) {
       hung += res[r].end == SN_RANK_HUNG;
