@@ -103,3 +103,13 @@ EXTRA_DIST += tests/fault/net.sh tools/faultproxy/fpshim.c
 # The same black hole with each rank in its own network namespace.
 TESTS += tests/fault/netns-test.sh
 EXTRA_DIST += tests/fault/netns-test.sh tests/fault/netns.sh
+
+# Randomised ncclCommAbort trials (main thread or a second thread during a
+# call, 2-4 ranks, TCP or shared memory): ABORT_TRIALS (default 20 in make
+# check, 1000 in make check-long).
+check_PROGRAMS += tests/fault/bin/aborttest
+tests_fault_bin_aborttest_SOURCES = tests/fault/aborttest.c $(SN_TEST_COMMON)
+tests_fault_bin_aborttest_LDADD = libnccl.la -lm -lpthread
+tests_fault_bin_aborttest_LDFLAGS = $(SN_TEST_LINKFLAGS)
+TESTS += tests/fault/abort.sh
+EXTRA_DIST += tests/fault/abort.sh
