@@ -113,3 +113,10 @@ tests_fault_bin_aborttest_LDADD = libnccl.la -lm -lpthread
 tests_fault_bin_aborttest_LDFLAGS = $(SN_TEST_LINKFLAGS)
 TESTS += tests/fault/abort.sh
 EXTRA_DIST += tests/fault/abort.sh
+
+# make check-long: the fault tests at their long settings, not in make check
+# (tests/fault/long.sh; LONG_TESTS='kill leak abort net netns inject' picks).
+.PHONY: check-long
+check-long: $(check_PROGRAMS) $(check_DATA)
+	SN_TOP_BUILDDIR=$(abs_top_builddir) $(SHELL) $(top_srcdir)/tests/fault/long.sh
+EXTRA_DIST += tests/fault/long.sh
