@@ -172,6 +172,7 @@ int main(int argc, char **argv)
   }
   setenv("SNCCL_TIMEOUT_MS", "2000", 1);
   t_env_defaults();
+  setvbuf(stdout, NULL, _IOLBF, 0); /* no buffered lines copied into the forked ranks */
   at_sh = mmap(NULL, sizeof(*at_sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (at_sh == MAP_FAILED) return 1;
   double *ab = calloc((size_t)trials * AT_MAX_RANKS, sizeof(double));

@@ -145,6 +145,7 @@ int main(int argc, char **argv)
   const char *to = getenv("NETTEST_TIMEOUT_MS");
   setenv("SNCCL_TIMEOUT_MS", to && *to ? to : "2000", 1);
   t_env_defaults();
+  setvbuf(stdout, NULL, _IOLBF, 0); /* no buffered lines copied into the forked ranks */
   double deadline_s = atof(getenv("SNCCL_TIMEOUT_MS")) / 1e3;
   nt_sh = mmap(NULL, sizeof(*nt_sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (nt_sh == MAP_FAILED) return 1;
