@@ -28,8 +28,10 @@
  *   truncate / reset   2 ranks; the proxy closes (FIN) / resets (RST) rank
  *              1's link after 300 000 bytes, mid-message. Every rank must
  *              return an error (ncclGetLastError printed), no crash, no hang.
- *   flip       2 ranks, bit flips on rank 1's link (one per ~512 KiB), 20
- *              all-reduces of 1 MiB checked; each trial prints whether the
+ *   flip       2 ranks, bit flips on rank 1's link: even trials 20
+ *              all-reduces of 1 MiB, one flip per ~512 KiB; odd trials 300
+ *              of 1 KiB, one flip per ~1000 bytes (headers hit too); all
+ *              checked; each trial prints whether the
  *              job completed correctly, completed with a wrong result, or
  *              failed cleanly. A crash or a hang fails.
  * Exit 0 on success, 1 on a failure, 77 when the proxy is not set up.
@@ -177,8 +179,13 @@ int main(int argc, char **argv)
       arg.iters = 50;
       snprintf(rules, sizeof(rules), "up.%s_after=300000", mode);
     } else if (!strcmp(mode, "flip")) {
-      arg.iters = 20;
-      snprintf(rules, sizeof(rules), "up.flip_rate=2e-6 seed=%d", k + 1);
+      /* even trials: 20 x 1 MiB, rare flips (in payload, almost surely);
+       * odd trials: 300 x 1 KiB, one flip per ~1000 bytes, so that the
+       * socket transport's 8-byte length headers (1.5% of the bytes) get
+       * hit too */
+      arg.iters = k % 2 ? 300 : 20;
+      arg.count = k % 2 ? 256 : 1 << 18;
+      snprintf(rules, sizeof(rules), "up.flip_rate=%s seed=%d", k % 2 ? "1e-3" : "2e-6", k + 1);
     } else {
       fprintf(stderr, "usage: nettest slow|slowbuf|blackhole|truncate|reset|flip [TRIALS]\n");
       return 2;
