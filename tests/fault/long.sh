@@ -6,7 +6,7 @@
 # any failed.
 #   kill.sh        KILLTEST_TRIALS=50 (tcp, shm, freeze, pause)
 #   leak.sh        LEAK_CYCLES=100 (init/abort + init/destroy, shm and tcp)
-#   abort.sh       ABORT_TRIALS=1000 ABORT_MODES=all (main-thread and
+#   abort.sh       ABORT_TRIALS=1000 ABORT_MODES=all ABORT_CONNECT_TIMEOUT_MS=60000 (main-thread and
 #                  second-thread aborts)
 #   net.sh         NET_TRIALS=5 (proxy: slow link, black hole, truncate,
 #                  reset, bit flips)
@@ -23,7 +23,7 @@ for t in ${LONG_TESTS:-kill leak abort net netns inject}; do
   case $t in
   kill) cmd="env KILLTEST_TRIALS=50 sh $here/kill.sh" ;;
   leak) cmd="env LEAK_CYCLES=100 sh $here/leak.sh" ;;
-  abort) cmd="env ABORT_TRIALS=1000 ABORT_MODES=all sh $here/abort.sh" ;;
+  abort) cmd="env ABORT_TRIALS=1000 ABORT_MODES=all ABORT_CONNECT_TIMEOUT_MS=60000 sh $here/abort.sh" ;;
   net) cmd="env NET_TRIALS=5 sh $here/net.sh" ;;
   netns) cmd="env NETNS_TRIALS=10 sh $here/netns-test.sh" ;;
   inject) cmd="env SN_INJECT_MAXRUNS=0 sh $here/inject.sh" ;;
@@ -37,7 +37,7 @@ for t in ${LONG_TESTS:-kill leak abort net netns inject}; do
   case $trc in 0) st=PASS ;; 77) st=SKIP ;; *) st=FAIL; rc=1 ;; esac
   {
     echo "$st: $t ($(( $(date +%s) - t0 )) s)"
-    grep -aE '^(killtest|leaktest [a-z]+:|aborttest|  ncclCommAbort|  thread mode|nettest|site |SKIP)' "$tmp/$t.out" | sed 's/^/    /'
+    grep -aE '^(killtest|leaktest [a-z]+:|aborttest [a-z]+:|  ncclCommAbort|  thread mode|nettest|site |SKIP)' "$tmp/$t.out" | sed 's/^/    /'
   } >> "$tmp/summary"
 done
 echo "=== check-long summary"
