@@ -86,3 +86,41 @@ EXTRA_DIST += tests/fault/sanitize.sh
 # A flipped bit on the wire: wrong data without checksums, an error with.
 TESTS += tests/fault/corrupt.sh
 EXTRA_DIST += tests/fault/corrupt.sh
+
+# Network faults: the user-space TCP fault proxy, the LD_PRELOAD redirector
+# that puts it in front of a rank's connections, and snccl over it
+# (tests/fault/net.sh; docs/RELIABILITY.md "Network faults").
+check_PROGRAMS += tools/faultproxy/faultproxy tests/fault/bin/nettest
+tools_faultproxy_faultproxy_SOURCES = tools/faultproxy/faultproxy.c tools/faultproxy/fproxy.h
+tools_faultproxy_faultproxy_LDADD = -lm -lpthread
+tests_fault_bin_nettest_SOURCES = tests/fault/nettest.c $(SN_TEST_COMMON)
+tests_fault_bin_nettest_LDADD = libnccl.la -lm
+tests_fault_bin_nettest_LDFLAGS = $(SN_TEST_LINKFLAGS)
+check_DATA += tools/faultproxy/fpshim.so
+CLEANFILES += tools/faultproxy/fpshim.so
+tools/faultproxy/fpshim.so: $(srcdir)/tools/faultproxy/fpshim.c $(srcdir)/tools/faultproxy/fproxy.h
+	$(AM_V_CCLD)$(MKDIR_P) tools/faultproxy; \
+	$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -O2 -g -fPIC -shared \
+	  -o $@ $(srcdir)/tools/faultproxy/fpshim.c -ldl
+TESTS += tests/fault/net.sh
+EXTRA_DIST += tests/fault/net.sh tools/faultproxy/fpshim.c
+# The same black hole with each rank in its own network namespace.
+TESTS += tests/fault/netns-test.sh
+EXTRA_DIST += tests/fault/netns-test.sh tests/fault/netns.sh
+
+# Randomised ncclCommAbort trials (main thread or a second thread during a
+# call, 2-4 ranks, TCP or shared memory): ABORT_TRIALS (default 20 in make
+# check, 1000 in make check-long).
+check_PROGRAMS += tests/fault/bin/aborttest
+tests_fault_bin_aborttest_SOURCES = tests/fault/aborttest.c $(SN_TEST_COMMON)
+tests_fault_bin_aborttest_LDADD = libnccl.la -lm -lpthread
+tests_fault_bin_aborttest_LDFLAGS = $(SN_TEST_LINKFLAGS)
+TESTS += tests/fault/abort.sh
+EXTRA_DIST += tests/fault/abort.sh
+
+# make check-long: the fault tests at their long settings, not in make check
+# (tests/fault/long.sh; LONG_TESTS='kill leak abort net netns inject' picks).
+.PHONY: check-long
+check-long: $(check_PROGRAMS) $(check_DATA)
+	SN_TOP_BUILDDIR=$(abs_top_builddir) $(SHELL) $(top_srcdir)/tests/fault/long.sh
+EXTRA_DIST += tests/fault/long.sh
