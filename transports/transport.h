@@ -88,6 +88,12 @@ typedef struct sn_transport_ops {
    * closed from now on may leave messages behind for a live receiver that
    * has not collected them yet (its operation still runs). */
   void (*comm_linger)(void *ctx);
+  /* Bytes that have crossed this rank's links so far: received, plus sent
+   * and gone from the kernel's send queue (optional, NULL otherwise). A
+   * stalled rank whose count still moves is making progress on a slow
+   * link (partial messages, or draining what it sent ahead), so the
+   * no-progress deadline does not fire. */
+  uint64_t (*wire_bytes)(void *ctx);
 } sn_transport_ops_t;
 
 extern const sn_transport_ops_t sn_tp_shm_ops;

@@ -703,6 +703,14 @@ static const sn_transport_ops_t *sn_engine_sleeper(sn_exec_t **xs, int n, sn_eng
 #define SN_SLEEP_SLICE_NS 50000000ull /* deadlines and abort are checked at least this often */
 /* A stalled exec looks at its peers' liveness after this long without
  * progress, then this often: a few syscalls per 50 ms of waiting. */
+static uint64_t sn_engine_wire_bytes(sn_engine_t *e)
+{
+  uint64_t total = 0;
+  for (int t = 0; t < SN_TP_COUNT; t++)
+    if (e->tp_ctx[t] && sn_tp_table[t]->wire_bytes) total += sn_tp_table[t]->wire_bytes(e->tp_ctx[t]);
+  return total;
+}
+
 #define SN_LIVE_AFTER_NS 20000000ull
 #define SN_LIVE_EVERY_NS 50000000ull
 
@@ -768,6 +776,11 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
                    now >= x->eng->live_next_ns) {
           x->eng->live_next_ns = now + SN_LIVE_EVERY_NS;
           sn_engine_heartbeats(x->eng, now);
+          /* bytes still crossing a slow link (a partial message, or what
+           * was sent ahead draining from the kernel): progress */
+          uint64_t wire = sn_engine_wire_bytes(x->eng);
+          if (wire != x->eng->wire_bytes) x->last_progress_ns = now;
+          x->eng->wire_bytes = wire;
           char who[512];
           if (sn_exec_scan_peers(x, sn_peer_is_dead, who, sizeof(who)) > 0) {
             /* drain what the dead left behind; only then is a gap a gap */

@@ -60,6 +60,7 @@ typedef struct sn_engine {
   sn_peer_id_t *peer; /* nranks */
   uint64_t colls_issued, colls_done; /* collective execs created / completed, in order */
   uint64_t live_next_ns; /* next liveness look while an exec is stalled */
+  uint64_t wire_bytes;   /* the transports' bytes crossed at the last liveness look */
 } sn_engine_t;
 
 /* Phase 1: transports create their state and fill this rank's blobs

@@ -8,7 +8,7 @@
 # is asserted. The proxy's per-connection lines go to stderr.
 B="${SN_TOP_BUILDDIR:-.}"
 N="${NET_TRIALS:-1}"
-MODES="${NET_MODES:-slow blackhole truncate reset flip}"
+MODES="${NET_MODES:-slow slowsnd blackhole truncate reset flip}"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sn-net.XXXXXX") || exit 1
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; }

@@ -19,11 +19,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -58,6 +60,7 @@ typedef struct {
   int *pending; /* nranks * nsocks accepted fds waiting for their recv link, -1 */
   struct sn_conn **conns; /* open links, for wait() */
   int nconns, cap_conns;
+  uint64_t tx_bytes, rx_bytes; /* through the sockets so far (wire_bytes) */
   sn_auth_srv_t *apend; /* keyed: accepted sockets still authenticating */
   int napend, capend;
 } sn_sock_ctx_t;
@@ -428,6 +431,8 @@ static sn_status_t sn_sock_step(sn_conn_t *c, int i)
       if (k == 0 && !c->is_send) return sn_sock_fail(c, "receive from", 0);
       size_t before = c->off[i];
       c->off[i] += (size_t)k;
+      if (c->is_send) c->ctx->tx_bytes += (uint64_t)k;
+      else c->ctx->rx_bytes += (uint64_t)k;
       if (!c->is_send && c->ctx->csum) {
         /* checksum what just arrived while it is still in cache */
         if (before == 0) c->rcrc[i] = 0;
@@ -501,6 +506,23 @@ static sn_status_t sn_sock_peer_heartbeat(void *ctx, int peer, uint64_t *beat_p,
   return SN_ERR_UNSUPPORTED;
 }
 
+/* Received bytes, plus sent ones minus what the sending sockets still hold
+ * in the kernel (SIOCOUTQ). */
+static uint64_t sn_sock_wire_bytes(void *vctx)
+{
+  sn_sock_ctx_t *ctx = vctx;
+  uint64_t total = 0;
+  for (int k = 0; k < ctx->nconns; k++) {
+    sn_conn_t *c = ctx->conns[k];
+    if (!c->is_send) continue;
+    for (int i = 0; i < c->nsocks; i++) {
+      int q = 0;
+      if (c->fds[i] >= 0 && ioctl(c->fds[i], SIOCOUTQ, &q) == 0 && q > 0) total += (uint64_t)q;
+    }
+  }
+  return ctx->rx_bytes + (ctx->tx_bytes > total ? ctx->tx_bytes - total : 0);
+}
+
 const sn_transport_ops_t sn_tp_socket_ops = {
     .size = sizeof(sn_transport_ops_t),
     .name = "socket",
@@ -521,4 +543,5 @@ const sn_transport_ops_t sn_tp_socket_ops = {
     .heartbeat = sn_sock_heartbeat,
     .peer_heartbeat = sn_sock_peer_heartbeat,
     .comm_linger = sn_sock_comm_linger,
+    .wire_bytes = sn_sock_wire_bytes,
 };
