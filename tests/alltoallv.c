@@ -394,28 +394,13 @@ static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
   return failed;
 }
 
-static int parse_list(const char *s, int *out, int max)
-{
-  int n = 0;
-  while (*s && n < max) {
-    char *end;
-    long a = strtol(s, &end, 10), b = a;
-    if (end == s) return -1;
-    if (*end == '-') b = strtol(end + 1, &end, 10);
-    for (long v = a; v <= b && n < max; v++) out[n++] = (int)v;
-    if (*end && *end != ',') return -1;
-    s = *end == ',' ? end + 1 : end;
-  }
-  return n;
-}
-
 int main(int argc, char **argv)
 {
-  cfg.n_nranks = parse_list("1-9", cfg.nranks, 16);
+  cfg.n_nranks = t_parse_int_list("1-9", cfg.nranks, 16);
   cfg.deadline_s = 240;
   for (int a = 1; a < argc; a++) {
     if (!strncmp(argv[a], "--nranks=", 9)) {
-      cfg.n_nranks = parse_list(argv[a] + 9, cfg.nranks, 16);
+      cfg.n_nranks = t_parse_int_list(argv[a] + 9, cfg.nranks, 16);
     } else if (!strncmp(argv[a], "--deadline=", 11)) {
       cfg.deadline_s = atof(argv[a] + 11);
     } else {

@@ -609,21 +609,6 @@ static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
 
 /* ---- command line ---- */
 
-static int parse_list(const char *s, int *out, int max)
-{
-  int n = 0;
-  while (*s && n < max) {
-    char *end;
-    long a = strtol(s, &end, 10), b = a;
-    if (end == s) return -1;
-    if (*end == '-') b = strtol(end + 1, &end, 10);
-    for (long v = a; v <= b && n < max; v++) out[n++] = (int)v;
-    s = *end == ',' ? end + 1 : end;
-    if (*end && *end != ',') return -1;
-  }
-  return n;
-}
-
 static unsigned parse_names(const char *s, const char *const *names, int nnames)
 {
   unsigned mask = 0;
@@ -664,7 +649,7 @@ int main(int argc, char **argv)
   static const size_t default_counts[] = {0, 1, 7, 1031};
   int selfcheck = 0;
 
-  cfg.n_nranks = parse_list("1-8", cfg.nranks, 16);
+  cfg.n_nranks = t_parse_int_list("1-8", cfg.nranks, 16);
   cfg.coll_mask = cfg.dt_mask = cfg.op_mask = ~0u;
   cfg.n_counts = 4;
   memcpy(cfg.counts, default_counts, sizeof(default_counts));
@@ -674,7 +659,7 @@ int main(int argc, char **argv)
     const char *v = strchr(argv[a], '=');
     v = v ? v + 1 : "";
     if (!strncmp(argv[a], "--nranks=", 9)) {
-      cfg.n_nranks = parse_list(v, cfg.nranks, 16);
+      cfg.n_nranks = t_parse_int_list(v, cfg.nranks, 16);
       if (cfg.n_nranks <= 0) usage();
     } else if (!strncmp(argv[a], "--colls=", 8)) {
       cfg.coll_mask = parse_names(v, coll_names, NCOLLS);
@@ -684,7 +669,7 @@ int main(int argc, char **argv)
       cfg.op_mask = parse_names(v, op_names, NOPS);
     } else if (!strncmp(argv[a], "--counts=", 9)) {
       int tmp[8];
-      cfg.n_counts = parse_list(v, tmp, 8);
+      cfg.n_counts = t_parse_int_list(v, tmp, 8);
       if (cfg.n_counts < 0) usage();
       for (int k = 0; k < cfg.n_counts; k++) cfg.counts[k] = (size_t)tmp[k];
     } else if (!strcmp(argv[a], "--device")) {

@@ -419,3 +419,18 @@ int t_check_allreduce(ncclComm_t comm, int rank, int nranks, const char *what)
   free(recv);
   return bad;
 }
+
+int t_parse_int_list(const char *s, int *out, int max)
+{
+  int n = 0;
+  while (*s && n < max) {
+    char *end;
+    long a = strtol(s, &end, 10), b = a;
+    if (end == s) return -1;
+    if (*end == '-') b = strtol(end + 1, &end, 10);
+    for (long v = a; v <= b && n < max; v++) out[n++] = (int)v;
+    if (*end && *end != ',') return -1;
+    s = *end == ',' ? end + 1 : end;
+  }
+  return n;
+}

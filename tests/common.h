@@ -57,6 +57,9 @@ void t_msg(const char *file, int line, const char *fmt, ...)
 void t_env_defaults(void);
 
 double t_now(void);
+/* "1-4,7" -> {1,2,3,4,7}: up to max values into out; their number, or -1
+ * for a malformed list. */
+int t_parse_int_list(const char *s, int *out, int max);
 
 /* ---- datatypes ---- */
 size_t t_dt_size(int dt);
