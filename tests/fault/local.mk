@@ -124,3 +124,11 @@ EXTRA_DIST += tests/fault/abort.sh
 check-long: $(check_PROGRAMS) $(check_DATA)
 	SN_TOP_BUILDDIR=$(abs_top_builddir) $(SHELL) $(top_srcdir)/tests/fault/long.sh
 EXTRA_DIST += tests/fault/long.sh
+
+# Survivors shrink away a killed rank and carry on (tests/fault/shrinktest.c).
+check_PROGRAMS += tests/fault/bin/shrinktest
+tests_fault_bin_shrinktest_SOURCES = tests/fault/shrinktest.c $(SN_TEST_COMMON)
+tests_fault_bin_shrinktest_LDADD = libnccl.la -lm
+tests_fault_bin_shrinktest_LDFLAGS = $(SN_TEST_LINKFLAGS)
+TESTS += tests/fault/shrink.sh
+EXTRA_DIST += tests/fault/shrink.sh
