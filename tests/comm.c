@@ -340,6 +340,39 @@ static int case_shrink(int rank, int nranks, ncclUniqueId id, void *arg)
   return 0;
 }
 
+/* Init errors reach every rank: the last rank joins with a wrong nranks
+ * (arg 0) or as a duplicate of rank 0 (arg 1). Every rank must fail, and
+ * with the root's reason, not with "only k of n ranks joined before the
+ * deadline" after waiting for it. */
+static int init_mismatch(int rank, int nranks, ncclUniqueId id, int dup)
+{
+  t_rank = rank;
+  ncclComm_t comm = NULL;
+  int me = rank == nranks - 1 ? (dup ? 0 : rank) : rank;
+  int n = rank == nranks - 1 && !dup ? nranks + 1 : nranks;
+  double t0 = t_now();
+  ncclResult_t res = ncclCommInitRank(&comm, n, id, me);
+  const char *why = ncclGetLastError(NULL);
+  T_ASSERT(res != ncclSuccess, "ncclCommInitRank succeeded with a %s in the job", dup ? "duplicate rank" : "wrong nranks");
+  T_ASSERT(why && strstr(why, dup ? "duplicate" : "nranks="), "rank %d failed without the root's reason: %s", rank,
+           why ? why : "(no message)");
+  if (rank == 0) printf("  init with a %s: every rank failed (rank 0 after %.3f s): %s\n",
+                        dup ? "duplicate rank" : "wrong nranks", t_now() - t0, why);
+  return 0;
+}
+
+static int case_init_bad_nranks(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  (void)arg;
+  return init_mismatch(rank, nranks, id, 0);
+}
+
+static int case_init_dup_rank(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  (void)arg;
+  return init_mismatch(rank, nranks, id, 1);
+}
+
 /* Rank 2 dies; the others shrink it away with NCCL_SHRINK_ABORT and go on. */
 static int case_shrink_abort_dead(int rank, int nranks, ncclUniqueId id, void *arg)
 {
@@ -694,6 +727,8 @@ static const t_case_t cases[] = {
   {"split_repeat", 3, 30, case_split_repeat, 0},
   {"shrink", 5, 30, case_shrink, 0},
   {"shrink_abort_dead_rank", 4, 30, case_shrink_abort_dead, 0},
+  {"init_bad_nranks", 3, 30, case_init_bad_nranks, 0},
+  {"init_dup_rank", 3, 30, case_init_dup_rank, 0},
   {"revoke", 3, 30, case_revoke, 0},
   {"finalize_destroy", 3, 30, case_finalize_destroy, 0},
   {"abort", 3, 30, case_abort, 0},

@@ -179,7 +179,11 @@ static sn_status_t sn_init_rank(ncclComm_t *newcomm, int nranks, const ncclUniqu
   sn_status_t st = sn_comm_join(c, &uid);
   if (st != SN_OK) {
     sn_comm_free(c);
-    SN_WARN("%s : rank %d/%d failed to initialize: %s", fn, rank, nranks, sn_status_str(st));
+    /* keep the cause in the last error (ncclGetLastError), not just "failed" */
+    char cause[512];
+    snprintf(cause, sizeof(cause), "%s", sn_log_last_error());
+    SN_WARN("%s : rank %d/%d failed to initialize: %s%s%s%s", fn, rank, nranks, sn_status_str(st),
+            cause[0] ? " (" : "", cause, cause[0] ? ")" : "");
     return st;
   }
   *newcomm = (ncclComm_t)(void *)c;

@@ -5,9 +5,11 @@
  * connection without blocking on any of them. Each rank sends HELLO {nranks,
  * its listen address}; when all ranks have spoken, the root sends each the
  * whole address table and exits. A connection that sends garbage, the wrong
- * secret or nothing at all is closed and forgotten. Inconsistent hellos
- * (rank out of range, duplicate rank, different nranks) are answered with an
- * ERROR frame that the rank reports.
+ * secret or nothing at all is closed and forgotten. An inconsistent hello
+ * (rank out of range, duplicate rank, different nranks) means this job
+ * cannot form: the root answers it, every rank that already joined, and
+ * every rank that joins until its deadline with an ERROR frame naming the
+ * cause, so nobody waits for a timeout.
  *
  * With a pre-shared key (util/auth.h) every connection first runs the
  * challenge-response, bound to the job secret; the root does its side in the
@@ -187,6 +189,7 @@ static void *sn_root_main(void *varg)
   sn_root_conn_t *pend = calloc((size_t)cap, sizeof(*pend));
   size_t base = args.auth ? SN_ROOT_AUTH_BYTES : 0, want = base + sizeof(sn_bs_hdr_t) + sizeof(sn_sockaddr_t);
   char job_msg[200] = "";
+  char fail_msg[200] = ""; /* the job cannot form: answer every hello with this */
   int nrefused = 0;
   /* ranks may start late (slow launchers): wait the no-progress deadline
    * after the id was made and after each rank joined */
@@ -275,6 +278,11 @@ static void *sn_root_main(void *varg)
       sn_sockaddr_t addr;
       memcpy(&addr, c->buf + base + sizeof(sn_bs_hdr_t), sizeof(addr));
       pend[i--] = pend[--npend]; /* c now points at another connection */
+      if (fail_msg[0]) {
+        sn_root_error(fd, args.secret, fail_msg);
+        close(fd);
+        continue;
+      }
       char msg[200] = "";
       if (nranks == 0 && n > 0 && n <= (1 << 24)) {
         nranks = n;
@@ -303,6 +311,14 @@ static void *sn_root_main(void *varg)
         SN_WARN("%s", msg);
         sn_root_error(fd, args.secret, msg);
         close(fd);
+        snprintf(fail_msg, sizeof(fail_msg), "%s", msg);
+        for (int k = 0; k < nranks; k++)
+          if (rank_fd[k] >= 0) {
+            sn_root_error(rank_fd[k], args.secret, fail_msg);
+            close(rank_fd[k]);
+            rank_fd[k] = -1;
+          }
+        joined = 0;
         continue;
       }
       rank_fd[r] = fd;
