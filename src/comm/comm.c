@@ -619,6 +619,10 @@ void sn_comm_leave(sn_comm_t *c) { atomic_fetch_sub(&c->inside, 1); }
 void sn_comm_abort(sn_comm_t *c, uint64_t *waited_ns_p)
 {
   uint64_t t0 = sn_clock_ns();
+  /* an abort between calls, after a success: the last operation completed
+   * here when its messages were published, and a peer still finishing it
+   * may not have collected them yet; keep them for it, as a destroy does */
+  int clean = atomic_load(&c->inside) == 0 && atomic_load(&c->async_error) == SN_OK;
   atomic_store(&c->abort_flag, 1);
   if (c->dev && c->proxy.started) {
     pthread_mutex_lock(&c->proxy.mu);
@@ -640,6 +644,7 @@ void sn_comm_abort(sn_comm_t *c, uint64_t *waited_ns_p)
     return;
   }
   SN_INFO(SN_LOG_INIT, "comm %p rank %d: aborted (threads left calls after %.1f ms)", (void *)c, c->rank, waited / 1e6);
+  if (clean && c->eng.send) sn_engine_linger(&c->eng);
   sn_comm_retire(c);
 }
 
