@@ -203,6 +203,7 @@ sn_status_t sn_socket_listen(const sn_sockaddr_t *addr, int backlog, int *fd_p, 
     return SN_ERR_SYSTEM;
   }
   sn_sockaddr_t bound;
+  memset(&bound, 0, sizeof(bound)); /* it travels to peers: no stack bytes in the padding */
   socklen_t blen = sizeof(bound);
   getsockname(fd, &bound.sa, &blen);
   *fd_p = fd;
