@@ -204,6 +204,7 @@ static void *sn_root_main(void *varg)
       if (nrefused)
         snprintf(msg + k, sizeof(msg) - (size_t)k, "; %d connection(s) failed authentication (a rank without "
                  "SNCCL_AUTH_KEY or with another key?)", nrefused);
+      if (fail_msg[0]) break; /* every rank that came was told why */
       if (joined > 0) SN_WARN("%s", msg); /* an id nobody used is not an error */
       for (int r = 0; r < nranks; r++)
         if (rank_fd[r] >= 0) sn_root_error(rank_fd[r], args.secret, msg);
@@ -253,11 +254,23 @@ static void *sn_root_main(void *varg)
         }
       }
       if (job_msg[0]) {
+        /* the job cannot form: tell this connection and every joined rank,
+         * and keep answering later hellos (a rank still on its way must
+         * learn the cause, not find the listener gone) until the deadline */
         SN_WARN("%s", job_msg);
         sn_root_error(c->fd, args.secret, job_msg);
+        if (!fail_msg[0]) snprintf(fail_msg, sizeof(fail_msg), "%s", job_msg);
+        job_msg[0] = '\0';
         for (int r = 0; r < nranks; r++)
-          if (rank_fd[r] >= 0) sn_root_error(rank_fd[r], args.secret, job_msg);
-        goto done;
+          if (rank_fd[r] >= 0) {
+            sn_root_error(rank_fd[r], args.secret, fail_msg);
+            close(rank_fd[r]);
+            rank_fd[r] = -1;
+          }
+        joined = 0;
+        close(c->fd);
+        pend[i--] = pend[--npend];
+        continue;
       }
       if (!drop && c->got < want) continue;
       if (drop) {
