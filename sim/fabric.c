@@ -19,6 +19,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sim/sim.h"
 #include "sim/sim_int.h"
@@ -58,9 +59,11 @@ sn_status_t sn_sim_fabric_build(sn_topo_t *t, sn_sim_fabric_t *f)
   f->compute = malloc((size_t)n * sizeof(int));
   f->rail_up = malloc((size_t)f->nrails * sizeof(int));
   f->rail_down = malloc((size_t)f->nrails * sizeof(int));
-  f->links = calloc((size_t)n * (nc * 2 + 1) + (size_t)f->nrails * 2, sizeof(sn_sim_link_t));
+  /* room for a pool link per host (sn_sim_fabric_set_host) */
+  f->links = calloc((size_t)n * (nc * 2 + 1) + (size_t)f->nrails * 2 + (size_t)t->nhosts, sizeof(sn_sim_link_t));
+  f->pool = malloc(((size_t)t->nhosts + 1) * sizeof(int));
   int *per_rail = calloc((size_t)f->nrails, sizeof(int));
-  if (!f->port || !f->compute || !f->rail_up || !f->rail_down || !f->links || !per_rail) {
+  if (!f->port || !f->compute || !f->rail_up || !f->rail_down || !f->links || !f->pool || !per_rail) {
     free(per_rail);
     sn_sim_fabric_free(f);
     SN_WARN("snccl-sim: out of memory building a fabric of %d ranks", n);
@@ -88,6 +91,7 @@ sn_status_t sn_sim_fabric_build(sn_topo_t *t, sn_sim_fabric_t *f)
     f->rail_down[k] = sn_sim_add_link(f, SN_SIM_LINK_RAIL_DOWN, t->inter_domain, k, xcap * per_rail[k]);
   }
   free(per_rail);
+  for (int h = 0; h < t->nhosts; h++) f->pool[h] = -1;
   const sn_cost_model_t *m = &f->cost;
   for (int c = 0; c < nc; c++) {
     double lat_us = t->classes[c].latency_us;
@@ -107,14 +111,101 @@ void sn_sim_fabric_free(sn_sim_fabric_t *f)
   free(f->rail_up);
   free(f->rail_down);
   free(f->links);
+  free(f->pool);
   memset(f, 0, sizeof(*f));
+}
+
+/* ---- the host CPU model ("#@sim" lines) ---- */
+sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_t *h)
+{
+  memset(h, 0, sizeof(*h));
+  int line = 1;
+  for (const char *p = text; *p; line++) {
+    const char *e = strchr(p, '\n');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    while (len && (*p == ' ' || *p == '\t')) p++, len--;
+    if (len >= 5 && !strncmp(p, "#@sim", 5) && (len == 5 || p[5] == ' ' || p[5] == '\t')) {
+      char buf[512];
+      if (len >= sizeof(buf)) len = sizeof(buf) - 1;
+      memcpy(buf, p + 5, len - 5);
+      buf[len - 5] = 0;
+      char *hash = strchr(buf, '#'); /* a comment after the keys */
+      if (hash) *hash = 0;
+      char *save = NULL;
+      for (char *w = strtok_r(buf, " \t\r", &save); w; w = strtok_r(NULL, " \t\r", &save)) {
+        char *eq = strchr(w, '='), *end = NULL;
+        double v = eq ? strtod(eq + 1, &end) : 0;
+        if (!eq || end == eq + 1 || *end || !(v > 0) || v > 1e9) {
+          SN_WARN("topology %s:%d: #@sim: '%s': expected KEY=VALUE with 0 < VALUE <= 1e9", source, line, w);
+          return SN_ERR_INVALID_ARG;
+        }
+        *eq = 0;
+        if (!strcmp(w, "cores") && v == (int)v) h->cores = (int)v;
+        else if (!strcmp(w, "msg_us")) h->msg_us = v;
+        else if (!strcmp(w, "copy_GBps")) h->copy_GBps = v;
+        else if (!strcmp(w, "xfer_GBps")) h->xfer_GBps = v;
+        else {
+          SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer); known: cores, msg_us, "
+                  "copy_GBps, xfer_GBps", source, line, w);
+          return SN_ERR_INVALID_ARG;
+        }
+      }
+    }
+    p = e ? e + 1 : p + len;
+  }
+  return SN_OK;
+}
+
+sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
+{
+  const sn_topo_t *t = &f->topo;
+  double red = t->reduce_GBps > 0 ? t->reduce_GBps : 0;
+  if (h->msg_us > 0) f->msg_ps[t->intra_host] = (uint64_t)(h->msg_us * 1e6 + 0.5);
+  if (h->copy_GBps > 0 && red > 0) f->copy_factor = red / h->copy_GBps;
+  if (h->cores > 0 && f->cores == 0 && red > 0) {
+    f->cores = h->cores;
+    for (int k = 0; k < t->nhosts; k++)
+      f->pool[k] = sn_sim_add_link(f, SN_SIM_LINK_POOL, -1, k, h->cores * red * 1e-3);
+  }
+  if (h->xfer_GBps > 0 && red > 0) f->pool_w_net = red / h->xfer_GBps;
+  return SN_OK;
 }
 
 sn_status_t sn_sim_fabric_load(const char *path, sn_sim_fabric_t *f)
 {
   sn_topo_t t;
   SN_CHECK(sn_topo_load(path, &t));
-  return sn_sim_fabric_build(&t, f);
+  /* the "#@sim" lines: read the text again (the parser skips comments) */
+  sn_sim_host_t h;
+  memset(&h, 0, sizeof(h));
+  FILE *fp = fopen(path, "r");
+  if (fp) {
+    char *text = NULL;
+    size_t cap = 0, len = 0, got;
+    char chunk[4096];
+    while ((got = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+      if (len + got + 1 > cap) {
+        cap = (len + got + 1) * 2;
+        char *q = realloc(text, cap);
+        if (!q) break;
+        text = q;
+      }
+      memcpy(text + len, chunk, got);
+      len += got;
+    }
+    fclose(fp);
+    if (text) {
+      text[len] = 0;
+      sn_status_t st = sn_sim_host_parse(text, path, &h);
+      free(text);
+      if (st != SN_OK) {
+        sn_topo_free(&t);
+        return st;
+      }
+    }
+  }
+  SN_CHECK(sn_sim_fabric_build(&t, f));
+  return sn_sim_fabric_set_host(f, &h);
 }
 
 void sn_sim_fabric_slow_rank(sn_sim_fabric_t *f, int rank, double factor)
@@ -146,8 +237,9 @@ sn_status_t sn_sim_fabric_degrade(sn_sim_fabric_t *f, const char *what, double f
 void sn_sim_link_name(const sn_sim_fabric_t *f, int link, char *buf, size_t len)
 {
   const sn_sim_link_t *l = &f->links[link];
-  static const char *const kinds[] = {"tx", "rx", "up", "down", "compute"};
+  static const char *const kinds[] = {"tx", "rx", "up", "down", "compute", "cores"};
   if (l->kind == SN_SIM_LINK_COMPUTE) snprintf(buf, len, "rank %d compute", l->owner);
+  else if (l->kind == SN_SIM_LINK_POOL) snprintf(buf, len, "host %s cores", f->topo.host_names[l->owner]);
   else if (l->kind == SN_SIM_LINK_RAIL_UP || l->kind == SN_SIM_LINK_RAIL_DOWN)
     snprintf(buf, len, "rail %d %s (%s)", l->owner, kinds[l->kind], f->topo.classes[l->cls].name);
   else snprintf(buf, len, "rank %d %s %s", l->owner, kinds[l->kind], f->topo.classes[l->cls].name);
@@ -203,22 +295,27 @@ sn_status_t sn_sim_fabric_generate(const char *spec, sn_sim_fabric_t *f, char **
              "fabric local%d\nclass shm latency_us=%.17g bandwidth_GBps=%.17g\n"
              "class tcp latency_us=%.17g bandwidth_GBps=%.17g\n"
              "links intra_host=shm intra_domain=shm inter_domain=tcp\nreduce_GBps %.17g\n"
-             "shape domains=1 hosts_per_domain=1 ranks_per_host=%d\n",
+             "shape domains=1 hosts_per_domain=1 ranks_per_host=%d\n#@sim cores=%ld\n",
              k ? k : 2, m.intra.alpha_us, 1.0 / m.intra.us_per_byte / 1000.0, m.inter.alpha_us,
-             1.0 / m.inter.us_per_byte / 1000.0, 1.0 / m.reduce_us_per_byte / 1000.0, k ? k : 2);
+             1.0 / m.inter.us_per_byte / 1000.0, 1.0 / m.reduce_us_per_byte / 1000.0, k ? k : 2,
+             sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1L);
   } else {
     SN_WARN("snccl-sim: unknown generator '%s' (known: cm384[:K], nvl72[:K], hosts8:N, local[:N])", spec);
     return SN_ERR_INVALID_ARG;
   }
   sn_topo_t t;
+  sn_sim_host_t h;
+  SN_CHECK(sn_sim_host_parse(text, spec, &h));
   SN_CHECK(sn_topo_parse(text, spec, &t));
   if (text_p) *text_p = strdup(text);
-  return sn_sim_fabric_build(&t, f);
+  SN_CHECK(sn_sim_fabric_build(&t, f));
+  return sn_sim_fabric_set_host(f, &h);
 }
 
 /* ---- max-min fairness ----
  * Water-filling: the link with the smallest fair share (left capacity /
- * unfrozen flows) is the next bottleneck; its unfrozen flows get that share
+ * the unfrozen flows' weight: 1 each, except on a host pool where a network
+ * flow weighs its CPU units per byte) is the next bottleneck; its unfrozen flows get that share
  * and are taken off their other links, whose shares are pushed again. A
  * heap of links keyed by share (ties: lower link index; stale entries are
  * recognised by a changed share) makes it O(flows x path x log links).
@@ -270,6 +367,13 @@ static sn_sim_hent_t sn_sim_hpop(sn_sim_share_ws_t *ws)
   return top;
 }
 
+/* What a flow uses of a link per unit of its rate: 1, except on a host pool
+ * (a network flow's CPU units per byte). */
+static inline double sn_sim_weight(const sn_sim_link_t *l, const sn_sim_flow_t *fl)
+{
+  return l->kind == SN_SIM_LINK_POOL ? fl->pw : 1.0;
+}
+
 sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_flow_t *flows, const int *af, int naf,
                          sn_sim_share_ws_t *ws)
 {
@@ -278,23 +382,28 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
     sn_sim_link_t *l = &links[al[i]];
     l->left = l->cap;
     l->cnt = 0;
+    l->wsum = 0;
     l->bott = 0;
   }
   for (int i = 0; i < naf; i++) {
     sn_sim_flow_t *fl = &flows[af[i]];
     fl->frozen = 0;
     fl->rate = 0;
-    for (int j = 0; j < fl->np; j++) links[fl->path[j]].cnt++;
+    for (int j = 0; j < fl->np; j++) {
+      sn_sim_link_t *l = &links[fl->path[j]];
+      l->cnt++;
+      l->wsum += sn_sim_weight(l, fl);
+    }
   }
   for (int i = 0; i < nal; i++) {
     sn_sim_link_t *l = &links[al[i]];
-    if (l->cnt > 0 && sn_sim_hpush(ws, l->left / l->cnt, al[i])) return SN_ERR_SYSTEM;
+    if (l->cnt > 0 && sn_sim_hpush(ws, l->left / l->wsum, al[i])) return SN_ERR_SYSTEM;
   }
   double prev = 0;
   while (ws->n > 0) {
     sn_sim_hent_t e = sn_sim_hpop(ws);
     sn_sim_link_t *l = &links[e.link];
-    if (l->bott || l->cnt == 0 || l->left / l->cnt != e.key) continue; /* done or stale */
+    if (l->bott || l->cnt == 0 || l->left / l->wsum != e.key) continue; /* done or stale */
     double share = e.key;
     if (share <= prev * (1 + 1e-12)) share = prev;
     prev = share;
@@ -307,9 +416,11 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
       for (int j = 0; j < fl->np; j++) {
         int k = fl->path[j];
         sn_sim_link_t *m = &links[k];
-        m->left = m->left > share ? m->left - share : 0;
+        double w = sn_sim_weight(m, fl), use = w * share;
+        m->left = m->left > use ? m->left - use : 0;
         m->cnt--;
-        if (k != e.link && m->cnt > 0 && !m->bott && sn_sim_hpush(ws, m->left / m->cnt, k)) return SN_ERR_SYSTEM;
+        m->wsum = m->cnt > 0 ? m->wsum - w : 0;
+        if (k != e.link && m->cnt > 0 && !m->bott && sn_sim_hpush(ws, m->left / m->wsum, k)) return SN_ERR_SYSTEM;
       }
     }
   }

@@ -16,3 +16,8 @@ TESTS += tests/unit/test_sim
 # ncclGroupSimulateEnd equals snccl-sim's tuner figure on the same topology file.
 TESTS += tests/simulate-end.sh
 EXTRA_DIST += tests/simulate-end.sh
+
+# Fits the local fabric's constants to measured calls (perf/sim-calibrate.sh).
+noinst_PROGRAMS += sim/snccl-sim-fit
+sim_snccl_sim_fit_SOURCES = sim/fit.c
+sim_snccl_sim_fit_LDADD = libsnccl_sim.la libsncclcore.la -lm

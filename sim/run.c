@@ -184,6 +184,7 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
   f->type = (uint8_t)type;
   f->np = (uint8_t)np;
   f->left = f->size = size;
+  f->pw = type == SN_SIM_FLOW_COMPUTE ? 1.0 : s->f->pool_w_net;
   f->t_upd = s->now;
   f->hpos = -1;
   f->fin_ps = UINT64_MAX;
@@ -354,12 +355,14 @@ static void sn_sim_compute(sn_sim_t *s, int r, int step, double units, int32_t p
   sn_sim_rank_t *R = &s->r[r];
   R->flags[step] |= SN_SIM_S_RUN;
   sn_sim_trace_start(s, R, step);
-  int link = s->f->compute[R->frank];
-  if (s->f->links[link].cap <= 0 || units <= 0) { /* free: done at once */
+  int link[2] = {s->f->compute[R->frank], -1}, np = 1;
+  if (s->f->links[link[0]].cap <= 0 || units <= 0) { /* free: done at once */
     sn_sim_compute_done(s, r, step, sn_sim_cp_add(s, SN_SIM_CP_COMPUTE, -1, s->now, s->now, pred));
     return;
   }
-  sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_COMPUTE, &link, 1, units);
+  /* the rank's own core, and the cores its host's ranks share */
+  if (s->f->cores) link[np++] = s->f->pool[s->f->topo.ranks[R->frank].host];
+  sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_COMPUTE, link, np, units);
   if (!f) return;
   f->a = r;
   f->b = step;
@@ -539,7 +542,7 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
   sn_sim_slot_t sl = C->sq[C->done_s % (uint32_t)s->depth];
   int32_t rec = -1;
   if (s->cp_on) {
-    rec = C->cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 ? 64 : 0), f.t_start, s->now, f.cp_pred);
+    rec = C->cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 && s->f->links[C->path[1]].kind == SN_SIM_LINK_RAIL_UP ? 64 : 0), f.t_start, s->now, f.cp_pred);
     C->cp_arr[C->done_s % (uint32_t)s->depth] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + C->lat_ps, rec);
   }
   C->done_s++;

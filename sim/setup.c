@@ -75,6 +75,7 @@ static int sn_sim_chan_get(sn_sim_t *s, uint64_t *keys, int *vals, size_t cap, i
     C->path[C->np++] = f->rail_down[rb->local];
   }
   C->path[C->np++] = f->port[((size_t)s->r[dst].frank * nc + cls) * 2 + 1];
+  if (f->cores && f->pool_w_net > 0 && ra->host == rb->host) C->path[C->np++] = f->pool[ra->host]; /* CPU copies */
   C->lat_ps = f->lat_ps[cls];
   C->cls = (int8_t)cls;
   C->cp_flow = C->cp_consume = -1;
@@ -139,6 +140,7 @@ static int *sn_sim_view(const sn_sim_fabric_t *f, const int *ranks, int n, sn_sc
 static int sn_sim_fold_period(const sn_sim_fabric_t *f, int p)
 {
   const sn_topo_t *t = &f->topo;
+  if (f->cores) return 0; /* host pools are shared across periods: not modelled folded */
   for (int q = 2; q < p; q++) {
     if (p % q) continue;
     int ok = 1;

@@ -28,7 +28,14 @@
 
 #define SN_SIM_MAX_PATH 4
 
-typedef enum { SN_SIM_LINK_TX = 0, SN_SIM_LINK_RX, SN_SIM_LINK_RAIL_UP, SN_SIM_LINK_RAIL_DOWN, SN_SIM_LINK_COMPUTE } sn_sim_link_kind_t;
+typedef enum {
+  SN_SIM_LINK_TX = 0,
+  SN_SIM_LINK_RX,
+  SN_SIM_LINK_RAIL_UP,
+  SN_SIM_LINK_RAIL_DOWN,
+  SN_SIM_LINK_COMPUTE,
+  SN_SIM_LINK_POOL /* a host's cores, shared by its ranks' copies and reductions */
+} sn_sim_link_kind_t;
 
 typedef struct {
   double cap;     /* bytes per ps; 0: free (takes no time) */
@@ -37,7 +44,7 @@ typedef struct {
   int owner;      /* rank (ports, compute) or rail */
   /* while running (sim/run.c) */
   int nflows, cnt, head; /* head: first (flow, path index) entry crossing it */
-  double left;
+  double left, wsum; /* max-min: capacity left, weight of the unfrozen flows crossing it */
   char bott;
   uint32_t mark;
   uint64_t busy_since;
@@ -57,7 +64,33 @@ typedef struct {
   uint64_t lat_ps[SN_TOPO_MAX_CLASSES];
   uint64_t msg_ps[SN_TOPO_MAX_CLASSES]; /* per-message overhead on the sending rank */
   double copy_factor;    /* compute units per copied byte (copy vs reduce rate) */
+  /* Host CPU model (the topology file's "#@sim" line, sn_sim_host_t): when a
+   * host has fewer cores than ranks, its ranks' copies and reductions share
+   * them. A host pool link of cores x reduce rate is crossed by every
+   * compute flow (weight 1) and, with xfer_GBps, by every flow between two
+   * ranks of the host (weight reduce_GBps / xfer_GBps compute units per
+   * byte: shared memory is copied by the CPUs). */
+  int cores;             /* 0: no pool (every rank has a core of its own) */
+  int *pool;             /* [nhosts] the host's pool link, -1 when none */
+  double pool_w_net;     /* pool units per byte moved between two ranks of a host (0: not on the pool) */
 } sn_sim_fabric_t;
+
+/* What the topology file's optional "#@sim KEY=VALUE ..." comment lines set
+ * (the topology parser skips them as comments; keys: cores, msg_us,
+ * copy_GBps, xfer_GBps). 0 leaves the default of sn_sim_fabric_build. */
+typedef struct {
+  int cores;        /* cores per host shared by its ranks */
+  double msg_us;    /* per-message cost on the sender, host class (default: the tuner's rule) */
+  double copy_GBps; /* local copy rate of one core (default: 2 x reduce_GBps, the tuner's rule) */
+  double xfer_GBps; /* bytes one core moves between two ranks of a host, both copies */
+} sn_sim_host_t;
+
+/* Reads the "#@sim" lines of a topology file's text into *h (zeroed first).
+ * SN_ERR_INVALID_ARG + one WARN naming source:line for an unknown key or a
+ * bad value. */
+sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_t *h);
+/* Applies *h to a built fabric (adds the host pools when h->cores > 0). */
+sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h);
 
 /* Builds the fabric of a parsed topology (takes ownership of *t, which is
  * cleared). */

@@ -12,6 +12,7 @@
 
 typedef struct {
   double left, rate, size; /* bytes (compute: units) still to move, bytes per ps, total */
+  double pw;               /* weight on a host pool link (units per byte; compute flows 1) */
   uint64_t t_upd;          /* `left` is as of this time */
   uint32_t mark;           /* visited by the current recomputation */
   int path[SN_SIM_MAX_PATH];

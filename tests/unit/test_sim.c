@@ -20,7 +20,11 @@
  *    counts (flat and two domains) and moves exactly the bytes its
  *    schedules send;
  *  - bad calls are refused with SN_ERR_INVALID_ARG;
- *  - the generators carry the example topology files' figures.
+ *  - the generators carry the example topology files' figures;
+ *  - the host CPU pool ("#@sim cores="): 4 ranks reducing at once on 2
+ *    cores take twice as long as on 4, a lone reducer is not slowed, and
+ *    shared-memory transfers that cost CPU share the cores (weighted
+ *    max-min); bad "#@sim" lines are refused.
  * No timing is asserted (wall times are printed by tools/snccl_sim).
  */
 #include <math.h>
@@ -500,6 +504,74 @@ static void test_generators(void)
   sn_sim_fabric_free(&f);
 }
 
+/* A host of p ranks whose network is (nearly) free: latency 0, 1e9 GB/s,
+ * no per-message cost; reduction 1 GB/s per core. */
+static void pool_fabric(sn_sim_fabric_t *f, int p, const char *sim_line)
+{
+  char text[512];
+  snprintf(text, sizeof(text),
+           "fabric pool\nclass shm latency_us=0 bandwidth_GBps=1e9\n"
+           "links intra_host=shm intra_domain=shm inter_domain=shm\nreduce_GBps 1\n"
+           "shape domains=1 hosts_per_domain=1 ranks_per_host=%d\n%s\n",
+           p, sim_line);
+  sn_topo_t t;
+  sn_sim_host_t h;
+  if (sn_sim_host_parse(text, "test", &h) != SN_OK || sn_topo_parse(text, "test", &t) != SN_OK ||
+      sn_sim_fabric_build(&t, f) != SN_OK || sn_sim_fabric_set_host(f, &h) != SN_OK) {
+    printf("FAIL: cannot build the pool fabric\n");
+    exit(1);
+  }
+  for (int c = 0; c < SN_TOPO_MAX_CLASSES; c++) f->msg_ps[c] = 0;
+}
+
+static void test_pool(void)
+{
+  /* direct reduce-scatter, 4 ranks, blocks of 4000 bytes: every rank
+   * reduces 3 blocks at once = 12000 bytes = 12 us on a core of its own,
+   * 24 us when 4 ranks share 2 cores (max-min: 0.5 GB/s each) */
+  sn_sim_fabric_t f;
+  uint64_t t[3];
+  const char *lines[3] = {"#@sim cores=4", "#@sim cores=2", ""};
+  for (int i = 0; i < 3; i++) {
+    pool_fabric(&f, 4, lines[i]);
+    CHECK(f.cores == (i == 0 ? 4 : i == 1 ? 2 : 0), "cores parsed: %d", f.cores);
+    sn_sim_call_t c = call_of(SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 1000, 4);
+    t[i] = run_time(&f, &c);
+    sn_sim_fabric_free(&f);
+  }
+  CHECK(llabs((long long)t[0] - 12 * (long long)US) <= 4, "4 ranks on 4 cores: %.6f us, expected 12", t[0] / 1e6);
+  CHECK(llabs((long long)t[1] - 24 * (long long)US) <= 4, "4 ranks on 2 cores: %.6f us, expected 24", t[1] / 1e6);
+  CHECK(t[2] == t[0], "no pool = a core per rank: %.6f vs %.6f us", t[2] / 1e6, t[0] / 1e6);
+  /* direct reduce to root 0: only the root reduces (3 x 4000 bytes), alone
+   * on the pool it keeps a whole core whatever the core count */
+  for (int i = 0; i < 2; i++) {
+    pool_fabric(&f, 4, lines[i]);
+    sn_sim_call_t c = call_of(SN_COLL_REDUCE, SN_ALGO_DIRECT, 1000, 4);
+    t[i] = run_time(&f, &c);
+    sn_sim_fabric_free(&f);
+  }
+  CHECK(t[0] == t[1] && llabs((long long)t[0] - 12 * (long long)US) <= 4,
+        "a lone reducer: %.6f us on 4 cores, %.6f on 2, expected 12", t[0] / 1e6, t[1] / 1e6);
+  /* transfers on the pool: 2 ranks, 1 core, a core moves 0.5 GB/s (2 units
+   * per byte); ring all-gather: both ranks send 4000 bytes at once, each
+   * flow gets 1/(2 x 2) GB/s = 0.25 GB/s: 16 us (copies ~free) */
+  pool_fabric(&f, 2, "#@sim cores=1 xfer_GBps=0.5 copy_GBps=1e9");
+  CHECK(fabs(f.pool_w_net - 2.0) < 1e-12, "pool weight %g", f.pool_w_net);
+  sn_sim_call_t c = call_of(SN_COLL_ALLGATHER, SN_ALGO_RING, 1000, 2);
+  uint64_t tg = run_time(&f, &c);
+  CHECK(fabs(tg / 1e6 - 16.0) < 0.01, "2 transfers sharing one core: %.6f us, expected 16", tg / 1e6);
+  sn_sim_fabric_free(&f);
+  /* bad lines */
+  sn_sim_host_t h;
+  CHECK(sn_sim_host_parse("#@sim cores=0\n", "bad", &h) == SN_ERR_INVALID_ARG, "cores=0 refused");
+  CHECK(sn_sim_host_parse("x\n#@sim speed=3\n", "bad", &h) == SN_ERR_INVALID_ARG, "unknown key refused");
+  CHECK(sn_sim_host_parse("#@sim cores=1.5\n", "bad", &h) == SN_ERR_INVALID_ARG, "fractional cores refused");
+  CHECK(sn_sim_host_parse("# @sim cores=x\n#@simple\n", "ok", &h) == SN_OK && h.cores == 0, "other comments ignored");
+  CHECK(sn_sim_host_parse("#@sim cores=3 msg_us=1.5 # measured\n", "ok", &h) == SN_OK && h.cores == 3 &&
+            h.msg_us == 1.5,
+        "cores=3 msg_us=1.5 read");
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -512,6 +584,7 @@ int main(void)
   test_matrix();
   test_bad_calls();
   test_generators();
+  test_pool();
   printf("test_sim: %d checks, %d failed\n", g_checks, g_failed);
   return g_failed ? 1 : 0;
 }

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# sim-calibrate.sh -- calibrate snccl-sim on this machine, then measure how
+# well it predicts what it was not calibrated on.
+#
+#   perf/sim-calibrate.sh BUILD_DIR [OUT_DIR]
+#
+# 1. Measures with the perf tools (nccl-tests flags, -P N local ranks,
+#    SNCCL_ALGO forcing the algorithm), in ROUNDS interleaved rounds (every
+#    configuration once per round, so load drifts hit all of them alike),
+#    two sets of configurations:
+#      calibration: ring and direct all-reduce and all-gather at 2 and 4 ranks;
+#      prediction:  everything else (other algorithms, other collectives,
+#                   3, 6 and 8 ranks), disjoint from the calibration set.
+#    Sizes: nccl-tests -b 64 -e 64M -f 4 (out-of-place time, us); each
+#    point's figure is the median of its rounds.
+# 2. Fits the local fabric's constants to the calibration set only
+#    (sim/snccl-sim-fit: shm latency and bandwidth, per-message cost,
+#    reduce, copy and transfer rates of a core; the core count is this
+#    machine's) and writes them as a topology file, OUT_DIR/this-machine.topo.
+# 3. Simulates every prediction point with that file (snccl-sim --topo,
+#    --ranks=0..n-1, the same algorithm) and prints: call, measured us,
+#    simulated us, error (sim/meas - 1), and the geometric-mean absolute
+#    error exp(mean |log(sim/meas)|) - 1 from 64 KiB up and below 64 KiB.
+#
+# Environment: ROUNDS (3), ITERS (5, perf -n), MEAS=FILE (skip step 1 and
+# use a meas.txt written by an earlier run), MEASURE_ONLY=1 (step 1 only), MAX_RANKS (8; the 8-rank
+# configurations are left out below it).
+set -uo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+B=${1:?usage: perf/sim-calibrate.sh BUILD_DIR [OUT_DIR]}
+B=$(cd "$B" && pwd)
+OUT=${2:-$(mktemp -d /tmp/sim-calibrate.XXXXXX)}
+mkdir -p "$OUT"
+ROUNDS=${ROUNDS:-3}
+ITERS=${ITERS:-5}
+MAX_RANKS=${MAX_RANKS:-8}
+SIM="$B/snccl-sim"
+FIT="$B/sim/snccl-sim-fit"
+for x in "$SIM" "$B/perf/all_reduce_perf"; do [ -x "$x" ] || { echo "no $x: build first"; exit 1; }; done
+
+# "set perf-tool algo ranks"
+configs() {
+  local n a
+  for n in 2 4; do
+    for a in ring direct; do echo "cal all_reduce $a $n"; echo "cal all_gather $a $n"; done
+  done
+  for a in rd rhd tree dbt oneshot; do echo "pred all_reduce $a 4"; done
+  for a in rhd bruck; do echo "pred all_gather $a 4"; done
+  for a in ring direct rhd; do echo "pred reduce_scatter $a 4"; done
+  for a in ring direct tree sag; do echo "pred broadcast $a 4"; done
+  for a in ring direct tree; do echo "pred reduce $a 4"; done
+  for a in direct bruck pairwise; do echo "pred alltoall $a 4"; done
+  echo "pred reduce_scatter ring 2"; echo "pred broadcast ring 2"; echo "pred alltoall pairwise 2"
+  for n in 3 6; do
+    echo "pred all_reduce ring $n"; echo "pred all_reduce direct $n"; echo "pred all_gather ring $n"
+    echo "pred reduce_scatter ring $n"; echo "pred broadcast tree $n"; echo "pred alltoall pairwise $n"
+  done
+  if [ "$MAX_RANKS" -ge 8 ]; then
+    for a in ring direct rhd; do echo "pred all_reduce $a 8"; done
+    echo "pred all_gather ring 8"; echo "pred reduce_scatter ring 8"; echo "pred broadcast tree 8"
+    echo "pred reduce tree 8"; echo "pred alltoall pairwise 8"
+  fi
+}
+
+simcoll() { echo "${1//_/}"; }
+
+if [ -z "${MEAS:-}" ]; then
+  raw="$OUT/raw.txt"
+  : >"$raw"
+  export NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-lo}
+  {
+    echo "# measured $(date -u +%FT%TZ) on $(hostname), $(nproc) cores, $ROUNDS rounds, perf -b 64 -e 64M -f 4 -n $ITERS -w 1 -c 0"
+    echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  } >"$OUT/meas.hdr"
+  loads=""
+  for r in $(seq "$ROUNDS"); do
+    while read -r set tool algo n; do
+      SNCCL_ALGO=$algo timeout 300 "$B/perf/${tool}_perf" -P "$n" -b 64 -e 64M -f 4 -n "$ITERS" -w 1 -c 0 2>/dev/null |
+        awk -v s="$set" -v c="$(simcoll "$tool")" -v a="$algo" -v n="$n" -v r="$r" \
+          '$1 ~ /^[0-9]+$/ && NF >= 8 { print s, c, a, n, $1, $6, r }' >>"$raw"
+    done < <(configs)
+    loads="$loads $(cut -d' ' -f1 /proc/loadavg)"
+    echo "# round $r of $ROUNDS done $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  done
+  echo "# load average (1 min) after each round:$loads" >>"$OUT/meas.hdr"
+  # median of the rounds per point: "set coll algo ranks bytes us"
+  {
+    cat "$OUT/meas.hdr"
+    sort -k1,1 -k2,2 -k3,3 -k4,4n -k5,5n -k6,6g "$raw" |
+      awk '{ k = $1 " " $2 " " $3 " " $4 " " $5
+             if (k != last && last != "") { print last, med(v, nv); nv = 0 }
+             last = k; v[++nv] = $6 }
+           END { if (last != "") print last, med(v, nv) }
+           function med(v, n) { return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'
+  } >"$OUT/meas.txt"
+  MEAS="$OUT/meas.txt"
+fi
+
+[ -n "${MEASURE_ONLY:-}" ] && { echo "# measured: $MEAS"; exit 0; }
+[ -x "$FIT" ] || { echo "no $FIT: build first"; exit 1; }
+# 2. fit on the calibration set only
+grep -v '^#' "$MEAS" | awk '$1 == "cal"' >"$OUT/cal.txt"
+grep -v '^#' "$MEAS" | awk '$1 == "pred"' >"$OUT/pred.txt"
+{
+  echo "# this-machine.topo -- written by perf/sim-calibrate.sh $(date -u +%FT%TZ) on $(hostname)"
+  echo "# fitted to $(wc -l <"$OUT/cal.txt") measured points (ring and direct all-reduce and all-gather,"
+  echo "# 2 and 4 ranks, 64 B..64 MiB, medians of $ROUNDS interleaved rounds of the perf tools);"
+  grep '^# \(measured\|load\)' "$MEAS" | sed 's/^# /# /'
+  "$FIT" "$OUT/cal.txt" "$(nproc)"
+} >"$OUT/this-machine.topo" || { echo "fit failed"; exit 1; }
+cat "$OUT/this-machine.topo"
+
+# 3. predict what was not fitted
+sim_us() { # coll algo ranks bytes
+  "$SIM" --topo="$OUT/this-machine.topo" --coll="$1" --algo="$2" --ranks="0-$(($3 - 1))" --bytes="$4" --hot=0 \
+    2>/dev/null | awk '$1 ~ /^[0-9]+$/ && NF >= 7 { print $6; exit }'
+}
+printf "\n## prediction set (simulated with %s)\n" "$OUT/this-machine.topo"
+printf "%-14s %-9s %5s %10s %12s %12s %8s\n" coll algo ranks bytes meas_us sim_us error
+while read -r _ coll algo n bytes meas; do
+  sim=$(sim_us "$coll" "$algo" "$n" "$bytes")
+  printf "%-14s %-9s %5d %10d %12.2f %12s %8s\n" "$coll" "$algo" "$n" "$bytes" "$meas" "${sim:--}" \
+    "$(awk -v s="${sim:-0}" -v m="$meas" 'BEGIN { if (s > 0 && m > 0) printf "%+.1f%%", (s / m - 1) * 100; else print "-" }')"
+done <"$OUT/pred.txt" | tee "$OUT/table.txt"
+gm() { # $1: "ge" or "lt" 65536
+  awk -v w="$1" '$6 ~ /^[0-9.]+$/ && $5 > 0 && (w == "ge" ? $4 >= 65536 : $4 < 65536) {
+      e = log($6 / $5); s += (e < 0 ? -e : e); n++ }
+    END { if (n) printf "%.1f%% over %d points", (exp(s / n) - 1) * 100, n; else print "no points" }' "$OUT/table.txt"
+}
+printf "\n# geometric-mean absolute error, >= 64 KiB: %s\n" "$(gm ge)"
+printf "# geometric-mean absolute error,  < 64 KiB: %s\n" "$(gm lt)"
+echo "# files in $OUT"

@@ -1,0 +1,184 @@
+/*
+ * fit.c -- snccl-sim-fit: fits the local fabric's constants to measured
+ * calls (perf/sim-calibrate.sh) and prints the topology file.
+ *
+ *   snccl-sim-fit CAL_FILE CORES
+ *
+ * CAL_FILE: lines "SET COLL ALGO RANKS BYTES US" (snccl-sim's collective
+ * and algorithm names, nccl-tests' size, the measured median time).
+ * Every call is simulated in-process (sn_sim_run) on the fabric
+ * "class shm latency_us=A bandwidth_GBps=BW, reduce_GBps R,
+ * #@sim cores=CORES msg_us=M copy_GBps=CP xfer_GBps=X", and the six
+ * constants are chosen to minimise the mean |log(sim/meas)| over the
+ * file's points: coordinate descent in log space (each constant tried x
+ * and / a step factor, the step shrinking from 2 to 1.01 when nothing
+ * improves). Deterministic: the same file gives the same constants.
+ * What it does not fit: the core count (the machine's), the piece size and
+ * pipeline depth (the engine's defaults, as the perf tools ran them).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sim/sim.h"
+#include "util/status.h"
+
+#define FIT_NPAR 6
+static const char *const fit_names[FIT_NPAR] = {"shm latency_us", "shm bandwidth_GBps", "msg_us", "reduce_GBps",
+                                               "copy_GBps", "xfer_GBps"};
+
+typedef struct {
+  sn_coll_t coll;
+  int algo, n;
+  double bytes, us;
+} fit_point_t;
+
+static int fit_cores, fit_maxn;
+
+static void fit_text(const double *x, char *buf, size_t len)
+{
+  snprintf(buf, len,
+           "fabric this-machine\n"
+           "class shm latency_us=%.4g bandwidth_GBps=%.4g\n"
+           "class tcp latency_us=25 bandwidth_GBps=3\n"
+           "links intra_host=shm intra_domain=shm inter_domain=tcp\n"
+           "reduce_GBps %.4g\n"
+           "shape domains=1 hosts_per_domain=1 ranks_per_host=%d\n"
+           "#@sim cores=%d msg_us=%.4g copy_GBps=%.4g xfer_GBps=%.4g\n",
+           x[0], x[1], x[3], fit_maxn, fit_cores, x[2], x[4], x[5]);
+}
+
+/* mean |log(sim/meas)| of the points on constants x; +inf when a call fails */
+static double fit_cost(const double *x, const fit_point_t *pt, int np, int verbose)
+{
+  char text[1024];
+  fit_text(x, text, sizeof(text));
+  sn_topo_t t;
+  sn_sim_host_t h;
+  sn_sim_fabric_t f;
+  if (sn_sim_host_parse(text, "fit", &h) != SN_OK || sn_topo_parse(text, "fit", &t) != SN_OK) return INFINITY;
+  if (sn_sim_fabric_build(&t, &f) != SN_OK) return INFINITY;
+  sn_sim_fabric_set_host(&f, &h);
+  int ranks[64];
+  for (int i = 0; i < 64; i++) ranks[i] = i;
+  double sum = 0;
+  for (int i = 0; i < np; i++) {
+    const fit_point_t *p = &pt[i];
+    sn_sim_call_t c;
+    memset(&c, 0, sizeof(c));
+    c.coll = p->coll;
+    c.dtype = SN_DT_FLOAT32;
+    c.op = SN_RED_SUM;
+    c.algo = p->algo;
+    c.nranks = p->n;
+    c.ranks = ranks;
+    c.quantum_ps = 1000;
+    int per_rank = c.coll == SN_COLL_ALLGATHER || c.coll == SN_COLL_REDUCESCATTER || c.coll == SN_COLL_ALLTOALL;
+    size_t elems = (size_t)(p->bytes / 4) ? (size_t)(p->bytes / 4) : 1;
+    c.count = per_rank ? (elems / (size_t)p->n ? elems / (size_t)p->n : 1) : elems;
+    sn_sim_result_t r;
+    if (sn_sim_run(&f, &c, &r) != SN_OK || r.time_ps == 0) {
+      sn_sim_fabric_free(&f);
+      return INFINITY;
+    }
+    double e = log(r.time_ps / 1e6 / p->us);
+    if (verbose)
+      printf("#   %-13s %-8s %d ranks %10.0f B: measured %10.2f us, simulated %10.2f us (%+.1f%%)\n",
+             sn_coll_name(p->coll), sn_algo_name((sn_algo_t)p->algo), p->n, p->bytes, p->us, r.time_ps / 1e6,
+             (exp(e) - 1) * 100);
+    sum += fabs(e);
+  }
+  sn_sim_fabric_free(&f);
+  return sum / np;
+}
+
+static int fit_lookup_coll(const char *s, sn_coll_t *c)
+{
+  static const sn_coll_t colls[] = {SN_COLL_ALLREDUCE, SN_COLL_ALLGATHER, SN_COLL_REDUCESCATTER,
+                                    SN_COLL_BROADCAST, SN_COLL_REDUCE,    SN_COLL_ALLTOALL};
+  for (size_t k = 0; k < sizeof(colls) / sizeof(colls[0]); k++)
+    if (!strcasecmp(s, sn_coll_name(colls[k]))) return *c = colls[k], 0;
+  return -1;
+}
+
+int main(int argc, char **argv)
+{
+  if (argc != 3) {
+    fprintf(stderr, "usage: snccl-sim-fit CAL_FILE CORES\n");
+    return 2;
+  }
+  setenv("NCCL_DEBUG", "WARN", 0);
+  fit_cores = atoi(argv[2]);
+  FILE *fp = fopen(argv[1], "r");
+  if (!fp || fit_cores < 1) {
+    fprintf(stderr, "snccl-sim-fit: cannot read %s (or CORES < 1)\n", argv[1]);
+    return 2;
+  }
+  fit_point_t *pt = NULL;
+  int np = 0, cap = 0;
+  char line[256], set[16], coll[32], algo[32];
+  int n;
+  double bytes, us;
+  fit_maxn = 2;
+  while (fgets(line, sizeof(line), fp)) {
+    if (line[0] == '#' || sscanf(line, "%15s %31s %31s %d %lf %lf", set, coll, algo, &n, &bytes, &us) != 6) continue;
+    sn_coll_t c;
+    int a;
+    for (a = 0; a < SN_ALGO_COUNT && strcasecmp(algo, sn_algo_name((sn_algo_t)a)); a++) {}
+    if (fit_lookup_coll(coll, &c) || a == SN_ALGO_COUNT || n < 1 || n > 64 || !(us > 0) || !(bytes > 0)) {
+      fprintf(stderr, "snccl-sim-fit: %s: bad line: %s", argv[1], line);
+      fclose(fp);
+      return 2;
+    }
+    if (np == cap) {
+      cap = cap ? cap * 2 : 64;
+      fit_point_t *q = realloc(pt, (size_t)cap * sizeof(*pt));
+      if (!q) return 1;
+      pt = q;
+    }
+    pt[np++] = (fit_point_t){c, a, n, bytes, us};
+    if (n > fit_maxn) fit_maxn = n;
+  }
+  fclose(fp);
+  if (np == 0) {
+    fprintf(stderr, "snccl-sim-fit: no points in %s\n", argv[1]);
+    return 2;
+  }
+  fit_maxn = 8 > fit_maxn ? 8 : fit_maxn; /* room for the prediction set's rank counts */
+  /* start: the tuner's built-in table (sn_cost_default), a copy core moving ~ its link */
+  double x[FIT_NPAR] = {2.0, 14.0, 0.5, 60.0, 55.0, 14.0};
+  double best = fit_cost(x, pt, np, 0), start = best;
+  int evals = 1;
+  for (double step = 2.0; step > 1.01; step = sqrt(step)) {
+    for (int improved = 1; improved;) {
+      improved = 0;
+      for (int k = 0; k < FIT_NPAR; k++)
+        for (int dir = 0; dir < 2; dir++) {
+          double y[FIT_NPAR];
+          memcpy(y, x, sizeof(y));
+          y[k] = dir ? x[k] / step : x[k] * step;
+          if (y[k] < 1e-3 || y[k] > 1e6) continue;
+          double c = fit_cost(y, pt, np, 0);
+          evals++;
+          if (c < best * (1 - 1e-9)) {
+            best = c;
+            memcpy(x, y, sizeof(y));
+            improved = 1;
+          }
+        }
+    }
+  }
+  char text[1024];
+  fit_text(x, text, sizeof(text));
+  printf("# fit: %d points, %d simulations of them; mean |log(sim/meas)| %.4f from the tuner's table's %.4f\n", np,
+         evals, best, start);
+  printf("# (geometric-mean absolute error on the calibration set: %.1f%%)\n", (exp(best) - 1) * 100);
+  for (int k = 0; k < FIT_NPAR; k++) printf("#   %-20s %.4g\n", fit_names[k], x[k]);
+  printf("# the calibration set, simulated with these constants:\n");
+  fit_cost(x, pt, np, 1);
+  fputs(text, stdout);
+  free(pt);
+  return 0;
+}
