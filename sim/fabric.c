@@ -112,6 +112,7 @@ void sn_sim_fabric_free(sn_sim_fabric_t *f)
   free(f->rail_down);
   free(f->links);
   free(f->pool);
+  free(f->stream);
   memset(f, 0, sizeof(*f));
 }
 
@@ -144,9 +145,10 @@ sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_
         else if (!strcmp(w, "msg_us")) h->msg_us = v;
         else if (!strcmp(w, "copy_GBps")) h->copy_GBps = v;
         else if (!strcmp(w, "xfer_GBps")) h->xfer_GBps = v;
+        else if (!strcmp(w, "stream_GBps")) h->stream_GBps = v;
         else {
           SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer); known: cores, msg_us, "
-                  "copy_GBps, xfer_GBps", source, line, w);
+                  "copy_GBps, xfer_GBps, stream_GBps", source, line, w);
           return SN_ERR_INVALID_ARG;
         }
       }
@@ -168,6 +170,30 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
       f->pool[k] = sn_sim_add_link(f, SN_SIM_LINK_POOL, -1, k, h->cores * red * 1e-3);
   }
   if (h->xfer_GBps > 0 && red > 0) f->pool_w_net = red / h->xfer_GBps;
+  if (h->stream_GBps > 0 && !f->stream) {
+    int n = f->nranks;
+    if (n > 1024) {
+      SN_WARN("snccl-sim: #@sim stream_GBps: a link per pair of ranks is for small hosts (%d ranks, at most 1024)", n);
+      return SN_ERR_INVALID_ARG;
+    }
+    size_t pairs = 0;
+    for (int a = 0; a < n; a++)
+      for (int b = 0; b < n; b++) pairs += a != b && t->ranks[a].host == t->ranks[b].host;
+    sn_sim_link_t *l = realloc(f->links, ((size_t)f->nlinks + pairs + 1) * sizeof(*l));
+    int *st = malloc((size_t)n * n * sizeof(int));
+    if (l) f->links = l;
+    if (!l || !st) {
+      free(st);
+      SN_WARN("snccl-sim: out of memory adding the streams of %d ranks", n);
+      return SN_ERR_SYSTEM;
+    }
+    f->stream = st;
+    for (int a = 0; a < n; a++)
+      for (int b = 0; b < n; b++)
+        st[(size_t)a * n + b] = a != b && t->ranks[a].host == t->ranks[b].host
+                                    ? sn_sim_add_link(f, SN_SIM_LINK_STREAM, t->intra_host, a * n + b, h->stream_GBps * 1e-3)
+                                    : -1;
+  }
   return SN_OK;
 }
 
@@ -212,7 +238,8 @@ void sn_sim_fabric_slow_rank(sn_sim_fabric_t *f, int rank, double factor)
 {
   for (int l = 0; l < f->nlinks; l++) {
     sn_sim_link_t *k = &f->links[l];
-    if (k->owner == rank && k->kind != SN_SIM_LINK_RAIL_UP && k->kind != SN_SIM_LINK_RAIL_DOWN) k->cap /= factor;
+    if (k->owner == rank && (k->kind == SN_SIM_LINK_TX || k->kind == SN_SIM_LINK_RX || k->kind == SN_SIM_LINK_COMPUTE))
+      k->cap /= factor;
   }
 }
 
@@ -237,7 +264,11 @@ sn_status_t sn_sim_fabric_degrade(sn_sim_fabric_t *f, const char *what, double f
 void sn_sim_link_name(const sn_sim_fabric_t *f, int link, char *buf, size_t len)
 {
   const sn_sim_link_t *l = &f->links[link];
-  static const char *const kinds[] = {"tx", "rx", "up", "down", "compute", "cores"};
+  static const char *const kinds[] = {"tx", "rx", "up", "down", "compute", "cores", "stream"};
+  if (l->kind == SN_SIM_LINK_STREAM) {
+    snprintf(buf, len, "stream %d->%d", l->owner / f->nranks, l->owner % f->nranks);
+    return;
+  }
   if (l->kind == SN_SIM_LINK_COMPUTE) snprintf(buf, len, "rank %d compute", l->owner);
   else if (l->kind == SN_SIM_LINK_POOL) snprintf(buf, len, "host %s cores", f->topo.host_names[l->owner]);
   else if (l->kind == SN_SIM_LINK_RAIL_UP || l->kind == SN_SIM_LINK_RAIL_DOWN)

@@ -8,7 +8,7 @@
  * and algorithm names, nccl-tests' size, the measured median time).
  * Every call is simulated in-process (sn_sim_run) on the fabric
  * "class shm latency_us=A bandwidth_GBps=BW, reduce_GBps R,
- * #@sim cores=CORES msg_us=M copy_GBps=CP xfer_GBps=X", and the six
+ * #@sim cores=CORES msg_us=M copy_GBps=CP xfer_GBps=X stream_GBps=S", and the seven
  * constants are chosen to minimise the mean |log(sim/meas)| over the
  * file's points: coordinate descent in log space (each constant tried x
  * and / a step factor, the step shrinking from 2 to 1.01 when nothing
@@ -25,9 +25,9 @@
 #include "sim/sim.h"
 #include "util/status.h"
 
-#define FIT_NPAR 6
+#define FIT_NPAR 7
 static const char *const fit_names[FIT_NPAR] = {"shm latency_us", "shm bandwidth_GBps", "msg_us", "reduce_GBps",
-                                               "copy_GBps", "xfer_GBps"};
+                                               "copy_GBps", "xfer_GBps", "stream_GBps"};
 
 typedef struct {
   sn_coll_t coll;
@@ -46,8 +46,8 @@ static void fit_text(const double *x, char *buf, size_t len)
            "links intra_host=shm intra_domain=shm inter_domain=tcp\n"
            "reduce_GBps %.4g\n"
            "shape domains=1 hosts_per_domain=1 ranks_per_host=%d\n"
-           "#@sim cores=%d msg_us=%.4g copy_GBps=%.4g xfer_GBps=%.4g\n",
-           x[0], x[1], x[3], fit_maxn, fit_cores, x[2], x[4], x[5]);
+           "#@sim cores=%d msg_us=%.4g copy_GBps=%.4g xfer_GBps=%.4g stream_GBps=%.4g\n",
+           x[0], x[1], x[3], fit_maxn, fit_cores, x[2], x[4], x[5], x[6]);
 }
 
 /* mean |log(sim/meas)| of the points on constants x; +inf when a call fails */
@@ -148,7 +148,7 @@ int main(int argc, char **argv)
   }
   fit_maxn = 8 > fit_maxn ? 8 : fit_maxn; /* room for the prediction set's rank counts */
   /* start: the tuner's built-in table (sn_cost_default), a copy core moving ~ its link */
-  double x[FIT_NPAR] = {2.0, 14.0, 0.5, 60.0, 55.0, 14.0};
+  double x[FIT_NPAR] = {2.0, 14.0, 0.5, 60.0, 55.0, 14.0, 7.0};
   double best = fit_cost(x, pt, np, 0), start = best;
   int evals = 1;
   for (double step = 2.0; step > 1.01; step = sqrt(step)) {

@@ -76,6 +76,7 @@ static int sn_sim_chan_get(sn_sim_t *s, uint64_t *keys, int *vals, size_t cap, i
   }
   C->path[C->np++] = f->port[((size_t)s->r[dst].frank * nc + cls) * 2 + 1];
   if (f->cores && f->pool_w_net > 0 && ra->host == rb->host) C->path[C->np++] = f->pool[ra->host]; /* CPU copies */
+  if (f->stream && f->stream[(size_t)a * f->nranks + b] >= 0) C->path[C->np++] = f->stream[(size_t)a * f->nranks + b];
   C->lat_ps = f->lat_ps[cls];
   C->cls = (int8_t)cls;
   C->cp_flow = C->cp_consume = -1;
@@ -140,7 +141,7 @@ static int *sn_sim_view(const sn_sim_fabric_t *f, const int *ranks, int n, sn_sc
 static int sn_sim_fold_period(const sn_sim_fabric_t *f, int p)
 {
   const sn_topo_t *t = &f->topo;
-  if (f->cores) return 0; /* host pools are shared across periods: not modelled folded */
+  if (f->cores || f->stream) return 0; /* host pools, pair streams: not modelled folded */
   for (int q = 2; q < p; q++) {
     if (p % q) continue;
     int ok = 1;

@@ -34,7 +34,8 @@ typedef enum {
   SN_SIM_LINK_RAIL_UP,
   SN_SIM_LINK_RAIL_DOWN,
   SN_SIM_LINK_COMPUTE,
-  SN_SIM_LINK_POOL /* a host's cores, shared by its ranks' copies and reductions */
+  SN_SIM_LINK_POOL,  /* a host's cores, shared by its ranks' copies and reductions */
+  SN_SIM_LINK_STREAM /* one pair of ranks of a host: what a single stream moves */
 } sn_sim_link_kind_t;
 
 typedef struct {
@@ -73,16 +74,20 @@ typedef struct {
   int cores;             /* 0: no pool (every rank has a core of its own) */
   int *pool;             /* [nhosts] the host's pool link, -1 when none */
   double pool_w_net;     /* pool units per byte moved between two ranks of a host (0: not on the pool) */
+  int *stream;           /* [nranks][nranks] link of one pair's stream (stream_GBps), -1 when none;
+                          * NULL without stream_GBps */
 } sn_sim_fabric_t;
 
 /* What the topology file's optional "#@sim KEY=VALUE ..." comment lines set
  * (the topology parser skips them as comments; keys: cores, msg_us,
- * copy_GBps, xfer_GBps). 0 leaves the default of sn_sim_fabric_build. */
+ * copy_GBps, xfer_GBps, stream_GBps). 0 leaves the default of sn_sim_fabric_build. */
 typedef struct {
   int cores;        /* cores per host shared by its ranks */
   double msg_us;    /* per-message cost on the sender, host class (default: the tuner's rule) */
   double copy_GBps; /* local copy rate of one core (default: 2 x reduce_GBps, the tuner's rule) */
   double xfer_GBps; /* bytes one core moves between two ranks of a host, both copies */
+  double stream_GBps; /* the most one pair of ranks of a host moves (one stream: slot hand-offs),
+                       * below the ports' bandwidth_GBps that a rank's streams share */
 } sn_sim_host_t;
 
 /* Reads the "#@sim" lines of a topology file's text into *h (zeroed first).

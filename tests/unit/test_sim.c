@@ -561,6 +561,32 @@ static void test_pool(void)
   uint64_t tg = run_time(&f, &c);
   CHECK(fabs(tg / 1e6 - 16.0) < 0.01, "2 transfers sharing one core: %.6f us, expected 16", tg / 1e6);
   sn_sim_fabric_free(&f);
+  /* a pair's stream below the port: 3 ranks, ports 1 GB/s, streams 0.4
+   * GB/s: direct all-gather of 4000-byte blocks, each rank sends to 2
+   * peers, 0.4 GB/s each (the port has room for 2 x 0.4): 10 us; streams
+   * of 0.8 GB/s: the port shares 1 GB/s, 0.5 each: 8 us */
+  {
+    const char *cases[2] = {"#@sim stream_GBps=0.4", "#@sim stream_GBps=0.8"};
+    const double want[2] = {10.0, 8.0};
+    for (int i = 0; i < 2; i++) {
+      char text[512];
+      snprintf(text, sizeof(text),
+               "fabric s\nclass shm latency_us=0 bandwidth_GBps=1\n"
+               "links intra_host=shm intra_domain=shm inter_domain=shm\nreduce_GBps 1e6\n"
+               "shape domains=1 hosts_per_domain=1 ranks_per_host=3\n%s\n",
+               cases[i]);
+      sn_topo_t t;
+      sn_sim_host_t hs;
+      CHECK(sn_sim_host_parse(text, "s", &hs) == SN_OK && sn_topo_parse(text, "s", &t) == SN_OK &&
+                sn_sim_fabric_build(&t, &f) == SN_OK && sn_sim_fabric_set_host(&f, &hs) == SN_OK,
+            "stream fabric");
+      for (int k = 0; k < SN_TOPO_MAX_CLASSES; k++) f.msg_ps[k] = 0;
+      sn_sim_call_t cs = call_of(SN_COLL_ALLGATHER, SN_ALGO_DIRECT, 1000, 3);
+      uint64_t ts = run_time(&f, &cs);
+      CHECK(fabs(ts / 1e6 - want[i]) < 0.01, "%s: %.6f us, expected %.0f", cases[i], ts / 1e6, want[i]);
+      sn_sim_fabric_free(&f);
+    }
+  }
   /* bad lines */
   sn_sim_host_t h;
   CHECK(sn_sim_host_parse("#@sim cores=0\n", "bad", &h) == SN_ERR_INVALID_ARG, "cores=0 refused");
