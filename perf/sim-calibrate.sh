@@ -22,8 +22,10 @@
 #    simulated us, error (sim/meas - 1), and the geometric-mean absolute
 #    error exp(mean |log(sim/meas)|) - 1 from 64 KiB up and below 64 KiB.
 #
-# Environment: ROUNDS (3), ITERS (5, perf -n), MEAS=FILE (skip step 1 and
-# use a meas.txt written by an earlier run), MEASURE_ONLY=1 (step 1 only), MAX_RANKS (8; the 8-rank
+# Environment: ROUNDS (3), ITERS (5, perf -n), STAT (median, or min: the
+# fastest round, for steps 2 and 3), MEAS=FILE (skip step 1 and
+# use a meas.txt written by an earlier run), RAW=FILE (skip step 1 and
+# summarise the raw.txt of a run cut short), MEASURE_ONLY=1 (step 1 only), MAX_RANKS (8; the 8-rank
 # configurations are left out below it).
 set -uo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,7 +66,37 @@ configs() {
 
 simcoll() { echo "${1//_/}"; }
 
-if [ -z "${MEAS:-}" ]; then
+# Per point of raw lines "set coll algo ranks bytes us round" ($1), into
+# $OUT/meas.txt: "set coll algo ranks bytes median_us min_us spread", the
+# spread being mean |log(round / median)|; the header says how many rounds
+# and the geometric-mean spread per set.
+summarise() {
+  sort -k1,1 -k2,2 -k3,3 -k4,4n -k5,5n -k6,6g "$1" |
+    awk '{ k = $1 " " $2 " " $3 " " $4 " " $5
+           if (k != last && last != "") { out(); nv = 0 }
+           last = k; v[++nv] = $6 }
+         END { if (last != "") out() }
+         function out(  m, i, d, s) {
+           m = nv % 2 ? v[(nv + 1) / 2] : (v[nv / 2] + v[nv / 2 + 1]) / 2
+           for (i = 1; i <= nv; i++) { d = log(v[i] / m); s += d < 0 ? -d : d }
+           print last, m, v[1], s / nv }' >"$OUT/meas.body"
+  {
+    cat "$OUT/meas.hdr"
+    echo "# rounds per point: $(awk '{ print $7 }' "$1" | sort -u | wc -l)"
+    awk '{ k = $1 ($5 >= 65536 ? " >= 64 KiB" : " < 64 KiB"); s[k] += $8; n[k]++ }
+         END { for (k in s) printf "# spread of the rounds around their median (geometric mean), %s: %.1f%%\n", k, (exp(s[k] / n[k]) - 1) * 100 }' \
+      "$OUT/meas.body" | sort
+    cat "$OUT/meas.body"
+  } >"$OUT/meas.txt"
+  rm -f "$OUT/meas.body"
+}
+
+if [ -n "${RAW:-}" ] && [ -z "${MEAS:-}" ]; then # a raw.txt of a run cut short
+  { grep '^#' "$(dirname "$RAW")/meas.hdr" 2>/dev/null; echo "# summarised from $RAW (a run cut short)"; } >"$OUT/meas.hdr.new"
+  mv "$OUT/meas.hdr.new" "$OUT/meas.hdr"
+  SUMMARISE_ONLY=1
+fi
+if [ -z "${MEAS:-}" ] && [ -z "${SUMMARISE_ONLY:-}" ]; then
   raw="$OUT/raw.txt"
   : >"$raw"
   export NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-lo}
@@ -83,29 +115,26 @@ if [ -z "${MEAS:-}" ]; then
     echo "# round $r of $ROUNDS done $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
   done
   echo "# load average (1 min) after each round:$loads" >>"$OUT/meas.hdr"
-  # median of the rounds per point: "set coll algo ranks bytes us"
-  {
-    cat "$OUT/meas.hdr"
-    sort -k1,1 -k2,2 -k3,3 -k4,4n -k5,5n -k6,6g "$raw" |
-      awk '{ k = $1 " " $2 " " $3 " " $4 " " $5
-             if (k != last && last != "") { print last, med(v, nv); nv = 0 }
-             last = k; v[++nv] = $6 }
-           END { if (last != "") print last, med(v, nv) }
-           function med(v, n) { return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'
-  } >"$OUT/meas.txt"
+  summarise "$raw"
+  MEAS="$OUT/meas.txt"
+fi
+if [ -n "${SUMMARISE_ONLY:-}" ]; then
+  summarise "$RAW"
   MEAS="$OUT/meas.txt"
 fi
 
 [ -n "${MEASURE_ONLY:-}" ] && { echo "# measured: $MEAS"; exit 0; }
 [ -x "$FIT" ] || { echo "no $FIT: build first"; exit 1; }
 # 2. fit on the calibration set only
-grep -v '^#' "$MEAS" | awk '$1 == "cal"' >"$OUT/cal.txt"
-grep -v '^#' "$MEAS" | awk '$1 == "pred"' >"$OUT/pred.txt"
+# STAT=min: fit and compare the fastest round instead of the median
+col=6; [ "${STAT:-median}" = min ] && col=7
+grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "cal" && $c != "" { print $1, $2, $3, $4, $5, $c }' >"$OUT/cal.txt"
+grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "pred" && $c != "" { print $1, $2, $3, $4, $5, $c }' >"$OUT/pred.txt"
 {
   echo "# this-machine.topo -- written by perf/sim-calibrate.sh $(date -u +%FT%TZ) on $(hostname)"
   echo "# fitted to $(wc -l <"$OUT/cal.txt") measured points (ring and direct all-reduce and all-gather,"
-  echo "# 2 and 4 ranks, 64 B..64 MiB, medians of $ROUNDS interleaved rounds of the perf tools);"
-  grep '^# \(measured\|load\)' "$MEAS" | sed 's/^# /# /'
+  echo "# 2 and 4 ranks, 64 B..64 MiB, ${STAT:-median} of the interleaved rounds of the perf tools);"
+  grep '^# \(measured\|load\|spread\|rounds\|summarised\)' "$MEAS"
   "$FIT" "$OUT/cal.txt" "$(nproc)"
 } >"$OUT/this-machine.topo" || { echo "fit failed"; exit 1; }
 cat "$OUT/this-machine.topo"
