@@ -398,11 +398,14 @@ static sn_sim_hent_t sn_sim_hpop(sn_sim_share_ws_t *ws)
   return top;
 }
 
-/* What a flow uses of a link per unit of its rate: 1, except on a host pool
- * (a network flow's CPU units per byte). */
+/* What a flow uses of a link per unit of its rate: 1, except for a network
+ * flow on CPUs: its CPU units per byte on the host pool (both copies), half
+ * of that on each rank's core (one copy). */
 static inline double sn_sim_weight(const sn_sim_link_t *l, const sn_sim_flow_t *fl)
 {
-  return l->kind == SN_SIM_LINK_POOL ? fl->pw : 1.0;
+  if (l->kind == SN_SIM_LINK_POOL) return fl->pw;
+  if (l->kind == SN_SIM_LINK_COMPUTE && fl->type == SN_SIM_FLOW_NET) return fl->pw / 2;
+  return 1.0;
 }
 
 sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_flow_t *flows, const int *af, int naf,

@@ -8,8 +8,8 @@
  * and algorithm names, nccl-tests' size, the measured median time).
  * Every call is simulated in-process (sn_sim_run) on the fabric
  * "class shm latency_us=A bandwidth_GBps=BW, reduce_GBps R,
- * #@sim cores=CORES msg_us=M copy_GBps=CP xfer_GBps=X stream_GBps=S", and the seven
- * constants are chosen to minimise the mean |log(sim/meas)| over the
+ * #@sim cores=CORES msg_us=M copy_GBps=CP xfer_GBps=X stream_GBps=S", and six
+ * constants (BW is not used between ranks of one host once X is given) are chosen to minimise the mean |log(sim/meas)| over the
  * file's points: coordinate descent in log space (each constant tried x
  * and / a step factor, the step shrinking from 2 to 1.01 when nothing
  * improves; the schedule repeated, at most 4 times, while it helps). Deterministic: the same file gives the same constants.
@@ -159,7 +159,7 @@ int main(int argc, char **argv)
     for (int improved = 1; improved;) {
       improved = 0;
       for (int k = 0; k < FIT_NPAR; k++)
-        for (int dir = 0; dir < 2; dir++) {
+        for (int dir = 0; dir < 2 && k != 1; dir++) { /* k = 1: the ports, unused on one host */
           double y[FIT_NPAR];
           memcpy(y, x, sizeof(y));
           y[k] = dir ? x[k] / step : x[k] * step;
@@ -181,7 +181,9 @@ int main(int argc, char **argv)
   printf("# fit: %d points, %d simulations of them; mean |log(sim/meas)| %.4f from the tuner's table's %.4f\n", np,
          evals, best, start);
   printf("# (geometric-mean absolute error on the calibration set: %.1f%%)\n", (exp(best) - 1) * 100);
-  for (int k = 0; k < FIT_NPAR; k++) printf("#   %-20s %.4g\n", fit_names[k], x[k]);
+  for (int k = 0; k < FIT_NPAR; k++)
+    printf("#   %-20s %.4g%s\n", fit_names[k], x[k],
+           k == 1 ? " (not fitted: with xfer_GBps, pairs on one host use the cores, not the ports)" : "");
   printf("# the calibration set, simulated with these constants:\n");
   fit_cost(x, pt, np, 1);
   fputs(text, stdout);

@@ -69,13 +69,21 @@ static int sn_sim_chan_get(sn_sim_t *s, uint64_t *keys, int *vals, size_t cap, i
   int a = s->r[src].frank, b = s->fold_p ? real_dst : s->r[dst].frank, nc = t->nclasses;
   const sn_topo_rank_t *ra = &t->ranks[a], *rb = &t->ranks[b];
   int cls = ra->host == rb->host ? t->intra_host : ra->domain == rb->domain ? t->intra_domain : t->inter_domain;
-  C->path[C->np++] = f->port[((size_t)a * nc + cls) * 2];
-  if (ra->domain != rb->domain && ra->local != rb->local) {
-    C->path[C->np++] = f->rail_up[ra->local];
-    C->path[C->np++] = f->rail_down[rb->local];
+  if (f->cores && f->pool_w_net > 0 && ra->host == rb->host) {
+    /* shared memory copied by the CPUs: the sender's core copies in, the
+     * receiver's copies out (each rank's one core, shared with its
+     * reductions), on the host's pool; the ports are not used */
+    C->path[C->np++] = f->compute[a];
+    C->path[C->np++] = f->compute[s->r[dst].frank];
+    C->path[C->np++] = f->pool[ra->host];
+  } else {
+    C->path[C->np++] = f->port[((size_t)a * nc + cls) * 2];
+    if (ra->domain != rb->domain && ra->local != rb->local) {
+      C->path[C->np++] = f->rail_up[ra->local];
+      C->path[C->np++] = f->rail_down[rb->local];
+    }
+    C->path[C->np++] = f->port[((size_t)s->r[dst].frank * nc + cls) * 2 + 1];
   }
-  C->path[C->np++] = f->port[((size_t)s->r[dst].frank * nc + cls) * 2 + 1];
-  if (f->cores && f->pool_w_net > 0 && ra->host == rb->host) C->path[C->np++] = f->pool[ra->host]; /* CPU copies */
   if (f->stream && f->stream[(size_t)a * f->nranks + b] >= 0) C->path[C->np++] = f->stream[(size_t)a * f->nranks + b];
   C->lat_ps = f->lat_ps[cls];
   C->cls = (int8_t)cls;

@@ -70,7 +70,9 @@ typedef struct {
    * them. A host pool link of cores x reduce rate is crossed by every
    * compute flow (weight 1) and, with xfer_GBps, by every flow between two
    * ranks of the host (weight reduce_GBps / xfer_GBps compute units per
-   * byte: shared memory is copied by the CPUs). */
+   * byte: shared memory is copied by the CPUs), which then also crosses the
+   * two ranks' own compute resources (half of that weight each: the
+   * sender's copy in, the receiver's copy out) instead of their ports. */
   int cores;             /* 0: no pool (every rank has a core of its own) */
   int *pool;             /* [nhosts] the host's pool link, -1 when none */
   double pool_w_net;     /* pool units per byte moved between two ranks of a host (0: not on the pool) */
