@@ -324,7 +324,7 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
     me->flags |= SN_PEER_F_TOPO;
     me->topo_hash = sn_comm_topo_hash(sn_comm_fabric_get());
   }
-  sn_plan_probe(&me->probe);
+  sn_plan_probe(c->rank, &me->probe);
   gethostname(me->host, sizeof(me->host) - 1);
   if (getrandom(&me->comm_id, sizeof(me->comm_id), 0) != (ssize_t)sizeof(me->comm_id))
     me->comm_id = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;

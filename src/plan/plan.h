@@ -54,8 +54,8 @@ typedef struct {
 
 /* This process's measurement, taken once (the first caller pays a few
  * hundred microseconds) and cached; zeros with SNCCL_TUNE_MEASURE=0.
- * SNCCL_TUNE_FAKE replaces it (tests). */
-void sn_plan_probe(sn_cost_probe_t *p);
+ * SNCCL_TUNE_FAKE replaces it (tests: an entry per rank). */
+void sn_plan_probe(int rank, sn_cost_probe_t *p);
 /* The value every rank uses: per field the median of the ranks' values
  * (probes[r * stride bytes]); a pure function of what all ranks hold. */
 void sn_plan_probe_agree(const void *probes, size_t stride, int n, sn_cost_probe_t *out);
