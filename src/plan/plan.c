@@ -327,8 +327,12 @@ size_t sn_plan_piece_rule(double step_bytes, int stages, double piece_us, double
   if (slot < 64) slot = 64;
   double want = (double)slot;
   /* depth pieces in flight per link stay in the rank's share of L2 (the
-   * receiver copies a piece out while it is still cached) */
-  if (cache_bytes > 0 && depth > 0) want = cache_bytes / depth;
+   * receiver copies a piece out while it is still cached); a pipeline
+   * (chain, tree) keeps a second link's worth hot, the one it forwards on.
+   * Fitted on the dev VM (docs/PERFORMANCE.md, "Pieces per call"): ring
+   * all-reduce 1-16 MiB best at 64 KiB (8 ranks) / 64-256 KiB (4 ranks) of
+   * 16..512 KiB; chain broadcast/reduce 2-8 MiB best at 32 KiB of 32..512 */
+  if (cache_bytes > 0 && depth > 0) want = cache_bytes / depth / (stages > 1 ? 2 : 1);
   /* a pipeline of s links takes (s - 1 + k) piece times for k pieces:
    * fill and drain (s - 1)(piece_us + c b) against k piece_us; the sum is
    * least at c = sqrt(bytes piece_us / ((s - 1) b)) */
