@@ -383,17 +383,14 @@ size_t sn_plan_piece(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_
 }
 
 /* A pipeline of `stages` links moving `bytes` in pieces of `piece`, each
- * piece costing a + c beta per link: (stages - 1 + k) piece times. With
- * more ranks than cores the ranks' work queues for the CPUs instead: all
- * `movers` ranks handle k pieces each on ranks / oversub cores. */
-static double sn_pipe(const sn_cost_model_t *m, int stages, double bytes, double a, double beta, double piece,
-                      double movers, double p)
+ * piece costing a + c beta per link: (stages - 1 + k) piece times (the
+ * oversubscription floor comes on top, in sn_plan_estimate). */
+static double sn_pipe(int stages, double bytes, double a, double beta, double piece)
 {
   double c = piece < bytes ? piece : bytes;
   if (c <= 0) return stages * a;
-  double k = ceil(bytes / c), t = a + c * beta, T = (stages - 1 + k) * t;
-  double cpu = m->oversub > 1 ? movers * k * t * m->oversub / p : 0;
-  return T > cpu ? T : cpu;
+  double k = ceil(bytes / c), t = a + c * beta;
+  return (stages - 1 + k) * t;
 }
 
 /* 1 - P(none of a token's k distinct, uniformly drawn experts among `own`
@@ -427,7 +424,41 @@ static double sn_ep_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cos
   return x->alpha_us + in->alpha_us + n * sn_ep_max((D - 1) * hd * x->us_per_byte, (intra + fwd) * in->us_per_byte);
 }
 
+static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m);
+
+/* The CPU work of an algorithm summed over ranks: bytes through links
+ * (each costs the shared-memory link's per-byte time: both copies) and
+ * bytes reduced. Most algorithms move (p-1) n in all (all-reduce twice);
+ * recursive doubling moves and reduces n per rank per round, one-shot
+ * every vector to every rank, Bruck's all-to-all half of it per round. */
+static double sn_plan_work(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m, double n)
+{
+  const double p = d->nranks, lg = sn_ceil_log2(d->nranks);
+  double moved = (p - 1) * n, reduced = sn_reduces(d->coll) ? (p - 1) * n : 0;
+  if (d->coll == SN_COLL_ALLREDUCE) moved *= 2;
+  if (algo == SN_ALGO_RD) moved = reduced = p * lg * n;
+  if (algo == SN_ALGO_ONESHOT) moved = reduced = p * (p - 1) * n;
+  if (algo == SN_ALGO_BRUCK && d->coll == SN_COLL_ALLTOALL) moved = p * lg * n / 2;
+  if (algo == SN_ALGO_SAG) moved += n * lg / 2;
+  return moved * m->intra.us_per_byte + reduced * m->reduce_us_per_byte;
+}
+
 double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
+{
+  double t = sn_plan_estimate_alone(d, algo, m);
+  /* Oversubscription: with more ranks than cores on a host the ranks'
+   * CPU work queues for the cores, whatever the critical path: at least
+   * work x oversub / p. The model's own time breaks ties among algorithms
+   * at that floor (1%). Fitted to the reduce rows of docs/PERFORMANCE.md
+   * (8 ranks flat, 16 MiB: floor 5.2 ms, direct 5.4-5.9 ms measured) */
+  if (m->oversub > 1 && !m->ported && d->coll != SN_COLL_EP_DISPATCH && d->nranks > 1 && t < 1e29) {
+    double floor = sn_plan_work(d, algo, m, sn_plan_bytes(d)) * m->oversub / d->nranks;
+    if (floor > t) t = floor + 0.01 * t;
+  }
+  return t;
+}
+
+static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
 {
   if (d->coll == SN_COLL_EP_DISPATCH) return sn_ep_estimate(d, algo, m);
   const double p = d->nranks, n = sn_plan_bytes(d), g = m->reduce_us_per_byte, cp = m->copy_us_per_byte;
@@ -456,7 +487,7 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
     case SN_COLL_REDUCESCATTER: return (p - 1) * a + sn_plus(m, f * n * B, f * n * g);
     default: /* chain */
       if (m->piece_rule && !m->ported)
-        return sn_pipe(m, (int)p - 1, n, a, B + (red ? g : 0), (double)sn_plan_piece(d, algo, m), p - 1, p);
+        return sn_pipe((int)p - 1, n, a, B + (red ? g : 0), (double)sn_plan_piece(d, algo, m));
       return (p - 1) * a + sn_plus(m, n * B, red ? n * g : 0);
     }
   case SN_ALGO_DIRECT: {
@@ -494,7 +525,7 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
       /* levels pipelined by pieces (a level's piece waits only for the same
        * piece one level up); the crossing levels' latency where D > 1 */
       double al = (lgx * a + lgi * ai_) / lg, be = (lgx * Bl + lgi * Bi_) / lg + (red ? g : 0);
-      return sn_pipe(m, lg, n, al, be, (double)sn_plan_piece(d, algo, m), p - 1, p);
+      return sn_pipe(lg, n, al, be, (double)sn_plan_piece(d, algo, m));
     }
     /* every level moves the whole vector */
     double level = lgx * (a + n * Bl) + lgi * (ai_ + n * Bi_);
