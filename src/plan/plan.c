@@ -47,8 +47,20 @@
  *
  * The constants (sn_cost_default) were measured on the 2-core development
  * VM; a topology file (SNCCL_TOPO_FILE) replaces them with its link
- * classes. They are not measured at start-up: a memory measurement cost
- * ~13 ms per process and made the picks vary from run to run.
+ * classes. Without one, each process measures once (sn_plan_probe, ~0.3 ms:
+ * a cache-resident copy and reduction, online cores, L2 size) and every
+ * rank scales the CPU-bound constants by the median of all ranks' values
+ * against the table's reference (the same model on every rank, whatever
+ * each measured). With more ranks on a host than cores every estimate has
+ * a floor: the algorithm's CPU work summed over ranks x oversub / p.
+ *
+ * Pieces (sn_plan_piece): the engine runs each call in the piece the plan
+ * gives it (at most the slot size the links were built with): depth pieces
+ * per link within the rank's share of L2 (half that for a pipeline through
+ * several links), and for chains and trees no more than the fill/drain
+ * optimum sqrt(bytes x piece_us / ((stages - 1) x seconds per byte)). The
+ * chain and tree estimates then count (stages - 1 + k) piece times for k
+ * pieces instead of a perfect pipeline.
  */
 #include "plan/plan.h"
 
