@@ -26,19 +26,6 @@ double sn_sim_bus_factor(sn_coll_t coll, int n)
   }
 }
 
-static void sn_sim_engine_params(size_t *piece_p, int *depth_p)
-{
-  /* as sn_engine_init reads them */
-  int64_t depth = sn_param_int(SN_P_PIPELINE_DEPTH);
-  depth = depth < 1 ? 1 : depth > 64 ? 64 : depth;
-  int64_t piece = sn_param_int(SN_P_CHUNK_SIZE);
-  if (sn_param_is_set(SN_P_BUFFSIZE) && !sn_param_is_set(SN_P_CHUNK_SIZE) && sn_param_int(SN_P_BUFFSIZE) > 0)
-    piece = sn_param_int(SN_P_BUFFSIZE) / depth;
-  if (piece < 64) piece = 64;
-  *piece_p = (size_t)piece & ~(size_t)63;
-  *depth_p = (int)depth;
-}
-
 /* Channel of (src, dst): open addressing over src * n + dst. Coalesced,
  * dst is the real comm rank and the key is (src, dst - src mod p): a
  * receiver on the first period finds the channel of the sender that stands
@@ -211,8 +198,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.no_match = call->no_match;
   s.quantum = call->quantum_ps;
   s.cp_on = call->critical_path != 0;
-  sn_sim_engine_params(&s.piece, &s.depth);
-  if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
+  int forced; /* the engine's slot size and depth; the piece once the algorithm is known */
+  sn_plan_engine_params(&s.piece, &s.depth, &forced);
   if (call->depth > 0) s.depth = call->depth > 64 ? 64 : call->depth;
   sn_status_t st = SN_OK;
   sn_sched_t flat; /* the rank being set up */
@@ -260,6 +247,9 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       goto out;
     }
   }
+  /* the engine runs the call in the tuner's piece for it (src/api/group.c) */
+  if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
+  else s.piece = sn_plan_piece(&d, algo, &f->cost);
   res.algo = algo;
   res.tuner_us = sn_plan_estimate(&d, algo, &f->cost);
   if (call->fold) {

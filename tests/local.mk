@@ -228,3 +228,12 @@ tests_unit_test_crc32c_LDADD = libsncclcore.la -lm
 TESTS += tests/unit/test_crc32c
 TESTS += tests/coll-socket-crc32c.sh
 EXTRA_DIST += tests/coll-socket-crc32c.sh
+
+check_PROGRAMS += tests/unit/test_plan_piece
+tests_unit_test_plan_piece_SOURCES = tests/unit/test_plan_piece.c
+tests_unit_test_plan_piece_LDADD = libsncclcore.la -lm
+TESTS += tests/unit/test_plan_piece
+
+# The tuner's start-up measurement, different on every rank, agreed (issue 4).
+TESTS += tests/tune-agree.sh
+EXTRA_DIST += tests/tune-agree.sh

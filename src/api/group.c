@@ -202,6 +202,7 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
       sn_exec_label_t label = {sn_coll_name(t->coll), sn_algo_name(algo), sn_dtype_name(t->dtype), ++c->op_seq,
                                t->count};
       SN_CHECK_GOTO(sn_exec_init(&j->exec, &c->eng, &j->sched, t->sendbuf, t->recvbuf, &label), st, out);
+      sn_exec_set_piece(&j->exec, sn_plan_piece(&d, algo, &c->cost));
       if (c->flight)
         j->exec.flight = sn_flight_add(c->flight, label.seq, label.op, label.algo, t->count * sn_dtype_size(t->dtype));
       xs[nx++] = &j->exec;

@@ -150,6 +150,16 @@ static void sn_comm_build_cost(sn_comm_t *c)
     on_one_host &= p->host_hash == first->host_hash;
   }
   sn_cost_default(&c->cost, on_one_host, all_local && c->topo.ndomains == 1);
+  /* the start-up measurements as every rank sees them (the median of all) */
+  sn_cost_probe_t agreed;
+  sn_plan_probe_agree(&c->peers[0].probe, sizeof(sn_peer_info_t), c->nranks, &agreed);
+  int most = 0;
+  for (int r = 0; r < c->nranks; r++) {
+    int same = 0;
+    for (int q = 0; q < c->nranks; q++) same += c->peers[q].host_hash == c->peers[r].host_hash;
+    most = same > most ? same : most;
+  }
+  sn_cost_apply_probe(&c->cost, &agreed, most, c->rank == 0);
   /* a topology file's classes replace the table, if every rank has the
    * same one (all ranks see all flags: the same decision everywhere) */
   int all_file = 1;
@@ -314,6 +324,7 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
     me->flags |= SN_PEER_F_TOPO;
     me->topo_hash = sn_comm_topo_hash(sn_comm_fabric_get());
   }
+  sn_plan_probe(c->rank, &me->probe);
   gethostname(me->host, sizeof(me->host) - 1);
   if (getrandom(&me->comm_id, sizeof(me->comm_id), 0) != (ssize_t)sizeof(me->comm_id))
     me->comm_id = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;

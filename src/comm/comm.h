@@ -36,6 +36,7 @@ typedef struct {
   uint64_t comm_id;   /* rank 0's proposal is the communicator's id */
   char host[64];
   sn_node_wire_t node; /* this rank's node scan, if it scanned (valid) */
+  sn_cost_probe_t probe; /* start-up measurement for the tuner (agreed: plan.h) */
   uint8_t blobs[SN_TP_COUNT * SN_TP_BLOB_BYTES];
 } sn_peer_info_t;
 

@@ -317,6 +317,7 @@ sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, co
   x->base[SN_BUF_SEND] = (uint8_t *)(uintptr_t)sendbuf;
   x->base[SN_BUF_RECV] = recvbuf;
   x->label = *label;
+  x->piece = eng->piece;
   /* collectives are numbered in call order, the same on every rank */
   if (label->algo) x->coll_no = ++eng->colls_issued;
   /* scratch comes from the engine's cache when the exec starts (execs of
@@ -340,7 +341,7 @@ sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, co
   for (int r = 0; r < eng->nranks; r++) last_send[r] = last_recv[r] = -1;
   for (int i = 0; i < s->nsteps; i++) {
     const sn_step_t *step = &s->steps[i];
-    x->st[i].npieces = (uint32_t)((step->bytes + eng->piece - 1) / eng->piece);
+    x->st[i].npieces = (uint32_t)((step->bytes + x->piece - 1) / x->piece);
     x->st[i].link_prev = -1;
     /* zero-byte steps send nothing and must not break the FIFO chain */
     if (x->st[i].npieces == 0) continue;
@@ -357,6 +358,16 @@ sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, co
     free(last_recv);
   }
   return SN_OK;
+}
+
+void sn_exec_set_piece(sn_exec_t *x, size_t piece)
+{
+  if (piece > x->eng->piece) piece = x->eng->piece;
+  piece &= ~(size_t)63;
+  if (piece < 64 || piece == x->piece || x->started) return;
+  x->piece = piece;
+  for (int i = 0; i < x->sched->nsteps; i++)
+    x->st[i].npieces = (uint32_t)((x->sched->steps[i].bytes + piece - 1) / piece);
 }
 
 void sn_exec_fini(sn_exec_t *x)
@@ -402,16 +413,16 @@ static inline int sn_dep_ok(const sn_exec_t *x, const sn_step_t *step, uint32_t 
   return sn_one_dep_ok(x, step, step->dep, k) && sn_one_dep_ok(x, step, step->dep2, k);
 }
 
-static inline size_t sn_piece_bytes(const sn_engine_t *e, const sn_step_t *step, uint32_t k)
+static inline size_t sn_piece_bytes(const sn_exec_t *x, const sn_step_t *step, uint32_t k)
 {
-  uint64_t off = (uint64_t)k * e->piece;
+  uint64_t off = (uint64_t)k * x->piece;
   uint64_t left = step->bytes - off;
-  return left < e->piece ? (size_t)left : e->piece;
+  return left < x->piece ? (size_t)left : x->piece;
 }
 
 static void sn_local_piece(sn_exec_t *x, const sn_step_t *step, uint32_t k, size_t pb)
 {
-  uint64_t off = (uint64_t)k * x->eng->piece;
+  uint64_t off = (uint64_t)k * x->piece;
   uint8_t *dst = x->base[step->dst_buf] + step->dst_off + off;
   const uint8_t *src = x->base[step->src_buf] + step->src_off + off;
   const sn_sched_t *s = x->sched;
@@ -462,7 +473,7 @@ static void sn_exec_report_stall(sn_exec_t *x)
               "[%s link: %" PRIu64 " posted, %" PRIu64 " completed]; is rank %d alive and calling the same "
               "operation?%s (SNCCL_TIMEOUT_MS)",
               e->rank, sn_exec_what(x), e->timeout_ns / 1e9, i, is_send ? "send" : "receive", st->done + 1, st->npieces,
-              sn_piece_bytes(e, step, st->done), is_send ? "to" : "from",
+              sn_piece_bytes(x, step, st->done), is_send ? "to" : "from",
               sn_engine_peer_str(e, step->peer, who, sizeof(who)), sn_link_desc(l, d, sizeof(d)), l->posted, l->done,
               step->peer, note);
       return;
@@ -521,7 +532,7 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
     if (step->kind == SN_STEP_COPY || step->kind == SN_STEP_SCALE || step->kind == SN_STEP_DIV ||
         step->kind == SN_STEP_REDUCE) {
       while (st->done < st->npieces && sn_dep_ok(x, step, st->done)) {
-        sn_local_piece(x, step, st->done, sn_piece_bytes(e, step, st->done));
+        sn_local_piece(x, step, st->done, sn_piece_bytes(x, step, st->done));
         st->done++;
         moved = 1;
       }
@@ -569,13 +580,13 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
         }
         if (ps < 0) return sn_link_failed(x, step->peer, l, is_send, ps);
         uint32_t k = st->done;
-        size_t pb = sn_piece_bytes(e, step, k);
+        size_t pb = sn_piece_bytes(x, step, k);
         if (got != pb) {
           SN_WARN("rank %d: %s: message from rank %d has %zu bytes, expected %zu (mismatched calls across ranks?)",
                   e->rank, sn_exec_what(x), step->peer, got, pb);
           return SN_ERR_REMOTE;
         }
-        uint64_t off = (uint64_t)k * e->piece;
+        uint64_t off = (uint64_t)k * x->piece;
         sn_kernel_reduce(s->dtype, s->red.op, x->base[step->dst_buf] + step->dst_off + off,
                          x->base[step->src_buf] + step->src_off + off, ptr, pb / es);
         ps = l->ops->recv_release(l->conn);
@@ -598,8 +609,8 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
         size_t es = sn_dtype_size(s->dtype);
         while (st->done < c) {
           uint32_t k = st->done;
-          size_t pb = sn_piece_bytes(e, step, k);
-          uint64_t off = (uint64_t)k * e->piece;
+          size_t pb = sn_piece_bytes(x, step, k);
+          uint64_t off = (uint64_t)k * x->piece;
           const uint8_t *slot = l->slots + ((st->first_msg + k) % (uint64_t)e->depth) * e->piece;
           sn_kernel_reduce(s->dtype, s->red.op, x->base[step->dst_buf] + step->dst_off + off,
                            x->base[step->src_buf] + step->src_off + off, slot, pb / es);
@@ -620,8 +631,8 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
       uint64_t inflight = l->posted - (is_send ? l->done : l->consumed);
       if (inflight >= (uint64_t)e->depth) break;
       uint32_t k = st->posted;
-      size_t pb = sn_piece_bytes(e, step, k);
-      uint64_t off = (uint64_t)k * e->piece;
+      size_t pb = sn_piece_bytes(x, step, k);
+      uint64_t off = (uint64_t)k * x->piece;
       void *buf;
       if (is_send) {
         buf = x->base[step->src_buf] + step->src_off + off;

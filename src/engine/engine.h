@@ -109,6 +109,7 @@ typedef struct sn_exec {
   sn_step_state_t *st;
   sn_step_state_t st_inline[SN_EXEC_INLINE_STEPS]; /* small schedules need no allocation */
   int first_open;
+  size_t piece;      /* this operation's piece: <= the engine's (the links' slot size) */
   uint64_t coll_no;  /* this collective's number on the engine (1, 2, ...); 0 for p2p */
   int started;
   int finished;
@@ -121,6 +122,10 @@ typedef struct sn_exec {
 
 sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, const void *sendbuf,
                          void *recvbuf, const sn_exec_label_t *label);
+/* Runs x in pieces of `piece` bytes (the tuner's per-call choice, the same
+ * on every rank) instead of the engine's slot size; before x runs. A value
+ * above the slot size or not a multiple of 64 is cut down to one. */
+void sn_exec_set_piece(sn_exec_t *x, size_t piece);
 /* "AllReduce #12 (ring, 1024 x float)" */
 const char *sn_exec_what(sn_exec_t *x);
 void sn_exec_fini(sn_exec_t *x);

@@ -47,19 +47,35 @@
  *
  * The constants (sn_cost_default) were measured on the 2-core development
  * VM; a topology file (SNCCL_TOPO_FILE) replaces them with its link
- * classes. They are not measured at start-up: a memory measurement cost
- * ~13 ms per process and made the picks vary from run to run.
+ * classes. Without one, each process measures once (sn_plan_probe, ~0.3 ms:
+ * a cache-resident copy and reduction, online cores, L2 size) and every
+ * rank scales the CPU-bound constants by the median of all ranks' values
+ * against the table's reference (the same model on every rank, whatever
+ * each measured). With more ranks on a host than cores every estimate has
+ * a floor: the algorithm's CPU work summed over ranks x oversub / p.
+ *
+ * Pieces (sn_plan_piece): the engine runs each call in the piece the plan
+ * gives it (at most the slot size the links were built with): depth pieces
+ * per link within the rank's share of L2 (half that for a pipeline through
+ * several links), and for chains and trees no more than the fill/drain
+ * optimum sqrt(bytes x piece_us / ((stages - 1) x seconds per byte)). The
+ * chain and tree estimates then count (stages - 1 + k) piece times for k
+ * pieces instead of a perfect pipeline.
  */
 #include "plan/plan.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "kernels/kernels.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/param.h"
 
@@ -88,7 +104,15 @@ static const struct {
                               * 2-core VM, 5 rounds, medians: direct 0.92/2.2/2.9 ms vs
                               * pairwise 2.2/3.2/5.0 ms at 64/128/256 KiB per peer, pairwise
                               * 5.6 vs 6.1 ms at 512 KiB (docs/PERFORMANCE.md) */
-} sn_cost_table = {2.0, 14.0, 25.0, 3.0, 60.0, 55.0, 0.5, 0.05, 0.25, 1.3, 4.0};
+  double probe_copy_GBps;   /* what sn_plan_probe measures on the dev VM when the table above
+                             * was taken (256 KiB memcpy, best of 8; NCCL_DEBUG_SUBSYS=TUNING,
+                             * best of 10 processes): the start-up measurement scales the
+                             * CPU-bound constants (copy, reduce, shm bandwidth) by
+                             * measured / this */
+  double probe_reduce_GBps; /* ... and 64 Ki float sums, best of 8 */
+  double piece_us;          /* one more piece through a link: a slot handshake and, for a
+                             * pipeline, the next rank's wake-up; the shm step latency */
+} sn_cost_table = {2.0, 14.0, 25.0, 3.0, 60.0, 55.0, 0.5, 0.05, 0.25, 1.3, 4.0, 141.0, 138.0, 2.0};
 
 static double sn_us_per_byte(double GBps) { return 1.0 / (GBps * 1000.0); }
 
@@ -98,6 +122,7 @@ void sn_cost_default(sn_cost_model_t *m, int domains_on_one_host, int all_local)
   sn_link_cost_t shm = {sn_cost_table.shm_alpha_us, sn_us_per_byte(sn_cost_table.shm_GBps)};
   sn_link_cost_t tcp = {sn_cost_table.tcp_alpha_us, sn_us_per_byte(sn_cost_table.tcp_GBps)};
   m->intra = domains_on_one_host ? shm : tcp;
+  m->intra_shm = domains_on_one_host;
   m->inter = tcp;
   m->reduce_us_per_byte = sn_us_per_byte(sn_cost_table.reduce_GBps);
   m->copy_us_per_byte = sn_us_per_byte(sn_cost_table.copy_GBps);
@@ -106,6 +131,156 @@ void sn_cost_default(sn_cost_model_t *m, int domains_on_one_host, int all_local)
   m->direct_msg_alpha = sn_cost_table.direct_msg_alpha;
   m->log_step_bw = sn_cost_table.log_step_bw;
   m->direct_ok = all_local;
+  int forced;
+  sn_plan_engine_params(&m->slot, &m->depth, &forced);
+  m->piece_us = sn_cost_table.piece_us;
+}
+
+void sn_plan_engine_params(size_t *slot_p, int *depth_p, int *forced_p)
+{
+  int64_t depth = sn_param_int(SN_P_PIPELINE_DEPTH);
+  depth = depth < 1 ? 1 : depth > 64 ? 64 : depth;
+  int64_t piece = sn_param_int(SN_P_CHUNK_SIZE);
+  int buff = sn_param_is_set(SN_P_BUFFSIZE) && !sn_param_is_set(SN_P_CHUNK_SIZE) && sn_param_int(SN_P_BUFFSIZE) > 0;
+  if (buff) piece = sn_param_int(SN_P_BUFFSIZE) / depth;
+  if (piece < 64) piece = 64;
+  *slot_p = (size_t)piece & ~(size_t)63;
+  *depth_p = (int)depth;
+  *forced_p = buff || sn_param_is_set(SN_P_CHUNK_SIZE);
+}
+
+/* ---- start-up measurement ---- */
+
+static sn_cost_probe_t sn_probe_cached;
+static pthread_once_t sn_probe_once = PTHREAD_ONCE_INIT;
+
+/* Best of a few passes: a pass that lost the CPU says nothing about the
+ * machine (the agreed value is a median over ranks on top of that). */
+static void sn_probe_measure(sn_cost_probe_t *p)
+{
+  enum { BYTES = 256 * 1024, PASSES = 8 };
+  uint8_t *a = NULL, *b = NULL;
+  if (posix_memalign((void **)&a, 4096, BYTES) || posix_memalign((void **)&b, 4096, BYTES)) goto out;
+  memset(a, 1, BYTES);
+  memset(b, 0, BYTES);
+  uint64_t best_c = UINT64_MAX, best_r = UINT64_MAX;
+  for (int i = 0; i < PASSES; i++) {
+    uint64_t t0 = sn_clock_ns();
+    memcpy(b, a, BYTES);
+    uint64_t t1 = sn_clock_ns();
+    sn_kernel_reduce(SN_DT_FLOAT32, SN_RED_SUM, b, b, a, BYTES / 4);
+    uint64_t t2 = sn_clock_ns();
+    if (t1 - t0 < best_c) best_c = t1 - t0;
+    if (t2 - t1 < best_r) best_r = t2 - t1;
+  }
+  p->copy_GBps = best_c ? (float)((double)BYTES / (double)best_c) : 0; /* bytes per ns = GB/s */
+  p->reduce_GBps = best_r ? (float)((double)BYTES / (double)best_r) : 0;
+out:
+  free(a);
+  free(b);
+  long nc = sysconf(_SC_NPROCESSORS_ONLN);
+  p->cores = nc > 0 ? (int32_t)nc : 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+  long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  p->l2_bytes = l2 > 0 && l2 < INT32_MAX ? (int32_t)l2 : 0;
+#endif
+}
+
+static void sn_probe_run(void)
+{
+  sn_cost_probe_t *p = &sn_probe_cached;
+  if (sn_param_int(SN_P_TUNE_MEASURE) == 0) return;
+  uint64_t t0 = sn_clock_ns();
+  sn_probe_measure(p);
+  SN_INFO(SN_LOG_TUNING, "start-up measurement: copy %.1f GB/s, reduce %.1f GB/s, %d cores, L2 %d KiB (%.2f ms)",
+          p->copy_GBps, p->reduce_GBps, p->cores, p->l2_bytes / 1024, (double)(sn_clock_ns() - t0) / 1e6);
+}
+
+/* SNCCL_TUNE_FAKE="c,r,n,l2[;c,r,n,l2...]": rank r takes entry r mod the
+ * count (tests hand every rank a different measurement). 1 if used. */
+static int sn_probe_fake(int rank, sn_cost_probe_t *p)
+{
+  const char *q = sn_param_str(SN_P_TUNE_FAKE);
+  if (!q[0]) return 0;
+  int nf = 1;
+  for (const char *s = q; *s; s++) nf += *s == ';';
+  for (int k = (rank < 0 ? 0 : rank) % nf; k > 0; k--) q = strchr(q, ';') + 1;
+  double c = 0, r = 0;
+  int n = 0, l2 = 0;
+  if (sscanf(q, "%lf,%lf,%d,%d", &c, &r, &n, &l2) != 4 || c < 0 || r < 0 || n < 0 || l2 < 0) {
+    static int warned;
+    if (!warned++) SN_WARN("SNCCL_TUNE_FAKE=%s: expected copy_GBps,reduce_GBps,cores,l2_bytes[;...]", sn_param_str(SN_P_TUNE_FAKE));
+    return 0;
+  }
+  *p = (sn_cost_probe_t){(float)c, (float)r, n, l2};
+  return 1;
+}
+
+void sn_plan_probe(int rank, sn_cost_probe_t *p)
+{
+  if (sn_probe_fake(rank, p)) return;
+  pthread_once(&sn_probe_once, sn_probe_run);
+  *p = sn_probe_cached;
+}
+
+static int sn_cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The lower median of the ranks' values, zeros (not measured) left out;
+ * 0 if any rank did not measure: a field is used only when all ranks have it. */
+static double sn_probe_median(const void *probes, size_t stride, int n, size_t off, int is_float, double *buf)
+{
+  for (int r = 0; r < n; r++) {
+    const uint8_t *q = (const uint8_t *)probes + (size_t)r * stride + off;
+    float f;
+    int32_t i;
+    if (is_float) memcpy(&f, q, sizeof(f)), buf[r] = f;
+    else memcpy(&i, q, sizeof(i)), buf[r] = i;
+    if (!(buf[r] > 0)) return 0;
+  }
+  qsort(buf, (size_t)n, sizeof(double), sn_cmp_double);
+  return buf[(n - 1) / 2];
+}
+
+void sn_plan_probe_agree(const void *probes, size_t stride, int n, sn_cost_probe_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  double *buf = n > 0 ? malloc((size_t)n * sizeof(double)) : NULL;
+  if (!buf) return;
+  out->copy_GBps = (float)sn_probe_median(probes, stride, n, offsetof(sn_cost_probe_t, copy_GBps), 1, buf);
+  out->reduce_GBps = (float)sn_probe_median(probes, stride, n, offsetof(sn_cost_probe_t, reduce_GBps), 1, buf);
+  out->cores = (int32_t)sn_probe_median(probes, stride, n, offsetof(sn_cost_probe_t, cores), 0, buf);
+  out->l2_bytes = (int32_t)sn_probe_median(probes, stride, n, offsetof(sn_cost_probe_t, l2_bytes), 0, buf);
+  free(buf);
+}
+
+/* A measured rate against the table's reference, within [1/4, 4]: one
+ * odd measurement must not make the model absurd. */
+static double sn_probe_ratio(double measured, double ref)
+{
+  if (!(measured > 0) || !(ref > 0)) return 1.0;
+  double q = measured / ref;
+  return q < 0.25 ? 0.25 : q > 4 ? 4 : q;
+}
+
+void sn_cost_apply_probe(sn_cost_model_t *m, const sn_cost_probe_t *a, int ranks_per_host, int log)
+{
+  double rc = sn_probe_ratio(a->copy_GBps, sn_cost_table.probe_copy_GBps);
+  double rr = sn_probe_ratio(a->reduce_GBps, sn_cost_table.probe_reduce_GBps);
+  m->copy_us_per_byte /= rc;
+  m->reduce_us_per_byte /= rr;
+  /* a shared-memory link is two copies on the CPU */
+  if (m->intra_shm) m->intra.us_per_byte /= rc;
+  m->oversub = a->cores > 0 && ranks_per_host > a->cores ? (double)ranks_per_host / a->cores : 1.0;
+  m->l2_bytes = a->l2_bytes;
+  m->piece_rule = 1;
+  if (log)
+    SN_INFO(SN_LOG_TUNING, "tuner: agreed measurement copy %.1f GB/s (x%.2f), reduce %.1f GB/s (x%.2f), %d cores, "
+            "%d ranks on the busiest host (oversubscription %.2f), L2 %d KiB",
+            a->copy_GBps, rc, a->reduce_GBps, rr, a->cores, ranks_per_host, m->oversub, a->l2_bytes / 1024);
 }
 
 /* ---- estimates ---- */
@@ -155,6 +330,81 @@ static double sn_plus(const sn_cost_model_t *m, double xfer, double reduce)
   return xfer > reduce ? xfer : reduce;
 }
 
+/* ---- pieces ---- */
+
+size_t sn_plan_piece_rule(double step_bytes, int stages, double piece_us, double us_per_byte, double cache_bytes,
+                          int depth, size_t slot)
+{
+  slot &= ~(size_t)63;
+  if (slot < 64) slot = 64;
+  double want = (double)slot;
+  /* depth pieces in flight per link stay in the rank's share of L2 (the
+   * receiver copies a piece out while it is still cached); a pipeline
+   * (chain, tree) keeps a second link's worth hot, the one it forwards on.
+   * Fitted on the dev VM (docs/PERFORMANCE.md, "Pieces per call"): ring
+   * all-reduce 1-16 MiB best at 64 KiB (8 ranks) / 64-256 KiB (4 ranks) of
+   * 16..512 KiB; chain broadcast/reduce 2-8 MiB best at 32 KiB of 32..512 */
+  if (cache_bytes > 0 && depth > 0) want = cache_bytes / depth / (stages > 1 ? 2 : 1);
+  /* a pipeline of s links takes (s - 1 + k) piece times for k pieces:
+   * fill and drain (s - 1)(piece_us + c b) against k piece_us; the sum is
+   * least at c = sqrt(bytes piece_us / ((s - 1) b)) */
+  if (stages > 1 && step_bytes > 0 && piece_us > 0 && us_per_byte > 0) {
+    double c = sqrt(step_bytes * piece_us / ((stages - 1) * us_per_byte));
+    if (c < want) want = c;
+  }
+  size_t p = SN_PLAN_PIECE_MIN;
+  while (p * 2 <= want && p * 2 <= slot) p *= 2;
+  return p > slot ? slot : p;
+}
+
+/* The pipeline an algorithm runs a piece through: links in a row and the
+ * bytes each moves (1 stage: no pipeline across links). */
+static void sn_plan_stages(const sn_op_desc_t *d, sn_algo_t algo, double n, int *stages_p, double *bytes_p)
+{
+  const int p = d->nranks, lg = sn_ceil_log2(p), D = d->topo ? d->topo->ndomains : 1, L = p / (D > 0 ? D : 1);
+  int s = 1;
+  double b = n / p;
+  switch (algo) {
+  case SN_ALGO_RING:
+    if (d->coll == SN_COLL_BROADCAST || d->coll == SN_COLL_REDUCE) s = p - 1, b = n; /* a chain */
+    break;
+  case SN_ALGO_TREE: s = d->coll == SN_COLL_ALLREDUCE ? 2 * lg : lg, b = n; break;
+  case SN_ALGO_DBT: s = 2 * lg, b = n / 2; break;
+  case SN_ALGO_HIER:
+    if (d->coll == SN_COLL_BROADCAST || d->coll == SN_COLL_REDUCE) s = (D - 1) + (L - 1), b = n;
+    break;
+  default: break;
+  }
+  *stages_p = s < 1 ? 1 : s;
+  *bytes_p = b;
+}
+
+size_t sn_plan_piece(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
+{
+  size_t slot;
+  int depth, forced;
+  sn_plan_engine_params(&slot, &depth, &forced);
+  if (forced || !m->piece_rule || d->coll == SN_COLL_EP_DISPATCH) return slot;
+  int stages;
+  double bytes;
+  sn_plan_stages(d, algo, sn_plan_bytes(d), &stages, &bytes);
+  const sn_link_cost_t *x = d->topo && d->topo->ndomains > 1 ? &m->inter : &m->intra;
+  double ov = m->oversub > 1 ? m->oversub : 1;
+  double b = x->us_per_byte + (sn_reduces(d->coll) ? m->reduce_us_per_byte : 0);
+  return sn_plan_piece_rule(bytes, stages, m->piece_us * ov, b, m->l2_bytes / ov, depth, slot);
+}
+
+/* A pipeline of `stages` links moving `bytes` in pieces of `piece`, each
+ * piece costing a + c beta per link: (stages - 1 + k) piece times (the
+ * oversubscription floor comes on top, in sn_plan_estimate). */
+static double sn_pipe(int stages, double bytes, double a, double beta, double piece)
+{
+  double c = piece < bytes ? piece : bytes;
+  if (c <= 0) return stages * a;
+  double k = ceil(bytes / c), t = a + c * beta;
+  return (stages - 1 + k) * t;
+}
+
 /* 1 - P(none of a token's k distinct, uniformly drawn experts among `own`
  * of the e experts): the chance that a rank (or domain) owning `own`
  * experts receives a given token. */
@@ -186,7 +436,41 @@ static double sn_ep_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cos
   return x->alpha_us + in->alpha_us + n * sn_ep_max((D - 1) * hd * x->us_per_byte, (intra + fwd) * in->us_per_byte);
 }
 
+static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m);
+
+/* The CPU work of an algorithm summed over ranks: bytes through links
+ * (each costs the shared-memory link's per-byte time: both copies) and
+ * bytes reduced. Most algorithms move (p-1) n in all (all-reduce twice);
+ * recursive doubling moves and reduces n per rank per round, one-shot
+ * every vector to every rank, Bruck's all-to-all half of it per round. */
+static double sn_plan_work(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m, double n)
+{
+  const double p = d->nranks, lg = sn_ceil_log2(d->nranks);
+  double moved = (p - 1) * n, reduced = sn_reduces(d->coll) ? (p - 1) * n : 0;
+  if (d->coll == SN_COLL_ALLREDUCE) moved *= 2;
+  if (algo == SN_ALGO_RD) moved = reduced = p * lg * n;
+  if (algo == SN_ALGO_ONESHOT) moved = reduced = p * (p - 1) * n;
+  if (algo == SN_ALGO_BRUCK && d->coll == SN_COLL_ALLTOALL) moved = p * lg * n / 2;
+  if (algo == SN_ALGO_SAG) moved += n * lg / 2;
+  return moved * m->intra.us_per_byte + reduced * m->reduce_us_per_byte;
+}
+
 double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
+{
+  double t = sn_plan_estimate_alone(d, algo, m);
+  /* Oversubscription: with more ranks than cores on a host the ranks'
+   * CPU work queues for the cores, whatever the critical path: at least
+   * work x oversub / p. The model's own time breaks ties among algorithms
+   * at that floor (1%). Fitted to the reduce rows of docs/PERFORMANCE.md
+   * (8 ranks flat, 16 MiB: floor 5.2 ms, direct 5.4-5.9 ms measured) */
+  if (m->oversub > 1 && !m->ported && d->coll != SN_COLL_EP_DISPATCH && d->nranks > 1 && t < 1e29) {
+    double floor = sn_plan_work(d, algo, m, sn_plan_bytes(d)) * m->oversub / d->nranks;
+    if (floor > t) t = floor + 0.01 * t;
+  }
+  return t;
+}
+
+static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
 {
   if (d->coll == SN_COLL_EP_DISPATCH) return sn_ep_estimate(d, algo, m);
   const double p = d->nranks, n = sn_plan_bytes(d), g = m->reduce_us_per_byte, cp = m->copy_us_per_byte;
@@ -213,7 +497,10 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
     case SN_COLL_ALLREDUCE: return 2 * (p - 1) * a + sn_plus(m, 2 * f * n * B, f * n * g);
     case SN_COLL_ALLGATHER: return (p - 1) * a + f * n * B;
     case SN_COLL_REDUCESCATTER: return (p - 1) * a + sn_plus(m, f * n * B, f * n * g);
-    default: return (p - 1) * a + sn_plus(m, n * B, red ? n * g : 0); /* chain */
+    default: /* chain */
+      if (m->piece_rule && !m->ported)
+        return sn_pipe((int)p - 1, n, a, B + (red ? g : 0), (double)sn_plan_piece(d, algo, m));
+      return (p - 1) * a + sn_plus(m, n * B, red ? n * g : 0);
     }
   case SN_ALGO_DIRECT: {
     double per_msg = m->direct_msg_us > m->direct_msg_alpha * a ? m->direct_msg_us : m->direct_msg_alpha * a;
@@ -246,6 +533,12 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
     }
   }
   case SN_ALGO_TREE: {
+    if (m->piece_rule && !m->ported && d->coll != SN_COLL_ALLREDUCE) {
+      /* levels pipelined by pieces (a level's piece waits only for the same
+       * piece one level up); the crossing levels' latency where D > 1 */
+      double al = (lgx * a + lgi * ai_) / lg, be = (lgx * Bl + lgi * Bi_) / lg + (red ? g : 0);
+      return sn_pipe(lg, n, al, be, (double)sn_plan_piece(d, algo, m));
+    }
     /* every level moves the whole vector */
     double level = lgx * (a + n * Bl) + lgi * (ai_ + n * Bi_);
     switch (d->coll) {
@@ -353,7 +646,7 @@ int sn_plan_allowed(sn_algo_t algo, sn_coll_t coll)
 
 /* Logs a decision the first time it is made for this collective, size class
  * and rank count (and again when it changes). */
-static void sn_plan_log(const sn_op_desc_t *d, sn_algo_t algo, double t)
+static void sn_plan_log(const sn_op_desc_t *d, sn_algo_t algo, double t, const sn_cost_model_t *m)
 {
   static unsigned char seen[SN_COLL_COUNT][48];
   if (!sn_log_enabled(SN_LOG_INFO, SN_LOG_TUNING)) return;
@@ -363,8 +656,9 @@ static void sn_plan_log(const sn_op_desc_t *d, sn_algo_t algo, double t)
   unsigned char key = (unsigned char)(1 + algo);
   if (d->coll >= SN_COLL_COUNT || seen[d->coll][cls] == key) return;
   seen[d->coll][cls] = key;
-  SN_INFO(SN_LOG_TUNING, "%s %zu x %s, %d ranks in %d domain(s): %s (predicted %.1f us)", sn_coll_name(d->coll),
-          d->count, sn_dtype_name(d->dtype), d->nranks, d->topo ? d->topo->ndomains : 1, sn_algo_name(algo), t);
+  SN_INFO(SN_LOG_TUNING, "%s %zu x %s, %d ranks in %d domain(s): %s (predicted %.1f us), piece %zu", sn_coll_name(d->coll),
+          d->count, sn_dtype_name(d->dtype), d->nranks, d->topo ? d->topo->ndomains : 1, sn_algo_name(algo), t,
+          sn_plan_piece(d, algo, m));
 }
 
 sn_status_t sn_plan_choose(const sn_op_desc_t *d, const sn_cost_model_t *m, sn_algo_t *algo_p)
@@ -395,7 +689,7 @@ sn_status_t sn_plan_choose(const sn_op_desc_t *d, const sn_cost_model_t *m, sn_a
     best = sn_algo_usable(d, SN_ALGO_RING) ? SN_ALGO_RING : SN_ALGO_DIRECT;
     best_t = sn_plan_estimate(d, best, m);
   }
-  sn_plan_log(d, best, best_t);
+  sn_plan_log(d, best, best_t, m);
   *algo_p = best;
   return SN_OK;
 }
