@@ -50,6 +50,13 @@ tests_bin_ep_SOURCES = tests/ep.c tests/devshim.h tests/devshim_emu.c $(SN_TEST_
 tests_bin_ep_LDADD = libsncclapi.la libsncclcore.la -lm
 tests_bin_ep_LDFLAGS = $(SN_TEST_LINKFLAGS) -static-libtool-libs
 
+# All-to-all-v and EP on (emulated) device buffers: stream order, async
+# errors, abort (links the library statically to hold the emulated streams).
+check_PROGRAMS += tests/bin/devep
+tests_bin_devep_SOURCES = tests/devep.c tests/devshim.h tests/devshim_emu.c $(SN_TEST_COMMON)
+tests_bin_devep_LDADD = libsncclapi.la libsncclcore.la -lm
+tests_bin_devep_LDFLAGS = $(SN_TEST_LINKFLAGS) -static-libtool-libs
+
 tests_bin_alltoallv_SOURCES = tests/alltoallv.c $(SN_TEST_COMMON)
 tests_bin_alltoallv_LDADD = libnccl.la -lm
 tests_bin_alltoallv_LDFLAGS = $(SN_TEST_LINKFLAGS)
@@ -172,6 +179,7 @@ TESTS += \
 	tests/alltoallv-socket.sh \
 	tests/ep-shm.sh \
 	tests/ep-domains.sh \
+	tests/devep.sh \
 	tests/coll-socket.sh \
 	tests/coll-shm-ring.sh \
 	tests/coll-shm-direct.sh \
@@ -209,7 +217,7 @@ EXTRA_DIST += \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
 	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/flight.sh tests/coll-shm-cma.sh \
 	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh tests/perf-tools.sh tests/tune-sim.sh \
-	tests/alltoallv-shm.sh tests/alltoallv-socket.sh tests/ep-shm.sh tests/ep-domains.sh
+	tests/alltoallv-shm.sh tests/alltoallv-socket.sh tests/ep-shm.sh tests/ep-domains.sh tests/devep.sh
 
 # The fault harness (issue 6).
 include tests/fault/local.mk
