@@ -214,7 +214,7 @@ static int case_order(int rank, int nranks, ncclUniqueId id, void *arg)
   int32_t *ds[3], *dr[3];
   for (int f = 0; f < 3; f++) {
     T_ASSERT(!a2av_make(&a[f], f, rank, nranks) && !a2av_make(&h[f], f, rank, nranks), "out of memory");
-    ds[f] = dput(stream, a[f].send, a[f].send_n * 4);
+    ds[f] = dput(stream, NULL, a[f].send_n * 4); /* filled behind the hold */
     dr[f] = dput(stream, a[f].recv, a[f].recv_n * 4);
     T_ASSERT(ds[f] && dr[f], "device buffers");
   }
@@ -228,12 +228,17 @@ static int case_order(int rank, int nranks, ncclUniqueId id, void *arg)
     for (int x = 0; x < H; x++) tok[t * H + x] = (float)(rank * 100 + t * 10 + x);
   }
   size_t cap = (size_t)nranks * 4 * 2;
-  float *dtok = dput(stream, tok, sizeof(tok)), *drows = dput(stream, NULL, cap * H * 4), *dout = dput(stream, NULL, sizeof(out));
+  float zero[32] = {0};
+  float *dtok = dput(stream, zero, sizeof(zero)), *drows = dput(stream, NULL, cap * H * 4), *dout = dput(stream, NULL, sizeof(out));
   long long *didx = dput(stream, idx, sizeof(idx));
   size_t cnt[2] = {77, 77}, off[2] = {77, 77};
   T_ASSERT(dtok && drows && dout && didx, "device buffers");
   T_ASSERT(t_devshim.sync(stream) == 0, "sync");
   T_ASSERT(!hold(stream), "cannot hold the stream");
+  /* the real inputs land only when the hold is released: a call that does
+   * not wait for its stream reads the zeros and gives a wrong result */
+  T_ASSERT(!t_devshim.h2d(dtok, tok, sizeof(tok), stream), "h2d");
+  for (int f = 0; f < 3; f++) T_ASSERT(!t_devshim.h2d(ds[f], a[f].send, a[f].send_n * 4, stream), "h2d");
   /* EP first: nothing else queued that it could wait behind by accident */
   sncclEpHandle_t eh;
   sncclStatus_t est = SNCCL_STATUS_INITIALIZER;
