@@ -116,6 +116,19 @@ tests/device/bw.$(OBJEXT): $(top_srcdir)/tests/device/bw.cu
 	@$(MKDIR_P) tests/device
 	$(SN_NVCC_V)$(NVCC) -std=c++17 -O2 $(CUDA_GENCODE) -c -o $@ $<
 CLEANFILES += tests/device/devcheck.$(OBJEXT) tests/device/bw.$(OBJEXT)
+# EP and all-to-all-v on GPU buffers (tests/ep.c --device, tests/devep.c's
+# cases that need no held stream): static, like their emulated builds, so
+# run.sh names the CUDA backend with SNCCL_CUDA_PLUGIN.
+check_PROGRAMS += tests/bin/ep-cuda tests/bin/devep-cuda
+tests_bin_ep_cuda_SOURCES = tests/ep.c $(SN_TEST_COMMON)
+tests_bin_ep_cuda_LDADD = tests/device/devshim_cuda.$(OBJEXT) libsncclapi.la libsncclcore.la \
+	-L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread -lstdc++ -lm
+tests_bin_ep_cuda_LDFLAGS = $(SN_TEST_LINKFLAGS) -static-libtool-libs
+EXTRA_tests_bin_ep_cuda_DEPENDENCIES = tests/device/devshim_cuda.$(OBJEXT)
+tests_bin_devep_cuda_SOURCES = tests/devep.c $(SN_TEST_COMMON)
+tests_bin_devep_cuda_LDADD = $(tests_bin_ep_cuda_LDADD)
+tests_bin_devep_cuda_LDFLAGS = $(tests_bin_ep_cuda_LDFLAGS)
+EXTRA_tests_bin_devep_cuda_DEPENDENCIES = tests/device/devshim_cuda.$(OBJEXT)
 endif
 EXTRA_DIST += tests/device/devshim_cuda.cu tests/device/devcheck.cu tests/device/bw.cu tests/device/run.sh \
 	tests/device/torch_smoke.py
