@@ -22,6 +22,7 @@
  *    ncclCommAbort returns, the stream is released, and destroying the EP
  *    handle and context afterwards is safe.
  * Every case runs in forked ranks under a deadline (the launcher's).
+ * DEVEP_BENCH=P runs the device-vs-host figures on P ranks instead.
  */
 #include "tests/common.h"
 
@@ -344,6 +345,118 @@ static int case_abort(int rank, int nranks, ncclUniqueId id, void *arg)
   return 0;
 }
 
+/* ---- DEVEP_BENCH=1: device path vs host path (figures, no assertion) ----
+ * Per size, R rounds of {n host calls, n device calls + stream sync}
+ * alternating (A B A B), the median of each round's mean printed by rank 0
+ * with the ratio. On the emulated device the "device" copies are memcpy:
+ * the figures show the proxy's overhead (hand-off, staging copies), not a
+ * GPU's. */
+static int cmp_d(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+  qsort(v, (size_t)n, sizeof(*v), cmp_d);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+enum { BENCH_ROUNDS = 7, BENCH_ITERS = 10 };
+
+static int bench_main(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  (void)arg;
+  ncclComm_t comm;
+  void *stream;
+  if (setup(rank, nranks, id, &comm, &stream)) return 1;
+  static const size_t sizes[] = {4096, 65536, 1 << 20, 8 << 20}; /* bytes each rank sends in all */
+  if (rank == 0) printf("devep bench: %d ranks, %d rounds x %d calls, medians of round means (us per call)\n"
+                        "%-22s %10s %10s %10s %7s\n", nranks, BENCH_ROUNDS, BENCH_ITERS, "op", "bytes", "host", "device",
+                        "dev/host");
+  for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+    size_t per = sizes[z] / 4 / (size_t)nranks, n = per * (size_t)nranks;
+    size_t sc[MAXP], sd[MAXP];
+    for (int j = 0; j < nranks; j++) sc[j] = per, sd[j] = (size_t)j * per;
+    int32_t *hs = calloc(n, 4), *hr = calloc(n, 4);
+    void *ds = dput(stream, hs, n * 4), *dr = dput(stream, NULL, n * 4);
+    T_ASSERT(hs && hr && ds && dr && t_devshim.sync(stream) == 0, "buffers");
+    double th[BENCH_ROUNDS], td[BENCH_ROUNDS];
+    for (int rd = 0; rd < BENCH_ROUNDS; rd++) {
+      double t0 = t_now();
+      for (int i = 0; i < BENCH_ITERS; i++)
+        T_NCCL(sncclAlltoAllv(hs, sc, sd, hr, sc, sd, ncclInt32, comm, NULL));
+      th[rd] = (t_now() - t0) / BENCH_ITERS * 1e6;
+      t0 = t_now();
+      for (int i = 0; i < BENCH_ITERS; i++) {
+        T_NCCL(sncclAlltoAllv(ds, sc, sd, dr, sc, sd, ncclInt32, comm, stream));
+        T_ASSERT(t_devshim.sync(stream) == 0, "sync");
+      }
+      td[rd] = (t_now() - t0) / BENCH_ITERS * 1e6;
+    }
+    double mh = median(th, BENCH_ROUNDS), md = median(td, BENCH_ROUNDS);
+    if (rank == 0) printf("%-22s %10zu %10.1f %10.1f %7.2f\n", "sncclAlltoAllv", n * 4, mh, md, md / mh);
+    t_devshim.free(ds);
+    t_devshim.free(dr);
+    free(hs);
+    free(hr);
+  }
+  /* EP: dispatch + combine, fp32, hidden 1024, top-4 of 8 experts per rank */
+  static const int toks[] = {16, 128};
+  for (size_t z = 0; z < 2; z++) {
+    int T = toks[z], H = 1024, K = 4;
+    sncclEpConfig_t c = SNCCL_EP_CONFIG_INITIALIZER;
+    c.numExperts = 8 * nranks;
+    c.topk = K;
+    c.hidden = H;
+    c.dispatchType = ncclFloat32;
+    c.combineType = ncclFloat32;
+    c.maxTokensPerRank = T;
+    sncclEp_t ep;
+    T_NCCL(sncclEpCreate(comm, &c, &ep));
+    size_t cap = (size_t)nranks * T * K;
+    float *tok = calloc((size_t)T * H, 4), *rows = calloc(cap * H, 4), *out = calloc((size_t)T * H, 4);
+    long long *idx = malloc((size_t)T * K * sizeof(long long));
+    for (int i = 0; i < T * K; i++) idx[i] = (long long)((rank * 7 + i * 13) % (8 * nranks));
+    void *dtok = dput(stream, tok, (size_t)T * H * 4), *drows = dput(stream, NULL, cap * H * 4);
+    void *dout = dput(stream, NULL, (size_t)T * H * 4), *didx = dput(stream, idx, (size_t)T * K * sizeof(long long));
+    T_ASSERT(tok && rows && out && dtok && drows && dout && didx && t_devshim.sync(stream) == 0, "buffers");
+    size_t cnt[8], off[8];
+    double th[BENCH_ROUNDS], td[BENCH_ROUNDS];
+    for (int rd = 0; rd < BENCH_ROUNDS; rd++) {
+      for (int dev = 0; dev < 2; dev++) {
+        double t0 = t_now();
+        for (int i = 0; i < BENCH_ITERS; i++) {
+          sncclEpHandle_t h;
+          sncclStatus_t st = SNCCL_STATUS_INITIALIZER;
+          T_NCCL(sncclEpDispatch(ep, dev ? dtok : tok, NULL, T, dev ? didx : idx, NULL, dev ? drows : rows, NULL, cnt,
+                                 off, NULL, &h, &st, dev ? stream : NULL));
+          T_NCCL(sncclEpCombine(h, dev ? drows : rows, dev ? dout : out, 0, dev ? stream : NULL));
+          if (dev) T_ASSERT(t_devshim.sync(stream) == 0, "sync");
+          T_NCCL(sncclEpHandleDestroy(h));
+        }
+        (dev ? td : th)[rd] = (t_now() - t0) / BENCH_ITERS * 1e6;
+      }
+    }
+    double mh = median(th, BENCH_ROUNDS), md = median(td, BENCH_ROUNDS);
+    char name[64];
+    snprintf(name, sizeof(name), "EP disp+comb T=%d", T);
+    if (rank == 0) printf("%-22s %10zu %10.1f %10.1f %7.2f\n", name, (size_t)T * H * 4, mh, md, md / mh);
+    T_NCCL(sncclEpDestroy(ep));
+    t_devshim.free(dtok);
+    t_devshim.free(drows);
+    t_devshim.free(dout);
+    t_devshim.free(didx);
+    free(tok);
+    free(rows);
+    free(out);
+    free(idx);
+  }
+  T_NCCL(ncclCommDestroy(comm));
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   static const t_case_t cases[] = {
@@ -356,6 +469,10 @@ int main(int argc, char **argv)
   if (!&t_devshim || t_devshim.setup()) {
     fprintf(stderr, "devep: no device shim\n");
     return 1;
+  }
+  if (getenv("DEVEP_BENCH")) {
+    int p = atoi(getenv("DEVEP_BENCH"));
+    return sn_launch(p > 1 && p <= MAXP ? p : 2, 600, 5.0, bench_main, NULL);
   }
   return t_run_cases("devep", cases, (int)(sizeof(cases) / sizeof(cases[0])), argc, argv);
 }
