@@ -10,9 +10,9 @@
  * and the domains from SN_LAUNCH_DOMAINS.
  *
  * Per rank count, one communicator, in this order:
- *  - argument errors: bad configs, NULL arguments and (emulated) device
- *    buffers -> ncclInvalidArgument (nothing communicated, so every rank
- *    may fail alike);
+ *  - argument errors: bad configs, NULL arguments and a status in
+ *    (emulated) device memory -> ncclInvalidArgument (nothing
+ *    communicated, so every rank may fail alike);
  *  - shapes: fp32 / bf16 / fp8 payloads, scales on/off, weights on/off,
  *    alignment 1 and 4, both modes (throughput, low-latency), bf16 combine;
  *  - edge cases: no tokens anywhere, all ids -1, every token to one expert,

@@ -44,7 +44,7 @@ check_PROGRAMS += tests/bin/coll tests/bin/comm tests/bin/argcheck tests/bin/boo
 check_PROGRAMS += tests/bin/alltoallv
 # MoE dispatch/combine: links the library statically to reach the
 # reference model (src/ep/ref.c) it compares against and the emulated
-# device (device buffers must be rejected).
+# device (--device: every call also on device buffers).
 check_PROGRAMS += tests/bin/ep
 tests_bin_ep_SOURCES = tests/ep.c tests/devshim.h tests/devshim_emu.c $(SN_TEST_COMMON)
 tests_bin_ep_LDADD = libsncclapi.la libsncclcore.la -lm
