@@ -27,6 +27,8 @@ typedef struct {
   size_t stage_off; /* where it lives in the staging buffer */
   size_t in_len;    /* bytes copied in from dev_lo before (0: none) */
   size_t out_off, out_len; /* bytes copied back after */
+  int blocks;       /* >= 0: an all-to-all-v's own receive span (owned[blocks]):
+                     * only its received blocks are copied back, nothing in */
 } sn_stage_region_t;
 
 typedef struct {
@@ -159,6 +161,16 @@ static sn_status_t sn_dev_work_run(sn_proxy_item_t *it)
   for (int i = 0; i < w->nregions; i++) {
     sn_stage_region_t *r = &w->regions[i];
     if (r->out_len) SN_CHECK(d->copy(r->dev_lo + r->out_off, c->dev_stage + r->stage_off + r->out_off, r->out_len));
+    if (r->blocks < 0 || !r->len) continue;
+    /* the blocks as the count exchange left them (bad pairs and dropped
+     * blocks zeroed): the bytes between them are the caller's */
+    const sn_task_t *t = &w->owned[r->blocks];
+    const sn_vec_t *v = sn_a2av_vec(t);
+    size_t es = sn_dtype_size(t->dtype);
+    for (int j = 0; j < c->nranks; j++)
+      if (v->rcount[j])
+        SN_CHECK(d->copy(r->dev_lo + v->rdispl[j] * es, c->dev_stage + r->stage_off + v->rdispl[j] * es,
+                         v->rcount[j] * es));
   }
   return st;
 }
@@ -197,6 +209,7 @@ static int sn_dev_region_add(sn_dev_work_t *w, uint8_t *p, size_t len, int is_in
   }
   sn_stage_region_t *r = &w->regions[w->nregions];
   memset(r, 0, sizeof(*r));
+  r->blocks = -1;
   r->dev_lo = p;
   r->len = len;
   if (is_in) r->in_len = len;
@@ -261,6 +274,20 @@ sn_status_t sn_dev_submit(sn_comm_t *c, const sn_task_t *tasks, int ntasks, uint
       for (int r = 0; r < w->nregions; r++)
         if (w->regions[r].len && p >= w->regions[r].dev_lo && p < w->regions[r].dev_lo + w->regions[r].len) w->task_regions[i][k] = r;
     }
+  }
+  /* an all-to-all-v receive span no other pointer shares: copy back only
+   * its blocks (no copy in), instead of the whole span both ways */
+  for (int k = 0, i = 0; i < ntasks; i++) {
+    const sn_task_t *t = &w->tasks[i];
+    if (t->coll != SN_COLL_ALLTOALLV || !t->v) continue;
+    int rr = w->task_regions[i][1], shared = 0;
+    for (int j = 0; j < ntasks && rr >= 0; j++)
+      shared |= (j != i && (w->task_regions[j][0] == rr || w->task_regions[j][1] == rr)) || w->task_regions[i][0] == rr;
+    if (rr >= 0 && !shared && w->regions[rr].dev_lo == (const uint8_t *)t->recvbuf) {
+      w->regions[rr].in_len = w->regions[rr].out_len = 0;
+      w->regions[rr].blocks = k;
+    }
+    k++;
   }
   size_t off = 0;
   for (int r = 0; r < w->nregions; r++) {

@@ -323,6 +323,7 @@ SN_EXT_API(ncclResult_t, sncclEpDestroy, sncclEp_t ep)
 void sn_ep_free(sncclEp_t ep)
 {
   for (int i = 0; i < SN_EP_NSTAGE; i++) free(ep->stage[i]);
+  for (int i = 0; i < SN_EP_NVIEW; i++) free(ep->dview[i]);
   pthread_mutex_destroy(&ep->mu);
   free(ep);
 }

@@ -18,6 +18,7 @@
 #define SN_EP_MAX_TOPK 64
 #define SN_EP_HDR 8 /* bytes: the record count in front of every block */
 enum { SN_EP_SEND, SN_EP_RECV, SN_EP_FWD, SN_EP_FWD_RECV, SN_EP_NSTAGE };
+#define SN_EP_NVIEW 10 /* device arguments of one call, at most */
 
 struct sncclEp {
   uint32_t magic;
@@ -36,6 +37,9 @@ struct sncclEp {
    * never overlap: they run in order, here or on the proxy thread) */
   uint8_t *stage[SN_EP_NSTAGE];
   size_t stage_n[SN_EP_NSTAGE];
+  /* host copies of device arguments (ep_dev.c; proxy thread only), kept */
+  uint8_t *dview[SN_EP_NVIEW];
+  size_t dview_n[SN_EP_NVIEW];
 };
 
 struct sncclEpHandle {

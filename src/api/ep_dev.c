@@ -31,8 +31,6 @@
 #include "dev/dev.h"
 #include "dev/proxy.h"
 
-#define SN_EP_MAX_TMP 10
-
 typedef struct {
   sn_proxy_item_t item;
   int op;
@@ -40,8 +38,7 @@ typedef struct {
   sn_ep_args_t a;        /* the caller's buffers */
   sncclStatus_t *status; /* dispatch: host-addressable */
   sn_status_t *result_p; /* host buffers: where the waiting caller reads the result */
-  void *tmp[SN_EP_MAX_TMP];
-  int ntmp;
+  int nview;             /* host views taken from ep->dview */
 } sn_ep_work_t;
 
 static void sn_ep_unref(sncclEpHandle_t h)
@@ -77,26 +74,34 @@ void sn_ep_release_ep(sncclEp_t ep)
 static void sn_ep_work_release(sn_proxy_item_t *it)
 {
   sn_ep_work_t *w = (sn_ep_work_t *)it;
-  for (int i = 0; i < w->ntmp; i++) free(w->tmp[i]);
   sn_ep_unref(w->h);
   free(w);
 }
 
 /* The host view of buffer p (bytes): p itself unless it is device memory,
- * else a host copy (filled from p when in). */
+ * else a host copy (filled from p when in). The copies live in the
+ * context's dview buffers, grown to the high-water mark and kept (only the
+ * proxy thread uses them, one item at a time): no allocation, and no page
+ * faults on fresh memory, per call. */
 static sn_status_t sn_ep_view(sn_ep_work_t *w, const sn_dev_ops_t *d, const void *p, size_t bytes, int in, void *view_p)
 {
   void **v = view_p;
+  sncclEp_t ep = w->h->ep;
   *v = (void *)p;
   if (!p || sn_dev_kind(p) != SN_MEM_DEVICE) return SN_OK;
-  void *t = malloc(bytes ? bytes : 1);
-  if (!t) {
-    SN_WARN("rank %d: out of memory for %zu bytes of EP staging", w->h->ep->r, bytes);
-    return SN_ERR_SYSTEM;
+  int k = w->nview++;
+  size_t need = bytes < 8 ? 8 : bytes;
+  if (ep->dview_n[k] < need) {
+    free(ep->dview[k]);
+    ep->dview_n[k] = 0;
+    if (!(ep->dview[k] = malloc(need))) {
+      SN_WARN("rank %d: out of memory for %zu bytes of EP staging", ep->r, need);
+      return SN_ERR_SYSTEM;
+    }
+    ep->dview_n[k] = need;
   }
-  w->tmp[w->ntmp++] = t;
-  *v = t;
-  return in && bytes ? d->copy(t, p, bytes) : SN_OK;
+  *v = ep->dview[k];
+  return in && bytes ? d->copy(ep->dview[k], p, bytes) : SN_OK;
 }
 
 /* Copies a host view back to the device buffer it stands for. */
