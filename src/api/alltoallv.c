@@ -30,8 +30,8 @@
  * Device (or managed) buffers: the call is one task like any collective's
  * (devcoll.c): the proxy thread runs the count exchange and the data when
  * the caller's stream reaches the call; device buffers are staged through
- * host memory (the receive span is copied in too, so bytes no block writes
- * keep their contents, as on the host path). The receiver-learns outputs
+ * host memory (only the received blocks are copied back, so bytes no block
+ * writes keep their contents, as on the host path). The receiver-learns outputs
  * (recvcounts, rdispls, status) are host memory the proxy writes before it
  * releases the stream; a count mismatch becomes the communicator's
  * asynchronous error (ncclCommGetAsyncError: ncclInvalidUsage).

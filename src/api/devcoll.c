@@ -178,7 +178,8 @@ static sn_status_t sn_dev_work_run(sn_proxy_item_t *it)
 /* Adds the device range [p, p+len) to the plan, merging it with a region it
  * overlaps; returns the region index. is_in: 1 input, 0 output, 2 output
  * the call may leave partly unwritten (copied in too, so those bytes keep
- * their contents: all-to-all-v's gaps and dropped blocks). */
+ * their contents; an all-to-all-v's span that nothing else shares copies
+ * back only its blocks instead: see sn_dev_submit). */
 static int sn_dev_region_add(sn_dev_work_t *w, uint8_t *p, size_t len, int is_in)
 {
   for (int i = 0; i < w->nregions; i++) {
