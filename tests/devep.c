@@ -151,6 +151,16 @@ static int case_forms(int rank, int nranks, ncclUniqueId id, void *arg)
   ncclComm_t comm;
   void *stream;
   if (setup(rank, nranks, id, &comm, &stream)) return 1;
+  { /* receiver-learns outputs in device memory: refused at the call (the library writes them from the host) */
+    a2av_t a;
+    T_ASSERT(!a2av_make(&a, 2, rank, nranks), "out of memory");
+    void *dcounts = dput(stream, NULL, MAXP * sizeof(size_t));
+    T_NCCL_EXPECT(sncclAlltoAllvDynamic(a.send, a.sc, NULL, a.recv, a.cap, dcounts, NULL, ncclInt32, &a.st, comm, NULL),
+                  ncclInvalidArgument);
+    t_devshim.free(dcounts);
+    free(a.send);
+    free(a.recv);
+  }
   for (int form = 0; form < 3; form++)
     for (int round = 0; round < 2; round++) { /* the second: the staging buffer is reused */
       a2av_t h, d;

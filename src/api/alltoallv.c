@@ -224,8 +224,9 @@ static sn_status_t sn_a2av_enqueue(sn_comm_t *c, sn_a2av_t *v, const void *sendb
   t.count = 1;
   t.v = v; /* classify sizes both buffers from the counts (sn_a2av_span) */
   sn_status_t st = sn_task_classify(&t, v->fn);
-  if (st == SN_OK && t.stream_ordered && v->form == SN_A2AV_DYNAMIC) {
-    /* the outputs the proxy writes must be host-addressable */
+  if (st == SN_OK && c->dev && v->form == SN_A2AV_DYNAMIC) {
+    /* the outputs the library writes (here or on the proxy thread) must be
+     * host-addressable */
     const void *outs[] = {v->out_rcount, v->out_rdispl, v->status};
     const char *names[] = {"recvcounts", "rdispls", "status"};
     for (int k = 0; k < 3 && st == SN_OK; k++)
