@@ -35,9 +35,12 @@ extern "C" {
  * which stores it as its block i. Counts and displacements are in elements
  * of `datatype`, live in host memory and are read during the call (inside
  * ncclGroupStart/End: copied at the call, so the arrays may be reused at
- * once). Buffers must be host memory in this version (device buffers:
- * ncclInvalidArgument). Host calls complete before they return (inside a
- * group: before ncclGroupEnd returns); `stream` is ignored.
+ * once). Host buffers: the call completes before it returns (inside a
+ * group: before ncclGroupEnd returns); `stream` is ignored. Device (or
+ * managed) buffers: as NCCL collectives on device buffers, the call returns
+ * at once and runs when `stream` reaches it (a proxy thread stages device
+ * buffers through host memory; the host never blocks); receive bytes that
+ * no block writes keep their contents, as with host buffers.
  *
  * In place is not supported: sendbuff == recvbuff, or any overlap between
  * the bytes read and the bytes written, is ncclInvalidArgument; so are
@@ -48,7 +51,13 @@ extern "C" {
  * when rank i's sendcounts[j] differs from rank j's recvcounts[i], both
  * ranks log a WARN naming the two ranks and both counts, that pair moves no
  * data, every other pair completes, and the call returns ncclInvalidUsage
- * on ranks i and j only. The communicator stays usable. That exchange costs
+ * on ranks i and j only. The communicator stays usable. On device buffers
+ * the call has already returned ncclSuccess: the mismatch becomes the
+ * communicator's asynchronous error (ncclCommGetAsyncError returns
+ * ncclInvalidUsage on ranks i and j once their streams have passed the
+ * call; the other pairs' data is delivered; the stream is released, never
+ * hung), and like any asynchronous error it ends the communicator (abort
+ * it). That exchange costs
  * one latency; SNCCL_ALLTOALLV_CHECK=0 skips it for the MPI and count-matrix
  * forms when the caller vouches for its counts (a disagreement then hangs
  * until SNCCL_TIMEOUT_MS or corrupts data, as with grouped send/recv); all
@@ -106,7 +115,13 @@ typedef struct sncclStatus_v1 {
  * whole; the first block that does not fit and every later one are dropped
  * on every rank alike, and status reports it (flags, needed). An overflow
  * is data, not an error: the call returns ncclSuccess and the communicator
- * is ready for the next call. status is required. */
+ * is ready for the next call. status is required.
+ * recvcounts, rdispls and status are host (or managed) memory in every
+ * case (device memory there: ncclInvalidArgument). With device buffers
+ * the library writes them when `stream` reaches the call, before it
+ * releases the stream: read them after the stream has passed the call
+ * (cudaStreamSynchronize, or an event recorded after it), never right
+ * after the call returns. */
 ncclResult_t sncclAlltoAllvDynamic(const void* sendbuff, const size_t sendcounts[], const size_t sdispls[],
                                    void* recvbuff, size_t recvcapacity, size_t recvcounts[], size_t rdispls[],
                                    ncclDataType_t datatype, sncclStatus_t* status, ncclComm_t comm,
@@ -151,11 +166,23 @@ ncclResult_t sncclAlltoAllvDynamic(const void* sendbuff, const size_t sendcounts
  * With SNCCL_EP_COMBINE_REDUCED, combine goes back the way dispatch came and
  * sums on the way (see the flag).
  *
- * Buffers are host memory in this version: device or managed buffers are
- * ncclInvalidArgument. Calls complete before they return (stream ignored)
- * and must not be made inside ncclGroupStart/End. Every rank of the
- * communicator calls dispatch (possibly with 0 tokens), and then combine,
- * in the same order. */
+ * Host buffers: calls complete before they return (stream ignored). Any
+ * device (or managed) buffer among a call's arguments (tokens, scales,
+ * topkIdx, topkWeights, the outputs, expertOut, out): the call returns at
+ * once and runs when `stream` reaches it, in stream order, on the
+ * communicator's proxy thread (routing, count and status exchanges
+ * included; device buffers are staged through host memory). The handle
+ * comes back at once and can be passed to combine or dispatch-again on
+ * the same stream right away. status must be host (or managed) memory:
+ * the library fills it, with the handle's statistics (sncclEpGetStats),
+ * before it releases the stream, so read them after the stream has passed
+ * the call (cudaStreamSynchronize or an event); expertCounts,
+ * expertOffsets and recvSrc may be host or device memory (host: valid at
+ * the same point). Errors there become ncclCommGetAsyncError's.
+ * Destroying a handle or context with calls still queued is allowed: it
+ * is freed after them. Calls must not be made inside
+ * ncclGroupStart/End. Every rank of the communicator calls dispatch
+ * (possibly with 0 tokens), and then combine, in the same order. */
 #define SNCCL_HAS_EP 1
 
 typedef struct sncclEp* sncclEp_t;             /* per communicator: shape, route, staging buffers */

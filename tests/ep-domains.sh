@@ -9,6 +9,8 @@ export SN_LAUNCH_DOMAINS=2
 SNCCL_ALGO=dispatch:rail "$bin" --nranks=2,4,5,6,8 "$@" || exit 1
 SNCCL_ALGO=dispatch:direct "$bin" --nranks=4,8 "$@" || exit 1
 "$bin" --nranks=4 "$@" || exit 1
+# device buffers (emulated) on the rail route, equal to the host calls
+SNCCL_ALGO=dispatch:rail "$bin" --device --nranks=4 "$@" || exit 1
 # four domains of two ranks
 SN_LAUNCH_DOMAINS=4 SNCCL_ALGO=dispatch:rail "$bin" --nranks=8 "$@" || exit 1
 # the benchmark on a small shape: it runs, and the inter-domain bytes it

@@ -7,3 +7,6 @@ bin="${SN_TOP_BUILDDIR:-.}/tests/bin/ep"
 SNCCL_ALGO=dispatch:direct "$bin" --nranks=3,8 || exit 1
 # sockets only
 NCCL_SHM_DISABLE=1 "$bin" --nranks=4 || exit 1
+# device buffers (emulated): every call again on the stream, equal to the host call
+"$bin" --device --nranks=1-4 || exit 1
+NCCL_SHM_DISABLE=1 "$bin" --device --nranks=3 || exit 1

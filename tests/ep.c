@@ -10,9 +10,9 @@
  * and the domains from SN_LAUNCH_DOMAINS.
  *
  * Per rank count, one communicator, in this order:
- *  - argument errors: bad configs, NULL arguments and (emulated) device
- *    buffers -> ncclInvalidArgument (nothing communicated, so every rank
- *    may fail alike);
+ *  - argument errors: bad configs, NULL arguments and a status in
+ *    (emulated) device memory -> ncclInvalidArgument (nothing
+ *    communicated, so every rank may fail alike);
  *  - shapes: fp32 / bf16 / fp8 payloads, scales on/off, weights on/off,
  *    alignment 1 and 4, both modes (throughput, low-latency), bf16 combine;
  *  - edge cases: no tokens anywhere, all ids -1, every token to one expert,
@@ -20,6 +20,9 @@
  *    overflows then a call that fits on the same context;
  *  - handle reuse: unweighted combine (the backward of dispatch) and
  *    sncclEpDispatchAgain with new payload along the same routing;
+ *  - with --device, every dispatch, combine and dispatch-again also runs on
+ *    (emulated) device buffers on the rank's stream and must give the host
+ *    call's bytes, status and statistics exactly;
  *  - bytes per link class (sncclEpGetStats) equal to the dedup formula:
  *    direct: one record per (token, remote rank); rail: one record per
  *    (token, remote domain) between domains.
@@ -40,6 +43,7 @@
 static struct {
   int nranks[16], n_nranks;
   double deadline_s;
+  int device; /* --device: every call also on device buffers, compared with the host call */
 } cfg;
 
 enum { R_RANDOM, R_NONE, R_NEG, R_ONE_EXPERT, R_BAD, R_FEW };
@@ -58,7 +62,56 @@ typedef struct {
   int rank, p, nd;
   int dom[MAXP];
   int budget;
+  int dev;      /* the device twin of every call (--device) */
+  void *stream; /* its stream */
 } ctx_t;
+
+/* ---- the device twin (--device) ----
+ * The same call on (emulated) device buffers, on the rank's stream, right
+ * after the host call: its outputs must equal the host call's byte for
+ * byte. Inputs reach the device through the shim's deliberately delayed
+ * copies, so a call that does not wait for its stream reads stale bytes. */
+#define DEV_MAX 32
+typedef struct {
+  void *p[DEV_MAX];
+  int n;
+} devset_t;
+
+/* Device copy of host[0, n) queued on the stream (host must live until a sync). */
+static void *dev_put(ctx_t *x, devset_t *ds, const void *host, size_t n)
+{
+  void *d = NULL;
+  if (ds->n == DEV_MAX || t_devshim.alloc(&d, n + 1)) return NULL;
+  ds->p[ds->n++] = d;
+  if (host && n && t_devshim.h2d(d, host, n, x->stream)) return NULL;
+  return d;
+}
+
+static void dev_free_all(devset_t *ds)
+{
+  for (int i = 0; i < ds->n; i++) t_devshim.free(ds->p[i]);
+  ds->n = 0;
+}
+
+/* Downloads dev[0, n) after the stream has passed everything queued, and
+ * compares with the host call's bytes. */
+static int dev_check(ctx_t *x, const char *what, const char *field, const void *dev, const void *host_got, size_t n)
+{
+  uint8_t *b = malloc(n + 1);
+  if (!b || (n && t_devshim.d2h(b, dev, n, x->stream)) || t_devshim.sync(x->stream)) {
+    T_MSG("%s: cannot download %s from the device", what, field);
+    free(b);
+    return 1;
+  }
+  int bad = n && memcmp(b, host_got, n);
+  if (bad && x->budget-- > 0) {
+    size_t i = 0;
+    while (b[i] == ((const uint8_t *)host_got)[i]) i++;
+    T_MSG("%s: device %s differs from the host call's at byte %zu of %zu", what, field, i, n);
+  }
+  free(b);
+  return bad;
+}
 
 typedef struct {
   sn_ep_shape_t s;
@@ -259,6 +312,40 @@ static int one_shape(ctx_t *x, const shape_t *sh_in, uint64_t salt)
       T_ASSERT(p < 1 || (want & SNCCL_STATUS_ANY_BAD_EXPERT), "%s: the bad-id case had no bad id", what);
     if (sh->cap != NCCL_CONFIG_UNDEF_INT && call == 0)
       T_ASSERT(want & SNCCL_STATUS_ANY_OVERFLOW, "%s: the overflow case did not overflow (raise maxT)", what);
+    /* the device twin: same inputs, outputs preset to the same pattern */
+    devset_t ds = {{0}, 0};
+    sncclEpHandle_t hdd = NULL;
+    void *d_rows = NULL, *d_rsc = NULL;
+    uint8_t *pat = NULL;
+    if (x->dev) {
+      size_t T = (size_t)in->ntokens;
+      pat = malloc(cap * H * es + 1);
+      memset(pat, 0xa5, cap * H * es + 1);
+      void *d_x = dev_put(x, &ds, in->x, T * H * es), *d_sc = sh->sb ? dev_put(x, &ds, in->scales, T * sh->sb) : NULL;
+      void *d_idx = dev_put(x, &ds, in->idx, T * K * sizeof(long long));
+      void *d_w = in->weights ? dev_put(x, &ds, in->weights, T * K * sizeof(float)) : NULL;
+      d_rows = dev_put(x, &ds, pat, cap * H * es);
+      d_rsc = sh->sb ? dev_put(x, &ds, pat, cap * sh->sb) : NULL;
+      void *d_cnt = dev_put(x, &ds, NULL, (size_t)L * sizeof(size_t)), *d_off = dev_put(x, &ds, NULL, (size_t)L * sizeof(size_t));
+      void *d_src = dev_put(x, &ds, NULL, cap * 3 * sizeof(int));
+      T_ASSERT(d_x && d_idx && d_rows && d_cnt && d_off && d_src, "%s: device buffers", what);
+      sncclStatus_t dst = SNCCL_STATUS_INITIALIZER;
+      T_NCCL(sncclEpDispatch(ep, d_x, d_sc, in->ntokens, d_idx, d_w, d_rows, d_rsc, d_cnt, d_off, d_src, &hdd, &dst,
+                             x->stream));
+      bad |= dev_check(x, what, "rows", d_rows, rows, cap * H * es);
+      if (sh->sb) bad |= dev_check(x, what, "scales", d_rsc, rsc, cap * sh->sb);
+      bad |= dev_check(x, what, "counts", d_cnt, cnt, (size_t)L * sizeof(size_t));
+      bad |= dev_check(x, what, "offsets", d_off, off, (size_t)L * sizeof(size_t));
+      bad |= dev_check(x, what, "source map", d_src, src, cap * 3 * sizeof(int));
+      T_ASSERT(!memcmp(&dst, &st, sizeof(st)), "%s (call %d): device status (flags 0x%x needed %zu received %zu) differs "
+               "from the host call's (0x%x %zu %zu)", what, call, dst.flags, dst.needed, dst.received, st.flags, st.needed,
+               st.received);
+      sncclEpStats_t s1 = SNCCL_EP_STATS_INITIALIZER, s2 = SNCCL_EP_STATS_INITIALIZER;
+      T_NCCL(sncclEpGetStats(hd, &s1));
+      T_NCCL(sncclEpGetStats(hdd, &s2));
+      T_ASSERT(!memcmp(&s1, &s2, sizeof(s1)), "%s: device handle's statistics differ from the host one's", what);
+      T_ASSERT(!bad, "%s (call %d): device dispatch differs from the host dispatch", what, call);
+    }
     sncclEpStats_t stats = SNCCL_EP_STATS_INITIALIZER;
     T_NCCL(sncclEpGetStats(hd, &stats));
     int rail = stats.route == sncclEpRouteRail;
@@ -306,6 +393,14 @@ static int one_shape(ctx_t *x, const shape_t *sh_in, uint64_t salt)
       T_ASSERT(sn_ep_ref_combine(&W.s, in2, W.out, (const float *const *)eo, y) == SN_OK, "%s: reference combine", what);
       T_NCCL(sncclEpCombine(hd, eo_api, out, fl, NULL));
       T_NCCL(sncclEpCombine(hd, eo_api, out2, fl, NULL));
+      if (x->dev) { /* bit for bit: the same code in the same order */
+        size_t on = (size_t)in->ntokens * H * cs;
+        void *d_eo = dev_put(x, &ds, eo_api, cap * H * cs), *d_out = dev_put(x, &ds, NULL, on);
+        T_ASSERT(d_eo && d_out, "%s: device buffers", what);
+        T_NCCL(sncclEpCombine(hdd, d_eo, d_out, fl, x->stream));
+        bad |= dev_check(x, what, "combine output", d_out, out, on);
+        T_ASSERT(!bad, "%s: device combine (flags 0x%x) differs from the host combine", what, fl);
+      }
       if (fl & SNCCL_EP_COMBINE_REDUCED) {
         sncclEpStats_t cst = SNCCL_EP_STATS_INITIALIZER;
         T_NCCL(sncclEpGetStats(hd, &cst));
@@ -356,6 +451,12 @@ static int one_shape(ctx_t *x, const shape_t *sh_in, uint64_t salt)
       }
       T_ASSERT(sn_ep_ref_dispatch(&W2.s, W2.in, W2.out) == SN_OK, "%s: reference dispatch again", what);
       T_NCCL(sncclEpDispatchAgain(hd, x2, s2, rows, rsc, NULL));
+      if (x->dev) {
+        void *d_x2 = dev_put(x, &ds, x2, T * H * es), *d_s2 = s2 ? dev_put(x, &ds, s2, T * sh->sb) : NULL;
+        T_NCCL(sncclEpDispatchAgain(hdd, d_x2, d_s2, d_rows, d_rsc, x->stream));
+        bad |= dev_check(x, what, "rows (again)", d_rows, rows, cap * H * es);
+        if (sh->sb) bad |= dev_check(x, what, "scales (again)", d_rsc, rsc, cap * sh->sb);
+      }
       bad |= check_bytes(x, what, "rows (again)", rows, W2.out[r].rows, W2.out[r].rows_used * H * es);
       if (sh->sb) bad |= check_bytes(x, what, "scales (again)", rsc, W2.out[r].row_scales, W2.out[r].rows_used * sh->sb);
       for (int q = 0; q < p; q++) {
@@ -371,6 +472,9 @@ static int one_shape(ctx_t *x, const shape_t *sh_in, uint64_t salt)
       free(s2);
     }
     T_NCCL(sncclEpHandleDestroy(hd));
+    if (hdd) T_NCCL(sncclEpHandleDestroy(hdd));
+    dev_free_all(&ds);
+    free(pat);
     for (int q = 0; q < p; q++) {
       free(eo[q]);
       free(y[q]);
@@ -441,16 +545,11 @@ static int case_args(ctx_t *x)
   T_NCCL(sncclEpDispatch(ep, tok, NULL, 2, idx, NULL, rows, NULL, cnt, off, NULL, &h, &st, NULL));
   T_NCCL_EXPECT(sncclEpCombine(h, rows, NULL, 0, NULL), ncclInvalidArgument);
   T_NCCL_EXPECT(sncclEpCombine(h, rows, tok, 0x80, NULL), ncclInvalidArgument);
-  if (&t_devshim) { /* device buffers: rejected in this version */
+  if (&t_devshim) { /* device buffers run on the stream (--device); a status the proxy thread cannot write does not */
     void *dev = NULL;
     T_ASSERT(t_devshim.alloc(&dev, 4096) == 0, "cannot allocate %s device memory", t_devshim.name);
-    T_NCCL_EXPECT(sncclEpCombine(h, rows, dev, 0, NULL), ncclInvalidArgument);
-    T_NCCL_EXPECT(sncclEpCombine(h, dev, tok, 0, NULL), ncclInvalidArgument);
-    T_NCCL_EXPECT(sncclEpDispatch(ep, dev, NULL, 2, idx, NULL, rows, NULL, cnt, off, NULL, &h2, &st, NULL),
-                  ncclInvalidArgument);
-    T_NCCL_EXPECT(sncclEpDispatch(ep, tok, NULL, 2, idx, NULL, dev, NULL, cnt, off, NULL, &h2, &st, NULL),
-                  ncclInvalidArgument);
-    T_NCCL_EXPECT(sncclEpDispatchAgain(h, dev, NULL, rows, NULL, NULL), ncclInvalidArgument);
+    T_NCCL_EXPECT(sncclEpDispatch(ep, tok, NULL, 2, idx, NULL, rows, NULL, cnt, off, NULL, &h2, (sncclStatus_t *)dev,
+                                  x->stream), ncclInvalidArgument);
     t_devshim.free(dev);
   }
   T_NCCL_EXPECT(sncclEpDestroy(ep), ncclInvalidUsage); /* a handle is alive */
@@ -494,7 +593,7 @@ static int case_edges(ctx_t *x)
 static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
 {
   (void)arg;
-  ctx_t x = {.rank = rank, .p = nranks, .budget = 20, .nd = 1};
+  ctx_t x = {.rank = rank, .p = nranks, .budget = 20, .nd = 1, .dev = cfg.device};
   t_rank = rank;
   const char *nd = getenv("SN_LAUNCH_DOMAINS");
   if (nd && atoi(nd) > 1) x.nd = atoi(nd) < nranks ? atoi(nd) : nranks;
@@ -508,6 +607,11 @@ static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
   void *stream = NULL;
   if (&t_devshim && t_devshim.rank_init(rank, &stream)) {
     T_MSG("cannot set up the %s device in rank %d", t_devshim.name, rank);
+    return 1;
+  }
+  x.stream = stream;
+  if (x.dev && !&t_devshim) {
+    T_MSG("--device needs a device shim");
     return 1;
   }
   T_NCCL(ncclCommInitRank(&x.comm, nranks, id, rank));
@@ -537,8 +641,10 @@ int main(int argc, char **argv)
       cfg.n_nranks = t_parse_int_list(argv[a] + 9, cfg.nranks, 16);
     } else if (!strncmp(argv[a], "--deadline=", 11)) {
       cfg.deadline_s = atof(argv[a] + 11);
+    } else if (!strcmp(argv[a], "--device")) {
+      cfg.device = 1;
     } else {
-      fprintf(stderr, "usage: ep [--nranks=1-8] [--deadline=SECONDS]\n");
+      fprintf(stderr, "usage: ep [--nranks=1-8] [--deadline=SECONDS] [--device]\n");
       return 2;
     }
   }
@@ -552,7 +658,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "ep: %s device setup failed\n", t_devshim.name);
     return 1;
   }
-  printf("ep: NCCL_SHM_DISABLE=%s SNCCL_ALGO=%s SN_LAUNCH_DOMAINS=%s\n",
+  printf("ep:%s NCCL_SHM_DISABLE=%s SNCCL_ALGO=%s SN_LAUNCH_DOMAINS=%s\n", cfg.device ? " device twin," : "",
          getenv("NCCL_SHM_DISABLE") ? getenv("NCCL_SHM_DISABLE") : "(unset)",
          getenv("SNCCL_ALGO") ? getenv("SNCCL_ALGO") : "(unset)",
          getenv("SN_LAUNCH_DOMAINS") ? getenv("SN_LAUNCH_DOMAINS") : "(unset)");

@@ -44,11 +44,18 @@ check_PROGRAMS += tests/bin/coll tests/bin/comm tests/bin/argcheck tests/bin/boo
 check_PROGRAMS += tests/bin/alltoallv
 # MoE dispatch/combine: links the library statically to reach the
 # reference model (src/ep/ref.c) it compares against and the emulated
-# device (device buffers must be rejected).
+# device (--device: every call also on device buffers).
 check_PROGRAMS += tests/bin/ep
 tests_bin_ep_SOURCES = tests/ep.c tests/devshim.h tests/devshim_emu.c $(SN_TEST_COMMON)
 tests_bin_ep_LDADD = libsncclapi.la libsncclcore.la -lm
 tests_bin_ep_LDFLAGS = $(SN_TEST_LINKFLAGS) -static-libtool-libs
+
+# All-to-all-v and EP on (emulated) device buffers: stream order, async
+# errors, abort (links the library statically to hold the emulated streams).
+check_PROGRAMS += tests/bin/devep
+tests_bin_devep_SOURCES = tests/devep.c tests/devshim.h tests/devshim_emu.c $(SN_TEST_COMMON)
+tests_bin_devep_LDADD = libsncclapi.la libsncclcore.la -lm
+tests_bin_devep_LDFLAGS = $(SN_TEST_LINKFLAGS) -static-libtool-libs
 
 tests_bin_alltoallv_SOURCES = tests/alltoallv.c $(SN_TEST_COMMON)
 tests_bin_alltoallv_LDADD = libnccl.la -lm
@@ -109,6 +116,19 @@ tests/device/bw.$(OBJEXT): $(top_srcdir)/tests/device/bw.cu
 	@$(MKDIR_P) tests/device
 	$(SN_NVCC_V)$(NVCC) -std=c++17 -O2 $(CUDA_GENCODE) -c -o $@ $<
 CLEANFILES += tests/device/devcheck.$(OBJEXT) tests/device/bw.$(OBJEXT)
+# EP and all-to-all-v on GPU buffers (tests/ep.c --device, tests/devep.c's
+# cases that need no held stream): static, like their emulated builds, so
+# run.sh names the CUDA backend with SNCCL_CUDA_PLUGIN.
+check_PROGRAMS += tests/bin/ep-cuda tests/bin/devep-cuda
+tests_bin_ep_cuda_SOURCES = tests/ep.c $(SN_TEST_COMMON)
+tests_bin_ep_cuda_LDADD = tests/device/devshim_cuda.$(OBJEXT) libsncclapi.la libsncclcore.la \
+	-L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lpthread -lstdc++ -lm
+tests_bin_ep_cuda_LDFLAGS = $(SN_TEST_LINKFLAGS) -static-libtool-libs
+EXTRA_tests_bin_ep_cuda_DEPENDENCIES = tests/device/devshim_cuda.$(OBJEXT)
+tests_bin_devep_cuda_SOURCES = tests/devep.c $(SN_TEST_COMMON)
+tests_bin_devep_cuda_LDADD = $(tests_bin_ep_cuda_LDADD)
+tests_bin_devep_cuda_LDFLAGS = $(tests_bin_ep_cuda_LDFLAGS)
+EXTRA_tests_bin_devep_cuda_DEPENDENCIES = tests/device/devshim_cuda.$(OBJEXT)
 endif
 EXTRA_DIST += tests/device/devshim_cuda.cu tests/device/devcheck.cu tests/device/bw.cu tests/device/run.sh \
 	tests/device/torch_smoke.py
@@ -172,6 +192,7 @@ TESTS += \
 	tests/alltoallv-socket.sh \
 	tests/ep-shm.sh \
 	tests/ep-domains.sh \
+	tests/devep.sh \
 	tests/coll-socket.sh \
 	tests/coll-shm-ring.sh \
 	tests/coll-shm-direct.sh \
@@ -209,7 +230,7 @@ EXTRA_DIST += \
 	tests/coll-socket-nsocks.sh tests/bootstrap-garbage.sh tests/bootstrap-badid.sh \
 	tests/compat.sh tests/symbols.sh tests/mpi.sh tests/shm-faults.sh tests/flight.sh tests/coll-shm-cma.sh \
 	tests/coll-emu.sh tests/dev-loader.sh tests/supernode.sh tests/coll-algos.sh tests/perf-tools.sh tests/tune-sim.sh \
-	tests/alltoallv-shm.sh tests/alltoallv-socket.sh tests/ep-shm.sh tests/ep-domains.sh
+	tests/alltoallv-shm.sh tests/alltoallv-socket.sh tests/ep-shm.sh tests/ep-domains.sh tests/devep.sh
 
 # The fault harness (issue 6).
 include tests/fault/local.mk

@@ -27,8 +27,17 @@
  * the same single message on every link and pairwise only waits for
  * receives of earlier rounds.
  *
- * Not here yet: device buffers (rejected), in place (rejected), the
- * hierarchical route for the count-matrix form (it runs as the MPI form).
+ * Device (or managed) buffers: the call is one task like any collective's
+ * (devcoll.c): the proxy thread runs the count exchange and the data when
+ * the caller's stream reaches the call; device buffers are staged through
+ * host memory (only the received blocks are copied back, so bytes no block
+ * writes keep their contents, as on the host path). The receiver-learns outputs
+ * (recvcounts, rdispls, status) are host memory the proxy writes before it
+ * releases the stream; a count mismatch becomes the communicator's
+ * asynchronous error (ncclCommGetAsyncError: ncclInvalidUsage).
+ *
+ * Not here yet: in place (rejected), the hierarchical route for the
+ * count-matrix form (it runs as the MPI form).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +45,7 @@
 #include <sys/types.h>
 
 #include "api/api.h"
+#include "dev/dev.h"
 #include "engine/engine.h"
 #include "kernels/kernels.h"
 #include "util/param.h"
@@ -187,6 +197,19 @@ void sn_a2av_free(sn_task_t *t)
 
 const sn_vec_t *sn_a2av_vec(const sn_task_t *t) { return t->v ? &t->v->vec : NULL; }
 
+void sn_a2av_span(const sn_task_t *t, size_t *in_p, size_t *out_p)
+{
+  const sn_a2av_t *v = t->v;
+  size_t in = 0, out = 0;
+  for (int j = 0; j < v->nranks; j++) {
+    if (v->scount[j] && v->sdispl[j] + v->scount[j] > in) in = v->sdispl[j] + v->scount[j];
+    if (v->rcount[j] && v->rdispl[j] + v->rcount[j] > out) out = v->rdispl[j] + v->rcount[j];
+  }
+  if (v->form == SN_A2AV_DYNAMIC) out = v->capacity;
+  *in_p = in * v->es;
+  *out_p = out * v->es;
+}
+
 /* Shared tail of the three entry points: buffer kinds, then the queue. */
 static sn_status_t sn_a2av_enqueue(sn_comm_t *c, sn_a2av_t *v, const void *sendbuff, void *recvbuff,
                                    sn_dtype_t dt, cudaStream_t stream)
@@ -198,11 +221,20 @@ static sn_status_t sn_a2av_enqueue(sn_comm_t *c, sn_a2av_t *v, const void *sendb
   t.sendbuf = sendbuff;
   t.recvbuf = recvbuff;
   t.stream = (void *)stream;
-  t.count = 1; /* classify looks at both pointers */
+  t.count = 1;
+  t.v = v; /* classify sizes both buffers from the counts (sn_a2av_span) */
   sn_status_t st = sn_task_classify(&t, v->fn);
-  if (st == SN_OK && (t.send_dev || t.recv_dev || t.stream_ordered)) {
-    SN_WARN("%s : device or managed buffers are not supported by all-to-all-v yet (host memory only)", v->fn);
-    st = SN_ERR_INVALID_ARG;
+  if (st == SN_OK && c->dev && v->form == SN_A2AV_DYNAMIC) {
+    /* the outputs the library writes (here or on the proxy thread) must be
+     * host-addressable */
+    const void *outs[] = {v->out_rcount, v->out_rdispl, v->status};
+    const char *names[] = {"recvcounts", "rdispls", "status"};
+    for (int k = 0; k < 3 && st == SN_OK; k++)
+      if (outs[k] && sn_dev_kind(outs[k]) == SN_MEM_DEVICE) {
+        SN_WARN("%s : %s is device memory; it must be host (or managed) memory, written when the stream reaches "
+                "the call", v->fn, names[k]);
+        st = SN_ERR_INVALID_ARG;
+      }
   }
   if (st != SN_OK) {
     sn_a2av_release(v);
@@ -217,7 +249,6 @@ static sn_status_t sn_a2av_enqueue(sn_comm_t *c, sn_a2av_t *v, const void *sendb
   }
   t.count = in > out ? in : out;
   if (v->global > t.count) t.count = v->global;
-  t.v = v;
   return sn_group_enqueue(&t); /* owns v from here */
 }
 

@@ -54,6 +54,9 @@ sn_status_t sn_a2av_exchange(sn_task_t *tasks, int ntasks, sn_status_t *usage_p)
 const sn_vec_t *sn_a2av_vec(const sn_task_t *t);
 /* After the data moved: the receiver-learns outputs (counts, status). */
 void sn_a2av_finish(sn_task_t *t);
+/* Bytes from sendbuf to the end of the last send block, and from recvbuf
+ * to the end of the last receive block (the capacity: receiver-learns). */
+void sn_a2av_span(const sn_task_t *t, size_t *in_p, size_t *out_p);
 void sn_a2av_free(sn_task_t *t);
 
 /* Bytes a task reads from sendbuf and writes to recvbuf on this rank. */
@@ -68,7 +71,9 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks);
  * stream; fn names the call in a WARN. */
 sn_status_t sn_task_classify(sn_task_t *t, const char *fn);
 /* Queues one communicator's share of a group for its proxy (stream order).
- * *wait_seq_p: nonzero when the caller must wait for it (host semantics). */
+ * *wait_seq_p: nonzero when the caller must wait for it (host semantics).
+ * On success the item owns the all-to-all-v counts (t->v) of tasks[]: the
+ * caller must drop its copies of those pointers. */
 /* A window's buffer on rank `rank`, mapped in this process (device windows
  * of single-host communicators), or NULL. */
 void *sn_win_peer(ncclWindow_t win, int rank);

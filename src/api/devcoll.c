@@ -27,6 +27,8 @@ typedef struct {
   size_t stage_off; /* where it lives in the staging buffer */
   size_t in_len;    /* bytes copied in from dev_lo before (0: none) */
   size_t out_off, out_len; /* bytes copied back after */
+  int blocks;       /* >= 0: an all-to-all-v's own receive span (owned[blocks]):
+                     * only its received blocks are copied back, nothing in */
 } sn_stage_region_t;
 
 typedef struct {
@@ -37,6 +39,8 @@ typedef struct {
   sn_stage_region_t *regions;
   int (*task_regions)[2]; /* region of sendbuf and recvbuf per task, or -1 */
   size_t stage_bytes;
+  sn_task_t *owned; /* all-to-all-v tasks whose counts (t->v) this item owns */
+  int nowned;
 } sn_dev_work_t;
 
 void sn_task_bytes(const sn_task_t *t, size_t *in_p, size_t *out_p)
@@ -55,6 +59,9 @@ void sn_task_bytes(const sn_task_t *t, size_t *in_p, size_t *out_p)
   case SN_COLL_P2P:
     in = t->is_send ? n : 0;
     out = t->is_send ? 0 : n;
+    break;
+  case SN_COLL_ALLTOALLV:
+    if (t->v) sn_a2av_span(t, &in, &out);
     break;
   default: break;
   }
@@ -91,6 +98,8 @@ sn_status_t sn_task_classify(sn_task_t *t, const char *fn)
 static void sn_dev_work_free(sn_proxy_item_t *it)
 {
   sn_dev_work_t *w = (sn_dev_work_t *)it;
+  for (int i = 0; i < w->nowned; i++) sn_a2av_free(&w->owned[i]);
+  free(w->owned);
   free(w->tasks);
   free(w->regions);
   free(w->task_regions);
@@ -145,16 +154,32 @@ static sn_status_t sn_dev_work_run(sn_proxy_item_t *it)
     sn_dd_op_t op = {t->coll, t->dtype, t->red, t->count, t->root, t->sendbuf, t->recvbuf, t->dd_seq};
     SN_CHECK(sn_dd_run(c->dd, &op));
   }
-  if (nengine) SN_CHECK(sn_group_exec(w->tasks, nengine));
+  /* an all-to-all-v count mismatch (usage) still moved every other pair:
+   * their bytes go back as on the host path, then the error is reported */
+  sn_status_t st = nengine ? sn_group_exec(w->tasks, nengine) : SN_OK;
+  if (st != SN_OK && st != SN_ERR_INVALID_USAGE) return st;
   for (int i = 0; i < w->nregions; i++) {
     sn_stage_region_t *r = &w->regions[i];
     if (r->out_len) SN_CHECK(d->copy(r->dev_lo + r->out_off, c->dev_stage + r->stage_off + r->out_off, r->out_len));
+    if (r->blocks < 0 || !r->len) continue;
+    /* the blocks as the count exchange left them (bad pairs and dropped
+     * blocks zeroed): the bytes between them are the caller's */
+    const sn_task_t *t = &w->owned[r->blocks];
+    const sn_vec_t *v = sn_a2av_vec(t);
+    size_t es = sn_dtype_size(t->dtype);
+    for (int j = 0; j < c->nranks; j++)
+      if (v->rcount[j])
+        SN_CHECK(d->copy(r->dev_lo + v->rdispl[j] * es, c->dev_stage + r->stage_off + v->rdispl[j] * es,
+                         v->rcount[j] * es));
   }
-  return SN_OK;
+  return st;
 }
 
 /* Adds the device range [p, p+len) to the plan, merging it with a region it
- * overlaps; returns the region index. */
+ * overlaps; returns the region index. is_in: 1 input, 0 output, 2 output
+ * the call may leave partly unwritten (copied in too, so those bytes keep
+ * their contents; an all-to-all-v's span that nothing else shares copies
+ * back only its blocks instead: see sn_dev_submit). */
 static int sn_dev_region_add(sn_dev_work_t *w, uint8_t *p, size_t len, int is_in)
 {
   for (int i = 0; i < w->nregions; i++) {
@@ -185,10 +210,11 @@ static int sn_dev_region_add(sn_dev_work_t *w, uint8_t *p, size_t len, int is_in
   }
   sn_stage_region_t *r = &w->regions[w->nregions];
   memset(r, 0, sizeof(*r));
+  r->blocks = -1;
   r->dev_lo = p;
   r->len = len;
   if (is_in) r->in_len = len;
-  else r->out_len = len;
+  if (is_in != 1) r->out_len = len;
   return w->nregions++;
 }
 
@@ -205,6 +231,14 @@ sn_status_t sn_dev_submit(sn_comm_t *c, const sn_task_t *tasks, int ntasks, uint
   w->task_regions = malloc((size_t)ntasks * sizeof(*w->task_regions));
   if (!w->tasks || !w->regions || !w->task_regions) goto nomem;
   memcpy(w->tasks, tasks, (size_t)ntasks * sizeof(*tasks));
+  for (int i = 0; i < ntasks; i++) w->nowned += tasks[i].coll == SN_COLL_ALLTOALLV && tasks[i].v;
+  if (w->nowned) {
+    w->owned = calloc((size_t)w->nowned, sizeof(*w->owned));
+    if (!w->owned) goto nomem;
+    w->nowned = 0;
+    for (int i = 0; i < ntasks; i++)
+      if (tasks[i].coll == SN_COLL_ALLTOALLV && tasks[i].v) w->owned[w->nowned++] = tasks[i];
+  }
   int nstreams = 0, host_only = 0;
   for (int i = 0; i < ntasks; i++) {
     sn_task_t *t = &w->tasks[i];
@@ -221,7 +255,8 @@ sn_status_t sn_dev_submit(sn_comm_t *c, const sn_task_t *tasks, int ntasks, uint
       continue;
     }
     w->task_regions[i][0] = t->send_dev && in ? sn_dev_region_add(w, (uint8_t *)(uintptr_t)t->sendbuf, in, 1) : -1;
-    w->task_regions[i][1] = t->recv_dev && out ? sn_dev_region_add(w, (uint8_t *)t->recvbuf, out, 0) : -1;
+    w->task_regions[i][1] =
+        t->recv_dev && out ? sn_dev_region_add(w, (uint8_t *)t->recvbuf, out, t->coll == SN_COLL_ALLTOALLV ? 2 : 0) : -1;
     if (!t->stream_ordered) {
       host_only = 1;
       continue;
@@ -241,6 +276,20 @@ sn_status_t sn_dev_submit(sn_comm_t *c, const sn_task_t *tasks, int ntasks, uint
         if (w->regions[r].len && p >= w->regions[r].dev_lo && p < w->regions[r].dev_lo + w->regions[r].len) w->task_regions[i][k] = r;
     }
   }
+  /* an all-to-all-v receive span no other pointer shares: copy back only
+   * its blocks (no copy in), instead of the whole span both ways */
+  for (int k = 0, i = 0; i < ntasks; i++) {
+    const sn_task_t *t = &w->tasks[i];
+    if (t->coll != SN_COLL_ALLTOALLV || !t->v) continue;
+    int rr = w->task_regions[i][1], shared = 0;
+    for (int j = 0; j < ntasks && rr >= 0; j++)
+      shared |= (j != i && (w->task_regions[j][0] == rr || w->task_regions[j][1] == rr)) || w->task_regions[i][0] == rr;
+    if (rr >= 0 && !shared && w->regions[rr].dev_lo == (const uint8_t *)t->recvbuf) {
+      w->regions[rr].in_len = w->regions[rr].out_len = 0;
+      w->regions[rr].blocks = k;
+    }
+    k++;
+  }
   size_t off = 0;
   for (int r = 0; r < w->nregions; r++) {
     if (w->regions[r].len == 0) continue;
@@ -254,6 +303,7 @@ sn_status_t sn_dev_submit(sn_comm_t *c, const sn_task_t *tasks, int ntasks, uint
   sn_status_t st = sn_proxy_submit(&c->proxy, &w->item, streams, nstreams, &seq);
   free(streams);
   if (st != SN_OK) {
+    w->nowned = 0; /* the caller keeps the counts it could not hand over */
     sn_dev_work_free(&w->item);
     return st;
   }
@@ -263,6 +313,7 @@ sn_status_t sn_dev_submit(sn_comm_t *c, const sn_task_t *tasks, int ntasks, uint
 nomem:
   SN_WARN("rank %d: out of memory queueing %d device operation(s)", c->rank, ntasks);
   if (w) {
+    free(w->owned);
     free(w->tasks);
     free(w->regions);
     free(w->task_regions);

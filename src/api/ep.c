@@ -38,8 +38,14 @@
  * the way the records came and are summed on the way
  * (sn_ep_combine_reduced).
  *
- * Not here yet: device buffers (rejected); the reduced combine as one
- * pipelined schedule (it runs two all-to-all-v); partials in combineType.
+ * Device (or managed) buffers: src/api/ep_dev.c queues each call for the
+ * communicator's proxy thread, which stages device buffers through host
+ * memory and runs the same code as host buffers, in the caller's stream
+ * order.
+ *
+ * Not here yet: the reduced combine as one pipelined schedule (it runs two
+ * all-to-all-v); partials in combineType; staging straight from device
+ * memory (the payload is copied through host memory on the device path).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -212,6 +218,7 @@ static sn_status_t sn_ep_create(ncclComm_t comm, const sncclEpConfig_t *cfg, snc
   sncclEp_t ep = calloc(1, sizeof(*ep));
   if (!ep) return SN_ERR_SYSTEM;
   ep->magic = SN_EP_MAGIC;
+  pthread_mutex_init(&ep->mu, NULL);
   ep->c = c;
   ep->cfg = *cfg;
   ep->p = c->nranks;
@@ -283,7 +290,7 @@ static sn_status_t sn_ep_create(ncclComm_t comm, const sncclEpConfig_t *cfg, snc
     free(all);
   }
   if (st != SN_OK) {
-    free(ep);
+    sn_ep_free(ep);
     return st;
   }
   SN_INFO(SN_LOG_COLL, "%s : %d experts, top-%d, hidden %d, %d ranks in %d domain(s): route %s, %s mode, record %zu bytes, capacity %zu rows",
@@ -309,16 +316,23 @@ SN_EXT_API(ncclResult_t, sncclEpDestroy, sncclEp_t ep)
     return ncclInvalidUsage;
   }
   ep->magic = 0;
-  for (int i = 0; i < SN_EP_NSTAGE; i++) free(ep->stage[i]);
-  free(ep);
+  sn_ep_release_ep(ep); /* now, or after its queued device work */
   return ncclSuccess;
+}
+
+void sn_ep_free(sncclEp_t ep)
+{
+  for (int i = 0; i < SN_EP_NSTAGE; i++) free(ep->stage[i]);
+  for (int i = 0; i < SN_EP_NVIEW; i++) free(ep->dview[i]);
+  pthread_mutex_destroy(&ep->mu);
+  free(ep);
 }
 
 /* ---- dispatch ---- */
 
 static int sn_ep_is_dev(sn_comm_t *c, const void *p) { return c->dev && p && sn_dev_kind(p) != SN_MEM_HOST; }
 
-static void sn_ep_handle_free(sncclEpHandle_t h)
+void sn_ep_handle_free(sncclEpHandle_t h)
 {
   if (!h) return;
   free(h->idx);
@@ -701,19 +715,17 @@ out:
 }
 
 sn_status_t sn_ep_check_ptrs(sn_comm_t *c, const char *fn, const void *const *ptrs, const char *const *names,
-                                    const int *need, int n)
+                             const int *need, int n, int *dev_p)
 {
+  int dev = 0;
   for (int i = 0; i < n; i++) {
     if (need[i] && !ptrs[i]) {
       SN_WARN("%s : %s argument is NULL", fn, names[i]);
       return SN_ERR_INVALID_ARG;
     }
-    if (sn_ep_is_dev(c, ptrs[i])) {
-      SN_WARN("%s : %s is device or managed memory; EP dispatch/combine takes host buffers only in this version",
-              fn, names[i]);
-      return SN_ERR_INVALID_ARG;
-    }
+    dev |= sn_ep_is_dev(c, ptrs[i]);
   }
+  *dev_p = dev;
   return SN_OK;
 }
 
@@ -730,49 +742,25 @@ static sn_status_t sn_ep_check_ep(sncclEp_t ep, const char *fn)
   return sn_api_check_comm((ncclComm_t)(void *)ep->c, fn, 0);
 }
 
-static sn_status_t sn_ep_dispatch(sncclEp_t ep, const void *tokens, const void *scales, int T, const long long *idx,
-                                  const float *w, void *recvRows, void *recvScales, size_t *counts, size_t *offsets,
-                                  int *src, sncclEpHandle_t *handle_p, sncclStatus_t *status)
+/* A handle for a dispatch of T tokens, empty: the dispatch fills it (at
+ * once on host buffers, on the proxy thread on device buffers). */
+static sncclEpHandle_t sn_ep_handle_new(sncclEp_t ep, int T, int weighted)
 {
-  const char *fn = "sncclEpDispatch";
-  SN_CHECK(sn_ep_check_ep(ep, fn));
-  if (T < 0 || T > ep->cfg.maxTokensPerRank) {
-    SN_WARN("%s : numTokens %d outside [0, maxTokensPerRank = %d]", fn, T, ep->cfg.maxTokensPerRank);
-    return SN_ERR_INVALID_ARG;
-  }
-  if (ep->sb && (T > 0 && !scales)) {
-    SN_WARN("%s : scales argument is NULL (config->scaleBytes = %d)", fn, ep->cfg.scaleBytes);
-    return SN_ERR_INVALID_ARG;
-  }
-  if (!ep->sb && (scales || recvScales)) {
-    SN_WARN("%s : %s argument is not NULL but config->scaleBytes is 0", fn, scales ? "scales" : "recvScales");
-    return SN_ERR_INVALID_ARG;
-  }
-  const void *ptrs[] = {tokens, idx, w, recvRows, ep->sb ? recvScales : NULL, counts, offsets, src, handle_p, status, scales};
-  const char *names[] = {"tokens", "topkIdx", "topkWeights", "recvRows", "recvScales", "expertCounts",
-                         "expertOffsets", "recvSrc", "handle", "status", "scales"};
-  int need[] = {T > 0, T > 0, 0, ep->cap > 0, ep->sb > 0 && ep->cap > 0, 1, 1, 0, 1, 1, 0};
-  SN_CHECK(sn_ep_check_ptrs(ep->c, fn, ptrs, names, need, 11));
-  if (status->magic != SNCCL_STATUS_MAGIC || status->size < sizeof(sncclStatus_t) || status->version < 1) {
-    SN_WARN("%s : status argument not set up with SNCCL_STATUS_INITIALIZER (size %zu, magic 0x%x)", fn, status->size,
-            status->magic);
-    return SN_ERR_INVALID_ARG;
-  }
-  int p = ep->p, K = ep->K;
+  int p = ep->p;
   sncclEpHandle_t h = calloc(1, sizeof(*h));
-  if (!h) return SN_ERR_SYSTEM;
+  if (!h) return NULL;
   h->magic = SN_EP_HANDLE_MAGIC;
   h->ep = ep;
   h->T = T;
-  size_t tk = (size_t)T * K;
+  size_t tk = (size_t)T * ep->K;
   h->idx = malloc((tk ? tk : 1) * sizeof(int64_t));
-  h->w = w ? malloc((tk ? tk : 1) * sizeof(float)) : NULL;
+  h->w = weighted ? malloc((tk ? tk : 1) * sizeof(float)) : NULL;
   h->c1s = calloc(7 * (size_t)p, sizeof(size_t));
   h->pos = malloc((tk ? tk : 1) * sizeof(int32_t));
   h->s1n = calloc(4 * (size_t)p, sizeof(size_t));
-  if (!h->idx || (w && !h->w) || !h->c1s || !h->pos || !h->s1n) {
+  if (!h->idx || (weighted && !h->w) || !h->c1s || !h->pos || !h->s1n) {
     sn_ep_handle_free(h);
-    return SN_ERR_SYSTEM;
+    return NULL;
   }
   h->c1r = h->c1s + p;
   h->c2s = h->c1s + 2 * (size_t)p;
@@ -782,14 +770,25 @@ static sn_status_t sn_ep_dispatch(sncclEp_t ep, const void *tokens, const void *
   h->s2n = h->s1n + p;
   h->r1n = h->s1n + 2 * (size_t)p;
   h->r2n = h->s1n + 3 * (size_t)p;
-  size_t *seen_cur = h->c1s + 6 * (size_t)p;
-  for (size_t i = 0; i < tk; i++) h->idx[i] = idx[i];
-  if (w) memcpy(h->w, w, tk * sizeof(float));
   sncclEpStats_t init = SNCCL_EP_STATS_INITIALIZER;
   h->stats = init;
   h->stats.route = ep->route;
   h->stats.mode = ep->mode;
   h->stats.recordBytes = ep->rec;
+  return h;
+}
+
+/* Dispatch proper on host-addressable buffers (ep_dev.c stages device
+ * ones): routing, data, unpack, then the status, alike on every rank. */
+sn_status_t sn_ep_dispatch_run(sncclEpHandle_t h, const sn_ep_args_t *a, sncclStatus_t *status)
+{
+  const char *fn = "sncclEpDispatch";
+  sncclEp_t ep = h->ep;
+  int p = ep->p, K = ep->K, T = h->T;
+  size_t tk = (size_t)T * K;
+  size_t *seen_cur = h->c1s + 6 * (size_t)p;
+  for (size_t i = 0; i < tk; i++) h->idx[i] = a->idx[i];
+  if (h->w) memcpy(h->w, a->w, tk * sizeof(float));
   unsigned flags = 0;
   for (size_t i = 0; i < tk; i++) {
     int64_t e = h->idx[i];
@@ -805,25 +804,24 @@ static sn_status_t sn_ep_dispatch(sncclEp_t ep, const void *tokens, const void *
     }
   }
   for (int g = 0; g < p; g++) h->ret_in[g] = seen_cur[g];
-  sn_ep_io_t io = {tokens, scales, recvRows, recvScales, counts, offsets, src, 0, 0, 0};
+  sn_ep_io_t io = {a->tokens, a->scales, a->rows, a->rscales, a->counts, a->offsets, a->src, 0, 0, 0};
   sn_status_t st = sn_ep_route_run(ep, h, fn, 0, &io);
   /* 6. status, alike on every rank */
   uint64_t mine[2] = {flags | (io.overflow ? SNCCL_STATUS_OVERFLOW : 0), io.needed}, *all = NULL;
-  size_t *a = NULL;
+  size_t *al = NULL;
   if (st == SN_OK) {
     all = calloc(2 * (size_t)p, sizeof(uint64_t));
-    a = calloc(3 * (size_t)p, sizeof(size_t));
-    if (!all || !a) st = SN_ERR_SYSTEM;
+    al = calloc(3 * (size_t)p, sizeof(size_t));
+    if (!all || !al) st = SN_ERR_SYSTEM;
     for (int j = 0; j < p && st == SN_OK; j++) {
-      a[j] = sizeof(mine);
-      a[2 * (size_t)p + j] = (size_t)j * sizeof(mine);
+      al[j] = sizeof(mine);
+      al[2 * (size_t)p + j] = (size_t)j * sizeof(mine);
     }
-    if (st == SN_OK) st = sn_ep_a2a(ep, fn, "ep-status", mine, a, a + p, all, a, a + 2 * (size_t)p);
+    if (st == SN_OK) st = sn_ep_a2a(ep, fn, "ep-status", mine, al, al + p, all, al, al + 2 * (size_t)p);
   }
   if (st != SN_OK) {
     free(all);
-    free(a);
-    sn_ep_handle_free(h);
+    free(al);
     return st;
   }
   sncclStatus_t res = *status;
@@ -845,11 +843,63 @@ static sn_status_t sn_ep_dispatch(sncclEp_t ep, const void *tokens, const void *
   *status = res;
   h->stats.rowsReceived = io.used;
   free(all);
-  free(a);
+  free(al);
   if (res.flags & SNCCL_STATUS_BAD_EXPERT)
     SN_INFO(SN_LOG_COLL, "%s : rank %d sent expert id %lld outside [0, %d): dropped", fn, ep->r, h->stats.badExpert,
             ep->cfg.numExperts);
+  return SN_OK;
+}
+
+static sn_status_t sn_ep_dispatch(sncclEp_t ep, const void *tokens, const void *scales, int T, const long long *idx,
+                                  const float *w, void *recvRows, void *recvScales, size_t *counts, size_t *offsets,
+                                  int *src, sncclEpHandle_t *handle_p, sncclStatus_t *status, void *stream)
+{
+  const char *fn = "sncclEpDispatch";
+  SN_CHECK(sn_ep_check_ep(ep, fn));
+  if (T < 0 || T > ep->cfg.maxTokensPerRank) {
+    SN_WARN("%s : numTokens %d outside [0, maxTokensPerRank = %d]", fn, T, ep->cfg.maxTokensPerRank);
+    return SN_ERR_INVALID_ARG;
+  }
+  if (ep->sb && (T > 0 && !scales)) {
+    SN_WARN("%s : scales argument is NULL (config->scaleBytes = %d)", fn, ep->cfg.scaleBytes);
+    return SN_ERR_INVALID_ARG;
+  }
+  if (!ep->sb && (scales || recvScales)) {
+    SN_WARN("%s : %s argument is not NULL but config->scaleBytes is 0", fn, scales ? "scales" : "recvScales");
+    return SN_ERR_INVALID_ARG;
+  }
+  const void *ptrs[] = {tokens, idx, w, recvRows, ep->sb ? recvScales : NULL, counts, offsets, src, scales};
+  const char *names[] = {"tokens", "topkIdx", "topkWeights", "recvRows", "recvScales", "expertCounts",
+                         "expertOffsets", "recvSrc", "scales"};
+  int need[] = {T > 0, T > 0, 0, ep->cap > 0, ep->sb > 0 && ep->cap > 0, 1, 1, 0, 0};
+  int dev = 0;
+  SN_CHECK(sn_ep_check_ptrs(ep->c, fn, ptrs, names, need, 9, &dev));
+  if (!handle_p || !status) {
+    SN_WARN("%s : %s argument is NULL", fn, !handle_p ? "handle" : "status");
+    return SN_ERR_INVALID_ARG;
+  }
+  /* the library writes these from the proxy thread on the device path:
+   * they must be host-addressable */
+  if (sn_ep_is_dev(ep->c, status) && sn_dev_kind(status) == SN_MEM_DEVICE) {
+    SN_WARN("%s : status is device memory; it must be host (or managed) memory", fn);
+    return SN_ERR_INVALID_ARG;
+  }
+  if (status->magic != SNCCL_STATUS_MAGIC || status->size < sizeof(sncclStatus_t) || status->version < 1) {
+    SN_WARN("%s : status argument not set up with SNCCL_STATUS_INITIALIZER (size %zu, magic 0x%x)", fn, status->size,
+            status->magic);
+    return SN_ERR_INVALID_ARG;
+  }
+  sncclEpHandle_t h = sn_ep_handle_new(ep, T, w != NULL);
+  if (!h) return SN_ERR_SYSTEM;
+  sn_ep_args_t a = {tokens, scales, idx, w, recvRows, recvScales, counts, offsets, src, NULL, NULL, 0};
+  sn_status_t st = sn_ep_submit(SN_EP_OP_DISPATCH, h, &a, status, stream, dev, fn);
+  if (st != SN_OK) {
+    sn_ep_handle_free(h);
+    return st;
+  }
+  pthread_mutex_lock(&ep->mu);
   ep->nhandles++;
+  pthread_mutex_unlock(&ep->mu);
   *handle_p = h;
   return SN_OK;
 }
@@ -858,9 +908,8 @@ SN_EXT_API(ncclResult_t, sncclEpDispatch, sncclEp_t ep, const void *tokens, cons
            const long long *topkIdx, const float *topkWeights, void *recvRows, void *recvScales, size_t *expertCounts,
            size_t *expertOffsets, int *recvSrc, sncclEpHandle_t *handle, sncclStatus_t *status, cudaStream_t stream)
 {
-  (void)stream;
   return sn_api_result(sn_ep_dispatch(ep, tokens, scales, numTokens, topkIdx, topkWeights, recvRows, recvScales,
-                                      expertCounts, expertOffsets, recvSrc, handle, status));
+                                      expertCounts, expertOffsets, recvSrc, handle, status, (void *)stream));
 }
 
 sn_status_t sn_ep_check_handle(sncclEpHandle_t h, const char *fn)
@@ -872,8 +921,15 @@ sn_status_t sn_ep_check_handle(sncclEpHandle_t h, const char *fn)
   return sn_ep_check_ep(h->ep, fn);
 }
 
+sn_status_t sn_ep_again_run(sncclEpHandle_t h, const sn_ep_args_t *a)
+{
+  sncclEp_t ep = h->ep;
+  sn_ep_io_t io = {a->tokens, ep->sb ? a->scales : NULL, a->rows, a->rscales, NULL, NULL, NULL, 0, 0, 0};
+  return sn_ep_route_run(ep, h, "sncclEpDispatchAgain", 1, &io);
+}
+
 static sn_status_t sn_ep_again(sncclEpHandle_t h, const void *tokens, const void *scales, void *recvRows,
-                               void *recvScales)
+                               void *recvScales, void *stream)
 {
   const char *fn = "sncclEpDispatchAgain";
   SN_CHECK(sn_ep_check_handle(h, fn));
@@ -885,19 +941,17 @@ static sn_status_t sn_ep_again(sncclEpHandle_t h, const void *tokens, const void
   const void *ptrs[] = {tokens, recvRows, ep->sb ? recvScales : NULL, scales};
   const char *names[] = {"tokens", "recvRows", "recvScales", "scales"};
   int need[] = {h->T > 0, ep->cap > 0, ep->sb > 0 && ep->cap > 0, 0};
-  SN_CHECK(sn_ep_check_ptrs(ep->c, fn, ptrs, names, need, 4));
-  sn_ep_io_t io = {tokens, ep->sb ? scales : NULL, recvRows, recvScales, NULL, NULL, NULL, 0, 0, 0};
-  return sn_ep_route_run(ep, h, fn, 1, &io);
+  int dev = 0;
+  SN_CHECK(sn_ep_check_ptrs(ep->c, fn, ptrs, names, need, 4, &dev));
+  sn_ep_args_t a = {tokens, ep->sb ? scales : NULL, NULL, NULL, recvRows, recvScales, NULL, NULL, NULL, NULL, NULL, 0};
+  return sn_ep_submit(SN_EP_OP_AGAIN, h, &a, NULL, stream, dev, fn);
 }
 
 SN_EXT_API(ncclResult_t, sncclEpDispatchAgain, sncclEpHandle_t handle, const void *tokens, const void *scales,
            void *recvRows, void *recvScales, cudaStream_t stream)
 {
-  (void)stream;
-  return sn_api_result(sn_ep_again(handle, tokens, scales, recvRows, recvScales));
+  return sn_api_result(sn_ep_again(handle, tokens, scales, recvRows, recvScales, (void *)stream));
 }
-
-/* ---- combine ---- */
 
 SN_EXT_API(ncclResult_t, sncclEpGetStats, sncclEpHandle_t handle, sncclEpStats_t *stats)
 {
@@ -919,7 +973,11 @@ SN_EXT_API(ncclResult_t, sncclEpHandleDestroy, sncclEpHandle_t handle)
     SN_WARN("sncclEpHandleDestroy : handle argument is %s", handle ? "not an EP handle (destroyed?)" : "NULL");
     return ncclInvalidArgument;
   }
-  handle->ep->nhandles--;
-  sn_ep_handle_free(handle);
+  sncclEp_t ep = handle->ep;
+  pthread_mutex_lock(&ep->mu);
+  ep->nhandles--;
+  pthread_mutex_unlock(&ep->mu);
+  handle->magic = 0;
+  sn_ep_release_handle(handle); /* now, or after its queued device work */
   return ncclSuccess;
 }

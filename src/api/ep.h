@@ -6,6 +6,7 @@
 #ifndef SN_API_EP_H
 #define SN_API_EP_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "api/api.h"
@@ -17,6 +18,7 @@
 #define SN_EP_MAX_TOPK 64
 #define SN_EP_HDR 8 /* bytes: the record count in front of every block */
 enum { SN_EP_SEND, SN_EP_RECV, SN_EP_FWD, SN_EP_FWD_RECV, SN_EP_NSTAGE };
+#define SN_EP_NVIEW 10 /* device arguments of one call, at most */
 
 struct sncclEp {
   uint32_t magic;
@@ -27,11 +29,17 @@ struct sncclEp {
   size_t xoff; /* payload offset in a record: after {src, token}, ids[K], weights[K] */
   int route, mode;
   int nd, dom, S, loc; /* domains, mine, ranks per domain, my local index */
-  int nhandles;
+  /* device path (ep_dev.c): queued proxy items of this context; a destroy
+   * while some are queued leaves the free to the last of them */
+  pthread_mutex_t mu;
+  int nhandles, pending, doomed; /* under mu */
   /* staging, grown to the high-water mark and kept (calls on one context
-   * never overlap: they complete before they return) */
+   * never overlap: they run in order, here or on the proxy thread) */
   uint8_t *stage[SN_EP_NSTAGE];
   size_t stage_n[SN_EP_NSTAGE];
+  /* host copies of device arguments (ep_dev.c; proxy thread only), kept */
+  uint8_t *dview[SN_EP_NVIEW];
+  size_t dview_n[SN_EP_NVIEW];
 };
 
 struct sncclEpHandle {
@@ -56,7 +64,24 @@ struct sncclEpHandle {
   uint8_t *fwd_hits; /* rail: [bundle records][S]: which ranks of my domain got a copy */
   size_t nbundle;
   sncclEpStats_t stats;
+  int pending, doomed; /* queued proxy items using it; destroyed meanwhile (ep->mu) */
+  int failed;          /* its dispatch failed on the proxy thread */
 };
+
+/* The buffers of one call (those the call does not take are NULL). */
+typedef struct {
+  const void *tokens, *scales;
+  const long long *idx;
+  const float *w;
+  void *rows, *rscales;
+  size_t *counts, *offsets;
+  int *src;
+  const void *expert_out;
+  void *out;
+  unsigned flags;
+} sn_ep_args_t;
+
+enum { SN_EP_OP_DISPATCH, SN_EP_OP_AGAIN, SN_EP_OP_COMBINE };
 
 static inline size_t sn_ep_pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 static inline int sn_ep_dom(const sncclEp_t ep, int g) { return ep->nd > 1 ? ep->c->topo.domain_of[g] : 0; }
@@ -77,9 +102,24 @@ void sn_ep_account(sncclEp_t ep, sncclEpHandle_t h, const size_t *sc, int combin
 int sn_ep_my_bundle(const sncclEp_t ep, int q);
 /* The n-th remote rank whose bundles a rank of my domain forwards to me, or -1. */
 int sn_ep_fwd_order(const sncclEp_t ep, int n);
-/* NULL and device-memory checks of n arguments (one WARN naming the first bad one). */
+/* NULL checks of n arguments (one WARN naming the first bad one); *dev_p:
+ * whether any is device or managed memory. */
 sn_status_t sn_ep_check_ptrs(sn_comm_t *c, const char *fn, const void *const *ptrs, const char *const *names,
-                             const int *need, int n);
+                             const int *need, int n, int *dev_p);
+/* The calls proper, on host-addressable buffers (ep.c, ep_combine.c). */
+sn_status_t sn_ep_dispatch_run(sncclEpHandle_t h, const sn_ep_args_t *a, sncclStatus_t *status);
+sn_status_t sn_ep_again_run(sncclEpHandle_t h, const sn_ep_args_t *a);
+sn_status_t sn_ep_combine_run(sncclEpHandle_t h, const sn_ep_args_t *a);
+/* Runs op now (host buffers, nothing queued), through the proxy and waits
+ * (host buffers, device work queued before), or queues it in the order of
+ * stream (dev: some buffer is device or managed memory) (ep_dev.c). */
+sn_status_t sn_ep_submit(int op, sncclEpHandle_t h, const sn_ep_args_t *a, sncclStatus_t *status, void *stream,
+                         int dev, const char *fn);
+/* Frees at once, or leaves it to the last queued item using it (ep_dev.c). */
+void sn_ep_release_handle(sncclEpHandle_t h);
+void sn_ep_release_ep(sncclEp_t ep);
+void sn_ep_handle_free(sncclEpHandle_t h);
+void sn_ep_free(sncclEp_t ep);
 sn_status_t sn_ep_check_handle(sncclEpHandle_t h, const char *fn);
 
 #endif

@@ -189,19 +189,14 @@ static sn_status_t sn_ep_combine_reduced(sncclEpHandle_t h, const void *expertOu
   return st;
 }
 
-static sn_status_t sn_ep_combine(sncclEpHandle_t h, const void *expertOut, void *out, unsigned flags)
+/* Combine proper on host-addressable buffers (ep_dev.c stages device ones). */
+sn_status_t sn_ep_combine_run(sncclEpHandle_t h, const sn_ep_args_t *args)
 {
   const char *fn = "sncclEpCombine";
-  SN_CHECK(sn_ep_check_handle(h, fn));
   sncclEp_t ep = h->ep;
-  if (flags & ~(SNCCL_EP_COMBINE_UNWEIGHTED | SNCCL_EP_COMBINE_REDUCED)) {
-    SN_WARN("%s : flags 0x%x has unknown bits", fn, flags);
-    return SN_ERR_INVALID_ARG;
-  }
-  const void *ptrs[] = {expertOut, out};
-  const char *names[] = {"expertOut", "out"};
-  int need[] = {h->nrows_of > 0, h->T > 0};
-  SN_CHECK(sn_ep_check_ptrs(ep->c, fn, ptrs, names, need, 2));
+  const void *expertOut = args->expert_out;
+  void *out = args->out;
+  unsigned flags = args->flags;
   if (flags & SNCCL_EP_COMBINE_REDUCED)
     return sn_ep_combine_reduced(h, expertOut, out, !(flags & SNCCL_EP_COMBINE_UNWEIGHTED));
   int p = ep->p, K = ep->K, H = ep->H;
@@ -254,10 +249,33 @@ static sn_status_t sn_ep_combine(sncclEpHandle_t h, const void *expertOut, void 
   return st;
 }
 
+static sn_status_t sn_ep_combine(sncclEpHandle_t h, const void *expertOut, void *out, unsigned flags, void *stream)
+{
+  const char *fn = "sncclEpCombine";
+  SN_CHECK(sn_ep_check_handle(h, fn));
+  sncclEp_t ep = h->ep;
+  if (flags & ~(SNCCL_EP_COMBINE_UNWEIGHTED | SNCCL_EP_COMBINE_REDUCED)) {
+    SN_WARN("%s : flags 0x%x has unknown bits", fn, flags);
+    return SN_ERR_INVALID_ARG;
+  }
+  const void *ptrs[] = {expertOut, out};
+  const char *names[] = {"expertOut", "out"};
+  /* the dispatch may still be queued (device path): then the number of
+   * rows is not known yet, and expertOut is required whenever the context
+   * can receive rows */
+  pthread_mutex_lock(&ep->mu);
+  int queued = h->pending > 0;
+  pthread_mutex_unlock(&ep->mu);
+  int need[] = {queued ? ep->cap > 0 : h->nrows_of > 0, h->T > 0};
+  int dev = 0;
+  SN_CHECK(sn_ep_check_ptrs(ep->c, fn, ptrs, names, need, 2, &dev));
+  sn_ep_args_t a = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, expertOut, out, flags};
+  return sn_ep_submit(SN_EP_OP_COMBINE, h, &a, NULL, stream, dev, fn);
+}
+
 SN_EXT_API(ncclResult_t, sncclEpCombine, sncclEpHandle_t handle, const void *expertOut, void *out, unsigned int flags,
            cudaStream_t stream)
 {
-  (void)stream;
-  return sn_api_result(sn_ep_combine(handle, expertOut, out, flags));
+  return sn_api_result(sn_ep_combine(handle, expertOut, out, flags, (void *)stream));
 }
 

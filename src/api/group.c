@@ -321,15 +321,10 @@ static sn_status_t sn_group_run_inside(sn_task_t *tasks, int ntasks)
       nhost += n;
       continue;
     }
-    for (int k = 0; k < n && st == SN_OK; k++)
-      if (mine[k].coll == SN_COLL_ALLTOALLV) {
-        SN_WARN("rank %d: all-to-all-v runs on host memory only, and this communicator has device work in "
-                "the same group or still queued; synchronize the stream first", c->rank);
-        st = SN_ERR_INVALID_USAGE;
-      }
-    if (st != SN_OK) break;
     uint64_t seq = 0;
     st = sn_dev_submit(c, mine, n, &seq);
+    for (int k = i; k < ntasks && st == SN_OK; k++) /* the item owns the all-to-all-v counts now */
+      if (tasks[k].comm == c) tasks[k].v = NULL;
     if (st == SN_OK && seq) {
       waits[nwaits] = seq;
       wait_comms[nwaits++] = c;

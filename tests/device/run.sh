@@ -7,7 +7,10 @@
 #      (tests/bin/devcheck-cuda),
 #   4. all_reduce_perf and all_gather_perf with device buffers, 2 ranks on
 #      GPU 0, and the 256 MiB all-reduce against the HBM bound,
-#   5. the PyTorch smoke test where PyTorch is installed.
+#   5. the PyTorch smoke test where PyTorch is installed,
+#   6. all-to-all-v (three forms) and MoE dispatch/combine on device
+#      buffers, equal to the same calls on host buffers (tests/bin/ep-cuda
+#      --device, tests/bin/devep-cuda), 1..4 ranks on GPU 0, direct and rail.
 # Usage: tests/device/run.sh [build-dir]   (from the source tree; needs
 # configure, or autoreconf to make it). Prints one PASS/FAIL line per step
 # and "device check: N passed, N failed" at the end. Meant to finish in
@@ -33,7 +36,7 @@ cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | hea
 ( cd "$build" && "$src/configure" -q --with-cuda ${cap:+SNCCL_CUDA_ARCHS=$cap} >configure.log 2>&1 &&
   make -j"$jobs" >make.log 2>&1 &&
   make -j"$jobs" tests/bin/coll-cuda tests/bin/devcheck-cuda tests/bin/d2d-bw perf/cuda/all_reduce_perf \
-    perf/cuda/all_gather_perf >>make.log 2>&1 )
+    perf/cuda/all_gather_perf tests/bin/ep-cuda tests/bin/devep-cuda >>make.log 2>&1 )
 rc=$?
 step "build with CUDA (sm_${cap:-default}) in $build" $rc
 if [ $rc -ne 0 ]; then tail -30 "$build/configure.log" "$build/make.log"; echo "device check: $passed passed, $failed failed"; exit 1; fi
@@ -78,5 +81,18 @@ if python3 -c 'import torch' 2>/dev/null; then
 else
   echo "== SKIP PyTorch smoke test: PyTorch is not installed"
 fi
+# ---- 6. all-to-all-v and EP on device buffers ----
+# Written against the emulated device; not yet run on a GPU. The programs
+# are static, so they are told where the CUDA backend is.
+plugin=$(ls "$build"/.libs/libsnccl-cuda.so* 2>/dev/null | head -1)
+SNCCL_CUDA_PLUGIN=$plugin SNCCL_DEVICE=cuda timeout 150 "$build/tests/bin/ep-cuda" --device --nranks=1,2,4 --deadline=120
+step "EP dispatch/combine on device buffers = host calls, 1/2/4 ranks on GPU 0" $?
+SNCCL_CUDA_PLUGIN=$plugin SNCCL_DEVICE=cuda SN_LAUNCH_DOMAINS=2 SNCCL_ALGO=dispatch:rail timeout 90 \
+  "$build/tests/bin/ep-cuda" --device --nranks=4 --deadline=80
+step "EP rail route on device buffers, 4 ranks in 2 emulated domains on GPU 0" $?
+# the held-stream cases (order, abort) use the emulated device's streams
+SNCCL_CUDA_PLUGIN=$plugin SNCCL_DEVICE=cuda timeout 120 "$build/tests/bin/devep-cuda" forms-2 forms-4 mismatch-3
+step "all-to-all-v forms on device buffers = host calls, count mismatch as an async error" $?
+
 echo "device check: $passed passed, $failed failed ($(( $(date +%s) - t0 )) s)"
 [ $failed -eq 0 ]
