@@ -189,7 +189,10 @@ void sn_trace_exec_pass(sn_trace_t *t, struct sn_exec *x, uint64_t before, uint6
     if (e->t1 && i == cur) cur++;
   }
   x->trace_cur = cur;
-  if (!moved) op->idle_ns += after - x->trace_last;
+  /* waiting: everything but the passes that moved data (the backoff and
+   * sleeps between passes end in the pass that finds the data) */
+  uint64_t from = x->trace_last < before ? x->trace_last : before;
+  op->idle_ns += (moved ? before : after) - from;
   x->trace_last = after;
 }
 

@@ -39,7 +39,7 @@ typedef struct {
 } sn_trace_step_t;
 
 typedef struct {
-  uint64_t t0, t1, idle_ns; /* idle: passes of this exec that moved nothing, and the waits between them */
+  uint64_t t0, t1, idle_ns; /* idle: time outside the passes of this exec that moved data */
   uint64_t seq, count;
   int32_t first, nsteps; /* its step events: [first, first + nsteps) */
   int32_t nonzero;       /* steps with bytes (the ones written) */
