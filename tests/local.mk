@@ -228,3 +228,11 @@ tests_unit_test_crc32c_LDADD = libsncclcore.la -lm
 TESTS += tests/unit/test_crc32c
 TESTS += tests/coll-socket-crc32c.sh
 EXTRA_DIST += tests/coll-socket-crc32c.sh
+
+# Traces of real runs (SNCCL_TRACE_FILE, snccl-trace): tests/trace.sh checks
+# them against the schedule builders through tests/bin/trace_steps.
+check_PROGRAMS += tests/bin/trace_steps
+tests_bin_trace_steps_SOURCES = tests/trace_steps.c
+tests_bin_trace_steps_LDADD = libsncclcore.la -lm
+TESTS += tests/trace.sh
+EXTRA_DIST += tests/trace.sh

@@ -606,7 +606,8 @@ typedef struct {
   jv_t root;
   const jv_t *events;
   double t0, t1;
-  int steps0; /* step events of rank (tid) 0 */
+  int steps0;    /* step events of rank (tid) 0 */
+  double bytes0; /* and their bytes */
   int nranks;
 } sim_t;
 
@@ -633,7 +634,10 @@ static int load_sim(sim_t *S, const char *path)
     double ts = jv_num(e, "ts", 0), dur = jv_num(e, "dur", 0);
     if (ts < S->t0) S->t0 = ts;
     if (ts + dur > S->t1) S->t1 = ts + dur;
-    if (tid == 0) S->steps0++;
+    if (tid == 0) {
+      S->steps0++;
+      S->bytes0 += jv_num(jv_get(e, "args"), "bytes", 0);
+    }
   }
   if (S->t1 < S->t0) S->t0 = S->t1 = 0;
   return 0;
@@ -758,13 +762,19 @@ static void summary(rank_t *rk, int n, int maxops, sim_t *sim, const char *simpa
   }
   if (!sim) return;
   double st = sim->t1 - sim->t0;
-  printf("simulated (%s): %.1f us, %d ranks, %d steps on rank 0\n", simpath, st, sim->nranks, sim->steps0);
+  printf("simulated (%s): %.1f us, %d ranks, %d steps and %.0f B on rank 0\n", simpath, st, sim->nranks, sim->steps0,
+         sim->bytes0);
   int shown = 0;
   for (int o = 0; o < nops; o++) {
     const rank_t *R0 = NULL;
     for (int i = 0; i < n; i++)
       if (rk[i].rank == 0 && o < rk[i].nops) R0 = &rk[i];
     if (!R0 || R0->ops[o].steps != sim->steps0 || n != sim->nranks) continue;
+    double bytes0 = 0;
+    int sb, se;
+    op_steps(R0, R0->ops[o].seq, &sb, &se);
+    for (int k = sb; k < se; k++) bytes0 += R0->steps[k].bytes;
+    if (bytes0 != sim->bytes0) continue;
     double b = INFINITY, e = -INFINITY;
     for (int i = 0; i < n; i++) {
       if (o >= rk[i].nops) continue;
@@ -779,7 +789,8 @@ static void summary(rank_t *rk, int n, int maxops, sim_t *sim, const char *simpa
     printf("  measured %s #%" PRIu64 " (%.0f x %s): %.1f us, simulated %.1f us, measured/simulated %.2f\n", R0->ops[o].name,
            R0->ops[o].seq, R0->ops[o].count, R0->ops[o].dtype, e - b, st, st > 0 ? (e - b) / st : 0);
   }
-  if (!shown) printf("  no measured operation has the simulated shape (%d ranks, %d steps on rank 0)\n", sim->nranks, sim->steps0);
+  if (!shown) printf("  no measured operation has the simulated shape (%d ranks, %d steps and %.0f B on rank 0)\n", sim->nranks,
+                      sim->steps0, sim->bytes0);
 }
 
 static void usage(void)
