@@ -6,6 +6,7 @@
 #include "engine/trace.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +27,18 @@ const char *sn_trace_kind_name(int kind)
   return kind >= 0 && kind < SN_STEP_KIND_COUNT ? kinds[kind] : "?";
 }
 
+/* Traces opened by this process: communicators after the first get their
+ * id in the name unless the pattern places it (%c). */
+static atomic_int sn_trace_opened;
+
 /* SNCCL_TRACE_FILE with %r %p %h %c %% expanded; without %r the rank goes
- * before a final ".json" (or at the end), so ranks never share a file. */
+ * before a final ".json" (or at the end), so ranks never share a file, and
+ * without %c a second communicator of the process adds its id there too. */
 static void sn_trace_path(sn_trace_t *t, const char *pat)
 {
   char *o = t->path;
   size_t n = sizeof(t->path), k = 0;
-  int has_r = 0;
+  int has_r = 0, has_c = 0, nth = atomic_fetch_add(&sn_trace_opened, 1);
 #define PUT(...) \
   do { \
     int w_ = snprintf(o + k, k < n ? n - k : 0, __VA_ARGS__); \
@@ -47,20 +53,21 @@ static void sn_trace_path(sn_trace_t *t, const char *pat)
     case 'r': PUT("%d", t->rank); has_r = 1; break;
     case 'p': PUT("%d", t->pid); break;
     case 'h': PUT("%s", t->host); break;
-    case 'c': PUT("%016" PRIx64, t->comm_id); break;
+    case 'c': PUT("%016" PRIx64, t->comm_id); has_c = 1; break;
     case '%': PUT("%%"); break;
     default: PUT("%%%c", *p); break;
     }
   }
-  if (!has_r && k < n) {
+  if ((!has_r || (!has_c && nth > 0)) && k < n) {
     size_t len = strlen(o);
-    if (len > 5 && strcmp(o + len - 5, ".json") == 0) {
+    int json = len > 5 && strcmp(o + len - 5, ".json") == 0;
+    if (json) {
       o[len - 5] = '\0';
       k = len - 5;
-      PUT(".%d.json", t->rank);
-    } else {
-      PUT(".%d", t->rank);
     }
+    if (!has_c && nth > 0) PUT(".%016" PRIx64, t->comm_id);
+    if (!has_r) PUT(".%d", t->rank);
+    if (json) PUT(".json");
   }
 #undef PUT
   if (k >= n) SN_WARN("SNCCL_TRACE_FILE: the expanded name is longer than %zu bytes; cut to %s", n - 1, o);
