@@ -471,7 +471,10 @@ static int load_rank(rank_t *R, const char *path)
     } else if (strcmp(cat, "step") == 0) {
       step_t *s = &R->steps[R->nsteps++];
       const char *kind = jv_str(args, "kind");
-      s->op = (uint64_t)jv_num(args, "op", 0);
+      /* a step belongs to the operation written before it (sequence
+       * numbers need not be unique: SNCCL_CHECK's rounds reuse them) */
+      if (R->nops == 0) fail("%s: event %d (%s): a step before any operation", path, i, name);
+      s->op = R->nops ? (uint64_t)(R->nops - 1) : 0;
       s->step = (int)jv_num(args, "step", -1);
       s->peer = (int)jv_num(args, "peer", -1);
       s->bytes = jv_num(args, "bytes", -1);
@@ -486,27 +489,17 @@ static int load_rank(rank_t *R, const char *path)
   return 0;
 }
 
-static op_t *find_op(rank_t *R, uint64_t seq, int *from)
-{
-  for (int i = *from; i < R->nops; i++)
-    if (R->ops[i].seq == seq) {
-      *from = i;
-      return &R->ops[i];
-    }
-  return NULL;
-}
-
-/* The rank's step events of op seq: [*b, *e) of R->steps (sorted by op). */
-static void op_steps(const rank_t *R, uint64_t seq, int *b, int *e)
+/* The rank's step events of its operation number o: [*b, *e) of R->steps (sorted by op). */
+static void op_steps(const rank_t *R, uint64_t o, int *b, int *e)
 {
   int lo = 0, hi = R->nsteps;
   while (lo < hi) {
     int m = (lo + hi) / 2;
-    if (R->steps[m].op < seq) lo = m + 1;
+    if (R->steps[m].op < o) lo = m + 1;
     else hi = m;
   }
   *b = lo;
-  while (hi < R->nsteps && R->steps[hi].op == seq) hi++;
+  while (hi < R->nsteps && R->steps[hi].op == o) hi++;
   *e = hi;
 }
 
@@ -526,7 +519,7 @@ static void check_ranks(rank_t *rk, int n)
     for (int o = 0; o < R->nops; o++) {
       op_t *op = &R->ops[o];
       int b, e;
-      op_steps(R, op->seq, &b, &e);
+      op_steps(R, (uint64_t)o, &b, &e);
       op->nev = e - b;
       if (strcmp(op->status, "ok") == 0 && op->nev != op->steps)
         fail("rank %d: %s #%" PRIu64 ": %d step events, its schedule has %d steps", R->rank, op->name, op->seq, op->nev,
@@ -571,14 +564,12 @@ static void check_ranks(rank_t *rk, int n)
     for (int k = 0; k < n; k++) {
       if (i == k) continue;
       rank_t *S = &rk[i], *Q = &rk[k];
-      int fs = 0, fq = 0;
-      for (int o = 0; o < S->nops; o++) {
-        op_t *so = &S->ops[o], *qo = find_op(Q, so->seq, &fq);
-        fs = o;
-        if (!qo || strcmp(so->status, "ok") || strcmp(qo->status, "ok")) continue;
+      for (int o = 0; o < S->nops && o < Q->nops; o++) {
+        op_t *so = &S->ops[o], *qo = &Q->ops[o]; /* the same list on every rank (checked above) */
+        if (qo->seq != so->seq || strcmp(qo->name, so->name) || strcmp(so->status, "ok") || strcmp(qo->status, "ok")) continue;
         int sb, se, qb, qe;
-        op_steps(S, so->seq, &sb, &se);
-        op_steps(Q, so->seq, &qb, &qe);
+        op_steps(S, (uint64_t)o, &sb, &se);
+        op_steps(Q, (uint64_t)(qo - Q->ops), &qb, &qe);
         int a = sb, b = qb;
         for (;;) {
           while (a < se && !(S->steps[a].kind_xfer == 1 && S->steps[a].peer == Q->rank)) a++;
@@ -594,7 +585,6 @@ static void check_ranks(rank_t *rk, int n)
           b++;
         }
       }
-      (void)fs;
     }
 }
 
@@ -736,7 +726,7 @@ static void summary(rank_t *rk, int n, int maxops, sim_t *sim, const char *simpa
         wr = rk[i].rank;
       }
       int sb, se;
-      op_steps(&rk[i], op->seq, &sb, &se);
+      op_steps(&rk[i], (uint64_t)o, &sb, &se);
       for (int s = sb; s < se; s++)
         if (!ws || rk[i].steps[s].dur > ws->dur) {
           ws = &rk[i].steps[s];
@@ -772,7 +762,7 @@ static void summary(rank_t *rk, int n, int maxops, sim_t *sim, const char *simpa
     if (!R0 || R0->ops[o].steps != sim->steps0 || n != sim->nranks) continue;
     double bytes0 = 0;
     int sb, se;
-    op_steps(R0, R0->ops[o].seq, &sb, &se);
+    op_steps(R0, (uint64_t)o, &sb, &se);
     for (int k = sb; k < se; k++) bytes0 += R0->steps[k].bytes;
     if (bytes0 != sim->bytes0) continue;
     double b = INFINITY, e = -INFINITY;
