@@ -234,5 +234,9 @@ EXTRA_DIST += tests/coll-socket-crc32c.sh
 check_PROGRAMS += tests/bin/trace_steps
 tests_bin_trace_steps_SOURCES = tests/trace_steps.c
 tests_bin_trace_steps_LDADD = libsncclcore.la -lm
+# What tracing costs the engine per step (a benchmark: prints, asserts nothing).
+check_PROGRAMS += tests/bin/trace_cost
+tests_bin_trace_cost_SOURCES = tests/trace_cost.c
+tests_bin_trace_cost_LDADD = libsncclcore.la -lm
 TESTS += tests/trace.sh
 EXTRA_DIST += tests/trace.sh

@@ -766,7 +766,7 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
       } else {
         int moved = 0;
         x->status = sn_exec_progress(x, &moved);
-        if (x->trace_op1) sn_trace_exec_pass(x->eng->trace, x, now, sn_clock_ns(), moved);
+        if (x->trace_op1) sn_trace_exec_pass(x->eng->trace, x, now, moved);
         if (!moved && x->flight && x->status == SN_INPROGRESS) sn_exec_note_awaited(x);
         if (moved) {
           x->last_progress_ns = now;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/param.h"
 
@@ -173,7 +174,9 @@ void sn_trace_exec_begin(sn_trace_t *t, struct sn_exec *x, uint64_t now)
   x->trace_last = now;
 }
 
-void sn_trace_exec_pass(sn_trace_t *t, struct sn_exec *x, uint64_t before, uint64_t after, int moved)
+/* Notes the steps that started, got their first piece or finished since
+ * the last look: in the pass [before, after]. */
+static void sn_trace_scan(sn_trace_t *t, struct sn_exec *x, uint64_t before, uint64_t after)
 {
   sn_trace_op_t *op = &t->ops[x->trace_op1 - 1];
   sn_trace_step_t *ev = t->steps + op->first;
@@ -196,16 +199,27 @@ void sn_trace_exec_pass(sn_trace_t *t, struct sn_exec *x, uint64_t before, uint6
     if (e->t1 && i == cur) cur++;
   }
   x->trace_cur = cur;
+}
+
+void sn_trace_exec_pass(sn_trace_t *t, struct sn_exec *x, uint64_t before, int moved)
+{
+  /* a pass that moved nothing changed no step: no clock read, no scan
+   * (spinning stays cheap); the end looks once more in any case */
+  if (!moved) return;
+  uint64_t after = sn_clock_ns();
+  sn_trace_scan(t, x, before, after);
   /* waiting: everything but the passes that moved data (the backoff and
    * sleeps between passes end in the pass that finds the data) */
-  uint64_t from = x->trace_last < before ? x->trace_last : before;
-  op->idle_ns += (moved ? before : after) - from;
+  sn_trace_op_t *op = &t->ops[x->trace_op1 - 1];
+  if (before > x->trace_last) op->idle_ns += before - x->trace_last;
   x->trace_last = after;
 }
 
 void sn_trace_exec_end(sn_trace_t *t, struct sn_exec *x, uint64_t now)
 {
+  sn_trace_scan(t, x, now, now);
   sn_trace_op_t *op = &t->ops[x->trace_op1 - 1];
+  if (now > x->trace_last) op->idle_ns += now - x->trace_last;
   op->t1 = now;
   op->status = x->status;
   x->trace_op1 = 0;
