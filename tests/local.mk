@@ -258,3 +258,15 @@ TESTS += tests/unit/test_plan_piece
 # The tuner's start-up measurement, different on every rank, agreed (issue 4).
 TESTS += tests/tune-agree.sh
 EXTRA_DIST += tests/tune-agree.sh
+
+# Traces of real runs (SNCCL_TRACE_FILE, snccl-trace): tests/trace.sh checks
+# them against the schedule builders through tests/bin/trace_steps.
+check_PROGRAMS += tests/bin/trace_steps
+tests_bin_trace_steps_SOURCES = tests/trace_steps.c
+tests_bin_trace_steps_LDADD = libsncclcore.la -lm
+# What tracing costs the engine per step (a benchmark: prints, asserts nothing).
+check_PROGRAMS += tests/bin/trace_cost
+tests_bin_trace_cost_SOURCES = tests/trace_cost.c
+tests_bin_trace_cost_LDADD = libsncclcore.la -lm
+TESTS += tests/trace.sh
+EXTRA_DIST += tests/trace.sh

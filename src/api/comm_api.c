@@ -311,6 +311,7 @@ SN_API(ncclResult_t, ncclCommFinalize, ncclComm_t comm)
     if (st == SN_OK) st = (sn_status_t)atomic_load(&c->async_error);
   }
   c->finalized = 1;
+  sn_trace_write(c->eng.trace); /* SNCCL_TRACE_FILE: what ran so far (destroy writes it again) */
   sn_comm_leave(c);
   if (st < 0) return sn_api_result(st);
   return ncclSuccess;

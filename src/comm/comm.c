@@ -388,6 +388,7 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
     snprintf(c->flight->host, sizeof(c->flight->host), "%s", me->host);
     sn_flight_register(c->flight);
   }
+  c->eng.trace = sn_trace_open(c->rank, c->nranks, c->comm_id, me->host, me->pid);
   SN_INFO(SN_LOG_INIT, "comm %p rank %d nranks %d localRank %d localRanks %d id %016llx: init done (shm %s, %d domain%s)",
           (void *)c, c->rank, c->nranks, c->local_rank, c->local_nranks, (unsigned long long)c->comm_id,
           use_shm ? "on" : "off", c->topo.ndomains, c->topo.ndomains == 1 ? "" : "s");
@@ -556,6 +557,8 @@ static void sn_comm_release(sn_comm_t *c)
     c->dev_stage = NULL;
     c->dd = NULL;
   }
+  sn_trace_close(c->eng.trace); /* writes the file: destroy, or abort (best effort) */
+  c->eng.trace = NULL;
   if (c->eng.send) sn_engine_fini(&c->eng);
   sn_bootstrap_fini(c->bs);
   c->bs = NULL;

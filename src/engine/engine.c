@@ -770,12 +770,14 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
           result = gs;
           break;
         }
+        if (x->eng->trace) sn_trace_exec_begin(x->eng->trace, x, now);
       }
       if (x->eng->abort_flag && atomic_load_explicit(x->eng->abort_flag, memory_order_relaxed)) {
         x->status = SN_ERR_ABORTED;
       } else {
         int moved = 0;
         x->status = sn_exec_progress(x, &moved);
+        if (x->trace_op1) sn_trace_exec_pass(x->eng->trace, x, now, moved);
         if (!moved && x->flight && x->status == SN_INPROGRESS) sn_exec_note_awaited(x);
         if (moved) {
           x->last_progress_ns = now;
@@ -815,6 +817,7 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
       }
       if (x->status == SN_INPROGRESS) continue;
       x->finished = 1;
+      if (x->trace_op1) sn_trace_exec_end(x->eng->trace, x, sn_clock_ns());
       if (x->flight) x->flight->state = x->status < 0 ? SN_FL_FAILED : SN_FL_DONE;
       if (x->status == SN_OK && x->coll_no) sn_engine_coll_done(x->eng, x->coll_no);
       left--;
@@ -827,6 +830,7 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
         if (!xs[i]->finished) {
           xs[i]->finished = 1;
           xs[i]->status = SN_ERR_ABORTED;
+          if (xs[i]->trace_op1) sn_trace_exec_end(xs[i]->eng->trace, xs[i], sn_clock_ns());
           if (xs[i]->flight) xs[i]->flight->state = SN_FL_FAILED;
         }
       for (int i = 0; i < n; i++) sn_engine_close_net_links(xs[i]->eng);

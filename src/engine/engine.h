@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "engine/flight.h"
+#include "engine/trace.h"
 #include "sched/sched.h"
 #include "transports/transport.h"
 
@@ -61,6 +62,7 @@ typedef struct sn_engine {
   uint64_t colls_issued, colls_done; /* collective execs created / completed, in order */
   uint64_t live_next_ns; /* next liveness look while an exec is stalled */
   uint64_t wire_bytes;   /* the transports' bytes crossed at the last liveness look */
+  struct sn_trace *trace; /* SNCCL_TRACE_FILE recorder (engine/trace.h), or NULL */
 } sn_engine_t;
 
 /* Phase 1: transports create their state and fill this rank's blobs
@@ -117,6 +119,9 @@ typedef struct sn_exec {
   sn_status_t status;
   sn_exec_label_t label;
   sn_flight_op_t *flight; /* this operation's flight-recorder entry, or NULL */
+  uint32_t trace_op1;     /* its trace record + 1, 0 when not traced */
+  int32_t trace_cur;      /* first step whose end the trace has not seen */
+  uint64_t trace_last;    /* end of its previous traced pass */
   char what[96]; /* formatted from label on first use (errors only) */
 } sn_exec_t;
 
