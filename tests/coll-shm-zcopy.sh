@@ -32,4 +32,13 @@ rc=$?; grep "^coll:" "$log"
 n=$(notbcast); b=$(count); echo "zero-copy calls (even ranks registered): $b, $n of them not broadcasts"
 [ "$n" -eq 0 ] || { echo "FAIL: a call ran zero-copy although odd ranks had no registered buffers"; exit 1; }
 [ "$b" -gt 0 ] || { echo "FAIL: no broadcast from a registered root ran zero-copy"; exit 1; }
+
+# all-reduce in 4 KiB chunks (many barriers per call) with streaming stores
+# for every output of 4 KiB or more, at odd rank counts
+SNCCL_SHM_ZCOPY_CHUNK=4096 SNCCL_SHM_NT_MIN=4096 NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=COLL \
+  "$bin" --registered=all --nranks=3,5 --large "$@" >"$log" 2>&1
+rc=$?; grep "^coll:" "$log"
+[ $rc -eq 0 ] || { grep -v "NCCL INFO" "$log" | tail -30; exit 1; }
+n=$(count); echo "zero-copy calls (4 KiB chunks, streaming stores): $n"
+[ "$n" -gt 0 ] || { echo "FAIL: no call ran zero-copy"; exit 1; }
 exit 0

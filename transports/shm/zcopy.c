@@ -195,7 +195,7 @@ uint64_t sn_zc_count(const sn_zc_t *zc) { return zc ? zc->runs : 0; }
 typedef struct {
   sn_zc_t *zc;
   const sn_zc_op_t *op;
-  size_t es;
+  size_t es, out_bytes;
   uint8_t *sp[256], *rp[256]; /* every rank's send / recv buffer here (NULL: not mapped) */
 } sn_zc_call_t;
 
@@ -320,17 +320,38 @@ static void sn_zc_reduce(sn_zc_call_t *x, uint8_t *dst, uint8_t *const *src, siz
   }
 }
 
+/* Copies into this rank's output: streaming stores for large calls
+ * (SNCCL_SHM_NT_MIN bytes of output or more; 0: never). */
+static void sn_zc_copy_out(sn_zc_call_t *x, void *d, const void *s, size_t bytes)
+{
+  if (x->zc->cfg.nt_min && x->out_bytes >= x->zc->cfg.nt_min) sn_kernel_copy_nt(d, s, bytes);
+  else sn_kernel_copy(d, s, bytes);
+}
+
+/* Two-shot in chunks of cfg.chunk bytes, so that a slice reduced by its
+ * owner is still in the shared cache when the others read it:
+ * reduce(0) B copy(0) reduce(1) B copy(1) ... B. Copy(k) touches only
+ * chunk k, which nobody reduces any more, and reduce(k+1) only chunk k+1. */
 static sn_status_t sn_zc_allreduce(sn_zc_call_t *x)
 {
   const int p = x->zc->cfg.nranks, me = x->zc->cfg.rank;
   const size_t es = x->es, n = x->op->count;
+  size_t chunk = x->zc->cfg.chunk / es;
+  size_t align = (SN_ZC_ALIGN / es ? SN_ZC_ALIGN / es : 1) * (size_t)p;
+  chunk -= chunk % align;
+  if (chunk < align) chunk = align;
   size_t lo, k;
-  sn_zc_range(n, p, me, es, &lo, &k);
-  if (k) sn_zc_reduce(x, x->rp[me] + lo * es, x->sp, lo * es, k);
-  SN_CHECK(sn_zc_barrier(x->zc));
-  for (int q = 0; q < p; q++) {
-    sn_zc_range(n, p, q, es, &lo, &k);
-    if (q != me && k) sn_kernel_copy(x->rp[me] + lo * es, x->rp[q] + lo * es, k * es);
+  for (size_t c0 = 0; c0 < n; c0 += chunk) {
+    size_t cn = n - c0 < chunk ? n - c0 : chunk;
+    sn_zc_range(cn, p, me, es, &lo, &k);
+    lo += c0;
+    if (k) sn_zc_reduce(x, x->rp[me] + lo * es, x->sp, lo * es, k);
+    SN_CHECK(sn_zc_barrier(x->zc));
+    for (int q = 0; q < p; q++) {
+      sn_zc_range(cn, p, q, es, &lo, &k);
+      lo += c0;
+      if (q != me && k) sn_zc_copy_out(x, x->rp[me] + lo * es, x->rp[q] + lo * es, k * es);
+    }
   }
   return sn_zc_barrier(x->zc);
 }
@@ -366,7 +387,7 @@ static sn_status_t sn_zc_allgather(sn_zc_call_t *x)
   const size_t bytes = x->op->count * x->es;
   for (int q = 0; q < p; q++) {
     uint8_t *d = x->rp[me] + (size_t)q * bytes;
-    if (d != x->sp[q]) sn_kernel_copy(d, x->sp[q], bytes);
+    if (d != x->sp[q]) sn_zc_copy_out(x, d, x->sp[q], bytes);
   }
   return sn_zc_barrier(x->zc);
 }
@@ -376,7 +397,7 @@ static sn_status_t sn_zc_broadcast(sn_zc_call_t *x)
   const int me = x->zc->cfg.rank, root = x->op->root;
   const size_t bytes = x->op->count * x->es;
   uint8_t *d = x->rp[me];
-  if (d != x->sp[root]) sn_kernel_copy(d, x->sp[root], bytes);
+  if (d != x->sp[root]) sn_zc_copy_out(x, d, x->sp[root], bytes);
   return sn_zc_barrier(x->zc);
 }
 
@@ -451,6 +472,7 @@ sn_status_t sn_zc_run(sn_zc_t *zc, const sn_zc_op_t *op, int candidate, int *don
   x.zc = zc;
   x.op = op;
   x.es = sn_dtype_size(op->dtype);
+  x.out_bytes = op->count * x.es * (op->coll == SN_COLL_ALLGATHER || op->coll == SN_COLL_ALLTOALL ? (size_t)p : 1);
   sn_status_t st = SN_OK;
   for (int r = 0; r < p && st == SN_OK; r++) {
     x.sp[r] = x.rp[r] = NULL;
