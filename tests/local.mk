@@ -27,7 +27,7 @@ AM_TESTS_ENVIRONMENT = \
 	unset NCCL_ALGO NCCL_PROTO NCCL_SHM_DISABLE NCCL_COMM_ID NCCL_NSOCKS_PERTHREAD \
 	      NCCL_SOCKET_NTHREADS SNCCL_CHUNK_SIZE SNCCL_PIPELINE_DEPTH NCCL_COMM_BLOCKING \
 	      SNCCL_SHM_CMA SNCCL_SHM_CMA_MIN SNCCL_SPIN_COUNT SNCCL_YIELD_COUNT SNCCL_ALLTOALLV_CHECK \
-	      SNCCL_AUTH_KEY SNCCL_AUTH_KEY_FILE SNCCL_CHECKSUM SNCCL_SHM_ZCOPY SNCCL_SHM_ZCOPY_MIN SNCCL_SHM_ZCOPY_CHUNK SNCCL_SHM_NT_MIN; \
+	      SNCCL_AUTH_KEY SNCCL_AUTH_KEY_FILE SNCCL_CHECKSUM SNCCL_SHM_ZCOPY SNCCL_SHM_ZCOPY_MIN SNCCL_SHM_ZCOPY_CHUNK SNCCL_SHM_NT_MIN SNCCL_SHM_NUMA; \
 	SN_TOP_BUILDDIR='$(abs_top_builddir)'; export SN_TOP_BUILDDIR; \
 	SN_TOP_SRCDIR='$(abs_top_srcdir)'; export SN_TOP_SRCDIR; \
 	NV_NCCL_INCLUDE='$(NV_NCCL_INCLUDE)'; export NV_NCCL_INCLUDE; \
@@ -236,5 +236,5 @@ check_PROGRAMS += tests/bin/zcopy
 tests_bin_zcopy_SOURCES = tests/zcopy.c $(SN_TEST_COMMON)
 tests_bin_zcopy_LDADD = libnccl.la -lm -lpthread
 tests_bin_zcopy_LDFLAGS = $(SN_TEST_LINKFLAGS)
-TESTS += tests/coll-shm-zcopy.sh tests/zcopy.sh
-EXTRA_DIST += tests/coll-shm-zcopy.sh tests/zcopy.sh
+TESTS += tests/coll-shm-zcopy.sh tests/zcopy.sh tests/shm-numa.sh
+EXTRA_DIST += tests/coll-shm-zcopy.sh tests/zcopy.sh tests/shm-numa.sh

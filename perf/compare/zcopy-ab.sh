@@ -35,7 +35,7 @@ END {
     a = order[q] " plain"; b = order[q] " zcopy"; c = order[q] " zcopy+nt"
     split(order[q], f, " ")
     printf "%5s %10s | %7.2f/%7.2f %7.2f/%7.2f %7.2f/%7.2f | %9.2f %9.2f\n", f[1], f[2], med(o[a]), med(i[a]), med(o[b]), med(i[b]), med(o[c]), med(i[c]),
-      med(o[a]) > 0 ? med(o[b]) / med(o[a]) : 0, med(o[b]) > 0 ? med(o[c]) / med(o[b]) : 0
+      (med(o[a]) > 0 ? med(o[b]) / med(o[a]) : 0), (med(o[b]) > 0 ? med(o[c]) / med(o[b]) : 0)
   }
 }' "$OUT/raw"
 echo "# raw: $OUT/raw"
