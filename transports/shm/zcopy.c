@@ -27,6 +27,10 @@
 #define SN_ZC_BLOCK (64 * 1024)     /* reduction block: the destination stays in cache across sources */
 #define SN_ZC_ALIGN 64              /* slice boundaries, in bytes */
 #define SN_ZC_LIVE_NS (20 * 1000000ull)
+/* All-reduce of at most this many bytes, out of place on every rank: one
+ * shot (every rank reduces the whole vector from every send buffer; one
+ * barrier instead of two, p x the reads: small calls are latency-bound). */
+#define SN_ZC_ONESHOT_BYTES (256 * 1024)
 #define SN_ZC_PROBE_MAGIC 0x736e7a636f707921ull
 
 typedef struct {
@@ -35,7 +39,8 @@ typedef struct {
   _Atomic uint64_t fail;   /* seq of a call this rank gave up in, 0 */
   uint64_t count;
   uint32_t coll, dtype, op, root;
-  uint8_t pad0[64 - 40];
+  uint32_t inplace; /* send == recv (all-reduce) */
+  uint8_t pad0[64 - 44];
   sn_zc_buf_t sbuf, rbuf; /* 2 x 32 bytes */
 } sn_zc_slot_t;
 
@@ -196,6 +201,7 @@ typedef struct {
   sn_zc_t *zc;
   const sn_zc_op_t *op;
   size_t es, out_bytes;
+  int oneshot;
   uint8_t *sp[256], *rp[256]; /* every rank's send / recv buffer here (NULL: not mapped) */
 } sn_zc_call_t;
 
@@ -341,6 +347,10 @@ static sn_status_t sn_zc_allreduce(sn_zc_call_t *x)
   chunk -= chunk % align;
   if (chunk < align) chunk = align;
   size_t lo, k;
+  if (x->oneshot) {
+    sn_zc_reduce(x, x->rp[me], x->sp, 0, n);
+    return sn_zc_barrier(x->zc);
+  }
   for (size_t c0 = 0; c0 < n; c0 += chunk) {
     size_t cn = n - c0 < chunk ? n - c0 : chunk;
     sn_zc_range(cn, p, me, es, &lo, &k);
@@ -444,6 +454,7 @@ sn_status_t sn_zc_run(sn_zc_t *zc, const sn_zc_op_t *op, int candidate, int *don
   mine->dtype = (uint32_t)op->dtype;
   mine->op = (uint32_t)op->red.op | (op->red.postdiv ? 0x100u : 0);
   mine->root = (uint32_t)op->root;
+  mine->inplace = op->send == op->recv;
   mine->sbuf = op->sbuf;
   mine->rbuf = op->rbuf;
   atomic_store_explicit(&mine->word, zc->seq << 1 | (candidate ? 1u : 0u), memory_order_release);
@@ -472,6 +483,8 @@ sn_status_t sn_zc_run(sn_zc_t *zc, const sn_zc_op_t *op, int candidate, int *don
   x.zc = zc;
   x.op = op;
   x.es = sn_dtype_size(op->dtype);
+  x.oneshot = op->coll == SN_COLL_ALLREDUCE && op->count * x.es <= SN_ZC_ONESHOT_BYTES;
+  for (int r = 0; r < p; r++) x.oneshot &= !zc->slots[r].inplace; /* the same answer on every rank */
   x.out_bytes = op->count * x.es * (op->coll == SN_COLL_ALLGATHER || op->coll == SN_COLL_ALLTOALL ? (size_t)p : 1);
   sn_status_t st = SN_OK;
   for (int r = 0; r < p && st == SN_OK; r++) {

@@ -25,7 +25,11 @@
  *   all-reduce      B, rank r reduces slice r of every send buffer into
  *                   slice r of its recv buffer, B, every rank copies slice q
  *                   from rank q's recv buffer, B. Bytes read per rank
- *                   2S - S/p, written S; no staging copy.
+ *                   2S - S/p, written S; no staging copy. Done in chunks
+ *                   (SNCCL_SHM_ZCOPY_CHUNK, one barrier each) so a reduced
+ *                   slice is still cached when its readers come. Up to
+ *                   256 KiB and out of place on every rank: one shot (B,
+ *                   every rank reduces all of every send buffer, B).
  *   reduce-scatter  B, rank r reduces block r of every send buffer, B.
  *   all-gather      B, rank r copies every rank's send buffer, B.
  *   broadcast       B, every rank copies the root's send buffer, B.
