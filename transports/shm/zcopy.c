@@ -58,6 +58,7 @@ struct sn_zc {
   uint64_t seq, bar, runs;
   sn_zc_map_t *cache; /* nranks x SN_ZC_CACHE */
   unsigned *next;     /* per peer: the cache slot to reuse next */
+  uint8_t *tmp;       /* SN_ZC_BLOCK: an in-place block set aside while reducing */
 };
 
 typedef struct {
@@ -79,6 +80,7 @@ void sn_zc_fini(sn_zc_t *zc)
   if (zc->slots) munmap(zc->slots, zc->shm_bytes);
   free(zc->cache);
   free(zc->next);
+  free(zc->tmp);
   free(zc->pids);
   free(zc);
 }
@@ -108,7 +110,8 @@ sn_status_t sn_zc_setup(const sn_zc_config_t *cfg, sn_zc_t **zc_p)
     zc->cache = calloc((size_t)cfg->nranks * SN_ZC_CACHE, sizeof(*zc->cache));
     zc->next = calloc((size_t)cfg->nranks, sizeof(*zc->next));
     zc->shm_bytes = (size_t)cfg->nranks * sizeof(sn_zc_slot_t);
-    ok = zc->pids && zc->cache && zc->next;
+    zc->tmp = aligned_alloc(64, SN_ZC_BLOCK);
+    ok = zc->pids && zc->cache && zc->next && zc->tmp;
     if (ok) memcpy(zc->pids, cfg->pids, (size_t)cfg->nranks * sizeof(*zc->pids));
   }
   /* 1: a probe memfd that every peer must be able to open and read */
@@ -122,7 +125,8 @@ sn_status_t sn_zc_setup(const sn_zc_config_t *cfg, sn_zc_t **zc_p)
   if (ok && cfg->rank == 0) {
     shm_unlink(name); /* a stale one from a crashed job with the same id */
     fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
-    if (fd < 0 || ftruncate(fd, (off_t)zc->shm_bytes) != 0) {
+    /* reserved now: a full /dev/shm must turn the path off, not raise SIGBUS later */
+    if (fd < 0 || posix_fallocate(fd, 0, (off_t)zc->shm_bytes) != 0) {
       SN_INFO(SN_LOG_SHM, "zero-copy: cannot create %s (%zu bytes): %s", name, zc->shm_bytes, strerror(errno));
       ok = 0;
     }
@@ -307,7 +311,7 @@ static void sn_zc_range(size_t count, int p, int i, size_t es, size_t *lo_p, siz
  * pass overwrites it. */
 static void sn_zc_reduce(sn_zc_call_t *x, uint8_t *dst, uint8_t *const *src, size_t off, size_t n)
 {
-  static _Thread_local uint8_t tmp[SN_ZC_BLOCK] __attribute__((aligned(64)));
+  uint8_t *tmp = x->zc->tmp;
   const sn_zc_op_t *op = x->op;
   const int p = x->zc->cfg.nranks;
   const size_t es = x->es, blk = SN_ZC_BLOCK / es;
