@@ -60,7 +60,7 @@ typedef struct {
   atomic_int *abort_flag;
   int oversubscribed;
   size_t chunk;  /* all-reduce pipelining unit, bytes (SNCCL_SHM_ZCOPY_CHUNK) */
-  size_t nt_min; /* outputs of this many bytes or more use streaming stores; 0: never */
+  size_t nt_min; /* outputs of this many bytes or more use streaming stores (SNCCL_SHM_NT_MIN); 0: never */
   sn_status_t (*allgather)(void *ctx, void *buf, size_t size);
   int (*peer_dead)(void *ctx, int rank);
   void *ctx;
