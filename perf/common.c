@@ -629,8 +629,20 @@ static pf_result_t pf_alloc_host(char **p, size_t bytes)
   return PF_OK;
 }
 
+/* With -R, host data buffers come from ncclMemAlloc, as nccl-tests takes
+ * them when it registers: snccl's ncclMemAlloc memory is what local peers
+ * can map (zero-copy collectives). */
 static pf_result_t pf_alloc_data(char **p, size_t bytes)
 {
+  if (pf_opt.local_register && !pf_dev_is_device) {
+    void *m = NULL;
+    if (ncclMemAlloc(&m, bytes ? bytes : 64) != ncclSuccess) {
+      fprintf(stderr, "ncclMemAlloc of %zu bytes for a data buffer failed\n", bytes);
+      return PF_ERR_NCCL;
+    }
+    *p = m;
+    return PF_OK;
+  }
   if (pf_dev_alloc(p, bytes)) {
     fprintf(stderr, "cannot allocate %zu bytes for a data buffer\n", bytes);
     return PF_ERR_NCCL;
@@ -780,8 +792,13 @@ static pf_result_t pf_rank_cleanup(pf_rank_t *R, int failed)
       rc = PF_ERR_NCCL;
     }
   }
-  if (R->recv_base) pf_dev_free(R->recv_base);
-  if (R->send_base) pf_dev_free(R->send_base);
+  if (pf_opt.local_register && !pf_dev_is_device) {
+    ncclMemFree(R->recv_base);
+    ncclMemFree(R->send_base);
+  } else {
+    if (R->recv_base) pf_dev_free(R->recv_base);
+    if (R->send_base) pf_dev_free(R->send_base);
+  }
   if (pf_dev_is_device) {
     free(R->hsend_base);
     free(R->hrecv_base);

@@ -86,7 +86,7 @@ static void pf_usage(void)
          "[-C,--report_cputime <0/1>] \n\t"
          "[-S,--report_timestamps <0/1> report timestamps (default 0)] \n\t"
          "[-a,--average <0/1/2/3> report average iteration time <0=RANK0/1=AVG/2=MIN/3=MAX>] \n\t"
-         "[-R,--local_register <0/1/2> register buffers locally (1) or as symmetric windows (2)] \n\t"
+         "[-R,--local_register <0/1/2> register buffers locally (1) or as symmetric windows (2); host buffers then come from ncclMemAlloc] \n\t"
          "[-x,--cta_policy <0/1/2> set config.CTAPolicy (default: do not set)] \n\t"
          "[-u,--unalign <index of first element> Misalign source and destination buffers] \n\t"
          "[-M,--memory <0/1> report the heap and shared memory each rank holds for the communicator] \n\t"

@@ -64,6 +64,7 @@ static struct {
   size_t counts[8];
   int n_counts;
   int large;
+  int registered;     /* 1 every rank, 2 even ranks: buffers from ncclMemAlloc, registered */
   int sample;         /* keep one case in `sample` (1: all) */
   double deadline_s;
   int ring_only;      /* NCCL_ALGO=ring: only collectives that have a ring */
@@ -586,6 +587,7 @@ static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
     return 1;
   }
   T_NCCL(ncclCommInitRank(&x.comm, nranks, id, rank));
+  if (cfg.registered == 1 || (cfg.registered == 2 && rank % 2 == 0)) t_reg_comm = x.comm;
   for (int dt = 0; dt < ncclNumTypes; dt++) {
     unsigned char scalar[8];
     t_encode(dt, PREMUL_SCALAR, scalar);
@@ -600,6 +602,7 @@ static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
     return 1; /* the others may be stuck in a collective: the launcher ends them */
   }
   for (int dt = 0; dt < ncclNumTypes; dt++) T_NCCL(ncclRedOpDestroy(x.premul[dt], x.comm));
+  t_reg_comm = NULL;
   T_NCCL(ncclCommDestroy(x.comm));
   if (failed) T_MSG("%d of %d cases gave wrong data", failed, ncases);
   if (rank == 0)
@@ -630,7 +633,7 @@ static void usage(void)
 {
   fprintf(stderr,
           "usage: coll [--nranks=1-8] [--colls=allreduce,...] [--dtypes=float,...]\n"
-          "            [--ops=sum,...] [--counts=0,1,7,1031] [--large] [--sample=N]\n"
+          "            [--ops=sum,...] [--counts=0,1,7,1031] [--large] [--sample=N] [--registered=all|even]\n"
           "            [--deadline=SECONDS] [--selfcheck]\n"
           "The transport and algorithm come from the environment (NCCL_SHM_DISABLE,\n"
           "NCCL_ALGO, SNCCL_CHUNK_SIZE, NCCL_NSOCKS_PERTHREAD). --selfcheck only checks\n"
@@ -678,6 +681,9 @@ int main(int argc, char **argv)
         return 2;
       }
       t_dev = &t_devshim;
+    } else if (!strncmp(argv[a], "--registered=", 13)) {
+      cfg.registered = !strcmp(v, "all") ? 1 : !strcmp(v, "even") ? 2 : 0;
+      if (!cfg.registered) usage();
     } else if (!strcmp(argv[a], "--large")) {
       cfg.large = 1;
     } else if (!strcmp(argv[a], "--selfcheck")) {

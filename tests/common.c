@@ -220,14 +220,26 @@ void *t_dev_stream;
 #define T_DEV_LIVE 8
 static t_buf_t *t_dev_live[T_DEV_LIVE];
 
+ncclComm_t t_reg_comm;
+
 int t_buf_alloc(t_buf_t *b, int dt, size_t count)
 {
   b->dt = dt;
   b->bytes = count * t_dt_size(dt);
   b->dev = NULL;
   b->uploaded = 0;
+  b->reg = NULL;
   size_t total = b->bytes + 2 * T_GUARD;
-  b->mem = malloc(total);
+  if (t_reg_comm && !t_dev) {
+    void *m = NULL;
+    if (ncclMemAlloc(&m, total) != ncclSuccess || ncclCommRegister(t_reg_comm, m, total, &b->reg) != ncclSuccess) {
+      T_MSG("ncclMemAlloc/ncclCommRegister of %zu bytes failed: %s", total, ncclGetLastError(NULL));
+      return 1;
+    }
+    b->mem = m;
+  } else {
+    b->mem = malloc(total);
+  }
   b->exp = malloc(total);
   if (!b->mem || !b->exp) {
     free(b->mem);
@@ -265,7 +277,13 @@ void t_buf_free(t_buf_t *b)
     t_dev->free(b->dev);
     b->dev = NULL;
   }
-  free(b->mem);
+  if (b->reg) {
+    ncclCommDeregister(t_reg_comm, b->reg);
+    ncclMemFree(b->mem);
+    b->reg = NULL;
+  } else {
+    free(b->mem);
+  }
   free(b->exp);
   b->mem = b->exp = NULL;
 }

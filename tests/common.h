@@ -92,7 +92,12 @@ typedef struct {
   int dt;
   unsigned char *dev; /* device mirror of mem (device mode), or NULL */
   int uploaded;
+  void *reg;          /* ncclCommRegister handle (t_reg_comm), or NULL */
 } t_buf_t;
+
+/* When set (host mode), t_buf_alloc takes `mem` from ncclMemAlloc and
+ * registers it on this communicator (the zero-copy path's buffers). */
+extern ncclComm_t t_reg_comm;
 
 int t_buf_alloc(t_buf_t *b, int dt, size_t count);
 void t_buf_free(t_buf_t *b);

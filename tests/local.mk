@@ -27,7 +27,7 @@ AM_TESTS_ENVIRONMENT = \
 	unset NCCL_ALGO NCCL_PROTO NCCL_SHM_DISABLE NCCL_COMM_ID NCCL_NSOCKS_PERTHREAD \
 	      NCCL_SOCKET_NTHREADS SNCCL_CHUNK_SIZE SNCCL_PIPELINE_DEPTH NCCL_COMM_BLOCKING \
 	      SNCCL_SHM_CMA SNCCL_SHM_CMA_MIN SNCCL_SPIN_COUNT SNCCL_YIELD_COUNT SNCCL_ALLTOALLV_CHECK \
-	      SNCCL_AUTH_KEY SNCCL_AUTH_KEY_FILE SNCCL_CHECKSUM; \
+	      SNCCL_AUTH_KEY SNCCL_AUTH_KEY_FILE SNCCL_CHECKSUM SNCCL_SHM_ZCOPY SNCCL_SHM_ZCOPY_MIN SNCCL_SHM_ZCOPY_CHUNK SNCCL_SHM_NT_MIN SNCCL_SHM_NUMA; \
 	SN_TOP_BUILDDIR='$(abs_top_builddir)'; export SN_TOP_BUILDDIR; \
 	SN_TOP_SRCDIR='$(abs_top_srcdir)'; export SN_TOP_SRCDIR; \
 	NV_NCCL_INCLUDE='$(NV_NCCL_INCLUDE)'; export NV_NCCL_INCLUDE; \
@@ -270,3 +270,13 @@ tests_bin_trace_cost_SOURCES = tests/trace_cost.c
 tests_bin_trace_cost_LDADD = libsncclcore.la -lm
 TESTS += tests/trace.sh
 EXTRA_DIST += tests/trace.sh
+
+# Zero-copy collectives over registered ncclMemAlloc buffers
+# (transports/shm/zcopy.h): the matrix with registered buffers, and the
+# corner cases (deregistration, a killed rank).
+check_PROGRAMS += tests/bin/zcopy
+tests_bin_zcopy_SOURCES = tests/zcopy.c $(SN_TEST_COMMON)
+tests_bin_zcopy_LDADD = libnccl.la -lm -lpthread
+tests_bin_zcopy_LDFLAGS = $(SN_TEST_LINKFLAGS)
+TESTS += tests/coll-shm-zcopy.sh tests/zcopy.sh tests/shm-numa.sh
+EXTRA_DIST += tests/coll-shm-zcopy.sh tests/zcopy.sh tests/shm-numa.sh

@@ -27,6 +27,7 @@ ITERS=
 WARMUP=
 OUT=
 INSTALL=1
+SNCCL_ARGS=
 OMPI_BIND=default
 
 usage() {
@@ -46,6 +47,8 @@ usage: $0 [options] [BUILD_DIR]
       --ompi-bind default|none|core|socket   mpirun's --bind-to (default: Open MPI's
                             own policy, no --bind-to on the command line; see README)
       --no-install          never apt-get install missing peers (root only does)
+      --snccl-args "..."    extra arguments for snccl's *_perf tools, e.g. "-R 1":
+                            ncclMemAlloc'd, registered buffers (zero-copy on one host)
   -h, --help
 EOF
 }
@@ -64,6 +67,7 @@ while [ $# -gt 0 ]; do
     -o|--out) OUT=$2; shift 2 ;;
     --ompi-bind) OMPI_BIND=$2; shift 2 ;;
     --no-install) INSTALL=0; shift ;;
+    --snccl-args) SNCCL_ARGS=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     *) BUILD=$1; shift ;;
@@ -225,7 +229,7 @@ record() { # round lib coll np label log -- command...
 
 {
   echo "# compare.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname): $NCPU CPUs, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null)"
-  echo "# snccl: $(git -C "$SRC" describe --always --dirty 2>/dev/null || echo unknown) ($BUILD)"
+  echo "# snccl: $(git -C "$SRC" describe --always --dirty 2>/dev/null || echo unknown) ($BUILD)${SNCCL_ARGS:+; tools run with $SNCCL_ARGS}"
   [ "$HAVE_OMPI" = 1 ] && echo "# Open MPI: $(mpirun --version 2>/dev/null | head -1); ${MPIRUN[*]}"
   [ "$HAVE_GLOO" = 1 ] && echo "# Gloo: $(dpkg-query -W -f '${Package} ${Version}' libgloo-dev 2>/dev/null || echo installed), tcp over 127.0.0.1, FileStore rendezvous"
   echo "# ranks: $RANKS; sizes: $SIZES; rounds: $ROUNDS; collectives: $COLLS; timeout ${TIMEOUT}s"
@@ -250,7 +254,7 @@ for round in $(seq 1 "$ROUNDS"); do
         tag="r$round-$coll-np$np-$bytes"
         printf 'compare: round %s/%s %s np=%s %s:' "$round" "$ROUNDS" "$coll" "$np" "$(human "$bytes")" >&2
         [ "$HAVE_SNCCL" = 1 ] && record "$round" snccl "$coll" "$np" "$bytes" "$OUT/logs/$tag-snccl.log" -- \
-          "$BUILD/perf/$tool" -P "$np" "${args[@]}"
+          "$BUILD/perf/$tool" -P "$np" "${args[@]}" $SNCCL_ARGS
         [ "$HAVE_OMPI" = 1 ] && record "$round" ompi "$coll" "$np" "$bytes" "$OUT/logs/$tag-ompi.log" -- \
           "${MPIRUN[@]}" -np "$np" "$PEERS/ompi_coll_perf" -C "$coll" "${args[@]}"
         [ "$HAVE_GLOO" = 1 ] && [ "$coll" = allreduce ] &&

@@ -67,6 +67,10 @@ void sn_task_bytes(const sn_task_t *t, size_t *in_p, size_t *out_p);
 sn_status_t sn_check_group(const sn_task_t *tasks, int ntasks);
 /* Runs tasks on host-addressable buffers now, in this thread. */
 sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks);
+/* Zero-copy (misc.c): every collective task on a communicator with the path
+ * publishes its state; alone (not grouped with other work) and with
+ * registered shareable buffers on every rank, it runs (*done_p 1). */
+sn_status_t sn_api_zc_try(sn_task_t *t, int alone, int *done_p);
 /* Classifies the task's buffers (device, managed, host) and checks its
  * stream; fn names the call in a WARN. */
 sn_status_t sn_task_classify(sn_task_t *t, const char *fn);

@@ -192,6 +192,11 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
         continue;
       }
       if (t->count == 0) continue;
+      if (c->zc) {
+        int zdone = 0;
+        SN_CHECK_GOTO(sn_api_zc_try(t, ntasks == 1, &zdone), st, fail);
+        if (zdone) continue;
+      }
       sn_op_desc_t d;
       sn_task_desc(t, &d);
       sn_algo_t algo;

@@ -4,7 +4,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -12,6 +14,8 @@
 #include "snccl.h"
 #include "dev/dev.h"
 #include "kernels/kernels.h"
+#include "transports/shm/zcopy.h"
+#include "util/param.h"
 
 ncclResult_t sn_api_result(sn_status_t st)
 {
@@ -88,6 +92,90 @@ SN_API(void, ncclResetDebugInit, void) { sn_log_reset(); }
 
 __attribute__((visibility("default"))) void ncclResetDebugInitInternal(void) { sn_log_reset(); }
 
+/* Host memory from ncclMemAlloc is a memfd mapping, so that local peers can
+ * map it (zero-copy collectives, transports/shm/zcopy.h). The table maps
+ * each allocation to its fd and an id that is never reused. Where memfds are
+ * missing, plain memory (peers then use the message path). */
+typedef struct {
+  uint8_t *base;
+  size_t size;
+  int fd;
+  uint64_t id;
+} sn_mem_t;
+
+static pthread_mutex_t sn_mem_lock = PTHREAD_MUTEX_INITIALIZER;
+static sn_mem_t *sn_mems;
+static int sn_nmems, sn_cap_mems;
+static uint64_t sn_mem_next_id;
+
+static sn_status_t sn_mem_share_alloc(size_t size, void **p_p)
+{
+  size_t len = (size + 4095) & ~(size_t)4095;
+  int fd = (int)memfd_create("snccl-mem", MFD_CLOEXEC);
+  if (fd < 0) return SN_ERR_UNSUPPORTED;
+  void *p = MAP_FAILED;
+  if (ftruncate(fd, (off_t)len) == 0) p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    close(fd);
+    return SN_ERR_SYSTEM;
+  }
+  pthread_mutex_lock(&sn_mem_lock);
+  if (sn_nmems == sn_cap_mems) {
+    int n = sn_cap_mems ? sn_cap_mems * 2 : 16;
+    sn_mem_t *m = realloc(sn_mems, (size_t)n * sizeof(*m));
+    if (!m) {
+      pthread_mutex_unlock(&sn_mem_lock);
+      munmap(p, len);
+      close(fd);
+      return SN_ERR_SYSTEM;
+    }
+    sn_mems = m;
+    sn_cap_mems = n;
+  }
+  sn_mems[sn_nmems++] = (sn_mem_t){p, len, fd, ++sn_mem_next_id};
+  pthread_mutex_unlock(&sn_mem_lock);
+  SN_INFO(SN_LOG_ALLOC, "ncclMemAlloc: %zu bytes at %p (memfd %d, shareable)", size, p, fd);
+  *p_p = p;
+  return SN_OK;
+}
+
+/* 1 if p was one of ours (now unmapped). */
+static int sn_mem_share_free(void *p)
+{
+  pthread_mutex_lock(&sn_mem_lock);
+  for (int i = 0; i < sn_nmems; i++) {
+    if (sn_mems[i].base != p) continue;
+    sn_mem_t m = sn_mems[i];
+    sn_mems[i] = sn_mems[--sn_nmems];
+    pthread_mutex_unlock(&sn_mem_lock);
+    munmap(m.base, m.size);
+    close(m.fd);
+    return 1;
+  }
+  pthread_mutex_unlock(&sn_mem_lock);
+  return 0;
+}
+
+/* Where [p, p + len) lives, if inside one shareable allocation. */
+static int sn_mem_share_find(const void *p, size_t len, sn_zc_buf_t *b)
+{
+  const uint8_t *q = p;
+  int found = 0;
+  pthread_mutex_lock(&sn_mem_lock);
+  for (int i = 0; i < sn_nmems && !found; i++) {
+    const sn_mem_t *m = &sn_mems[i];
+    if (q < m->base || q + len > m->base + m->size) continue;
+    b->fd = m->fd;
+    b->pad = 0;
+    b->id = m->id;
+    b->off = (uint64_t)(q - m->base);
+    b->size = m->size;
+    found = 1;
+  }
+  pthread_mutex_unlock(&sn_mem_lock);
+  return found;
+}
+
 SN_API(ncclResult_t, ncclMemAlloc, void **ptr, size_t size)
 {
   if (ptr == NULL) {
@@ -111,6 +199,10 @@ SN_API(ncclResult_t, ncclMemAlloc, void **ptr, size_t size)
     *ptr = p;
     return ncclSuccess;
   }
+  if (sn_mem_share_alloc(size, &p) == SN_OK) {
+    *ptr = p;
+    return ncclSuccess;
+  }
   int rc = posix_memalign(&p, 4096, size);
   if (rc != 0) {
     SN_WARN("ncclMemAlloc : cannot allocate %zu bytes of host memory: %s", size, strerror(rc));
@@ -131,7 +223,7 @@ SN_API(ncclResult_t, ncclMemFree, void *ptr)
     }
     return ncclSuccess;
   }
-  free(ptr);
+  if (!sn_mem_share_free(ptr)) free(ptr);
   return ncclSuccess;
 }
 
@@ -140,13 +232,48 @@ SN_API(ncclResult_t, ncclMemFree, void *ptr)
  * rank together: device buffers exchange IPC handles then, and when every
  * rank is on this host each maps every peer's buffer, so peers can read and
  * write each other's windows directly (sn_win_peer). */
-typedef struct {
+typedef struct sn_reg {
   uint64_t magic;
   void *buf;
   size_t size;
   sn_comm_t *comm;
   void **peer; /* window: each rank's buffer mapped here (own = buf), or NULL */
+  struct sn_reg *next; /* every live registration, for zero-copy look-ups */
 } sn_reg_t;
+
+static pthread_mutex_t sn_reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static sn_reg_t *sn_regs;
+
+static void sn_reg_link(sn_reg_t *r)
+{
+  pthread_mutex_lock(&sn_reg_lock);
+  r->next = (struct sn_reg *)sn_regs;
+  sn_regs = r;
+  pthread_mutex_unlock(&sn_reg_lock);
+}
+
+static void sn_reg_unlink(sn_reg_t *r)
+{
+  pthread_mutex_lock(&sn_reg_lock);
+  for (sn_reg_t **pp = &sn_regs; *pp; pp = (sn_reg_t **)&(*pp)->next)
+    if (*pp == r) {
+      *pp = (sn_reg_t *)r->next;
+      break;
+    }
+  pthread_mutex_unlock(&sn_reg_lock);
+}
+
+/* Whether [p, p + len) is inside one registration on comm. */
+static int sn_reg_covers(const sn_comm_t *c, const void *p, size_t len)
+{
+  const uint8_t *q = p;
+  int found = 0;
+  pthread_mutex_lock(&sn_reg_lock);
+  for (const sn_reg_t *r = sn_regs; r && !found; r = (const sn_reg_t *)r->next)
+    found = r->comm == c && q >= (const uint8_t *)r->buf && q + len <= (const uint8_t *)r->buf + r->size;
+  pthread_mutex_unlock(&sn_reg_lock);
+  return found;
+}
 #define SN_REG_MAGIC 0x736e7265676e6f6dull
 
 typedef struct {
@@ -231,6 +358,7 @@ static sn_status_t sn_reg_free(const char *fn, const char *by, ncclComm_t comm, 
     return SN_ERR_INVALID_ARG;
   }
   sn_win_unmap(r);
+  sn_reg_unlink(r);
   r->magic = 0;
   free(r);
   return SN_OK;
@@ -240,7 +368,10 @@ SN_API(ncclResult_t, ncclCommRegister, const ncclComm_t comm, void *buff, size_t
 {
   sn_reg_t *r;
   sn_status_t st = sn_reg_new("ncclCommRegister", comm, buff, size, handle, "handle", &r);
-  if (st == SN_OK) *handle = r;
+  if (st == SN_OK) {
+    sn_reg_link(r);
+    *handle = r;
+  }
   return sn_api_result(st);
 }
 
@@ -258,8 +389,12 @@ SN_API(ncclResult_t, ncclCommWindowRegister, ncclComm_t comm, void *buff, size_t
   sn_reg_t *r = NULL;
   sn_status_t st = sn_reg_new("ncclCommWindowRegister", comm, buff, size, win, "win", &r);
   if (st == SN_OK) st = sn_win_exchange(r);
-  if (st == SN_OK) *win = (ncclWindow_t)(void *)r;
-  else if (r) free(r);
+  if (st == SN_OK) {
+    sn_reg_link(r);
+    *win = (ncclWindow_t)(void *)r;
+  } else if (r) {
+    free(r);
+  }
   return sn_api_result(st);
 }
 
@@ -267,6 +402,64 @@ SN_API(ncclResult_t, ncclCommWindowDeregister, ncclComm_t comm, ncclWindow_t win
 {
   return sn_api_result(
       sn_reg_free("ncclCommWindowDeregister", "ncclCommWindowRegister", comm, (void *)win));
+}
+
+/* ------------------------------------------------------------ zero-copy */
+
+/* A buffer qualifies when it is registered on this communicator and lies in
+ * one ncclMemAlloc allocation. Registered memory from elsewhere (malloc,
+ * the stack) cannot be mapped by peers: it takes the message path, where
+ * SNCCL_SHM_CMA=1 gives it single-copy transfers. */
+static int sn_zc_buf(const sn_comm_t *c, const void *p, size_t len, sn_zc_buf_t *b)
+{
+  b->fd = -1;
+  if (len == 0 || p == NULL) return 0;
+  return sn_reg_covers(c, p, len) && sn_mem_share_find(p, len, b);
+}
+
+sn_status_t sn_api_zc_try(sn_task_t *t, int alone, int *done_p)
+{
+  sn_comm_t *c = t->comm;
+  *done_p = 0;
+  if (t->stream_ordered || t->count == 0 || !sn_zc_eligible(c->zc, t->coll, &t->red)) return SN_OK;
+  sn_zc_op_t op;
+  memset(&op, 0, sizeof(op));
+  op.coll = t->coll;
+  op.dtype = t->dtype;
+  op.red = t->red;
+  op.count = t->count;
+  op.root = t->root;
+  op.send = t->sendbuf;
+  op.recv = t->recvbuf;
+  op.sbuf.fd = op.rbuf.fd = -1;
+  size_t in, out, n = t->count * sn_dtype_size(t->dtype);
+  sn_task_bytes(t, &in, &out);
+  const uint8_t *s = t->sendbuf, *r = t->recvbuf;
+  int candidate = alone && n >= (size_t)sn_param_int(SN_P_SHM_ZCOPY_MIN);
+  /* overlap other than the collective's own in-place form, and all-to-all
+   * in place (a peer reads the block this rank overwrites): message path */
+  if (candidate && s && r && in && out && s < r + out && r < s + in) {
+    int inplace = 0;
+    switch (t->coll) {
+    case SN_COLL_ALLREDUCE:
+    case SN_COLL_REDUCE:
+    case SN_COLL_BROADCAST: inplace = s == r; break;
+    case SN_COLL_REDUCESCATTER: inplace = r == s + (size_t)c->rank * n; break;
+    case SN_COLL_ALLGATHER: inplace = s == r + (size_t)c->rank * n; break;
+    default: break;
+    }
+    candidate = inplace;
+  }
+  unsigned needs = sn_zc_needs(c->zc, &op);
+  if (candidate && (needs & 1) && !sn_zc_buf(c, s, in, &op.sbuf)) candidate = 0;
+  if (candidate && (needs & 2) && !sn_zc_buf(c, r, out, &op.rbuf)) candidate = 0;
+  sn_status_t st = sn_zc_run(c->zc, &op, candidate, done_p);
+  if (*done_p) {
+    c->op_seq++;
+    SN_INFO(SN_LOG_COLL, "%s count %zu %s: zero-copy over registered buffers", sn_coll_name(t->coll), t->count,
+            sn_dtype_name(t->dtype));
+  }
+  return st;
 }
 
 /* ------------------------------------------------------------ reduction ops */

@@ -11,6 +11,7 @@
  */
 #include "comm/comm.h"
 #include "dev/direct.h"
+#include "transports/shm/zcopy.h"
 #include "topo/topo.h"
 #include "topo/scan.h"
 #include "topo/view.h"
@@ -293,6 +294,27 @@ static sn_status_t sn_comm_dd_allgather(void *ctx, void *buf, size_t size)
   return sn_bootstrap_allgather(((sn_comm_t *)ctx)->bs, buf, size);
 }
 
+static int sn_comm_zc_dead(void *ctx, int r) { return sn_engine_peer_dead(&((sn_comm_t *)ctx)->eng, r); }
+
+/* Zero-copy host collectives: every rank on this host, in one domain, with
+ * shared memory and no device backend (the same on every rank). */
+static sn_status_t sn_comm_zc_setup(sn_comm_t *c)
+{
+  int on = c->local_nranks == c->nranks && c->nranks > 1 && c->topo.ndomains <= 1 && !c->dev &&
+           !sn_param_int(SN_P_SHM_DISABLE) && sn_param_int(SN_P_SHM_ZCOPY);
+  if (!on) return SN_OK;
+  int32_t *pids = calloc((size_t)c->nranks, sizeof(*pids));
+  if (!pids) return SN_ERR_SYSTEM;
+  for (int r = 0; r < c->nranks; r++) pids[r] = c->peers[r].pid;
+  sn_zc_config_t zc = {c->rank, c->nranks, c->comm_id, pids, (uint64_t)sn_param_int(SN_P_TIMEOUT_MS) * 1000000ull,
+                       &c->abort_flag, c->eng.oversubscribed, (size_t)sn_param_int(SN_P_SHM_ZCOPY_CHUNK),
+                       (size_t)sn_param_int(SN_P_SHM_NT_MIN), sn_comm_dd_allgather, sn_comm_zc_dead, c};
+  if (zc.chunk < 4096) zc.chunk = 4096;
+  sn_status_t st = sn_zc_setup(&zc, &c->zc);
+  free(pids);
+  return st;
+}
+
 /* Everything after the bootstrap exists: peer info, transports, barrier. */
 static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
 {
@@ -379,6 +401,7 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
     if (dc.scratch_bytes < 4096) dc.scratch_bytes = 4096;
     SN_CHECK_GOTO(sn_dd_setup(&dc, &c->dd), st, out);
   }
+  SN_CHECK_GOTO(sn_comm_zc_setup(c), st, out);
   c->flight = calloc(1, sizeof(*c->flight));
   if (c->flight) {
     c->flight->rank = c->rank;
@@ -559,6 +582,8 @@ static void sn_comm_release(sn_comm_t *c)
   }
   sn_trace_close(c->eng.trace); /* writes the file: destroy, or abort (best effort) */
   c->eng.trace = NULL;
+  sn_zc_fini(c->zc);
+  c->zc = NULL;
   if (c->eng.send) sn_engine_fini(&c->eng);
   sn_bootstrap_fini(c->bs);
   c->bs = NULL;

@@ -88,6 +88,7 @@ typedef struct sn_comm {
   struct sn_dd *dd;   /* device-direct collectives among this host's ranks, or NULL */
   sn_flight_t *flight; /* last operations, for hang diagnosis (engine/flight.h) */
   uint64_t dd_seq;    /* device-direct operations submitted */
+  struct sn_zc *zc;   /* zero-copy host collectives (transports/shm/zcopy.h), or NULL */
 } sn_comm_t;
 
 /* A communicator shell (identity, config) that sn_comm_join brings up; used

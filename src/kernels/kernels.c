@@ -593,6 +593,50 @@ void sn_kernel_copy(void *dst, const void *src, size_t bytes)
     memmove(dst, src, bytes);
 }
 
+/* Streaming (non-temporal) stores bypass the cache: for an output that is
+ * large and not read again soon they save the read-for-ownership of every
+ * destination line and leave the cache to the inputs. The fence orders them
+ * before whatever flag the caller releases next. */
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx2"))) static void sn_copy_nt_avx2(uint8_t *d, const uint8_t *s, size_t n)
+{
+  size_t head = (32 - ((uintptr_t)d & 31)) & 31;
+  if (head > n) head = n;
+  memcpy(d, s, head);
+  d += head;
+  s += head;
+  n -= head;
+  size_t i = 0;
+  for (; i + 128 <= n; i += 128) {
+    __m256i a = _mm256_loadu_si256((const __m256i *)(s + i));
+    __m256i b = _mm256_loadu_si256((const __m256i *)(s + i + 32));
+    __m256i c = _mm256_loadu_si256((const __m256i *)(s + i + 64));
+    __m256i e = _mm256_loadu_si256((const __m256i *)(s + i + 96));
+    _mm256_stream_si256((__m256i *)(d + i), a);
+    _mm256_stream_si256((__m256i *)(d + i + 32), b);
+    _mm256_stream_si256((__m256i *)(d + i + 64), c);
+    _mm256_stream_si256((__m256i *)(d + i + 96), e);
+  }
+  _mm_sfence();
+  memcpy(d + i, s + i, n - i);
+}
+#endif
+
+void sn_kernel_copy_nt(void *dst, const void *src, size_t bytes)
+{
+  if (bytes == 0 || dst == src) return;
+#if defined(__x86_64__)
+  const uint8_t *s = src;
+  uint8_t *d = dst;
+  if (bytes >= 4096 && (d + bytes <= s || s + bytes <= d) && __builtin_cpu_supports("avx2")) {
+    sn_copy_nt_avx2(d, s, bytes);
+    return;
+  }
+#endif
+  memmove(dst, src, bytes);
+}
+
 /* ---- names, sizes and out-of-line conversions ---------------------------- */
 
 size_t sn_dtype_size(sn_dtype_t dt)

@@ -61,6 +61,9 @@ void sn_kernel_div(sn_dtype_t dt, void *dst, const void *src, size_t count, uint
 
 /* Plain copy (memcpy semantics, non-overlapping). */
 void sn_kernel_copy(void *dst, const void *src, size_t bytes);
+/* The same with non-temporal stores where the CPU has them (AVX2), ending
+ * with a store fence; for large outputs nobody reads soon. */
+void sn_kernel_copy_nt(void *dst, const void *src, size_t bytes);
 
 /* Narrow float conversions, round to nearest even. */
 float sn_half_to_float(uint16_t h);

@@ -728,6 +728,25 @@ static void test_misc(void)
   CHECK(memcmp(dst + 3, src + 1, 257) == 0 && dst[2] == 0 && dst[260] == 0, "copy");
   sn_kernel_copy(dst, dst, 10);
 
+  /* streaming-store copy: every length and misalignment around the 32-byte
+   * vector and the 128-byte loop, and past the 4 KiB threshold; the bytes
+   * either side of the destination stay untouched */
+  enum { BIG = 3 * 4096 + 300 };
+  unsigned char *s = malloc(BIG + 64), *d = malloc(BIG + 64);
+  CHECK(s && d, "out of memory");
+  for (size_t i = 0; s && d && i < BIG + 64; i++) s[i] = (unsigned char)(i * 13 + 5);
+  static const size_t lens[] = {0, 1, 31, 4095, 4096, 4097, 4096 + 127, 3 * 4096 + 33};
+  for (size_t li = 0; s && d && li < sizeof(lens) / sizeof(lens[0]); li++)
+    for (size_t so = 0; so < 3; so++)
+      for (size_t doff = 1; doff < 40; doff += 19) {
+        memset(d, 0xEE, BIG + 64);
+        sn_kernel_copy_nt(d + doff, s + so, lens[li]);
+        int ok = memcmp(d + doff, s + so, lens[li]) == 0 && d[doff - 1] == 0xEE && d[doff + lens[li]] == 0xEE;
+        CHECK(ok, "copy_nt len %zu src+%zu dst+%zu", lens[li], so, doff);
+      }
+  free(s);
+  free(d);
+
   static const char *const names[SN_DT_COUNT] = {
       "int8", "uint8", "int32", "uint32", "int64", "uint64",
       "half", "float", "double", "bfloat16", "f8e4m3", "f8e5m2"};

@@ -26,6 +26,12 @@
  * that its local peers map at init; whoever publishes a message or frees a
  * slot for a rank bumps that rank's bell and wakes it only if it is asleep.
  * Bell names are unlinked once init is complete.
+ *
+ * NUMA: each rank publishes the node it runs on (getcpu at init); a ring's
+ * pages are placed on its receiver's node (mbind MPOL_PREFERRED on the
+ * object before its pages are reserved), since the receiver reads every
+ * byte and reduces from the slot in place. On by default only when the
+ * machine has more than one node; SNCCL_SHM_NUMA=1 forces it (tests).
  */
 #include <errno.h>
 #include <limits.h>
@@ -79,7 +85,7 @@ typedef struct {
 typedef struct {
   uint64_t host_hash;
   int32_t pid;
-  int32_t pad;
+  int32_t node1; /* NUMA node + 1, 0: unknown */
   uint64_t probe_addr;
 } sn_shm_blob_t;
 
@@ -92,7 +98,41 @@ typedef struct {
   sn_shm_bell_t **bells;      /* local peers' bells, NULL for remote ranks */
   char *cma;                  /* CMA from this peer works */
   size_t cma_min;
+  int *node1;                 /* every local rank's NUMA node + 1 (0: unknown) */
+  int numa;                   /* place rings on their receiver's node */
 } sn_shm_ctx_t;
+
+/* This thread's NUMA node + 1 now, 0 when unknown. */
+static int sn_shm_my_node1(void)
+{
+  unsigned cpu = 0, node = 0;
+  if (syscall(SYS_getcpu, &cpu, &node, NULL) != 0) return 0;
+  return (int)node + 1;
+}
+
+static int sn_shm_numa_nodes(void)
+{
+  int n = 0;
+  char path[64];
+  for (int i = 0; i < 1024; i++) {
+    snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", i);
+    if (access(path, F_OK) == 0) n++;
+    else if (i > 0 && n == 0) break;
+    else if (n > 0 && i >= n + 64) break; /* node numbers may have holes */
+  }
+  return n;
+}
+
+#define SN_MPOL_PREFERRED 1
+/* Prefers `node` for the pages of [p, p + len) of a shared object (the
+ * object's own policy: pages reserved later by anyone follow it). */
+static int sn_shm_mbind(void *p, size_t len, int node)
+{
+  unsigned long mask[16] = {0};
+  if (node < 0 || node >= (int)(sizeof(mask) * 8)) return -1;
+  mask[node / (8 * sizeof(long))] = 1ul << (node % (8 * sizeof(long)));
+  return (int)syscall(SYS_mbind, p, len, SN_MPOL_PREFERRED, mask, sizeof(mask) * 8, 0u);
+}
 
 static void sn_bell_name(char *buf, size_t len, uint64_t comm_id, int rank)
 {
@@ -195,8 +235,14 @@ static sn_status_t sn_shm_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, vo
     free(c);
     return SN_ERR_SYSTEM;
   }
-  sn_shm_blob_t blob = {env->host_hash, (int32_t)getpid(), 0, (uint64_t)(uintptr_t)&sn_shm_cma_probe};
+  int numa = (int)sn_param_int(SN_P_SHM_NUMA);
+  c->numa = numa > 0 || (numa < 0 && sn_shm_numa_nodes() > 1);
+  c->node1 = calloc((size_t)env->nranks, sizeof(*c->node1));
+  if (!c->node1) c->numa = 0;
+  sn_shm_blob_t blob = {env->host_hash, (int32_t)getpid(), c->numa ? sn_shm_my_node1() : 0,
+                        (uint64_t)(uintptr_t)&sn_shm_cma_probe};
   memcpy(my_blob, &blob, sizeof(blob));
+  if (c->node1) c->node1[env->rank] = blob.node1;
   *ctx_p = c;
   return SN_OK;
 }
@@ -210,6 +256,7 @@ static sn_status_t sn_shm_comm_setup(void *vctx)
     memcpy(&b, c->env.blobs + (size_t)r * SN_TP_BLOB_BYTES, sizeof(b));
     if (r == c->env.rank || b.host_hash != c->env.host_hash) continue;
     c->pids[r] = b.pid;
+    if (c->node1) c->node1[r] = b.node1;
     char name[64];
     sn_bell_name(name, sizeof(name), c->env.comm_id, r);
     c->bells[r] = sn_bell_map(name, 0);
@@ -247,6 +294,7 @@ static void sn_shm_comm_fini(void *vctx)
   free(c->bells);
   free(c->cma);
   free(c->pids);
+  free(c->node1);
   free(c);
 }
 
@@ -321,6 +369,22 @@ static sn_status_t sn_shm_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t 
     free(c);
     return SN_ERR_SYSTEM;
   }
+  void *p = mmap(NULL, c->map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED) {
+    SN_WARN("Call to mmap %s (%zu bytes) failed: %s", c->name, c->map_bytes, strerror(errno));
+    close(fd);
+    free(c);
+    return SN_ERR_SYSTEM;
+  }
+  /* before any page exists: the receiver's node (both ends ask the same) */
+  int node1 = ctx->numa ? ctx->node1[dst] : 0;
+  if (node1 > 0) {
+    if (sn_shm_mbind(p, c->map_bytes, node1 - 1) == 0)
+      SN_INFO(SN_LOG_SHM, "shm link %s: pages on NUMA node %d (receiver rank %d)", c->name, node1 - 1, dst);
+    else
+      SN_INFO(SN_LOG_SHM, "shm link %s: mbind to NUMA node %d failed: %s (pages stay where first touched)", c->name,
+              node1 - 1, strerror(errno));
+  }
   struct stat sb;
   if (fstat(fd, &sb) == 0 && (size_t)sb.st_size < c->map_bytes) {
     int rc = posix_fallocate(fd, 0, (off_t)c->map_bytes);
@@ -328,19 +392,14 @@ static sn_status_t sn_shm_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t 
       SN_WARN("shared memory: cannot reserve %zu bytes for %s in /dev/shm: %s (a container needs a larger "
               "/dev/shm, e.g. --shm-size; or set NCCL_SHM_DISABLE=1 to use sockets)",
               c->map_bytes, c->name, strerror(rc));
+      munmap(p, c->map_bytes);
       close(fd);
       shm_unlink(c->name);
       free(c);
       return SN_ERR_SYSTEM;
     }
   }
-  void *p = mmap(NULL, c->map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close(fd);
-  if (p == MAP_FAILED) {
-    SN_WARN("Call to mmap %s (%zu bytes) failed: %s", c->name, c->map_bytes, strerror(errno));
-    free(c);
-    return SN_ERR_SYSTEM;
-  }
   c->hdr = p;
   c->slots = (uint8_t *)p + sn_shm_hdr_bytes();
   /* second to attach removes the name: nothing stays behind in /dev/shm */

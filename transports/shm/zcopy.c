@@ -1,0 +1,526 @@
+/*
+ * zcopy.c -- zero-copy collectives over peers' mapped buffers (see zcopy.h).
+ *
+ * Peers' allocations are opened through /proc/<pid>/fd/<fd> (the access
+ * rule is ptrace "read", the same as for cross-memory attach); each mapping
+ * is cached per peer by the allocation's id, so a buffer is mapped once.
+ * A peer that frees an allocation does not unmap it here: the pages live
+ * until the cache slot is reused (SN_ZC_CACHE per peer) or the communicator
+ * goes, and a new allocation never reuses an id.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kernels/kernels.h"
+#include "transports/shm/zcopy.h"
+#include "util/backoff.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define SN_ZC_CACHE 16
+#define SN_ZC_BLOCK (64 * 1024)     /* reduction block: the destination stays in cache across sources */
+#define SN_ZC_ALIGN 64              /* slice boundaries, in bytes */
+#define SN_ZC_LIVE_NS (20 * 1000000ull)
+/* All-reduce of at most this many bytes, out of place on every rank: one
+ * shot (every rank reduces the whole vector from every send buffer; one
+ * barrier instead of two, p x the reads: small calls are latency-bound). */
+#define SN_ZC_ONESHOT_BYTES (256 * 1024)
+#define SN_ZC_PROBE_MAGIC 0x736e7a636f707921ull
+
+typedef struct {
+  _Atomic uint64_t word;   /* seq << 1 | capable */
+  _Atomic uint64_t arrive; /* barriers reached */
+  _Atomic uint64_t fail;   /* seq of a call this rank gave up in, 0 */
+  uint64_t count;
+  uint32_t coll, dtype, op, root;
+  uint32_t inplace; /* send == recv (all-reduce) */
+  uint8_t pad0[64 - 44];
+  sn_zc_buf_t sbuf, rbuf; /* 2 x 32 bytes */
+} sn_zc_slot_t;
+
+typedef struct {
+  uint64_t id;
+  uint8_t *base;
+  size_t size;
+} sn_zc_map_t;
+
+struct sn_zc {
+  sn_zc_config_t cfg;
+  int32_t *pids;
+  sn_zc_slot_t *slots;
+  size_t shm_bytes;
+  uint64_t seq, bar, runs;
+  sn_zc_map_t *cache; /* nranks x SN_ZC_CACHE */
+  unsigned *next;     /* per peer: the cache slot to reuse next */
+  uint8_t *tmp;       /* SN_ZC_BLOCK: an in-place block set aside while reducing */
+};
+
+typedef struct {
+  int32_t pid, fd, ok, pad;
+} sn_zc_hello_t;
+
+static int sn_zc_open_peer_fd(int32_t pid, int32_t fd)
+{
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, (int)fd);
+  return open(path, O_RDWR | O_CLOEXEC);
+}
+
+void sn_zc_fini(sn_zc_t *zc)
+{
+  if (!zc) return;
+  for (int i = 0; zc->cache && i < zc->cfg.nranks * SN_ZC_CACHE; i++)
+    if (zc->cache[i].base) munmap(zc->cache[i].base, zc->cache[i].size);
+  if (zc->slots) munmap(zc->slots, zc->shm_bytes);
+  free(zc->cache);
+  free(zc->next);
+  free(zc->tmp);
+  free(zc->pids);
+  free(zc);
+}
+
+static sn_status_t sn_zc_agree(const sn_zc_config_t *cfg, sn_zc_hello_t *all, int ok, int *all_ok)
+{
+  all[cfg->rank].ok = ok;
+  SN_CHECK(cfg->allgather(cfg->ctx, all, sizeof(*all)));
+  *all_ok = 1;
+  for (int r = 0; r < cfg->nranks; r++) *all_ok &= all[r].ok;
+  return SN_OK;
+}
+
+sn_status_t sn_zc_setup(const sn_zc_config_t *cfg, sn_zc_t **zc_p)
+{
+  *zc_p = NULL;
+  sn_status_t st = SN_OK;
+  int ok = 1, all_ok = 0, fd = -1, probe = -1;
+  char name[64];
+  snprintf(name, sizeof(name), "/snccl-%016" PRIx64 "-zc", cfg->comm_id);
+  sn_zc_t *zc = calloc(1, sizeof(*zc));
+  sn_zc_hello_t *all = calloc((size_t)cfg->nranks, sizeof(*all));
+  if (!zc || !all) ok = 0;
+  if (ok) {
+    zc->cfg = *cfg;
+    zc->pids = calloc((size_t)cfg->nranks, sizeof(*zc->pids));
+    zc->cache = calloc((size_t)cfg->nranks * SN_ZC_CACHE, sizeof(*zc->cache));
+    zc->next = calloc((size_t)cfg->nranks, sizeof(*zc->next));
+    zc->shm_bytes = (size_t)cfg->nranks * sizeof(sn_zc_slot_t);
+    zc->tmp = aligned_alloc(64, SN_ZC_BLOCK);
+    ok = zc->pids && zc->cache && zc->next && zc->tmp;
+    if (ok) memcpy(zc->pids, cfg->pids, (size_t)cfg->nranks * sizeof(*zc->pids));
+  }
+  /* 1: a probe memfd that every peer must be able to open and read */
+  if (ok) {
+    probe = (int)memfd_create("snccl-zc-probe", MFD_CLOEXEC);
+    uint64_t magic = SN_ZC_PROBE_MAGIC ^ cfg->comm_id;
+    if (probe < 0 || pwrite(probe, &magic, sizeof(magic), 0) != (ssize_t)sizeof(magic)) ok = 0;
+    all[cfg->rank].pid = (int32_t)getpid();
+    all[cfg->rank].fd = probe;
+  }
+  if (ok && cfg->rank == 0) {
+    shm_unlink(name); /* a stale one from a crashed job with the same id */
+    fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    /* reserved now: a full /dev/shm must turn the path off, not raise SIGBUS later */
+    if (fd < 0 || posix_fallocate(fd, 0, (off_t)zc->shm_bytes) != 0) {
+      SN_INFO(SN_LOG_SHM, "zero-copy: cannot create %s (%zu bytes): %s", name, zc->shm_bytes, strerror(errno));
+      ok = 0;
+    }
+  }
+  SN_CHECK_GOTO(sn_zc_agree(cfg, all, ok, &all_ok), st, out);
+  if (!all_ok) goto out;
+  /* 2: open every peer's probe, map the block */
+  for (int r = 0; ok && r < cfg->nranks; r++) {
+    if (r == cfg->rank) continue;
+    int pfd = sn_zc_open_peer_fd(all[r].pid, all[r].fd);
+    uint64_t got = 0;
+    if (pfd < 0 || pread(pfd, &got, sizeof(got), 0) != (ssize_t)sizeof(got) ||
+        got != (SN_ZC_PROBE_MAGIC ^ cfg->comm_id)) {
+      SN_INFO(SN_LOG_SHM, "zero-copy: cannot open rank %d's memory (pid %d): %s; registered buffers use the message "
+              "path", r, (int)all[r].pid, pfd < 0 ? strerror(errno) : "wrong contents");
+      ok = 0;
+    }
+    if (pfd >= 0) close(pfd);
+  }
+  if (ok && fd < 0) fd = shm_open(name, O_RDWR, 0600);
+  if (ok && fd < 0) {
+    SN_INFO(SN_LOG_SHM, "zero-copy: shm_open %s: %s", name, strerror(errno));
+    ok = 0;
+  }
+  if (ok) {
+    void *m = mmap(NULL, zc->shm_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) ok = 0;
+    else zc->slots = m;
+  }
+  SN_CHECK_GOTO(sn_zc_agree(cfg, all, ok, &all_ok), st, out);
+  if (cfg->rank == 0) shm_unlink(name); /* everyone has it mapped, or gave up */
+  if (!all_ok) goto out;
+  SN_INFO(SN_LOG_SHM, "zero-copy: on for %d ranks (registered ncclMemAlloc buffers are read in place)", cfg->nranks);
+  *zc_p = zc;
+  zc = NULL;
+out:
+  if (probe >= 0) close(probe);
+  if (fd >= 0) close(fd);
+  if (zc && cfg->rank == 0) shm_unlink(name);
+  sn_zc_fini(zc);
+  free(all);
+  return st;
+}
+
+int sn_zc_eligible(const sn_zc_t *zc, sn_coll_t coll, const sn_red_t *red)
+{
+  if (!zc) return 0;
+  switch (coll) {
+  case SN_COLL_ALLREDUCE:
+  case SN_COLL_REDUCE:
+  case SN_COLL_REDUCESCATTER: return !red->prescale;
+  case SN_COLL_BROADCAST:
+  case SN_COLL_ALLGATHER:
+  case SN_COLL_ALLTOALL: return 1;
+  default: return 0;
+  }
+}
+
+static unsigned sn_zc_needs_of(const sn_zc_op_t *op, int me)
+{
+  switch (op->coll) {
+  case SN_COLL_ALLREDUCE: return 3;
+  case SN_COLL_REDUCE: return me == op->root ? 3 : 1;
+  case SN_COLL_BROADCAST: return me == op->root ? 1 : 0;
+  default: return 1;
+  }
+}
+
+unsigned sn_zc_needs(const sn_zc_t *zc, const sn_zc_op_t *op) { return sn_zc_needs_of(op, zc->cfg.rank); }
+
+uint64_t sn_zc_count(const sn_zc_t *zc) { return zc ? zc->runs : 0; }
+
+/* ---- waiting ---- */
+
+typedef struct {
+  sn_zc_t *zc;
+  const sn_zc_op_t *op;
+  size_t es, out_bytes;
+  int oneshot;
+  uint8_t *sp[256], *rp[256]; /* every rank's send / recv buffer here (NULL: not mapped) */
+} sn_zc_call_t;
+
+/* One wait on peer r: the deadline, the abort flag, r's liveness and r's
+ * failure mark. 1: go on waiting; 0 with *st set: stop. */
+static int sn_zc_wait_ok(sn_zc_t *zc, int r, const char *what, uint64_t *last, uint64_t *live, sn_status_t *st)
+{
+  const sn_zc_config_t *c = &zc->cfg;
+  if (atomic_load_explicit(c->abort_flag, memory_order_relaxed)) {
+    *st = SN_ERR_ABORTED;
+    return 0;
+  }
+  if (atomic_load_explicit(&zc->slots[r].fail, memory_order_acquire) == zc->seq) {
+    SN_WARN("rank %d: zero-copy call #%llu: rank %d (pid %d) gave up (it could not map a buffer; see its log)",
+            c->rank, (unsigned long long)zc->seq, r, (int)zc->pids[r]);
+    *st = SN_ERR_REMOTE;
+    return 0;
+  }
+  uint64_t now = sn_clock_ns();
+  if (now - *live > SN_ZC_LIVE_NS) {
+    *live = now;
+    if (c->peer_dead && c->peer_dead(c->ctx, r)) {
+      SN_WARN("rank %d: zero-copy call #%llu: rank %d (pid %d) exited while this rank waited for it at %s",
+              c->rank, (unsigned long long)zc->seq, r, (int)zc->pids[r], what);
+      *st = SN_ERR_REMOTE;
+      return 0;
+    }
+  }
+  if (now - *last > c->timeout_ns) {
+    SN_WARN("rank %d: zero-copy call #%llu: no progress for %.1f s waiting for rank %d (pid %d) at %s; is it alive "
+            "and calling the same operation? (SNCCL_TIMEOUT_MS)",
+            c->rank, (unsigned long long)zc->seq, (now - *last) / 1e9, r, (int)zc->pids[r], what);
+    *st = SN_ERR_TIMEOUT;
+    return 0;
+  }
+  return 1;
+}
+
+static sn_status_t sn_zc_barrier(sn_zc_t *zc)
+{
+  const sn_zc_config_t *c = &zc->cfg;
+  uint64_t want = ++zc->bar;
+  atomic_store_explicit(&zc->slots[c->rank].arrive, want, memory_order_release);
+  sn_backoff_t b;
+  sn_backoff_init(&b, c->oversubscribed, -1, -1);
+  uint64_t last = sn_clock_ns(), live = last;
+  sn_status_t st = SN_OK;
+  for (int r = 0; r < c->nranks;) {
+    if (atomic_load_explicit(&zc->slots[r].arrive, memory_order_acquire) >= want) {
+      r++;
+      sn_backoff_reset(&b);
+      continue;
+    }
+    if (!sn_zc_wait_ok(zc, r, "a barrier", &last, &live, &st)) return st;
+    sn_backoff_wait(&b);
+  }
+  return SN_OK;
+}
+
+/* ---- mapping peers' buffers ---- */
+
+static sn_status_t sn_zc_map(sn_zc_t *zc, int r, const sn_zc_buf_t *h, uint8_t **p)
+{
+  sn_zc_map_t *m = &zc->cache[(size_t)r * SN_ZC_CACHE];
+  for (int i = 0; i < SN_ZC_CACHE; i++)
+    if (m[i].base && m[i].id == h->id && m[i].size >= h->off) {
+      *p = m[i].base + h->off;
+      return SN_OK;
+    }
+  int fd = sn_zc_open_peer_fd(zc->pids[r], h->fd);
+  void *base = fd < 0 ? MAP_FAILED : mmap(NULL, h->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  int err = errno;
+  if (fd >= 0) close(fd);
+  if (base == MAP_FAILED) {
+    SN_WARN("rank %d: zero-copy: cannot map rank %d's allocation (pid %d fd %d, %llu bytes): %s", zc->cfg.rank, r,
+            (int)zc->pids[r], (int)h->fd, (unsigned long long)h->size, strerror(err));
+    return SN_ERR_SYSTEM;
+  }
+  sn_zc_map_t *slot = &m[zc->next[r]++ % SN_ZC_CACHE];
+  if (slot->base) munmap(slot->base, slot->size);
+  slot->id = h->id;
+  slot->base = base;
+  slot->size = h->size;
+  *p = (uint8_t *)base + h->off;
+  return SN_OK;
+}
+
+/* ---- the algorithms ---- */
+
+static void sn_zc_range(size_t count, int p, int i, size_t es, size_t *lo_p, size_t *n_p)
+{
+  size_t align = SN_ZC_ALIGN / es ? SN_ZC_ALIGN / es : 1;
+  size_t slice = (count + (size_t)p - 1) / (size_t)p;
+  slice += (align - slice % align) % align;
+  size_t lo = (size_t)i * slice;
+  *lo_p = lo;
+  *n_p = lo < count ? (count - lo < slice ? count - lo : slice) : 0;
+}
+
+/* dst[0..n) = src[0] op src[1] op ... in rank order, elements from byte
+ * offset off of every source; in blocks so dst stays in cache. In place,
+ * dst is one of the sources: that block is set aside before the first
+ * pass overwrites it. */
+static void sn_zc_reduce(sn_zc_call_t *x, uint8_t *dst, uint8_t *const *src, size_t off, size_t n)
+{
+  uint8_t *tmp = x->zc->tmp;
+  const sn_zc_op_t *op = x->op;
+  const int p = x->zc->cfg.nranks;
+  const size_t es = x->es, blk = SN_ZC_BLOCK / es;
+  int alias = -1;
+  for (int r = 2; r < p; r++)
+    if (src[r] + off == dst) alias = r;
+  for (size_t b = 0; b < n; b += blk) {
+    size_t k = n - b < blk ? n - b : blk;
+    size_t o = off + b * es;
+    uint8_t *d = dst + b * es;
+    if (alias >= 0) memcpy(tmp, src[alias] + o, k * es);
+    if (p == 1) memmove(d, src[0] + o, k * es);
+    else sn_kernel_reduce(op->dtype, op->red.op, d, src[0] + o, src[1] + o, k);
+    for (int r = 2; r < p; r++) sn_kernel_reduce(op->dtype, op->red.op, d, d, r == alias ? tmp : src[r] + o, k);
+    if (op->red.postdiv) sn_kernel_div(op->dtype, d, d, k, (uint64_t)p);
+  }
+}
+
+/* Copies into this rank's output: streaming stores for large calls
+ * (SNCCL_SHM_NT_MIN bytes of output or more; 0: never). */
+static void sn_zc_copy_out(sn_zc_call_t *x, void *d, const void *s, size_t bytes)
+{
+  if (x->zc->cfg.nt_min && x->out_bytes >= x->zc->cfg.nt_min) sn_kernel_copy_nt(d, s, bytes);
+  else sn_kernel_copy(d, s, bytes);
+}
+
+/* Two-shot in chunks of cfg.chunk bytes, so that a slice reduced by its
+ * owner is still in the shared cache when the others read it:
+ * reduce(0) B copy(0) reduce(1) B copy(1) ... B. Copy(k) touches only
+ * chunk k, which nobody reduces any more, and reduce(k+1) only chunk k+1. */
+static sn_status_t sn_zc_allreduce(sn_zc_call_t *x)
+{
+  const int p = x->zc->cfg.nranks, me = x->zc->cfg.rank;
+  const size_t es = x->es, n = x->op->count;
+  size_t chunk = x->zc->cfg.chunk / es;
+  size_t align = (SN_ZC_ALIGN / es ? SN_ZC_ALIGN / es : 1) * (size_t)p;
+  chunk -= chunk % align;
+  if (chunk < align) chunk = align;
+  size_t lo, k;
+  if (x->oneshot) {
+    sn_zc_reduce(x, x->rp[me], x->sp, 0, n);
+    return sn_zc_barrier(x->zc);
+  }
+  for (size_t c0 = 0; c0 < n; c0 += chunk) {
+    size_t cn = n - c0 < chunk ? n - c0 : chunk;
+    sn_zc_range(cn, p, me, es, &lo, &k);
+    lo += c0;
+    if (k) sn_zc_reduce(x, x->rp[me] + lo * es, x->sp, lo * es, k);
+    SN_CHECK(sn_zc_barrier(x->zc));
+    for (int q = 0; q < p; q++) {
+      sn_zc_range(cn, p, q, es, &lo, &k);
+      lo += c0;
+      if (q != me && k) sn_zc_copy_out(x, x->rp[me] + lo * es, x->rp[q] + lo * es, k * es);
+    }
+  }
+  return sn_zc_barrier(x->zc);
+}
+
+static sn_status_t sn_zc_reduce_op(sn_zc_call_t *x)
+{
+  const int p = x->zc->cfg.nranks, me = x->zc->cfg.rank;
+  size_t lo, k;
+  sn_zc_range(x->op->count, p, me, x->es, &lo, &k);
+  if (k) sn_zc_reduce(x, x->rp[x->op->root] + lo * x->es, x->sp, lo * x->es, k);
+  return sn_zc_barrier(x->zc);
+}
+
+static sn_status_t sn_zc_blocks(sn_zc_call_t *x, int reduce)
+{
+  const int p = x->zc->cfg.nranks, me = x->zc->cfg.rank;
+  const size_t es = x->es, n = x->op->count;
+  if (reduce) {
+    sn_zc_reduce(x, x->rp[me], x->sp, (size_t)me * n * es, n);
+  } else {
+    for (int q = 0; q < p; q++) {
+      uint8_t *d = x->rp[me] + (size_t)q * n * es;
+      const uint8_t *s = x->sp[q] + (size_t)me * n * es;
+      if (d != s) memmove(d, s, n * es);
+    }
+  }
+  return sn_zc_barrier(x->zc);
+}
+
+static sn_status_t sn_zc_allgather(sn_zc_call_t *x)
+{
+  const int p = x->zc->cfg.nranks, me = x->zc->cfg.rank;
+  const size_t bytes = x->op->count * x->es;
+  for (int q = 0; q < p; q++) {
+    uint8_t *d = x->rp[me] + (size_t)q * bytes;
+    if (d != x->sp[q]) sn_zc_copy_out(x, d, x->sp[q], bytes);
+  }
+  return sn_zc_barrier(x->zc);
+}
+
+static sn_status_t sn_zc_broadcast(sn_zc_call_t *x)
+{
+  const int me = x->zc->cfg.rank, root = x->op->root;
+  const size_t bytes = x->op->count * x->es;
+  uint8_t *d = x->rp[me];
+  if (d != x->sp[root]) sn_zc_copy_out(x, d, x->sp[root], bytes);
+  return sn_zc_barrier(x->zc);
+}
+
+/* ---- one call ---- */
+
+/* Waits for every peer's word for this seq. *all_p: every rank capable. */
+static sn_status_t sn_zc_decide(sn_zc_t *zc, int *all_p)
+{
+  const sn_zc_config_t *c = &zc->cfg;
+  sn_backoff_t b;
+  sn_backoff_init(&b, c->oversubscribed, -1, -1);
+  uint64_t last = sn_clock_ns(), live = last;
+  sn_status_t st = SN_OK;
+  *all_p = 1;
+  for (int r = 0; r < c->nranks;) {
+    uint64_t w = atomic_load_explicit(&zc->slots[r].word, memory_order_acquire);
+    if ((w >> 1) > zc->seq || ((w >> 1) == zc->seq && !(w & 1))) {
+      *all_p = 0; /* r takes the message path: so does everyone */
+      return SN_OK;
+    }
+    if ((w >> 1) == zc->seq) {
+      r++;
+      sn_backoff_reset(&b);
+      continue;
+    }
+    if (!sn_zc_wait_ok(zc, r, "the zero-copy agreement", &last, &live, &st)) return st;
+    sn_backoff_wait(&b);
+  }
+  return SN_OK;
+}
+
+sn_status_t sn_zc_run(sn_zc_t *zc, const sn_zc_op_t *op, int candidate, int *done_p)
+{
+  const sn_zc_config_t *c = &zc->cfg;
+  const int p = c->nranks, me = c->rank;
+  *done_p = 0;
+  zc->seq++;
+  sn_zc_slot_t *mine = &zc->slots[me];
+  unsigned needs = sn_zc_needs(zc, op);
+  if (candidate && (((needs & 1) && op->sbuf.fd < 0) || ((needs & 2) && op->rbuf.fd < 0))) candidate = 0;
+  if (p > (int)(sizeof(((sn_zc_call_t *)0)->sp) / sizeof(void *))) candidate = 0;
+  mine->count = op->count;
+  mine->coll = (uint32_t)op->coll;
+  mine->dtype = (uint32_t)op->dtype;
+  mine->op = (uint32_t)op->red.op | (op->red.postdiv ? 0x100u : 0);
+  mine->root = (uint32_t)op->root;
+  mine->inplace = op->send == op->recv;
+  mine->sbuf = op->sbuf;
+  mine->rbuf = op->rbuf;
+  atomic_store_explicit(&mine->word, zc->seq << 1 | (candidate ? 1u : 0u), memory_order_release);
+  if (!candidate) return SN_OK;
+  int all = 0;
+  SN_CHECK(sn_zc_decide(zc, &all));
+  if (!all) {
+    SN_TRACE(SN_LOG_SHM, "zero-copy call #%llu: a peer's buffers are not registered; message path",
+             (unsigned long long)zc->seq);
+    return SN_OK;
+  }
+  /* every rank is in this call and said capable: same call everywhere? */
+  for (int r = 0; r < p; r++) {
+    const sn_zc_slot_t *s = &zc->slots[r];
+    if (s->count == mine->count && s->coll == mine->coll && s->dtype == mine->dtype && s->op == mine->op &&
+        s->root == mine->root)
+      continue;
+    SN_WARN("rank %d: mismatched calls: this rank is in %s (count %llu, %s, root %u), rank %d in %s (count %llu, %s, "
+            "root %u)",
+            me, sn_coll_name((sn_coll_t)mine->coll), (unsigned long long)mine->count,
+            sn_dtype_name((sn_dtype_t)mine->dtype), mine->root, r, sn_coll_name((sn_coll_t)s->coll),
+            (unsigned long long)s->count, sn_dtype_name((sn_dtype_t)(s->dtype % SN_DT_COUNT)), s->root);
+    return SN_ERR_INVALID_USAGE;
+  }
+  sn_zc_call_t x;
+  x.zc = zc;
+  x.op = op;
+  x.es = sn_dtype_size(op->dtype);
+  x.oneshot = op->coll == SN_COLL_ALLREDUCE && op->count * x.es <= SN_ZC_ONESHOT_BYTES;
+  for (int r = 0; r < p; r++) x.oneshot &= !zc->slots[r].inplace; /* the same answer on every rank */
+  x.out_bytes = op->count * x.es * (op->coll == SN_COLL_ALLGATHER || op->coll == SN_COLL_ALLTOALL ? (size_t)p : 1);
+  sn_status_t st = SN_OK;
+  for (int r = 0; r < p && st == SN_OK; r++) {
+    x.sp[r] = x.rp[r] = NULL;
+    if (r == me) {
+      x.sp[r] = (uint8_t *)(uintptr_t)op->send;
+      x.rp[r] = op->recv;
+      continue;
+    }
+    const sn_zc_slot_t *s = &zc->slots[r];
+    unsigned rn = sn_zc_needs_of(op, r);
+    if (rn & 1) st = sn_zc_map(zc, r, &s->sbuf, &x.sp[r]);
+    if ((rn & 2) && st == SN_OK) st = sn_zc_map(zc, r, &s->rbuf, &x.rp[r]);
+  }
+  if (st != SN_OK) {
+    /* peers waiting at the next barrier see this and stop */
+    atomic_store_explicit(&mine->fail, zc->seq, memory_order_release);
+    return st;
+  }
+  /* the agreement was the first barrier: every input is ready */
+  switch (op->coll) {
+  case SN_COLL_ALLREDUCE: st = sn_zc_allreduce(&x); break;
+  case SN_COLL_REDUCE: st = sn_zc_reduce_op(&x); break;
+  case SN_COLL_REDUCESCATTER: st = sn_zc_blocks(&x, 1); break;
+  case SN_COLL_ALLTOALL: st = sn_zc_blocks(&x, 0); break;
+  case SN_COLL_ALLGATHER: st = sn_zc_allgather(&x); break;
+  case SN_COLL_BROADCAST: st = sn_zc_broadcast(&x); break;
+  default: return SN_ERR_INTERNAL;
+  }
+  if (st == SN_OK) {
+    zc->runs++;
+    *done_p = 1;
+  }
+  return st;
+}

@@ -1,0 +1,109 @@
+/*
+ * zcopy.h -- zero-copy collectives on host memory between ranks of one host
+ * whose buffers peers can map (ncclMemAlloc memory: a memfd).
+ *
+ * Owns: a small shared block (one cache line pair per rank: a decision word,
+ * a barrier counter, a failure mark, the call's fingerprint and buffer
+ * handles), the per-peer cache of mapped allocations, and the memory-semantic
+ * algorithms. Does not own: which memory is shareable or registered (the API
+ * layer looks that up and hands over fd + offset), nor the message path
+ * (every call it declines runs through the engine as before).
+ *
+ * Agreement. Every collective that could run zero-copy bumps a per
+ * communicator sequence on every rank (the same on all ranks for matching
+ * calls) and publishes word = seq << 1 | capable, with its buffer handles,
+ * before it does anything else. A rank whose own buffers qualify (and that
+ * is alone in its group) then waits for every peer's word for that seq; a
+ * peer whose word is past seq must have taken the message path (a zero-copy
+ * run needs this rank), so it counts as "not capable". The call runs
+ * zero-copy only if every rank said capable; otherwise every rank takes the
+ * message path. A rank that is not capable never waits here.
+ *
+ * Algorithms (p ranks, S bytes of input per rank, reading peers' buffers
+ * in place; rank order in every reduction so every rank gets the same
+ * bits; barriers B in the shared block):
+ *   all-reduce      B, rank r reduces slice r of every send buffer into
+ *                   slice r of its recv buffer, B, every rank copies slice q
+ *                   from rank q's recv buffer, B. Bytes read per rank
+ *                   2S - S/p, written S; no staging copy. Done in chunks
+ *                   (SNCCL_SHM_ZCOPY_CHUNK, one barrier each) so a reduced
+ *                   slice is still cached when its readers come. Up to
+ *                   256 KiB and out of place on every rank: one shot (B,
+ *                   every rank reduces all of every send buffer, B).
+ *   reduce-scatter  B, rank r reduces block r of every send buffer, B.
+ *   all-gather      B, rank r copies every rank's send buffer, B.
+ *   broadcast       B, every rank copies the root's send buffer, B.
+ *   reduce          B, rank r reduces slice r of every send buffer into
+ *                   slice r of the root's recv buffer, B.
+ *   all-to-all      B, rank r copies block r of every send buffer, B.
+ * The last barrier is the writers' guard: nobody returns (and reuses a
+ * buffer) before every reader is done. Waits run under the no-progress
+ * deadline and the abort flag, and look at peers' liveness every 20 ms: a
+ * dead peer is an error naming it.
+ */
+#ifndef SN_SHM_ZCOPY_H
+#define SN_SHM_ZCOPY_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sched/sched.h"
+
+typedef struct sn_zc sn_zc_t;
+
+typedef struct {
+  int rank, nranks;
+  uint64_t comm_id;
+  const int32_t *pids; /* nranks: every rank's pid (copied) */
+  uint64_t timeout_ns;
+  atomic_int *abort_flag;
+  int oversubscribed;
+  size_t chunk;  /* all-reduce pipelining unit, bytes (SNCCL_SHM_ZCOPY_CHUNK) */
+  size_t nt_min; /* outputs of this many bytes or more use streaming stores (SNCCL_SHM_NT_MIN); 0: never */
+  sn_status_t (*allgather)(void *ctx, void *buf, size_t size);
+  int (*peer_dead)(void *ctx, int rank);
+  void *ctx;
+} sn_zc_config_t;
+
+/* Collective over the communicator's ranks (all on this host). *zc_p is NULL
+ * (and SN_OK returned) when the path is off: a peer cannot open another's
+ * memfd (ptrace rules, another user or pid namespace), or the block cannot
+ * be created. */
+sn_status_t sn_zc_setup(const sn_zc_config_t *cfg, sn_zc_t **zc_p);
+void sn_zc_fini(sn_zc_t *zc);
+
+/* Where a buffer lives in a shareable allocation; fd < 0: not shareable. */
+typedef struct {
+  int32_t fd;
+  uint32_t pad;
+  uint64_t id;   /* the allocation's id in its process (never reused) */
+  uint64_t off;  /* of the buffer in the allocation */
+  uint64_t size; /* of the allocation */
+} sn_zc_buf_t;
+
+typedef struct {
+  sn_coll_t coll;
+  sn_dtype_t dtype;
+  sn_red_t red;
+  size_t count;
+  int root;
+  const void *send;
+  void *recv;
+  sn_zc_buf_t sbuf, rbuf;
+} sn_zc_op_t;
+
+/* Whether this kind of call takes part in the agreement (the same answer on
+ * every rank for matching calls). */
+int sn_zc_eligible(const sn_zc_t *zc, sn_coll_t coll, const sn_red_t *red);
+/* Which of this rank's buffers peers read or write for this call:
+ * bit 0 send, bit 1 recv. */
+unsigned sn_zc_needs(const sn_zc_t *zc, const sn_zc_op_t *op);
+/* Publishes this rank's word; with candidate set (and every rank capable)
+ * runs the call and sets *done_p. *done_p 0: take the message path. */
+sn_status_t sn_zc_run(sn_zc_t *zc, const sn_zc_op_t *op, int candidate, int *done_p);
+
+/* Calls run zero-copy so far (tests and benchmarks read it). */
+uint64_t sn_zc_count(const sn_zc_t *zc);
+
+#endif
