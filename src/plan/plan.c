@@ -92,7 +92,13 @@ static const struct {
   double copy_GBps;       /* memcpy of 8 MiB, one core: ~55 GB/s on the dev VM (65 at 1-4 MiB,
                            * 22 at 64 MiB: caches flatter small copies) */
   double direct_msg_us;   /* per extra concurrent peer message */
-  double direct_contention; /* all-gather 16 MiB on 8 ranks: direct 8.0 ms vs ring 5.9 ms */
+  double direct_contention; /* extra cost per concurrent peer of a direct exchange; was 0.05
+                             * (all-gather 16 MiB on 8 ranks: direct 8.0 ms vs ring 5.9 ms),
+                             * now 0: with CMA and the yielding back-off direct beats the ring
+                             * from 4 MiB up on a quiet VM (perf/tune-check.sh, 3 rounds, 8
+                             * ranks flat, 16 MiB: all-gather 4.1 vs 5.2 ms, reduce-scatter 4.4
+                             * vs 6.1, all-reduce 8.4 vs 10.9; 4 ranks 2.1 vs 2.6 / 2.1 vs 2.3 /
+                             * 3.7 vs 5.8 ms) */
   double direct_msg_alpha; /* 8 B all-to-all, 8 ranks in 2 domains over TCP: direct 121 us
                             * vs rail-aggregated hier 48 us: each of the p-1 messages
                             * costs about a quarter of a TCP step of CPU */
@@ -112,7 +118,7 @@ static const struct {
   double probe_reduce_GBps; /* ... and 64 Ki float sums, best of 8 */
   double piece_us;          /* one more piece through a link: a slot handshake and, for a
                              * pipeline, the next rank's wake-up; the shm step latency */
-} sn_cost_table = {2.0, 14.0, 25.0, 3.0, 60.0, 55.0, 0.5, 0.05, 0.25, 1.3, 4.0, 141.0, 138.0, 2.0};
+} sn_cost_table = {2.0, 14.0, 25.0, 3.0, 60.0, 55.0, 0.5, 0.0, 0.25, 1.3, 4.0, 141.0, 138.0, 2.0};
 
 static double sn_us_per_byte(double GBps) { return 1.0 / (GBps * 1000.0); }
 
@@ -388,9 +394,16 @@ size_t sn_plan_piece(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_
   int stages;
   double bytes;
   sn_plan_stages(d, algo, sn_plan_bytes(d), &stages, &bytes);
-  const sn_link_cost_t *x = d->topo && d->topo->ndomains > 1 ? &m->inter : &m->intra;
+  const int crossing = d->topo && d->topo->ndomains > 1;
+  const sn_link_cost_t *x = crossing ? &m->inter : &m->intra;
   double ov = m->oversub > 1 ? m->oversub : 1;
   double b = x->us_per_byte + (sn_reduces(d->coll) ? m->reduce_us_per_byte : 0);
+  /* Across domains (sockets) a piece costs a message, not a slot handshake,
+   * and the kernel copies it: no cache cap, and the fill/drain optimum with
+   * the link's own step cost. Measured (perf/tune-check.sh, 4 and 8 ranks in
+   * 2 domains, quiet VM): broadcast 2-16 MiB took 1.2-1.7x longer with the
+   * cache-sized pieces than with the slot size. */
+  if (crossing) return sn_plan_piece_rule(bytes, stages, x->alpha_us * ov, b, 0, depth, slot);
   return sn_plan_piece_rule(bytes, stages, m->piece_us * ov, b, m->l2_bytes / ov, depth, slot);
 }
 
