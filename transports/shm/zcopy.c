@@ -101,9 +101,15 @@ sn_status_t sn_zc_setup(const sn_zc_config_t *cfg, sn_zc_t **zc_p)
   int ok = 1, all_ok = 0, fd = -1, probe = -1;
   char name[64];
   snprintf(name, sizeof(name), "/snccl-%016" PRIx64 "-zc", cfg->comm_id);
-  sn_zc_t *zc = calloc(1, sizeof(*zc));
   sn_zc_hello_t *all = calloc((size_t)cfg->nranks, sizeof(*all));
-  if (!zc || !all) ok = 0;
+  if (!all) {
+    /* no buffer to take part in the agreement with: fail init (the peers
+     * then see this rank leave, as with any allocation failure at init) */
+    SN_WARN("zero-copy: out of host memory for %d ranks' hello", cfg->nranks);
+    return SN_ERR_SYSTEM;
+  }
+  sn_zc_t *zc = calloc(1, sizeof(*zc));
+  if (!zc) ok = 0;
   if (ok) {
     zc->cfg = *cfg;
     zc->pids = calloc((size_t)cfg->nranks, sizeof(*zc->pids));
