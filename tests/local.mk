@@ -280,3 +280,11 @@ tests_bin_zcopy_LDADD = libnccl.la -lm -lpthread
 tests_bin_zcopy_LDFLAGS = $(SN_TEST_LINKFLAGS)
 TESTS += tests/coll-shm-zcopy.sh tests/zcopy.sh tests/shm-numa.sh
 EXTRA_DIST += tests/coll-shm-zcopy.sh tests/zcopy.sh tests/shm-numa.sh
+
+# Small all-reduces through the shared block (transports/shm/eager.h).
+check_PROGRAMS += tests/bin/eager
+tests_bin_eager_SOURCES = tests/eager.c $(SN_TEST_COMMON)
+tests_bin_eager_LDADD = libnccl.la -lm -lpthread
+tests_bin_eager_LDFLAGS = $(SN_TEST_LINKFLAGS)
+TESTS += tests/coll-shm-eager.sh
+EXTRA_DIST += tests/coll-shm-eager.sh

@@ -19,6 +19,7 @@
 #include "api/api.h"
 #include "engine/engine.h"
 #include "plan/plan.h"
+#include "transports/shm/eager.h"
 #include "util/param.h"
 
 static __thread int sn_group_depth;
@@ -192,6 +193,23 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
         continue;
       }
       if (t->count == 0) continue;
+      if (t->coll == SN_COLL_ALLREDUCE && sn_eager_fits(c->eager, t->count * sn_dtype_size(t->dtype))) {
+        int edone = 0;
+        sn_flight_op_t *fl = NULL;
+        if (c->flight) {
+          fl = sn_flight_add(c->flight, c->op_seq + 1, sn_coll_name(t->coll), "eager", t->count * sn_dtype_size(t->dtype));
+          fl->state = SN_FL_RUNNING;
+        }
+        st = sn_eager_allreduce(c->eager, t->sendbuf, t->recvbuf, t->count, t->dtype, &t->red, ntasks == 1, &edone);
+        if (fl && (st != SN_OK || edone)) fl->state = st == SN_OK ? SN_FL_DONE : SN_FL_FAILED;
+        else if (fl) sn_flight_unadd(c->flight); /* the message path records it */
+        if (st != SN_OK) goto fail;
+        if (edone) {
+          c->op_seq++;
+          SN_INFO(SN_LOG_COLL, "AllReduce count %zu %s: eager (one shared block)", t->count, sn_dtype_name(t->dtype));
+          continue;
+        }
+      }
       if (c->zc) {
         int zdone = 0;
         SN_CHECK_GOTO(sn_api_zc_try(t, ntasks == 1, &zdone), st, fail);

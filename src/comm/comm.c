@@ -11,6 +11,7 @@
  */
 #include "comm/comm.h"
 #include "dev/direct.h"
+#include "transports/shm/eager.h"
 #include "transports/shm/zcopy.h"
 #include "topo/topo.h"
 #include "topo/scan.h"
@@ -315,6 +316,32 @@ static sn_status_t sn_comm_zc_setup(sn_comm_t *c)
   return st;
 }
 
+static void sn_comm_peer_str(void *ctx, int r, char *buf, size_t len)
+{
+  sn_engine_peer_str(&((sn_comm_t *)ctx)->eng, r, buf, len);
+}
+
+static void sn_comm_peer_note(void *ctx, int r, char *buf, size_t len)
+{
+  sn_engine_peer_note(&((sn_comm_t *)ctx)->eng, r, buf, len);
+}
+
+/* Small all-reduces through one shared block: the same ranks as zero-copy
+ * (every rank on this host, one domain, shared memory, no device backend),
+ * but no need to map peers' memory. */
+static sn_status_t sn_comm_eager_setup(sn_comm_t *c)
+{
+  int on = c->local_nranks == c->nranks && c->nranks > 1 && c->topo.ndomains <= 1 && !c->dev &&
+           !sn_param_int(SN_P_SHM_DISABLE);
+  if (!on) return SN_OK;
+  /* a forced algorithm (NCCL_ALGO, SNCCL_ALGO) is what runs: off */
+  int max = sn_plan_algo_forced() || sn_param_int(SN_P_SHM_EAGER_MAX) < 0 ? 0 : sn_param_int(SN_P_SHM_EAGER_MAX);
+  sn_eager_config_t ec = {c->rank, c->nranks, c->comm_id, (uint64_t)sn_param_int(SN_P_TIMEOUT_MS) * 1000000ull,
+                          &c->abort_flag, c->eng.oversubscribed, (size_t)max,
+                          sn_comm_dd_allgather, sn_comm_zc_dead, sn_comm_peer_str, sn_comm_peer_note, c};
+  return sn_eager_setup(&ec, &c->eager);
+}
+
 /* Everything after the bootstrap exists: peer info, transports, barrier. */
 static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
 {
@@ -402,6 +429,7 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
     SN_CHECK_GOTO(sn_dd_setup(&dc, &c->dd), st, out);
   }
   SN_CHECK_GOTO(sn_comm_zc_setup(c), st, out);
+  SN_CHECK_GOTO(sn_comm_eager_setup(c), st, out);
   c->flight = calloc(1, sizeof(*c->flight));
   if (c->flight) {
     c->flight->rank = c->rank;
@@ -584,6 +612,8 @@ static void sn_comm_release(sn_comm_t *c)
   c->eng.trace = NULL;
   sn_zc_fini(c->zc);
   c->zc = NULL;
+  sn_eager_fini(c->eager);
+  c->eager = NULL;
   if (c->eng.send) sn_engine_fini(&c->eng);
   sn_bootstrap_fini(c->bs);
   c->bs = NULL;

@@ -89,6 +89,7 @@ typedef struct sn_comm {
   sn_flight_t *flight; /* last operations, for hang diagnosis (engine/flight.h) */
   uint64_t dd_seq;    /* device-direct operations submitted */
   struct sn_zc *zc;   /* zero-copy host collectives (transports/shm/zcopy.h), or NULL */
+  struct sn_eager *eager; /* small all-reduces through one shared block (transports/shm/eager.h), or NULL */
 } sn_comm_t;
 
 /* A communicator shell (identity, config) that sn_comm_join brings up; used

@@ -269,6 +269,14 @@ static int sn_exec_scan_peers(sn_exec_t *x, int (*pred)(const sn_exec_t *, int),
   return n;
 }
 
+void sn_engine_peer_note(const sn_engine_t *e, int r, char *buf, size_t len)
+{
+  char who[128], st = sn_peer_proc_state(e, r);
+  buf[0] = '\0';
+  if (st == 'T' || st == 't') snprintf(buf, len, " Stopped (frozen) on this host: %s.", sn_engine_peer_str(e, r, who, sizeof(who)));
+  else if (sn_engine_peer_dead(e, r)) snprintf(buf, len, " Exited on this host: %s.", sn_engine_peer_str(e, r, who, sizeof(who)));
+}
+
 static int sn_peer_is_dead(const sn_exec_t *x, int r) { return sn_engine_peer_dead(x->eng, r); }
 static int sn_peer_is_stopped(const sn_exec_t *x, int r)
 {

@@ -81,6 +81,9 @@ void sn_engine_set_peer(sn_engine_t *e, int r, int32_t pid, const char *host, in
 const char *sn_engine_peer_str(const sn_engine_t *e, int r, char *buf, size_t len);
 /* Whether a watched peer has exited (1), 0 otherwise. */
 int sn_engine_peer_dead(const sn_engine_t *e, int r);
+/* " Stopped (frozen) on this host: rank r (pid ...)." or " Exited on this
+ * host: ...", or "" when peer r's process looks alive (local peers only). */
+void sn_engine_peer_note(const sn_engine_t *e, int r, char *buf, size_t len);
 void sn_engine_fini(sn_engine_t *e);
 /* Before fini on a clean end (destroy after success): messages already
  * sent may outlive this rank for receivers still collecting them. */

@@ -28,6 +28,12 @@ sn_flight_op_t *sn_flight_add(sn_flight_t *f, uint64_t seq, const char *coll, co
   return op;
 }
 
+void sn_flight_unadd(sn_flight_t *f)
+{
+  uint64_t n = atomic_load_explicit(&f->next, memory_order_relaxed);
+  if (n > 0) atomic_store_explicit(&f->next, n - 1, memory_order_release);
+}
+
 typedef struct {
   char b[512];
   size_t n;

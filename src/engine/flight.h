@@ -40,6 +40,9 @@ typedef struct {
 
 /* A new entry for operation seq (state queued). */
 sn_flight_op_t *sn_flight_add(sn_flight_t *f, uint64_t seq, const char *coll, const char *algo, uint64_t bytes);
+/* Takes back the newest entry (an attempt that became another operation,
+ * which records itself). */
+void sn_flight_unadd(sn_flight_t *f);
 /* Writes the dump to fd (async-signal-safe). */
 void sn_flight_write(const sn_flight_t *f, int fd);
 /* Dumps to SNCCL_FLIGHT_DIR/<host>.<pid>.<rank>.flight, or to stderr when

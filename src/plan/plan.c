@@ -661,6 +661,12 @@ static void sn_plan_mask_build(void)
     }
 }
 
+int sn_plan_algo_forced(void)
+{
+  pthread_once(&sn_plan_mask_once, sn_plan_mask_build);
+  return sn_plan_forced;
+}
+
 int sn_plan_allowed(sn_algo_t algo, sn_coll_t coll)
 {
   pthread_once(&sn_plan_mask_once, sn_plan_mask_build);

@@ -91,5 +91,7 @@ double sn_plan_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_mod
 sn_status_t sn_plan_choose(const sn_op_desc_t *d, const sn_cost_model_t *m, sn_algo_t *algo_p);
 /* Whether SNCCL_ALGO / NCCL_ALGO allow algo for coll. */
 int sn_plan_allowed(sn_algo_t algo, sn_coll_t coll);
+/* Whether SNCCL_ALGO / NCCL_ALGO is set (paths outside the planner stay off then). */
+int sn_plan_algo_forced(void);
 
 #endif
