@@ -344,33 +344,38 @@ static void sn_zc_copy_out(sn_zc_call_t *x, void *d, const void *s, size_t bytes
   else sn_kernel_copy(d, s, bytes);
 }
 
-/* Two-shot in chunks of cfg.chunk bytes, so that a slice reduced by its
- * owner is still in the shared cache when the others read it:
- * reduce(0) B copy(0) reduce(1) B copy(1) ... B. Copy(k) touches only
- * chunk k, which nobody reduces any more, and reduce(k+1) only chunk k+1. */
+/* Reduce and push: rank r owns slice r; it reduces that slice of every
+ * input in blocks of cfg.chunk bytes and writes each reduced block into
+ * every rank's output while the block is still in its cache. Every input
+ * byte is read once and every output byte written once, which is the
+ * memory bound itself (perf/compare/README.md); the two-shot it replaced
+ * read each reduced slice back from its owner (1.5x the traffic) behind a
+ * barrier per chunk. No barrier is needed until the writers' guard: slice
+ * r of any buffer is read and written by rank r alone, also in place. Up
+ * to 256 KiB out of place: one shot (every rank reduces everything into
+ * its own output; no remote writes). */
 static sn_status_t sn_zc_allreduce(sn_zc_call_t *x)
 {
   const int p = x->zc->cfg.nranks, me = x->zc->cfg.rank;
   const size_t es = x->es, n = x->op->count;
-  size_t chunk = x->zc->cfg.chunk / es;
-  size_t align = (SN_ZC_ALIGN / es ? SN_ZC_ALIGN / es : 1) * (size_t)p;
-  chunk -= chunk % align;
-  if (chunk < align) chunk = align;
-  size_t lo, k;
   if (x->oneshot) {
     sn_zc_reduce(x, x->rp[me], x->sp, 0, n);
     return sn_zc_barrier(x->zc);
   }
-  for (size_t c0 = 0; c0 < n; c0 += chunk) {
-    size_t cn = n - c0 < chunk ? n - c0 : chunk;
-    sn_zc_range(cn, p, me, es, &lo, &k);
-    lo += c0;
-    if (k) sn_zc_reduce(x, x->rp[me] + lo * es, x->sp, lo * es, k);
-    SN_CHECK(sn_zc_barrier(x->zc));
-    for (int q = 0; q < p; q++) {
-      sn_zc_range(cn, p, q, es, &lo, &k);
-      lo += c0;
-      if (q != me && k) sn_zc_copy_out(x, x->rp[me] + lo * es, x->rp[q] + lo * es, k * es);
+  size_t blk = x->zc->cfg.chunk / es;
+  size_t align = SN_ZC_ALIGN / es ? SN_ZC_ALIGN / es : 1;
+  blk -= blk % align;
+  if (blk < align) blk = align;
+  size_t lo, k;
+  sn_zc_range(n, p, me, es, &lo, &k);
+  for (size_t b = 0; b < k; b += blk) {
+    size_t kb = k - b < blk ? k - b : blk;
+    size_t o = (lo + b) * es;
+    uint8_t *mine = x->rp[me] + o;
+    sn_zc_reduce(x, mine, x->sp, o, kb);
+    for (int i = 1; i < p; i++) {
+      int q = (me + i) % p;
+      sn_zc_copy_out(x, x->rp[q] + o, mine, kb * es);
     }
   }
   return sn_zc_barrier(x->zc);

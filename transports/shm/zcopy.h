@@ -22,14 +22,13 @@
  * Algorithms (p ranks, S bytes of input per rank, reading peers' buffers
  * in place; rank order in every reduction so every rank gets the same
  * bits; barriers B in the shared block):
- *   all-reduce      B, rank r reduces slice r of every send buffer into
- *                   slice r of its recv buffer, B, every rank copies slice q
- *                   from rank q's recv buffer, B. Bytes read per rank
- *                   2S - S/p, written S; no staging copy. Done in chunks
- *                   (SNCCL_SHM_ZCOPY_CHUNK, one barrier each) so a reduced
- *                   slice is still cached when its readers come. Up to
- *                   256 KiB and out of place on every rank: one shot (B,
- *                   every rank reduces all of every send buffer, B).
+ *   all-reduce      B, rank r reduces slice r of every send buffer in
+ *                   blocks (SNCCL_SHM_ZCOPY_CHUNK) and writes each block
+ *                   into every rank's recv buffer while it is in cache, B.
+ *                   Bytes read per rank S, written S: every byte once (the
+ *                   memory bound). Up to 256 KiB and out of place on every
+ *                   rank: one shot (B, every rank reduces all of every
+ *                   send buffer into its own recv buffer, B).
  *   reduce-scatter  B, rank r reduces block r of every send buffer, B.
  *   all-gather      B, rank r copies every rank's send buffer, B.
  *   broadcast       B, every rank copies the root's send buffer, B.
@@ -59,7 +58,7 @@ typedef struct {
   uint64_t timeout_ns;
   atomic_int *abort_flag;
   int oversubscribed;
-  size_t chunk;  /* all-reduce pipelining unit, bytes (SNCCL_SHM_ZCOPY_CHUNK) */
+  size_t chunk;  /* all-reduce: block reduced, then pushed to every output (SNCCL_SHM_ZCOPY_CHUNK) */
   size_t nt_min; /* outputs of this many bytes or more use streaming stores (SNCCL_SHM_NT_MIN); 0: never */
   sn_status_t (*allgather)(void *ctx, void *buf, size_t size);
   int (*peer_dead)(void *ctx, int rank);
