@@ -197,6 +197,7 @@ static unsigned sn_zc_needs_of(const sn_zc_op_t *op, int me)
   case SN_COLL_ALLREDUCE: return 3;
   case SN_COLL_REDUCE: return me == op->root ? 3 : 1;
   case SN_COLL_BROADCAST: return me == op->root ? 1 : 0;
+  case SN_COLL_ALLGATHER: return 3; /* every rank writes into every output */
   default: return 1;
   }
 }
@@ -406,13 +407,22 @@ static sn_status_t sn_zc_blocks(sn_zc_call_t *x, int reduce)
   return sn_zc_barrier(x->zc);
 }
 
+/* Push: rank r writes its own input into block r of every rank's output,
+ * in pieces of cfg.chunk bytes so the piece is read from memory once and
+ * from cache for the other p - 1 writes: the input read once, every output
+ * written once (the memory bound), where pulling read every input p times. */
 static sn_status_t sn_zc_allgather(sn_zc_call_t *x)
 {
   const int p = x->zc->cfg.nranks, me = x->zc->cfg.rank;
-  const size_t bytes = x->op->count * x->es;
-  for (int q = 0; q < p; q++) {
-    uint8_t *d = x->rp[me] + (size_t)q * bytes;
-    if (d != x->sp[q]) sn_zc_copy_out(x, d, x->sp[q], bytes);
+  const size_t bytes = x->op->count * x->es, piece = x->zc->cfg.chunk;
+  const uint8_t *src = x->sp[me];
+  for (size_t o = 0; o < bytes; o += piece) {
+    size_t n = bytes - o < piece ? bytes - o : piece;
+    for (int i = 0; i < p; i++) {
+      int q = (me + i) % p;
+      uint8_t *d = x->rp[q] + (size_t)me * bytes + o;
+      if (d != src + o) sn_zc_copy_out(x, d, src + o, n);
+    }
   }
   return sn_zc_barrier(x->zc);
 }

@@ -30,7 +30,8 @@
  *                   rank: one shot (B, every rank reduces all of every
  *                   send buffer into its own recv buffer, B).
  *   reduce-scatter  B, rank r reduces block r of every send buffer, B.
- *   all-gather      B, rank r copies every rank's send buffer, B.
+ *   all-gather      B, rank r writes its send buffer into block r of
+ *                   every rank's recv buffer (in cache-sized pieces), B.
  *   broadcast       B, every rank copies the root's send buffer, B.
  *   reduce          B, rank r reduces slice r of every send buffer into
  *                   slice r of the root's recv buffer, B.
