@@ -213,6 +213,7 @@ typedef struct {
   const sn_zc_op_t *op;
   size_t es, out_bytes;
   int oneshot;
+  int push; /* broadcast: every output is mapped, so rank r writes slice r of the input into all of them */
   uint8_t *sp[256], *rp[256]; /* every rank's send / recv buffer here (NULL: not mapped) */
 } sn_zc_call_t;
 
@@ -427,12 +428,27 @@ static sn_status_t sn_zc_allgather(sn_zc_call_t *x)
   return sn_zc_barrier(x->zc);
 }
 
+/* Every output registered: push, rank r writes slice r of the root's input
+ * into every output (the input read once, as the memory bound has it);
+ * otherwise every rank copies the whole input into its own output. */
 static sn_status_t sn_zc_broadcast(sn_zc_call_t *x)
 {
-  const int me = x->zc->cfg.rank, root = x->op->root;
-  const size_t bytes = x->op->count * x->es;
-  uint8_t *d = x->rp[me];
-  if (d != x->sp[root]) sn_zc_copy_out(x, d, x->sp[root], bytes);
+  const int p = x->zc->cfg.nranks, me = x->zc->cfg.rank, root = x->op->root;
+  const size_t bytes = x->op->count * x->es, piece = x->zc->cfg.chunk;
+  if (!x->push) {
+    uint8_t *d = x->rp[me];
+    if (d != x->sp[root]) sn_zc_copy_out(x, d, x->sp[root], bytes);
+    return sn_zc_barrier(x->zc);
+  }
+  size_t lo, k;
+  sn_zc_range(bytes, p, me, 1, &lo, &k);
+  for (size_t o = lo; o < lo + k; o += piece) {
+    size_t n = lo + k - o < piece ? lo + k - o : piece;
+    for (int i = 0; i < p; i++) {
+      int q = (me + i) % p;
+      if (x->rp[q] + o != x->sp[root] + o) sn_zc_copy_out(x, x->rp[q] + o, x->sp[root] + o, n);
+    }
+  }
   return sn_zc_barrier(x->zc);
 }
 
@@ -510,6 +526,8 @@ sn_status_t sn_zc_run(sn_zc_t *zc, const sn_zc_op_t *op, int candidate, int *don
   x.es = sn_dtype_size(op->dtype);
   x.oneshot = op->coll == SN_COLL_ALLREDUCE && op->count * x.es <= SN_ZC_ONESHOT_BYTES;
   for (int r = 0; r < p; r++) x.oneshot &= !zc->slots[r].inplace; /* the same answer on every rank */
+  x.push = op->coll == SN_COLL_BROADCAST;
+  for (int r = 0; r < p; r++) x.push &= zc->slots[r].rbuf.fd >= 0; /* the same answer on every rank */
   x.out_bytes = op->count * x.es * (op->coll == SN_COLL_ALLGATHER || op->coll == SN_COLL_ALLTOALL ? (size_t)p : 1);
   sn_status_t st = SN_OK;
   for (int r = 0; r < p && st == SN_OK; r++) {
@@ -522,7 +540,7 @@ sn_status_t sn_zc_run(sn_zc_t *zc, const sn_zc_op_t *op, int candidate, int *don
     const sn_zc_slot_t *s = &zc->slots[r];
     unsigned rn = sn_zc_needs_of(op, r);
     if (rn & 1) st = sn_zc_map(zc, r, &s->sbuf, &x.sp[r]);
-    if ((rn & 2) && st == SN_OK) st = sn_zc_map(zc, r, &s->rbuf, &x.rp[r]);
+    if (((rn & 2) || x.push) && st == SN_OK) st = sn_zc_map(zc, r, &s->rbuf, &x.rp[r]);
   }
   if (st != SN_OK) {
     /* peers waiting at the next barrier see this and stop */

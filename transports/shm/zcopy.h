@@ -32,7 +32,10 @@
  *   reduce-scatter  B, rank r reduces block r of every send buffer, B.
  *   all-gather      B, rank r writes its send buffer into block r of
  *                   every rank's recv buffer (in cache-sized pieces), B.
- *   broadcast       B, every rank copies the root's send buffer, B.
+ *   broadcast       B, rank r writes slice r of the root's send buffer
+ *                   into every recv buffer when every rank registered its
+ *                   recv buffer; otherwise every rank copies the root's
+ *                   send buffer into its own, B.
  *   reduce          B, rank r reduces slice r of every send buffer into
  *                   slice r of the root's recv buffer, B.
  *   all-to-all      B, rank r copies block r of every send buffer, B.
