@@ -18,8 +18,10 @@
 
 #include "api/api.h"
 #include "engine/engine.h"
+#include "engine/trace.h"
 #include "plan/plan.h"
 #include "transports/shm/eager.h"
+#include "util/clock.h"
 #include "util/param.h"
 
 static __thread int sn_group_depth;
@@ -141,6 +143,43 @@ static void sn_task_desc(const sn_task_t *t, sn_op_desc_t *d)
   if (!d->inplace && s && r && in_bytes && out_bytes && s < r + out_bytes && r < s + in_bytes) d->overlap = 1;
 }
 
+/* The paths that run a collective outside the engine, on shared memory:
+ * the eager block (small all-reduces), then zero-copy (registered
+ * buffers). *done_p = 1: the call ran there. Each is agreed per call, so
+ * every rank gets the same answer. */
+static sn_status_t sn_group_outside_engine(sn_task_t *t, int alone, int *done_p)
+{
+  sn_comm_t *c = t->comm;
+  size_t bytes = t->count * sn_dtype_size(t->dtype);
+  sn_trace_t *tr = c->eng.trace;
+  uint64_t t0 = tr ? sn_clock_ns() : 0;
+  const char *algo = "eager";
+  sn_status_t st = SN_OK;
+  *done_p = 0;
+  if (t->coll == SN_COLL_ALLREDUCE && sn_eager_fits(c->eager, bytes)) {
+    sn_flight_op_t *fl = NULL;
+    if (c->flight) {
+      fl = sn_flight_add(c->flight, c->op_seq + 1, sn_coll_name(t->coll), algo, bytes);
+      fl->state = SN_FL_RUNNING;
+    }
+    st = sn_eager_allreduce(c->eager, t->sendbuf, t->recvbuf, t->count, t->dtype, &t->red, alone, done_p);
+    if (fl && (st != SN_OK || *done_p)) fl->state = st == SN_OK ? SN_FL_DONE : SN_FL_FAILED;
+    else if (fl) sn_flight_unadd(c->flight); /* the message path records it */
+    if (st == SN_OK && *done_p) {
+      c->op_seq++;
+      SN_INFO(SN_LOG_COLL, "AllReduce count %zu %s: eager (one shared block)", t->count, sn_dtype_name(t->dtype));
+    }
+  }
+  if (st == SN_OK && !*done_p && c->zc) {
+    algo = "zcopy";
+    st = sn_api_zc_try(t, alone, done_p);
+  }
+  if (tr && (st != SN_OK || *done_p))
+    sn_trace_op_span(tr, sn_coll_name(t->coll), algo, sn_dtype_name(t->dtype), st == SN_OK ? c->op_seq : c->op_seq + 1,
+                     t->count, t0, sn_clock_ns(), st);
+  return st;
+}
+
 sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
 {
   if (sn_param_int(SN_P_CHECK)) {
@@ -193,27 +232,10 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
         continue;
       }
       if (t->count == 0) continue;
-      if (t->coll == SN_COLL_ALLREDUCE && sn_eager_fits(c->eager, t->count * sn_dtype_size(t->dtype))) {
-        int edone = 0;
-        sn_flight_op_t *fl = NULL;
-        if (c->flight) {
-          fl = sn_flight_add(c->flight, c->op_seq + 1, sn_coll_name(t->coll), "eager", t->count * sn_dtype_size(t->dtype));
-          fl->state = SN_FL_RUNNING;
-        }
-        st = sn_eager_allreduce(c->eager, t->sendbuf, t->recvbuf, t->count, t->dtype, &t->red, ntasks == 1, &edone);
-        if (fl && (st != SN_OK || edone)) fl->state = st == SN_OK ? SN_FL_DONE : SN_FL_FAILED;
-        else if (fl) sn_flight_unadd(c->flight); /* the message path records it */
-        if (st != SN_OK) goto fail;
-        if (edone) {
-          c->op_seq++;
-          SN_INFO(SN_LOG_COLL, "AllReduce count %zu %s: eager (one shared block)", t->count, sn_dtype_name(t->dtype));
-          continue;
-        }
-      }
-      if (c->zc) {
-        int zdone = 0;
-        SN_CHECK_GOTO(sn_api_zc_try(t, ntasks == 1, &zdone), st, fail);
-        if (zdone) continue;
+      if (c->eager || c->zc) {
+        int done = 0;
+        SN_CHECK_GOTO(sn_group_outside_engine(t, ntasks == 1, &done), st, fail);
+        if (done) continue;
       }
       sn_op_desc_t d;
       sn_task_desc(t, &d);

@@ -174,6 +174,36 @@ void sn_trace_exec_begin(sn_trace_t *t, struct sn_exec *x, uint64_t now)
   x->trace_last = now;
 }
 
+void sn_trace_op_span(sn_trace_t *t, const char *op_name, const char *algo, const char *dtype, uint64_t seq,
+                      uint64_t count, uint64_t t0, uint64_t t1, int status)
+{
+  if (t->full) {
+    t->dropped_ops++;
+    return;
+  }
+  if (t->max_events && t->nops + t->nsteps + 1 > t->max_events) {
+    char why[96];
+    snprintf(why, sizeof(why), "SNCCL_TRACE_MAX_EVENTS=%" PRIu64 " reached", t->max_events);
+    sn_trace_stop(t, why);
+    return;
+  }
+  if (sn_trace_grow((void **)&t->ops, &t->ops_cap, t->nops + 1, sizeof(*t->ops), 64)) {
+    sn_trace_stop(t, "out of host memory");
+    return;
+  }
+  sn_trace_op_t *op = &t->ops[t->nops++];
+  memset(op, 0, sizeof(*op));
+  op->t0 = t0;
+  op->t1 = t1;
+  op->seq = seq;
+  op->count = count;
+  op->first = (int32_t)t->nsteps;
+  op->status = status;
+  snprintf(op->op, sizeof(op->op), "%s", op_name);
+  snprintf(op->algo, sizeof(op->algo), "%s", algo);
+  snprintf(op->dtype, sizeof(op->dtype), "%s", dtype);
+}
+
 /* Notes the steps that started, got their first piece or finished since
  * the last look: in the pass [before, after]. */
 static void sn_trace_scan(sn_trace_t *t, struct sn_exec *x, uint64_t before, uint64_t after)

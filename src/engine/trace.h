@@ -77,6 +77,11 @@ void sn_trace_exec_begin(sn_trace_t *t, struct sn_exec *x, uint64_t now);
 void sn_trace_exec_pass(sn_trace_t *t, struct sn_exec *x, uint64_t before, int moved);
 void sn_trace_exec_end(sn_trace_t *t, struct sn_exec *x, uint64_t now);
 
+/* An operation that ran outside the engine (no schedule, no step events):
+ * the eager block, zero-copy. */
+void sn_trace_op_span(sn_trace_t *t, const char *op, const char *algo, const char *dtype, uint64_t seq,
+                      uint64_t count, uint64_t t0, uint64_t t1, int status);
+
 /* For tests and tools: "send", "recv", "recv-reduce", "copy", ... */
 const char *sn_trace_kind_name(int kind);
 
