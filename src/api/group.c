@@ -180,6 +180,16 @@ static sn_status_t sn_group_outside_engine(sn_task_t *t, int alone, int *done_p)
   return st;
 }
 
+static void sn_group_failed(sn_task_t *tasks, int ntasks, sn_status_t st)
+{
+  for (int i = 0; i < ntasks; i++) sn_comm_set_error(tasks[i].comm, st);
+  /* who waited for what: on a timeout always, on other failures when a
+   * dump directory is set */
+  if (st == SN_ERR_TIMEOUT || sn_param_str(SN_P_FLIGHT_DIR)[0])
+    for (int i = 0; i < ntasks; i++)
+      if (tasks[i].comm->flight && sn_group_first_of_comm(tasks, i)) sn_flight_dump(tasks[i].comm->flight);
+}
+
 sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
 {
   if (sn_param_int(SN_P_CHECK)) {
@@ -188,6 +198,19 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
       for (int i = 0; i < ntasks; i++) sn_comm_set_error(tasks[i].comm, cst);
       return cst;
     }
+  }
+  /* a lone call that runs outside the engine: before the job tables */
+  int tried0 = 0;
+  if (ntasks == 1 && (tasks[0].comm->eager || tasks[0].comm->zc) && tasks[0].count > 0 &&
+      tasks[0].coll != SN_COLL_P2P && tasks[0].coll != SN_COLL_ALLTOALLV) {
+    int done = 0;
+    sn_status_t st0 = sn_group_outside_engine(&tasks[0], 1, &done);
+    if (st0 < 0) {
+      sn_group_failed(tasks, ntasks, st0);
+      return st0;
+    }
+    if (done) return SN_OK;
+    tried0 = 1;
   }
   /* a call outside a group is the common case: no allocation for it */
   enum { SMALL = 4 };
@@ -232,7 +255,7 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
         continue;
       }
       if (t->count == 0) continue;
-      if (c->eager || c->zc) {
+      if ((c->eager || c->zc) && !(k == 0 && tried0)) {
         int done = 0;
         SN_CHECK_GOTO(sn_group_outside_engine(t, ntasks == 1, &done), st, fail);
         if (done) continue;
@@ -269,14 +292,7 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
   }
   if (nx > 0) st = sn_engine_run(xs, nx);
 fail:
-  if (st < 0) {
-    for (int i = 0; i < ntasks; i++) sn_comm_set_error(tasks[i].comm, st);
-    /* who waited for what: on a timeout always, on other failures when a
-     * dump directory is set */
-    if (st == SN_ERR_TIMEOUT || sn_param_str(SN_P_FLIGHT_DIR)[0])
-      for (int i = 0; i < ntasks; i++)
-        if (tasks[i].comm->flight && sn_group_first_of_comm(tasks, i)) sn_flight_dump(tasks[i].comm->flight);
-  }
+  if (st < 0) sn_group_failed(tasks, ntasks, st);
   for (int i = 0; i < ntasks && st == SN_OK; i++)
     if (tasks[i].coll == SN_COLL_ALLTOALLV) sn_a2av_finish(&tasks[i]);
 out:
