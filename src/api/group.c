@@ -161,7 +161,10 @@ static sn_status_t sn_group_outside_engine(sn_task_t *t, int alone, int *done_p)
     if (c->flight) {
       fl = sn_flight_add(c->flight, c->op_seq + 1, sn_coll_name(t->coll), algo, bytes);
       fl->state = SN_FL_RUNNING;
+      fl->step = 0;
+      fl->dir = 1; /* waits for a peer's slot */
     }
+    sn_eager_set_awaited(c->eager, fl ? &fl->peer : NULL);
     st = sn_eager_allreduce(c->eager, t->sendbuf, t->recvbuf, t->count, t->dtype, &t->red, alone, done_p);
     if (fl && (st != SN_OK || *done_p)) fl->state = st == SN_OK ? SN_FL_DONE : SN_FL_FAILED;
     else if (fl) sn_flight_unadd(c->flight); /* the message path records it */

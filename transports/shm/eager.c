@@ -35,7 +35,10 @@ struct sn_eager {
   uint64_t seq;     /* calls that fit, so far */
   uint64_t started; /* every peer is known to have started this call */
   uint64_t runs;
+  volatile int *awaited;
 };
+
+void sn_eager_set_awaited(sn_eager_t *e, volatile int *awaited) { e->awaited = awaited; }
 
 static sn_eager_slot_t *sn_eager_slot(const sn_eager_t *e, int r, uint64_t seq)
 {
@@ -154,6 +157,7 @@ static void sn_eager_wait_moved(sn_eager_wait_t *w)
 static sn_status_t sn_eager_idle(const sn_eager_t *e, sn_eager_wait_t *w, int r, const char *what)
 {
   const sn_eager_config_t *c = &e->cfg;
+  if (e->awaited) *e->awaited = r;
   if (w->b.idle % SN_EAGER_CLOCK_EVERY == SN_EAGER_CLOCK_EVERY - 1 || sn_backoff_sleeping(&w->b)) {
     if (atomic_load_explicit(c->abort_flag, memory_order_relaxed)) return SN_ERR_ABORTED;
     uint64_t now = sn_clock_ns();

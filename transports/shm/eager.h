@@ -73,6 +73,9 @@ int sn_eager_fits(const sn_eager_t *e, size_t bytes);
  * caller runs the message path (and so does every other rank). */
 sn_status_t sn_eager_allreduce(sn_eager_t *e, const void *send, void *recv, size_t count, sn_dtype_t dtype,
                                const sn_red_t *red, int candidate, int *done_p);
+/* While a call waits, the rank it waits for is stored here (the flight
+ * recorder's entry; NULL: nowhere). */
+void sn_eager_set_awaited(sn_eager_t *e, volatile int *awaited);
 
 /* Calls run here so far (tests). */
 uint64_t sn_eager_count(const sn_eager_t *e);
