@@ -16,6 +16,8 @@
  *              fails with ncclRemoteError naming rank 2, within the deadline.
  *   abort      rank 1 never calls; a second thread of rank 0 aborts the
  *              communicator while rank 0 waits: the call returns an error.
+ *   late       one rank arrives 60 ms late, the others sleep on their
+ *              bells: its publication must wake them.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -191,6 +193,32 @@ static int case_deadpeer(int rank, int nranks, ncclUniqueId id, void *arg)
   return 0;
 }
 
+/* One rank arrives 60 ms late, so the others are asleep on their bells:
+ * its publication must wake them (results right; how long the wake-up
+ * took is printed, not asserted). */
+static int case_late(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  (void)arg;
+  ncclComm_t comm;
+  T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
+  const kind_t k = {ncclInt32, ncclSum};
+  double worst = 0;
+  for (int it = 0; it < 6; it++) {
+    int late = it % nranks;
+    double t0 = t_now();
+    if (rank == late) {
+      struct timespec ts = {0, 60 * 1000000L};
+      nanosleep(&ts, NULL);
+    }
+    if (one_allreduce(comm, rank, nranks, it, &k, 5, 0)) return 1;
+    double extra = t_now() - t0 - 0.060;
+    if (rank != late && extra > worst) worst = extra;
+  }
+  T_MSG("LATE rank %d: slowest return after the late rank's 60 ms: +%.3f ms", rank, worst * 1e3);
+  T_NCCL(ncclCommDestroy(comm));
+  return 0;
+}
+
 static void *aborter(void *arg)
 {
   struct timespec ts = {0, 200 * 1000000L};
@@ -230,6 +258,7 @@ static const t_case_t cases[] = {
     {"basic8", 8, 240, case_basic, 0},       {"group2", 2, 60, case_group, 0},
     {"group4", 4, 60, case_group, 0},        {"mismatch", 2, 60, case_mismatch, 0},
     {"deadpeer", 3, 60, case_deadpeer, 0},   {"abort", 2, 60, case_abort, 0},
+    {"late2", 2, 60, case_late, 0},          {"late4", 4, 60, case_late, 0},
 };
 
 int main(int argc, char **argv)

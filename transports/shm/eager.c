@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,13 @@ typedef struct {
   uint8_t data[];
 } sn_eager_slot_t;
 
+/* A rank's doorbell: it sleeps on seq (a futex in the shared block) after
+ * raising waiters; a writer wakes it only when waiters is non-zero. */
+typedef struct {
+  _Atomic uint32_t seq, waiters;
+  uint8_t pad[56];
+} sn_eager_bell_t;
+
 struct sn_eager {
   sn_eager_config_t cfg;
   uint8_t *block;
@@ -43,6 +53,25 @@ void sn_eager_set_awaited(sn_eager_t *e, volatile int *awaited) { e->awaited = a
 static sn_eager_slot_t *sn_eager_slot(const sn_eager_t *e, int r, uint64_t seq)
 {
   return (sn_eager_slot_t *)(e->block + ((size_t)r * 2 + (seq & 1)) * e->slot_bytes);
+}
+
+static sn_eager_bell_t *sn_eager_bell(const sn_eager_t *e, int r)
+{
+  return (sn_eager_bell_t *)(e->block + (size_t)e->cfg.nranks * 2 * e->slot_bytes) + r;
+}
+
+/* After publishing a tag (release store): wakes the peers asleep in a wait.
+ * The fence orders the tag before the loads of `waiters`; a sleeper raises
+ * `waiters` before its last look at the tags, so one sees the other. */
+static void sn_eager_ring(const sn_eager_t *e)
+{
+  atomic_thread_fence(memory_order_seq_cst);
+  for (int r = 0; r < e->cfg.nranks; r++) {
+    sn_eager_bell_t *b = sn_eager_bell(e, r);
+    if (r == e->cfg.rank || atomic_load_explicit(&b->waiters, memory_order_relaxed) == 0) continue;
+    atomic_fetch_add(&b->seq, 1);
+    syscall(SYS_futex, &b->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+  }
 }
 
 void sn_eager_fini(sn_eager_t *e)
@@ -90,7 +119,7 @@ sn_status_t sn_eager_setup(const sn_eager_config_t *cfg, sn_eager_t **e_p)
   e->cfg = *cfg;
   e->cfg.max_bytes = max;
   e->slot_bytes = (SN_EAGER_HDR + max + 63) & ~(size_t)63;
-  e->block_bytes = (size_t)cfg->nranks * 2 * e->slot_bytes;
+  e->block_bytes = (size_t)cfg->nranks * (2 * e->slot_bytes + sizeof(sn_eager_bell_t));
   /* 2: rank 0 creates the block */
   if (cfg->rank == 0) {
     shm_unlink(name); /* a stale one from a crashed job with the same id */
@@ -154,7 +183,8 @@ static void sn_eager_wait_moved(sn_eager_wait_t *w)
 
 /* One idle round waiting for peer r: every SN_EAGER_CLOCK_EVERY rounds the
  * deadline, the abort flag and r's liveness. SN_OK: go on waiting. */
-static sn_status_t sn_eager_idle(const sn_eager_t *e, sn_eager_wait_t *w, int r, const char *what)
+static sn_status_t sn_eager_idle(const sn_eager_t *e, sn_eager_wait_t *w, int r, const _Atomic uint64_t *tag,
+                                 uint64_t want, const char *what)
 {
   const sn_eager_config_t *c = &e->cfg;
   if (e->awaited) *e->awaited = r;
@@ -182,7 +212,21 @@ static sn_status_t sn_eager_idle(const sn_eager_t *e, sn_eager_wait_t *w, int r,
       return SN_ERR_TIMEOUT;
     }
   }
-  sn_backoff_wait(&w->b);
+  if (!sn_backoff_sleeping(&w->b)) {
+    sn_backoff_wait(&w->b);
+    return SN_OK;
+  }
+  /* asleep on this rank's bell until a peer publishes, at most 20 ms (the
+   * deadline, the abort flag and liveness are looked at in between) */
+  sn_eager_bell_t *b = sn_eager_bell(e, c->rank);
+  atomic_fetch_add(&b->waiters, 1); /* a full barrier before the last look */
+  uint32_t token = atomic_load(&b->seq);
+  if (atomic_load_explicit(tag, memory_order_acquire) >> 1 < want) {
+    struct timespec ts = {0, (long)(SN_EAGER_LIVE_NS)};
+    syscall(SYS_futex, &b->seq, FUTEX_WAIT, token, &ts, NULL, 0);
+  }
+  atomic_fetch_sub(&b->waiters, 1);
+  w->b.idle++;
   return SN_OK;
 }
 
@@ -197,7 +241,7 @@ static sn_status_t sn_eager_wait_started(sn_eager_t *e, uint64_t t)
       sn_eager_wait_moved(&w);
       continue;
     }
-    SN_CHECK(sn_eager_idle(e, &w, r, "the start of an earlier eager all-reduce"));
+    SN_CHECK(sn_eager_idle(e, &w, r, &sn_eager_slot(e, r, t)->tag, t, "the start of an earlier eager all-reduce"));
   }
   e->started = t;
   return SN_OK;
@@ -223,6 +267,7 @@ sn_status_t sn_eager_allreduce(sn_eager_t *e, const void *send, void *recv, size
   mine->count = count;
   mine->sig = (uint32_t)dtype | (uint32_t)red->op << 8 | (red->postdiv ? 1u << 16 : 0) | (red->prescale ? 1u << 17 : 0);
   atomic_store_explicit(&mine->tag, s << 1 | (candidate ? 1u : 0u), memory_order_release);
+  sn_eager_ring(e);
   if (!candidate) return SN_OK;
 
   sn_eager_wait_t w;
@@ -243,7 +288,7 @@ sn_status_t sn_eager_allreduce(sn_eager_t *e, const void *send, void *recv, size
               (unsigned long long)(tag >> 1));
       return SN_ERR_INTERNAL;
     }
-    SN_CHECK(sn_eager_idle(e, &w, r, "an eager all-reduce"));
+    SN_CHECK(sn_eager_idle(e, &w, r, &sn_eager_slot(e, r, s)->tag, s, "an eager all-reduce"));
   }
   e->started = s;
   for (int r = 0; r < p; r++) {
