@@ -889,6 +889,9 @@ static int pf_run_forked(const pf_coll_t *coll)
   for (int r = 0; r < n; r++) pf_shared->rc[r] = -1; /* until it reports */
 
   pf_launch_arg_t la = {coll};
+  /* ranks that fit the CPUs get one each, as under mpirun's default
+   * binding (SN_LAUNCH_BIND=0: unbound) */
+  setenv("SN_LAUNCH_BIND", "1", 0);
   int failed = sn_launch(n, 1e12, PF_GRACE_S, pf_launch_rank, &la);
   /* The first status a rank reported; ranks killed before reporting (crash,
    * or the launcher's grace period) count as internal errors. */

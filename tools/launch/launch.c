@@ -16,6 +16,25 @@
 #include <time.h>
 #include <unistd.h>
 
+/* SN_LAUNCH_BIND=1 (the perf tools set it): with no more ranks than CPUs
+ * in the affinity mask, rank r runs on the r-th of them only, as mpirun's
+ * default binding does for such jobs; more ranks than CPUs stay unbound. */
+static void sn_launch_bind(int r, int nranks)
+{
+  const char *b = getenv("SN_LAUNCH_BIND");
+  cpu_set_t set;
+  if (!b || atoi(b) != 1 || sched_getaffinity(0, sizeof(set), &set) != 0 || nranks > CPU_COUNT(&set)) return;
+  for (int c = 0, k = 0; c < CPU_SETSIZE; c++) {
+    if (!CPU_ISSET(c, &set)) continue;
+    if (k++ != r) continue;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(c, &one);
+    sched_setaffinity(0, sizeof(one), &one);
+    return;
+  }
+}
+
 static double now_s(void)
 {
   struct timespec ts;
@@ -108,6 +127,7 @@ int sn_launch_ex(const sn_launch_opts_t *o, sn_launch_fn_t fn, void *arg, sn_ran
     if (pid == 0) {
       sn_launch_sh = sh;
       sn_launch_rank = r;
+      sn_launch_bind(r, nranks);
       /* an emulated supernode: SN_LAUNCH_DOMAINS=D splits the ranks into D
        * scale-up domains of consecutive ranks (SNCCL_DOMAIN per process) */
       const char *nd = getenv("SN_LAUNCH_DOMAINS");
