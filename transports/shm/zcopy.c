@@ -40,9 +40,10 @@ typedef struct {
   uint64_t count;
   uint32_t coll, dtype, op, root;
   uint32_t inplace; /* send == recv (all-reduce) */
-  uint8_t pad0[64 - 44];
+  uint8_t pad0[64 - 52];
   sn_zc_buf_t sbuf, rbuf; /* 2 x 32 bytes */
 } sn_zc_slot_t;
+_Static_assert(sizeof(sn_zc_slot_t) == 128, "a slot is two cache lines: one written before the agreement, one read after");
 
 typedef struct {
   uint64_t id;
