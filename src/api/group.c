@@ -191,7 +191,7 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
         np2p++;
         continue;
       }
-      if (t->count == 0) continue;
+      if (t->count == 0 || (t->coll == SN_COLL_ALLTOALLV && sn_a2av_done(t))) continue;
       if (c->zc) {
         int zdone = 0;
         SN_CHECK_GOTO(sn_api_zc_try(t, ntasks == 1, &zdone), st, fail);
