@@ -20,6 +20,13 @@
  *  - receiver-learns: exact capacity, then rank p-1 with too little (the
  *    overflow reported alike on every rank, kept blocks exact, dropped ones
  *    untouched), then a normal call.
+ *
+ * --registered=all takes every buffer from ncclMemAlloc and registers it,
+ * so that calls made alone run zero-copy (transports/shm/zcopy.h: counts
+ * checked in place, blocks copied from the senders' buffers) and the same
+ * expectations hold, mismatches included; --registered=even does so on even
+ * ranks only (every call must then fall back to the message path on every
+ * rank). tests/alltoallv-zcopy.sh reads the log to tell which path ran.
  */
 #include "tests/common.h"
 
@@ -32,6 +39,7 @@
 static struct {
   int nranks[16], n_nranks;
   double deadline_s;
+  int registered; /* 1 every rank, 2 even ranks: buffers from ncclMemAlloc, registered */
 } cfg;
 
 typedef struct {
@@ -223,8 +231,9 @@ static int case_inplace(ctx_t *x)
 static int case_mismatch(ctx_t *x)
 {
   if (x->p < 2) return 0;
+  /* zero-copy checks the counts whatever SNCCL_ALLTOALLV_CHECK says */
   const char *chk = getenv("SNCCL_ALLTOALLV_CHECK");
-  if (chk && atoi(chk) == 0) {
+  if (chk && atoi(chk) == 0 && cfg.registered != 1) {
     if (x->rank == 0) printf("alltoallv: mismatch part skipped: SNCCL_ALLTOALLV_CHECK=0 turns the check off\n");
     return 0;
   }
@@ -267,16 +276,18 @@ static int case_dtype_mismatch(ctx_t *x)
 {
   if (x->p < 2) return 0;
   const char *chk = getenv("SNCCL_ALLTOALLV_CHECK");
-  if (chk && atoi(chk) == 0) return 0;
+  if (chk && atoi(chk) == 0 && cfg.registered != 1) return 0;
   int p = x->p, r = x->rank;
   size_t es = r == 0 ? 8 : 4, c[16], d[16];
-  unsigned char sbuf[128], rbuf[128];
+  t_buf_t sb, rb; /* registered with --registered: the zero-copy check sees bytes too */
+  if (t_buf_alloc(&sb, ncclUint8, 128) || t_buf_alloc(&rb, ncclUint8, 128)) return 1;
+  unsigned char *sbuf = t_buf_data(&sb), *rbuf = t_buf_data(&rb);
   for (int j = 0; j < p; j++) {
     c[j] = 1;
     d[j] = (size_t)j;
   }
   for (int k = 0; k < 128; k++) sbuf[k] = (unsigned char)(r * 31 + k);
-  memset(rbuf, 0xff, sizeof(rbuf));
+  memset(rbuf, 0xff, 128);
   T_NCCL_EXPECT(sncclAlltoAllv(sbuf, c, d, rbuf, c, d, r == 0 ? ncclInt64 : ncclInt32, x->comm, NULL),
                 ncclInvalidUsage);
   for (int i = 0; i < p; i++) {
@@ -287,6 +298,8 @@ static int case_dtype_mismatch(ctx_t *x)
                rbuf[i * es + b], want, agree ? "delivered" : "untouched");
     }
   }
+  t_buf_free(&sb);
+  t_buf_free(&rb);
   return one_mpi(x, C_RANDOM, 7500, 10, 0, "after the datatype mismatch");
 }
 
@@ -375,6 +388,7 @@ static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
   t_rank = rank;
   double t0 = t_now();
   T_NCCL(ncclCommInitRank(&x.comm, nranks, id, rank));
+  if (cfg.registered == 1 || (cfg.registered == 2 && rank % 2 == 0)) t_reg_comm = x.comm;
   static const struct {
     const char *name;
     int (*fn)(ctx_t *);
@@ -389,6 +403,7 @@ static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
       break; /* the others may be waiting in a call: the launcher ends them */
     }
   }
+  t_reg_comm = NULL;
   if (!failed) T_NCCL(ncclCommDestroy(x.comm));
   if (rank == 0 && !failed) printf("alltoallv: %d ranks: all parts passed, %.2f s\n", nranks, t_now() - t0);
   return failed;
@@ -403,8 +418,10 @@ int main(int argc, char **argv)
       cfg.n_nranks = t_parse_int_list(argv[a] + 9, cfg.nranks, 16);
     } else if (!strncmp(argv[a], "--deadline=", 11)) {
       cfg.deadline_s = atof(argv[a] + 11);
+    } else if (!strcmp(argv[a], "--registered=all") || !strcmp(argv[a], "--registered=even")) {
+      cfg.registered = argv[a][13] == 'a' ? 1 : 2;
     } else {
-      fprintf(stderr, "usage: alltoallv [--nranks=1-9] [--deadline=SECONDS]\n");
+      fprintf(stderr, "usage: alltoallv [--nranks=1-9] [--deadline=SECONDS] [--registered=all|even]\n");
       return 2;
     }
   }
