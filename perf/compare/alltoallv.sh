@@ -6,18 +6,23 @@
 # cell is the median time over rounds. Sizes are bytes per rank (a block
 # per peer is size / ranks).
 #
-#   perf/compare/alltoallv.sh [-r RANKS] [-R ROUNDS] [-v DIST] [-b MIN] [-e MAX] [-n ITERS] [BUILD_DIR]
+#   perf/compare/alltoallv.sh [-r RANKS] [-R ROUNDS] [-v DIST] [-b MIN] [-e MAX] [-n ITERS] [-m 1] [BUILD_DIR]
 #
 # Defaults: 8 ranks, 5 rounds, uniform counts, 8K..32M (1 KiB..4 MiB per
 # peer at 8 ranks), -n 40 -w 5. Prints one table: size, per-peer block,
 # median us of each, and snccl's speed-up over both (x-*: their time / the
 # checked snccl's; nc-x-*: the same for the unchecked one).
-ranks=8 rounds=5 dist=uniform minb=8K maxb=32M iters=40
-while getopts r:R:v:b:e:n: o; do
+# -m 1: snccl's buffers from ncclMemAlloc, registered (the perf tools' -R 1,
+# as nccl-tests -R): sncclAlltoAllv then runs zero-copy, and the send/recv
+# baseline uses the same registered buffers; the second snccl column is
+# then `plain` (sncclAlltoAllv on unregistered buffers, count exchange on:
+# the message path) instead of `nocheck`, and nc-x-* compare that one.
+ranks=8 rounds=5 dist=uniform minb=8K maxb=32M iters=40 reg=0
+while getopts r:R:v:b:e:n:m: o; do
   case $o in
   r) ranks=$OPTARG ;; R) rounds=$OPTARG ;; v) dist=$OPTARG ;;
-  b) minb=$OPTARG ;; e) maxb=$OPTARG ;; n) iters=$OPTARG ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  b) minb=$OPTARG ;; e) maxb=$OPTARG ;; n) iters=$OPTARG ;; m) reg=$OPTARG ;;
+  *) sed -n '2,17p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -36,9 +41,13 @@ common="-b $minb -e $maxb -f 2 -n $iters -w 5 -c 1"
 rows() { grep -v '^#' | awk 'NF >= 9 && $9 == 0 { print $1, $6 }'; }
 r=1
 while test $r -le "$rounds"; do
-  timeout 300 "$a2av" -P "$ranks" $common -v "$dist" 2>/dev/null | rows >"$out/snccl.$r"
-  timeout 300 "$a2av" -P "$ranks" $common -v "$dist" -B 1 2>/dev/null | rows >"$out/sendrecv.$r"
-  SNCCL_ALLTOALLV_CHECK=0 timeout 300 "$a2av" -P "$ranks" $common -v "$dist" 2>/dev/null | rows >"$out/nocheck.$r"
+  timeout 300 "$a2av" -P "$ranks" $common -v "$dist" -R "$reg" 2>/dev/null | rows >"$out/snccl.$r"
+  timeout 300 "$a2av" -P "$ranks" $common -v "$dist" -R "$reg" -B 1 2>/dev/null | rows >"$out/sendrecv.$r"
+  if test "$reg" = 0; then
+    SNCCL_ALLTOALLV_CHECK=0 timeout 300 "$a2av" -P "$ranks" $common -v "$dist" 2>/dev/null | rows >"$out/nocheck.$r"
+  else
+    timeout 300 "$a2av" -P "$ranks" $common -v "$dist" 2>/dev/null | rows >"$out/nocheck.$r"
+  fi
   if test $have_ompi = 1; then
     timeout 300 mpirun $root_flag --oversubscribe -np "$ranks" "$ompi" $common -v "$dist" 2>/dev/null | rows >"$out/ompi.$r"
   fi
@@ -48,8 +57,10 @@ med() { # lib size -> median time over rounds
   cat "$out/$1".* 2>/dev/null | awk -v s="$2" '$1 == s { print $2 }' | sort -g |
     awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
-echo "# all-to-all-v, $ranks ranks, counts -v $dist, median of $rounds rounds (us per call)"
-printf '%9s %8s %9s %9s %9s %9s %6s %6s %6s %6s\n' size per-peer snccl nocheck sendrecv ompi x-send x-ompi nc-x-s nc-x-o
+second=nocheck
+test "$reg" = 0 || second=plain
+echo "# all-to-all-v, $ranks ranks, counts -v $dist, median of $rounds rounds (us per call), registered (-R) $reg"
+printf '%9s %8s %9s %9s %9s %9s %6s %6s %6s %6s\n' size per-peer snccl $second sendrecv ompi x-send x-ompi nc-x-s nc-x-o
 for size in $(cat "$out"/snccl.* | awk '{ print $1 }' | sort -gu); do
   s=$(med snccl "$size") n=$(med nocheck "$size") g=$(med sendrecv "$size") m=$(med ompi "$size")
   awk -v size="$size" -v p="$ranks" -v s="$s" -v n="$n" -v g="$g" -v m="$m" '
