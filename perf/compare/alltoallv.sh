@@ -15,8 +15,9 @@
 # -m 1: snccl's buffers from ncclMemAlloc, registered (the perf tools' -R 1,
 # as nccl-tests -R): sncclAlltoAllv then runs zero-copy, and the send/recv
 # baseline uses the same registered buffers; the second snccl column is
-# then `plain` (sncclAlltoAllv on unregistered buffers, count exchange on:
-# the message path) instead of `nocheck`, and nc-x-* compare that one.
+# then `msgpath` (sncclAlltoAllv on the same buffers with SNCCL_SHM_ZCOPY=0:
+# count exchange and message path, as before the zero-copy path) instead
+# of `nocheck`, and nc-x-* compare that one.
 # The tools move each call's buffers through the whole allocation (as
 # nccl-tests does, so small sizes do not sit in cache): with -e 32M a
 # small size needs MAX/size calls to touch it all once, and a zero-copy
@@ -51,7 +52,7 @@ while test $r -le "$rounds"; do
   if test "$reg" = 0; then
     SNCCL_ALLTOALLV_CHECK=0 timeout 300 "$a2av" -P "$ranks" $common -v "$dist" 2>/dev/null | rows >"$out/nocheck.$r"
   else
-    timeout 300 "$a2av" -P "$ranks" $common -v "$dist" 2>/dev/null | rows >"$out/nocheck.$r"
+    SNCCL_SHM_ZCOPY=0 timeout 300 "$a2av" -P "$ranks" $common -v "$dist" -R "$reg" 2>/dev/null | rows >"$out/nocheck.$r"
   fi
   if test $have_ompi = 1; then
     timeout 300 mpirun $root_flag --oversubscribe -np "$ranks" "$ompi" $common -v "$dist" 2>/dev/null | rows >"$out/ompi.$r"
@@ -63,7 +64,7 @@ med() { # lib size -> median time over rounds
     awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 second=nocheck
-test "$reg" = 0 || second=plain
+test "$reg" = 0 || second=msgpath
 echo "# all-to-all-v, $ranks ranks, counts -v $dist, median of $rounds rounds (us per call), -n $iters -w $warm, registered (-R) $reg"
 printf '%9s %8s %9s %9s %9s %9s %6s %6s %6s %6s\n' size per-peer snccl $second sendrecv ompi x-send x-ompi nc-x-s nc-x-o
 for size in $(cat "$out"/snccl.* | awk '{ print $1 }' | sort -gu); do
