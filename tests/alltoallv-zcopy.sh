@@ -5,7 +5,8 @@
 # the agreement (transports/shm/zcopy.h); every form, uneven and zero
 # counts, count and datatype mismatches, overflow, all against the same
 # expected images as the message path. Then with streaming stores, and
-# with SNCCL_ALLTOALLV_CHECK=0 (the zero-copy path checks anyway); then
+# with SNCCL_ALLTOALLV_CHECK=0 (the zero-copy path checks anyway), and
+# with receive buffers from malloc (peers only read send buffers); then
 # only even ranks registered, where a call may run zero-copy only when the
 # unregistered ranks send nothing (no peer reads them: all zero counts, and
 # some random cases at 2 ranks), and falls back on every rank otherwise.
@@ -39,5 +40,6 @@ run() { # expect: "some" zero-copy calls or only "unregistered-send-nothing"; VA
 run some "$bin" --registered=all --nranks=2,3,4,8
 run some SNCCL_SHM_NT_MIN=4096 "$bin" --registered=all --nranks=3
 run some SNCCL_ALLTOALLV_CHECK=0 "$bin" --registered=all --nranks=4
+run some "$bin" --registered=send --nranks=3
 run unregistered-send-nothing "$bin" --registered=even --nranks=2,3,8
 exit 0
