@@ -61,7 +61,15 @@ extern "C" {
  * one latency; SNCCL_ALLTOALLV_CHECK=0 skips it for the MPI and count-matrix
  * forms when the caller vouches for its counts (a disagreement then hangs
  * until SNCCL_TIMEOUT_MS or corrupts data, as with grouped send/recv); all
- * ranks must use the same setting. */
+ * ranks must use the same setting.
+ *
+ * On one host with every rank's send buffer from ncclMemAlloc and
+ * registered (ncclCommRegister or a window; a rank that sends nothing needs
+ * none) and the call not grouped with other work, there is no exchange:
+ * each receiver reads its blocks straight from the senders' buffers, and
+ * both ends of each pair compare the counts in shared memory on the way,
+ * with the same outcome on a mismatch as above, whatever
+ * SNCCL_ALLTOALLV_CHECK says. */
 
 /* MPI_Alltoallv: sendcounts[j] elements from sendbuff + sdispls[j] go to
  * rank j; recvcounts[i] elements from rank i land at recvbuff + rdispls[i].

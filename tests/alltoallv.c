@@ -20,6 +20,15 @@
  *  - receiver-learns: exact capacity, then rank p-1 with too little (the
  *    overflow reported alike on every rank, kept blocks exact, dropped ones
  *    untouched), then a normal call.
+ *
+ * --registered=all takes every buffer from ncclMemAlloc and registers it,
+ * so that calls made alone run zero-copy (transports/shm/zcopy.h: counts
+ * checked in place, blocks copied from the senders' buffers) and the same
+ * expectations hold, mismatches included; --registered=even does so on even
+ * ranks only (every call must then fall back to the message path on every
+ * rank); --registered=send registers send buffers only (zero-copy still
+ * runs: peers never touch a receive buffer). tests/alltoallv-zcopy.sh reads
+ * the log to tell which path ran.
  */
 #include "tests/common.h"
 
@@ -32,6 +41,7 @@
 static struct {
   int nranks[16], n_nranks;
   double deadline_s;
+  int registered; /* 1 every rank, 2 even ranks, 3 send buffers only: from ncclMemAlloc, registered */
 } cfg;
 
 typedef struct {
@@ -96,6 +106,17 @@ static void make_layout(const ctx_t *x, pattern_t pat, uint64_t salt, size_t max
   L->recv_elems = off + 1;
 }
 
+/* A receive buffer: with --registered=send plain malloc memory (peers only
+ * read send buffers, so zero-copy must still run). */
+static int recv_alloc(t_buf_t *b, int dt, size_t count)
+{
+  ncclComm_t keep = t_reg_comm;
+  if (cfg.registered == 3) t_reg_comm = NULL;
+  int rc = t_buf_alloc(b, dt, count);
+  t_reg_comm = keep;
+  return rc;
+}
+
 static int fill_send(ctx_t *x, t_buf_t *s, const layout_t *L, uint64_t salt)
 {
   if (t_buf_alloc(s, x->dt, L->send_elems)) return 1;
@@ -121,7 +142,7 @@ static int one_mpi(ctx_t *x, pattern_t pat, uint64_t salt, size_t maxc, int targ
   make_layout(x, pat, salt, maxc, target, &L);
   t_buf_t s, rb;
   if (fill_send(x, &s, &L, salt)) return 1;
-  if (t_buf_alloc(&rb, x->dt, L.recv_elems)) return 1;
+  if (recv_alloc(&rb, x->dt, L.recv_elems)) return 1;
   expect_recv(x, &rb, L.rc, L.rd, salt, -1);
   T_NCCL(sncclAlltoAllv(t_buf_data(&s), L.sc, L.sd, t_buf_data(&rb), L.rc, L.rd, (ncclDataType_t)x->dt, x->comm,
                         NULL));
@@ -165,7 +186,7 @@ static int case_matrix(ctx_t *x)
     ro += m[j * p + r];
   }
   t_buf_t s, rb;
-  if (t_buf_alloc(&s, x->dt, so) || t_buf_alloc(&rb, x->dt, ro)) return 1;
+  if (t_buf_alloc(&s, x->dt, so) || recv_alloc(&rb, x->dt, ro)) return 1;
   for (int j = 0; j < p; j++)
     for (size_t k = 0; k < m[r * p + j]; k++) t_buf_input(&s, sd[j] + k, val(x, salt, r, j, k));
   size_t rc[16];
@@ -187,7 +208,7 @@ static int case_group(ctx_t *x)
   make_layout(x, C_RANDOM, 6001, 100, 0, &B);
   t_buf_t sa, ra, sb, rb;
   if (fill_send(x, &sa, &A, 6000) || fill_send(x, &sb, &B, 6001)) return 1;
-  if (t_buf_alloc(&ra, x->dt, A.recv_elems) || t_buf_alloc(&rb, x->dt, B.recv_elems)) return 1;
+  if (recv_alloc(&ra, x->dt, A.recv_elems) || recv_alloc(&rb, x->dt, B.recv_elems)) return 1;
   expect_recv(x, &ra, A.rc, A.rd, 6000, -1);
   expect_recv(x, &rb, B.rc, B.rd, 6001, -1);
   int one = 1, sum = 0;
@@ -223,8 +244,9 @@ static int case_inplace(ctx_t *x)
 static int case_mismatch(ctx_t *x)
 {
   if (x->p < 2) return 0;
+  /* zero-copy checks the counts whatever SNCCL_ALLTOALLV_CHECK says */
   const char *chk = getenv("SNCCL_ALLTOALLV_CHECK");
-  if (chk && atoi(chk) == 0) {
+  if (chk && atoi(chk) == 0 && cfg.registered != 1) {
     if (x->rank == 0) printf("alltoallv: mismatch part skipped: SNCCL_ALLTOALLV_CHECK=0 turns the check off\n");
     return 0;
   }
@@ -245,7 +267,7 @@ static int case_mismatch(ctx_t *x)
   }
   t_buf_t s, rb;
   if (fill_send(x, &s, &L, salt)) return 1;
-  if (t_buf_alloc(&rb, x->dt, L.recv_elems)) return 1;
+  if (recv_alloc(&rb, x->dt, L.recv_elems)) return 1;
   expect_recv(x, &rb, L.rc, L.rd, salt, r == 1 ? 0 : -1);
   ncclResult_t want = r <= 1 ? ncclInvalidUsage : ncclSuccess;
   T_NCCL_EXPECT(sncclAlltoAllv(t_buf_data(&s), L.sc, L.sd, t_buf_data(&rb), L.rc, L.rd, ncclInt64, x->comm, NULL),
@@ -267,16 +289,18 @@ static int case_dtype_mismatch(ctx_t *x)
 {
   if (x->p < 2) return 0;
   const char *chk = getenv("SNCCL_ALLTOALLV_CHECK");
-  if (chk && atoi(chk) == 0) return 0;
+  if (chk && atoi(chk) == 0 && cfg.registered != 1) return 0;
   int p = x->p, r = x->rank;
   size_t es = r == 0 ? 8 : 4, c[16], d[16];
-  unsigned char sbuf[128], rbuf[128];
+  t_buf_t sb, rb; /* registered with --registered: the zero-copy check sees bytes too */
+  if (t_buf_alloc(&sb, ncclUint8, 128) || recv_alloc(&rb, ncclUint8, 128)) return 1;
+  unsigned char *sbuf = t_buf_data(&sb), *rbuf = t_buf_data(&rb);
   for (int j = 0; j < p; j++) {
     c[j] = 1;
     d[j] = (size_t)j;
   }
   for (int k = 0; k < 128; k++) sbuf[k] = (unsigned char)(r * 31 + k);
-  memset(rbuf, 0xff, sizeof(rbuf));
+  memset(rbuf, 0xff, 128);
   T_NCCL_EXPECT(sncclAlltoAllv(sbuf, c, d, rbuf, c, d, r == 0 ? ncclInt64 : ncclInt32, x->comm, NULL),
                 ncclInvalidUsage);
   for (int i = 0; i < p; i++) {
@@ -287,6 +311,8 @@ static int case_dtype_mismatch(ctx_t *x)
                rbuf[i * es + b], want, agree ? "delivered" : "untouched");
     }
   }
+  t_buf_free(&sb);
+  t_buf_free(&rb);
   return one_mpi(x, C_RANDOM, 7500, 10, 0, "after the datatype mismatch");
 }
 
@@ -314,7 +340,7 @@ static int one_dynamic(ctx_t *x, uint64_t salt, int small_rank, const char *what
   }
   size_t cap = caps[r];
   t_buf_t s, rb;
-  if (t_buf_alloc(&s, x->dt, so) || t_buf_alloc(&rb, x->dt, cap)) return 1;
+  if (t_buf_alloc(&s, x->dt, so) || recv_alloc(&rb, x->dt, cap)) return 1;
   for (int j = 0; j < p; j++)
     for (size_t k = 0; k < sc[j]; k++) t_buf_input(&s, sd[j] + k, val(x, salt, r, j, k));
   size_t off = 0, kept = 0;
@@ -375,6 +401,7 @@ static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
   t_rank = rank;
   double t0 = t_now();
   T_NCCL(ncclCommInitRank(&x.comm, nranks, id, rank));
+  if (cfg.registered == 1 || cfg.registered == 3 || (cfg.registered == 2 && rank % 2 == 0)) t_reg_comm = x.comm;
   static const struct {
     const char *name;
     int (*fn)(ctx_t *);
@@ -389,6 +416,7 @@ static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
       break; /* the others may be waiting in a call: the launcher ends them */
     }
   }
+  t_reg_comm = NULL;
   if (!failed) T_NCCL(ncclCommDestroy(x.comm));
   if (rank == 0 && !failed) printf("alltoallv: %d ranks: all parts passed, %.2f s\n", nranks, t_now() - t0);
   return failed;
@@ -403,8 +431,14 @@ int main(int argc, char **argv)
       cfg.n_nranks = t_parse_int_list(argv[a] + 9, cfg.nranks, 16);
     } else if (!strncmp(argv[a], "--deadline=", 11)) {
       cfg.deadline_s = atof(argv[a] + 11);
+    } else if (!strcmp(argv[a], "--registered=all")) {
+      cfg.registered = 1;
+    } else if (!strcmp(argv[a], "--registered=even")) {
+      cfg.registered = 2;
+    } else if (!strcmp(argv[a], "--registered=send")) {
+      cfg.registered = 3;
     } else {
-      fprintf(stderr, "usage: alltoallv [--nranks=1-9] [--deadline=SECONDS]\n");
+      fprintf(stderr, "usage: alltoallv [--nranks=1-9] [--deadline=SECONDS] [--registered=all|even|send]\n");
       return 2;
     }
   }

@@ -278,8 +278,8 @@ check_PROGRAMS += tests/bin/zcopy
 tests_bin_zcopy_SOURCES = tests/zcopy.c $(SN_TEST_COMMON)
 tests_bin_zcopy_LDADD = libnccl.la -lm -lpthread
 tests_bin_zcopy_LDFLAGS = $(SN_TEST_LINKFLAGS)
-TESTS += tests/coll-shm-zcopy.sh tests/zcopy.sh tests/shm-numa.sh
-EXTRA_DIST += tests/coll-shm-zcopy.sh tests/zcopy.sh tests/shm-numa.sh
+TESTS += tests/coll-shm-zcopy.sh tests/alltoallv-zcopy.sh tests/zcopy.sh tests/shm-numa.sh
+EXTRA_DIST += tests/coll-shm-zcopy.sh tests/alltoallv-zcopy.sh tests/zcopy.sh tests/shm-numa.sh
 
 # Small all-reduces through the shared block (transports/shm/eager.h).
 check_PROGRAMS += tests/bin/eager

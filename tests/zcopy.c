@@ -9,7 +9,9 @@
  *            deregisters its send buffer but keeps using it (that call takes
  *            the message path on every rank); then rank 2 registers it
  *            again. Every result must be exact.
- *   killed X 4 ranks, all-reduce over registered buffers in a loop; rank 3
+ *   killed X [a2av]
+ *            4 ranks, all-reduce (or with a2av, all-to-all-v) over
+ *            registered buffers in a loop; rank 3
  *            dies (X = before: without entering the 4th call, while the
  *            others wait in the zero-copy agreement; X = inside: a thread
  *            ends the process while its main thread is inside a call). The
@@ -130,9 +132,25 @@ static int comm_id_of(ncclComm_t comm, unsigned long long *id)
   return 0;
 }
 
+/* The call the killed test loops on: all-reduce, or all-to-all-v with n /
+ * nranks elements per peer (uneven: rank r sends peer j one element more
+ * when j == r, and receives it). */
+static ncclResult_t loop_call(int a2av, ncclComm_t comm, int rank, int nranks, float *s, float *r, size_t n)
+{
+  if (!a2av) return ncclAllReduce(s, r, n, ncclFloat, ncclSum, comm, NULL);
+  size_t c[16], d[16], b = n / (size_t)nranks - 1;
+  for (int j = 0; j < nranks; j++) {
+    c[j] = b + (j == rank);
+    d[j] = (size_t)j * (b + 1);
+  }
+  return sncclAlltoAllv(s, c, d, r, c, d, ncclFloat, comm, NULL);
+}
+
+enum { K_INSIDE = 1, K_A2AV = 2 };
+
 static int killed(int rank, int nranks, ncclUniqueId id, void *arg)
 {
-  int inside = arg != NULL;
+  int mode = *(const int *)arg, inside = mode & K_INSIDE, a2av = (mode & K_A2AV) != 0;
   ncclComm_t comm;
   T_NCCL(ncclCommInitRank(&comm, nranks, id, rank));
   const size_t n = 1 << 20;
@@ -151,21 +169,22 @@ static int killed(int rank, int nranks, ncclUniqueId id, void *arg)
     }
     pthread_t th;
     T_ASSERT(pthread_create(&th, NULL, die_soon, NULL) == 0, "cannot start a thread");
-    for (;;) ncclAllReduce(s.buf, r.buf, n, ncclFloat, ncclSum, comm, NULL);
+    for (;;) loop_call(a2av, comm, rank, nranks, s.buf, r.buf, n);
   }
   __sync_fetch_and_add(&t_shared[SH_ENTERED], 1);
   double t0 = t_now();
   ncclResult_t res = ncclSuccess;
   int calls = 0;
   while (res == ncclSuccess && t_now() - t0 < 20) {
-    res = ncclAllReduce(s.buf, r.buf, n, ncclFloat, ncclSum, comm, NULL);
+    res = loop_call(a2av, comm, rank, nranks, s.buf, r.buf, n);
     calls++;
   }
   double dt = t_now() - t0;
   const char *msg = ncclGetLastError(NULL);
-  T_MSG("rank %d: killed peer (%s): %s after %d calls, %.3f s: %s", rank, inside ? "inside a call" : "before a call",
-        ncclGetErrorString(res), calls, dt, msg);
-  T_ASSERT(res == ncclRemoteError, "all-reduce with a dead peer returned %s", ncclGetErrorString(res));
+  const char *what = a2av ? "all-to-all-v" : "all-reduce";
+  T_MSG("rank %d: killed peer (%s, %s): %s after %d calls, %.3f s: %s", rank, inside ? "inside a call" : "before a call",
+        what, ncclGetErrorString(res), calls, dt, msg);
+  T_ASSERT(res == ncclRemoteError, "%s with a dead peer returned %s", what, ncclGetErrorString(res));
   T_ASSERT(strstr(msg, "rank 3") != NULL, "the last error does not name rank 3: %s", msg);
   T_ASSERT(dt < DEADLINE_MS / 1000.0 + 10.0, "error came after %.1f s (deadline %d ms)", dt, DEADLINE_MS);
   __sync_fetch_and_add(&t_shared[SH_DONE], 1);
@@ -202,8 +221,11 @@ int main(int argc, char **argv)
   }
   t_shared = shared;
   if (argc >= 2 && strcmp(argv[1], "dereg") == 0) return sn_launch(4, 60, 10, dereg, NULL);
-  if (argc >= 3 && strcmp(argv[1], "killed") == 0)
-    return sn_launch(4, 60, 10, killed, strcmp(argv[2], "inside") == 0 ? "inside" : NULL);
-  fprintf(stderr, "usage: %s dereg | killed before|inside\n", argv[0]);
+  if (argc >= 3 && strcmp(argv[1], "killed") == 0) {
+    static int mode;
+    mode = (strcmp(argv[2], "inside") == 0 ? K_INSIDE : 0) | (argc >= 4 && strcmp(argv[3], "a2av") == 0 ? K_A2AV : 0);
+    return sn_launch(4, 60, 10, killed, &mode);
+  }
+  fprintf(stderr, "usage: %s dereg | killed before|inside [a2av]\n", argv[0]);
   return 2;
 }

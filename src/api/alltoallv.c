@@ -1,8 +1,9 @@
 /*
  * alltoallv.c -- the all-to-all-v entry points (snccl.h): argument checks,
- * the count exchange that makes both ends of every pair agree, and the
- * receiver-learns outputs. The data move as an ordinary schedule (direct or
- * pairwise, src/sched) chosen by the tuner; this file never moves payload.
+ * the count exchange that makes both ends of every pair agree (or the
+ * zero-copy path that checks in place), and the receiver-learns outputs.
+ * The data move as an ordinary schedule (direct or pairwise, src/sched)
+ * chosen by the tuner, or zero-copy; this file never moves payload.
  *
  * Why a count exchange first: with grouped send/recv, two ranks that
  * disagree on a count hang or overrun (NVIDIA/nccl#788). Here each rank
@@ -26,6 +27,17 @@
  * pick different algorithms; that is safe because direct and pairwise put
  * the same single message on every link and pairwise only waits for
  * receives of earlier rounds.
+ *
+ * Zero-copy (every rank on one host, called alone, each rank's send blocks
+ * in a registered ncclMemAlloc allocation or nothing to send): no exchange
+ * and no message path. Each rank publishes its counts in the zero-copy
+ * agreement block and receivers copy their blocks straight from the
+ * senders' buffers (transports/shm/zcopy.h); each end of a pair compares
+ * the two counts there, so a disagreement is the same ncclInvalidUsage on
+ * the same two ranks as with the exchange, whatever SNCCL_ALLTOALLV_CHECK
+ * says (the check costs nothing there). The receiver-learns form reads
+ * every rank's row and capacity from the block and resolves as after its
+ * all-gather. Any rank not capable: every rank takes the path below.
  *
  * Device (or managed) buffers: the call is one task like any collective's
  * (devcoll.c): the proxy thread runs the count exchange and the data when
@@ -76,6 +88,7 @@ typedef struct sn_a2av {
   sn_sched_t xsched;
   sn_exec_t xexec;
   int xbuilt, xinit;
+  int zdone; /* ran zero-copy (sn_a2av_zc) */
 } sn_a2av_t;
 
 /* ---- argument checks ---- */
@@ -548,10 +561,79 @@ static void sn_a2av_resolve_dynamic(sn_task_t *t)
   t->count = (size_t)(most / es);
 }
 
+/* ---- zero-copy ---- */
+
+static void sn_a2av_learn(void *ctx) { sn_a2av_resolve_dynamic(ctx); }
+
+/* Every rank publishes its counts where the others read them and receivers
+ * copy straight from the senders' registered buffers (zcopy.h): the count
+ * check rides on the agreement every zero-copy call has anyway, so there is
+ * no exchange round and one copy per byte. Every all-to-all-v task on a
+ * communicator with the path takes part (publishes its word), candidate or
+ * not, so the sequence stays the same on every rank. */
+static sn_status_t sn_a2av_zc(sn_task_t *t, int alone, sn_status_t *usage_p)
+{
+  sn_a2av_t *v = t->v;
+  sn_comm_t *c = t->comm;
+  int p = c->nranks;
+  size_t in, out;
+  sn_a2av_span(t, &in, &out);
+  sn_zc_a2av_t op;
+  memset(&op, 0, sizeof(op));
+  op.fn = v->fn;
+  op.es = v->es;
+  op.send = t->sendbuf;
+  op.recv = t->recvbuf;
+  op.sbuf.fd = -1;
+  op.scount = v->scount;
+  op.sdispl = v->sdispl;
+  op.rcount = v->rcount;
+  op.rdispl = v->rdispl;
+  /* a rank that sends nothing needs no registered send buffer: no peer reads it */
+  int candidate = alone && (in > out ? in : out) >= (size_t)sn_param_int(SN_P_SHM_ZCOPY_MIN);
+  if (candidate && in > 0 && !sn_api_zc_buf(c, t->sendbuf, in, &op.sbuf)) candidate = 0;
+  if (v->form == SN_A2AV_DYNAMIC) {
+    op.capacity = (uint64_t)v->capacity * v->es;
+    op.learn = sn_a2av_learn;
+    op.ctx = t;
+    if (candidate) { /* the table sn_a2av_finish reads, as after the exchange */
+      v->xsend = malloc((size_t)p * (size_t)(p + 1) * sizeof(uint64_t));
+      v->xrecv = op.table = v->xsend;
+      candidate = v->xsend != NULL;
+    }
+  }
+  int done = 0, bad = 0;
+  SN_CHECK(sn_zc_alltoallv(c->zc, &op, candidate, &done, &bad));
+  if (!done) {
+    free(v->xsend);
+    v->xsend = v->xrecv = NULL;
+    return SN_OK;
+  }
+  v->zdone = 1;
+  c->op_seq++;
+  if (bad) *usage_p = SN_ERR_INVALID_USAGE;
+  SN_INFO(SN_LOG_COLL, "%s: zero-copy over registered buffers (counts checked in place%s%s)", v->fn,
+          in ? "" : "; this rank sends nothing", bad ? "; some pairs disagreed" : "");
+  return SN_OK;
+}
+
+int sn_a2av_done(const sn_task_t *t) { return t->v && t->v->zdone; }
+
+/* Still needs the count exchange. */
+static int sn_a2av_pending(const sn_task_t *t)
+{
+  return t->coll == SN_COLL_ALLTOALLV && t->v && t->v->verify && !t->v->zdone;
+}
+
 sn_status_t sn_a2av_exchange(sn_task_t *tasks, int ntasks, sn_status_t *usage_p)
 {
+  for (int i = 0; i < ntasks; i++) {
+    sn_task_t *t = &tasks[i];
+    if (t->coll == SN_COLL_ALLTOALLV && t->v && t->comm->zc && !t->stream_ordered)
+      SN_CHECK(sn_a2av_zc(t, ntasks == 1, usage_p));
+  }
   int n = 0;
-  for (int i = 0; i < ntasks; i++) n += tasks[i].coll == SN_COLL_ALLTOALLV && tasks[i].v && tasks[i].v->verify;
+  for (int i = 0; i < ntasks; i++) n += sn_a2av_pending(&tasks[i]);
   if (n == 0) return SN_OK;
   sn_exec_t *xs_s[8], **xs = n <= 8 ? xs_s : calloc((size_t)n, sizeof(*xs));
   if (!xs) return SN_ERR_SYSTEM;
@@ -559,7 +641,7 @@ sn_status_t sn_a2av_exchange(sn_task_t *tasks, int ntasks, sn_status_t *usage_p)
   int nx = 0;
   for (int i = 0; i < ntasks && st == SN_OK; i++) {
     sn_task_t *t = &tasks[i];
-    if (t->coll != SN_COLL_ALLTOALLV || !t->v || !t->v->verify) continue;
+    if (!sn_a2av_pending(t)) continue;
     st = sn_a2av_exchange_init(t);
     if (st == SN_OK) xs[nx++] = &t->v->xexec;
   }
@@ -568,7 +650,7 @@ sn_status_t sn_a2av_exchange(sn_task_t *tasks, int ntasks, sn_status_t *usage_p)
   if (st != SN_OK) return st;
   for (int i = 0; i < ntasks; i++) {
     sn_task_t *t = &tasks[i];
-    if (t->coll != SN_COLL_ALLTOALLV || !t->v || !t->v->verify) continue;
+    if (!sn_a2av_pending(t)) continue;
     if (t->v->form == SN_A2AV_DYNAMIC) {
       sn_a2av_resolve_dynamic(t);
     } else if (sn_a2av_resolve_pairs(t) != SN_OK) {

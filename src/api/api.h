@@ -9,6 +9,7 @@
 #include "snccl.h"
 #include "comm/comm.h"
 #include "sched/sched.h"
+#include "transports/shm/zcopy.h"
 #include "util/log.h"
 #include "util/status.h"
 
@@ -44,12 +45,17 @@ typedef struct {
   struct sn_a2av *v;          /* all-to-all-v: its counts (owned, alltoallv.c) */
 } sn_task_t;
 
-/* All-to-all-v (alltoallv.c). Runs the count exchanges of every
- * all-to-all-v task of tasks[] together (one wave, call order per
- * communicator), then gives each task its agreed counts (t->count = the
- * most elements any rank moves). *usage_p gets SN_ERR_INVALID_USAGE when
- * some pair of ranks disagreed (both logged; those pairs move nothing). */
+/* All-to-all-v (alltoallv.c). First runs, in call order, every task that
+ * can go zero-copy (registered send buffers on every rank of a host: counts
+ * checked in place, no exchange; sn_a2av_done then says 1). Then runs the
+ * count exchanges of the other all-to-all-v tasks of tasks[] together (one
+ * wave, call order per communicator), and gives each its agreed counts
+ * (t->count = the most elements any rank moves). *usage_p gets
+ * SN_ERR_INVALID_USAGE when some pair of ranks disagreed (both logged;
+ * those pairs move nothing). */
 sn_status_t sn_a2av_exchange(sn_task_t *tasks, int ntasks, sn_status_t *usage_p);
+/* Whether the task already ran (zero-copy) in sn_a2av_exchange. */
+int sn_a2av_done(const sn_task_t *t);
 /* The schedule's view of a task's counts (after the exchange). */
 const sn_vec_t *sn_a2av_vec(const sn_task_t *t);
 /* After the data moved: the receiver-learns outputs (counts, status). */
@@ -71,6 +77,9 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks);
  * publishes its state; alone (not grouped with other work) and with
  * registered shareable buffers on every rank, it runs (*done_p 1). */
 sn_status_t sn_api_zc_try(sn_task_t *t, int alone, int *done_p);
+/* Whether [p, p + len) is registered on c and inside one ncclMemAlloc
+ * allocation peers can map; *b then says where (misc.c). */
+int sn_api_zc_buf(const sn_comm_t *c, const void *p, size_t len, sn_zc_buf_t *b);
 /* Classifies the task's buffers (device, managed, host) and checks its
  * stream; fn names the call in a WARN. */
 sn_status_t sn_task_classify(sn_task_t *t, const char *fn);

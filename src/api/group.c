@@ -257,7 +257,7 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
         np2p++;
         continue;
       }
-      if (t->count == 0) continue;
+      if (t->count == 0 || (t->coll == SN_COLL_ALLTOALLV && sn_a2av_done(t))) continue;
       if ((c->eager || c->zc) && !(k == 0 && tried0)) {
         int done = 0;
         SN_CHECK_GOTO(sn_group_outside_engine(t, ntasks == 1, &done), st, fail);

@@ -410,7 +410,7 @@ SN_API(ncclResult_t, ncclCommWindowDeregister, ncclComm_t comm, ncclWindow_t win
  * one ncclMemAlloc allocation. Registered memory from elsewhere (malloc,
  * the stack) cannot be mapped by peers: it takes the message path, where
  * SNCCL_SHM_CMA=1 gives it single-copy transfers. */
-static int sn_zc_buf(const sn_comm_t *c, const void *p, size_t len, sn_zc_buf_t *b)
+int sn_api_zc_buf(const sn_comm_t *c, const void *p, size_t len, sn_zc_buf_t *b)
 {
   b->fd = -1;
   if (len == 0 || p == NULL) return 0;
@@ -451,10 +451,10 @@ sn_status_t sn_api_zc_try(sn_task_t *t, int alone, int *done_p)
     candidate = inplace;
   }
   unsigned needs = sn_zc_needs(c->zc, &op);
-  if (candidate && (needs & 1) && !sn_zc_buf(c, s, in, &op.sbuf)) candidate = 0;
-  if (candidate && (needs & 2) && !sn_zc_buf(c, r, out, &op.rbuf)) candidate = 0;
+  if (candidate && (needs & 1) && !sn_api_zc_buf(c, s, in, &op.sbuf)) candidate = 0;
+  if (candidate && (needs & 2) && !sn_api_zc_buf(c, r, out, &op.rbuf)) candidate = 0;
   /* a broadcast pushes into every output when all are registered */
-  if (candidate && t->coll == SN_COLL_BROADCAST) sn_zc_buf(c, r, out, &op.rbuf);
+  if (candidate && t->coll == SN_COLL_BROADCAST) sn_api_zc_buf(c, r, out, &op.rbuf);
   sn_status_t st = sn_zc_run(c->zc, &op, candidate, done_p);
   if (*done_p) {
     c->op_seq++;

@@ -40,9 +40,18 @@ typedef struct {
   uint64_t count;
   uint32_t coll, dtype, op, root;
   uint32_t inplace; /* send == recv (all-reduce) */
-  uint8_t pad0[64 - 44];
+  uint8_t pad0[64 - 52];
   sn_zc_buf_t sbuf, rbuf; /* 2 x 32 bytes */
 } sn_zc_slot_t;
+_Static_assert(sizeof(sn_zc_slot_t) == 128, "a slot is two cache lines: one written before the agreement, one read after");
+
+/* All-to-all-v: rank r's entry for peer j (rows[r * p + j]), in bytes;
+ * written only by r, before its word, read by peers until the last barrier. */
+typedef struct {
+  uint64_t sbytes, soff; /* r sends j sbytes from r's send buffer + soff */
+  uint64_t rbytes, pad;  /* r expects rbytes from j (MPI form) */
+} sn_zc_row_t;
+#define SN_ZC_MAXP 256 /* ranks for which the rows exist (and sn_zc_call_t's arrays) */
 
 typedef struct {
   uint64_t id;
@@ -54,6 +63,7 @@ struct sn_zc {
   sn_zc_config_t cfg;
   int32_t *pids;
   sn_zc_slot_t *slots;
+  sn_zc_row_t *rows; /* after the slots; NULL above SN_ZC_MAXP ranks */
   size_t shm_bytes;
   uint64_t seq, bar, runs;
   sn_zc_map_t *cache; /* nranks x SN_ZC_CACHE */
@@ -116,6 +126,7 @@ sn_status_t sn_zc_setup(const sn_zc_config_t *cfg, sn_zc_t **zc_p)
     zc->cache = calloc((size_t)cfg->nranks * SN_ZC_CACHE, sizeof(*zc->cache));
     zc->next = calloc((size_t)cfg->nranks, sizeof(*zc->next));
     zc->shm_bytes = (size_t)cfg->nranks * sizeof(sn_zc_slot_t);
+    if (cfg->nranks <= SN_ZC_MAXP) zc->shm_bytes += (size_t)cfg->nranks * (size_t)cfg->nranks * sizeof(sn_zc_row_t);
     zc->tmp = aligned_alloc(64, SN_ZC_BLOCK);
     ok = zc->pids && zc->cache && zc->next && zc->tmp;
     if (ok) memcpy(zc->pids, cfg->pids, (size_t)cfg->nranks * sizeof(*zc->pids));
@@ -159,8 +170,12 @@ sn_status_t sn_zc_setup(const sn_zc_config_t *cfg, sn_zc_t **zc_p)
   }
   if (ok) {
     void *m = mmap(NULL, zc->shm_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (m == MAP_FAILED) ok = 0;
-    else zc->slots = m;
+    if (m == MAP_FAILED) {
+      ok = 0;
+    } else {
+      zc->slots = m;
+      if (cfg->nranks <= SN_ZC_MAXP) zc->rows = (sn_zc_row_t *)(void *)(zc->slots + cfg->nranks);
+    }
   }
   SN_CHECK_GOTO(sn_zc_agree(cfg, all, ok, &all_ok), st, out);
   if (cfg->rank == 0) shm_unlink(name); /* everyone has it mapped, or gave up */
@@ -214,7 +229,7 @@ typedef struct {
   size_t es, out_bytes;
   int oneshot;
   int push; /* broadcast: every output is mapped, so rank r writes slice r of the input into all of them */
-  uint8_t *sp[256], *rp[256]; /* every rank's send / recv buffer here (NULL: not mapped) */
+  uint8_t *sp[SN_ZC_MAXP], *rp[SN_ZC_MAXP]; /* every rank's send / recv buffer here (NULL: not mapped) */
 } sn_zc_call_t;
 
 /* One wait on peer r: the deadline, the abort flag, r's liveness and r's
@@ -562,4 +577,128 @@ sn_status_t sn_zc_run(sn_zc_t *zc, const sn_zc_op_t *op, int candidate, int *don
     *done_p = 1;
   }
   return st;
+}
+
+/* ---- all-to-all-v ---- */
+
+/* Every rank's row and capacity, in the layout of sn_zc_a2av_t.table. */
+static void sn_zc_a2av_table(const sn_zc_t *zc, uint64_t *x)
+{
+  const int p = zc->cfg.nranks;
+  for (int i = 0; i < p; i++) {
+    const sn_zc_row_t *row = zc->rows + (size_t)i * (size_t)p;
+    for (int j = 0; j < p; j++) x[(size_t)i * (size_t)(p + 1) + (size_t)j] = row[j].sbytes;
+    x[(size_t)i * (size_t)(p + 1) + (size_t)p] = zc->slots[i].count;
+  }
+}
+
+/* The MPI form's count check over both directions of this rank's pairs;
+ * want[q]: bytes to copy from q, 0 where the pair disagrees. Both ends of a
+ * pair compare the same two numbers, so both drop it. */
+static int sn_zc_a2av_check(const sn_zc_t *zc, const sn_zc_a2av_t *op, uint64_t *want)
+{
+  const int p = zc->cfg.nranks, me = zc->cfg.rank;
+  const size_t es = op->es;
+  int bad = 0;
+  for (int q = 0; q < p; q++) {
+    const sn_zc_row_t *e = &zc->rows[(size_t)q * (size_t)p + (size_t)me]; /* q's entry for this rank */
+    uint64_t expect = (uint64_t)op->rcount[q] * es, sent = (uint64_t)op->scount[q] * es;
+    want[q] = e->sbytes == expect ? expect : 0;
+    if (e->sbytes != expect) { /* q -> me */
+      SN_WARN("%s : rank %d sends %llu bytes (%llu elements) to rank %d, which expects %zu elements from it; "
+              "that pair moves nothing", op->fn, q, (unsigned long long)e->sbytes,
+              (unsigned long long)(e->sbytes / es), me, op->rcount[q]);
+      bad++;
+    }
+    if (q != me && e->rbytes != sent) { /* me -> q (the pair with itself is checked once, above) */
+      SN_WARN("%s : rank %d sends %zu elements to rank %d, which expects %llu bytes (%llu elements) from it; "
+              "that pair moves nothing", op->fn, me, op->scount[q], q, (unsigned long long)e->rbytes,
+              (unsigned long long)(e->rbytes / es));
+      bad++;
+    }
+  }
+  return bad;
+}
+
+static const char *sn_zc_a2av_form(const sn_zc_slot_t *s)
+{
+  if (s->coll != SN_COLL_ALLTOALLV) return sn_coll_name((sn_coll_t)(s->coll % SN_COLL_COUNT));
+  return s->root ? "AlltoAllvDynamic (receiver learns)" : "AlltoAllv (both counts given)";
+}
+
+sn_status_t sn_zc_alltoallv(sn_zc_t *zc, const sn_zc_a2av_t *op, int candidate, int *done_p, int *bad_p)
+{
+  const sn_zc_config_t *c = &zc->cfg;
+  const int p = c->nranks, me = c->rank;
+  const size_t es = op->es;
+  *done_p = 0;
+  *bad_p = 0;
+  zc->seq++;
+  sn_zc_slot_t *mine = &zc->slots[me];
+  if (!zc->rows) candidate = 0;
+  if (candidate) { /* the row first: a peer that sees the word reads it */
+    sn_zc_row_t *row = zc->rows + (size_t)me * (size_t)p;
+    for (int j = 0; j < p; j++) {
+      row[j].sbytes = (uint64_t)op->scount[j] * es;
+      row[j].soff = (uint64_t)op->sdispl[j] * es;
+      row[j].rbytes = op->learn ? 0 : (uint64_t)op->rcount[j] * es;
+    }
+  }
+  mine->count = op->learn ? op->capacity : 0;
+  mine->coll = (uint32_t)SN_COLL_ALLTOALLV;
+  mine->dtype = mine->op = 0;
+  mine->root = op->learn != NULL; /* MPI and count-matrix calls match each other, not receiver-learns ones */
+  mine->inplace = 0;
+  mine->sbuf = op->sbuf;
+  memset(&mine->rbuf, 0, sizeof(mine->rbuf));
+  mine->rbuf.fd = -1;
+  atomic_store_explicit(&mine->word, zc->seq << 1 | (candidate ? 1u : 0u), memory_order_release);
+  if (!candidate) return SN_OK;
+  int all = 0;
+  SN_CHECK(sn_zc_decide(zc, &all));
+  if (!all) {
+    SN_TRACE(SN_LOG_SHM, "zero-copy call #%llu (all-to-all-v): a peer's buffers are not registered; message path",
+             (unsigned long long)zc->seq);
+    return SN_OK;
+  }
+  for (int r = 0; r < p; r++) {
+    const sn_zc_slot_t *s = &zc->slots[r];
+    if (s->coll == mine->coll && s->root == mine->root) continue;
+    SN_WARN("rank %d: mismatched calls: this rank is in %s, rank %d in %s", me, sn_zc_a2av_form(mine), r,
+            sn_zc_a2av_form(s));
+    return SN_ERR_INVALID_USAGE;
+  }
+  /* the agreement was the first barrier: every row and send buffer is ready */
+  uint64_t want[SN_ZC_MAXP], total = 0;
+  const uint8_t *sp[SN_ZC_MAXP];
+  if (op->learn) {
+    sn_zc_a2av_table(zc, op->table);
+    op->learn(op->ctx);
+    for (int q = 0; q < p; q++) want[q] = (uint64_t)op->rcount[q] * es;
+  } else {
+    *bad_p = sn_zc_a2av_check(zc, op, want);
+  }
+  sn_status_t st = SN_OK;
+  for (int q = 0; q < p && st == SN_OK; q++) {
+    total += want[q];
+    sp[q] = q == me ? op->send : NULL;
+    if (q != me && want[q]) st = sn_zc_map(zc, q, &zc->slots[q].sbuf, (uint8_t **)&sp[q]);
+  }
+  if (st != SN_OK) {
+    atomic_store_explicit(&mine->fail, zc->seq, memory_order_release); /* peers at the barrier stop */
+    return st;
+  }
+  int nt = c->nt_min && total >= c->nt_min;
+  for (int k = 1; k <= p; k++) { /* from rank me+1 on: each source has one reader at a time */
+    int q = (me + k) % p;
+    if (!want[q]) continue;
+    const uint8_t *s = sp[q] + zc->rows[(size_t)q * (size_t)p + (size_t)me].soff;
+    uint8_t *d = (uint8_t *)op->recv + op->rdispl[q] * es;
+    if (nt) sn_kernel_copy_nt(d, s, (size_t)want[q]);
+    else sn_kernel_copy(d, s, (size_t)want[q]);
+  }
+  SN_CHECK(sn_zc_barrier(zc)); /* the writers' guard: no send buffer is reused while read */
+  zc->runs++;
+  *done_p = 1;
+  return SN_OK;
 }

@@ -39,6 +39,15 @@
  *   reduce          B, rank r reduces slice r of every send buffer into
  *                   slice r of the root's recv buffer, B.
  *   all-to-all      B, rank r copies block r of every send buffer, B.
+ *   all-to-all-v    every rank publishes, with its word, a row of p entries
+ *                   {bytes it sends peer j, where they start, bytes it
+ *                   expects from j}; B; receiver r compares each sender's
+ *                   entry for it with what it expects (the count check,
+ *                   fused: no round of its own) and copies the blocks that
+ *                   agree straight from the senders' buffers, starting at
+ *                   r+1 so the p readers spread over p sources; B. One copy
+ *                   per byte. The receiver-learns form reads every row and
+ *                   capacity instead and lets the caller decide (learn).
  * The last barrier is the writers' guard: nobody returns (and reuses a
  * buffer) before every reader is done. Waits run under the no-progress
  * deadline and the abort flag, and look at peers' liveness every 20 ms: a
@@ -105,6 +114,34 @@ unsigned sn_zc_needs(const sn_zc_t *zc, const sn_zc_op_t *op);
 /* Publishes this rank's word; with candidate set (and every rank capable)
  * runs the call and sets *done_p. *done_p 0: take the message path. */
 sn_status_t sn_zc_run(sn_zc_t *zc, const sn_zc_op_t *op, int candidate, int *done_p);
+
+/* All-to-all-v: this rank's side, counts and displacements in elements of
+ * es bytes (published in bytes, so a datatype mismatch is a count
+ * mismatch). Only send buffers are read by peers: recv may be any memory. */
+typedef struct {
+  const char *fn; /* the API call, for the log */
+  size_t es;
+  const void *send;
+  void *recv;
+  sn_zc_buf_t sbuf; /* fd < 0 only when this rank sends nothing */
+  const size_t *scount, *sdispl; /* [p] */
+  size_t *rcount, *rdispl;       /* [p]; learn may rewrite them */
+  /* Receiver-learns form (NULL: the MPI form, counts checked pairwise).
+   * Called once every rank's row is visible, with table[i * (p + 1) + j] =
+   * bytes rank i sends rank j and table[i * (p + 1) + p] = rank i's
+   * capacity in bytes; it sets rcount/rdispl (blocks that fit, never more
+   * than sent). The same table on every rank. */
+  uint64_t capacity; /* bytes (learn form) */
+  uint64_t *table;   /* p * (p + 1), the caller's */
+  void (*learn)(void *ctx);
+  void *ctx;
+} sn_zc_a2av_t;
+
+/* Like sn_zc_run for one all-to-all-v. *done_p 1: it ran; *bad_p then
+ * counts the pairs of this rank whose two ends disagreed (each logged once
+ * here, naming both ranks and counts; nothing moved for them; every other
+ * pair delivered, and every rank finished the call). */
+sn_status_t sn_zc_alltoallv(sn_zc_t *zc, const sn_zc_a2av_t *op, int candidate, int *done_p, int *bad_p);
 
 /* Calls run zero-copy so far (tests and benchmarks read it). */
 uint64_t sn_zc_count(const sn_zc_t *zc);
