@@ -82,16 +82,193 @@ static sn_sim_ev_t sn_sim_pop(sn_sim_t *s)
   return top;
 }
 
+/* ---- the window of steps ---- */
+
+/* Materialises rank r's steps up to j (the window grows when it must):
+ * each entry expanded from the runs, its channel looked up, and put on
+ * the dependents' lists of its dependencies. */
+static void sn_sim_window_to(sn_sim_t *s, int r, int j)
+{
+  sn_sim_rank_t *R = &s->r[r];
+  if (j >= R->cs.nsteps) j = R->cs.nsteps - 1;
+  while (R->hi <= j) {
+    if (R->hi - R->lo + 1 > R->wcap) {
+      int nc = R->wcap ? R->wcap : 8;
+      while (nc < R->hi - R->lo + 1) nc *= 2;
+      sn_sim_wstep_t *nw = malloc((size_t)nc * sizeof(*nw));
+      if (!nw) {
+        s->error = SN_ERR_SYSTEM;
+        return;
+      }
+      for (int i = R->lo; i < R->hi; i++) nw[i & (nc - 1)] = R->win[i & (R->wcap - 1)];
+      free(R->win);
+      R->win = nw;
+      R->wcap = nc;
+    }
+    int i = R->hi;
+    sn_step_t st = sn_sim_step(R, i);
+    sn_sim_wstep_t *e = sn_sim_w(R, i);
+    memset(e, 0, sizeof(*e));
+    e->bytes = st.bytes;
+    e->peer = st.peer;
+    e->dep = st.dep;
+    e->dep2 = st.dep2;
+    e->kind = st.kind;
+    e->sflags = st.flags;
+    e->npieces = (uint32_t)((st.bytes + s->piece - 1) / s->piece);
+    e->chan = -1;
+    e->dhead = e->dtail = e->dnext[0] = e->dnext[1] = -1;
+    int send = st.kind == SN_STEP_SEND;
+    if (e->npieces && (send || st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE)) {
+      int side = !send;
+      if (R->ckey[side] != st.peer) {
+        R->cchan[side] = send ? sn_sim_chan_find(s, r, st.peer, 0) : sn_sim_chan_find(s, st.peer, r, 0);
+        R->ckey[side] = st.peer;
+      }
+      e->chan = R->cchan[side];
+    }
+    for (int k = 0; k < 2; k++) {
+      int d = k ? st.dep2 : st.dep;
+      if (d < R->lo || (k && d == st.dep)) continue; /* done (or none), or listed once */
+      sn_sim_wstep_t *de = sn_sim_w(R, d);
+      int node = i * 2 + k;
+      if (de->dtail < 0) de->dhead = node;
+      else sn_sim_w(R, de->dtail >> 1)->dnext[de->dtail & 1] = node;
+      de->dtail = node;
+    }
+    R->hi++;
+  }
+}
+
+/* Moves lo past the completed steps of the ranks that completed one. Only
+ * here, between two pokes or events: nothing holds a window entry then. */
+static void sn_sim_retire(sn_sim_t *s)
+{
+  for (int k = 0; k < s->nrpend; k++) {
+    sn_sim_rank_t *R = &s->r[s->rpend[k]];
+    R->retire = 0;
+    while (R->lo < R->hi) {
+      const sn_sim_wstep_t *e = sn_sim_w(R, R->lo);
+      if (e->done != e->npieces || (e->flags & SN_SIM_S_RUN)) break;
+      R->lo++;
+    }
+  }
+  s->nrpend = 0;
+}
+
+static void sn_sim_cand_push(sn_sim_t *s, int step)
+{
+  if (sn_sim_grow((void **)&s->cand, &s->capcand, sizeof(int), s->ncand + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return;
+  }
+  int i = s->ncand++;
+  while (i > 0 && s->cand[(i - 1) / 2] > step) {
+    s->cand[i] = s->cand[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  s->cand[i] = step;
+}
+
+static int sn_sim_cand_pop(sn_sim_t *s)
+{
+  int top = s->cand[0], last = s->cand[--s->ncand], i = 0, n = s->ncand;
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && s->cand[c + 1] < s->cand[c]) c++;
+    if (s->cand[c] >= last) break;
+    s->cand[i] = s->cand[c];
+    i = c;
+  }
+  if (n > 0) s->cand[i] = last;
+  return top;
+}
+
 void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
 {
-  if (step < 0) return;
-  uint8_t *fl = &s->r[rank].flags[step];
+  sn_sim_rank_t *R = &s->r[rank];
+  if (step < R->lo) return; /* completed (or none): its poke would do nothing */
+  if (s->init_rank >= 0 && (rank > s->init_rank || (rank == s->init_rank && step > s->init_pos))) {
+    if (rank == s->init_rank) sn_sim_cand_push(s, step); /* still queued from the start */
+    return;
+  }
+  if (step >= R->hi) sn_sim_window_to(s, rank, step);
+  if (s->error != SN_OK) return;
+  uint8_t *fl = &sn_sim_w(R, step)->flags;
   if (*fl & SN_SIM_S_QUEUED) return;
   *fl |= SN_SIM_S_QUEUED;
-  size_t i = (s->qhead + s->qlen) % s->qcap; /* qcap >= every step of every rank: never full */
+  if (s->qlen == s->qcap) {
+    size_t nc = s->qcap ? s->qcap * 2 : 1024;
+    int *nq = malloc(nc * 2 * sizeof(int));
+    if (!nq) {
+      s->error = SN_ERR_SYSTEM;
+      return;
+    }
+    for (size_t k = 0; k < s->qlen; k++) {
+      size_t from = (s->qhead + k) % s->qcap;
+      nq[2 * k] = s->q[2 * from];
+      nq[2 * k + 1] = s->q[2 * from + 1];
+    }
+    free(s->q);
+    s->q = nq;
+    s->qcap = nc;
+    s->qhead = 0;
+  }
+  size_t i = (s->qhead + s->qlen) % s->qcap;
   s->q[2 * i] = rank;
   s->q[2 * i + 1] = step;
   s->qlen++;
+}
+
+/* k with k * d == c (mod n), 0 <= k < n / gcd(d, n); -1 when none. */
+static int64_t sn_sim_modsolve(int64_t d, int64_t c, int64_t n, int64_t *m_p)
+{
+  int64_t a = d % n, b = n, x0 = 1, x1 = 0; /* extended Euclid on (d, n) */
+  while (b) {
+    int64_t q = a / b, t = a - q * b;
+    a = b, b = t;
+    t = x0 - q * x1;
+    x0 = x1, x1 = t;
+  }
+  int64_t g = a, m = n / g;
+  *m_p = m;
+  if (c % g) return -1;
+  int64_t k = ((x0 % m + m) % m) * ((c / g) % m) % m;
+  return k;
+}
+
+int sn_sim_next_on(sn_sim_rank_t *R, int i, int send, int peer)
+{
+  const sn_sched_compact_t *c = &R->cs;
+  if (i + 1 >= c->nsteps) return -1;
+  int n = c->nranks;
+  for (int ri = sn_sched_compact_run_of(c, i + 1); ri < c->nruns; ri++) {
+    const sn_sched_run_t *run = &c->runs[ri];
+    int64_t best = INT64_MAX;
+    for (int l = 0; l < run->period; l++) {
+      const sn_sched_lane_t *L = &c->lanes[run->lane + l];
+      int kind = L->base.kind;
+      if (send ? kind != SN_STEP_SEND : kind != SN_STEP_RECV && kind != SN_STEP_RECV_REDUCE) continue;
+      if (L->base.peer < 0) continue;
+      int64_t first = (int64_t)i + 1 - run->start - l, kmin = first <= 0 ? 0 : (first + run->period - 1) / run->period;
+      int64_t k, m = 1;
+      if (L->d_peer == 0) {
+        if (L->base.peer != peer) continue;
+        k = kmin;
+      } else {
+        int64_t k0 = sn_sim_modsolve(L->d_peer, (((int64_t)peer - L->base.peer) % n + n) % n, n, &m);
+        if (k0 < 0) continue;
+        k = kmin + ((k0 - kmin) % m + m) % m;
+      }
+      while (k < run->reps && (int64_t)L->base.bytes + k * L->d_bytes == 0) k += m; /* no bytes: not on the link */
+      if (k >= run->reps) continue;
+      int64_t idx = run->start + k * run->period + l;
+      if (idx < best) best = idx;
+    }
+    if (best != INT64_MAX) return (int)best;
+  }
+  return -1;
 }
 
 /* ---- the heap of flow ends (indexed: a rate change moves the entry) ---- */
@@ -264,11 +441,6 @@ static inline int32_t sn_sim_cp_of(const sn_sim_rank_t *R, int step)
   return step >= 0 && R->cp_done ? R->cp_done[step] : -1;
 }
 
-static inline int32_t sn_sim_cp_deps(const sn_sim_t *s, const sn_sim_rank_t *R, const sn_step_t *st)
-{
-  return s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_of(R, st->dep), sn_sim_cp_of(R, st->dep2)) : -1;
-}
-
 const char *sn_sim_cp_name(int part)
 {
   static const char *const names[SN_SIM_CP_COUNT] = {"latency", "bandwidth", "per-message overhead",
@@ -304,23 +476,42 @@ void sn_sim_cp_walk(sn_sim_t *s)
 
 /* ---- the engine's rules ---- */
 
-static inline int sn_sim_one_dep_ok(sn_sim_rank_t *R, const sn_step_t *st, int dep, uint32_t k)
+/* The fields of a step that posting reads (copied: window entries may move). */
+typedef struct {
+  uint64_t bytes;
+  int32_t dep, dep2;
+  uint32_t np;
+  uint8_t kind;
+} sn_sim_stv_t;
+
+static inline sn_sim_stv_t sn_sim_stv(sn_sim_rank_t *R, int step)
 {
-  if (dep < 0) return 1;
-  if (R->done[dep] == R->npieces[dep]) return 1;
-  sn_step_t d = sn_sim_step(R, dep);
-  if (d.bytes == st->bytes && !(d.flags & SN_STEP_F_WHOLE)) return R->done[dep] > k;
-  return R->done[dep] == R->npieces[dep];
+  const sn_sim_wstep_t *e = sn_sim_w(R, step);
+  return (sn_sim_stv_t){e->bytes, e->dep, e->dep2, e->npieces, e->kind};
 }
 
-static inline int sn_sim_dep_ok(sn_sim_rank_t *R, const sn_step_t *st, uint32_t k)
+static inline int sn_sim_one_dep_ok(sn_sim_rank_t *R, uint64_t bytes, int dep, uint32_t k)
 {
-  return sn_sim_one_dep_ok(R, st, st->dep, k) && sn_sim_one_dep_ok(R, st, st->dep2, k);
+  if (dep < R->lo) return 1; /* none, or completed */
+  const sn_sim_wstep_t *d = sn_sim_w(R, dep);
+  if (d->done == d->npieces) return 1;
+  if (d->bytes == bytes && !(d->sflags & SN_STEP_F_WHOLE)) return d->done > k;
+  return 0;
 }
 
-static inline double sn_sim_piece_bytes(const sn_sim_t *s, const sn_step_t *st, uint32_t k)
+static inline int sn_sim_dep_ok(sn_sim_rank_t *R, const sn_sim_stv_t *st, uint32_t k)
 {
-  uint64_t off = (uint64_t)k * s->piece, left = st->bytes - off;
+  return sn_sim_one_dep_ok(R, st->bytes, st->dep, k) && sn_sim_one_dep_ok(R, st->bytes, st->dep2, k);
+}
+
+static inline int32_t sn_sim_cp_deps(const sn_sim_t *s, const sn_sim_rank_t *R, const sn_sim_stv_t *st)
+{
+  return s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_of(R, st->dep), sn_sim_cp_of(R, st->dep2)) : -1;
+}
+
+static inline double sn_sim_piece_bytes(const sn_sim_t *s, uint64_t bytes, uint32_t k)
+{
+  uint64_t off = (uint64_t)k * s->piece, left = bytes - off;
   return (double)(left < s->piece ? left : s->piece);
 }
 
@@ -333,12 +524,22 @@ static void sn_sim_trace_start(sn_sim_t *s, sn_sim_rank_t *R, int step)
 static void sn_sim_piece_done(sn_sim_t *s, int r, int step, int32_t rec)
 {
   sn_sim_rank_t *R = &s->r[r];
-  R->done[step]++;
+  /* every step that depends on this one is in the window before it is woken */
+  if (step + R->dmax >= R->hi) sn_sim_window_to(s, r, step + R->dmax);
+  if (s->error != SN_OK) return;
+  sn_sim_wstep_t *e = sn_sim_w(R, step);
+  e->done++;
   if (R->cp_done) R->cp_done[step] = rec;
-  for (int i = R->dstart[step]; i < R->dstart[step + 1]; i++) sn_sim_enqueue(s, r, R->dlist[i]);
+  for (int node = e->dhead; node >= 0; node = sn_sim_w(R, node >> 1)->dnext[node & 1])
+    sn_sim_enqueue(s, r, node >> 1); /* in the window: no entry moves */
   sn_sim_enqueue(s, r, step);
-  if (R->done[step] == R->npieces[step]) {
+  e = sn_sim_w(R, step);
+  if (e->done == e->npieces) {
     if (R->t1) R->t1[step] = s->now;
+    if (!R->retire) {
+      R->retire = 1;
+      s->rpend[s->nrpend++] = r;
+    }
     if (--R->left == 0) {
       R->finish_ps = s->now;
       R->cp_last = rec;
@@ -353,7 +554,7 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec);
 static void sn_sim_compute(sn_sim_t *s, int r, int step, double units, int32_t pred)
 {
   sn_sim_rank_t *R = &s->r[r];
-  R->flags[step] |= SN_SIM_S_RUN;
+  sn_sim_w(R, step)->flags |= SN_SIM_S_RUN;
   sn_sim_trace_start(s, R, step);
   int link[2] = {s->f->compute[R->frank], -1}, np = 1;
   if (s->f->links[link[0]].cap <= 0 || units <= 0) { /* free: done at once */
@@ -373,15 +574,16 @@ static void sn_sim_compute(sn_sim_t *s, int r, int step, double units, int32_t p
 static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
 {
   sn_sim_rank_t *R = &s->r[r];
-  if ((R->flags[step] & SN_SIM_S_RUN) || R->ready[step] == 0) return;
-  R->ready[step]--;
-  sn_step_t st = sn_sim_step(R, step);
+  if (step < R->lo) return;
+  sn_sim_wstep_t *e = sn_sim_w(R, step);
+  if ((e->flags & SN_SIM_S_RUN) || e->ready == 0) return;
+  e->ready--;
   int32_t pred = -1;
   if (s->cp_on) { /* the oldest unconsumed message is the one reduced now */
-    const sn_sim_chan_t *C = &s->ch[R->chan[step]];
+    const sn_sim_chan_t *C = &s->ch[e->chan];
     pred = sn_sim_cp_later(s, C->rq[C->consumed % (uint32_t)s->depth].cp, R->cp_done[step]);
   }
-  sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, &st, R->done[step]), pred);
+  sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, e->bytes, e->done), pred);
 }
 
 static void sn_sim_try_start(sn_sim_t *s, int c)
@@ -398,8 +600,7 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
   sn_sim_chan_t *C = &s->ch[c];
   sn_sim_slot_t sl = C->sq[C->started % (uint32_t)s->depth];
   C->started++;
-  sn_step_t st = sn_sim_step(&s->r[C->src], sl.step);
-  double b = sn_sim_piece_bytes(s, &st, sl.piece);
+  double b = sn_sim_piece_bytes(s, sn_sim_w(&s->r[C->src], sl.step)->bytes, sl.piece);
   sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
   if (!f) return;
   f->a = c;
@@ -421,8 +622,8 @@ static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
                          sn_sim_cp_later(s, C->cp_arr[j % (uint32_t)s->depth], sl.cp));
     C->rq[j % (uint32_t)s->depth].cp = join;
   }
-  if (sn_sim_step(R, sl.step).kind == SN_STEP_RECV_REDUCE) {
-    R->ready[sl.step]++;
+  if (sn_sim_w(R, sl.step)->kind == SN_STEP_RECV_REDUCE) {
+    sn_sim_w(R, sl.step)->ready++;
     sn_sim_try_reduce(s, C->dst, sl.step);
     return;
   }
@@ -436,14 +637,16 @@ static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
 static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec)
 {
   sn_sim_rank_t *R = &s->r[r];
-  R->flags[step] &= (uint8_t)~SN_SIM_S_RUN;
+  sn_sim_wstep_t *e = sn_sim_w(R, step);
+  e->flags &= (uint8_t)~SN_SIM_S_RUN;
+  int reduce = e->kind == SN_STEP_RECV_REDUCE, c = e->chan;
   sn_sim_piece_done(s, r, step, rec);
-  if (sn_sim_step(R, step).kind == SN_STEP_RECV_REDUCE) {
-    sn_sim_chan_t *C = &s->ch[R->chan[step]];
+  if (reduce) {
+    sn_sim_chan_t *C = &s->ch[c];
     C->consumed++;
     C->cp_consume = rec;
     sn_sim_enqueue(s, r, C->r_cur);
-    sn_sim_try_start(s, R->chan[step]);
+    sn_sim_try_start(s, c);
     sn_sim_try_reduce(s, r, step);
   }
 }
@@ -451,70 +654,118 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec)
 static void sn_sim_poke(sn_sim_t *s, int r, int step)
 {
   sn_sim_rank_t *R = &s->r[r];
-  uint32_t np = R->npieces[step], depth = (uint32_t)s->depth;
-  if (R->done[step] == np) return;
-  sn_step_t stv = sn_sim_step(R, step);
-  const sn_step_t *st = &stv;
-  switch (st->kind) {
+  if (step < R->lo) return;
+  if (step >= R->hi) sn_sim_window_to(s, r, step);
+  if (s->error != SN_OK) return;
+  sn_sim_stv_t st = sn_sim_stv(R, step);
+  uint32_t np = st.np, depth = (uint32_t)s->depth;
+  if (sn_sim_w(R, step)->done == np) return;
+  switch (st.kind) {
   case SN_STEP_SEND: {
-    sn_sim_chan_t *C = &s->ch[R->chan[step]];
+    int c = sn_sim_w(R, step)->chan;
+    sn_sim_chan_t *C = &s->ch[c];
     if (C->s_cur != step) return;
-    while (R->posted[step] < np && sn_sim_dep_ok(R, st, R->posted[step]) && C->posted_s - C->done_s < depth) {
+    uint32_t *posted = &sn_sim_w(R, step)->posted; /* nothing below moves the window */
+    while (*posted < np && sn_sim_dep_ok(R, &st, *posted) && C->posted_s - C->done_s < depth) {
       sn_sim_trace_start(s, R, step);
       /* the sender's CPU pays each message's cost in posting order; the
        * link meanwhile carries earlier messages */
       uint64_t from = R->cpu_free > s->now ? R->cpu_free : s->now, ready = from + C->msg_ps;
       int32_t rec = -1;
       if (s->cp_on) {
-        int32_t pred = R->cpu_free > s->now ? R->cp_cpu : sn_sim_cp_later(s, sn_sim_cp_deps(s, R, st), C->cp_flow);
+        int32_t pred = R->cpu_free > s->now ? R->cp_cpu : sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), C->cp_flow);
         rec = R->cp_cpu = sn_sim_cp_add(s, SN_SIM_CP_OVERHEAD, -1, from, ready, pred);
       }
       R->cpu_free = ready;
-      C->sq[C->posted_s % depth] = (sn_sim_slot_t){step, R->posted[step]++, ready, rec};
+      C->sq[C->posted_s % depth] = (sn_sim_slot_t){step, (*posted)++, ready, rec};
       C->posted_s++;
     }
-    if (R->posted[step] == np) {
-      C->s_cur = R->link_next[step];
+    if (*posted == np) {
+      C->s_cur = sn_sim_next_on(R, step, 1, sn_sim_w(R, step)->peer);
       sn_sim_enqueue(s, r, C->s_cur);
     }
-    sn_sim_try_start(s, R->chan[step]);
+    sn_sim_try_start(s, c);
     return;
   }
   case SN_STEP_RECV:
   case SN_STEP_RECV_REDUCE: {
-    int c = R->chan[step];
+    int c = sn_sim_w(R, step)->chan;
     sn_sim_chan_t *C = &s->ch[c];
     if (C->r_cur != step) return;
-    while (R->posted[step] < np && sn_sim_dep_ok(R, st, R->posted[step]) && C->r_posted - C->consumed < depth) {
+    /* a delivery completes pieces, which may grow the window: entries are looked up again */
+    while (sn_sim_w(R, step)->posted < np && sn_sim_dep_ok(R, &st, sn_sim_w(R, step)->posted) &&
+           C->r_posted - C->consumed < depth) {
       sn_sim_trace_start(s, R, step);
       uint32_t j = C->r_posted++;
-      int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, st), C->cp_consume) : -1;
-      C->rq[j % depth] = (sn_sim_slot_t){step, R->posted[step]++, 0, why};
+      int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), C->cp_consume) : -1;
+      C->rq[j % depth] = (sn_sim_slot_t){step, sn_sim_w(R, step)->posted++, 0, why};
       if (j < C->arrived) sn_sim_deliver(s, c, j);
+      if (s->error != SN_OK) return;
     }
-    if (R->posted[step] == np) {
-      C->r_cur = R->link_next[step];
+    if (sn_sim_w(R, step)->posted == np) {
+      C->r_cur = sn_sim_next_on(R, step, 0, sn_sim_w(R, step)->peer);
       sn_sim_enqueue(s, r, C->r_cur);
     }
     return;
   }
-  default: /* local: one piece at a time, in order */
-    if ((R->flags[step] & SN_SIM_S_RUN) || R->posted[step] >= np || !sn_sim_dep_ok(R, st, R->posted[step])) return;
-    int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, st), R->cp_done[step]) : -1;
-    sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, st, R->posted[step]++) * s->f->copy_factor, pred);
+  default: { /* local: one piece at a time, in order */
+    sn_sim_wstep_t *e = sn_sim_w(R, step);
+    if ((e->flags & SN_SIM_S_RUN) || e->posted >= np || !sn_sim_dep_ok(R, &st, e->posted)) return;
+    int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), R->cp_done[step]) : -1;
+    sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, st.bytes, e->posted++) * s->f->copy_factor, pred);
     return;
+  }
   }
 }
 
 static void sn_sim_drain(sn_sim_t *s)
 {
+  sn_sim_retire(s);
   while (s->qlen > 0 && s->error == SN_OK) {
     int r = s->q[2 * s->qhead], step = s->q[2 * s->qhead + 1];
     s->qhead = (s->qhead + 1) % s->qcap;
     s->qlen--;
-    s->r[r].flags[step] &= (uint8_t)~SN_SIM_S_QUEUED;
+    if (step >= s->r[r].lo) sn_sim_w(&s->r[r], step)->flags &= (uint8_t)~SN_SIM_S_QUEUED;
     sn_sim_poke(s, r, step);
+    sn_sim_retire(s);
   }
+}
+
+/* The first pass, as if every step of every rank had been queued in
+ * order: rank by rank, its channels' current steps and its local steps in
+ * step order (any other step's first look would do nothing), plus steps
+ * that become a channel's current one on the way. */
+static void sn_sim_first_pass(sn_sim_t *s)
+{
+  for (int r = 0; r < s->n && s->error == SN_OK; r++) {
+    sn_sim_rank_t *R = &s->r[r];
+    s->init_rank = r;
+    s->init_pos = -1;
+    s->ncand = 0;
+    for (int k = s->out_start[r]; k < s->out_start[r + 1]; k++)
+      if (s->ch[s->out_list[k]].s_cur >= 0) sn_sim_cand_push(s, s->ch[s->out_list[k]].s_cur);
+    for (int k = s->in_start[r]; k < s->in_start[r + 1]; k++)
+      if (s->ch[s->in_list[k]].r_cur >= 0) sn_sim_cand_push(s, s->ch[s->in_list[k]].r_cur);
+    const sn_sched_compact_t *c = &R->cs;
+    for (int ri = 0; ri < c->nruns; ri++) {
+      const sn_sched_run_t *run = &c->runs[ri];
+      for (int l = 0; l < run->period; l++) {
+        const sn_sched_lane_t *L = &c->lanes[run->lane + l];
+        int kind = L->base.kind;
+        if (kind == SN_STEP_SEND || kind == SN_STEP_RECV || kind == SN_STEP_RECV_REDUCE) continue;
+        for (int64_t k = 0; k < run->reps; k++)
+          if ((int64_t)L->base.bytes + k * L->d_bytes > 0) sn_sim_cand_push(s, (int)(run->start + k * run->period + l));
+      }
+    }
+    while (s->ncand > 0 && s->error == SN_OK) {
+      int step = sn_sim_cand_pop(s);
+      if (step <= s->init_pos) continue; /* met twice */
+      s->init_pos = step;
+      sn_sim_poke(s, r, step);
+      sn_sim_retire(s);
+    }
+  }
+  s->init_rank = -1;
 }
 
 static void sn_sim_event(sn_sim_t *s, sn_sim_ev_t e)
@@ -663,15 +914,15 @@ static void sn_sim_report_stall(sn_sim_t *s)
 {
   for (int r = 0; r < s->n; r++) {
     sn_sim_rank_t *R = &s->r[r];
-    for (int i = 0; i < R->cs.nsteps; i++) {
-      if (R->done[i] == R->npieces[i]) continue;
-      sn_step_t stv = sn_sim_step(R, i);
-      const sn_step_t *st = &stv;
-      SN_WARN("snccl-sim: stalled at %.3f us: rank %d step %d (kind %d, peer %d, %" PRIu64 " bytes) has %u/%u "
-              "pieces done: the schedules do not match",
-              s->now / 1e6, r, i, st->kind, st->peer, st->bytes, R->done[i], R->npieces[i]);
-      return;
-    }
+    if (R->left == 0) continue;
+    int i = R->lo;
+    while (i < R->hi && sn_sim_w(R, i)->done == sn_sim_w(R, i)->npieces) i++;
+    sn_step_t st = sn_sim_step(R, i < R->cs.nsteps ? i : R->cs.nsteps - 1);
+    uint32_t done = i < R->hi ? sn_sim_w(R, i)->done : 0;
+    SN_WARN("snccl-sim: stalled at %.3f us: rank %d step %d (kind %d, peer %d, %" PRIu64 " bytes) has %u/%" PRIu64
+            " pieces done: the schedules do not match",
+            s->now / 1e6, r, i, st.kind, st.peer, st.bytes, done, (st.bytes + s->piece - 1) / s->piece);
+    return;
   }
 }
 
@@ -680,6 +931,7 @@ static void sn_sim_report_stall(sn_sim_t *s)
  * ranks react, then recompute the rates of what changed, once. */
 sn_status_t sn_sim_loop(sn_sim_t *s)
 {
+  sn_sim_first_pass(s);
   sn_sim_drain(s);
   while (s->ranks_left > 0 && s->error == SN_OK) {
     if (s->ngone || s->nborn || s->ntouched) sn_sim_recompute(s);

@@ -66,26 +66,47 @@ typedef struct {
   uint64_t lat_ps, msg_ps;
   uint32_t posted_s, done_s, started, arrived, r_posted, consumed;
   int s_cur, r_cur;   /* the step posting on each side (FIFO), -1 when none is left */
-  int s_last, r_last; /* set-up only */
   sn_sim_slot_t *sq, *rq; /* [depth] pieces posted and not finished, by message number */
   int8_t cls;             /* link class of the pair */
   int32_t cp_flow, cp_consume; /* critical path: the last message's bandwidth record, the last consumption */
   int32_t *cp_arr;        /* [depth] latency record of each message in flight, by message number */
 } sn_sim_chan_t;
 
+/* One step of a rank's window: the fields of its sn_step_t the engine
+ * reads (expanded once, when the step enters the window) and its state.
+ * Dependents: the window's steps that wait for it, in step order, as a
+ * list of nodes step * 2 + slot (slot 0: through dep, 1: through dep2). */
+typedef struct {
+  uint64_t bytes;
+  int32_t peer, dep, dep2, chan;
+  uint32_t npieces, posted, done, ready;
+  int32_t dhead, dtail, dnext[2];
+  uint8_t kind, sflags, flags; /* sflags: the step's SN_STEP_F_*; flags: SN_SIM_S_* */
+} sn_sim_wstep_t;
+
+/* A rank keeps state only for its window [lo, hi) of steps: everything
+ * before lo has completed, nothing from hi on has been touched. The window
+ * is a ring buffer (power-of-two capacity, step i at i & (wcap - 1)) that
+ * grows when a step far ahead is reached; hi always covers the dependents
+ * of a step that completes a piece (dmax: the longest dependency distance
+ * of the rank's schedule). Entries may move when the window grows: never
+ * keep a pointer to one across a call that may extend it. */
 typedef struct {
   sn_sched_compact_t cs; /* the schedule as runs: the flat one is freed once compacted */
   int hint;              /* the run of the last step looked up */
-  uint32_t *npieces, *posted, *done, *ready;
-  int32_t *chan, *link_next, *dstart, *dlist;
-  uint8_t *flags;
-  uint64_t *t0, *t1; /* trace only */
-  int32_t *cp_done;   /* critical path: record of each step's latest finished piece */
+  sn_sim_wstep_t *win;
+  int wcap, lo, hi, dmax;
+  uint8_t retire;        /* queued for moving lo past completed steps */
+  int32_t ckey[2], cchan[2]; /* the last channel looked up per side (send, receive): peer, channel */
+  uint64_t *t0, *t1; /* trace only: [nsteps] */
+  int32_t *cp_done;   /* critical path only: [nsteps] record of each step's latest finished piece */
   int32_t cp_cpu, cp_last; /* the last overhead record; the record that finished the rank */
   int left;
   uint64_t finish_ps, cpu_free;
   int frank;
 } sn_sim_rank_t;
+
+static inline sn_sim_wstep_t *sn_sim_w(sn_sim_rank_t *R, int i) { return &R->win[i & (R->wcap - 1)]; }
 
 /* Step i of rank R, expanded from its runs (the last run used first:
  * consecutive look-ups mostly stay in one run). */
@@ -123,7 +144,10 @@ typedef struct {
   size_t piece;
   sn_sim_rank_t *r;
   sn_sim_chan_t *ch;
-  int nch;
+  int nch, capch;
+  uint64_t *hkeys;  /* channels by (sender, receiver): open addressing */
+  int *hvals;
+  size_t hcap;
   sn_sim_slot_t *slots;
   sn_sim_flow_t *fl;
   int capfl, free_fl, nfl;
@@ -139,8 +163,16 @@ typedef struct {
   sn_sim_ev_t *heap;
   int nheap, capheap;
   uint64_t seq;
-  int *q;
+  int *q;               /* work queue of (rank, step), a growing ring buffer */
   size_t qcap, qhead, qlen;
+  int *rpend, nrpend;   /* ranks whose lo may move (done at the top level, see sn_sim_rank_t) */
+  /* the first pass: the old engine queued every step of every rank at the
+   * start; steps of ranks > init_rank, or of init_rank after init_pos, are
+   * still implicitly queued. Only a channel's current step or a local step
+   * can act then, so only those are visited (cand: a min-heap of steps). */
+  int init_rank, init_pos;
+  int *cand, ncand, capcand;
+  int *out_start, *out_list, *in_start, *in_list; /* channels by sender and by receiver */
   uint64_t now;
   int dirty, ranks_left;
   sn_status_t error;
@@ -157,6 +189,12 @@ void sn_sim_cp_walk(sn_sim_t *s);
 int sn_sim_grow(void **p, int *cap, size_t elem, int need);
 /* Queues (rank, step) to be looked at again (once, however often asked). */
 void sn_sim_enqueue(sn_sim_t *s, int rank, int step);
+/* The channel of (src, dst) (comm ranks), created when `create`; -1 when
+ * there is none (or memory ran out: s->error). */
+int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create);
+/* The first step after i on rank R that sends to (send) or receives from
+ * `peer` and moves bytes; -1 when none. */
+int sn_sim_next_on(sn_sim_rank_t *R, int i, int send, int peer);
 /* Runs every queued step and event to the end: SN_OK, or an error (logged). */
 sn_status_t sn_sim_loop(sn_sim_t *s);
 
