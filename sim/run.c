@@ -47,13 +47,12 @@ int sn_sim_grow(void **p, int *cap, size_t elem, int need)
   return 0;
 }
 
-static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id)
+static void sn_sim_heap_push(sn_sim_t *s, sn_sim_ev_t e)
 {
   if (sn_sim_grow((void **)&s->heap, &s->capheap, sizeof(sn_sim_ev_t), s->nheap + 1)) {
     s->error = SN_ERR_SYSTEM;
     return;
   }
-  sn_sim_ev_t e = {t, s->seq++, type, id};
   int i = s->nheap++;
   while (i > 0) {
     int p = (i - 1) / 2;
@@ -63,6 +62,58 @@ static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id)
     i = p;
   }
   s->heap[i] = e;
+}
+
+/* An event at t; fifo: the FIFO its times go up in, or -1 (the heap). */
+static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id, int fifo)
+{
+  sn_sim_ev_t e = {t, s->seq++, type, id};
+  sn_sim_evq_t *q = fifo >= 0 ? &s->fifo[fifo] : NULL;
+  if (!q || (q->len && q->e[(q->head + q->len - 1) % q->cap].t > t)) {
+    sn_sim_heap_push(s, e);
+    return;
+  }
+  if (q->len == q->cap) {
+    size_t nc = q->cap ? q->cap * 2 : 256;
+    sn_sim_ev_t *ne = malloc(nc * sizeof(*ne));
+    if (!ne) {
+      s->error = SN_ERR_SYSTEM;
+      return;
+    }
+    for (size_t k = 0; k < q->len; k++) ne[k] = q->e[(q->head + k) % q->cap];
+    free(q->e);
+    q->e = ne;
+    q->cap = nc;
+    q->head = 0;
+  }
+  q->e[(q->head + q->len++) % q->cap] = e;
+}
+
+/* Where the next event is: a FIFO, -1 the heap, -2 none. */
+static int sn_sim_ev_next(const sn_sim_t *s, uint64_t *t_p)
+{
+  int src = s->nheap ? -1 : -2;
+  const sn_sim_ev_t *best = s->nheap ? &s->heap[0] : NULL;
+  for (int k = 0; k < SN_SIM_NFIFO; k++) {
+    const sn_sim_evq_t *q = &s->fifo[k];
+    if (!q->len) continue;
+    const sn_sim_ev_t *e = &q->e[q->head];
+    if (!best || e->t < best->t || (e->t == best->t && e->seq < best->seq)) {
+      best = e;
+      src = k;
+    }
+  }
+  *t_p = best ? best->t : UINT64_MAX;
+  return src;
+}
+
+static sn_sim_ev_t sn_sim_fifo_pop(sn_sim_t *s, int k)
+{
+  sn_sim_evq_t *q = &s->fifo[k];
+  sn_sim_ev_t e = q->e[q->head];
+  q->head = (q->head + 1) % q->cap;
+  q->len--;
+  return e;
 }
 
 static sn_sim_ev_t sn_sim_pop(sn_sim_t *s)
@@ -273,41 +324,40 @@ int sn_sim_next_on(sn_sim_rank_t *R, int i, int send, int peer)
 
 /* ---- the heap of flow ends (indexed: a rate change moves the entry) ---- */
 
-static inline int sn_sim_fh_less(const sn_sim_t *s, int a, int b)
+static inline int sn_sim_fh_less(const sn_sim_fhent_t *x, const sn_sim_fhent_t *y)
 {
-  const sn_sim_flow_t *x = &s->fl[a], *y = &s->fl[b];
-  return x->fin_ps < y->fin_ps || (x->fin_ps == y->fin_ps && a < b);
+  return x->fin < y->fin || (x->fin == y->fin && x->id < y->id);
 }
 
-static void sn_sim_fh_set(sn_sim_t *s, int i, int id)
+static inline void sn_sim_fh_set(sn_sim_t *s, int i, sn_sim_fhent_t e)
 {
-  s->fh[i] = id;
-  s->fl[id].hpos = i;
+  s->fh[i] = e;
+  s->fl[e.id].hpos = i;
 }
 
 static void sn_sim_fh_fix(sn_sim_t *s, int i)
 {
-  int id = s->fh[i];
-  while (i > 0 && sn_sim_fh_less(s, id, s->fh[(i - 1) / 2])) {
+  sn_sim_fhent_t e = s->fh[i];
+  while (i > 0 && sn_sim_fh_less(&e, &s->fh[(i - 1) / 2])) {
     sn_sim_fh_set(s, i, s->fh[(i - 1) / 2]);
     i = (i - 1) / 2;
   }
   for (;;) {
     int c = 2 * i + 1;
     if (c >= s->nfh) break;
-    if (c + 1 < s->nfh && sn_sim_fh_less(s, s->fh[c + 1], s->fh[c])) c++;
-    if (!sn_sim_fh_less(s, s->fh[c], id)) break;
+    if (c + 1 < s->nfh && sn_sim_fh_less(&s->fh[c + 1], &s->fh[c])) c++;
+    if (!sn_sim_fh_less(&s->fh[c], &e)) break;
     sn_sim_fh_set(s, i, s->fh[c]);
     i = c;
   }
-  sn_sim_fh_set(s, i, id);
+  sn_sim_fh_set(s, i, e);
 }
 
 static void sn_sim_fh_put(sn_sim_t *s, int id)
 {
-  if (s->fl[id].hpos < 0) {
-    sn_sim_fh_set(s, s->nfh++, id);
-  }
+  sn_sim_fhent_t e = {s->fl[id].fin_ps, id};
+  if (s->fl[id].hpos < 0) s->fl[id].hpos = s->nfh++;
+  s->fh[s->fl[id].hpos] = e;
   sn_sim_fh_fix(s, s->fl[id].hpos);
 }
 
@@ -316,7 +366,7 @@ static void sn_sim_fh_remove(sn_sim_t *s, int id)
   int i = s->fl[id].hpos;
   if (i < 0) return;
   s->fl[id].hpos = -1;
-  int last = s->fh[--s->nfh];
+  sn_sim_fhent_t last = s->fh[--s->nfh];
   if (i == s->nfh) return;
   sn_sim_fh_set(s, i, last);
   sn_sim_fh_fix(s, i);
@@ -341,7 +391,7 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     if (nf) s->fl = nf;
     int *na = nf ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
     if (na) s->cf = na;
-    int *nh = na ? realloc(s->fh, (size_t)nc * sizeof(int)) : NULL;
+    sn_sim_fhent_t *nh = na ? realloc(s->fh, (size_t)nc * sizeof(*nh)) : NULL;
     if (!nh) {
       s->error = SN_ERR_SYSTEM;
       return NULL;
@@ -592,7 +642,8 @@ static void sn_sim_try_start(sn_sim_t *s, int c)
   if (C->busy || C->started >= C->posted_s || C->started >= C->consumed + (uint32_t)s->depth) return;
   C->busy = 1;
   uint64_t ready = C->sq[C->started % (uint32_t)s->depth].ready;
-  sn_sim_push(s, ready > s->now ? ready : s->now, SN_SIM_EV_START, c);
+  if (ready > s->now) sn_sim_push(s, ready, SN_SIM_EV_START, c, -1);
+  else sn_sim_push(s, s->now, SN_SIM_EV_START, c, SN_TOPO_MAX_CLASSES);
 }
 
 static void sn_sim_flow_start(sn_sim_t *s, int c)
@@ -797,7 +848,7 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
     C->cp_arr[C->done_s % (uint32_t)s->depth] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + C->lat_ps, rec);
   }
   C->done_s++;
-  sn_sim_push(s, s->now + C->lat_ps, SN_SIM_EV_ARRIVE, f.a);
+  sn_sim_push(s, s->now + C->lat_ps, SN_SIM_EV_ARRIVE, f.a, C->cls);
   sn_sim_enqueue(s, C->src, C->s_cur);
   sn_sim_piece_done(s, C->src, sl.step, rec);
   sn_sim_try_start(s, f.a);
@@ -935,20 +986,21 @@ sn_status_t sn_sim_loop(sn_sim_t *s)
   sn_sim_drain(s);
   while (s->ranks_left > 0 && s->error == SN_OK) {
     if (s->ngone || s->nborn || s->ntouched) sn_sim_recompute(s);
-    uint64_t t = s->nheap ? s->heap[0].t : UINT64_MAX;
-    if (s->nfh && s->fl[s->fh[0]].fin_ps < t) t = s->fl[s->fh[0]].fin_ps;
+    uint64_t t, te;
+    int src = sn_sim_ev_next(s, &t);
+    if (s->nfh && s->fh[0].fin < t) t = s->fh[0].fin;
     if (t == UINT64_MAX) {
       sn_sim_report_stall(s);
       return SN_ERR_INTERNAL;
     }
     s->now = t;
     /* flows first (by id), then the timed events (by sequence) */
-    while (s->nfh && s->fl[s->fh[0]].fin_ps == t && s->error == SN_OK) {
-      sn_sim_flow_finished(s, s->fh[0]);
+    while (s->nfh && s->fh[0].fin == t && s->error == SN_OK) {
+      sn_sim_flow_finished(s, s->fh[0].id);
       sn_sim_drain(s);
     }
-    while (s->nheap && s->heap[0].t == t && s->error == SN_OK) {
-      sn_sim_event(s, sn_sim_pop(s));
+    for (src = sn_sim_ev_next(s, &te); src > -2 && te == t && s->error == SN_OK; src = sn_sim_ev_next(s, &te)) {
+      sn_sim_event(s, src >= 0 ? sn_sim_fifo_pop(s, src) : sn_sim_pop(s));
       sn_sim_drain(s);
     }
   }

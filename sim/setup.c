@@ -129,6 +129,7 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->gone);
   free(s->born);
   free(s->heap);
+  for (int k = 0; k < SN_SIM_NFIFO; k++) free(s->fifo[k].e);
   free(s->q);
   free(s->hkeys);
   free(s->hvals);

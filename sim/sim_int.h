@@ -129,6 +129,22 @@ typedef struct {
   int type, id;
 } sn_sim_ev_t;
 
+/* Events whose times never decrease in push order (an arrival one class
+ * latency after now; a start at now) wait in FIFOs instead of the heap;
+ * the next event is the least (time, sequence) of the heap's top and the
+ * FIFOs' heads, the order one heap would give. */
+#define SN_SIM_NFIFO (SN_TOPO_MAX_CLASSES + 1) /* one per class (arrivals), one for starts at now */
+
+typedef struct {
+  sn_sim_ev_t *e;
+  size_t head, len, cap;
+} sn_sim_evq_t;
+
+typedef struct {
+  uint64_t fin;
+  int id;
+} sn_sim_fhent_t;
+
 /* A flow's path (and its rate, or its id), to match the flows that ended in
  * a batch with those that started on the same paths. */
 typedef struct {
@@ -155,13 +171,15 @@ typedef struct {
   int *cl, *cf, capcf;                /* the component being recomputed */
   uint32_t stamp;
   sn_sim_share_ws_t ws;
-  int *fh, nfh; /* flows by end time (then id): an indexed heap, one entry per flow */
+  sn_sim_fhent_t *fh; /* flows by end time (then id): an indexed heap, one entry per flow, */
+  int nfh;            /* the key kept in the entry (no look into the flow to compare) */
   sn_sim_pathrec_t *gone, *born; /* flows ended / started since the last recomputation */
   int ngone, capgone, nborn, capborn;
   int no_match;
   uint64_t quantum;
   sn_sim_ev_t *heap;
   int nheap, capheap;
+  sn_sim_evq_t fifo[SN_SIM_NFIFO];
   uint64_t seq;
   int *q;               /* work queue of (rank, step), a growing ring buffer */
   size_t qcap, qhead, qlen;
