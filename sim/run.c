@@ -157,9 +157,11 @@ static void sn_sim_window_to(sn_sim_t *s, int r, int j)
       R->wcap = nc;
     }
     int i = R->hi;
-    sn_step_t st = sn_sim_step(R, i);
+    int32_t lnext;
+    sn_step_t st = sn_sim_step_next(R, i, &lnext);
     sn_sim_wstep_t *e = sn_sim_w(R, i);
     memset(e, 0, sizeof(*e));
+    e->lnext = lnext;
     e->bytes = st.bytes;
     e->peer = st.peer;
     e->dep = st.dep;
@@ -732,7 +734,8 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
       C->posted_s++;
     }
     if (*posted == np) {
-      C->s_cur = sn_sim_next_on(R, step, 1, sn_sim_w(R, step)->peer);
+      const sn_sim_wstep_t *e = sn_sim_w(R, step);
+      C->s_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(R, step, 1, e->peer);
       sn_sim_enqueue(s, r, C->s_cur);
     }
     sn_sim_try_start(s, c);
@@ -754,7 +757,8 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
       if (s->error != SN_OK) return;
     }
     if (sn_sim_w(R, step)->posted == np) {
-      C->r_cur = sn_sim_next_on(R, step, 0, sn_sim_w(R, step)->peer);
+      const sn_sim_wstep_t *e = sn_sim_w(R, step);
+      C->r_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(R, step, 0, e->peer);
       sn_sim_enqueue(s, r, C->r_cur);
     }
     return;

@@ -79,6 +79,7 @@ typedef struct {
 typedef struct {
   uint64_t bytes;
   int32_t peer, dep, dep2, chan;
+  int32_t lnext; /* the next step on its channel when its lane says so at once, -2: look in the runs */
   uint32_t npieces, posted, done, ready;
   int32_t dhead, dtail, dnext[2];
   uint8_t kind, sflags, flags; /* sflags: the step's SN_STEP_F_*; flags: SN_SIM_S_* */
@@ -109,8 +110,11 @@ typedef struct {
 static inline sn_sim_wstep_t *sn_sim_w(sn_sim_rank_t *R, int i) { return &R->win[i & (R->wcap - 1)]; }
 
 /* Step i of rank R, expanded from its runs (the last run used first:
- * consecutive look-ups mostly stay in one run). */
-static inline sn_step_t sn_sim_step(sn_sim_rank_t *R, int i)
+ * consecutive look-ups mostly stay in one run); *lnext_p (when not NULL):
+ * the next step on the same channel if the lane gives it at once (a fixed
+ * peer, a next repetition that moves bytes, no other lane of the run on the
+ * same side), else -2. */
+static inline sn_step_t sn_sim_step_next(sn_sim_rank_t *R, int i, int32_t *lnext_p)
 {
   const sn_sched_compact_t *c = &R->cs;
   const sn_sched_run_t *run = &c->runs[R->hint];
@@ -118,11 +122,26 @@ static inline sn_step_t sn_sim_step(sn_sim_rank_t *R, int i)
     R->hint = sn_sched_compact_run_of(c, i);
     run = &c->runs[R->hint];
   }
-  int off = i - run->start;
+  int off = i - run->start, l = off % run->period, k = off / run->period;
+  const sn_sched_lane_t *L = &c->lanes[run->lane + l];
   sn_step_t st;
-  sn_sched_lane_expand(&c->lanes[run->lane + off % run->period], c->nranks, off / run->period, &st);
+  sn_sched_lane_expand(L, c->nranks, k, &st);
+  if (lnext_p) {
+    *lnext_p = -2;
+    int recv = st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE;
+    if ((st.kind == SN_STEP_SEND || recv) && L->d_peer == 0 && k + 1 < run->reps && st.bytes + (uint64_t)L->d_bytes > 0) {
+      int alone = 1;
+      for (int m = 0; m < run->period && alone; m++) {
+        int km = c->lanes[run->lane + m].base.kind;
+        alone = m == l || (recv ? km != SN_STEP_RECV && km != SN_STEP_RECV_REDUCE : km != SN_STEP_SEND);
+      }
+      if (alone) *lnext_p = i + run->period;
+    }
+  }
   return st;
 }
+
+static inline sn_step_t sn_sim_step(sn_sim_rank_t *R, int i) { return sn_sim_step_next(R, i, NULL); }
 
 typedef struct {
   uint64_t t, seq;
