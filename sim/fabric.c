@@ -32,6 +32,7 @@ static int sn_sim_add_link(sn_sim_fabric_t *f, int kind, int cls, int owner, dou
   memset(l, 0, sizeof(*l));
   l->kind = (uint8_t)kind;
   l->cls = (int8_t)cls;
+  l->plane = -1;
   l->owner = owner;
   l->cap = cap;
   l->head = -1;
@@ -47,6 +48,9 @@ static double sn_sim_class_cap(const sn_link_class_t *c)
 sn_status_t sn_sim_fabric_build(sn_topo_t *t, sn_sim_fabric_t *f)
 {
   memset(f, 0, sizeof(*f));
+  f->plane_cls = -1;
+  f->routing = SN_SIM_ROUTE_RAIL;
+  f->seed = 1;
   f->topo = *t;
   memset(t, 0, sizeof(*t));
   t = &f->topo;
@@ -113,6 +117,8 @@ void sn_sim_fabric_free(sn_sim_fabric_t *f)
   free(f->links);
   free(f->pool);
   free(f->stream);
+  free(f->pport);
+  free(f->prail);
   memset(f, 0, sizeof(*f));
 }
 
@@ -134,6 +140,21 @@ sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_
       if (hash) *hash = 0;
       char *save = NULL;
       for (char *w = strtok_r(buf, " \t\r", &save); w; w = strtok_r(NULL, " \t\r", &save)) {
+        if (!strncmp(w, "planes=", 7)) { /* planes=CLASS:K */
+          const char *colon = strrchr(w + 7, ':');
+          char *kend = NULL;
+          long k = colon ? strtol(colon + 1, &kend, 10) : 0;
+          size_t cl = colon ? (size_t)(colon - (w + 7)) : 0;
+          if (!colon || cl == 0 || cl >= sizeof(h->plane_class) || *kend || k < 2 || k > SN_SIM_MAX_PLANES) {
+            SN_WARN("topology %s:%d: #@sim: '%s': expected planes=CLASS:K with 2 <= K <= %d", source, line, w,
+                    SN_SIM_MAX_PLANES);
+            return SN_ERR_INVALID_ARG;
+          }
+          memcpy(h->plane_class, w + 7, cl);
+          h->plane_class[cl] = 0;
+          h->planes = (int)k;
+          continue;
+        }
         char *eq = strchr(w, '='), *end = NULL;
         double v = eq ? strtod(eq + 1, &end) : 0;
         if (!eq || end == eq + 1 || *end || !(v > 0) || v > 1e9) {
@@ -148,7 +169,7 @@ sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_
         else if (!strcmp(w, "stream_GBps")) h->stream_GBps = v;
         else {
           SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer); known: cores, msg_us, "
-                  "copy_GBps, xfer_GBps, stream_GBps", source, line, w);
+                  "copy_GBps, xfer_GBps, stream_GBps, planes", source, line, w);
           return SN_ERR_INVALID_ARG;
         }
       }
@@ -194,6 +215,7 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
                                     ? sn_sim_add_link(f, SN_SIM_LINK_STREAM, t->intra_host, a * n + b, h->stream_GBps * 1e-3)
                                     : -1;
   }
+  if (h->planes > 1) return sn_sim_fabric_set_planes(f, h->plane_class, h->planes);
   return SN_OK;
 }
 
@@ -269,11 +291,13 @@ void sn_sim_link_name(const sn_sim_fabric_t *f, int link, char *buf, size_t len)
     snprintf(buf, len, "stream %d->%d", l->owner / f->nranks, l->owner % f->nranks);
     return;
   }
+  char pl[24] = "";
+  if (l->plane >= 0) snprintf(pl, sizeof(pl), " plane %d", l->plane);
   if (l->kind == SN_SIM_LINK_COMPUTE) snprintf(buf, len, "rank %d compute", l->owner);
   else if (l->kind == SN_SIM_LINK_POOL) snprintf(buf, len, "host %s cores", f->topo.host_names[l->owner]);
   else if (l->kind == SN_SIM_LINK_RAIL_UP || l->kind == SN_SIM_LINK_RAIL_DOWN)
-    snprintf(buf, len, "rail %d %s (%s)", l->owner, kinds[l->kind], f->topo.classes[l->cls].name);
-  else snprintf(buf, len, "rank %d %s %s", l->owner, kinds[l->kind], f->topo.classes[l->cls].name);
+    snprintf(buf, len, "rail %d %s (%s)%s", l->owner, kinds[l->kind], f->topo.classes[l->cls].name, pl);
+  else snprintf(buf, len, "rank %d %s %s%s", l->owner, kinds[l->kind], f->topo.classes[l->cls].name, pl);
 }
 
 /* ---- generators ----

@@ -654,11 +654,18 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
   sn_sim_slot_t sl = C->sq[C->started % (uint32_t)s->depth];
   C->started++;
   double b = sn_sim_piece_bytes(s, sn_sim_w(&s->r[C->src], sl.step)->bytes, sl.piece);
-  sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
-  if (!f) return;
-  f->a = c;
-  f->t_start = s->now;
-  f->cp_pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, sl.cp, C->cp_flow), C->cp_consume) : -1;
+  int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, sl.cp, C->cp_flow), C->cp_consume) : -1;
+  int parts = C->nparts > 1 ? C->nparts : 1; /* sprayed: an equal part on every plane */
+  C->parts_left = (uint8_t)parts;
+  for (int q = 0; q < parts; q++) {
+    const int *sp = parts > 1 ? &s->spaths[(C->sp + q) * (1 + SN_SIM_MAX_PATH)] : NULL;
+    sn_sim_flow_t *f = sp ? sn_sim_flow_new(s, SN_SIM_FLOW_NET, sp + 1, sp[0], b / parts)
+                          : sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
+    if (!f) return;
+    f->a = c;
+    f->t_start = s->now;
+    f->cp_pred = pred;
+  }
   s->res->flows++;
   s->res->bytes_sent += b;
 }
@@ -844,6 +851,10 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
     return;
   }
   sn_sim_chan_t *C = &s->ch[f.a];
+  if (C->parts_left > 1) { /* sprayed: the message is done with its last part */
+    C->parts_left--;
+    return;
+  }
   C->busy = 0;
   sn_sim_slot_t sl = C->sq[C->done_s % (uint32_t)s->depth];
   int32_t rec = -1;

@@ -90,6 +90,27 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
     C->path[C->np++] = f->compute[a];
     C->path[C->np++] = f->compute[s->r[dst].frank];
     C->path[C->np++] = f->pool[ra->host];
+  } else if (cls == f->plane_cls) { /* planes: one path, or one per plane when sprayed */
+    int paths[SN_SIM_MAX_PLANES][SN_SIM_MAX_PATH], pn[SN_SIM_MAX_PLANES];
+    int parts = sn_sim_plane_paths(f, a, b, s->r[dst].frank, paths, pn);
+    int stream = f->stream ? f->stream[(size_t)a * f->nranks + b] : -1;
+    for (int q = 0; q < parts; q++)
+      if (stream >= 0 && pn[q] < SN_SIM_MAX_PATH) paths[q][pn[q]++] = stream;
+    memcpy(C->path, paths[0], sizeof(C->path));
+    C->np = (uint8_t)pn[0];
+    if (parts > 1) {
+      const int w = 1 + SN_SIM_MAX_PATH;
+      if (sn_sim_grow((void **)&s->spaths, &s->capspaths, sizeof(int) * w, s->nspaths + parts)) {
+        s->error = SN_ERR_SYSTEM;
+        return -1;
+      }
+      C->nparts = (uint8_t)parts;
+      C->sp = s->nspaths;
+      for (int q = 0; q < parts; q++, s->nspaths++) {
+        s->spaths[s->nspaths * w] = pn[q];
+        memcpy(&s->spaths[s->nspaths * w + 1], paths[q], sizeof(paths[q]));
+      }
+    }
   } else {
     C->path[C->np++] = f->port[((size_t)a * nc + cls) * 2];
     if (ra->domain != rb->domain && ra->local != rb->local) {
@@ -98,7 +119,8 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
     }
     C->path[C->np++] = f->port[((size_t)s->r[dst].frank * nc + cls) * 2 + 1];
   }
-  if (f->stream && f->stream[(size_t)a * f->nranks + b] >= 0) C->path[C->np++] = f->stream[(size_t)a * f->nranks + b];
+  if (cls != f->plane_cls && f->stream && f->stream[(size_t)a * f->nranks + b] >= 0)
+    C->path[C->np++] = f->stream[(size_t)a * f->nranks + b];
   C->lat_ps = f->lat_ps[cls];
   C->cls = (int8_t)cls;
   C->cp_flow = C->cp_consume = -1;
@@ -132,6 +154,7 @@ static void sn_sim_free(sn_sim_t *s)
   for (int k = 0; k < SN_SIM_NFIFO; k++) free(s->fifo[k].e);
   free(s->q);
   free(s->hkeys);
+  free(s->spaths);
   free(s->hvals);
   free(s->rpend);
   free(s->cand);
@@ -167,6 +190,7 @@ static int sn_sim_fold_period(const sn_sim_fabric_t *f, int p)
 {
   const sn_topo_t *t = &f->topo;
   if (f->cores || f->stream) return 0; /* host pools, pair streams: not modelled folded */
+  if (f->nplanes && f->routing == SN_SIM_ROUTE_HASH) return 0; /* hashed pairs differ from period to period */
   for (int q = 2; q < p; q++) {
     if (p % q) continue;
     int ok = 1;

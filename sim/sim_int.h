@@ -37,6 +37,12 @@ typedef struct {
 sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_flow_t *flows, const int *af, int naf,
                          sn_sim_share_ws_t *ws);
 
+/* The paths of a pair of fabric ranks a -> b in the planed class (b's rx
+ * port on fabric rank rx: the rank that stands for b when coalesced): one
+ * per plane used (one for rail and hash, every plane not cut for spray).
+ * Returns how many; np[i]: links on path i. */
+int sn_sim_plane_paths(const sn_sim_fabric_t *f, int a, int b, int rx, int paths[][SN_SIM_MAX_PATH], int *np);
+
 /* ---- the virtual engine's state (sim/run.c runs it, sim/setup.c builds it) ---- */
 
 enum { SN_SIM_EV_START = 0, SN_SIM_EV_ARRIVE };
@@ -68,6 +74,8 @@ typedef struct {
   int s_cur, r_cur;   /* the step posting on each side (FIFO), -1 when none is left */
   sn_sim_slot_t *sq, *rq; /* [depth] pieces posted and not finished, by message number */
   int8_t cls;             /* link class of the pair */
+  uint8_t nparts, parts_left; /* sprayed over planes: parts per message (paths at s->spaths[sp]), parts not done */
+  int32_t sp;
   int32_t cp_flow, cp_consume; /* critical path: the last message's bandwidth record, the last consumption */
   int32_t *cp_arr;        /* [depth] latency record of each message in flight, by message number */
 } sn_sim_chan_t;
@@ -180,6 +188,7 @@ typedef struct {
   sn_sim_rank_t *r;
   sn_sim_chan_t *ch;
   int nch, capch;
+  int *spaths, nspaths, capspaths; /* sprayed channels' paths: entries of 1 + SN_SIM_MAX_PATH (count, links) */
   uint64_t *hkeys;  /* channels by (sender, receiver): open addressing */
   int *hvals;
   size_t hcap;
