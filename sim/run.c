@@ -135,12 +135,15 @@ static sn_sim_ev_t sn_sim_pop(sn_sim_t *s)
 
 /* ---- the window of steps ---- */
 
+#define SN_SIM_AHEAD 3 /* steps materialised past the one asked for (a ring's rank uses ~4 at a time) */
+
 /* Materialises rank r's steps up to j (the window grows when it must):
  * each entry expanded from the runs, its channel looked up, and put on
  * the dependents' lists of its dependencies. */
 static void sn_sim_window_to(sn_sim_t *s, int r, int j)
 {
   sn_sim_rank_t *R = &s->r[r];
+  j += SN_SIM_AHEAD; /* a few more while the run and its lanes are in cache */
   if (j >= R->cs.nsteps) j = R->cs.nsteps - 1;
   while (R->hi <= j) {
     if (R->hi - R->lo + 1 > R->wcap) {

@@ -100,19 +100,19 @@ typedef struct {
  * of a step that completes a piece (dmax: the longest dependency distance
  * of the rank's schedule). Entries may move when the window grows: never
  * keep a pointer to one across a call that may extend it. */
-typedef struct {
-  sn_sched_compact_t cs; /* the schedule as runs: the flat one is freed once compacted */
-  int hint;              /* the run of the last step looked up */
+typedef struct { /* what every message touches first (one cache line), then the runs */
   sn_sim_wstep_t *win;
   int wcap, lo, hi, dmax;
+  int hint;              /* the run of the last step looked up */
+  int left, frank;
   uint8_t retire;        /* queued for moving lo past completed steps */
+  uint64_t cpu_free;
   int32_t ckey[2], cchan[2]; /* the last channel looked up per side (send, receive): peer, channel */
+  sn_sched_compact_t cs; /* the schedule as runs: the flat one is freed once compacted */
   uint64_t *t0, *t1; /* trace only: [nsteps] */
   int32_t *cp_done;   /* critical path only: [nsteps] record of each step's latest finished piece */
   int32_t cp_cpu, cp_last; /* the last overhead record; the record that finished the rank */
-  int left;
-  uint64_t finish_ps, cpu_free;
-  int frank;
+  uint64_t finish_ps;
 } sn_sim_rank_t;
 
 static inline sn_sim_wstep_t *sn_sim_w(sn_sim_rank_t *R, int i) { return &R->win[i & (R->wcap - 1)]; }
