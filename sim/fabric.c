@@ -371,9 +371,10 @@ sn_status_t sn_sim_fabric_generate(const char *spec, sn_sim_fabric_t *f, char **
  * Water-filling: the link with the smallest fair share (left capacity /
  * the unfrozen flows' weight: 1 each, except on a host pool where a network
  * flow weighs its CPU units per byte) is the next bottleneck; its unfrozen flows get that share
- * and are taken off their other links, whose shares are pushed again. A
- * heap of links keyed by share (ties: lower link index; stale entries are
- * recognised by a changed share) makes it O(flows x path x log links).
+ * and are taken off their other links, whose shares are updated. An indexed
+ * heap of links keyed by share (ties: lower link index; a link's key is
+ * moved in place when its share changes, so the heap never holds more than
+ * the links) makes it O(flows x path x log links).
  * Shares are non-decreasing in bottleneck order; one within 1e-12 of the
  * previous is given the previous one exactly, so flows equal by symmetry
  * get bit-identical rates. */
@@ -382,44 +383,53 @@ typedef struct {
   int link;
 } sn_sim_hent_t;
 
-static int sn_sim_hless(const sn_sim_hent_t *a, const sn_sim_hent_t *b)
+static inline int sn_sim_hless(const sn_sim_hent_t *a, const sn_sim_hent_t *b)
 {
   return a->key < b->key || (a->key == b->key && a->link < b->link);
 }
 
-static int sn_sim_hpush(sn_sim_share_ws_t *ws, double key, int link)
+static inline void sn_sim_hset(sn_sim_share_ws_t *ws, int i, sn_sim_hent_t e)
 {
-  if (ws->n == ws->cap) {
-    int nc = ws->cap ? ws->cap * 2 : 256;
-    void *p = realloc(ws->h, (size_t)nc * sizeof(sn_sim_hent_t));
-    if (!p) return -1;
-    ws->h = p;
-    ws->cap = nc;
-  }
-  sn_sim_hent_t *h = ws->h, e = {key, link};
-  int i = ws->n++;
-  while (i > 0 && sn_sim_hless(&e, &h[(i - 1) / 2])) {
-    h[i] = h[(i - 1) / 2];
-    i = (i - 1) / 2;
-  }
-  h[i] = e;
-  return 0;
+  ((sn_sim_hent_t *)ws->h)[i] = e;
+  ws->pos[e.link] = i;
 }
 
-static sn_sim_hent_t sn_sim_hpop(sn_sim_share_ws_t *ws)
+static void sn_sim_hfix(sn_sim_share_ws_t *ws, int i)
 {
-  sn_sim_hent_t *h = ws->h, top = h[0], last = h[--ws->n];
-  int i = 0, n = ws->n;
+  sn_sim_hent_t *h = ws->h, e = h[i];
+  while (i > 0 && sn_sim_hless(&e, &h[(i - 1) / 2])) {
+    sn_sim_hset(ws, i, h[(i - 1) / 2]);
+    i = (i - 1) / 2;
+  }
   for (;;) {
     int c = 2 * i + 1;
-    if (c >= n) break;
-    if (c + 1 < n && sn_sim_hless(&h[c + 1], &h[c])) c++;
-    if (!sn_sim_hless(&h[c], &last)) break;
-    h[i] = h[c];
+    if (c >= ws->n) break;
+    if (c + 1 < ws->n && sn_sim_hless(&h[c + 1], &h[c])) c++;
+    if (!sn_sim_hless(&h[c], &e)) break;
+    sn_sim_hset(ws, i, h[c]);
     i = c;
   }
-  if (n > 0) h[i] = last;
-  return top;
+  sn_sim_hset(ws, i, e);
+}
+
+/* Puts `link` in the heap with `key`, or moves it there. */
+static void sn_sim_hput(sn_sim_share_ws_t *ws, double key, int link)
+{
+  int i = ws->pos[link];
+  if (i < 0) i = ws->n++;
+  ((sn_sim_hent_t *)ws->h)[i] = (sn_sim_hent_t){key, link};
+  sn_sim_hfix(ws, i);
+}
+
+static void sn_sim_hdel(sn_sim_share_ws_t *ws, int link)
+{
+  int i = ws->pos[link];
+  if (i < 0) return;
+  ws->pos[link] = -1;
+  sn_sim_hent_t last = ((sn_sim_hent_t *)ws->h)[--ws->n];
+  if (i == ws->n) return;
+  sn_sim_hset(ws, i, last);
+  sn_sim_hfix(ws, i);
 }
 
 /* What a flow uses of a link per unit of its rate: 1, except for a network
@@ -435,6 +445,23 @@ static inline double sn_sim_weight(const sn_sim_link_t *l, const sn_sim_flow_t *
 sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_flow_t *flows, const int *af, int naf,
                          sn_sim_share_ws_t *ws)
 {
+  int maxl = 0;
+  for (int i = 0; i < nal; i++) maxl = al[i] > maxl ? al[i] : maxl;
+  if (maxl + 1 > ws->cappos) {
+    int nc = ws->cappos ? ws->cappos : 256;
+    while (nc < maxl + 1) nc *= 2;
+    int *np = realloc(ws->pos, (size_t)nc * sizeof(int));
+    if (!np) return SN_ERR_SYSTEM;
+    for (int i = ws->cappos; i < nc; i++) np[i] = -1;
+    ws->pos = np;
+    ws->cappos = nc;
+  }
+  if (nal > ws->cap) {
+    void *p = realloc(ws->h, (size_t)nal * sizeof(sn_sim_hent_t));
+    if (!p) return SN_ERR_SYSTEM;
+    ws->h = p;
+    ws->cap = nal;
+  }
   ws->n = 0;
   for (int i = 0; i < nal; i++) {
     sn_sim_link_t *l = &links[al[i]];
@@ -455,13 +482,13 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
   }
   for (int i = 0; i < nal; i++) {
     sn_sim_link_t *l = &links[al[i]];
-    if (l->cnt > 0 && sn_sim_hpush(ws, l->left / l->wsum, al[i])) return SN_ERR_SYSTEM;
+    if (l->cnt > 0) sn_sim_hput(ws, l->left / l->wsum, al[i]);
   }
   double prev = 0;
   while (ws->n > 0) {
-    sn_sim_hent_t e = sn_sim_hpop(ws);
+    sn_sim_hent_t e = ((sn_sim_hent_t *)ws->h)[0];
+    sn_sim_hdel(ws, e.link);
     sn_sim_link_t *l = &links[e.link];
-    if (l->bott || l->cnt == 0 || l->left / l->wsum != e.key) continue; /* done or stale */
     double share = e.key;
     if (share <= prev * (1 + 1e-12)) share = prev;
     prev = share;
@@ -478,7 +505,9 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
         m->left = m->left > use ? m->left - use : 0;
         m->cnt--;
         m->wsum = m->cnt > 0 ? m->wsum - w : 0;
-        if (k != e.link && m->cnt > 0 && !m->bott && sn_sim_hpush(ws, m->left / m->wsum, k)) return SN_ERR_SYSTEM;
+        if (k == e.link || m->bott) continue;
+        if (m->cnt > 0) sn_sim_hput(ws, m->left / m->wsum, k);
+        else sn_sim_hdel(ws, k);
       }
     }
   }
@@ -512,6 +541,6 @@ sn_status_t sn_sim_maxmin(int nlinks, const double *cap, int nflows, const int *
   st = sn_sim_share(links, al, nlinks, flows, af, nflows, &ws);
   for (int i = 0; st == SN_OK && i < nflows; i++) rate[i] = flows[i].rate;
 out:
-  free(links), free(flows), free(al), free(af), free(ws.h);
+  free(links), free(flows), free(al), free(af), free(ws.h), free(ws.pos);
   return st;
 }

@@ -147,6 +147,7 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->cl);
   free(s->touched);
   free(s->ws.h);
+  free(s->ws.pos);
   free(s->fh);
   free(s->gone);
   free(s->born);

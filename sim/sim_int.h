@@ -30,6 +30,7 @@ typedef struct {
 typedef struct {
   void *h;
   int n, cap;
+  int *pos, cappos; /* [link] place in the heap, -1 when not in it */
 } sn_sim_share_ws_t;
 
 /* Max-min rates of flows af[] over links al[] (every flow crossing those
