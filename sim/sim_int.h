@@ -236,6 +236,14 @@ void sn_sim_cp_walk(sn_sim_t *s);
 int sn_sim_grow(void **p, int *cap, size_t elem, int need);
 /* Queues (rank, step) to be looked at again (once, however often asked). */
 void sn_sim_enqueue(sn_sim_t *s, int rank, int step);
+/* Brings rank r's steps up to j (and a few more) into its window. */
+void sn_sim_window_to(sn_sim_t *s, int r, int j);
+/* Moves lo past the completed steps of the ranks that completed one; only
+ * between two pokes or events (nothing holds a window entry then). */
+void sn_sim_retire(sn_sim_t *s);
+/* The first pass's candidate steps (a min-heap). */
+void sn_sim_cand_push(sn_sim_t *s, int step);
+int sn_sim_cand_pop(sn_sim_t *s);
 /* The channel of (src, dst) (comm ranks), created when `create`; -1 when
  * there is none (or memory ran out: s->error). */
 int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create);
