@@ -167,6 +167,7 @@ static void sn_sim_fh_fix(sn_sim_t *s, int i)
 static void sn_sim_fh_put(sn_sim_t *s, int id)
 {
   sn_sim_fhent_t e = {s->fl[id].fin_ps, id};
+  if (s->fl[id].hpos >= 0 && s->fh[s->fl[id].hpos].fin == e.fin) return; /* same key: same place */
   if (s->fl[id].hpos < 0) s->fl[id].hpos = s->nfh++;
   s->fh[s->fl[id].hpos] = e;
   sn_sim_fh_fix(s, s->fl[id].hpos);
