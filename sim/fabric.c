@@ -32,6 +32,7 @@ static int sn_sim_add_link(sn_sim_fabric_t *f, int kind, int cls, int owner, dou
   memset(l, 0, sizeof(*l));
   l->kind = (uint8_t)kind;
   l->cls = (int8_t)cls;
+  l->plane = -1;
   l->owner = owner;
   l->cap = cap;
   l->head = -1;
@@ -47,6 +48,9 @@ static double sn_sim_class_cap(const sn_link_class_t *c)
 sn_status_t sn_sim_fabric_build(sn_topo_t *t, sn_sim_fabric_t *f)
 {
   memset(f, 0, sizeof(*f));
+  f->plane_cls = -1;
+  f->routing = SN_SIM_ROUTE_RAIL;
+  f->seed = 1;
   f->topo = *t;
   memset(t, 0, sizeof(*t));
   t = &f->topo;
@@ -113,6 +117,8 @@ void sn_sim_fabric_free(sn_sim_fabric_t *f)
   free(f->links);
   free(f->pool);
   free(f->stream);
+  free(f->pport);
+  free(f->prail);
   memset(f, 0, sizeof(*f));
 }
 
@@ -134,6 +140,21 @@ sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_
       if (hash) *hash = 0;
       char *save = NULL;
       for (char *w = strtok_r(buf, " \t\r", &save); w; w = strtok_r(NULL, " \t\r", &save)) {
+        if (!strncmp(w, "planes=", 7)) { /* planes=CLASS:K */
+          const char *colon = strrchr(w + 7, ':');
+          char *kend = NULL;
+          long k = colon ? strtol(colon + 1, &kend, 10) : 0;
+          size_t cl = colon ? (size_t)(colon - (w + 7)) : 0;
+          if (!colon || cl == 0 || cl >= sizeof(h->plane_class) || *kend || k < 2 || k > SN_SIM_MAX_PLANES) {
+            SN_WARN("topology %s:%d: #@sim: '%s': expected planes=CLASS:K with 2 <= K <= %d", source, line, w,
+                    SN_SIM_MAX_PLANES);
+            return SN_ERR_INVALID_ARG;
+          }
+          memcpy(h->plane_class, w + 7, cl);
+          h->plane_class[cl] = 0;
+          h->planes = (int)k;
+          continue;
+        }
         char *eq = strchr(w, '='), *end = NULL;
         double v = eq ? strtod(eq + 1, &end) : 0;
         if (!eq || end == eq + 1 || *end || !(v > 0) || v > 1e9) {
@@ -148,7 +169,7 @@ sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_
         else if (!strcmp(w, "stream_GBps")) h->stream_GBps = v;
         else {
           SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer); known: cores, msg_us, "
-                  "copy_GBps, xfer_GBps, stream_GBps", source, line, w);
+                  "copy_GBps, xfer_GBps, stream_GBps, planes", source, line, w);
           return SN_ERR_INVALID_ARG;
         }
       }
@@ -194,6 +215,7 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
                                     ? sn_sim_add_link(f, SN_SIM_LINK_STREAM, t->intra_host, a * n + b, h->stream_GBps * 1e-3)
                                     : -1;
   }
+  if (h->planes > 1) return sn_sim_fabric_set_planes(f, h->plane_class, h->planes);
   return SN_OK;
 }
 
@@ -269,11 +291,13 @@ void sn_sim_link_name(const sn_sim_fabric_t *f, int link, char *buf, size_t len)
     snprintf(buf, len, "stream %d->%d", l->owner / f->nranks, l->owner % f->nranks);
     return;
   }
+  char pl[24] = "";
+  if (l->plane >= 0) snprintf(pl, sizeof(pl), " plane %d", l->plane);
   if (l->kind == SN_SIM_LINK_COMPUTE) snprintf(buf, len, "rank %d compute", l->owner);
   else if (l->kind == SN_SIM_LINK_POOL) snprintf(buf, len, "host %s cores", f->topo.host_names[l->owner]);
   else if (l->kind == SN_SIM_LINK_RAIL_UP || l->kind == SN_SIM_LINK_RAIL_DOWN)
-    snprintf(buf, len, "rail %d %s (%s)", l->owner, kinds[l->kind], f->topo.classes[l->cls].name);
-  else snprintf(buf, len, "rank %d %s %s", l->owner, kinds[l->kind], f->topo.classes[l->cls].name);
+    snprintf(buf, len, "rail %d %s (%s)%s", l->owner, kinds[l->kind], f->topo.classes[l->cls].name, pl);
+  else snprintf(buf, len, "rank %d %s %s%s", l->owner, kinds[l->kind], f->topo.classes[l->cls].name, pl);
 }
 
 /* ---- generators ----
@@ -347,9 +371,10 @@ sn_status_t sn_sim_fabric_generate(const char *spec, sn_sim_fabric_t *f, char **
  * Water-filling: the link with the smallest fair share (left capacity /
  * the unfrozen flows' weight: 1 each, except on a host pool where a network
  * flow weighs its CPU units per byte) is the next bottleneck; its unfrozen flows get that share
- * and are taken off their other links, whose shares are pushed again. A
- * heap of links keyed by share (ties: lower link index; stale entries are
- * recognised by a changed share) makes it O(flows x path x log links).
+ * and are taken off their other links, whose shares are updated. An indexed
+ * heap of links keyed by share (ties: lower link index; a link's key is
+ * moved in place when its share changes, so the heap never holds more than
+ * the links) makes it O(flows x path x log links).
  * Shares are non-decreasing in bottleneck order; one within 1e-12 of the
  * previous is given the previous one exactly, so flows equal by symmetry
  * get bit-identical rates. */
@@ -358,44 +383,53 @@ typedef struct {
   int link;
 } sn_sim_hent_t;
 
-static int sn_sim_hless(const sn_sim_hent_t *a, const sn_sim_hent_t *b)
+static inline int sn_sim_hless(const sn_sim_hent_t *a, const sn_sim_hent_t *b)
 {
   return a->key < b->key || (a->key == b->key && a->link < b->link);
 }
 
-static int sn_sim_hpush(sn_sim_share_ws_t *ws, double key, int link)
+static inline void sn_sim_hset(sn_sim_share_ws_t *ws, int i, sn_sim_hent_t e)
 {
-  if (ws->n == ws->cap) {
-    int nc = ws->cap ? ws->cap * 2 : 256;
-    void *p = realloc(ws->h, (size_t)nc * sizeof(sn_sim_hent_t));
-    if (!p) return -1;
-    ws->h = p;
-    ws->cap = nc;
-  }
-  sn_sim_hent_t *h = ws->h, e = {key, link};
-  int i = ws->n++;
-  while (i > 0 && sn_sim_hless(&e, &h[(i - 1) / 2])) {
-    h[i] = h[(i - 1) / 2];
-    i = (i - 1) / 2;
-  }
-  h[i] = e;
-  return 0;
+  ((sn_sim_hent_t *)ws->h)[i] = e;
+  ws->pos[e.link] = i;
 }
 
-static sn_sim_hent_t sn_sim_hpop(sn_sim_share_ws_t *ws)
+static void sn_sim_hfix(sn_sim_share_ws_t *ws, int i)
 {
-  sn_sim_hent_t *h = ws->h, top = h[0], last = h[--ws->n];
-  int i = 0, n = ws->n;
+  sn_sim_hent_t *h = ws->h, e = h[i];
+  while (i > 0 && sn_sim_hless(&e, &h[(i - 1) / 2])) {
+    sn_sim_hset(ws, i, h[(i - 1) / 2]);
+    i = (i - 1) / 2;
+  }
   for (;;) {
     int c = 2 * i + 1;
-    if (c >= n) break;
-    if (c + 1 < n && sn_sim_hless(&h[c + 1], &h[c])) c++;
-    if (!sn_sim_hless(&h[c], &last)) break;
-    h[i] = h[c];
+    if (c >= ws->n) break;
+    if (c + 1 < ws->n && sn_sim_hless(&h[c + 1], &h[c])) c++;
+    if (!sn_sim_hless(&h[c], &e)) break;
+    sn_sim_hset(ws, i, h[c]);
     i = c;
   }
-  if (n > 0) h[i] = last;
-  return top;
+  sn_sim_hset(ws, i, e);
+}
+
+/* Puts `link` in the heap with `key`, or moves it there. */
+static void sn_sim_hput(sn_sim_share_ws_t *ws, double key, int link)
+{
+  int i = ws->pos[link];
+  if (i < 0) i = ws->n++;
+  ((sn_sim_hent_t *)ws->h)[i] = (sn_sim_hent_t){key, link};
+  sn_sim_hfix(ws, i);
+}
+
+static void sn_sim_hdel(sn_sim_share_ws_t *ws, int link)
+{
+  int i = ws->pos[link];
+  if (i < 0) return;
+  ws->pos[link] = -1;
+  sn_sim_hent_t last = ((sn_sim_hent_t *)ws->h)[--ws->n];
+  if (i == ws->n) return;
+  sn_sim_hset(ws, i, last);
+  sn_sim_hfix(ws, i);
 }
 
 /* What a flow uses of a link per unit of its rate: 1, except for a network
@@ -411,6 +445,23 @@ static inline double sn_sim_weight(const sn_sim_link_t *l, const sn_sim_flow_t *
 sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_flow_t *flows, const int *af, int naf,
                          sn_sim_share_ws_t *ws)
 {
+  int maxl = 0;
+  for (int i = 0; i < nal; i++) maxl = al[i] > maxl ? al[i] : maxl;
+  if (maxl + 1 > ws->cappos) {
+    int nc = ws->cappos ? ws->cappos : 256;
+    while (nc < maxl + 1) nc *= 2;
+    int *np = realloc(ws->pos, (size_t)nc * sizeof(int));
+    if (!np) return SN_ERR_SYSTEM;
+    for (int i = ws->cappos; i < nc; i++) np[i] = -1;
+    ws->pos = np;
+    ws->cappos = nc;
+  }
+  if (nal > ws->cap) {
+    void *p = realloc(ws->h, (size_t)nal * sizeof(sn_sim_hent_t));
+    if (!p) return SN_ERR_SYSTEM;
+    ws->h = p;
+    ws->cap = nal;
+  }
   ws->n = 0;
   for (int i = 0; i < nal; i++) {
     sn_sim_link_t *l = &links[al[i]];
@@ -431,13 +482,13 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
   }
   for (int i = 0; i < nal; i++) {
     sn_sim_link_t *l = &links[al[i]];
-    if (l->cnt > 0 && sn_sim_hpush(ws, l->left / l->wsum, al[i])) return SN_ERR_SYSTEM;
+    if (l->cnt > 0) sn_sim_hput(ws, l->left / l->wsum, al[i]);
   }
   double prev = 0;
   while (ws->n > 0) {
-    sn_sim_hent_t e = sn_sim_hpop(ws);
+    sn_sim_hent_t e = ((sn_sim_hent_t *)ws->h)[0];
+    sn_sim_hdel(ws, e.link);
     sn_sim_link_t *l = &links[e.link];
-    if (l->bott || l->cnt == 0 || l->left / l->wsum != e.key) continue; /* done or stale */
     double share = e.key;
     if (share <= prev * (1 + 1e-12)) share = prev;
     prev = share;
@@ -454,7 +505,9 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
         m->left = m->left > use ? m->left - use : 0;
         m->cnt--;
         m->wsum = m->cnt > 0 ? m->wsum - w : 0;
-        if (k != e.link && m->cnt > 0 && !m->bott && sn_sim_hpush(ws, m->left / m->wsum, k)) return SN_ERR_SYSTEM;
+        if (k == e.link || m->bott) continue;
+        if (m->cnt > 0) sn_sim_hput(ws, m->left / m->wsum, k);
+        else sn_sim_hdel(ws, k);
       }
     }
   }
@@ -488,6 +541,6 @@ sn_status_t sn_sim_maxmin(int nlinks, const double *cap, int nflows, const int *
   st = sn_sim_share(links, al, nlinks, flows, af, nflows, &ws);
   for (int i = 0; st == SN_OK && i < nflows; i++) rate[i] = flows[i].rate;
 out:
-  free(links), free(flows), free(al), free(af), free(ws.h);
+  free(links), free(flows), free(al), free(af), free(ws.h), free(ws.pos);
   return st;
 }

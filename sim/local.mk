@@ -1,7 +1,7 @@
 # sim/local.mk -- snccl-sim: the schedule-replay simulator (included by Makefile.am).
 # A library of its own: the communicator never links it.
 noinst_LTLIBRARIES += libsnccl_sim.la
-libsnccl_sim_la_SOURCES = sim/sim.h sim/sim_int.h sim/fabric.c sim/run.c sim/setup.c
+libsnccl_sim_la_SOURCES = sim/sim.h sim/sim_int.h sim/fabric.c sim/planes.c sim/window.c sim/run.c sim/setup.c
 
 bin_PROGRAMS += snccl-sim
 snccl_sim_SOURCES = tools/snccl_sim.c

@@ -47,13 +47,12 @@ int sn_sim_grow(void **p, int *cap, size_t elem, int need)
   return 0;
 }
 
-static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id)
+static void sn_sim_heap_push(sn_sim_t *s, sn_sim_ev_t e)
 {
   if (sn_sim_grow((void **)&s->heap, &s->capheap, sizeof(sn_sim_ev_t), s->nheap + 1)) {
     s->error = SN_ERR_SYSTEM;
     return;
   }
-  sn_sim_ev_t e = {t, s->seq++, type, id};
   int i = s->nheap++;
   while (i > 0) {
     int p = (i - 1) / 2;
@@ -63,6 +62,58 @@ static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id)
     i = p;
   }
   s->heap[i] = e;
+}
+
+/* An event at t; fifo: the FIFO its times go up in, or -1 (the heap). */
+static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id, int fifo)
+{
+  sn_sim_ev_t e = {t, s->seq++, type, id};
+  sn_sim_evq_t *q = fifo >= 0 ? &s->fifo[fifo] : NULL;
+  if (!q || (q->len && q->e[(q->head + q->len - 1) % q->cap].t > t)) {
+    sn_sim_heap_push(s, e);
+    return;
+  }
+  if (q->len == q->cap) {
+    size_t nc = q->cap ? q->cap * 2 : 256;
+    sn_sim_ev_t *ne = malloc(nc * sizeof(*ne));
+    if (!ne) {
+      s->error = SN_ERR_SYSTEM;
+      return;
+    }
+    for (size_t k = 0; k < q->len; k++) ne[k] = q->e[(q->head + k) % q->cap];
+    free(q->e);
+    q->e = ne;
+    q->cap = nc;
+    q->head = 0;
+  }
+  q->e[(q->head + q->len++) % q->cap] = e;
+}
+
+/* Where the next event is: a FIFO, -1 the heap, -2 none. */
+static int sn_sim_ev_next(const sn_sim_t *s, uint64_t *t_p)
+{
+  int src = s->nheap ? -1 : -2;
+  const sn_sim_ev_t *best = s->nheap ? &s->heap[0] : NULL;
+  for (int k = 0; k < SN_SIM_NFIFO; k++) {
+    const sn_sim_evq_t *q = &s->fifo[k];
+    if (!q->len) continue;
+    const sn_sim_ev_t *e = &q->e[q->head];
+    if (!best || e->t < best->t || (e->t == best->t && e->seq < best->seq)) {
+      best = e;
+      src = k;
+    }
+  }
+  *t_p = best ? best->t : UINT64_MAX;
+  return src;
+}
+
+static sn_sim_ev_t sn_sim_fifo_pop(sn_sim_t *s, int k)
+{
+  sn_sim_evq_t *q = &s->fifo[k];
+  sn_sim_ev_t e = q->e[q->head];
+  q->head = (q->head + 1) % q->cap;
+  q->len--;
+  return e;
 }
 
 static sn_sim_ev_t sn_sim_pop(sn_sim_t *s)
@@ -82,55 +133,43 @@ static sn_sim_ev_t sn_sim_pop(sn_sim_t *s)
   return top;
 }
 
-void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
-{
-  if (step < 0) return;
-  uint8_t *fl = &s->r[rank].flags[step];
-  if (*fl & SN_SIM_S_QUEUED) return;
-  *fl |= SN_SIM_S_QUEUED;
-  size_t i = (s->qhead + s->qlen) % s->qcap; /* qcap >= every step of every rank: never full */
-  s->q[2 * i] = rank;
-  s->q[2 * i + 1] = step;
-  s->qlen++;
-}
-
 /* ---- the heap of flow ends (indexed: a rate change moves the entry) ---- */
 
-static inline int sn_sim_fh_less(const sn_sim_t *s, int a, int b)
+static inline int sn_sim_fh_less(const sn_sim_fhent_t *x, const sn_sim_fhent_t *y)
 {
-  const sn_sim_flow_t *x = &s->fl[a], *y = &s->fl[b];
-  return x->fin_ps < y->fin_ps || (x->fin_ps == y->fin_ps && a < b);
+  return x->fin < y->fin || (x->fin == y->fin && x->id < y->id);
 }
 
-static void sn_sim_fh_set(sn_sim_t *s, int i, int id)
+static inline void sn_sim_fh_set(sn_sim_t *s, int i, sn_sim_fhent_t e)
 {
-  s->fh[i] = id;
-  s->fl[id].hpos = i;
+  s->fh[i] = e;
+  s->fl[e.id].hpos = i;
 }
 
 static void sn_sim_fh_fix(sn_sim_t *s, int i)
 {
-  int id = s->fh[i];
-  while (i > 0 && sn_sim_fh_less(s, id, s->fh[(i - 1) / 2])) {
+  sn_sim_fhent_t e = s->fh[i];
+  while (i > 0 && sn_sim_fh_less(&e, &s->fh[(i - 1) / 2])) {
     sn_sim_fh_set(s, i, s->fh[(i - 1) / 2]);
     i = (i - 1) / 2;
   }
   for (;;) {
     int c = 2 * i + 1;
     if (c >= s->nfh) break;
-    if (c + 1 < s->nfh && sn_sim_fh_less(s, s->fh[c + 1], s->fh[c])) c++;
-    if (!sn_sim_fh_less(s, s->fh[c], id)) break;
+    if (c + 1 < s->nfh && sn_sim_fh_less(&s->fh[c + 1], &s->fh[c])) c++;
+    if (!sn_sim_fh_less(&s->fh[c], &e)) break;
     sn_sim_fh_set(s, i, s->fh[c]);
     i = c;
   }
-  sn_sim_fh_set(s, i, id);
+  sn_sim_fh_set(s, i, e);
 }
 
 static void sn_sim_fh_put(sn_sim_t *s, int id)
 {
-  if (s->fl[id].hpos < 0) {
-    sn_sim_fh_set(s, s->nfh++, id);
-  }
+  sn_sim_fhent_t e = {s->fl[id].fin_ps, id};
+  if (s->fl[id].hpos >= 0 && s->fh[s->fl[id].hpos].fin == e.fin) return; /* same key: same place */
+  if (s->fl[id].hpos < 0) s->fl[id].hpos = s->nfh++;
+  s->fh[s->fl[id].hpos] = e;
   sn_sim_fh_fix(s, s->fl[id].hpos);
 }
 
@@ -139,7 +178,7 @@ static void sn_sim_fh_remove(sn_sim_t *s, int id)
   int i = s->fl[id].hpos;
   if (i < 0) return;
   s->fl[id].hpos = -1;
-  int last = s->fh[--s->nfh];
+  sn_sim_fhent_t last = s->fh[--s->nfh];
   if (i == s->nfh) return;
   sn_sim_fh_set(s, i, last);
   sn_sim_fh_fix(s, i);
@@ -164,7 +203,7 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     if (nf) s->fl = nf;
     int *na = nf ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
     if (na) s->cf = na;
-    int *nh = na ? realloc(s->fh, (size_t)nc * sizeof(int)) : NULL;
+    sn_sim_fhent_t *nh = na ? realloc(s->fh, (size_t)nc * sizeof(*nh)) : NULL;
     if (!nh) {
       s->error = SN_ERR_SYSTEM;
       return NULL;
@@ -264,11 +303,6 @@ static inline int32_t sn_sim_cp_of(const sn_sim_rank_t *R, int step)
   return step >= 0 && R->cp_done ? R->cp_done[step] : -1;
 }
 
-static inline int32_t sn_sim_cp_deps(const sn_sim_t *s, const sn_sim_rank_t *R, const sn_step_t *st)
-{
-  return s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_of(R, st->dep), sn_sim_cp_of(R, st->dep2)) : -1;
-}
-
 const char *sn_sim_cp_name(int part)
 {
   static const char *const names[SN_SIM_CP_COUNT] = {"latency", "bandwidth", "per-message overhead",
@@ -304,23 +338,42 @@ void sn_sim_cp_walk(sn_sim_t *s)
 
 /* ---- the engine's rules ---- */
 
-static inline int sn_sim_one_dep_ok(sn_sim_rank_t *R, const sn_step_t *st, int dep, uint32_t k)
+/* The fields of a step that posting reads (copied: window entries may move). */
+typedef struct {
+  uint64_t bytes;
+  int32_t dep, dep2;
+  uint32_t np;
+  uint8_t kind;
+} sn_sim_stv_t;
+
+static inline sn_sim_stv_t sn_sim_stv(sn_sim_rank_t *R, int step)
 {
-  if (dep < 0) return 1;
-  if (R->done[dep] == R->npieces[dep]) return 1;
-  sn_step_t d = sn_sim_step(R, dep);
-  if (d.bytes == st->bytes && !(d.flags & SN_STEP_F_WHOLE)) return R->done[dep] > k;
-  return R->done[dep] == R->npieces[dep];
+  const sn_sim_wstep_t *e = sn_sim_w(R, step);
+  return (sn_sim_stv_t){e->bytes, e->dep, e->dep2, e->npieces, e->kind};
 }
 
-static inline int sn_sim_dep_ok(sn_sim_rank_t *R, const sn_step_t *st, uint32_t k)
+static inline int sn_sim_one_dep_ok(sn_sim_rank_t *R, uint64_t bytes, int dep, uint32_t k)
 {
-  return sn_sim_one_dep_ok(R, st, st->dep, k) && sn_sim_one_dep_ok(R, st, st->dep2, k);
+  if (dep < R->lo) return 1; /* none, or completed */
+  const sn_sim_wstep_t *d = sn_sim_w(R, dep);
+  if (d->done == d->npieces) return 1;
+  if (d->bytes == bytes && !(d->sflags & SN_STEP_F_WHOLE)) return d->done > k;
+  return 0;
 }
 
-static inline double sn_sim_piece_bytes(const sn_sim_t *s, const sn_step_t *st, uint32_t k)
+static inline int sn_sim_dep_ok(sn_sim_rank_t *R, const sn_sim_stv_t *st, uint32_t k)
 {
-  uint64_t off = (uint64_t)k * s->piece, left = st->bytes - off;
+  return sn_sim_one_dep_ok(R, st->bytes, st->dep, k) && sn_sim_one_dep_ok(R, st->bytes, st->dep2, k);
+}
+
+static inline int32_t sn_sim_cp_deps(const sn_sim_t *s, const sn_sim_rank_t *R, const sn_sim_stv_t *st)
+{
+  return s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_of(R, st->dep), sn_sim_cp_of(R, st->dep2)) : -1;
+}
+
+static inline double sn_sim_piece_bytes(const sn_sim_t *s, uint64_t bytes, uint32_t k)
+{
+  uint64_t off = (uint64_t)k * s->piece, left = bytes - off;
   return (double)(left < s->piece ? left : s->piece);
 }
 
@@ -333,12 +386,22 @@ static void sn_sim_trace_start(sn_sim_t *s, sn_sim_rank_t *R, int step)
 static void sn_sim_piece_done(sn_sim_t *s, int r, int step, int32_t rec)
 {
   sn_sim_rank_t *R = &s->r[r];
-  R->done[step]++;
+  /* every step that depends on this one is in the window before it is woken */
+  if (step + R->dmax >= R->hi) sn_sim_window_to(s, r, step + R->dmax);
+  if (s->error != SN_OK) return;
+  sn_sim_wstep_t *e = sn_sim_w(R, step);
+  e->done++;
   if (R->cp_done) R->cp_done[step] = rec;
-  for (int i = R->dstart[step]; i < R->dstart[step + 1]; i++) sn_sim_enqueue(s, r, R->dlist[i]);
+  for (int node = e->dhead; node >= 0; node = sn_sim_w(R, node >> 1)->dnext[node & 1])
+    sn_sim_enqueue(s, r, node >> 1); /* in the window: no entry moves */
   sn_sim_enqueue(s, r, step);
-  if (R->done[step] == R->npieces[step]) {
+  e = sn_sim_w(R, step);
+  if (e->done == e->npieces) {
     if (R->t1) R->t1[step] = s->now;
+    if (!R->retire) {
+      R->retire = 1;
+      s->rpend[s->nrpend++] = r;
+    }
     if (--R->left == 0) {
       R->finish_ps = s->now;
       R->cp_last = rec;
@@ -353,7 +416,7 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec);
 static void sn_sim_compute(sn_sim_t *s, int r, int step, double units, int32_t pred)
 {
   sn_sim_rank_t *R = &s->r[r];
-  R->flags[step] |= SN_SIM_S_RUN;
+  sn_sim_w(R, step)->flags |= SN_SIM_S_RUN;
   sn_sim_trace_start(s, R, step);
   int link[2] = {s->f->compute[R->frank], -1}, np = 1;
   if (s->f->links[link[0]].cap <= 0 || units <= 0) { /* free: done at once */
@@ -373,15 +436,16 @@ static void sn_sim_compute(sn_sim_t *s, int r, int step, double units, int32_t p
 static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
 {
   sn_sim_rank_t *R = &s->r[r];
-  if ((R->flags[step] & SN_SIM_S_RUN) || R->ready[step] == 0) return;
-  R->ready[step]--;
-  sn_step_t st = sn_sim_step(R, step);
+  if (step < R->lo) return;
+  sn_sim_wstep_t *e = sn_sim_w(R, step);
+  if ((e->flags & SN_SIM_S_RUN) || e->ready == 0) return;
+  e->ready--;
   int32_t pred = -1;
   if (s->cp_on) { /* the oldest unconsumed message is the one reduced now */
-    const sn_sim_chan_t *C = &s->ch[R->chan[step]];
+    const sn_sim_chan_t *C = &s->ch[e->chan];
     pred = sn_sim_cp_later(s, C->rq[C->consumed % (uint32_t)s->depth].cp, R->cp_done[step]);
   }
-  sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, &st, R->done[step]), pred);
+  sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, e->bytes, e->done), pred);
 }
 
 static void sn_sim_try_start(sn_sim_t *s, int c)
@@ -390,7 +454,8 @@ static void sn_sim_try_start(sn_sim_t *s, int c)
   if (C->busy || C->started >= C->posted_s || C->started >= C->consumed + (uint32_t)s->depth) return;
   C->busy = 1;
   uint64_t ready = C->sq[C->started % (uint32_t)s->depth].ready;
-  sn_sim_push(s, ready > s->now ? ready : s->now, SN_SIM_EV_START, c);
+  if (ready > s->now) sn_sim_push(s, ready, SN_SIM_EV_START, c, -1);
+  else sn_sim_push(s, s->now, SN_SIM_EV_START, c, SN_TOPO_MAX_CLASSES);
 }
 
 static void sn_sim_flow_start(sn_sim_t *s, int c)
@@ -398,13 +463,19 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
   sn_sim_chan_t *C = &s->ch[c];
   sn_sim_slot_t sl = C->sq[C->started % (uint32_t)s->depth];
   C->started++;
-  sn_step_t st = sn_sim_step(&s->r[C->src], sl.step);
-  double b = sn_sim_piece_bytes(s, &st, sl.piece);
-  sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
-  if (!f) return;
-  f->a = c;
-  f->t_start = s->now;
-  f->cp_pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, sl.cp, C->cp_flow), C->cp_consume) : -1;
+  double b = sn_sim_piece_bytes(s, sn_sim_w(&s->r[C->src], sl.step)->bytes, sl.piece);
+  int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, sl.cp, C->cp_flow), C->cp_consume) : -1;
+  int parts = C->nparts > 1 ? C->nparts : 1; /* sprayed: an equal part on every plane */
+  C->parts_left = (uint8_t)parts;
+  for (int q = 0; q < parts; q++) {
+    const int *sp = parts > 1 ? &s->spaths[(C->sp + q) * (1 + SN_SIM_MAX_PATH)] : NULL;
+    sn_sim_flow_t *f = sp ? sn_sim_flow_new(s, SN_SIM_FLOW_NET, sp + 1, sp[0], b / parts)
+                          : sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
+    if (!f) return;
+    f->a = c;
+    f->t_start = s->now;
+    f->cp_pred = pred;
+  }
   s->res->flows++;
   s->res->bytes_sent += b;
 }
@@ -421,8 +492,8 @@ static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
                          sn_sim_cp_later(s, C->cp_arr[j % (uint32_t)s->depth], sl.cp));
     C->rq[j % (uint32_t)s->depth].cp = join;
   }
-  if (sn_sim_step(R, sl.step).kind == SN_STEP_RECV_REDUCE) {
-    R->ready[sl.step]++;
+  if (sn_sim_w(R, sl.step)->kind == SN_STEP_RECV_REDUCE) {
+    sn_sim_w(R, sl.step)->ready++;
     sn_sim_try_reduce(s, C->dst, sl.step);
     return;
   }
@@ -436,14 +507,16 @@ static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
 static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec)
 {
   sn_sim_rank_t *R = &s->r[r];
-  R->flags[step] &= (uint8_t)~SN_SIM_S_RUN;
+  sn_sim_wstep_t *e = sn_sim_w(R, step);
+  e->flags &= (uint8_t)~SN_SIM_S_RUN;
+  int reduce = e->kind == SN_STEP_RECV_REDUCE, c = e->chan;
   sn_sim_piece_done(s, r, step, rec);
-  if (sn_sim_step(R, step).kind == SN_STEP_RECV_REDUCE) {
-    sn_sim_chan_t *C = &s->ch[R->chan[step]];
+  if (reduce) {
+    sn_sim_chan_t *C = &s->ch[c];
     C->consumed++;
     C->cp_consume = rec;
     sn_sim_enqueue(s, r, C->r_cur);
-    sn_sim_try_start(s, R->chan[step]);
+    sn_sim_try_start(s, c);
     sn_sim_try_reduce(s, r, step);
   }
 }
@@ -451,70 +524,120 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec)
 static void sn_sim_poke(sn_sim_t *s, int r, int step)
 {
   sn_sim_rank_t *R = &s->r[r];
-  uint32_t np = R->npieces[step], depth = (uint32_t)s->depth;
-  if (R->done[step] == np) return;
-  sn_step_t stv = sn_sim_step(R, step);
-  const sn_step_t *st = &stv;
-  switch (st->kind) {
+  if (step < R->lo) return;
+  if (step >= R->hi) sn_sim_window_to(s, r, step);
+  if (s->error != SN_OK) return;
+  sn_sim_stv_t st = sn_sim_stv(R, step);
+  uint32_t np = st.np, depth = (uint32_t)s->depth;
+  if (sn_sim_w(R, step)->done == np) return;
+  switch (st.kind) {
   case SN_STEP_SEND: {
-    sn_sim_chan_t *C = &s->ch[R->chan[step]];
+    int c = sn_sim_w(R, step)->chan;
+    sn_sim_chan_t *C = &s->ch[c];
     if (C->s_cur != step) return;
-    while (R->posted[step] < np && sn_sim_dep_ok(R, st, R->posted[step]) && C->posted_s - C->done_s < depth) {
+    uint32_t *posted = &sn_sim_w(R, step)->posted; /* nothing below moves the window */
+    while (*posted < np && sn_sim_dep_ok(R, &st, *posted) && C->posted_s - C->done_s < depth) {
       sn_sim_trace_start(s, R, step);
       /* the sender's CPU pays each message's cost in posting order; the
        * link meanwhile carries earlier messages */
       uint64_t from = R->cpu_free > s->now ? R->cpu_free : s->now, ready = from + C->msg_ps;
       int32_t rec = -1;
       if (s->cp_on) {
-        int32_t pred = R->cpu_free > s->now ? R->cp_cpu : sn_sim_cp_later(s, sn_sim_cp_deps(s, R, st), C->cp_flow);
+        int32_t pred = R->cpu_free > s->now ? R->cp_cpu : sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), C->cp_flow);
         rec = R->cp_cpu = sn_sim_cp_add(s, SN_SIM_CP_OVERHEAD, -1, from, ready, pred);
       }
       R->cpu_free = ready;
-      C->sq[C->posted_s % depth] = (sn_sim_slot_t){step, R->posted[step]++, ready, rec};
+      C->sq[C->posted_s % depth] = (sn_sim_slot_t){step, (*posted)++, ready, rec};
       C->posted_s++;
     }
-    if (R->posted[step] == np) {
-      C->s_cur = R->link_next[step];
+    if (*posted == np) {
+      const sn_sim_wstep_t *e = sn_sim_w(R, step);
+      C->s_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(R, step, 1, e->peer);
       sn_sim_enqueue(s, r, C->s_cur);
     }
-    sn_sim_try_start(s, R->chan[step]);
+    sn_sim_try_start(s, c);
     return;
   }
   case SN_STEP_RECV:
   case SN_STEP_RECV_REDUCE: {
-    int c = R->chan[step];
+    int c = sn_sim_w(R, step)->chan;
     sn_sim_chan_t *C = &s->ch[c];
     if (C->r_cur != step) return;
-    while (R->posted[step] < np && sn_sim_dep_ok(R, st, R->posted[step]) && C->r_posted - C->consumed < depth) {
+    /* a delivery completes pieces, which may grow the window: entries are looked up again */
+    while (sn_sim_w(R, step)->posted < np && sn_sim_dep_ok(R, &st, sn_sim_w(R, step)->posted) &&
+           C->r_posted - C->consumed < depth) {
       sn_sim_trace_start(s, R, step);
       uint32_t j = C->r_posted++;
-      int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, st), C->cp_consume) : -1;
-      C->rq[j % depth] = (sn_sim_slot_t){step, R->posted[step]++, 0, why};
+      int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), C->cp_consume) : -1;
+      C->rq[j % depth] = (sn_sim_slot_t){step, sn_sim_w(R, step)->posted++, 0, why};
       if (j < C->arrived) sn_sim_deliver(s, c, j);
+      if (s->error != SN_OK) return;
     }
-    if (R->posted[step] == np) {
-      C->r_cur = R->link_next[step];
+    if (sn_sim_w(R, step)->posted == np) {
+      const sn_sim_wstep_t *e = sn_sim_w(R, step);
+      C->r_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(R, step, 0, e->peer);
       sn_sim_enqueue(s, r, C->r_cur);
     }
     return;
   }
-  default: /* local: one piece at a time, in order */
-    if ((R->flags[step] & SN_SIM_S_RUN) || R->posted[step] >= np || !sn_sim_dep_ok(R, st, R->posted[step])) return;
-    int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, st), R->cp_done[step]) : -1;
-    sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, st, R->posted[step]++) * s->f->copy_factor, pred);
+  default: { /* local: one piece at a time, in order */
+    sn_sim_wstep_t *e = sn_sim_w(R, step);
+    if ((e->flags & SN_SIM_S_RUN) || e->posted >= np || !sn_sim_dep_ok(R, &st, e->posted)) return;
+    int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), R->cp_done[step]) : -1;
+    sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, st.bytes, e->posted++) * s->f->copy_factor, pred);
     return;
+  }
   }
 }
 
 static void sn_sim_drain(sn_sim_t *s)
 {
+  sn_sim_retire(s);
   while (s->qlen > 0 && s->error == SN_OK) {
     int r = s->q[2 * s->qhead], step = s->q[2 * s->qhead + 1];
     s->qhead = (s->qhead + 1) % s->qcap;
     s->qlen--;
-    s->r[r].flags[step] &= (uint8_t)~SN_SIM_S_QUEUED;
+    if (step >= s->r[r].lo) sn_sim_w(&s->r[r], step)->flags &= (uint8_t)~SN_SIM_S_QUEUED;
     sn_sim_poke(s, r, step);
+    sn_sim_retire(s);
   }
+}
+
+/* The first pass, as if every step of every rank had been queued in
+ * order: rank by rank, its channels' current steps and its local steps in
+ * step order (any other step's first look would do nothing), plus steps
+ * that become a channel's current one on the way. */
+static void sn_sim_first_pass(sn_sim_t *s)
+{
+  for (int r = 0; r < s->n && s->error == SN_OK; r++) {
+    sn_sim_rank_t *R = &s->r[r];
+    s->init_rank = r;
+    s->init_pos = -1;
+    s->ncand = 0;
+    for (int k = s->out_start[r]; k < s->out_start[r + 1]; k++)
+      if (s->ch[s->out_list[k]].s_cur >= 0) sn_sim_cand_push(s, s->ch[s->out_list[k]].s_cur);
+    for (int k = s->in_start[r]; k < s->in_start[r + 1]; k++)
+      if (s->ch[s->in_list[k]].r_cur >= 0) sn_sim_cand_push(s, s->ch[s->in_list[k]].r_cur);
+    const sn_sched_compact_t *c = &R->cs;
+    for (int ri = 0; ri < c->nruns; ri++) {
+      const sn_sched_run_t *run = &c->runs[ri];
+      for (int l = 0; l < run->period; l++) {
+        const sn_sched_lane_t *L = &c->lanes[run->lane + l];
+        int kind = L->base.kind;
+        if (kind == SN_STEP_SEND || kind == SN_STEP_RECV || kind == SN_STEP_RECV_REDUCE) continue;
+        for (int64_t k = 0; k < run->reps; k++)
+          if ((int64_t)L->base.bytes + k * L->d_bytes > 0) sn_sim_cand_push(s, (int)(run->start + k * run->period + l));
+      }
+    }
+    while (s->ncand > 0 && s->error == SN_OK) {
+      int step = sn_sim_cand_pop(s);
+      if (step <= s->init_pos) continue; /* met twice */
+      s->init_pos = step;
+      sn_sim_poke(s, r, step);
+      sn_sim_retire(s);
+    }
+  }
+  s->init_rank = -1;
 }
 
 static void sn_sim_event(sn_sim_t *s, sn_sim_ev_t e)
@@ -538,6 +661,10 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
     return;
   }
   sn_sim_chan_t *C = &s->ch[f.a];
+  if (C->parts_left > 1) { /* sprayed: the message is done with its last part */
+    C->parts_left--;
+    return;
+  }
   C->busy = 0;
   sn_sim_slot_t sl = C->sq[C->done_s % (uint32_t)s->depth];
   int32_t rec = -1;
@@ -546,7 +673,7 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
     C->cp_arr[C->done_s % (uint32_t)s->depth] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + C->lat_ps, rec);
   }
   C->done_s++;
-  sn_sim_push(s, s->now + C->lat_ps, SN_SIM_EV_ARRIVE, f.a);
+  sn_sim_push(s, s->now + C->lat_ps, SN_SIM_EV_ARRIVE, f.a, C->cls);
   sn_sim_enqueue(s, C->src, C->s_cur);
   sn_sim_piece_done(s, C->src, sl.step, rec);
   sn_sim_try_start(s, f.a);
@@ -663,15 +790,15 @@ static void sn_sim_report_stall(sn_sim_t *s)
 {
   for (int r = 0; r < s->n; r++) {
     sn_sim_rank_t *R = &s->r[r];
-    for (int i = 0; i < R->cs.nsteps; i++) {
-      if (R->done[i] == R->npieces[i]) continue;
-      sn_step_t stv = sn_sim_step(R, i);
-      const sn_step_t *st = &stv;
-      SN_WARN("snccl-sim: stalled at %.3f us: rank %d step %d (kind %d, peer %d, %" PRIu64 " bytes) has %u/%u "
-              "pieces done: the schedules do not match",
-              s->now / 1e6, r, i, st->kind, st->peer, st->bytes, R->done[i], R->npieces[i]);
-      return;
-    }
+    if (R->left == 0) continue;
+    int i = R->lo;
+    while (i < R->hi && sn_sim_w(R, i)->done == sn_sim_w(R, i)->npieces) i++;
+    sn_step_t st = sn_sim_step(R, i < R->cs.nsteps ? i : R->cs.nsteps - 1);
+    uint32_t done = i < R->hi ? sn_sim_w(R, i)->done : 0;
+    SN_WARN("snccl-sim: stalled at %.3f us: rank %d step %d (kind %d, peer %d, %" PRIu64 " bytes) has %u/%" PRIu64
+            " pieces done: the schedules do not match",
+            s->now / 1e6, r, i, st.kind, st.peer, st.bytes, done, (st.bytes + s->piece - 1) / s->piece);
+    return;
   }
 }
 
@@ -680,23 +807,25 @@ static void sn_sim_report_stall(sn_sim_t *s)
  * ranks react, then recompute the rates of what changed, once. */
 sn_status_t sn_sim_loop(sn_sim_t *s)
 {
+  sn_sim_first_pass(s);
   sn_sim_drain(s);
   while (s->ranks_left > 0 && s->error == SN_OK) {
     if (s->ngone || s->nborn || s->ntouched) sn_sim_recompute(s);
-    uint64_t t = s->nheap ? s->heap[0].t : UINT64_MAX;
-    if (s->nfh && s->fl[s->fh[0]].fin_ps < t) t = s->fl[s->fh[0]].fin_ps;
+    uint64_t t, te;
+    int src = sn_sim_ev_next(s, &t);
+    if (s->nfh && s->fh[0].fin < t) t = s->fh[0].fin;
     if (t == UINT64_MAX) {
       sn_sim_report_stall(s);
       return SN_ERR_INTERNAL;
     }
     s->now = t;
     /* flows first (by id), then the timed events (by sequence) */
-    while (s->nfh && s->fl[s->fh[0]].fin_ps == t && s->error == SN_OK) {
-      sn_sim_flow_finished(s, s->fh[0]);
+    while (s->nfh && s->fh[0].fin == t && s->error == SN_OK) {
+      sn_sim_flow_finished(s, s->fh[0].id);
       sn_sim_drain(s);
     }
-    while (s->nheap && s->heap[0].t == t && s->error == SN_OK) {
-      sn_sim_event(s, sn_sim_pop(s));
+    for (src = sn_sim_ev_next(s, &te); src > -2 && te == t && s->error == SN_OK; src = sn_sim_ev_next(s, &te)) {
+      sn_sim_event(s, src >= 0 ? sn_sim_fifo_pop(s, src) : sn_sim_pop(s));
       sn_sim_drain(s);
     }
   }

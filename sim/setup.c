@@ -26,29 +26,56 @@ double sn_sim_bus_factor(sn_coll_t coll, int n)
   }
 }
 
-/* Channel of (src, dst): open addressing over src * n + dst. Coalesced,
- * dst is the real comm rank and the key is (src, dst - src mod p): a
- * receiver on the first period finds the channel of the sender that stands
- * for its real peer. */
-static int sn_sim_chan_get(sn_sim_t *s, uint64_t *keys, int *vals, size_t cap, int src, int dst)
+/* Channel of (src, dst): open addressing over src * n + dst (the table
+ * doubles at half full). Coalesced, dst is the real comm rank and the key
+ * is (src, dst - src mod p): a receiver on the first period finds the
+ * channel of the sender that stands for its real peer. */
+int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
 {
   int p = s->fold_p, off = p ? (dst - src + p) % p : 0;
   if (p) src %= s->n; /* a receiver's real peer: the sender that stands for it */
   uint64_t key = p ? (uint64_t)src * (uint64_t)p + (uint64_t)off + 1 : (uint64_t)src * (uint64_t)s->n + (uint64_t)dst + 1;
-  size_t h = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1);
-  while (keys[h] && keys[h] != key) h = (h + 1) & (cap - 1);
-  if (keys[h]) return vals[h];
-  keys[h] = key;
-  int c = vals[h] = s->nch++;
+  if (create && (size_t)(s->nch + 1) * 2 > s->hcap) {
+    size_t nc = s->hcap ? s->hcap * 2 : 64;
+    uint64_t *nk = calloc(nc, sizeof(uint64_t));
+    int *nv = malloc(nc * sizeof(int));
+    if (!nk || !nv) {
+      free(nk);
+      free(nv);
+      s->error = SN_ERR_SYSTEM;
+      return -1;
+    }
+    for (size_t i = 0; i < s->hcap; i++) {
+      if (!s->hkeys[i]) continue;
+      size_t h = (size_t)((s->hkeys[i] * 0x9e3779b97f4a7c15ull) >> 17) & (nc - 1);
+      while (nk[h]) h = (h + 1) & (nc - 1);
+      nk[h] = s->hkeys[i];
+      nv[h] = s->hvals[i];
+    }
+    free(s->hkeys);
+    free(s->hvals);
+    s->hkeys = nk;
+    s->hvals = nv;
+    s->hcap = nc;
+  }
+  if (!s->hcap) return -1;
+  size_t cap = s->hcap, h = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 17) & (cap - 1);
+  while (s->hkeys[h] && s->hkeys[h] != key) h = (h + 1) & (cap - 1);
+  if (s->hkeys[h]) return s->hvals[h];
+  if (!create) return -1;
+  if (sn_sim_grow((void **)&s->ch, &s->capch, sizeof(sn_sim_chan_t), s->nch + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return -1;
+  }
+  s->hkeys[h] = key;
+  int c = s->hvals[h] = s->nch++;
   sn_sim_chan_t *C = &s->ch[c];
   memset(C, 0, sizeof(*C));
   int real_dst = p ? (src + off) % p : dst;
   if (p) dst = real_dst % s->n;
   C->src = src;
   C->dst = dst;
-  C->s_cur = C->r_cur = C->s_last = C->r_last = -1;
-  C->sq = s->slots + (size_t)c * 2 * (size_t)s->depth;
-  C->rq = C->sq + s->depth;
+  C->s_cur = C->r_cur = -1;
   /* the path: one class for the pair, as sn_topo_link picks it */
   const sn_sim_fabric_t *f = s->f;
   const sn_topo_t *t = &f->topo;
@@ -63,6 +90,27 @@ static int sn_sim_chan_get(sn_sim_t *s, uint64_t *keys, int *vals, size_t cap, i
     C->path[C->np++] = f->compute[a];
     C->path[C->np++] = f->compute[s->r[dst].frank];
     C->path[C->np++] = f->pool[ra->host];
+  } else if (cls == f->plane_cls) { /* planes: one path, or one per plane when sprayed */
+    int paths[SN_SIM_MAX_PLANES][SN_SIM_MAX_PATH], pn[SN_SIM_MAX_PLANES];
+    int parts = sn_sim_plane_paths(f, a, b, s->r[dst].frank, paths, pn);
+    int stream = f->stream ? f->stream[(size_t)a * f->nranks + b] : -1;
+    for (int q = 0; q < parts; q++)
+      if (stream >= 0 && pn[q] < SN_SIM_MAX_PATH) paths[q][pn[q]++] = stream;
+    memcpy(C->path, paths[0], sizeof(C->path));
+    C->np = (uint8_t)pn[0];
+    if (parts > 1) {
+      const int w = 1 + SN_SIM_MAX_PATH;
+      if (sn_sim_grow((void **)&s->spaths, &s->capspaths, sizeof(int) * w, s->nspaths + parts)) {
+        s->error = SN_ERR_SYSTEM;
+        return -1;
+      }
+      C->nparts = (uint8_t)parts;
+      C->sp = s->nspaths;
+      for (int q = 0; q < parts; q++, s->nspaths++) {
+        s->spaths[s->nspaths * w] = pn[q];
+        memcpy(&s->spaths[s->nspaths * w + 1], paths[q], sizeof(paths[q]));
+      }
+    }
   } else {
     C->path[C->np++] = f->port[((size_t)a * nc + cls) * 2];
     if (ra->domain != rb->domain && ra->local != rb->local) {
@@ -71,11 +119,11 @@ static int sn_sim_chan_get(sn_sim_t *s, uint64_t *keys, int *vals, size_t cap, i
     }
     C->path[C->np++] = f->port[((size_t)s->r[dst].frank * nc + cls) * 2 + 1];
   }
-  if (f->stream && f->stream[(size_t)a * f->nranks + b] >= 0) C->path[C->np++] = f->stream[(size_t)a * f->nranks + b];
+  if (cls != f->plane_cls && f->stream && f->stream[(size_t)a * f->nranks + b] >= 0)
+    C->path[C->np++] = f->stream[(size_t)a * f->nranks + b];
   C->lat_ps = f->lat_ps[cls];
   C->cls = (int8_t)cls;
   C->cp_flow = C->cp_consume = -1;
-  if (s->cp_on) C->cp_arr = s->cp_arr_all + (size_t)c * (size_t)s->depth;
   C->msg_ps = f->msg_ps[cls];
   return c;
 }
@@ -85,9 +133,7 @@ static void sn_sim_free(sn_sim_t *s)
   for (int r = 0; s->r && r < s->n; r++) {
     sn_sim_rank_t *R = &s->r[r];
     sn_sched_compact_free(&R->cs);
-    free(R->npieces);
-    free(R->flags);
-    free(R->dlist);
+    free(R->win);
     free(R->t0);
     free(R->cp_done);
   }
@@ -101,11 +147,19 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->cl);
   free(s->touched);
   free(s->ws.h);
+  free(s->ws.pos);
   free(s->fh);
   free(s->gone);
   free(s->born);
   free(s->heap);
+  for (int k = 0; k < SN_SIM_NFIFO; k++) free(s->fifo[k].e);
   free(s->q);
+  free(s->hkeys);
+  free(s->spaths);
+  free(s->hvals);
+  free(s->rpend);
+  free(s->cand);
+  free(s->out_start);
 }
 
 /* The communicator's domain view over the call's ranks (sn_comm_build_topo's
@@ -137,6 +191,7 @@ static int sn_sim_fold_period(const sn_sim_fabric_t *f, int p)
 {
   const sn_topo_t *t = &f->topo;
   if (f->cores || f->stream) return 0; /* host pools, pair streams: not modelled folded */
+  if (f->nplanes && f->routing == SN_SIM_ROUTE_HASH) return 0; /* hashed pairs differ from period to period */
   for (int q = 2; q < p; q++) {
     if (p % q) continue;
     int ok = 1;
@@ -285,8 +340,10 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     }
   }
   int nsim = s.n;
-  /* every rank's schedule: built flat, compacted, the flat list freed */
-  size_t nsend = 0, nsteps = 0;
+  /* every rank's schedule: built flat, compacted, the flat list freed; the
+   * engine keeps state only for a window of steps (sim_int.h), so what is
+   * set up here is per run and per channel, never per step */
+  size_t nsteps = 0;
   for (int r = 0; r < nsim; r++) {
     sn_sim_rank_t *R = &s.r[r];
     d.rank = r;
@@ -301,62 +358,40 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     }
     int ns = flat.nsteps;
     nsteps += (size_t)ns;
-    /* one block for the per-step state */
-    size_t words = (size_t)ns * 8 + 1;
-    R->npieces = calloc(words, sizeof(uint32_t));
-    R->flags = calloc((size_t)ns + 1, 1);
-    if (!R->npieces || !R->flags) goto oom;
-    R->posted = R->npieces + ns;
-    R->done = R->posted + ns;
-    R->ready = R->done + ns;
-    R->chan = (int32_t *)(R->ready + ns);
-    R->link_next = R->chan + ns;
-    R->dstart = R->link_next + ns; /* ns + 1 entries */
-    int ndeps = 0;
-    for (int i = 0; i < ns; i++) {
-      const sn_step_t *stp = &flat.steps[i];
-      R->npieces[i] = (uint32_t)((stp->bytes + s.piece - 1) / s.piece);
-      R->chan[i] = R->link_next[i] = -1;
-      if (R->npieces[i]) R->left++;
+    for (int i = 0; i < ns; i++)
       for (int k = 0; k < 2; k++) {
-        int dp = k ? stp->dep2 : stp->dep;
-        if (dp < 0) continue;
+        int dp = k ? flat.steps[i].dep2 : flat.steps[i].dep;
         if (dp >= i) {
           SN_WARN("snccl-sim: rank %d step %d depends on step %d, not an earlier one", r, i, dp);
           st = SN_ERR_INTERNAL;
           goto out;
         }
-        if (k && dp == stp->dep) continue; /* one entry per dependent */
-        R->dstart[dp + 1]++;
-        ndeps++;
       }
-      int xfer = stp->kind == SN_STEP_SEND || stp->kind == SN_STEP_RECV || stp->kind == SN_STEP_RECV_REDUCE;
-      if (xfer && R->npieces[i] && (stp->peer < 0 || stp->peer >= n || stp->peer == r)) {
-        SN_WARN("snccl-sim: rank %d step %d: peer %d is not another rank", r, i, stp->peer);
-        st = SN_ERR_INTERNAL;
-        goto out;
-      }
-      if (stp->kind == SN_STEP_SEND && R->npieces[i]) {
-        nsend++;
-        res.sched_bytes += (double)stp->bytes;
-      }
-    }
-    for (int i = 0; i < ns; i++) R->dstart[i + 1] += R->dstart[i];
-    R->dlist = malloc(((size_t)ndeps + 1) * sizeof(int32_t));
-    if (!R->dlist) goto oom;
-    int *fill = calloc((size_t)ns + 1, sizeof(int));
-    if (!fill) goto oom;
-    for (int i = 0; i < ns; i++) {
-      const sn_step_t *stp = &flat.steps[i];
-      if (stp->dep >= 0) R->dlist[R->dstart[stp->dep] + fill[stp->dep]++] = i;
-      if (stp->dep2 >= 0 && stp->dep2 != stp->dep) R->dlist[R->dstart[stp->dep2] + fill[stp->dep2]++] = i;
-    }
-    free(fill);
     /* the run form replaces the flat schedule: one rank's flat list at a time */
     st = sn_sched_compact(&flat, &R->cs);
     sn_sched_free(&flat);
     flat_live = 0;
     if (st != SN_OK) goto oom;
+    /* per lane: steps that move bytes, bytes sent, the longest dependency distance */
+    const sn_sched_compact_t *cs = &R->cs;
+    for (int ri = 0; ri < cs->nruns; ri++) {
+      const sn_sched_run_t *run = &cs->runs[ri];
+      for (int l = 0; l < run->period; l++) {
+        const sn_sched_lane_t *L = &cs->lanes[run->lane + l];
+        int64_t b0 = (int64_t)L->base.bytes, db = L->d_bytes, reps = run->reps, nz;
+        if (db >= 0) nz = b0 > 0 ? reps : db > 0 ? reps - 1 : 0;
+        else nz = (b0 + -db - 1) / -db < reps ? (b0 + -db - 1) / -db : reps;
+        R->left += (int)nz;
+        if (L->base.kind == SN_STEP_SEND) res.sched_bytes += (double)(reps * b0 + db * reps * (reps - 1) / 2);
+        for (int k = 0; k < 2; k++) {
+          int32_t dp = k ? L->base.dep2 : L->base.dep, dd = k ? L->d_dep2 : L->d_dep;
+          if (dp < 0) continue;
+          int64_t i0 = run->start + l, dist0 = i0 - dp, dist1 = dist0 + (reps - 1) * (run->period - (int64_t)dd);
+          int64_t m = dist0 > dist1 ? dist0 : dist1;
+          if (m > R->dmax) R->dmax = (int)m;
+        }
+      }
+    }
     if (call->trace) {
       R->t0 = malloc((size_t)ns * 2 * sizeof(uint64_t) + 1);
       if (!R->t0) goto oom;
@@ -364,6 +399,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       for (int i = 0; i < ns; i++) R->t0[i] = R->t1[i] = UINT64_MAX;
     }
     R->cp_cpu = R->cp_last = -1;
+    R->ckey[0] = R->ckey[1] = -1;
     if (s.cp_on) {
       R->cp_done = malloc(((size_t)ns + 1) * sizeof(int32_t));
       if (!R->cp_done) goto oom;
@@ -372,56 +408,78 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     if (R->left) s.ranks_left++;
   }
   res.steps = nsteps;
-  /* channels: one per (sender, receiver) pair that moves bytes */
-  size_t hcap = 16;
-  while (hcap < nsend * 2) hcap *= 2;
-  uint64_t *keys = calloc(hcap, sizeof(uint64_t));
-  int *vals = malloc(hcap * sizeof(int));
-  s.ch = malloc((nsend + 1) * sizeof(sn_sim_chan_t));
-  s.slots = malloc((nsend + 1) * 2 * (size_t)s.depth * sizeof(sn_sim_slot_t));
-  if (s.cp_on) s.cp_arr_all = malloc((nsend + 1) * (size_t)s.depth * sizeof(int32_t));
-  if (!keys || !vals || !s.ch || !s.slots || (s.cp_on && !s.cp_arr_all)) {
-    free(keys);
-    free(vals);
-    goto oom;
-  }
+  /* channels: one per (sender, receiver) pair that moves bytes, senders
+   * first (every channel has one); each starts at its first step. A lane
+   * with a fixed peer is one channel; otherwise every repetition is looked at. */
   for (int pass = 0; pass < 2 && st == SN_OK; pass++)
-    for (int r = 0; r < nsim; r++) {
-      sn_sim_rank_t *R = &s.r[r];
-      for (int i = 0; i < R->cs.nsteps; i++) {
-        if (!R->npieces[i]) continue;
-        sn_step_t stv = sn_sim_step(R, i);
-        const sn_step_t *stp = &stv;
-        int is_send = stp->kind == SN_STEP_SEND;
-        if (!is_send && stp->kind != SN_STEP_RECV && stp->kind != SN_STEP_RECV_REDUCE) continue;
-        if (pass == 0 && !is_send) continue; /* senders first: every channel has one */
-        if (pass == 1 && is_send) continue;
-        size_t probe = s.nch;
-        int c = is_send ? sn_sim_chan_get(&s, keys, vals, hcap, r, stp->peer)
-                        : sn_sim_chan_get(&s, keys, vals, hcap, stp->peer, r);
-        if (!is_send && (size_t)s.nch != probe) {
-          SN_WARN("snccl-sim: rank %d receives from rank %d, which never sends to it: the schedules do not match", r,
-                  stp->peer);
-          st = SN_ERR_INTERNAL;
-          break;
+    for (int r = 0; r < nsim && st == SN_OK; r++) {
+      const sn_sched_compact_t *cs = &s.r[r].cs;
+      for (int ri = 0; ri < cs->nruns && st == SN_OK; ri++) {
+        const sn_sched_run_t *run = &cs->runs[ri];
+        for (int l = 0; l < run->period && st == SN_OK; l++) {
+          const sn_sched_lane_t *L = &cs->lanes[run->lane + l];
+          int kind = L->base.kind, is_send = kind == SN_STEP_SEND;
+          if (!is_send && kind != SN_STEP_RECV && kind != SN_STEP_RECV_REDUCE) continue;
+          if (pass != !is_send) continue;
+          for (int64_t k = 0; k < run->reps; k++) {
+            sn_step_t stp;
+            sn_sched_lane_expand(L, cs->nranks, k, &stp);
+            if (stp.bytes == 0) continue;
+            int idx = (int)(run->start + k * run->period + l);
+            if (stp.peer < 0 || stp.peer >= n || stp.peer == r) {
+              SN_WARN("snccl-sim: rank %d step %d: peer %d is not another rank", r, idx, stp.peer);
+              st = SN_ERR_INTERNAL;
+              break;
+            }
+            int c = is_send ? sn_sim_chan_find(&s, r, stp.peer, 1) : sn_sim_chan_find(&s, stp.peer, r, 0);
+            if (s.error != SN_OK) goto oom;
+            if (c < 0) {
+              SN_WARN("snccl-sim: rank %d receives from rank %d, which never sends to it: the schedules do not match", r,
+                      stp.peer);
+              st = SN_ERR_INTERNAL;
+              break;
+            }
+            int *cur = is_send ? &s.ch[c].s_cur : &s.ch[c].r_cur;
+            if (*cur < 0 || idx < *cur) *cur = idx;
+            if (L->d_peer == 0) break; /* the same channel for every repetition: the first is the earliest */
+          }
         }
-        sn_sim_chan_t *C = &s.ch[c];
-        int *last = is_send ? &C->s_last : &C->r_last;
-        if (*last >= 0) R->link_next[*last] = i;
-        else if (is_send) C->s_cur = i;
-        else C->r_cur = i;
-        *last = i;
-        R->chan[i] = c;
       }
     }
-  free(keys);
-  free(vals);
   if (st != SN_OK) goto out;
-  s.qcap = nsteps + 1;
-  s.q = malloc(s.qcap * 2 * sizeof(int));
+  /* the channels' staging slots, and each rank's channels (for the first pass) */
+  s.slots = malloc(((size_t)s.nch + 1) * 2 * (size_t)s.depth * sizeof(sn_sim_slot_t));
+  if (s.cp_on) s.cp_arr_all = malloc(((size_t)s.nch + 1) * (size_t)s.depth * sizeof(int32_t));
+  s.out_start = calloc((size_t)nsim * 2 + 2 + (size_t)s.nch * 2, sizeof(int));
+  s.rpend = malloc(((size_t)nsim + 1) * sizeof(int));
+  if (!s.slots || (s.cp_on && !s.cp_arr_all) || !s.out_start || !s.rpend) goto oom;
+  s.in_start = s.out_start + nsim + 1;
+  s.out_list = s.in_start + nsim + 1;
+  s.in_list = s.out_list + s.nch;
+  for (int c = 0; c < s.nch; c++) {
+    sn_sim_chan_t *C = &s.ch[c];
+    C->sq = s.slots + (size_t)c * 2 * (size_t)s.depth;
+    C->rq = C->sq + s.depth;
+    if (s.cp_on) C->cp_arr = s.cp_arr_all + (size_t)c * (size_t)s.depth;
+    s.out_start[C->src + 1]++;
+    s.in_start[C->dst + 1]++;
+  }
+  for (int r = 0; r < nsim; r++) {
+    s.out_start[r + 1] += s.out_start[r];
+    s.in_start[r + 1] += s.in_start[r];
+  }
+  {
+    int *fo = calloc((size_t)nsim * 2 + 1, sizeof(int)), *fi = fo + nsim;
+    if (!fo) goto oom;
+    for (int c = 0; c < s.nch; c++) { /* in channel order: the first pass sorts by step anyway */
+      s.out_list[s.out_start[s.ch[c].src] + fo[s.ch[c].src]++] = c;
+      s.in_list[s.in_start[s.ch[c].dst] + fi[s.ch[c].dst]++] = c;
+    }
+    free(fo);
+  }
   s.cl = malloc(((size_t)f->nlinks + 1) * sizeof(int));
   s.free_fl = -1;
-  if (!s.q || !s.cl) goto oom;
+  if (!s.cl) goto oom;
   for (int l = 0; l < f->nlinks; l++) {
     f->links[l].bytes = 0;
     f->links[l].busy_ps = 0;
@@ -429,9 +487,6 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     f->links[l].head = -1;
     f->links[l].mark = 0;
   }
-  for (int r = 0; r < nsim; r++)
-    for (int i = 0; i < s.r[r].cs.nsteps; i++)
-      if (s.r[r].npieces[i]) sn_sim_enqueue(&s, r, i);
   st = sn_sim_loop(&s);
   if (st != SN_OK) goto out;
   sn_sim_cp_walk(&s);
@@ -461,9 +516,10 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       first = 0;
       sn_sim_rank_t *R = &s.r[r];
       for (int i = 0; i < R->cs.nsteps; i++) {
-        if (!R->npieces[i] || R->t0[i] == UINT64_MAX) continue;
+        if (R->t0[i] == UINT64_MAX) continue;
         sn_step_t stv = sn_sim_step(R, i);
         const sn_step_t *stp = &stv;
+        if (!stp->bytes) continue;
         char nm[48];
         if (stp->kind <= SN_STEP_RECV_REDUCE) snprintf(nm, sizeof(nm), "%s %d", kinds[stp->kind], stp->peer);
         else snprintf(nm, sizeof(nm), "%s", stp->kind < SN_STEP_KIND_COUNT ? kinds[stp->kind] : "?");

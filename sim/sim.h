@@ -27,6 +27,14 @@
 #include "topo/topo.h"
 
 #define SN_SIM_MAX_PATH 4
+#define SN_SIM_MAX_PLANES 8
+
+/* How a pair's traffic picks a plane of a class split into parallel planes
+ * (sn_sim_fabric_set_planes): pinned by the sender's rail (local index mod
+ * planes), hashed per pair (seeded: the same collisions on every run), or
+ * sprayed evenly over every plane (a message is cut into one part per plane;
+ * it is done when its slowest part is). Cut planes are skipped by all three. */
+typedef enum { SN_SIM_ROUTE_RAIL = 0, SN_SIM_ROUTE_HASH, SN_SIM_ROUTE_SPRAY } sn_sim_route_t;
 
 typedef enum {
   SN_SIM_LINK_TX = 0,
@@ -42,6 +50,7 @@ typedef struct {
   double cap;     /* bytes per ps; 0: free (takes no time) */
   uint8_t kind;   /* sn_sim_link_kind_t */
   int8_t cls;     /* link class (topology file), -1 for compute */
+  int8_t plane;   /* plane of a split class, -1 when none */
   int owner;      /* rank (ports, compute) or rail */
   /* while running (sim/run.c) */
   int nflows, cnt, head; /* head: first (flow, path index) entry crossing it */
@@ -78,12 +87,23 @@ typedef struct {
   double pool_w_net;     /* pool units per byte moved between two ranks of a host (0: not on the pool) */
   int *stream;           /* [nranks][nranks] link of one pair's stream (stream_GBps), -1 when none;
                           * NULL without stream_GBps */
+  /* Parallel planes of one class (sn_sim_fabric_set_planes): each rank's
+   * port of that class, and its rails, become nplanes links of 1/nplanes of
+   * the capacity; pairs of that class use them as `routing` says. */
+  int plane_cls, nplanes; /* -1, 0: none */
+  int *pport;            /* [nranks][nplanes][2] tx, rx link of each rank on each plane */
+  int *prail;            /* [nplanes][nrails][2] up, down link of each rail on each plane */
+  int routing;           /* sn_sim_route_t */
+  uint64_t seed;         /* of the hash */
+  uint8_t plane_cut[SN_SIM_MAX_PLANES];
 } sn_sim_fabric_t;
 
 /* What the topology file's optional "#@sim KEY=VALUE ..." comment lines set
  * (the topology parser skips them as comments; keys: cores, msg_us,
  * copy_GBps, xfer_GBps, stream_GBps). 0 leaves the default of sn_sim_fabric_build. */
 typedef struct {
+  char plane_class[32]; /* planes=CLASS:K: the class split into K parallel planes */
+  int planes;
   int cores;        /* cores per host shared by its ranks */
   double msg_us;    /* per-message cost on the sender, host class (default: the tuner's rule) */
   double copy_GBps; /* local copy rate of one core (default: 2 x reduce_GBps, the tuner's rule) */
@@ -115,6 +135,20 @@ void sn_sim_fabric_slow_rank(sn_sim_fabric_t *f, int rank, double factor);
  * the rails ("rails"), runs at cap/factor. SN_ERR_INVALID_ARG + WARN for an
  * unknown class or a factor <= 0. */
 sn_status_t sn_sim_fabric_degrade(sn_sim_fabric_t *f, const char *what, double factor);
+/* Splits class `cls` (its ports and rails) into k parallel planes of 1/k of
+ * the capacity each (2 <= k <= SN_SIM_MAX_PLANES, once per fabric).
+ * SN_ERR_INVALID_ARG + WARN for a class the fabric's pairs do not use. */
+sn_status_t sn_sim_fabric_set_planes(sn_sim_fabric_t *f, const char *cls, int k);
+/* Routing over the planes (sn_sim_route_t) and the hash's seed. */
+void sn_sim_fabric_route(sn_sim_fabric_t *f, int routing, uint64_t seed);
+/* What-if: plane j cut (routing avoids it; at least one must stay) or
+ * running at cap/factor. SN_ERR_INVALID_ARG + WARN for a plane that is not
+ * there, the last plane standing, a factor <= 0. */
+sn_status_t sn_sim_fabric_cut_plane(sn_sim_fabric_t *f, int j);
+sn_status_t sn_sim_fabric_degrade_plane(sn_sim_fabric_t *f, int j, double factor);
+/* The plane fabric ranks a -> b use (rail or hash routing); -1 when they do
+ * not cross planes or traffic is sprayed. */
+int sn_sim_plane_of(const sn_sim_fabric_t *f, int a, int b);
 /* "rank 3 tx ub", "rail 2 up", "rank 0 compute" */
 void sn_sim_link_name(const sn_sim_fabric_t *f, int link, char *buf, size_t len);
 

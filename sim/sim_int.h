@@ -30,12 +30,19 @@ typedef struct {
 typedef struct {
   void *h;
   int n, cap;
+  int *pos, cappos; /* [link] place in the heap, -1 when not in it */
 } sn_sim_share_ws_t;
 
 /* Max-min rates of flows af[] over links al[] (every flow crossing those
  * links must be in af[]; the links' lists say which cross them). */
 sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_flow_t *flows, const int *af, int naf,
                          sn_sim_share_ws_t *ws);
+
+/* The paths of a pair of fabric ranks a -> b in the planed class (b's rx
+ * port on fabric rank rx: the rank that stands for b when coalesced): one
+ * per plane used (one for rail and hash, every plane not cut for spray).
+ * Returns how many; np[i]: links on path i. */
+int sn_sim_plane_paths(const sn_sim_fabric_t *f, int a, int b, int rx, int paths[][SN_SIM_MAX_PATH], int *np);
 
 /* ---- the virtual engine's state (sim/run.c runs it, sim/setup.c builds it) ---- */
 
@@ -66,30 +73,57 @@ typedef struct {
   uint64_t lat_ps, msg_ps;
   uint32_t posted_s, done_s, started, arrived, r_posted, consumed;
   int s_cur, r_cur;   /* the step posting on each side (FIFO), -1 when none is left */
-  int s_last, r_last; /* set-up only */
   sn_sim_slot_t *sq, *rq; /* [depth] pieces posted and not finished, by message number */
   int8_t cls;             /* link class of the pair */
+  uint8_t nparts, parts_left; /* sprayed over planes: parts per message (paths at s->spaths[sp]), parts not done */
+  int32_t sp;
   int32_t cp_flow, cp_consume; /* critical path: the last message's bandwidth record, the last consumption */
   int32_t *cp_arr;        /* [depth] latency record of each message in flight, by message number */
 } sn_sim_chan_t;
 
+/* One step of a rank's window: the fields of its sn_step_t the engine
+ * reads (expanded once, when the step enters the window) and its state.
+ * Dependents: the window's steps that wait for it, in step order, as a
+ * list of nodes step * 2 + slot (slot 0: through dep, 1: through dep2). */
 typedef struct {
-  sn_sched_compact_t cs; /* the schedule as runs: the flat one is freed once compacted */
+  uint64_t bytes;
+  int32_t peer, dep, dep2, chan;
+  int32_t lnext; /* the next step on its channel when its lane says so at once, -2: look in the runs */
+  uint32_t npieces, posted, done, ready;
+  int32_t dhead, dtail, dnext[2];
+  uint8_t kind, sflags, flags; /* sflags: the step's SN_STEP_F_*; flags: SN_SIM_S_* */
+} sn_sim_wstep_t;
+
+/* A rank keeps state only for its window [lo, hi) of steps: everything
+ * before lo has completed, nothing from hi on has been touched. The window
+ * is a ring buffer (power-of-two capacity, step i at i & (wcap - 1)) that
+ * grows when a step far ahead is reached; hi always covers the dependents
+ * of a step that completes a piece (dmax: the longest dependency distance
+ * of the rank's schedule). Entries may move when the window grows: never
+ * keep a pointer to one across a call that may extend it. */
+typedef struct { /* what every message touches first (one cache line), then the runs */
+  sn_sim_wstep_t *win;
+  int wcap, lo, hi, dmax;
   int hint;              /* the run of the last step looked up */
-  uint32_t *npieces, *posted, *done, *ready;
-  int32_t *chan, *link_next, *dstart, *dlist;
-  uint8_t *flags;
-  uint64_t *t0, *t1; /* trace only */
-  int32_t *cp_done;   /* critical path: record of each step's latest finished piece */
+  int left, frank;
+  uint8_t retire;        /* queued for moving lo past completed steps */
+  uint64_t cpu_free;
+  int32_t ckey[2], cchan[2]; /* the last channel looked up per side (send, receive): peer, channel */
+  sn_sched_compact_t cs; /* the schedule as runs: the flat one is freed once compacted */
+  uint64_t *t0, *t1; /* trace only: [nsteps] */
+  int32_t *cp_done;   /* critical path only: [nsteps] record of each step's latest finished piece */
   int32_t cp_cpu, cp_last; /* the last overhead record; the record that finished the rank */
-  int left;
-  uint64_t finish_ps, cpu_free;
-  int frank;
+  uint64_t finish_ps;
 } sn_sim_rank_t;
 
+static inline sn_sim_wstep_t *sn_sim_w(sn_sim_rank_t *R, int i) { return &R->win[i & (R->wcap - 1)]; }
+
 /* Step i of rank R, expanded from its runs (the last run used first:
- * consecutive look-ups mostly stay in one run). */
-static inline sn_step_t sn_sim_step(sn_sim_rank_t *R, int i)
+ * consecutive look-ups mostly stay in one run); *lnext_p (when not NULL):
+ * the next step on the same channel if the lane gives it at once (a fixed
+ * peer, a next repetition that moves bytes, no other lane of the run on the
+ * same side), else -2. */
+static inline sn_step_t sn_sim_step_next(sn_sim_rank_t *R, int i, int32_t *lnext_p)
 {
   const sn_sched_compact_t *c = &R->cs;
   const sn_sched_run_t *run = &c->runs[R->hint];
@@ -97,16 +131,47 @@ static inline sn_step_t sn_sim_step(sn_sim_rank_t *R, int i)
     R->hint = sn_sched_compact_run_of(c, i);
     run = &c->runs[R->hint];
   }
-  int off = i - run->start;
+  int off = i - run->start, l = off % run->period, k = off / run->period;
+  const sn_sched_lane_t *L = &c->lanes[run->lane + l];
   sn_step_t st;
-  sn_sched_lane_expand(&c->lanes[run->lane + off % run->period], c->nranks, off / run->period, &st);
+  sn_sched_lane_expand(L, c->nranks, k, &st);
+  if (lnext_p) {
+    *lnext_p = -2;
+    int recv = st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE;
+    if ((st.kind == SN_STEP_SEND || recv) && L->d_peer == 0 && k + 1 < run->reps && st.bytes + (uint64_t)L->d_bytes > 0) {
+      int alone = 1;
+      for (int m = 0; m < run->period && alone; m++) {
+        int km = c->lanes[run->lane + m].base.kind;
+        alone = m == l || (recv ? km != SN_STEP_RECV && km != SN_STEP_RECV_REDUCE : km != SN_STEP_SEND);
+      }
+      if (alone) *lnext_p = i + run->period;
+    }
+  }
   return st;
 }
+
+static inline sn_step_t sn_sim_step(sn_sim_rank_t *R, int i) { return sn_sim_step_next(R, i, NULL); }
 
 typedef struct {
   uint64_t t, seq;
   int type, id;
 } sn_sim_ev_t;
+
+/* Events whose times never decrease in push order (an arrival one class
+ * latency after now; a start at now) wait in FIFOs instead of the heap;
+ * the next event is the least (time, sequence) of the heap's top and the
+ * FIFOs' heads, the order one heap would give. */
+#define SN_SIM_NFIFO (SN_TOPO_MAX_CLASSES + 1) /* one per class (arrivals), one for starts at now */
+
+typedef struct {
+  sn_sim_ev_t *e;
+  size_t head, len, cap;
+} sn_sim_evq_t;
+
+typedef struct {
+  uint64_t fin;
+  int id;
+} sn_sim_fhent_t;
 
 /* A flow's path (and its rate, or its id), to match the flows that ended in
  * a batch with those that started on the same paths. */
@@ -123,7 +188,11 @@ typedef struct {
   size_t piece;
   sn_sim_rank_t *r;
   sn_sim_chan_t *ch;
-  int nch;
+  int nch, capch;
+  int *spaths, nspaths, capspaths; /* sprayed channels' paths: entries of 1 + SN_SIM_MAX_PATH (count, links) */
+  uint64_t *hkeys;  /* channels by (sender, receiver): open addressing */
+  int *hvals;
+  size_t hcap;
   sn_sim_slot_t *slots;
   sn_sim_flow_t *fl;
   int capfl, free_fl, nfl;
@@ -131,16 +200,26 @@ typedef struct {
   int *cl, *cf, capcf;                /* the component being recomputed */
   uint32_t stamp;
   sn_sim_share_ws_t ws;
-  int *fh, nfh; /* flows by end time (then id): an indexed heap, one entry per flow */
+  sn_sim_fhent_t *fh; /* flows by end time (then id): an indexed heap, one entry per flow, */
+  int nfh;            /* the key kept in the entry (no look into the flow to compare) */
   sn_sim_pathrec_t *gone, *born; /* flows ended / started since the last recomputation */
   int ngone, capgone, nborn, capborn;
   int no_match;
   uint64_t quantum;
   sn_sim_ev_t *heap;
   int nheap, capheap;
+  sn_sim_evq_t fifo[SN_SIM_NFIFO];
   uint64_t seq;
-  int *q;
+  int *q;               /* work queue of (rank, step), a growing ring buffer */
   size_t qcap, qhead, qlen;
+  int *rpend, nrpend;   /* ranks whose lo may move (done at the top level, see sn_sim_rank_t) */
+  /* the first pass: the old engine queued every step of every rank at the
+   * start; steps of ranks > init_rank, or of init_rank after init_pos, are
+   * still implicitly queued. Only a channel's current step or a local step
+   * can act then, so only those are visited (cand: a min-heap of steps). */
+  int init_rank, init_pos;
+  int *cand, ncand, capcand;
+  int *out_start, *out_list, *in_start, *in_list; /* channels by sender and by receiver */
   uint64_t now;
   int dirty, ranks_left;
   sn_status_t error;
@@ -157,6 +236,20 @@ void sn_sim_cp_walk(sn_sim_t *s);
 int sn_sim_grow(void **p, int *cap, size_t elem, int need);
 /* Queues (rank, step) to be looked at again (once, however often asked). */
 void sn_sim_enqueue(sn_sim_t *s, int rank, int step);
+/* Brings rank r's steps up to j (and a few more) into its window. */
+void sn_sim_window_to(sn_sim_t *s, int r, int j);
+/* Moves lo past the completed steps of the ranks that completed one; only
+ * between two pokes or events (nothing holds a window entry then). */
+void sn_sim_retire(sn_sim_t *s);
+/* The first pass's candidate steps (a min-heap). */
+void sn_sim_cand_push(sn_sim_t *s, int step);
+int sn_sim_cand_pop(sn_sim_t *s);
+/* The channel of (src, dst) (comm ranks), created when `create`; -1 when
+ * there is none (or memory ran out: s->error). */
+int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create);
+/* The first step after i on rank R that sends to (send) or receives from
+ * `peer` and moves bytes; -1 when none. */
+int sn_sim_next_on(sn_sim_rank_t *R, int i, int send, int peer);
 /* Runs every queued step and event to the end: SN_OK, or an error (logged). */
 sn_status_t sn_sim_loop(sn_sim_t *s);
 

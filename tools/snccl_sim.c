@@ -42,6 +42,12 @@ static void usage(void)
           "  --piece=BYTES --depth=N   pipelining (default: as the engine, SNCCL_CHUNK_SIZE/PIPELINE_DEPTH)\n"
           "  --slow-rank=R:F  fabric rank R's ports and compute run F times slower\n"
           "  --degrade-link=CLASS:F   every link of class CLASS (e.g. ib, ub; or \"rails\") F times slower\n"
+          "  --planes=CLASS:K split class CLASS (ports and rails) into K parallel planes of 1/K the bandwidth\n"
+          "                   (a topology file may say so: #@sim planes=CLASS:K)\n"
+          "  --routing=rail|hash|spray  over the planes: pinned by the sender's rail (default), hashed per\n"
+          "                   pair (--seed=N, default 1: the same collisions every run), sprayed evenly\n"
+          "  --cut-plane=J    what-if: plane J is cut (routing avoids it; repeatable)\n"
+          "  --degrade-plane=J:F   what-if: plane J's links F times slower\n"
           "  --hot=K          list the K busiest links (default 5; 0: none)\n"
           "  --quantum=PS     round flow ends up to PS picoseconds (default 1000; 0: exact)\n"
           "  --trace=FILE     Chrome trace JSON (one track per rank) of the last size\n"
@@ -113,7 +119,10 @@ int main(int argc, char **argv)
   call.quantum_ps = 1000;
   size_t lo = (size_t)1 << 30, hi = lo;
   int hot = 5, dump = 0, slow_rank = -1, critical = 0;
-  char degrade_cls[32] = "";
+  char degrade_cls[32] = "", plane_cls[32] = "";
+  int nplanes = 0, routing = SN_SIM_ROUTE_RAIL, ncut = 0, cut[SN_SIM_MAX_PLANES], dplane = -1;
+  double dplane_f = 1;
+  uint64_t seed = 1;
   double degrade = 1;
   double slow = 1;
   for (int i = 1; i < argc; i++) {
@@ -132,7 +141,35 @@ int main(int argc, char **argv)
     else if ((v = OPT("--depth"))) call.depth = atoi(v);
     else if ((v = OPT("--hot"))) hot = atoi(v);
     else if ((v = OPT("--quantum"))) call.quantum_ps = strtoull(v, NULL, 10);
-    else if ((v = OPT("--degrade-link"))) {
+    else if ((v = OPT("--seed"))) seed = strtoull(v, NULL, 10);
+    else if ((v = OPT("--routing"))) {
+      if (!strcmp(v, "rail")) routing = SN_SIM_ROUTE_RAIL;
+      else if (!strcmp(v, "hash")) routing = SN_SIM_ROUTE_HASH;
+      else if (!strcmp(v, "spray")) routing = SN_SIM_ROUTE_SPRAY;
+      else {
+        fprintf(stderr, "snccl-sim: --routing=%s: expected rail, hash or spray\n", v);
+        return 2;
+      }
+    } else if ((v = OPT("--planes"))) {
+      const char *colon = strrchr(v, ':');
+      if (!colon || colon == v || (size_t)(colon - v) >= sizeof(plane_cls) || sscanf(colon + 1, "%d", &nplanes) != 1) {
+        fprintf(stderr, "snccl-sim: --planes=%s: expected CLASS:K\n", v);
+        return 2;
+      }
+      memcpy(plane_cls, v, (size_t)(colon - v));
+      plane_cls[colon - v] = 0;
+    } else if ((v = OPT("--cut-plane"))) {
+      if (ncut == SN_SIM_MAX_PLANES) {
+        fprintf(stderr, "snccl-sim: --cut-plane: at most %d\n", SN_SIM_MAX_PLANES);
+        return 2;
+      }
+      cut[ncut++] = atoi(v);
+    } else if ((v = OPT("--degrade-plane"))) {
+      if (sscanf(v, "%d:%lf", &dplane, &dplane_f) != 2) {
+        fprintf(stderr, "snccl-sim: --degrade-plane=%s: expected PLANE:FACTOR\n", v);
+        return 2;
+      }
+    } else if ((v = OPT("--degrade-link"))) {
       const char *colon = strrchr(v, ':');
       if (!colon || colon == v || (size_t)(colon - v) >= sizeof(degrade_cls) || sscanf(colon + 1, "%lf", &degrade) != 1) {
         fprintf(stderr, "snccl-sim: --degrade-link=%s: expected CLASS:FACTOR\n", v);
@@ -187,6 +224,20 @@ int main(int argc, char **argv)
     return 0;
   }
   free(text);
+  if (nplanes && sn_sim_fabric_set_planes(&f, plane_cls, nplanes) != SN_OK) {
+    sn_sim_fabric_free(&f);
+    return 2; /* the WARN said why */
+  }
+  sn_sim_fabric_route(&f, routing, seed);
+  for (int i = 0; i < ncut; i++)
+    if (sn_sim_fabric_cut_plane(&f, cut[i]) != SN_OK) {
+      sn_sim_fabric_free(&f);
+      return 2;
+    }
+  if (dplane >= 0 && sn_sim_fabric_degrade_plane(&f, dplane, dplane_f) != SN_OK) {
+    sn_sim_fabric_free(&f);
+    return 2;
+  }
   if (degrade_cls[0] && sn_sim_fabric_degrade(&f, degrade_cls, degrade) != SN_OK) {
     sn_sim_fabric_free(&f);
     return 2; /* the WARN said why */
@@ -216,6 +267,14 @@ int main(int argc, char **argv)
   size_t es = sn_dtype_size(call.dtype);
   printf("# snccl-sim (simulated) fabric %s: %d ranks in %d domain(s), %d in the call; %s\n", f.topo.name, f.nranks,
          f.topo.ndomains, call.nranks, sn_coll_name(call.coll));
+  if (f.nplanes) {
+    static const char *const rn[] = {"rail", "hash", "spray"};
+    printf("# %s in %d planes, routing %s", f.topo.classes[f.plane_cls].name, f.nplanes, rn[f.routing]);
+    if (f.routing == SN_SIM_ROUTE_HASH) printf(" (seed %llu)", (unsigned long long)f.seed);
+    for (int j = 0; j < f.nplanes; j++)
+      if (f.plane_cut[j]) printf(", plane %d cut", j);
+    printf("\n");
+  }
   printf("# %10s %12s %8s %6s %10s %10s %9s %9s %9s %10s %8s %9s\n", "size(B)", "count", "type", "root", "algo",
          "time(us)", "algbw", "busbw", "tuner(us)", "flows", "batches", "wall(s)");
   int rc = 0;

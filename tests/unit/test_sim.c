@@ -14,6 +14,11 @@
  *    pairwise and direct all-to-all on 8-GPU hosts (shared rails) and a supernode, within 1%
  *    where the all-reduce count is rounded, and refuses what is not symmetric;
  *  - what-if: a degraded link class, degraded rails;
+ *  - planes: a class split into k planes; one flow pinned or hashed to a
+ *    plane gets 1/k of the port, sprayed it gets all of it (k x), two flows
+ *    hashed onto one plane get half of it each, a cut plane is avoided, a
+ *    slow plane holds back sprayed messages, hashed routing is the same for
+ *    a seed on every run, coalescing matches exact mode over planes;
  *  - determinism: the same call twice gives identical times, counts and
  *    per-link bytes;
  *  - every algorithm x collective runs to completion at several rank
@@ -350,6 +355,130 @@ static void test_degrade(void)
   sn_sim_fabric_free(&f);
 }
 
+/* |t - want| within a few ps (rates are bytes per ps in floating point). */
+static int near_ps(uint64_t t, uint64_t want) { return llabs((long long)t - (long long)want) <= 4; }
+
+/* A switch of p ranks whose class "net" is split into k planes (0.5 or
+ * 0.25 GB/s each), alpha-beta (a = 1 us). */
+static void plane_fabric(sn_sim_fabric_t *f, int p, int k, int routing, uint64_t seed)
+{
+  switch_fabric(f, 1, p);
+  alpha_beta(f);
+  CHECK(sn_sim_fabric_set_planes(f, "net", k) == SN_OK && f->nplanes == k, "net in %d planes", k);
+  sn_sim_fabric_route(f, routing, seed);
+}
+
+static void test_planes(void)
+{
+  sn_sim_fabric_t f;
+  /* one flow per rank: ring all-gather, p = 2, blocks of 4000 bytes (4 us
+   * at 1 GB/s). Pinned (rail) or hashed to one of k planes a flow gets 1/k
+   * of the port: 4k us + a; sprayed, its k parts use every plane: 4 us + a */
+  for (int k = 2; k <= 4; k += 2) {
+    const int routes[3] = {SN_SIM_ROUTE_RAIL, SN_SIM_ROUTE_HASH, SN_SIM_ROUTE_SPRAY};
+    for (int i = 0; i < 3; i++) {
+      plane_fabric(&f, 2, k, routes[i], 7);
+      sn_sim_call_t c = call_of(SN_COLL_ALLGATHER, SN_ALGO_RING, 1000, 2);
+      uint64_t t = run_time(&f, &c), want = (routes[i] == SN_SIM_ROUTE_SPRAY ? 4 : 4 * (uint64_t)k) * US + US;
+      CHECK(near_ps(t, want), "%d planes, routing %d: %llu ps, expected %llu", k, routes[i], (unsigned long long)t,
+            (unsigned long long)want);
+      sn_sim_fabric_free(&f);
+    }
+  }
+  /* sprayed over 4 planes with plane 0 cut: 3 parts of 4000/3 bytes at
+   * 0.25 GB/s = 5.333 us + a; pinned to the cut plane: moved to the next one */
+  plane_fabric(&f, 2, 4, SN_SIM_ROUTE_SPRAY, 1);
+  CHECK(sn_sim_fabric_cut_plane(&f, 0) == SN_OK, "cut plane 0");
+  sn_sim_call_t c = call_of(SN_COLL_ALLGATHER, SN_ALGO_RING, 1000, 2);
+  uint64_t t = run_time(&f, &c);
+  CHECK(near_ps(t, 16 * US / 3 + US), "spray over 3 of 4 planes: %llu ps, expected 6.333 us", (unsigned long long)t);
+  sn_sim_fabric_route(&f, SN_SIM_ROUTE_RAIL, 1);
+  CHECK(sn_sim_plane_of(&f, 0, 1) == 1 && sn_sim_plane_of(&f, 1, 0) == 1, "rail on a cut plane: rank 0 on %d",
+        sn_sim_plane_of(&f, 0, 1));
+  CHECK(sn_sim_fabric_cut_plane(&f, 1) == SN_OK && sn_sim_fabric_cut_plane(&f, 2) == SN_OK, "cut planes 1, 2");
+  CHECK(sn_sim_fabric_cut_plane(&f, 3) == SN_ERR_INVALID_ARG, "the last plane cut");
+  CHECK(sn_sim_fabric_cut_plane(&f, 4) == SN_ERR_INVALID_ARG, "plane 4 of 4 cut");
+  CHECK(sn_sim_fabric_degrade_plane(&f, 3, 0) == SN_ERR_INVALID_ARG, "factor 0");
+  sn_sim_fabric_free(&f);
+  /* a slow plane holds back sprayed messages: 2 planes, plane 1 at half
+   * speed (0.25 GB/s): the part on it (2000 bytes) takes 8 us + a */
+  plane_fabric(&f, 2, 2, SN_SIM_ROUTE_SPRAY, 1);
+  CHECK(sn_sim_fabric_degrade_plane(&f, 1, 2) == SN_OK, "degrade plane 1");
+  t = run_time(&f, &c);
+  CHECK(near_ps(t, 9 * US), "spray with a plane at half speed: %llu ps, expected 9 us", (unsigned long long)t);
+  sn_sim_fabric_free(&f);
+  /* two flows hashed onto one plane share it: direct all-gather, p = 3,
+   * every rank sends its 4000-byte block to 2 peers, 2 planes of 0.5 GB/s.
+   * A seed that puts all 6 pairs on one plane: each port carries 2 flows at
+   * 0.25 GB/s, 16 us + a; a seed that gives each rank's two sends and two
+   * receives different planes: 8 us + a. */
+  plane_fabric(&f, 3, 2, SN_SIM_ROUTE_HASH, 1);
+  uint64_t same = 0, spread = 0;
+  for (uint64_t seed = 1; seed < 100000 && (!same || !spread); seed++) {
+    sn_sim_fabric_route(&f, SN_SIM_ROUTE_HASH, seed);
+    int pl[3][3], all = 1, apart = 1;
+    for (int a = 0; a < 3; a++)
+      for (int b = 0; b < 3; b++) pl[a][b] = a == b ? -1 : sn_sim_plane_of(&f, a, b);
+    for (int a = 0; a < 3; a++) {
+      int b1 = (a + 1) % 3, b2 = (a + 2) % 3;
+      all &= pl[a][b1] == pl[0][1] && pl[a][b2] == pl[0][1];
+      apart &= pl[a][b1] != pl[a][b2] && pl[b1][a] != pl[b2][a];
+    }
+    if (all && !same) same = seed;
+    if (apart && !spread) spread = seed;
+  }
+  CHECK(same && spread, "seeds: all on one plane %llu, spread %llu", (unsigned long long)same,
+        (unsigned long long)spread);
+  c = call_of(SN_COLL_ALLGATHER, SN_ALGO_DIRECT, 1000, 3);
+  sn_sim_fabric_route(&f, SN_SIM_ROUTE_HASH, same);
+  t = run_time(&f, &c);
+  CHECK(near_ps(t, 17 * US), "6 pairs hashed onto one plane (seed %llu): %llu ps, expected 17 us",
+        (unsigned long long)same, (unsigned long long)t);
+  CHECK(run_time(&f, &c) == t, "hashed routing twice with one seed: different times");
+  sn_sim_fabric_route(&f, SN_SIM_ROUTE_HASH, spread);
+  t = run_time(&f, &c);
+  CHECK(near_ps(t, 9 * US), "pairs hashed apart (seed %llu): %llu ps, expected 9 us", (unsigned long long)spread,
+        (unsigned long long)t);
+  CHECK(sn_sim_fabric_set_planes(&f, "net", 2) == SN_ERR_INVALID_ARG, "planes set twice");
+  sn_sim_fabric_free(&f);
+  switch_fabric(&f, 1, 2);
+  CHECK(sn_sim_fabric_set_planes(&f, "nvlink", 2) == SN_ERR_INVALID_ARG, "planes of an unknown class");
+  CHECK(sn_sim_fabric_set_planes(&f, "net", 1) == SN_ERR_INVALID_ARG, "one plane");
+  CHECK(sn_sim_fabric_set_planes(&f, "net", SN_SIM_MAX_PLANES + 1) == SN_ERR_INVALID_ARG, "too many planes");
+  sn_sim_fabric_free(&f);
+  /* "#@sim planes=CLASS:K" in a topology file */
+  sn_sim_host_t h;
+  CHECK(sn_sim_host_parse("#@sim planes=ib:4\n", "ok", &h) == SN_OK && h.planes == 4 && !strcmp(h.plane_class, "ib"),
+        "planes=ib:4 read");
+  CHECK(sn_sim_host_parse("#@sim planes=ib\n", "bad", &h) == SN_ERR_INVALID_ARG, "planes without K refused");
+  CHECK(sn_sim_host_parse("#@sim planes=ib:1\n", "bad", &h) == SN_ERR_INVALID_ARG, "planes=ib:1 refused");
+  /* coalesced over planes (8-GPU hosts, ib in 4 planes): rail and spray
+   * repeat every host, as exact mode says; hashed pairs do not repeat */
+  const int routes[3] = {SN_SIM_ROUTE_RAIL, SN_SIM_ROUTE_SPRAY, SN_SIM_ROUTE_HASH};
+  for (int i = 0; i < 3; i++) {
+    if (sn_sim_fabric_generate("hosts8:4", &f, NULL) != SN_OK || sn_sim_fabric_set_planes(&f, "ib", 4) != SN_OK) {
+      CHECK(0, "hosts8:4 with ib in 4 planes");
+      return;
+    }
+    sn_sim_fabric_route(&f, routes[i], 3);
+    CHECK(sn_sim_fabric_cut_plane(&f, 1) == SN_OK, "cut plane 1");
+    sn_sim_call_t cc = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 3 << 16, 32);
+    cc.piece = 0;
+    cc.depth = 0;
+    sn_sim_result_t ex, co;
+    CHECK(sn_sim_run(&f, &cc, &ex) == SN_OK, "exact over planes");
+    cc.fold = 1;
+    sn_status_t st = sn_sim_run(&f, &cc, &co);
+    if (routes[i] == SN_SIM_ROUTE_HASH) CHECK(st == SN_ERR_INVALID_ARG, "coalescing hashed routing accepted");
+    else
+      CHECK(st == SN_OK && co.fold_q == 8 && co.time_ps == ex.time_ps, "coalesced over planes (routing %d): %llu vs %llu ps",
+            routes[i], (unsigned long long)co.time_ps, (unsigned long long)ex.time_ps);
+    printf("  planes: hosts8:4, ib in 4 planes (plane 1 cut), routing %d: ring all-reduce %.3f us\n", routes[i],
+           ex.time_ps / 1e6);
+    sn_sim_fabric_free(&f);
+  }
+}
+
 static void test_determinism(void)
 {
   sn_sim_fabric_t f;
@@ -606,6 +735,7 @@ int main(void)
   test_critical_path();
   test_coalesce();
   test_degrade();
+  test_planes();
   test_determinism();
   test_matrix();
   test_bad_calls();
