@@ -41,4 +41,14 @@ rc=$?; grep "^coll:" "$log"
 [ $rc -eq 0 ] || { grep -v "NCCL INFO" "$log" | tail -30; exit 1; }
 n=$(count); echo "zero-copy calls (4 KiB chunks, streaming stores): $n"
 [ "$n" -gt 0 ] || { echo "FAIL: no call ran zero-copy"; exit 1; }
+# the push forms (the owner writes into every output) at every size, once
+# with plain and once with streaming stores
+for nt in 0 4096; do
+  SNCCL_SHM_ZCOPY_PUSH_MIN=0 SNCCL_SHM_NT_MIN=$nt NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=COLL \
+    "$bin" --registered=all --nranks=2,3,5 --large "$@" >"$log" 2>&1
+  rc=$?; grep "^coll:" "$log"
+  [ $rc -eq 0 ] || { grep -v "NCCL INFO" "$log" | tail -30; exit 1; }
+  n=$(count); echo "zero-copy calls (push at every size, SNCCL_SHM_NT_MIN=$nt): $n"
+  [ "$n" -gt 0 ] || { echo "FAIL: no call ran zero-copy"; exit 1; }
+done
 exit 0

@@ -453,8 +453,8 @@ sn_status_t sn_api_zc_try(sn_task_t *t, int alone, int *done_p)
   unsigned needs = sn_zc_needs(c->zc, &op);
   if (candidate && (needs & 1) && !sn_api_zc_buf(c, s, in, &op.sbuf)) candidate = 0;
   if (candidate && (needs & 2) && !sn_api_zc_buf(c, r, out, &op.rbuf)) candidate = 0;
-  /* a broadcast pushes into every output when all are registered */
-  if (candidate && t->coll == SN_COLL_BROADCAST) sn_api_zc_buf(c, r, out, &op.rbuf);
+  /* a large broadcast or all-gather pushes into every output when all are registered */
+  if (candidate && (t->coll == SN_COLL_BROADCAST || t->coll == SN_COLL_ALLGATHER)) sn_api_zc_buf(c, r, out, &op.rbuf);
   sn_status_t st = sn_zc_run(c->zc, &op, candidate, done_p);
   if (*done_p) {
     c->op_seq++;

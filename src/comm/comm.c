@@ -309,7 +309,8 @@ static sn_status_t sn_comm_zc_setup(sn_comm_t *c)
   for (int r = 0; r < c->nranks; r++) pids[r] = c->peers[r].pid;
   sn_zc_config_t zc = {c->rank, c->nranks, c->comm_id, pids, (uint64_t)sn_param_int(SN_P_TIMEOUT_MS) * 1000000ull,
                        &c->abort_flag, c->eng.oversubscribed, (size_t)sn_param_int(SN_P_SHM_ZCOPY_CHUNK),
-                       (size_t)sn_param_int(SN_P_SHM_NT_MIN), sn_comm_dd_allgather, sn_comm_zc_dead, c};
+                       (size_t)sn_param_int(SN_P_SHM_NT_MIN), sn_param_int(SN_P_SHM_ZCOPY_PUSH_MIN),
+                       sn_comm_dd_allgather, sn_comm_zc_dead, c};
   if (zc.chunk < 4096) zc.chunk = 4096;
   sn_status_t st = sn_zc_setup(&zc, &c->zc);
   free(pids);

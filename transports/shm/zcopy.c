@@ -31,6 +31,14 @@
  * shot (every rank reduces the whole vector from every send buffer; one
  * barrier instead of two, p x the reads: small calls are latency-bound). */
 #define SN_ZC_ONESHOT_BYTES (256 * 1024)
+/* Push (the owner writes into every output) moves the least bytes, but
+ * its stores into peers' outputs miss the cache: measured against the
+ * pulling forms on the 2-core VM (docs/PERFORMANCE.md, push A/B), it wins
+ * in place at every size, and out of place only from these sizes up, with
+ * streaming stores into the peers' outputs (4 and 8 ranks at 1-4 MiB it was
+ * 0.4-0.8x of the pull). */
+#define SN_ZC_PUSH_REDUCE_BYTES (16u << 20)
+#define SN_ZC_PUSH_GATHER_BYTES (64u << 20)
 #define SN_ZC_PROBE_MAGIC 0x736e7a636f707921ull
 
 typedef struct {
@@ -212,7 +220,6 @@ static unsigned sn_zc_needs_of(const sn_zc_op_t *op, int me)
   case SN_COLL_ALLREDUCE: return 3;
   case SN_COLL_REDUCE: return me == op->root ? 3 : 1;
   case SN_COLL_BROADCAST: return me == op->root ? 1 : 0;
-  case SN_COLL_ALLGATHER: return 3; /* every rank writes into every output */
   default: return 1;
   }
 }
@@ -228,7 +235,8 @@ typedef struct {
   const sn_zc_op_t *op;
   size_t es, out_bytes;
   int oneshot;
-  int push; /* broadcast: every output is mapped, so rank r writes slice r of the input into all of them */
+  int push;    /* write from the owner into every output (all-reduce, all-gather, broadcast) */
+  int push_nt; /* with streaming stores into peers' outputs */
   uint8_t *sp[SN_ZC_MAXP], *rp[SN_ZC_MAXP]; /* every rank's send / recv buffer here (NULL: not mapped) */
 } sn_zc_call_t;
 
@@ -361,16 +369,42 @@ static void sn_zc_copy_out(sn_zc_call_t *x, void *d, const void *s, size_t bytes
   else sn_kernel_copy(d, s, bytes);
 }
 
+/* Copy into a peer's output from a push. */
+static void sn_zc_push_out(sn_zc_call_t *x, void *d, const void *s, size_t bytes)
+{
+  if (x->push_nt) sn_kernel_copy_nt(d, s, bytes);
+  else sn_kernel_copy(d, s, bytes);
+}
+
 /* Reduce and push: rank r owns slice r; it reduces that slice of every
- * input in blocks of cfg.chunk bytes and writes each reduced block into
+ * input in blocks of SN_ZC_BLOCK bytes and writes each reduced block into
  * every rank's output while the block is still in its cache. Every input
  * byte is read once and every output byte written once, which is the
- * memory bound itself (perf/compare/README.md); the two-shot it replaced
- * read each reduced slice back from its owner (1.5x the traffic) behind a
- * barrier per chunk. No barrier is needed until the writers' guard: slice
- * r of any buffer is read and written by rank r alone, also in place. Up
- * to 256 KiB out of place: one shot (every rank reduces everything into
- * its own output; no remote writes). */
+ * memory bound itself (perf/compare/README.md), and no barrier is needed
+ * until the writers' guard: slice r of any buffer is read and written by
+ * rank r alone, also in place. */
+static sn_status_t sn_zc_allreduce_push(sn_zc_call_t *x)
+{
+  const int p = x->zc->cfg.nranks, me = x->zc->cfg.rank;
+  const size_t es = x->es, n = x->op->count;
+  size_t blk = SN_ZC_BLOCK / es, lo, k;
+  sn_zc_range(n, p, me, es, &lo, &k);
+  for (size_t b = 0; b < k; b += blk) {
+    size_t kb = k - b < blk ? k - b : blk;
+    size_t o = (lo + b) * es;
+    uint8_t *mine = x->rp[me] + o;
+    sn_zc_reduce(x, mine, x->sp, o, kb);
+    for (int i = 1; i < p; i++) sn_zc_push_out(x, x->rp[(me + i) % p] + o, mine, kb * es);
+  }
+  return sn_zc_barrier(x->zc);
+}
+
+/* Two-shot in chunks of cfg.chunk bytes, so that a slice reduced by its
+ * owner is still in the shared cache when the others read it:
+ * reduce(0) B copy(0) reduce(1) B copy(1) ... B. Copy(k) touches only
+ * chunk k, which nobody reduces any more, and reduce(k+1) only chunk k+1.
+ * Up to 256 KiB and out of place on every rank: one shot (every rank
+ * reduces all of every send buffer into its own recv buffer). */
 static sn_status_t sn_zc_allreduce(sn_zc_call_t *x)
 {
   const int p = x->zc->cfg.nranks, me = x->zc->cfg.rank;
@@ -379,20 +413,22 @@ static sn_status_t sn_zc_allreduce(sn_zc_call_t *x)
     sn_zc_reduce(x, x->rp[me], x->sp, 0, n);
     return sn_zc_barrier(x->zc);
   }
-  size_t blk = x->zc->cfg.chunk / es;
-  size_t align = SN_ZC_ALIGN / es ? SN_ZC_ALIGN / es : 1;
-  blk -= blk % align;
-  if (blk < align) blk = align;
+  if (x->push) return sn_zc_allreduce_push(x);
+  size_t chunk = x->zc->cfg.chunk / es;
+  size_t align = (SN_ZC_ALIGN / es ? SN_ZC_ALIGN / es : 1) * (size_t)p;
+  chunk -= chunk % align;
+  if (chunk < align) chunk = align;
   size_t lo, k;
-  sn_zc_range(n, p, me, es, &lo, &k);
-  for (size_t b = 0; b < k; b += blk) {
-    size_t kb = k - b < blk ? k - b : blk;
-    size_t o = (lo + b) * es;
-    uint8_t *mine = x->rp[me] + o;
-    sn_zc_reduce(x, mine, x->sp, o, kb);
-    for (int i = 1; i < p; i++) {
-      int q = (me + i) % p;
-      sn_zc_copy_out(x, x->rp[q] + o, mine, kb * es);
+  for (size_t c0 = 0; c0 < n; c0 += chunk) {
+    size_t cn = n - c0 < chunk ? n - c0 : chunk;
+    sn_zc_range(cn, p, me, es, &lo, &k);
+    lo += c0;
+    if (k) sn_zc_reduce(x, x->rp[me] + lo * es, x->sp, lo * es, k);
+    SN_CHECK(sn_zc_barrier(x->zc));
+    for (int q = 0; q < p; q++) {
+      sn_zc_range(cn, p, q, es, &lo, &k);
+      lo += c0;
+      if (q != me && k) sn_zc_copy_out(x, x->rp[me] + lo * es, x->rp[q] + lo * es, k * es);
     }
   }
   return sn_zc_barrier(x->zc);
@@ -423,33 +459,36 @@ static sn_status_t sn_zc_blocks(sn_zc_call_t *x, int reduce)
   return sn_zc_barrier(x->zc);
 }
 
-/* Push: rank r writes its own input into block r of every rank's output,
- * in pieces of cfg.chunk bytes so the piece is read from memory once and
- * from cache for the other p - 1 writes: the input read once, every output
- * written once (the memory bound), where pulling read every input p times. */
+/* Large calls push: rank r writes its own input into block r of every
+ * rank's output, in SN_ZC_BLOCK pieces read from memory once and from cache
+ * for the other p - 1 writes (the input read once). Otherwise every rank
+ * copies every input into its own output. */
 static sn_status_t sn_zc_allgather(sn_zc_call_t *x)
 {
   const int p = x->zc->cfg.nranks, me = x->zc->cfg.rank;
-  const size_t bytes = x->op->count * x->es, piece = x->zc->cfg.chunk;
+  const size_t bytes = x->op->count * x->es;
+  if (!x->push) {
+    for (int q = 0; q < p; q++) {
+      uint8_t *d = x->rp[me] + (size_t)q * bytes;
+      if (d != x->sp[q]) sn_zc_copy_out(x, d, x->sp[q], bytes);
+    }
+    return sn_zc_barrier(x->zc);
+  }
   const uint8_t *src = x->sp[me];
-  for (size_t o = 0; o < bytes; o += piece) {
-    size_t n = bytes - o < piece ? bytes - o : piece;
+  for (size_t o = 0; o < bytes; o += SN_ZC_BLOCK) {
+    size_t n = bytes - o < SN_ZC_BLOCK ? bytes - o : SN_ZC_BLOCK;
     for (int i = 0; i < p; i++) {
-      int q = (me + i) % p;
-      uint8_t *d = x->rp[q] + (size_t)me * bytes + o;
-      if (d != src + o) sn_zc_copy_out(x, d, src + o, n);
+      uint8_t *d = x->rp[(me + i) % p] + (size_t)me * bytes + o;
+      if (d != src + o) sn_zc_push_out(x, d, src + o, n);
     }
   }
   return sn_zc_barrier(x->zc);
 }
 
-/* Every output registered: push, rank r writes slice r of the root's input
- * into every output (the input read once, as the memory bound has it);
- * otherwise every rank copies the whole input into its own output. */
 static sn_status_t sn_zc_broadcast(sn_zc_call_t *x)
 {
   const int p = x->zc->cfg.nranks, me = x->zc->cfg.rank, root = x->op->root;
-  const size_t bytes = x->op->count * x->es, piece = x->zc->cfg.chunk;
+  const size_t bytes = x->op->count * x->es, piece = SN_ZC_BLOCK;
   if (!x->push) {
     uint8_t *d = x->rp[me];
     if (d != x->sp[root]) sn_zc_copy_out(x, d, x->sp[root], bytes);
@@ -461,7 +500,7 @@ static sn_status_t sn_zc_broadcast(sn_zc_call_t *x)
     size_t n = lo + k - o < piece ? lo + k - o : piece;
     for (int i = 0; i < p; i++) {
       int q = (me + i) % p;
-      if (x->rp[q] + o != x->sp[root] + o) sn_zc_copy_out(x, x->rp[q] + o, x->sp[root] + o, n);
+      if (x->rp[q] + o != x->sp[root] + o) sn_zc_push_out(x, x->rp[q] + o, x->sp[root] + o, n);
     }
   }
   return sn_zc_barrier(x->zc);
@@ -541,9 +580,22 @@ sn_status_t sn_zc_run(sn_zc_t *zc, const sn_zc_op_t *op, int candidate, int *don
   x.es = sn_dtype_size(op->dtype);
   x.oneshot = op->coll == SN_COLL_ALLREDUCE && op->count * x.es <= SN_ZC_ONESHOT_BYTES;
   for (int r = 0; r < p; r++) x.oneshot &= !zc->slots[r].inplace; /* the same answer on every rank */
-  x.push = op->coll == SN_COLL_BROADCAST;
-  for (int r = 0; r < p; r++) x.push &= zc->slots[r].rbuf.fd >= 0; /* the same answer on every rank */
   x.out_bytes = op->count * x.es * (op->coll == SN_COLL_ALLGATHER || op->coll == SN_COLL_ALLTOALL ? (size_t)p : 1);
+  /* push or pull: from what every rank published, so the same answer everywhere */
+  int all_inplace = 1;
+  for (int r = 0; r < p; r++) all_inplace &= zc->slots[r].inplace != 0;
+  x.push = 0;
+  if (op->coll == SN_COLL_ALLREDUCE) x.push = all_inplace || x.out_bytes >= SN_ZC_PUSH_REDUCE_BYTES;
+  if (op->coll == SN_COLL_ALLGATHER || op->coll == SN_COLL_BROADCAST) { /* every output must be mapped */
+    x.push = x.out_bytes >= SN_ZC_PUSH_GATHER_BYTES;
+    for (int r = 0; r < p; r++) x.push &= zc->slots[r].rbuf.fd >= 0;
+  }
+  if (zc->cfg.push_min >= 0 && (op->coll == SN_COLL_ALLREDUCE || op->coll == SN_COLL_ALLGATHER || op->coll == SN_COLL_BROADCAST)) {
+    x.push = x.out_bytes >= (size_t)zc->cfg.push_min;
+    for (int r = 0; r < p && op->coll != SN_COLL_ALLREDUCE; r++) x.push &= zc->slots[r].rbuf.fd >= 0;
+  }
+  size_t nt_from = zc->cfg.nt_min < SN_ZC_PUSH_REDUCE_BYTES ? zc->cfg.nt_min : SN_ZC_PUSH_REDUCE_BYTES;
+  x.push_nt = x.push && zc->cfg.nt_min && x.out_bytes >= nt_from;
   sn_status_t st = SN_OK;
   for (int r = 0; r < p && st == SN_OK; r++) {
     x.sp[r] = x.rp[r] = NULL;

@@ -22,20 +22,26 @@
  * Algorithms (p ranks, S bytes of input per rank, reading peers' buffers
  * in place; rank order in every reduction so every rank gets the same
  * bits; barriers B in the shared block):
- *   all-reduce      B, rank r reduces slice r of every send buffer in
- *                   blocks (SNCCL_SHM_ZCOPY_CHUNK) and writes each block
- *                   into every rank's recv buffer while it is in cache, B.
- *                   Bytes read per rank S, written S: every byte once (the
- *                   memory bound). Up to 256 KiB and out of place on every
- *                   rank: one shot (B, every rank reduces all of every
- *                   send buffer into its own recv buffer, B).
+ *   all-reduce      in place on every rank, or 16 MiB and more: push
+ *                   (B, rank r reduces slice r of every send buffer in
+ *                   64 KiB blocks and writes each block into every rank's
+ *                   recv buffer while it is in cache, B: every byte read
+ *                   once and written once, the memory bound's traffic;
+ *                   streaming stores into peers from 16 MiB). Otherwise
+ *                   two-shot in chunks (SNCCL_SHM_ZCOPY_CHUNK): B, rank r
+ *                   reduces slice r into its recv buffer, B, every rank
+ *                   copies slice q from rank q's recv buffer, ..., B. Up to
+ *                   256 KiB and out of place on every rank: one shot (B,
+ *                   every rank reduces all of every send buffer, B).
  *   reduce-scatter  B, rank r reduces block r of every send buffer, B.
- *   all-gather      B, rank r writes its send buffer into block r of
- *                   every rank's recv buffer (in cache-sized pieces), B.
- *   broadcast       B, rank r writes slice r of the root's send buffer
- *                   into every recv buffer when every rank registered its
- *                   recv buffer; otherwise every rank copies the root's
- *                   send buffer into its own, B.
+ *   all-gather      B, every rank copies every send buffer, B; from
+ *                   64 MiB of output with every recv buffer registered:
+ *                   push (rank r writes its send buffer into block r of
+ *                   every recv buffer, read once), B.
+ *   broadcast       B, every rank copies the root's send buffer into
+ *                   its own, B; from 64 MiB with every recv buffer
+ *                   registered: push (rank r writes slice r of the root's
+ *                   send buffer into every recv buffer), B.
  *   reduce          B, rank r reduces slice r of every send buffer into
  *                   slice r of the root's recv buffer, B.
  *   all-to-all      B, rank r copies block r of every send buffer, B.
@@ -71,8 +77,9 @@ typedef struct {
   uint64_t timeout_ns;
   atomic_int *abort_flag;
   int oversubscribed;
-  size_t chunk;  /* all-reduce: block reduced, then pushed to every output (SNCCL_SHM_ZCOPY_CHUNK) */
+  size_t chunk;  /* two-shot all-reduce pipelining unit, bytes (SNCCL_SHM_ZCOPY_CHUNK) */
   size_t nt_min; /* outputs of this many bytes or more use streaming stores (SNCCL_SHM_NT_MIN); 0: never */
+  long push_min; /* push from this many bytes of output (SNCCL_SHM_ZCOPY_PUSH_MIN); < 0: the measured rule */
   sn_status_t (*allgather)(void *ctx, void *buf, size_t size);
   int (*peer_dead)(void *ctx, int rank);
   void *ctx;
