@@ -33,12 +33,13 @@
 #define SN_ZC_ONESHOT_BYTES (256 * 1024)
 /* Push (the owner writes into every output) moves the least bytes, but
  * its stores into peers' outputs miss the cache: measured against the
- * pulling forms on the 2-core VM (docs/PERFORMANCE.md, push A/B), it wins
- * in place at every size, and out of place only from these sizes up, with
- * streaming stores into the peers' outputs (4 and 8 ranks at 1-4 MiB it was
- * 0.4-0.8x of the pull). */
-#define SN_ZC_PUSH_REDUCE_BYTES (16u << 20)
-#define SN_ZC_PUSH_GATHER_BYTES (64u << 20)
+ * pulling forms on the 2-core VM (docs/PERFORMANCE.md, push A/B), it won
+ * in place at every size, and out of place from 64 MiB of output
+ * (1.15-1.9x; at 4 and 8 ranks and 1-16 MiB it was 0.4-1.0x, 16 MiB
+ * swinging between runs). Stores into peers' outputs stream (no read for
+ * ownership, no cache pollution) from 16 MiB. */
+#define SN_ZC_PUSH_BYTES (64u << 20)
+#define SN_ZC_PUSH_NT_BYTES (16u << 20)
 #define SN_ZC_PROBE_MAGIC 0x736e7a636f707921ull
 
 typedef struct {
@@ -585,16 +586,16 @@ sn_status_t sn_zc_run(sn_zc_t *zc, const sn_zc_op_t *op, int candidate, int *don
   int all_inplace = 1;
   for (int r = 0; r < p; r++) all_inplace &= zc->slots[r].inplace != 0;
   x.push = 0;
-  if (op->coll == SN_COLL_ALLREDUCE) x.push = all_inplace || x.out_bytes >= SN_ZC_PUSH_REDUCE_BYTES;
+  if (op->coll == SN_COLL_ALLREDUCE) x.push = all_inplace || x.out_bytes >= SN_ZC_PUSH_BYTES;
   if (op->coll == SN_COLL_ALLGATHER || op->coll == SN_COLL_BROADCAST) { /* every output must be mapped */
-    x.push = x.out_bytes >= SN_ZC_PUSH_GATHER_BYTES;
+    x.push = x.out_bytes >= SN_ZC_PUSH_BYTES;
     for (int r = 0; r < p; r++) x.push &= zc->slots[r].rbuf.fd >= 0;
   }
   if (zc->cfg.push_min >= 0 && (op->coll == SN_COLL_ALLREDUCE || op->coll == SN_COLL_ALLGATHER || op->coll == SN_COLL_BROADCAST)) {
     x.push = x.out_bytes >= (size_t)zc->cfg.push_min;
     for (int r = 0; r < p && op->coll != SN_COLL_ALLREDUCE; r++) x.push &= zc->slots[r].rbuf.fd >= 0;
   }
-  size_t nt_from = zc->cfg.nt_min < SN_ZC_PUSH_REDUCE_BYTES ? zc->cfg.nt_min : SN_ZC_PUSH_REDUCE_BYTES;
+  size_t nt_from = zc->cfg.nt_min < SN_ZC_PUSH_NT_BYTES ? zc->cfg.nt_min : SN_ZC_PUSH_NT_BYTES;
   x.push_nt = x.push && zc->cfg.nt_min && x.out_bytes >= nt_from;
   sn_status_t st = SN_OK;
   for (int r = 0; r < p && st == SN_OK; r++) {

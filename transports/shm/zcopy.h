@@ -22,7 +22,7 @@
  * Algorithms (p ranks, S bytes of input per rank, reading peers' buffers
  * in place; rank order in every reduction so every rank gets the same
  * bits; barriers B in the shared block):
- *   all-reduce      in place on every rank, or 16 MiB and more: push
+ *   all-reduce      in place on every rank, or 64 MiB and more: push
  *                   (B, rank r reduces slice r of every send buffer in
  *                   64 KiB blocks and writes each block into every rank's
  *                   recv buffer while it is in cache, B: every byte read
