@@ -31,4 +31,4 @@ endif
 
 noinst_PROGRAMS += $(SN_COMPARE_PROGS)
 
-EXTRA_DIST += perf/compare/README.md perf/compare/compare.sh perf/compare/alltoallv.sh perf/compare/ep-rail.sh perf/compare/zcopy-ab.sh
+EXTRA_DIST += perf/compare/README.md perf/compare/compare.sh perf/compare/alltoallv.sh perf/compare/ep-rail.sh perf/compare/zcopy-ab.sh perf/compare/ab.sh
