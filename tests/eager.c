@@ -3,10 +3,11 @@
  * (transports/shm/eager.h). tests/coll-shm-eager.sh runs it and checks from
  * the log that the path ran (or did not, with SNCCL_SHM_EAGER_MAX=0).
  *
- *   basic      2, 3 and 8 ranks: 400 all-reduces of 1..1100 elements (both
- *              sides of the size limit), several types and ops, in and out
- *              of place, with rooted broadcasts and reduces in between whose
- *              roots may run ahead (the slot-reuse guard), checked exactly.
+ *   basic      2, 3 and 8 ranks: 400 all-reduces of 1..4500 elements
+ *              (both sides of the size limits: 4 KiB at 2 ranks, 16 KiB
+ *              above), several types and ops, in and out of place, with
+ *              rooted broadcasts and reduces in between whose roots may
+ *              run ahead (the slot-reuse guard), checked exactly.
  *   group      one rank runs its all-reduce in a group with a send, the
  *              others alone: the path must step aside on every rank and
  *              the results be right; then plain calls use it again.
@@ -87,7 +88,7 @@ static int case_basic(int rank, int nranks, ncclUniqueId id, void *arg)
   static const kind_t kinds[] = {{ncclFloat, ncclSum}, {ncclInt32, ncclMax}, {ncclHalf, ncclSum},
                                  {ncclDouble, ncclMin}, {ncclInt8, ncclSum}, {ncclFloat, ncclNumOps},
                                  {ncclBfloat16, ncclSum}, {ncclInt64, ncclSum}};
-  static const size_t counts[] = {1, 2, 7, 8, 33, 255, 1024, 1100};
+  static const size_t counts[] = {1, 2, 7, 8, 33, 255, 1024, 1100, 4500};
   const int nk = (int)(sizeof(kinds) / sizeof(kinds[0])), nc = (int)(sizeof(counts) / sizeof(counts[0]));
   for (int it = 0; it < 400; it++) {
     const kind_t *k = &kinds[it % nk];

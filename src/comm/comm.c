@@ -336,7 +336,11 @@ static sn_status_t sn_comm_eager_setup(sn_comm_t *c)
            !sn_param_int(SN_P_SHM_DISABLE);
   if (!on) return SN_OK;
   /* a forced algorithm (NCCL_ALGO, SNCCL_ALGO) is what runs: off */
-  int max = sn_plan_algo_forced() || sn_param_int(SN_P_SHM_EAGER_MAX) < 0 ? 0 : sn_param_int(SN_P_SHM_EAGER_MAX);
+  /* default: 4 KiB at 2 ranks, 16 KiB above (where the message path's
+   * per-step cost grows with the ranks; docs/PERFORMANCE.md) */
+  int64_t max = sn_param_int(SN_P_SHM_EAGER_MAX);
+  if (max < 0) max = c->nranks <= 2 ? 4096 : 16384;
+  if (sn_plan_algo_forced()) max = 0;
   sn_eager_config_t ec = {c->rank, c->nranks, c->comm_id, (uint64_t)sn_param_int(SN_P_TIMEOUT_MS) * 1000000ull,
                           &c->abort_flag, c->eng.oversubscribed, (size_t)max,
                           sn_comm_dd_allgather, sn_comm_zc_dead, sn_comm_peer_str, sn_comm_peer_note, c};

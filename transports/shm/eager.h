@@ -46,7 +46,7 @@ typedef struct {
   uint64_t timeout_ns;
   atomic_int *abort_flag;
   int oversubscribed;
-  size_t max_bytes; /* largest call in bytes (SNCCL_SHM_EAGER_MAX) */
+  size_t max_bytes; /* largest call in bytes (SNCCL_SHM_EAGER_MAX); 0: this rank wants the path off */
   sn_status_t (*allgather)(void *ctx, void *buf, size_t size);
   int (*peer_dead)(void *ctx, int rank);
   /* "rank r (pid P on host)", and what is known of its process ("" or
