@@ -690,13 +690,24 @@ void sn_comm_leave(sn_comm_t *c) { atomic_fetch_sub(&c->inside, 1); }
  * bootstrap and proxy waits 50 ms or less). */
 #define SN_ABORT_WAIT_NS 900000000ull
 
+/* No error, or only a usage error (mismatched counts on the device path
+ * land in the async error): the links still hold exactly what was sent,
+ * so published messages are kept for peers still collecting them. A
+ * usage error was caught before or instead of moving data; a transport or
+ * peer failure was not. */
+static int sn_comm_transports_sound(sn_comm_t *c)
+{
+  int err = atomic_load(&c->async_error);
+  return err == SN_OK || err == SN_ERR_INVALID_USAGE;
+}
+
 void sn_comm_abort(sn_comm_t *c, uint64_t *waited_ns_p)
 {
   uint64_t t0 = sn_clock_ns();
   /* an abort between calls, after a success: the last operation completed
    * here when its messages were published, and a peer still finishing it
    * may not have collected them yet; keep them for it, as a destroy does */
-  int clean = atomic_load(&c->inside) == 0 && atomic_load(&c->async_error) == SN_OK;
+  int clean = atomic_load(&c->inside) == 0 && sn_comm_transports_sound(c);
   atomic_store(&c->abort_flag, 1);
   if (c->dev && c->proxy.started) {
     pthread_mutex_lock(&c->proxy.mu);
@@ -727,6 +738,6 @@ void sn_comm_destroy(sn_comm_t *c)
   struct timespec nap = {0, 1000000};
   while (atomic_load(&c->inside) > 0) nanosleep(&nap, NULL);
   /* a clean end: a peer may still be collecting what we sent last */
-  if (c->eng.send && atomic_load(&c->async_error) == SN_OK && !atomic_load(&c->abort_flag)) sn_engine_linger(&c->eng);
+  if (c->eng.send && sn_comm_transports_sound(c) && !atomic_load(&c->abort_flag)) sn_engine_linger(&c->eng);
   sn_comm_retire(c);
 }
