@@ -221,6 +221,7 @@ static sn_status_t sn_shm_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, vo
   c->cma = calloc((size_t)env->nranks, 1);
   if (!c->cma) {
     munmap(c->my_bell, 4096);
+    shm_unlink(name);
     free(c->bells);
     free(c);
     return SN_ERR_SYSTEM;
@@ -373,6 +374,7 @@ static sn_status_t sn_shm_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t 
   if (p == MAP_FAILED) {
     SN_WARN("Call to mmap %s (%zu bytes) failed: %s", c->name, c->map_bytes, strerror(errno));
     close(fd);
+    shm_unlink(c->name); /* the link fails on both ends: leave nothing in /dev/shm */
     free(c);
     return SN_ERR_SYSTEM;
   }
