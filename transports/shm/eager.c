@@ -44,7 +44,6 @@ struct sn_eager {
   size_t block_bytes, slot_bytes;
   uint64_t seq;     /* calls that fit, so far */
   uint64_t started; /* every peer is known to have started this call */
-  uint64_t runs;
   volatile int *awaited;
 };
 
@@ -159,7 +158,6 @@ out:
 
 int sn_eager_fits(const sn_eager_t *e, size_t bytes) { return e && bytes > 0 && bytes <= e->cfg.max_bytes; }
 
-uint64_t sn_eager_count(const sn_eager_t *e) { return e ? e->runs : 0; }
 
 /* ---- waiting ---- */
 
@@ -303,7 +301,6 @@ sn_status_t sn_eager_allreduce(sn_eager_t *e, const void *send, void *recv, size
   sn_kernel_reduce(dtype, red->op, recv, sn_eager_slot(e, 0, s)->data, sn_eager_slot(e, 1, s)->data, count);
   for (int r = 2; r < p; r++) sn_kernel_reduce(dtype, red->op, recv, recv, sn_eager_slot(e, r, s)->data, count);
   if (red->postdiv) sn_kernel_div(dtype, recv, recv, count, (uint64_t)p);
-  e->runs++;
   *done_p = 1;
   return SN_OK;
 }

@@ -77,7 +77,5 @@ sn_status_t sn_eager_allreduce(sn_eager_t *e, const void *send, void *recv, size
  * recorder's entry; NULL: nowhere). */
 void sn_eager_set_awaited(sn_eager_t *e, volatile int *awaited);
 
-/* Calls run here so far (tests). */
-uint64_t sn_eager_count(const sn_eager_t *e);
 
 #endif
