@@ -40,13 +40,21 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-sort -k1,1n -k3,3n -k2,2 -k4,4g "$raw" | awk '
-  function med(a, n) { return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-  function out() {
-    if (na && nb) printf "%5d %11d | %9.2f %9.2f %6.2f | %7.2f %7.2f\n", k1, k2, med(ta, na), med(tb, nb), med(ta, na) / med(tb, nb), med(ia, na), med(ib, nb)
-    na = nb = 0
-  }
-  BEGIN { print "ranks       bytes |      A us      B us    A/B | in-place busbw A  B" }
-  { if ($1 != k1 || $3 != k2) { if (NR > 1) out(); k1 = $1; k2 = $3 }
-    if ($2 == "A") { ta[++na] = $4; ia[na] = $5 } else { tb[++nb] = $4; ib[nb] = $5 } }
-  END { out() }'
+# one median per (ranks, bytes, variant, column): each column sorted on its own
+awk '{ print $1, $3, $2, "t", $4; print $1, $3, $2, "i", $5 }' "$raw" |
+  sort -k1,1n -k2,2n -k3,3 -k4,4 -k5,5g |
+  awk '{ k = $1 " " $2 " " $3 " " $4
+         if (k != last && last != "") { out(); n = 0 }
+         last = k; v[++n] = $5 }
+       END { if (last != "") out() }
+       function out() { print last, n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }' |
+  awk '{ m[$1 " " $2 " " $3 " " $4] = $5; key[$1 " " $2] = 1 }
+       END {
+         print "ranks       bytes |      A us      B us    A/B | in-place busbw A  B"
+         for (k in key) {
+           split(k, f, " ")
+           if (!((k " A t") in m) || !((k " B t") in m)) continue
+           printf "%5d %11d | %9.2f %9.2f %6.2f | %7.2f %7.2f\n", f[1], f[2], m[k " A t"], m[k " B t"],
+             m[k " A t"] / m[k " B t"], m[k " A i"], m[k " B i"]
+         }
+       }' | { IFS= read -r head; echo "$head"; sort -k1,1n -k2,2n; }
