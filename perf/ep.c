@@ -24,11 +24,11 @@
 #include "tools/launch/launch.h"
 
 static struct {
-  int P, T, H, K, E, sb, iters, warmup, mode, route, domlimit;
+  int P, T, H, K, E, sb, iters, warmup, mode, route, domlimit, worstcap;
   unsigned cflags;
   ncclDataType_t xt;
   double deadline;
-} o = {4, 64, 512, 8, 32, 0, 20, 3, sncclEpModeThroughput, sncclEpRouteAuto, 0, 0, ncclBfloat16, 600};
+} o = {4, 64, 512, 8, 32, 0, 20, 3, sncclEpModeThroughput, sncclEpRouteAuto, 0, 0, 0, ncclBfloat16, 600};
 
 static double now_us(void)
 {
@@ -77,6 +77,56 @@ static void stats_of(double *t, int n, double *mean, double *p50, double *p99)
   *p99 = t[(int)ceil(0.99 * n) - 1];
 }
 
+/* Token t of rank r: its top-k distinct experts, drawn from at most
+ * o.domlimit domains when set. A pure function of (r, t), so every rank can
+ * also work out what the others send it. */
+static void route_token(int r, int t, int D, int S, int L, long long *e_out)
+{
+  uint64_t h = mix((uint64_t)r * 1000003 + (uint64_t)t);
+  int allowed[64], na = 0;
+  if (o.domlimit > 0 && o.domlimit < D) {
+    for (int i = 0; i < o.domlimit; i++) {
+      int d, dup;
+      do {
+        d = (int)((h = mix(h)) % (uint64_t)D);
+        dup = 0;
+        for (int j = 0; j < na; j++) dup |= allowed[j] == d;
+      } while (dup);
+      allowed[na++] = d;
+    }
+  }
+  for (int k = 0; k < o.K; k++) {
+    long long e;
+    int dup;
+    do {
+      h = mix(h);
+      e = (long long)(h % (uint64_t)o.E);
+      if (na) e = (long long)allowed[(h >> 32) % (uint64_t)na] * S * L + (long long)((h >> 40) % (uint64_t)(S * L));
+      dup = 0;
+      for (int j = 0; j < k; j++) dup |= e_out[j] == e;
+    } while (dup);
+    e_out[k] = e;
+  }
+}
+
+/* The most rows any rank receives: the receive capacity every rank sizes
+ * its buffers by (the worst case, P x tokens x min(topk, local experts)
+ * rows, is gigabytes per rank for the prefill shape). */
+static size_t max_rows_received(int P, int D, int S, int L)
+{
+  size_t *rows = calloc((size_t)P, sizeof(size_t)), most = 0;
+  long long e[64];
+  if (!rows) return 0;
+  for (int r = 0; r < P; r++)
+    for (int t = 0; t < o.T; t++) {
+      route_token(r, t, D, S, L, e);
+      for (int k = 0; k < o.K; k++) rows[e[k] / L]++;
+    }
+  for (int g = 0; g < P; g++) most = rows[g] > most ? rows[g] : most;
+  free(rows);
+  return most;
+}
+
 static int rank_main(int rank, int P, ncclUniqueId id, void *arg)
 {
   (void)arg;
@@ -95,9 +145,15 @@ static int rank_main(int rank, int P, ncclUniqueId id, void *arg)
   c.maxTokensPerRank = o.T;
   c.mode = o.mode;
   c.route = o.route;
+  /* receive buffers sized by the routing's real need (the same on every
+   * rank); -C worst keeps the library's worst case */
+  size_t per = (size_t)(o.K < L ? o.K : L), cap = (size_t)P * o.T * per;
+  if (!o.worstcap) {
+    cap = max_rows_received(P, D, S, L);
+    c.recvCapacity = (long long)cap;
+  }
   sncclEp_t ep;
   CHECK(sncclEpCreate(comm, &c, &ep));
-  size_t per = (size_t)(o.K < L ? o.K : L), cap = (size_t)P * o.T * per;
   uint8_t *x = malloc((size_t)o.T * xb + 1), *sc = o.sb ? malloc((size_t)o.T * o.sb) : NULL;
   uint8_t *rows = malloc(cap * xb + 1), *rsc = o.sb ? malloc(cap * o.sb + 1) : NULL;
   uint16_t *eo = calloc(cap * o.H + 1, 2), *out = malloc((size_t)o.T * o.H * 2 + 2);
@@ -110,37 +166,16 @@ static int rank_main(int rank, int P, ncclUniqueId id, void *arg)
   }
   memset(x, 0x3c, (size_t)o.T * xb);
   if (sc) memset(sc, 1, (size_t)o.T * o.sb);
-  /* routing: distinct experts per token, from at most domlimit domains */
+  /* routing, and the dedup formula's inter-domain record counts */
   unsigned long long pred_inter = 0, pred_direct = 0, rows_sent = 0;
   for (int t = 0; t < o.T; t++) {
-    uint64_t h = mix((uint64_t)rank * 1000003 + (uint64_t)t);
-    int allowed[64], na = 0;
-    if (o.domlimit > 0 && o.domlimit < D) {
-      for (int i = 0; i < o.domlimit; i++) {
-        int d, dup;
-        do {
-          d = (int)((h = mix(h)) % (uint64_t)D);
-          dup = 0;
-          for (int j = 0; j < na; j++) dup |= allowed[j] == d;
-        } while (dup);
-        allowed[na++] = d;
-      }
-    }
+    long long *e = &idx[(size_t)t * o.K];
     int dom_hit[64] = {0}, rank_hit[1024] = {0};
+    route_token(rank, t, D, S, L, e);
     for (int k = 0; k < o.K; k++) {
-      long long e;
-      int dup;
-      do {
-        h = mix(h);
-        e = (long long)(h % (uint64_t)o.E);
-        if (na) e = (long long)allowed[(h >> 32) % (uint64_t)na] * S * L + (long long)((h >> 40) % (uint64_t)(S * L));
-        dup = 0;
-        for (int j = 0; j < k; j++) dup |= idx[(size_t)t * o.K + j] == e;
-      } while (dup);
-      idx[(size_t)t * o.K + k] = e;
       w[(size_t)t * o.K + k] = 1.0f / o.K;
-      dom_hit[(e / L) / S] = 1;
-      rank_hit[e / L] = 1;
+      dom_hit[(e[k] / L) / S] = 1;
+      rank_hit[e[k] / L] = 1;
       rows_sent++;
     }
     for (int d = 0; d < D; d++) pred_inter += dom_hit[d] && d != rank / S;
@@ -188,8 +223,9 @@ static int rank_main(int rank, int P, ncclUniqueId id, void *arg)
            P, D, o.T, o.H, o.K, o.E, o.xt == ncclFloat32 ? "fp32" : o.xt == ncclBfloat16 ? "bf16" : "fp8", o.sb,
            o.mode == sncclEpModeLowLatency ? "low-latency" : "throughput", st.route == sncclEpRouteRail ? "rail" : "direct",
            o.domlimit ? "domain-limited:" : "uniform", o.domlimit ? (char[]){(char)('0' + o.domlimit), 0} : "");
-    printf("# record %zu B; per rank on average: %.0f token copies sent; combine %s\n", st.recordBytes, (double)b[6] / P,
-           o.cflags ? "reduced (fp32 partials)" : "plain (one row per token and k)");
+    printf("# record %zu B; per rank on average: %.0f token copies sent; combine %s; receive capacity %zu rows (%s)\n",
+           st.recordBytes, (double)b[6] / P, o.cflags ? "reduced (fp32 partials)" : "plain (one row per token and k)", cap,
+           o.worstcap ? "worst case" : "the routing's need");
     printf("# %-8s %10s %10s %10s %10s %14s %14s %14s\n", "phase", "mean_us", "p50_us", "p99_us", "GB/s", "intra_B/rank",
            "inter_B/rank", "formula_inter");
     stats_of(td, o.iters, &m, &p50, &p99);
@@ -212,7 +248,9 @@ static void usage(void)
   fprintf(stderr,
           "usage: ep_perf [-P ranks] [-t tokens/rank] [-H hidden] [-k topk] [-e experts] [-d bf16|fp8|fp32]\n"
           "               [-s scale_bytes] [-m tp|ll] [-r auto|direct|rail] [-R uniform|domain:M]\n"
-          "               [-c plain|reduced] [-n iters] [-w warmup] [-p decode|prefill]\n"
+          "               [-c plain|reduced] [-C need|worst] [-n iters] [-w warmup] [-p decode|prefill]\n"
+          "  -C: receive capacity: the most rows any rank receives under this routing\n"
+          "      (default), or the worst case (every token of every rank to this one)\n"
           "  SN_LAUNCH_DOMAINS=D splits the ranks into D emulated scale-up domains.\n");
 }
 
@@ -236,6 +274,7 @@ int main(int argc, char **argv)
     else if (!strcmp(f, "-d")) o.xt = !strcmp(v, "fp32") ? ncclFloat32 : !strcmp(v, "fp8") ? ncclFloat8e4m3 : ncclBfloat16;
     else if (!strcmp(f, "-m")) o.mode = !strcmp(v, "ll") ? sncclEpModeLowLatency : sncclEpModeThroughput;
     else if (!strcmp(f, "-r")) o.route = !strcmp(v, "rail") ? sncclEpRouteRail : !strcmp(v, "direct") ? sncclEpRouteDirect : sncclEpRouteAuto;
+    else if (!strcmp(f, "-C")) o.worstcap = !strcmp(v, "worst");
     else if (!strcmp(f, "-c")) o.cflags = !strcmp(v, "reduced") ? SNCCL_EP_COMBINE_REDUCED : 0;
     else if (!strcmp(f, "-R")) o.domlimit = !strncmp(v, "domain:", 7) ? atoi(v + 7) : 0;
     else if (!strcmp(f, "-p")) {
