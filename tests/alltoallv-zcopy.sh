@@ -4,7 +4,8 @@
 # alone read the senders' buffers in place with the count check fused into
 # the agreement (transports/shm/zcopy.h); every form, uneven and zero
 # counts, count and datatype mismatches, overflow, all against the same
-# expected images as the message path. Then with streaming stores, and
+# expected images as the message path. Then with streaming stores (by the
+# general threshold and by all-to-all-v's own), and
 # with SNCCL_ALLTOALLV_CHECK=0 (the zero-copy path checks anyway), and
 # with receive buffers from malloc (peers only read send buffers); then
 # only even ranks registered, where a call may run zero-copy only when the
@@ -39,6 +40,7 @@ run() { # expect: "some" zero-copy calls or only "unregistered-send-nothing"; VA
 }
 run some "$bin" --registered=all --nranks=2,3,4,8
 run some SNCCL_SHM_NT_MIN=4096 "$bin" --registered=all --nranks=3
+run some SNCCL_SHM_A2AV_NT_MIN=1 "$bin" --registered=all --nranks=4
 run some SNCCL_ALLTOALLV_CHECK=0 "$bin" --registered=all --nranks=4
 run some "$bin" --registered=send --nranks=3
 run unregistered-send-nothing "$bin" --registered=even --nranks=2,3,8

@@ -297,6 +297,24 @@ static sn_status_t sn_comm_dd_allgather(void *ctx, void *buf, size_t size)
 
 static int sn_comm_zc_dead(void *ctx, int r) { return sn_engine_peer_dead(&((sn_comm_t *)ctx)->eng, r); }
 
+/* Where zero-copy all-to-all-v switches to streaming stores. Measured
+ * (docs/PERFORMANCE.md, "Streaming stores for all-to-all-v"): once the
+ * ranks that share a core write at least its L2 in one call, the output is
+ * not in that core's cache for the next reader anyway, and skipping the
+ * read-for-ownership of every line is 1.05-2.7x faster with cold outputs
+ * and even (0.95-1.06x) with warm ones; below that, warm outputs lose up
+ * to 2x. */
+static size_t sn_comm_a2av_nt_min(const sn_comm_t *c)
+{
+  long set = sn_param_int(SN_P_SHM_A2AV_NT_MIN);
+  if (set >= 0) return (size_t)set;
+  long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE), cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (l2 <= 0) l2 = 1 << 20;
+  if (cores <= 0) cores = 1;
+  long per_core = (c->local_nranks + cores - 1) / cores;
+  return (size_t)(l2 / (per_core > 0 ? per_core : 1));
+}
+
 /* Zero-copy host collectives: every rank on this host, in one domain, with
  * shared memory and no device backend (the same on every rank). */
 static sn_status_t sn_comm_zc_setup(sn_comm_t *c)
@@ -310,7 +328,7 @@ static sn_status_t sn_comm_zc_setup(sn_comm_t *c)
   sn_zc_config_t zc = {c->rank, c->nranks, c->comm_id, pids, (uint64_t)sn_param_int(SN_P_TIMEOUT_MS) * 1000000ull,
                        &c->abort_flag, c->eng.oversubscribed, (size_t)sn_param_int(SN_P_SHM_ZCOPY_CHUNK),
                        (size_t)sn_param_int(SN_P_SHM_NT_MIN), sn_param_int(SN_P_SHM_ZCOPY_PUSH_MIN),
-                       sn_comm_dd_allgather, sn_comm_zc_dead, c};
+                       sn_comm_dd_allgather, sn_comm_zc_dead, c, sn_comm_a2av_nt_min(c)};
   if (zc.chunk < 4096) zc.chunk = 4096;
   sn_status_t st = sn_zc_setup(&zc, &c->zc);
   free(pids);

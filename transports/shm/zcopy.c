@@ -741,7 +741,7 @@ sn_status_t sn_zc_alltoallv(sn_zc_t *zc, const sn_zc_a2av_t *op, int candidate, 
     atomic_store_explicit(&mine->fail, zc->seq, memory_order_release); /* peers at the barrier stop */
     return st;
   }
-  int nt = c->nt_min && total >= c->nt_min;
+  int nt = c->nt_min && (total >= c->nt_min || (c->a2av_nt_min && total >= c->a2av_nt_min));
   for (int k = 1; k <= p; k++) { /* from rank me+1 on: each source has one reader at a time */
     int q = (me + k) % p;
     if (!want[q]) continue;

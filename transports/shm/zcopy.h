@@ -83,6 +83,7 @@ typedef struct {
   sn_status_t (*allgather)(void *ctx, void *buf, size_t size);
   int (*peer_dead)(void *ctx, int rank);
   void *ctx;
+  size_t a2av_nt_min; /* all-to-all-v: streaming stores from this many bytes of output; 0: only by nt_min */
 } sn_zc_config_t;
 
 /* Collective over the communicator's ranks (all on this host). *zc_p is NULL
