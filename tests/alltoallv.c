@@ -59,9 +59,10 @@ static int64_t val(const ctx_t *x, uint64_t salt, int i, int j, size_t k)
 }
 
 /* The count matrix of one case, the same on every rank. */
-typedef enum { C_RANDOM, C_ZERO, C_ONE_RECEIVER } pattern_t;
-static size_t count_of(pattern_t pat, uint64_t salt, int i, int j, size_t maxc, int target)
+typedef enum { C_RANDOM, C_ZERO, C_ONE_RECEIVER, C_NOT_LAST } pattern_t;
+static size_t count_of(pattern_t pat, uint64_t salt, int i, int j, size_t maxc, int target, int p)
 {
+  if (pat == C_NOT_LAST && (i == p - 1 || j == p - 1)) return 0;
   switch (pat) {
   case C_ZERO: return 0;
   case C_ONE_RECEIVER: return j == target ? 1 + t_hash(salt, (uint64_t)i, 7) % maxc : 0;
@@ -84,7 +85,7 @@ static void make_layout(const ctx_t *x, pattern_t pat, uint64_t salt, size_t max
   int p = x->p, r = x->rank;
   size_t off = 0;
   for (int j = 0; j < p; j++) {
-    L->sc[j] = count_of(pat, salt, r, j, maxc, target);
+    L->sc[j] = count_of(pat, salt, r, j, maxc, target, x->p);
     L->sd[j] = off;
     off += L->sc[j] + t_hash(salt, (uint64_t)r, 100 + (uint64_t)j) % 3;
   }
@@ -99,7 +100,7 @@ static void make_layout(const ctx_t *x, pattern_t pat, uint64_t salt, size_t max
   off = 1; /* a gap before the first block too */
   for (int n = 0; n < p; n++) {
     int i = order[n];
-    L->rc[i] = count_of(pat, salt, i, r, maxc, target);
+    L->rc[i] = count_of(pat, salt, i, r, maxc, target, x->p);
     L->rd[i] = off;
     off += L->rc[i] + t_hash(salt, (uint64_t)r, 300 + (uint64_t)i) % 3;
   }
@@ -178,7 +179,7 @@ static int case_matrix(ctx_t *x)
   uint64_t salt = 5000;
   size_t m[256], so = 0, ro = 0, sd[16], rd[16];
   for (int i = 0; i < p; i++)
-    for (int j = 0; j < p; j++) m[i * p + j] = count_of(C_RANDOM, salt, i, j, 40, 0);
+    for (int j = 0; j < p; j++) m[i * p + j] = count_of(C_RANDOM, salt, i, j, 40, 0, x->p);
   for (int j = 0; j < p; j++) {
     sd[j] = so;
     rd[j] = ro;
@@ -323,19 +324,19 @@ static int one_dynamic(ctx_t *x, uint64_t salt, int small_rank, const char *what
   x->dt = ncclFloat32;
   size_t sc[16], sd[16], rc[16], rd[16], true_in[16], total_in = 0, so = 0;
   for (int j = 0; j < p; j++) {
-    sc[j] = count_of(C_RANDOM, salt, r, j, 60, 0);
+    sc[j] = count_of(C_RANDOM, salt, r, j, 60, 0, x->p);
     sd[j] = so;
     so += sc[j] + 1; /* a gap after each send block */
   }
   for (int i = 0; i < p; i++) {
-    true_in[i] = count_of(C_RANDOM, salt, i, r, 60, 0);
+    true_in[i] = count_of(C_RANDOM, salt, i, r, 60, 0, x->p);
     total_in += true_in[i];
   }
   /* capacity: exact, or half of it (at least one block short) on small_rank */
   size_t caps[16];
   for (int j = 0; j < p; j++) {
     size_t tot = 0;
-    for (int i = 0; i < p; i++) tot += count_of(C_RANDOM, salt, i, j, 60, 0);
+    for (int i = 0; i < p; i++) tot += count_of(C_RANDOM, salt, i, j, 60, 0, x->p);
     caps[j] = j == small_rank ? tot / 2 : tot;
   }
   size_t cap = caps[r];
@@ -367,7 +368,7 @@ static int one_dynamic(ctx_t *x, uint64_t salt, int small_rank, const char *what
   int over = 0, first = -1;
   for (int j = 0; j < p; j++) {
     size_t tot = 0;
-    for (int i = 0; i < p; i++) tot += count_of(C_RANDOM, salt, i, j, 60, 0);
+    for (int i = 0; i < p; i++) tot += count_of(C_RANDOM, salt, i, j, 60, 0, x->p);
     if (tot > caps[j]) {
       over++;
       if (first < 0) first = j;
@@ -394,6 +395,26 @@ static int case_dynamic(ctx_t *x)
   return one_dynamic(x, 8002, -1, "dynamic after overflow");
 }
 
+/* Calls back to back, receiver-learns and MPI form in turn, the MPI ones
+ * leaving the last rank out (nothing to or from it). Under
+ * SNCCL_ALLTOALLV_CHECK=0 an MPI-form call on plain buffers has no count
+ * agreement, so the other ranks run through it without the last rank and
+ * publish the next call's counts while it may still read this call's: the
+ * rows must come in two sets with a guard (zcopy.c, sn_zc_a2av_guard).
+ * SNCCL_TEST_A2AV_LAG_US makes the last rank slow at exactly that point. */
+static int case_burst(ctx_t *x)
+{
+  for (int it = 0; it < 100; it++) {
+    char what[64];
+    snprintf(what, sizeof(what), "burst call %d (receiver learns)", it);
+    if (one_dynamic(x, 9000 + (uint64_t)it, -1, what)) return 1;
+    x->dt = ncclInt32;
+    snprintf(what, sizeof(what), "burst call %d (not the last rank)", it);
+    if (one_mpi(x, C_NOT_LAST, 9500 + (uint64_t)it, 5, 0, what)) return 1;
+  }
+  return 0;
+}
+
 static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
 {
   (void)arg;
@@ -407,7 +428,7 @@ static int rank_main(int rank, int nranks, ncclUniqueId id, void *arg)
     int (*fn)(ctx_t *);
   } parts[] = {{"random", case_random},     {"matrix", case_matrix},   {"group", case_group},
                {"inplace", case_inplace},   {"mismatch", case_mismatch}, {"dtype-mismatch", case_dtype_mismatch},
-               {"dynamic", case_dynamic}};
+               {"dynamic", case_dynamic},   {"burst", case_burst}};
   int failed = 0;
   for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++) {
     if (parts[k].fn(&x)) {

@@ -28,16 +28,18 @@
  * the same single message on every link and pairwise only waits for
  * receives of earlier rounds.
  *
- * Zero-copy (every rank on one host, called alone, each rank's send blocks
- * in a registered ncclMemAlloc allocation or nothing to send): no exchange
- * and no message path. Each rank publishes its counts in the zero-copy
- * agreement block and receivers copy their blocks straight from the
- * senders' buffers (transports/shm/zcopy.h); each end of a pair compares
- * the two counts there, so a disagreement is the same ncclInvalidUsage on
- * the same two ranks as with the exchange, whatever SNCCL_ALLTOALLV_CHECK
- * says (the check costs nothing there). The receiver-learns form reads
- * every rank's row and capacity from the block and resolves as after its
- * all-gather. Any rank not capable: every rank takes the path below.
+ * Every rank on one host (the zero-copy block exists), called alone: no
+ * exchange round. Each rank publishes its counts in the block, and each end
+ * of a pair compares the two counts there, so a disagreement is the same
+ * ncclInvalidUsage on the same two ranks as with the exchange; the
+ * receiver-learns form reads every rank's row and capacity from the block
+ * and resolves as after its all-gather. The data then take the message
+ * path, or, when each rank's send blocks are in a registered ncclMemAlloc
+ * allocation (or it sends nothing), receivers copy their blocks straight
+ * from the senders' buffers (transports/shm/zcopy.h), and zero-copy checks
+ * whatever SNCCL_ALLTOALLV_CHECK says (it costs nothing there). Any rank
+ * that does not publish (in a group, or unchecked on plain buffers): every
+ * rank takes the exchange below.
  *
  * Device (or managed) buffers: the call is one task like any collective's
  * (devcoll.c): the proxy thread runs the count exchange and the data when
@@ -565,12 +567,14 @@ static void sn_a2av_resolve_dynamic(sn_task_t *t)
 
 static void sn_a2av_learn(void *ctx) { sn_a2av_resolve_dynamic(ctx); }
 
-/* Every rank publishes its counts where the others read them and receivers
- * copy straight from the senders' registered buffers (zcopy.h): the count
- * check rides on the agreement every zero-copy call has anyway, so there is
- * no exchange round and one copy per byte. Every all-to-all-v task on a
- * communicator with the path takes part (publishes its word), candidate or
- * not, so the sequence stays the same on every rank. */
+/* Every rank publishes its counts where the others read them (zcopy.h):
+ * the count check rides on a shared-memory agreement instead of an
+ * exchange round through the engine. When every send buffer is also
+ * registered, receivers copy straight from the senders' buffers (one copy
+ * per byte); otherwise the data take the message path with the counts
+ * settled here. Every all-to-all-v task on a communicator with the block
+ * takes part (publishes its word), publishing counts or not, so the
+ * sequence stays the same on every rank. */
 static sn_status_t sn_a2av_zc(sn_task_t *t, int alone, sn_status_t *usage_p)
 {
   sn_a2av_t *v = t->v;
@@ -592,28 +596,37 @@ static sn_status_t sn_a2av_zc(sn_task_t *t, int alone, sn_status_t *usage_p)
   /* a rank that sends nothing needs no registered send buffer: no peer reads it */
   int candidate = alone && (in > out ? in : out) >= (size_t)sn_param_int(SN_P_SHM_ZCOPY_MIN);
   if (candidate && in > 0 && !sn_api_zc_buf(c, t->sendbuf, in, &op.sbuf)) candidate = 0;
+  /* with SNCCL_ALLTOALLV_CHECK=0 there is no round to save: only zero-copy publishes */
+  int counts = alone && (v->verify || candidate);
   if (v->form == SN_A2AV_DYNAMIC) {
     op.capacity = (uint64_t)v->capacity * v->es;
     op.learn = sn_a2av_learn;
     op.ctx = t;
-    if (candidate) { /* the table sn_a2av_finish reads, as after the exchange */
+    if (counts) { /* the table sn_a2av_finish reads, as after the exchange */
       v->xsend = malloc((size_t)p * (size_t)(p + 1) * sizeof(uint64_t));
       v->xrecv = op.table = v->xsend;
-      candidate = v->xsend != NULL;
+      counts = v->xsend != NULL;
     }
   }
-  int done = 0, bad = 0;
-  SN_CHECK(sn_zc_alltoallv(c->zc, &op, candidate, &done, &bad));
-  if (!done) {
+  sn_zc_a2av_out_t res;
+  SN_CHECK(sn_zc_alltoallv(c->zc, &op, counts, candidate, &res));
+  if (!res.done && !res.counted) {
     free(v->xsend);
     v->xsend = v->xrecv = NULL;
     return SN_OK;
   }
+  if (res.bad) *usage_p = SN_ERR_INVALID_USAGE;
+  if (v->form != SN_A2AV_DYNAMIC) t->count = (size_t)(res.most / v->es);
+  if (res.counted) {
+    v->verify = 0; /* settled: no exchange */
+    SN_INFO(SN_LOG_COLL, "%s: counts checked in the shared block%s; data on the message path", v->fn,
+            res.bad ? " (some pairs disagreed)" : "");
+    return SN_OK;
+  }
   v->zdone = 1;
   c->op_seq++;
-  if (bad) *usage_p = SN_ERR_INVALID_USAGE;
   SN_INFO(SN_LOG_COLL, "%s: zero-copy over registered buffers (counts checked in place%s%s)", v->fn,
-          in ? "" : "; this rank sends nothing", bad ? "; some pairs disagreed" : "");
+          in ? "" : "; this rank sends nothing", res.bad ? "; some pairs disagreed" : "");
   return SN_OK;
 }
 

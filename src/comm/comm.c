@@ -328,7 +328,8 @@ static sn_status_t sn_comm_zc_setup(sn_comm_t *c)
   sn_zc_config_t zc = {c->rank, c->nranks, c->comm_id, pids, (uint64_t)sn_param_int(SN_P_TIMEOUT_MS) * 1000000ull,
                        &c->abort_flag, c->eng.oversubscribed, (size_t)sn_param_int(SN_P_SHM_ZCOPY_CHUNK),
                        (size_t)sn_param_int(SN_P_SHM_NT_MIN), sn_param_int(SN_P_SHM_ZCOPY_PUSH_MIN),
-                       sn_comm_dd_allgather, sn_comm_zc_dead, c, sn_comm_a2av_nt_min(c)};
+                       sn_comm_dd_allgather, sn_comm_zc_dead, c, sn_comm_a2av_nt_min(c),
+                       sn_param_int(SN_P_TEST_A2AV_LAG_US)};
   if (zc.chunk < 4096) zc.chunk = 4096;
   sn_status_t st = sn_zc_setup(&zc, &c->zc);
   free(pids);

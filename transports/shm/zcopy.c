@@ -55,11 +55,24 @@ typedef struct {
 _Static_assert(sizeof(sn_zc_slot_t) == 128, "a slot is two cache lines: one written before the agreement, one read after");
 
 /* All-to-all-v: rank r's entry for peer j (rows[r * p + j]), in bytes;
- * written only by r, before its word, read by peers until the last barrier. */
+ * written only by r, before its header, read by peers in the same call. */
 typedef struct {
   uint64_t sbytes, soff; /* r sends j sbytes from r's send buffer + soff */
   uint64_t rbytes, pad;  /* r expects rbytes from j (MPI form) */
 } sn_zc_row_t;
+/* All-to-all-v: rank r's header for one call, after its row. A call whose
+ * data take the message path leaves as soon as it has read its peers' rows
+ * (no closing barrier), so rows and headers come in two sets, by the parity
+ * of the call's number: see sn_zc_a2av_guard. */
+typedef struct {
+  _Atomic uint64_t tag; /* seq << 2 | SN_ZC_A2_*, stored last */
+  uint64_t capacity;    /* bytes (receiver-learns form) */
+  uint32_t learn;       /* 1: the receiver-learns form */
+  uint32_t pad0;
+  uint64_t pad[5];
+} sn_zc_a2hdr_t;
+_Static_assert(sizeof(sn_zc_a2hdr_t) == 64, "one header per cache line");
+enum { SN_ZC_A2_COUNTS = 1, SN_ZC_A2_ZCOPY = 2 }; /* row published (this rank waits for the others'); zero-copy capable */
 #define SN_ZC_MAXP 256 /* ranks for which the rows exist (and sn_zc_call_t's arrays) */
 
 typedef struct {
@@ -72,7 +85,8 @@ struct sn_zc {
   sn_zc_config_t cfg;
   int32_t *pids;
   sn_zc_slot_t *slots;
-  sn_zc_row_t *rows; /* after the slots; NULL above SN_ZC_MAXP ranks */
+  sn_zc_row_t *rows;     /* after the slots: two sets of p x p; NULL above SN_ZC_MAXP ranks */
+  sn_zc_a2hdr_t *a2hdr; /* after the rows: two sets of p */
   size_t shm_bytes;
   uint64_t seq, bar, runs;
   sn_zc_map_t *cache; /* nranks x SN_ZC_CACHE */
@@ -135,7 +149,8 @@ sn_status_t sn_zc_setup(const sn_zc_config_t *cfg, sn_zc_t **zc_p)
     zc->cache = calloc((size_t)cfg->nranks * SN_ZC_CACHE, sizeof(*zc->cache));
     zc->next = calloc((size_t)cfg->nranks, sizeof(*zc->next));
     zc->shm_bytes = (size_t)cfg->nranks * sizeof(sn_zc_slot_t);
-    if (cfg->nranks <= SN_ZC_MAXP) zc->shm_bytes += (size_t)cfg->nranks * (size_t)cfg->nranks * sizeof(sn_zc_row_t);
+    if (cfg->nranks <= SN_ZC_MAXP)
+      zc->shm_bytes += 2 * (size_t)cfg->nranks * ((size_t)cfg->nranks * sizeof(sn_zc_row_t) + sizeof(sn_zc_a2hdr_t));
     zc->tmp = aligned_alloc(64, SN_ZC_BLOCK);
     ok = zc->pids && zc->cache && zc->next && zc->tmp;
     if (ok) memcpy(zc->pids, cfg->pids, (size_t)cfg->nranks * sizeof(*zc->pids));
@@ -183,7 +198,10 @@ sn_status_t sn_zc_setup(const sn_zc_config_t *cfg, sn_zc_t **zc_p)
       ok = 0;
     } else {
       zc->slots = m;
-      if (cfg->nranks <= SN_ZC_MAXP) zc->rows = (sn_zc_row_t *)(void *)(zc->slots + cfg->nranks);
+      if (cfg->nranks <= SN_ZC_MAXP) {
+        zc->rows = (sn_zc_row_t *)(void *)(zc->slots + cfg->nranks);
+        zc->a2hdr = (sn_zc_a2hdr_t *)(void *)(zc->rows + 2 * (size_t)cfg->nranks * (size_t)cfg->nranks);
+      }
     }
   }
   SN_CHECK_GOTO(sn_zc_agree(cfg, all, ok, &all_ok), st, out);
@@ -634,29 +652,103 @@ sn_status_t sn_zc_run(sn_zc_t *zc, const sn_zc_op_t *op, int candidate, int *don
 
 /* ---- all-to-all-v ---- */
 
+static sn_zc_row_t *sn_zc_rows_of(const sn_zc_t *zc, uint64_t seq)
+{
+  size_t p = (size_t)zc->cfg.nranks;
+  return zc->rows + (size_t)(seq & 1) * p * p;
+}
+
+static sn_zc_a2hdr_t *sn_zc_hdrs_of(const sn_zc_t *zc, uint64_t seq)
+{
+  return zc->a2hdr + (size_t)(seq & 1) * (size_t)zc->cfg.nranks;
+}
+
+/* Before this rank writes set seq & 1: every peer has started call seq - 1
+ * (its word says so), so it has finished call seq - 2, the last one that
+ * read this set. Usually true on arrival. */
+static sn_status_t sn_zc_a2av_guard(sn_zc_t *zc)
+{
+  const sn_zc_config_t *c = &zc->cfg;
+  sn_backoff_t b;
+  sn_backoff_init(&b, c->oversubscribed, -1, -1);
+  uint64_t last = sn_clock_ns(), live = last;
+  sn_status_t st = SN_OK;
+  for (int r = 0; r < c->nranks;) {
+    if ((atomic_load_explicit(&zc->slots[r].word, memory_order_acquire) >> 1) + 1 >= zc->seq) {
+      r++;
+      sn_backoff_reset(&b);
+      continue;
+    }
+    if (!sn_zc_wait_ok(zc, r, "the previous call (all-to-all-v rows)", &last, &live, &st)) return st;
+    sn_backoff_wait(&b);
+  }
+  return SN_OK;
+}
+
+/* Waits for every peer's header of this call. *bits_p: the SN_ZC_A2_* bits
+ * every rank set (0: some rank did not publish its row: everyone takes the
+ * message path with the count exchange). *other_p: a peer that is a
+ * zero-copy candidate in another collective (a mismatch), or -1. */
+static sn_status_t sn_zc_a2av_decide(sn_zc_t *zc, unsigned mine, unsigned *bits_p, int *other_p)
+{
+  const sn_zc_config_t *c = &zc->cfg;
+  const sn_zc_a2hdr_t *hdr = sn_zc_hdrs_of(zc, zc->seq);
+  sn_backoff_t b;
+  sn_backoff_init(&b, c->oversubscribed, -1, -1);
+  uint64_t last = sn_clock_ns(), live = last;
+  sn_status_t st = SN_OK;
+  *bits_p = mine;
+  *other_p = -1;
+  for (int r = 0; r < c->nranks;) {
+    /* the word first: a peer stores its header before its word */
+    uint64_t w = atomic_load_explicit(&zc->slots[r].word, memory_order_acquire);
+    uint64_t h = atomic_load_explicit(&hdr[r].tag, memory_order_acquire);
+    if ((h >> 2) == zc->seq) {
+      *bits_p &= (unsigned)(h & 3);
+      if (!(*bits_p & SN_ZC_A2_COUNTS)) return SN_OK;
+      r++;
+      sn_backoff_reset(&b);
+      continue;
+    }
+    if ((w >> 1) >= zc->seq) { /* r made this call without publishing a row */
+      if ((w >> 1) == zc->seq && (w & 1) && (mine & SN_ZC_A2_ZCOPY)) *other_p = r;
+      *bits_p = 0;
+      return SN_OK;
+    }
+    if (!sn_zc_wait_ok(zc, r, "the all-to-all-v count agreement", &last, &live, &st)) return st;
+    sn_backoff_wait(&b);
+  }
+  return SN_OK;
+}
+
 /* Every rank's row and capacity, in the layout of sn_zc_a2av_t.table. */
 static void sn_zc_a2av_table(const sn_zc_t *zc, uint64_t *x)
 {
   const int p = zc->cfg.nranks;
+  const sn_zc_row_t *rows = sn_zc_rows_of(zc, zc->seq);
+  const sn_zc_a2hdr_t *hdr = sn_zc_hdrs_of(zc, zc->seq);
   for (int i = 0; i < p; i++) {
-    const sn_zc_row_t *row = zc->rows + (size_t)i * (size_t)p;
+    const sn_zc_row_t *row = rows + (size_t)i * (size_t)p;
     for (int j = 0; j < p; j++) x[(size_t)i * (size_t)(p + 1) + (size_t)j] = row[j].sbytes;
-    x[(size_t)i * (size_t)(p + 1) + (size_t)p] = zc->slots[i].count;
+    x[(size_t)i * (size_t)(p + 1) + (size_t)p] = hdr[i].capacity;
   }
 }
 
 /* The MPI form's count check over both directions of this rank's pairs;
- * want[q]: bytes to copy from q, 0 where the pair disagrees. Both ends of a
- * pair compare the same two numbers, so both drop it. */
-static int sn_zc_a2av_check(const sn_zc_t *zc, const sn_zc_a2av_t *op, uint64_t *want)
+ * want[q]: bytes to copy from q, 0 where the pair disagrees; send_ok[q]: 0
+ * where q expects another count than this rank sends. Both ends of a pair
+ * compare the same two numbers, so both drop it. */
+static int sn_zc_a2av_check(const sn_zc_t *zc, const sn_zc_a2av_t *op, uint64_t *want, uint8_t *send_ok)
 {
   const int p = zc->cfg.nranks, me = zc->cfg.rank;
+  const sn_zc_row_t *rows = sn_zc_rows_of(zc, zc->seq);
   const size_t es = op->es;
   int bad = 0;
   for (int q = 0; q < p; q++) {
-    const sn_zc_row_t *e = &zc->rows[(size_t)q * (size_t)p + (size_t)me]; /* q's entry for this rank */
+    const sn_zc_row_t *e = &rows[(size_t)q * (size_t)p + (size_t)me]; /* q's entry for this rank */
     uint64_t expect = (uint64_t)op->rcount[q] * es, sent = (uint64_t)op->scount[q] * es;
     want[q] = e->sbytes == expect ? expect : 0;
+    send_ok[q] = e->rbytes == sent;
     if (e->sbytes != expect) { /* q -> me */
       SN_WARN("%s : rank %d sends %llu bytes (%llu elements) to rank %d, which expects %zu elements from it; "
               "that pair moves nothing", op->fn, q, (unsigned long long)e->sbytes,
@@ -673,65 +765,109 @@ static int sn_zc_a2av_check(const sn_zc_t *zc, const sn_zc_a2av_t *op, uint64_t 
   return bad;
 }
 
-static const char *sn_zc_a2av_form(const sn_zc_slot_t *s)
+/* The most bytes any rank sends or expects: the size every rank gives the
+ * tuner (the count exchange's totals). */
+static uint64_t sn_zc_a2av_most(const sn_zc_t *zc)
 {
-  if (s->coll != SN_COLL_ALLTOALLV) return sn_coll_name((sn_coll_t)(s->coll % SN_COLL_COUNT));
-  return s->root ? "AlltoAllvDynamic (receiver learns)" : "AlltoAllv (both counts given)";
+  const int p = zc->cfg.nranks;
+  const sn_zc_row_t *rows = sn_zc_rows_of(zc, zc->seq);
+  uint64_t most = 0;
+  for (int i = 0; i < p; i++) {
+    uint64_t out = 0, in = 0;
+    for (int j = 0; j < p; j++) {
+      out += rows[(size_t)i * (size_t)p + (size_t)j].sbytes;
+      in += rows[(size_t)i * (size_t)p + (size_t)j].rbytes;
+    }
+    if (out > most) most = out;
+    if (in > most) most = in;
+  }
+  return most;
 }
 
-sn_status_t sn_zc_alltoallv(sn_zc_t *zc, const sn_zc_a2av_t *op, int candidate, int *done_p, int *bad_p)
+static const char *sn_zc_a2av_form(int learn)
+{
+  return learn ? "AlltoAllvDynamic (receiver learns)" : "AlltoAllv (both counts given)";
+}
+
+sn_status_t sn_zc_alltoallv(sn_zc_t *zc, sn_zc_a2av_t *op, int counts, int candidate, sn_zc_a2av_out_t *out)
 {
   const sn_zc_config_t *c = &zc->cfg;
   const int p = c->nranks, me = c->rank;
   const size_t es = op->es;
-  *done_p = 0;
-  *bad_p = 0;
+  memset(out, 0, sizeof(*out));
   zc->seq++;
   sn_zc_slot_t *mine = &zc->slots[me];
-  if (!zc->rows) candidate = 0;
-  if (candidate) { /* the row first: a peer that sees the word reads it */
-    sn_zc_row_t *row = zc->rows + (size_t)me * (size_t)p;
+  if (!zc->rows) counts = 0;
+  candidate = candidate && counts;
+  if (counts) { /* the row and header first: a peer that sees the tag reads them */
+    SN_CHECK(sn_zc_a2av_guard(zc));
+    sn_zc_row_t *row = sn_zc_rows_of(zc, zc->seq) + (size_t)me * (size_t)p;
     for (int j = 0; j < p; j++) {
       row[j].sbytes = (uint64_t)op->scount[j] * es;
       row[j].soff = (uint64_t)op->sdispl[j] * es;
       row[j].rbytes = op->learn ? 0 : (uint64_t)op->rcount[j] * es;
     }
+    sn_zc_a2hdr_t *h = &sn_zc_hdrs_of(zc, zc->seq)[me];
+    h->capacity = op->learn ? op->capacity : 0;
+    h->learn = op->learn != NULL;
+    atomic_store_explicit(&h->tag, zc->seq << 2 | SN_ZC_A2_COUNTS | (candidate ? SN_ZC_A2_ZCOPY : 0u),
+                          memory_order_release);
   }
-  mine->count = op->learn ? op->capacity : 0;
+  /* the slot, for other collectives' mismatch reports (sn_zc_run) */
+  mine->count = 0;
   mine->coll = (uint32_t)SN_COLL_ALLTOALLV;
   mine->dtype = mine->op = 0;
-  mine->root = op->learn != NULL; /* MPI and count-matrix calls match each other, not receiver-learns ones */
+  mine->root = op->learn != NULL;
   mine->inplace = 0;
   mine->sbuf = op->sbuf;
   memset(&mine->rbuf, 0, sizeof(mine->rbuf));
   mine->rbuf.fd = -1;
   atomic_store_explicit(&mine->word, zc->seq << 1 | (candidate ? 1u : 0u), memory_order_release);
-  if (!candidate) return SN_OK;
-  int all = 0;
-  SN_CHECK(sn_zc_decide(zc, &all));
-  if (!all) {
-    SN_TRACE(SN_LOG_SHM, "zero-copy call #%llu (all-to-all-v): a peer's buffers are not registered; message path",
+  if (!counts) return SN_OK;
+  unsigned bits = 0;
+  int other = -1;
+  SN_CHECK(sn_zc_a2av_decide(zc, SN_ZC_A2_COUNTS | (candidate ? SN_ZC_A2_ZCOPY : 0u), &bits, &other));
+  if (other >= 0) {
+    SN_WARN("rank %d: mismatched calls: this rank is in %s, rank %d in another collective", me,
+            sn_zc_a2av_form(op->learn != NULL), other);
+    return SN_ERR_INVALID_USAGE;
+  }
+  if (!bits) {
+    SN_TRACE(SN_LOG_SHM, "zero-copy call #%llu (all-to-all-v): a peer did not publish its counts; count exchange",
              (unsigned long long)zc->seq);
     return SN_OK;
   }
+  const sn_zc_a2hdr_t *hdr = sn_zc_hdrs_of(zc, zc->seq);
   for (int r = 0; r < p; r++) {
-    const sn_zc_slot_t *s = &zc->slots[r];
-    if (s->coll == mine->coll && s->root == mine->root) continue;
-    SN_WARN("rank %d: mismatched calls: this rank is in %s, rank %d in %s", me, sn_zc_a2av_form(mine), r,
-            sn_zc_a2av_form(s));
+    if ((int)hdr[r].learn == (op->learn != NULL)) continue;
+    SN_WARN("rank %d: mismatched calls: this rank is in %s, rank %d in %s", me, sn_zc_a2av_form(op->learn != NULL),
+            r, sn_zc_a2av_form((int)hdr[r].learn));
     return SN_ERR_INVALID_USAGE;
   }
-  /* the agreement was the first barrier: every row and send buffer is ready */
+  if (c->test_lag_us > 0 && me == p - 1) usleep((useconds_t)c->test_lag_us);
+  /* every row is visible (and, zero-copy, every send buffer ready) */
   uint64_t want[SN_ZC_MAXP], total = 0;
-  const uint8_t *sp[SN_ZC_MAXP];
+  uint8_t send_ok[SN_ZC_MAXP];
   if (op->learn) {
     sn_zc_a2av_table(zc, op->table);
     op->learn(op->ctx);
     for (int q = 0; q < p; q++) want[q] = (uint64_t)op->rcount[q] * es;
   } else {
-    *bad_p = sn_zc_a2av_check(zc, op, want);
+    out->bad = sn_zc_a2av_check(zc, op, want, send_ok);
+    out->most = sn_zc_a2av_most(zc);
   }
+  if (!(bits & SN_ZC_A2_ZCOPY)) { /* the data take the message path, with the counts settled */
+    if (!op->learn)
+      for (int q = 0; q < p; q++) {
+        op->rcount[q] = (size_t)(want[q] / es);
+        if (!send_ok[q]) op->scount[q] = 0;
+      }
+    out->counted = 1;
+    return SN_OK;
+  }
+  const uint8_t *sp[SN_ZC_MAXP];
   sn_status_t st = SN_OK;
+  const sn_zc_row_t *rows = sn_zc_rows_of(zc, zc->seq);
   for (int q = 0; q < p && st == SN_OK; q++) {
     total += want[q];
     sp[q] = q == me ? op->send : NULL;
@@ -745,13 +881,13 @@ sn_status_t sn_zc_alltoallv(sn_zc_t *zc, const sn_zc_a2av_t *op, int candidate, 
   for (int k = 1; k <= p; k++) { /* from rank me+1 on: each source has one reader at a time */
     int q = (me + k) % p;
     if (!want[q]) continue;
-    const uint8_t *s = sp[q] + zc->rows[(size_t)q * (size_t)p + (size_t)me].soff;
+    const uint8_t *s = sp[q] + rows[(size_t)q * (size_t)p + (size_t)me].soff;
     uint8_t *d = (uint8_t *)op->recv + op->rdispl[q] * es;
     if (nt) sn_kernel_copy_nt(d, s, (size_t)want[q]);
     else sn_kernel_copy(d, s, (size_t)want[q]);
   }
   SN_CHECK(sn_zc_barrier(zc)); /* the writers' guard: no send buffer is reused while read */
   zc->runs++;
-  *done_p = 1;
+  out->done = 1;
   return SN_OK;
 }

@@ -84,6 +84,7 @@ typedef struct {
   int (*peer_dead)(void *ctx, int rank);
   void *ctx;
   size_t a2av_nt_min; /* all-to-all-v: streaming stores from this many bytes of output; 0: only by nt_min */
+  long test_lag_us;   /* testing: the highest rank's pause before reading the rows (SNCCL_TEST_A2AV_LAG_US) */
 } sn_zc_config_t;
 
 /* Collective over the communicator's ranks (all on this host). *zc_p is NULL
@@ -131,9 +132,9 @@ typedef struct {
   size_t es;
   const void *send;
   void *recv;
-  sn_zc_buf_t sbuf; /* fd < 0 only when this rank sends nothing */
-  const size_t *scount, *sdispl; /* [p] */
-  size_t *rcount, *rdispl;       /* [p]; learn may rewrite them */
+  sn_zc_buf_t sbuf;        /* fd < 0 only when this rank sends nothing */
+  size_t *scount, *sdispl; /* [p]; a pair that disagrees gets scount 0 (counted) */
+  size_t *rcount, *rdispl; /* [p]; learn, or a pair that disagrees, rewrites them */
   /* Receiver-learns form (NULL: the MPI form, counts checked pairwise).
    * Called once every rank's row is visible, with table[i * (p + 1) + j] =
    * bytes rank i sends rank j and table[i * (p + 1) + p] = rank i's
@@ -145,11 +146,23 @@ typedef struct {
   void *ctx;
 } sn_zc_a2av_t;
 
-/* Like sn_zc_run for one all-to-all-v. *done_p 1: it ran; *bad_p then
- * counts the pairs of this rank whose two ends disagreed (each logged once
- * here, naming both ranks and counts; nothing moved for them; every other
- * pair delivered, and every rank finished the call). */
-sn_status_t sn_zc_alltoallv(sn_zc_t *zc, const sn_zc_a2av_t *op, int candidate, int *done_p, int *bad_p);
+typedef struct {
+  int done;      /* the data moved zero-copy */
+  int counted;   /* the counts were settled here; the data take the message path */
+  int bad;       /* pairs of this rank whose two ends disagreed (each logged once, naming both ranks and counts) */
+  uint64_t most; /* MPI form, done or counted: the most bytes any rank sends or expects */
+} sn_zc_a2av_out_t;
+
+/* One all-to-all-v, with the count check in the shared block instead of an
+ * exchange round. counts: publish this rank's row and wait for the others'
+ * (only a call alone in its group may; every all-to-all-v on the
+ * communicator must call this, publishing or not, so the sequence stays the
+ * same). candidate: also zero-copy capable (send blocks registered). When
+ * every rank published, the counts are settled here for everyone (pairs
+ * that disagree move nothing; rcount/scount rewritten), and the data move
+ * zero-copy if every rank is capable (done), else on the message path
+ * (counted). Neither: the caller runs the count exchange. */
+sn_status_t sn_zc_alltoallv(sn_zc_t *zc, sn_zc_a2av_t *op, int counts, int candidate, sn_zc_a2av_out_t *out);
 
 /* Calls run zero-copy so far (tests and benchmarks read it). */
 uint64_t sn_zc_count(const sn_zc_t *zc);
