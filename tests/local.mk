@@ -281,6 +281,14 @@ tests_bin_zcopy_LDFLAGS = $(SN_TEST_LINKFLAGS)
 TESTS += tests/coll-shm-zcopy.sh tests/alltoallv-zcopy.sh tests/zcopy.sh tests/shm-numa.sh
 EXTRA_DIST += tests/coll-shm-zcopy.sh tests/alltoallv-zcopy.sh tests/zcopy.sh tests/shm-numa.sh
 
+# Point-to-point calls and collectives on separate links (lanes).
+check_PROGRAMS += tests/bin/lanes
+tests_bin_lanes_SOURCES = tests/lanes.c $(SN_TEST_COMMON)
+tests_bin_lanes_LDADD = libnccl.la -lm -lpthread
+tests_bin_lanes_LDFLAGS = $(SN_TEST_LINKFLAGS)
+TESTS += tests/lanes.sh
+EXTRA_DIST += tests/lanes.sh
+
 # Small all-reduces through the shared block (transports/shm/eager.h).
 check_PROGRAMS += tests/bin/eager
 tests_bin_eager_SOURCES = tests/eager.c $(SN_TEST_COMMON)

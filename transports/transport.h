@@ -3,7 +3,12 @@
  * messages over one-directional links; it knows nothing of collectives.
  *
  * A link carries messages in FIFO order: the n-th message posted on the send
- * side lands in the n-th buffer posted on the receive side. post() never
+ * side lands in the n-th buffer posted on the receive side. Each pair of
+ * ranks has one link per direction and lane: collectives on lane 0,
+ * point-to-point calls on lane 1, as NCCL keeps them on separate
+ * connections (a group {all-reduce, send} on one rank against a receive
+ * and then the all-reduce on its peer must complete, not match the
+ * all-reduce's first message with the receive). post() never
  * blocks; progress() moves bytes and reports how many posts have completed
  * so far (a monotonic count). A receive whose message has a different size
  * than posted is an error (receives are bounded, never overrun).
@@ -28,6 +33,7 @@
 
 typedef enum { SN_TP_SHM = 0, SN_TP_SOCKET = 1, SN_TP_COUNT } sn_tp_id_t;
 typedef enum { SN_DIR_SEND = 0, SN_DIR_RECV = 1 } sn_dir_t;
+enum { SN_LANE_COLL = 0, SN_LANE_P2P = 1, SN_LANES = 2 };
 
 /* What a transport may know about its communicator. */
 typedef struct {
@@ -50,8 +56,8 @@ typedef struct sn_transport_ops {
   /* Called once all blobs are known (env->blobs valid). */
   sn_status_t (*comm_setup)(void *ctx);
   void (*comm_fini)(void *ctx);
-  /* Opens one direction of a link to peer; SN_INPROGRESS: call again. */
-  sn_status_t (*connect)(void *ctx, int peer, sn_dir_t dir, sn_conn_t **conn_p);
+  /* Opens one direction of a link to peer on a lane; SN_INPROGRESS: call again. */
+  sn_status_t (*connect)(void *ctx, int peer, int lane, sn_dir_t dir, sn_conn_t **conn_p);
   /* Queues a message (send: from buf; recv: into buf, exactly `bytes`). */
   sn_status_t (*post)(sn_conn_t *c, void *buf, size_t bytes);
   /* Moves bytes; *done_p = posts completed so far on this link. */

@@ -47,8 +47,8 @@ sn_status_t sn_engine_init(sn_engine_t *e, int rank, int nranks, uint64_t comm_i
   e->piece = (size_t)piece & ~(size_t)63; /* a multiple of every element size */
   int64_t to = sn_param_int(SN_P_TIMEOUT_MS);
   e->timeout_ns = (uint64_t)(to > 0 ? to : 300000) * 1000000ull;
-  e->send = calloc((size_t)nranks, sizeof(*e->send));
-  e->recv = calloc((size_t)nranks, sizeof(*e->recv));
+  e->send = calloc(SN_LANES * (size_t)nranks, sizeof(*e->send));
+  e->recv = calloc(SN_LANES * (size_t)nranks, sizeof(*e->recv));
   e->peer_tp = calloc((size_t)nranks, 1);
   e->peer = calloc((size_t)nranks, sizeof(*e->peer));
   if (!e->send || !e->recv || !e->peer_tp || !e->peer) goto oom;
@@ -95,7 +95,10 @@ sn_status_t sn_engine_setup(sn_engine_t *e, const uint8_t *all_blobs, const uint
     int t = peer_tp[r];
     if (!e->tp_ctx[t]) t = SN_TP_SOCKET;
     e->peer_tp[r] = (uint8_t)t;
-    e->send[r].ops = e->recv[r].ops = sn_tp_table[t];
+    for (int lane = 0; lane < SN_LANES; lane++) {
+      size_t i = (size_t)lane * (size_t)e->nranks + (size_t)r;
+      e->send[i].ops = e->recv[i].ops = sn_tp_table[t];
+    }
   }
   return SN_OK;
 }
@@ -109,9 +112,9 @@ void sn_engine_ready(sn_engine_t *e)
 void sn_engine_fini(sn_engine_t *e)
 {
   /* either array may be missing after a failed allocation in init */
-  for (int r = 0; e->send && r < e->nranks; r++)
+  for (int r = 0; e->send && r < SN_LANES * e->nranks; r++)
     if (e->send[r].conn) e->send[r].ops->close(e->send[r].conn);
-  for (int r = 0; e->recv && r < e->nranks; r++) {
+  for (int r = 0; e->recv && r < SN_LANES * e->nranks; r++) {
     if (e->recv[r].conn) e->recv[r].ops->close(e->recv[r].conn);
     free(e->recv[r].slots);
   }
@@ -234,6 +237,13 @@ static int sn_exec_waits_on(const sn_exec_t *x, int r)
   return 0;
 }
 
+/* x's link with peer in one direction, on x's lane. */
+static sn_link_t *sn_link_of(const sn_exec_t *x, int peer, int is_send)
+{
+  size_t i = (size_t)x->lane * (size_t)x->eng->nranks + (size_t)peer;
+  return is_send ? &x->eng->send[i] : &x->eng->recv[i];
+}
+
 /* Whether x waits on peer r over a link that was never connected (a dead
  * peer that had connected left its connection in our listener's queue,
  * which the drain pass accepts). */
@@ -243,8 +253,8 @@ static int sn_exec_waits_unconnected(const sn_exec_t *x, int r)
   for (int i = x->first_open; i < s->nsteps; i++) {
     const sn_step_t *step = &s->steps[i];
     if (step->peer != r || x->st[i].done == x->st[i].npieces) continue;
-    if (step->kind == SN_STEP_SEND && !x->eng->send[r].conn) return 1;
-    if ((step->kind == SN_STEP_RECV || step->kind == SN_STEP_RECV_REDUCE) && !x->eng->recv[r].conn) return 1;
+    if (step->kind == SN_STEP_SEND && !sn_link_of(x, r, 1)->conn) return 1;
+    if ((step->kind == SN_STEP_RECV || step->kind == SN_STEP_RECV_REDUCE) && !sn_link_of(x, r, 0)->conn) return 1;
   }
   return 0;
 }
@@ -328,6 +338,7 @@ sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, co
   x->piece = eng->piece;
   /* collectives are numbered in call order, the same on every rank */
   if (label->algo) x->coll_no = ++eng->colls_issued;
+  x->lane = label->algo ? SN_LANE_COLL : SN_LANE_P2P;
   /* scratch comes from the engine's cache when the exec starts (execs of
    * one engine run one after the other): no allocation and page faults of a
    * large buffer on every call */
@@ -463,7 +474,7 @@ static void sn_exec_report_stall(sn_exec_t *x)
     char d[160];
     if (step->kind == SN_STEP_SEND || step->kind == SN_STEP_RECV || step->kind == SN_STEP_RECV_REDUCE) {
       int is_send = step->kind == SN_STEP_SEND;
-      sn_link_t *l = is_send ? &e->send[step->peer] : &e->recv[step->peer];
+      sn_link_t *l = sn_link_of(x, step->peer, is_send);
       char who[128];
       char list[512], note[1200] = "";
       size_t o = 0;
@@ -548,10 +559,10 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
       continue;
     }
     int is_send = step->kind == SN_STEP_SEND;
-    sn_link_t *l = is_send ? &e->send[step->peer] : &e->recv[step->peer];
+    sn_link_t *l = sn_link_of(x, step->peer, is_send);
     e->active_tp |= 1u << e->peer_tp[step->peer];
     if (!l->conn) {
-      sn_status_t cs = l->ops->connect(e->tp_ctx[e->peer_tp[step->peer]], step->peer,
+      sn_status_t cs = l->ops->connect(e->tp_ctx[e->peer_tp[step->peer]], step->peer, x->lane,
                                         is_send ? SN_DIR_SEND : SN_DIR_RECV, &l->conn);
       if (cs == SN_INPROGRESS) continue;
       if (cs == SN_ERR_REMOTE) return sn_link_failed(x, step->peer, l, is_send, cs);
@@ -688,9 +699,9 @@ static sn_status_t sn_exec_progress(sn_exec_t *x, int *progressed)
  * they can see it. Shared-memory peers learn through pidfds and heartbeats. */
 static void sn_engine_close_net_links(sn_engine_t *e)
 {
-  for (int r = 0; r < e->nranks; r++) {
-    if (e->peer_tp[r] != SN_TP_SOCKET) continue;
-    sn_link_t *ls[2] = {&e->send[r], &e->recv[r]};
+  for (int i = 0; i < SN_LANES * e->nranks; i++) {
+    if (e->peer_tp[i % e->nranks] != SN_TP_SOCKET) continue;
+    sn_link_t *ls[2] = {&e->send[i], &e->recv[i]};
     for (int k = 0; k < 2; k++)
       if (ls[k]->conn) {
         ls[k]->ops->close(ls[k]->conn);
@@ -733,6 +744,17 @@ static uint64_t sn_engine_wire_bytes(sn_engine_t *e)
 #define SN_LIVE_AFTER_NS 20000000ull
 #define SN_LIVE_EVERY_NS 50000000ull
 
+/* Execs of one engine run in order, one lane at a time: a point-to-point
+ * exec does not wait for the collectives before it in its group (NCCL runs
+ * them on separate connections, and the receiving peer may take part in
+ * the collective only after the receive), unless both need the engine's one
+ * scratch buffer. */
+static int sn_exec_blocks(const sn_exec_t *earlier, const sn_exec_t *x)
+{
+  if (earlier->eng != x->eng || earlier->finished) return 0;
+  return earlier->lane == x->lane || (earlier->sched->scratch_bytes && x->sched->scratch_bytes);
+}
+
 sn_status_t sn_engine_run(sn_exec_t **xs, int n)
 {
   sn_backoff_t bo;
@@ -763,7 +785,7 @@ sn_status_t sn_engine_run(sn_exec_t **xs, int n)
       sn_exec_t *x = xs[i];
       if (x->finished) continue;
       int blocked = 0;
-      for (int j = 0; j < i && !blocked; j++) blocked = xs[j]->eng == x->eng && !xs[j]->finished;
+      for (int j = 0; j < i && !blocked; j++) blocked = sn_exec_blocks(xs[j], x);
       if (blocked) continue;
       uint64_t now = sn_clock_ns();
       if (!x->started) {

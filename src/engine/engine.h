@@ -52,7 +52,7 @@ typedef struct sn_engine {
   void *tp_ctx[SN_TP_COUNT];
   uint8_t *blobs[SN_TP_COUNT];  /* nranks * SN_TP_BLOB_BYTES each */
   uint8_t *peer_tp;             /* transport used for each peer */
-  sn_link_t *send, *recv;       /* one per peer */
+  sn_link_t *send, *recv;       /* SN_LANES * nranks: lane * nranks + peer */
   uint64_t pass;
   unsigned active_tp; /* transports that had work in the current round (bits) */
   int oversubscribed; /* more ranks on this host than cores: yield, don't spin */
@@ -116,6 +116,7 @@ typedef struct sn_exec {
   int first_open;
   size_t piece;      /* this operation's piece: <= the engine's (the links' slot size) */
   uint64_t coll_no;  /* this collective's number on the engine (1, 2, ...); 0 for p2p */
+  int lane;          /* SN_LANE_COLL, or SN_LANE_P2P for point-to-point calls */
   int started;
   int finished;
   uint64_t last_progress_ns;

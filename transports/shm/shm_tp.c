@@ -346,7 +346,7 @@ static void sn_shm_wait_cancel(void *vctx)
 
 static size_t sn_shm_hdr_bytes(void) { return (sizeof(sn_shm_hdr_t) + 4095) & ~(size_t)4095; }
 
-static sn_status_t sn_shm_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t **conn_p)
+static sn_status_t sn_shm_connect(void *vctx, int peer, int lane, sn_dir_t dir, sn_conn_t **conn_p)
 {
   sn_shm_ctx_t *ctx = vctx;
   int src = dir == SN_DIR_SEND ? ctx->env.rank : peer;
@@ -363,7 +363,8 @@ static sn_status_t sn_shm_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t 
   c->depth = ctx->env.depth > SN_SHM_MAX_DEPTH ? SN_SHM_MAX_DEPTH : ctx->env.depth;
   c->piece = ctx->env.piece;
   c->map_bytes = sn_shm_hdr_bytes() + (size_t)c->depth * c->piece;
-  snprintf(c->name, sizeof(c->name), "/snccl-%016" PRIx64 "-%d-%d", ctx->env.comm_id, src, dst);
+  snprintf(c->name, sizeof(c->name), "/snccl-%016" PRIx64 "-%d-%d%s", ctx->env.comm_id, src, dst,
+           lane == SN_LANE_P2P ? "-p2p" : "");
   int fd = shm_open(c->name, O_CREAT | O_RDWR, 0600);
   if (fd < 0) {
     SN_WARN("Call to shm_open %s failed: %s", c->name, strerror(errno));

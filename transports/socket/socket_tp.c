@@ -45,7 +45,7 @@
 typedef struct {
   uint32_t magic;
   int32_t src;
-  int32_t idx;
+  int32_t idx; /* lane * nsocks + which of the link's sockets */
   int32_t nsocks;
   uint64_t secret[2];
   uint64_t comm_id;
@@ -57,7 +57,7 @@ typedef struct {
   int nsocks;
   int csum; /* SNCCL_CHECKSUM=crc32c */
   sn_sockaddr_t my_addr;
-  int *pending; /* nranks * nsocks accepted fds waiting for their recv link, -1 */
+  int *pending; /* SN_LANES * nranks * nsocks accepted fds waiting for their recv link, -1 */
   struct sn_conn **conns; /* open links, for wait() */
   int nconns, cap_conns;
   uint64_t tx_bytes, rx_bytes; /* through the sockets so far (wire_bytes) */
@@ -109,7 +109,7 @@ static sn_status_t sn_sock_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, v
   sn_status_t st = sn_socket_pick_addr(&c->my_addr, ifname, sizeof(ifname));
   if (st == SN_OK) st = sn_socket_listen(&c->my_addr, 1024, &c->listen_fd, &c->my_addr);
   if (st == SN_OK) st = sn_socket_set_nonblock(c->listen_fd, 1);
-  c->pending = malloc((size_t)env->nranks * (size_t)c->nsocks * sizeof(int));
+  c->pending = malloc(SN_LANES * (size_t)env->nranks * (size_t)c->nsocks * sizeof(int));
   if (st == SN_OK && !c->pending) st = SN_ERR_SYSTEM;
   if (st != SN_OK) {
     sn_socket_close(&c->listen_fd);
@@ -117,7 +117,7 @@ static sn_status_t sn_sock_comm_init(const sn_tp_env_t *env, uint8_t *my_blob, v
     free(c);
     return st;
   }
-  for (size_t i = 0; i < (size_t)env->nranks * (size_t)c->nsocks; i++) c->pending[i] = -1;
+  for (size_t i = 0; i < SN_LANES * (size_t)env->nranks * (size_t)c->nsocks; i++) c->pending[i] = -1;
   memcpy(my_blob, &c->my_addr, sizeof(c->my_addr));
   my_blob[sizeof(c->my_addr)] = (uint8_t)(c->csum ? 'C' : 'N');
   char s[80];
@@ -146,7 +146,7 @@ static void sn_sock_comm_fini(void *vctx)
 {
   sn_sock_ctx_t *c = vctx;
   if (sn_auth_on()) sn_sock_accept_keyed(c); /* settle what waits, so that refusals are counted */
-  for (size_t i = 0; i < (size_t)c->env.nranks * (size_t)c->nsocks; i++) sn_socket_close(&c->pending[i]);
+  for (size_t i = 0; i < SN_LANES * (size_t)c->env.nranks * (size_t)c->nsocks; i++) sn_socket_close(&c->pending[i]);
   for (int i = 0; i < c->napend; i++) {
     sn_auth_count_refused(); /* never admitted */
     SN_INFO(SN_LOG_NET, "authentication: rank %d refused a connection (incomplete at close)", c->env.rank);
@@ -199,11 +199,18 @@ static sn_status_t sn_sock_wait(void *vctx, uint64_t token, uint64_t timeout_ns)
   return SN_OK;
 }
 
+/* The accepted socket idx (lane * nsocks + socket) of rank src's link to us. */
+static int *sn_sock_pending(sn_sock_ctx_t *ctx, int src, int idx)
+{
+  int lane = idx / ctx->nsocks, i = idx % ctx->nsocks;
+  return &ctx->pending[((size_t)lane * (size_t)ctx->env.nranks + (size_t)src) * (size_t)ctx->nsocks + (size_t)i];
+}
+
 static int sn_sock_hello_ok(const sn_sock_ctx_t *ctx, const sn_sock_hello_t *h)
 {
   return h->magic == SN_SOCK_HELLO_MAGIC && h->secret[0] == ctx->env.secret[0] && h->secret[1] == ctx->env.secret[1] &&
          h->comm_id == ctx->env.comm_id && h->src >= 0 && h->src < ctx->env.nranks && h->idx >= 0 &&
-         h->idx < ctx->nsocks && h->nsocks == ctx->nsocks;
+         h->idx < SN_LANES * ctx->nsocks && h->nsocks == ctx->nsocks;
 }
 
 /* Keyed: accepts without blocking and moves every pending handshake as far
@@ -237,7 +244,7 @@ static void sn_sock_accept_keyed(sn_sock_ctx_t *ctx)
       sn_sock_hello_t h;
       memcpy(&h, a->tail_p, sizeof(h));
       if (sn_sock_hello_ok(ctx, &h) && h.src == a->hi.rank) {
-        int *slot = &ctx->pending[(size_t)h.src * (size_t)ctx->nsocks + (size_t)h.idx];
+        int *slot = sn_sock_pending(ctx, h.src, h.idx);
         sn_socket_close(slot);
         *slot = fd;
         fd = -1;
@@ -284,23 +291,23 @@ static void sn_sock_accept_all(sn_sock_ctx_t *ctx)
 
         h.secret[0] != ctx->env.secret[0] || h.secret[1] != ctx->env.secret[1] ||
         h.comm_id != ctx->env.comm_id || h.src < 0 || h.src >= ctx->env.nranks || h.idx < 0 ||
-        h.idx >= ctx->nsocks || h.nsocks != ctx->nsocks) {
+        h.idx >= SN_LANES * ctx->nsocks || h.nsocks != ctx->nsocks) {
       SN_INFO(SN_LOG_NET, "socket transport: dropped a connection without a valid hello");
       close(fd);
       continue;
     }
-    int *slot = &ctx->pending[(size_t)h.src * (size_t)ctx->nsocks + (size_t)h.idx];
+    int *slot = sn_sock_pending(ctx, h.src, h.idx);
     sn_socket_close(slot);
     *slot = fd;
   }
 }
 
-static sn_status_t sn_sock_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t **conn_p)
+static sn_status_t sn_sock_connect(void *vctx, int peer, int lane, sn_dir_t dir, sn_conn_t **conn_p)
 {
   sn_sock_ctx_t *ctx = vctx;
   if (dir == SN_DIR_RECV) {
     sn_sock_accept_all(ctx);
-    int *fds = &ctx->pending[(size_t)peer * (size_t)ctx->nsocks];
+    int *fds = sn_sock_pending(ctx, peer, lane * ctx->nsocks);
     for (int i = 0; i < ctx->nsocks; i++)
       if (fds[i] < 0) return SN_INPROGRESS;
   }
@@ -316,7 +323,7 @@ static sn_status_t sn_sock_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t
     c->cur[i] = (uint64_t)i;
   }
   if (dir == SN_DIR_RECV) {
-    int *fds = &ctx->pending[(size_t)peer * (size_t)ctx->nsocks];
+    int *fds = sn_sock_pending(ctx, peer, lane * ctx->nsocks);
     for (int i = 0; i < c->nsocks; i++) {
       c->fds[i] = fds[i];
       fds[i] = -1;
@@ -324,7 +331,7 @@ static sn_status_t sn_sock_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t
   } else {
     uint64_t deadline = sn_clock_ns() + (uint64_t)sn_param_int(SN_P_CONNECT_TIMEOUT_MS) * 1000000ull;
     for (int i = 0; i < c->nsocks; i++) {
-      sn_sock_hello_t h = {SN_SOCK_HELLO_MAGIC, ctx->env.rank, i, c->nsocks,
+      sn_sock_hello_t h = {SN_SOCK_HELLO_MAGIC, ctx->env.rank, lane * c->nsocks + i, c->nsocks,
                            {ctx->env.secret[0], ctx->env.secret[1]}, ctx->env.comm_id};
       sn_status_t st = sn_socket_connect_listener(&c->addr, deadline, &c->fds[i]);
       if (st == SN_OK && sn_auth_on()) {
@@ -333,7 +340,7 @@ static sn_status_t sn_sock_connect(void *vctx, int peer, sn_dir_t dir, sn_conn_t
         uint32_t foreign;
         snprintf(peer_s, sizeof(peer_s), "rank %d at %s (socket transport)", peer,
                  sn_socket_addr_str(&c->addr, s, sizeof(s)));
-        st = sn_auth_client(c->fds[i], ctx->env.rank, (uint32_t)i, actx, deadline, peer_s, &foreign, sn_sock_serve,
+        st = sn_auth_client(c->fds[i], ctx->env.rank, (uint32_t)(lane * c->nsocks + i), actx, deadline, peer_s, &foreign, sn_sock_serve,
                             ctx);
       }
       if (st == SN_OK) st = sn_socket_send_all(c->fds[i], &h, sizeof(h), deadline);
