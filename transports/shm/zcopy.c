@@ -294,25 +294,45 @@ static int sn_zc_wait_ok(sn_zc_t *zc, int r, const char *what, uint64_t *last, u
   return 1;
 }
 
-static sn_status_t sn_zc_barrier(sn_zc_t *zc)
+/* What a wait makes of peer r: done with it, everyone done, or not yet. */
+enum { SN_ZC_LOOK_WAIT = 0, SN_ZC_LOOK_NEXT = 1, SN_ZC_LOOK_STOP = 2 };
+
+/* Waits on every peer in turn until look() is done with it (or with all of
+ * them), under the deadline, the abort flag and the peers' liveness. */
+static sn_status_t sn_zc_wait_peers(sn_zc_t *zc, const char *what, int (*look)(sn_zc_t *zc, int r, void *arg),
+                                    void *arg)
 {
   const sn_zc_config_t *c = &zc->cfg;
-  uint64_t want = ++zc->bar;
-  atomic_store_explicit(&zc->slots[c->rank].arrive, want, memory_order_release);
   sn_backoff_t b;
   sn_backoff_init(&b, c->oversubscribed, -1, -1);
   uint64_t last = sn_clock_ns(), live = last;
   sn_status_t st = SN_OK;
   for (int r = 0; r < c->nranks;) {
-    if (atomic_load_explicit(&zc->slots[r].arrive, memory_order_acquire) >= want) {
+    int v = look(zc, r, arg);
+    if (v == SN_ZC_LOOK_STOP) return SN_OK;
+    if (v == SN_ZC_LOOK_NEXT) {
       r++;
       sn_backoff_reset(&b);
       continue;
     }
-    if (!sn_zc_wait_ok(zc, r, "a barrier", &last, &live, &st)) return st;
+    if (!sn_zc_wait_ok(zc, r, what, &last, &live, &st)) return st;
     sn_backoff_wait(&b);
   }
   return SN_OK;
+}
+
+static int sn_zc_look_arrived(sn_zc_t *zc, int r, void *arg)
+{
+  return atomic_load_explicit(&zc->slots[r].arrive, memory_order_acquire) >= *(const uint64_t *)arg
+             ? SN_ZC_LOOK_NEXT
+             : SN_ZC_LOOK_WAIT;
+}
+
+static sn_status_t sn_zc_barrier(sn_zc_t *zc)
+{
+  uint64_t want = ++zc->bar;
+  atomic_store_explicit(&zc->slots[zc->cfg.rank].arrive, want, memory_order_release);
+  return sn_zc_wait_peers(zc, "a barrier", sn_zc_look_arrived, &want);
 }
 
 /* ---- mapping peers' buffers ---- */
@@ -527,30 +547,21 @@ static sn_status_t sn_zc_broadcast(sn_zc_call_t *x)
 
 /* ---- one call ---- */
 
+static int sn_zc_look_word(sn_zc_t *zc, int r, void *arg)
+{
+  uint64_t w = atomic_load_explicit(&zc->slots[r].word, memory_order_acquire);
+  if ((w >> 1) > zc->seq || ((w >> 1) == zc->seq && !(w & 1))) {
+    *(int *)arg = 0; /* r takes the message path: so does everyone */
+    return SN_ZC_LOOK_STOP;
+  }
+  return (w >> 1) == zc->seq ? SN_ZC_LOOK_NEXT : SN_ZC_LOOK_WAIT;
+}
+
 /* Waits for every peer's word for this seq. *all_p: every rank capable. */
 static sn_status_t sn_zc_decide(sn_zc_t *zc, int *all_p)
 {
-  const sn_zc_config_t *c = &zc->cfg;
-  sn_backoff_t b;
-  sn_backoff_init(&b, c->oversubscribed, -1, -1);
-  uint64_t last = sn_clock_ns(), live = last;
-  sn_status_t st = SN_OK;
   *all_p = 1;
-  for (int r = 0; r < c->nranks;) {
-    uint64_t w = atomic_load_explicit(&zc->slots[r].word, memory_order_acquire);
-    if ((w >> 1) > zc->seq || ((w >> 1) == zc->seq && !(w & 1))) {
-      *all_p = 0; /* r takes the message path: so does everyone */
-      return SN_OK;
-    }
-    if ((w >> 1) == zc->seq) {
-      r++;
-      sn_backoff_reset(&b);
-      continue;
-    }
-    if (!sn_zc_wait_ok(zc, r, "the zero-copy agreement", &last, &live, &st)) return st;
-    sn_backoff_wait(&b);
-  }
-  return SN_OK;
+  return sn_zc_wait_peers(zc, "the zero-copy agreement", sn_zc_look_word, all_p);
 }
 
 sn_status_t sn_zc_run(sn_zc_t *zc, const sn_zc_op_t *op, int candidate, int *done_p)
@@ -666,23 +677,38 @@ static sn_zc_a2hdr_t *sn_zc_hdrs_of(const sn_zc_t *zc, uint64_t seq)
 /* Before this rank writes set seq & 1: every peer has started call seq - 1
  * (its word says so), so it has finished call seq - 2, the last one that
  * read this set. Usually true on arrival. */
+static int sn_zc_look_started_prev(sn_zc_t *zc, int r, void *arg)
+{
+  (void)arg;
+  return (atomic_load_explicit(&zc->slots[r].word, memory_order_acquire) >> 1) + 1 >= zc->seq ? SN_ZC_LOOK_NEXT
+                                                                                             : SN_ZC_LOOK_WAIT;
+}
+
 static sn_status_t sn_zc_a2av_guard(sn_zc_t *zc)
 {
-  const sn_zc_config_t *c = &zc->cfg;
-  sn_backoff_t b;
-  sn_backoff_init(&b, c->oversubscribed, -1, -1);
-  uint64_t last = sn_clock_ns(), live = last;
-  sn_status_t st = SN_OK;
-  for (int r = 0; r < c->nranks;) {
-    if ((atomic_load_explicit(&zc->slots[r].word, memory_order_acquire) >> 1) + 1 >= zc->seq) {
-      r++;
-      sn_backoff_reset(&b);
-      continue;
-    }
-    if (!sn_zc_wait_ok(zc, r, "the previous call (all-to-all-v rows)", &last, &live, &st)) return st;
-    sn_backoff_wait(&b);
+  return sn_zc_wait_peers(zc, "the previous call (all-to-all-v rows)", sn_zc_look_started_prev, NULL);
+}
+
+typedef struct {
+  unsigned bits; /* and of every header's SN_ZC_A2_* so far */
+  int other;     /* a peer that is a zero-copy candidate in another collective, or -1 */
+} sn_zc_a2look_t;
+
+static int sn_zc_look_a2hdr(sn_zc_t *zc, int r, void *arg)
+{
+  sn_zc_a2look_t *k = arg;
+  /* the word first: a peer stores its header before its word */
+  uint64_t w = atomic_load_explicit(&zc->slots[r].word, memory_order_acquire);
+  uint64_t h = atomic_load_explicit(&sn_zc_hdrs_of(zc, zc->seq)[r].tag, memory_order_acquire);
+  if ((h >> 2) == zc->seq) {
+    k->bits &= (unsigned)(h & 3);
+    return k->bits & SN_ZC_A2_COUNTS ? SN_ZC_LOOK_NEXT : SN_ZC_LOOK_STOP;
   }
-  return SN_OK;
+  if ((w >> 1) < zc->seq) return SN_ZC_LOOK_WAIT;
+  /* r made this call without publishing a row */
+  if ((w >> 1) == zc->seq && (w & 1) && (k->bits & SN_ZC_A2_ZCOPY)) k->other = r;
+  k->bits = 0;
+  return SN_ZC_LOOK_STOP;
 }
 
 /* Waits for every peer's header of this call. *bits_p: the SN_ZC_A2_* bits
@@ -691,34 +717,11 @@ static sn_status_t sn_zc_a2av_guard(sn_zc_t *zc)
  * zero-copy candidate in another collective (a mismatch), or -1. */
 static sn_status_t sn_zc_a2av_decide(sn_zc_t *zc, unsigned mine, unsigned *bits_p, int *other_p)
 {
-  const sn_zc_config_t *c = &zc->cfg;
-  const sn_zc_a2hdr_t *hdr = sn_zc_hdrs_of(zc, zc->seq);
-  sn_backoff_t b;
-  sn_backoff_init(&b, c->oversubscribed, -1, -1);
-  uint64_t last = sn_clock_ns(), live = last;
-  sn_status_t st = SN_OK;
-  *bits_p = mine;
-  *other_p = -1;
-  for (int r = 0; r < c->nranks;) {
-    /* the word first: a peer stores its header before its word */
-    uint64_t w = atomic_load_explicit(&zc->slots[r].word, memory_order_acquire);
-    uint64_t h = atomic_load_explicit(&hdr[r].tag, memory_order_acquire);
-    if ((h >> 2) == zc->seq) {
-      *bits_p &= (unsigned)(h & 3);
-      if (!(*bits_p & SN_ZC_A2_COUNTS)) return SN_OK;
-      r++;
-      sn_backoff_reset(&b);
-      continue;
-    }
-    if ((w >> 1) >= zc->seq) { /* r made this call without publishing a row */
-      if ((w >> 1) == zc->seq && (w & 1) && (mine & SN_ZC_A2_ZCOPY)) *other_p = r;
-      *bits_p = 0;
-      return SN_OK;
-    }
-    if (!sn_zc_wait_ok(zc, r, "the all-to-all-v count agreement", &last, &live, &st)) return st;
-    sn_backoff_wait(&b);
-  }
-  return SN_OK;
+  sn_zc_a2look_t k = {mine, -1};
+  sn_status_t st = sn_zc_wait_peers(zc, "the all-to-all-v count agreement", sn_zc_look_a2hdr, &k);
+  *bits_p = k.bits;
+  *other_p = k.other;
+  return st;
 }
 
 /* Every rank's row and capacity, in the layout of sn_zc_a2av_t.table. */
@@ -832,7 +835,7 @@ sn_status_t sn_zc_alltoallv(sn_zc_t *zc, sn_zc_a2av_t *op, int counts, int candi
             sn_zc_a2av_form(op->learn != NULL), other);
     return SN_ERR_INVALID_USAGE;
   }
-  if (!bits) {
+  if (!(bits & SN_ZC_A2_COUNTS)) {
     SN_TRACE(SN_LOG_SHM, "zero-copy call #%llu (all-to-all-v): a peer did not publish its counts; count exchange",
              (unsigned long long)zc->seq);
     return SN_OK;
