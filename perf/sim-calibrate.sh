@@ -127,6 +127,11 @@ fi
 
 [ -n "${MEASURE_ONLY:-}" ] && { echo "# measured: $MEAS"; exit 0; }
 [ -x "$FIT" ] || { echo "no $FIT: build first"; exit 1; }
+# the perf tools' -n of the measurement (its header), unless SIM_ITERS says
+# otherwise: every call is simulated as they time it (snccl-sim --perf-iters;
+# SIM_ITERS=0: one call from a common start to the last rank, as before)
+SIM_ITERS=${SIM_ITERS:-$(sed -n 's/^# measured .* -n \([0-9]*\) .*/\1/p' "$MEAS" | head -1)}
+SIM_ITERS=${SIM_ITERS:-$ITERS}
 # 2. fit on the calibration set only
 # STAT=min: fit and compare the fastest round instead of the median
 col=6; [ "${STAT:-median}" = min ] && col=7
@@ -137,14 +142,15 @@ grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "pred" && $c != "" { print $1, $2, $
   echo "# fitted to $(wc -l <"$OUT/cal.txt") measured points (ring and direct all-reduce and all-gather,"
   echo "# 2 and 4 ranks, 64 B..64 MiB, ${STAT:-median} of the interleaved rounds of the perf tools);"
   grep '^# \(measured\|load\|spread\|rounds\|summarised\)' "$MEAS"
-  "$FIT" "$OUT/cal.txt" "$(nproc)"
+  echo "# calls simulated as the perf tools time them: snccl-sim --perf-iters=$SIM_ITERS"
+  "$FIT" "$OUT/cal.txt" "$(nproc)" "$SIM_ITERS"
 } >"$OUT/this-machine.topo" || { echo "fit failed"; exit 1; }
 cat "$OUT/this-machine.topo"
 
 # 3. predict what was not fitted
 sim_us() { # coll algo ranks bytes
   "$SIM" --topo="$OUT/this-machine.topo" --coll="$1" --algo="$2" --ranks="0-$(($3 - 1))" --bytes="$4" --hot=0 \
-    2>/dev/null | awk '$1 ~ /^[0-9]+$/ && NF >= 7 { print $6; exit }'
+    --perf-iters="$SIM_ITERS" 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && NF >= 7 { print $6; exit }'
 }
 printf "\n## prediction set (simulated with %s)\n" "$OUT/this-machine.topo"
 printf "%-14s %-9s %5s %10s %12s %12s %8s\n" coll algo ranks bytes meas_us sim_us error

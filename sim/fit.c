@@ -2,7 +2,11 @@
  * fit.c -- snccl-sim-fit: fits the local fabric's constants to measured
  * calls (perf/sim-calibrate.sh) and prints the topology file.
  *
- *   snccl-sim-fit CAL_FILE CORES
+ *   snccl-sim-fit CAL_FILE CORES [PERF_ITERS]
+ *
+ * PERF_ITERS (0: one call from a common start to the last rank): every
+ * call simulated as the perf tools time it (sn_sim_call_t.perf_iters: N
+ * calls back to back, each rank's time / N averaged over the ranks).
  *
  * CAL_FILE: lines "SET COLL ALGO RANKS BYTES US" (snccl-sim's collective
  * and algorithm names, nccl-tests' size, the measured median time).
@@ -35,7 +39,7 @@ typedef struct {
   double bytes, us;
 } fit_point_t;
 
-static int fit_cores, fit_maxn;
+static int fit_cores, fit_maxn, fit_iters;
 
 static void fit_text(const double *x, char *buf, size_t len)
 {
@@ -75,6 +79,7 @@ static double fit_cost(const double *x, const fit_point_t *pt, int np, int verbo
     c.nranks = p->n;
     c.ranks = ranks;
     c.quantum_ps = 1000;
+    c.perf_iters = fit_iters;
     int per_rank = c.coll == SN_COLL_ALLGATHER || c.coll == SN_COLL_REDUCESCATTER || c.coll == SN_COLL_ALLTOALL;
     size_t elems = (size_t)(p->bytes / 4) ? (size_t)(p->bytes / 4) : 1;
     c.count = per_rank ? (elems / (size_t)p->n ? elems / (size_t)p->n : 1) : elems;
@@ -105,12 +110,14 @@ static int fit_lookup_coll(const char *s, sn_coll_t *c)
 
 int main(int argc, char **argv)
 {
-  if (argc != 3) {
-    fprintf(stderr, "usage: snccl-sim-fit CAL_FILE CORES\n");
+  if (argc != 3 && argc != 4) {
+    fprintf(stderr, "usage: snccl-sim-fit CAL_FILE CORES [PERF_ITERS]\n");
     return 2;
   }
   setenv("NCCL_DEBUG", "WARN", 0);
   fit_cores = atoi(argv[2]);
+  fit_iters = argc > 3 ? atoi(argv[3]) : 0;
+  if (fit_iters < 0) fit_iters = 0;
   FILE *fp = fopen(argv[1], "r");
   if (!fp || fit_cores < 1) {
     fprintf(stderr, "snccl-sim-fit: cannot read %s (or CORES < 1)\n", argv[1]);

@@ -128,6 +128,58 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
   return c;
 }
 
+/* Back-to-back calls (sn_sim_call_t.perf_iters): the schedule `s` of one
+ * call becomes `iters` copies, each gated on the whole of the one before,
+ * as the engine runs consecutive calls on a rank (the call returns when
+ * its own steps are done; its peers may still be in theirs). The gate is a
+ * chain of one-byte local copies, one per step of the previous copy that
+ * no later non-empty step depends on (its sinks: when they are done, all
+ * of it is); the first non-empty steps of the next copy wait for the chain's
+ * end. Messages on a link stay in list order across the copies, as the
+ * transports keep them. The copies cost one 1-byte copy per sink. */
+static sn_status_t sn_sim_repeat(sn_sched_t *s, int iters)
+{
+  int n = s->nsteps;
+  if (iters <= 1 || n == 0) return SN_OK;
+  char *needed = calloc((size_t)n, 1);
+  if (!needed) return SN_ERR_SYSTEM;
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < 2 && s->steps[i].bytes; k++) {
+      int d = k ? s->steps[i].dep2 : s->steps[i].dep;
+      if (d >= 0) needed[d] = 1;
+    }
+  int base = 0; /* the first step of the copy before */
+  for (int it = 1; it < iters && s->error == SN_OK; it++) {
+    int gate = -1;
+    for (int i = 0; i < n; i++) {
+      if (!s->steps[base + i].bytes || needed[i]) continue;
+      s->steps[base + i].flags |= SN_STEP_F_WHOLE; /* the gate waits for all of it */
+      int j = sn_sched_add(s, SN_STEP_COPY, -1, SN_BUF_SCRATCH, 0, SN_BUF_SCRATCH, 0, 1, base + i);
+      if (j >= 0 && gate >= 0) sn_sched_dep2(s, j, gate);
+      if (j >= 0) s->steps[j].flags |= SN_STEP_F_WHOLE;
+      gate = j;
+    }
+    int first = s->nsteps;
+    for (int i = 0; i < n && s->error == SN_OK; i++) {
+      sn_step_t st = s->steps[i]; /* the first copy: its deps are indices within one call */
+      int dep = st.dep >= 0 ? first + st.dep : -1, dep2 = st.dep2 >= 0 ? first + st.dep2 : -1;
+      int live = (st.dep >= 0 && s->steps[st.dep].bytes) || (st.dep2 >= 0 && s->steps[st.dep2].bytes);
+      if (st.bytes && !live) { /* waits on nothing (that has bytes): on the gate */
+        dep = gate;
+        dep2 = -1;
+      }
+      int j = sn_sched_add(s, (sn_step_kind_t)st.kind, st.peer, (sn_buf_id_t)st.src_buf, st.src_off,
+                           (sn_buf_id_t)st.dst_buf, st.dst_off, st.bytes, dep);
+      if (j < 0) break;
+      sn_sched_dep2(s, j, dep2);
+      s->steps[j].flags = st.flags;
+    }
+    base = first;
+  }
+  free(needed);
+  return s->error;
+}
+
 static void sn_sim_free(sn_sim_t *s)
 {
   for (int r = 0; s->r && r < s->n; r++) {
@@ -307,6 +359,11 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   else s.piece = sn_plan_piece(&d, algo, &f->cost);
   res.algo = algo;
   res.tuner_us = sn_plan_estimate(&d, algo, &f->cost);
+  if (call->fold && call->perf_iters > 0) {
+    SN_WARN("snccl-sim: back-to-back calls (perf_iters %d) are not coalesced", call->perf_iters);
+    st = SN_ERR_INVALID_ARG;
+    goto out;
+  }
   if (call->fold) {
     /* builders whose rank r does what rank 0 does with every peer shifted by r */
     int unrooted = d.coll == SN_COLL_ALLREDUCE || d.coll == SN_COLL_ALLGATHER || d.coll == SN_COLL_REDUCESCATTER;
@@ -356,6 +413,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
               sn_status_str(st));
       goto out;
     }
+    if (st == SN_OK && call->perf_iters > 1) st = sn_sim_repeat(&flat, call->perf_iters);
+    if (st != SN_OK) goto oom;
     int ns = flat.nsteps;
     nsteps += (size_t)ns;
     for (int i = 0; i < ns; i++)
@@ -493,8 +552,14 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   for (int l = 0; saved_cap && l < f->nlinks; l++) /* a shared rail carried every period's copy */
     if (f->links[l].kind == SN_SIM_LINK_RAIL_UP || f->links[l].kind == SN_SIM_LINK_RAIL_DOWN)
       f->links[l].bytes *= (double)(n / s.n);
-  for (int r = 0; r < nsim; r++)
-    if (s.r[r].finish_ps > res.time_ps) res.time_ps = s.r[r].finish_ps;
+  if (call->perf_iters > 0) { /* each rank's own elapsed time per call, averaged (perf/common.c) */
+    double sum = 0;
+    for (int r = 0; r < nsim; r++) sum += (double)s.r[r].finish_ps;
+    res.time_ps = (uint64_t)(sum / nsim / call->perf_iters + 0.5);
+  } else {
+    for (int r = 0; r < nsim; r++)
+      if (s.r[r].finish_ps > res.time_ps) res.time_ps = s.r[r].finish_ps;
+  }
   switch (d.coll) {
   case SN_COLL_ALLGATHER:
   case SN_COLL_REDUCESCATTER:

@@ -185,6 +185,12 @@ typedef struct {
                        * All-reduce counts are rounded down to a multiple of p (equal blocks). */
   int critical_path;  /* record what every piece waited for and fill sn_sim_result_t.cp
                        * (costs ~4 records of 24 bytes per message) */
+  int perf_iters;     /* 0: one call, timed from a common start to the last rank done. N >= 1:
+                       * time it as the perf tools do (perf/common.c, -n N, -a 1): every rank
+                       * runs N calls back to back (call k+1 starts when its own call k is
+                       * done, so a rank that finishes early overlaps the next call), and
+                       * time_ps is each rank's finish of the last call / N, averaged over the
+                       * ranks. Not coalesced. */
 } sn_sim_call_t;
 
 /* The critical path: from the last-finishing rank's last piece back to time
