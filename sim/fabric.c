@@ -167,9 +167,11 @@ sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_
         else if (!strcmp(w, "copy_GBps")) h->copy_GBps = v;
         else if (!strcmp(w, "xfer_GBps")) h->xfer_GBps = v;
         else if (!strcmp(w, "stream_GBps")) h->stream_GBps = v;
+        else if (!strcmp(w, "cache_MB")) h->cache_MB = v;
+        else if (!strcmp(w, "mem_GBps")) h->mem_GBps = v;
         else {
           SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer); known: cores, msg_us, "
-                  "copy_GBps, xfer_GBps, stream_GBps, planes", source, line, w);
+                  "copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, planes", source, line, w);
           return SN_ERR_INVALID_ARG;
         }
       }
@@ -191,6 +193,10 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
       f->pool[k] = sn_sim_add_link(f, SN_SIM_LINK_POOL, -1, k, h->cores * red * 1e-3);
   }
   if (h->xfer_GBps > 0 && red > 0) f->pool_w_net = red / h->xfer_GBps;
+  if (h->mem_GBps > 0 && h->cache_MB > 0 && f->cores && red > 0) {
+    f->cache_bytes = h->cache_MB * 1e6;
+    f->mem_w = red / h->mem_GBps;
+  }
   if (h->stream_GBps > 0 && !f->stream) {
     int n = f->nranks;
     if (n > 1024) {

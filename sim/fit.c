@@ -29,9 +29,9 @@
 #include "sim/sim.h"
 #include "util/status.h"
 
-#define FIT_NPAR 7
+#define FIT_NPAR 9
 static const char *const fit_names[FIT_NPAR] = {"shm latency_us", "shm bandwidth_GBps", "msg_us", "reduce_GBps",
-                                               "copy_GBps", "xfer_GBps", "stream_GBps"};
+                                               "copy_GBps", "xfer_GBps", "stream_GBps", "cache_MB", "mem_GBps"};
 
 typedef struct {
   sn_coll_t coll;
@@ -50,8 +50,9 @@ static void fit_text(const double *x, char *buf, size_t len)
            "links intra_host=shm intra_domain=shm inter_domain=tcp\n"
            "reduce_GBps %.4g\n"
            "shape domains=1 hosts_per_domain=1 ranks_per_host=%d\n"
-           "#@sim cores=%d msg_us=%.4g copy_GBps=%.4g xfer_GBps=%.4g stream_GBps=%.4g\n",
-           x[0], x[1], x[3], fit_maxn, fit_cores, x[2], x[4], x[5], x[6]);
+           "#@sim cores=%d msg_us=%.4g copy_GBps=%.4g xfer_GBps=%.4g stream_GBps=%.4g\n"
+           "#@sim cache_MB=%.4g mem_GBps=%.4g\n",
+           x[0], x[1], x[3], fit_maxn, fit_cores, x[2], x[4], x[5], x[6], x[7], x[8]);
 }
 
 /* mean |log(sim/meas)| of the points on constants x; +inf when a call fails */
@@ -155,7 +156,7 @@ int main(int argc, char **argv)
   }
   fit_maxn = 8 > fit_maxn ? 8 : fit_maxn; /* room for the prediction set's rank counts */
   /* start: the tuner's built-in table (sn_cost_default), a copy core moving ~ its link */
-  double x[FIT_NPAR] = {2.0, 14.0, 0.5, 60.0, 55.0, 14.0, 7.0};
+  double x[FIT_NPAR] = {2.0, 14.0, 0.5, 60.0, 55.0, 14.0, 7.0, 32.0, 10.0}; /* cache: this VM's L3 */
   double best = fit_cost(x, pt, np, 0), start = best;
   int evals = 1;
   /* the step schedule again while a pass still improves (a constant that

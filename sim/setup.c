@@ -266,6 +266,48 @@ static int sn_sim_fold_period(const sn_sim_fabric_t *f, int p)
   return 0;
 }
 
+/* Bytes of user buffer rank r of the call reads or writes (its input and
+ * output, NCCL's sizes; a broadcast's non-root input and a reduce's non-root
+ * output are not touched). */
+static double sn_sim_rank_bytes(const sn_op_desc_t *d, int r)
+{
+  double c = (double)d->count * (double)sn_dtype_size(d->dtype), p = d->nranks;
+  switch (d->coll) {
+  case SN_COLL_ALLGATHER: return c + p * c;
+  case SN_COLL_REDUCESCATTER: return p * c + c;
+  case SN_COLL_ALLTOALL: return 2 * p * c;
+  case SN_COLL_BROADCAST: return (r == d->root ? c : 0) + c;
+  case SN_COLL_REDUCE: return c + (r == d->root ? c : 0);
+  default: return 2 * c;
+  }
+}
+
+/* The cache/memory term (sn_sim_fabric_t.cache_bytes): the largest working
+ * set of a host (its ranks' buffers and scratch) gives the share m of the
+ * bytes that miss; every core byte then costs e = m x mem_w reduce units
+ * more. Done by scaling: the cores' capacity by 1 / (1 + e), the copy and
+ * transfer weights to (w + e) / (1 + e), so a reduced, copied or moved byte
+ * takes (w + e) / capacity. Returns e (0: nothing changed). */
+static double sn_sim_cache_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d)
+{
+  if (!(f->cache_bytes > 0) || !(f->mem_w > 0)) return 0;
+  double *w = calloc((size_t)f->topo.nhosts + 1, sizeof(double)), most = 0;
+  if (!w) return 0;
+  for (int r = 0; r < s->n; r++) {
+    int h = f->topo.ranks[s->r[r].frank].host;
+    w[h] += sn_sim_rank_bytes(d, r) + (double)s->r[r].cs.scratch_bytes;
+    if (w[h] > most) most = w[h];
+  }
+  free(w);
+  if (most <= f->cache_bytes) return 0;
+  double e = (1 - f->cache_bytes / most) * f->mem_w;
+  for (int l = 0; l < f->nlinks; l++)
+    if (f->links[l].kind == SN_SIM_LINK_COMPUTE || f->links[l].kind == SN_SIM_LINK_POOL) f->links[l].cap /= 1 + e;
+  f->copy_factor = (f->copy_factor + e) / (1 + e);
+  if (f->pool_w_net > 0) f->pool_w_net = (f->pool_w_net + e) / (1 + e);
+  return e;
+}
+
 static sn_status_t sn_sim_check_call(const sn_sim_fabric_t *f, const sn_sim_call_t *c)
 {
   if (c->nranks < 1 || c->nranks > f->nranks) {
@@ -310,7 +352,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   if (call->depth > 0) s.depth = call->depth > 64 ? 64 : call->depth;
   sn_status_t st = SN_OK;
   sn_sched_t flat; /* the rank being set up */
-  double *saved_cap = NULL; /* coalesced: the capacities before the rails were shared out */
+  double *saved_cap = NULL; /* coalesced: the capacities before the rails were shared out; the cores' */
+  double saved_cf = f->copy_factor, saved_pw = f->pool_w_net; /* before the cache term */
   int flat_live = 0;
   int *view_arrays = NULL;
   char *seen = calloc((size_t)f->nranks, 1);
@@ -546,6 +589,14 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     f->links[l].head = -1;
     f->links[l].mark = 0;
   }
+  if (f->cache_bytes > 0 && !saved_cap) { /* the cores' capacities and weights, restored at the end */
+    saved_cap = malloc((size_t)f->nlinks * sizeof(double) + 1);
+    if (!saved_cap) goto oom;
+    for (int l = 0; l < f->nlinks; l++) saved_cap[l] = f->links[l].cap;
+    saved_cf = f->copy_factor;
+    saved_pw = f->pool_w_net;
+    sn_sim_cache_scale(f, &s, &d);
+  }
   st = sn_sim_loop(&s);
   if (st != SN_OK) goto out;
   sn_sim_cp_walk(&s);
@@ -603,6 +654,8 @@ oom:
 out:
   if (flat_live) sn_sched_free(&flat);
   for (int l = 0; saved_cap && l < f->nlinks; l++) f->links[l].cap = saved_cap[l];
+  f->copy_factor = saved_cf;
+  f->pool_w_net = saved_pw;
   free(saved_cap);
   free(view_arrays);
   free(seen);

@@ -87,6 +87,14 @@ typedef struct {
   double pool_w_net;     /* pool units per byte moved between two ranks of a host (0: not on the pool) */
   int *stream;           /* [nranks][nranks] link of one pair's stream (stream_GBps), -1 when none;
                           * NULL without stream_GBps */
+  /* Cache and memory (cache_MB, mem_GBps; with a pool only): a call whose
+   * buffers on a host (every rank's input, output and scratch) exceed the
+   * cache misses on a share m = 1 - cache / working set of the bytes its
+   * cores touch, and every byte a core copies, reduces or moves between
+   * ranks (two user-buffer streams: read one, write one) costs m / mem_GBps
+   * more core time (sim/setup.c scales the core resources per call). */
+  double cache_bytes;    /* 0: no cache/memory term */
+  double mem_w;          /* reduce units per missed byte: reduce_GBps / mem_GBps */
   /* Parallel planes of one class (sn_sim_fabric_set_planes): each rank's
    * port of that class, and its rails, become nplanes links of 1/nplanes of
    * the capacity; pairs of that class use them as `routing` says. */
@@ -100,7 +108,7 @@ typedef struct {
 
 /* What the topology file's optional "#@sim KEY=VALUE ..." comment lines set
  * (the topology parser skips them as comments; keys: cores, msg_us,
- * copy_GBps, xfer_GBps, stream_GBps). 0 leaves the default of sn_sim_fabric_build. */
+ * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps). 0 leaves the default of sn_sim_fabric_build. */
 typedef struct {
   char plane_class[32]; /* planes=CLASS:K: the class split into K parallel planes */
   int planes;
@@ -110,6 +118,8 @@ typedef struct {
   double xfer_GBps; /* bytes one core moves between two ranks of a host, both copies */
   double stream_GBps; /* the most one pair of ranks of a host moves (one stream: slot hand-offs),
                        * below the ports' bandwidth_GBps that a rank's streams share */
+  double cache_MB;  /* last-level cache of a host (MB = 1e6 bytes), with mem_GBps */
+  double mem_GBps;  /* what a core moves per second from memory, for the bytes that miss the cache */
 } sn_sim_host_t;
 
 /* Reads the "#@sim" lines of a topology file's text into *h (zeroed first).
