@@ -2,18 +2,21 @@
  * fit.c -- snccl-sim-fit: fits the local fabric's constants to measured
  * calls (perf/sim-calibrate.sh) and prints the topology file.
  *
- *   snccl-sim-fit CAL_FILE CORES [PERF_ITERS]
+ *   snccl-sim-fit [--perf-iters=N] [--pinned] CAL_FILE CORES
  *
- * PERF_ITERS (0: one call from a common start to the last rank): every
- * call simulated as the perf tools time it (sn_sim_call_t.perf_iters: N
- * calls back to back, each rank's time / N averaged over the ranks).
+ * --perf-iters=N: every call simulated as the perf tools time it
+ * (sn_sim_call_t.perf_iters: N calls back to back, each rank's time / N
+ * averaged over the ranks; default: one call from a common start to the
+ * last rank). --pinned: the topology says "#@sim pinned=1" (ranks stay on
+ * their cores: p ranks on c cores get p / ceil(p/c) cores).
  *
  * CAL_FILE: lines "SET COLL ALGO RANKS BYTES US" (snccl-sim's collective
  * and algorithm names, nccl-tests' size, the measured median time).
  * Every call is simulated in-process (sn_sim_run) on the fabric
  * "class shm latency_us=A bandwidth_GBps=BW, reduce_GBps R,
- * #@sim cores=CORES msg_us=M copy_GBps=CP xfer_GBps=X stream_GBps=S", and six
- * constants (BW is not used between ranks of one host once X is given) are chosen to minimise the mean |log(sim/meas)| over the
+ * #@sim cores=CORES msg_us=M copy_GBps=CP xfer_GBps=X stream_GBps=S
+ * cache_MB=C mem_GBps=MEM", and eight constants (BW is not used between
+ * ranks of one host once X is given) are chosen to minimise the mean |log(sim/meas)| over the
  * file's points: coordinate descent in log space (each constant tried x
  * and / a step factor, the step shrinking from 2 to 1.01 when nothing
  * improves; the schedule repeated, at most 4 times, while it helps). Deterministic: the same file gives the same constants.
@@ -39,7 +42,7 @@ typedef struct {
   double bytes, us;
 } fit_point_t;
 
-static int fit_cores, fit_maxn, fit_iters;
+static int fit_cores, fit_maxn, fit_iters, fit_pinned;
 
 static void fit_text(const double *x, char *buf, size_t len)
 {
@@ -51,8 +54,8 @@ static void fit_text(const double *x, char *buf, size_t len)
            "reduce_GBps %.4g\n"
            "shape domains=1 hosts_per_domain=1 ranks_per_host=%d\n"
            "#@sim cores=%d msg_us=%.4g copy_GBps=%.4g xfer_GBps=%.4g stream_GBps=%.4g\n"
-           "#@sim cache_MB=%.4g mem_GBps=%.4g\n",
-           x[0], x[1], x[3], fit_maxn, fit_cores, x[2], x[4], x[5], x[6], x[7], x[8]);
+           "#@sim cache_MB=%.4g mem_GBps=%.4g%s\n",
+           x[0], x[1], x[3], fit_maxn, fit_cores, x[2], x[4], x[5], x[6], x[7], x[8], fit_pinned ? " pinned=1" : "");
 }
 
 /* mean |log(sim/meas)| of the points on constants x; +inf when a call fails */
@@ -111,14 +114,20 @@ static int fit_lookup_coll(const char *s, sn_coll_t *c)
 
 int main(int argc, char **argv)
 {
-  if (argc != 3 && argc != 4) {
-    fprintf(stderr, "usage: snccl-sim-fit CAL_FILE CORES [PERF_ITERS]\n");
+  /* options first: --perf-iters=N, --pinned */
+  while (argc > 1 && !strncmp(argv[1], "--", 2)) {
+    if (!strncmp(argv[1], "--perf-iters=", 13)) fit_iters = atoi(argv[1] + 13) > 0 ? atoi(argv[1] + 13) : 0;
+    else if (!strcmp(argv[1], "--pinned")) fit_pinned = 1;
+    else break;
+    argv++;
+    argc--;
+  }
+  if (argc != 3) {
+    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--pinned] CAL_FILE CORES\n");
     return 2;
   }
   setenv("NCCL_DEBUG", "WARN", 0);
   fit_cores = atoi(argv[2]);
-  fit_iters = argc > 3 ? atoi(argv[3]) : 0;
-  if (fit_iters < 0) fit_iters = 0;
   FILE *fp = fopen(argv[1], "r");
   if (!fp || fit_cores < 1) {
     fprintf(stderr, "snccl-sim-fit: cannot read %s (or CORES < 1)\n", argv[1]);

@@ -290,6 +290,17 @@ static double sn_sim_rank_bytes(const sn_op_desc_t *d, int r)
  * takes (w + e) / capacity. Returns e (0: nothing changed). */
 static double sn_sim_cache_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d)
 {
+  if (f->pinned) { /* p busy ranks on c cores that do not move: p / ceil(p / c) cores' worth */
+    int *cnt = calloc((size_t)f->topo.nhosts + 1, sizeof(int));
+    if (!cnt) return 0;
+    for (int r = 0; r < s->n; r++) cnt[f->topo.ranks[s->r[r].frank].host]++;
+    for (int h = 0; h < f->topo.nhosts; h++)
+      if (f->pool[h] >= 0 && cnt[h] > f->cores) {
+        int per = (cnt[h] + f->cores - 1) / f->cores;
+        f->links[f->pool[h]].cap *= (double)cnt[h] / per / f->cores;
+      }
+    free(cnt);
+  }
   if (!(f->cache_bytes > 0) || !(f->mem_w > 0)) return 0;
   double *w = calloc((size_t)f->topo.nhosts + 1, sizeof(double)), most = 0;
   if (!w) return 0;
@@ -589,7 +600,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     f->links[l].head = -1;
     f->links[l].mark = 0;
   }
-  if (f->cache_bytes > 0 && !saved_cap) { /* the cores' capacities and weights, restored at the end */
+  if ((f->cache_bytes > 0 || f->pinned) && !saved_cap) { /* the cores' capacities and weights, restored at the end */
     saved_cap = malloc((size_t)f->nlinks * sizeof(double) + 1);
     if (!saved_cap) goto oom;
     for (int l = 0; l < f->nlinks; l++) saved_cap[l] = f->links[l].cap;

@@ -83,6 +83,8 @@ typedef struct {
    * two ranks' own compute resources (half of that weight each: the
    * sender's copy in, the receiver's copy out) instead of their ports. */
   int cores;             /* 0: no pool (every rank has a core of its own) */
+  int pinned;            /* ranks stay on their cores (sn_sim_host_t.pinned): a host running p > cores
+                          * ranks of a call gives them p / ceil(p / cores) cores (sim/setup.c) */
   int *pool;             /* [nhosts] the host's pool link, -1 when none */
   double pool_w_net;     /* pool units per byte moved between two ranks of a host (0: not on the pool) */
   int *stream;           /* [nranks][nranks] link of one pair's stream (stream_GBps), -1 when none;
@@ -118,6 +120,10 @@ typedef struct {
   double xfer_GBps; /* bytes one core moves between two ranks of a host, both copies */
   double stream_GBps; /* the most one pair of ranks of a host moves (one stream: slot hand-offs),
                        * below the ports' bandwidth_GBps that a rank's streams share */
+  int pinned;       /* 1: ranks do not move between cores once placed (the scheduler keeps p busy
+                     * ranks on c cores at ceil(p/c) on some): a synchronous call runs at the pace of
+                     * a rank that gets 1/ceil(p/c) of a core, so the host's pool gives the call
+                     * p / ceil(p/c) cores, not c (3 ranks on 2 cores: 1.5) */
   double cache_MB;  /* last-level cache of a host (MB = 1e6 bytes), with mem_GBps */
   double mem_GBps;  /* what a core moves per second from memory, for the bytes that miss the cache */
 } sn_sim_host_t;
