@@ -134,6 +134,8 @@ SIM_ITERS=${SIM_ITERS:-$(sed -n 's/^# measured .* -n \([0-9]*\) .*/\1/p' "$MEAS"
 SIM_ITERS=${SIM_ITERS:-$ITERS}
 # ranks stay on their cores (#@sim pinned=1); PINNED= (empty) leaves it out
 PINNED=${PINNED-1}
+# the per-message cost is core time, shared like the rest (#@sim msg_cores=1); MSG_CORES= leaves it out
+MSG_CORES=${MSG_CORES-1}
 # 2. fit on the calibration set only
 # STAT=min: fit and compare the fastest round instead of the median
 col=6; [ "${STAT:-median}" = min ] && col=7
@@ -149,7 +151,7 @@ grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "pred" && $c != "" { print $1, $2, $
   echo "# 2 and 4 ranks, 64 B..64 MiB, ${STAT:-median} of the interleaved rounds of the perf tools);"
   grep '^# \(measured\|load\|spread\|rounds\|summarised\)' "$MEAS"
   echo "# calls simulated as the perf tools time them: snccl-sim --perf-iters=$SIM_ITERS"
-  "$FIT" --perf-iters="$SIM_ITERS" ${PINNED:+--pinned} "$OUT/cal.txt" "$(nproc)"
+  "$FIT" --perf-iters="$SIM_ITERS" ${PINNED:+--pinned} ${MSG_CORES:+--msg-cores} "$OUT/cal.txt" "$(nproc)"
 } >"$OUT/this-machine.topo" || { echo "fit failed"; exit 1; }
 cat "$OUT/this-machine.topo"
 

@@ -2,13 +2,14 @@
  * fit.c -- snccl-sim-fit: fits the local fabric's constants to measured
  * calls (perf/sim-calibrate.sh) and prints the topology file.
  *
- *   snccl-sim-fit [--perf-iters=N] [--pinned] CAL_FILE CORES
+ *   snccl-sim-fit [--perf-iters=N] [--pinned] [--msg-cores] CAL_FILE CORES
  *
  * --perf-iters=N: every call simulated as the perf tools time it
  * (sn_sim_call_t.perf_iters: N calls back to back, each rank's time / N
  * averaged over the ranks; default: one call from a common start to the
  * last rank). --pinned: the topology says "#@sim pinned=1" (ranks stay on
- * their cores: p ranks on c cores get p / ceil(p/c) cores).
+ * their cores: p ranks on c cores get p / ceil(p/c) cores). --msg-cores:
+ * "#@sim msg_cores=1" (the per-message cost is the sender's core time).
  *
  * CAL_FILE: lines "SET COLL ALGO RANKS BYTES US" (snccl-sim's collective
  * and algorithm names, nccl-tests' size, the measured median time).
@@ -42,7 +43,7 @@ typedef struct {
   double bytes, us;
 } fit_point_t;
 
-static int fit_cores, fit_maxn, fit_iters, fit_pinned;
+static int fit_cores, fit_maxn, fit_iters, fit_pinned, fit_msgc;
 
 static void fit_text(const double *x, char *buf, size_t len)
 {
@@ -54,8 +55,8 @@ static void fit_text(const double *x, char *buf, size_t len)
            "reduce_GBps %.4g\n"
            "shape domains=1 hosts_per_domain=1 ranks_per_host=%d\n"
            "#@sim cores=%d msg_us=%.4g copy_GBps=%.4g xfer_GBps=%.4g stream_GBps=%.4g\n"
-           "#@sim cache_MB=%.4g mem_GBps=%.4g%s\n",
-           x[0], x[1], x[3], fit_maxn, fit_cores, x[2], x[4], x[5], x[6], x[7], x[8], fit_pinned ? " pinned=1" : "");
+           "#@sim cache_MB=%.4g mem_GBps=%.4g%s%s\n",
+           x[0], x[1], x[3], fit_maxn, fit_cores, x[2], x[4], x[5], x[6], x[7], x[8], fit_pinned ? " pinned=1" : "", fit_msgc ? " msg_cores=1" : "");
 }
 
 /* mean |log(sim/meas)| of the points on constants x; +inf when a call fails */
@@ -118,12 +119,13 @@ int main(int argc, char **argv)
   while (argc > 1 && !strncmp(argv[1], "--", 2)) {
     if (!strncmp(argv[1], "--perf-iters=", 13)) fit_iters = atoi(argv[1] + 13) > 0 ? atoi(argv[1] + 13) : 0;
     else if (!strcmp(argv[1], "--pinned")) fit_pinned = 1;
+    else if (!strcmp(argv[1], "--msg-cores")) fit_msgc = 1;
     else break;
     argv++;
     argc--;
   }
   if (argc != 3) {
-    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--pinned] CAL_FILE CORES\n");
+    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--pinned] [--msg-cores] CAL_FILE CORES\n");
     return 2;
   }
   setenv("NCCL_DEBUG", "WARN", 0);

@@ -83,6 +83,7 @@ typedef struct {
    * two ranks' own compute resources (half of that weight each: the
    * sender's copy in, the receiver's copy out) instead of their ports. */
   int cores;             /* 0: no pool (every rank has a core of its own) */
+  int msg_cores;         /* the per-message cost is core time (sn_sim_host_t.msg_cores) */
   int pinned;            /* ranks stay on their cores (sn_sim_host_t.pinned): a host running p > cores
                           * ranks of a call gives them p / ceil(p / cores) cores (sim/setup.c) */
   int *pool;             /* [nhosts] the host's pool link, -1 when none */
@@ -120,6 +121,8 @@ typedef struct {
   double xfer_GBps; /* bytes one core moves between two ranks of a host, both copies */
   double stream_GBps; /* the most one pair of ranks of a host moves (one stream: slot hand-offs),
                        * below the ports' bandwidth_GBps that a rank's streams share */
+  int msg_cores;    /* 1: msg_us is the sender's core time: with p ranks of a call on c cores a
+                     * message of a pair on one host costs ceil(p/c) x msg_us pinned, p/c x not */
   int pinned;       /* 1: ranks do not move between cores once placed (the scheduler keeps p busy
                      * ranks on c cores at ceil(p/c) on some): a synchronous call runs at the pace of
                      * a rank that gets 1/ceil(p/c) of a core, so the host's pool gives the call

@@ -34,7 +34,8 @@
  *    tools do (a symmetric call takes the same per call, a chain's root
  *    overlaps the next call), the cache/memory term (a lone reducer whose
  *    working set misses half the cache), ranks pinned to cores (3 ranks
- *    on 2 cores run at half a core).
+ *    on 2 cores run at half a core), the per-message cost as core time
+ *    (twice as long with 2 ranks per core).
  * No timing is asserted (wall times are printed by tools/snccl_sim).
  */
 #include <math.h>
@@ -802,8 +803,29 @@ static void test_host_terms(void)
       sn_sim_fabric_free(&f);
     }
   }
+  /* msg_cores: a ring broadcast 0 -> 1 -> 2 -> 3 on a free network, one
+   * message per hop of msg_us = 1 us: 3 us; as core time with 4 ranks on 2
+   * cores (pinned: 2 per core) each message takes 2 us: 6 us. 2 ranks of
+   * the 4-rank host in the call: a core each, 1 us */
+  {
+    const char *lines[2] = {"#@sim cores=2 copy_GBps=1e9 pinned=1", "#@sim cores=2 copy_GBps=1e9 pinned=1 msg_cores=1"};
+    const double want4[2] = {3, 6};
+    for (int i = 0; i < 2; i++) {
+      pool_fabric(&f, 4, lines[i]);
+      for (int k = 0; k < SN_TOPO_MAX_CLASSES; k++) f.msg_ps[k] = US;
+      sn_sim_call_t c4 = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 4);
+      t = run_time(&f, &c4);
+      CHECK(llabs((long long)t - (long long)(want4[i] * US)) <= 100, "%s: 4-rank chain %.6f us, expected %.0f",
+            lines[i], t / 1e6, want4[i]);
+      sn_sim_call_t c2 = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 2);
+      t = run_time(&f, &c2);
+      CHECK(llabs((long long)t - (long long)US) <= 100, "%s: 2 ranks %.6f us, expected 1", lines[i], t / 1e6);
+      sn_sim_fabric_free(&f);
+    }
+  }
   sn_sim_host_t h;
   CHECK(sn_sim_host_parse("#@sim pinned=2\n", "bad", &h) == SN_ERR_INVALID_ARG, "pinned=2 refused");
+  CHECK(sn_sim_host_parse("#@sim msg_cores=1\n", "ok", &h) == SN_OK && h.msg_cores == 1, "msg_cores read");
   CHECK(sn_sim_host_parse("#@sim cache_MB=32 mem_GBps=40 pinned=1\n", "ok", &h) == SN_OK && h.cache_MB == 32 &&
             h.mem_GBps == 40 && h.pinned == 1,
         "cache_MB, mem_GBps, pinned read");
