@@ -282,41 +282,48 @@ static double sn_sim_rank_bytes(const sn_op_desc_t *d, int r)
   }
 }
 
-/* The cache/memory term (sn_sim_fabric_t.cache_bytes): the largest working
- * set of a host (its ranks' buffers and scratch) gives the share m of the
- * bytes that miss; every core byte then costs e = m x mem_w reduce units
- * more. Done by scaling: the cores' capacity by 1 / (1 + e), the copy and
- * transfer weights to (w + e) / (1 + e), so a reduced, copied or moved byte
- * takes (w + e) / capacity. Returns e (0: nothing changed). */
-static double sn_sim_cache_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d)
+/* The host terms that depend on the call (sim.h: sn_sim_fabric_t.pinned,
+ * cache_bytes), applied to the fabric for one run (sn_sim_run puts the
+ * capacities and weights back):
+ *  - pinned: a host running p > c ranks of the call on c cores that do not
+ *    move gives them p / ceil(p/c) cores (the pool's capacity);
+ *  - cache: the largest working set of a host (its ranks' buffers and
+ *    scratch) gives the share m of the bytes that miss; every core byte
+ *    then costs e = m x mem_w reduce units more. Done by scaling the cores'
+ *    capacity by 1 / (1 + e) and the copy and transfer weights to
+ *    (w + e) / (1 + e), so a reduced, copied or moved byte takes
+ *    (w + e) / capacity.
+ * -1 when memory runs out. */
+static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d)
 {
-  if (f->pinned) { /* p busy ranks on c cores that do not move: p / ceil(p / c) cores' worth */
-    int *cnt = calloc((size_t)f->topo.nhosts + 1, sizeof(int));
-    if (!cnt) return 0;
-    for (int r = 0; r < s->n; r++) cnt[f->topo.ranks[s->r[r].frank].host]++;
-    for (int h = 0; h < f->topo.nhosts; h++)
-      if (f->pool[h] >= 0 && cnt[h] > f->cores) {
-        int per = (cnt[h] + f->cores - 1) / f->cores;
-        f->links[f->pool[h]].cap *= (double)cnt[h] / per / f->cores;
-      }
+  int nh = f->topo.nhosts;
+  double *w = calloc((size_t)nh + 1, sizeof(double)), most = 0;
+  int *cnt = calloc((size_t)nh + 1, sizeof(int));
+  if (!w || !cnt) {
+    free(w);
     free(cnt);
+    return -1;
   }
-  if (!(f->cache_bytes > 0) || !(f->mem_w > 0)) return 0;
-  double *w = calloc((size_t)f->topo.nhosts + 1, sizeof(double)), most = 0;
-  if (!w) return 0;
   for (int r = 0; r < s->n; r++) {
     int h = f->topo.ranks[s->r[r].frank].host;
+    cnt[h]++;
     w[h] += sn_sim_rank_bytes(d, r) + (double)s->r[r].cs.scratch_bytes;
     if (w[h] > most) most = w[h];
   }
+  for (int h = 0; f->pinned && h < nh; h++)
+    if (f->pool[h] >= 0 && cnt[h] > f->cores) {
+      int per = (cnt[h] + f->cores - 1) / f->cores;
+      f->links[f->pool[h]].cap *= (double)cnt[h] / per / f->cores;
+    }
   free(w);
-  if (most <= f->cache_bytes) return 0;
+  free(cnt);
+  if (!(f->cache_bytes > 0) || !(f->mem_w > 0) || most <= f->cache_bytes) return 0;
   double e = (1 - f->cache_bytes / most) * f->mem_w;
   for (int l = 0; l < f->nlinks; l++)
     if (f->links[l].kind == SN_SIM_LINK_COMPUTE || f->links[l].kind == SN_SIM_LINK_POOL) f->links[l].cap /= 1 + e;
   f->copy_factor = (f->copy_factor + e) / (1 + e);
   if (f->pool_w_net > 0) f->pool_w_net = (f->pool_w_net + e) / (1 + e);
-  return e;
+  return 0;
 }
 
 static sn_status_t sn_sim_check_call(const sn_sim_fabric_t *f, const sn_sim_call_t *c)
@@ -613,13 +620,11 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     f->links[l].head = -1;
     f->links[l].mark = 0;
   }
-  if ((f->cache_bytes > 0 || f->pinned) && !saved_cap) { /* the cores' capacities and weights, restored at the end */
+  if ((f->cache_bytes > 0 || f->pinned) && !saved_cap) { /* the cores' capacities, restored at the end */
     saved_cap = malloc((size_t)f->nlinks * sizeof(double) + 1);
     if (!saved_cap) goto oom;
     for (int l = 0; l < f->nlinks; l++) saved_cap[l] = f->links[l].cap;
-    saved_cf = f->copy_factor;
-    saved_pw = f->pool_w_net;
-    sn_sim_cache_scale(f, &s, &d);
+    if (sn_sim_host_scale(f, &s, &d)) goto oom;
   }
   st = sn_sim_loop(&s);
   if (st != SN_OK) goto out;
