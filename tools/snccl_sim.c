@@ -308,9 +308,11 @@ int main(int argc, char **argv)
   if (rc == 0 && hot > 0 && res.time_ps > 0) {
     hot_t *h = malloc((size_t)f.nlinks * sizeof(*h));
     int nh = 0;
+    /* back-to-back calls: the links carried all of them */
+    double span = (double)res.time_ps * (call.perf_iters > 0 ? call.perf_iters : 1);
     for (int l = 0; h && l < f.nlinks; l++) {
       if (f.links[l].bytes <= 0 || f.links[l].cap <= 0) continue;
-      h[nh++] = (hot_t){l, f.links[l].bytes / (f.links[l].cap * (double)res.time_ps)};
+      h[nh++] = (hot_t){l, f.links[l].bytes / (f.links[l].cap * span)};
     }
     if (h) qsort(h, (size_t)nh, sizeof(*h), hot_cmp);
     printf("# busiest links of the last call (utilisation = bytes / (capacity x time)):\n");
@@ -318,7 +320,7 @@ int main(int argc, char **argv)
       char nm[96];
       sn_sim_link_name(&f, h[i].link, nm, sizeof(nm));
       printf("#   %-28s %6.1f %%  %14.0f bytes  busy %6.1f %%\n", nm, 100 * h[i].util, f.links[h[i].link].bytes,
-             100.0 * f.links[h[i].link].busy_ps / (double)res.time_ps);
+             100.0 * f.links[h[i].link].busy_ps / span);
     }
     free(h);
   }
