@@ -14,11 +14,15 @@
 #    Sizes: nccl-tests -b 64 -e 64M -f 4 (out-of-place time, us); each
 #    point's figure is the median of its rounds.
 # 2. Fits the local fabric's constants to the calibration set only
-#    (sim/snccl-sim-fit: shm latency and bandwidth, per-message cost,
-#    reduce, copy and transfer rates of a core; the core count is this
-#    machine's) and writes them as a topology file, OUT_DIR/this-machine.topo.
+#    (sim/snccl-sim-fit: shm latency, per-message cost, reduce, copy and
+#    transfer rates of a core, a pair's stream, the cache size and the
+#    memory rate; the core count is this machine's; the all-reduces small
+#    enough for the eager path are left out) and writes them as a topology
+#    file, OUT_DIR/this-machine.topo, with "#@sim pinned=1 msg_cores=1".
+#    Every call is simulated as the perf tools time it (-n back-to-back
+#    calls, each rank's time averaged: snccl-sim --perf-iters).
 # 3. Simulates every prediction point with that file (snccl-sim --topo,
-#    --ranks=0..n-1, the same algorithm) and prints: call, measured us,
+#    --ranks=0..n-1, the same algorithm, --perf-iters) and prints: call, measured us,
 #    simulated us, error (sim/meas - 1), and the geometric-mean absolute
 #    error exp(mean |log(sim/meas)|) - 1 from 64 KiB up and below 64 KiB
 #    (nominal sizes: at 3 and 6 ranks nccl-tests' 64 KiB is 65,520 and
@@ -28,7 +32,10 @@
 # fastest round, for steps 2 and 3), MEAS=FILE (skip step 1 and
 # use a meas.txt written by an earlier run), RAW=FILE (skip step 1 and
 # summarise the raw.txt of a run cut short), MEASURE_ONLY=1 (step 1 only), MAX_RANKS (8; the 8-rank
-# configurations are left out below it).
+# configurations are left out below it). Model switches (docs/SIMULATION.md,
+# "Run D refit"): SIM_ITERS (the measurement's -n; 0: one call to the last
+# rank, as before), PINNED= and MSG_CORES= (empty: leave the term out),
+# FIT_EAGER=1 (fit the eager-path all-reduces too).
 set -uo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:?usage: perf/sim-calibrate.sh BUILD_DIR [OUT_DIR]}
@@ -127,24 +134,39 @@ fi
 
 [ -n "${MEASURE_ONLY:-}" ] && { echo "# measured: $MEAS"; exit 0; }
 [ -x "$FIT" ] || { echo "no $FIT: build first"; exit 1; }
+# the perf tools' -n of the measurement (its header), unless SIM_ITERS says
+# otherwise: every call is simulated as they time it (snccl-sim --perf-iters;
+# SIM_ITERS=0: one call from a common start to the last rank, as before)
+SIM_ITERS=${SIM_ITERS:-$(sed -n 's/^# measured .* -n \([0-9]*\) .*/\1/p' "$MEAS" | head -1)}
+SIM_ITERS=${SIM_ITERS:-$ITERS}
+# ranks stay on their cores (#@sim pinned=1); PINNED= (empty) leaves it out
+PINNED=${PINNED-1}
+# the per-message cost is core time, shared like the rest (#@sim msg_cores=1); MSG_CORES= leaves it out
+MSG_CORES=${MSG_CORES-1}
 # 2. fit on the calibration set only
 # STAT=min: fit and compare the fastest round instead of the median
 col=6; [ "${STAT:-median}" = min ] && col=7
-grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "cal" && $c != "" { print $1, $2, $3, $4, $5, $c }' >"$OUT/cal.txt"
+# All-reduces of at most SNCCL_SHM_EAGER_MAX bytes (default 4096 at 2 ranks,
+# 16384 above) run through one shared block outside the engine, not the
+# schedules the simulator replays: they are not fitted (FIT_EAGER=1 fits them).
+grep -v '^#' "$MEAS" | awk -v c=$col -v eager="${FIT_EAGER:-0}" \
+  '$1 == "cal" && $c != "" && (eager || $2 != "allreduce" || $5 > ($4 == 2 ? 4096 : 16384)) { print $1, $2, $3, $4, $5, $c }' >"$OUT/cal.txt"
 grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "pred" && $c != "" { print $1, $2, $3, $4, $5, $c }' >"$OUT/pred.txt"
 {
   echo "# this-machine.topo -- written by perf/sim-calibrate.sh $(date -u +%FT%TZ) on $(hostname)"
   echo "# fitted to $(wc -l <"$OUT/cal.txt") measured points (ring and direct all-reduce and all-gather,"
-  echo "# 2 and 4 ranks, 64 B..64 MiB, ${STAT:-median} of the interleaved rounds of the perf tools);"
+  echo "# 2 and 4 ranks, 64 B..64 MiB, ${STAT:-median} of the interleaved rounds of the perf tools;"
+  echo "# $([ "${FIT_EAGER:-0}" = 0 ] && echo "the eager-path all-reduces left out" || echo "the eager-path all-reduces fitted too"));"
   grep '^# \(measured\|load\|spread\|rounds\|summarised\)' "$MEAS"
-  "$FIT" "$OUT/cal.txt" "$(nproc)"
+  echo "# calls simulated as the perf tools time them: snccl-sim --perf-iters=$SIM_ITERS"
+  "$FIT" --perf-iters="$SIM_ITERS" ${PINNED:+--pinned} ${MSG_CORES:+--msg-cores} "$OUT/cal.txt" "$(nproc)"
 } >"$OUT/this-machine.topo" || { echo "fit failed"; exit 1; }
 cat "$OUT/this-machine.topo"
 
 # 3. predict what was not fitted
 sim_us() { # coll algo ranks bytes
   "$SIM" --topo="$OUT/this-machine.topo" --coll="$1" --algo="$2" --ranks="0-$(($3 - 1))" --bytes="$4" --hot=0 \
-    2>/dev/null | awk '$1 ~ /^[0-9]+$/ && NF >= 7 { print $6; exit }'
+    --perf-iters="$SIM_ITERS" 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && NF >= 7 { print $6; exit }'
 }
 printf "\n## prediction set (simulated with %s)\n" "$OUT/this-machine.topo"
 printf "%-14s %-9s %5s %10s %12s %12s %8s\n" coll algo ranks bytes meas_us sim_us error

@@ -163,13 +163,17 @@ sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_
         }
         *eq = 0;
         if (!strcmp(w, "cores") && v == (int)v) h->cores = (int)v;
+        else if (!strcmp(w, "pinned") && v == 1) h->pinned = 1;
+        else if (!strcmp(w, "msg_cores") && v == 1) h->msg_cores = 1;
         else if (!strcmp(w, "msg_us")) h->msg_us = v;
         else if (!strcmp(w, "copy_GBps")) h->copy_GBps = v;
         else if (!strcmp(w, "xfer_GBps")) h->xfer_GBps = v;
         else if (!strcmp(w, "stream_GBps")) h->stream_GBps = v;
+        else if (!strcmp(w, "cache_MB")) h->cache_MB = v;
+        else if (!strcmp(w, "mem_GBps")) h->mem_GBps = v;
         else {
-          SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer); known: cores, msg_us, "
-                  "copy_GBps, xfer_GBps, stream_GBps, planes", source, line, w);
+          SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer, pinned or msg_cores not 1); known: cores, pinned, msg_cores, msg_us, "
+                  "copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, planes", source, line, w);
           return SN_ERR_INVALID_ARG;
         }
       }
@@ -190,7 +194,13 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
     for (int k = 0; k < t->nhosts; k++)
       f->pool[k] = sn_sim_add_link(f, SN_SIM_LINK_POOL, -1, k, h->cores * red * 1e-3);
   }
+  if (h->pinned && f->cores) f->pinned = 1;
+  if (h->msg_cores && f->cores) f->msg_cores = 1;
   if (h->xfer_GBps > 0 && red > 0) f->pool_w_net = red / h->xfer_GBps;
+  if (h->mem_GBps > 0 && h->cache_MB > 0 && f->cores && red > 0) {
+    f->cache_bytes = h->cache_MB * 1e6;
+    f->mem_w = red / h->mem_GBps;
+  }
   if (h->stream_GBps > 0 && !f->stream) {
     int n = f->nranks;
     if (n > 1024) {

@@ -2,14 +2,22 @@
  * fit.c -- snccl-sim-fit: fits the local fabric's constants to measured
  * calls (perf/sim-calibrate.sh) and prints the topology file.
  *
- *   snccl-sim-fit CAL_FILE CORES
+ *   snccl-sim-fit [--perf-iters=N] [--pinned] [--msg-cores] CAL_FILE CORES
+ *
+ * --perf-iters=N: every call simulated as the perf tools time it
+ * (sn_sim_call_t.perf_iters: N calls back to back, each rank's time / N
+ * averaged over the ranks; default: one call from a common start to the
+ * last rank). --pinned: the topology says "#@sim pinned=1" (ranks stay on
+ * their cores: p ranks on c cores get p / ceil(p/c) cores). --msg-cores:
+ * "#@sim msg_cores=1" (the per-message cost is the sender's core time).
  *
  * CAL_FILE: lines "SET COLL ALGO RANKS BYTES US" (snccl-sim's collective
  * and algorithm names, nccl-tests' size, the measured median time).
  * Every call is simulated in-process (sn_sim_run) on the fabric
  * "class shm latency_us=A bandwidth_GBps=BW, reduce_GBps R,
- * #@sim cores=CORES msg_us=M copy_GBps=CP xfer_GBps=X stream_GBps=S", and six
- * constants (BW is not used between ranks of one host once X is given) are chosen to minimise the mean |log(sim/meas)| over the
+ * #@sim cores=CORES msg_us=M copy_GBps=CP xfer_GBps=X stream_GBps=S
+ * cache_MB=C mem_GBps=MEM", and eight constants (BW is not used between
+ * ranks of one host once X is given) are chosen to minimise the mean |log(sim/meas)| over the
  * file's points: coordinate descent in log space (each constant tried x
  * and / a step factor, the step shrinking from 2 to 1.01 when nothing
  * improves; the schedule repeated, at most 4 times, while it helps). Deterministic: the same file gives the same constants.
@@ -25,9 +33,9 @@
 #include "sim/sim.h"
 #include "util/status.h"
 
-#define FIT_NPAR 7
+#define FIT_NPAR 9
 static const char *const fit_names[FIT_NPAR] = {"shm latency_us", "shm bandwidth_GBps", "msg_us", "reduce_GBps",
-                                               "copy_GBps", "xfer_GBps", "stream_GBps"};
+                                               "copy_GBps", "xfer_GBps", "stream_GBps", "cache_MB", "mem_GBps"};
 
 typedef struct {
   sn_coll_t coll;
@@ -35,7 +43,7 @@ typedef struct {
   double bytes, us;
 } fit_point_t;
 
-static int fit_cores, fit_maxn;
+static int fit_cores, fit_maxn, fit_iters, fit_pinned, fit_msgc;
 
 static void fit_text(const double *x, char *buf, size_t len)
 {
@@ -46,8 +54,9 @@ static void fit_text(const double *x, char *buf, size_t len)
            "links intra_host=shm intra_domain=shm inter_domain=tcp\n"
            "reduce_GBps %.4g\n"
            "shape domains=1 hosts_per_domain=1 ranks_per_host=%d\n"
-           "#@sim cores=%d msg_us=%.4g copy_GBps=%.4g xfer_GBps=%.4g stream_GBps=%.4g\n",
-           x[0], x[1], x[3], fit_maxn, fit_cores, x[2], x[4], x[5], x[6]);
+           "#@sim cores=%d msg_us=%.4g copy_GBps=%.4g xfer_GBps=%.4g stream_GBps=%.4g\n"
+           "#@sim cache_MB=%.4g mem_GBps=%.4g%s%s\n",
+           x[0], x[1], x[3], fit_maxn, fit_cores, x[2], x[4], x[5], x[6], x[7], x[8], fit_pinned ? " pinned=1" : "", fit_msgc ? " msg_cores=1" : "");
 }
 
 /* mean |log(sim/meas)| of the points on constants x; +inf when a call fails */
@@ -75,6 +84,7 @@ static double fit_cost(const double *x, const fit_point_t *pt, int np, int verbo
     c.nranks = p->n;
     c.ranks = ranks;
     c.quantum_ps = 1000;
+    c.perf_iters = fit_iters;
     int per_rank = c.coll == SN_COLL_ALLGATHER || c.coll == SN_COLL_REDUCESCATTER || c.coll == SN_COLL_ALLTOALL;
     size_t elems = (size_t)(p->bytes / 4) ? (size_t)(p->bytes / 4) : 1;
     c.count = per_rank ? (elems / (size_t)p->n ? elems / (size_t)p->n : 1) : elems;
@@ -105,8 +115,17 @@ static int fit_lookup_coll(const char *s, sn_coll_t *c)
 
 int main(int argc, char **argv)
 {
+  /* options first: --perf-iters=N, --pinned */
+  while (argc > 1 && !strncmp(argv[1], "--", 2)) {
+    if (!strncmp(argv[1], "--perf-iters=", 13)) fit_iters = atoi(argv[1] + 13) > 0 ? atoi(argv[1] + 13) : 0;
+    else if (!strcmp(argv[1], "--pinned")) fit_pinned = 1;
+    else if (!strcmp(argv[1], "--msg-cores")) fit_msgc = 1;
+    else break;
+    argv++;
+    argc--;
+  }
   if (argc != 3) {
-    fprintf(stderr, "usage: snccl-sim-fit CAL_FILE CORES\n");
+    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--pinned] [--msg-cores] CAL_FILE CORES\n");
     return 2;
   }
   setenv("NCCL_DEBUG", "WARN", 0);
@@ -148,7 +167,7 @@ int main(int argc, char **argv)
   }
   fit_maxn = 8 > fit_maxn ? 8 : fit_maxn; /* room for the prediction set's rank counts */
   /* start: the tuner's built-in table (sn_cost_default), a copy core moving ~ its link */
-  double x[FIT_NPAR] = {2.0, 14.0, 0.5, 60.0, 55.0, 14.0, 7.0};
+  double x[FIT_NPAR] = {2.0, 14.0, 0.5, 60.0, 55.0, 14.0, 7.0, 32.0, 10.0}; /* cache: this VM's L3 */
   double best = fit_cost(x, pt, np, 0), start = best;
   int evals = 1;
   /* the step schedule again while a pass still improves (a constant that

@@ -128,6 +128,58 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
   return c;
 }
 
+/* Back-to-back calls (sn_sim_call_t.perf_iters): the schedule `s` of one
+ * call becomes `iters` copies, each gated on the whole of the one before,
+ * as the engine runs consecutive calls on a rank (the call returns when
+ * its own steps are done; its peers may still be in theirs). The gate is a
+ * chain of one-byte local copies, one per step of the previous copy that
+ * no later non-empty step depends on (its sinks: when they are done, all
+ * of it is); the first non-empty steps of the next copy wait for the chain's
+ * end. Messages on a link stay in list order across the copies, as the
+ * transports keep them. The copies cost one 1-byte copy per sink. */
+static sn_status_t sn_sim_repeat(sn_sched_t *s, int iters)
+{
+  int n = s->nsteps;
+  if (iters <= 1 || n == 0) return SN_OK;
+  char *needed = calloc((size_t)n, 1);
+  if (!needed) return SN_ERR_SYSTEM;
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < 2 && s->steps[i].bytes; k++) {
+      int d = k ? s->steps[i].dep2 : s->steps[i].dep;
+      if (d >= 0) needed[d] = 1;
+    }
+  int base = 0; /* the first step of the copy before */
+  for (int it = 1; it < iters && s->error == SN_OK; it++) {
+    int gate = -1;
+    for (int i = 0; i < n; i++) {
+      if (!s->steps[base + i].bytes || needed[i]) continue;
+      s->steps[base + i].flags |= SN_STEP_F_WHOLE; /* the gate waits for all of it */
+      int j = sn_sched_add(s, SN_STEP_COPY, -1, SN_BUF_SCRATCH, 0, SN_BUF_SCRATCH, 0, 1, base + i);
+      if (j >= 0 && gate >= 0) sn_sched_dep2(s, j, gate);
+      if (j >= 0) s->steps[j].flags |= SN_STEP_F_WHOLE;
+      gate = j;
+    }
+    int first = s->nsteps;
+    for (int i = 0; i < n && s->error == SN_OK; i++) {
+      sn_step_t st = s->steps[i]; /* the first copy: its deps are indices within one call */
+      int dep = st.dep >= 0 ? first + st.dep : -1, dep2 = st.dep2 >= 0 ? first + st.dep2 : -1;
+      int live = (st.dep >= 0 && s->steps[st.dep].bytes) || (st.dep2 >= 0 && s->steps[st.dep2].bytes);
+      if (st.bytes && !live) { /* waits on nothing (that has bytes): on the gate */
+        dep = gate;
+        dep2 = -1;
+      }
+      int j = sn_sched_add(s, (sn_step_kind_t)st.kind, st.peer, (sn_buf_id_t)st.src_buf, st.src_off,
+                           (sn_buf_id_t)st.dst_buf, st.dst_off, st.bytes, dep);
+      if (j < 0) break;
+      sn_sched_dep2(s, j, dep2);
+      s->steps[j].flags = st.flags;
+    }
+    base = first;
+  }
+  free(needed);
+  return s->error;
+}
+
 static void sn_sim_free(sn_sim_t *s)
 {
   for (int r = 0; s->r && r < s->n; r++) {
@@ -214,6 +266,66 @@ static int sn_sim_fold_period(const sn_sim_fabric_t *f, int p)
   return 0;
 }
 
+/* Bytes of user buffer rank r of the call reads or writes (its input and
+ * output, NCCL's sizes; a broadcast's non-root input and a reduce's non-root
+ * output are not touched). */
+static double sn_sim_rank_bytes(const sn_op_desc_t *d, int r)
+{
+  double c = (double)d->count * (double)sn_dtype_size(d->dtype), p = d->nranks;
+  switch (d->coll) {
+  case SN_COLL_ALLGATHER: return c + p * c;
+  case SN_COLL_REDUCESCATTER: return p * c + c;
+  case SN_COLL_ALLTOALL: return 2 * p * c;
+  case SN_COLL_BROADCAST: return (r == d->root ? c : 0) + c;
+  case SN_COLL_REDUCE: return c + (r == d->root ? c : 0);
+  default: return 2 * c;
+  }
+}
+
+/* The host terms that depend on the call (sim.h: sn_sim_fabric_t.pinned,
+ * cache_bytes), applied to the fabric for one run (sn_sim_run puts the
+ * capacities and weights back):
+ *  - pinned: a host running p > c ranks of the call on c cores that do not
+ *    move gives them p / ceil(p/c) cores (the pool's capacity);
+ *  - cache: the largest working set of a host (its ranks' buffers and
+ *    scratch) gives the share m of the bytes that miss; every core byte
+ *    then costs e = m x mem_w reduce units more. Done by scaling the cores'
+ *    capacity by 1 / (1 + e) and the copy and transfer weights to
+ *    (w + e) / (1 + e), so a reduced, copied or moved byte takes
+ *    (w + e) / capacity.
+ * -1 when memory runs out. */
+static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d)
+{
+  int nh = f->topo.nhosts;
+  double *w = calloc((size_t)nh + 1, sizeof(double)), most = 0;
+  int *cnt = calloc((size_t)nh + 1, sizeof(int));
+  if (!w || !cnt) {
+    free(w);
+    free(cnt);
+    return -1;
+  }
+  for (int r = 0; r < s->n; r++) {
+    int h = f->topo.ranks[s->r[r].frank].host;
+    cnt[h]++;
+    w[h] += sn_sim_rank_bytes(d, r) + (double)s->r[r].cs.scratch_bytes;
+    if (w[h] > most) most = w[h];
+  }
+  for (int h = 0; f->pinned && h < nh; h++)
+    if (f->pool[h] >= 0 && cnt[h] > f->cores) {
+      int per = (cnt[h] + f->cores - 1) / f->cores;
+      f->links[f->pool[h]].cap *= (double)cnt[h] / per / f->cores;
+    }
+  free(w);
+  free(cnt);
+  if (!(f->cache_bytes > 0) || !(f->mem_w > 0) || most <= f->cache_bytes) return 0;
+  double e = (1 - f->cache_bytes / most) * f->mem_w;
+  for (int l = 0; l < f->nlinks; l++)
+    if (f->links[l].kind == SN_SIM_LINK_COMPUTE || f->links[l].kind == SN_SIM_LINK_POOL) f->links[l].cap /= 1 + e;
+  f->copy_factor = (f->copy_factor + e) / (1 + e);
+  if (f->pool_w_net > 0) f->pool_w_net = (f->pool_w_net + e) / (1 + e);
+  return 0;
+}
+
 static sn_status_t sn_sim_check_call(const sn_sim_fabric_t *f, const sn_sim_call_t *c)
 {
   if (c->nranks < 1 || c->nranks > f->nranks) {
@@ -258,7 +370,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   if (call->depth > 0) s.depth = call->depth > 64 ? 64 : call->depth;
   sn_status_t st = SN_OK;
   sn_sched_t flat; /* the rank being set up */
-  double *saved_cap = NULL; /* coalesced: the capacities before the rails were shared out */
+  double *saved_cap = NULL; /* coalesced: the capacities before the rails were shared out; the cores' */
+  double saved_cf = f->copy_factor, saved_pw = f->pool_w_net; /* before the cache term */
   int flat_live = 0;
   int *view_arrays = NULL;
   char *seen = calloc((size_t)f->nranks, 1);
@@ -307,6 +420,11 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   else s.piece = sn_plan_piece(&d, algo, &f->cost);
   res.algo = algo;
   res.tuner_us = sn_plan_estimate(&d, algo, &f->cost);
+  if (call->fold && call->perf_iters > 0) {
+    SN_WARN("snccl-sim: back-to-back calls (perf_iters %d) are not coalesced", call->perf_iters);
+    st = SN_ERR_INVALID_ARG;
+    goto out;
+  }
   if (call->fold) {
     /* builders whose rank r does what rank 0 does with every peer shifted by r */
     int unrooted = d.coll == SN_COLL_ALLREDUCE || d.coll == SN_COLL_ALLGATHER || d.coll == SN_COLL_REDUCESCATTER;
@@ -356,6 +474,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
               sn_status_str(st));
       goto out;
     }
+    if (st == SN_OK && call->perf_iters > 1) st = sn_sim_repeat(&flat, call->perf_iters);
+    if (st != SN_OK) goto oom;
     int ns = flat.nsteps;
     nsteps += (size_t)ns;
     for (int i = 0; i < ns; i++)
@@ -447,6 +567,19 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       }
     }
   if (st != SN_OK) goto out;
+  if (f->msg_cores && f->cores) {
+    /* the per-message cost is the sender's core time: p ranks of the call on
+     * c cores, each gets a share of one (1/ceil(p/c) pinned, else c/p) */
+    int *cnt = calloc((size_t)f->topo.nhosts + 1, sizeof(int));
+    if (!cnt) goto oom;
+    for (int r = 0; r < nsim; r++) cnt[f->topo.ranks[s.r[r].frank].host]++;
+    for (int c = 0; c < s.nch; c++) {
+      int h = f->topo.ranks[s.r[s.ch[c].src].frank].host;
+      double k = f->pinned ? (double)((cnt[h] + f->cores - 1) / f->cores) : (double)cnt[h] / f->cores;
+      if (k > 1 && f->topo.ranks[s.r[s.ch[c].dst].frank].host == h) s.ch[c].msg_ps = (uint64_t)(s.ch[c].msg_ps * k + 0.5);
+    }
+    free(cnt);
+  }
   /* the channels' staging slots, and each rank's channels (for the first pass) */
   s.slots = malloc(((size_t)s.nch + 1) * 2 * (size_t)s.depth * sizeof(sn_sim_slot_t));
   if (s.cp_on) s.cp_arr_all = malloc(((size_t)s.nch + 1) * (size_t)s.depth * sizeof(int32_t));
@@ -487,14 +620,26 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     f->links[l].head = -1;
     f->links[l].mark = 0;
   }
+  if ((f->cache_bytes > 0 || f->pinned) && !saved_cap) { /* the cores' capacities, restored at the end */
+    saved_cap = malloc((size_t)f->nlinks * sizeof(double) + 1);
+    if (!saved_cap) goto oom;
+    for (int l = 0; l < f->nlinks; l++) saved_cap[l] = f->links[l].cap;
+    if (sn_sim_host_scale(f, &s, &d)) goto oom;
+  }
   st = sn_sim_loop(&s);
   if (st != SN_OK) goto out;
   sn_sim_cp_walk(&s);
   for (int l = 0; saved_cap && l < f->nlinks; l++) /* a shared rail carried every period's copy */
     if (f->links[l].kind == SN_SIM_LINK_RAIL_UP || f->links[l].kind == SN_SIM_LINK_RAIL_DOWN)
       f->links[l].bytes *= (double)(n / s.n);
-  for (int r = 0; r < nsim; r++)
-    if (s.r[r].finish_ps > res.time_ps) res.time_ps = s.r[r].finish_ps;
+  if (call->perf_iters > 0) { /* each rank's own elapsed time per call, averaged (perf/common.c) */
+    double sum = 0;
+    for (int r = 0; r < nsim; r++) sum += (double)s.r[r].finish_ps;
+    res.time_ps = (uint64_t)(sum / nsim / call->perf_iters + 0.5);
+  } else {
+    for (int r = 0; r < nsim; r++)
+      if (s.r[r].finish_ps > res.time_ps) res.time_ps = s.r[r].finish_ps;
+  }
   switch (d.coll) {
   case SN_COLL_ALLGATHER:
   case SN_COLL_REDUCESCATTER:
@@ -538,6 +683,8 @@ oom:
 out:
   if (flat_live) sn_sched_free(&flat);
   for (int l = 0; saved_cap && l < f->nlinks; l++) f->links[l].cap = saved_cap[l];
+  f->copy_factor = saved_cf;
+  f->pool_w_net = saved_pw;
   free(saved_cap);
   free(view_arrays);
   free(seen);

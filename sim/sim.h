@@ -83,10 +83,21 @@ typedef struct {
    * two ranks' own compute resources (half of that weight each: the
    * sender's copy in, the receiver's copy out) instead of their ports. */
   int cores;             /* 0: no pool (every rank has a core of its own) */
+  int msg_cores;         /* the per-message cost is core time (sn_sim_host_t.msg_cores) */
+  int pinned;            /* ranks stay on their cores (sn_sim_host_t.pinned): a host running p > cores
+                          * ranks of a call gives them p / ceil(p / cores) cores (sim/setup.c) */
   int *pool;             /* [nhosts] the host's pool link, -1 when none */
   double pool_w_net;     /* pool units per byte moved between two ranks of a host (0: not on the pool) */
   int *stream;           /* [nranks][nranks] link of one pair's stream (stream_GBps), -1 when none;
                           * NULL without stream_GBps */
+  /* Cache and memory (cache_MB, mem_GBps; with a pool only): a call whose
+   * buffers on a host (every rank's input, output and scratch) exceed the
+   * cache misses on a share m = 1 - cache / working set of the bytes its
+   * cores touch, and every byte a core copies, reduces or moves between
+   * ranks (two user-buffer streams: read one, write one) costs m / mem_GBps
+   * more core time (sim/setup.c scales the core resources per call). */
+  double cache_bytes;    /* 0: no cache/memory term */
+  double mem_w;          /* reduce units per missed byte: reduce_GBps / mem_GBps */
   /* Parallel planes of one class (sn_sim_fabric_set_planes): each rank's
    * port of that class, and its rails, become nplanes links of 1/nplanes of
    * the capacity; pairs of that class use them as `routing` says. */
@@ -100,7 +111,7 @@ typedef struct {
 
 /* What the topology file's optional "#@sim KEY=VALUE ..." comment lines set
  * (the topology parser skips them as comments; keys: cores, msg_us,
- * copy_GBps, xfer_GBps, stream_GBps). 0 leaves the default of sn_sim_fabric_build. */
+ * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps). 0 leaves the default of sn_sim_fabric_build. */
 typedef struct {
   char plane_class[32]; /* planes=CLASS:K: the class split into K parallel planes */
   int planes;
@@ -110,6 +121,14 @@ typedef struct {
   double xfer_GBps; /* bytes one core moves between two ranks of a host, both copies */
   double stream_GBps; /* the most one pair of ranks of a host moves (one stream: slot hand-offs),
                        * below the ports' bandwidth_GBps that a rank's streams share */
+  int msg_cores;    /* 1: msg_us is the sender's core time: with p ranks of a call on c cores a
+                     * message of a pair on one host costs ceil(p/c) x msg_us pinned, p/c x not */
+  int pinned;       /* 1: ranks do not move between cores once placed (the scheduler keeps p busy
+                     * ranks on c cores at ceil(p/c) on some): a synchronous call runs at the pace of
+                     * a rank that gets 1/ceil(p/c) of a core, so the host's pool gives the call
+                     * p / ceil(p/c) cores, not c (3 ranks on 2 cores: 1.5) */
+  double cache_MB;  /* last-level cache of a host (MB = 1e6 bytes), with mem_GBps */
+  double mem_GBps;  /* what a core moves per second from memory, for the bytes that miss the cache */
 } sn_sim_host_t;
 
 /* Reads the "#@sim" lines of a topology file's text into *h (zeroed first).
@@ -185,6 +204,12 @@ typedef struct {
                        * All-reduce counts are rounded down to a multiple of p (equal blocks). */
   int critical_path;  /* record what every piece waited for and fill sn_sim_result_t.cp
                        * (costs ~4 records of 24 bytes per message) */
+  int perf_iters;     /* 0: one call, timed from a common start to the last rank done. N >= 1:
+                       * time it as the perf tools do (perf/common.c, -n N, -a 1): every rank
+                       * runs N calls back to back (call k+1 starts when its own call k is
+                       * done, so a rank that finishes early overlaps the next call), and
+                       * time_ps is each rank's finish of the last call / N, averaged over the
+                       * ranks. Not coalesced. */
 } sn_sim_call_t;
 
 /* The critical path: from the last-finishing rank's last piece back to time
