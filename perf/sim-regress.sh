@@ -97,8 +97,8 @@ run_all() {
     # shellcheck disable=SC2086
     timeout 600 "$bin" $o >>"$out.out" 2>&1
     echo "# exit $?" >>"$out.out"
-    # data lines end with the wall time: drop that column; WARN lines carry a pid
-    sed -i -E -e '/^[[:space:]]*[0-9]/s/[[:space:]]+[0-9]+\.[0-9]+$//' -e 's/^[^ ]*:[0-9]+:[0-9]+ /PID /' "$out.out"
+    # data lines end with the wall time: drop that column; WARN lines carry a pid and a source line
+    sed -i -E -e '/^[[:space:]]*[0-9]/s/[[:space:]]+[0-9]+\.[0-9]+$//' -e 's/^[^ ]*:[0-9]+:[0-9]+ [a-z_.]+:[0-9]+ /PID /' "$out.out"
   done
   touch "$dir/.complete"
 }
