@@ -143,7 +143,7 @@ static inline int sn_sim_fh_less(const sn_sim_fhent_t *x, const sn_sim_fhent_t *
 static inline void sn_sim_fh_set(sn_sim_t *s, int i, sn_sim_fhent_t e)
 {
   s->fh[i] = e;
-  s->fl[e.id].hpos = i;
+  s->fhpos[e.id] = i;
 }
 
 static void sn_sim_fh_fix(sn_sim_t *s, int i)
@@ -167,17 +167,18 @@ static void sn_sim_fh_fix(sn_sim_t *s, int i)
 static void sn_sim_fh_put(sn_sim_t *s, int id)
 {
   sn_sim_fhent_t e = {s->fl[id].fin_ps, id};
-  if (s->fl[id].hpos >= 0 && s->fh[s->fl[id].hpos].fin == e.fin) return; /* same key: same place */
-  if (s->fl[id].hpos < 0) s->fl[id].hpos = s->nfh++;
-  s->fh[s->fl[id].hpos] = e;
-  sn_sim_fh_fix(s, s->fl[id].hpos);
+  int *pos = &s->fhpos[id];
+  if (*pos >= 0 && s->fh[*pos].fin == e.fin) return; /* same key: same place */
+  if (*pos < 0) *pos = s->nfh++;
+  s->fh[*pos] = e;
+  sn_sim_fh_fix(s, *pos);
 }
 
 static void sn_sim_fh_remove(sn_sim_t *s, int id)
 {
-  int i = s->fl[id].hpos;
+  int i = s->fhpos[id];
   if (i < 0) return;
-  s->fl[id].hpos = -1;
+  s->fhpos[id] = -1;
   sn_sim_fhent_t last = s->fh[--s->nfh];
   if (i == s->nfh) return;
   sn_sim_fh_set(s, i, last);
@@ -204,11 +205,13 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     int *na = nf ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
     if (na) s->cf = na;
     sn_sim_fhent_t *nh = na ? realloc(s->fh, (size_t)nc * sizeof(*nh)) : NULL;
-    if (!nh) {
+    if (nh) s->fh = nh;
+    int *npos = nh ? realloc(s->fhpos, (size_t)nc * sizeof(int)) : NULL;
+    if (!npos) {
       s->error = SN_ERR_SYSTEM;
       return NULL;
     }
-    s->fh = nh;
+    s->fhpos = npos;
     s->capfl = nc;
     for (int i = nc - 1; i >= old; i--) {
       memset(&s->fl[i], 0, sizeof(s->fl[i]));
@@ -225,7 +228,7 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
   f->left = f->size = size;
   f->pw = type == SN_SIM_FLOW_COMPUTE ? 1.0 : s->f->pool_w_net;
   f->t_upd = s->now;
-  f->hpos = -1;
+  s->fhpos[id] = -1;
   f->fin_ps = UINT64_MAX;
   for (int j = 0; j < np; j++) {
     sn_sim_link_t *l = &s->f->links[path[j]];

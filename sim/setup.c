@@ -148,7 +148,10 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->touched);
   free(s->ws.h);
   free(s->ws.pos);
+  free(s->ws.srt);
+  free(s->ws.tmp);
   free(s->fh);
+  free(s->fhpos);
   free(s->gone);
   free(s->born);
   free(s->heap);

@@ -20,7 +20,6 @@ typedef struct {
   uint8_t np, type, frozen;
   int a, b;                /* network: channel; compute: rank, step */
   int next_free;
-  int hpos;                /* in the engine's heap of flow ends, -1 when not there */
   int32_t cp_pred;         /* critical path: what let it start */
   uint64_t t_start;
   uint64_t fin_ps;         /* when it ends at its current rate */
@@ -28,10 +27,13 @@ typedef struct {
 
 /* Growable scratch of sn_sim_share (kept between calls: no allocation per event). */
 typedef struct {
-  void *h;
+  void *h;          /* links whose share changed during the filling: a heap */
   int n, cap;
-  int *pos, cappos; /* [link] place in the heap, -1 when not in it */
+  int *pos, cappos; /* [link] place in the heap, SN_SIM_POS_SORTED: at its first share in srt, -1: neither */
+  void *srt, *tmp;  /* the links at their first share, sorted (most are never re-keyed), and a merge buffer */
+  int nsrt, isrt, capsrt;
 } sn_sim_share_ws_t;
+#define SN_SIM_POS_SORTED (-2)
 
 /* Max-min rates of flows af[] over links al[] (every flow crossing those
  * links must be in af[]; the links' lists say which cross them). */
@@ -202,6 +204,8 @@ typedef struct {
   sn_sim_share_ws_t ws;
   sn_sim_fhent_t *fh; /* flows by end time (then id): an indexed heap, one entry per flow, */
   int nfh;            /* the key kept in the entry (no look into the flow to compare) */
+  int *fhpos;         /* [flow] its place in fh, -1 when not there (apart from the flows: a
+                       * heap move touches no flow) */
   sn_sim_pathrec_t *gone, *born; /* flows ended / started since the last recomputation */
   int ngone, capgone, nborn, capborn;
   int no_match;
