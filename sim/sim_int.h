@@ -116,7 +116,7 @@ typedef struct { /* what every message touches first (one cache line), then the 
   int32_t *cp_done;   /* critical path only: [nsteps] record of each step's latest finished piece */
   int32_t cp_cpu, cp_last; /* the last overhead record; the record that finished the rank */
   uint64_t finish_ps;
-} sn_sim_rank_t;
+} __attribute__((aligned(64))) sn_sim_rank_t;
 
 static inline sn_sim_wstep_t *sn_sim_w(sn_sim_rank_t *R, int i) { return &R->win[i & (R->wcap - 1)]; }
 
@@ -206,6 +206,7 @@ typedef struct {
   int nfh;            /* the key kept in the entry (no look into the flow to compare) */
   int *fhpos;         /* [flow] its place in fh, -1 when not there (apart from the flows: a
                        * heap move touches no flow) */
+  int *ends, nends, capends; /* the flows ending now, in order */
   sn_sim_pathrec_t *gone, *born; /* flows ended / started since the last recomputation */
   int ngone, capgone, nborn, capborn;
   int no_match;

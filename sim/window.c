@@ -26,7 +26,8 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
     if (R->hi - R->lo + 1 > R->wcap) {
       int nc = R->wcap ? R->wcap : 8;
       while (nc < R->hi - R->lo + 1) nc *= 2;
-      sn_sim_wstep_t *nw = malloc((size_t)nc * sizeof(*nw));
+      sn_sim_wstep_t *nw; /* an entry is one cache line */
+      if (posix_memalign((void **)&nw, 64, (size_t)nc * sizeof(*nw))) nw = NULL;
       if (!nw) {
         s->error = SN_ERR_SYSTEM;
         return;
