@@ -702,7 +702,9 @@ static void sn_sim_drain(sn_sim_t *s)
     }
     s->qhead = (s->qhead + 1) % s->qcap;
     s->qlen--;
-    if (step >= s->r[r].lo) sn_sim_w(&s->r[r], step)->flags &= (uint8_t)~SN_SIM_S_QUEUED;
+    uint16_t *qc = &s->r[r].qcnt[step & 7];
+    if (*qc != UINT16_MAX) --*qc;
+    if (step >= s->r[r].lo) sn_sim_w(&s->r[r], step)->queued = 0;
     sn_sim_poke(s, r, step);
     sn_sim_retire(s);
   }

@@ -50,7 +50,7 @@ int sn_sim_plane_paths(const sn_sim_fabric_t *f, int a, int b, int rx, int paths
 
 enum { SN_SIM_EV_START = 0, SN_SIM_EV_ARRIVE };
 enum { SN_SIM_FLOW_NET = 0, SN_SIM_FLOW_COMPUTE };
-enum { SN_SIM_S_RUN = 1, SN_SIM_S_QUEUED = 2 };
+enum { SN_SIM_S_RUN = 1 };
 
 typedef struct {
   int32_t step;
@@ -93,7 +93,8 @@ typedef struct {
   int32_t lnext; /* the next step on its channel when its lane says so at once, -2: look in the runs */
   uint32_t npieces, posted, done, ready;
   int32_t dhead, dtail, dnext[2];
-  uint8_t kind, sflags, flags; /* sflags: the step's SN_STEP_F_*; flags: SN_SIM_S_* */
+  uint8_t kind, sflags, flags; /* sflags: the step's SN_STEP_F_*; flags: SN_SIM_S_RUN */
+  uint8_t queued;              /* in the work queue (a byte of its own: set by a plain store) */
 } sn_sim_wstep_t;
 
 /* A rank keeps state only for its window [lo, hi) of steps: everything
@@ -110,8 +111,13 @@ typedef struct { /* what every message touches first (one cache line), then the 
   int left, frank;
   uint8_t retire;        /* queued for moving lo past completed steps */
   uint64_t cpu_free;
-  int32_t ckey[2], cchan[2]; /* the last channel looked up per side (send, receive): peer, channel */
+  /* queued steps per slot (step & 7) in the work queue: 0 says a step is not
+   * queued without loading its window entry (a cache miss at scale; an
+   * entry's queued mark is written without being read); UINT16_MAX: too
+   * many to count, look at the entry */
+  uint16_t qcnt[8];
   sn_sched_compact_t cs; /* the schedule as runs: the flat one is freed once compacted */
+  int32_t ckey[2], cchan[2]; /* the last channel looked up per side (send, receive): peer, channel */
   uint64_t *t0, *t1; /* trace only: [nsteps] */
   int32_t *cp_done;   /* critical path only: [nsteps] record of each step's latest finished piece */
   int32_t cp_cpu, cp_last; /* the last overhead record; the record that finished the rank */

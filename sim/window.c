@@ -129,9 +129,10 @@ void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
   }
   if (step >= R->hi) sn_sim_window_to(s, rank, step);
   if (s->error != SN_OK) return;
-  uint8_t *fl = &sn_sim_w(R, step)->flags;
-  if (*fl & SN_SIM_S_QUEUED) return;
-  *fl |= SN_SIM_S_QUEUED;
+  uint16_t *qc = &R->qcnt[step & 7];
+  if (*qc && sn_sim_w(R, step)->queued) return;
+  sn_sim_w(R, step)->queued = 1;
+  if (*qc != UINT16_MAX) ++*qc;
   if (s->qlen == s->qcap) {
     size_t nc = s->qcap ? s->qcap * 2 : 1024;
     int *nq = malloc(nc * 2 * sizeof(int));
