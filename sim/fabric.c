@@ -381,10 +381,11 @@ sn_status_t sn_sim_fabric_generate(const char *spec, sn_sim_fabric_t *f, char **
  * Water-filling: the link with the smallest fair share (left capacity /
  * the unfrozen flows' weight: 1 each, except on a host pool where a network
  * flow weighs its CPU units per byte) is the next bottleneck; its unfrozen flows get that share
- * and are taken off their other links, whose shares are updated. An indexed
- * heap of links keyed by share (ties: lower link index; a link's key is
- * moved in place when its share changes, so the heap never holds more than
- * the links) makes it O(flows x path x log links).
+ * and are taken off their other links, whose shares are updated. Links are
+ * taken in (share, link index) order: a sorted array of the first shares,
+ * and an indexed heap for the links whose share changes before they are
+ * taken (a key moved in place: the heap never holds more than the links);
+ * O(flows x path x log links).
  * Shares are non-decreasing in bottleneck order; one within 1e-12 of the
  * previous is given the previous one exactly, so flows equal by symmetry
  * get bit-identical rates. */
@@ -426,7 +427,7 @@ static void sn_sim_hfix(sn_sim_share_ws_t *ws, int i)
 static void sn_sim_hput(sn_sim_share_ws_t *ws, double key, int link)
 {
   int i = ws->pos[link];
-  if (i < 0) i = ws->n++;
+  if (i < 0) i = ws->n++; /* new, or leaving srt: its entry there goes stale */
   ((sn_sim_hent_t *)ws->h)[i] = (sn_sim_hent_t){key, link};
   sn_sim_hfix(ws, i);
 }
@@ -434,12 +435,49 @@ static void sn_sim_hput(sn_sim_share_ws_t *ws, double key, int link)
 static void sn_sim_hdel(sn_sim_share_ws_t *ws, int link)
 {
   int i = ws->pos[link];
-  if (i < 0) return;
   ws->pos[link] = -1;
+  if (i < 0) return; /* in srt (now stale) or nowhere */
   sn_sim_hent_t last = ((sn_sim_hent_t *)ws->h)[--ws->n];
   if (i == ws->n) return;
   sn_sim_hset(ws, i, last);
   sn_sim_hfix(ws, i);
+}
+
+/* Sorts srt by (share, link): a bottom-up merge sort through tmp. */
+static void sn_sim_srt_sort(sn_sim_share_ws_t *ws)
+{
+  sn_sim_hent_t *a = ws->srt, *b = ws->tmp;
+  int n = ws->nsrt;
+  for (int w = 1; w < n; w *= 2) {
+    for (int lo = 0; lo < n; lo += 2 * w) {
+      int mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, i = lo, j = mid, k = lo;
+      while (i < mid && j < hi) b[k++] = sn_sim_hless(&a[j], &a[i]) ? a[j++] : a[i++];
+      while (i < mid) b[k++] = a[i++];
+      while (j < hi) b[k++] = a[j++];
+    }
+    sn_sim_hent_t *t = a;
+    a = b, b = t;
+  }
+  ws->srt = a;
+  ws->tmp = b;
+}
+
+/* The next bottleneck candidate: the least (share, link) of srt's next live
+ * entry and the heap's top, taken out; 0 when both are empty. */
+static int sn_sim_next_link(sn_sim_share_ws_t *ws, sn_sim_hent_t *e_p)
+{
+  const sn_sim_hent_t *srt = ws->srt;
+  while (ws->isrt < ws->nsrt && ws->pos[srt[ws->isrt].link] != SN_SIM_POS_SORTED) ws->isrt++;
+  const sn_sim_hent_t *top = ws->n ? &((sn_sim_hent_t *)ws->h)[0] : NULL;
+  if (ws->isrt < ws->nsrt && (!top || sn_sim_hless(&srt[ws->isrt], top))) {
+    *e_p = srt[ws->isrt++];
+    ws->pos[e_p->link] = -1;
+    return 1;
+  }
+  if (!top) return 0;
+  *e_p = *top;
+  sn_sim_hdel(ws, e_p->link);
+  return 1;
 }
 
 /* What a flow uses of a link per unit of its rate: 1, except for a network
@@ -472,7 +510,16 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
     ws->h = p;
     ws->cap = nal;
   }
-  ws->n = 0;
+  if (nal > ws->capsrt) {
+    void *p = realloc(ws->srt, (size_t)nal * sizeof(sn_sim_hent_t));
+    if (!p) return SN_ERR_SYSTEM;
+    ws->srt = p;
+    p = realloc(ws->tmp, (size_t)nal * sizeof(sn_sim_hent_t));
+    if (!p) return SN_ERR_SYSTEM;
+    ws->tmp = p;
+    ws->capsrt = nal;
+  }
+  ws->n = ws->nsrt = ws->isrt = 0;
   for (int i = 0; i < nal; i++) {
     sn_sim_link_t *l = &links[al[i]];
     l->left = l->cap;
@@ -490,14 +537,21 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
       l->wsum += sn_sim_weight(l, fl);
     }
   }
+  /* The links are taken in (share, link) order, a total order: a sorted
+   * array of the first shares gives the order one heap of every link would,
+   * and only the few links whose share changes before they are taken go
+   * through the heap. */
   for (int i = 0; i < nal; i++) {
     sn_sim_link_t *l = &links[al[i]];
-    if (l->cnt > 0) sn_sim_hput(ws, l->left / l->wsum, al[i]);
+    if (l->cnt > 0) {
+      ((sn_sim_hent_t *)ws->srt)[ws->nsrt++] = (sn_sim_hent_t){l->left / l->wsum, al[i]};
+      ws->pos[al[i]] = SN_SIM_POS_SORTED;
+    }
   }
+  sn_sim_srt_sort(ws);
   double prev = 0;
-  while (ws->n > 0) {
-    sn_sim_hent_t e = ((sn_sim_hent_t *)ws->h)[0];
-    sn_sim_hdel(ws, e.link);
+  sn_sim_hent_t e;
+  while (sn_sim_next_link(ws, &e)) {
     sn_sim_link_t *l = &links[e.link];
     double share = e.key;
     if (share <= prev * (1 + 1e-12)) share = prev;
@@ -551,6 +605,6 @@ sn_status_t sn_sim_maxmin(int nlinks, const double *cap, int nflows, const int *
   st = sn_sim_share(links, al, nlinks, flows, af, nflows, &ws);
   for (int i = 0; st == SN_OK && i < nflows; i++) rate[i] = flows[i].rate;
 out:
-  free(links), free(flows), free(al), free(af), free(ws.h), free(ws.pos);
+  free(links), free(flows), free(al), free(af), free(ws.h), free(ws.pos), free(ws.srt), free(ws.tmp);
   return st;
 }

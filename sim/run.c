@@ -107,29 +107,95 @@ static int sn_sim_ev_next(const sn_sim_t *s, uint64_t *t_p)
   return src;
 }
 
+/* ---- prefetching: a batch's events and flow ends are known in advance ----
+ * At 10,240 ranks the state a message touches (its channel, the ranks at
+ * both ends, their windows, the links) no longer stays in cache between two
+ * messages of a rank, and each access waits for the one before (channel ->
+ * rank -> window). Looking a few events ahead, in stages (the channel first;
+ * a few events later, with the channel in cache, what it points to), lets
+ * the misses overlap. Prefetches change nothing but timing. */
+#define SN_SIM_PF_FAR 8  /* events ahead: the channel or flow */
+#define SN_SIM_PF_NEAR 4 /* events ahead: what it points to */
+#define SN_SIM_PF_WIN 2  /* events ahead: the window entries of the ranks it points to */
+
+static inline void sn_sim_pf(const void *p) { __builtin_prefetch(p, 1, 3); }
+
+static inline void sn_sim_pf_chan_far(const sn_sim_t *s, int c)
+{
+  sn_sim_pf(&s->ch[c]);
+  sn_sim_pf((const char *)&s->ch[c] + 64);
+}
+
+/* With the channel in cache: both ranks, their current window entries, the
+ * slots, the first links of the path. */
+static inline void sn_sim_pf_chan_near(const sn_sim_t *s, int c)
+{
+  const sn_sim_chan_t *C = &s->ch[c];
+  const sn_sim_rank_t *a = &s->r[C->src], *b = &s->r[C->dst];
+  sn_sim_pf(a);
+  sn_sim_pf(b);
+  sn_sim_pf(&C->sq[C->started % (uint32_t)s->depth]);
+  sn_sim_pf(&C->rq[C->arrived % (uint32_t)s->depth]);
+  for (int j = 0; j < C->np; j++) sn_sim_pf(&s->f->links[C->path[j]]);
+}
+
+static inline void sn_sim_pf_step(const sn_sim_rank_t *R, int i)
+{
+  if (i >= R->lo && i < R->hi) sn_sim_pf(&R->win[i & (R->wcap - 1)]);
+}
+
+/* With the ranks and slots in cache: the window entries of the steps the
+ * channel's next start and next arrival belong to. */
+static inline void sn_sim_pf_chan_win(const sn_sim_t *s, int c)
+{
+  const sn_sim_chan_t *C = &s->ch[c];
+  uint32_t depth = (uint32_t)s->depth;
+  if (C->started < C->posted_s) sn_sim_pf_step(&s->r[C->src], C->sq[C->started % depth].step);
+  if (C->done_s < C->started) sn_sim_pf_step(&s->r[C->src], C->sq[C->done_s % depth].step);
+  if (C->arrived < C->r_posted) sn_sim_pf_step(&s->r[C->dst], C->rq[C->arrived % depth].step);
+}
+
 static sn_sim_ev_t sn_sim_fifo_pop(sn_sim_t *s, int k)
 {
   sn_sim_evq_t *q = &s->fifo[k];
   sn_sim_ev_t e = q->e[q->head];
+  if (q->len > SN_SIM_PF_FAR) sn_sim_pf_chan_far(s, q->e[(q->head + SN_SIM_PF_FAR) % q->cap].id);
+  if (q->len > SN_SIM_PF_NEAR) sn_sim_pf_chan_near(s, q->e[(q->head + SN_SIM_PF_NEAR) % q->cap].id);
+  if (q->len > SN_SIM_PF_WIN) sn_sim_pf_chan_win(s, q->e[(q->head + SN_SIM_PF_WIN) % q->cap].id);
   q->head = (q->head + 1) % q->cap;
   q->len--;
   return e;
 }
 
+static inline int sn_sim_ev_less(const sn_sim_ev_t *x, const sn_sim_ev_t *y)
+{
+  return (x->t < y->t) | ((x->t == y->t) & (x->seq < y->seq)); /* no branch: the outcome is a coin toss */
+}
+
+/* (time, sequence) is a total order, so the heap's shape never shows in
+ * the events' order: the top is taken out bottom-up (the hole goes down to
+ * a leaf along the lesser children, one comparison per level, and the last
+ * entry rises from there), half the comparisons of a plain sift-down. */
 static sn_sim_ev_t sn_sim_pop(sn_sim_t *s)
 {
-  sn_sim_ev_t top = s->heap[0], last = s->heap[--s->nheap];
+  sn_sim_ev_t *h = s->heap, top = h[0], last = h[--s->nheap];
   int i = 0, n = s->nheap;
-  for (;;) {
+  if (n == 0) return top;
+  while (2 * i + 2 < n) {
     int c = 2 * i + 1;
-    if (c >= n) break;
-    if (c + 1 < n && (s->heap[c + 1].t < s->heap[c].t || (s->heap[c + 1].t == s->heap[c].t && s->heap[c + 1].seq < s->heap[c].seq)))
-      c++;
-    if (last.t < s->heap[c].t || (last.t == s->heap[c].t && last.seq < s->heap[c].seq)) break;
-    s->heap[i] = s->heap[c];
+    c += sn_sim_ev_less(&h[c + 1], &h[c]);
+    h[i] = h[c];
     i = c;
   }
-  if (n > 0) s->heap[i] = last;
+  if (2 * i + 1 < n) {
+    h[i] = h[2 * i + 1];
+    i = 2 * i + 1;
+  }
+  while (i > 0 && sn_sim_ev_less(&last, &h[(i - 1) / 2])) {
+    h[i] = h[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  h[i] = last;
   return top;
 }
 
@@ -137,13 +203,13 @@ static sn_sim_ev_t sn_sim_pop(sn_sim_t *s)
 
 static inline int sn_sim_fh_less(const sn_sim_fhent_t *x, const sn_sim_fhent_t *y)
 {
-  return x->fin < y->fin || (x->fin == y->fin && x->id < y->id);
+  return (x->fin < y->fin) | ((x->fin == y->fin) & (x->id < y->id)); /* no branch: a coin toss */
 }
 
 static inline void sn_sim_fh_set(sn_sim_t *s, int i, sn_sim_fhent_t e)
 {
   s->fh[i] = e;
-  s->fl[e.id].hpos = i;
+  s->fhpos[e.id] = i;
 }
 
 static void sn_sim_fh_fix(sn_sim_t *s, int i)
@@ -167,21 +233,45 @@ static void sn_sim_fh_fix(sn_sim_t *s, int i)
 static void sn_sim_fh_put(sn_sim_t *s, int id)
 {
   sn_sim_fhent_t e = {s->fl[id].fin_ps, id};
-  if (s->fl[id].hpos >= 0 && s->fh[s->fl[id].hpos].fin == e.fin) return; /* same key: same place */
-  if (s->fl[id].hpos < 0) s->fl[id].hpos = s->nfh++;
-  s->fh[s->fl[id].hpos] = e;
-  sn_sim_fh_fix(s, s->fl[id].hpos);
+  int *pos = &s->fhpos[id];
+  if (*pos >= 0 && s->fh[*pos].fin == e.fin) return; /* same key: same place */
+  if (*pos < 0) *pos = s->nfh++;
+  s->fh[*pos] = e;
+  sn_sim_fh_fix(s, *pos);
 }
 
+/* (end, id) is a total order: the heap's shape never shows. An entry taken
+ * out (mostly the top: the flow that just ended) leaves a hole that goes
+ * down to a leaf along the lesser children, one comparison per level, and
+ * the last entry rises from there (bottom-up, as in sn_sim_pop). */
 static void sn_sim_fh_remove(sn_sim_t *s, int id)
 {
-  int i = s->fl[id].hpos;
+  int i = s->fhpos[id];
   if (i < 0) return;
-  s->fl[id].hpos = -1;
-  sn_sim_fhent_t last = s->fh[--s->nfh];
-  if (i == s->nfh) return;
+  s->fhpos[id] = -1;
+  sn_sim_fhent_t *h = s->fh, last = h[--s->nfh];
+  int n = s->nfh;
+  if (i == n) return;
+  if (i > 0 && sn_sim_fh_less(&last, &h[(i - 1) / 2])) {
+    sn_sim_fh_set(s, i, last);
+    sn_sim_fh_fix(s, i);
+    return;
+  }
+  while (2 * i + 2 < n) {
+    int c = 2 * i + 1;
+    c += sn_sim_fh_less(&h[c + 1], &h[c]);
+    sn_sim_fh_set(s, i, h[c]);
+    i = c;
+  }
+  if (2 * i + 1 < n) {
+    sn_sim_fh_set(s, i, h[2 * i + 1]);
+    i = 2 * i + 1;
+  }
+  while (i > 0 && sn_sim_fh_less(&last, &h[(i - 1) / 2])) {
+    sn_sim_fh_set(s, i, h[(i - 1) / 2]);
+    i = (i - 1) / 2;
+  }
   sn_sim_fh_set(s, i, last);
-  sn_sim_fh_fix(s, i);
 }
 
 /* ---- flows ---- */
@@ -204,11 +294,13 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     int *na = nf ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
     if (na) s->cf = na;
     sn_sim_fhent_t *nh = na ? realloc(s->fh, (size_t)nc * sizeof(*nh)) : NULL;
-    if (!nh) {
+    if (nh) s->fh = nh;
+    int *npos = nh ? realloc(s->fhpos, (size_t)nc * sizeof(int)) : NULL;
+    if (!npos) {
       s->error = SN_ERR_SYSTEM;
       return NULL;
     }
-    s->fh = nh;
+    s->fhpos = npos;
     s->capfl = nc;
     for (int i = nc - 1; i >= old; i--) {
       memset(&s->fl[i], 0, sizeof(s->fl[i]));
@@ -225,7 +317,7 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
   f->left = f->size = size;
   f->pw = type == SN_SIM_FLOW_COMPUTE ? 1.0 : s->f->pool_w_net;
   f->t_upd = s->now;
-  f->hpos = -1;
+  s->fhpos[id] = -1;
   f->fin_ps = UINT64_MAX;
   for (int j = 0; j < np; j++) {
     sn_sim_link_t *l = &s->f->links[path[j]];
@@ -595,9 +687,24 @@ static void sn_sim_drain(sn_sim_t *s)
   sn_sim_retire(s);
   while (s->qlen > 0 && s->error == SN_OK) {
     int r = s->q[2 * s->qhead], step = s->q[2 * s->qhead + 1];
+    if (s->qlen > SN_SIM_PF_FAR) sn_sim_pf(&s->r[s->q[2 * ((s->qhead + SN_SIM_PF_FAR) % s->qcap)]]);
+    if (s->qlen > SN_SIM_PF_NEAR) { /* the rank in cache: its step's window entry */
+      size_t k = (s->qhead + SN_SIM_PF_NEAR) % s->qcap;
+      sn_sim_rank_t *R = &s->r[s->q[2 * k]];
+      if (R->wcap) sn_sim_pf(&R->win[s->q[2 * k + 1] & (R->wcap - 1)]);
+    }
+    if (s->qlen > SN_SIM_PF_WIN) { /* the entry in cache: its channel, and the run the window grows from */
+      size_t k = (s->qhead + SN_SIM_PF_WIN) % s->qcap;
+      sn_sim_rank_t *R = &s->r[s->q[2 * k]];
+      int i = s->q[2 * k + 1];
+      if (i >= R->lo && i < R->hi && sn_sim_w(R, i)->chan >= 0) sn_sim_pf_chan_far(s, sn_sim_w(R, i)->chan);
+      sn_sim_pf(&R->cs.runs[R->hint]);
+    }
     s->qhead = (s->qhead + 1) % s->qcap;
     s->qlen--;
-    if (step >= s->r[r].lo) sn_sim_w(&s->r[r], step)->flags &= (uint8_t)~SN_SIM_S_QUEUED;
+    uint16_t *qc = &s->r[r].qcnt[step & 7];
+    if (*qc != UINT16_MAX) --*qc;
+    if (step >= s->r[r].lo) sn_sim_w(&s->r[r], step)->queued = 0;
     sn_sim_poke(s, r, step);
     sn_sim_retire(s);
   }
@@ -649,6 +756,15 @@ static void sn_sim_event(sn_sim_t *s, sn_sim_ev_t e)
     uint32_t j = C->arrived++;
     if (j < C->r_posted) sn_sim_deliver(s, e.id, j);
   }
+}
+
+/* With the flow in cache: its links, and its channel (network) or rank (compute). */
+static inline void sn_sim_pf_flow_near(const sn_sim_t *s, int id)
+{
+  const sn_sim_flow_t *f = &s->fl[id];
+  for (int j = 0; j < f->np; j++) sn_sim_pf(&s->f->links[f->path[j]]);
+  if (f->type == SN_SIM_FLOW_NET) sn_sim_pf_chan_far(s, f->a);
+  else sn_sim_pf(&s->r[f->a]);
 }
 
 static void sn_sim_flow_finished(sn_sim_t *s, int id)
@@ -819,9 +935,29 @@ sn_status_t sn_sim_loop(sn_sim_t *s)
       return SN_ERR_INTERNAL;
     }
     s->now = t;
-    /* flows first (by id), then the timed events (by sequence) */
-    while (s->nfh && s->fh[0].fin == t && s->error == SN_OK) {
-      sn_sim_flow_finished(s, s->fh[0].id);
+    /* flows first (by id), then the timed events (by sequence). No flow
+     * gets an end at t before the next recomputation, so the flows ending
+     * now are known: taken out of the heap first, in order, and walked
+     * with prefetches ahead. */
+    s->nends = 0;
+    while (s->nfh && s->fh[0].fin == t) {
+      if (sn_sim_grow((void **)&s->ends, &s->capends, sizeof(int), s->nends + 1)) {
+        s->error = SN_ERR_SYSTEM;
+        break;
+      }
+      s->ends[s->nends++] = s->fh[0].id;
+      sn_sim_fh_remove(s, s->fh[0].id);
+    }
+    for (int i = 0; i < s->nends && s->error == SN_OK; i++) {
+      if (i + SN_SIM_PF_FAR < s->nends) sn_sim_pf(&s->fl[s->ends[i + SN_SIM_PF_FAR]]);
+      if (i + SN_SIM_PF_NEAR < s->nends) sn_sim_pf_flow_near(s, s->ends[i + SN_SIM_PF_NEAR]);
+      if (i + SN_SIM_PF_WIN < s->nends) {
+        const sn_sim_flow_t *f = &s->fl[s->ends[i + SN_SIM_PF_WIN]];
+        if (f->type == SN_SIM_FLOW_NET) sn_sim_pf_chan_near(s, f->a);
+        else sn_sim_pf_step(&s->r[f->a], f->b);
+      }
+      if (i + 1 < s->nends && s->fl[s->ends[i + 1]].type == SN_SIM_FLOW_NET) sn_sim_pf_chan_win(s, s->fl[s->ends[i + 1]].a);
+      sn_sim_flow_finished(s, s->ends[i]);
       sn_sim_drain(s);
     }
     for (src = sn_sim_ev_next(s, &te); src > -2 && te == t && s->error == SN_OK; src = sn_sim_ev_next(s, &te)) {

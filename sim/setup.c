@@ -200,7 +200,11 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->touched);
   free(s->ws.h);
   free(s->ws.pos);
+  free(s->ws.srt);
+  free(s->ws.tmp);
   free(s->fh);
+  free(s->fhpos);
+  free(s->ends);
   free(s->gone);
   free(s->born);
   free(s->heap);
@@ -375,8 +379,10 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   int flat_live = 0;
   int *view_arrays = NULL;
   char *seen = calloc((size_t)f->nranks, 1);
-  s.r = calloc((size_t)n, sizeof(*s.r));
+  /* on cache lines: a rank's hot fields are one line, its runs the next */
+  if (posix_memalign((void **)&s.r, 64, (size_t)n * sizeof(*s.r))) s.r = NULL;
   if (!seen || !s.r) goto oom;
+  memset(s.r, 0, (size_t)n * sizeof(*s.r));
   for (int r = 0; r < n; r++) {
     int fr = call->ranks ? call->ranks[r] : r;
     if (fr < 0 || fr >= f->nranks || seen[fr]) {

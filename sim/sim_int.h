@@ -20,7 +20,6 @@ typedef struct {
   uint8_t np, type, frozen;
   int a, b;                /* network: channel; compute: rank, step */
   int next_free;
-  int hpos;                /* in the engine's heap of flow ends, -1 when not there */
   int32_t cp_pred;         /* critical path: what let it start */
   uint64_t t_start;
   uint64_t fin_ps;         /* when it ends at its current rate */
@@ -28,10 +27,13 @@ typedef struct {
 
 /* Growable scratch of sn_sim_share (kept between calls: no allocation per event). */
 typedef struct {
-  void *h;
+  void *h;          /* links whose share changed during the filling: a heap */
   int n, cap;
-  int *pos, cappos; /* [link] place in the heap, -1 when not in it */
+  int *pos, cappos; /* [link] place in the heap, SN_SIM_POS_SORTED: at its first share in srt, -1: neither */
+  void *srt, *tmp;  /* the links at their first share, sorted (most are never re-keyed), and a merge buffer */
+  int nsrt, isrt, capsrt;
 } sn_sim_share_ws_t;
+#define SN_SIM_POS_SORTED (-2)
 
 /* Max-min rates of flows af[] over links al[] (every flow crossing those
  * links must be in af[]; the links' lists say which cross them). */
@@ -48,7 +50,7 @@ int sn_sim_plane_paths(const sn_sim_fabric_t *f, int a, int b, int rx, int paths
 
 enum { SN_SIM_EV_START = 0, SN_SIM_EV_ARRIVE };
 enum { SN_SIM_FLOW_NET = 0, SN_SIM_FLOW_COMPUTE };
-enum { SN_SIM_S_RUN = 1, SN_SIM_S_QUEUED = 2 };
+enum { SN_SIM_S_RUN = 1 };
 
 typedef struct {
   int32_t step;
@@ -91,7 +93,8 @@ typedef struct {
   int32_t lnext; /* the next step on its channel when its lane says so at once, -2: look in the runs */
   uint32_t npieces, posted, done, ready;
   int32_t dhead, dtail, dnext[2];
-  uint8_t kind, sflags, flags; /* sflags: the step's SN_STEP_F_*; flags: SN_SIM_S_* */
+  uint8_t kind, sflags, flags; /* sflags: the step's SN_STEP_F_*; flags: SN_SIM_S_RUN */
+  uint8_t queued;              /* in the work queue (a byte of its own: set by a plain store) */
 } sn_sim_wstep_t;
 
 /* A rank keeps state only for its window [lo, hi) of steps: everything
@@ -108,13 +111,18 @@ typedef struct { /* what every message touches first (one cache line), then the 
   int left, frank;
   uint8_t retire;        /* queued for moving lo past completed steps */
   uint64_t cpu_free;
-  int32_t ckey[2], cchan[2]; /* the last channel looked up per side (send, receive): peer, channel */
+  /* queued steps per slot (step & 7) in the work queue: 0 says a step is not
+   * queued without loading its window entry (a cache miss at scale; an
+   * entry's queued mark is written without being read); UINT16_MAX: too
+   * many to count, look at the entry */
+  uint16_t qcnt[8];
   sn_sched_compact_t cs; /* the schedule as runs: the flat one is freed once compacted */
+  int32_t ckey[2], cchan[2]; /* the last channel looked up per side (send, receive): peer, channel */
   uint64_t *t0, *t1; /* trace only: [nsteps] */
   int32_t *cp_done;   /* critical path only: [nsteps] record of each step's latest finished piece */
   int32_t cp_cpu, cp_last; /* the last overhead record; the record that finished the rank */
   uint64_t finish_ps;
-} sn_sim_rank_t;
+} __attribute__((aligned(64))) sn_sim_rank_t;
 
 static inline sn_sim_wstep_t *sn_sim_w(sn_sim_rank_t *R, int i) { return &R->win[i & (R->wcap - 1)]; }
 
@@ -202,6 +210,9 @@ typedef struct {
   sn_sim_share_ws_t ws;
   sn_sim_fhent_t *fh; /* flows by end time (then id): an indexed heap, one entry per flow, */
   int nfh;            /* the key kept in the entry (no look into the flow to compare) */
+  int *fhpos;         /* [flow] its place in fh, -1 when not there (apart from the flows: a
+                       * heap move touches no flow) */
+  int *ends, nends, capends; /* the flows ending now, in order */
   sn_sim_pathrec_t *gone, *born; /* flows ended / started since the last recomputation */
   int ngone, capgone, nborn, capborn;
   int no_match;

@@ -26,7 +26,8 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
     if (R->hi - R->lo + 1 > R->wcap) {
       int nc = R->wcap ? R->wcap : 8;
       while (nc < R->hi - R->lo + 1) nc *= 2;
-      sn_sim_wstep_t *nw = malloc((size_t)nc * sizeof(*nw));
+      sn_sim_wstep_t *nw; /* an entry is one cache line */
+      if (posix_memalign((void **)&nw, 64, (size_t)nc * sizeof(*nw))) nw = NULL;
       if (!nw) {
         s->error = SN_ERR_SYSTEM;
         return;
@@ -128,9 +129,10 @@ void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
   }
   if (step >= R->hi) sn_sim_window_to(s, rank, step);
   if (s->error != SN_OK) return;
-  uint8_t *fl = &sn_sim_w(R, step)->flags;
-  if (*fl & SN_SIM_S_QUEUED) return;
-  *fl |= SN_SIM_S_QUEUED;
+  uint16_t *qc = &R->qcnt[step & 7];
+  if (*qc && sn_sim_w(R, step)->queued) return;
+  sn_sim_w(R, step)->queued = 1;
+  if (*qc != UINT16_MAX) ++*qc;
   if (s->qlen == s->qcap) {
     size_t nc = s->qcap ? s->qcap * 2 : 1024;
     int *nq = malloc(nc * 2 * sizeof(int));
