@@ -339,9 +339,9 @@ sn_status_t sn_exec_init(sn_exec_t *x, sn_engine_t *eng, const sn_sched_t *s, co
   /* collectives are numbered in call order, the same on every rank */
   if (label->algo) x->coll_no = ++eng->colls_issued;
   x->lane = label->algo ? SN_LANE_COLL : SN_LANE_P2P;
-  /* scratch comes from the engine's cache when the exec starts (execs of
-   * one engine run one after the other): no allocation and page faults of a
-   * large buffer on every call */
+  /* scratch comes from the engine's cache when the exec starts (two execs
+   * of one engine that need scratch never run at once, sn_exec_blocks): no
+   * allocation and page faults of a large buffer on every call */
   x->st = s->nsteps <= SN_EXEC_INLINE_STEPS ? x->st_inline : calloc((size_t)s->nsteps, sizeof(*x->st));
   if (x->st == x->st_inline) memset(x->st_inline, 0, sizeof(x->st_inline));
   int ls_stack[64], lr_stack[64];
@@ -744,7 +744,7 @@ static uint64_t sn_engine_wire_bytes(sn_engine_t *e)
 #define SN_LIVE_AFTER_NS 20000000ull
 #define SN_LIVE_EVERY_NS 50000000ull
 
-/* Execs of one engine run in order, one lane at a time: a point-to-point
+/* Execs of one engine run one after the other within each lane: a point-to-point
  * exec does not wait for the collectives before it in its group (NCCL runs
  * them on separate connections, and the receiving peer may take part in
  * the collective only after the receive), unless both need the engine's one
