@@ -300,10 +300,11 @@ static int sn_comm_zc_dead(void *ctx, int r) { return sn_engine_peer_dead(&((sn_
 /* Where zero-copy all-to-all-v switches to streaming stores. Measured
  * (docs/PERFORMANCE.md, "Streaming stores for all-to-all-v"): once the
  * ranks that share a core write at least its L2 in one call, the output is
- * not in that core's cache for the next reader anyway, and skipping the
- * read-for-ownership of every line is 1.05-2.7x faster with cold outputs
- * and even (0.95-1.06x) with warm ones; below that, warm outputs lose up
- * to 2x. */
+ * not in that core's cache for the next reader anyway: skipping the
+ * read-for-ownership of every line was 1.06-1.94x faster with cold outputs
+ * and 1.03-1.54x with warm ones at 4 and 8 ranks (2 ranks, 2 MiB warm:
+ * 0.63x in one run, 1.17x in another); below it, warm outputs lose up to
+ * 2x. */
 static size_t sn_comm_a2av_nt_min(const sn_comm_t *c)
 {
   long set = sn_param_int(SN_P_SHM_A2AV_NT_MIN);
