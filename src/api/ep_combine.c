@@ -28,56 +28,51 @@ typedef uint32_t sn_ep_v8u __attribute__((vector_size(32)));
 typedef int32_t sn_ep_v8i __attribute__((vector_size(32)));
 typedef uint16_t sn_ep_v8h __attribute__((vector_size(16)));
 
-SN_EP_CLONES static void sn_ep_axpy_f32(float *restrict acc, float w, const uint8_t *restrict row, int H)
+/* Eight fp32 lanes of a row: fp32 as stored, or bf16 widened (bf16 is the
+ * top half of an fp32). */
+static inline void sn_ep_load8(sn_ep_v8f *f, const uint8_t *row, int x, int bf16)
+{
+  if (bf16) {
+    sn_ep_v8h h;
+    memcpy(&h, row + 2 * (size_t)x, sizeof(h));
+    sn_ep_v8u u = __builtin_convertvector(h, sn_ep_v8u) << 16;
+    memcpy(f, &u, sizeof(*f));
+  } else {
+    memcpy(f, row + 4 * (size_t)x, sizeof(*f));
+  }
+}
+
+/* acc[0..H) += w * row, row fp32 or bf16. */
+SN_EP_CLONES static void sn_ep_axpy_v(float *restrict acc, float w, const uint8_t *restrict row, int H, int bf16)
 {
   sn_ep_v8f wv = {w, w, w, w, w, w, w, w};
   int x = 0;
   for (; x + 8 <= H; x += 8) {
     sn_ep_v8f a, f;
+    sn_ep_load8(&f, row, x, bf16);
     memcpy(&a, acc + x, sizeof(a));
-    memcpy(&f, row + 4 * (size_t)x, sizeof(f));
     sn_ep_v8f p = wv * f;
     a += p;
     memcpy(acc + x, &a, sizeof(a));
   }
   for (; x < H; x++) {
     float f;
-    memcpy(&f, row + 4 * (size_t)x, 4);
+    if (bf16) {
+      uint16_t u;
+      memcpy(&u, row + 2 * (size_t)x, 2);
+      f = sn_bf16_widen(u);
+    } else {
+      memcpy(&f, row + 4 * (size_t)x, 4);
+    }
     acc[x] += w * f;
-  }
-}
-
-SN_EP_CLONES static void sn_ep_axpy_bf16(float *restrict acc, float w, const uint8_t *restrict row, int H)
-{
-  sn_ep_v8f wv = {w, w, w, w, w, w, w, w};
-  int x = 0;
-  for (; x + 8 <= H; x += 8) {
-    sn_ep_v8h h;
-    sn_ep_v8f a, f;
-    memcpy(&h, row + 2 * (size_t)x, sizeof(h));
-    sn_ep_v8u u = __builtin_convertvector(h, sn_ep_v8u) << 16; /* bf16 is the top half of an fp32 */
-    memcpy(&f, &u, sizeof(f));
-    memcpy(&a, acc + x, sizeof(a));
-    sn_ep_v8f p = wv * f;
-    a += p;
-    memcpy(acc + x, &a, sizeof(a));
-  }
-  for (; x < H; x++) {
-    uint16_t u;
-    memcpy(&u, row + 2 * (size_t)x, 2);
-    acc[x] += w * sn_bf16_widen(u);
   }
 }
 
 /* acc[0..H) += w * row (row in combineType), in fp32. */
 static void sn_ep_axpy(ncclDataType_t t, float *acc, float w, const uint8_t *row, int H)
 {
-  if (t == ncclFloat32) {
-    sn_ep_axpy_f32(acc, w, row, H);
-    return;
-  }
-  if (t == ncclBfloat16) {
-    sn_ep_axpy_bf16(acc, w, row, H);
+  if (t == ncclFloat32 || t == ncclBfloat16) {
+    sn_ep_axpy_v(acc, w, row, H, t == ncclBfloat16);
     return;
   }
   for (int x = 0; x < H; x++) {
