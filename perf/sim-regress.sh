@@ -6,6 +6,9 @@
 # Exit status 0 when nothing differs; prints the calls that differ. Give
 # the same WORKDIR again to reuse the old binary's outputs.
 # Takes a few minutes per binary on the 2-core VM (one process at a time).
+# OLD_OPTS / NEW_OPTS: options added to every call of one binary only, the
+# --coalesce calls excepted (e.g. NEW_OPTS=--exact when the new binary
+# coalesces large calls by default and the old one did not).
 #
 #   perf/sim-regress.sh /tmp/snccl-sim.orig build/snccl-sim
 set -u
@@ -86,16 +89,18 @@ calls() {
   echo "--gen=cm384 --ranks=0-95 --algo=direct --bytes=1G --hot=0 --quantum=0"
 }
 
-# Runs every call with binary $1 into directory $2.
+# Runs every call with binary $1 into directory $2, adding options $3.
 run_all() {
-  bin=$1 dir=$2 i=0
+  bin=$1 dir=$2 extra=$3 i=0
   calls | while read -r opts; do
     i=$((i + 1))
     out=$dir/$(printf %04d "$i")
     o=$(echo "$opts" | sed "s|TRACE|$out.trace|")
     echo "# $opts" >"$out.out"
+    x=$extra
+    case $opts in *--coalesce*) x= ;; esac
     # shellcheck disable=SC2086
-    timeout 600 "$bin" $o >>"$out.out" 2>&1
+    timeout 600 "$bin" $o $x >>"$out.out" 2>&1
     echo "# exit $?" >>"$out.out"
     # data lines end with the wall time: drop that column; WARN lines carry a pid and a source line
     sed -i -E -e '/^[[:space:]]*[0-9]/s/[[:space:]]+[0-9]+\.[0-9]+$//' -e 's/^[^ ]*:[0-9]+:[0-9]+ [a-z_.]+:[0-9]+ /PID /' "$out.out"
@@ -105,9 +110,9 @@ run_all() {
 
 t0=$(date +%s)
 # a WORKDIR whose old outputs are complete is reused (the old binary run once)
-[ -e "$work/old/.complete" ] || run_all "$old" "$work/old"
+[ -e "$work/old/.complete" ] || run_all "$old" "$work/old" "${OLD_OPTS:-}"
 t1=$(date +%s)
-run_all "$new" "$work/new"
+run_all "$new" "$work/new" "${NEW_OPTS:-}"
 t2=$(date +%s)
 n=$(ls "$work/old" | grep -c '\.out$')
 if diff -r "$work/old" "$work/new" >"$work/diff" 2>&1; then

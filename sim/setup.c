@@ -426,29 +426,34 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   else s.piece = sn_plan_piece(&d, algo, &f->cost);
   res.algo = algo;
   res.tuner_us = sn_plan_estimate(&d, algo, &f->cost);
-  if (call->fold && call->perf_iters > 0) {
+  /* auto: coalesce a large communicator's call when it can be; a trace wants every rank */
+  int fold = call->fold, must_fold = fold && fold != SN_SIM_FOLD_AUTO;
+  if (fold == SN_SIM_FOLD_AUTO && (n < SN_SIM_FOLD_AUTO_MIN || call->perf_iters > 0 || call->trace)) fold = 0;
+  if (fold && call->perf_iters > 0) {
     SN_WARN("snccl-sim: back-to-back calls (perf_iters %d) are not coalesced", call->perf_iters);
     st = SN_ERR_INVALID_ARG;
     goto out;
   }
-  if (call->fold) {
+  int q = 0;
+  if (fold) {
     /* builders whose rank r does what rank 0 does with every peer shifted by r */
     int unrooted = d.coll == SN_COLL_ALLREDUCE || d.coll == SN_COLL_ALLGATHER || d.coll == SN_COLL_REDUCESCATTER;
     int sym = (algo == SN_ALGO_RING && unrooted) || (algo == SN_ALGO_PAIRWISE && d.coll == SN_COLL_ALLTOALL) ||
               (algo == SN_ALGO_DIRECT && (unrooted || d.coll == SN_COLL_ALLTOALL));
-    int q = 0;
     for (int r = 0; r < n && sym; r++)
       if (s.r[r].frank != r) break;
       else if (r == n - 1) q = sn_sim_fold_period(f, n);
-    if (!sym || q == 0 ||
-        (d.coll == SN_COLL_ALLREDUCE && d.count < (size_t)n)) {
-      SN_WARN("snccl-sim: coalescing needs ring or direct all-reduce/all-gather/reduce-scatter, pairwise or direct "
-              "all-to-all on fabric ranks 0..p-1 of a fabric that repeats with a period dividing p (%s %s on %d ranks: "
-              "period %d)",
-              sn_algo_name(algo), sn_coll_name(d.coll), n, q);
-      st = SN_ERR_INVALID_ARG;
-      goto out;
-    }
+    if (!sym || q == 0 || (d.coll == SN_COLL_ALLREDUCE && d.count < (size_t)n)) fold = 0;
+  }
+  if (must_fold && !fold) {
+    SN_WARN("snccl-sim: coalescing needs ring or direct all-reduce/all-gather/reduce-scatter, pairwise or direct "
+            "all-to-all on fabric ranks 0..p-1 of a fabric that repeats with a period dividing p (%s %s on %d ranks: "
+            "period %d)",
+            sn_algo_name(algo), sn_coll_name(d.coll), n, q);
+    st = SN_ERR_INVALID_ARG;
+    goto out;
+  }
+  if (fold) {
     if (d.coll == SN_COLL_ALLREDUCE) d.count -= d.count % (size_t)n; /* equal blocks on every rank */
     s.fold_p = n;
     s.n = q;

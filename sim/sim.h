@@ -178,6 +178,11 @@ sn_status_t sn_sim_maxmin(int nlinks, const double *cap, int nflows, const int *
                           double *rate);
 
 /* One call on a communicator made of fabric ranks. */
+/* sn_sim_call_t.fold: 0 exact, 1 coalesced (refused when the call cannot be),
+ * SN_SIM_FOLD_AUTO coalesced when it can be and the communicator is large. */
+#define SN_SIM_FOLD_AUTO 2
+#define SN_SIM_FOLD_AUTO_MIN 256 /* ranks: below, exact mode takes about a second at most */
+
 typedef struct {
   sn_coll_t coll;
   sn_dtype_t dtype;
@@ -201,7 +206,10 @@ typedef struct {
                        * that leave them land on the rank with the same position in the first
                        * period, and links that every period shares (rails) get 1/(p/q) of their
                        * capacity. Refused with a WARN when the call or fabric is not symmetric.
-                       * All-reduce counts are rounded down to a multiple of p (equal blocks). */
+                       * All-reduce counts are rounded down to a multiple of p (equal blocks).
+                       * SN_SIM_FOLD_AUTO: coalesce when the communicator has at least
+                       * SN_SIM_FOLD_AUTO_MIN ranks and the call can be, else run exact (no
+                       * trace, no perf_iters: those stay exact). */
   int critical_path;  /* record what every piece waited for and fill sn_sim_result_t.cp
                        * (costs ~4 records of 24 bytes per message) */
   int perf_iters;     /* 0: one call, timed from a common start to the last rank done. N >= 1:

@@ -53,7 +53,9 @@ static void usage(void)
           "  --trace=FILE     Chrome trace JSON (one track per rank) of the last size\n"
           "  --coalesce       fold a call that repeats every q ranks (ring or direct all-reduce/\n"
           "                   all-gather/reduce-scatter, pairwise or direct all-to-all) onto one\n"
-          "                   period of q ranks (exact where the blocks are equal)\n"
+          "                   period of q ranks (exact where the blocks are equal); by default a\n"
+          "                   call on 256 ranks or more is coalesced when it can be\n"
+          "  --exact          simulate every rank, however large the communicator\n"
           "  --perf-iters=N   time as the perf tools do (-n N, -a 1): N calls back to back on every\n"
           "                   rank, each rank's elapsed time / N, averaged over the ranks\n"
           "  --critical-path  the last size's critical path: latency, bandwidth per link class,\n"
@@ -114,6 +116,7 @@ int main(int argc, char **argv)
   const char *topo = NULL, *gen = NULL, *trace = NULL, *ranks_s = NULL;
   sn_sim_call_t call;
   memset(&call, 0, sizeof(call));
+  call.fold = SN_SIM_FOLD_AUTO;
   call.coll = SN_COLL_ALLREDUCE;
   call.dtype = SN_DT_FLOAT32;
   call.op = SN_RED_SUM;
@@ -212,6 +215,7 @@ int main(int argc, char **argv)
     } else if (!strcmp(a, "--dump-topo")) dump = 1;
     else if (!strcmp(a, "--critical-path")) critical = 1;
     else if (!strcmp(a, "--coalesce")) call.fold = 1;
+    else if (!strcmp(a, "--exact")) call.fold = 0;
     else usage();
   }
   if (!topo == !gen || lo == 0 || hi < lo) usage();
@@ -301,8 +305,9 @@ int main(int argc, char **argv)
            res.busbw_GBps, res.tuner_us, (unsigned long long)res.flows, (unsigned long long)res.batches,
            (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     if (res.fold_q)
-      printf("#   coalesced: %d of %d ranks simulated (the fabric repeats every %d), count %zu%s\n", res.fold_q,
-             call.nranks, res.fold_q, res.fold_count, res.fold_count != call.count ? " (rounded to a multiple of p)" : "");
+      printf("#   coalesced: %d of %d ranks simulated (the fabric repeats every %d), count %zu%s%s\n", res.fold_q,
+             call.nranks, res.fold_q, res.fold_count, res.fold_count != call.count ? " (rounded to a multiple of p)" : "",
+             call.fold == SN_SIM_FOLD_AUTO ? "; --exact runs every rank" : "");
     if (bytes > hi / 8) break;
   }
   if (rc == 0 && hot > 0 && res.time_ps > 0) {

@@ -327,6 +327,22 @@ static void test_coalesce(void)
     c.ranks = rk;
     c.fold = 1;
     CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "coalesced call on a permuted rank list accepted");
+    /* auto (snccl-sim's default): coalesced where it can be on a large communicator, else every rank, no error */
+    int big = f.nranks >= SN_SIM_FOLD_AUTO_MIN;
+    c.fold = SN_SIM_FOLD_AUTO;
+    CHECK(sn_sim_run(&f, &c, &r) == SN_OK && r.fold_q == 0, "auto: permuted rank list not run exact");
+    c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 3 << 16, f.nranks);
+    sn_sim_result_t want;
+    c.fold = big;
+    sn_status_t st = sn_sim_run(&f, &c, &want);
+    c.fold = SN_SIM_FOLD_AUTO;
+    CHECK(st == SN_OK && sn_sim_run(&f, &c, &r) == SN_OK && r.time_ps == want.time_ps && r.fold_q == want.fold_q &&
+              (r.fold_q > 0) == big,
+          "auto on %s (%d ranks): %llu ps, period %d; want %llu ps, period %d", gens[g], f.nranks,
+          (unsigned long long)r.time_ps, r.fold_q, (unsigned long long)want.time_ps, want.fold_q);
+    c = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, f.nranks);
+    c.fold = SN_SIM_FOLD_AUTO;
+    CHECK(sn_sim_run(&f, &c, &r) == SN_OK && r.fold_q == 0, "auto: broadcast on %s not run exact", gens[g]);
     free(rk);
     sn_sim_fabric_free(&f);
   }
