@@ -13,6 +13,7 @@
 #    rank, the job succeeds), SNCCL_TRACE_MAX_EVENTS truncation (one WARN,
 #    the file says so, the check still holds);
 #  - the checker fails on a cut file, a missing step event, a missing rank;
+#  - several communicators' files at once (a split): one process each;
 #  - --sim puts a snccl-sim trace beside a measured one.
 # Every job runs under the launcher's deadline (-T); nothing here is timed.
 set -u
@@ -128,6 +129,33 @@ if [ -f "$d/shm-ring/t.0.json" ]; then
     bad "checker accepted a missing rank"
   grep -q "rank 2 of 4: no file" "$d/broken/check" || bad "checker: missing rank not named"
   echo "ok checker rejects a cut file, a missing step event, a missing rank"
+fi
+
+# several communicators in one run (tests/bin/comm split_parity: a 6-rank
+# parent split into two 3-rank children): one process each in the merged
+# file, each checked on its own, a summary per OS process over all three
+mkdir -p "$d/multi"
+if SNCCL_TRACE_FILE="$d/multi/t.%c.%r.json" timeout 60 "$b/tests/bin/comm" split_parity >"$d/multi/out" 2>&1; then
+  n=$(ls "$d/multi"/t.*.json | wc -l)
+  [ "$n" -eq 12 ] || bad "multi: $n trace files, expected 6 + 3 + 3"
+  if "$st" --check -o "$d/multi/merged.json" "$d/multi"/t.*.json >"$d/multi/check" 2>&1; then
+    grep -q "^3 communicators in 12 files" "$d/multi/check" || bad "multi: summary does not count 3 communicators"
+    np=$(grep -c '^  [^ ]*:[0-9]* (comm [0-9a-f]* rank [0-9], comm [0-9a-f]* rank [0-9]):' "$d/multi/check")
+    [ "$np" -eq 6 ] || { bad "multi: $np per-process lines with two communicators each, expected 6"; cat "$d/multi/check"; }
+    for pid in 0 1 2; do
+      grep -q "\"name\":\"process_name\",\"ph\":\"M\",\"pid\":$pid,\"args\":{\"name\":\"measured: communicator" \
+        "$d/multi/merged.json" || bad "multi: merged file has no process $pid"
+    done
+    echo "ok multi: $(tail -1 "$d/multi/check")"
+  else
+    bad "multi: snccl-trace --check over 3 communicators"; cat "$d/multi/check"
+  fi
+  # one child's rank missing: named with its communicator's size
+  rm -f "$(ls "$d/multi"/t.*.1.json | grep -v "$(ls "$d/multi"/t.*.5.json | sed 's/.*t\.\([0-9a-f]*\)\.5\.json/\1/')" | head -1)"
+  "$st" --check --quiet "$d/multi"/t.*.json >"$d/multi/check2" 2>&1 && bad "multi: checker accepted a child without its rank 1"
+  grep -q "rank 1 of 3: no file" "$d/multi/check2" || { bad "multi: missing child rank not named"; cat "$d/multi/check2"; }
+else
+  bad "multi: tests/bin/comm split_parity with tracing failed"; tail -5 "$d/multi/out"
 fi
 
 # beside the simulator: the same ring all-reduce, 1 MiB on 4 ranks

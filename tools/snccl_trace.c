@@ -4,8 +4,13 @@
  * trace (pid 0 "measured", one tid per rank, the ranks put on one time axis
  * through each file's wall-clock origin), and prints per operation the
  * slowest rank and the slowest step, and per rank the time spent in
- * operations and how much of it was waiting. --sim=FILE adds a
- * `snccl-sim --trace` file as pid 1 ("simulated") and compares its time
+ * operations and how much of it was waiting. Files of several
+ * communicators (a job's world, its tensor- and data-parallel groups) are
+ * told apart by otherData.comm: each gets its own process in the merged
+ * file (pid 0, 1, ... from the largest communicator down), all on one time
+ * axis, its own checks and summary, and a summary per OS process (host,
+ * pid) over every communicator it is in. --sim=FILE adds a
+ * `snccl-sim --trace` file as the last pid ("simulated") and compares its time
  * with the measured operations of the same shape. --check validates the
  * files (tests/trace.sh): JSON syntax, every rank present, every rank has
  * every operation, each operation has as many step events as its schedule
@@ -367,7 +372,8 @@ typedef struct {
   jv_t root;
   const jv_t *events;
   int rank, nranks, truncated, has_note;
-  const char *comm;
+  const char *comm, *host;
+  int pid;
   double origin_ns, shift; /* shift: us from the common origin */
   op_t *ops;
   int nops;
@@ -421,6 +427,8 @@ static int load_rank(rank_t *R, const char *path)
   R->truncated = (int)jv_num(od, "truncated", 0);
   R->origin_ns = jv_num(od, "origin_ns", 0);
   R->comm = jv_str(od, "comm");
+  R->host = jv_str(od, "host");
+  R->pid = (int)jv_num(od, "pid", -1);
   int n = R->events->n;
   R->ops = calloc((size_t)n + 1, sizeof(op_t));
   R->steps = calloc((size_t)n + 1, sizeof(step_t));
@@ -588,7 +596,24 @@ static void check_ranks(rank_t *rk, int n)
     }
 }
 
-static int cmp_rank(const void *a, const void *b) { return ((const rank_t *)a)->rank - ((const rank_t *)b)->rank; }
+/* Communicators from the largest down (then by id), ranks in order within one. */
+static int cmp_rank(const void *a, const void *b)
+{
+  const rank_t *x = a, *y = b;
+  if (x->nranks != y->nranks) return y->nranks - x->nranks;
+  int c = strcmp(x->comm ? x->comm : "", y->comm ? y->comm : "");
+  return c ? c : x->rank - y->rank;
+}
+
+static int same_comm(const rank_t *x, const rank_t *y)
+{
+  return x->nranks == y->nranks && strcmp(x->comm ? x->comm : "", y->comm ? y->comm : "") == 0;
+}
+
+/* One communicator's files: rk[first, first + n), process g of the merged file. */
+typedef struct {
+  int first, n;
+} group_t;
 
 /* ---- the simulated run ---- */
 
@@ -635,30 +660,43 @@ static int load_sim(sim_t *S, const char *path)
 
 /* ---- output ---- */
 
-static int write_merged(const char *out, rank_t *rk, int n, sim_t *sim, const char *simpath)
+static int write_merged(const char *out, rank_t *rk, int n, const group_t *gr, int ng, sim_t *sim, const char *simpath)
 {
   FILE *f = fopen(out, "w");
   if (!f) {
     fail("%s: %s", out, strerror(errno));
     return -1;
   }
-  fprintf(f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"snccl_trace_merged\":1,\"ranks\":%d},\"traceEvents\":[\n", n);
-  fprintf(f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":0,\"args\":{\"name\":\"measured\"}}");
-  for (int i = 0; i < n; i++) {
-    const jv_t *ev = rk[i].events;
-    for (int k = 0; k < ev->n; k++) {
-      fputs(",\n", f);
-      jv_write(f, &ev->items[k], 1, 0, rk[i].shift);
+  fprintf(f, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"snccl_trace_merged\":1,\"ranks\":%d,\"communicators\":%d},"
+             "\"traceEvents\":[\n",
+          n, ng);
+  for (int g = 0; g < ng; g++) {
+    const rank_t *R0 = &rk[gr[g].first];
+    fprintf(f, "%s{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"args\":{\"name\":", g ? ",\n" : "", g);
+    if (ng == 1) {
+      fputs("\"measured\"}}", f);
+    } else {
+      char nm[128];
+      snprintf(nm, sizeof(nm), "measured: communicator %.40s (%d ranks)", R0->comm ? R0->comm : "?", R0->nranks);
+      jv_write_str(f, nm);
+      fputs("}}", f);
+    }
+    for (int i = gr[g].first; i < gr[g].first + gr[g].n; i++) {
+      const jv_t *ev = rk[i].events;
+      for (int k = 0; k < ev->n; k++) {
+        fputs(",\n", f);
+        jv_write(f, &ev->items[k], 1, g, rk[i].shift);
+      }
     }
   }
   if (sim) {
-    fprintf(f, ",\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\"simulated: ");
+    fprintf(f, ",\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"args\":{\"name\":\"simulated: ", ng);
     for (const char *p = simpath; *p; p++)
       if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20) fputc(*p, f);
     fputs("\"}}", f);
     for (int k = 0; k < sim->events->n; k++) {
       fputs(",\n", f);
-      jv_write(f, &sim->events->items[k], 1, 1, 0);
+      jv_write(f, &sim->events->items[k], 1, ng, 0);
     }
   }
   fputs("\n]}\n", f);
@@ -670,7 +708,7 @@ static int write_merged(const char *out, rank_t *rk, int n, sim_t *sim, const ch
 }
 
 /* The merged file parses, and every rank has its named track. */
-static void check_merged(const char *out, rank_t *rk, int n)
+static void check_merged(const char *out, rank_t *rk, int n, int pid)
 {
   jv_t root;
   char err[512];
@@ -683,13 +721,14 @@ static void check_merged(const char *out, rank_t *rk, int n)
     int named = 0, events = 0;
     for (int k = 0; ev && k < ev->n; k++) {
       const jv_t *e = &ev->items[k];
-      if ((int)jv_num(e, "pid", -1) != 0 || (int)jv_num(e, "tid", -1) != rk[i].rank) continue;
+      if ((int)jv_num(e, "pid", -1) != pid || (int)jv_num(e, "tid", -1) != rk[i].rank) continue;
       const char *nm = jv_str(e, "name");
       if (nm && strcmp(nm, "thread_name") == 0) named = 1;
       else events++;
     }
     if (!named || events != rk[i].nops + rk[i].nsteps + rk[i].has_note)
-      fail("merged %s: rank %d has %s and %d events (expected %d)", out, rk[i].rank, named ? "its track" : "no track",
+      fail("merged %s: communicator %s rank %d has %s and %d events (expected %d)", out, rk[i].comm ? rk[i].comm : "?",
+           rk[i].rank, named ? "its track" : "no track",
            events, rk[i].nops + rk[i].nsteps + rk[i].has_note);
   }
   jv_free(&root);
@@ -783,12 +822,40 @@ static void summary(rank_t *rk, int n, int maxops, sim_t *sim, const char *simpa
                       sim->steps0, sim->bytes0);
 }
 
+/* Per OS process (host, pid), over every communicator it has a file of:
+ * the process that spends the most time waiting, or in operations, shows
+ * whichever communicator it is slow in. */
+static void processes(rank_t *rk, int n)
+{
+  int *done = calloc((size_t)n, sizeof(int));
+  if (!done) return;
+  printf("per process (host:pid; every communicator it is in):\n");
+  for (int i = 0; i < n; i++) {
+    if (done[i]) continue;
+    double in = 0, idle = 0;
+    printf("  %s:%d (", rk[i].host ? rk[i].host : "?", rk[i].pid);
+    for (int k = i, first = 1; k < n; k++) {
+      if (done[k] || rk[k].pid != rk[i].pid || strcmp(rk[k].host ? rk[k].host : "", rk[i].host ? rk[i].host : "")) continue;
+      done[k] = 1;
+      for (int o = 0; o < rk[k].nops; o++) {
+        in += rk[k].ops[o].dur;
+        idle += rk[k].ops[o].idle;
+      }
+      printf("%scomm %.8s rank %d", first ? "" : ", ", rk[k].comm ? rk[k].comm : "?", rk[k].rank);
+      first = 0;
+    }
+    printf("): %.1f us in operations, %.1f us waiting (%.0f%%)\n", in, idle, in > 0 ? 100 * idle / in : 0);
+  }
+  free(done);
+}
+
 static void usage(void)
 {
   fprintf(stderr,
           "usage: snccl-trace [--check] [--quiet] [--ops=N] [--sim=SIM.json] [-o MERGED.json] RANK.json...\n"
-          "  RANK.json     files written by SNCCL_TRACE_FILE (one per rank of one communicator)\n"
-          "  -o FILE       merged Chrome trace: pid 0 measured (one track per rank), pid 1 simulated\n"
+          "  RANK.json     files written by SNCCL_TRACE_FILE (one per rank and communicator; several\n"
+          "                communicators: one process each in the merged file, largest first)\n"
+          "  -o FILE       merged Chrome trace: pid 0 measured (one track per rank), the last pid simulated\n"
           "  --sim=FILE    a snccl-sim --trace file to show and compare with operations of its shape\n"
           "  --check       validate the files (exit 1 on any failure)\n"
           "  --ops=N       operations listed in the summary (default 40)\n"
@@ -836,12 +903,30 @@ int main(int argc, char **argv)
   sim_t sim;
   memset(&sim, 0, sizeof(sim));
   int have_sim = simpath && load_sim(&sim, simpath) == 0;
-  check_ranks(rk, n);
-  if (out && write_merged(out, rk, n, have_sim ? &sim : NULL, simpath) == 0) {
-    if (check) check_merged(out, rk, n);
-    printf("merged %d ranks%s into %s\n", n, have_sim ? " and the simulated run" : "", out);
+  /* one group per communicator (rk is sorted by communicator) */
+  group_t *gr = calloc((size_t)n, sizeof(group_t));
+  if (!gr) return 2;
+  int ng = 0;
+  for (int i = 0; i < n; i++) {
+    if (i == 0 || !same_comm(&rk[i], &rk[i - 1])) gr[ng++].first = i;
+    gr[ng - 1].n++;
   }
-  if (!quiet) summary(rk, n, maxops, have_sim ? &sim : NULL, simpath);
+  for (int g = 0; g < ng; g++) check_ranks(rk + gr[g].first, gr[g].n);
+  if (out && write_merged(out, rk, n, gr, ng, have_sim ? &sim : NULL, simpath) == 0) {
+    if (check)
+      for (int g = 0; g < ng; g++) check_merged(out, rk + gr[g].first, gr[g].n, g);
+    printf("merged %d ranks", n);
+    if (ng > 1) printf(" of %d communicators", ng);
+    printf("%s into %s\n", have_sim ? " and the simulated run" : "", out);
+  }
+  if (!quiet) {
+    if (ng > 1) printf("%d communicators in %d files (merged file: pid 0..%d, largest first)\n", ng, n, ng - 1);
+    for (int g = 0; g < ng; g++) {
+      if (ng > 1) printf("== communicator %s, pid %d ==\n", rk[gr[g].first].comm ? rk[gr[g].first].comm : "?", g);
+      summary(rk + gr[g].first, gr[g].n, maxops, have_sim ? &sim : NULL, simpath);
+    }
+    if (ng > 1) processes(rk, n);
+  }
   if (check) {
     long steps = 0, ops = 0;
     for (int i = 0; i < n; i++) {
@@ -857,6 +942,7 @@ int main(int argc, char **argv)
     free(rk[i].steps);
   }
   if (have_sim) jv_free(&sim.root);
+  free(gr);
   free(rk);
   free(files);
   return nfail ? 1 : 0;
