@@ -45,7 +45,9 @@ static double sn_sim_class_cap(const sn_link_class_t *c)
   return c->bandwidth_GBps * eff * 1e-3; /* GB/s -> bytes per ps */
 }
 
-sn_status_t sn_sim_fabric_build(sn_topo_t *t, sn_sim_fabric_t *f)
+sn_status_t sn_sim_fabric_build(sn_topo_t *t, sn_sim_fabric_t *f) { return sn_sim_fabric_build_model(t, NULL, f); }
+
+sn_status_t sn_sim_fabric_build_model(sn_topo_t *t, const sn_cost_model_t *m_in, sn_sim_fabric_t *f)
 {
   memset(f, 0, sizeof(*f));
   f->plane_cls = -1;
@@ -55,7 +57,8 @@ sn_status_t sn_sim_fabric_build(sn_topo_t *t, sn_sim_fabric_t *f)
   memset(t, 0, sizeof(*t));
   t = &f->topo;
   int n = t->nranks, nc = t->nclasses;
-  sn_cost_from_topo(t, &f->cost);
+  if (m_in) f->cost = *m_in;
+  else sn_cost_from_topo(t, &f->cost);
   for (int r = 0; r < n; r++)
     if (t->ranks[r].local + 1 > f->nrails) f->nrails = t->ranks[r].local + 1;
   f->nranks = n;

@@ -1,5 +1,6 @@
 # sim/local.mk -- snccl-sim: the schedule-replay simulator (included by Makefile.am).
-# A library of its own: the communicator never links it.
+# A library of its own, which the API layer links for ncclGroupSimulateEnd
+# (the communicator's engine never calls it).
 noinst_LTLIBRARIES += libsnccl_sim.la
 libsnccl_sim_la_SOURCES = sim/sim.h sim/sim_int.h sim/fabric.c sim/planes.c sim/window.c sim/run.c sim/setup.c
 

@@ -141,6 +141,10 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h);
 /* Builds the fabric of a parsed topology (takes ownership of *t, which is
  * cleared). */
 sn_status_t sn_sim_fabric_build(sn_topo_t *t, sn_sim_fabric_t *f);
+/* The same with the tuner's model given (a communicator's: ncclGroupSimulateEnd)
+ * instead of sn_cost_from_topo's: the per-message cost and the copy rate come
+ * from it, as does the tuner's pick and piece for the calls run on f. */
+sn_status_t sn_sim_fabric_build_model(sn_topo_t *t, const sn_cost_model_t *m, sn_sim_fabric_t *f);
 /* A generator by name: "cm384[:K]" (K CloudMatrix384-like supernodes),
  * "nvl72[:K]", "hosts8:N" (N hosts x 8 GPUs, rail-optimised), "local[:N]"
  * (this machine, N shm ranks, the tuner's built-in table). Writes the

@@ -9,6 +9,7 @@
  */
 #include "tests/common.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -667,6 +668,44 @@ static int case_simulate(int rank, int nranks, ncclUniqueId id, void *arg)
              sim.estimatedTime, count, prev);
     prev = sim.estimatedTime;
     if (rank == 0) printf("simulate: allreduce %zu bytes on %d ranks: %.4f us\n", count * sizeof(float), nranks, sim.estimatedTime);
+  }
+  /* a group's estimate is the sum of its ops' replays; point-to-point and
+   * rooted ops are replayed too (positive, growing with the size) */
+  float one[3] = {0, 0, 0};
+  const size_t counts[2] = {1024, 1 << 18};
+  float p2p_prev = 0;
+  for (int k = 0; k < 2; k++) {
+    size_t cnt = counts[k];
+    for (int op = 0; op < 3; op++) {
+      ncclSimInfo_t sim = NCCL_SIM_INFO_INITIALIZER;
+      T_NCCL(ncclGroupStart());
+      if (op == 0) T_NCCL(ncclAllGather(buf, buf + cnt, cnt / (size_t)nranks, ncclFloat32, comm, NULL));
+      if (op == 1) T_NCCL(ncclBroadcast(buf, buf, cnt, ncclFloat32, nranks - 1, comm, NULL));
+      if (op == 2 && nranks > 1) {
+        T_NCCL(ncclSend(buf, cnt, ncclFloat32, (rank + 1) % nranks, comm, NULL));
+        T_NCCL(ncclRecv(buf + cnt, cnt, ncclFloat32, (rank + nranks - 1) % nranks, comm, NULL));
+      }
+      T_NCCL(ncclGroupSimulateEnd(&sim));
+      one[op] = sim.estimatedTime;
+      T_ASSERT(nranks == 1 || one[op] > 0, "op %d of %zu floats: estimatedTime %g", op, cnt, one[op]);
+    }
+    T_ASSERT(one[2] > p2p_prev || nranks == 1, "send+recv of %zu floats: %g, not above %g for fewer", cnt, one[2], p2p_prev);
+    p2p_prev = one[2];
+    ncclSimInfo_t all = NCCL_SIM_INFO_INITIALIZER;
+    T_NCCL(ncclGroupStart());
+    T_NCCL(ncclAllGather(buf, buf + cnt, cnt / (size_t)nranks, ncclFloat32, comm, NULL));
+    T_NCCL(ncclBroadcast(buf, buf, cnt, ncclFloat32, nranks - 1, comm, NULL));
+    if (nranks > 1) {
+      T_NCCL(ncclSend(buf, cnt, ncclFloat32, (rank + 1) % nranks, comm, NULL));
+      T_NCCL(ncclRecv(buf + cnt, cnt, ncclFloat32, (rank + nranks - 1) % nranks, comm, NULL));
+    }
+    T_NCCL(ncclGroupSimulateEnd(&all));
+    float sum = one[0] + one[1] + one[2];
+    T_ASSERT(fabsf(all.estimatedTime - sum) <= 1e-4f * sum + 1e-3f, "group of three: %g, the ops alone add up to %g",
+             all.estimatedTime, sum);
+    if (rank == 0)
+      printf("simulate: %zu floats on %d ranks: allgather %.3f us, broadcast %.3f us, send+recv %.3f us, group %.3f us\n", cnt,
+             nranks, one[0], one[1], one[2], all.estimatedTime);
   }
   free(buf);
   if (t_check_allreduce(comm, rank, nranks, "after a simulated group")) return 1;

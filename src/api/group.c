@@ -20,6 +20,7 @@
 #include "engine/engine.h"
 #include "engine/trace.h"
 #include "plan/plan.h"
+#include "sim/sim.h"
 #include "transports/shm/eager.h"
 #include "util/clock.h"
 #include "util/param.h"
@@ -478,6 +479,46 @@ SN_API(ncclResult_t, ncclGroupEnd, void)
  * not have (only its cost model and domain view), and replays every rank's
  * schedule: from seconds (direct algorithms at a few hundred ranks) to
  * minutes, where NCCL answers this call in microseconds. */
+/* Replays are for communicators up to this size; larger ones get the
+ * tuner's closed form (an exact replay of an uncoalescable call on
+ * thousands of ranks takes seconds to minutes: that is snccl-sim's job). */
+#define SN_SIMEND_MAX_RANKS 2048
+
+/* One task replayed by the simulator on its communicator's model
+ * (sn_comm_topo_of + the communicator's tuner constants), algo as the
+ * library would pick it. < 0 when it could not be replayed. */
+static double sn_simend_replay(sn_sim_fabric_t *f, const sn_task_t *t, const sn_op_desc_t *d, sn_algo_t algo)
+{
+  sn_comm_t *c = t->comm;
+  sn_sim_call_t call;
+  memset(&call, 0, sizeof(call));
+  call.coll = d->coll;
+  call.dtype = d->dtype;
+  call.op = d->red.op;
+  call.count = d->count;
+  call.root = d->root;
+  call.algo = (int)algo;
+  call.nranks = c->nranks;
+  call.quantum_ps = 1000; /* snccl-sim's default */
+  call.fold = SN_SIM_FOLD_AUTO;
+  int pair[2];
+  if (t->coll == SN_COLL_P2P) { /* one message: a broadcast between the two ranks, the sender first */
+    pair[0] = t->is_send ? c->rank : t->root;
+    pair[1] = t->is_send ? t->root : c->rank;
+    call.coll = SN_COLL_BROADCAST;
+    call.algo = -1;
+    call.root = 0;
+    call.nranks = 2;
+    call.ranks = pair;
+    call.dtype = t->dtype;
+    call.count = t->count;
+  }
+  if (call.count == 0) return 0;
+  sn_sim_result_t res;
+  if (sn_sim_run(f, &call, &res) != SN_OK) return -1;
+  return (double)res.time_ps / 1e6;
+}
+
 SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
 {
   if (simInfo == NULL || simInfo->magic != 0x74685283u) {
@@ -489,7 +530,15 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
     return ncclInvalidUsage;
   }
   if (--sn_group_depth > 0) return ncclSuccess;
+  /* Each op's time, replayed by the simulator (sim/) on its communicator's
+   * model: every rank's schedule from the library's own builders, max-min
+   * sharing of the links, the per-message cost, pipelining (docs/SIMULATION.md,
+   * "ncclGroupSimulateEnd"); summed over the group's ops. The tuner's closed
+   * form where a replay cannot be had. */
   double total = 0;
+  sn_comm_t *fcomm = NULL; /* the communicator f models */
+  sn_sim_fabric_t f;
+  int have_f = 0, replayed = 0, closed = 0;
   for (int i = 0; i < sn_group_ntasks; i++) {
     sn_task_t *t = &sn_group_tasks[i];
     sn_op_desc_t d;
@@ -500,15 +549,39 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
       d.v = NULL;
       sn_a2av_free(t);
     }
+    sn_op_desc_t e = d; /* the tuner's form of a p2p op */
     if (t->coll == SN_COLL_P2P) {
-      d.coll = SN_COLL_SCATTER; /* one message to one peer costs like one scatter leg */
-      d.nranks = 2;
-      d.count = t->count;
+      e.coll = SN_COLL_SCATTER; /* one message to one peer costs like one scatter leg */
+      e.nranks = 2;
+      e.count = t->count;
     }
     sn_algo_t algo = SN_ALGO_DIRECT;
-    if (t->coll != SN_COLL_P2P) sn_plan_choose(&d, &t->comm->cost, &algo);
-    total += sn_plan_estimate(&d, algo, &t->comm->cost);
+    if (t->coll != SN_COLL_P2P) sn_plan_choose(&e, &t->comm->cost, &algo);
+    double us = -1;
+    if (t->comm->nranks <= SN_SIMEND_MAX_RANKS) {
+      if (have_f && fcomm != t->comm) {
+        sn_sim_fabric_free(&f);
+        have_f = 0;
+      }
+      sn_topo_t topo;
+      if (!have_f && sn_comm_topo_of(t->comm, &topo) == SN_OK) {
+        have_f = sn_sim_fabric_build_model(&topo, &t->comm->cost, &f) == SN_OK;
+        sn_topo_free(&topo);
+        fcomm = t->comm;
+      }
+      if (have_f) us = sn_simend_replay(&f, t, &d, algo);
+    }
+    if (us < 0) {
+      us = sn_plan_estimate(&e, algo, &t->comm->cost);
+      closed++;
+    } else {
+      replayed++;
+    }
+    total += us;
   }
+  if (have_f) sn_sim_fabric_free(&f);
+  SN_INFO(SN_LOG_TUNING, "ncclGroupSimulateEnd: %.3f us, %d ops replayed, %d by the tuner's closed form", total, replayed,
+          closed);
   sn_group_ntasks = 0;
   size_t sz = simInfo->size < sizeof(ncclSimInfo_t) ? simInfo->size : sizeof(ncclSimInfo_t);
   if (sz >= offsetof(ncclSimInfo_t, estimatedTime) + sizeof(float)) simInfo->estimatedTime = (float)total;

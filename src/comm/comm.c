@@ -175,18 +175,18 @@ static void sn_comm_build_cost(sn_comm_t *c)
   }
 }
 
-/* SNCCL_TOPO_DUMP_FILE: rank 0 writes what was detected, in the file format. */
-static void sn_comm_dump_topo(sn_comm_t *c)
+sn_status_t sn_comm_topo_of(const sn_comm_t *c, sn_topo_t *t_p)
 {
-  const char *path = sn_param_str(SN_P_TOPO_DUMP_FILE);
-  if (!path[0] || c->rank != 0) return;
   sn_topo_t t;
   memset(&t, 0, sizeof(t));
   int n = c->nranks;
   t.ranks = calloc((size_t)n, sizeof(*t.ranks));
   t.host_names = calloc((size_t)n, sizeof(*t.host_names));
   t.host_domain = calloc((size_t)n, sizeof(int));
-  if (!t.ranks || !t.host_names || !t.host_domain) goto out;
+  if (!t.ranks || !t.host_names || !t.host_domain) {
+    sn_topo_free(&t);
+    return SN_ERR_SYSTEM;
+  }
   snprintf(t.name, sizeof(t.name), "detected-%016llx", (unsigned long long)c->comm_id);
   t.nranks = n;
   t.ndomains = c->topo.ndomains;
@@ -215,6 +215,18 @@ static void sn_comm_dump_topo(sn_comm_t *c)
   t.intra_host = t.intra_domain = 0;
   t.inter_domain = 1;
   t.reduce_GBps = 1.0 / m->reduce_us_per_byte / 1000.0;
+  *t_p = t;
+  return SN_OK;
+}
+
+/* SNCCL_TOPO_DUMP_FILE: rank 0 writes what was detected, in the file format. */
+static void sn_comm_dump_topo(sn_comm_t *c)
+{
+  const char *path = sn_param_str(SN_P_TOPO_DUMP_FILE);
+  if (!path[0] || c->rank != 0) return;
+  sn_topo_t t;
+  if (sn_comm_topo_of(c, &t) != SN_OK) return;
+  int n = c->nranks;
   FILE *fp = fopen(path, "w");
   if (!fp) {
     SN_WARN("SNCCL_TOPO_DUMP_FILE=%s: cannot write: %s", path, strerror(errno));
@@ -239,9 +251,7 @@ static void sn_comm_dump_topo(sn_comm_t *c)
   fclose(fp);
   SN_INFO(SN_LOG_GRAPH, "topology written to %s", path);
 out:
-  free(t.ranks);
-  free(t.host_names);
-  free(t.host_domain);
+  sn_topo_free(&t);
 }
 
 static void sn_comm_proxy_error(void *ctx, sn_status_t st) { sn_comm_set_error(ctx, st); }

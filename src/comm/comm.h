@@ -17,6 +17,7 @@
 #include "plan/plan.h"
 #include "kernels/kernels.h"
 #include "topo/scan.h"
+#include "topo/topo.h"
 #include "util/status.h"
 
 #define SN_PEER_F_DEVICE 1u /* a device backend is loaded and device-direct is allowed */
@@ -104,6 +105,11 @@ sn_status_t sn_comm_shrink(sn_comm_t *parent, const int *exclude, int nexclude, 
                            sn_comm_t **child_p);
 /* Frees a communicator no other thread can know of (failed creation). */
 void sn_comm_free(sn_comm_t *comm);
+/* The communicator as a topology (topo/topo.h, freed with sn_topo_free):
+ * its ranks' hosts and domains as detected (or emulated), two link classes
+ * "intra" and "inter" and the reduction rate from its tuner model. What
+ * SNCCL_TOPO_DUMP_FILE writes and ncclGroupSimulateEnd replays on. */
+sn_status_t sn_comm_topo_of(const sn_comm_t *c, sn_topo_t *t_p);
 
 /* Threads that may block in a call on a communicator enter it first and
  * leave when done; entering an aborted communicator fails (SN_ERR_ABORTED),
