@@ -336,11 +336,15 @@ static sn_status_t sn_sim_check_call(const sn_sim_fabric_t *f, const sn_sim_call
     SN_WARN("snccl-sim: nranks %d: the fabric has %d ranks", c->nranks, f->nranks);
     return SN_ERR_INVALID_ARG;
   }
-  if ((unsigned)c->coll >= SN_COLL_P2P || (unsigned)c->dtype >= SN_DT_COUNT || (unsigned)c->op >= SN_RED_COUNT) {
+  if (c->coll == SN_COLL_ALLTOALLV ? !c->a2av : (unsigned)c->coll >= SN_COLL_P2P) {
+    SN_WARN("snccl-sim: collective %d is not one snccl-sim runs (all-to-all-v needs its matrix)", c->coll);
+    return SN_ERR_INVALID_ARG;
+  }
+  if ((unsigned)c->dtype >= SN_DT_COUNT || (unsigned)c->op >= SN_RED_COUNT) {
     SN_WARN("snccl-sim: collective %d, datatype %d or op %d is not one snccl-sim runs", c->coll, c->dtype, c->op);
     return SN_ERR_INVALID_ARG;
   }
-  if (c->count == 0) {
+  if (c->count == 0 && c->coll != SN_COLL_ALLTOALLV) {
     SN_WARN("snccl-sim: count 0: nothing to simulate");
     return SN_ERR_INVALID_ARG;
   }
@@ -378,6 +382,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   double saved_cf = f->copy_factor, saved_pw = f->pool_w_net; /* before the cache term */
   int flat_live = 0;
   int *view_arrays = NULL;
+  size_t *vbuf = NULL; /* all-to-all-v: the rank being set up's counts and displacements */
   char *seen = calloc((size_t)f->nranks, 1);
   /* on cache lines: a rank's hot fields are one line, its runs the next */
   if (posix_memalign((void **)&s.r, 64, (size_t)n * sizeof(*s.r))) s.r = NULL;
@@ -410,6 +415,30 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   d.root = call->root;
   d.nranks = n;
   d.topo = view.ndomains > 1 ? &view : NULL;
+  /* all-to-all-v: every rank's side from the matrix (sn_sim_a2av_side), the
+   * count the most elements any rank sends or receives, as the API agrees it */
+  sn_vec_t vec;
+  if (d.coll == SN_COLL_ALLTOALLV) {
+    vbuf = malloc(4 * (size_t)n * sizeof(size_t) + 1);
+    if (!vbuf) goto oom;
+    d.count = 0;
+    for (int r = 0; r < n; r++) {
+      uint64_t out = 0, in = 0;
+      for (int q = 0; q < n; q++) {
+        out += call->a2av[(size_t)r * n + q];
+        in += call->a2av[(size_t)q * n + r];
+      }
+      if (out > d.count) d.count = out;
+      if (in > d.count) d.count = in;
+    }
+    if (d.count == 0) {
+      SN_WARN("snccl-sim: the all-to-all-v matrix is all zeros: nothing to simulate");
+      st = SN_ERR_INVALID_ARG;
+      goto out;
+    }
+    vec = (sn_vec_t){vbuf, vbuf + n, vbuf + 2 * (size_t)n, vbuf + 3 * (size_t)n};
+    d.v = &vec;
+  }
   sn_algo_t algo;
   if (call->algo < 0) {
     sn_plan_choose(&d, &f->cost, &algo);
@@ -476,6 +505,17 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   for (int r = 0; r < nsim; r++) {
     sn_sim_rank_t *R = &s.r[r];
     d.rank = r;
+    if (vbuf) { /* rank r's row and column of the matrix, packed in peer order */
+      size_t so = 0, ro = 0;
+      for (int q = 0; q < n; q++) {
+        vbuf[q] = call->a2av[(size_t)r * n + q];
+        vbuf[n + q] = so;
+        so += vbuf[q];
+        vbuf[2 * (size_t)n + q] = call->a2av[(size_t)q * n + r];
+        vbuf[3 * (size_t)n + q] = ro;
+        ro += vbuf[2 * (size_t)n + q];
+      }
+    }
     sn_sched_init(&flat, d.dtype, n);
     flat_live = 1;
     st = sn_sched_build(&d, algo, &flat);
@@ -655,6 +695,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   case SN_COLL_ALLGATHER:
   case SN_COLL_REDUCESCATTER:
   case SN_COLL_ALLTOALL: res.size_bytes = (double)call->count * sn_dtype_size(d.dtype) * n; break;
+  case SN_COLL_ALLTOALLV: res.size_bytes = (double)d.count * sn_dtype_size(d.dtype); break; /* the busiest rank's */
   default: res.size_bytes = (double)call->count * sn_dtype_size(d.dtype); break;
   }
   if (res.time_ps > 0) {
@@ -698,6 +739,7 @@ out:
   f->pool_w_net = saved_pw;
   free(saved_cap);
   free(view_arrays);
+  free(vbuf);
   free(seen);
   sn_sim_free(&s);
   return st;

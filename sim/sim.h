@@ -216,6 +216,8 @@ typedef struct {
                        * trace, no perf_iters: those stay exact). */
   int critical_path;  /* record what every piece waited for and fill sn_sim_result_t.cp
                        * (costs ~4 records of 24 bytes per message) */
+  const uint64_t *a2av; /* SN_COLL_ALLTOALLV only: [nranks x nranks] elements comm rank i sends to
+                         * comm rank j at [i * nranks + j] (count is then ignored) */
   int perf_iters;     /* 0: one call, timed from a common start to the last rank done. N >= 1:
                        * time it as the perf tools do (perf/common.c, -n N, -a 1): every rank
                        * runs N calls back to back (call k+1 starts when its own call k is
@@ -260,6 +262,24 @@ typedef struct {
 } sn_sim_result_t;
 
 const char *sn_sim_cp_name(int part);
+
+/* A MoE layer's dispatch or combine as the byte matrix of the all-to-all-v
+ * the library runs on the direct route (sim/ep.c; src/api/ep.c's wire
+ * format), for a routing drawn from `seed`: every token of every rank picks
+ * topk distinct experts uniformly; experts sit in contiguous blocks per rank. */
+typedef struct {
+  int tokens;        /* per rank */
+  int hidden;        /* elements per token */
+  int topk, experts;
+  int elt_bytes;     /* dispatch: bytes per element (1: INT8/FP8) */
+  int scale_bytes;   /* dispatch: scale bytes per token */
+  int combine_bytes; /* combine: bytes per element (2: BF16) */
+  uint64_t seed;
+} sn_sim_ep_t;
+
+/* *m_p: malloc'd [nranks x nranks] bytes (a2av with datatype uint8);
+ * combine = 0 dispatch, 1 combine. SN_ERR_INVALID_ARG + WARN for a bad shape. */
+sn_status_t sn_sim_ep_matrix(const sn_sim_ep_t *ep, int nranks, int combine, uint64_t **m_p);
 
 /* Builds every rank's schedule and runs them. ncclInvalidArgument-style
  * errors (SN_ERR_INVALID_ARG + one WARN) for bad calls. */

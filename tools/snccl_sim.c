@@ -7,6 +7,7 @@
  *   snccl-sim --gen=cm384 --coll=allreduce --bytes=1G
  *   snccl-sim --topo=topo/examples/ib-16x8.topo --coll=alltoall --min=1M --max=1G --algo=pairwise
  *   snccl-sim --gen=hosts8:1 --coll=allreduce --bytes=8G --algo=ring --trace=ar.json
+ *   snccl-sim --gen=cm384 --ranks=0-255 --coll=dispatch --tokens=128 --hidden=7168 --topk=8 --experts=256
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,10 @@ static void usage(void)
   fprintf(stderr,
           "usage: snccl-sim (--topo=FILE | --gen=cm384[:K]|nvl72[:K]|hosts8:N|local[:N]) [options]\n"
           "  --coll=allreduce|allgather|reducescatter|broadcast|reduce|alltoall   (default allreduce)\n"
+          "  --coll=dispatch|combine   a MoE layer's dispatch or (plain) combine as the library's all-to-all-v\n"
+          "                   on the direct route, for a routing drawn from --seed (sim/ep.c); sizes from\n"
+          "                   --tokens=T (per rank, 128) --hidden=H (7168) --topk=K (8) --experts=E (256)\n"
+          "                   --elt-bytes=B (dispatch, 1: INT8) --scale-bytes=S (4) --combine-bytes=C (2: BF16)\n"
           "  --bytes=SIZE | --min=SIZE --max=SIZE   nccl-tests' size (x8 steps between min and max)\n"
           "  --algo=tuned|ring|direct|rd|tree|rhd|bruck|pairwise|hier|sag|dbt|oneshot   (default tuned: the library's pick)\n"
           "  --ranks=LIST     fabric ranks of the communicator, e.g. 0-7,16-23 (default: all)\n"
@@ -128,6 +133,8 @@ int main(int argc, char **argv)
   int nplanes = 0, routing = SN_SIM_ROUTE_RAIL, ncut = 0, cut[SN_SIM_MAX_PLANES], dplane = -1;
   double dplane_f = 1;
   uint64_t seed = 1;
+  int ep = -1; /* 0 dispatch, 1 combine */
+  sn_sim_ep_t eps = {128, 7168, 8, 256, 1, 4, 2, 1};
   double degrade = 1;
   double slow = 1;
   for (int i = 1; i < argc; i++) {
@@ -188,7 +195,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "snccl-sim: --slow-rank=%s: expected RANK:FACTOR\n", v);
         return 2;
       }
-    } else if ((v = OPT("--coll"))) {
+    } else if ((v = OPT("--coll")) && (!strcasecmp(v, "dispatch") || !strcasecmp(v, "combine"))) {
+      ep = !strcasecmp(v, "combine");
+      call.coll = SN_COLL_ALLTOALLV;
+      call.dtype = SN_DT_UINT8;
+    } else if ((v = OPT("--tokens"))) eps.tokens = atoi(v);
+    else if ((v = OPT("--hidden"))) eps.hidden = atoi(v);
+    else if ((v = OPT("--topk"))) eps.topk = atoi(v);
+    else if ((v = OPT("--experts"))) eps.experts = atoi(v);
+    else if ((v = OPT("--elt-bytes"))) eps.elt_bytes = atoi(v);
+    else if ((v = OPT("--scale-bytes"))) eps.scale_bytes = atoi(v);
+    else if ((v = OPT("--combine-bytes"))) eps.combine_bytes = atoi(v);
+    else if ((v = OPT("--coll"))) {
       int k, nc = (int)(sizeof(sim_colls) / sizeof(sim_colls[0]));
       for (k = 0; k < nc && strcasecmp(v, sn_coll_name(sim_colls[k])); k++) {}
       if (k == nc) {
@@ -271,9 +289,32 @@ int main(int argc, char **argv)
     perror(trace);
     return 1;
   }
+  uint64_t *a2av = NULL;
+  if (ep >= 0) {
+    eps.seed = seed;
+    if (call.dtype != SN_DT_UINT8 || sn_sim_ep_matrix(&eps, call.nranks, ep, &a2av) != SN_OK) {
+      if (call.dtype != SN_DT_UINT8) fprintf(stderr, "snccl-sim: --type does not apply to dispatch/combine (bytes)\n");
+      return 2; /* else the WARN said why */
+    }
+    call.a2av = a2av;
+    lo = hi = 1; /* one call: the matrix is its size */
+  }
   size_t es = sn_dtype_size(call.dtype);
   printf("# snccl-sim (simulated) fabric %s: %d ranks in %d domain(s), %d in the call; %s\n", f.topo.name, f.nranks,
-         f.topo.ndomains, call.nranks, sn_coll_name(call.coll));
+         f.topo.ndomains, call.nranks, ep < 0 ? sn_coll_name(call.coll) : ep ? "MoE combine" : "MoE dispatch");
+  if (ep >= 0) {
+    double tot = 0, most = 0;
+    for (int r = 0; r < call.nranks; r++) {
+      double row = 0;
+      for (int q = 0; q < call.nranks; q++) row += (double)a2av[(size_t)r * call.nranks + q] * (q != r);
+      tot += row;
+      most = row > most ? row : most;
+    }
+    printf("# %d tokens per rank, hidden %d, top-%d of %d experts, %d B per element (+%d B scale) dispatched, %d B "
+           "combined, seed %llu: %.0f bytes to other ranks per rank on average, %.0f at most\n",
+           eps.tokens, eps.hidden, eps.topk, eps.experts, eps.elt_bytes, eps.scale_bytes, eps.combine_bytes,
+           (unsigned long long)eps.seed, tot / call.nranks, most);
+  }
   if (f.nplanes) {
     static const char *const rn[] = {"rail", "hash", "spray"};
     printf("# %s in %d planes, routing %s", f.topo.classes[f.plane_cls].name, f.nplanes, rn[f.routing]);
@@ -296,6 +337,7 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     st = sn_sim_run(&f, &call, &res);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (a2av && st == SN_OK) call.count = (size_t)res.size_bytes; /* the busiest rank's bytes */
     if (st != SN_OK) {
       rc = 1;
       break;
@@ -346,6 +388,7 @@ int main(int argc, char **argv)
     printf("#   %-22s %14.3f us\n", "total", sum / 1e6);
   }
   if (tf) fclose(tf);
+  free(a2av);
   free(ranks);
   sn_sim_fabric_free(&f);
   return rc;

@@ -847,6 +847,86 @@ static void test_host_terms(void)
         "cache_MB, mem_GBps, pinned read");
 }
 
+/* All-to-all-v from a byte matrix, and MoE dispatch/combine (sim/ep.c). */
+static void test_a2av(void)
+{
+  sn_sim_fabric_t f;
+  switch_fabric(&f, 1, 4);
+  alpha_beta(&f);
+  uint64_t m[16];
+  /* incast: ranks 1..3 send 4000 bytes each to rank 0, whose port takes
+   * the three flows at a third each: 3 x 4 us + the latency */
+  memset(m, 0, sizeof(m));
+  for (int r = 1; r < 4; r++) m[r * 4 + 0] = 4000;
+  sn_sim_call_t c = call_of(SN_COLL_ALLTOALLV, SN_ALGO_DIRECT, 0, 4);
+  c.dtype = SN_DT_UINT8;
+  c.a2av = m;
+  uint64_t t = run_time(&f, &c);
+  CHECK(t == 13 * US, "all-to-all-v incast: %llu ps, expected 3 b + a = 13 us", (unsigned long long)t);
+  /* a uniform matrix is the all-to-all of that count, for both algorithms */
+  for (int k = 0; k < 16; k++) m[k] = 4000;
+  for (int a = 0; a < 2; a++) {
+    int algo = a ? SN_ALGO_PAIRWISE : SN_ALGO_DIRECT;
+    c.algo = algo;
+    uint64_t tv = run_time(&f, &c);
+    sn_sim_call_t e = call_of(SN_COLL_ALLTOALL, algo, 4000, 4);
+    e.dtype = SN_DT_UINT8;
+    uint64_t ta = run_time(&f, &e);
+    CHECK(tv == ta && tv > 0, "%s all-to-all-v of a uniform matrix: %llu ps, all-to-all %llu ps", sn_algo_name(algo),
+          (unsigned long long)tv, (unsigned long long)ta);
+  }
+  /* refused: no matrix, an all-zero one */
+  c.a2av = NULL;
+  sn_sim_result_t r;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "all-to-all-v without a matrix accepted");
+  memset(m, 0, sizeof(m));
+  c.a2av = m;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "all-zero all-to-all-v accepted");
+  sn_sim_fabric_free(&f);
+
+  /* MoE: one expert per rank, so every token has top-k records on k
+   * distinct ranks: T x K records per rank, and the combine returns one
+   * row per record, the transposed way */
+  const int p = 8, T = 50, K = 3, H = 64;
+  sn_sim_ep_t ep = {T, H, K, p, 1, 4, 2, 7};
+  uint64_t *d = NULL, *cb = NULL, *d2 = NULL;
+  CHECK(sn_sim_ep_matrix(&ep, p, 0, &d) == SN_OK && sn_sim_ep_matrix(&ep, p, 1, &cb) == SN_OK, "ep matrices");
+  if (d && cb) {
+    uint64_t rec = (8 + 8 * K + H + 4 + 7) / 8 * 8, recs = 0;
+    int bad = 0;
+    for (int i = 0; i < p; i++)
+      for (int j = 0; j < p; j++) {
+        uint64_t b = d[i * p + j], n = b ? (b - 8) / rec : 0;
+        bad += b && (b - 8) % rec != 0;
+        recs += n;
+        uint64_t want = n ? (n + 7) / 8 * 8 + n * H * 2 : 0;
+        bad += cb[j * p + i] != want;
+      }
+    CHECK(!bad && recs == (uint64_t)T * K * p, "ep: %d bad blocks, %llu records (expected %d)", bad,
+          (unsigned long long)recs, T * K * p);
+    CHECK(sn_sim_ep_matrix(&ep, p, 0, &d2) == SN_OK && d2 && !memcmp(d, d2, sizeof(uint64_t) * p * p),
+          "ep: the same seed gave another matrix");
+    free(d2);
+    ep.seed = 8;
+    CHECK(sn_sim_ep_matrix(&ep, p, 0, &d2) == SN_OK && d2 && memcmp(d, d2, sizeof(uint64_t) * p * p),
+          "ep: another seed gave the same matrix");
+    free(d2);
+    /* run both on a small fabric: direct route, positive times */
+    switch_fabric(&f, 1, p);
+    c = call_of(SN_COLL_ALLTOALLV, -1, 0, p);
+    c.dtype = SN_DT_UINT8;
+    c.a2av = d;
+    CHECK(sn_sim_run(&f, &c, &r) == SN_OK && r.time_ps > 0, "ep dispatch on %d ranks", p);
+    c.a2av = cb;
+    CHECK(sn_sim_run(&f, &c, &r) == SN_OK && r.time_ps > 0, "ep combine on %d ranks", p);
+    sn_sim_fabric_free(&f);
+  }
+  free(d);
+  free(cb);
+  ep = (sn_sim_ep_t){T, H, K, 2, 1, 4, 2, 7}; /* fewer experts than top-k */
+  CHECK(sn_sim_ep_matrix(&ep, p, 0, &d) == SN_ERR_INVALID_ARG && !d, "ep: 2 experts for top-3 accepted");
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -854,6 +934,7 @@ int main(void)
   test_textbook();
   test_critical_path();
   test_coalesce();
+  test_a2av();
   test_degrade();
   test_planes();
   test_determinism();
