@@ -83,6 +83,12 @@ calls() {
     echo "--gen=hosts8:2 --algo=$a --piece=65536 --depth=4 --min=1K --max=64M --type=half"
     echo "--gen=local:4 --algo=$a --piece=4096 --depth=1 --bytes=1M --type=double --quantum=0"
   done
+  # all-to-all-v: MoE dispatch and combine
+  for c in dispatch combine; do
+    echo "--gen=hosts8:2 --coll=$c --tokens=64 --hidden=1024 --topk=4 --experts=32 --critical-path"
+    echo "--gen=local:4 --coll=$c --tokens=32 --hidden=512 --topk=2 --experts=8 --algo=pairwise --quantum=0"
+    echo "--gen=nvl72 --ranks=0-31 --coll=$c --tokens=16 --hidden=2048 --topk=8 --experts=64 --seed=3"
+  done
   # the scale calls, small enough here
   echo "--gen=hosts8:128 --algo=ring --bytes=1G --hot=0 --quantum=0"
   echo "--gen=hosts8:16 --coll=alltoall --algo=pairwise --bytes=1G --hot=0 --quantum=0"
