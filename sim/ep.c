@@ -13,11 +13,19 @@
  *    padded to 8 bytes.
  * The count exchange before the data (16 bytes per peer, throughput mode)
  * and the status all-gather after it are not part of the matrix.
+ *
+ * The rail route (src/sched/ep.c): a token's first-hop target is the
+ * expert's rank inside the sender's domain, else the rank with the sender's
+ * local index in the expert's domain (one bundle per remote domain); the
+ * bundles are forwarded whole to the other ranks of that domain. Its hop-1
+ * matrix has the same wire format; sn_sim_ep_rail_build gives each rank's
+ * schedule from it with the library's builder.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "sim/sim.h"
+#include "sim/sim_int.h"
 #include "util/log.h"
 
 static uint64_t sn_sim_ep_mix(uint64_t x)
@@ -30,7 +38,25 @@ static uint64_t sn_sim_ep_mix(uint64_t x)
 
 static uint64_t sn_sim_pad8(uint64_t x) { return (x + 7) & ~(uint64_t)7; }
 
+uint64_t sn_sim_ep_record(const sn_sim_ep_t *ep)
+{
+  return sn_sim_pad8(8 + 8 * (uint64_t)ep->topk + (uint64_t)ep->hidden * ep->elt_bytes + (uint64_t)ep->scale_bytes);
+}
+
+/* The first-hop target of a record from rank r for an expert on rank q. */
+static int sn_sim_ep_target(const sn_sched_topo_t *t, int r, int q)
+{
+  if (!t || t->domain_of[q] == t->domain_of[r]) return q;
+  return sn_topo_rank_at(t, t->domain_of[q], t->local_index[r]);
+}
+
 sn_status_t sn_sim_ep_matrix(const sn_sim_ep_t *ep, int nranks, int combine, uint64_t **m_p)
+{
+  return sn_sim_ep_matrix_route(ep, nranks, combine, NULL, m_p);
+}
+
+sn_status_t sn_sim_ep_matrix_route(const sn_sim_ep_t *ep, int nranks, int combine, const sn_sched_topo_t *rail,
+                                   uint64_t **m_p)
 {
   *m_p = NULL;
   int p = nranks, K = ep->topk, E = ep->experts;
@@ -67,13 +93,14 @@ sn_status_t sn_sim_ep_matrix(const sn_sim_ep_t *ep, int nranks, int combine, uin
         pick[k] = e;
         int q = (int)((int64_t)e * p / E); /* experts in contiguous blocks per rank */
         rows[(size_t)r * p + q]++;
-        if (seen[q] != stamp) { /* one record per (token, rank) */
-          seen[q] = stamp;
-          n[(size_t)r * p + q]++;
+        int g = combine ? q : sn_sim_ep_target(rail, r, q);
+        if (seen[g] != stamp) { /* one record per (token, first-hop target) */
+          seen[g] = stamp;
+          n[(size_t)r * p + g]++;
         }
       }
     }
-  uint64_t rec = sn_sim_pad8(8 + 8 * (uint64_t)K + (uint64_t)ep->hidden * ep->elt_bytes + (uint64_t)ep->scale_bytes);
+  uint64_t rec = sn_sim_ep_record(ep);
   for (int r = 0; r < p; r++)
     for (int q = 0; q < p; q++) {
       uint64_t c = n[(size_t)r * p + q], w = rows[(size_t)r * p + q];
@@ -89,4 +116,33 @@ sn_status_t sn_sim_ep_matrix(const sn_sim_ep_t *ep, int nranks, int combine, uin
   free(seen);
   *m_p = n;
   return SN_OK;
+}
+
+sn_status_t sn_sim_ep_rail_build(const sn_sim_ep_rail_t *c, int r, sn_sched_t *s)
+{
+  int p = c->p;
+  const sn_sched_topo_t *t = c->topo;
+  size_t *s1 = c->buf, *sd1 = s1 + p, *r1 = s1 + 2 * (size_t)p, *rd1 = s1 + 3 * (size_t)p, *r2 = s1 + 4 * (size_t)p,
+         *rd2 = s1 + 5 * (size_t)p;
+  size_t so = 0, ro = 0;
+  for (int q = 0; q < p; q++) {
+    s1[q] = c->m1[(size_t)r * p + q];
+    sd1[q] = so;
+    so += s1[q];
+    r1[q] = c->m1[(size_t)q * p + r];
+    rd1[q] = ro;
+    ro += r1[q];
+  }
+  /* hop 2: remote rank q's bundle for my domain, which its rail peer here
+   * (the rank of my domain with q's local index) forwards to me */
+  int D = t->domain_of[r];
+  for (int q = 0; q < p; q++) {
+    r2[q] = 0;
+    rd2[q] = ro;
+    if (t->domain_of[q] == D || t->local_index[q] == t->local_index[r]) continue;
+    r2[q] = c->m1[(size_t)q * p + sn_topo_rank_at(t, D, t->local_index[q])];
+    ro += r2[q];
+  }
+  sn_ep_rail_t e = {t, s1, sd1, r1, rd1, r2, rd2, c->rstep};
+  return sn_sched_ep_rail(r, p, &e, s);
 }

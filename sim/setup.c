@@ -336,8 +336,8 @@ static sn_status_t sn_sim_check_call(const sn_sim_fabric_t *f, const sn_sim_call
     SN_WARN("snccl-sim: nranks %d: the fabric has %d ranks", c->nranks, f->nranks);
     return SN_ERR_INVALID_ARG;
   }
-  if (c->coll == SN_COLL_ALLTOALLV ? !c->a2av : (unsigned)c->coll >= SN_COLL_P2P) {
-    SN_WARN("snccl-sim: collective %d is not one snccl-sim runs (all-to-all-v needs its matrix)", c->coll);
+  if (c->coll == SN_COLL_ALLTOALLV ? !c->a2av && !c->ep : (unsigned)c->coll >= SN_COLL_P2P) {
+    SN_WARN("snccl-sim: collective %d is not one snccl-sim runs (all-to-all-v needs its matrix or a MoE layer)", c->coll);
     return SN_ERR_INVALID_ARG;
   }
   if ((unsigned)c->dtype >= SN_DT_COUNT || (unsigned)c->op >= SN_RED_COUNT) {
@@ -383,6 +383,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   int flat_live = 0;
   int *view_arrays = NULL;
   size_t *vbuf = NULL; /* all-to-all-v: the rank being set up's counts and displacements */
+  uint64_t *epm = NULL; /* MoE: the matrix of the dispatch's (first hop) or the combine's bytes */
+  sn_sim_ep_rail_t rail = {0};
   char *seen = calloc((size_t)f->nranks, 1);
   /* on cache lines: a rank's hot fields are one line, its runs the next */
   if (posix_memalign((void **)&s.r, 64, (size_t)n * sizeof(*s.r))) s.r = NULL;
@@ -417,6 +419,42 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   d.topo = view.ndomains > 1 ? &view : NULL;
   /* all-to-all-v: every rank's side from the matrix (sn_sim_a2av_side), the
    * count the most elements any rank sends or receives, as the API agrees it */
+  /* MoE: the route as the library picks it for the dispatch (src/api/ep.c:
+   * SN_COLL_EP_DISPATCH; the combine is always an all-to-all-v), then the
+   * route's matrix */
+  const uint64_t *a2av = call->a2av;
+  sn_op_desc_t epd;
+  int ep_rail = 0;
+  if (call->ep && !a2av) {
+    memset(&epd, 0, sizeof(epd));
+    epd.coll = SN_COLL_EP_DISPATCH;
+    epd.dtype = SN_DT_UINT8;
+    epd.count = (size_t)sn_sim_ep_record(call->ep) * (size_t)(call->ep->tokens > 0 ? call->ep->tokens : 1);
+    epd.nranks = n;
+    epd.topo = d.topo;
+    epd.ep_experts = call->ep->experts;
+    epd.ep_topk = call->ep->topk;
+    sn_algo_t ea = SN_ALGO_DIRECT;
+    if (call->ep_combine ? call->algo >= 0 && call->algo != SN_ALGO_DIRECT
+                         : call->algo >= 0 && !sn_algo_usable(&epd, (sn_algo_t)call->algo)) {
+      SN_WARN("snccl-sim: MoE %s: algorithm %s cannot run it here (dispatch: direct, or rail on equal domains; "
+              "combine: direct)", call->ep_combine ? "combine" : "dispatch", sn_algo_name((sn_algo_t)call->algo));
+      st = SN_ERR_INVALID_ARG;
+      goto out;
+    }
+    if (!call->ep_combine) {
+      if (call->algo < 0) sn_plan_choose(&epd, &f->cost, &ea);
+      else ea = (sn_algo_t)call->algo;
+    }
+    ep_rail = ea == SN_ALGO_RAIL;
+    st = sn_sim_ep_matrix_route(call->ep, n, call->ep_combine, ep_rail ? d.topo : NULL, &epm);
+    if (st != SN_OK) goto out;
+    a2av = epm;
+    if (ep_rail) {
+      rail = (sn_sim_ep_rail_t){d.topo, epm, n, malloc(6 * (size_t)n * sizeof(size_t)), malloc((size_t)n * sizeof(int))};
+      if (!rail.buf || !rail.rstep) goto oom;
+    }
+  }
   sn_vec_t vec;
   if (d.coll == SN_COLL_ALLTOALLV) {
     vbuf = malloc(4 * (size_t)n * sizeof(size_t) + 1);
@@ -425,8 +463,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     for (int r = 0; r < n; r++) {
       uint64_t out = 0, in = 0;
       for (int q = 0; q < n; q++) {
-        out += call->a2av[(size_t)r * n + q];
-        in += call->a2av[(size_t)q * n + r];
+        out += a2av[(size_t)r * n + q];
+        in += a2av[(size_t)q * n + r];
       }
       if (out > d.count) d.count = out;
       if (in > d.count) d.count = in;
@@ -440,7 +478,9 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     d.v = &vec;
   }
   sn_algo_t algo;
-  if (call->algo < 0) {
+  if (epm) {
+    algo = ep_rail ? SN_ALGO_RAIL : SN_ALGO_DIRECT;
+  } else if (call->algo < 0) {
     sn_plan_choose(&d, &f->cost, &algo);
   } else {
     algo = (sn_algo_t)call->algo;
@@ -452,9 +492,9 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   }
   /* the engine runs the call in the tuner's piece for it (src/api/group.c) */
   if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
-  else s.piece = sn_plan_piece(&d, algo, &f->cost);
+  else s.piece = sn_plan_piece(epm && !call->ep_combine ? &epd : &d, algo, &f->cost);
   res.algo = algo;
-  res.tuner_us = sn_plan_estimate(&d, algo, &f->cost);
+  res.tuner_us = sn_plan_estimate(epm && !call->ep_combine ? &epd : &d, algo, &f->cost);
   /* auto: coalesce a large communicator's call when it can be; a trace wants every rank */
   int fold = call->fold, must_fold = fold && fold != SN_SIM_FOLD_AUTO;
   if (fold == SN_SIM_FOLD_AUTO && (n < SN_SIM_FOLD_AUTO_MIN || call->perf_iters > 0 || call->trace)) fold = 0;
@@ -508,17 +548,17 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     if (vbuf) { /* rank r's row and column of the matrix, packed in peer order */
       size_t so = 0, ro = 0;
       for (int q = 0; q < n; q++) {
-        vbuf[q] = call->a2av[(size_t)r * n + q];
+        vbuf[q] = a2av[(size_t)r * n + q];
         vbuf[n + q] = so;
         so += vbuf[q];
-        vbuf[2 * (size_t)n + q] = call->a2av[(size_t)q * n + r];
+        vbuf[2 * (size_t)n + q] = a2av[(size_t)q * n + r];
         vbuf[3 * (size_t)n + q] = ro;
         ro += vbuf[2 * (size_t)n + q];
       }
     }
     sn_sched_init(&flat, d.dtype, n);
     flat_live = 1;
-    st = sn_sched_build(&d, algo, &flat);
+    st = ep_rail ? sn_sim_ep_rail_build(&rail, r, &flat) : sn_sched_build(&d, algo, &flat);
     if (st == SN_OK) st = flat.error;
     if (st != SN_OK) {
       SN_WARN("snccl-sim: rank %d: building the %s %s schedule failed (%s)", r, sn_algo_name(algo), sn_coll_name(d.coll),
@@ -740,6 +780,9 @@ out:
   free(saved_cap);
   free(view_arrays);
   free(vbuf);
+  free(epm);
+  free(rail.buf);
+  free(rail.rstep);
   free(seen);
   sn_sim_free(&s);
   return st;

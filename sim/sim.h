@@ -218,6 +218,10 @@ typedef struct {
                        * (costs ~4 records of 24 bytes per message) */
   const uint64_t *a2av; /* SN_COLL_ALLTOALLV only: [nranks x nranks] elements comm rank i sends to
                          * comm rank j at [i * nranks + j] (count is then ignored) */
+  const struct sn_sim_ep *ep; /* SN_COLL_ALLTOALLV with a2av NULL: a MoE layer (sn_sim_ep_t); the
+                               * dispatch on the route the tuner picks (algo -1) or algo (direct or
+                               * rail), or with ep_combine the plain combine (direct) */
+  int ep_combine;
   int perf_iters;     /* 0: one call, timed from a common start to the last rank done. N >= 1:
                        * time it as the perf tools do (perf/common.c, -n N, -a 1): every rank
                        * runs N calls back to back (call k+1 starts when its own call k is
@@ -267,7 +271,7 @@ const char *sn_sim_cp_name(int part);
  * the library runs on the direct route (sim/ep.c; src/api/ep.c's wire
  * format), for a routing drawn from `seed`: every token of every rank picks
  * topk distinct experts uniformly; experts sit in contiguous blocks per rank. */
-typedef struct {
+typedef struct sn_sim_ep {
   int tokens;        /* per rank */
   int hidden;        /* elements per token */
   int topk, experts;
@@ -280,6 +284,12 @@ typedef struct {
 /* *m_p: malloc'd [nranks x nranks] bytes (a2av with datatype uint8);
  * combine = 0 dispatch, 1 combine. SN_ERR_INVALID_ARG + WARN for a bad shape. */
 sn_status_t sn_sim_ep_matrix(const sn_sim_ep_t *ep, int nranks, int combine, uint64_t **m_p);
+/* The same for a route: rail (the domains of the rail route) gives the
+ * dispatch's hop-1 matrix, a record per (token, first-hop target); NULL the
+ * direct route's. A record's bytes. */
+sn_status_t sn_sim_ep_matrix_route(const sn_sim_ep_t *ep, int nranks, int combine, const sn_sched_topo_t *rail,
+                                   uint64_t **m_p);
+uint64_t sn_sim_ep_record(const sn_sim_ep_t *ep);
 
 /* Builds every rank's schedule and runs them. ncclInvalidArgument-style
  * errors (SN_ERR_INVALID_ARG + one WARN) for bad calls. */

@@ -46,6 +46,17 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
  * Returns how many; np[i]: links on path i. */
 int sn_sim_plane_paths(const sn_sim_fabric_t *f, int a, int b, int rx, int paths[][SN_SIM_MAX_PATH], int *np);
 
+/* MoE (sim/ep.c): one rank's rail-route schedule from the hop-1 matrix m1
+ * (buf: 6p sizes, rstep: p ints of scratch). */
+typedef struct {
+  const sn_sched_topo_t *topo;
+  const uint64_t *m1;
+  int p;
+  size_t *buf;
+  int *rstep;
+} sn_sim_ep_rail_t;
+sn_status_t sn_sim_ep_rail_build(const sn_sim_ep_rail_t *c, int r, sn_sched_t *s);
+
 /* ---- the virtual engine's state (sim/run.c runs it, sim/setup.c builds it) ---- */
 
 enum { SN_SIM_EV_START = 0, SN_SIM_EV_ARRIVE };

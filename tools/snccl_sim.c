@@ -36,8 +36,9 @@ static void usage(void)
   fprintf(stderr,
           "usage: snccl-sim (--topo=FILE | --gen=cm384[:K]|nvl72[:K]|hosts8:N|local[:N]) [options]\n"
           "  --coll=allreduce|allgather|reducescatter|broadcast|reduce|alltoall   (default allreduce)\n"
-          "  --coll=dispatch|combine   a MoE layer's dispatch or (plain) combine as the library's all-to-all-v\n"
-          "                   on the direct route, for a routing drawn from --seed (sim/ep.c); sizes from\n"
+          "  --coll=dispatch|combine   a MoE layer's dispatch (on the route the tuner picks, or --algo=direct|\n"
+          "                   rail) or plain combine, as the library runs them, for a routing drawn from\n"
+          "                   --seed (sim/ep.c); sizes from\n"
           "                   --tokens=T (per rank, 128) --hidden=H (7168) --topk=K (8) --experts=E (256)\n"
           "                   --elt-bytes=B (dispatch, 1: INT8) --scale-bytes=S (4) --combine-bytes=C (2: BF16)\n"
           "  --bytes=SIZE | --min=SIZE --max=SIZE   nccl-tests' size (x8 steps between min and max)\n"
@@ -296,7 +297,8 @@ int main(int argc, char **argv)
       if (call.dtype != SN_DT_UINT8) fprintf(stderr, "snccl-sim: --type does not apply to dispatch/combine (bytes)\n");
       return 2; /* else the WARN said why */
     }
-    call.a2av = a2av;
+    call.ep = &eps; /* the library picks the dispatch's route; a2av only for the figures below */
+    call.ep_combine = ep;
     lo = hi = 1; /* one call: the matrix is its size */
   }
   size_t es = sn_dtype_size(call.dtype);
@@ -311,7 +313,7 @@ int main(int argc, char **argv)
       most = row > most ? row : most;
     }
     printf("# %d tokens per rank, hidden %d, top-%d of %d experts, %d B per element (+%d B scale) dispatched, %d B "
-           "combined, seed %llu: %.0f bytes to other ranks per rank on average, %.0f at most\n",
+           "combined, seed %llu: %.0f bytes to other ranks per rank on average, %.0f at most (direct route)\n",
            eps.tokens, eps.hidden, eps.topk, eps.experts, eps.elt_bytes, eps.scale_bytes, eps.combine_bytes,
            (unsigned long long)eps.seed, tot / call.nranks, most);
   }

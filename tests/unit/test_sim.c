@@ -923,6 +923,66 @@ static void test_a2av(void)
   }
   free(d);
   free(cb);
+  /* the rail route on 2 domains of 4: the schedule sends the hop-1 matrix
+   * (its own block excepted) and forwards every bundle from its remote rail
+   * peer to the 3 others of its domain; the tuner's pick is the library's */
+  {
+    const int P = 8;
+    int dom[8], loc[8], dsz[2] = {4, 4}, dst[2] = {0, 4}, drk[8];
+    for (int r = 0; r < P; r++) {
+      dom[r] = r / 4;
+      loc[r] = r % 4;
+      drk[r] = r;
+    }
+    sn_sched_topo_t view = {2, dom, loc, dsz, dst, drk};
+    sn_sim_ep_t e8 = {40, 256, 4, 16, 1, 4, 2, 3};
+    uint64_t *m1 = NULL, *md = NULL;
+    CHECK(sn_sim_ep_matrix_route(&e8, P, 0, &view, &m1) == SN_OK && sn_sim_ep_matrix(&e8, P, 0, &md) == SN_OK,
+          "ep rail matrices");
+    if (m1 && md) {
+      double want = 0, inter_rail = 0, inter_direct = 0;
+      for (int r = 0; r < P; r++)
+        for (int q = 0; q < P; q++) {
+          if (q != r) want += (double)m1[r * P + q];
+          if (dom[q] != dom[r] && loc[q] == loc[r]) want += 3.0 * (double)m1[q * P + r]; /* forwarded */
+          if (dom[q] != dom[r]) {
+            inter_rail += (double)m1[r * P + q];
+            inter_direct += (double)md[r * P + q];
+          }
+        }
+      CHECK(inter_rail < inter_direct, "rail: %.0f bytes between domains, direct %.0f", inter_rail, inter_direct);
+      switch_fabric(&f, 2, P);
+      c = call_of(SN_COLL_ALLTOALLV, SN_ALGO_RAIL, 0, P);
+      c.dtype = SN_DT_UINT8;
+      c.ep = &e8;
+      CHECK(sn_sim_run(&f, &c, &r) == SN_OK && r.algo == SN_ALGO_RAIL && r.time_ps > 0 && r.sched_bytes == want,
+            "ep rail: algo %d, %llu ps, schedules send %.0f bytes, expected %.0f", r.algo, (unsigned long long)r.time_ps,
+            r.sched_bytes, want);
+      c.algo = -1;
+      sn_op_desc_t ed;
+      memset(&ed, 0, sizeof(ed));
+      ed.coll = SN_COLL_EP_DISPATCH;
+      ed.dtype = SN_DT_UINT8;
+      ed.count = sn_sim_ep_record(&e8) * 40;
+      ed.nranks = P;
+      ed.topo = &view;
+      ed.ep_experts = 16;
+      ed.ep_topk = 4;
+      sn_algo_t pick;
+      sn_plan_choose(&ed, &f.cost, &pick);
+      CHECK(sn_sim_run(&f, &c, &r) == SN_OK && r.algo == (int)pick, "ep tuned: ran %d, the tuner picks %d", r.algo, pick);
+      c.ep_combine = 1;
+      c.algo = SN_ALGO_RAIL;
+      CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "ep combine on the rail route accepted");
+      sn_sim_fabric_free(&f);
+      switch_fabric(&f, 1, P); /* one domain: no rail route */
+      c.ep_combine = 0;
+      CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "ep rail on one domain accepted");
+      sn_sim_fabric_free(&f);
+    }
+    free(m1);
+    free(md);
+  }
   ep = (sn_sim_ep_t){T, H, K, 2, 1, 4, 2, 7}; /* fewer experts than top-k */
   CHECK(sn_sim_ep_matrix(&ep, p, 0, &d) == SN_ERR_INVALID_ARG && !d, "ep: 2 experts for top-3 accepted");
 }
