@@ -719,6 +719,16 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   }
   st = sn_sim_loop(&s);
   if (st != SN_OK) goto out;
+  /* every message was received: a send the peer's schedule has no receive
+   * for arrives and is never consumed (the engine would wait forever once
+   * its slots are full; with few messages the run would end anyway) */
+  for (int c = 0; c < s.nch; c++)
+    if (s.ch[c].consumed != s.ch[c].arrived || s.ch[c].s_cur >= 0 || s.ch[c].r_cur >= 0) {
+      SN_WARN("snccl-sim: comm rank %d sent %u messages to rank %d, which received %u: the schedules do not match",
+              s.ch[c].src, s.ch[c].arrived, s.ch[c].dst, s.ch[c].consumed);
+      st = SN_ERR_INTERNAL;
+      goto out;
+    }
   sn_sim_cp_walk(&s);
   for (int l = 0; saved_cap && l < f->nlinks; l++) /* a shared rail carried every period's copy */
     if (f->links[l].kind == SN_SIM_LINK_RAIL_UP || f->links[l].kind == SN_SIM_LINK_RAIL_DOWN)
