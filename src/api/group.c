@@ -470,15 +470,11 @@ SN_API(ncclResult_t, ncclGroupEnd, void)
   return sn_api_result(st);
 }
 
-/* The estimate is the tuner's closed form (sn_plan_estimate) of the
- * algorithm the group would run, summed over its ops, on the communicator's
- * cost model (SNCCL_TOPO_FILE's classes when every rank loaded one): the
- * same figure snccl-sim prints as "tuner(us)" for the call on that file
- * (tests/simulate-end.sh). Not the replay: sim/ would add ~1,500 lines to
- * libnccl.so.2, needs a port-level fabric graph that a communicator does
- * not have (only its cost model and domain view), and replays every rank's
- * schedule: from seconds (direct algorithms at a few hundred ranks) to
- * minutes, where NCCL answers this call in microseconds. */
+/* ncclGroupSimulateEnd's estimate is the simulator's replay of each op on
+ * the caller's communicator, summed (the same figure snccl-sim prints for
+ * the call on the same model: tests/simulate-end.sh). A replay costs
+ * milliseconds on small communicators; coalescing keeps large symmetric
+ * calls fast, and the rest above SN_SIMEND_MAX_RANKS is left to snccl-sim. */
 /* Replays are for communicators up to this size; larger ones get the
  * tuner's closed form (an exact replay of an uncoalescable call on
  * thousands of ranks takes seconds to minutes: that is snccl-sim's job). */
