@@ -171,9 +171,10 @@ sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_
         else if (!strcmp(w, "stream_GBps")) h->stream_GBps = v;
         else if (!strcmp(w, "cache_MB")) h->cache_MB = v;
         else if (!strcmp(w, "mem_GBps")) h->mem_GBps = v;
+        else if (!strcmp(w, "cold_GBps")) h->cold_GBps = v;
         else {
           SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer, pinned or msg_cores not 1); known: cores, pinned, msg_cores, msg_us, "
-                  "copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, planes", source, line, w);
+                  "copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, planes", source, line, w);
           return SN_ERR_INVALID_ARG;
         }
       }
@@ -200,6 +201,7 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
   if (h->mem_GBps > 0 && h->cache_MB > 0 && f->cores && red > 0) {
     f->cache_bytes = h->cache_MB * 1e6;
     f->mem_w = red / h->mem_GBps;
+    f->cold_w = red / (h->cold_GBps > 0 ? h->cold_GBps : h->mem_GBps);
   }
   if (h->stream_GBps > 0 && !f->stream) {
     int n = f->nranks;

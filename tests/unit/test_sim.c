@@ -831,6 +831,61 @@ static void test_host_terms(void)
         "cache_MB, mem_GBps, pinned read");
 }
 
+/* Buffers that start cold as the perf tools move them (perf_span, cold_GBps):
+ * direct reduce-scatter, 4 ranks on 4 cores, blocks of 4000 bytes, each rank
+ * reduces 3 blocks = 12000 bytes at 1 GB/s: 12 us. Its user bytes: 4
+ * blocks in, 1 out, 20000 a rank, 80000 on the host; the tools' row is the
+ * input, 16000 bytes. N = 5 calls back to back:
+ *  - span 64000 (4 rows): calls 1-3 on fresh buffers, call 4 on call 0's
+ *    (4 x 80000 bytes ago, in a cache of 1e6): q = 3/5 of the user bytes
+ *    cold, 0.6 x 80000 bytes a call at cold_GBps = 1 (1 reduce unit each),
+ *    over the 48000 units the host's cores spend: 1 + 1 slower, 24 us;
+ *  - span 32000 (2 rows) and a cache of 100000 bytes: call 1 fresh, calls
+ *    2-4 reuse buffers 2 x 80000 bytes old, of which 1 - 100000/160000 =
+ *    0.375 missed: q = (1 + 3 x 0.375)/5 = 0.425, 1 + 0.425 x 80000 / 48000
+ *    slower: 20.5 us;
+ *  - span 16000 (1 row: the same buffers every call, they fit): 12 us;
+ *  - no span, or no cache/memory keys: 12 us. */
+static void test_cold_buffers(void)
+{
+  static const struct {
+    const char *line;
+    double span, want;
+  } cases[] = {
+      {"#@sim cores=4 cache_MB=1 mem_GBps=1e6 cold_GBps=1", 64000, 24},
+      {"#@sim cores=4 cache_MB=0.1 mem_GBps=1e6 cold_GBps=1", 32000, 20.5},
+      {"#@sim cores=4 cache_MB=1 mem_GBps=1e6 cold_GBps=1", 16000, 12},
+      {"#@sim cores=4 cache_MB=1 mem_GBps=1e6 cold_GBps=1", 0, 12},
+      {"#@sim cores=4 cache_MB=1 mem_GBps=1", 64000, 24}, /* cold_GBps defaults to mem_GBps */
+      {"#@sim cores=4", 64000, 12},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    sn_sim_fabric_t f;
+    pool_fabric(&f, 4, cases[i].line);
+    f.copy_factor = 1e-9; /* the back-to-back gates' 1-byte copies: free */
+    sn_sim_call_t c = call_of(SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 1000, 4);
+    c.perf_iters = 5;
+    c.perf_span = cases[i].span;
+    uint64_t t = run_time(&f, &c);
+    CHECK(llabs((long long)t - (long long)(cases[i].want * US)) <= 10, "%s, span %.0f: %.6f us a call, expected %.1f",
+          cases[i].line, cases[i].span, t / 1e6, cases[i].want);
+    sn_sim_fabric_free(&f);
+  }
+  /* a span needs calls back to back; a negative one is refused */
+  sn_sim_fabric_t f;
+  pool_fabric(&f, 4, "#@sim cores=4 cache_MB=1 mem_GBps=1");
+  sn_sim_call_t c = call_of(SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 1000, 4);
+  sn_sim_result_t r;
+  c.perf_span = 64000;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "perf_span without perf_iters refused");
+  c.perf_iters = 5;
+  c.perf_span = -1;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "negative perf_span refused");
+  sn_sim_fabric_free(&f);
+  sn_sim_host_t h;
+  CHECK(sn_sim_host_parse("#@sim cold_GBps=30\n", "ok", &h) == SN_OK && h.cold_GBps == 30, "cold_GBps read");
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -846,6 +901,7 @@ int main(void)
   test_generators();
   test_pool();
   test_host_terms();
+  test_cold_buffers();
   printf("test_sim: %d checks, %d failed\n", g_checks, g_failed);
   return g_failed ? 1 : 0;
 }
