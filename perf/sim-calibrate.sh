@@ -33,8 +33,9 @@
 # use a meas.txt written by an earlier run), RAW=FILE (skip step 1 and
 # summarise the raw.txt of a run cut short), MEASURE_ONLY=1 (step 1 only), MAX_RANKS (8; the 8-rank
 # configurations are left out below it). Model switches (docs/SIMULATION.md,
-# "Run D refit"): SIM_ITERS (the measurement's -n; 0: one call to the last
-# rank, as before), PINNED= and MSG_CORES= (empty: leave the term out),
+# "Run D refit", "Run E refit"): SIM_ITERS (the measurement's -n; 0: one call
+# to the last rank, as before), PERF_SPAN (the measurement's -e in bytes;
+# empty: calls on warm buffers, as before), PINNED= and MSG_CORES= (empty: leave the term out),
 # FIT_EAGER=1 (fit the eager-path all-reduces too).
 set -uo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,6 +56,12 @@ configs() {
   for n in 2 4; do
     for a in ring direct; do echo "cal all_reduce $a $n"; echo "cal all_gather $a $n"; done
   done
+  # the same calls on warm buffers (-e = the size: the tool does not move them)
+  if [ "${CAL_WARM:-1}" = 1 ]; then
+    for n in 2 4; do
+      for a in ring direct; do echo "calw all_reduce $a $n"; echo "calw all_gather $a $n"; done
+    done
+  fi
   for a in rd rhd tree dbt oneshot; do echo "pred all_reduce $a 4"; done
   for a in rhd bruck; do echo "pred all_gather $a 4"; done
   for a in ring direct rhd; do echo "pred reduce_scatter $a 4"; done
@@ -116,6 +123,15 @@ if [ -z "${MEAS:-}" ] && [ -z "${SUMMARISE_ONLY:-}" ]; then
   loads=""
   for r in $(seq "$ROUNDS"); do
     while read -r set tool algo n; do
+      case "$set" in ${SETS:-*}) ;; *) continue ;; esac
+      if [ "$set" = calw ]; then # one size per run, -e = -b
+        for ((sz = 64; sz <= 67108864; sz *= 4)); do
+          SNCCL_ALGO=$algo timeout 300 "$B/perf/${tool}_perf" -P "$n" -b $sz -e $sz -n "$ITERS" -w 10 -c 0 2>/dev/null |
+            awk -v s="$set" -v c="$(simcoll "$tool")" -v a="$algo" -v n="$n" -v r="$r" \
+              '$1 ~ /^[0-9]+$/ && NF >= 8 { print s, c, a, n, $1, $6, r }' >>"$raw"
+        done
+        continue
+      fi
       SNCCL_ALGO=$algo timeout 300 "$B/perf/${tool}_perf" -P "$n" -b 64 -e 64M -f 4 -n "$ITERS" -w 1 -c 0 2>/dev/null |
         awk -v s="$set" -v c="$(simcoll "$tool")" -v a="$algo" -v n="$n" -v r="$r" \
           '$1 ~ /^[0-9]+$/ && NF >= 8 { print s, c, a, n, $1, $6, r }' >>"$raw"
@@ -139,6 +155,14 @@ fi
 # SIM_ITERS=0: one call from a common start to the last rank, as before)
 SIM_ITERS=${SIM_ITERS:-$(sed -n 's/^# measured .* -n \([0-9]*\) .*/\1/p' "$MEAS" | head -1)}
 SIM_ITERS=${SIM_ITERS:-$ITERS}
+# the perf tools' -e of the measurement (its header), through which they move
+# each call's buffers (snccl-sim --perf-span: most of the -n calls start on
+# cold buffers); PERF_SPAN= (empty) leaves the term out
+if [ -z "${PERF_SPAN+set}" ]; then
+  PERF_SPAN=$(sed -n 's/^# measured .* -e \([0-9]*[KMG]*\) .*/\1/p' "$MEAS" | head -1)
+  PERF_SPAN=$(numfmt --from=iec "${PERF_SPAN:-64M}")
+fi
+[ "$SIM_ITERS" -gt 0 ] 2>/dev/null || PERF_SPAN=
 # ranks stay on their cores (#@sim pinned=1); PINNED= (empty) leaves it out
 PINNED=${PINNED-1}
 # the per-message cost is core time, shared like the rest (#@sim msg_cores=1); MSG_CORES= leaves it out
@@ -149,24 +173,27 @@ col=6; [ "${STAT:-median}" = min ] && col=7
 # All-reduces of at most SNCCL_SHM_EAGER_MAX bytes (default 4096 at 2 ranks,
 # 16384 above) run through one shared block outside the engine, not the
 # schedules the simulator replays: they are not fitted (FIT_EAGER=1 fits them).
-grep -v '^#' "$MEAS" | awk -v c=$col -v eager="${FIT_EAGER:-0}" \
-  '$1 == "cal" && $c != "" && (eager || $2 != "allreduce" || $5 > ($4 == 2 ? 4096 : 16384)) { print $1, $2, $3, $4, $5, $c }' >"$OUT/cal.txt"
+# With a span, the calibration calls measured on warm buffers (set calw, -e =
+# the size) are fitted too, each with its own span (7th column: its size).
+grep -v '^#' "$MEAS" | awk -v c=$col -v eager="${FIT_EAGER:-0}" -v warm="${PERF_SPAN:+1}" \
+  '($1 == "cal" || ($1 == "calw" && warm)) && $c != "" && (eager || $2 != "allreduce" || $5 > ($4 == 2 ? 4096 : 16384)) {
+     print $1, $2, $3, $4, $5, $c ($1 == "calw" ? " " $5 : "") }' >"$OUT/cal.txt"
 grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "pred" && $c != "" { print $1, $2, $3, $4, $5, $c }' >"$OUT/pred.txt"
 {
   echo "# this-machine.topo -- written by perf/sim-calibrate.sh $(date -u +%FT%TZ) on $(hostname)"
-  echo "# fitted to $(wc -l <"$OUT/cal.txt") measured points (ring and direct all-reduce and all-gather,"
+  echo "# fitted to $(wc -l <"$OUT/cal.txt") measured points (ring and direct all-reduce and all-gather,$(grep -q '^calw' "$OUT/cal.txt" && echo " $(grep -c '^calw' "$OUT/cal.txt") of them on warm buffers,")"
   echo "# 2 and 4 ranks, 64 B..64 MiB, ${STAT:-median} of the interleaved rounds of the perf tools;"
   echo "# $([ "${FIT_EAGER:-0}" = 0 ] && echo "the eager-path all-reduces left out" || echo "the eager-path all-reduces fitted too"));"
   grep '^# \(measured\|load\|spread\|rounds\|summarised\)' "$MEAS"
-  echo "# calls simulated as the perf tools time them: snccl-sim --perf-iters=$SIM_ITERS"
-  "$FIT" --perf-iters="$SIM_ITERS" ${PINNED:+--pinned} ${MSG_CORES:+--msg-cores} "$OUT/cal.txt" "$(nproc)"
+  echo "# calls simulated as the perf tools time them: snccl-sim --perf-iters=$SIM_ITERS${PERF_SPAN:+ --perf-span=$PERF_SPAN}"
+  "$FIT" --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} ${STREAMS:+--streams} ${PINNED:+--pinned} ${MSG_CORES:+--msg-cores} "$OUT/cal.txt" "$(nproc)"
 } >"$OUT/this-machine.topo" || { echo "fit failed"; exit 1; }
 cat "$OUT/this-machine.topo"
 
 # 3. predict what was not fitted
 sim_us() { # coll algo ranks bytes
   "$SIM" --topo="$OUT/this-machine.topo" --coll="$1" --algo="$2" --ranks="0-$(($3 - 1))" --bytes="$4" --hot=0 \
-    --perf-iters="$SIM_ITERS" 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && NF >= 7 { print $6; exit }'
+    --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && NF >= 7 { print $6; exit }'
 }
 printf "\n## prediction set (simulated with %s)\n" "$OUT/this-machine.topo"
 printf "%-14s %-9s %5s %10s %12s %12s %8s\n" coll algo ranks bytes meas_us sim_us error
