@@ -7,36 +7,47 @@
 # 1. Measures with the perf tools (nccl-tests flags, -P N local ranks,
 #    SNCCL_ALGO forcing the algorithm), in ROUNDS interleaved rounds (every
 #    configuration once per round, so load drifts hit all of them alike),
-#    two sets of configurations:
-#      calibration: ring and direct all-reduce and all-gather at 2 and 4 ranks;
-#      prediction:  everything else (other algorithms, other collectives,
-#                   3, 6 and 8 ranks), disjoint from the calibration set.
+#    three sets of configurations:
+#      cal:  ring and direct all-reduce and all-gather at 2 and 4 ranks;
+#      calw: the same calls on warm buffers (one size per run, -e = -b,
+#            -w 10: the tool does not move them; CAL_WARM=0 leaves them out);
+#      pred: everything else (other algorithms, other collectives,
+#            3, 6 and 8 ranks), disjoint from the calibration sets.
 #    Sizes: nccl-tests -b 64 -e 64M -f 4 (out-of-place time, us); each
 #    point's figure is the median of its rounds.
-# 2. Fits the local fabric's constants to the calibration set only
-#    (sim/snccl-sim-fit: shm latency, per-message cost, reduce, copy and
-#    transfer rates of a core, a pair's stream, the cache size and the
-#    memory rate; the core count is this machine's; the all-reduces small
+# 2. Fits the local fabric's constants to the calibration sets only
+#    (sim/snccl-sim-fit: shm latency, per-message cost and what it costs
+#    more on an oversubscribed host (switch_us), the copy rate of a core
+#    (reduce and transfer rates counted in memory streams of it), a pair's
+#    stream, the cache size, the memory rate, the rate of cold user
+#    buffers; the core count is this machine's; the all-reduces small
 #    enough for the eager path are left out) and writes them as a topology
 #    file, OUT_DIR/this-machine.topo, with "#@sim pinned=1 msg_cores=1".
-#    Every call is simulated as the perf tools time it (-n back-to-back
-#    calls, each rank's time averaged: snccl-sim --perf-iters).
+#    Every call is simulated as the perf tools time it: -n back-to-back
+#    calls, each rank's time averaged (snccl-sim --perf-iters), their
+#    buffers moved through the -e allocation (--perf-span; the calw points
+#    with their own -e), so the fit tells cold-buffer cost from in-cache
+#    work.
 # 3. Simulates every prediction point with that file (snccl-sim --topo,
-#    --ranks=0..n-1, the same algorithm, --perf-iters) and prints: call, measured us,
-#    simulated us, error (sim/meas - 1), and the geometric-mean absolute
-#    error exp(mean |log(sim/meas)|) - 1 from 64 KiB up and below 64 KiB
-#    (nominal sizes: at 3 and 6 ranks nccl-tests' 64 KiB is 65,520 and
-#    65,532 bytes, so the line is drawn at 60,000).
+#    --ranks=0..n-1, the same algorithm, --perf-iters, --perf-span) and
+#    prints: call, measured us, simulated us, error (sim/meas - 1), and the
+#    geometric-mean absolute error exp(mean |log(sim/meas)|) - 1 from 64 KiB
+#    up and below 64 KiB (nominal sizes: at 3 and 6 ranks nccl-tests' 64
+#    KiB is 65,520 and 65,532 bytes, so the line is drawn at 60,000).
 #
 # Environment: ROUNDS (3), ITERS (5, perf -n), STAT (median, or min: the
 # fastest round, for steps 2 and 3), MEAS=FILE (skip step 1 and
 # use a meas.txt written by an earlier run), RAW=FILE (skip step 1 and
-# summarise the raw.txt of a run cut short), MEASURE_ONLY=1 (step 1 only), MAX_RANKS (8; the 8-rank
-# configurations are left out below it). Model switches (docs/SIMULATION.md,
-# "Run D refit", "Run E refit"): SIM_ITERS (the measurement's -n; 0: one call
-# to the last rank, as before), PERF_SPAN (the measurement's -e in bytes;
-# empty: calls on warm buffers, as before), PINNED= and MSG_CORES= (empty: leave the term out),
-# FIT_EAGER=1 (fit the eager-path all-reduces too).
+# summarise the raw.txt of a run cut short), MEASURE_ONLY=1 (step 1 only),
+# SETS (a glob: measure only those sets, e.g. SETS=calw), MAX_RANKS (8; the
+# 8-rank configurations are left out below it). Model switches
+# (docs/SIMULATION.md, "Run D refit", "Run E refit"): SIM_ITERS (the
+# measurement's -n; 0: one call to the last rank, as before), PERF_SPAN
+# (the measurement's -e in bytes; empty: buffers as if warm and the calw
+# points not fitted, as before), STREAMS= (fit the reduce, copy and
+# transfer rates apart), SWITCH= (no switch_us), PINNED= and MSG_CORES=
+# (empty: leave the term out), FIT_EAGER=1 (fit the eager-path all-reduces
+# too). PERF_SPAN= STREAMS= SWITCH= is the model of run E.
 set -uo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:?usage: perf/sim-calibrate.sh BUILD_DIR [OUT_DIR]}
@@ -117,7 +128,7 @@ if [ -z "${MEAS:-}" ] && [ -z "${SUMMARISE_ONLY:-}" ]; then
   : >"$raw"
   export NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-lo}
   {
-    echo "# measured $(date -u +%FT%TZ) on $(hostname), $(nproc) cores, $ROUNDS rounds, perf -b 64 -e 64M -f 4 -n $ITERS -w 1 -c 0"
+    echo "# measured $(date -u +%FT%TZ) on $(hostname), $(nproc) cores, $ROUNDS rounds, perf -b 64 -e 64M -f 4 -n $ITERS -w 1 -c 0 (calw: -b = -e, -w 10)"
     echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   } >"$OUT/meas.hdr"
   loads=""
@@ -163,6 +174,12 @@ if [ -z "${PERF_SPAN+set}" ]; then
   PERF_SPAN=$(numfmt --from=iec "${PERF_SPAN:-64M}")
 fi
 [ "$SIM_ITERS" -gt 0 ] 2>/dev/null || PERF_SPAN=
+# reduce and transfer rates counted in memory streams of the copy rate
+# (snccl-sim-fit --streams); STREAMS= fits the three rates apart
+STREAMS=${STREAMS-1}
+# a message between ranks of an oversubscribed host costs switch_us more
+# (fitted, #@sim switch_us); SWITCH= leaves it out
+SWITCH=${SWITCH-1}
 # ranks stay on their cores (#@sim pinned=1); PINNED= (empty) leaves it out
 PINNED=${PINNED-1}
 # the per-message cost is core time, shared like the rest (#@sim msg_cores=1); MSG_CORES= leaves it out
@@ -186,7 +203,7 @@ grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "pred" && $c != "" { print $1, $2, $
   echo "# $([ "${FIT_EAGER:-0}" = 0 ] && echo "the eager-path all-reduces left out" || echo "the eager-path all-reduces fitted too"));"
   grep '^# \(measured\|load\|spread\|rounds\|summarised\)' "$MEAS"
   echo "# calls simulated as the perf tools time them: snccl-sim --perf-iters=$SIM_ITERS${PERF_SPAN:+ --perf-span=$PERF_SPAN}"
-  "$FIT" --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} ${STREAMS:+--streams} ${PINNED:+--pinned} ${MSG_CORES:+--msg-cores} "$OUT/cal.txt" "$(nproc)"
+  "$FIT" --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} ${STREAMS:+--streams} ${SWITCH:+--switch} ${PINNED:+--pinned} ${MSG_CORES:+--msg-cores} "$OUT/cal.txt" "$(nproc)"
 } >"$OUT/this-machine.topo" || { echo "fit failed"; exit 1; }
 cat "$OUT/this-machine.topo"
 

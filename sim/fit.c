@@ -2,7 +2,7 @@
  * fit.c -- snccl-sim-fit: fits the local fabric's constants to measured
  * calls (perf/sim-calibrate.sh) and prints the topology file.
  *
- *   snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--pinned] [--msg-cores] CAL_FILE CORES
+ *   snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned] [--msg-cores] CAL_FILE CORES
  *
  * --perf-iters=N: every call simulated as the perf tools time it
  * (sn_sim_call_t.perf_iters: N calls back to back, each rank's time / N
@@ -37,10 +37,10 @@
 #include "sim/sim.h"
 #include "util/status.h"
 
-#define FIT_NPAR 10
+#define FIT_NPAR 11
 static const char *const fit_names[FIT_NPAR] = {"shm latency_us", "shm bandwidth_GBps", "msg_us", "reduce_GBps",
                                                "copy_GBps", "xfer_GBps", "stream_GBps", "cache_MB", "mem_GBps",
-                                               "cold_GBps"};
+                                               "cold_GBps", "switch_us"};
 
 typedef struct {
   sn_coll_t coll;
@@ -52,12 +52,14 @@ typedef struct {
 static int fit_cores, fit_maxn, fit_iters, fit_pinned, fit_msgc;
 static double fit_span; /* --perf-span: the perf tools' -e (bytes) */
 static int fit_streams; /* --streams: reduce and transfer rates tied to the copy rate */
+static int fit_switch;  /* --switch: fit #@sim switch_us */
 
 static void fit_text(const double *x, char *buf, size_t len)
 {
-  char cold[32] = ""; /* the cold-buffer rate: only with a span */
+  char cold[64] = ""; /* the cold-buffer rate: only with a span */
   double red = fit_streams ? 2 * x[4] : x[3], xfer = fit_streams ? x[4] / 2 : x[5];
   if (fit_span > 0) snprintf(cold, sizeof(cold), " cold_GBps=%.4g", x[9]);
+  if (fit_switch) snprintf(cold + strlen(cold), sizeof(cold) - strlen(cold), " switch_us=%.4g", x[10]);
   snprintf(buf, len,
            "fabric this-machine\n"
            "class shm latency_us=%.4g bandwidth_GBps=%.4g\n"
@@ -133,6 +135,7 @@ int main(int argc, char **argv)
     if (!strncmp(argv[1], "--perf-iters=", 13)) fit_iters = atoi(argv[1] + 13) > 0 ? atoi(argv[1] + 13) : 0;
     else if (!strncmp(argv[1], "--perf-span=", 12)) fit_span = atof(argv[1] + 12) > 0 ? atof(argv[1] + 12) : 0;
     else if (!strcmp(argv[1], "--streams")) fit_streams = 1;
+    else if (!strcmp(argv[1], "--switch")) fit_switch = 1;
     else if (!strcmp(argv[1], "--pinned")) fit_pinned = 1;
     else if (!strcmp(argv[1], "--msg-cores")) fit_msgc = 1;
     else break;
@@ -140,7 +143,7 @@ int main(int argc, char **argv)
     argc--;
   }
   if (argc != 3) {
-    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--pinned] [--msg-cores] CAL_FILE CORES\n");
+    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned] [--msg-cores] CAL_FILE CORES\n");
     return 2;
   }
   setenv("NCCL_DEBUG", "WARN", 0);
@@ -185,7 +188,7 @@ int main(int argc, char **argv)
   }
   fit_maxn = 8 > fit_maxn ? 8 : fit_maxn; /* room for the prediction set's rank counts */
   /* start: the tuner's built-in table (sn_cost_default), a copy core moving ~ its link */
-  double x[FIT_NPAR] = {2.0, 14.0, 0.5, 60.0, 55.0, 14.0, 7.0, 32.0, 10.0, 10.0}; /* cache: this VM's L3 */
+  double x[FIT_NPAR] = {2.0, 14.0, 0.5, 60.0, 55.0, 14.0, 7.0, 32.0, 10.0, 10.0, 0.5}; /* cache: this VM's L3 */
   double best = fit_cost(x, pt, np, 0), start = best;
   int evals = 1;
   /* the step schedule again while a pass still improves (a constant that
@@ -196,7 +199,7 @@ int main(int argc, char **argv)
     for (int improved = 1; improved;) {
       improved = 0;
       for (int k = 0; k < FIT_NPAR; k++)
-        for (int dir = 0; dir < 2 && k != 1 && (k != 9 || fit_span > 0) && (!fit_streams || (k != 3 && k != 5)); dir++) { /* k = 1: the ports, unused on one host; 9: cold_GBps, with a span */
+        for (int dir = 0; dir < 2 && k != 1 && (k != 9 || fit_span > 0) && (k != 10 || fit_switch) && (!fit_streams || (k != 3 && k != 5)); dir++) { /* k = 1: the ports, unused on one host; 9: cold_GBps, with a span */
           double y[FIT_NPAR];
           memcpy(y, x, sizeof(y));
           y[k] = dir ? x[k] / step : x[k] * step;
@@ -218,8 +221,9 @@ int main(int argc, char **argv)
   printf("# fit: %d points, %d simulations of them; mean |log(sim/meas)| %.4f from the tuner's table's %.4f\n", np,
          evals, best, start);
   printf("# (geometric-mean absolute error on the calibration set: %.1f%%)\n", (exp(best) - 1) * 100);
-  for (int k = 0; k < FIT_NPAR - (fit_span > 0 ? 0 : 1); k++)
-    printf("#   %-20s %.4g%s\n", fit_names[k], x[k],
+  for (int k = 0; k < FIT_NPAR; k++)
+    if ((k != 9 || fit_span > 0) && (k != 10 || fit_switch))
+      printf("#   %-20s %.4g%s\n", fit_names[k], x[k],
            k == 1 ? " (not fitted: with xfer_GBps, pairs on one host use the cores, not the ports)" : "");
   printf("# the calibration set, simulated with these constants:\n");
   fit_cost(x, pt, np, 1);

@@ -641,16 +641,20 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       }
     }
   if (st != SN_OK) goto out;
-  if (f->msg_cores && f->cores) {
+  if ((f->msg_cores || f->switch_ps) && f->cores) {
     /* the per-message cost is the sender's core time: p ranks of the call on
-     * c cores, each gets a share of one (1/ceil(p/c) pinned, else c/p) */
+     * c cores, each gets a share of one (1/ceil(p/c) pinned, else c/p); with
+     * p > c, switch_ps more (the receiver waits for its core), both x that */
     int *cnt = calloc((size_t)f->topo.nhosts + 1, sizeof(int));
     if (!cnt) goto oom;
     for (int r = 0; r < nsim; r++) cnt[f->topo.ranks[s.r[r].frank].host]++;
     for (int c = 0; c < s.nch; c++) {
       int h = f->topo.ranks[s.r[s.ch[c].src].frank].host;
       double k = f->pinned ? (double)((cnt[h] + f->cores - 1) / f->cores) : (double)cnt[h] / f->cores;
-      if (k > 1 && f->topo.ranks[s.r[s.ch[c].dst].frank].host == h) s.ch[c].msg_ps = (uint64_t)(s.ch[c].msg_ps * k + 0.5);
+      if (k > 1 && f->topo.ranks[s.r[s.ch[c].dst].frank].host == h) {
+        if (f->switch_ps) s.ch[c].msg_ps += f->switch_ps;
+        if (f->msg_cores) s.ch[c].msg_ps = (uint64_t)(s.ch[c].msg_ps * k + 0.5);
+      }
     }
     free(cnt);
   }

@@ -84,6 +84,8 @@ typedef struct {
    * sender's copy in, the receiver's copy out) instead of their ports. */
   int cores;             /* 0: no pool (every rank has a core of its own) */
   int msg_cores;         /* the per-message cost is core time (sn_sim_host_t.msg_cores) */
+  uint64_t switch_ps;    /* added to a message's cost between ranks of a host that runs more ranks
+                          * of the call than it has cores (sn_sim_host_t.switch_us) */
   int pinned;            /* ranks stay on their cores (sn_sim_host_t.pinned): a host running p > cores
                           * ranks of a call gives them p / ceil(p / cores) cores (sim/setup.c) */
   int *pool;             /* [nhosts] the host's pool link, -1 when none */
@@ -113,7 +115,7 @@ typedef struct {
 
 /* What the topology file's optional "#@sim KEY=VALUE ..." comment lines set
  * (the topology parser skips them as comments; keys: cores, msg_us,
- * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps). 0 leaves the default of
+ * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us). 0 leaves the default of
  * sn_sim_fabric_build. */
 typedef struct {
   char plane_class[32]; /* planes=CLASS:K: the class split into K parallel planes */
@@ -132,6 +134,9 @@ typedef struct {
                      * p / ceil(p/c) cores, not c (3 ranks on 2 cores: 1.5) */
   double cache_MB;  /* last-level cache of a host (MB = 1e6 bytes), with mem_GBps */
   double mem_GBps;  /* what a core moves per second from memory, for the bytes that miss the cache */
+  double switch_us; /* with more ranks of a call on a host than cores: added to the per-message
+                     * cost of a pair on the host (the receiver waits for its core; x ceil(p/c)
+                     * with msg_cores like msg_us) */
   double cold_GBps; /* what a core moves per second from memory for user buffers that start cold
                      * (sn_sim_call_t.perf_span); default mem_GBps */
 } sn_sim_host_t;

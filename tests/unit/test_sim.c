@@ -886,6 +886,32 @@ static void test_cold_buffers(void)
   CHECK(sn_sim_host_parse("#@sim cold_GBps=30\n", "ok", &h) == SN_OK && h.cold_GBps == 30, "cold_GBps read");
 }
 
+/* switch_us: with more ranks of a call on a host than cores, a message
+ * between two of them costs switch_us more (the receiver waits for its
+ * core). Ring broadcast 0 -> 1 -> 2 -> 3 on a free network, msg_us = 1,
+ * switch_us = 0.5, 4 ranks on 2 cores: 3 hops of 1.5 us = 4.5 us; with
+ * msg_cores (pinned, 2 ranks a core) each x 2: 9 us. 2 ranks of the host
+ * in the call (a core each): 1 us, no switch. */
+static void test_switch(void)
+{
+  const char *lines[2] = {"#@sim cores=2 copy_GBps=1e9 pinned=1 switch_us=0.5",
+                          "#@sim cores=2 copy_GBps=1e9 pinned=1 msg_cores=1 switch_us=0.5"};
+  const double want4[2] = {4.5, 9};
+  for (int i = 0; i < 2; i++) {
+    sn_sim_fabric_t f;
+    pool_fabric(&f, 4, lines[i]);
+    for (int k = 0; k < SN_TOPO_MAX_CLASSES; k++) f.msg_ps[k] = US;
+    sn_sim_call_t c4 = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 4);
+    uint64_t t = run_time(&f, &c4);
+    CHECK(llabs((long long)t - (long long)(want4[i] * US)) <= 100, "%s: 4-rank chain %.6f us, expected %.1f", lines[i],
+          t / 1e6, want4[i]);
+    sn_sim_call_t c2 = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 2);
+    t = run_time(&f, &c2);
+    CHECK(llabs((long long)t - (long long)US) <= 100, "%s: 2 ranks %.6f us, expected 1", lines[i], t / 1e6);
+    sn_sim_fabric_free(&f);
+  }
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -902,6 +928,7 @@ int main(void)
   test_pool();
   test_host_terms();
   test_cold_buffers();
+  test_switch();
   printf("test_sim: %d checks, %d failed\n", g_checks, g_failed);
   return g_failed ? 1 : 0;
 }
