@@ -221,10 +221,17 @@ int main(int argc, char **argv)
   printf("# fit: %d points, %d simulations of them; mean |log(sim/meas)| %.4f from the tuner's table's %.4f\n", np,
          evals, best, start);
   printf("# (geometric-mean absolute error on the calibration set: %.1f%%)\n", (exp(best) - 1) * 100);
+  if (fit_streams) { /* what the topology says: tied to the copy rate */
+    x[3] = 2 * x[4];
+    x[5] = x[4] / 2;
+  }
   for (int k = 0; k < FIT_NPAR; k++)
     if ((k != 9 || fit_span > 0) && (k != 10 || fit_switch))
       printf("#   %-20s %.4g%s\n", fit_names[k], x[k],
-           k == 1 ? " (not fitted: with xfer_GBps, pairs on one host use the cores, not the ports)" : "");
+             k == 1 ? " (not fitted: with xfer_GBps, pairs on one host use the cores, not the ports)"
+             : fit_streams && k == 3 ? " (--streams: 2 x copy_GBps)"
+             : fit_streams && k == 5 ? " (--streams: copy_GBps / 2)"
+                                     : "");
   printf("# the calibration set, simulated with these constants:\n");
   fit_cost(x, pt, np, 1);
   fputs(text, stdout);
