@@ -174,6 +174,12 @@ if [ -z "${PERF_SPAN+set}" ]; then
   PERF_SPAN=$(numfmt --from=iec "${PERF_SPAN:-64M}")
 fi
 [ "$SIM_ITERS" -gt 0 ] 2>/dev/null || PERF_SPAN=
+# without warm calibration points the fit cannot tell cold-buffer cost from
+# in-cache work (docs/SIMULATION.md, "Run E refit"): the term stays off
+if [ -n "$PERF_SPAN" ] && ! grep -q '^calw ' "$MEAS"; then
+  echo "# $MEAS has no warm calibration points (set calw): cold buffers not modelled (PERF_SPAN=)" >&2
+  PERF_SPAN=
+fi
 # reduce and transfer rates counted in memory streams of the copy rate
 # (snccl-sim-fit --streams); STREAMS= fits the three rates apart
 STREAMS=${STREAMS-1}
