@@ -376,14 +376,28 @@ static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_
    * already scaled), spread over the core time the host's ranks spend on
    * the call (its pool units: bytes moved x transfer weight, reduced x 1,
    * copied locally x copy factor), so the cores run 1 + c slower */
-  double q = sn_sim_cold_share(f, call, d, most);
-  for (int r = 0; q > 0 && kb && r < s->n; r++)
-    units[f->topo.ranks[s->r[r].frank].host] += kb[3 * r] * f->pool_w_net + kb[3 * r + 1] + kb[3 * r + 2] * f->copy_factor;
-  double c = q > 0 && units[hm] > 0 ? q * user * (call->perf_iters > 0 ? call->perf_iters : 1) * f->cold_w / (1 + e) / units[hm] : 0;
+  double q = sn_sim_cold_share(f, call, d, most), n = call->perf_iters > 0 ? call->perf_iters : 1;
+  double *ur = calloc((size_t)s->n + 1, sizeof(double));
+  if (!ur) {
+    free(w);
+    return -1;
+  }
+  for (int r = 0; q > 0 && kb && r < s->n; r++) {
+    const double *k = &kb[4 * r];
+    ur[r] = (k[0] + k[1] + k[2]) * f->pool_w_net / 2 + k[2] + k[3] * f->copy_factor;
+    units[f->topo.ranks[s->r[r].frank].host] += ur[r];
+  }
+  double c = q > 0 && units[hm] > 0 ? q * user * n * f->cold_w / (1 + e) / units[hm] : 0;
   free(w);
-  if (!(c > 0)) return 0;
-  for (int l = 0; l < f->nlinks; l++)
-    if (f->links[l].kind == SN_SIM_LINK_COMPUTE || f->links[l].kind == SN_SIM_LINK_POOL) f->links[l].cap /= 1 + c;
+  if (c > 0) {
+    for (int l = 0; l < f->nlinks; l++)
+      if (f->links[l].kind == SN_SIM_LINK_POOL) f->links[l].cap /= 1 + c;
+    for (int r = 0; r < s->n; r++) {
+      double cr = ur[r] > 0 ? q * sn_sim_rank_bytes(d, r) * n * f->cold_w / (1 + e) / ur[r] : 0;
+      f->links[f->compute[s->r[r].frank]].cap /= 1 + cr;
+    }
+  }
+  free(ur);
   return 0;
 }
 
@@ -528,7 +542,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   }
   int nsim = s.n;
   /* per rank, for the cold-buffer term: bytes sent, received and reduced, copied locally */
-  if (call->perf_span > 0 && !(kb = calloc((size_t)nsim * 3 + 1, sizeof(double)))) goto oom;
+  if (call->perf_span > 0 && !(kb = calloc((size_t)nsim * 4 + 1, sizeof(double)))) goto oom;
   /* every rank's schedule: built flat, compacted, the flat list freed; the
    * engine keeps state only for a window of steps (sim_int.h), so what is
    * set up here is per run and per channel, never per step */
@@ -575,8 +589,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
         R->left += (int)nz;
         double lb = (double)(reps * b0 + db * reps * (reps - 1) / 2);
         if (L->base.kind == SN_STEP_SEND) res.sched_bytes += lb;
-        if (kb) kb[3 * r + (L->base.kind == SN_STEP_SEND ? 0 : L->base.kind == SN_STEP_RECV_REDUCE ? 1 : 2)] +=
-                    L->base.kind == SN_STEP_RECV ? 0 : lb;
+        if (kb) kb[4 * r + (L->base.kind == SN_STEP_SEND ? 0 : L->base.kind == SN_STEP_RECV ? 1 : L->base.kind == SN_STEP_RECV_REDUCE ? 2 : 3)] += lb;
         for (int k = 0; k < 2; k++) {
           int32_t dp = k ? L->base.dep2 : L->base.dep, dd = k ? L->d_dep2 : L->d_dep;
           if (dp < 0) continue;

@@ -871,6 +871,25 @@ static void test_cold_buffers(void)
           cases[i].line, cases[i].span, t / 1e6, cases[i].want);
     sn_sim_fabric_free(&f);
   }
+  /* charged to the rank that touches the bytes: direct reduce to root 0, 4
+   * ranks on 4 cores, free transfers, one call (perf_iters 1: the time is
+   * the ranks' mean finish), a cache of 10000 bytes for a working set of
+   * 20000: q = m = 1/2. The root reduces 3 x 4000 bytes (12000 units) and
+   * touches 8000 user bytes: 1 + 0.5 x 8000 / 12000 = 4/3 slower, 16 us;
+   * the other ranks only send (no core work) and finish at once: mean 4 us
+   * (spread over the host's work instead: 1 + 0.5 x 20000 / 12000, 5.5 us) */
+  {
+    sn_sim_fabric_t fr;
+    pool_fabric(&fr, 4, "#@sim cores=4 cache_MB=0.01 mem_GBps=1e9 cold_GBps=1");
+    fr.copy_factor = 1e-9;
+    sn_sim_call_t cr = call_of(SN_COLL_REDUCE, SN_ALGO_DIRECT, 1000, 4);
+    cr.perf_iters = 1;
+    cr.perf_span = 64000;
+    uint64_t t = run_time(&fr, &cr);
+    CHECK(llabs((long long)t - 4 * (long long)US) <= 100, "rooted cold bytes on the root's core: %.6f us, expected 4",
+          t / 1e6);
+    sn_sim_fabric_free(&fr);
+  }
   /* a span needs calls back to back; a negative one is refused */
   sn_sim_fabric_t f;
   pool_fabric(&f, 4, "#@sim cores=4 cache_MB=1 mem_GBps=1");
