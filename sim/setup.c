@@ -328,12 +328,14 @@ static double sn_sim_cold_share(const sn_sim_fabric_t *f, const sn_sim_call_t *c
  *  - pinned: a host running p > c ranks of the call on c cores that do not
  *    move gives them p / ceil(p/c) cores (the pool's capacity);
  *  - cache: the largest working set of a host (its ranks' buffers and
- *    scratch) gives the share m of the bytes that miss (sn_sim_miss_share);
+ *    scratch) gives the share m of the bytes that miss (sn_sim_miss);
  *    every core byte then costs e = m x mem_w reduce units more. Done by
  *    scaling the cores' capacity by 1 / (1 + e) and the copy and transfer
  *    weights to (w + e) / (1 + e), so a reduced, copied or moved byte takes
- *    (w + e) / capacity.
- * -1 when memory runs out. */
+ *    (w + e) / capacity;
+ *  - cold buffers (call->perf_span, sn_sim_cold_share): see below.
+ * kb: per rank, bytes sent, received, received and reduced, copied locally
+ * (NULL without a span). -1 when memory runs out. */
 static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d, const sn_sim_call_t *call,
                              const double *kb)
 {
@@ -371,25 +373,27 @@ static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_
     f->copy_factor = (f->copy_factor + e) / (1 + e);
     if (f->pool_w_net > 0) f->pool_w_net = (f->pool_w_net + e) / (1 + e);
   }
-  /* cold user buffers (perf_span): q x user bytes per call first come from
-   * memory, cold_w reduce units each (over 1 + e: the units above are
-   * already scaled), spread over the core time the host's ranks spend on
-   * the call (its pool units: bytes moved x transfer weight, reduced x 1,
-   * copied locally x copy factor), so the cores run 1 + c slower */
+  /* cold user buffers (perf_span): q x a rank's user bytes per call first
+   * come from memory, cold_w reduce units each (over 1 + e: the units above
+   * are already scaled), on the core of the rank that touches them, spread
+   * over the units that core spends on the call (its half of each transfer
+   * it sends or receives, its reductions, its local copies x the copy
+   * factor): that core runs 1 + c_r slower, the host's pool 1 + c (all its
+   * ranks' cold units over all their units) */
   double q = sn_sim_cold_share(f, call, d, most), n = call->perf_iters > 0 ? call->perf_iters : 1;
-  double *ur = calloc((size_t)s->n + 1, sizeof(double));
-  if (!ur) {
+  double *ur = q > 0 && kb ? calloc((size_t)s->n + 1, sizeof(double)) : NULL;
+  if (q > 0 && kb && !ur) {
     free(w);
     return -1;
   }
-  for (int r = 0; q > 0 && kb && r < s->n; r++) {
+  for (int r = 0; ur && r < s->n; r++) {
     const double *k = &kb[4 * r];
     ur[r] = (k[0] + k[1] + k[2]) * f->pool_w_net / 2 + k[2] + k[3] * f->copy_factor;
     units[f->topo.ranks[s->r[r].frank].host] += ur[r];
   }
   double c = q > 0 && units[hm] > 0 ? q * user * n * f->cold_w / (1 + e) / units[hm] : 0;
   free(w);
-  if (c > 0) {
+  if (ur && c > 0) {
     for (int l = 0; l < f->nlinks; l++)
       if (f->links[l].kind == SN_SIM_LINK_POOL) f->links[l].cap /= 1 + c;
     for (int r = 0; r < s->n; r++) {
@@ -453,7 +457,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   double *saved_cap = NULL; /* coalesced: the capacities before the rails were shared out; the cores' */
   double saved_cf = f->copy_factor, saved_pw = f->pool_w_net; /* before the cache term */
   int flat_live = 0;
-  double *kb = NULL; /* per rank: bytes sent, received and reduced, copied locally (perf_span) */
+  double *kb = NULL; /* per rank: bytes sent, received, received and reduced, copied locally (perf_span) */
   int *view_arrays = NULL;
   char *seen = calloc((size_t)f->nranks, 1);
   /* on cache lines: a rank's hot fields are one line, its runs the next */
@@ -541,7 +545,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     }
   }
   int nsim = s.n;
-  /* per rank, for the cold-buffer term: bytes sent, received and reduced, copied locally */
+  /* per rank, for the cold-buffer term: bytes sent, received, received and reduced, copied locally */
   if (call->perf_span > 0 && !(kb = calloc((size_t)nsim * 4 + 1, sizeof(double)))) goto oom;
   /* every rank's schedule: built flat, compacted, the flat list freed; the
    * engine keeps state only for a window of steps (sim_int.h), so what is
@@ -589,7 +593,10 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
         R->left += (int)nz;
         double lb = (double)(reps * b0 + db * reps * (reps - 1) / 2);
         if (L->base.kind == SN_STEP_SEND) res.sched_bytes += lb;
-        if (kb) kb[4 * r + (L->base.kind == SN_STEP_SEND ? 0 : L->base.kind == SN_STEP_RECV ? 1 : L->base.kind == SN_STEP_RECV_REDUCE ? 2 : 3)] += lb;
+        if (kb) {
+          int kk = L->base.kind;
+          kb[4 * r + (kk == SN_STEP_SEND ? 0 : kk == SN_STEP_RECV ? 1 : kk == SN_STEP_RECV_REDUCE ? 2 : 3)] += lb;
+        }
         for (int k = 0; k < 2; k++) {
           int32_t dp = k ? L->base.dep2 : L->base.dep, dd = k ? L->d_dep2 : L->d_dep;
           if (dp < 0) continue;

@@ -225,7 +225,7 @@ typedef struct {
                        * into allocations of this size (perf/common.c pf_start, as nccl-tests),
                        * so of the N calls only the first (on the buffers its untimed call
                        * before warmed) and those after a wrap reuse data; the others start on
-                       * cold user buffers (sim/setup.c: sn_sim_miss_share) */
+                       * cold user buffers (sim/setup.c: sn_sim_cold_share) */
 } sn_sim_call_t;
 
 /* The critical path: from the last-finishing rank's last piece back to time
