@@ -2,16 +2,23 @@
  * fit.c -- snccl-sim-fit: fits the local fabric's constants to measured
  * calls (perf/sim-calibrate.sh) and prints the topology file.
  *
- *   snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned] [--msg-cores] CAL_FILE CORES
+ *   snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch]
+ *                 [--pinned] [--msg-cores] CAL_FILE CORES
  *
  * --perf-iters=N: every call simulated as the perf tools time it
  * (sn_sim_call_t.perf_iters: N calls back to back, each rank's time / N
  * averaged over the ranks; default: one call from a common start to the
  * last rank). --perf-span=BYTES (with --perf-iters): the measurement's -e,
  * through which the perf tools move each call's buffers
- * (sn_sim_call_t.perf_span: most calls start on cold buffers). --pinned:
- * the topology says "#@sim pinned=1" (ranks stay on their cores: p ranks on c cores get p / ceil(p/c) cores). --msg-cores:
- * "#@sim msg_cores=1" (the per-message cost is the sender's core time).
+ * (sn_sim_call_t.perf_span: most calls start on cold buffers; adds
+ * cold_GBps to the constants fitted). --streams: reduce_GBps = 2 x
+ * copy_GBps and xfer_GBps = copy_GBps / 2, one rate counted in memory
+ * streams instead of three the calibration set cannot tell apart.
+ * --switch: fit "#@sim switch_us" (a message's extra cost on a host with
+ * more ranks than cores). --pinned: the topology says "#@sim pinned=1"
+ * (ranks stay on their cores: p ranks on c cores get p / ceil(p/c)
+ * cores). --msg-cores: "#@sim msg_cores=1" (the per-message cost is the
+ * sender's core time).
  *
  * CAL_FILE: lines "SET COLL ALGO RANKS BYTES US [SPAN]" (snccl-sim's
  * collective and algorithm names, nccl-tests' size, the measured median
@@ -20,9 +27,10 @@
  * Every call is simulated in-process (sn_sim_run) on the fabric
  * "class shm latency_us=A bandwidth_GBps=BW, reduce_GBps R,
  * #@sim cores=CORES msg_us=M copy_GBps=CP xfer_GBps=X stream_GBps=S
- * cache_MB=C mem_GBps=MEM", and eight constants (BW is not used between
- * ranks of one host once X is given) are chosen to minimise the mean |log(sim/meas)| over the
- * file's points: coordinate descent in log space (each constant tried x
+ * cache_MB=C mem_GBps=MEM [cold_GBps=CD] [switch_us=SW]", and the
+ * constants (eight without the options above; BW is not used between ranks
+ * of one host once X is given; R and X not with --streams) are chosen to
+ * minimise the mean |log(sim/meas)| over the file's points: coordinate descent in log space (each constant tried x
  * and / a step factor, the step shrinking from 2 to 1.01 when nothing
  * improves; the schedule repeated, at most 4 times, while it helps). Deterministic: the same file gives the same constants.
  * What it does not fit: the core count (the machine's), the piece size and
