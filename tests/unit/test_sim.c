@@ -733,104 +733,6 @@ static void test_pool(void)
         "cores=3 msg_us=1.5 read");
 }
 
-/* The host model's terms that are off unless asked for: back-to-back calls
- * timed as the perf tools do (perf_iters), the cache/memory term
- * (cache_MB, mem_GBps) and ranks that stay on their cores (pinned). */
-static void test_host_terms(void)
-{
-  sn_sim_fabric_t f;
-  /* a symmetric call: ring all-reduce, p = 4, b = 4 us (30 us alone):
-   * every rank finishes each call at the same time, so 5 calls back to back
-   * take 5 x 30 us (the gates are local copies on free compute) */
-  switch_fabric(&f, 1, 4);
-  alpha_beta(&f);
-  sn_sim_call_t c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 4000, 4);
-  c.perf_iters = 5;
-  uint64_t t = run_time(&f, &c);
-  CHECK(t == 30 * US, "ring all-reduce, 5 calls back to back: %.6f us per call, expected 30", t / 1e6);
-  /* a chain: broadcast from rank 0 to rank 1, 4000 bytes (b = 4 us), a =
-   * 1 us. One call: a + b = 5 us. Back to back, the root's call k is done
-   * when its send has left (k b) and it sends call k+1 at once; rank 1 gets
-   * call k at k b + a (its receive is posted by then). Each rank's time /
-   * N, averaged: (N b + N b + a) / 2N = b + a / 2N = 4.1 us for N = 5 */
-  sn_sim_call_t cb = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 2);
-  t = run_time(&f, &cb);
-  CHECK(t == 5 * US, "broadcast, one call: %.6f us, expected a + b = 5", t / 1e6);
-  cb.perf_iters = 5;
-  t = run_time(&f, &cb);
-  CHECK(llabs((long long)t - 4100000) <= 4, "broadcast, 5 calls back to back: %.6f us, expected b + a/2N = 4.1",
-        t / 1e6);
-  cb.fold = 1;
-  sn_sim_result_t r;
-  CHECK(sn_sim_run(&f, &cb, &r) == SN_ERR_INVALID_ARG, "back-to-back calls are not coalesced");
-  sn_sim_fabric_free(&f);
-  /* cache: direct reduce to root 0, 4 ranks on 4 cores, 4000-byte vectors:
-   * the root reduces 3 x 4000 bytes at 1 GB/s = 12 us. The working set is
-   * 4 inputs and the root's output, 20000 bytes; a cache of 10000 misses
-   * m = 1/2 of it, at mem_GBps = 1 each byte costs m x 1/1 more: 18 us. A
-   * cache of 20000 holds it all: 12 us */
-  {
-    const char *lines[3] = {"#@sim cores=4 cache_MB=0.01 mem_GBps=1", "#@sim cores=4 cache_MB=0.02 mem_GBps=1",
-                            "#@sim cores=4"};
-    const double want[3] = {18, 12, 12};
-    for (int i = 0; i < 3; i++) {
-      pool_fabric(&f, 4, lines[i]);
-      sn_sim_call_t cr = call_of(SN_COLL_REDUCE, SN_ALGO_DIRECT, 1000, 4);
-      t = run_time(&f, &cr);
-      CHECK(llabs((long long)t - (long long)(want[i] * US)) <= 4, "%s: lone reducer %.6f us, expected %.0f", lines[i],
-            t / 1e6, want[i]);
-      t = run_time(&f, &cr); /* the fabric is as it was */
-      CHECK(llabs((long long)t - (long long)(want[i] * US)) <= 4, "%s, again: %.6f us", lines[i], t / 1e6);
-      sn_sim_fabric_free(&f);
-    }
-  }
-  /* pinned: direct reduce-scatter, 3 ranks on 2 cores, each reduces 2 x
-   * 4000 bytes: the pool shares 2 cores (2/3 GB/s each): 12 us; pinned, 3
-   * ranks stay 2 + 1 on 2 cores, the pool gives 3 / ceil(3/2) = 1.5 cores
-   * (0.5 GB/s each): 16 us. 4 ranks on 2 cores: 4 / 2 = 2 cores either way */
-  {
-    const char *lines[2] = {"#@sim cores=2", "#@sim cores=2 pinned=1"};
-    const double want3[2] = {12, 16};
-    for (int i = 0; i < 2; i++) {
-      pool_fabric(&f, 4, lines[i]);
-      sn_sim_call_t c3 = call_of(SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 1000, 3);
-      t = run_time(&f, &c3);
-      CHECK(llabs((long long)t - (long long)(want3[i] * US)) <= 4, "%s: 3 ranks %.6f us, expected %.0f", lines[i],
-            t / 1e6, want3[i]);
-      sn_sim_call_t c4 = call_of(SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 1000, 4);
-      t = run_time(&f, &c4);
-      CHECK(llabs((long long)t - 24 * (long long)US) <= 4, "%s: 4 ranks %.6f us, expected 24", lines[i], t / 1e6);
-      sn_sim_fabric_free(&f);
-    }
-  }
-  /* msg_cores: a ring broadcast 0 -> 1 -> 2 -> 3 on a free network, one
-   * message per hop of msg_us = 1 us: 3 us; as core time with 4 ranks on 2
-   * cores (pinned: 2 per core) each message takes 2 us: 6 us. 2 ranks of
-   * the 4-rank host in the call: a core each, 1 us */
-  {
-    const char *lines[2] = {"#@sim cores=2 copy_GBps=1e9 pinned=1", "#@sim cores=2 copy_GBps=1e9 pinned=1 msg_cores=1"};
-    const double want4[2] = {3, 6};
-    for (int i = 0; i < 2; i++) {
-      pool_fabric(&f, 4, lines[i]);
-      for (int k = 0; k < SN_TOPO_MAX_CLASSES; k++) f.msg_ps[k] = US;
-      sn_sim_call_t c4 = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 4);
-      t = run_time(&f, &c4);
-      CHECK(llabs((long long)t - (long long)(want4[i] * US)) <= 100, "%s: 4-rank chain %.6f us, expected %.0f",
-            lines[i], t / 1e6, want4[i]);
-      sn_sim_call_t c2 = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 2);
-      t = run_time(&f, &c2);
-      CHECK(llabs((long long)t - (long long)US) <= 100, "%s: 2 ranks %.6f us, expected 1", lines[i], t / 1e6);
-      sn_sim_fabric_free(&f);
-    }
-  }
-  sn_sim_host_t h;
-  CHECK(sn_sim_host_parse("#@sim pinned=2\n", "bad", &h) == SN_ERR_INVALID_ARG, "pinned=2 refused");
-  CHECK(sn_sim_host_parse("#@sim msg_cores=1\n", "ok", &h) == SN_OK && h.msg_cores == 1, "msg_cores read");
-  CHECK(sn_sim_host_parse("#@sim cache_MB=32 mem_GBps=40 pinned=1\n", "ok", &h) == SN_OK && h.cache_MB == 32 &&
-            h.mem_GBps == 40 && h.pinned == 1,
-        "cache_MB, mem_GBps, pinned read");
-}
-
 /* Buffers that start cold as the perf tools move them (perf_span, cold_GBps):
  * direct reduce-scatter, 4 ranks on 4 cores, blocks of 4000 bytes, each rank
  * reduces 3 blocks = 12000 bytes at 1 GB/s: 12 us. Its user bytes: 4
@@ -931,6 +833,106 @@ static void test_switch(void)
   }
 }
 
+/* The host model's terms that are off unless asked for: back-to-back calls
+ * timed as the perf tools do (perf_iters), the cache/memory term
+ * (cache_MB, mem_GBps) and ranks that stay on their cores (pinned). */
+static void test_host_terms(void)
+{
+  test_cold_buffers();
+  test_switch();
+  sn_sim_fabric_t f;
+  /* a symmetric call: ring all-reduce, p = 4, b = 4 us (30 us alone):
+   * every rank finishes each call at the same time, so 5 calls back to back
+   * take 5 x 30 us (the gates are local copies on free compute) */
+  switch_fabric(&f, 1, 4);
+  alpha_beta(&f);
+  sn_sim_call_t c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 4000, 4);
+  c.perf_iters = 5;
+  uint64_t t = run_time(&f, &c);
+  CHECK(t == 30 * US, "ring all-reduce, 5 calls back to back: %.6f us per call, expected 30", t / 1e6);
+  /* a chain: broadcast from rank 0 to rank 1, 4000 bytes (b = 4 us), a =
+   * 1 us. One call: a + b = 5 us. Back to back, the root's call k is done
+   * when its send has left (k b) and it sends call k+1 at once; rank 1 gets
+   * call k at k b + a (its receive is posted by then). Each rank's time /
+   * N, averaged: (N b + N b + a) / 2N = b + a / 2N = 4.1 us for N = 5 */
+  sn_sim_call_t cb = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 2);
+  t = run_time(&f, &cb);
+  CHECK(t == 5 * US, "broadcast, one call: %.6f us, expected a + b = 5", t / 1e6);
+  cb.perf_iters = 5;
+  t = run_time(&f, &cb);
+  CHECK(llabs((long long)t - 4100000) <= 4, "broadcast, 5 calls back to back: %.6f us, expected b + a/2N = 4.1",
+        t / 1e6);
+  cb.fold = 1;
+  sn_sim_result_t r;
+  CHECK(sn_sim_run(&f, &cb, &r) == SN_ERR_INVALID_ARG, "back-to-back calls are not coalesced");
+  sn_sim_fabric_free(&f);
+  /* cache: direct reduce to root 0, 4 ranks on 4 cores, 4000-byte vectors:
+   * the root reduces 3 x 4000 bytes at 1 GB/s = 12 us. The working set is
+   * 4 inputs and the root's output, 20000 bytes; a cache of 10000 misses
+   * m = 1/2 of it, at mem_GBps = 1 each byte costs m x 1/1 more: 18 us. A
+   * cache of 20000 holds it all: 12 us */
+  {
+    const char *lines[3] = {"#@sim cores=4 cache_MB=0.01 mem_GBps=1", "#@sim cores=4 cache_MB=0.02 mem_GBps=1",
+                            "#@sim cores=4"};
+    const double want[3] = {18, 12, 12};
+    for (int i = 0; i < 3; i++) {
+      pool_fabric(&f, 4, lines[i]);
+      sn_sim_call_t cr = call_of(SN_COLL_REDUCE, SN_ALGO_DIRECT, 1000, 4);
+      t = run_time(&f, &cr);
+      CHECK(llabs((long long)t - (long long)(want[i] * US)) <= 4, "%s: lone reducer %.6f us, expected %.0f", lines[i],
+            t / 1e6, want[i]);
+      t = run_time(&f, &cr); /* the fabric is as it was */
+      CHECK(llabs((long long)t - (long long)(want[i] * US)) <= 4, "%s, again: %.6f us", lines[i], t / 1e6);
+      sn_sim_fabric_free(&f);
+    }
+  }
+  /* pinned: direct reduce-scatter, 3 ranks on 2 cores, each reduces 2 x
+   * 4000 bytes: the pool shares 2 cores (2/3 GB/s each): 12 us; pinned, 3
+   * ranks stay 2 + 1 on 2 cores, the pool gives 3 / ceil(3/2) = 1.5 cores
+   * (0.5 GB/s each): 16 us. 4 ranks on 2 cores: 4 / 2 = 2 cores either way */
+  {
+    const char *lines[2] = {"#@sim cores=2", "#@sim cores=2 pinned=1"};
+    const double want3[2] = {12, 16};
+    for (int i = 0; i < 2; i++) {
+      pool_fabric(&f, 4, lines[i]);
+      sn_sim_call_t c3 = call_of(SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 1000, 3);
+      t = run_time(&f, &c3);
+      CHECK(llabs((long long)t - (long long)(want3[i] * US)) <= 4, "%s: 3 ranks %.6f us, expected %.0f", lines[i],
+            t / 1e6, want3[i]);
+      sn_sim_call_t c4 = call_of(SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 1000, 4);
+      t = run_time(&f, &c4);
+      CHECK(llabs((long long)t - 24 * (long long)US) <= 4, "%s: 4 ranks %.6f us, expected 24", lines[i], t / 1e6);
+      sn_sim_fabric_free(&f);
+    }
+  }
+  /* msg_cores: a ring broadcast 0 -> 1 -> 2 -> 3 on a free network, one
+   * message per hop of msg_us = 1 us: 3 us; as core time with 4 ranks on 2
+   * cores (pinned: 2 per core) each message takes 2 us: 6 us. 2 ranks of
+   * the 4-rank host in the call: a core each, 1 us */
+  {
+    const char *lines[2] = {"#@sim cores=2 copy_GBps=1e9 pinned=1", "#@sim cores=2 copy_GBps=1e9 pinned=1 msg_cores=1"};
+    const double want4[2] = {3, 6};
+    for (int i = 0; i < 2; i++) {
+      pool_fabric(&f, 4, lines[i]);
+      for (int k = 0; k < SN_TOPO_MAX_CLASSES; k++) f.msg_ps[k] = US;
+      sn_sim_call_t c4 = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 4);
+      t = run_time(&f, &c4);
+      CHECK(llabs((long long)t - (long long)(want4[i] * US)) <= 100, "%s: 4-rank chain %.6f us, expected %.0f",
+            lines[i], t / 1e6, want4[i]);
+      sn_sim_call_t c2 = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 2);
+      t = run_time(&f, &c2);
+      CHECK(llabs((long long)t - (long long)US) <= 100, "%s: 2 ranks %.6f us, expected 1", lines[i], t / 1e6);
+      sn_sim_fabric_free(&f);
+    }
+  }
+  sn_sim_host_t h;
+  CHECK(sn_sim_host_parse("#@sim pinned=2\n", "bad", &h) == SN_ERR_INVALID_ARG, "pinned=2 refused");
+  CHECK(sn_sim_host_parse("#@sim msg_cores=1\n", "ok", &h) == SN_OK && h.msg_cores == 1, "msg_cores read");
+  CHECK(sn_sim_host_parse("#@sim cache_MB=32 mem_GBps=40 pinned=1\n", "ok", &h) == SN_OK && h.cache_MB == 32 &&
+            h.mem_GBps == 40 && h.pinned == 1,
+        "cache_MB, mem_GBps, pinned read");
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -946,8 +948,6 @@ int main(void)
   test_generators();
   test_pool();
   test_host_terms();
-  test_cold_buffers();
-  test_switch();
   printf("test_sim: %d checks, %d failed\n", g_checks, g_failed);
   return g_failed ? 1 : 0;
 }
