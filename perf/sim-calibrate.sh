@@ -7,35 +7,47 @@
 # 1. Measures with the perf tools (nccl-tests flags, -P N local ranks,
 #    SNCCL_ALGO forcing the algorithm), in ROUNDS interleaved rounds (every
 #    configuration once per round, so load drifts hit all of them alike),
-#    two sets of configurations:
-#      calibration: ring and direct all-reduce and all-gather at 2 and 4 ranks;
-#      prediction:  everything else (other algorithms, other collectives,
-#                   3, 6 and 8 ranks), disjoint from the calibration set.
+#    three sets of configurations:
+#      cal:  ring and direct all-reduce and all-gather at 2 and 4 ranks;
+#      calw: the same calls on warm buffers (one size per run, -e = -b,
+#            -w 10: the tool does not move them; CAL_WARM=0 leaves them out);
+#      pred: everything else (other algorithms, other collectives,
+#            3, 6 and 8 ranks), disjoint from the calibration sets.
 #    Sizes: nccl-tests -b 64 -e 64M -f 4 (out-of-place time, us); each
 #    point's figure is the median of its rounds.
-# 2. Fits the local fabric's constants to the calibration set only
-#    (sim/snccl-sim-fit: shm latency, per-message cost, reduce, copy and
-#    transfer rates of a core, a pair's stream, the cache size and the
-#    memory rate; the core count is this machine's; the all-reduces small
+# 2. Fits the local fabric's constants to the calibration sets only
+#    (sim/snccl-sim-fit: shm latency, per-message cost and what it costs
+#    more on an oversubscribed host (switch_us), the copy rate of a core
+#    (reduce and transfer rates counted in memory streams of it), a pair's
+#    stream, the cache size, the memory rate, the rate of cold user
+#    buffers; the core count is this machine's; the all-reduces small
 #    enough for the eager path are left out) and writes them as a topology
 #    file, OUT_DIR/this-machine.topo, with "#@sim pinned=1 msg_cores=1".
-#    Every call is simulated as the perf tools time it (-n back-to-back
-#    calls, each rank's time averaged: snccl-sim --perf-iters).
+#    Every call is simulated as the perf tools time it: -n back-to-back
+#    calls, each rank's time averaged (snccl-sim --perf-iters), their
+#    buffers moved through the -e allocation (--perf-span; the calw points
+#    with their own -e), so the fit tells cold-buffer cost from in-cache
+#    work.
 # 3. Simulates every prediction point with that file (snccl-sim --topo,
-#    --ranks=0..n-1, the same algorithm, --perf-iters) and prints: call, measured us,
-#    simulated us, error (sim/meas - 1), and the geometric-mean absolute
-#    error exp(mean |log(sim/meas)|) - 1 from 64 KiB up and below 64 KiB
-#    (nominal sizes: at 3 and 6 ranks nccl-tests' 64 KiB is 65,520 and
-#    65,532 bytes, so the line is drawn at 60,000).
+#    --ranks=0..n-1, the same algorithm, --perf-iters, --perf-span) and
+#    prints: call, measured us, simulated us, error (sim/meas - 1), and the
+#    geometric-mean absolute error exp(mean |log(sim/meas)|) - 1 from 64 KiB
+#    up and below 64 KiB (nominal sizes: at 3 and 6 ranks nccl-tests' 64
+#    KiB is 65,520 and 65,532 bytes, so the line is drawn at 60,000).
 #
 # Environment: ROUNDS (3), ITERS (5, perf -n), STAT (median, or min: the
 # fastest round, for steps 2 and 3), MEAS=FILE (skip step 1 and
 # use a meas.txt written by an earlier run), RAW=FILE (skip step 1 and
-# summarise the raw.txt of a run cut short), MEASURE_ONLY=1 (step 1 only), MAX_RANKS (8; the 8-rank
-# configurations are left out below it). Model switches (docs/SIMULATION.md,
-# "Run D refit"): SIM_ITERS (the measurement's -n; 0: one call to the last
-# rank, as before), PINNED= and MSG_CORES= (empty: leave the term out),
-# FIT_EAGER=1 (fit the eager-path all-reduces too).
+# summarise the raw.txt of a run cut short), MEASURE_ONLY=1 (step 1 only),
+# SETS (a glob: measure only those sets, e.g. SETS=calw), MAX_RANKS (8; the
+# 8-rank configurations are left out below it). Model switches
+# (docs/SIMULATION.md, "Run D refit", "Run E refit"): SIM_ITERS (the
+# measurement's -n; 0: one call to the last rank, as before), PERF_SPAN
+# (the measurement's -e in bytes; empty: buffers as if warm and the calw
+# points not fitted, as before), STREAMS= (fit the reduce, copy and
+# transfer rates apart), SWITCH= (no switch_us), PINNED= and MSG_CORES=
+# (empty: leave the term out), FIT_EAGER=1 (fit the eager-path all-reduces
+# too). PERF_SPAN= STREAMS= SWITCH= is the model of run E.
 set -uo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:?usage: perf/sim-calibrate.sh BUILD_DIR [OUT_DIR]}
@@ -55,6 +67,12 @@ configs() {
   for n in 2 4; do
     for a in ring direct; do echo "cal all_reduce $a $n"; echo "cal all_gather $a $n"; done
   done
+  # the same calls on warm buffers (-e = the size: the tool does not move them)
+  if [ "${CAL_WARM:-1}" = 1 ]; then
+    for n in 2 4; do
+      for a in ring direct; do echo "calw all_reduce $a $n"; echo "calw all_gather $a $n"; done
+    done
+  fi
   for a in rd rhd tree dbt oneshot; do echo "pred all_reduce $a 4"; done
   for a in rhd bruck; do echo "pred all_gather $a 4"; done
   for a in ring direct rhd; do echo "pred reduce_scatter $a 4"; done
@@ -110,12 +128,21 @@ if [ -z "${MEAS:-}" ] && [ -z "${SUMMARISE_ONLY:-}" ]; then
   : >"$raw"
   export NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-lo}
   {
-    echo "# measured $(date -u +%FT%TZ) on $(hostname), $(nproc) cores, $ROUNDS rounds, perf -b 64 -e 64M -f 4 -n $ITERS -w 1 -c 0"
+    echo "# measured $(date -u +%FT%TZ) on $(hostname), $(nproc) cores, $ROUNDS rounds, perf -b 64 -e 64M -f 4 -n $ITERS -w 1 -c 0 (calw: -b = -e, -w 10)"
     echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   } >"$OUT/meas.hdr"
   loads=""
   for r in $(seq "$ROUNDS"); do
     while read -r set tool algo n; do
+      case "$set" in ${SETS:-*}) ;; *) continue ;; esac
+      if [ "$set" = calw ]; then # one size per run, -e = -b
+        for ((sz = 64; sz <= 67108864; sz *= 4)); do
+          SNCCL_ALGO=$algo timeout 300 "$B/perf/${tool}_perf" -P "$n" -b $sz -e $sz -n "$ITERS" -w 10 -c 0 2>/dev/null |
+            awk -v s="$set" -v c="$(simcoll "$tool")" -v a="$algo" -v n="$n" -v r="$r" \
+              '$1 ~ /^[0-9]+$/ && NF >= 8 { print s, c, a, n, $1, $6, r }' >>"$raw"
+        done
+        continue
+      fi
       SNCCL_ALGO=$algo timeout 300 "$B/perf/${tool}_perf" -P "$n" -b 64 -e 64M -f 4 -n "$ITERS" -w 1 -c 0 2>/dev/null |
         awk -v s="$set" -v c="$(simcoll "$tool")" -v a="$algo" -v n="$n" -v r="$r" \
           '$1 ~ /^[0-9]+$/ && NF >= 8 { print s, c, a, n, $1, $6, r }' >>"$raw"
@@ -139,6 +166,26 @@ fi
 # SIM_ITERS=0: one call from a common start to the last rank, as before)
 SIM_ITERS=${SIM_ITERS:-$(sed -n 's/^# measured .* -n \([0-9]*\) .*/\1/p' "$MEAS" | head -1)}
 SIM_ITERS=${SIM_ITERS:-$ITERS}
+# the perf tools' -e of the measurement (its header), through which they move
+# each call's buffers (snccl-sim --perf-span: most of the -n calls start on
+# cold buffers); PERF_SPAN= (empty) leaves the term out
+if [ -z "${PERF_SPAN+set}" ]; then
+  PERF_SPAN=$(sed -n 's/^# measured .* -e \([0-9]*[KMG]*\) .*/\1/p' "$MEAS" | head -1)
+  PERF_SPAN=$(numfmt --from=iec "${PERF_SPAN:-64M}")
+fi
+[ "$SIM_ITERS" -gt 0 ] 2>/dev/null || PERF_SPAN=
+# without warm calibration points the fit cannot tell cold-buffer cost from
+# in-cache work (docs/SIMULATION.md, "Run E refit"): the term stays off
+if [ -n "$PERF_SPAN" ] && ! grep -q '^calw ' "$MEAS"; then
+  echo "# $MEAS has no warm calibration points (set calw): cold buffers not modelled (PERF_SPAN=)" >&2
+  PERF_SPAN=
+fi
+# reduce and transfer rates counted in memory streams of the copy rate
+# (snccl-sim-fit --streams); STREAMS= fits the three rates apart
+STREAMS=${STREAMS-1}
+# a message between ranks of an oversubscribed host costs switch_us more
+# (fitted, #@sim switch_us); SWITCH= leaves it out
+SWITCH=${SWITCH-1}
 # ranks stay on their cores (#@sim pinned=1); PINNED= (empty) leaves it out
 PINNED=${PINNED-1}
 # the per-message cost is core time, shared like the rest (#@sim msg_cores=1); MSG_CORES= leaves it out
@@ -149,24 +196,27 @@ col=6; [ "${STAT:-median}" = min ] && col=7
 # All-reduces of at most SNCCL_SHM_EAGER_MAX bytes (default 4096 at 2 ranks,
 # 16384 above) run through one shared block outside the engine, not the
 # schedules the simulator replays: they are not fitted (FIT_EAGER=1 fits them).
-grep -v '^#' "$MEAS" | awk -v c=$col -v eager="${FIT_EAGER:-0}" \
-  '$1 == "cal" && $c != "" && (eager || $2 != "allreduce" || $5 > ($4 == 2 ? 4096 : 16384)) { print $1, $2, $3, $4, $5, $c }' >"$OUT/cal.txt"
+# With a span, the calibration calls measured on warm buffers (set calw, -e =
+# the size) are fitted too, each with its own span (7th column: its size).
+grep -v '^#' "$MEAS" | awk -v c=$col -v eager="${FIT_EAGER:-0}" -v warm="${PERF_SPAN:+1}" \
+  '($1 == "cal" || ($1 == "calw" && warm)) && $c != "" && (eager || $2 != "allreduce" || $5 > ($4 == 2 ? 4096 : 16384)) {
+     print $1, $2, $3, $4, $5, $c ($1 == "calw" ? " " $5 : "") }' >"$OUT/cal.txt"
 grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "pred" && $c != "" { print $1, $2, $3, $4, $5, $c }' >"$OUT/pred.txt"
 {
   echo "# this-machine.topo -- written by perf/sim-calibrate.sh $(date -u +%FT%TZ) on $(hostname)"
-  echo "# fitted to $(wc -l <"$OUT/cal.txt") measured points (ring and direct all-reduce and all-gather,"
+  echo "# fitted to $(wc -l <"$OUT/cal.txt") measured points (ring and direct all-reduce and all-gather,$(grep -q '^calw' "$OUT/cal.txt" && echo " $(grep -c '^calw' "$OUT/cal.txt") of them on warm buffers,")"
   echo "# 2 and 4 ranks, 64 B..64 MiB, ${STAT:-median} of the interleaved rounds of the perf tools;"
   echo "# $([ "${FIT_EAGER:-0}" = 0 ] && echo "the eager-path all-reduces left out" || echo "the eager-path all-reduces fitted too"));"
   grep '^# \(measured\|load\|spread\|rounds\|summarised\)' "$MEAS"
-  echo "# calls simulated as the perf tools time them: snccl-sim --perf-iters=$SIM_ITERS"
-  "$FIT" --perf-iters="$SIM_ITERS" ${PINNED:+--pinned} ${MSG_CORES:+--msg-cores} "$OUT/cal.txt" "$(nproc)"
+  echo "# calls simulated as the perf tools time them: snccl-sim --perf-iters=$SIM_ITERS${PERF_SPAN:+ --perf-span=$PERF_SPAN}"
+  "$FIT" --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} ${STREAMS:+--streams} ${SWITCH:+--switch} ${PINNED:+--pinned} ${MSG_CORES:+--msg-cores} "$OUT/cal.txt" "$(nproc)"
 } >"$OUT/this-machine.topo" || { echo "fit failed"; exit 1; }
 cat "$OUT/this-machine.topo"
 
 # 3. predict what was not fitted
 sim_us() { # coll algo ranks bytes
   "$SIM" --topo="$OUT/this-machine.topo" --coll="$1" --algo="$2" --ranks="0-$(($3 - 1))" --bytes="$4" --hot=0 \
-    --perf-iters="$SIM_ITERS" 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && NF >= 7 { print $6; exit }'
+    --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && NF >= 7 { print $6; exit }'
 }
 printf "\n## prediction set (simulated with %s)\n" "$OUT/this-machine.topo"
 printf "%-14s %-9s %5s %10s %12s %12s %8s\n" coll algo ranks bytes meas_us sim_us error

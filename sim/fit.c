@@ -2,23 +2,35 @@
  * fit.c -- snccl-sim-fit: fits the local fabric's constants to measured
  * calls (perf/sim-calibrate.sh) and prints the topology file.
  *
- *   snccl-sim-fit [--perf-iters=N] [--pinned] [--msg-cores] CAL_FILE CORES
+ *   snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch]
+ *                 [--pinned] [--msg-cores] CAL_FILE CORES
  *
  * --perf-iters=N: every call simulated as the perf tools time it
  * (sn_sim_call_t.perf_iters: N calls back to back, each rank's time / N
  * averaged over the ranks; default: one call from a common start to the
- * last rank). --pinned: the topology says "#@sim pinned=1" (ranks stay on
- * their cores: p ranks on c cores get p / ceil(p/c) cores). --msg-cores:
- * "#@sim msg_cores=1" (the per-message cost is the sender's core time).
+ * last rank). --perf-span=BYTES (with --perf-iters): the measurement's -e,
+ * through which the perf tools move each call's buffers
+ * (sn_sim_call_t.perf_span: most calls start on cold buffers; adds
+ * cold_GBps to the constants fitted). --streams: reduce_GBps = 2 x
+ * copy_GBps and xfer_GBps = copy_GBps / 2, one rate counted in memory
+ * streams instead of three the calibration set cannot tell apart.
+ * --switch: fit "#@sim switch_us" (a message's extra cost on a host with
+ * more ranks than cores). --pinned: the topology says "#@sim pinned=1"
+ * (ranks stay on their cores: p ranks on c cores get p / ceil(p/c)
+ * cores). --msg-cores: "#@sim msg_cores=1" (the per-message cost is the
+ * sender's core time).
  *
- * CAL_FILE: lines "SET COLL ALGO RANKS BYTES US" (snccl-sim's collective
- * and algorithm names, nccl-tests' size, the measured median time).
+ * CAL_FILE: lines "SET COLL ALGO RANKS BYTES US [SPAN]" (snccl-sim's
+ * collective and algorithm names, nccl-tests' size, the measured median
+ * time; SPAN: the point's own -e, e.g. its size for a call measured on warm
+ * buffers, instead of --perf-span).
  * Every call is simulated in-process (sn_sim_run) on the fabric
  * "class shm latency_us=A bandwidth_GBps=BW, reduce_GBps R,
  * #@sim cores=CORES msg_us=M copy_GBps=CP xfer_GBps=X stream_GBps=S
- * cache_MB=C mem_GBps=MEM", and eight constants (BW is not used between
- * ranks of one host once X is given) are chosen to minimise the mean |log(sim/meas)| over the
- * file's points: coordinate descent in log space (each constant tried x
+ * cache_MB=C mem_GBps=MEM [cold_GBps=CD] [switch_us=SW]", and the
+ * constants (eight without the options above; BW is not used between ranks
+ * of one host once X is given; R and X not with --streams) are chosen to
+ * minimise the mean |log(sim/meas)| over the file's points: coordinate descent in log space (each constant tried x
  * and / a step factor, the step shrinking from 2 to 1.01 when nothing
  * improves; the schedule repeated, at most 4 times, while it helps). Deterministic: the same file gives the same constants.
  * What it does not fit: the core count (the machine's), the piece size and
@@ -33,20 +45,29 @@
 #include "sim/sim.h"
 #include "util/status.h"
 
-#define FIT_NPAR 9
+#define FIT_NPAR 11
 static const char *const fit_names[FIT_NPAR] = {"shm latency_us", "shm bandwidth_GBps", "msg_us", "reduce_GBps",
-                                               "copy_GBps", "xfer_GBps", "stream_GBps", "cache_MB", "mem_GBps"};
+                                               "copy_GBps", "xfer_GBps", "stream_GBps", "cache_MB", "mem_GBps",
+                                               "cold_GBps", "switch_us"};
 
 typedef struct {
   sn_coll_t coll;
   int algo, n;
   double bytes, us;
+  double span; /* the point's own perf span (its -e), or < 0: --perf-span */
 } fit_point_t;
 
 static int fit_cores, fit_maxn, fit_iters, fit_pinned, fit_msgc;
+static double fit_span; /* --perf-span: the perf tools' -e (bytes) */
+static int fit_streams; /* --streams: reduce and transfer rates tied to the copy rate */
+static int fit_switch;  /* --switch: fit #@sim switch_us */
 
 static void fit_text(const double *x, char *buf, size_t len)
 {
+  char cold[64] = ""; /* the cold-buffer rate: only with a span */
+  double red = fit_streams ? 2 * x[4] : x[3], xfer = fit_streams ? x[4] / 2 : x[5];
+  if (fit_span > 0) snprintf(cold, sizeof(cold), " cold_GBps=%.4g", x[9]);
+  if (fit_switch) snprintf(cold + strlen(cold), sizeof(cold) - strlen(cold), " switch_us=%.4g", x[10]);
   snprintf(buf, len,
            "fabric this-machine\n"
            "class shm latency_us=%.4g bandwidth_GBps=%.4g\n"
@@ -55,8 +76,9 @@ static void fit_text(const double *x, char *buf, size_t len)
            "reduce_GBps %.4g\n"
            "shape domains=1 hosts_per_domain=1 ranks_per_host=%d\n"
            "#@sim cores=%d msg_us=%.4g copy_GBps=%.4g xfer_GBps=%.4g stream_GBps=%.4g\n"
-           "#@sim cache_MB=%.4g mem_GBps=%.4g%s%s\n",
-           x[0], x[1], x[3], fit_maxn, fit_cores, x[2], x[4], x[5], x[6], x[7], x[8], fit_pinned ? " pinned=1" : "", fit_msgc ? " msg_cores=1" : "");
+           "#@sim cache_MB=%.4g mem_GBps=%.4g%s%s%s\n",
+           x[0], x[1], red, fit_maxn, fit_cores, x[2], x[4], xfer, x[6], x[7], x[8], fit_pinned ? " pinned=1" : "", fit_msgc ? " msg_cores=1" : "",
+           cold);
 }
 
 /* mean |log(sim/meas)| of the points on constants x; +inf when a call fails */
@@ -85,6 +107,7 @@ static double fit_cost(const double *x, const fit_point_t *pt, int np, int verbo
     c.ranks = ranks;
     c.quantum_ps = 1000;
     c.perf_iters = fit_iters;
+    c.perf_span = fit_iters > 0 ? (p->span >= 0 ? p->span : fit_span) : 0;
     int per_rank = c.coll == SN_COLL_ALLGATHER || c.coll == SN_COLL_REDUCESCATTER || c.coll == SN_COLL_ALLTOALL;
     size_t elems = (size_t)(p->bytes / 4) ? (size_t)(p->bytes / 4) : 1;
     c.count = per_rank ? (elems / (size_t)p->n ? elems / (size_t)p->n : 1) : elems;
@@ -95,9 +118,9 @@ static double fit_cost(const double *x, const fit_point_t *pt, int np, int verbo
     }
     double e = log(r.time_ps / 1e6 / p->us);
     if (verbose)
-      printf("#   %-13s %-8s %d ranks %10.0f B: measured %10.2f us, simulated %10.2f us (%+.1f%%)\n",
+      printf("#   %-13s %-8s %d ranks %10.0f B: measured %10.2f us, simulated %10.2f us (%+.1f%%)%s\n",
              sn_coll_name(p->coll), sn_algo_name((sn_algo_t)p->algo), p->n, p->bytes, p->us, r.time_ps / 1e6,
-             (exp(e) - 1) * 100);
+             (exp(e) - 1) * 100, p->span >= 0 && fit_span > 0 ? " warm" : "");
     sum += fabs(e);
   }
   sn_sim_fabric_free(&f);
@@ -118,6 +141,9 @@ int main(int argc, char **argv)
   /* options first: --perf-iters=N, --pinned */
   while (argc > 1 && !strncmp(argv[1], "--", 2)) {
     if (!strncmp(argv[1], "--perf-iters=", 13)) fit_iters = atoi(argv[1] + 13) > 0 ? atoi(argv[1] + 13) : 0;
+    else if (!strncmp(argv[1], "--perf-span=", 12)) fit_span = atof(argv[1] + 12) > 0 ? atof(argv[1] + 12) : 0;
+    else if (!strcmp(argv[1], "--streams")) fit_streams = 1;
+    else if (!strcmp(argv[1], "--switch")) fit_switch = 1;
     else if (!strcmp(argv[1], "--pinned")) fit_pinned = 1;
     else if (!strcmp(argv[1], "--msg-cores")) fit_msgc = 1;
     else break;
@@ -125,7 +151,7 @@ int main(int argc, char **argv)
     argc--;
   }
   if (argc != 3) {
-    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--pinned] [--msg-cores] CAL_FILE CORES\n");
+    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned] [--msg-cores] CAL_FILE CORES\n");
     return 2;
   }
   setenv("NCCL_DEBUG", "WARN", 0);
@@ -142,7 +168,10 @@ int main(int argc, char **argv)
   double bytes, us;
   fit_maxn = 2;
   while (fgets(line, sizeof(line), fp)) {
-    if (line[0] == '#' || sscanf(line, "%15s %31s %31s %d %lf %lf", set, coll, algo, &n, &bytes, &us) != 6) continue;
+    double span = -1;
+    int nf = line[0] == '#' ? 0 : sscanf(line, "%15s %31s %31s %d %lf %lf %lf", set, coll, algo, &n, &bytes, &us, &span);
+    if (nf < 6) continue;
+    if (nf == 7 && !(span >= 0)) span = -1;
     sn_coll_t c;
     int a;
     for (a = 0; a < SN_ALGO_COUNT && strcasecmp(algo, sn_algo_name((sn_algo_t)a)); a++) {}
@@ -157,7 +186,7 @@ int main(int argc, char **argv)
       if (!q) return 1;
       pt = q;
     }
-    pt[np++] = (fit_point_t){c, a, n, bytes, us};
+    pt[np++] = (fit_point_t){c, a, n, bytes, us, span};
     if (n > fit_maxn) fit_maxn = n;
   }
   fclose(fp);
@@ -167,7 +196,7 @@ int main(int argc, char **argv)
   }
   fit_maxn = 8 > fit_maxn ? 8 : fit_maxn; /* room for the prediction set's rank counts */
   /* start: the tuner's built-in table (sn_cost_default), a copy core moving ~ its link */
-  double x[FIT_NPAR] = {2.0, 14.0, 0.5, 60.0, 55.0, 14.0, 7.0, 32.0, 10.0}; /* cache: this VM's L3 */
+  double x[FIT_NPAR] = {2.0, 14.0, 0.5, 60.0, 55.0, 14.0, 7.0, 32.0, 10.0, 10.0, 0.5}; /* cache: this VM's L3 */
   double best = fit_cost(x, pt, np, 0), start = best;
   int evals = 1;
   /* the step schedule again while a pass still improves (a constant that
@@ -178,7 +207,7 @@ int main(int argc, char **argv)
     for (int improved = 1; improved;) {
       improved = 0;
       for (int k = 0; k < FIT_NPAR; k++)
-        for (int dir = 0; dir < 2 && k != 1; dir++) { /* k = 1: the ports, unused on one host */
+        for (int dir = 0; dir < 2 && k != 1 && (k != 9 || fit_span > 0) && (k != 10 || fit_switch) && (!fit_streams || (k != 3 && k != 5)); dir++) { /* k = 1: the ports, unused on one host; 9: cold_GBps, with a span */
           double y[FIT_NPAR];
           memcpy(y, x, sizeof(y));
           y[k] = dir ? x[k] / step : x[k] * step;
@@ -200,9 +229,17 @@ int main(int argc, char **argv)
   printf("# fit: %d points, %d simulations of them; mean |log(sim/meas)| %.4f from the tuner's table's %.4f\n", np,
          evals, best, start);
   printf("# (geometric-mean absolute error on the calibration set: %.1f%%)\n", (exp(best) - 1) * 100);
+  if (fit_streams) { /* what the topology says: tied to the copy rate */
+    x[3] = 2 * x[4];
+    x[5] = x[4] / 2;
+  }
   for (int k = 0; k < FIT_NPAR; k++)
-    printf("#   %-20s %.4g%s\n", fit_names[k], x[k],
-           k == 1 ? " (not fitted: with xfer_GBps, pairs on one host use the cores, not the ports)" : "");
+    if ((k != 9 || fit_span > 0) && (k != 10 || fit_switch))
+      printf("#   %-20s %.4g%s\n", fit_names[k], x[k],
+             k == 1 ? " (not fitted: with xfer_GBps, pairs on one host use the cores, not the ports)"
+             : fit_streams && k == 3 ? " (--streams: 2 x copy_GBps)"
+             : fit_streams && k == 5 ? " (--streams: copy_GBps / 2)"
+                                     : "");
   printf("# the calibration set, simulated with these constants:\n");
   fit_cost(x, pt, np, 1);
   fputs(text, stdout);

@@ -5,6 +5,7 @@
  * run (sim/run.c), the results and the optional Chrome trace.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -286,47 +287,121 @@ static double sn_sim_rank_bytes(const sn_op_desc_t *d, int r)
   }
 }
 
+/* Bytes of one rank's row as the perf tools lay it out (perf/common.c
+ * pf_row_bytes: the larger of its send and receive buffers), the stride by
+ * which they move the buffers from one call to the next. */
+static double sn_sim_row_bytes(const sn_op_desc_t *d)
+{
+  double c = (double)d->count * (double)sn_dtype_size(d->dtype);
+  int per_rank = d->coll == SN_COLL_ALLGATHER || d->coll == SN_COLL_REDUCESCATTER || d->coll == SN_COLL_ALLTOALL;
+  return per_rank ? c * d->nranks : c;
+}
+
+/* The share of the bytes a call's cores touch that miss a cache of `cache`
+ * bytes when the call's working set on the host is `ws`: 0 when it fits,
+ * else 1 - cache / ws (the buffers the call used last time are still there
+ * up to the cache's size). */
+static double sn_sim_miss(double cache, double ws) { return ws > cache ? 1 - cache / ws : 0; }
+
+/* Timed as the perf tools do with a span (call->perf_span, their -e): call
+ * k of N runs on buffers moved k x row bytes into the allocation (k mod
+ * steps, steps = span / row). Call 0 reuses what the untimed call just
+ * before it touched: its user bytes miss on the share m(ws). Calls 1 ..
+ * min(N, steps) - 1 start on user buffers no call touched since the tool's
+ * warm-up: all cold. A call after a wrap reuses buffers touched steps calls
+ * before: m(steps x ws). Returns the mean share of a call's user bytes that
+ * come from memory (0 without a span). */
+static double sn_sim_cold_share(const sn_sim_fabric_t *f, const sn_sim_call_t *call, const sn_op_desc_t *d, double ws)
+{
+  int n = call->perf_iters;
+  double row = sn_sim_row_bytes(d);
+  if (!(call->perf_span > 0) || n < 1 || !(row > 0) || !(ws > 0)) return 0;
+  double steps = floor(call->perf_span / row);
+  if (steps < 1) steps = 1;
+  double fresh = (n < steps ? n : steps) - 1, wraps = n - 1 - fresh;
+  return (sn_sim_miss(f->cache_bytes, ws) + fresh + wraps * sn_sim_miss(f->cache_bytes, steps * ws)) / n;
+}
+
 /* The host terms that depend on the call (sim.h: sn_sim_fabric_t.pinned,
  * cache_bytes), applied to the fabric for one run (sn_sim_run puts the
  * capacities and weights back):
  *  - pinned: a host running p > c ranks of the call on c cores that do not
  *    move gives them p / ceil(p/c) cores (the pool's capacity);
  *  - cache: the largest working set of a host (its ranks' buffers and
- *    scratch) gives the share m of the bytes that miss; every core byte
- *    then costs e = m x mem_w reduce units more. Done by scaling the cores'
- *    capacity by 1 / (1 + e) and the copy and transfer weights to
- *    (w + e) / (1 + e), so a reduced, copied or moved byte takes
- *    (w + e) / capacity.
- * -1 when memory runs out. */
-static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d)
+ *    scratch) gives the share m of the bytes that miss (sn_sim_miss);
+ *    every core byte then costs e = m x mem_w reduce units more. Done by
+ *    scaling the cores' capacity by 1 / (1 + e) and the copy and transfer
+ *    weights to (w + e) / (1 + e), so a reduced, copied or moved byte takes
+ *    (w + e) / capacity;
+ *  - cold buffers (call->perf_span, sn_sim_cold_share): see below.
+ * kb: per rank, bytes sent, received, received and reduced, copied locally
+ * (NULL without a span). -1 when memory runs out. */
+static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d, const sn_sim_call_t *call,
+                             const double *kb)
 {
-  int nh = f->topo.nhosts;
-  double *w = calloc((size_t)nh + 1, sizeof(double)), most = 0;
+  int nh = f->topo.nhosts, hm = 0;
+  double *w = calloc((size_t)nh * 3 + 1, sizeof(double)), most = 0;
   int *cnt = calloc((size_t)nh + 1, sizeof(int));
   if (!w || !cnt) {
     free(w);
     free(cnt);
     return -1;
   }
+  double *u = w + nh, *units = w + 2 * nh;
   for (int r = 0; r < s->n; r++) {
     int h = f->topo.ranks[s->r[r].frank].host;
     cnt[h]++;
+    u[h] += sn_sim_rank_bytes(d, r);
     w[h] += sn_sim_rank_bytes(d, r) + (double)s->r[r].cs.scratch_bytes;
-    if (w[h] > most) most = w[h];
+    if (w[h] > most) most = w[h], hm = h;
   }
   for (int h = 0; f->pinned && h < nh; h++)
     if (f->pool[h] >= 0 && cnt[h] > f->cores) {
       int per = (cnt[h] + f->cores - 1) / f->cores;
       f->links[f->pool[h]].cap *= (double)cnt[h] / per / f->cores;
     }
-  free(w);
+  double user = u[hm];
   free(cnt);
-  if (!(f->cache_bytes > 0) || !(f->mem_w > 0) || most <= f->cache_bytes) return 0;
-  double e = (1 - f->cache_bytes / most) * f->mem_w;
-  for (int l = 0; l < f->nlinks; l++)
-    if (f->links[l].kind == SN_SIM_LINK_COMPUTE || f->links[l].kind == SN_SIM_LINK_POOL) f->links[l].cap /= 1 + e;
-  f->copy_factor = (f->copy_factor + e) / (1 + e);
-  if (f->pool_w_net > 0) f->pool_w_net = (f->pool_w_net + e) / (1 + e);
+  if (!(f->cache_bytes > 0) || !(f->mem_w > 0)) {
+    free(w);
+    return 0;
+  }
+  double m = sn_sim_miss(f->cache_bytes, most), e = m * f->mem_w;
+  if (m > 0) {
+    for (int l = 0; l < f->nlinks; l++)
+      if (f->links[l].kind == SN_SIM_LINK_COMPUTE || f->links[l].kind == SN_SIM_LINK_POOL) f->links[l].cap /= 1 + e;
+    f->copy_factor = (f->copy_factor + e) / (1 + e);
+    if (f->pool_w_net > 0) f->pool_w_net = (f->pool_w_net + e) / (1 + e);
+  }
+  /* cold user buffers (perf_span): q x a rank's user bytes per call first
+   * come from memory, cold_w reduce units each (over 1 + e: the units above
+   * are already scaled), on the core of the rank that touches them, spread
+   * over the units that core spends on the call (its half of each transfer
+   * it sends or receives, its reductions, its local copies x the copy
+   * factor): that core runs 1 + c_r slower, the host's pool 1 + c (all its
+   * ranks' cold units over all their units) */
+  double q = sn_sim_cold_share(f, call, d, most), n = call->perf_iters > 0 ? call->perf_iters : 1;
+  double *ur = q > 0 && kb ? calloc((size_t)s->n + 1, sizeof(double)) : NULL;
+  if (q > 0 && kb && !ur) {
+    free(w);
+    return -1;
+  }
+  for (int r = 0; ur && r < s->n; r++) {
+    const double *k = &kb[4 * r];
+    ur[r] = (k[0] + k[1] + k[2]) * f->pool_w_net / 2 + k[2] + k[3] * f->copy_factor;
+    units[f->topo.ranks[s->r[r].frank].host] += ur[r];
+  }
+  double c = q > 0 && units[hm] > 0 ? q * user * n * f->cold_w / (1 + e) / units[hm] : 0;
+  free(w);
+  if (ur && c > 0) {
+    for (int l = 0; l < f->nlinks; l++)
+      if (f->links[l].kind == SN_SIM_LINK_POOL) f->links[l].cap /= 1 + c;
+    for (int r = 0; r < s->n; r++) {
+      double cr = ur[r] > 0 ? q * sn_sim_rank_bytes(d, r) * n * f->cold_w / (1 + e) / ur[r] : 0;
+      f->links[f->compute[s->r[r].frank]].cap /= 1 + cr;
+    }
+  }
+  free(ur);
   return 0;
 }
 
@@ -350,6 +425,11 @@ static sn_status_t sn_sim_check_call(const sn_sim_fabric_t *f, const sn_sim_call
   }
   if (c->root < 0 || c->root >= c->nranks) {
     SN_WARN("snccl-sim: root %d is not a rank of the %d-rank communicator", c->root, c->nranks);
+    return SN_ERR_INVALID_ARG;
+  }
+  if (!(c->perf_span >= 0) || (c->perf_span > 0 && c->perf_iters < 1)) {
+    SN_WARN("snccl-sim: perf_span %g: a span (the perf tools' -e, bytes) is >= 0 and needs perf_iters >= 1 (%d)",
+            c->perf_span, c->perf_iters);
     return SN_ERR_INVALID_ARG;
   }
   if (c->algo < -1 || c->algo >= SN_ALGO_COUNT) {
@@ -381,6 +461,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   double *saved_cap = NULL; /* coalesced: the capacities before the rails were shared out; the cores' */
   double saved_cf = f->copy_factor, saved_pw = f->pool_w_net; /* before the cache term */
   int flat_live = 0;
+  double *kb = NULL; /* per rank: bytes sent, received, received and reduced, copied locally (perf_span) */
   int *view_arrays = NULL;
   size_t *vbuf = NULL; /* all-to-all-v: the rank being set up's counts and displacements */
   uint64_t *epm = NULL; /* MoE: the matrix of the dispatch's (first hop) or the combine's bytes */
@@ -538,6 +619,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     }
   }
   int nsim = s.n;
+  /* per rank, for the cold-buffer term: bytes sent, received, received and reduced, copied locally */
+  if (call->perf_span > 0 && !(kb = calloc((size_t)nsim * 4 + 1, sizeof(double)))) goto oom;
   /* every rank's schedule: built flat, compacted, the flat list freed; the
    * engine keeps state only for a window of steps (sim_int.h), so what is
    * set up here is per run and per channel, never per step */
@@ -593,7 +676,12 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
         if (db >= 0) nz = b0 > 0 ? reps : db > 0 ? reps - 1 : 0;
         else nz = (b0 + -db - 1) / -db < reps ? (b0 + -db - 1) / -db : reps;
         R->left += (int)nz;
-        if (L->base.kind == SN_STEP_SEND) res.sched_bytes += (double)(reps * b0 + db * reps * (reps - 1) / 2);
+        double lb = (double)(reps * b0 + db * reps * (reps - 1) / 2);
+        if (L->base.kind == SN_STEP_SEND) res.sched_bytes += lb;
+        if (kb) {
+          int kk = L->base.kind;
+          kb[4 * r + (kk == SN_STEP_SEND ? 0 : kk == SN_STEP_RECV ? 1 : kk == SN_STEP_RECV_REDUCE ? 2 : 3)] += lb;
+        }
         for (int k = 0; k < 2; k++) {
           int32_t dp = k ? L->base.dep2 : L->base.dep, dd = k ? L->d_dep2 : L->d_dep;
           if (dp < 0) continue;
@@ -658,16 +746,20 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       }
     }
   if (st != SN_OK) goto out;
-  if (f->msg_cores && f->cores) {
+  if ((f->msg_cores || f->switch_ps) && f->cores) {
     /* the per-message cost is the sender's core time: p ranks of the call on
-     * c cores, each gets a share of one (1/ceil(p/c) pinned, else c/p) */
+     * c cores, each gets a share of one (1/ceil(p/c) pinned, else c/p); with
+     * p > c, switch_ps more (the receiver waits for its core), both x that */
     int *cnt = calloc((size_t)f->topo.nhosts + 1, sizeof(int));
     if (!cnt) goto oom;
     for (int r = 0; r < nsim; r++) cnt[f->topo.ranks[s.r[r].frank].host]++;
     for (int c = 0; c < s.nch; c++) {
       int h = f->topo.ranks[s.r[s.ch[c].src].frank].host;
       double k = f->pinned ? (double)((cnt[h] + f->cores - 1) / f->cores) : (double)cnt[h] / f->cores;
-      if (k > 1 && f->topo.ranks[s.r[s.ch[c].dst].frank].host == h) s.ch[c].msg_ps = (uint64_t)(s.ch[c].msg_ps * k + 0.5);
+      if (k > 1 && f->topo.ranks[s.r[s.ch[c].dst].frank].host == h) {
+        if (f->switch_ps) s.ch[c].msg_ps += f->switch_ps;
+        if (f->msg_cores) s.ch[c].msg_ps = (uint64_t)(s.ch[c].msg_ps * k + 0.5);
+      }
     }
     free(cnt);
   }
@@ -715,7 +807,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     saved_cap = malloc((size_t)f->nlinks * sizeof(double) + 1);
     if (!saved_cap) goto oom;
     for (int l = 0; l < f->nlinks; l++) saved_cap[l] = f->links[l].cap;
-    if (sn_sim_host_scale(f, &s, &d)) goto oom;
+    if (sn_sim_host_scale(f, &s, &d, call, kb)) goto oom;
   }
   st = sn_sim_loop(&s);
   if (st != SN_OK) goto out;
@@ -794,6 +886,7 @@ out:
   free(rail.buf);
   free(rail.rstep);
   free(seen);
+  free(kb);
   sn_sim_free(&s);
   return st;
 }

@@ -84,6 +84,8 @@ typedef struct {
    * sender's copy in, the receiver's copy out) instead of their ports. */
   int cores;             /* 0: no pool (every rank has a core of its own) */
   int msg_cores;         /* the per-message cost is core time (sn_sim_host_t.msg_cores) */
+  uint64_t switch_ps;    /* added to a message's cost between ranks of a host that runs more ranks
+                          * of the call than it has cores (sn_sim_host_t.switch_us) */
   int pinned;            /* ranks stay on their cores (sn_sim_host_t.pinned): a host running p > cores
                           * ranks of a call gives them p / ceil(p / cores) cores (sim/setup.c) */
   int *pool;             /* [nhosts] the host's pool link, -1 when none */
@@ -98,6 +100,8 @@ typedef struct {
    * more core time (sim/setup.c scales the core resources per call). */
   double cache_bytes;    /* 0: no cache/memory term */
   double mem_w;          /* reduce units per missed byte: reduce_GBps / mem_GBps */
+  double cold_w;         /* reduce units per user byte that starts cold (perf_span; cold_GBps,
+                          * default mem_GBps): reduce_GBps / cold_GBps */
   /* Parallel planes of one class (sn_sim_fabric_set_planes): each rank's
    * port of that class, and its rails, become nplanes links of 1/nplanes of
    * the capacity; pairs of that class use them as `routing` says. */
@@ -111,7 +115,8 @@ typedef struct {
 
 /* What the topology file's optional "#@sim KEY=VALUE ..." comment lines set
  * (the topology parser skips them as comments; keys: cores, msg_us,
- * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps). 0 leaves the default of sn_sim_fabric_build. */
+ * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us). 0 leaves the default of
+ * sn_sim_fabric_build. */
 typedef struct {
   char plane_class[32]; /* planes=CLASS:K: the class split into K parallel planes */
   int planes;
@@ -129,6 +134,11 @@ typedef struct {
                      * p / ceil(p/c) cores, not c (3 ranks on 2 cores: 1.5) */
   double cache_MB;  /* last-level cache of a host (MB = 1e6 bytes), with mem_GBps */
   double mem_GBps;  /* what a core moves per second from memory, for the bytes that miss the cache */
+  double switch_us; /* with more ranks of a call on a host than cores: added to the per-message
+                     * cost of a pair on the host (the receiver waits for its core; x ceil(p/c)
+                     * with msg_cores like msg_us) */
+  double cold_GBps; /* what a core moves per second from memory for user buffers that start cold
+                     * (sn_sim_call_t.perf_span); default mem_GBps */
 } sn_sim_host_t;
 
 /* Reads the "#@sim" lines of a topology file's text into *h (zeroed first).
@@ -228,6 +238,12 @@ typedef struct {
                        * done, so a rank that finishes early overlaps the next call), and
                        * time_ps is each rank's finish of the last call / N, averaged over the
                        * ranks. Not coalesced. */
+  double perf_span;   /* 0: off. With perf_iters and the host's cache_MB/mem_GBps: the perf
+                       * tools' -e (bytes): they move call k's buffers to k x its row of bytes
+                       * into allocations of this size (perf/common.c pf_start, as nccl-tests),
+                       * so of the N calls only the first (on the buffers its untimed call
+                       * before warmed) and those after a wrap reuse data; the others start on
+                       * cold user buffers (sim/setup.c: sn_sim_cold_share) */
 } sn_sim_call_t;
 
 /* The critical path: from the last-finishing rank's last piece back to time

@@ -64,6 +64,9 @@ static void usage(void)
           "  --exact          simulate every rank, however large the communicator\n"
           "  --perf-iters=N   time as the perf tools do (-n N, -a 1): N calls back to back on every\n"
           "                   rank, each rank's elapsed time / N, averaged over the ranks\n"
+          "  --perf-span=SIZE with --perf-iters: the perf tools' -e; they move each call's buffers\n"
+          "                   through it, so most of the N calls start on cold buffers (needs the\n"
+          "                   topology's #@sim cache_MB and mem_GBps)\n"
           "  --critical-path  the last size's critical path: latency, bandwidth per link class,\n"
           "                   per-message overhead, reduction/copy, waiting (they add up to the time)\n"
           "  --dump-topo      print the generated topology file and exit\n"
@@ -155,6 +158,7 @@ int main(int argc, char **argv)
     else if ((v = OPT("--hot"))) hot = atoi(v);
     else if ((v = OPT("--quantum"))) call.quantum_ps = strtoull(v, NULL, 10);
     else if ((v = OPT("--perf-iters"))) call.perf_iters = atoi(v) > 0 ? atoi(v) : 0;
+    else if ((v = OPT("--perf-span"))) call.perf_span = (double)parse_size(v);
     else if ((v = OPT("--seed"))) seed = strtoull(v, NULL, 10);
     else if ((v = OPT("--routing"))) {
       if (!strcmp(v, "rail")) routing = SN_SIM_ROUTE_RAIL;

@@ -749,11 +749,113 @@ static void test_pool(void)
         "cores=3 msg_us=1.5 read");
 }
 
+/* Buffers that start cold as the perf tools move them (perf_span, cold_GBps):
+ * direct reduce-scatter, 4 ranks on 4 cores, blocks of 4000 bytes, each rank
+ * reduces 3 blocks = 12000 bytes at 1 GB/s: 12 us. Its user bytes: 4
+ * blocks in, 1 out, 20000 a rank, 80000 on the host; the tools' row is the
+ * input, 16000 bytes. N = 5 calls back to back:
+ *  - span 64000 (4 rows): calls 1-3 on fresh buffers, call 4 on call 0's
+ *    (4 x 80000 bytes ago, in a cache of 1e6): q = 3/5 of the user bytes
+ *    cold, 0.6 x 80000 bytes a call at cold_GBps = 1 (1 reduce unit each),
+ *    over the 48000 units the host's cores spend: 1 + 1 slower, 24 us;
+ *  - span 32000 (2 rows) and a cache of 100000 bytes: call 1 fresh, calls
+ *    2-4 reuse buffers 2 x 80000 bytes old, of which 1 - 100000/160000 =
+ *    0.375 missed: q = (1 + 3 x 0.375)/5 = 0.425, 1 + 0.425 x 80000 / 48000
+ *    slower: 20.5 us;
+ *  - span 16000 (1 row: the same buffers every call, they fit): 12 us;
+ *  - no span, or no cache/memory keys: 12 us. */
+static void test_cold_buffers(void)
+{
+  static const struct {
+    const char *line;
+    double span, want;
+  } cases[] = {
+      {"#@sim cores=4 cache_MB=1 mem_GBps=1e6 cold_GBps=1", 64000, 24},
+      {"#@sim cores=4 cache_MB=0.1 mem_GBps=1e6 cold_GBps=1", 32000, 20.5},
+      {"#@sim cores=4 cache_MB=1 mem_GBps=1e6 cold_GBps=1", 16000, 12},
+      {"#@sim cores=4 cache_MB=1 mem_GBps=1e6 cold_GBps=1", 0, 12},
+      {"#@sim cores=4 cache_MB=1 mem_GBps=1", 64000, 24}, /* cold_GBps defaults to mem_GBps */
+      {"#@sim cores=4", 64000, 12},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    sn_sim_fabric_t f;
+    pool_fabric(&f, 4, cases[i].line);
+    f.copy_factor = 1e-9; /* the back-to-back gates' 1-byte copies: free */
+    sn_sim_call_t c = call_of(SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 1000, 4);
+    c.perf_iters = 5;
+    c.perf_span = cases[i].span;
+    uint64_t t = run_time(&f, &c);
+    CHECK(llabs((long long)t - (long long)(cases[i].want * US)) <= 10, "%s, span %.0f: %.6f us a call, expected %.1f",
+          cases[i].line, cases[i].span, t / 1e6, cases[i].want);
+    sn_sim_fabric_free(&f);
+  }
+  /* charged to the rank that touches the bytes: direct reduce to root 0, 4
+   * ranks on 4 cores, free transfers, one call (perf_iters 1: the time is
+   * the ranks' mean finish), a cache of 10000 bytes for a working set of
+   * 20000: q = m = 1/2. The root reduces 3 x 4000 bytes (12000 units) and
+   * touches 8000 user bytes: 1 + 0.5 x 8000 / 12000 = 4/3 slower, 16 us;
+   * the other ranks only send (no core work) and finish at once: mean 4 us
+   * (spread over the host's work instead: 1 + 0.5 x 20000 / 12000, 5.5 us) */
+  {
+    sn_sim_fabric_t fr;
+    pool_fabric(&fr, 4, "#@sim cores=4 cache_MB=0.01 mem_GBps=1e9 cold_GBps=1");
+    fr.copy_factor = 1e-9;
+    sn_sim_call_t cr = call_of(SN_COLL_REDUCE, SN_ALGO_DIRECT, 1000, 4);
+    cr.perf_iters = 1;
+    cr.perf_span = 64000;
+    uint64_t t = run_time(&fr, &cr);
+    CHECK(llabs((long long)t - 4 * (long long)US) <= 100, "rooted cold bytes on the root's core: %.6f us, expected 4",
+          t / 1e6);
+    sn_sim_fabric_free(&fr);
+  }
+  /* a span needs calls back to back; a negative one is refused */
+  sn_sim_fabric_t f;
+  pool_fabric(&f, 4, "#@sim cores=4 cache_MB=1 mem_GBps=1");
+  sn_sim_call_t c = call_of(SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 1000, 4);
+  sn_sim_result_t r;
+  c.perf_span = 64000;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "perf_span without perf_iters refused");
+  c.perf_iters = 5;
+  c.perf_span = -1;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "negative perf_span refused");
+  sn_sim_fabric_free(&f);
+  sn_sim_host_t h;
+  CHECK(sn_sim_host_parse("#@sim cold_GBps=30\n", "ok", &h) == SN_OK && h.cold_GBps == 30, "cold_GBps read");
+}
+
+/* switch_us: with more ranks of a call on a host than cores, a message
+ * between two of them costs switch_us more (the receiver waits for its
+ * core). Ring broadcast 0 -> 1 -> 2 -> 3 on a free network, msg_us = 1,
+ * switch_us = 0.5, 4 ranks on 2 cores: 3 hops of 1.5 us = 4.5 us; with
+ * msg_cores (pinned, 2 ranks a core) each x 2: 9 us. 2 ranks of the host
+ * in the call (a core each): 1 us, no switch. */
+static void test_switch(void)
+{
+  const char *lines[2] = {"#@sim cores=2 copy_GBps=1e9 pinned=1 switch_us=0.5",
+                          "#@sim cores=2 copy_GBps=1e9 pinned=1 msg_cores=1 switch_us=0.5"};
+  const double want4[2] = {4.5, 9};
+  for (int i = 0; i < 2; i++) {
+    sn_sim_fabric_t f;
+    pool_fabric(&f, 4, lines[i]);
+    for (int k = 0; k < SN_TOPO_MAX_CLASSES; k++) f.msg_ps[k] = US;
+    sn_sim_call_t c4 = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 4);
+    uint64_t t = run_time(&f, &c4);
+    CHECK(llabs((long long)t - (long long)(want4[i] * US)) <= 100, "%s: 4-rank chain %.6f us, expected %.1f", lines[i],
+          t / 1e6, want4[i]);
+    sn_sim_call_t c2 = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 2);
+    t = run_time(&f, &c2);
+    CHECK(llabs((long long)t - (long long)US) <= 100, "%s: 2 ranks %.6f us, expected 1", lines[i], t / 1e6);
+    sn_sim_fabric_free(&f);
+  }
+}
+
 /* The host model's terms that are off unless asked for: back-to-back calls
  * timed as the perf tools do (perf_iters), the cache/memory term
  * (cache_MB, mem_GBps) and ranks that stay on their cores (pinned). */
 static void test_host_terms(void)
 {
+  test_cold_buffers();
+  test_switch();
   sn_sim_fabric_t f;
   /* a symmetric call: ring all-reduce, p = 4, b = 4 us (30 us alone):
    * every rank finishes each call at the same time, so 5 calls back to back
