@@ -644,7 +644,7 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
     }
     if (*posted == np) {
       const sn_sim_wstep_t *e = sn_sim_w(R, step);
-      C->s_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(R, step, 1, e->peer);
+      C->s_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(s, r, step, 1, e->peer);
       sn_sim_enqueue(s, r, C->s_cur);
     }
     sn_sim_try_start(s, c);
@@ -667,7 +667,7 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
     }
     if (sn_sim_w(R, step)->posted == np) {
       const sn_sim_wstep_t *e = sn_sim_w(R, step);
-      C->r_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(R, step, 0, e->peer);
+      C->r_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(s, r, step, 0, e->peer);
       sn_sim_enqueue(s, r, C->r_cur);
     }
     return;
@@ -729,11 +729,11 @@ static void sn_sim_first_pass(sn_sim_t *s)
     for (int ri = 0; ri < c->nruns; ri++) {
       const sn_sched_run_t *run = &c->runs[ri];
       for (int l = 0; l < run->period; l++) {
-        const sn_sched_lane_t *L = &c->lanes[run->lane + l];
-        int kind = L->base.kind;
+        const sn_sim_lane_t *L = &s->lanes[run->lane + l];
+        int kind = L->kind;
         if (kind == SN_STEP_SEND || kind == SN_STEP_RECV || kind == SN_STEP_RECV_REDUCE) continue;
         for (int64_t k = 0; k < run->reps; k++)
-          if ((int64_t)L->base.bytes + k * L->d_bytes > 0) sn_sim_cand_push(s, (int)(run->start + k * run->period + l));
+          if ((int64_t)L->bytes + k * L->d_bytes > 0) sn_sim_cand_push(s, (int)(run->start + k * run->period + l));
       }
     }
     while (s->ncand > 0 && s->error == SN_OK) {
@@ -909,7 +909,7 @@ static void sn_sim_report_stall(sn_sim_t *s)
     if (R->left == 0) continue;
     int i = R->lo;
     while (i < R->hi && sn_sim_w(R, i)->done == sn_sim_w(R, i)->npieces) i++;
-    sn_step_t st = sn_sim_step(R, i < R->cs.nsteps ? i : R->cs.nsteps - 1);
+    sn_step_t st = sn_sim_step(s, r, i < R->cs.nsteps ? i : R->cs.nsteps - 1);
     uint32_t done = i < R->hi ? sn_sim_w(R, i)->done : 0;
     SN_WARN("snccl-sim: stalled at %.3f us: rank %d step %d (kind %d, peer %d, %" PRIu64 " bytes) has %u/%" PRIu64
             " pieces done: the schedules do not match",

@@ -189,6 +189,8 @@ static void sn_sim_free(sn_sim_t *s)
     free(R->t0);
     free(R->cp_done);
   }
+  free(s->lanes);
+  free(s->lhash);
   free(s->cp);
   free(s->cp_arr_all);
   free(s->r);
@@ -494,7 +496,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
         }
       }
     /* the run form replaces the flat schedule: one rank's flat list at a time */
-    st = sn_sched_compact(&flat, &R->cs);
+    st = sn_sim_compact(&s, r, &flat, &R->cs);
     sn_sched_free(&flat);
     flat_live = 0;
     if (st != SN_OK) goto oom;
@@ -503,16 +505,16 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     for (int ri = 0; ri < cs->nruns; ri++) {
       const sn_sched_run_t *run = &cs->runs[ri];
       for (int l = 0; l < run->period; l++) {
-        const sn_sched_lane_t *L = &cs->lanes[run->lane + l];
-        int64_t b0 = (int64_t)L->base.bytes, db = L->d_bytes, reps = run->reps, nz;
+        const sn_sim_lane_t *L = &s.lanes[run->lane + l];
+        int64_t b0 = (int64_t)L->bytes, db = L->d_bytes, reps = run->reps, nz;
         if (db >= 0) nz = b0 > 0 ? reps : db > 0 ? reps - 1 : 0;
         else nz = (b0 + -db - 1) / -db < reps ? (b0 + -db - 1) / -db : reps;
         R->left += (int)nz;
-        if (L->base.kind == SN_STEP_SEND) res.sched_bytes += (double)(reps * b0 + db * reps * (reps - 1) / 2);
+        if (L->kind == SN_STEP_SEND) res.sched_bytes += (double)(reps * b0 + db * reps * (reps - 1) / 2);
         for (int k = 0; k < 2; k++) {
-          int32_t dp = k ? L->base.dep2 : L->base.dep, dd = k ? L->d_dep2 : L->d_dep;
-          if (dp < 0) continue;
-          int64_t i0 = run->start + l, dist0 = i0 - dp, dist1 = dist0 + (reps - 1) * (run->period - (int64_t)dd);
+          int64_t dist0 = k ? L->dist2 : L->dist, dd = k ? L->d_dist2 : L->d_dist;
+          if (dist0 <= 0) continue;
+          int64_t dist1 = dist0 + (reps - 1) * dd;
           int64_t m = dist0 > dist1 ? dist0 : dist1;
           if (m > R->dmax) R->dmax = (int)m;
         }
@@ -543,15 +545,15 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       for (int ri = 0; ri < cs->nruns && st == SN_OK; ri++) {
         const sn_sched_run_t *run = &cs->runs[ri];
         for (int l = 0; l < run->period && st == SN_OK; l++) {
-          const sn_sched_lane_t *L = &cs->lanes[run->lane + l];
-          int kind = L->base.kind, is_send = kind == SN_STEP_SEND;
+          const sn_sim_lane_t *L = &s.lanes[run->lane + l];
+          int kind = L->kind, is_send = kind == SN_STEP_SEND;
           if (!is_send && kind != SN_STEP_RECV && kind != SN_STEP_RECV_REDUCE) continue;
           if (pass != !is_send) continue;
           for (int64_t k = 0; k < run->reps; k++) {
             sn_step_t stp;
-            sn_sched_lane_expand(L, cs->nranks, k, &stp);
-            if (stp.bytes == 0) continue;
             int idx = (int)(run->start + k * run->period + l);
+            sn_sim_lane_expand(L, r, cs->nranks, idx, k, &stp);
+            if (stp.bytes == 0) continue;
             if (stp.peer < 0 || stp.peer >= n || stp.peer == r) {
               SN_WARN("snccl-sim: rank %d step %d: peer %d is not another rank", r, idx, stp.peer);
               st = SN_ERR_INTERNAL;
@@ -668,7 +670,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       sn_sim_rank_t *R = &s.r[r];
       for (int i = 0; i < R->cs.nsteps; i++) {
         if (R->t0[i] == UINT64_MAX) continue;
-        sn_step_t stv = sn_sim_step(R, i);
+        sn_step_t stv = sn_sim_step(&s, r, i);
         const sn_step_t *stp = &stv;
         if (!stp->bytes) continue;
         char nm[48];

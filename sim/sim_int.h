@@ -6,6 +6,7 @@
 #define SN_SIM_INT_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "sched/compact.h"
 #include "sim/sim.h"
@@ -97,6 +98,21 @@ typedef struct {
   uint8_t queued;              /* in the work queue (a byte of its own: set by a plain store) */
 } sn_sim_wstep_t;
 
+/* A lane as the engine reads it (sim/window.c, sn_sim_compact): the fields
+ * of a step the engine uses (no buffers or offsets), relative to the rank
+ * and to the step's own index, so that ranks whose schedules differ only
+ * by their rank share it. Repetition k of a lane at step i: peer (r + peer
+ * + k d_peer) mod n (peer < 0: none), dependency i - (dist + k d_dist)
+ * (dist 0: none), bytes + k d_bytes. Bodies of a run's lanes are interned
+ * in one pool (sn_sim_t.lanes): a 10,240-rank ring keeps a few dozen. */
+typedef struct {
+  uint64_t bytes;
+  int64_t d_bytes;
+  int32_t peer, d_peer;
+  int32_t dist, d_dist, dist2, d_dist2;
+  uint8_t kind, flags, pad[6];
+} sn_sim_lane_t;
+
 /* A rank keeps state only for its window [lo, hi) of steps: everything
  * before lo has completed, nothing from hi on has been touched. The window
  * is a ring buffer (power-of-two capacity, step i at i & (wcap - 1)) that
@@ -116,7 +132,8 @@ typedef struct { /* what every message touches first (one cache line), then the 
    * entry's queued mark is written without being read); UINT16_MAX: too
    * many to count, look at the entry */
   uint16_t qcnt[8];
-  sn_sched_compact_t cs; /* the schedule as runs: the flat one is freed once compacted */
+  sn_sched_compact_t cs; /* the schedule as runs (sn_sim_compact): lanes NULL, run.lane indexes
+                          * sn_sim_t.lanes; the flat schedule is freed once compacted */
   int32_t ckey[2], cchan[2]; /* the last channel looked up per side (send, receive): peer, channel */
   uint64_t *t0, *t1; /* trace only: [nsteps] */
   int32_t *cp_done;   /* critical path only: [nsteps] record of each step's latest finished piece */
@@ -125,40 +142,6 @@ typedef struct { /* what every message touches first (one cache line), then the 
 } __attribute__((aligned(64))) sn_sim_rank_t;
 
 static inline sn_sim_wstep_t *sn_sim_w(sn_sim_rank_t *R, int i) { return &R->win[i & (R->wcap - 1)]; }
-
-/* Step i of rank R, expanded from its runs (the last run used first:
- * consecutive look-ups mostly stay in one run); *lnext_p (when not NULL):
- * the next step on the same channel if the lane gives it at once (a fixed
- * peer, a next repetition that moves bytes, no other lane of the run on the
- * same side), else -2. */
-static inline sn_step_t sn_sim_step_next(sn_sim_rank_t *R, int i, int32_t *lnext_p)
-{
-  const sn_sched_compact_t *c = &R->cs;
-  const sn_sched_run_t *run = &c->runs[R->hint];
-  if (i < run->start || i >= run->start + run->period * run->reps) {
-    R->hint = sn_sched_compact_run_of(c, i);
-    run = &c->runs[R->hint];
-  }
-  int off = i - run->start, l = off % run->period, k = off / run->period;
-  const sn_sched_lane_t *L = &c->lanes[run->lane + l];
-  sn_step_t st;
-  sn_sched_lane_expand(L, c->nranks, k, &st);
-  if (lnext_p) {
-    *lnext_p = -2;
-    int recv = st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE;
-    if ((st.kind == SN_STEP_SEND || recv) && L->d_peer == 0 && k + 1 < run->reps && st.bytes + (uint64_t)L->d_bytes > 0) {
-      int alone = 1;
-      for (int m = 0; m < run->period && alone; m++) {
-        int km = c->lanes[run->lane + m].base.kind;
-        alone = m == l || (recv ? km != SN_STEP_RECV && km != SN_STEP_RECV_REDUCE : km != SN_STEP_SEND);
-      }
-      if (alone) *lnext_p = i + run->period;
-    }
-  }
-  return st;
-}
-
-static inline sn_step_t sn_sim_step(sn_sim_rank_t *R, int i) { return sn_sim_step_next(R, i, NULL); }
 
 typedef struct {
   uint64_t t, seq;
@@ -195,6 +178,9 @@ typedef struct {
   int fold_p;   /* coalesced: the communicator's size (n is the period q), 0 when not folded */
   size_t piece;
   sn_sim_rank_t *r;
+  sn_sim_lane_t *lanes; /* every rank's lanes, bodies interned (sn_sim_compact) */
+  int nlanes, caplanes;
+  int *lhash, lhcap;    /* bodies by content: open addressing, first lane + 1 (0: empty) */
   sn_sim_chan_t *ch;
   int nch, capch;
   int *spaths, nspaths, capspaths; /* sprayed channels' paths: entries of 1 + SN_SIM_MAX_PATH (count, links) */
@@ -240,6 +226,55 @@ typedef struct {
   int32_t *cp_arr_all; /* the channels' cp_arr */
 } sn_sim_t;
 
+/* Repetition k of lane L at step i of comm rank r. */
+static inline void sn_sim_lane_expand(const sn_sim_lane_t *L, int r, int n, int i, int64_t k, sn_step_t *st_p)
+{
+  sn_step_t st;
+  memset(&st, 0, sizeof(st));
+  st.kind = L->kind;
+  st.flags = L->flags;
+  st.peer = L->peer < 0 ? L->peer : (int32_t)(((int64_t)r + L->peer + k * L->d_peer) % n);
+  st.dep = L->dist ? (int32_t)(i - (L->dist + k * L->d_dist)) : -1;
+  st.dep2 = L->dist2 ? (int32_t)(i - (L->dist2 + k * L->d_dist2)) : -1;
+  st.bytes = L->bytes + (uint64_t)(k * L->d_bytes);
+  *st_p = st;
+}
+
+/* Step i of comm rank r, expanded from its runs (the last run used first:
+ * consecutive look-ups mostly stay in one run); *lnext_p (when not NULL):
+ * the next step on the same channel if the lane gives it at once (a fixed
+ * peer, a next repetition that moves bytes, no other lane of the run on the
+ * same side), else -2. Buffers and offsets are not kept (0). */
+static inline sn_step_t sn_sim_step_next(const sn_sim_t *s, int r, int i, int32_t *lnext_p)
+{
+  sn_sim_rank_t *R = &s->r[r];
+  const sn_sched_compact_t *c = &R->cs;
+  const sn_sched_run_t *run = &c->runs[R->hint];
+  if (i < run->start || i >= run->start + run->period * run->reps) {
+    R->hint = sn_sched_compact_run_of(c, i);
+    run = &c->runs[R->hint];
+  }
+  int off = i - run->start, l = off % run->period, k = off / run->period;
+  const sn_sim_lane_t *L = &s->lanes[run->lane + l];
+  sn_step_t st;
+  sn_sim_lane_expand(L, r, c->nranks, i, k, &st);
+  if (lnext_p) {
+    *lnext_p = -2;
+    int recv = st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE;
+    if ((st.kind == SN_STEP_SEND || recv) && L->d_peer == 0 && k + 1 < run->reps && st.bytes + (uint64_t)L->d_bytes > 0) {
+      int alone = 1;
+      for (int m = 0; m < run->period && alone; m++) {
+        int km = s->lanes[run->lane + m].kind;
+        alone = m == l || (recv ? km != SN_STEP_RECV && km != SN_STEP_RECV_REDUCE : km != SN_STEP_SEND);
+      }
+      if (alone) *lnext_p = i + run->period;
+    }
+  }
+  return st;
+}
+
+static inline sn_step_t sn_sim_step(const sn_sim_t *s, int r, int i) { return sn_sim_step_next(s, r, i, NULL); }
+
 /* Critical-path breakdown of the finished run into s->res->cp. */
 void sn_sim_cp_walk(sn_sim_t *s);
 
@@ -258,9 +293,13 @@ int sn_sim_cand_pop(sn_sim_t *s);
 /* The channel of (src, dst) (comm ranks), created when `create`; -1 when
  * there is none (or memory ran out: s->error). */
 int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create);
-/* The first step after i on rank R that sends to (send) or receives from
- * `peer` and moves bytes; -1 when none. */
-int sn_sim_next_on(sn_sim_rank_t *R, int i, int send, int peer);
+/* The first step after i on comm rank r that sends to (send) or receives
+ * from `peer` and moves bytes; -1 when none. */
+int sn_sim_next_on(const sn_sim_t *s, int r, int i, int send, int peer);
+/* Rank r's flat schedule as runs of interned lanes into *c_p (c_p->lanes
+ * NULL; run.lane indexes s->lanes). Greedy as sn_sched_compact, on the
+ * fields the engine reads; every repetition is checked by expansion. */
+sn_status_t sn_sim_compact(sn_sim_t *s, int r, const sn_sched_t *flat, sn_sched_compact_t *c_p);
 /* Runs every queued step and event to the end: SN_OK, or an error (logged). */
 sn_status_t sn_sim_loop(sn_sim_t *s);
 
