@@ -199,79 +199,194 @@ static sn_sim_ev_t sn_sim_pop(sn_sim_t *s)
   return top;
 }
 
-/* ---- the heap of flow ends (indexed: a rate change moves the entry) ---- */
+/* ---- flow ends: buckets per distinct end time ----
+ * The flows of a lock-stepped call end at a handful of distinct times, many
+ * flows each: a heap of every flow would sift each of them through log(n)
+ * levels of scattered entries. Here a flow joins the bucket of its end time
+ * (found through a table) and only distinct times go through a heap. The
+ * order is the one (end, id) gives: the earliest bucket first, its live ids
+ * in increasing order (sn_sim_fh_take). */
 
-static inline int sn_sim_fh_less(const sn_sim_fhent_t *x, const sn_sim_fhent_t *y)
+static inline size_t sn_sim_fh_hash(uint64_t key, int cap)
 {
-  return (x->fin < y->fin) | ((x->fin == y->fin) & (x->id < y->id)); /* no branch: a coin toss */
+  return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & (size_t)(cap - 1);
 }
 
-static inline void sn_sim_fh_set(sn_sim_t *s, int i, sn_sim_fhent_t e)
+/* The bucket of end time key, -1 when none. */
+static inline int sn_sim_fh_find(const sn_sim_t *s, uint64_t key)
 {
-  s->fh[i] = e;
-  s->fhpos[e.id] = i;
+  if (!s->fhcap) return -1;
+  for (size_t h = sn_sim_fh_hash(key, s->fhcap);; h = (h + 1) & (size_t)(s->fhcap - 1)) {
+    if (s->fhv[h] < 0) return -1;
+    if (s->fhk[h] == key) return s->fhv[h];
+  }
 }
 
-static void sn_sim_fh_fix(sn_sim_t *s, int i)
+/* Drops key from the table (linear probing: later entries of its cluster move back). */
+static void sn_sim_fh_unmap(sn_sim_t *s, uint64_t key)
 {
-  sn_sim_fhent_t e = s->fh[i];
-  while (i > 0 && sn_sim_fh_less(&e, &s->fh[(i - 1) / 2])) {
-    sn_sim_fh_set(s, i, s->fh[(i - 1) / 2]);
+  size_t m = (size_t)s->fhcap - 1, h = sn_sim_fh_hash(key, s->fhcap);
+  while (s->fhk[h] != key || s->fhv[h] < 0) h = (h + 1) & m;
+  s->fhv[h] = -1;
+  s->fhn--;
+  for (size_t j = (h + 1) & m; s->fhv[j] >= 0; j = (j + 1) & m) {
+    size_t home = sn_sim_fh_hash(s->fhk[j], s->fhcap);
+    /* j's entry may fill the hole at h when its home is not in (h, j] (cyclically) */
+    if (h <= j ? home > h && home <= j : home > h || home <= j) continue;
+    s->fhk[h] = s->fhk[j];
+    s->fhv[h] = s->fhv[j];
+    s->fhv[j] = -1;
+    h = j;
+  }
+}
+
+/* A new bucket for end time key (table, heap); -1 when memory runs out. */
+static int sn_sim_fh_new_bucket(sn_sim_t *s, uint64_t key)
+{
+  if ((s->fhn + 1) * 2 > s->fhcap) {
+    int nc = s->fhcap ? s->fhcap * 2 : 64;
+    uint64_t *nk = malloc((size_t)nc * sizeof(uint64_t));
+    int *nv = malloc((size_t)nc * sizeof(int));
+    if (!nk || !nv) {
+      free(nk);
+      free(nv);
+      return -1;
+    }
+    for (int i = 0; i < nc; i++) nv[i] = -1;
+    for (int i = 0; i < s->fhcap; i++) {
+      if (s->fhv[i] < 0) continue;
+      size_t h = sn_sim_fh_hash(s->fhk[i], nc);
+      while (nv[h] >= 0) h = (h + 1) & (size_t)(nc - 1);
+      nk[h] = s->fhk[i];
+      nv[h] = s->fhv[i];
+    }
+    free(s->fhk);
+    free(s->fhv);
+    s->fhk = nk;
+    s->fhv = nv;
+    s->fhcap = nc;
+  }
+  int b = s->free_fb;
+  if (b >= 0) s->free_fb = s->fb[b].count;
+  else {
+    if (sn_sim_grow((void **)&s->fb, &s->capfb, sizeof(sn_sim_fhbkt_t), s->nfb + 1)) return -1;
+    b = s->nfb++;
+    memset(&s->fb[b], 0, sizeof(s->fb[b]));
+  }
+  if (sn_sim_grow((void **)&s->fkh, &s->capfkh, sizeof(uint64_t), s->nfkh + 1)) return -1;
+  s->fb[b].key = key;
+  s->fb[b].count = 0;
+  s->fb[b].n = 0;
+  size_t h = sn_sim_fh_hash(key, s->fhcap);
+  while (s->fhv[h] >= 0) h = (h + 1) & (size_t)(s->fhcap - 1);
+  s->fhk[h] = key;
+  s->fhv[h] = b;
+  s->fhn++;
+  int i = s->nfkh++;
+  while (i > 0 && s->fkh[(i - 1) / 2] > key) {
+    s->fkh[i] = s->fkh[(i - 1) / 2];
     i = (i - 1) / 2;
   }
+  s->fkh[i] = key;
+  return b;
+}
+
+/* Removes the earliest time's bucket (heap top, table, bucket freed). */
+static void sn_sim_fh_drop_top(sn_sim_t *s)
+{
+  uint64_t key = s->fkh[0], last = s->fkh[--s->nfkh];
+  int b = sn_sim_fh_find(s, key);
+  sn_sim_fh_unmap(s, key);
+  s->fb[b].count = s->free_fb;
+  s->free_fb = b;
+  int i = 0, n = s->nfkh;
   for (;;) {
     int c = 2 * i + 1;
-    if (c >= s->nfh) break;
-    if (c + 1 < s->nfh && sn_sim_fh_less(&s->fh[c + 1], &s->fh[c])) c++;
-    if (!sn_sim_fh_less(&s->fh[c], &e)) break;
-    sn_sim_fh_set(s, i, s->fh[c]);
+    if (c >= n) break;
+    if (c + 1 < n && s->fkh[c + 1] < s->fkh[c]) c++;
+    if (s->fkh[c] >= last) break;
+    s->fkh[i] = s->fkh[c];
     i = c;
   }
-  sn_sim_fh_set(s, i, e);
+  if (n > 0) s->fkh[i] = last;
 }
 
-static void sn_sim_fh_put(sn_sim_t *s, int id)
+/* The earliest end time of a flow, UINT64_MAX when none (emptied buckets are dropped). */
+static uint64_t sn_sim_fh_min(sn_sim_t *s)
 {
-  sn_sim_fhent_t e = {s->fl[id].fin_ps, id};
-  int *pos = &s->fhpos[id];
-  if (*pos >= 0 && s->fh[*pos].fin == e.fin) return; /* same key: same place */
-  if (*pos < 0) *pos = s->nfh++;
-  s->fh[*pos] = e;
-  sn_sim_fh_fix(s, *pos);
+  while (s->nfkh) {
+    int b = sn_sim_fh_find(s, s->fkh[0]);
+    if (s->fb[b].count > 0) return s->fkh[0];
+    sn_sim_fh_drop_top(s);
+  }
+  return UINT64_MAX;
 }
 
-/* (end, id) is a total order: the heap's shape never shows. An entry taken
- * out (mostly the top: the flow that just ended) leaves a hole that goes
- * down to a leaf along the lesser children, one comparison per level, and
- * the last entry rises from there (bottom-up, as in sn_sim_pop). */
 static void sn_sim_fh_remove(sn_sim_t *s, int id)
 {
-  int i = s->fhpos[id];
-  if (i < 0) return;
-  s->fhpos[id] = -1;
-  sn_sim_fhent_t *h = s->fh, last = h[--s->nfh];
-  int n = s->nfh;
-  if (i == n) return;
-  if (i > 0 && sn_sim_fh_less(&last, &h[(i - 1) / 2])) {
-    sn_sim_fh_set(s, i, last);
-    sn_sim_fh_fix(s, i);
+  uint64_t key = s->fhkey[id];
+  if (key == SN_SIM_FH_OUT) return;
+  s->fhkey[id] = SN_SIM_FH_OUT;
+  s->fb[sn_sim_fh_find(s, key)].count--; /* its id stays there, stale */
+}
+
+/* Puts flow id at its end time fl[id].fin_ps (moves it when it had another). */
+static void sn_sim_fh_put(sn_sim_t *s, int id)
+{
+  uint64_t key = s->fl[id].fin_ps;
+  if (s->fhkey[id] == key) return; /* same time: same place */
+  sn_sim_fh_remove(s, id);
+  if (key == UINT64_MAX) return; /* no end until a rate comes */
+  int b = sn_sim_fh_find(s, key);
+  if (b < 0) b = sn_sim_fh_new_bucket(s, key);
+  sn_sim_fhbkt_t *B = b >= 0 ? &s->fb[b] : NULL;
+  if (!B || sn_sim_grow((void **)&B->ids, &B->cap, sizeof(int), B->n + 1)) {
+    s->error = SN_ERR_SYSTEM;
     return;
   }
-  while (2 * i + 2 < n) {
-    int c = 2 * i + 1;
-    c += sn_sim_fh_less(&h[c + 1], &h[c]);
-    sn_sim_fh_set(s, i, h[c]);
-    i = c;
+  B->ids[B->n++] = id;
+  B->count++;
+  s->fhkey[id] = key;
+}
+
+/* Takes out every flow ending at t (the earliest time) into s->ends, by id. */
+static void sn_sim_fh_take(sn_sim_t *s, uint64_t t)
+{
+  sn_sim_fhbkt_t *B = &s->fb[sn_sim_fh_find(s, t)];
+  if (sn_sim_grow((void **)&s->ends, &s->capends, sizeof(int), B->count)) {
+    s->error = SN_ERR_SYSTEM;
+    return;
   }
-  if (2 * i + 1 < n) {
-    sn_sim_fh_set(s, i, h[2 * i + 1]);
-    i = 2 * i + 1;
+  int n = 0;
+  if (B->count <= 16) { /* few: insertion by id */
+    for (int k = 0; k < B->n; k++) {
+      int id = B->ids[k], i = n;
+      if (s->fhkey[id] != t) continue;
+      s->fhkey[id] = SN_SIM_FH_OUT; /* listed twice (moved away and back): taken once */
+      while (i > 0 && s->ends[i - 1] > id) {
+        s->ends[i] = s->ends[i - 1];
+        i--;
+      }
+      s->ends[i] = id;
+      n++;
+    }
+  } else { /* many: a bitmap over the flow ids, read in order */
+    int lo = INT32_MAX, hi = -1;
+    for (int k = 0; k < B->n; k++) {
+      int id = B->ids[k];
+      if (s->fhkey[id] != t) continue;
+      s->fhkey[id] = SN_SIM_FH_OUT;
+      s->fbits[id >> 6] |= 1ull << (id & 63);
+      lo = id < lo ? id : lo;
+      hi = id > hi ? id : hi;
+    }
+    for (int w = lo >> 6; hi >= 0 && w <= hi >> 6; w++)
+      for (uint64_t x = s->fbits[w]; x; x &= x - 1) s->ends[n++] = w * 64 + __builtin_ctzll(x);
+    for (int w = lo >> 6; hi >= 0 && w <= hi >> 6; w++) s->fbits[w] = 0;
   }
-  while (i > 0 && sn_sim_fh_less(&last, &h[(i - 1) / 2])) {
-    sn_sim_fh_set(s, i, h[(i - 1) / 2]);
-    i = (i - 1) / 2;
-  }
-  sn_sim_fh_set(s, i, last);
+  s->nends = n;
+  B->count = 0;
+  sn_sim_fh_drop_top(s);
 }
 
 /* ---- flows ---- */
@@ -293,14 +408,16 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     if (nf) s->fl = nf;
     int *na = nf ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
     if (na) s->cf = na;
-    sn_sim_fhent_t *nh = na ? realloc(s->fh, (size_t)nc * sizeof(*nh)) : NULL;
-    if (nh) s->fh = nh;
-    int *npos = nh ? realloc(s->fhpos, (size_t)nc * sizeof(int)) : NULL;
-    if (!npos) {
+    uint64_t *nk = na ? realloc(s->fhkey, (size_t)nc * sizeof(uint64_t)) : NULL;
+    if (nk) s->fhkey = nk;
+    uint64_t *nb = nk ? realloc(s->fbits, ((size_t)nc / 64 + 1) * sizeof(uint64_t)) : NULL;
+    if (!nb) {
       s->error = SN_ERR_SYSTEM;
       return NULL;
     }
-    s->fhpos = npos;
+    s->fbits = nb;
+    for (int i = old / 64; i < nc / 64 + 1; i++) s->fbits[i] = 0;
+    for (int i = old; i < nc; i++) s->fhkey[i] = SN_SIM_FH_OUT;
     s->capfl = nc;
     for (int i = nc - 1; i >= old; i--) {
       memset(&s->fl[i], 0, sizeof(s->fl[i]));
@@ -317,7 +434,6 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
   f->left = f->size = size;
   f->pw = type == SN_SIM_FLOW_COMPUTE ? 1.0 : s->f->pool_w_net;
   f->t_upd = s->now;
-  s->fhpos[id] = -1;
   f->fin_ps = UINT64_MAX;
   for (int j = 0; j < np; j++) {
     sn_sim_link_t *l = &s->f->links[path[j]];
@@ -929,7 +1045,8 @@ sn_status_t sn_sim_loop(sn_sim_t *s)
     if (s->ngone || s->nborn || s->ntouched) sn_sim_recompute(s);
     uint64_t t, te;
     int src = sn_sim_ev_next(s, &t);
-    if (s->nfh && s->fh[0].fin < t) t = s->fh[0].fin;
+    uint64_t tf = sn_sim_fh_min(s);
+    if (tf < t) t = tf;
     if (t == UINT64_MAX) {
       sn_sim_report_stall(s);
       return SN_ERR_INTERNAL;
@@ -940,14 +1057,7 @@ sn_status_t sn_sim_loop(sn_sim_t *s)
      * now are known: taken out of the heap first, in order, and walked
      * with prefetches ahead. */
     s->nends = 0;
-    while (s->nfh && s->fh[0].fin == t) {
-      if (sn_sim_grow((void **)&s->ends, &s->capends, sizeof(int), s->nends + 1)) {
-        s->error = SN_ERR_SYSTEM;
-        break;
-      }
-      s->ends[s->nends++] = s->fh[0].id;
-      sn_sim_fh_remove(s, s->fh[0].id);
-    }
+    if (tf == t) sn_sim_fh_take(s, t);
     for (int i = 0; i < s->nends && s->error == SN_OK; i++) {
       if (i + SN_SIM_PF_FAR < s->nends) sn_sim_pf(&s->fl[s->ends[i + SN_SIM_PF_FAR]]);
       if (i + SN_SIM_PF_NEAR < s->nends) sn_sim_pf_flow_near(s, s->ends[i + SN_SIM_PF_NEAR]);

@@ -204,8 +204,13 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->ws.pos);
   free(s->ws.srt);
   free(s->ws.tmp);
-  free(s->fh);
-  free(s->fhpos);
+  for (int b = 0; b < s->nfb; b++) free(s->fb[b].ids);
+  free(s->fb);
+  free(s->fkh);
+  free(s->fhk);
+  free(s->fhv);
+  free(s->fhkey);
+  free(s->fbits);
   free(s->ends);
   free(s->gone);
   free(s->born);
@@ -620,6 +625,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   }
   s.cl = malloc(((size_t)f->nlinks + 1) * sizeof(int));
   s.free_fl = -1;
+  s.free_fb = -1;
   if (!s.cl) goto oom;
   for (int l = 0; l < f->nlinks; l++) {
     f->links[l].bytes = 0;

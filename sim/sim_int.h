@@ -160,9 +160,12 @@ typedef struct {
 } sn_sim_evq_t;
 
 typedef struct {
-  uint64_t fin;
-  int id;
-} sn_sim_fhent_t;
+  uint64_t key;  /* the end time */
+  int count;     /* flows that end then (its ids may also hold stale ones) */
+  int n, cap;
+  int *ids;
+} sn_sim_fhbkt_t;
+#define SN_SIM_FH_OUT UINT64_MAX
 
 /* A flow's path (and its rate, or its id), to match the flows that ended in
  * a batch with those that started on the same paths. */
@@ -194,10 +197,20 @@ typedef struct {
   int *cl, *cf, capcf;                /* the component being recomputed */
   uint32_t stamp;
   sn_sim_share_ws_t ws;
-  sn_sim_fhent_t *fh; /* flows by end time (then id): an indexed heap, one entry per flow, */
-  int nfh;            /* the key kept in the entry (no look into the flow to compare) */
-  int *fhpos;         /* [flow] its place in fh, -1 when not there (apart from the flows: a
-                       * heap move touches no flow) */
+  /* Flows by end time, then id (sim/run.c, "flow ends"): one bucket per
+   * distinct end time (flows of a lock-stepped call end together), a heap of
+   * those times, and a table from time to bucket. A flow that leaves or
+   * changes its end leaves a stale id in its old bucket (skipped: its
+   * fhkey no longer says that time); the bucket's count is exact. */
+  sn_sim_fhbkt_t *fb;  /* buckets (free ones chained through count) */
+  int nfb, capfb, free_fb;
+  uint64_t *fkh;       /* a min-heap of the buckets' end times */
+  int nfkh, capfkh;
+  uint64_t *fhk;       /* table: end time -> bucket (open addressing, linear probing) */
+  int *fhv;
+  int fhcap, fhn;
+  uint64_t *fhkey;     /* [flow] its end time in the buckets, SN_SIM_FH_OUT when not there */
+  uint64_t *fbits;     /* [capfl bits] sorting a bucket's ids */
   int *ends, nends, capends; /* the flows ending now, in order */
   sn_sim_pathrec_t *gone, *born; /* flows ended / started since the last recomputation */
   int ngone, capgone, nborn, capborn;
