@@ -87,6 +87,7 @@ static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id, int fifo)
     q->head = 0;
   }
   q->e[(q->head + q->len++) % q->cap] = e;
+  s->fifo_live |= 1u << fifo;
 }
 
 /* Where the next event is: a FIFO, -1 the heap, -2 none. */
@@ -94,9 +95,9 @@ static int sn_sim_ev_next(const sn_sim_t *s, uint64_t *t_p)
 {
   int src = s->nheap ? -1 : -2;
   const sn_sim_ev_t *best = s->nheap ? &s->heap[0] : NULL;
-  for (int k = 0; k < SN_SIM_NFIFO; k++) {
+  for (uint32_t live = s->fifo_live; live; live &= live - 1) { /* the FIFOs that hold events, in order */
+    int k = __builtin_ctz(live);
     const sn_sim_evq_t *q = &s->fifo[k];
-    if (!q->len) continue;
     const sn_sim_ev_t *e = &q->e[q->head];
     if (!best || e->t < best->t || (e->t == best->t && e->seq < best->seq)) {
       best = e;
@@ -163,7 +164,7 @@ static sn_sim_ev_t sn_sim_fifo_pop(sn_sim_t *s, int k)
   if (q->len > SN_SIM_PF_NEAR) sn_sim_pf_chan_near(s, q->e[(q->head + SN_SIM_PF_NEAR) % q->cap].id);
   if (q->len > SN_SIM_PF_WIN) sn_sim_pf_chan_win(s, q->e[(q->head + SN_SIM_PF_WIN) % q->cap].id);
   q->head = (q->head + 1) % q->cap;
-  q->len--;
+  if (--q->len == 0) s->fifo_live &= ~(1u << k);
   return e;
 }
 
@@ -930,7 +931,9 @@ static void sn_sim_set_end(sn_sim_t *s, int id)
   else if (f->rate <= 0) fin = UINT64_MAX; /* no end until a rate comes */
   else {
     double d = f->left / f->rate;
-    uint64_t dt = d >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)llround(d);
+    uint64_t dt = d >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)d;
+    if (d < 1.8e19 && d - (double)dt >= 0.5) dt++; /* llround's half away from zero: the truncation and
+                                                    * what it dropped are exact below 2^64 */
     fin = s->now + (dt ? dt : 1);
     if (s->quantum > 1 && fin % s->quantum) fin += s->quantum - fin % s->quantum;
   }

@@ -219,6 +219,7 @@ typedef struct {
   sn_sim_ev_t *heap;
   int nheap, capheap;
   sn_sim_evq_t fifo[SN_SIM_NFIFO];
+  uint32_t fifo_live; /* bit k: fifo[k] holds events */
   uint64_t seq;
   int *q;               /* work queue of (rank, step), a growing ring buffer */
   size_t qcap, qhead, qlen;
