@@ -483,10 +483,10 @@ static int sn_sim_next_link(sn_sim_share_ws_t *ws, sn_sim_hent_t *e_p)
 /* What a flow uses of a link per unit of its rate: 1, except for a network
  * flow on CPUs: its CPU units per byte on the host pool (both copies), half
  * of that on each rank's core (one copy). */
-static inline double sn_sim_weight(const sn_sim_link_t *l, const sn_sim_flow_t *fl)
+static inline double sn_sim_weight(const sn_sim_link_t *l, const sn_sim_flow_t *fl, double pw_net)
 {
-  if (l->kind == SN_SIM_LINK_POOL) return fl->pw;
-  if (l->kind == SN_SIM_LINK_COMPUTE && fl->type == SN_SIM_FLOW_NET) return fl->pw / 2;
+  if (l->kind == SN_SIM_LINK_POOL) return fl->type == SN_SIM_FLOW_COMPUTE ? 1.0 : pw_net;
+  if (l->kind == SN_SIM_LINK_COMPUTE && fl->type == SN_SIM_FLOW_NET) return pw_net / 2;
   return 1.0;
 }
 
@@ -534,7 +534,7 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
     for (int j = 0; j < fl->np; j++) {
       sn_sim_link_t *l = &links[fl->path[j]];
       l->cnt++;
-      l->wsum += sn_sim_weight(l, fl);
+      l->wsum += sn_sim_weight(l, fl, ws->pool_w_net);
     }
   }
   /* The links are taken in (share, link) order, a total order: a sorted
@@ -565,7 +565,7 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
       for (int j = 0; j < fl->np; j++) {
         int k = fl->path[j];
         sn_sim_link_t *m = &links[k];
-        double w = sn_sim_weight(m, fl), use = w * share;
+        double w = sn_sim_weight(m, fl, ws->pool_w_net), use = w * share;
         m->left = m->left > use ? m->left - use : 0;
         m->cnt--;
         m->wsum = m->cnt > 0 ? m->wsum - w : 0;

@@ -331,10 +331,9 @@ static void sn_sim_fh_remove(sn_sim_t *s, int id)
   s->fb[sn_sim_fh_find(s, key)].count--; /* its id stays there, stale */
 }
 
-/* Puts flow id at its end time fl[id].fin_ps (moves it when it had another). */
-static void sn_sim_fh_put(sn_sim_t *s, int id)
+/* Puts flow id at end time key (moves it when it had another). */
+static void sn_sim_fh_put(sn_sim_t *s, int id, uint64_t key)
 {
-  uint64_t key = s->fl[id].fin_ps;
   if (s->fhkey[id] == key) return; /* same time: same place */
   sn_sim_fh_remove(s, id);
   if (key == UINT64_MAX) return; /* no end until a rate comes */
@@ -392,6 +391,8 @@ static void sn_sim_fh_take(sn_sim_t *s, uint64_t t)
 
 /* ---- flows ---- */
 
+_Static_assert(sizeof(sn_sim_flow_t) == 64, "a flow's hot fields fill one cache line");
+
 static void sn_sim_touch(sn_sim_t *s, int link)
 {
   if (sn_sim_grow((void **)&s->touched, &s->captouched, sizeof(int), s->ntouched + 1)) {
@@ -405,9 +406,16 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
 {
   if (s->free_fl < 0) {
     int old = s->capfl, nc = old ? old * 2 : 256;
-    sn_sim_flow_t *nf = realloc(s->fl, (size_t)nc * sizeof(*nf));
-    if (nf) s->fl = nf;
-    int *na = nf ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
+    sn_sim_flow_t *nf; /* a flow is one cache line */
+    if (posix_memalign((void **)&nf, 64, (size_t)nc * sizeof(*nf))) nf = NULL;
+    if (nf) {
+      if (old) memcpy(nf, s->fl, (size_t)old * sizeof(*nf));
+      free(s->fl);
+      s->fl = nf;
+    }
+    sn_sim_flowc_t *nfc = nf ? realloc(s->flc, (size_t)nc * sizeof(*nfc)) : NULL;
+    if (nfc) s->flc = nfc;
+    int *na = nfc ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
     if (na) s->cf = na;
     uint64_t *nk = na ? realloc(s->fhkey, (size_t)nc * sizeof(uint64_t)) : NULL;
     if (nk) s->fhkey = nk;
@@ -422,26 +430,27 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     s->capfl = nc;
     for (int i = nc - 1; i >= old; i--) {
       memset(&s->fl[i], 0, sizeof(s->fl[i]));
-      s->fl[i].next_free = s->free_fl;
+      memset(&s->flc[i], 0, sizeof(s->flc[i]));
+      s->flc[i].next_free = s->free_fl;
       s->free_fl = i;
     }
   }
   int id = s->free_fl;
   sn_sim_flow_t *f = &s->fl[id];
-  s->free_fl = f->next_free;
+  sn_sim_flowc_t *fc = &s->flc[id];
+  s->free_fl = fc->next_free;
   memset(f, 0, sizeof(*f));
+  memset(fc, 0, sizeof(*fc));
   f->type = (uint8_t)type;
   f->np = (uint8_t)np;
-  f->left = f->size = size;
-  f->pw = type == SN_SIM_FLOW_COMPUTE ? 1.0 : s->f->pool_w_net;
+  f->left = fc->size = size;
   f->t_upd = s->now;
-  f->fin_ps = UINT64_MAX;
   for (int j = 0; j < np; j++) {
     sn_sim_link_t *l = &s->f->links[path[j]];
     f->path[j] = path[j];
-    f->lprev[j] = -1;
+    fc->lprev[j] = -1;
     f->lnext[j] = l->head;
-    if (l->head >= 0) s->fl[l->head >> 2].lprev[l->head & 3] = id * 4 + j;
+    if (l->head >= 0) s->flc[l->head >> 2].lprev[l->head & 3] = id * 4 + j;
     l->head = id * 4 + j;
     if (l->nflows++ == 0) l->busy_since = s->now;
   }
@@ -461,13 +470,14 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
 static void sn_sim_flow_end(sn_sim_t *s, int id)
 {
   sn_sim_flow_t *f = &s->fl[id];
+  sn_sim_flowc_t *fc = &s->flc[id];
   for (int j = 0; j < f->np; j++) {
     sn_sim_link_t *l = &s->f->links[f->path[j]];
-    int p = f->lprev[j], n = f->lnext[j];
+    int p = fc->lprev[j], n = f->lnext[j];
     if (p >= 0) s->fl[p >> 2].lnext[p & 3] = n;
     else l->head = n;
-    if (n >= 0) s->fl[n >> 2].lprev[n & 3] = p;
-    l->bytes += f->size;
+    if (n >= 0) s->flc[n >> 2].lprev[n & 3] = p;
+    l->bytes += fc->size;
     if (--l->nflows == 0) l->busy_ps += s->now - l->busy_since;
   }
   if (sn_sim_grow((void **)&s->gone, &s->capgone, sizeof(sn_sim_pathrec_t), s->ngone + 1)) {
@@ -481,7 +491,7 @@ static void sn_sim_flow_end(sn_sim_t *s, int id)
   g->rate = f->rate;
   g->id = -1;
   sn_sim_fh_remove(s, id);
-  f->next_free = s->free_fl;
+  fc->next_free = s->free_fl;
   s->free_fl = id;
   s->nfl--;
 }
@@ -636,10 +646,11 @@ static void sn_sim_compute(sn_sim_t *s, int r, int step, double units, int32_t p
   if (s->f->cores) link[np++] = s->f->pool[s->f->topo.ranks[R->frank].host];
   sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_COMPUTE, link, np, units);
   if (!f) return;
-  f->a = r;
-  f->b = step;
-  f->cp_pred = pred;
-  f->t_start = s->now;
+  sn_sim_flowc_t *fc = &s->flc[f - s->fl];
+  fc->a = r;
+  fc->b = step;
+  fc->cp_pred = pred;
+  fc->t_start = s->now;
 }
 
 static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
@@ -681,9 +692,10 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
     sn_sim_flow_t *f = sp ? sn_sim_flow_new(s, SN_SIM_FLOW_NET, sp + 1, sp[0], b / parts)
                           : sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
     if (!f) return;
-    f->a = c;
-    f->t_start = s->now;
-    f->cp_pred = pred;
+    sn_sim_flowc_t *fc = &s->flc[f - s->fl];
+    fc->a = c;
+    fc->t_start = s->now;
+    fc->cp_pred = pred;
   }
   s->res->flows++;
   s->res->bytes_sent += b;
@@ -880,16 +892,17 @@ static inline void sn_sim_pf_flow_near(const sn_sim_t *s, int id)
 {
   const sn_sim_flow_t *f = &s->fl[id];
   for (int j = 0; j < f->np; j++) sn_sim_pf(&s->f->links[f->path[j]]);
-  if (f->type == SN_SIM_FLOW_NET) sn_sim_pf_chan_far(s, f->a);
-  else sn_sim_pf(&s->r[f->a]);
+  if (f->type == SN_SIM_FLOW_NET) sn_sim_pf_chan_far(s, s->flc[id].a);
+  else sn_sim_pf(&s->r[s->flc[id].a]);
 }
 
 static void sn_sim_flow_finished(sn_sim_t *s, int id)
 {
-  sn_sim_flow_t f = s->fl[id];
+  sn_sim_flowc_t f = s->flc[id];
+  int type = s->fl[id].type;
   sn_sim_flow_end(s, id);
   if (s->error != SN_OK) return;
-  if (f.type == SN_SIM_FLOW_COMPUTE) {
+  if (type == SN_SIM_FLOW_COMPUTE) {
     sn_sim_compute_done(s, f.a, f.b, sn_sim_cp_add(s, SN_SIM_CP_COMPUTE, -1, f.t_start, s->now, f.cp_pred));
     return;
   }
@@ -937,8 +950,7 @@ static void sn_sim_set_end(sn_sim_t *s, int id)
     fin = s->now + (dt ? dt : 1);
     if (s->quantum > 1 && fin % s->quantum) fin += s->quantum - fin % s->quantum;
   }
-  f->fin_ps = fin;
-  sn_sim_fh_put(s, id);
+  sn_sim_fh_put(s, id, fin);
 }
 
 /* Flows that started on exactly the paths of flows that ended in the same
@@ -1042,6 +1054,7 @@ static void sn_sim_report_stall(sn_sim_t *s)
  * ranks react, then recompute the rates of what changed, once. */
 sn_status_t sn_sim_loop(sn_sim_t *s)
 {
+  s->ws.pool_w_net = s->f->pool_w_net; /* as the call's terms left it (sim/setup.c) */
   sn_sim_first_pass(s);
   sn_sim_drain(s);
   while (s->ranks_left > 0 && s->error == SN_OK) {
@@ -1062,14 +1075,17 @@ sn_status_t sn_sim_loop(sn_sim_t *s)
     s->nends = 0;
     if (tf == t) sn_sim_fh_take(s, t);
     for (int i = 0; i < s->nends && s->error == SN_OK; i++) {
-      if (i + SN_SIM_PF_FAR < s->nends) sn_sim_pf(&s->fl[s->ends[i + SN_SIM_PF_FAR]]);
+      if (i + SN_SIM_PF_FAR < s->nends) {
+        sn_sim_pf(&s->fl[s->ends[i + SN_SIM_PF_FAR]]);
+        sn_sim_pf(&s->flc[s->ends[i + SN_SIM_PF_FAR]]);
+      }
       if (i + SN_SIM_PF_NEAR < s->nends) sn_sim_pf_flow_near(s, s->ends[i + SN_SIM_PF_NEAR]);
       if (i + SN_SIM_PF_WIN < s->nends) {
-        const sn_sim_flow_t *f = &s->fl[s->ends[i + SN_SIM_PF_WIN]];
-        if (f->type == SN_SIM_FLOW_NET) sn_sim_pf_chan_near(s, f->a);
-        else sn_sim_pf_step(&s->r[f->a], f->b);
+        int id = s->ends[i + SN_SIM_PF_WIN];
+        if (s->fl[id].type == SN_SIM_FLOW_NET) sn_sim_pf_chan_near(s, s->flc[id].a);
+        else sn_sim_pf_step(&s->r[s->flc[id].a], s->flc[id].b);
       }
-      if (i + 1 < s->nends && s->fl[s->ends[i + 1]].type == SN_SIM_FLOW_NET) sn_sim_pf_chan_win(s, s->fl[s->ends[i + 1]].a);
+      if (i + 1 < s->nends && s->fl[s->ends[i + 1]].type == SN_SIM_FLOW_NET) sn_sim_pf_chan_win(s, s->flc[s->ends[i + 1]].a);
       sn_sim_flow_finished(s, s->ends[i]);
       sn_sim_drain(s);
     }

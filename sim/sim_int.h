@@ -11,20 +11,27 @@
 #include "sched/compact.h"
 #include "sim/sim.h"
 
+/* A flow as max-min and the recomputation read it: one cache line (the
+ * array is 64-byte aligned); what only its start and end use is in
+ * sn_sim_flowc_t, at the same index. A network flow weighs 1 on its links
+ * but pool_w_net on a host pool and half that on a core; a compute flow 1. */
 typedef struct {
-  double left, rate, size; /* bytes (compute: units) still to move, bytes per ps, total */
-  double pw;               /* weight on a host pool link (units per byte; compute flows 1) */
+  double left, rate;       /* bytes (compute: units) still to move, bytes per ps */
   uint64_t t_upd;          /* `left` is as of this time */
+  int32_t path[SN_SIM_MAX_PATH];
+  int32_t lnext[SN_SIM_MAX_PATH]; /* the links' lists of flows: flow * 4 + index */
   uint32_t mark;           /* visited by the current recomputation */
-  int path[SN_SIM_MAX_PATH];
-  int lnext[SN_SIM_MAX_PATH], lprev[SN_SIM_MAX_PATH]; /* the links' lists of flows: flow * 4 + index */
   uint8_t np, type, frozen;
-  int a, b;                /* network: channel; compute: rank, step */
-  int next_free;
+} sn_sim_flow_t;
+
+typedef struct {
+  double size;             /* total */
+  int32_t lprev[SN_SIM_MAX_PATH];
+  int32_t a, b;            /* network: channel; compute: rank, step */
+  int32_t next_free;
   int32_t cp_pred;         /* critical path: what let it start */
   uint64_t t_start;
-  uint64_t fin_ps;         /* when it ends at its current rate */
-} sn_sim_flow_t;
+} sn_sim_flowc_t;
 
 /* Growable scratch of sn_sim_share (kept between calls: no allocation per event). */
 typedef struct {
@@ -33,6 +40,7 @@ typedef struct {
   int *pos, cappos; /* [link] place in the heap, SN_SIM_POS_SORTED: at its first share in srt, -1: neither */
   void *srt, *tmp;  /* the links at their first share, sorted (most are never re-keyed), and a merge buffer */
   int nsrt, isrt, capsrt;
+  double pool_w_net; /* a network flow's weight on a host pool (sn_sim_fabric_t.pool_w_net) */
 } sn_sim_share_ws_t;
 #define SN_SIM_POS_SORTED (-2)
 
@@ -191,7 +199,8 @@ typedef struct {
   int *hvals;
   size_t hcap;
   sn_sim_slot_t *slots;
-  sn_sim_flow_t *fl;
+  sn_sim_flow_t *fl;   /* 64-byte aligned */
+  sn_sim_flowc_t *flc;
   int capfl, free_fl, nfl;
   int *touched, ntouched, captouched; /* links whose flows changed since the last recomputation */
   int *cl, *cf, capcf;                /* the component being recomputed */
