@@ -236,26 +236,37 @@ static int sn_sim_lane_make(const sn_step_t *a, const sn_step_t *b, int ia, int 
   return 1;
 }
 
-/* Does repetition k of lane L (at step i) give the flat step st, on the
- * fields the engine reads? */
-static inline int sn_sim_lane_is(const sn_sim_lane_t *L, int r, int n, int i, int64_t k, const sn_step_t *st)
-{
-  sn_step_t e;
-  sn_sim_lane_expand(L, r, n, i, k, &e);
-  return e.kind == st->kind && e.flags == st->flags && e.peer == st->peer && e.bytes == st->bytes &&
-         e.dep == (st->dep < 0 ? -1 : st->dep) && e.dep2 == (st->dep2 < 0 ? -1 : st->dep2);
-}
-
-/* Repetitions of the m-step body at i that expand exactly (1: it does not repeat). */
+/* Repetitions of the m-step body at i that expand exactly (1: it does not
+ * repeat). Each lane's expected step is carried from one repetition to the
+ * next (the peer by adding its stride modulo n): sn_sim_lane_expand's
+ * values without a division per step. */
 static int sn_sim_body_reps(const sn_step_t *st, int ns, int i, int m, int r, int n, sn_sim_lane_t *lanes)
 {
   if (i + 2 * m > ns) return 1;
-  for (int j = 0; j < m; j++)
+  int64_t peer[SN_SCHED_MAX_PERIOD], dep[SN_SCHED_MAX_PERIOD], dep2[SN_SCHED_MAX_PERIOD];
+  uint64_t bytes[SN_SCHED_MAX_PERIOD];
+  for (int j = 0; j < m; j++) {
+    const sn_sim_lane_t *L = &lanes[j];
     if (!sn_sim_lane_make(&st[i + j], &st[i + m + j], i + j, m, r, n, &lanes[j])) return 1;
+    /* repetition 1, which the strides were taken from */
+    peer[j] = L->peer < 0 ? L->peer : ((int64_t)r + L->peer + L->d_peer) % n;
+    dep[j] = L->dist ? (int64_t)i + m + j - (L->dist + L->d_dist) : -1;
+    dep2[j] = L->dist2 ? (int64_t)i + m + j - (L->dist2 + L->d_dist2) : -1;
+    bytes[j] = L->bytes + (uint64_t)L->d_bytes;
+  }
   int reps = 1;
   while (i + (reps + 1) * m <= ns) {
     int ok = 1;
-    for (int j = 0; j < m && ok; j++) ok = sn_sim_lane_is(&lanes[j], r, n, i + reps * m + j, reps, &st[i + reps * m + j]);
+    for (int j = 0; j < m && ok; j++) {
+      const sn_sim_lane_t *L = &lanes[j];
+      const sn_step_t *e = &st[i + reps * m + j];
+      ok = e->kind == L->kind && e->flags == L->flags && e->peer == peer[j] && e->bytes == bytes[j] &&
+           (e->dep < 0 ? -1 : e->dep) == dep[j] && (e->dep2 < 0 ? -1 : e->dep2) == dep2[j];
+      if (L->peer >= 0 && (peer[j] += L->d_peer) >= n) peer[j] -= n; /* on to the next repetition */
+      if (L->dist) dep[j] += m - L->d_dist;
+      if (L->dist2) dep2[j] += m - L->d_dist2;
+      bytes[j] += (uint64_t)L->d_bytes;
+    }
     if (!ok) break;
     reps++;
   }
@@ -318,6 +329,7 @@ sn_status_t sn_sim_compact(sn_sim_t *s, int r, const sn_sched_t *flat, sn_sched_
     sn_sim_lane_t best[SN_SCHED_MAX_PERIOD], tmp[SN_SCHED_MAX_PERIOD];
     int bm = 1, breps = 1;
     for (int m = 1; m <= SN_SCHED_MAX_PERIOD; m++) {
+      if (breps > 1 && m % bm == 0) continue; /* a multiple of a body that repeats: no scan (a ring's 4 after its 2) */
       int reps = sn_sim_body_reps(st, ns, i, m, r, n, tmp);
       if (reps > 1 && reps * m > breps * bm) {
         bm = m;
