@@ -598,7 +598,7 @@ static inline double sn_sim_piece_bytes(const sn_sim_t *s, uint64_t bytes, uint3
 
 static void sn_sim_trace_start(sn_sim_t *s, sn_sim_rank_t *R, int step)
 {
-  if (R->t0 && R->t0[step] == UINT64_MAX) R->t0[step] = s->now;
+  if (s->tracing && R->t0[step] == UINT64_MAX) R->t0[step] = s->now; /* (R's third line only when tracing) */
 }
 
 /* A piece of `step` completed on comm rank r. */
@@ -610,13 +610,13 @@ static void sn_sim_piece_done(sn_sim_t *s, int r, int step, int32_t rec)
   if (s->error != SN_OK) return;
   sn_sim_wstep_t *e = sn_sim_w(R, step);
   e->done++;
-  if (R->cp_done) R->cp_done[step] = rec;
+  if (s->cp_on) R->cp_done[step] = rec;
   for (int node = e->dhead; node >= 0; node = sn_sim_w(R, node >> 1)->dnext[node & 1])
     sn_sim_enqueue(s, r, node >> 1); /* in the window: no entry moves */
   sn_sim_enqueue(s, r, step);
   e = sn_sim_w(R, step);
   if (e->done == e->npieces) {
-    if (R->t1) R->t1[step] = s->now;
+    if (s->tracing) R->t1[step] = s->now;
     if (!R->retire) {
       R->retire = 1;
       s->rpend[s->nrpend++] = r;

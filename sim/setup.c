@@ -377,6 +377,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.no_match = call->no_match;
   s.quantum = call->quantum_ps;
   s.cp_on = call->critical_path != 0;
+  s.tracing = call->trace != NULL;
   int forced; /* the engine's slot size and depth; the piece once the algorithm is known */
   sn_plan_engine_params(&s.piece, &s.depth, &forced);
   if (call->depth > 0) s.depth = call->depth > 64 ? 64 : call->depth;

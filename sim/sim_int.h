@@ -246,6 +246,7 @@ typedef struct {
   sn_sim_result_t *res;
   sn_sim_cprec_t *cp; /* critical-path records, when asked for */
   int ncp, capcp, cp_on;
+  int tracing;        /* the ranks' t0/t1 are kept (a trace file): tested here, not in the rank's cold line */
   int32_t *cp_arr_all; /* the channels' cp_arr */
 } sn_sim_t;
 
