@@ -124,7 +124,6 @@ static inline void sn_sim_pf(const void *p) { __builtin_prefetch(p, 1, 3); }
 static inline void sn_sim_pf_chan_far(const sn_sim_t *s, int c)
 {
   sn_sim_pf(&s->ch[c]);
-  sn_sim_pf((const char *)&s->ch[c] + 64);
 }
 
 /* With the channel in cache: both ranks, their current window entries, the
@@ -135,8 +134,8 @@ static inline void sn_sim_pf_chan_near(const sn_sim_t *s, int c)
   const sn_sim_rank_t *a = &s->r[C->src], *b = &s->r[C->dst];
   sn_sim_pf(a);
   sn_sim_pf(b);
-  sn_sim_pf(&C->sq[C->started % (uint32_t)s->depth]);
-  sn_sim_pf(&C->rq[C->arrived % (uint32_t)s->depth]);
+  sn_sim_pf(&sn_sim_sq(s, c)[C->started % (uint32_t)s->depth]);
+  sn_sim_pf(&sn_sim_rq(s, c)[C->arrived % (uint32_t)s->depth]);
   for (int j = 0; j < C->np; j++) sn_sim_pf(&s->f->links[C->path[j]]);
 }
 
@@ -151,9 +150,10 @@ static inline void sn_sim_pf_chan_win(const sn_sim_t *s, int c)
 {
   const sn_sim_chan_t *C = &s->ch[c];
   uint32_t depth = (uint32_t)s->depth;
-  if (C->started < C->posted_s) sn_sim_pf_step(&s->r[C->src], C->sq[C->started % depth].step);
-  if (C->done_s < C->started) sn_sim_pf_step(&s->r[C->src], C->sq[C->done_s % depth].step);
-  if (C->arrived < C->r_posted) sn_sim_pf_step(&s->r[C->dst], C->rq[C->arrived % depth].step);
+  const sn_sim_slot_t *sq = sn_sim_sq(s, c), *rq = sn_sim_rq(s, c);
+  if (C->started < C->posted_s) sn_sim_pf_step(&s->r[C->src], sq[C->started % depth].step);
+  if (C->done_s < C->started) sn_sim_pf_step(&s->r[C->src], sq[C->done_s % depth].step);
+  if (C->arrived < C->r_posted) sn_sim_pf_step(&s->r[C->dst], rq[C->arrived % depth].step);
 }
 
 static sn_sim_ev_t sn_sim_fifo_pop(sn_sim_t *s, int k)
@@ -663,7 +663,7 @@ static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
   int32_t pred = -1;
   if (s->cp_on) { /* the oldest unconsumed message is the one reduced now */
     const sn_sim_chan_t *C = &s->ch[e->chan];
-    pred = sn_sim_cp_later(s, C->rq[C->consumed % (uint32_t)s->depth].cp, R->cp_done[step]);
+    pred = sn_sim_cp_later(s, sn_sim_rq(s, e->chan)[C->consumed % (uint32_t)s->depth].cp, R->cp_done[step]);
   }
   sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, e->bytes, e->done), pred);
 }
@@ -673,7 +673,7 @@ static void sn_sim_try_start(sn_sim_t *s, int c)
   sn_sim_chan_t *C = &s->ch[c];
   if (C->busy || C->started >= C->posted_s || C->started >= C->consumed + (uint32_t)s->depth) return;
   C->busy = 1;
-  uint64_t ready = C->sq[C->started % (uint32_t)s->depth].ready;
+  uint64_t ready = sn_sim_sq(s, c)[C->started % (uint32_t)s->depth].ready;
   if (ready > s->now) sn_sim_push(s, ready, SN_SIM_EV_START, c, -1);
   else sn_sim_push(s, s->now, SN_SIM_EV_START, c, SN_TOPO_MAX_CLASSES);
 }
@@ -681,14 +681,14 @@ static void sn_sim_try_start(sn_sim_t *s, int c)
 static void sn_sim_flow_start(sn_sim_t *s, int c)
 {
   sn_sim_chan_t *C = &s->ch[c];
-  sn_sim_slot_t sl = C->sq[C->started % (uint32_t)s->depth];
+  sn_sim_slot_t sl = sn_sim_sq(s, c)[C->started % (uint32_t)s->depth];
   C->started++;
   double b = sn_sim_piece_bytes(s, sn_sim_w(&s->r[C->src], sl.step)->bytes, sl.piece);
-  int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, sl.cp, C->cp_flow), C->cp_consume) : -1;
+  int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, sl.cp, s->chc[c].cp_flow), s->chc[c].cp_consume) : -1;
   int parts = C->nparts > 1 ? C->nparts : 1; /* sprayed: an equal part on every plane */
   C->parts_left = (uint8_t)parts;
   for (int q = 0; q < parts; q++) {
-    const int *sp = parts > 1 ? &s->spaths[(C->sp + q) * (1 + SN_SIM_MAX_PATH)] : NULL;
+    const int *sp = parts > 1 ? &s->spaths[(s->chc[c].sp + q) * (1 + SN_SIM_MAX_PATH)] : NULL;
     sn_sim_flow_t *f = sp ? sn_sim_flow_new(s, SN_SIM_FLOW_NET, sp + 1, sp[0], b / parts)
                           : sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
     if (!f) return;
@@ -705,13 +705,13 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
 static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
 {
   sn_sim_chan_t *C = &s->ch[c];
-  sn_sim_slot_t sl = C->rq[j % (uint32_t)s->depth];
+  sn_sim_slot_t sl = sn_sim_rq(s, c)[j % (uint32_t)s->depth];
   sn_sim_rank_t *R = &s->r[C->dst];
   int32_t join = -1;
   if (s->cp_on) { /* arrived and posted: whichever came last */
     join = sn_sim_cp_add(s, SN_SIM_CP_COUNT, -1, s->now, s->now,
-                         sn_sim_cp_later(s, C->cp_arr[j % (uint32_t)s->depth], sl.cp));
-    C->rq[j % (uint32_t)s->depth].cp = join;
+                         sn_sim_cp_later(s, s->chc[c].cp_arr[j % (uint32_t)s->depth], sl.cp));
+    sn_sim_rq(s, c)[j % (uint32_t)s->depth].cp = join;
   }
   if (sn_sim_w(R, sl.step)->kind == SN_STEP_RECV_REDUCE) {
     sn_sim_w(R, sl.step)->ready++;
@@ -719,7 +719,7 @@ static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
     return;
   }
   C->consumed++;
-  C->cp_consume = join;
+  s->chc[c].cp_consume = join;
   sn_sim_enqueue(s, C->dst, C->r_cur);
   sn_sim_piece_done(s, C->dst, sl.step, join);
   sn_sim_try_start(s, c);
@@ -735,7 +735,7 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec)
   if (reduce) {
     sn_sim_chan_t *C = &s->ch[c];
     C->consumed++;
-    C->cp_consume = rec;
+    s->chc[c].cp_consume = rec;
     sn_sim_enqueue(s, r, C->r_cur);
     sn_sim_try_start(s, c);
     sn_sim_try_reduce(s, r, step);
@@ -761,14 +761,15 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
       sn_sim_trace_start(s, R, step);
       /* the sender's CPU pays each message's cost in posting order; the
        * link meanwhile carries earlier messages */
-      uint64_t from = R->cpu_free > s->now ? R->cpu_free : s->now, ready = from + C->msg_ps;
+      uint64_t msg = s->ch_msg ? s->ch_msg[c] : s->f->msg_ps[C->cls];
+      uint64_t from = R->cpu_free > s->now ? R->cpu_free : s->now, ready = from + msg;
       int32_t rec = -1;
       if (s->cp_on) {
-        int32_t pred = R->cpu_free > s->now ? R->cp_cpu : sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), C->cp_flow);
+        int32_t pred = R->cpu_free > s->now ? R->cp_cpu : sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), s->chc[c].cp_flow);
         rec = R->cp_cpu = sn_sim_cp_add(s, SN_SIM_CP_OVERHEAD, -1, from, ready, pred);
       }
       R->cpu_free = ready;
-      C->sq[C->posted_s % depth] = (sn_sim_slot_t){step, (*posted)++, ready, rec};
+      sn_sim_sq(s, c)[C->posted_s % depth] = (sn_sim_slot_t){step, (*posted)++, ready, rec};
       C->posted_s++;
     }
     if (*posted == np) {
@@ -789,8 +790,8 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
            C->r_posted - C->consumed < depth) {
       sn_sim_trace_start(s, R, step);
       uint32_t j = C->r_posted++;
-      int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), C->cp_consume) : -1;
-      C->rq[j % depth] = (sn_sim_slot_t){step, sn_sim_w(R, step)->posted++, 0, why};
+      int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), s->chc[c].cp_consume) : -1;
+      sn_sim_rq(s, c)[j % depth] = (sn_sim_slot_t){step, sn_sim_w(R, step)->posted++, 0, why};
       if (j < C->arrived) sn_sim_deliver(s, c, j);
       if (s->error != SN_OK) return;
     }
@@ -912,14 +913,15 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
     return;
   }
   C->busy = 0;
-  sn_sim_slot_t sl = C->sq[C->done_s % (uint32_t)s->depth];
+  sn_sim_slot_t sl = sn_sim_sq(s, f.a)[C->done_s % (uint32_t)s->depth];
+  uint64_t lat = s->f->lat_ps[C->cls];
   int32_t rec = -1;
   if (s->cp_on) {
-    rec = C->cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 && s->f->links[C->path[1]].kind == SN_SIM_LINK_RAIL_UP ? 64 : 0), f.t_start, s->now, f.cp_pred);
-    C->cp_arr[C->done_s % (uint32_t)s->depth] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + C->lat_ps, rec);
+    rec = s->chc[f.a].cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 && s->f->links[C->path[1]].kind == SN_SIM_LINK_RAIL_UP ? 64 : 0), f.t_start, s->now, f.cp_pred);
+    s->chc[f.a].cp_arr[C->done_s % (uint32_t)s->depth] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + lat, rec);
   }
   C->done_s++;
-  sn_sim_push(s, s->now + C->lat_ps, SN_SIM_EV_ARRIVE, f.a, C->cls);
+  sn_sim_push(s, s->now + lat, SN_SIM_EV_ARRIVE, f.a, C->cls);
   sn_sim_enqueue(s, C->src, C->s_cur);
   sn_sim_piece_done(s, C->src, sl.step, rec);
   sn_sim_try_start(s, f.a);

@@ -63,14 +63,27 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
   while (s->hkeys[h] && s->hkeys[h] != key) h = (h + 1) & (cap - 1);
   if (s->hkeys[h]) return s->hvals[h];
   if (!create) return -1;
-  if (sn_sim_grow((void **)&s->ch, &s->capch, sizeof(sn_sim_chan_t), s->nch + 1)) {
-    s->error = SN_ERR_SYSTEM;
-    return -1;
+  if (s->nch == s->capch) { /* channels on cache lines (one each), their cold part beside */
+    int nc = s->capch ? s->capch * 2 : 64;
+    sn_sim_chan_t *nch;
+    if (posix_memalign((void **)&nch, 64, (size_t)nc * sizeof(*nch))) nch = NULL;
+    sn_sim_chanc_t *nchc = nch ? realloc(s->chc, (size_t)nc * sizeof(*nchc)) : NULL;
+    if (!nchc) {
+      free(nch);
+      s->error = SN_ERR_SYSTEM;
+      return -1;
+    }
+    if (s->nch) memcpy(nch, s->ch, (size_t)s->nch * sizeof(*nch));
+    free(s->ch);
+    s->ch = nch;
+    s->chc = nchc;
+    s->capch = nc;
   }
   s->hkeys[h] = key;
   int c = s->hvals[h] = s->nch++;
   sn_sim_chan_t *C = &s->ch[c];
   memset(C, 0, sizeof(*C));
+  memset(&s->chc[c], 0, sizeof(s->chc[c]));
   int real_dst = p ? (src + off) % p : dst;
   if (p) dst = real_dst % s->n;
   C->src = src;
@@ -105,7 +118,7 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
         return -1;
       }
       C->nparts = (uint8_t)parts;
-      C->sp = s->nspaths;
+      s->chc[c].sp = s->nspaths;
       for (int q = 0; q < parts; q++, s->nspaths++) {
         s->spaths[s->nspaths * w] = pn[q];
         memcpy(&s->spaths[s->nspaths * w + 1], paths[q], sizeof(paths[q]));
@@ -121,10 +134,8 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
   }
   if (cls != f->plane_cls && f->stream && f->stream[(size_t)a * f->nranks + b] >= 0)
     C->path[C->np++] = f->stream[(size_t)a * f->nranks + b];
-  C->lat_ps = f->lat_ps[cls];
-  C->cls = (int8_t)cls;
-  C->cp_flow = C->cp_consume = -1;
-  C->msg_ps = f->msg_ps[cls];
+  C->cls = (int8_t)cls; /* the class gives the latency and per-message cost (f->lat_ps, f->msg_ps) */
+  s->chc[c].cp_flow = s->chc[c].cp_consume = -1;
   return c;
 }
 
@@ -195,6 +206,8 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->cp_arr_all);
   free(s->r);
   free(s->ch);
+  free(s->chc);
+  free(s->ch_msg);
   free(s->slots);
   free(s->fl);
   free(s->flc);
@@ -586,12 +599,17 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     /* the per-message cost is the sender's core time: p ranks of the call on
      * c cores, each gets a share of one (1/ceil(p/c) pinned, else c/p) */
     int *cnt = calloc((size_t)f->topo.nhosts + 1, sizeof(int));
-    if (!cnt) goto oom;
+    s.ch_msg = malloc(((size_t)s.nch + 1) * sizeof(uint64_t)); /* each channel's own cost */
+    if (!cnt || !s.ch_msg) {
+      free(cnt);
+      goto oom;
+    }
     for (int r = 0; r < nsim; r++) cnt[f->topo.ranks[s.r[r].frank].host]++;
     for (int c = 0; c < s.nch; c++) {
       int h = f->topo.ranks[s.r[s.ch[c].src].frank].host;
       double k = f->pinned ? (double)((cnt[h] + f->cores - 1) / f->cores) : (double)cnt[h] / f->cores;
-      if (k > 1 && f->topo.ranks[s.r[s.ch[c].dst].frank].host == h) s.ch[c].msg_ps = (uint64_t)(s.ch[c].msg_ps * k + 0.5);
+      s.ch_msg[c] = f->msg_ps[s.ch[c].cls];
+      if (k > 1 && f->topo.ranks[s.r[s.ch[c].dst].frank].host == h) s.ch_msg[c] = (uint64_t)(s.ch_msg[c] * k + 0.5);
     }
     free(cnt);
   }
@@ -606,9 +624,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.in_list = s.out_list + s.nch;
   for (int c = 0; c < s.nch; c++) {
     sn_sim_chan_t *C = &s.ch[c];
-    C->sq = s.slots + (size_t)c * 2 * (size_t)s.depth;
-    C->rq = C->sq + s.depth;
-    if (s.cp_on) C->cp_arr = s.cp_arr_all + (size_t)c * (size_t)s.depth;
+    if (s.cp_on) s.chc[c].cp_arr = s.cp_arr_all + (size_t)c * (size_t)s.depth;
     s.out_start[C->src + 1]++;
     s.in_start[C->dst + 1]++;
   }

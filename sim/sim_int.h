@@ -77,20 +77,26 @@ typedef struct {
   int8_t cls;   /* bandwidth: the link class; +64 when the path crosses rails */
 } sn_sim_cprec_t;
 
+/* A channel (sender, receiver) as every message reads it: one cache line
+ * (the array is 64-byte aligned). Its staging slots are at
+ * sn_sim_sq/sn_sim_rq (by index), its latency and per-message cost come
+ * from its class (msg_cores may set a channel's own cost: sn_sim_t.ch_msg),
+ * and what sprayed or critical-path runs add is in sn_sim_chanc_t. */
 typedef struct {
-  int src, dst; /* comm ranks */
-  int path[SN_SIM_MAX_PATH];
-  uint8_t np, busy;
-  uint64_t lat_ps, msg_ps;
+  int32_t src, dst; /* comm ranks */
+  int32_t path[SN_SIM_MAX_PATH];
   uint32_t posted_s, done_s, started, arrived, r_posted, consumed;
-  int s_cur, r_cur;   /* the step posting on each side (FIFO), -1 when none is left */
-  sn_sim_slot_t *sq, *rq; /* [depth] pieces posted and not finished, by message number */
-  int8_t cls;             /* link class of the pair */
+  int32_t s_cur, r_cur;       /* the step posting on each side (FIFO), -1 when none is left */
+  uint8_t np, busy;
+  int8_t cls;                 /* link class of the pair */
   uint8_t nparts, parts_left; /* sprayed over planes: parts per message (paths at s->spaths[sp]), parts not done */
-  int32_t sp;
-  int32_t cp_flow, cp_consume; /* critical path: the last message's bandwidth record, the last consumption */
-  int32_t *cp_arr;        /* [depth] latency record of each message in flight, by message number */
 } sn_sim_chan_t;
+
+typedef struct {
+  int32_t sp;                  /* sprayed: its first path in s->spaths */
+  int32_t cp_flow, cp_consume; /* critical path: the last message's bandwidth record, the last consumption */
+  int32_t *cp_arr;             /* [depth] latency record of each message in flight, by message number */
+} sn_sim_chanc_t;
 
 /* One step of a rank's window: the fields of its sn_step_t the engine
  * reads (expanded once, when the step enters the window) and its state.
@@ -192,13 +198,15 @@ typedef struct {
   sn_sim_lane_t *lanes; /* every rank's lanes, bodies interned (sn_sim_compact) */
   int nlanes, caplanes;
   int *lhash, lhcap;    /* bodies by content: open addressing, first lane + 1 (0: empty) */
-  sn_sim_chan_t *ch;
+  sn_sim_chan_t *ch;   /* 64-byte aligned */
+  sn_sim_chanc_t *chc;
+  uint64_t *ch_msg;    /* [nch] each channel's per-message cost when msg_cores set it, else NULL */
   int nch, capch;
   int *spaths, nspaths, capspaths; /* sprayed channels' paths: entries of 1 + SN_SIM_MAX_PATH (count, links) */
   uint64_t *hkeys;  /* channels by (sender, receiver): open addressing */
   int *hvals;
   size_t hcap;
-  sn_sim_slot_t *slots;
+  sn_sim_slot_t *slots; /* [nch][2][depth]: each channel's sender slots, then its receiver slots */
   sn_sim_flow_t *fl;   /* 64-byte aligned */
   sn_sim_flowc_t *flc;
   int capfl, free_fl, nfl;
@@ -249,6 +257,9 @@ typedef struct {
   int tracing;        /* the ranks' t0/t1 are kept (a trace file): tested here, not in the rank's cold line */
   int32_t *cp_arr_all; /* the channels' cp_arr */
 } sn_sim_t;
+
+static inline sn_sim_slot_t *sn_sim_sq(const sn_sim_t *s, int c) { return s->slots + (size_t)c * 2 * (size_t)s->depth; }
+static inline sn_sim_slot_t *sn_sim_rq(const sn_sim_t *s, int c) { return s->slots + ((size_t)c * 2 + 1) * (size_t)s->depth; }
 
 /* Repetition k of lane L at step i of comm rank r. */
 static inline void sn_sim_lane_expand(const sn_sim_lane_t *L, int r, int n, int i, int64_t k, sn_step_t *st_p)
