@@ -674,8 +674,8 @@ static void sn_sim_try_start(sn_sim_t *s, int c)
   if (C->busy || C->started >= C->posted_s || C->started >= C->consumed + (uint32_t)s->depth) return;
   C->busy = 1;
   uint64_t ready = sn_sim_sq(s, c)[C->started % (uint32_t)s->depth].ready;
-  if (ready > s->now) sn_sim_push(s, ready, SN_SIM_EV_START, c, -1);
-  else sn_sim_push(s, s->now, SN_SIM_EV_START, c, SN_TOPO_MAX_CLASSES);
+  if (ready > s->now) sn_sim_push(s, ready, SN_SIM_EV_START, c, SN_SIM_FIFO_NOW + 1 + C->cls);
+  else sn_sim_push(s, s->now, SN_SIM_EV_START, c, SN_SIM_FIFO_NOW);
 }
 
 static void sn_sim_flow_start(sn_sim_t *s, int c)

@@ -163,10 +163,15 @@ typedef struct {
 } sn_sim_ev_t;
 
 /* Events whose times never decrease in push order (an arrival one class
- * latency after now; a start at now) wait in FIFOs instead of the heap;
- * the next event is the least (time, sequence) of the heap's top and the
- * FIFOs' heads, the order one heap would give. */
-#define SN_SIM_NFIFO (SN_TOPO_MAX_CLASSES + 1) /* one per class (arrivals), one for starts at now */
+ * latency after now; a start at now; a start after the sender's
+ * per-message cost, now + the class's cost while the sender's CPU is free)
+ * wait in FIFOs instead of the heap: one per class for arrivals, one for
+ * starts at now, one per class for starts after the cost. An event whose
+ * time is below its FIFO's last goes to the heap. The next event is the
+ * least (time, sequence) of the heap's top and the FIFOs' heads, the order
+ * one heap would give. */
+#define SN_SIM_NFIFO (2 * SN_TOPO_MAX_CLASSES + 1)
+#define SN_SIM_FIFO_NOW SN_TOPO_MAX_CLASSES
 
 typedef struct {
   sn_sim_ev_t *e;
