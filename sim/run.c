@@ -413,9 +413,16 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
       free(s->fl);
       s->fl = nf;
     }
-    sn_sim_flowc_t *nfc = nf ? realloc(s->flc, (size_t)nc * sizeof(*nfc)) : NULL;
-    if (nfc) s->flc = nfc;
-    int *na = nfc ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
+    sn_sim_flowc_t *nfc = NULL;
+    if (nf && posix_memalign((void **)&nfc, 64, (size_t)nc * sizeof(*nfc))) nfc = NULL;
+    if (nfc) {
+      if (old) memcpy(nfc, s->flc, (size_t)old * sizeof(*nfc));
+      free(s->flc);
+      s->flc = nfc;
+    }
+    sn_sim_flowcp_t *ncp = nfc ? realloc(s->flcp, (size_t)nc * sizeof(*ncp)) : NULL;
+    if (ncp) s->flcp = ncp;
+    int *na = ncp ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
     if (na) s->cf = na;
     uint64_t *nk = na ? realloc(s->fhkey, (size_t)nc * sizeof(uint64_t)) : NULL;
     if (nk) s->fhkey = nk;
@@ -649,8 +656,7 @@ static void sn_sim_compute(sn_sim_t *s, int r, int step, double units, int32_t p
   sn_sim_flowc_t *fc = &s->flc[f - s->fl];
   fc->a = r;
   fc->b = step;
-  fc->cp_pred = pred;
-  fc->t_start = s->now;
+  if (s->cp_on) s->flcp[f - s->fl] = (sn_sim_flowcp_t){pred, s->now};
 }
 
 static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
@@ -692,10 +698,8 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
     sn_sim_flow_t *f = sp ? sn_sim_flow_new(s, SN_SIM_FLOW_NET, sp + 1, sp[0], b / parts)
                           : sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
     if (!f) return;
-    sn_sim_flowc_t *fc = &s->flc[f - s->fl];
-    fc->a = c;
-    fc->t_start = s->now;
-    fc->cp_pred = pred;
+    s->flc[f - s->fl].a = c;
+    if (s->cp_on) s->flcp[f - s->fl] = (sn_sim_flowcp_t){pred, s->now};
   }
   s->res->flows++;
   s->res->bytes_sent += b;
@@ -900,11 +904,12 @@ static inline void sn_sim_pf_flow_near(const sn_sim_t *s, int id)
 static void sn_sim_flow_finished(sn_sim_t *s, int id)
 {
   sn_sim_flowc_t f = s->flc[id];
+  sn_sim_flowcp_t cp = s->cp_on ? s->flcp[id] : (sn_sim_flowcp_t){-1, 0};
   int type = s->fl[id].type;
   sn_sim_flow_end(s, id);
   if (s->error != SN_OK) return;
   if (type == SN_SIM_FLOW_COMPUTE) {
-    sn_sim_compute_done(s, f.a, f.b, sn_sim_cp_add(s, SN_SIM_CP_COMPUTE, -1, f.t_start, s->now, f.cp_pred));
+    sn_sim_compute_done(s, f.a, f.b, sn_sim_cp_add(s, SN_SIM_CP_COMPUTE, -1, cp.t_start, s->now, cp.cp_pred));
     return;
   }
   sn_sim_chan_t *C = &s->ch[f.a];
@@ -917,7 +922,7 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
   uint64_t lat = s->f->lat_ps[C->cls];
   int32_t rec = -1;
   if (s->cp_on) {
-    rec = s->chc[f.a].cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 && s->f->links[C->path[1]].kind == SN_SIM_LINK_RAIL_UP ? 64 : 0), f.t_start, s->now, f.cp_pred);
+    rec = s->chc[f.a].cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 && s->f->links[C->path[1]].kind == SN_SIM_LINK_RAIL_UP ? 64 : 0), cp.t_start, s->now, cp.cp_pred);
     s->chc[f.a].cp_arr[C->done_s % (uint32_t)s->depth] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + lat, rec);
   }
   C->done_s++;

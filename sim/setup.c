@@ -211,6 +211,7 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->slots);
   free(s->fl);
   free(s->flc);
+  free(s->flcp);
   free(s->cf);
   free(s->cl);
   free(s->touched);

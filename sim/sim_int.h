@@ -24,14 +24,20 @@ typedef struct {
   uint8_t np, type, frozen;
 } sn_sim_flow_t;
 
-typedef struct {
+typedef struct { /* 32 bytes: two to a line (the array is 64-byte aligned) */
   double size;             /* total */
   int32_t lprev[SN_SIM_MAX_PATH];
-  int32_t a, b;            /* network: channel; compute: rank, step */
-  int32_t next_free;
-  int32_t cp_pred;         /* critical path: what let it start */
-  uint64_t t_start;
+  int32_t a;               /* network: channel; compute: rank */
+  union {
+    int32_t b;             /* compute: step */
+    int32_t next_free;     /* free: the next free flow */
+  };
 } sn_sim_flowc_t;
+
+typedef struct { /* critical path only */
+  int32_t cp_pred;         /* what let it start */
+  uint64_t t_start;
+} sn_sim_flowcp_t;
 
 /* Growable scratch of sn_sim_share (kept between calls: no allocation per event). */
 typedef struct {
@@ -213,7 +219,8 @@ typedef struct {
   size_t hcap;
   sn_sim_slot_t *slots; /* [nch][2][depth]: each channel's sender slots, then its receiver slots */
   sn_sim_flow_t *fl;   /* 64-byte aligned */
-  sn_sim_flowc_t *flc;
+  sn_sim_flowc_t *flc;  /* 64-byte aligned */
+  sn_sim_flowcp_t *flcp;
   int capfl, free_fl, nfl;
   int *touched, ntouched, captouched; /* links whose flows changed since the last recomputation */
   int *cl, *cf, capcf;                /* the component being recomputed */
