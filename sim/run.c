@@ -69,7 +69,7 @@ static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id, int fifo)
 {
   sn_sim_ev_t e = {t, s->seq++, type, id};
   sn_sim_evq_t *q = fifo >= 0 ? &s->fifo[fifo] : NULL;
-  if (!q || (q->len && q->e[(q->head + q->len - 1) % q->cap].t > t)) {
+  if (!q || (q->len && q->e[(q->head + q->len - 1) & (q->cap - 1)].t > t)) {
     sn_sim_heap_push(s, e);
     return;
   }
@@ -80,13 +80,13 @@ static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id, int fifo)
       s->error = SN_ERR_SYSTEM;
       return;
     }
-    for (size_t k = 0; k < q->len; k++) ne[k] = q->e[(q->head + k) % q->cap];
+    for (size_t k = 0; k < q->len; k++) ne[k] = q->e[(q->head + k) & (q->cap - 1)];
     free(q->e);
     q->e = ne;
     q->cap = nc;
     q->head = 0;
   }
-  q->e[(q->head + q->len++) % q->cap] = e;
+  q->e[(q->head + q->len++) & (q->cap - 1)] = e;
   s->fifo_live |= 1u << fifo;
 }
 
@@ -134,8 +134,8 @@ static inline void sn_sim_pf_chan_near(const sn_sim_t *s, int c)
   const sn_sim_rank_t *a = &s->r[C->src], *b = &s->r[C->dst];
   sn_sim_pf(a);
   sn_sim_pf(b);
-  sn_sim_pf(&sn_sim_sq(s, c)[C->started % (uint32_t)s->depth]);
-  sn_sim_pf(&sn_sim_rq(s, c)[C->arrived % (uint32_t)s->depth]);
+  sn_sim_pf(&sn_sim_sq(s, c)[C->started & s->dmask]);
+  sn_sim_pf(&sn_sim_rq(s, c)[C->arrived & s->dmask]);
   for (int j = 0; j < C->np; j++) sn_sim_pf(&s->f->links[C->path[j]]);
 }
 
@@ -149,21 +149,20 @@ static inline void sn_sim_pf_step(const sn_sim_rank_t *R, int i)
 static inline void sn_sim_pf_chan_win(const sn_sim_t *s, int c)
 {
   const sn_sim_chan_t *C = &s->ch[c];
-  uint32_t depth = (uint32_t)s->depth;
   const sn_sim_slot_t *sq = sn_sim_sq(s, c), *rq = sn_sim_rq(s, c);
-  if (C->started < C->posted_s) sn_sim_pf_step(&s->r[C->src], sq[C->started % depth].step);
-  if (C->done_s < C->started) sn_sim_pf_step(&s->r[C->src], sq[C->done_s % depth].step);
-  if (C->arrived < C->r_posted) sn_sim_pf_step(&s->r[C->dst], rq[C->arrived % depth].step);
+  if (C->started < C->posted_s) sn_sim_pf_step(&s->r[C->src], sq[C->started & s->dmask].step);
+  if (C->done_s < C->started) sn_sim_pf_step(&s->r[C->src], sq[C->done_s & s->dmask].step);
+  if (C->arrived < C->r_posted) sn_sim_pf_step(&s->r[C->dst], rq[C->arrived & s->dmask].step);
 }
 
 static sn_sim_ev_t sn_sim_fifo_pop(sn_sim_t *s, int k)
 {
   sn_sim_evq_t *q = &s->fifo[k];
   sn_sim_ev_t e = q->e[q->head];
-  if (q->len > SN_SIM_PF_FAR) sn_sim_pf_chan_far(s, q->e[(q->head + SN_SIM_PF_FAR) % q->cap].id);
-  if (q->len > SN_SIM_PF_NEAR) sn_sim_pf_chan_near(s, q->e[(q->head + SN_SIM_PF_NEAR) % q->cap].id);
-  if (q->len > SN_SIM_PF_WIN) sn_sim_pf_chan_win(s, q->e[(q->head + SN_SIM_PF_WIN) % q->cap].id);
-  q->head = (q->head + 1) % q->cap;
+  if (q->len > SN_SIM_PF_FAR) sn_sim_pf_chan_far(s, q->e[(q->head + SN_SIM_PF_FAR) & (q->cap - 1)].id);
+  if (q->len > SN_SIM_PF_NEAR) sn_sim_pf_chan_near(s, q->e[(q->head + SN_SIM_PF_NEAR) & (q->cap - 1)].id);
+  if (q->len > SN_SIM_PF_WIN) sn_sim_pf_chan_win(s, q->e[(q->head + SN_SIM_PF_WIN) & (q->cap - 1)].id);
+  q->head = (q->head + 1) & (q->cap - 1); /* capacities are powers of two: no division */
   if (--q->len == 0) s->fifo_live &= ~(1u << k);
   return e;
 }
@@ -669,7 +668,7 @@ static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
   int32_t pred = -1;
   if (s->cp_on) { /* the oldest unconsumed message is the one reduced now */
     const sn_sim_chan_t *C = &s->ch[e->chan];
-    pred = sn_sim_cp_later(s, sn_sim_rq(s, e->chan)[C->consumed % (uint32_t)s->depth].cp, R->cp_done[step]);
+    pred = sn_sim_cp_later(s, sn_sim_rq(s, e->chan)[C->consumed & s->dmask].cp, R->cp_done[step]);
   }
   sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, e->bytes, e->done), pred);
 }
@@ -679,7 +678,7 @@ static void sn_sim_try_start(sn_sim_t *s, int c)
   sn_sim_chan_t *C = &s->ch[c];
   if (C->busy || C->started >= C->posted_s || C->started >= C->consumed + (uint32_t)s->depth) return;
   C->busy = 1;
-  uint64_t ready = sn_sim_sq(s, c)[C->started % (uint32_t)s->depth].ready;
+  uint64_t ready = sn_sim_sq(s, c)[C->started & s->dmask].ready;
   if (ready > s->now) sn_sim_push(s, ready, SN_SIM_EV_START, c, SN_SIM_FIFO_NOW + 1 + C->cls);
   else sn_sim_push(s, s->now, SN_SIM_EV_START, c, SN_SIM_FIFO_NOW);
 }
@@ -687,7 +686,7 @@ static void sn_sim_try_start(sn_sim_t *s, int c)
 static void sn_sim_flow_start(sn_sim_t *s, int c)
 {
   sn_sim_chan_t *C = &s->ch[c];
-  sn_sim_slot_t sl = sn_sim_sq(s, c)[C->started % (uint32_t)s->depth];
+  sn_sim_slot_t sl = sn_sim_sq(s, c)[C->started & s->dmask];
   C->started++;
   double b = sn_sim_piece_bytes(s, sn_sim_w(&s->r[C->src], sl.step)->bytes, sl.piece);
   int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, sl.cp, s->chc[c].cp_flow), s->chc[c].cp_consume) : -1;
@@ -709,13 +708,13 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
 static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
 {
   sn_sim_chan_t *C = &s->ch[c];
-  sn_sim_slot_t sl = sn_sim_rq(s, c)[j % (uint32_t)s->depth];
+  sn_sim_slot_t sl = sn_sim_rq(s, c)[j & s->dmask];
   sn_sim_rank_t *R = &s->r[C->dst];
   int32_t join = -1;
   if (s->cp_on) { /* arrived and posted: whichever came last */
     join = sn_sim_cp_add(s, SN_SIM_CP_COUNT, -1, s->now, s->now,
-                         sn_sim_cp_later(s, s->chc[c].cp_arr[j % (uint32_t)s->depth], sl.cp));
-    sn_sim_rq(s, c)[j % (uint32_t)s->depth].cp = join;
+                         sn_sim_cp_later(s, s->chc[c].cp_arr[j & s->dmask], sl.cp));
+    sn_sim_rq(s, c)[j & s->dmask].cp = join;
   }
   if (sn_sim_w(R, sl.step)->kind == SN_STEP_RECV_REDUCE) {
     sn_sim_w(R, sl.step)->ready++;
@@ -773,7 +772,7 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
         rec = R->cp_cpu = sn_sim_cp_add(s, SN_SIM_CP_OVERHEAD, -1, from, ready, pred);
       }
       R->cpu_free = ready;
-      sn_sim_sq(s, c)[C->posted_s % depth] = (sn_sim_slot_t){step, (*posted)++, ready, rec};
+      sn_sim_sq(s, c)[C->posted_s & s->dmask] = (sn_sim_slot_t){step, (*posted)++, ready, rec};
       C->posted_s++;
     }
     if (*posted == np) {
@@ -795,7 +794,7 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
       sn_sim_trace_start(s, R, step);
       uint32_t j = C->r_posted++;
       int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), s->chc[c].cp_consume) : -1;
-      sn_sim_rq(s, c)[j % depth] = (sn_sim_slot_t){step, sn_sim_w(R, step)->posted++, 0, why};
+      sn_sim_rq(s, c)[j & s->dmask] = (sn_sim_slot_t){step, sn_sim_w(R, step)->posted++, 0, why};
       if (j < C->arrived) sn_sim_deliver(s, c, j);
       if (s->error != SN_OK) return;
     }
@@ -821,20 +820,20 @@ static void sn_sim_drain(sn_sim_t *s)
   sn_sim_retire(s);
   while (s->qlen > 0 && s->error == SN_OK) {
     int r = s->q[2 * s->qhead], step = s->q[2 * s->qhead + 1];
-    if (s->qlen > SN_SIM_PF_FAR) sn_sim_pf(&s->r[s->q[2 * ((s->qhead + SN_SIM_PF_FAR) % s->qcap)]]);
+    if (s->qlen > SN_SIM_PF_FAR) sn_sim_pf(&s->r[s->q[2 * ((s->qhead + SN_SIM_PF_FAR) & (s->qcap - 1))]]);
     if (s->qlen > SN_SIM_PF_NEAR) { /* the rank in cache: its step's window entry */
-      size_t k = (s->qhead + SN_SIM_PF_NEAR) % s->qcap;
+      size_t k = (s->qhead + SN_SIM_PF_NEAR) & (s->qcap - 1);
       sn_sim_rank_t *R = &s->r[s->q[2 * k]];
       if (R->wcap) sn_sim_pf(&R->win[s->q[2 * k + 1] & (R->wcap - 1)]);
     }
     if (s->qlen > SN_SIM_PF_WIN) { /* the entry in cache: its channel, and the run the window grows from */
-      size_t k = (s->qhead + SN_SIM_PF_WIN) % s->qcap;
+      size_t k = (s->qhead + SN_SIM_PF_WIN) & (s->qcap - 1);
       sn_sim_rank_t *R = &s->r[s->q[2 * k]];
       int i = s->q[2 * k + 1];
       if (i >= R->lo && i < R->hi && sn_sim_w(R, i)->chan >= 0) sn_sim_pf_chan_far(s, sn_sim_w(R, i)->chan);
       sn_sim_pf(&R->cs.runs[R->hint]);
     }
-    s->qhead = (s->qhead + 1) % s->qcap;
+    s->qhead = (s->qhead + 1) & (s->qcap - 1);
     s->qlen--;
     uint16_t *qc = &s->r[r].qcnt[step & 7];
     if (*qc != UINT16_MAX) --*qc;
@@ -918,12 +917,12 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
     return;
   }
   C->busy = 0;
-  sn_sim_slot_t sl = sn_sim_sq(s, f.a)[C->done_s % (uint32_t)s->depth];
+  sn_sim_slot_t sl = sn_sim_sq(s, f.a)[C->done_s & s->dmask];
   uint64_t lat = s->f->lat_ps[C->cls];
   int32_t rec = -1;
   if (s->cp_on) {
     rec = s->chc[f.a].cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 && s->f->links[C->path[1]].kind == SN_SIM_LINK_RAIL_UP ? 64 : 0), cp.t_start, s->now, cp.cp_pred);
-    s->chc[f.a].cp_arr[C->done_s % (uint32_t)s->depth] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + lat, rec);
+    s->chc[f.a].cp_arr[C->done_s & s->dmask] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + lat, rec);
   }
   C->done_s++;
   sn_sim_push(s, s->now + lat, SN_SIM_EV_ARRIVE, f.a, C->cls);

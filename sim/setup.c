@@ -615,8 +615,9 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     free(cnt);
   }
   /* the channels' staging slots, and each rank's channels (for the first pass) */
-  s.slots = malloc(((size_t)s.nch + 1) * 2 * (size_t)s.depth * sizeof(sn_sim_slot_t));
-  if (s.cp_on) s.cp_arr_all = malloc(((size_t)s.nch + 1) * (size_t)s.depth * sizeof(int32_t));
+  while (s.dmask + 1 < (uint32_t)s.depth) s.dmask = s.dmask * 2 + 1; /* slots by mask, not modulo */
+  s.slots = malloc(((size_t)s.nch + 1) * 2 * (s.dmask + 1) * sizeof(sn_sim_slot_t));
+  if (s.cp_on) s.cp_arr_all = malloc(((size_t)s.nch + 1) * (s.dmask + 1) * sizeof(int32_t));
   s.out_start = calloc((size_t)nsim * 2 + 2 + (size_t)s.nch * 2, sizeof(int));
   s.rpend = malloc(((size_t)nsim + 1) * sizeof(int));
   if (!s.slots || (s.cp_on && !s.cp_arr_all) || !s.out_start || !s.rpend) goto oom;
@@ -625,7 +626,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.in_list = s.out_list + s.nch;
   for (int c = 0; c < s.nch; c++) {
     sn_sim_chan_t *C = &s.ch[c];
-    if (s.cp_on) s.chc[c].cp_arr = s.cp_arr_all + (size_t)c * (size_t)s.depth;
+    if (s.cp_on) s.chc[c].cp_arr = s.cp_arr_all + (size_t)c * (s.dmask + 1);
     s.out_start[C->src + 1]++;
     s.in_start[C->dst + 1]++;
   }

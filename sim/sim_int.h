@@ -101,7 +101,7 @@ typedef struct {
 typedef struct {
   int32_t sp;                  /* sprayed: its first path in s->spaths */
   int32_t cp_flow, cp_consume; /* critical path: the last message's bandwidth record, the last consumption */
-  int32_t *cp_arr;             /* [depth] latency record of each message in flight, by message number */
+  int32_t *cp_arr;             /* [dmask + 1] latency record of each message in flight, by message number */
 } sn_sim_chanc_t;
 
 /* One step of a rank's window: the fields of its sn_step_t the engine
@@ -203,6 +203,7 @@ typedef struct {
 typedef struct {
   sn_sim_fabric_t *f;
   int n, depth;
+  uint32_t dmask;  /* slot index mask: depth rounded up to a power of two, minus one */
   int fold_p;   /* coalesced: the communicator's size (n is the period q), 0 when not folded */
   size_t piece;
   sn_sim_rank_t *r;
@@ -217,7 +218,7 @@ typedef struct {
   uint64_t *hkeys;  /* channels by (sender, receiver): open addressing */
   int *hvals;
   size_t hcap;
-  sn_sim_slot_t *slots; /* [nch][2][depth]: each channel's sender slots, then its receiver slots */
+  sn_sim_slot_t *slots; /* [nch][2][dmask + 1]: each channel's sender slots, then its receiver slots */
   sn_sim_flow_t *fl;   /* 64-byte aligned */
   sn_sim_flowc_t *flc;  /* 64-byte aligned */
   sn_sim_flowcp_t *flcp;
@@ -270,8 +271,9 @@ typedef struct {
   int32_t *cp_arr_all; /* the channels' cp_arr */
 } sn_sim_t;
 
-static inline sn_sim_slot_t *sn_sim_sq(const sn_sim_t *s, int c) { return s->slots + (size_t)c * 2 * (size_t)s->depth; }
-static inline sn_sim_slot_t *sn_sim_rq(const sn_sim_t *s, int c) { return s->slots + ((size_t)c * 2 + 1) * (size_t)s->depth; }
+/* A channel's slots: message j at [j & dmask] (dmask + 1: depth rounded up to a power of two). */
+static inline sn_sim_slot_t *sn_sim_sq(const sn_sim_t *s, int c) { return s->slots + (size_t)c * 2 * (s->dmask + 1); }
+static inline sn_sim_slot_t *sn_sim_rq(const sn_sim_t *s, int c) { return s->slots + ((size_t)c * 2 + 1) * (s->dmask + 1); }
 
 /* Repetition k of lane L at step i of comm rank r. */
 static inline void sn_sim_lane_expand(const sn_sim_lane_t *L, int r, int n, int i, int64_t k, sn_step_t *st_p)
@@ -280,7 +282,9 @@ static inline void sn_sim_lane_expand(const sn_sim_lane_t *L, int r, int n, int 
   memset(&st, 0, sizeof(st));
   st.kind = L->kind;
   st.flags = L->flags;
-  st.peer = L->peer < 0 ? L->peer : (int32_t)(((int64_t)r + L->peer + k * L->d_peer) % n);
+  if (L->peer < 0) st.peer = L->peer;
+  else if (L->d_peer == 0) st.peer = (int32_t)((int64_t)r + L->peer < n ? (int64_t)r + L->peer : (int64_t)r + L->peer - n); /* no division */
+  else st.peer = (int32_t)(((int64_t)r + L->peer + k * L->d_peer) % n);
   st.dep = L->dist ? (int32_t)(i - (L->dist + k * L->d_dist)) : -1;
   st.dep2 = L->dist2 ? (int32_t)(i - (L->dist2 + k * L->d_dist2)) : -1;
   st.bytes = L->bytes + (uint64_t)(k * L->d_bytes);
@@ -301,7 +305,10 @@ static inline sn_step_t sn_sim_step_next(const sn_sim_t *s, int r, int i, int32_
     R->hint = sn_sched_compact_run_of(c, i);
     run = &c->runs[R->hint];
   }
-  int off = i - run->start, l = off % run->period, k = off / run->period;
+  int off = i - run->start, l, k;
+  if (run->period == 1) l = 0, k = off; /* the usual bodies without a division */
+  else if (run->period == 2) l = off & 1, k = off >> 1;
+  else l = off % run->period, k = off / run->period;
   const sn_sim_lane_t *L = &s->lanes[run->lane + l];
   sn_step_t st;
   sn_sim_lane_expand(L, r, c->nranks, i, k, &st);

@@ -49,7 +49,7 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
     e->dep2 = st.dep2;
     e->kind = st.kind;
     e->sflags = st.flags;
-    e->npieces = (uint32_t)((st.bytes + s->piece - 1) / s->piece);
+    e->npieces = st.bytes <= s->piece ? st.bytes > 0 : (uint32_t)((st.bytes + s->piece - 1) / s->piece);
     e->chan = -1;
     e->dhead = e->dtail = e->dnext[0] = e->dnext[1] = -1;
     int send = st.kind == SN_STEP_SEND;
@@ -141,7 +141,7 @@ void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
       return;
     }
     for (size_t k = 0; k < s->qlen; k++) {
-      size_t from = (s->qhead + k) % s->qcap;
+      size_t from = (s->qhead + k) & (s->qcap - 1);
       nq[2 * k] = s->q[2 * from];
       nq[2 * k + 1] = s->q[2 * from + 1];
     }
@@ -150,7 +150,7 @@ void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
     s->qcap = nc;
     s->qhead = 0;
   }
-  size_t i = (s->qhead + s->qlen) % s->qcap;
+  size_t i = (s->qhead + s->qlen) & (s->qcap - 1);
   s->q[2 * i] = rank;
   s->q[2 * i + 1] = step;
   s->qlen++;
