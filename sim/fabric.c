@@ -392,6 +392,7 @@ sn_status_t sn_sim_fabric_generate(const char *spec, sn_sim_fabric_t *f, char **
 typedef struct {
   double key;
   int link;
+  int grp; /* sn_sim_srt_group_sort's scratch (the entry's padding) */
 } sn_sim_hent_t;
 
 static inline int sn_sim_hless(const sn_sim_hent_t *a, const sn_sim_hent_t *b)
@@ -428,7 +429,7 @@ static void sn_sim_hput(sn_sim_share_ws_t *ws, double key, int link)
 {
   int i = ws->pos[link];
   if (i < 0) i = ws->n++; /* new, or leaving srt: its entry there goes stale */
-  ((sn_sim_hent_t *)ws->h)[i] = (sn_sim_hent_t){key, link};
+  ((sn_sim_hent_t *)ws->h)[i] = (sn_sim_hent_t){key, link, 0};
   sn_sim_hfix(ws, i);
 }
 
@@ -443,9 +444,60 @@ static void sn_sim_hdel(sn_sim_share_ws_t *ws, int link)
   sn_sim_hfix(ws, i);
 }
 
-/* Sorts srt by (share, link): a bottom-up merge sort through tmp. */
+/* Sorts srt by (share, link) when the shares take few distinct values (the
+ * symmetric case: every port of a class carries as many flows): the links
+ * by a stable counting sort on their index (two bytes), then stably by the
+ * rank of their share among the distinct ones. The order is the total
+ * (share, link) order, as the merge sort's. 0 when it does not apply
+ * (many distinct shares, a share that is not a number, links past 2^16). */
+#define SN_SIM_SRT_KEYS 32
+static int sn_sim_srt_group_sort(sn_sim_share_ws_t *ws)
+{
+  sn_sim_hent_t *a = ws->srt, *b = ws->tmp;
+  int n = ws->nsrt, nk = 0, last = 0;
+  double keys[SN_SIM_SRT_KEYS];
+  for (int i = 0; i < n; i++) { /* each entry's share among the distinct ones met so far */
+    double k = a[i].key;
+    if (a[i].link >= 1 << 16 || k != k) return 0;
+    if (!nk || keys[last] != k) {
+      last = 0;
+      while (last < nk && keys[last] != k) last++;
+      if (last == nk) {
+        if (nk == SN_SIM_SRT_KEYS) return 0;
+        keys[nk++] = k;
+      }
+    }
+    a[i].grp = last;
+  }
+  int rank[SN_SIM_SRT_KEYS]; /* group -> place of its share in increasing order */
+  for (int j = 0; j < nk; j++) {
+    rank[j] = 0;
+    for (int m = 0; m < nk; m++) rank[j] += keys[m] < keys[j];
+  }
+  int cnt[256 + 1];
+  for (int pass = 0; pass < 2; pass++) { /* links: low byte, then high byte (stable) */
+    int sh = pass * 8;
+    memset(cnt, 0, sizeof(cnt));
+    for (int i = 0; i < n; i++) cnt[((a[i].link >> sh) & 255) + 1]++;
+    for (int d = 0; d < 256; d++) cnt[d + 1] += cnt[d];
+    for (int i = 0; i < n; i++) b[cnt[(a[i].link >> sh) & 255]++] = a[i];
+    sn_sim_hent_t *t = a;
+    a = b, b = t;
+  }
+  int gc[SN_SIM_SRT_KEYS + 1] = {0}; /* then stably by the share's place */
+  for (int i = 0; i < n; i++) gc[rank[a[i].grp] + 1]++;
+  for (int j = 0; j < nk; j++) gc[j + 1] += gc[j];
+  for (int i = 0; i < n; i++) b[gc[rank[a[i].grp]]++] = a[i];
+  ws->srt = b;
+  ws->tmp = a;
+  return 1;
+}
+
+/* Sorts srt by (share, link): by groups of equal shares when they are few,
+ * else a bottom-up merge sort through tmp. */
 static void sn_sim_srt_sort(sn_sim_share_ws_t *ws)
 {
+  if (ws->nsrt >= 64 && sn_sim_srt_group_sort(ws)) return;
   sn_sim_hent_t *a = ws->srt, *b = ws->tmp;
   int n = ws->nsrt;
   for (int w = 1; w < n; w *= 2) {
@@ -544,7 +596,7 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
   for (int i = 0; i < nal; i++) {
     sn_sim_link_t *l = &links[al[i]];
     if (l->cnt > 0) {
-      ((sn_sim_hent_t *)ws->srt)[ws->nsrt++] = (sn_sim_hent_t){l->left / l->wsum, al[i]};
+      ((sn_sim_hent_t *)ws->srt)[ws->nsrt++] = (sn_sim_hent_t){l->left / l->wsum, al[i], 0};
       ws->pos[al[i]] = SN_SIM_POS_SORTED;
     }
   }
