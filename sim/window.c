@@ -129,9 +129,11 @@ void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
   }
   if (step >= R->hi) sn_sim_window_to(s, rank, step);
   if (s->error != SN_OK) return;
+  sn_sim_wstep_t *e = sn_sim_w(R, step); /* its line is written below anyway */
+  if (e->done == e->npieces) return; /* completed: its poke would do nothing (a finished piece queues its own step) */
   uint16_t *qc = &R->qcnt[step & 7];
-  if (*qc && sn_sim_w(R, step)->queued) return;
-  sn_sim_w(R, step)->queued = 1;
+  if (*qc && e->queued) return;
+  e->queued = 1;
   if (*qc != UINT16_MAX) ++*qc;
   if (s->qlen == s->qcap) {
     size_t nc = s->qcap ? s->qcap * 2 : 1024;
