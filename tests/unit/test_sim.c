@@ -834,11 +834,11 @@ static void test_host_terms(void)
 
 /* sn_sim_compact (the engine's interned, rank-relative lanes) against the
  * flat schedules: every algorithm x collective the builders have (but
- * all-to-all-v and hier) at 1..13 and 64 ranks, three counts (multiples of
- * p and not), plain, prescaled and post-divided: the runs tile the
- * schedule and give back every step's kind, flags, peer, dependencies and
- * bytes. And ranks share lanes: a 64-rank ring all-reduce keeps fewer lanes
- * in the pool than one rank has runs times ranks. */
+ * all-to-all-v and hier) at 1-5, 7, 8, 13 and 64 ranks, three counts
+ * (multiples of p and not), plain, prescaled and post-divided: the runs
+ * tile the schedule and give back every step's kind, flags, peer,
+ * dependencies and bytes. And ranks share lanes: a 64-rank ring all-reduce
+ * keeps fewer lanes in its pool than a quarter of its ranks' runs. */
 static void test_interned_lanes(void)
 {
   static const sn_coll_t colls[] = {SN_COLL_ALLREDUCE, SN_COLL_BROADCAST, SN_COLL_REDUCE, SN_COLL_ALLGATHER,
