@@ -399,6 +399,7 @@ sn_status_t sn_sim_fabric_generate(const char *spec, sn_sim_fabric_t *f, char **
 typedef struct {
   double key;
   int link;
+  int grp; /* sn_sim_srt_group_sort's scratch (the entry's padding) */
 } sn_sim_hent_t;
 
 static inline int sn_sim_hless(const sn_sim_hent_t *a, const sn_sim_hent_t *b)
@@ -435,7 +436,7 @@ static void sn_sim_hput(sn_sim_share_ws_t *ws, double key, int link)
 {
   int i = ws->pos[link];
   if (i < 0) i = ws->n++; /* new, or leaving srt: its entry there goes stale */
-  ((sn_sim_hent_t *)ws->h)[i] = (sn_sim_hent_t){key, link};
+  ((sn_sim_hent_t *)ws->h)[i] = (sn_sim_hent_t){key, link, 0};
   sn_sim_hfix(ws, i);
 }
 
@@ -450,9 +451,60 @@ static void sn_sim_hdel(sn_sim_share_ws_t *ws, int link)
   sn_sim_hfix(ws, i);
 }
 
-/* Sorts srt by (share, link): a bottom-up merge sort through tmp. */
+/* Sorts srt by (share, link) when the shares take few distinct values (the
+ * symmetric case: every port of a class carries as many flows): the links
+ * by a stable counting sort on their index (two bytes), then stably by the
+ * rank of their share among the distinct ones. The order is the total
+ * (share, link) order, as the merge sort's. 0 when it does not apply
+ * (many distinct shares, a share that is not a number, links past 2^16). */
+#define SN_SIM_SRT_KEYS 32
+static int sn_sim_srt_group_sort(sn_sim_share_ws_t *ws)
+{
+  sn_sim_hent_t *a = ws->srt, *b = ws->tmp;
+  int n = ws->nsrt, nk = 0, last = 0;
+  double keys[SN_SIM_SRT_KEYS];
+  for (int i = 0; i < n; i++) { /* each entry's share among the distinct ones met so far */
+    double k = a[i].key;
+    if (a[i].link >= 1 << 16 || k != k) return 0;
+    if (!nk || keys[last] != k) {
+      last = 0;
+      while (last < nk && keys[last] != k) last++;
+      if (last == nk) {
+        if (nk == SN_SIM_SRT_KEYS) return 0;
+        keys[nk++] = k;
+      }
+    }
+    a[i].grp = last;
+  }
+  int rank[SN_SIM_SRT_KEYS]; /* group -> place of its share in increasing order */
+  for (int j = 0; j < nk; j++) {
+    rank[j] = 0;
+    for (int m = 0; m < nk; m++) rank[j] += keys[m] < keys[j];
+  }
+  int cnt[256 + 1];
+  for (int pass = 0; pass < 2; pass++) { /* links: low byte, then high byte (stable) */
+    int sh = pass * 8;
+    memset(cnt, 0, sizeof(cnt));
+    for (int i = 0; i < n; i++) cnt[((a[i].link >> sh) & 255) + 1]++;
+    for (int d = 0; d < 256; d++) cnt[d + 1] += cnt[d];
+    for (int i = 0; i < n; i++) b[cnt[(a[i].link >> sh) & 255]++] = a[i];
+    sn_sim_hent_t *t = a;
+    a = b, b = t;
+  }
+  int gc[SN_SIM_SRT_KEYS + 1] = {0}; /* then stably by the share's place */
+  for (int i = 0; i < n; i++) gc[rank[a[i].grp] + 1]++;
+  for (int j = 0; j < nk; j++) gc[j + 1] += gc[j];
+  for (int i = 0; i < n; i++) b[gc[rank[a[i].grp]]++] = a[i];
+  ws->srt = b;
+  ws->tmp = a;
+  return 1;
+}
+
+/* Sorts srt by (share, link): by groups of equal shares when they are few,
+ * else a bottom-up merge sort through tmp. */
 static void sn_sim_srt_sort(sn_sim_share_ws_t *ws)
 {
+  if (ws->nsrt >= 64 && sn_sim_srt_group_sort(ws)) return;
   sn_sim_hent_t *a = ws->srt, *b = ws->tmp;
   int n = ws->nsrt;
   for (int w = 1; w < n; w *= 2) {
@@ -490,10 +542,10 @@ static int sn_sim_next_link(sn_sim_share_ws_t *ws, sn_sim_hent_t *e_p)
 /* What a flow uses of a link per unit of its rate: 1, except for a network
  * flow on CPUs: its CPU units per byte on the host pool (both copies), half
  * of that on each rank's core (one copy). */
-static inline double sn_sim_weight(const sn_sim_link_t *l, const sn_sim_flow_t *fl)
+static inline double sn_sim_weight(const sn_sim_link_t *l, const sn_sim_flow_t *fl, double pw_net)
 {
-  if (l->kind == SN_SIM_LINK_POOL) return fl->pw;
-  if (l->kind == SN_SIM_LINK_COMPUTE && fl->type == SN_SIM_FLOW_NET) return fl->pw / 2;
+  if (l->kind == SN_SIM_LINK_POOL) return fl->type == SN_SIM_FLOW_COMPUTE ? 1.0 : pw_net;
+  if (l->kind == SN_SIM_LINK_COMPUTE && fl->type == SN_SIM_FLOW_NET) return pw_net / 2;
   return 1.0;
 }
 
@@ -541,7 +593,7 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
     for (int j = 0; j < fl->np; j++) {
       sn_sim_link_t *l = &links[fl->path[j]];
       l->cnt++;
-      l->wsum += sn_sim_weight(l, fl);
+      l->wsum += sn_sim_weight(l, fl, ws->pool_w_net);
     }
   }
   /* The links are taken in (share, link) order, a total order: a sorted
@@ -551,7 +603,7 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
   for (int i = 0; i < nal; i++) {
     sn_sim_link_t *l = &links[al[i]];
     if (l->cnt > 0) {
-      ((sn_sim_hent_t *)ws->srt)[ws->nsrt++] = (sn_sim_hent_t){l->left / l->wsum, al[i]};
+      ((sn_sim_hent_t *)ws->srt)[ws->nsrt++] = (sn_sim_hent_t){l->left / l->wsum, al[i], 0};
       ws->pos[al[i]] = SN_SIM_POS_SORTED;
     }
   }
@@ -572,7 +624,7 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
       for (int j = 0; j < fl->np; j++) {
         int k = fl->path[j];
         sn_sim_link_t *m = &links[k];
-        double w = sn_sim_weight(m, fl), use = w * share;
+        double w = sn_sim_weight(m, fl, ws->pool_w_net), use = w * share;
         m->left = m->left > use ? m->left - use : 0;
         m->cnt--;
         m->wsum = m->cnt > 0 ? m->wsum - w : 0;

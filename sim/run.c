@@ -69,7 +69,7 @@ static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id, int fifo)
 {
   sn_sim_ev_t e = {t, s->seq++, type, id};
   sn_sim_evq_t *q = fifo >= 0 ? &s->fifo[fifo] : NULL;
-  if (!q || (q->len && q->e[(q->head + q->len - 1) % q->cap].t > t)) {
+  if (!q || (q->len && q->e[(q->head + q->len - 1) & (q->cap - 1)].t > t)) {
     sn_sim_heap_push(s, e);
     return;
   }
@@ -80,13 +80,14 @@ static void sn_sim_push(sn_sim_t *s, uint64_t t, int type, int id, int fifo)
       s->error = SN_ERR_SYSTEM;
       return;
     }
-    for (size_t k = 0; k < q->len; k++) ne[k] = q->e[(q->head + k) % q->cap];
+    for (size_t k = 0; k < q->len; k++) ne[k] = q->e[(q->head + k) & (q->cap - 1)];
     free(q->e);
     q->e = ne;
     q->cap = nc;
     q->head = 0;
   }
-  q->e[(q->head + q->len++) % q->cap] = e;
+  q->e[(q->head + q->len++) & (q->cap - 1)] = e;
+  s->fifo_live |= 1u << fifo;
 }
 
 /* Where the next event is: a FIFO, -1 the heap, -2 none. */
@@ -94,9 +95,9 @@ static int sn_sim_ev_next(const sn_sim_t *s, uint64_t *t_p)
 {
   int src = s->nheap ? -1 : -2;
   const sn_sim_ev_t *best = s->nheap ? &s->heap[0] : NULL;
-  for (int k = 0; k < SN_SIM_NFIFO; k++) {
+  for (uint32_t live = s->fifo_live; live; live &= live - 1) { /* the FIFOs that hold events, in order */
+    int k = __builtin_ctz(live);
     const sn_sim_evq_t *q = &s->fifo[k];
-    if (!q->len) continue;
     const sn_sim_ev_t *e = &q->e[q->head];
     if (!best || e->t < best->t || (e->t == best->t && e->seq < best->seq)) {
       best = e;
@@ -123,7 +124,6 @@ static inline void sn_sim_pf(const void *p) { __builtin_prefetch(p, 1, 3); }
 static inline void sn_sim_pf_chan_far(const sn_sim_t *s, int c)
 {
   sn_sim_pf(&s->ch[c]);
-  sn_sim_pf((const char *)&s->ch[c] + 64);
 }
 
 /* With the channel in cache: both ranks, their current window entries, the
@@ -134,8 +134,8 @@ static inline void sn_sim_pf_chan_near(const sn_sim_t *s, int c)
   const sn_sim_rank_t *a = &s->r[C->src], *b = &s->r[C->dst];
   sn_sim_pf(a);
   sn_sim_pf(b);
-  sn_sim_pf(&C->sq[C->started % (uint32_t)s->depth]);
-  sn_sim_pf(&C->rq[C->arrived % (uint32_t)s->depth]);
+  sn_sim_pf(&sn_sim_sq(s, c)[C->started & s->dmask]);
+  sn_sim_pf(&sn_sim_rq(s, c)[C->arrived & s->dmask]);
   for (int j = 0; j < C->np; j++) sn_sim_pf(&s->f->links[C->path[j]]);
 }
 
@@ -149,21 +149,21 @@ static inline void sn_sim_pf_step(const sn_sim_rank_t *R, int i)
 static inline void sn_sim_pf_chan_win(const sn_sim_t *s, int c)
 {
   const sn_sim_chan_t *C = &s->ch[c];
-  uint32_t depth = (uint32_t)s->depth;
-  if (C->started < C->posted_s) sn_sim_pf_step(&s->r[C->src], C->sq[C->started % depth].step);
-  if (C->done_s < C->started) sn_sim_pf_step(&s->r[C->src], C->sq[C->done_s % depth].step);
-  if (C->arrived < C->r_posted) sn_sim_pf_step(&s->r[C->dst], C->rq[C->arrived % depth].step);
+  const sn_sim_slot_t *sq = sn_sim_sq(s, c), *rq = sn_sim_rq(s, c);
+  if (C->started < C->posted_s) sn_sim_pf_step(&s->r[C->src], sq[C->started & s->dmask].step);
+  if (C->done_s < C->started) sn_sim_pf_step(&s->r[C->src], sq[C->done_s & s->dmask].step);
+  if (C->arrived < C->r_posted) sn_sim_pf_step(&s->r[C->dst], rq[C->arrived & s->dmask].step);
 }
 
 static sn_sim_ev_t sn_sim_fifo_pop(sn_sim_t *s, int k)
 {
   sn_sim_evq_t *q = &s->fifo[k];
   sn_sim_ev_t e = q->e[q->head];
-  if (q->len > SN_SIM_PF_FAR) sn_sim_pf_chan_far(s, q->e[(q->head + SN_SIM_PF_FAR) % q->cap].id);
-  if (q->len > SN_SIM_PF_NEAR) sn_sim_pf_chan_near(s, q->e[(q->head + SN_SIM_PF_NEAR) % q->cap].id);
-  if (q->len > SN_SIM_PF_WIN) sn_sim_pf_chan_win(s, q->e[(q->head + SN_SIM_PF_WIN) % q->cap].id);
-  q->head = (q->head + 1) % q->cap;
-  q->len--;
+  if (q->len > SN_SIM_PF_FAR) sn_sim_pf_chan_far(s, q->e[(q->head + SN_SIM_PF_FAR) & (q->cap - 1)].id);
+  if (q->len > SN_SIM_PF_NEAR) sn_sim_pf_chan_near(s, q->e[(q->head + SN_SIM_PF_NEAR) & (q->cap - 1)].id);
+  if (q->len > SN_SIM_PF_WIN) sn_sim_pf_chan_win(s, q->e[(q->head + SN_SIM_PF_WIN) & (q->cap - 1)].id);
+  q->head = (q->head + 1) & (q->cap - 1); /* capacities are powers of two: no division */
+  if (--q->len == 0) s->fifo_live &= ~(1u << k);
   return e;
 }
 
@@ -199,82 +199,198 @@ static sn_sim_ev_t sn_sim_pop(sn_sim_t *s)
   return top;
 }
 
-/* ---- the heap of flow ends (indexed: a rate change moves the entry) ---- */
+/* ---- flow ends: buckets per distinct end time ----
+ * The flows of a lock-stepped call end at a handful of distinct times, many
+ * flows each: a heap of every flow would sift each of them through log(n)
+ * levels of scattered entries. Here a flow joins the bucket of its end time
+ * (found through a table) and only distinct times go through a heap. The
+ * order is the one (end, id) gives: the earliest bucket first, its live ids
+ * in increasing order (sn_sim_fh_take). */
 
-static inline int sn_sim_fh_less(const sn_sim_fhent_t *x, const sn_sim_fhent_t *y)
+static inline size_t sn_sim_fh_hash(uint64_t key, int cap)
 {
-  return (x->fin < y->fin) | ((x->fin == y->fin) & (x->id < y->id)); /* no branch: a coin toss */
+  return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & (size_t)(cap - 1);
 }
 
-static inline void sn_sim_fh_set(sn_sim_t *s, int i, sn_sim_fhent_t e)
+/* The bucket of end time key, -1 when none. */
+static inline int sn_sim_fh_find(const sn_sim_t *s, uint64_t key)
 {
-  s->fh[i] = e;
-  s->fhpos[e.id] = i;
+  if (!s->fhcap) return -1;
+  for (size_t h = sn_sim_fh_hash(key, s->fhcap);; h = (h + 1) & (size_t)(s->fhcap - 1)) {
+    if (s->fhv[h] < 0) return -1;
+    if (s->fhk[h] == key) return s->fhv[h];
+  }
 }
 
-static void sn_sim_fh_fix(sn_sim_t *s, int i)
+/* Drops key from the table (linear probing: later entries of its cluster move back). */
+static void sn_sim_fh_unmap(sn_sim_t *s, uint64_t key)
 {
-  sn_sim_fhent_t e = s->fh[i];
-  while (i > 0 && sn_sim_fh_less(&e, &s->fh[(i - 1) / 2])) {
-    sn_sim_fh_set(s, i, s->fh[(i - 1) / 2]);
+  size_t m = (size_t)s->fhcap - 1, h = sn_sim_fh_hash(key, s->fhcap);
+  while (s->fhk[h] != key || s->fhv[h] < 0) h = (h + 1) & m;
+  s->fhv[h] = -1;
+  s->fhn--;
+  for (size_t j = (h + 1) & m; s->fhv[j] >= 0; j = (j + 1) & m) {
+    size_t home = sn_sim_fh_hash(s->fhk[j], s->fhcap);
+    /* j's entry may fill the hole at h when its home is not in (h, j] (cyclically) */
+    if (h <= j ? home > h && home <= j : home > h || home <= j) continue;
+    s->fhk[h] = s->fhk[j];
+    s->fhv[h] = s->fhv[j];
+    s->fhv[j] = -1;
+    h = j;
+  }
+}
+
+/* A new bucket for end time key (table, heap); -1 when memory runs out. */
+static int sn_sim_fh_new_bucket(sn_sim_t *s, uint64_t key)
+{
+  if ((s->fhn + 1) * 2 > s->fhcap) {
+    int nc = s->fhcap ? s->fhcap * 2 : 64;
+    uint64_t *nk = malloc((size_t)nc * sizeof(uint64_t));
+    int *nv = malloc((size_t)nc * sizeof(int));
+    if (!nk || !nv) {
+      free(nk);
+      free(nv);
+      return -1;
+    }
+    for (int i = 0; i < nc; i++) nv[i] = -1;
+    for (int i = 0; i < s->fhcap; i++) {
+      if (s->fhv[i] < 0) continue;
+      size_t h = sn_sim_fh_hash(s->fhk[i], nc);
+      while (nv[h] >= 0) h = (h + 1) & (size_t)(nc - 1);
+      nk[h] = s->fhk[i];
+      nv[h] = s->fhv[i];
+    }
+    free(s->fhk);
+    free(s->fhv);
+    s->fhk = nk;
+    s->fhv = nv;
+    s->fhcap = nc;
+  }
+  int b = s->free_fb;
+  if (b >= 0) s->free_fb = s->fb[b].count;
+  else {
+    if (sn_sim_grow((void **)&s->fb, &s->capfb, sizeof(sn_sim_fhbkt_t), s->nfb + 1)) return -1;
+    b = s->nfb++;
+    memset(&s->fb[b], 0, sizeof(s->fb[b]));
+  }
+  if (sn_sim_grow((void **)&s->fkh, &s->capfkh, sizeof(uint64_t), s->nfkh + 1)) return -1;
+  s->fb[b].key = key;
+  s->fb[b].count = 0;
+  s->fb[b].n = 0;
+  size_t h = sn_sim_fh_hash(key, s->fhcap);
+  while (s->fhv[h] >= 0) h = (h + 1) & (size_t)(s->fhcap - 1);
+  s->fhk[h] = key;
+  s->fhv[h] = b;
+  s->fhn++;
+  int i = s->nfkh++;
+  while (i > 0 && s->fkh[(i - 1) / 2] > key) {
+    s->fkh[i] = s->fkh[(i - 1) / 2];
     i = (i - 1) / 2;
   }
+  s->fkh[i] = key;
+  return b;
+}
+
+/* Removes the earliest time's bucket (heap top, table, bucket freed). */
+static void sn_sim_fh_drop_top(sn_sim_t *s)
+{
+  uint64_t key = s->fkh[0], last = s->fkh[--s->nfkh];
+  int b = sn_sim_fh_find(s, key);
+  sn_sim_fh_unmap(s, key);
+  s->fb[b].count = s->free_fb;
+  s->free_fb = b;
+  int i = 0, n = s->nfkh;
   for (;;) {
     int c = 2 * i + 1;
-    if (c >= s->nfh) break;
-    if (c + 1 < s->nfh && sn_sim_fh_less(&s->fh[c + 1], &s->fh[c])) c++;
-    if (!sn_sim_fh_less(&s->fh[c], &e)) break;
-    sn_sim_fh_set(s, i, s->fh[c]);
+    if (c >= n) break;
+    if (c + 1 < n && s->fkh[c + 1] < s->fkh[c]) c++;
+    if (s->fkh[c] >= last) break;
+    s->fkh[i] = s->fkh[c];
     i = c;
   }
-  sn_sim_fh_set(s, i, e);
+  if (n > 0) s->fkh[i] = last;
 }
 
-static void sn_sim_fh_put(sn_sim_t *s, int id)
+/* The earliest end time of a flow, UINT64_MAX when none (emptied buckets are dropped). */
+static uint64_t sn_sim_fh_min(sn_sim_t *s)
 {
-  sn_sim_fhent_t e = {s->fl[id].fin_ps, id};
-  int *pos = &s->fhpos[id];
-  if (*pos >= 0 && s->fh[*pos].fin == e.fin) return; /* same key: same place */
-  if (*pos < 0) *pos = s->nfh++;
-  s->fh[*pos] = e;
-  sn_sim_fh_fix(s, *pos);
+  while (s->nfkh) {
+    int b = sn_sim_fh_find(s, s->fkh[0]);
+    if (s->fb[b].count > 0) return s->fkh[0];
+    sn_sim_fh_drop_top(s);
+  }
+  return UINT64_MAX;
 }
 
-/* (end, id) is a total order: the heap's shape never shows. An entry taken
- * out (mostly the top: the flow that just ended) leaves a hole that goes
- * down to a leaf along the lesser children, one comparison per level, and
- * the last entry rises from there (bottom-up, as in sn_sim_pop). */
 static void sn_sim_fh_remove(sn_sim_t *s, int id)
 {
-  int i = s->fhpos[id];
-  if (i < 0) return;
-  s->fhpos[id] = -1;
-  sn_sim_fhent_t *h = s->fh, last = h[--s->nfh];
-  int n = s->nfh;
-  if (i == n) return;
-  if (i > 0 && sn_sim_fh_less(&last, &h[(i - 1) / 2])) {
-    sn_sim_fh_set(s, i, last);
-    sn_sim_fh_fix(s, i);
+  uint64_t key = s->fhkey[id];
+  if (key == SN_SIM_FH_OUT) return;
+  s->fhkey[id] = SN_SIM_FH_OUT;
+  s->fb[sn_sim_fh_find(s, key)].count--; /* its id stays there, stale */
+}
+
+/* Puts flow id at end time key (moves it when it had another). */
+static void sn_sim_fh_put(sn_sim_t *s, int id, uint64_t key)
+{
+  if (s->fhkey[id] == key) return; /* same time: same place */
+  sn_sim_fh_remove(s, id);
+  if (key == UINT64_MAX) return; /* no end until a rate comes */
+  int b = sn_sim_fh_find(s, key);
+  if (b < 0) b = sn_sim_fh_new_bucket(s, key);
+  sn_sim_fhbkt_t *B = b >= 0 ? &s->fb[b] : NULL;
+  if (!B || sn_sim_grow((void **)&B->ids, &B->cap, sizeof(int), B->n + 1)) {
+    s->error = SN_ERR_SYSTEM;
     return;
   }
-  while (2 * i + 2 < n) {
-    int c = 2 * i + 1;
-    c += sn_sim_fh_less(&h[c + 1], &h[c]);
-    sn_sim_fh_set(s, i, h[c]);
-    i = c;
+  B->ids[B->n++] = id;
+  B->count++;
+  s->fhkey[id] = key;
+}
+
+/* Takes out every flow ending at t (the earliest time) into s->ends, by id. */
+static void sn_sim_fh_take(sn_sim_t *s, uint64_t t)
+{
+  sn_sim_fhbkt_t *B = &s->fb[sn_sim_fh_find(s, t)];
+  if (sn_sim_grow((void **)&s->ends, &s->capends, sizeof(int), B->count)) {
+    s->error = SN_ERR_SYSTEM;
+    return;
   }
-  if (2 * i + 1 < n) {
-    sn_sim_fh_set(s, i, h[2 * i + 1]);
-    i = 2 * i + 1;
+  int n = 0;
+  if (B->count <= 16) { /* few: insertion by id */
+    for (int k = 0; k < B->n; k++) {
+      int id = B->ids[k], i = n;
+      if (s->fhkey[id] != t) continue;
+      s->fhkey[id] = SN_SIM_FH_OUT; /* listed twice (moved away and back): taken once */
+      while (i > 0 && s->ends[i - 1] > id) {
+        s->ends[i] = s->ends[i - 1];
+        i--;
+      }
+      s->ends[i] = id;
+      n++;
+    }
+  } else { /* many: a bitmap over the flow ids, read in order */
+    int lo = INT32_MAX, hi = -1;
+    for (int k = 0; k < B->n; k++) {
+      int id = B->ids[k];
+      if (s->fhkey[id] != t) continue;
+      s->fhkey[id] = SN_SIM_FH_OUT;
+      s->fbits[id >> 6] |= 1ull << (id & 63);
+      lo = id < lo ? id : lo;
+      hi = id > hi ? id : hi;
+    }
+    for (int w = lo >> 6; hi >= 0 && w <= hi >> 6; w++)
+      for (uint64_t x = s->fbits[w]; x; x &= x - 1) s->ends[n++] = w * 64 + __builtin_ctzll(x);
+    for (int w = lo >> 6; hi >= 0 && w <= hi >> 6; w++) s->fbits[w] = 0;
   }
-  while (i > 0 && sn_sim_fh_less(&last, &h[(i - 1) / 2])) {
-    sn_sim_fh_set(s, i, h[(i - 1) / 2]);
-    i = (i - 1) / 2;
-  }
-  sn_sim_fh_set(s, i, last);
+  s->nends = n;
+  B->count = 0;
+  sn_sim_fh_drop_top(s);
 }
 
 /* ---- flows ---- */
+
+_Static_assert(sizeof(sn_sim_flow_t) == 64, "a flow's hot fields fill one cache line");
 
 static void sn_sim_touch(sn_sim_t *s, int link)
 {
@@ -289,42 +405,58 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
 {
   if (s->free_fl < 0) {
     int old = s->capfl, nc = old ? old * 2 : 256;
-    sn_sim_flow_t *nf = realloc(s->fl, (size_t)nc * sizeof(*nf));
-    if (nf) s->fl = nf;
-    int *na = nf ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
+    sn_sim_flow_t *nf; /* a flow is one cache line */
+    if (posix_memalign((void **)&nf, 64, (size_t)nc * sizeof(*nf))) nf = NULL;
+    if (nf) {
+      if (old) memcpy(nf, s->fl, (size_t)old * sizeof(*nf));
+      free(s->fl);
+      s->fl = nf;
+    }
+    sn_sim_flowc_t *nfc = NULL;
+    if (nf && posix_memalign((void **)&nfc, 64, (size_t)nc * sizeof(*nfc))) nfc = NULL;
+    if (nfc) {
+      if (old) memcpy(nfc, s->flc, (size_t)old * sizeof(*nfc));
+      free(s->flc);
+      s->flc = nfc;
+    }
+    sn_sim_flowcp_t *ncp = nfc ? realloc(s->flcp, (size_t)nc * sizeof(*ncp)) : NULL;
+    if (ncp) s->flcp = ncp;
+    int *na = ncp ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
     if (na) s->cf = na;
-    sn_sim_fhent_t *nh = na ? realloc(s->fh, (size_t)nc * sizeof(*nh)) : NULL;
-    if (nh) s->fh = nh;
-    int *npos = nh ? realloc(s->fhpos, (size_t)nc * sizeof(int)) : NULL;
-    if (!npos) {
+    uint64_t *nk = na ? realloc(s->fhkey, (size_t)nc * sizeof(uint64_t)) : NULL;
+    if (nk) s->fhkey = nk;
+    uint64_t *nb = nk ? realloc(s->fbits, ((size_t)nc / 64 + 1) * sizeof(uint64_t)) : NULL;
+    if (!nb) {
       s->error = SN_ERR_SYSTEM;
       return NULL;
     }
-    s->fhpos = npos;
+    s->fbits = nb;
+    for (int i = old / 64; i < nc / 64 + 1; i++) s->fbits[i] = 0;
+    for (int i = old; i < nc; i++) s->fhkey[i] = SN_SIM_FH_OUT;
     s->capfl = nc;
     for (int i = nc - 1; i >= old; i--) {
       memset(&s->fl[i], 0, sizeof(s->fl[i]));
-      s->fl[i].next_free = s->free_fl;
+      memset(&s->flc[i], 0, sizeof(s->flc[i]));
+      s->flc[i].next_free = s->free_fl;
       s->free_fl = i;
     }
   }
   int id = s->free_fl;
   sn_sim_flow_t *f = &s->fl[id];
-  s->free_fl = f->next_free;
+  sn_sim_flowc_t *fc = &s->flc[id];
+  s->free_fl = fc->next_free;
   memset(f, 0, sizeof(*f));
+  memset(fc, 0, sizeof(*fc));
   f->type = (uint8_t)type;
   f->np = (uint8_t)np;
-  f->left = f->size = size;
-  f->pw = type == SN_SIM_FLOW_COMPUTE ? 1.0 : s->f->pool_w_net;
+  f->left = fc->size = size;
   f->t_upd = s->now;
-  s->fhpos[id] = -1;
-  f->fin_ps = UINT64_MAX;
   for (int j = 0; j < np; j++) {
     sn_sim_link_t *l = &s->f->links[path[j]];
     f->path[j] = path[j];
-    f->lprev[j] = -1;
+    fc->lprev[j] = -1;
     f->lnext[j] = l->head;
-    if (l->head >= 0) s->fl[l->head >> 2].lprev[l->head & 3] = id * 4 + j;
+    if (l->head >= 0) s->flc[l->head >> 2].lprev[l->head & 3] = id * 4 + j;
     l->head = id * 4 + j;
     if (l->nflows++ == 0) l->busy_since = s->now;
   }
@@ -344,13 +476,14 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
 static void sn_sim_flow_end(sn_sim_t *s, int id)
 {
   sn_sim_flow_t *f = &s->fl[id];
+  sn_sim_flowc_t *fc = &s->flc[id];
   for (int j = 0; j < f->np; j++) {
     sn_sim_link_t *l = &s->f->links[f->path[j]];
-    int p = f->lprev[j], n = f->lnext[j];
+    int p = fc->lprev[j], n = f->lnext[j];
     if (p >= 0) s->fl[p >> 2].lnext[p & 3] = n;
     else l->head = n;
-    if (n >= 0) s->fl[n >> 2].lprev[n & 3] = p;
-    l->bytes += f->size;
+    if (n >= 0) s->flc[n >> 2].lprev[n & 3] = p;
+    l->bytes += fc->size;
     if (--l->nflows == 0) l->busy_ps += s->now - l->busy_since;
   }
   if (sn_sim_grow((void **)&s->gone, &s->capgone, sizeof(sn_sim_pathrec_t), s->ngone + 1)) {
@@ -364,7 +497,7 @@ static void sn_sim_flow_end(sn_sim_t *s, int id)
   g->rate = f->rate;
   g->id = -1;
   sn_sim_fh_remove(s, id);
-  f->next_free = s->free_fl;
+  fc->next_free = s->free_fl;
   s->free_fl = id;
   s->nfl--;
 }
@@ -471,7 +604,7 @@ static inline double sn_sim_piece_bytes(const sn_sim_t *s, uint64_t bytes, uint3
 
 static void sn_sim_trace_start(sn_sim_t *s, sn_sim_rank_t *R, int step)
 {
-  if (R->t0 && R->t0[step] == UINT64_MAX) R->t0[step] = s->now;
+  if (s->tracing && R->t0[step] == UINT64_MAX) R->t0[step] = s->now; /* (R's third line only when tracing) */
 }
 
 /* A piece of `step` completed on comm rank r. */
@@ -483,13 +616,13 @@ static void sn_sim_piece_done(sn_sim_t *s, int r, int step, int32_t rec)
   if (s->error != SN_OK) return;
   sn_sim_wstep_t *e = sn_sim_w(R, step);
   e->done++;
-  if (R->cp_done) R->cp_done[step] = rec;
+  if (s->cp_on) R->cp_done[step] = rec;
   for (int node = e->dhead; node >= 0; node = sn_sim_w(R, node >> 1)->dnext[node & 1])
     sn_sim_enqueue(s, r, node >> 1); /* in the window: no entry moves */
   sn_sim_enqueue(s, r, step);
   e = sn_sim_w(R, step);
   if (e->done == e->npieces) {
-    if (R->t1) R->t1[step] = s->now;
+    if (s->tracing) R->t1[step] = s->now;
     if (!R->retire) {
       R->retire = 1;
       s->rpend[s->nrpend++] = r;
@@ -519,10 +652,10 @@ static void sn_sim_compute(sn_sim_t *s, int r, int step, double units, int32_t p
   if (s->f->cores) link[np++] = s->f->pool[s->f->topo.ranks[R->frank].host];
   sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_COMPUTE, link, np, units);
   if (!f) return;
-  f->a = r;
-  f->b = step;
-  f->cp_pred = pred;
-  f->t_start = s->now;
+  sn_sim_flowc_t *fc = &s->flc[f - s->fl];
+  fc->a = r;
+  fc->b = step;
+  if (s->cp_on) s->flcp[f - s->fl] = (sn_sim_flowcp_t){pred, s->now};
 }
 
 static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
@@ -535,7 +668,7 @@ static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
   int32_t pred = -1;
   if (s->cp_on) { /* the oldest unconsumed message is the one reduced now */
     const sn_sim_chan_t *C = &s->ch[e->chan];
-    pred = sn_sim_cp_later(s, C->rq[C->consumed % (uint32_t)s->depth].cp, R->cp_done[step]);
+    pred = sn_sim_cp_later(s, sn_sim_rq(s, e->chan)[C->consumed & s->dmask].cp, R->cp_done[step]);
   }
   sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, e->bytes, e->done), pred);
 }
@@ -545,28 +678,27 @@ static void sn_sim_try_start(sn_sim_t *s, int c)
   sn_sim_chan_t *C = &s->ch[c];
   if (C->busy || C->started >= C->posted_s || C->started >= C->consumed + (uint32_t)s->depth) return;
   C->busy = 1;
-  uint64_t ready = C->sq[C->started % (uint32_t)s->depth].ready;
-  if (ready > s->now) sn_sim_push(s, ready, SN_SIM_EV_START, c, -1);
-  else sn_sim_push(s, s->now, SN_SIM_EV_START, c, SN_TOPO_MAX_CLASSES);
+  uint64_t ready = sn_sim_sq(s, c)[C->started & s->dmask].ready;
+  if (ready > s->now) sn_sim_push(s, ready, SN_SIM_EV_START, c, SN_SIM_FIFO_NOW + 1 + C->cls);
+  else sn_sim_push(s, s->now, SN_SIM_EV_START, c, SN_SIM_FIFO_NOW);
 }
 
 static void sn_sim_flow_start(sn_sim_t *s, int c)
 {
   sn_sim_chan_t *C = &s->ch[c];
-  sn_sim_slot_t sl = C->sq[C->started % (uint32_t)s->depth];
+  sn_sim_slot_t sl = sn_sim_sq(s, c)[C->started & s->dmask];
   C->started++;
   double b = sn_sim_piece_bytes(s, sn_sim_w(&s->r[C->src], sl.step)->bytes, sl.piece);
-  int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, sl.cp, C->cp_flow), C->cp_consume) : -1;
+  int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, sl.cp, s->chc[c].cp_flow), s->chc[c].cp_consume) : -1;
   int parts = C->nparts > 1 ? C->nparts : 1; /* sprayed: an equal part on every plane */
   C->parts_left = (uint8_t)parts;
   for (int q = 0; q < parts; q++) {
-    const int *sp = parts > 1 ? &s->spaths[(C->sp + q) * (1 + SN_SIM_MAX_PATH)] : NULL;
+    const int *sp = parts > 1 ? &s->spaths[(s->chc[c].sp + q) * (1 + SN_SIM_MAX_PATH)] : NULL;
     sn_sim_flow_t *f = sp ? sn_sim_flow_new(s, SN_SIM_FLOW_NET, sp + 1, sp[0], b / parts)
                           : sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
     if (!f) return;
-    f->a = c;
-    f->t_start = s->now;
-    f->cp_pred = pred;
+    s->flc[f - s->fl].a = c;
+    if (s->cp_on) s->flcp[f - s->fl] = (sn_sim_flowcp_t){pred, s->now};
   }
   s->res->flows++;
   s->res->bytes_sent += b;
@@ -576,13 +708,13 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
 static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
 {
   sn_sim_chan_t *C = &s->ch[c];
-  sn_sim_slot_t sl = C->rq[j % (uint32_t)s->depth];
+  sn_sim_slot_t sl = sn_sim_rq(s, c)[j & s->dmask];
   sn_sim_rank_t *R = &s->r[C->dst];
   int32_t join = -1;
   if (s->cp_on) { /* arrived and posted: whichever came last */
     join = sn_sim_cp_add(s, SN_SIM_CP_COUNT, -1, s->now, s->now,
-                         sn_sim_cp_later(s, C->cp_arr[j % (uint32_t)s->depth], sl.cp));
-    C->rq[j % (uint32_t)s->depth].cp = join;
+                         sn_sim_cp_later(s, s->chc[c].cp_arr[j & s->dmask], sl.cp));
+    sn_sim_rq(s, c)[j & s->dmask].cp = join;
   }
   if (sn_sim_w(R, sl.step)->kind == SN_STEP_RECV_REDUCE) {
     sn_sim_w(R, sl.step)->ready++;
@@ -590,7 +722,7 @@ static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
     return;
   }
   C->consumed++;
-  C->cp_consume = join;
+  s->chc[c].cp_consume = join;
   sn_sim_enqueue(s, C->dst, C->r_cur);
   sn_sim_piece_done(s, C->dst, sl.step, join);
   sn_sim_try_start(s, c);
@@ -606,7 +738,7 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec)
   if (reduce) {
     sn_sim_chan_t *C = &s->ch[c];
     C->consumed++;
-    C->cp_consume = rec;
+    s->chc[c].cp_consume = rec;
     sn_sim_enqueue(s, r, C->r_cur);
     sn_sim_try_start(s, c);
     sn_sim_try_reduce(s, r, step);
@@ -632,19 +764,20 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
       sn_sim_trace_start(s, R, step);
       /* the sender's CPU pays each message's cost in posting order; the
        * link meanwhile carries earlier messages */
-      uint64_t from = R->cpu_free > s->now ? R->cpu_free : s->now, ready = from + C->msg_ps;
+      uint64_t msg = s->ch_msg ? s->ch_msg[c] : s->f->msg_ps[C->cls];
+      uint64_t from = R->cpu_free > s->now ? R->cpu_free : s->now, ready = from + msg;
       int32_t rec = -1;
       if (s->cp_on) {
-        int32_t pred = R->cpu_free > s->now ? R->cp_cpu : sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), C->cp_flow);
+        int32_t pred = R->cpu_free > s->now ? R->cp_cpu : sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), s->chc[c].cp_flow);
         rec = R->cp_cpu = sn_sim_cp_add(s, SN_SIM_CP_OVERHEAD, -1, from, ready, pred);
       }
       R->cpu_free = ready;
-      C->sq[C->posted_s % depth] = (sn_sim_slot_t){step, (*posted)++, ready, rec};
+      sn_sim_sq(s, c)[C->posted_s & s->dmask] = (sn_sim_slot_t){step, (*posted)++, ready, rec};
       C->posted_s++;
     }
     if (*posted == np) {
       const sn_sim_wstep_t *e = sn_sim_w(R, step);
-      C->s_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(R, step, 1, e->peer);
+      C->s_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(s, r, step, 1, e->peer);
       sn_sim_enqueue(s, r, C->s_cur);
     }
     sn_sim_try_start(s, c);
@@ -660,14 +793,14 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
            C->r_posted - C->consumed < depth) {
       sn_sim_trace_start(s, R, step);
       uint32_t j = C->r_posted++;
-      int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), C->cp_consume) : -1;
-      C->rq[j % depth] = (sn_sim_slot_t){step, sn_sim_w(R, step)->posted++, 0, why};
+      int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), s->chc[c].cp_consume) : -1;
+      sn_sim_rq(s, c)[j & s->dmask] = (sn_sim_slot_t){step, sn_sim_w(R, step)->posted++, 0, why};
       if (j < C->arrived) sn_sim_deliver(s, c, j);
       if (s->error != SN_OK) return;
     }
     if (sn_sim_w(R, step)->posted == np) {
       const sn_sim_wstep_t *e = sn_sim_w(R, step);
-      C->r_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(R, step, 0, e->peer);
+      C->r_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(s, r, step, 0, e->peer);
       sn_sim_enqueue(s, r, C->r_cur);
     }
     return;
@@ -687,20 +820,20 @@ static void sn_sim_drain(sn_sim_t *s)
   sn_sim_retire(s);
   while (s->qlen > 0 && s->error == SN_OK) {
     int r = s->q[2 * s->qhead], step = s->q[2 * s->qhead + 1];
-    if (s->qlen > SN_SIM_PF_FAR) sn_sim_pf(&s->r[s->q[2 * ((s->qhead + SN_SIM_PF_FAR) % s->qcap)]]);
+    if (s->qlen > SN_SIM_PF_FAR) sn_sim_pf(&s->r[s->q[2 * ((s->qhead + SN_SIM_PF_FAR) & (s->qcap - 1))]]);
     if (s->qlen > SN_SIM_PF_NEAR) { /* the rank in cache: its step's window entry */
-      size_t k = (s->qhead + SN_SIM_PF_NEAR) % s->qcap;
+      size_t k = (s->qhead + SN_SIM_PF_NEAR) & (s->qcap - 1);
       sn_sim_rank_t *R = &s->r[s->q[2 * k]];
       if (R->wcap) sn_sim_pf(&R->win[s->q[2 * k + 1] & (R->wcap - 1)]);
     }
     if (s->qlen > SN_SIM_PF_WIN) { /* the entry in cache: its channel, and the run the window grows from */
-      size_t k = (s->qhead + SN_SIM_PF_WIN) % s->qcap;
+      size_t k = (s->qhead + SN_SIM_PF_WIN) & (s->qcap - 1);
       sn_sim_rank_t *R = &s->r[s->q[2 * k]];
       int i = s->q[2 * k + 1];
       if (i >= R->lo && i < R->hi && sn_sim_w(R, i)->chan >= 0) sn_sim_pf_chan_far(s, sn_sim_w(R, i)->chan);
       sn_sim_pf(&R->cs.runs[R->hint]);
     }
-    s->qhead = (s->qhead + 1) % s->qcap;
+    s->qhead = (s->qhead + 1) & (s->qcap - 1);
     s->qlen--;
     uint16_t *qc = &s->r[r].qcnt[step & 7];
     if (*qc != UINT16_MAX) --*qc;
@@ -729,11 +862,11 @@ static void sn_sim_first_pass(sn_sim_t *s)
     for (int ri = 0; ri < c->nruns; ri++) {
       const sn_sched_run_t *run = &c->runs[ri];
       for (int l = 0; l < run->period; l++) {
-        const sn_sched_lane_t *L = &c->lanes[run->lane + l];
-        int kind = L->base.kind;
+        const sn_sim_lane_t *L = &s->lanes[run->lane + l];
+        int kind = L->kind;
         if (kind == SN_STEP_SEND || kind == SN_STEP_RECV || kind == SN_STEP_RECV_REDUCE) continue;
         for (int64_t k = 0; k < run->reps; k++)
-          if ((int64_t)L->base.bytes + k * L->d_bytes > 0) sn_sim_cand_push(s, (int)(run->start + k * run->period + l));
+          if ((int64_t)L->bytes + k * L->d_bytes > 0) sn_sim_cand_push(s, (int)(run->start + k * run->period + l));
       }
     }
     while (s->ncand > 0 && s->error == SN_OK) {
@@ -763,17 +896,19 @@ static inline void sn_sim_pf_flow_near(const sn_sim_t *s, int id)
 {
   const sn_sim_flow_t *f = &s->fl[id];
   for (int j = 0; j < f->np; j++) sn_sim_pf(&s->f->links[f->path[j]]);
-  if (f->type == SN_SIM_FLOW_NET) sn_sim_pf_chan_far(s, f->a);
-  else sn_sim_pf(&s->r[f->a]);
+  if (f->type == SN_SIM_FLOW_NET) sn_sim_pf_chan_far(s, s->flc[id].a);
+  else sn_sim_pf(&s->r[s->flc[id].a]);
 }
 
 static void sn_sim_flow_finished(sn_sim_t *s, int id)
 {
-  sn_sim_flow_t f = s->fl[id];
+  sn_sim_flowc_t f = s->flc[id];
+  sn_sim_flowcp_t cp = s->cp_on ? s->flcp[id] : (sn_sim_flowcp_t){-1, 0};
+  int type = s->fl[id].type;
   sn_sim_flow_end(s, id);
   if (s->error != SN_OK) return;
-  if (f.type == SN_SIM_FLOW_COMPUTE) {
-    sn_sim_compute_done(s, f.a, f.b, sn_sim_cp_add(s, SN_SIM_CP_COMPUTE, -1, f.t_start, s->now, f.cp_pred));
+  if (type == SN_SIM_FLOW_COMPUTE) {
+    sn_sim_compute_done(s, f.a, f.b, sn_sim_cp_add(s, SN_SIM_CP_COMPUTE, -1, cp.t_start, s->now, cp.cp_pred));
     return;
   }
   sn_sim_chan_t *C = &s->ch[f.a];
@@ -782,14 +917,15 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
     return;
   }
   C->busy = 0;
-  sn_sim_slot_t sl = C->sq[C->done_s % (uint32_t)s->depth];
+  sn_sim_slot_t sl = sn_sim_sq(s, f.a)[C->done_s & s->dmask];
+  uint64_t lat = s->f->lat_ps[C->cls];
   int32_t rec = -1;
   if (s->cp_on) {
-    rec = C->cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 && s->f->links[C->path[1]].kind == SN_SIM_LINK_RAIL_UP ? 64 : 0), f.t_start, s->now, f.cp_pred);
-    C->cp_arr[C->done_s % (uint32_t)s->depth] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + C->lat_ps, rec);
+    rec = s->chc[f.a].cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 && s->f->links[C->path[1]].kind == SN_SIM_LINK_RAIL_UP ? 64 : 0), cp.t_start, s->now, cp.cp_pred);
+    s->chc[f.a].cp_arr[C->done_s & s->dmask] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + lat, rec);
   }
   C->done_s++;
-  sn_sim_push(s, s->now + C->lat_ps, SN_SIM_EV_ARRIVE, f.a, C->cls);
+  sn_sim_push(s, s->now + lat, SN_SIM_EV_ARRIVE, f.a, C->cls);
   sn_sim_enqueue(s, C->src, C->s_cur);
   sn_sim_piece_done(s, C->src, sl.step, rec);
   sn_sim_try_start(s, f.a);
@@ -814,12 +950,13 @@ static void sn_sim_set_end(sn_sim_t *s, int id)
   else if (f->rate <= 0) fin = UINT64_MAX; /* no end until a rate comes */
   else {
     double d = f->left / f->rate;
-    uint64_t dt = d >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)llround(d);
+    uint64_t dt = d >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)d;
+    if (d < 1.8e19 && d - (double)dt >= 0.5) dt++; /* llround's half away from zero: the truncation and
+                                                    * what it dropped are exact below 2^64 */
     fin = s->now + (dt ? dt : 1);
     if (s->quantum > 1 && fin % s->quantum) fin += s->quantum - fin % s->quantum;
   }
-  f->fin_ps = fin;
-  sn_sim_fh_put(s, id);
+  sn_sim_fh_put(s, id, fin);
 }
 
 /* Flows that started on exactly the paths of flows that ended in the same
@@ -909,7 +1046,7 @@ static void sn_sim_report_stall(sn_sim_t *s)
     if (R->left == 0) continue;
     int i = R->lo;
     while (i < R->hi && sn_sim_w(R, i)->done == sn_sim_w(R, i)->npieces) i++;
-    sn_step_t st = sn_sim_step(R, i < R->cs.nsteps ? i : R->cs.nsteps - 1);
+    sn_step_t st = sn_sim_step(s, r, i < R->cs.nsteps ? i : R->cs.nsteps - 1);
     uint32_t done = i < R->hi ? sn_sim_w(R, i)->done : 0;
     SN_WARN("snccl-sim: stalled at %.3f us: rank %d step %d (kind %d, peer %d, %" PRIu64 " bytes) has %u/%" PRIu64
             " pieces done: the schedules do not match",
@@ -923,13 +1060,15 @@ static void sn_sim_report_stall(sn_sim_t *s)
  * ranks react, then recompute the rates of what changed, once. */
 sn_status_t sn_sim_loop(sn_sim_t *s)
 {
+  s->ws.pool_w_net = s->f->pool_w_net; /* as the call's terms left it (sim/setup.c) */
   sn_sim_first_pass(s);
   sn_sim_drain(s);
   while (s->ranks_left > 0 && s->error == SN_OK) {
     if (s->ngone || s->nborn || s->ntouched) sn_sim_recompute(s);
     uint64_t t, te;
     int src = sn_sim_ev_next(s, &t);
-    if (s->nfh && s->fh[0].fin < t) t = s->fh[0].fin;
+    uint64_t tf = sn_sim_fh_min(s);
+    if (tf < t) t = tf;
     if (t == UINT64_MAX) {
       sn_sim_report_stall(s);
       return SN_ERR_INTERNAL;
@@ -940,23 +1079,19 @@ sn_status_t sn_sim_loop(sn_sim_t *s)
      * now are known: taken out of the heap first, in order, and walked
      * with prefetches ahead. */
     s->nends = 0;
-    while (s->nfh && s->fh[0].fin == t) {
-      if (sn_sim_grow((void **)&s->ends, &s->capends, sizeof(int), s->nends + 1)) {
-        s->error = SN_ERR_SYSTEM;
-        break;
-      }
-      s->ends[s->nends++] = s->fh[0].id;
-      sn_sim_fh_remove(s, s->fh[0].id);
-    }
+    if (tf == t) sn_sim_fh_take(s, t);
     for (int i = 0; i < s->nends && s->error == SN_OK; i++) {
-      if (i + SN_SIM_PF_FAR < s->nends) sn_sim_pf(&s->fl[s->ends[i + SN_SIM_PF_FAR]]);
+      if (i + SN_SIM_PF_FAR < s->nends) {
+        sn_sim_pf(&s->fl[s->ends[i + SN_SIM_PF_FAR]]);
+        sn_sim_pf(&s->flc[s->ends[i + SN_SIM_PF_FAR]]);
+      }
       if (i + SN_SIM_PF_NEAR < s->nends) sn_sim_pf_flow_near(s, s->ends[i + SN_SIM_PF_NEAR]);
       if (i + SN_SIM_PF_WIN < s->nends) {
-        const sn_sim_flow_t *f = &s->fl[s->ends[i + SN_SIM_PF_WIN]];
-        if (f->type == SN_SIM_FLOW_NET) sn_sim_pf_chan_near(s, f->a);
-        else sn_sim_pf_step(&s->r[f->a], f->b);
+        int id = s->ends[i + SN_SIM_PF_WIN];
+        if (s->fl[id].type == SN_SIM_FLOW_NET) sn_sim_pf_chan_near(s, s->flc[id].a);
+        else sn_sim_pf_step(&s->r[s->flc[id].a], s->flc[id].b);
       }
-      if (i + 1 < s->nends && s->fl[s->ends[i + 1]].type == SN_SIM_FLOW_NET) sn_sim_pf_chan_win(s, s->fl[s->ends[i + 1]].a);
+      if (i + 1 < s->nends && s->fl[s->ends[i + 1]].type == SN_SIM_FLOW_NET) sn_sim_pf_chan_win(s, s->flc[s->ends[i + 1]].a);
       sn_sim_flow_finished(s, s->ends[i]);
       sn_sim_drain(s);
     }

@@ -64,14 +64,27 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
   while (s->hkeys[h] && s->hkeys[h] != key) h = (h + 1) & (cap - 1);
   if (s->hkeys[h]) return s->hvals[h];
   if (!create) return -1;
-  if (sn_sim_grow((void **)&s->ch, &s->capch, sizeof(sn_sim_chan_t), s->nch + 1)) {
-    s->error = SN_ERR_SYSTEM;
-    return -1;
+  if (s->nch == s->capch) { /* channels on cache lines (one each), their cold part beside */
+    int nc = s->capch ? s->capch * 2 : 64;
+    sn_sim_chan_t *nch;
+    if (posix_memalign((void **)&nch, 64, (size_t)nc * sizeof(*nch))) nch = NULL;
+    sn_sim_chanc_t *nchc = nch ? realloc(s->chc, (size_t)nc * sizeof(*nchc)) : NULL;
+    if (!nchc) {
+      free(nch);
+      s->error = SN_ERR_SYSTEM;
+      return -1;
+    }
+    if (s->nch) memcpy(nch, s->ch, (size_t)s->nch * sizeof(*nch));
+    free(s->ch);
+    s->ch = nch;
+    s->chc = nchc;
+    s->capch = nc;
   }
   s->hkeys[h] = key;
   int c = s->hvals[h] = s->nch++;
   sn_sim_chan_t *C = &s->ch[c];
   memset(C, 0, sizeof(*C));
+  memset(&s->chc[c], 0, sizeof(s->chc[c]));
   int real_dst = p ? (src + off) % p : dst;
   if (p) dst = real_dst % s->n;
   C->src = src;
@@ -106,7 +119,7 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
         return -1;
       }
       C->nparts = (uint8_t)parts;
-      C->sp = s->nspaths;
+      s->chc[c].sp = s->nspaths;
       for (int q = 0; q < parts; q++, s->nspaths++) {
         s->spaths[s->nspaths * w] = pn[q];
         memcpy(&s->spaths[s->nspaths * w + 1], paths[q], sizeof(paths[q]));
@@ -122,10 +135,8 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
   }
   if (cls != f->plane_cls && f->stream && f->stream[(size_t)a * f->nranks + b] >= 0)
     C->path[C->np++] = f->stream[(size_t)a * f->nranks + b];
-  C->lat_ps = f->lat_ps[cls];
-  C->cls = (int8_t)cls;
-  C->cp_flow = C->cp_consume = -1;
-  C->msg_ps = f->msg_ps[cls];
+  C->cls = (int8_t)cls; /* the class gives the latency and per-message cost (f->lat_ps, f->msg_ps) */
+  s->chc[c].cp_flow = s->chc[c].cp_consume = -1;
   return c;
 }
 
@@ -190,12 +201,18 @@ static void sn_sim_free(sn_sim_t *s)
     free(R->t0);
     free(R->cp_done);
   }
+  free(s->lanes);
+  free(s->lhash);
   free(s->cp);
   free(s->cp_arr_all);
   free(s->r);
   free(s->ch);
+  free(s->chc);
+  free(s->ch_msg);
   free(s->slots);
   free(s->fl);
+  free(s->flc);
+  free(s->flcp);
   free(s->cf);
   free(s->cl);
   free(s->touched);
@@ -203,8 +220,13 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->ws.pos);
   free(s->ws.srt);
   free(s->ws.tmp);
-  free(s->fh);
-  free(s->fhpos);
+  for (int b = 0; b < s->nfb; b++) free(s->fb[b].ids);
+  free(s->fb);
+  free(s->fkh);
+  free(s->fhk);
+  free(s->fhv);
+  free(s->fhkey);
+  free(s->fbits);
   free(s->ends);
   free(s->gone);
   free(s->born);
@@ -453,6 +475,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.no_match = call->no_match;
   s.quantum = call->quantum_ps;
   s.cp_on = call->critical_path != 0;
+  s.tracing = call->trace != NULL;
   int forced; /* the engine's slot size and depth; the piece once the algorithm is known */
   sn_plan_engine_params(&s.piece, &s.depth, &forced);
   if (call->depth > 0) s.depth = call->depth > 64 ? 64 : call->depth;
@@ -662,7 +685,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
         }
       }
     /* the run form replaces the flat schedule: one rank's flat list at a time */
-    st = sn_sched_compact(&flat, &R->cs);
+    st = sn_sim_compact(&s, r, &flat, &R->cs);
     sn_sched_free(&flat);
     flat_live = 0;
     if (st != SN_OK) goto oom;
@@ -671,21 +694,21 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     for (int ri = 0; ri < cs->nruns; ri++) {
       const sn_sched_run_t *run = &cs->runs[ri];
       for (int l = 0; l < run->period; l++) {
-        const sn_sched_lane_t *L = &cs->lanes[run->lane + l];
-        int64_t b0 = (int64_t)L->base.bytes, db = L->d_bytes, reps = run->reps, nz;
+        const sn_sim_lane_t *L = &s.lanes[run->lane + l];
+        int64_t b0 = (int64_t)L->bytes, db = L->d_bytes, reps = run->reps, nz;
         if (db >= 0) nz = b0 > 0 ? reps : db > 0 ? reps - 1 : 0;
         else nz = (b0 + -db - 1) / -db < reps ? (b0 + -db - 1) / -db : reps;
         R->left += (int)nz;
         double lb = (double)(reps * b0 + db * reps * (reps - 1) / 2);
-        if (L->base.kind == SN_STEP_SEND) res.sched_bytes += lb;
+        if (L->kind == SN_STEP_SEND) res.sched_bytes += lb;
         if (kb) {
-          int kk = L->base.kind;
+          int kk = L->kind;
           kb[4 * r + (kk == SN_STEP_SEND ? 0 : kk == SN_STEP_RECV ? 1 : kk == SN_STEP_RECV_REDUCE ? 2 : 3)] += lb;
         }
         for (int k = 0; k < 2; k++) {
-          int32_t dp = k ? L->base.dep2 : L->base.dep, dd = k ? L->d_dep2 : L->d_dep;
-          if (dp < 0) continue;
-          int64_t i0 = run->start + l, dist0 = i0 - dp, dist1 = dist0 + (reps - 1) * (run->period - (int64_t)dd);
+          int64_t dist0 = k ? L->dist2 : L->dist, dd = k ? L->d_dist2 : L->d_dist;
+          if (dist0 <= 0) continue;
+          int64_t dist1 = dist0 + (reps - 1) * dd;
           int64_t m = dist0 > dist1 ? dist0 : dist1;
           if (m > R->dmax) R->dmax = (int)m;
         }
@@ -716,15 +739,15 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       for (int ri = 0; ri < cs->nruns && st == SN_OK; ri++) {
         const sn_sched_run_t *run = &cs->runs[ri];
         for (int l = 0; l < run->period && st == SN_OK; l++) {
-          const sn_sched_lane_t *L = &cs->lanes[run->lane + l];
-          int kind = L->base.kind, is_send = kind == SN_STEP_SEND;
+          const sn_sim_lane_t *L = &s.lanes[run->lane + l];
+          int kind = L->kind, is_send = kind == SN_STEP_SEND;
           if (!is_send && kind != SN_STEP_RECV && kind != SN_STEP_RECV_REDUCE) continue;
           if (pass != !is_send) continue;
           for (int64_t k = 0; k < run->reps; k++) {
             sn_step_t stp;
-            sn_sched_lane_expand(L, cs->nranks, k, &stp);
-            if (stp.bytes == 0) continue;
             int idx = (int)(run->start + k * run->period + l);
+            sn_sim_lane_expand(L, r, cs->nranks, idx, k, &stp);
+            if (stp.bytes == 0) continue;
             if (stp.peer < 0 || stp.peer >= n || stp.peer == r) {
               SN_WARN("snccl-sim: rank %d step %d: peer %d is not another rank", r, idx, stp.peer);
               st = SN_ERR_INTERNAL;
@@ -751,21 +774,27 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
      * c cores, each gets a share of one (1/ceil(p/c) pinned, else c/p); with
      * p > c, switch_ps more (the receiver waits for its core), both x that */
     int *cnt = calloc((size_t)f->topo.nhosts + 1, sizeof(int));
-    if (!cnt) goto oom;
+    s.ch_msg = malloc(((size_t)s.nch + 1) * sizeof(uint64_t)); /* each channel's own cost */
+    if (!cnt || !s.ch_msg) {
+      free(cnt);
+      goto oom;
+    }
     for (int r = 0; r < nsim; r++) cnt[f->topo.ranks[s.r[r].frank].host]++;
     for (int c = 0; c < s.nch; c++) {
       int h = f->topo.ranks[s.r[s.ch[c].src].frank].host;
       double k = f->pinned ? (double)((cnt[h] + f->cores - 1) / f->cores) : (double)cnt[h] / f->cores;
+      s.ch_msg[c] = f->msg_ps[s.ch[c].cls];
       if (k > 1 && f->topo.ranks[s.r[s.ch[c].dst].frank].host == h) {
-        if (f->switch_ps) s.ch[c].msg_ps += f->switch_ps;
-        if (f->msg_cores) s.ch[c].msg_ps = (uint64_t)(s.ch[c].msg_ps * k + 0.5);
+        if (f->switch_ps) s.ch_msg[c] += f->switch_ps;
+        if (f->msg_cores) s.ch_msg[c] = (uint64_t)(s.ch_msg[c] * k + 0.5);
       }
     }
     free(cnt);
   }
   /* the channels' staging slots, and each rank's channels (for the first pass) */
-  s.slots = malloc(((size_t)s.nch + 1) * 2 * (size_t)s.depth * sizeof(sn_sim_slot_t));
-  if (s.cp_on) s.cp_arr_all = malloc(((size_t)s.nch + 1) * (size_t)s.depth * sizeof(int32_t));
+  while (s.dmask + 1 < (uint32_t)s.depth) s.dmask = s.dmask * 2 + 1; /* slots by mask, not modulo */
+  s.slots = malloc(((size_t)s.nch + 1) * 2 * (s.dmask + 1) * sizeof(sn_sim_slot_t));
+  if (s.cp_on) s.cp_arr_all = malloc(((size_t)s.nch + 1) * (s.dmask + 1) * sizeof(int32_t));
   s.out_start = calloc((size_t)nsim * 2 + 2 + (size_t)s.nch * 2, sizeof(int));
   s.rpend = malloc(((size_t)nsim + 1) * sizeof(int));
   if (!s.slots || (s.cp_on && !s.cp_arr_all) || !s.out_start || !s.rpend) goto oom;
@@ -774,9 +803,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.in_list = s.out_list + s.nch;
   for (int c = 0; c < s.nch; c++) {
     sn_sim_chan_t *C = &s.ch[c];
-    C->sq = s.slots + (size_t)c * 2 * (size_t)s.depth;
-    C->rq = C->sq + s.depth;
-    if (s.cp_on) C->cp_arr = s.cp_arr_all + (size_t)c * (size_t)s.depth;
+    if (s.cp_on) s.chc[c].cp_arr = s.cp_arr_all + (size_t)c * (s.dmask + 1);
     s.out_start[C->src + 1]++;
     s.in_start[C->dst + 1]++;
   }
@@ -795,6 +822,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   }
   s.cl = malloc(((size_t)f->nlinks + 1) * sizeof(int));
   s.free_fl = -1;
+  s.free_fb = -1;
   if (!s.cl) goto oom;
   for (int l = 0; l < f->nlinks; l++) {
     f->links[l].bytes = 0;
@@ -856,7 +884,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       sn_sim_rank_t *R = &s.r[r];
       for (int i = 0; i < R->cs.nsteps; i++) {
         if (R->t0[i] == UINT64_MAX) continue;
-        sn_step_t stv = sn_sim_step(R, i);
+        sn_step_t stv = sn_sim_step(&s, r, i);
         const sn_step_t *stp = &stv;
         if (!stp->bytes) continue;
         char nm[48];

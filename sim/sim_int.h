@@ -6,24 +6,38 @@
 #define SN_SIM_INT_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "sched/compact.h"
 #include "sim/sim.h"
 
+/* A flow as max-min and the recomputation read it: one cache line (the
+ * array is 64-byte aligned); what only its start and end use is in
+ * sn_sim_flowc_t, at the same index. A network flow weighs 1 on its links
+ * but pool_w_net on a host pool and half that on a core; a compute flow 1. */
 typedef struct {
-  double left, rate, size; /* bytes (compute: units) still to move, bytes per ps, total */
-  double pw;               /* weight on a host pool link (units per byte; compute flows 1) */
+  double left, rate;       /* bytes (compute: units) still to move, bytes per ps */
   uint64_t t_upd;          /* `left` is as of this time */
+  int32_t path[SN_SIM_MAX_PATH];
+  int32_t lnext[SN_SIM_MAX_PATH]; /* the links' lists of flows: flow * 4 + index */
   uint32_t mark;           /* visited by the current recomputation */
-  int path[SN_SIM_MAX_PATH];
-  int lnext[SN_SIM_MAX_PATH], lprev[SN_SIM_MAX_PATH]; /* the links' lists of flows: flow * 4 + index */
   uint8_t np, type, frozen;
-  int a, b;                /* network: channel; compute: rank, step */
-  int next_free;
-  int32_t cp_pred;         /* critical path: what let it start */
-  uint64_t t_start;
-  uint64_t fin_ps;         /* when it ends at its current rate */
 } sn_sim_flow_t;
+
+typedef struct { /* 32 bytes: two to a line (the array is 64-byte aligned) */
+  double size;             /* total */
+  int32_t lprev[SN_SIM_MAX_PATH];
+  int32_t a;               /* network: channel; compute: rank */
+  union {
+    int32_t b;             /* compute: step */
+    int32_t next_free;     /* free: the next free flow */
+  };
+} sn_sim_flowc_t;
+
+typedef struct { /* critical path only */
+  int32_t cp_pred;         /* what let it start */
+  uint64_t t_start;
+} sn_sim_flowcp_t;
 
 /* Growable scratch of sn_sim_share (kept between calls: no allocation per event). */
 typedef struct {
@@ -32,6 +46,7 @@ typedef struct {
   int *pos, cappos; /* [link] place in the heap, SN_SIM_POS_SORTED: at its first share in srt, -1: neither */
   void *srt, *tmp;  /* the links at their first share, sorted (most are never re-keyed), and a merge buffer */
   int nsrt, isrt, capsrt;
+  double pool_w_net; /* a network flow's weight on a host pool (sn_sim_fabric_t.pool_w_net) */
 } sn_sim_share_ws_t;
 #define SN_SIM_POS_SORTED (-2)
 
@@ -79,20 +94,26 @@ typedef struct {
   int8_t cls;   /* bandwidth: the link class; +64 when the path crosses rails */
 } sn_sim_cprec_t;
 
+/* A channel (sender, receiver) as every message reads it: one cache line
+ * (the array is 64-byte aligned). Its staging slots are at
+ * sn_sim_sq/sn_sim_rq (by index), its latency and per-message cost come
+ * from its class (msg_cores may set a channel's own cost: sn_sim_t.ch_msg),
+ * and what sprayed or critical-path runs add is in sn_sim_chanc_t. */
 typedef struct {
-  int src, dst; /* comm ranks */
-  int path[SN_SIM_MAX_PATH];
-  uint8_t np, busy;
-  uint64_t lat_ps, msg_ps;
+  int32_t src, dst; /* comm ranks */
+  int32_t path[SN_SIM_MAX_PATH];
   uint32_t posted_s, done_s, started, arrived, r_posted, consumed;
-  int s_cur, r_cur;   /* the step posting on each side (FIFO), -1 when none is left */
-  sn_sim_slot_t *sq, *rq; /* [depth] pieces posted and not finished, by message number */
-  int8_t cls;             /* link class of the pair */
+  int32_t s_cur, r_cur;       /* the step posting on each side (FIFO), -1 when none is left */
+  uint8_t np, busy;
+  int8_t cls;                 /* link class of the pair */
   uint8_t nparts, parts_left; /* sprayed over planes: parts per message (paths at s->spaths[sp]), parts not done */
-  int32_t sp;
-  int32_t cp_flow, cp_consume; /* critical path: the last message's bandwidth record, the last consumption */
-  int32_t *cp_arr;        /* [depth] latency record of each message in flight, by message number */
 } sn_sim_chan_t;
+
+typedef struct {
+  int32_t sp;                  /* sprayed: its first path in s->spaths */
+  int32_t cp_flow, cp_consume; /* critical path: the last message's bandwidth record, the last consumption */
+  int32_t *cp_arr;             /* [dmask + 1] latency record of each message in flight, by message number */
+} sn_sim_chanc_t;
 
 /* One step of a rank's window: the fields of its sn_step_t the engine
  * reads (expanded once, when the step enters the window) and its state.
@@ -107,6 +128,21 @@ typedef struct {
   uint8_t kind, sflags, flags; /* sflags: the step's SN_STEP_F_*; flags: SN_SIM_S_RUN */
   uint8_t queued;              /* in the work queue (a byte of its own: set by a plain store) */
 } sn_sim_wstep_t;
+
+/* A lane as the engine reads it (sim/window.c, sn_sim_compact): the fields
+ * of a step the engine uses (no buffers or offsets), relative to the rank
+ * and to the step's own index, so that ranks whose schedules differ only
+ * by their rank share it. Repetition k of a lane at step i: peer (r + peer
+ * + k d_peer) mod n (peer < 0: none), dependency i - (dist + k d_dist)
+ * (dist 0: none), bytes + k d_bytes. Bodies of a run's lanes are interned
+ * in one pool (sn_sim_t.lanes): a 10,240-rank ring keeps a few dozen. */
+typedef struct {
+  uint64_t bytes;
+  int64_t d_bytes;
+  int32_t peer, d_peer;
+  int32_t dist, d_dist, dist2, d_dist2;
+  uint8_t kind, flags, pad[6];
+} sn_sim_lane_t;
 
 /* A rank keeps state only for its window [lo, hi) of steps: everything
  * before lo has completed, nothing from hi on has been touched. The window
@@ -127,7 +163,8 @@ typedef struct { /* what every message touches first (one cache line), then the 
    * entry's queued mark is written without being read); UINT16_MAX: too
    * many to count, look at the entry */
   uint16_t qcnt[8];
-  sn_sched_compact_t cs; /* the schedule as runs: the flat one is freed once compacted */
+  sn_sched_compact_t cs; /* the schedule as runs (sn_sim_compact): lanes NULL, run.lane indexes
+                          * sn_sim_t.lanes; the flat schedule is freed once compacted */
   int32_t ckey[2], cchan[2]; /* the last channel looked up per side (send, receive): peer, channel */
   uint64_t *t0, *t1; /* trace only: [nsteps] */
   int32_t *cp_done;   /* critical path only: [nsteps] record of each step's latest finished piece */
@@ -137,50 +174,21 @@ typedef struct { /* what every message touches first (one cache line), then the 
 
 static inline sn_sim_wstep_t *sn_sim_w(sn_sim_rank_t *R, int i) { return &R->win[i & (R->wcap - 1)]; }
 
-/* Step i of rank R, expanded from its runs (the last run used first:
- * consecutive look-ups mostly stay in one run); *lnext_p (when not NULL):
- * the next step on the same channel if the lane gives it at once (a fixed
- * peer, a next repetition that moves bytes, no other lane of the run on the
- * same side), else -2. */
-static inline sn_step_t sn_sim_step_next(sn_sim_rank_t *R, int i, int32_t *lnext_p)
-{
-  const sn_sched_compact_t *c = &R->cs;
-  const sn_sched_run_t *run = &c->runs[R->hint];
-  if (i < run->start || i >= run->start + run->period * run->reps) {
-    R->hint = sn_sched_compact_run_of(c, i);
-    run = &c->runs[R->hint];
-  }
-  int off = i - run->start, l = off % run->period, k = off / run->period;
-  const sn_sched_lane_t *L = &c->lanes[run->lane + l];
-  sn_step_t st;
-  sn_sched_lane_expand(L, c->nranks, k, &st);
-  if (lnext_p) {
-    *lnext_p = -2;
-    int recv = st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE;
-    if ((st.kind == SN_STEP_SEND || recv) && L->d_peer == 0 && k + 1 < run->reps && st.bytes + (uint64_t)L->d_bytes > 0) {
-      int alone = 1;
-      for (int m = 0; m < run->period && alone; m++) {
-        int km = c->lanes[run->lane + m].base.kind;
-        alone = m == l || (recv ? km != SN_STEP_RECV && km != SN_STEP_RECV_REDUCE : km != SN_STEP_SEND);
-      }
-      if (alone) *lnext_p = i + run->period;
-    }
-  }
-  return st;
-}
-
-static inline sn_step_t sn_sim_step(sn_sim_rank_t *R, int i) { return sn_sim_step_next(R, i, NULL); }
-
 typedef struct {
   uint64_t t, seq;
   int type, id;
 } sn_sim_ev_t;
 
 /* Events whose times never decrease in push order (an arrival one class
- * latency after now; a start at now) wait in FIFOs instead of the heap;
- * the next event is the least (time, sequence) of the heap's top and the
- * FIFOs' heads, the order one heap would give. */
-#define SN_SIM_NFIFO (SN_TOPO_MAX_CLASSES + 1) /* one per class (arrivals), one for starts at now */
+ * latency after now; a start at now; a start after the sender's
+ * per-message cost, now + the class's cost while the sender's CPU is free)
+ * wait in FIFOs instead of the heap: one per class for arrivals, one for
+ * starts at now, one per class for starts after the cost. An event whose
+ * time is below its FIFO's last goes to the heap. The next event is the
+ * least (time, sequence) of the heap's top and the FIFOs' heads, the order
+ * one heap would give. */
+#define SN_SIM_NFIFO (2 * SN_TOPO_MAX_CLASSES + 1)
+#define SN_SIM_FIFO_NOW SN_TOPO_MAX_CLASSES
 
 typedef struct {
   sn_sim_ev_t *e;
@@ -188,9 +196,12 @@ typedef struct {
 } sn_sim_evq_t;
 
 typedef struct {
-  uint64_t fin;
-  int id;
-} sn_sim_fhent_t;
+  uint64_t key;  /* the end time */
+  int count;     /* flows that end then (its ids may also hold stale ones) */
+  int n, cap;
+  int *ids;
+} sn_sim_fhbkt_t;
+#define SN_SIM_FH_OUT UINT64_MAX
 
 /* A flow's path (and its rate, or its id), to match the flows that ended in
  * a batch with those that started on the same paths. */
@@ -203,26 +214,44 @@ typedef struct {
 typedef struct {
   sn_sim_fabric_t *f;
   int n, depth;
+  uint32_t dmask;  /* slot index mask: depth rounded up to a power of two, minus one */
   int fold_p;   /* coalesced: the communicator's size (n is the period q), 0 when not folded */
   size_t piece;
   sn_sim_rank_t *r;
-  sn_sim_chan_t *ch;
+  sn_sim_lane_t *lanes; /* every rank's lanes, bodies interned (sn_sim_compact) */
+  int nlanes, caplanes;
+  int *lhash, lhcap;    /* bodies by content: open addressing, first lane + 1 (0: empty) */
+  sn_sim_chan_t *ch;   /* 64-byte aligned */
+  sn_sim_chanc_t *chc;
+  uint64_t *ch_msg;    /* [nch] each channel's per-message cost when msg_cores set it, else NULL */
   int nch, capch;
   int *spaths, nspaths, capspaths; /* sprayed channels' paths: entries of 1 + SN_SIM_MAX_PATH (count, links) */
   uint64_t *hkeys;  /* channels by (sender, receiver): open addressing */
   int *hvals;
   size_t hcap;
-  sn_sim_slot_t *slots;
-  sn_sim_flow_t *fl;
+  sn_sim_slot_t *slots; /* [nch][2][dmask + 1]: each channel's sender slots, then its receiver slots */
+  sn_sim_flow_t *fl;   /* 64-byte aligned */
+  sn_sim_flowc_t *flc;  /* 64-byte aligned */
+  sn_sim_flowcp_t *flcp;
   int capfl, free_fl, nfl;
   int *touched, ntouched, captouched; /* links whose flows changed since the last recomputation */
   int *cl, *cf, capcf;                /* the component being recomputed */
   uint32_t stamp;
   sn_sim_share_ws_t ws;
-  sn_sim_fhent_t *fh; /* flows by end time (then id): an indexed heap, one entry per flow, */
-  int nfh;            /* the key kept in the entry (no look into the flow to compare) */
-  int *fhpos;         /* [flow] its place in fh, -1 when not there (apart from the flows: a
-                       * heap move touches no flow) */
+  /* Flows by end time, then id (sim/run.c, "flow ends"): one bucket per
+   * distinct end time (flows of a lock-stepped call end together), a heap of
+   * those times, and a table from time to bucket. A flow that leaves or
+   * changes its end leaves a stale id in its old bucket (skipped: its
+   * fhkey no longer says that time); the bucket's count is exact. */
+  sn_sim_fhbkt_t *fb;  /* buckets (free ones chained through count) */
+  int nfb, capfb, free_fb;
+  uint64_t *fkh;       /* a min-heap of the buckets' end times */
+  int nfkh, capfkh;
+  uint64_t *fhk;       /* table: end time -> bucket (open addressing, linear probing) */
+  int *fhv;
+  int fhcap, fhn;
+  uint64_t *fhkey;     /* [flow] its end time in the buckets, SN_SIM_FH_OUT when not there */
+  uint64_t *fbits;     /* [capfl bits] sorting a bucket's ids */
   int *ends, nends, capends; /* the flows ending now, in order */
   sn_sim_pathrec_t *gone, *born; /* flows ended / started since the last recomputation */
   int ngone, capgone, nborn, capborn;
@@ -231,6 +260,7 @@ typedef struct {
   sn_sim_ev_t *heap;
   int nheap, capheap;
   sn_sim_evq_t fifo[SN_SIM_NFIFO];
+  uint32_t fifo_live; /* bit k: fifo[k] holds events */
   uint64_t seq;
   int *q;               /* work queue of (rank, step), a growing ring buffer */
   size_t qcap, qhead, qlen;
@@ -248,8 +278,67 @@ typedef struct {
   sn_sim_result_t *res;
   sn_sim_cprec_t *cp; /* critical-path records, when asked for */
   int ncp, capcp, cp_on;
+  int tracing;        /* the ranks' t0/t1 are kept (a trace file): tested here, not in the rank's cold line */
   int32_t *cp_arr_all; /* the channels' cp_arr */
 } sn_sim_t;
+
+/* A channel's slots: message j at [j & dmask] (dmask + 1: depth rounded up to a power of two). */
+static inline sn_sim_slot_t *sn_sim_sq(const sn_sim_t *s, int c) { return s->slots + (size_t)c * 2 * (s->dmask + 1); }
+static inline sn_sim_slot_t *sn_sim_rq(const sn_sim_t *s, int c) { return s->slots + ((size_t)c * 2 + 1) * (s->dmask + 1); }
+
+/* Repetition k of lane L at step i of comm rank r. */
+static inline void sn_sim_lane_expand(const sn_sim_lane_t *L, int r, int n, int i, int64_t k, sn_step_t *st_p)
+{
+  sn_step_t st;
+  memset(&st, 0, sizeof(st));
+  st.kind = L->kind;
+  st.flags = L->flags;
+  if (L->peer < 0) st.peer = L->peer;
+  else if (L->d_peer == 0) st.peer = (int32_t)((int64_t)r + L->peer < n ? (int64_t)r + L->peer : (int64_t)r + L->peer - n); /* no division */
+  else st.peer = (int32_t)(((int64_t)r + L->peer + k * L->d_peer) % n);
+  st.dep = L->dist ? (int32_t)(i - (L->dist + k * L->d_dist)) : -1;
+  st.dep2 = L->dist2 ? (int32_t)(i - (L->dist2 + k * L->d_dist2)) : -1;
+  st.bytes = L->bytes + (uint64_t)(k * L->d_bytes);
+  *st_p = st;
+}
+
+/* Step i of comm rank r, expanded from its runs (the last run used first:
+ * consecutive look-ups mostly stay in one run); *lnext_p (when not NULL):
+ * the next step on the same channel if the lane gives it at once (a fixed
+ * peer, a next repetition that moves bytes, no other lane of the run on the
+ * same side), else -2. Buffers and offsets are not kept (0). */
+static inline sn_step_t sn_sim_step_next(const sn_sim_t *s, int r, int i, int32_t *lnext_p)
+{
+  sn_sim_rank_t *R = &s->r[r];
+  const sn_sched_compact_t *c = &R->cs;
+  const sn_sched_run_t *run = &c->runs[R->hint];
+  if (i < run->start || i >= run->start + run->period * run->reps) {
+    R->hint = sn_sched_compact_run_of(c, i);
+    run = &c->runs[R->hint];
+  }
+  int off = i - run->start, l, k;
+  if (run->period == 1) l = 0, k = off; /* the usual bodies without a division */
+  else if (run->period == 2) l = off & 1, k = off >> 1;
+  else l = off % run->period, k = off / run->period;
+  const sn_sim_lane_t *L = &s->lanes[run->lane + l];
+  sn_step_t st;
+  sn_sim_lane_expand(L, r, c->nranks, i, k, &st);
+  if (lnext_p) {
+    *lnext_p = -2;
+    int recv = st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE;
+    if ((st.kind == SN_STEP_SEND || recv) && L->d_peer == 0 && k + 1 < run->reps && st.bytes + (uint64_t)L->d_bytes > 0) {
+      int alone = 1;
+      for (int m = 0; m < run->period && alone; m++) {
+        int km = s->lanes[run->lane + m].kind;
+        alone = m == l || (recv ? km != SN_STEP_RECV && km != SN_STEP_RECV_REDUCE : km != SN_STEP_SEND);
+      }
+      if (alone) *lnext_p = i + run->period;
+    }
+  }
+  return st;
+}
+
+static inline sn_step_t sn_sim_step(const sn_sim_t *s, int r, int i) { return sn_sim_step_next(s, r, i, NULL); }
 
 /* Critical-path breakdown of the finished run into s->res->cp. */
 void sn_sim_cp_walk(sn_sim_t *s);
@@ -269,9 +358,14 @@ int sn_sim_cand_pop(sn_sim_t *s);
 /* The channel of (src, dst) (comm ranks), created when `create`; -1 when
  * there is none (or memory ran out: s->error). */
 int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create);
-/* The first step after i on rank R that sends to (send) or receives from
- * `peer` and moves bytes; -1 when none. */
-int sn_sim_next_on(sn_sim_rank_t *R, int i, int send, int peer);
+/* The first step after i on comm rank r that sends to (send) or receives
+ * from `peer` and moves bytes; -1 when none. */
+int sn_sim_next_on(const sn_sim_t *s, int r, int i, int send, int peer);
+/* Rank r's flat schedule as runs of interned lanes into *c_p (c_p->lanes
+ * NULL; run.lane indexes s->lanes). Greedy as sn_sched_compact, on the
+ * fields the engine reads (a body that is a multiple of one that already
+ * repeats is not tried); every repetition is checked by expansion. */
+sn_status_t sn_sim_compact(sn_sim_t *s, int r, const sn_sched_t *flat, sn_sched_compact_t *c_p);
 /* Runs every queued step and event to the end: SN_OK, or an error (logged). */
 sn_status_t sn_sim_loop(sn_sim_t *s);
 

@@ -39,7 +39,7 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
     }
     int i = R->hi;
     int32_t lnext;
-    sn_step_t st = sn_sim_step_next(R, i, &lnext);
+    sn_step_t st = sn_sim_step_next(s, r, i, &lnext);
     sn_sim_wstep_t *e = sn_sim_w(R, i);
     memset(e, 0, sizeof(*e));
     e->lnext = lnext;
@@ -49,7 +49,7 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
     e->dep2 = st.dep2;
     e->kind = st.kind;
     e->sflags = st.flags;
-    e->npieces = (uint32_t)((st.bytes + s->piece - 1) / s->piece);
+    e->npieces = st.bytes <= s->piece ? st.bytes > 0 : (uint32_t)((st.bytes + s->piece - 1) / s->piece);
     e->chan = -1;
     e->dhead = e->dtail = e->dnext[0] = e->dnext[1] = -1;
     int send = st.kind == SN_STEP_SEND;
@@ -129,9 +129,11 @@ void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
   }
   if (step >= R->hi) sn_sim_window_to(s, rank, step);
   if (s->error != SN_OK) return;
+  sn_sim_wstep_t *e = sn_sim_w(R, step); /* its line is written below anyway */
+  if (e->done == e->npieces) return; /* completed: its poke would do nothing (a finished piece queues its own step) */
   uint16_t *qc = &R->qcnt[step & 7];
-  if (*qc && sn_sim_w(R, step)->queued) return;
-  sn_sim_w(R, step)->queued = 1;
+  if (*qc && e->queued) return;
+  e->queued = 1;
   if (*qc != UINT16_MAX) ++*qc;
   if (s->qlen == s->qcap) {
     size_t nc = s->qcap ? s->qcap * 2 : 1024;
@@ -141,7 +143,7 @@ void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
       return;
     }
     for (size_t k = 0; k < s->qlen; k++) {
-      size_t from = (s->qhead + k) % s->qcap;
+      size_t from = (s->qhead + k) & (s->qcap - 1);
       nq[2 * k] = s->q[2 * from];
       nq[2 * k + 1] = s->q[2 * from + 1];
     }
@@ -150,7 +152,7 @@ void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
     s->qcap = nc;
     s->qhead = 0;
   }
-  size_t i = (s->qhead + s->qlen) % s->qcap;
+  size_t i = (s->qhead + s->qlen) & (s->qcap - 1);
   s->q[2 * i] = rank;
   s->q[2 * i + 1] = step;
   s->qlen++;
@@ -173,30 +175,30 @@ static int64_t sn_sim_modsolve(int64_t d, int64_t c, int64_t n, int64_t *m_p)
   return k;
 }
 
-int sn_sim_next_on(sn_sim_rank_t *R, int i, int send, int peer)
+int sn_sim_next_on(const sn_sim_t *s, int r, int i, int send, int peer)
 {
-  const sn_sched_compact_t *c = &R->cs;
+  const sn_sched_compact_t *c = &s->r[r].cs;
   if (i + 1 >= c->nsteps) return -1;
   int n = c->nranks;
   for (int ri = sn_sched_compact_run_of(c, i + 1); ri < c->nruns; ri++) {
     const sn_sched_run_t *run = &c->runs[ri];
     int64_t best = INT64_MAX;
     for (int l = 0; l < run->period; l++) {
-      const sn_sched_lane_t *L = &c->lanes[run->lane + l];
-      int kind = L->base.kind;
+      const sn_sim_lane_t *L = &s->lanes[run->lane + l];
+      int kind = L->kind;
       if (send ? kind != SN_STEP_SEND : kind != SN_STEP_RECV && kind != SN_STEP_RECV_REDUCE) continue;
-      if (L->base.peer < 0) continue;
+      if (L->peer < 0) continue;
       int64_t first = (int64_t)i + 1 - run->start - l, kmin = first <= 0 ? 0 : (first + run->period - 1) / run->period;
-      int64_t k, m = 1;
+      int64_t k, m = 1, peer0 = ((int64_t)r + L->peer) % n;
       if (L->d_peer == 0) {
-        if (L->base.peer != peer) continue;
+        if (peer0 != peer) continue;
         k = kmin;
       } else {
-        int64_t k0 = sn_sim_modsolve(L->d_peer, (((int64_t)peer - L->base.peer) % n + n) % n, n, &m);
+        int64_t k0 = sn_sim_modsolve(L->d_peer, (((int64_t)peer - peer0) % n + n) % n, n, &m);
         if (k0 < 0) continue;
         k = kmin + ((k0 - kmin) % m + m) % m;
       }
-      while (k < run->reps && (int64_t)L->base.bytes + k * L->d_bytes == 0) k += m; /* no bytes: not on the link */
+      while (k < run->reps && (int64_t)L->bytes + k * L->d_bytes == 0) k += m; /* no bytes: not on the link */
       if (k >= run->reps) continue;
       int64_t idx = run->start + k * run->period + l;
       if (idx < best) best = idx;
@@ -206,3 +208,151 @@ int sn_sim_next_on(sn_sim_rank_t *R, int i, int send, int peer)
   return -1;
 }
 
+/* ---- compaction into interned lanes ---- */
+
+/* The lane taking step a (index ia) to step b (index ia + m) in one
+ * repetition, relative to comm rank r; 0 when no stride can. */
+static int sn_sim_lane_make(const sn_step_t *a, const sn_step_t *b, int ia, int m, int r, int n, sn_sim_lane_t *L)
+{
+  if (a->kind != b->kind || a->flags != b->flags) return 0;
+  if ((a->peer < 0) != (b->peer < 0) || (a->dep < 0) != (b->dep < 0) || (a->dep2 < 0) != (b->dep2 < 0)) return 0;
+  if (a->peer < 0 && a->peer != b->peer) return 0;
+  memset(L, 0, sizeof(*L));
+  L->kind = a->kind;
+  L->flags = a->flags;
+  L->bytes = a->bytes;
+  L->d_bytes = (int64_t)(b->bytes - a->bytes);
+  if (a->peer < 0) L->peer = a->peer;
+  else {
+    L->peer = (int32_t)((((int64_t)a->peer - r) % n + n) % n);
+    L->d_peer = (int32_t)((((int64_t)b->peer - a->peer) % n + n) % n);
+  }
+  if (a->dep >= 0) {
+    L->dist = ia - a->dep;
+    L->d_dist = (ia + m - b->dep) - L->dist;
+  }
+  if (a->dep2 >= 0) {
+    L->dist2 = ia - a->dep2;
+    L->d_dist2 = (ia + m - b->dep2) - L->dist2;
+  }
+  return 1;
+}
+
+/* Repetitions of the m-step body at i that expand exactly (1: it does not
+ * repeat). Each lane's expected step is carried from one repetition to the
+ * next (the peer by adding its stride modulo n): sn_sim_lane_expand's
+ * values without a division per step. */
+static int sn_sim_body_reps(const sn_step_t *st, int ns, int i, int m, int r, int n, sn_sim_lane_t *lanes)
+{
+  if (i + 2 * m > ns) return 1;
+  int64_t peer[SN_SCHED_MAX_PERIOD], dep[SN_SCHED_MAX_PERIOD], dep2[SN_SCHED_MAX_PERIOD];
+  uint64_t bytes[SN_SCHED_MAX_PERIOD];
+  for (int j = 0; j < m; j++) {
+    const sn_sim_lane_t *L = &lanes[j];
+    if (!sn_sim_lane_make(&st[i + j], &st[i + m + j], i + j, m, r, n, &lanes[j])) return 1;
+    /* repetition 1, which the strides were taken from */
+    peer[j] = L->peer < 0 ? L->peer : ((int64_t)r + L->peer + L->d_peer) % n;
+    dep[j] = L->dist ? (int64_t)i + m + j - (L->dist + L->d_dist) : -1;
+    dep2[j] = L->dist2 ? (int64_t)i + m + j - (L->dist2 + L->d_dist2) : -1;
+    bytes[j] = L->bytes + (uint64_t)L->d_bytes;
+  }
+  int reps = 1;
+  while (i + (reps + 1) * m <= ns) {
+    int ok = 1;
+    for (int j = 0; j < m && ok; j++) {
+      const sn_sim_lane_t *L = &lanes[j];
+      const sn_step_t *e = &st[i + reps * m + j];
+      ok = e->kind == L->kind && e->flags == L->flags && e->peer == peer[j] && e->bytes == bytes[j] &&
+           (e->dep < 0 ? -1 : e->dep) == dep[j] && (e->dep2 < 0 ? -1 : e->dep2) == dep2[j];
+      if (L->peer >= 0 && (peer[j] += L->d_peer) >= n) peer[j] -= n; /* on to the next repetition */
+      if (L->dist) dep[j] += m - L->d_dist;
+      if (L->dist2) dep2[j] += m - L->d_dist2;
+      bytes[j] += (uint64_t)L->d_bytes;
+    }
+    if (!ok) break;
+    reps++;
+  }
+  return reps;
+}
+
+static uint64_t sn_sim_body_hash(const sn_sim_lane_t *b, int m)
+{
+  const unsigned char *p = (const unsigned char *)b;
+  uint64_t h = 1469598103934665603ull ^ (uint64_t)m;
+  for (size_t k = 0; k < (size_t)m * sizeof(*b); k++) h = (h ^ p[k]) * 1099511628211ull;
+  return h;
+}
+
+/* The pool index of body b[0..m) (added when new), -1 when memory runs out. */
+static int sn_sim_intern(sn_sim_t *s, const sn_sim_lane_t *b, int m)
+{
+  if ((s->nlanes + m + 1) * 2 > s->lhcap) { /* the table (pairs: first lane + 1, length) at most half full */
+    int nc = s->lhcap ? s->lhcap * 2 : 256;
+    while ((s->nlanes + m + 1) * 2 > nc) nc *= 2;
+    int *nh = calloc((size_t)nc * 2, sizeof(int));
+    if (!nh) return -1;
+    for (int k = 0; k < s->lhcap; k++) {
+      if (!s->lhash[2 * k]) continue;
+      uint64_t h = sn_sim_body_hash(&s->lanes[s->lhash[2 * k] - 1], s->lhash[2 * k + 1]) & (uint64_t)(nc - 1);
+      while (nh[2 * h]) h = (h + 1) & (uint64_t)(nc - 1);
+      nh[2 * h] = s->lhash[2 * k];
+      nh[2 * h + 1] = s->lhash[2 * k + 1];
+    }
+    free(s->lhash);
+    s->lhash = nh;
+    s->lhcap = nc;
+  }
+  uint64_t h = sn_sim_body_hash(b, m) & (uint64_t)(s->lhcap - 1);
+  for (; s->lhash[2 * h]; h = (h + 1) & (uint64_t)(s->lhcap - 1))
+    if (s->lhash[2 * h + 1] == m && !memcmp(&s->lanes[s->lhash[2 * h] - 1], b, (size_t)m * sizeof(*b)))
+      return s->lhash[2 * h] - 1;
+  if (sn_sim_grow((void **)&s->lanes, &s->caplanes, sizeof(sn_sim_lane_t), s->nlanes + m)) return -1;
+  int first = s->nlanes;
+  memcpy(&s->lanes[first], b, (size_t)m * sizeof(*b));
+  s->nlanes += m;
+  s->lhash[2 * h] = first + 1;
+  s->lhash[2 * h + 1] = m;
+  return first;
+}
+
+sn_status_t sn_sim_compact(sn_sim_t *s, int r, const sn_sched_t *flat, sn_sched_compact_t *c_p)
+{
+  if (flat->error != SN_OK) return flat->error;
+  sn_sched_compact_t c;
+  memset(&c, 0, sizeof(c));
+  c.nsteps = flat->nsteps;
+  c.nranks = flat->nranks > 0 ? flat->nranks : 1;
+  c.scratch_bytes = flat->scratch_bytes;
+  c.dtype = flat->dtype;
+  c.red = flat->red;
+  int caprun = 0, n = c.nranks, ns = flat->nsteps;
+  const sn_step_t *st = flat->steps;
+  for (int i = 0; i < ns;) {
+    sn_sim_lane_t best[SN_SCHED_MAX_PERIOD], tmp[SN_SCHED_MAX_PERIOD];
+    int bm = 1, breps = 1;
+    for (int m = 1; m <= SN_SCHED_MAX_PERIOD; m++) {
+      if (breps > 1 && m % bm == 0) continue; /* a multiple of a body that repeats: no scan (a ring's 4 after its 2) */
+      int reps = sn_sim_body_reps(st, ns, i, m, r, n, tmp);
+      if (reps > 1 && reps * m > breps * bm) {
+        bm = m;
+        breps = reps;
+        memcpy(best, tmp, (size_t)m * sizeof(tmp[0]));
+      }
+    }
+    if (breps == 1) sn_sim_lane_make(&st[i], &st[i], i, 0, r, n, &best[0]); /* a run of one step: no strides */
+    if (sn_sim_grow((void **)&c.runs, &caprun, sizeof(sn_sched_run_t), c.nruns + 1)) goto oom;
+    int lane = sn_sim_intern(s, best, bm);
+    if (lane < 0) goto oom;
+    c.runs[c.nruns++] = (sn_sched_run_t){i, bm, breps, lane};
+    i += bm * breps;
+  }
+  if (c.nruns && c.nruns < caprun) { /* exact size: ranks' runs lie close together */
+    sn_sched_run_t *nr = realloc(c.runs, (size_t)c.nruns * sizeof(*nr));
+    if (nr) c.runs = nr;
+  }
+  *c_p = c;
+  return SN_OK;
+oom:
+  free(c.runs);
+  return SN_ERR_SYSTEM;
+}

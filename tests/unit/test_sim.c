@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "sim/sim.h"
+#include "sim/sim_int.h"
 #include "topo/view.h"
 
 static int g_checks, g_failed;
@@ -1089,6 +1090,94 @@ static void test_a2av(void)
   CHECK(sn_sim_ep_matrix(&ep, p, 0, &d) == SN_ERR_INVALID_ARG && !d, "ep: 2 experts for top-3 accepted");
 }
 
+/* sn_sim_compact (the engine's interned, rank-relative lanes) against the
+ * flat schedules: every algorithm x collective the builders have (but
+ * all-to-all-v and hier) at 1-5, 7, 8, 13 and 64 ranks, three counts
+ * (multiples of p and not), plain, prescaled and post-divided: the runs
+ * tile the schedule and give back every step's kind, flags, peer,
+ * dependencies and bytes. And ranks share lanes: a 64-rank ring all-reduce
+ * keeps fewer lanes in its pool than a quarter of its ranks' runs. */
+static void test_interned_lanes(void)
+{
+  static const sn_coll_t colls[] = {SN_COLL_ALLREDUCE, SN_COLL_BROADCAST, SN_COLL_REDUCE, SN_COLL_ALLGATHER,
+                                    SN_COLL_REDUCESCATTER, SN_COLL_ALLTOALL, SN_COLL_GATHER, SN_COLL_SCATTER};
+  static const int ps[] = {1, 2, 3, 4, 5, 7, 8, 13, 64};
+  static const size_t counts[] = {37, 1000, 1 << 20};
+  int cases = 0, bad = 0, ring_lanes = -1, ring_runs = 0;
+  for (size_t ci = 0; ci < sizeof(colls) / sizeof(colls[0]); ci++)
+    for (int algo = 0; algo < SN_ALGO_COUNT; algo++) {
+      if (algo == SN_ALGO_HIER || !sn_algo_supports((sn_algo_t)algo, colls[ci])) continue;
+      for (size_t pi = 0; pi < sizeof(ps) / sizeof(ps[0]); pi++)
+        for (size_t k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
+          for (int mode = 0; mode < 3; mode++) {
+            int p = ps[pi];
+            sn_op_desc_t d;
+            memset(&d, 0, sizeof(d));
+            d.coll = colls[ci];
+            d.dtype = SN_DT_FLOAT32;
+            d.count = counts[k];
+            d.root = p > 1 ? (int)(k + 1) % p : 0;
+            d.nranks = p;
+            d.red.op = SN_RED_SUM;
+            d.red.prescale = mode == 1;
+            d.red.postdiv = mode == 2;
+            if (!sn_algo_usable(&d, (sn_algo_t)algo)) continue;
+            sn_sim_t s; /* only its lane pool is used */
+            memset(&s, 0, sizeof(s));
+            int runs = 0;
+            for (int r = 0; r < p && bad < 5; r++) {
+              d.rank = r;
+              sn_sched_t flat;
+              sn_sched_init(&flat, d.dtype, p);
+              sn_sched_compact_t c;
+              if (sn_sched_build(&d, (sn_algo_t)algo, &flat) != SN_OK || sn_sim_compact(&s, r, &flat, &c) != SN_OK) {
+                CHECK(0, "%s/%s p=%d rank %d: build or compact failed", sn_coll_name(d.coll), sn_algo_name((sn_algo_t)algo), p, r);
+                bad++;
+                sn_sched_free(&flat);
+                continue;
+              }
+              int covered = 0, ok = c.nsteps == flat.nsteps && c.lanes == NULL;
+              for (int ri = 0; ri < c.nruns && ok; ri++) {
+                ok = c.runs[ri].start == covered && c.runs[ri].reps >= 1 && c.runs[ri].period >= 1 &&
+                     c.runs[ri].period <= SN_SCHED_MAX_PERIOD && c.runs[ri].lane + c.runs[ri].period <= s.nlanes;
+                covered += c.runs[ri].period * c.runs[ri].reps;
+              }
+              ok = ok && covered == flat.nsteps;
+              for (int i = 0; i < flat.nsteps && ok; i++) {
+                const sn_sched_run_t *run = &c.runs[sn_sched_compact_run_of(&c, i)];
+                int off = i - run->start;
+                sn_step_t e;
+                const sn_step_t *f = &flat.steps[i];
+                sn_sim_lane_expand(&s.lanes[run->lane + off % run->period], r, c.nranks, i, off / run->period, &e);
+                ok = e.kind == f->kind && e.flags == f->flags && e.peer == f->peer && e.bytes == f->bytes &&
+                     e.dep == (f->dep < 0 ? -1 : f->dep) && e.dep2 == (f->dep2 < 0 ? -1 : f->dep2);
+                if (!ok)
+                  CHECK(0, "%s/%s p=%d rank %d count %zu step %d: expanded kind %d peer %d dep %d/%d bytes %llu, flat %d %d %d/%d %llu",
+                        sn_coll_name(d.coll), sn_algo_name((sn_algo_t)algo), p, r, d.count, i, e.kind, e.peer, e.dep,
+                        e.dep2, (unsigned long long)e.bytes, f->kind, f->peer, f->dep, f->dep2,
+                        (unsigned long long)f->bytes);
+              }
+              if (!ok) bad++;
+              runs += c.nruns;
+              cases++;
+              sn_sched_compact_free(&c);
+              sn_sched_free(&flat);
+            }
+            if (algo == SN_ALGO_RING && d.coll == SN_COLL_ALLREDUCE && p == 64 && k == 2 && mode == 0) {
+              ring_lanes = s.nlanes;
+              ring_runs = runs;
+            }
+            free(s.lanes);
+            free(s.lhash);
+          }
+    }
+  CHECK(bad == 0, "%d of %d rank schedules differ from their interned lanes", bad, cases);
+  CHECK(ring_lanes > 0 && ring_lanes < ring_runs / 4, "ring all-reduce p=64: %d lanes in the pool for %d runs", ring_lanes,
+        ring_runs);
+  printf("  interned lanes: %d rank schedules step for step; 64-rank ring all-reduce: %d lanes for %d runs\n", cases,
+         ring_lanes, ring_runs);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -1105,6 +1194,7 @@ int main(void)
   test_generators();
   test_pool();
   test_host_terms();
+  test_interned_lanes();
   printf("test_sim: %d checks, %d failed\n", g_checks, g_failed);
   return g_failed ? 1 : 0;
 }
