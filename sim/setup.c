@@ -521,8 +521,6 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   d.root = call->root;
   d.nranks = n;
   d.topo = view.ndomains > 1 ? &view : NULL;
-  /* all-to-all-v: every rank's side from the matrix (sn_sim_a2av_side), the
-   * count the most elements any rank sends or receives, as the API agrees it */
   /* MoE: the route as the library picks it for the dispatch (src/api/ep.c:
    * SN_COLL_EP_DISPATCH; the combine is always an all-to-all-v), then the
    * route's matrix */
@@ -559,6 +557,9 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       if (!rail.buf || !rail.rstep) goto oom;
     }
   }
+  /* all-to-all-v: every rank's side from the matrix (filled per rank below),
+   * the count the most elements any rank sends or receives, as the API
+   * agrees it */
   sn_vec_t vec;
   if (d.coll == SN_COLL_ALLTOALLV) {
     vbuf = malloc(4 * (size_t)n * sizeof(size_t) + 1);
