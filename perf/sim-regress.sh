@@ -93,6 +93,8 @@ calls() {
   echo "--gen=hosts8:128 --algo=ring --bytes=1G --hot=0 --quantum=0"
   echo "--gen=hosts8:16 --coll=alltoall --algo=pairwise --bytes=1G --hot=0 --quantum=0"
   echo "--gen=cm384 --ranks=0-95 --algo=direct --bytes=1G --hot=0 --quantum=0"
+  # oversubscribed between the rail switches
+  echo "--gen=hosts8:4 --oversub=3 --coll=alltoall --algo=pairwise --min=1M --max=64M --hot=3"
 }
 
 # Runs every call with binary $1 into directory $2, adding options $3.

@@ -300,6 +300,15 @@ sn_status_t sn_sim_fabric_degrade(sn_sim_fabric_t *f, const char *what, double f
   return SN_OK;
 }
 
+sn_status_t sn_sim_fabric_oversubscribe(sn_sim_fabric_t *f, double factor)
+{
+  if (!(factor >= 1)) {
+    SN_WARN("snccl-sim: oversubscription %g: a factor >= 1 (F:1 between the hosts' rail switches)", factor);
+    return SN_ERR_INVALID_ARG;
+  }
+  return sn_sim_fabric_degrade(f, "rails", factor);
+}
+
 void sn_sim_link_name(const sn_sim_fabric_t *f, int link, char *buf, size_t len)
 {
   const sn_sim_link_t *l = &f->links[link];

@@ -168,6 +168,11 @@ void sn_sim_fabric_slow_rank(sn_sim_fabric_t *f, int rank, double factor);
  * the rails ("rails"), runs at cap/factor. SN_ERR_INVALID_ARG + WARN for an
  * unknown class or a factor <= 0. */
 sn_status_t sn_sim_fabric_degrade(sn_sim_fabric_t *f, const char *what, double factor);
+/* What-if: the fabric between the rail switches is oversubscribed F:1:
+ * the rail up and down links (non-blocking: a port per rank of the rail)
+ * carry 1/F of it. Traffic between ranks of one rail (same local index) does
+ * not cross them. SN_ERR_INVALID_ARG + WARN for F < 1. */
+sn_status_t sn_sim_fabric_oversubscribe(sn_sim_fabric_t *f, double factor);
 /* Splits class `cls` (its ports and rails) into k parallel planes of 1/k of
  * the capacity each (2 <= k <= SN_SIM_MAX_PLANES, once per fabric).
  * SN_ERR_INVALID_ARG + WARN for a class the fabric's pairs do not use. */

@@ -48,6 +48,7 @@ static void usage(void)
           "  --piece=BYTES --depth=N   pipelining (default: as the engine, SNCCL_CHUNK_SIZE/PIPELINE_DEPTH)\n"
           "  --slow-rank=R:F  fabric rank R's ports and compute run F times slower\n"
           "  --degrade-link=CLASS:F   every link of class CLASS (e.g. ib, ub; or \"rails\") F times slower\n"
+          "  --oversub=F      the fabric between the hosts' rail switches oversubscribed F:1 (F >= 1)\n"
           "  --planes=CLASS:K split class CLASS (ports and rails) into K parallel planes of 1/K the bandwidth\n"
           "                   (a topology file may say so: #@sim planes=CLASS:K)\n"
           "  --routing=rail|hash|spray  over the planes: pinned by the sender's rail (default), hashed per\n"
@@ -139,7 +140,7 @@ int main(int argc, char **argv)
   uint64_t seed = 1;
   int ep = -1; /* 0 dispatch, 1 combine */
   sn_sim_ep_t eps = {128, 7168, 8, 256, 1, 4, 2, 1};
-  double degrade = 1;
+  double degrade = 1, oversub = 1;
   double slow = 1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -185,6 +186,13 @@ int main(int argc, char **argv)
     } else if ((v = OPT("--degrade-plane"))) {
       if (sscanf(v, "%d:%lf", &dplane, &dplane_f) != 2) {
         fprintf(stderr, "snccl-sim: --degrade-plane=%s: expected PLANE:FACTOR\n", v);
+        return 2;
+      }
+    } else if ((v = OPT("--oversub"))) {
+      char *end;
+      oversub = strtod(v, &end);
+      if (end == v || *end) {
+        fprintf(stderr, "snccl-sim: --oversub=%s: expected a number >= 1\n", v);
         return 2;
       }
     } else if ((v = OPT("--degrade-link"))) {
@@ -267,6 +275,10 @@ int main(int argc, char **argv)
   if (dplane >= 0 && sn_sim_fabric_degrade_plane(&f, dplane, dplane_f) != SN_OK) {
     sn_sim_fabric_free(&f);
     return 2;
+  }
+  if (oversub != 1 && sn_sim_fabric_oversubscribe(&f, oversub) != SN_OK) {
+    sn_sim_fabric_free(&f);
+    return 2; /* the WARN said why */
   }
   if (degrade_cls[0] && sn_sim_fabric_degrade(&f, degrade_cls, degrade) != SN_OK) {
     sn_sim_fabric_free(&f);

@@ -349,6 +349,8 @@ static void test_coalesce(void)
   }
 }
 
+static int near_ps(uint64_t t, uint64_t want);
+
 /* What-if: a class degraded by 2 doubles the bandwidth terms of the ring
  * (2(p-1)(a + 2b) = 54 us); "rails" slows a flat ring across hosts; bad
  * names and factors are refused. */
@@ -376,6 +378,30 @@ static void test_degrade(void)
   CHECK(after > before, "a ring across hosts with rails 64x slower: %llu ps, before %llu ps", (unsigned long long)after,
         (unsigned long long)before);
   sn_sim_fabric_free(&f);
+  /* oversubscription: one message from host 0's rail 0 to host 1's rail 1
+   * (fabric ranks 0 and 9 of hosts8:2) crosses rail 0's up and rail 1's
+   * down link, non-blocking at 2 ports each (2 ranks per rail). At 2:1
+   * they carry one port: no change; at 4:1 half a port: the bandwidth
+   * term B doubles; at 8:1 it is 4B. One piece: t = m + B x k + a. */
+  uint64_t t_over[4];
+  const double fs[4] = {1, 2, 4, 8};
+  int pair[2] = {0, 9};
+  for (int i = 0; i < 4; i++) {
+    if (sn_sim_fabric_generate("hosts8:2", &f, NULL) != SN_OK) {
+      CHECK(0, "generator hosts8:2");
+      return;
+    }
+    CHECK(sn_sim_fabric_oversubscribe(&f, fs[i]) == SN_OK, "oversubscribe %g", fs[i]);
+    c = call_of(SN_COLL_BROADCAST, SN_ALGO_DIRECT, 1 << 18, 2);
+    c.ranks = pair;
+    t_over[i] = run_time(&f, &c);
+    if (i == 0) CHECK(sn_sim_fabric_oversubscribe(&f, 0.5) == SN_ERR_INVALID_ARG, "oversubscription 0.5 accepted");
+    sn_sim_fabric_free(&f);
+  }
+  CHECK(t_over[1] == t_over[0] && t_over[2] > t_over[0] && near_ps(t_over[3] - t_over[0], 3 * (t_over[2] - t_over[0])),
+        "oversubscribed 1/2/4/8:1: %llu / %llu / %llu / %llu ps, expected t2 = t1 and t8 - t1 = 3 (t4 - t1)",
+        (unsigned long long)t_over[0], (unsigned long long)t_over[1], (unsigned long long)t_over[2],
+        (unsigned long long)t_over[3]);
 }
 
 /* |t - want| within a few ps (rates are bytes per ps in floating point). */
