@@ -362,9 +362,8 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create);
  * from `peer` and moves bytes; -1 when none. */
 int sn_sim_next_on(const sn_sim_t *s, int r, int i, int send, int peer);
 /* Rank r's flat schedule as runs of interned lanes into *c_p (c_p->lanes
- * NULL; run.lane indexes s->lanes). Greedy as sn_sched_compact, on the
- * fields the engine reads (a body that is a multiple of one that already
- * repeats is not tried); every repetition is checked by expansion. */
+ * NULL; run.lane indexes s->lanes): the library's runs (sn_sched_compact),
+ * each lane made relative to the rank and to its step. */
 sn_status_t sn_sim_compact(sn_sim_t *s, int r, const sn_sched_t *flat, sn_sched_compact_t *c_p);
 /* Runs every queued step and event to the end: SN_OK, or an error (logged). */
 sn_status_t sn_sim_loop(sn_sim_t *s);

@@ -210,71 +210,6 @@ int sn_sim_next_on(const sn_sim_t *s, int r, int i, int send, int peer)
 
 /* ---- compaction into interned lanes ---- */
 
-/* The lane taking step a (index ia) to step b (index ia + m) in one
- * repetition, relative to comm rank r; 0 when no stride can. */
-static int sn_sim_lane_make(const sn_step_t *a, const sn_step_t *b, int ia, int m, int r, int n, sn_sim_lane_t *L)
-{
-  if (a->kind != b->kind || a->flags != b->flags) return 0;
-  if ((a->peer < 0) != (b->peer < 0) || (a->dep < 0) != (b->dep < 0) || (a->dep2 < 0) != (b->dep2 < 0)) return 0;
-  if (a->peer < 0 && a->peer != b->peer) return 0;
-  memset(L, 0, sizeof(*L));
-  L->kind = a->kind;
-  L->flags = a->flags;
-  L->bytes = a->bytes;
-  L->d_bytes = (int64_t)(b->bytes - a->bytes);
-  if (a->peer < 0) L->peer = a->peer;
-  else {
-    L->peer = (int32_t)((((int64_t)a->peer - r) % n + n) % n);
-    L->d_peer = (int32_t)((((int64_t)b->peer - a->peer) % n + n) % n);
-  }
-  if (a->dep >= 0) {
-    L->dist = ia - a->dep;
-    L->d_dist = (ia + m - b->dep) - L->dist;
-  }
-  if (a->dep2 >= 0) {
-    L->dist2 = ia - a->dep2;
-    L->d_dist2 = (ia + m - b->dep2) - L->dist2;
-  }
-  return 1;
-}
-
-/* Repetitions of the m-step body at i that expand exactly (1: it does not
- * repeat). Each lane's expected step is carried from one repetition to the
- * next (the peer by adding its stride modulo n): sn_sim_lane_expand's
- * values without a division per step. */
-static int sn_sim_body_reps(const sn_step_t *st, int ns, int i, int m, int r, int n, sn_sim_lane_t *lanes)
-{
-  if (i + 2 * m > ns) return 1;
-  int64_t peer[SN_SCHED_MAX_PERIOD], dep[SN_SCHED_MAX_PERIOD], dep2[SN_SCHED_MAX_PERIOD];
-  uint64_t bytes[SN_SCHED_MAX_PERIOD];
-  for (int j = 0; j < m; j++) {
-    const sn_sim_lane_t *L = &lanes[j];
-    if (!sn_sim_lane_make(&st[i + j], &st[i + m + j], i + j, m, r, n, &lanes[j])) return 1;
-    /* repetition 1, which the strides were taken from */
-    peer[j] = L->peer < 0 ? L->peer : ((int64_t)r + L->peer + L->d_peer) % n;
-    dep[j] = L->dist ? (int64_t)i + m + j - (L->dist + L->d_dist) : -1;
-    dep2[j] = L->dist2 ? (int64_t)i + m + j - (L->dist2 + L->d_dist2) : -1;
-    bytes[j] = L->bytes + (uint64_t)L->d_bytes;
-  }
-  int reps = 1;
-  while (i + (reps + 1) * m <= ns) {
-    int ok = 1;
-    for (int j = 0; j < m && ok; j++) {
-      const sn_sim_lane_t *L = &lanes[j];
-      const sn_step_t *e = &st[i + reps * m + j];
-      ok = e->kind == L->kind && e->flags == L->flags && e->peer == peer[j] && e->bytes == bytes[j] &&
-           (e->dep < 0 ? -1 : e->dep) == dep[j] && (e->dep2 < 0 ? -1 : e->dep2) == dep2[j];
-      if (L->peer >= 0 && (peer[j] += L->d_peer) >= n) peer[j] -= n; /* on to the next repetition */
-      if (L->dist) dep[j] += m - L->d_dist;
-      if (L->dist2) dep2[j] += m - L->d_dist2;
-      bytes[j] += (uint64_t)L->d_bytes;
-    }
-    if (!ok) break;
-    reps++;
-  }
-  return reps;
-}
-
 static uint64_t sn_sim_body_hash(const sn_sim_lane_t *b, int m)
 {
   const unsigned char *p = (const unsigned char *)b;
@@ -315,44 +250,54 @@ static int sn_sim_intern(sn_sim_t *s, const sn_sim_lane_t *b, int m)
   return first;
 }
 
+/* Library lane l of a run (period m, reps repetitions) starting at step ia,
+ * as the engine reads it, relative to comm rank r of n: the peer as an
+ * offset modulo n, each dependency as a distance (repetition k is m steps
+ * further and its dependency d_dep further: the distance grows by m - d_dep);
+ * buffers and offsets dropped. A run of one step keeps no strides. */
+static void sn_sim_lane_of(const sn_sched_lane_t *l, int ia, int m, int reps, int r, int n, sn_sim_lane_t *L)
+{
+  const sn_step_t *a = &l->base;
+  int one = reps == 1;
+  memset(L, 0, sizeof(*L));
+  L->kind = a->kind;
+  L->flags = a->flags;
+  L->bytes = a->bytes;
+  L->d_bytes = one ? 0 : l->d_bytes;
+  if (a->peer < 0) L->peer = a->peer;
+  else {
+    L->peer = (int32_t)((((int64_t)a->peer - r) % n + n) % n);
+    L->d_peer = one ? 0 : l->d_peer;
+  }
+  if (a->dep >= 0) {
+    L->dist = ia - a->dep;
+    L->d_dist = one ? 0 : m - l->d_dep;
+  }
+  if (a->dep2 >= 0) {
+    L->dist2 = ia - a->dep2;
+    L->d_dist2 = one ? 0 : m - l->d_dep2;
+  }
+}
+
 sn_status_t sn_sim_compact(sn_sim_t *s, int r, const sn_sched_t *flat, sn_sched_compact_t *c_p)
 {
-  if (flat->error != SN_OK) return flat->error;
   sn_sched_compact_t c;
-  memset(&c, 0, sizeof(c));
-  c.nsteps = flat->nsteps;
-  c.nranks = flat->nranks > 0 ? flat->nranks : 1;
-  c.scratch_bytes = flat->scratch_bytes;
-  c.dtype = flat->dtype;
-  c.red = flat->red;
-  int caprun = 0, n = c.nranks, ns = flat->nsteps;
-  const sn_step_t *st = flat->steps;
-  for (int i = 0; i < ns;) {
-    sn_sim_lane_t best[SN_SCHED_MAX_PERIOD], tmp[SN_SCHED_MAX_PERIOD];
-    int bm = 1, breps = 1;
-    for (int m = 1; m <= SN_SCHED_MAX_PERIOD; m++) {
-      if (breps > 1 && m % bm == 0) continue; /* a multiple of a body that repeats: no scan (a ring's 4 after its 2) */
-      int reps = sn_sim_body_reps(st, ns, i, m, r, n, tmp);
-      if (reps > 1 && reps * m > breps * bm) {
-        bm = m;
-        breps = reps;
-        memcpy(best, tmp, (size_t)m * sizeof(tmp[0]));
-      }
+  sn_status_t st = sn_sched_compact(flat, &c);
+  if (st != SN_OK) return st;
+  for (int k = 0; k < c.nruns; k++) {
+    sn_sched_run_t *run = &c.runs[k];
+    sn_sim_lane_t body[SN_SCHED_MAX_PERIOD];
+    for (int j = 0; j < run->period; j++)
+      sn_sim_lane_of(&c.lanes[run->lane + j], run->start + j, run->period, run->reps, r, c.nranks, &body[j]);
+    int lane = sn_sim_intern(s, body, run->period);
+    if (lane < 0) {
+      sn_sched_compact_free(&c);
+      return SN_ERR_SYSTEM;
     }
-    if (breps == 1) sn_sim_lane_make(&st[i], &st[i], i, 0, r, n, &best[0]); /* a run of one step: no strides */
-    if (sn_sim_grow((void **)&c.runs, &caprun, sizeof(sn_sched_run_t), c.nruns + 1)) goto oom;
-    int lane = sn_sim_intern(s, best, bm);
-    if (lane < 0) goto oom;
-    c.runs[c.nruns++] = (sn_sched_run_t){i, bm, breps, lane};
-    i += bm * breps;
+    run->lane = lane;
   }
-  if (c.nruns && c.nruns < caprun) { /* exact size: ranks' runs lie close together */
-    sn_sched_run_t *nr = realloc(c.runs, (size_t)c.nruns * sizeof(*nr));
-    if (nr) c.runs = nr;
-  }
+  free(c.lanes); /* the engine's lanes are the pool's */
+  c.lanes = NULL;
   *c_p = c;
   return SN_OK;
-oom:
-  free(c.runs);
-  return SN_ERR_SYSTEM;
 }

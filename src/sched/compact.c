@@ -40,20 +40,31 @@ static int sn_lane_make(const sn_step_t *a, const sn_step_t *b, int nranks, sn_s
 }
 
 /* Repetitions of the m-step body at i (strides from its second repetition)
- * that expand exactly; 1 when it does not repeat. */
+ * that expand exactly; 1 when it does not repeat. Each lane's expected step
+ * is carried from one repetition to the next (the peer by adding its stride
+ * modulo nranks): sn_sched_lane_expand's values without a division per
+ * step. */
 static int sn_body_reps(const sn_step_t *st, int n, int i, int m, int nranks, sn_sched_lane_t *lanes)
 {
   if (i + 2 * m > n) return 1;
-  for (int j = 0; j < m; j++)
+  sn_step_t e[SN_SCHED_MAX_PERIOD];
+  for (int j = 0; j < m; j++) {
     if (!sn_lane_make(&st[i + j], &st[i + m + j], nranks, &lanes[j])) return 1;
-  int reps = 1;
-  for (;;) {
-    if (i + (reps + 1) * m > n) break;
+    e[j] = st[i + m + j]; /* repetition 1, which the strides were taken from */
+  }
+  int reps = 2; /* repetitions 0 and 1 match: the strides come from them */
+  while (i + (reps + 1) * m <= n) {
     int ok = 1;
     for (int j = 0; j < m && ok; j++) {
-      sn_step_t e;
-      sn_sched_lane_expand(&lanes[j], nranks, reps, &e);
-      ok = sn_step_eq(&e, &st[i + reps * m + j]);
+      const sn_sched_lane_t *l = &lanes[j];
+      sn_step_t *x = &e[j]; /* on to repetition reps */
+      if (x->peer >= 0 && (x->peer += l->d_peer) >= nranks) x->peer -= nranks;
+      if (x->dep >= 0) x->dep += l->d_dep;
+      if (x->dep2 >= 0) x->dep2 += l->d_dep2;
+      x->src_off += (uint64_t)l->d_src;
+      x->dst_off += (uint64_t)l->d_dst;
+      x->bytes += (uint64_t)l->d_bytes;
+      ok = sn_step_eq(x, &st[i + reps * m + j]);
     }
     if (!ok) break;
     reps++;
