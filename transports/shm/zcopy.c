@@ -802,6 +802,19 @@ sn_status_t sn_zc_alltoallv(sn_zc_t *zc, sn_zc_a2av_t *op, int counts, int candi
   sn_zc_slot_t *mine = &zc->slots[me];
   if (!zc->rows) counts = 0;
   candidate = candidate && counts;
+  /* The slot before the header's tag: a peer that sees the tag maps
+   * mine->sbuf at once, without waiting for the word. (No peer still reads
+   * it from the previous call: a zero-copy call ends at a barrier after the
+   * copies, and a message-path call never reads it.) The slot also serves
+   * other collectives' mismatch reports (sn_zc_run). */
+  mine->count = 0;
+  mine->coll = (uint32_t)SN_COLL_ALLTOALLV;
+  mine->dtype = mine->op = 0;
+  mine->root = op->learn != NULL;
+  mine->inplace = 0;
+  mine->sbuf = op->sbuf;
+  memset(&mine->rbuf, 0, sizeof(mine->rbuf));
+  mine->rbuf.fd = -1;
   if (counts) { /* the row and header first: a peer that sees the tag reads them */
     SN_CHECK(sn_zc_a2av_guard(zc));
     sn_zc_row_t *row = sn_zc_rows_of(zc, zc->seq) + (size_t)me * (size_t)p;
@@ -816,15 +829,6 @@ sn_status_t sn_zc_alltoallv(sn_zc_t *zc, sn_zc_a2av_t *op, int counts, int candi
     atomic_store_explicit(&h->tag, zc->seq << 2 | SN_ZC_A2_COUNTS | (candidate ? SN_ZC_A2_ZCOPY : 0u),
                           memory_order_release);
   }
-  /* the slot, for other collectives' mismatch reports (sn_zc_run) */
-  mine->count = 0;
-  mine->coll = (uint32_t)SN_COLL_ALLTOALLV;
-  mine->dtype = mine->op = 0;
-  mine->root = op->learn != NULL;
-  mine->inplace = 0;
-  mine->sbuf = op->sbuf;
-  memset(&mine->rbuf, 0, sizeof(mine->rbuf));
-  mine->rbuf.fd = -1;
   atomic_store_explicit(&mine->word, zc->seq << 1 | (candidate ? 1u : 0u), memory_order_release);
   if (!counts) return SN_OK;
   unsigned bits = 0;
