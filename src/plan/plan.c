@@ -433,8 +433,12 @@ static double sn_ep_hit(int e, int k, int own)
  * to all peers run at once, so a route costs its slower link class. Direct:
  * one record per (token, destination rank), one hop. Rail: one record per
  * (token, remote domain) between domains; inside the domain the direct
- * records plus every bundle received forwarded whole to the S-1 others,
- * streaming behind hop 1 (one more latency, not one more transfer). */
+ * records, then every bundle received forwarded whole to the S-1 others.
+ * The forwards stream behind hop 1 piece by piece (sn_sched_ep_rail), but
+ * each link to a domain peer carries the D-1 bundles one after another,
+ * and they arrive together at the end of hop 1 (they share this rank's
+ * link): the first streams, the other D-2 follow hop 1 at the domain's
+ * rate (snccl-sim's critical path on hosts8:4: ib, then nvlink). */
 static double sn_ep_max(double a, double b) { return a > b ? a : b; }
 
 static double sn_ep_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m)
@@ -446,7 +450,8 @@ static double sn_ep_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cos
   double intra = (S - 1) * hr, inter = (P - S) * hr;
   if (algo == SN_ALGO_DIRECT) return x->alpha_us + n * sn_ep_max(inter * x->us_per_byte, intra * in->us_per_byte);
   double hd = sn_ep_hit(E, K, L * S), fwd = (D - 1) * hd * (S - 1);
-  return x->alpha_us + in->alpha_us + n * sn_ep_max((D - 1) * hd * x->us_per_byte, (intra + fwd) * in->us_per_byte);
+  double hop1 = (D - 1) * hd * x->us_per_byte, tail = (D - 2) * hd * (S - 1) * in->us_per_byte;
+  return x->alpha_us + in->alpha_us + n * sn_ep_max(hop1 + tail, (intra + fwd) * in->us_per_byte);
 }
 
 static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m);

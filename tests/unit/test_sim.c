@@ -1112,6 +1112,45 @@ static void test_a2av(void)
     free(m1);
     free(md);
   }
+  /* The EP256 shape (128 tokens, hidden 7168, top-8 of 256, INT8 + scale)
+   * on 2, 4 and 8 hosts of 8: the route the tuner picks is the faster one
+   * simulated, and its estimate of either route is within a quarter of the
+   * simulated time. The tuner once had hop 2 stream wholly behind hop 1 and
+   * picked rail on 8 hosts (183 us simulated against direct's 154). */
+  static const char *const ep_gens[] = {"hosts8:2", "hosts8:4", "hosts8:8"};
+  for (int g = 0; g < 3; g++) {
+    if (sn_sim_fabric_generate(ep_gens[g], &f, NULL) != SN_OK) {
+      CHECK(0, "generator %s", ep_gens[g]);
+      continue;
+    }
+    sn_sim_ep_t big = {128, 7168, 8, 256, 1, 4, 2, 1};
+    sn_sim_result_t rd, rr, rt;
+    c = call_of(SN_COLL_ALLTOALLV, SN_ALGO_DIRECT, 0, f.nranks);
+    c.dtype = SN_DT_UINT8;
+    c.ep = &big;
+    c.depth = 0; /* the library's depth and piece rule, as snccl-sim runs it */
+    c.piece = 0;
+    int ok = sn_sim_run(&f, &c, &rd) == SN_OK;
+    c.algo = SN_ALGO_RAIL;
+    ok &= sn_sim_run(&f, &c, &rr) == SN_OK;
+    c.algo = -1;
+    ok &= sn_sim_run(&f, &c, &rt) == SN_OK;
+    CHECK(ok, "ep dispatch on %s", ep_gens[g]);
+    if (ok) {
+      uint64_t best = rd.time_ps < rr.time_ps ? rd.time_ps : rr.time_ps;
+      CHECK(rt.time_ps == best, "ep dispatch on %s: the tuner picks %s (%.1f us), direct %.1f us, rail %.1f us",
+            ep_gens[g], sn_algo_name((sn_algo_t)rt.algo), rt.time_ps / 1e6, rd.time_ps / 1e6, rr.time_ps / 1e6);
+      const sn_sim_result_t *both[2] = {&rd, &rr};
+      for (int k = 0; k < 2; k++) {
+        double sim_us = both[k]->time_ps / 1e6, err = both[k]->tuner_us / sim_us - 1;
+        CHECK(err > -0.25 && err < 0.25, "ep dispatch on %s, %s: tuner %.1f us, simulated %.1f us", ep_gens[g],
+              sn_algo_name((sn_algo_t)both[k]->algo), both[k]->tuner_us, sim_us);
+      }
+      printf("  ep dispatch on %s: direct %.1f us (tuner %.1f), rail %.1f us (tuner %.1f), tuned: %s\n", ep_gens[g],
+             rd.time_ps / 1e6, rd.tuner_us, rr.time_ps / 1e6, rr.tuner_us, sn_algo_name((sn_algo_t)rt.algo));
+    }
+    sn_sim_fabric_free(&f);
+  }
   ep = (sn_sim_ep_t){T, H, K, 2, 1, 4, 2, 7}; /* fewer experts than top-k */
   CHECK(sn_sim_ep_matrix(&ep, p, 0, &d) == SN_ERR_INVALID_ARG && !d, "ep: 2 experts for top-3 accepted");
 }
