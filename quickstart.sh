@@ -66,10 +66,11 @@ case "$MODE" in
     make -j"$(nproc)" check >check.out 2>&1 || rc=$?
     grep -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' check.out || true
     if [ "$rc" != 0 ]; then
-      # show the logs of what failed
-      for log in $(grep -lE '^(FAIL|ERROR|XPASS)' $(find . -name '*.trs') 2>/dev/null | sed 's/\.trs$/.log/'); do
+      # the end of each failed test's log, last, where a short view of
+      # the output still shows it (a .trs file says ":test-result: FAIL")
+      for log in $(grep -lE '^:test-result: (FAIL|ERROR|XPASS)' $(find . -name '*.trs') 2>/dev/null | sed 's/\.trs$/.log/'); do
         echo "---- $log"
-        tail -n 40 "$log"
+        grep -v " NCCL INFO " "$log" | tail -n 20
       done
     fi
     count() { grep -E "^# $1: " check.out | tail -1 | awk '{print $3}'; }
