@@ -13,6 +13,7 @@
  *
  *   ring       AR 2(p-1)a + 2fnB + fng        AG (p-1)a + fnB   RS + fng
  *              BC/RD chain (p-1)a + nB (+ng)  (pipelined by pieces)
+ *              (a on a ported fabric: the ring's hops, sn_ring_alpha)
  *   direct     AR 2a + 2fnB' + fng            AG/RS/A2A a + fnB' (B' = B with
  *              contention per concurrent peer, + a message cost per peer)
  *              BC/RD the root's p-1 copies: a + 2f^2 n B'
@@ -328,6 +329,36 @@ static double sn_ring_allreduce_cost(double p, double n, const sn_link_cost_t *x
   return 2 * (p - 1) * x->alpha_us + 2 * f * n * x->us_per_byte + f * n * g;
 }
 
+/* A ring's latency per step. Pieces flow on as they arrive (the engine's
+ * dependencies are per piece), so a piece pays each hop's own latency on
+ * its way round, not the slowest hop's at every step: the mean over the
+ * ring's hops r -> r+1, of which those between domains pay the
+ * inter-domain latency. But a link holds at most depth pieces in flight,
+ * so the slowest hop passes one step's piece per latency / depth at best.
+ * (snccl-sim, ring all-reduce of 64 KiB: the slowest-hop form was
+ * 3.9-4.0x the simulated time on hosts8:16, nvl72:2, cm384:2 and
+ * hosts8:128; on nvl72:2 the steps go at 14 us / depth: 4007, 2006, 1011
+ * and 635 us at depth 1, 2, 4 and 8.) Host memory keeps the slowest
+ * hop's latency per step: its table was fitted that way to the emulated
+ * domains measured on the development VM (tune-check), where the hier
+ * broadcast and reduce the fitted form picks at 256 KiB on 8 ranks are
+ * 1.6x faster than the ring the mean would pick. */
+static double sn_ring_alpha(const sn_op_desc_t *d, const sn_cost_model_t *m)
+{
+  const sn_sched_topo_t *t = d->topo;
+  const int p = d->nranks;
+  if (!t || t->ndomains < 2 || p < 2) return m->intra.alpha_us;
+  if (!m->ported) return m->inter.alpha_us;
+  int cross = 0;
+  for (int r = 0; r < p; r++) cross += t->domain_of[r] != t->domain_of[(r + 1) % p];
+  size_t slot;
+  int depth, forced;
+  sn_plan_engine_params(&slot, &depth, &forced);
+  double mean = ((p - cross) * m->intra.alpha_us + cross * m->inter.alpha_us) / p;
+  double window = (cross ? m->inter.alpha_us : m->intra.alpha_us) / depth;
+  return mean > window ? mean : window;
+}
+
 /* Transfer and reduction time of a pipelined algorithm: a device reduces
  * while the link moves the next piece; a host CPU does one after the other. */
 static double sn_plus(const sn_cost_model_t *m, double xfer, double reduce)
@@ -501,8 +532,8 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
   const int lg = sn_ceil_log2((int)p), pow2 = sn_is_pow2((int)p);
   /* Log-step algorithms (rd, rhd, tree) pair ranks at distances p/2, p/4,
    * ...: with domains of consecutive ranks only the first lgx rounds cross
-   * a domain boundary, the rest stay inside (a ring or a direct exchange
-   * waits for its slowest link in every step instead). */
+   * a domain boundary, the rest stay inside (a direct exchange waits for
+   * its slowest link in every step instead; a ring, see sn_ring_alpha). */
   const int lgx = D > 1 ? (sn_ceil_log2(D) < lg ? sn_ceil_log2(D) : lg) : 0, lgi = lg - lgx;
   /* round-by-round algorithms do not stream like a ring (log_step_bw) */
   const double lsb = m->log_step_bw > 0 ? m->log_step_bw : 1.0;
@@ -510,16 +541,18 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
   /* the fraction of a halving algorithm's bytes sent in the crossing rounds */
   const double hx = 1.0 - 1.0 / (double)(1 << lgx);
   switch (algo) {
-  case SN_ALGO_RING:
+  case SN_ALGO_RING: {
+    const double ar = sn_ring_alpha(d, m);
     switch (d->coll) {
-    case SN_COLL_ALLREDUCE: return 2 * (p - 1) * a + sn_plus(m, 2 * f * n * B, f * n * g);
-    case SN_COLL_ALLGATHER: return (p - 1) * a + f * n * B;
-    case SN_COLL_REDUCESCATTER: return (p - 1) * a + sn_plus(m, f * n * B, f * n * g);
+    case SN_COLL_ALLREDUCE: return 2 * (p - 1) * ar + sn_plus(m, 2 * f * n * B, f * n * g);
+    case SN_COLL_ALLGATHER: return (p - 1) * ar + f * n * B;
+    case SN_COLL_REDUCESCATTER: return (p - 1) * ar + sn_plus(m, f * n * B, f * n * g);
     default: /* chain */
       if (m->piece_rule && !m->ported)
-        return sn_pipe((int)p - 1, n, a, B + (red ? g : 0), (double)sn_plan_piece(d, algo, m));
-      return (p - 1) * a + sn_plus(m, n * B, red ? n * g : 0);
+        return sn_pipe((int)p - 1, n, ar, B + (red ? g : 0), (double)sn_plan_piece(d, algo, m));
+      return (p - 1) * ar + sn_plus(m, n * B, red ? n * g : 0);
     }
+  }
   case SN_ALGO_DIRECT: {
     double per_msg = m->direct_msg_us > m->direct_msg_alpha * a ? m->direct_msg_us : m->direct_msg_alpha * a;
     double Bd = B * (1.0 + m->direct_contention * (p - 1)), msgs = per_msg * (p - 1);
