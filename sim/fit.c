@@ -3,7 +3,7 @@
  * calls (perf/sim-calibrate.sh) and prints the topology file.
  *
  *   snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch]
- *                 [--pinned] [--msg-cores] CAL_FILE CORES
+ *                 [--pinned] [--msg-cores] [--hot-acc] CAL_FILE CORES
  *
  * --perf-iters=N: every call simulated as the perf tools time it
  * (sn_sim_call_t.perf_iters: N calls back to back, each rank's time / N
@@ -18,7 +18,8 @@
  * more ranks than cores). --pinned: the topology says "#@sim pinned=1"
  * (ranks stay on their cores: p ranks on c cores get p / ceil(p/c)
  * cores). --msg-cores: "#@sim msg_cores=1" (the per-message cost is the
- * sender's core time).
+ * sender's core time). --hot-acc: "#@sim hot_acc=1" (a reduction that
+ * accumulates into the piece its dependency just wrote pays no miss).
  *
  * CAL_FILE: lines "SET COLL ALGO RANKS BYTES US [SPAN]" (snccl-sim's
  * collective and algorithm names, nccl-tests' size, the measured median
@@ -57,7 +58,7 @@ typedef struct {
   double span; /* the point's own perf span (its -e), or < 0: --perf-span */
 } fit_point_t;
 
-static int fit_cores, fit_maxn, fit_iters, fit_pinned, fit_msgc;
+static int fit_cores, fit_maxn, fit_iters, fit_pinned, fit_msgc, fit_hot;
 static double fit_span; /* --perf-span: the perf tools' -e (bytes) */
 static int fit_streams; /* --streams: reduce and transfer rates tied to the copy rate */
 static int fit_switch;  /* --switch: fit #@sim switch_us */
@@ -76,9 +77,9 @@ static void fit_text(const double *x, char *buf, size_t len)
            "reduce_GBps %.4g\n"
            "shape domains=1 hosts_per_domain=1 ranks_per_host=%d\n"
            "#@sim cores=%d msg_us=%.4g copy_GBps=%.4g xfer_GBps=%.4g stream_GBps=%.4g\n"
-           "#@sim cache_MB=%.4g mem_GBps=%.4g%s%s%s\n",
+           "#@sim cache_MB=%.4g mem_GBps=%.4g%s%s%s%s\n",
            x[0], x[1], red, fit_maxn, fit_cores, x[2], x[4], xfer, x[6], x[7], x[8], fit_pinned ? " pinned=1" : "", fit_msgc ? " msg_cores=1" : "",
-           cold);
+           cold, fit_hot ? " hot_acc=1" : "");
 }
 
 /* mean |log(sim/meas)| of the points on constants x; +inf when a call fails */
@@ -146,12 +147,13 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "--switch")) fit_switch = 1;
     else if (!strcmp(argv[1], "--pinned")) fit_pinned = 1;
     else if (!strcmp(argv[1], "--msg-cores")) fit_msgc = 1;
+    else if (!strcmp(argv[1], "--hot-acc")) fit_hot = 1;
     else break;
     argv++;
     argc--;
   }
   if (argc != 3) {
-    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned] [--msg-cores] CAL_FILE CORES\n");
+    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned] [--msg-cores] [--hot-acc] CAL_FILE CORES\n");
     return 2;
   }
   setenv("NCCL_DEBUG", "WARN", 0);

@@ -354,12 +354,14 @@ static double sn_sim_cold_share(const sn_sim_fabric_t *f, const sn_sim_call_t *c
  *    every core byte then costs e = m x mem_w reduce units more. Done by
  *    scaling the cores' capacity by 1 / (1 + e) and the copy and transfer
  *    weights to (w + e) / (1 + e), so a reduced, copied or moved byte takes
- *    (w + e) / capacity;
+ *    (w + e) / capacity; with hot_acc, a reduce that accumulates into a
+ *    destination piece its dependency just wrote (SN_SIM_L_ACC) takes
+ *    1 / capacity (*acc_w = 1 / (1 + e));
  *  - cold buffers (call->perf_span, sn_sim_cold_share): see below.
  * kb: per rank, bytes sent, received, received and reduced, copied locally
  * (NULL without a span). -1 when memory runs out. */
 static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d, const sn_sim_call_t *call,
-                             const double *kb)
+                             const double *kb, double *acc_w)
 {
   int nh = f->topo.nhosts, hm = 0;
   double *w = calloc((size_t)nh * 3 + 1, sizeof(double)), most = 0;
@@ -394,6 +396,7 @@ static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_
       if (f->links[l].kind == SN_SIM_LINK_COMPUTE || f->links[l].kind == SN_SIM_LINK_POOL) f->links[l].cap /= 1 + e;
     f->copy_factor = (f->copy_factor + e) / (1 + e);
     if (f->pool_w_net > 0) f->pool_w_net = (f->pool_w_net + e) / (1 + e);
+    if (f->hot_acc) *acc_w = 1 / (1 + e); /* an accumulating reduce: its unit, no miss */
   }
   /* cold user buffers (perf_span): q x a rank's user bytes per call first
    * come from memory, cold_w reduce units each (over 1 + e: the units above
@@ -467,6 +470,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   int n = call->nranks;
   sn_sim_t s;
   memset(&s, 0, sizeof(s));
+  s.acc_w = 1;
   sn_sim_result_t res;
   memset(&res, 0, sizeof(res));
   s.f = f;
@@ -836,7 +840,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     saved_cap = malloc((size_t)f->nlinks * sizeof(double) + 1);
     if (!saved_cap) goto oom;
     for (int l = 0; l < f->nlinks; l++) saved_cap[l] = f->links[l].cap;
-    if (sn_sim_host_scale(f, &s, &d, call, kb)) goto oom;
+    if (sn_sim_host_scale(f, &s, &d, call, kb, &s.acc_w)) goto oom;
   }
   st = sn_sim_loop(&s);
   if (st != SN_OK) goto out;
