@@ -46,9 +46,9 @@
 # (the measurement's -e in bytes; empty: buffers as if warm and the calw
 # points not fitted, as before), STREAMS= (fit the reduce, copy and
 # transfer rates apart), SWITCH= (no switch_us), PINNED=, MSG_CORES=,
-# HOT_ACC= (empty: leave the term out), FIT_EAGER=1 (fit the eager-path
-# all-reduces too). PERF_SPAN= STREAMS= SWITCH= HOT_ACC= is the model of
-# run E; HOT_ACC= the model of run F.
+# HOT_ACC=, COLD_EXTRA= (empty: leave the term out), FIT_EAGER=1 (fit the
+# eager-path all-reduces too). PERF_SPAN= STREAMS= SWITCH= HOT_ACC= COLD_EXTRA= is the
+# model of run E; HOT_ACC= COLD_EXTRA= the model of run F.
 set -uo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:?usage: perf/sim-calibrate.sh BUILD_DIR [OUT_DIR]}
@@ -195,6 +195,9 @@ MSG_CORES=${MSG_CORES-1}
 # (direct, one-shot, tree: dst = dst + slot) pays no miss (#@sim hot_acc=1);
 # HOT_ACC= leaves it out
 HOT_ACC=${HOT_ACC-1}
+# with a span, a cold user byte costs cold_GBps only for the misses the cache
+# term does not charge already (#@sim cold_extra=1); COLD_EXTRA= leaves it out
+COLD_EXTRA=${COLD_EXTRA-1}
 # 2. fit on the calibration set only
 # STAT=min: fit and compare the fastest round instead of the median
 col=6; [ "${STAT:-median}" = min ] && col=7
@@ -214,7 +217,7 @@ grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "pred" && $c != "" { print $1, $2, $
   echo "# $([ "${FIT_EAGER:-0}" = 0 ] && echo "the eager-path all-reduces left out" || echo "the eager-path all-reduces fitted too"));"
   grep '^# \(measured\|load\|spread\|rounds\|summarised\)' "$MEAS"
   echo "# calls simulated as the perf tools time them: snccl-sim --perf-iters=$SIM_ITERS${PERF_SPAN:+ --perf-span=$PERF_SPAN}"
-  "$FIT" --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} ${STREAMS:+--streams} ${SWITCH:+--switch} ${PINNED:+--pinned} ${MSG_CORES:+--msg-cores} ${HOT_ACC:+--hot-acc} "$OUT/cal.txt" "$(nproc)"
+  "$FIT" --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} ${STREAMS:+--streams} ${SWITCH:+--switch} ${PINNED:+--pinned} ${MSG_CORES:+--msg-cores} ${HOT_ACC:+--hot-acc} ${PERF_SPAN:+${COLD_EXTRA:+--cold-extra}} "$OUT/cal.txt" "$(nproc)"
 } >"$OUT/this-machine.topo" || { echo "fit failed"; exit 1; }
 cat "$OUT/this-machine.topo"
 

@@ -3,7 +3,7 @@
  * calls (perf/sim-calibrate.sh) and prints the topology file.
  *
  *   snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch]
- *                 [--pinned] [--msg-cores] [--hot-acc] CAL_FILE CORES
+ *                 [--pinned] [--msg-cores] [--hot-acc] [--cold-extra] CAL_FILE CORES
  *
  * --perf-iters=N: every call simulated as the perf tools time it
  * (sn_sim_call_t.perf_iters: N calls back to back, each rank's time / N
@@ -20,6 +20,8 @@
  * cores). --msg-cores: "#@sim msg_cores=1" (the per-message cost is the
  * sender's core time). --hot-acc: "#@sim hot_acc=1" (a reduction that
  * accumulates into the piece its dependency just wrote pays no miss).
+ * --cold-extra: "#@sim cold_extra=1" (with a span: cold user bytes only
+ * beyond the misses the cache term charges).
  *
  * CAL_FILE: lines "SET COLL ALGO RANKS BYTES US [SPAN]" (snccl-sim's
  * collective and algorithm names, nccl-tests' size, the measured median
@@ -58,16 +60,16 @@ typedef struct {
   double span; /* the point's own perf span (its -e), or < 0: --perf-span */
 } fit_point_t;
 
-static int fit_cores, fit_maxn, fit_iters, fit_pinned, fit_msgc, fit_hot;
+static int fit_cores, fit_maxn, fit_iters, fit_pinned, fit_msgc, fit_hot, fit_cx;
 static double fit_span; /* --perf-span: the perf tools' -e (bytes) */
 static int fit_streams; /* --streams: reduce and transfer rates tied to the copy rate */
 static int fit_switch;  /* --switch: fit #@sim switch_us */
 
 static void fit_text(const double *x, char *buf, size_t len)
 {
-  char cold[64] = ""; /* the cold-buffer rate: only with a span */
+  char cold[96] = ""; /* the cold-buffer rate: only with a span */
   double red = fit_streams ? 2 * x[4] : x[3], xfer = fit_streams ? x[4] / 2 : x[5];
-  if (fit_span > 0) snprintf(cold, sizeof(cold), " cold_GBps=%.4g", x[9]);
+  if (fit_span > 0) snprintf(cold, sizeof(cold), " cold_GBps=%.4g%s", x[9], fit_cx ? " cold_extra=1" : "");
   if (fit_switch) snprintf(cold + strlen(cold), sizeof(cold) - strlen(cold), " switch_us=%.4g", x[10]);
   snprintf(buf, len,
            "fabric this-machine\n"
@@ -148,12 +150,13 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "--pinned")) fit_pinned = 1;
     else if (!strcmp(argv[1], "--msg-cores")) fit_msgc = 1;
     else if (!strcmp(argv[1], "--hot-acc")) fit_hot = 1;
+    else if (!strcmp(argv[1], "--cold-extra")) fit_cx = 1;
     else break;
     argv++;
     argc--;
   }
   if (argc != 3) {
-    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned] [--msg-cores] [--hot-acc] CAL_FILE CORES\n");
+    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned] [--msg-cores] [--hot-acc] [--cold-extra] CAL_FILE CORES\n");
     return 2;
   }
   setenv("NCCL_DEBUG", "WARN", 0);

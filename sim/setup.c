@@ -332,7 +332,8 @@ static double sn_sim_miss(double cache, double ws) { return ws > cache ? 1 - cac
  * min(N, steps) - 1 start on user buffers no call touched since the tool's
  * warm-up: all cold. A call after a wrap reuses buffers touched steps calls
  * before: m(steps x ws). Returns the mean share of a call's user bytes that
- * come from memory (0 without a span). */
+ * come from memory (0 without a span); with cold_extra, less the share
+ * m(ws) the cache term charges already. */
 static double sn_sim_cold_share(const sn_sim_fabric_t *f, const sn_sim_call_t *call, const sn_op_desc_t *d, double ws)
 {
   int n = call->perf_iters;
@@ -341,7 +342,12 @@ static double sn_sim_cold_share(const sn_sim_fabric_t *f, const sn_sim_call_t *c
   double steps = floor(call->perf_span / row);
   if (steps < 1) steps = 1;
   double fresh = (n < steps ? n : steps) - 1, wraps = n - 1 - fresh;
-  return (sn_sim_miss(f->cache_bytes, ws) + fresh + wraps * sn_sim_miss(f->cache_bytes, steps * ws)) / n;
+  double q = (sn_sim_miss(f->cache_bytes, ws) + fresh + wraps * sn_sim_miss(f->cache_bytes, steps * ws)) / n;
+  /* cold_extra: the cache term already charges m(ws) of every byte a core
+   * touches, a user byte's one touch included: only the misses beyond it
+   * (the rows the tool moved to) are cold */
+  if (f->cold_extra) q -= sn_sim_miss(f->cache_bytes, ws);
+  return q > 0 ? q : 0;
 }
 
 /* The host terms that depend on the call (sim.h: sn_sim_fabric_t.pinned,

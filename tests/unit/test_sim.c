@@ -790,7 +790,13 @@ static void test_pool(void)
  *    0.375 missed: q = (1 + 3 x 0.375)/5 = 0.425, 1 + 0.425 x 80000 / 48000
  *    slower: 20.5 us;
  *  - span 16000 (1 row: the same buffers every call, they fit): 12 us;
- *  - no span, or no cache/memory keys: 12 us. */
+ *  - no span, or no cache/memory keys: 12 us;
+ *  - a cache of 50000 bytes (m = 1 - 50000/80000 = 0.375 every call, the
+ *    cache term's share; memory otherwise free), span 32000: q = (0.375 + 1
+ *    + 3 x (1 - 50000/160000)) / 5 = 0.6875, 1 + 0.6875 x 80000 / 48000
+ *    slower: 25.75 us; cold_extra counts only what the cache term does not
+ *    charge, q - m = 0.3125: 18.25 us. Span 16000 (no rotation): q = m,
+ *    19.5 us; with cold_extra nothing: 12 us. */
 static void test_cold_buffers(void)
 {
   static const struct {
@@ -803,6 +809,10 @@ static void test_cold_buffers(void)
       {"#@sim cores=4 cache_MB=1 mem_GBps=1e6 cold_GBps=1", 0, 12},
       {"#@sim cores=4 cache_MB=1 mem_GBps=1", 64000, 24}, /* cold_GBps defaults to mem_GBps */
       {"#@sim cores=4", 64000, 12},
+      {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1", 32000, 25.75},
+      {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1 cold_extra=1", 32000, 18.25},
+      {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1", 16000, 19.5},
+      {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1 cold_extra=1", 16000, 12},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     sn_sim_fabric_t f;
