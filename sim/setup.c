@@ -293,6 +293,38 @@ static int sn_sim_fold_period(const sn_sim_fabric_t *f, int p)
   return 0;
 }
 
+/* The piece the library's own start-up model gives the call (src/comm/comm.c
+ * sn_comm_build_cost without a topology file: the built-in table, the
+ * probe's core count and L2, the ranks on the busiest host; the probe's copy
+ * and reduce rates taken as the table's, which was measured on the machine
+ * it describes). The perf tools run without a topology file, so the engine
+ * ran these pieces: on 2 cores with 1 MiB of L2, 16-128 KiB where the
+ * fitted fabric's tuner (no piece rule) gives the 512 KiB slot. */
+static size_t sn_sim_lib_piece(const sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d, sn_algo_t algo)
+{
+  const sn_topo_t *t = &f->topo;
+  int *cnt = calloc((size_t)t->nhosts + (size_t)t->ndomains + 1, sizeof(int)), *first = cnt + t->nhosts;
+  if (!cnt) return sn_plan_piece(d, algo, &f->cost);
+  int most = 0, one_host = 1, domains_one_host = 1;
+  for (int k = 0; k < t->ndomains; k++) first[k] = -1;
+  for (int r = 0; r < s->n; r++) {
+    const sn_topo_rank_t *x = &t->ranks[s->r[r].frank];
+    if (++cnt[x->host] > most) most = cnt[x->host];
+    one_host &= x->host == t->ranks[s->r[0].frank].host;
+    if (first[x->domain] < 0) first[x->domain] = x->host;
+    domains_one_host &= first[x->domain] == x->host;
+  }
+  free(cnt);
+  sn_cost_model_t m;
+  sn_cost_default(&m, domains_one_host, one_host && d->topo && d->topo->ndomains == 1);
+  sn_cost_probe_t probe;
+  memset(&probe, 0, sizeof(probe)); /* rates 0: the table's own (sn_cost_apply_probe) */
+  probe.cores = f->cores;
+  probe.l2_bytes = f->piece_l2;
+  sn_cost_apply_probe(&m, &probe, most, 0);
+  return sn_plan_piece(d, algo, &m);
+}
+
 /* Bytes of user buffer rank r of the call reads or writes (its input and
  * output, NCCL's sizes; a broadcast's non-root input and a reduce's non-root
  * output are not touched). */
@@ -607,6 +639,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   }
   /* the engine runs the call in the tuner's piece for it (src/api/group.c) */
   if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
+  else if (f->piece_l2 > 0 && !epm) s.piece = sn_sim_lib_piece(f, &s, &d, algo);
   else s.piece = sn_plan_piece(epm && !call->ep_combine ? &epd : &d, algo, &f->cost);
   res.algo = algo;
   res.tuner_us = sn_plan_estimate(epm && !call->ep_combine ? &epd : &d, algo, &f->cost);

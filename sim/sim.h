@@ -106,6 +106,8 @@ typedef struct {
                           * m(ws) (sn_sim_host_t.cold_extra) */
   int hot_acc;           /* a receive-and-reduce that accumulates, piece by piece, into what its
                           * dependency just wrote pays no miss (sn_sim_host_t.hot_acc) */
+  int piece_l2;          /* > 0: calls run in the pieces the library's own start-up model gives
+                          * them (sn_sim_host_t.piece_l2_KiB, bytes), not the fabric's tuner's */
   /* Parallel planes of one class (sn_sim_fabric_set_planes): each rank's
    * port of that class, and its rails, become nplanes links of 1/nplanes of
    * the capacity; pairs of that class use them as `routing` says. */
@@ -119,8 +121,8 @@ typedef struct {
 
 /* What the topology file's optional "#@sim KEY=VALUE ..." comment lines set
  * (the topology parser skips them as comments; keys: cores, msg_us,
- * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, cold_extra, hot_acc).
- * 0 leaves the default of sn_sim_fabric_build. */
+ * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, cold_extra, hot_acc,
+ * piece_l2_KiB). 0 leaves the default of sn_sim_fabric_build. */
 typedef struct {
   char plane_class[32]; /* planes=CLASS:K: the class split into K parallel planes */
   int planes;
@@ -151,6 +153,10 @@ typedef struct {
                      * dst = dst + slot) reads and writes a destination piece still in cache: it
                      * pays no miss (a ring's reduce reads a new input block and writes a new
                      * partial sum: both miss) */
+  double piece_l2_KiB; /* one core's L2 as the library's start-up probe reads it: a call runs in
+                        * the piece the library picks without a topology file (the built-in table,
+                        * this L2 and the host's ranks per core; sim/setup.c sn_sim_lib_piece), as
+                        * the perf tools ran it, instead of the slot size a topology file gives */
 } sn_sim_host_t;
 
 /* Reads the "#@sim" lines of a topology file's text into *h (zeroed first).

@@ -894,6 +894,26 @@ static void test_host_terms(void)
   test_cold_buffers();
   test_switch();
   sn_sim_fabric_t f;
+  /* piece_l2_KiB: the library's own pieces. Ring all-gather of 1 MiB
+   * blocks: a topology file's tuner has no piece rule, the 512 KiB slot: 2
+   * messages a block, 4 ranks x 3 blocks x 2 = 24 flows. The library's rule
+   * with 1 MiB of L2, depth 4, 4 ranks on 2 cores: 1 MiB / (4/2) / 4 = 128
+   * KiB, 8 a block: 96 flows; 2 ranks (a core each): 256 KiB, 2 x 4 = 8 */
+  {
+    const char *lines[2] = {"#@sim cores=2", "#@sim cores=2 piece_l2_KiB=1024"};
+    const uint64_t want[2][2] = {{24, 4}, {96, 8}};
+    for (int i = 0; i < 2; i++) {
+      pool_fabric(&f, 4, lines[i]);
+      for (int k = 0; k < 2; k++) {
+        sn_sim_call_t cg = call_of(SN_COLL_ALLGATHER, SN_ALGO_RING, 262144, k ? 2 : 4);
+        cg.piece = 0;
+        sn_sim_result_t rg;
+        CHECK(sn_sim_run(&f, &cg, &rg) == SN_OK && rg.flows == want[i][k], "%s, %d ranks: %llu messages, expected %llu",
+              lines[i], cg.nranks, (unsigned long long)rg.flows, (unsigned long long)want[i][k]);
+      }
+      sn_sim_fabric_free(&f);
+    }
+  }
   /* a symmetric call: ring all-reduce, p = 4, b = 4 us (30 us alone):
    * every rank finishes each call at the same time, so 5 calls back to back
    * take 5 x 30 us (the gates are local copies on free compute) */
@@ -997,6 +1017,7 @@ static void test_host_terms(void)
             h.cache_MB == 32 && h.mem_GBps == 40 && h.pinned == 1 && h.hot_acc == 1,
         "cache_MB, mem_GBps, pinned, hot_acc read");
   CHECK(sn_sim_host_parse("#@sim hot_acc=2\n", "bad", &h) == SN_ERR_INVALID_ARG, "hot_acc=2 refused");
+  CHECK(sn_sim_host_parse("#@sim piece_l2_KiB=1024\n", "ok", &h) == SN_OK && h.piece_l2_KiB == 1024, "piece_l2_KiB read");
 }
 
 /* All-to-all-v from a byte matrix, and MoE dispatch/combine (sim/ep.c). */
