@@ -45,9 +45,11 @@
 # measurement's -n; 0: one call to the last rank, as before), PERF_SPAN
 # (the measurement's -e in bytes; empty: buffers as if warm and the calw
 # points not fitted, as before), STREAMS= (fit the reduce, copy and
-# transfer rates apart), SWITCH= (no switch_us), PINNED= and MSG_CORES=
-# (empty: leave the term out), FIT_EAGER=1 (fit the eager-path all-reduces
-# too). PERF_SPAN= STREAMS= SWITCH= is the model of run E.
+# transfer rates apart), SWITCH= (no switch_us), PINNED=, MSG_CORES=,
+# HOT_ACC=, COLD_EXTRA= (empty: leave the term out), PIECE_L2=auto|KIB
+# (the library's pieces; off by default), FIT_EAGER=1 (fit the eager-path
+# all-reduces too). PERF_SPAN= STREAMS= SWITCH= HOT_ACC= COLD_EXTRA= is the
+# model of run E; HOT_ACC= COLD_EXTRA= the model of run F.
 set -uo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:?usage: perf/sim-calibrate.sh BUILD_DIR [OUT_DIR]}
@@ -190,6 +192,21 @@ SWITCH=${SWITCH-1}
 PINNED=${PINNED-1}
 # the per-message cost is core time, shared like the rest (#@sim msg_cores=1); MSG_CORES= leaves it out
 MSG_CORES=${MSG_CORES-1}
+# a reduction that accumulates into the piece its dependency just wrote
+# (direct, one-shot, tree: dst = dst + slot) pays no miss (#@sim hot_acc=1);
+# HOT_ACC= leaves it out
+HOT_ACC=${HOT_ACC-1}
+# with a span, a cold user byte costs cold_GBps only for the misses the cache
+# term does not charge already (#@sim cold_extra=1); COLD_EXTRA= leaves it out
+COLD_EXTRA=${COLD_EXTRA-1}
+# PIECE_L2=auto (or a size in KiB): calls run in the pieces the library
+# picked (its start-up model: no topology file, this machine's L2; #@sim
+# piece_l2_KiB), not the fitted fabric's slot size. Off by default: with
+# the per-message terms as they are it makes run F worse (docs/SIMULATION.md,
+# "Run F refit")
+PIECE_L2=${PIECE_L2-}
+[ "$PIECE_L2" = auto ] && PIECE_L2=$(($(getconf LEVEL2_CACHE_SIZE 2>/dev/null || echo 0) / 1024))
+[ "${PIECE_L2:-0}" -gt 0 ] 2>/dev/null || PIECE_L2=
 # 2. fit on the calibration set only
 # STAT=min: fit and compare the fastest round instead of the median
 col=6; [ "${STAT:-median}" = min ] && col=7
@@ -209,7 +226,7 @@ grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "pred" && $c != "" { print $1, $2, $
   echo "# $([ "${FIT_EAGER:-0}" = 0 ] && echo "the eager-path all-reduces left out" || echo "the eager-path all-reduces fitted too"));"
   grep '^# \(measured\|load\|spread\|rounds\|summarised\)' "$MEAS"
   echo "# calls simulated as the perf tools time them: snccl-sim --perf-iters=$SIM_ITERS${PERF_SPAN:+ --perf-span=$PERF_SPAN}"
-  "$FIT" --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} ${STREAMS:+--streams} ${SWITCH:+--switch} ${PINNED:+--pinned} ${MSG_CORES:+--msg-cores} "$OUT/cal.txt" "$(nproc)"
+  "$FIT" --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} ${STREAMS:+--streams} ${SWITCH:+--switch} ${PINNED:+--pinned} ${MSG_CORES:+--msg-cores} ${HOT_ACC:+--hot-acc} ${PERF_SPAN:+${COLD_EXTRA:+--cold-extra}} ${PIECE_L2:+--piece-l2=$PIECE_L2} "$OUT/cal.txt" "$(nproc)"
 } >"$OUT/this-machine.topo" || { echo "fit failed"; exit 1; }
 cat "$OUT/this-machine.topo"
 

@@ -176,9 +176,12 @@ sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_
         else if (!strcmp(w, "mem_GBps")) h->mem_GBps = v;
         else if (!strcmp(w, "cold_GBps")) h->cold_GBps = v;
         else if (!strcmp(w, "switch_us")) h->switch_us = v;
+        else if (!strcmp(w, "hot_acc") && v == 1) h->hot_acc = 1;
+        else if (!strcmp(w, "cold_extra") && v == 1) h->cold_extra = 1;
+        else if (!strcmp(w, "piece_l2_KiB")) h->piece_l2_KiB = v;
         else {
-          SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer, pinned or msg_cores not 1); known: cores, pinned, msg_cores, msg_us, "
-                  "copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, planes", source, line, w);
+          SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer, a switch not 1); known: cores, pinned, msg_cores, "
+                  "msg_us, copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, cold_extra, hot_acc, piece_l2_KiB, planes", source, line, w);
           return SN_ERR_INVALID_ARG;
         }
       }
@@ -202,11 +205,14 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
   if (h->pinned && f->cores) f->pinned = 1;
   if (h->msg_cores && f->cores) f->msg_cores = 1;
   if (h->switch_us > 0 && f->cores) f->switch_ps = (uint64_t)(h->switch_us * 1e6 + 0.5);
+  if (h->piece_l2_KiB > 0) f->piece_l2 = (int)(h->piece_l2_KiB * 1024 + 0.5);
   if (h->xfer_GBps > 0 && red > 0) f->pool_w_net = red / h->xfer_GBps;
   if (h->mem_GBps > 0 && h->cache_MB > 0 && f->cores && red > 0) {
     f->cache_bytes = h->cache_MB * 1e6;
     f->mem_w = red / h->mem_GBps;
     f->cold_w = red / (h->cold_GBps > 0 ? h->cold_GBps : h->mem_GBps);
+    f->hot_acc = h->hot_acc;
+    f->cold_extra = h->cold_extra;
   }
   if (h->stream_GBps > 0 && !f->stream) {
     int n = f->nranks;

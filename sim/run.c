@@ -670,7 +670,8 @@ static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
     const sn_sim_chan_t *C = &s->ch[e->chan];
     pred = sn_sim_cp_later(s, sn_sim_rq(s, e->chan)[C->consumed & s->dmask].cp, R->cp_done[step]);
   }
-  sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, e->bytes, e->done), pred);
+  double w = e->sflags & SN_SIM_L_ACC ? s->acc_w : 1; /* hot_acc: its destination still in cache */
+  sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, e->bytes, e->done) * w, pred);
 }
 
 static void sn_sim_try_start(sn_sim_t *s, int c)

@@ -293,6 +293,38 @@ static int sn_sim_fold_period(const sn_sim_fabric_t *f, int p)
   return 0;
 }
 
+/* The piece the library's own start-up model gives the call (src/comm/comm.c
+ * sn_comm_build_cost without a topology file: the built-in table, the
+ * probe's core count and L2, the ranks on the busiest host; the probe's copy
+ * and reduce rates taken as the table's, which was measured on the machine
+ * it describes). The perf tools run without a topology file, so the engine
+ * ran these pieces: on 2 cores with 1 MiB of L2, 16-128 KiB where the
+ * fitted fabric's tuner (no piece rule) gives the 512 KiB slot. */
+static size_t sn_sim_lib_piece(const sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d, sn_algo_t algo)
+{
+  const sn_topo_t *t = &f->topo;
+  int *cnt = calloc((size_t)t->nhosts + (size_t)t->ndomains + 1, sizeof(int)), *first = cnt + t->nhosts;
+  if (!cnt) return sn_plan_piece(d, algo, &f->cost);
+  int most = 0, one_host = 1, domains_one_host = 1;
+  for (int k = 0; k < t->ndomains; k++) first[k] = -1;
+  for (int r = 0; r < s->n; r++) {
+    const sn_topo_rank_t *x = &t->ranks[s->r[r].frank];
+    if (++cnt[x->host] > most) most = cnt[x->host];
+    one_host &= x->host == t->ranks[s->r[0].frank].host;
+    if (first[x->domain] < 0) first[x->domain] = x->host;
+    domains_one_host &= first[x->domain] == x->host;
+  }
+  free(cnt);
+  sn_cost_model_t m;
+  sn_cost_default(&m, domains_one_host, one_host && d->topo && d->topo->ndomains == 1);
+  sn_cost_probe_t probe;
+  memset(&probe, 0, sizeof(probe)); /* rates 0: the table's own (sn_cost_apply_probe) */
+  probe.cores = f->cores;
+  probe.l2_bytes = f->piece_l2;
+  sn_cost_apply_probe(&m, &probe, most, 0);
+  return sn_plan_piece(d, algo, &m);
+}
+
 /* Bytes of user buffer rank r of the call reads or writes (its input and
  * output, NCCL's sizes; a broadcast's non-root input and a reduce's non-root
  * output are not touched). */
@@ -332,7 +364,8 @@ static double sn_sim_miss(double cache, double ws) { return ws > cache ? 1 - cac
  * min(N, steps) - 1 start on user buffers no call touched since the tool's
  * warm-up: all cold. A call after a wrap reuses buffers touched steps calls
  * before: m(steps x ws). Returns the mean share of a call's user bytes that
- * come from memory (0 without a span). */
+ * come from memory (0 without a span); with cold_extra, less the share
+ * m(ws) the cache term charges already. */
 static double sn_sim_cold_share(const sn_sim_fabric_t *f, const sn_sim_call_t *call, const sn_op_desc_t *d, double ws)
 {
   int n = call->perf_iters;
@@ -341,7 +374,12 @@ static double sn_sim_cold_share(const sn_sim_fabric_t *f, const sn_sim_call_t *c
   double steps = floor(call->perf_span / row);
   if (steps < 1) steps = 1;
   double fresh = (n < steps ? n : steps) - 1, wraps = n - 1 - fresh;
-  return (sn_sim_miss(f->cache_bytes, ws) + fresh + wraps * sn_sim_miss(f->cache_bytes, steps * ws)) / n;
+  double q = (sn_sim_miss(f->cache_bytes, ws) + fresh + wraps * sn_sim_miss(f->cache_bytes, steps * ws)) / n;
+  /* cold_extra: the cache term already charges m(ws) of every byte a core
+   * touches, a user byte's one touch included: only the misses beyond it
+   * (the rows the tool moved to) are cold */
+  if (f->cold_extra) q -= sn_sim_miss(f->cache_bytes, ws);
+  return q > 0 ? q : 0;
 }
 
 /* The host terms that depend on the call (sim.h: sn_sim_fabric_t.pinned,
@@ -354,12 +392,14 @@ static double sn_sim_cold_share(const sn_sim_fabric_t *f, const sn_sim_call_t *c
  *    every core byte then costs e = m x mem_w reduce units more. Done by
  *    scaling the cores' capacity by 1 / (1 + e) and the copy and transfer
  *    weights to (w + e) / (1 + e), so a reduced, copied or moved byte takes
- *    (w + e) / capacity;
+ *    (w + e) / capacity; with hot_acc, a reduce that accumulates into a
+ *    destination piece its dependency just wrote (SN_SIM_L_ACC) takes
+ *    1 / capacity (*acc_w = 1 / (1 + e));
  *  - cold buffers (call->perf_span, sn_sim_cold_share): see below.
  * kb: per rank, bytes sent, received, received and reduced, copied locally
  * (NULL without a span). -1 when memory runs out. */
 static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d, const sn_sim_call_t *call,
-                             const double *kb)
+                             const double *kb, double *acc_w)
 {
   int nh = f->topo.nhosts, hm = 0;
   double *w = calloc((size_t)nh * 3 + 1, sizeof(double)), most = 0;
@@ -394,6 +434,7 @@ static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_
       if (f->links[l].kind == SN_SIM_LINK_COMPUTE || f->links[l].kind == SN_SIM_LINK_POOL) f->links[l].cap /= 1 + e;
     f->copy_factor = (f->copy_factor + e) / (1 + e);
     if (f->pool_w_net > 0) f->pool_w_net = (f->pool_w_net + e) / (1 + e);
+    if (f->hot_acc) *acc_w = 1 / (1 + e); /* an accumulating reduce: its unit, no miss */
   }
   /* cold user buffers (perf_span): q x a rank's user bytes per call first
    * come from memory, cold_w reduce units each (over 1 + e: the units above
@@ -467,6 +508,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   int n = call->nranks;
   sn_sim_t s;
   memset(&s, 0, sizeof(s));
+  s.acc_w = 1;
   sn_sim_result_t res;
   memset(&res, 0, sizeof(res));
   s.f = f;
@@ -597,6 +639,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   }
   /* the engine runs the call in the tuner's piece for it (src/api/group.c) */
   if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
+  else if (f->piece_l2 > 0 && !epm) s.piece = sn_sim_lib_piece(f, &s, &d, algo);
   else s.piece = sn_plan_piece(epm && !call->ep_combine ? &epd : &d, algo, &f->cost);
   res.algo = algo;
   res.tuner_us = sn_plan_estimate(epm && !call->ep_combine ? &epd : &d, algo, &f->cost);
@@ -836,7 +879,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     saved_cap = malloc((size_t)f->nlinks * sizeof(double) + 1);
     if (!saved_cap) goto oom;
     for (int l = 0; l < f->nlinks; l++) saved_cap[l] = f->links[l].cap;
-    if (sn_sim_host_scale(f, &s, &d, call, kb)) goto oom;
+    if (sn_sim_host_scale(f, &s, &d, call, kb, &s.acc_w)) goto oom;
   }
   st = sn_sim_loop(&s);
   if (st != SN_OK) goto out;

@@ -102,6 +102,12 @@ typedef struct {
   double mem_w;          /* reduce units per missed byte: reduce_GBps / mem_GBps */
   double cold_w;         /* reduce units per user byte that starts cold (perf_span; cold_GBps,
                           * default mem_GBps): reduce_GBps / cold_GBps */
+  int cold_extra;        /* the cold term counts only the user bytes' misses beyond the cache term's
+                          * m(ws) (sn_sim_host_t.cold_extra) */
+  int hot_acc;           /* a receive-and-reduce that accumulates, piece by piece, into what its
+                          * dependency just wrote pays no miss (sn_sim_host_t.hot_acc) */
+  int piece_l2;          /* > 0: calls run in the pieces the library's own start-up model gives
+                          * them (sn_sim_host_t.piece_l2_KiB, bytes), not the fabric's tuner's */
   /* Parallel planes of one class (sn_sim_fabric_set_planes): each rank's
    * port of that class, and its rails, become nplanes links of 1/nplanes of
    * the capacity; pairs of that class use them as `routing` says. */
@@ -115,8 +121,8 @@ typedef struct {
 
 /* What the topology file's optional "#@sim KEY=VALUE ..." comment lines set
  * (the topology parser skips them as comments; keys: cores, msg_us,
- * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us). 0 leaves the default of
- * sn_sim_fabric_build. */
+ * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, cold_extra, hot_acc,
+ * piece_l2_KiB). 0 leaves the default of sn_sim_fabric_build. */
 typedef struct {
   char plane_class[32]; /* planes=CLASS:K: the class split into K parallel planes */
   int planes;
@@ -139,6 +145,18 @@ typedef struct {
                      * with msg_cores like msg_us) */
   double cold_GBps; /* what a core moves per second from memory for user buffers that start cold
                      * (sn_sim_call_t.perf_span); default mem_GBps */
+  int cold_extra;   /* 1: a user byte that starts cold costs cold_GBps only for the misses the cache
+                     * term does not charge already: the share of the rows the perf tools moved to
+                     * less m(working set) (without a rotation, e.g. 64 MiB with -e 64M: none) */
+  int hot_acc;      /* 1: with cache_MB, a receive-and-reduce whose destination is its own source
+                     * and was written piece by piece by its dependency (direct, one-shot, tree:
+                     * dst = dst + slot) reads and writes a destination piece still in cache: it
+                     * pays no miss (a ring's reduce reads a new input block and writes a new
+                     * partial sum: both miss) */
+  double piece_l2_KiB; /* one core's L2 as the library's start-up probe reads it: a call runs in
+                        * the piece the library picks without a topology file (the built-in table,
+                        * this L2 and the host's ranks per core; sim/setup.c sn_sim_lib_piece), as
+                        * the perf tools ran it, instead of the slot size a topology file gives */
 } sn_sim_host_t;
 
 /* Reads the "#@sim" lines of a topology file's text into *h (zeroed first).

@@ -77,6 +77,10 @@ sn_status_t sn_sim_ep_rail_build(const sn_sim_ep_rail_t *c, int r, sn_sched_t *s
 enum { SN_SIM_EV_START = 0, SN_SIM_EV_ARRIVE };
 enum { SN_SIM_FLOW_NET = 0, SN_SIM_FLOW_COMPUTE };
 enum { SN_SIM_S_RUN = 1 };
+/* sn_sim_lane_t.flags beside the step's SN_STEP_F_*: a receive-and-reduce
+ * that accumulates into its own source, which its dependency wrote piece by
+ * piece just before (sn_sim_lane_of; what hot_acc exempts from the miss) */
+#define SN_SIM_L_ACC 0x80
 
 typedef struct {
   int32_t step;
@@ -224,6 +228,8 @@ typedef struct {
   sn_sim_chan_t *ch;   /* 64-byte aligned */
   sn_sim_chanc_t *chc;
   uint64_t *ch_msg;    /* [nch] each channel's per-message cost when msg_cores set it, else NULL */
+  double acc_w;        /* compute units per byte of an SN_SIM_L_ACC reduce (per unit of a plain one):
+                        * 1, or 1 / (1 + e) with hot_acc and a miss cost e (sim/setup.c) */
   int nch, capch;
   int *spaths, nspaths, capspaths; /* sprayed channels' paths: entries of 1 + SN_SIM_MAX_PATH (count, links) */
   uint64_t *hkeys;  /* channels by (sender, receiver): open addressing */

@@ -250,18 +250,34 @@ static int sn_sim_intern(sn_sim_t *s, const sn_sim_lane_t *b, int m)
   return first;
 }
 
+/* dst = dst (op) slot, piece by piece after the step that wrote dst (its
+ * dependency: the same bytes at the same place, not a whole-step wait), as
+ * in a direct or one-shot reduction chain: the destination piece is read
+ * and written again while it is still in cache. */
+static int sn_sim_accumulates(const sn_sched_t *flat, const sn_step_t *a)
+{
+  if (a->kind != SN_STEP_RECV_REDUCE || a->src_buf != a->dst_buf || a->src_off != a->dst_off || a->dep < 0 ||
+      a->dep >= flat->nsteps)
+    return 0;
+  const sn_step_t *d = &flat->steps[a->dep];
+  return d->dst_buf == a->dst_buf && d->dst_off == a->dst_off && d->bytes == a->bytes &&
+         !(d->flags & SN_STEP_F_WHOLE);
+}
+
 /* Library lane l of a run (period m, reps repetitions) starting at step ia,
  * as the engine reads it, relative to comm rank r of n: the peer as an
  * offset modulo n, each dependency as a distance (repetition k is m steps
  * further and its dependency d_dep further: the distance grows by m - d_dep);
  * buffers and offsets dropped. A run of one step keeps no strides. */
-static void sn_sim_lane_of(const sn_sched_lane_t *l, int ia, int m, int reps, int r, int n, sn_sim_lane_t *L)
+static void sn_sim_lane_of(const sn_sched_t *flat, const sn_sched_lane_t *l, int ia, int m, int reps, int r, int n,
+                           sn_sim_lane_t *L)
 {
   const sn_step_t *a = &l->base;
   int one = reps == 1;
   memset(L, 0, sizeof(*L));
   L->kind = a->kind;
   L->flags = a->flags;
+  if (sn_sim_accumulates(flat, a) && (one || l->d_src == l->d_dst)) L->flags |= SN_SIM_L_ACC;
   L->bytes = a->bytes;
   L->d_bytes = one ? 0 : l->d_bytes;
   if (a->peer < 0) L->peer = a->peer;
@@ -288,7 +304,7 @@ sn_status_t sn_sim_compact(sn_sim_t *s, int r, const sn_sched_t *flat, sn_sched_
     sn_sched_run_t *run = &c.runs[k];
     sn_sim_lane_t body[SN_SCHED_MAX_PERIOD];
     for (int j = 0; j < run->period; j++)
-      sn_sim_lane_of(&c.lanes[run->lane + j], run->start + j, run->period, run->reps, r, c.nranks, &body[j]);
+      sn_sim_lane_of(flat, &c.lanes[run->lane + j], run->start + j, run->period, run->reps, r, c.nranks, &body[j]);
     int lane = sn_sim_intern(s, body, run->period);
     if (lane < 0) {
       sn_sched_compact_free(&c);

@@ -790,7 +790,13 @@ static void test_pool(void)
  *    0.375 missed: q = (1 + 3 x 0.375)/5 = 0.425, 1 + 0.425 x 80000 / 48000
  *    slower: 20.5 us;
  *  - span 16000 (1 row: the same buffers every call, they fit): 12 us;
- *  - no span, or no cache/memory keys: 12 us. */
+ *  - no span, or no cache/memory keys: 12 us;
+ *  - a cache of 50000 bytes (m = 1 - 50000/80000 = 0.375 every call, the
+ *    cache term's share; memory otherwise free), span 32000: q = (0.375 + 1
+ *    + 3 x (1 - 50000/160000)) / 5 = 0.6875, 1 + 0.6875 x 80000 / 48000
+ *    slower: 25.75 us; cold_extra counts only what the cache term does not
+ *    charge, q - m = 0.3125: 18.25 us. Span 16000 (no rotation): q = m,
+ *    19.5 us; with cold_extra nothing: 12 us. */
 static void test_cold_buffers(void)
 {
   static const struct {
@@ -803,6 +809,10 @@ static void test_cold_buffers(void)
       {"#@sim cores=4 cache_MB=1 mem_GBps=1e6 cold_GBps=1", 0, 12},
       {"#@sim cores=4 cache_MB=1 mem_GBps=1", 64000, 24}, /* cold_GBps defaults to mem_GBps */
       {"#@sim cores=4", 64000, 12},
+      {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1", 32000, 25.75},
+      {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1 cold_extra=1", 32000, 18.25},
+      {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1", 16000, 19.5},
+      {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1 cold_extra=1", 16000, 12},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     sn_sim_fabric_t f;
@@ -884,6 +894,26 @@ static void test_host_terms(void)
   test_cold_buffers();
   test_switch();
   sn_sim_fabric_t f;
+  /* piece_l2_KiB: the library's own pieces. Ring all-gather of 1 MiB
+   * blocks: a topology file's tuner has no piece rule, the 512 KiB slot: 2
+   * messages a block, 4 ranks x 3 blocks x 2 = 24 flows. The library's rule
+   * with 1 MiB of L2, depth 4, 4 ranks on 2 cores: 1 MiB / (4/2) / 4 = 128
+   * KiB, 8 a block: 96 flows; 2 ranks (a core each): 256 KiB, 2 x 4 = 8 */
+  {
+    const char *lines[2] = {"#@sim cores=2", "#@sim cores=2 piece_l2_KiB=1024"};
+    const uint64_t want[2][2] = {{24, 4}, {96, 8}};
+    for (int i = 0; i < 2; i++) {
+      pool_fabric(&f, 4, lines[i]);
+      for (int k = 0; k < 2; k++) {
+        sn_sim_call_t cg = call_of(SN_COLL_ALLGATHER, SN_ALGO_RING, 262144, k ? 2 : 4);
+        cg.piece = 0;
+        sn_sim_result_t rg;
+        CHECK(sn_sim_run(&f, &cg, &rg) == SN_OK && rg.flows == want[i][k], "%s, %d ranks: %llu messages, expected %llu",
+              lines[i], cg.nranks, (unsigned long long)rg.flows, (unsigned long long)want[i][k]);
+      }
+      sn_sim_fabric_free(&f);
+    }
+  }
   /* a symmetric call: ring all-reduce, p = 4, b = 4 us (30 us alone):
    * every rank finishes each call at the same time, so 5 calls back to back
    * take 5 x 30 us (the gates are local copies on free compute) */
@@ -913,12 +943,14 @@ static void test_host_terms(void)
    * the root reduces 3 x 4000 bytes at 1 GB/s = 12 us. The working set is
    * 4 inputs and the root's output, 20000 bytes; a cache of 10000 misses
    * m = 1/2 of it, at mem_GBps = 1 each byte costs m x 1/1 more: 18 us. A
-   * cache of 20000 holds it all: 12 us */
+   * cache of 20000 holds it all: 12 us. hot_acc: the root's second and
+   * third reductions accumulate into the pieces the one before just wrote
+   * (dst = dst + slot): only the first misses, 6 + 4 + 4 = 14 us */
   {
-    const char *lines[3] = {"#@sim cores=4 cache_MB=0.01 mem_GBps=1", "#@sim cores=4 cache_MB=0.02 mem_GBps=1",
-                            "#@sim cores=4"};
-    const double want[3] = {18, 12, 12};
-    for (int i = 0; i < 3; i++) {
+    const char *lines[4] = {"#@sim cores=4 cache_MB=0.01 mem_GBps=1", "#@sim cores=4 cache_MB=0.02 mem_GBps=1",
+                            "#@sim cores=4", "#@sim cores=4 cache_MB=0.01 mem_GBps=1 hot_acc=1"};
+    const double want[4] = {18, 12, 12, 14};
+    for (int i = 0; i < 4; i++) {
       pool_fabric(&f, 4, lines[i]);
       sn_sim_call_t cr = call_of(SN_COLL_REDUCE, SN_ALGO_DIRECT, 1000, 4);
       t = run_time(&f, &cr);
@@ -928,6 +960,16 @@ static void test_host_terms(void)
       CHECK(llabs((long long)t - (long long)(want[i] * US)) <= 4, "%s, again: %.6f us", lines[i], t / 1e6);
       sn_sim_fabric_free(&f);
     }
+    /* a chain's reductions read a new input and write a new partial sum:
+     * hot_acc leaves a ring reduce as it was */
+    uint64_t tr[2];
+    for (int i = 0; i < 2; i++) {
+      pool_fabric(&f, 4, lines[i ? 3 : 0]);
+      sn_sim_call_t cr = call_of(SN_COLL_REDUCE, SN_ALGO_RING, 1000, 4);
+      tr[i] = run_time(&f, &cr);
+      sn_sim_fabric_free(&f);
+    }
+    CHECK(tr[0] == tr[1], "ring reduce: %.6f us with hot_acc, %.6f without", tr[1] / 1e6, tr[0] / 1e6);
   }
   /* pinned: direct reduce-scatter, 3 ranks on 2 cores, each reduces 2 x
    * 4000 bytes: the pool shares 2 cores (2/3 GB/s each): 12 us; pinned, 3
@@ -971,9 +1013,11 @@ static void test_host_terms(void)
   sn_sim_host_t h;
   CHECK(sn_sim_host_parse("#@sim pinned=2\n", "bad", &h) == SN_ERR_INVALID_ARG, "pinned=2 refused");
   CHECK(sn_sim_host_parse("#@sim msg_cores=1\n", "ok", &h) == SN_OK && h.msg_cores == 1, "msg_cores read");
-  CHECK(sn_sim_host_parse("#@sim cache_MB=32 mem_GBps=40 pinned=1\n", "ok", &h) == SN_OK && h.cache_MB == 32 &&
-            h.mem_GBps == 40 && h.pinned == 1,
-        "cache_MB, mem_GBps, pinned read");
+  CHECK(sn_sim_host_parse("#@sim cache_MB=32 mem_GBps=40 pinned=1 hot_acc=1\n", "ok", &h) == SN_OK &&
+            h.cache_MB == 32 && h.mem_GBps == 40 && h.pinned == 1 && h.hot_acc == 1,
+        "cache_MB, mem_GBps, pinned, hot_acc read");
+  CHECK(sn_sim_host_parse("#@sim hot_acc=2\n", "bad", &h) == SN_ERR_INVALID_ARG, "hot_acc=2 refused");
+  CHECK(sn_sim_host_parse("#@sim piece_l2_KiB=1024\n", "ok", &h) == SN_OK && h.piece_l2_KiB == 1024, "piece_l2_KiB read");
 }
 
 /* All-to-all-v from a byte matrix, and MoE dispatch/combine (sim/ep.c). */
@@ -1249,7 +1293,8 @@ static void test_interned_lanes(void)
                 sn_step_t e;
                 const sn_step_t *f = &flat.steps[i];
                 sn_sim_lane_expand(&s.lanes[run->lane + off % run->period], r, c.nranks, i, off / run->period, &e);
-                ok = e.kind == f->kind && e.flags == f->flags && e.peer == f->peer && e.bytes == f->bytes &&
+                /* the lane may add the simulator's own SN_SIM_L_ACC */
+                ok = e.kind == f->kind && (e.flags & ~SN_SIM_L_ACC) == f->flags && e.peer == f->peer && e.bytes == f->bytes &&
                      e.dep == (f->dep < 0 ? -1 : f->dep) && e.dep2 == (f->dep2 < 0 ? -1 : f->dep2);
                 if (!ok)
                   CHECK(0, "%s/%s p=%d rank %d count %zu step %d: expanded kind %d peer %d dep %d/%d bytes %llu, flat %d %d %d/%d %llu",
