@@ -13,7 +13,7 @@
  *
  *   ring       AR 2(p-1)a + 2fnB + fng        AG (p-1)a + fnB   RS + fng
  *              BC/RD chain (p-1)a + nB (+ng)  (pipelined by pieces)
- *              (AR/AG/RS on a ported fabric: a from the ring's hops, sn_ring_alpha)
+ *              (on a ported fabric: the ring's hops, sn_ring_hops)
  *   direct     AR 2a + 2fnB' + fng            AG/RS/A2A a + fnB' (B' = B with
  *              contention per concurrent peer, + a message cost per peer)
  *              BC/RD the root's p-1 copies: a + 2f^2 n B'
@@ -24,6 +24,10 @@
  *   rhd        AR 2 lg a + 2fnB + fng         RS lg a + fnB + fng   AG lg a + fnB
  *              (+2 fold messages of the whole vector off powers of two)
  *   tree       BC lg (a + nB)  RD lg (a + n(B+g))  AR both
+ *              (ported: the reduction overlaps the transfer, and AR's way
+ *              down follows the way up one piece behind)
+ *   (ported chains: the first piece crosses every hop, the others follow
+ *   at the slowest link or its window, sn_pipe_window)
  *   bruck      AG lg a + fnB + nc    A2A lg (a + nB/2) + 2nc
  *   pairwise   A2A (p-1)a + fnB
  *   (all-to-all-v: direct or pairwise by the A2A formulas, except that a
@@ -329,34 +333,36 @@ static double sn_ring_allreduce_cost(double p, double n, const sn_link_cost_t *x
   return 2 * (p - 1) * x->alpha_us + 2 * f * n * x->us_per_byte + f * n * g;
 }
 
-/* A ring's latency per step. Pieces flow on as they arrive (the engine's
- * dependencies are per piece), so a piece pays each hop's own latency on
- * its way round, not the slowest hop's at every step: the mean over the
- * ring's hops r -> r+1, of which those between domains pay the
- * inter-domain latency. But a link holds at most depth pieces in flight,
- * so the slowest hop passes one step's piece per latency / depth at best.
- * (snccl-sim, ring all-reduce of 64 KiB: the slowest-hop form was
- * 3.9-4.0x the simulated time on hosts8:16, nvl72:2, cm384:2 and
- * hosts8:128; on nvl72:2 the steps go at 14 us / depth: 4007, 2006, 1011
- * and 635 us at depth 1, 2, 4 and 8.) Host memory keeps the slowest
- * hop's latency per step: its table was fitted that way to the emulated
- * domains measured on the development VM (tune-check), where the hier
- * broadcast and reduce the fitted form picks at 256 KiB on 8 ranks are
- * 1.6x faster than the ring the mean would pick. */
-static double sn_ring_alpha(const sn_op_desc_t *d, const sn_cost_model_t *m)
+/* A ring's hops r -> r+1 on a ported fabric: the mean latency and the mean
+ * per-byte time over them, those between domains at the inter-domain
+ * class. Pieces flow on as they arrive (the engine's dependencies are per
+ * piece), so a piece pays each hop's own latency and transfer on its way
+ * round, not the slowest hop's at every step. Host memory keeps the
+ * slowest hop's: its table was fitted that way to the emulated domains
+ * measured on the development VM (tune-check), where the hier broadcast
+ * and reduce the fitted form picks at 256 KiB on 8 ranks are 1.6x faster
+ * than the ring the mean would pick. */
+static void sn_ring_hops(const sn_op_desc_t *d, const sn_cost_model_t *m, double *a_p, double *b_p)
 {
   const sn_sched_topo_t *t = d->topo;
   const int p = d->nranks;
-  if (!t || t->ndomains < 2 || p < 2) return m->intra.alpha_us;
-  if (!m->ported) return m->inter.alpha_us;
+  const sn_link_cost_t *x = t && t->ndomains > 1 ? &m->inter : &m->intra;
+  *a_p = x->alpha_us;
+  *b_p = x->us_per_byte;
+  if (!t || t->ndomains < 2 || p < 2 || !m->ported) return;
   int cross = 0;
   for (int r = 0; r < p; r++) cross += t->domain_of[r] != t->domain_of[(r + 1) % p];
+  *a_p = ((p - cross) * m->intra.alpha_us + cross * m->inter.alpha_us) / p;
+  *b_p = ((p - cross) * m->intra.us_per_byte + cross * m->inter.us_per_byte) / p;
+}
+
+/* The engine's pipeline depth: pieces in flight per link. */
+static int sn_plan_depth(void)
+{
   size_t slot;
   int depth, forced;
   sn_plan_engine_params(&slot, &depth, &forced);
-  double mean = ((p - cross) * m->intra.alpha_us + cross * m->inter.alpha_us) / p;
-  double window = (cross ? m->inter.alpha_us : m->intra.alpha_us) / depth;
-  return mean > window ? mean : window;
+  return depth;
 }
 
 /* Transfer and reduction time of a pipelined algorithm: a device reduces
@@ -449,6 +455,23 @@ static double sn_pipe(int stages, double bytes, double a, double beta, double pi
   return (stages - 1 + k) * t;
 }
 
+/* The same pipeline on a device fabric's ports: a link keeps depth pieces
+ * in flight, so once the first piece has crossed every stage (a_fill +
+ * c b_fill each: the hops' means) the others arrive at the slower of one
+ * piece's transfer on the slowest link and a round of its window,
+ * (a_win + c beta) / depth.
+ * (snccl-sim, the 71-hop chain of a broadcast on nvl72 in 512 KiB pieces:
+ * 215 / 542 us at 16 / 256 MiB; this gives 211 / 537, the perfect pipeline
+ * (p-1) a + n B gave 164 / 491.) */
+static double sn_pipe_window(int stages, double bytes, double a_fill, double b_fill, double a_win, double beta,
+                             double piece, int depth)
+{
+  double c = piece < bytes ? piece : bytes;
+  if (c <= 0) return stages * a_fill;
+  double k = ceil(bytes / c), round = (a_win + c * beta) / depth, next = round > c * beta ? round : c * beta;
+  return stages * (a_fill + c * b_fill) + (k - 1) * next;
+}
+
 /* 1 - P(none of a token's k distinct, uniformly drawn experts among `own`
  * of the e experts): the chance that a rank (or domain) owning `own`
  * experts receives a given token. */
@@ -533,7 +556,7 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
   /* Log-step algorithms (rd, rhd, tree) pair ranks at distances p/2, p/4,
    * ...: with domains of consecutive ranks only the first lgx rounds cross
    * a domain boundary, the rest stay inside (a direct exchange waits for
-   * its slowest link in every step instead; a ring, see sn_ring_alpha). */
+   * its slowest link in every step instead; a ring, see sn_ring_hops). */
   const int lgx = D > 1 ? (sn_ceil_log2(D) < lg ? sn_ceil_log2(D) : lg) : 0, lgi = lg - lgx;
   /* round-by-round algorithms do not stream like a ring (log_step_bw) */
   const double lsb = m->log_step_bw > 0 ? m->log_step_bw : 1.0;
@@ -542,16 +565,24 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
   const double hx = 1.0 - 1.0 / (double)(1 << lgx);
   switch (algo) {
   case SN_ALGO_RING: {
-    const double ar = sn_ring_alpha(d, m);
+    /* a step: the mean hop latency, but a link holds only depth pieces in
+     * flight, so the slowest hop passes a step per latency / depth at best
+     * (snccl-sim, ring all-reduce of 64 KiB: the slowest hop's latency per
+     * step was 3.9-4.0x the simulated time on hosts8:16, nvl72:2, cm384:2
+     * and hosts8:128; on nvl72:2 the steps go at 14 us / depth: 4007,
+     * 2006, 1011 and 635 us at depth 1, 2, 4 and 8) */
+    double am, bm;
+    sn_ring_hops(d, m, &am, &bm);
+    const int depth = sn_plan_depth();
+    const double ar = am > a / depth ? am : a / depth;
     switch (d->coll) {
     case SN_COLL_ALLREDUCE: return 2 * (p - 1) * ar + sn_plus(m, 2 * f * n * B, f * n * g);
     case SN_COLL_ALLGATHER: return (p - 1) * ar + f * n * B;
     case SN_COLL_REDUCESCATTER: return (p - 1) * ar + sn_plus(m, f * n * B, f * n * g);
-    default: /* chain: its pieces queue behind the slowest hop (the mean
-              * picked ring broadcasts over hier that simulate 3-7 % slower
-              * on hosts8:2 and hosts8:4) */
-      if (m->piece_rule && !m->ported)
-        return sn_pipe((int)p - 1, n, a, B + (red ? g : 0), (double)sn_plan_piece(d, algo, m));
+    default: /* chain */
+      if (m->ported) /* a device reduces a piece while the link moves the next */
+        return sn_pipe_window((int)p - 1, n, am, bm, a, red && g > B ? g : B, (double)sn_plan_piece(d, algo, m), depth);
+      if (m->piece_rule) return sn_pipe((int)p - 1, n, a, B + (red ? g : 0), (double)sn_plan_piece(d, algo, m));
       return (p - 1) * a + sn_plus(m, n * B, red ? n * g : 0);
     }
   }
@@ -602,11 +633,21 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
       double al = (lgx * a + lgi * ai_) / lg, be = (lgx * Bl + lgi * Bi_) / lg + (red ? g : 0);
       return sn_pipe(lg, n, al, be, (double)sn_plan_piece(d, algo, m));
     }
-    /* every level moves the whole vector */
+    /* every level moves the whole vector; going up, each reduces it too
+     * (a device while its link moves the next piece: snccl-sim's tree
+     * reduce of 16 MiB on nvl72 takes 155 us, the serial sum said 226 and
+     * lost the pick to a ring of 235) */
     double level = lgx * (a + n * Bl) + lgi * (ai_ + n * Bi_);
+    double up = lgx * (a + sn_plus(m, n * Bl, n * g)) + lgi * (ai_ + sn_plus(m, n * Bi_, n * g));
     switch (d->coll) {
-    case SN_COLL_ALLREDUCE: return 2 * level + lg * n * g;
-    case SN_COLL_REDUCE: return level + lg * n * g;
+    case SN_COLL_ALLREDUCE:
+      if (m->ported) { /* the way down starts with the root's first piece: one piece's descent after the slower way */
+        double c = (double)sn_plan_piece(d, algo, m);
+        if (c > n) c = n;
+        return (up > level ? up : level) + lgx * (a + c * Bl) + lgi * (ai_ + c * Bi_);
+      }
+      return level + up;
+    case SN_COLL_REDUCE: return up;
     default: return level;
     }
   }
