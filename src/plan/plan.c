@@ -666,8 +666,18 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
     case SN_COLL_ALLGATHER: return (D - 1) * ax + fd * (n / L) * Bx + (L - 1) * ai + fl * n * Bi + n * cp;
     case SN_COLL_REDUCESCATTER:
       return (L - 1) * ai + fl * n * (Bi + g) + (D - 1) * ax + fd * (n / L) * (Bx + g) + n * cp;
-    case SN_COLL_BROADCAST: return (D - 1) * ax + n * Bx + (L - 1) * ai + n * Bi; /* two pipelined chains */
-    case SN_COLL_REDUCE: return (L - 1) * ai + (D - 1) * ax + n * Bi + n * Bx + 2 * n * g; /* the mirror */
+    case SN_COLL_BROADCAST:
+    case SN_COLL_REDUCE: {
+      if (m->ported) { /* the two chains are one pipeline of D-1 + L-1 hops (sn_pipe_window) */
+        const double st = (D - 1) + (L - 1), af = ((D - 1) * ax + (L - 1) * ai) / st;
+        const double bf = ((D - 1) * Bx + (L - 1) * Bi) / st, bw = Bx > Bi ? Bx : Bi;
+        const int red_slow = d->coll == SN_COLL_REDUCE && g > bw;
+        return sn_pipe_window((int)st, n, af, bf, ax > ai ? ax : ai, red_slow ? g : bw, (double)sn_plan_piece(d, algo, m),
+                              sn_plan_depth());
+      }
+      if (d->coll == SN_COLL_BROADCAST) return (D - 1) * ax + n * Bx + (L - 1) * ai + n * Bi; /* two pipelined chains */
+      return (L - 1) * ai + (D - 1) * ax + n * Bi + n * Bx + 2 * n * g; /* the mirror */
+    }
     case SN_COLL_ALLTOALL: return (L - 1) * ai + fl * n * Bi + (D - 1) * ax + fd * n * Bx + 3 * n * cp;
     default: return 1e30;
     }
