@@ -861,7 +861,7 @@ static void sn_sim_drain(sn_sim_t *s)
       sn_sim_rank_t *R = &s->r[s->q[2 * k]];
       int i = s->q[2 * k + 1];
       if (i >= R->lo && i < R->hi && sn_sim_w(R, i)->chan >= 0) sn_sim_pf_chan_far(s, sn_sim_w(R, i)->chan);
-      sn_sim_pf(&R->cs.runs[R->hint]);
+      sn_sim_pf(&R->run);
     }
     s->qhead = (s->qhead + 1) & (s->qcap - 1);
     s->qlen--;

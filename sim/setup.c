@@ -490,7 +490,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   uint64_t *epm = NULL; /* MoE: the matrix of the dispatch's (first hop) or the combine's bytes */
   sn_sim_ep_rail_t rail = {0};
   char *seen = calloc((size_t)f->nranks, 1);
-  /* on cache lines: a rank's hot fields are one line, its runs the next */
+  /* on cache lines: a rank's hot fields are one line, what its window reads the next */
   if (posix_memalign((void **)&s.r, 64, (size_t)n * sizeof(*s.r))) s.r = NULL;
   if (!seen || !s.r) goto oom;
   memset(s.r, 0, (size_t)n * sizeof(*s.r));
@@ -690,6 +690,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     sn_sched_free(&flat);
     flat_live = 0;
     if (st != SN_OK) goto oom;
+    R->nsteps = R->cs.nsteps;
+    R->nranks = R->cs.nranks;
     /* per lane: steps that move bytes, bytes sent, the longest dependency distance */
     const sn_sched_compact_t *cs = &R->cs;
     for (int ri = 0; ri < cs->nruns; ri++) {

@@ -151,10 +151,9 @@ typedef struct {
  * of a step that completes a piece (dmax: the longest dependency distance
  * of the rank's schedule). Entries may move when the window grows: never
  * keep a pointer to one across a call that may extend it. */
-typedef struct { /* what every message touches first (one cache line), then the runs */
+typedef struct { /* what every message touches first (one cache line), then what materialising reads */
   sn_sim_wstep_t *win;
   int wcap, lo, hi, dmax;
-  int hint;              /* the run of the last step looked up */
   int left, frank;
   uint8_t retire;        /* queued for moving lo past completed steps */
   uint64_t cpu_free;
@@ -163,9 +162,15 @@ typedef struct { /* what every message touches first (one cache line), then the 
    * entry's queued mark is written without being read); UINT16_MAX: too
    * many to count, look at the entry */
   uint16_t qcnt[8];
-  sn_sched_compact_t cs; /* the schedule as runs (sn_sim_compact): lanes NULL, run.lane indexes
-                          * sn_sim_t.lanes; the flat schedule is freed once compacted */
+  /* second line: all that a step entering the window reads of its rank (at
+   * scale each line is a miss): a copy of its run, and of cs's sizes */
+  sn_sched_run_t run;  /* the run of the last step looked up (reps 0: none yet) */
+  int hint;            /* its index in cs.runs */
+  int nsteps, nranks;  /* cs's */
   int32_t ckey[2], cchan[2]; /* the last channel looked up per side (send, receive): peer, channel */
+  sn_sched_compact_t cs __attribute__((aligned(64))); /* the schedule as runs (sn_sim_compact): lanes NULL,
+                                                       * run.lane indexes sn_sim_t.lanes; the flat schedule
+                                                       * is freed once compacted */
   uint64_t *t0, *t1; /* trace only: [nsteps] */
   int32_t *cp_done;   /* critical path only: [nsteps] record of each step's latest finished piece */
   int32_t cp_cpu, cp_last; /* the last overhead record; the record that finished the rank */
@@ -310,11 +315,10 @@ static inline void sn_sim_lane_expand(const sn_sim_lane_t *L, int r, int n, int 
 static inline sn_step_t sn_sim_step_next(const sn_sim_t *s, int r, int i, int32_t *lnext_p)
 {
   sn_sim_rank_t *R = &s->r[r];
-  const sn_sched_compact_t *c = &R->cs;
-  const sn_sched_run_t *run = &c->runs[R->hint];
+  const sn_sched_run_t *run = &R->run;
   if (i < run->start || i >= run->start + run->period * run->reps) {
-    R->hint = sn_sched_compact_run_of(c, i);
-    run = &c->runs[R->hint];
+    R->hint = sn_sched_compact_run_of(&R->cs, i);
+    R->run = R->cs.runs[R->hint];
   }
   int off = i - run->start, l, k;
   if (run->period == 1) l = 0, k = off; /* the usual bodies without a division */
@@ -322,7 +326,7 @@ static inline sn_step_t sn_sim_step_next(const sn_sim_t *s, int r, int i, int32_
   else l = off % run->period, k = off / run->period;
   const sn_sim_lane_t *L = &s->lanes[run->lane + l];
   sn_step_t st;
-  sn_sim_lane_expand(L, r, c->nranks, i, k, &st);
+  sn_sim_lane_expand(L, r, R->nranks, i, k, &st);
   if (lnext_p) {
     *lnext_p = -2;
     int recv = st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE;

@@ -21,7 +21,7 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
 {
   sn_sim_rank_t *R = &s->r[r];
   j += SN_SIM_AHEAD; /* a few more while the run and its lanes are in cache */
-  if (j >= R->cs.nsteps) j = R->cs.nsteps - 1;
+  if (j >= R->nsteps) j = R->nsteps - 1;
   while (R->hi <= j) {
     if (R->hi - R->lo + 1 > R->wcap) {
       int nc = R->wcap ? R->wcap : 8;
