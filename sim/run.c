@@ -435,15 +435,13 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
 {
   if (s->free_fl < 0) {
     int old = s->capfl, nc = old ? old * 2 : 256;
-    sn_sim_flow_t *nf; /* a flow is one cache line */
-    if (posix_memalign((void **)&nf, 64, (size_t)nc * sizeof(*nf))) nf = NULL;
+    sn_sim_flow_t *nf = sn_sim_alloc_huge((size_t)nc * sizeof(*nf)); /* a flow is one cache line */
     if (nf) {
       if (old) memcpy(nf, s->fl, (size_t)old * sizeof(*nf));
       free(s->fl);
       s->fl = nf;
     }
-    sn_sim_flowc_t *nfc = NULL;
-    if (nf && posix_memalign((void **)&nfc, 64, (size_t)nc * sizeof(*nfc))) nfc = NULL;
+    sn_sim_flowc_t *nfc = nf ? sn_sim_alloc_huge((size_t)nc * sizeof(*nfc)) : NULL;
     if (nfc) {
       if (old) memcpy(nfc, s->flc, (size_t)old * sizeof(*nfc));
       free(s->flc);

@@ -285,6 +285,14 @@ typedef struct {
   int ncp, capcp, cp_on;
   int tracing;        /* the ranks' t0/t1 are kept (a trace file): tested here, not in the rank's cold line */
   int32_t *cp_arr_all; /* the channels' cp_arr */
+  /* the windows' memory (sim/window.c): blocks of huge pages, carved in
+   * order; a window that grows returns its space to the free list of its
+   * size (wfree[k]: 8 << k entries, chained through their first bytes) */
+  void **wblk;
+  int nwblk, capwblk;
+  char *wcur;
+  size_t wleft;
+  void *wfree[32];
 } sn_sim_t;
 
 /* A channel's slots: message j at [j & dmask] (dmask + 1: depth rounded up to a power of two). */
@@ -351,6 +359,13 @@ void sn_sim_cp_walk(sn_sim_t *s);
 int sn_sim_grow(void **p, int *cap, size_t elem, int need);
 /* Queues (rank, step) to be looked at again (once, however often asked). */
 void sn_sim_enqueue(sn_sim_t *s, int rank, int step);
+/* bytes of memory, 64-byte aligned; from 2 MiB on, aligned to and
+ * advised for huge pages (sn_sim_t's large arrays: with 4 KiB pages, at
+ * scale nearly every access to them also misses the TLB). NULL when
+ * memory runs out; free() frees it. */
+void *sn_sim_alloc_huge(size_t bytes);
+/* Frees the windows' blocks (every rank's window). */
+void sn_sim_windows_free(sn_sim_t *s);
 /* Brings rank r's steps up to j (and a few more) into its window. */
 void sn_sim_window_to(sn_sim_t *s, int r, int j);
 /* Moves lo past the completed steps of the ranks that completed one; only
