@@ -118,6 +118,7 @@ static int sn_sim_ev_next(const sn_sim_t *s, uint64_t *t_p)
 #define SN_SIM_PF_FAR 8  /* events ahead: the channel or flow */
 #define SN_SIM_PF_NEAR 4 /* events ahead: what it points to */
 #define SN_SIM_PF_WIN 2  /* events ahead: the window entries of the ranks it points to */
+#define SN_SIM_PF_WAKE 1 /* events ahead: the entries those wake or wait for */
 
 static inline void sn_sim_pf(const void *p) { __builtin_prefetch(p, 1, 3); }
 
@@ -153,6 +154,34 @@ static inline void sn_sim_pf_chan_win(const sn_sim_t *s, int c)
   if (C->started < C->posted_s) sn_sim_pf_step(&s->r[C->src], sq[C->started & s->dmask].step);
   if (C->done_s < C->started) sn_sim_pf_step(&s->r[C->src], sq[C->done_s & s->dmask].step);
   if (C->arrived < C->r_posted) sn_sim_pf_step(&s->r[C->dst], rq[C->arrived & s->dmask].step);
+  sn_sim_pf_step(&s->r[C->src], C->s_cur);
+  sn_sim_pf_step(&s->r[C->dst], C->r_cur);
+}
+
+/* With step i's entry in cache: the entries of its dependencies (a poke
+ * checks them) and of its first dependent (a finished piece wakes it). */
+static inline void sn_sim_pf_wake(const sn_sim_rank_t *R, int i)
+{
+  if (i < R->lo || i >= R->hi) return;
+  const sn_sim_wstep_t *e = &R->win[i & (R->wcap - 1)];
+  sn_sim_pf_step(R, e->dep);
+  sn_sim_pf_step(R, e->dep2);
+  if (e->dhead >= 0) sn_sim_pf_step(R, e->dhead >> 1);
+}
+
+/* With the entries of sn_sim_pf_chan_win in cache: what they wait for or
+ * wake, and the flows a new flow on the path is linked in front of. */
+static inline void sn_sim_pf_chan_wake(const sn_sim_t *s, int c)
+{
+  const sn_sim_chan_t *C = &s->ch[c];
+  const sn_sim_rank_t *a = &s->r[C->src], *b = &s->r[C->dst];
+  sn_sim_pf_wake(a, C->s_cur);
+  sn_sim_pf_wake(b, C->r_cur);
+  if (C->arrived < C->r_posted) sn_sim_pf_wake(b, sn_sim_rq(s, c)[C->arrived & s->dmask].step);
+  for (int j = 0; j < C->np; j++) {
+    int h = s->f->links[C->path[j]].head;
+    if (h >= 0) sn_sim_pf(&s->flc[h >> 2]);
+  }
 }
 
 static sn_sim_ev_t sn_sim_fifo_pop(sn_sim_t *s, int k)
@@ -162,6 +191,7 @@ static sn_sim_ev_t sn_sim_fifo_pop(sn_sim_t *s, int k)
   if (q->len > SN_SIM_PF_FAR) sn_sim_pf_chan_far(s, q->e[(q->head + SN_SIM_PF_FAR) & (q->cap - 1)].id);
   if (q->len > SN_SIM_PF_NEAR) sn_sim_pf_chan_near(s, q->e[(q->head + SN_SIM_PF_NEAR) & (q->cap - 1)].id);
   if (q->len > SN_SIM_PF_WIN) sn_sim_pf_chan_win(s, q->e[(q->head + SN_SIM_PF_WIN) & (q->cap - 1)].id);
+  if (q->len > SN_SIM_PF_WAKE) sn_sim_pf_chan_wake(s, q->e[(q->head + SN_SIM_PF_WAKE) & (q->cap - 1)].id);
   q->head = (q->head + 1) & (q->cap - 1); /* capacities are powers of two: no division */
   if (--q->len == 0) s->fifo_live &= ~(1u << k);
   return e;
@@ -405,15 +435,13 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
 {
   if (s->free_fl < 0) {
     int old = s->capfl, nc = old ? old * 2 : 256;
-    sn_sim_flow_t *nf; /* a flow is one cache line */
-    if (posix_memalign((void **)&nf, 64, (size_t)nc * sizeof(*nf))) nf = NULL;
+    sn_sim_flow_t *nf = sn_sim_alloc_huge((size_t)nc * sizeof(*nf)); /* a flow is one cache line */
     if (nf) {
       if (old) memcpy(nf, s->fl, (size_t)old * sizeof(*nf));
       free(s->fl);
       s->fl = nf;
     }
-    sn_sim_flowc_t *nfc = NULL;
-    if (nf && posix_memalign((void **)&nfc, 64, (size_t)nc * sizeof(*nfc))) nfc = NULL;
+    sn_sim_flowc_t *nfc = nf ? sn_sim_alloc_huge((size_t)nc * sizeof(*nfc)) : NULL;
     if (nfc) {
       if (old) memcpy(nfc, s->flc, (size_t)old * sizeof(*nfc));
       free(s->flc);
@@ -832,7 +860,7 @@ static void sn_sim_drain(sn_sim_t *s)
       sn_sim_rank_t *R = &s->r[s->q[2 * k]];
       int i = s->q[2 * k + 1];
       if (i >= R->lo && i < R->hi && sn_sim_w(R, i)->chan >= 0) sn_sim_pf_chan_far(s, sn_sim_w(R, i)->chan);
-      sn_sim_pf(&R->cs.runs[R->hint]);
+      sn_sim_pf(&R->run);
     }
     s->qhead = (s->qhead + 1) & (s->qcap - 1);
     s->qlen--;
@@ -899,6 +927,62 @@ static inline void sn_sim_pf_flow_near(const sn_sim_t *s, int id)
   for (int j = 0; j < f->np; j++) sn_sim_pf(&s->f->links[f->path[j]]);
   if (f->type == SN_SIM_FLOW_NET) sn_sim_pf_chan_far(s, s->flc[id].a);
   else sn_sim_pf(&s->r[s->flc[id].a]);
+}
+
+/* With a compute flow's window entry in cache: what its end wakes, the
+ * channel it received on and the first step that depends on it. */
+static inline void sn_sim_pf_comp_win(const sn_sim_t *s, int r, int step)
+{
+  const sn_sim_rank_t *R = &s->r[r];
+  if (step < R->lo || step >= R->hi) return;
+  const sn_sim_wstep_t *e = &R->win[step & (R->wcap - 1)];
+  if (e->chan >= 0) sn_sim_pf_chan_far(s, e->chan);
+  if (e->dhead >= 0) sn_sim_pf_step(R, e->dhead >> 1);
+}
+
+/* With those in cache: the channel's next receive and its sender's slot
+ * (the freed slot may start a message), the dependent's channel and the
+ * step that posts after it there. */
+static inline void sn_sim_pf_comp_wake(const sn_sim_t *s, int r, int step)
+{
+  const sn_sim_rank_t *R = &s->r[r];
+  if (step < R->lo || step >= R->hi) return;
+  const sn_sim_wstep_t *e = &R->win[step & (R->wcap - 1)];
+  if (e->chan >= 0) {
+    const sn_sim_chan_t *C = &s->ch[e->chan];
+    sn_sim_pf_step(R, C->r_cur);
+    sn_sim_pf(&sn_sim_sq(s, e->chan)[C->started & s->dmask]);
+  }
+  int d = e->dhead >= 0 ? e->dhead >> 1 : -1;
+  if (d >= R->lo && d < R->hi) {
+    const sn_sim_wstep_t *de = &R->win[d & (R->wcap - 1)];
+    if (de->chan >= 0) sn_sim_pf_chan_far(s, de->chan);
+    if (de->lnext >= 0) sn_sim_pf_step(R, de->lnext);
+  }
+}
+
+/* The prefetches of the flow ends loop, at end i: each stage with what the
+ * stage before brought in. */
+static inline void sn_sim_pf_ends(const sn_sim_t *s, int i)
+{
+  const int *ends = s->ends, n = s->nends;
+  if (i + SN_SIM_PF_FAR < n) {
+    sn_sim_pf(&s->fl[ends[i + SN_SIM_PF_FAR]]);
+    sn_sim_pf(&s->flc[ends[i + SN_SIM_PF_FAR]]);
+  }
+  if (i + SN_SIM_PF_NEAR < n) sn_sim_pf_flow_near(s, ends[i + SN_SIM_PF_NEAR]);
+  for (int k = SN_SIM_PF_WIN + 1; k >= SN_SIM_PF_WAKE; k--) {
+    if (i + k >= n) continue;
+    int id = ends[i + k], net = s->fl[id].type == SN_SIM_FLOW_NET, a = s->flc[id].a, b = s->flc[id].b;
+    if (k == SN_SIM_PF_WIN + 1) {
+      if (net) sn_sim_pf_chan_near(s, a);
+      else sn_sim_pf_step(&s->r[a], b);
+    } else if (k == SN_SIM_PF_WIN) {
+      if (net) sn_sim_pf_chan_win(s, a);
+      else sn_sim_pf_comp_win(s, a, b);
+    } else if (net) sn_sim_pf_chan_wake(s, a);
+    else sn_sim_pf_comp_wake(s, a, b);
+  }
 }
 
 static void sn_sim_flow_finished(sn_sim_t *s, int id)
@@ -1082,17 +1166,7 @@ sn_status_t sn_sim_loop(sn_sim_t *s)
     s->nends = 0;
     if (tf == t) sn_sim_fh_take(s, t);
     for (int i = 0; i < s->nends && s->error == SN_OK; i++) {
-      if (i + SN_SIM_PF_FAR < s->nends) {
-        sn_sim_pf(&s->fl[s->ends[i + SN_SIM_PF_FAR]]);
-        sn_sim_pf(&s->flc[s->ends[i + SN_SIM_PF_FAR]]);
-      }
-      if (i + SN_SIM_PF_NEAR < s->nends) sn_sim_pf_flow_near(s, s->ends[i + SN_SIM_PF_NEAR]);
-      if (i + SN_SIM_PF_WIN < s->nends) {
-        int id = s->ends[i + SN_SIM_PF_WIN];
-        if (s->fl[id].type == SN_SIM_FLOW_NET) sn_sim_pf_chan_near(s, s->flc[id].a);
-        else sn_sim_pf_step(&s->r[s->flc[id].a], s->flc[id].b);
-      }
-      if (i + 1 < s->nends && s->fl[s->ends[i + 1]].type == SN_SIM_FLOW_NET) sn_sim_pf_chan_win(s, s->flc[s->ends[i + 1]].a);
+      sn_sim_pf_ends(s, i);
       sn_sim_flow_finished(s, s->ends[i]);
       sn_sim_drain(s);
     }

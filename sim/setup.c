@@ -197,10 +197,10 @@ static void sn_sim_free(sn_sim_t *s)
   for (int r = 0; s->r && r < s->n; r++) {
     sn_sim_rank_t *R = &s->r[r];
     sn_sched_compact_free(&R->cs);
-    free(R->win);
     free(R->t0);
     free(R->cp_done);
   }
+  sn_sim_windows_free(s);
   free(s->lanes);
   free(s->lhash);
   free(s->cp);
@@ -532,8 +532,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   uint64_t *epm = NULL; /* MoE: the matrix of the dispatch's (first hop) or the combine's bytes */
   sn_sim_ep_rail_t rail = {0};
   char *seen = calloc((size_t)f->nranks, 1);
-  /* on cache lines: a rank's hot fields are one line, its runs the next */
-  if (posix_memalign((void **)&s.r, 64, (size_t)n * sizeof(*s.r))) s.r = NULL;
+  /* on cache lines: a rank's hot fields are one line, what its window reads the next */
+  s.r = sn_sim_alloc_huge((size_t)n * sizeof(*s.r));
   if (!seen || !s.r) goto oom;
   memset(s.r, 0, (size_t)n * sizeof(*s.r));
   for (int r = 0; r < n; r++) {
@@ -733,6 +733,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     sn_sched_free(&flat);
     flat_live = 0;
     if (st != SN_OK) goto oom;
+    R->nsteps = R->cs.nsteps;
+    R->nranks = R->cs.nranks;
     /* per lane: steps that move bytes, bytes sent, the longest dependency distance */
     const sn_sched_compact_t *cs = &R->cs;
     for (int ri = 0; ri < cs->nruns; ri++) {
@@ -837,7 +839,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   }
   /* the channels' staging slots, and each rank's channels (for the first pass) */
   while (s.dmask + 1 < (uint32_t)s.depth) s.dmask = s.dmask * 2 + 1; /* slots by mask, not modulo */
-  s.slots = malloc(((size_t)s.nch + 1) * 2 * (s.dmask + 1) * sizeof(sn_sim_slot_t));
+  s.slots = sn_sim_alloc_huge(((size_t)s.nch + 1) * 2 * (s.dmask + 1) * sizeof(sn_sim_slot_t));
   if (s.cp_on) s.cp_arr_all = malloc(((size_t)s.nch + 1) * (s.dmask + 1) * sizeof(int32_t));
   s.out_start = calloc((size_t)nsim * 2 + 2 + (size_t)s.nch * 2, sizeof(int));
   s.rpend = malloc(((size_t)nsim + 1) * sizeof(int));

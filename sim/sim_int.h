@@ -155,10 +155,9 @@ typedef struct {
  * of a step that completes a piece (dmax: the longest dependency distance
  * of the rank's schedule). Entries may move when the window grows: never
  * keep a pointer to one across a call that may extend it. */
-typedef struct { /* what every message touches first (one cache line), then the runs */
+typedef struct { /* what every message touches first (one cache line), then what materialising reads */
   sn_sim_wstep_t *win;
   int wcap, lo, hi, dmax;
-  int hint;              /* the run of the last step looked up */
   int left, frank;
   uint8_t retire;        /* queued for moving lo past completed steps */
   uint64_t cpu_free;
@@ -167,9 +166,15 @@ typedef struct { /* what every message touches first (one cache line), then the 
    * entry's queued mark is written without being read); UINT16_MAX: too
    * many to count, look at the entry */
   uint16_t qcnt[8];
-  sn_sched_compact_t cs; /* the schedule as runs (sn_sim_compact): lanes NULL, run.lane indexes
-                          * sn_sim_t.lanes; the flat schedule is freed once compacted */
+  /* second line: all that a step entering the window reads of its rank (at
+   * scale each line is a miss): a copy of its run, and of cs's sizes */
+  sn_sched_run_t run;  /* the run of the last step looked up (reps 0: none yet) */
+  int hint;            /* its index in cs.runs */
+  int nsteps, nranks;  /* cs's */
   int32_t ckey[2], cchan[2]; /* the last channel looked up per side (send, receive): peer, channel */
+  sn_sched_compact_t cs __attribute__((aligned(64))); /* the schedule as runs (sn_sim_compact): lanes NULL,
+                                                       * run.lane indexes sn_sim_t.lanes; the flat schedule
+                                                       * is freed once compacted */
   uint64_t *t0, *t1; /* trace only: [nsteps] */
   int32_t *cp_done;   /* critical path only: [nsteps] record of each step's latest finished piece */
   int32_t cp_cpu, cp_last; /* the last overhead record; the record that finished the rank */
@@ -286,6 +291,14 @@ typedef struct {
   int ncp, capcp, cp_on;
   int tracing;        /* the ranks' t0/t1 are kept (a trace file): tested here, not in the rank's cold line */
   int32_t *cp_arr_all; /* the channels' cp_arr */
+  /* the windows' memory (sim/window.c): blocks of huge pages, carved in
+   * order; a window that grows returns its space to the free list of its
+   * size (wfree[k]: 8 << k entries, chained through their first bytes) */
+  void **wblk;
+  int nwblk, capwblk;
+  char *wcur;
+  size_t wleft;
+  void *wfree[32];
 } sn_sim_t;
 
 /* A channel's slots: message j at [j & dmask] (dmask + 1: depth rounded up to a power of two). */
@@ -316,11 +329,10 @@ static inline void sn_sim_lane_expand(const sn_sim_lane_t *L, int r, int n, int 
 static inline sn_step_t sn_sim_step_next(const sn_sim_t *s, int r, int i, int32_t *lnext_p)
 {
   sn_sim_rank_t *R = &s->r[r];
-  const sn_sched_compact_t *c = &R->cs;
-  const sn_sched_run_t *run = &c->runs[R->hint];
+  const sn_sched_run_t *run = &R->run;
   if (i < run->start || i >= run->start + run->period * run->reps) {
-    R->hint = sn_sched_compact_run_of(c, i);
-    run = &c->runs[R->hint];
+    R->hint = sn_sched_compact_run_of(&R->cs, i);
+    R->run = R->cs.runs[R->hint];
   }
   int off = i - run->start, l, k;
   if (run->period == 1) l = 0, k = off; /* the usual bodies without a division */
@@ -328,7 +340,7 @@ static inline sn_step_t sn_sim_step_next(const sn_sim_t *s, int r, int i, int32_
   else l = off % run->period, k = off / run->period;
   const sn_sim_lane_t *L = &s->lanes[run->lane + l];
   sn_step_t st;
-  sn_sim_lane_expand(L, r, c->nranks, i, k, &st);
+  sn_sim_lane_expand(L, r, R->nranks, i, k, &st);
   if (lnext_p) {
     *lnext_p = -2;
     int recv = st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE;
@@ -353,6 +365,13 @@ void sn_sim_cp_walk(sn_sim_t *s);
 int sn_sim_grow(void **p, int *cap, size_t elem, int need);
 /* Queues (rank, step) to be looked at again (once, however often asked). */
 void sn_sim_enqueue(sn_sim_t *s, int rank, int step);
+/* bytes of memory, 64-byte aligned; from 2 MiB on, aligned to and
+ * advised for huge pages (sn_sim_t's large arrays: with 4 KiB pages, at
+ * scale nearly every access to them also misses the TLB). NULL when
+ * memory runs out; free() frees it. */
+void *sn_sim_alloc_huge(size_t bytes);
+/* Frees the windows' blocks (every rank's window). */
+void sn_sim_windows_free(sn_sim_t *s);
 /* Brings rank r's steps up to j (and a few more) into its window. */
 void sn_sim_window_to(sn_sim_t *s, int r, int j);
 /* Moves lo past the completed steps of the ranks that completed one; only

@@ -2,17 +2,73 @@
  * window.c -- each rank's window of steps (sim_int.h, sn_sim_rank_t): the
  * steps between its oldest unfinished one and the furthest one reached,
  * expanded from the compact runs when they enter it, with their dependents
- * listed; the work queue over them; a channel's next step found in the
+ * listed; their memory (in huge pages, as the engine's other large
+ * arrays); the work queue over them; a channel's next step found in the
  * runs. Owns no engine rule: sim/run.c decides what a step does.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "sim/sim.h"
 #include "sim/sim_int.h"
 
 #define SN_SIM_AHEAD 3 /* steps materialised past the one asked for (a ring's rank uses ~4 at a time) */
+#define SN_SIM_HUGE ((size_t)2 << 20)
+#define SN_SIM_WBLOCK (2 * SN_SIM_HUGE) /* the windows' blocks (a larger window gets one of its own) */
+
+void *sn_sim_alloc_huge(size_t bytes)
+{
+  void *p;
+  if (posix_memalign(&p, bytes >= SN_SIM_HUGE ? SN_SIM_HUGE : 64, bytes ? bytes : 1)) return NULL;
+  if (bytes >= SN_SIM_HUGE) madvise(p, bytes & ~(SN_SIM_HUGE - 1), MADV_HUGEPAGE); /* only advice: ignored when refused */
+  return p;
+}
+
+/* A window of cap (a power of two, at least 8) entries, NULL when memory
+ * runs out. The windows of all ranks sit together in huge pages: at
+ * 10,240 ranks they are 10 MB, each message reaches into two or three of
+ * them, and one 4 KiB page each would miss the TLB as well as the cache. */
+static sn_sim_wstep_t *sn_sim_win_alloc(sn_sim_t *s, int cap)
+{
+  int k = __builtin_ctz((unsigned)cap) - 3;
+  size_t bytes = (size_t)cap * sizeof(sn_sim_wstep_t);
+  void *w = s->wfree[k];
+  if (w) {
+    memcpy(&s->wfree[k], w, sizeof(void *));
+    return w;
+  }
+  if (s->wleft < bytes) {
+    size_t nb = bytes > SN_SIM_WBLOCK ? bytes : SN_SIM_WBLOCK;
+    if (sn_sim_grow((void **)&s->wblk, &s->capwblk, sizeof(void *), s->nwblk + 1)) return NULL;
+    char *b = sn_sim_alloc_huge(nb);
+    if (!b) return NULL;
+    s->wblk[s->nwblk++] = b;
+    s->wcur = b;
+    s->wleft = nb;
+  }
+  w = s->wcur;
+  s->wcur += bytes;
+  s->wleft -= bytes;
+  return w;
+}
+
+static void sn_sim_win_release(sn_sim_t *s, sn_sim_wstep_t *w, int cap)
+{
+  if (!w) return;
+  int k = __builtin_ctz((unsigned)cap) - 3;
+  memcpy(w, &s->wfree[k], sizeof(void *));
+  s->wfree[k] = w;
+}
+
+void sn_sim_windows_free(sn_sim_t *s)
+{
+  for (int k = 0; k < s->nwblk; k++) free(s->wblk[k]);
+  free(s->wblk);
+  s->wblk = NULL;
+  s->nwblk = s->capwblk = 0;
+}
 
 /* Materialises rank r's steps up to j (the window grows when it must):
  * each entry expanded from the runs, its channel looked up, and put on
@@ -21,19 +77,18 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
 {
   sn_sim_rank_t *R = &s->r[r];
   j += SN_SIM_AHEAD; /* a few more while the run and its lanes are in cache */
-  if (j >= R->cs.nsteps) j = R->cs.nsteps - 1;
+  if (j >= R->nsteps) j = R->nsteps - 1;
   while (R->hi <= j) {
     if (R->hi - R->lo + 1 > R->wcap) {
       int nc = R->wcap ? R->wcap : 8;
       while (nc < R->hi - R->lo + 1) nc *= 2;
-      sn_sim_wstep_t *nw; /* an entry is one cache line */
-      if (posix_memalign((void **)&nw, 64, (size_t)nc * sizeof(*nw))) nw = NULL;
+      sn_sim_wstep_t *nw = sn_sim_win_alloc(s, nc); /* an entry is one cache line */
       if (!nw) {
         s->error = SN_ERR_SYSTEM;
         return;
       }
       for (int i = R->lo; i < R->hi; i++) nw[i & (nc - 1)] = R->win[i & (R->wcap - 1)];
-      free(R->win);
+      sn_sim_win_release(s, R->win, R->wcap);
       R->win = nw;
       R->wcap = nc;
     }
