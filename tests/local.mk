@@ -271,6 +271,10 @@ tests_bin_trace_cost_LDADD = libsncclcore.la -lm
 TESTS += tests/trace.sh
 EXTRA_DIST += tests/trace.sh
 
+# snccl-sim's command line: a bad value is refused with one line naming the option.
+TESTS += tests/sim-cli.sh
+EXTRA_DIST += tests/sim-cli.sh
+
 # Zero-copy collectives over registered ncclMemAlloc buffers
 # (transports/shm/zcopy.h): the matrix with registered buffers, and the
 # corner cases (deregistration, a killed rank).

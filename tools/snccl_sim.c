@@ -14,26 +14,80 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <limits.h>
+#include <stdint.h>
 
 #include "sim/sim.h"
 #include "util/status.h"
 
-static size_t parse_size(const char *s)
+#include <errno.h>
+#include <math.h>
+
+/* Bad command lines get one line naming the option and what it wants, and
+ * exit status 2 (the usage text only when no option is named). */
+#define SIZE_WANT "expected a size such as 4096, 64K, 1.5M or 2G (at least 1 byte)"
+
+static int bad_arg(const char *opt, const char *v, const char *want)
 {
-  char *end;
-  double v = strtod(s, &end);
-  switch (*end) {
-  case 'k': case 'K': v *= 1024; break;
-  case 'm': case 'M': v *= 1024 * 1024; break;
-  case 'g': case 'G': v *= 1024.0 * 1024 * 1024; break;
-  default: break;
-  }
-  return v < 1 ? 0 : (size_t)v;
+  fprintf(stderr, "snccl-sim: %s=%s: %s\n", opt, v, want);
+  return 2;
 }
 
-static void usage(void)
+/* A size: a number (decimals allowed) with an optional K, M or G (powers
+ * of 1024) and nothing after it; at least one byte, at most 2^50. */
+static int parse_size(const char *s, size_t *out)
 {
-  fprintf(stderr,
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || errno || !isfinite(v)) return -1;
+  switch (*end) {
+  case 'k': case 'K': v *= 1024, end++; break;
+  case 'm': case 'M': v *= 1024 * 1024, end++; break;
+  case 'g': case 'G': v *= 1024.0 * 1024 * 1024, end++; break;
+  default: break;
+  }
+  if (*end || v < 1 || v > 1125899906842624.0) return -1;
+  *out = (size_t)v;
+  return 0;
+}
+
+/* A whole decimal number in [lo, hi], nothing after it. */
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (end == s || *end || errno || v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+  char *end;
+  errno = 0;
+  if (*s == '-' || *s == '+') return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (end == s || *end || errno) return -1;
+  *out = v;
+  return 0;
+}
+
+/* A positive factor such as 2 or 0.5. */
+static int parse_factor(const char *s, double *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end || errno || !isfinite(v) || v <= 0) return -1;
+  *out = v;
+  return 0;
+}
+
+static void usage(int code)
+{
+  fprintf(code ? stderr : stdout,
           "usage: snccl-sim (--topo=FILE | --gen=cm384[:K]|nvl72[:K]|hosts8:N|local[:N]) [options]\n"
           "  --coll=allreduce|allgather|reducescatter|broadcast|reduce|alltoall   (default allreduce)\n"
           "  --coll=dispatch|combine   a MoE layer's dispatch (on the route the tuner picks, or --algo=direct|\n"
@@ -72,35 +126,45 @@ static void usage(void)
           "                   per-message overhead, reduction/copy, waiting (they add up to the time)\n"
           "  --dump-topo      print the generated topology file and exit\n"
           "Every figure is simulated: GB = 1e9 bytes, times in microseconds.\n");
-  exit(2);
+  exit(code);
 }
 
+/* "0-7,16-23": fabric ranks, each item N or N-M (M >= N), digits only. */
 static int parse_ranks(const char *s, int **out_p)
 {
   int cap = 64, n = 0, *r = malloc(cap * sizeof(int));
-  char buf[4096];
-  snprintf(buf, sizeof(buf), "%s", s);
-  for (char *t = strtok(buf, ","); t && r; t = strtok(NULL, ",")) {
-    char *dash = strchr(t, '-');
-    int a = atoi(t), b = dash ? atoi(dash + 1) : a;
-    if (b < a || a < 0) {
-      free(r);
-      return -1;
+  if (!r) return -1;
+  for (const char *t = s; *t;) {
+    char *end;
+    errno = 0;
+    long a = strtol(t, &end, 10), b = a;
+    if (end == t || *t == '-' || *t == '+' || errno || a < 0 || a > 1 << 24) goto bad;
+    t = end;
+    if (*t == '-') {
+      t++;
+      if (*t < '0' || *t > '9') goto bad;
+      b = strtol(t, &end, 10);
+      if (errno || b < a || b > 1 << 24) goto bad;
+      t = end;
     }
-    for (int k = a; k <= b; k++) {
+    if (*t == ',' && t[1]) t++;
+    else if (*t) goto bad;
+    if (n + (b - a + 1) > 1 << 24) goto bad;
+    for (long k = a; k <= b; k++) {
       if (n == cap) {
         int *nr = realloc(r, (size_t)(cap *= 2) * sizeof(int));
-        if (!nr) {
-          free(r);
-          return -1;
-        }
+        if (!nr) goto bad;
         r = nr;
       }
-      r[n++] = k;
+      r[n++] = (int)k;
     }
   }
+  if (n == 0) goto bad;
   *out_p = r;
   return n;
+bad:
+  free(r);
+  return -1;
 }
 
 static const sn_coll_t sim_colls[] = {SN_COLL_ALLREDUCE, SN_COLL_ALLGATHER, SN_COLL_REDUCESCATTER,
@@ -142,25 +206,47 @@ int main(int argc, char **argv)
   sn_sim_ep_t eps = {128, 7168, 8, 256, 1, 4, 2, 1};
   double degrade = 1, oversub = 1;
   double slow = 1;
+  long n;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
 #define OPT(name) (!strncmp(a, name "=", sizeof(name)) ? a + sizeof(name) : NULL)
     const char *v;
     if ((v = OPT("--topo"))) topo = v;
     else if ((v = OPT("--gen"))) gen = v;
-    else if ((v = OPT("--bytes"))) lo = hi = parse_size(v);
-    else if ((v = OPT("--min"))) lo = parse_size(v);
-    else if ((v = OPT("--max"))) hi = parse_size(v);
-    else if ((v = OPT("--trace"))) trace = v;
+    else if ((v = OPT("--bytes"))) {
+      if (parse_size(v, &lo)) return bad_arg("--bytes", v, SIZE_WANT);
+      hi = lo;
+    } else if ((v = OPT("--min"))) {
+      if (parse_size(v, &lo)) return bad_arg("--min", v, SIZE_WANT);
+    } else if ((v = OPT("--max"))) {
+      if (parse_size(v, &hi)) return bad_arg("--max", v, SIZE_WANT);
+    } else if ((v = OPT("--trace"))) trace = v;
     else if ((v = OPT("--ranks"))) ranks_s = v;
-    else if ((v = OPT("--root"))) call.root = atoi(v);
-    else if ((v = OPT("--piece"))) call.piece = parse_size(v);
-    else if ((v = OPT("--depth"))) call.depth = atoi(v);
-    else if ((v = OPT("--hot"))) hot = atoi(v);
-    else if ((v = OPT("--quantum"))) call.quantum_ps = strtoull(v, NULL, 10);
-    else if ((v = OPT("--perf-iters"))) call.perf_iters = atoi(v) > 0 ? atoi(v) : 0;
-    else if ((v = OPT("--perf-span"))) call.perf_span = (double)parse_size(v);
-    else if ((v = OPT("--seed"))) seed = strtoull(v, NULL, 10);
+    else if ((v = OPT("--root"))) {
+      if (parse_long(v, 0, INT_MAX, &n)) return bad_arg("--root", v, "expected a rank of the communicator (0..p-1)");
+      call.root = (int)n;
+    } else if ((v = OPT("--piece"))) {
+      size_t pc;
+      if (parse_size(v, &pc)) return bad_arg("--piece", v, SIZE_WANT);
+      call.piece = pc;
+    } else if ((v = OPT("--depth"))) {
+      if (parse_long(v, 1, 1 << 16, &n)) return bad_arg("--depth", v, "expected a pipeline depth of 1..65536");
+      call.depth = (int)n;
+    } else if ((v = OPT("--hot"))) {
+      if (parse_long(v, 0, INT_MAX, &n)) return bad_arg("--hot", v, "expected a count >= 0");
+      hot = (int)n;
+    } else if ((v = OPT("--quantum"))) {
+      if (parse_u64(v, &call.quantum_ps)) return bad_arg("--quantum", v, "expected picoseconds (0: exact)");
+    } else if ((v = OPT("--perf-iters"))) {
+      if (parse_long(v, 0, 1 << 20, &n)) return bad_arg("--perf-iters", v, "expected a count of 0..1048576 (0: one call)");
+      call.perf_iters = (int)n;
+    } else if ((v = OPT("--perf-span"))) {
+      size_t sp;
+      if (parse_size(v, &sp)) return bad_arg("--perf-span", v, SIZE_WANT);
+      call.perf_span = (double)sp;
+    } else if ((v = OPT("--seed"))) {
+      if (parse_u64(v, &seed)) return bad_arg("--seed", v, "expected a whole number >= 0");
+    }
     else if ((v = OPT("--routing"))) {
       if (!strcmp(v, "rail")) routing = SN_SIM_ROUTE_RAIL;
       else if (!strcmp(v, "hash")) routing = SN_SIM_ROUTE_HASH;
@@ -171,10 +257,11 @@ int main(int argc, char **argv)
       }
     } else if ((v = OPT("--planes"))) {
       const char *colon = strrchr(v, ':');
-      if (!colon || colon == v || (size_t)(colon - v) >= sizeof(plane_cls) || sscanf(colon + 1, "%d", &nplanes) != 1) {
-        fprintf(stderr, "snccl-sim: --planes=%s: expected CLASS:K\n", v);
+      if (!colon || colon == v || (size_t)(colon - v) >= sizeof(plane_cls) || parse_long(colon + 1, 1, INT_MAX, &n)) {
+        fprintf(stderr, "snccl-sim: --planes=%s: expected CLASS:K (K >= 1)\n", v);
         return 2;
       }
+      nplanes = (int)n;
       memcpy(plane_cls, v, (size_t)(colon - v));
       plane_cls[colon - v] = 0;
     } else if ((v = OPT("--cut-plane"))) {
@@ -182,12 +269,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "snccl-sim: --cut-plane: at most %d\n", SN_SIM_MAX_PLANES);
         return 2;
       }
-      cut[ncut++] = atoi(v);
+      if (parse_long(v, 0, SN_SIM_MAX_PLANES - 1, &n)) return bad_arg("--cut-plane", v, "expected a plane number");
+      cut[ncut++] = (int)n;
     } else if ((v = OPT("--degrade-plane"))) {
-      if (sscanf(v, "%d:%lf", &dplane, &dplane_f) != 2) {
-        fprintf(stderr, "snccl-sim: --degrade-plane=%s: expected PLANE:FACTOR\n", v);
+      const char *colon = strchr(v, ':');
+      char num[32];
+      if (!colon || (size_t)(colon - v) >= sizeof(num) || !memcpy(num, v, (size_t)(colon - v)) ||
+          (num[colon - v] = 0, parse_long(num, 0, SN_SIM_MAX_PLANES - 1, &n)) || parse_factor(colon + 1, &dplane_f)) {
+        fprintf(stderr, "snccl-sim: --degrade-plane=%s: expected PLANE:FACTOR (a factor > 0)\n", v);
         return 2;
       }
+      dplane = (int)n;
     } else if ((v = OPT("--oversub"))) {
       char *end;
       oversub = strtod(v, &end);
@@ -197,28 +289,35 @@ int main(int argc, char **argv)
       }
     } else if ((v = OPT("--degrade-link"))) {
       const char *colon = strrchr(v, ':');
-      if (!colon || colon == v || (size_t)(colon - v) >= sizeof(degrade_cls) || sscanf(colon + 1, "%lf", &degrade) != 1) {
-        fprintf(stderr, "snccl-sim: --degrade-link=%s: expected CLASS:FACTOR\n", v);
+      if (!colon || colon == v || (size_t)(colon - v) >= sizeof(degrade_cls) || parse_factor(colon + 1, &degrade)) {
+        fprintf(stderr, "snccl-sim: --degrade-link=%s: expected CLASS:FACTOR (a factor > 0)\n", v);
         return 2;
       }
       memcpy(degrade_cls, v, (size_t)(colon - v));
       degrade_cls[colon - v] = 0;
     } else if ((v = OPT("--slow-rank"))) {
-      if (sscanf(v, "%d:%lf", &slow_rank, &slow) != 2 || slow <= 0) {
-        fprintf(stderr, "snccl-sim: --slow-rank=%s: expected RANK:FACTOR\n", v);
+      const char *colon = strchr(v, ':');
+      char num[32];
+      if (!colon || (size_t)(colon - v) >= sizeof(num) || !memcpy(num, v, (size_t)(colon - v)) ||
+          (num[colon - v] = 0, parse_long(num, 0, INT_MAX, &n)) || parse_factor(colon + 1, &slow)) {
+        fprintf(stderr, "snccl-sim: --slow-rank=%s: expected RANK:FACTOR (a factor > 0)\n", v);
         return 2;
       }
     } else if ((v = OPT("--coll")) && (!strcasecmp(v, "dispatch") || !strcasecmp(v, "combine"))) {
       ep = !strcasecmp(v, "combine");
       call.coll = SN_COLL_ALLTOALLV;
       call.dtype = SN_DT_UINT8;
-    } else if ((v = OPT("--tokens"))) eps.tokens = atoi(v);
-    else if ((v = OPT("--hidden"))) eps.hidden = atoi(v);
-    else if ((v = OPT("--topk"))) eps.topk = atoi(v);
-    else if ((v = OPT("--experts"))) eps.experts = atoi(v);
-    else if ((v = OPT("--elt-bytes"))) eps.elt_bytes = atoi(v);
-    else if ((v = OPT("--scale-bytes"))) eps.scale_bytes = atoi(v);
-    else if ((v = OPT("--combine-bytes"))) eps.combine_bytes = atoi(v);
+    } else if ((v = OPT("--tokens")) || (v = OPT("--hidden")) || (v = OPT("--topk")) || (v = OPT("--experts")) ||
+               (v = OPT("--elt-bytes")) || (v = OPT("--scale-bytes")) || (v = OPT("--combine-bytes"))) {
+      char opt[32];
+      snprintf(opt, sizeof(opt), "%.*s", (int)(v - 1 - a), a);
+      if (parse_long(v, 0, INT_MAX, &n)) return bad_arg(opt, v, "expected a whole number >= 0");
+      int *field = !strcmp(opt, "--tokens") ? &eps.tokens : !strcmp(opt, "--hidden") ? &eps.hidden
+                 : !strcmp(opt, "--topk") ? &eps.topk : !strcmp(opt, "--experts") ? &eps.experts
+                 : !strcmp(opt, "--elt-bytes") ? &eps.elt_bytes : !strcmp(opt, "--scale-bytes") ? &eps.scale_bytes
+                 : &eps.combine_bytes;
+      *field = (int)n;
+    }
     else if ((v = OPT("--coll"))) {
       int k, nc = (int)(sizeof(sim_colls) / sizeof(sim_colls[0]));
       for (k = 0; k < nc && strcasecmp(v, sn_coll_name(sim_colls[k])); k++) {}
@@ -247,9 +346,21 @@ int main(int argc, char **argv)
     else if (!strcmp(a, "--critical-path")) critical = 1;
     else if (!strcmp(a, "--coalesce")) call.fold = 1;
     else if (!strcmp(a, "--exact")) call.fold = 0;
-    else usage();
+    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) usage(0);
+    else {
+      fprintf(stderr, "snccl-sim: unknown option '%s' (--help lists them)\n", a);
+      return 2;
+    }
   }
-  if (!topo == !gen || lo == 0 || hi < lo) usage();
+  if (!topo == !gen) {
+    fprintf(stderr, "snccl-sim: %s (--help lists the options)\n",
+            topo ? "--topo and --gen both given: one fabric at a time" : "no fabric: give --topo=FILE or --gen=SPEC");
+    return 2;
+  }
+  if (hi < lo) {
+    fprintf(stderr, "snccl-sim: --min (%zu bytes) is above --max (%zu bytes)\n", lo, hi);
+    return 2;
+  }
   sn_sim_fabric_t f;
   char *text = NULL;
   sn_status_t st = topo ? sn_sim_fabric_load(topo, &f) : sn_sim_fabric_generate(gen, &f, &text);
@@ -303,8 +414,10 @@ int main(int argc, char **argv)
   }
   FILE *tf = NULL;
   if (trace && !(tf = fopen(trace, "w"))) {
-    perror(trace);
-    return 1;
+    fprintf(stderr, "snccl-sim: --trace=%s: cannot write it: %s\n", trace, strerror(errno));
+    free(ranks);
+    sn_sim_fabric_free(&f);
+    return 2;
   }
   uint64_t *a2av = NULL;
   if (ep >= 0) {

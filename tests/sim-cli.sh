@@ -1,0 +1,101 @@
+#!/bin/sh
+# snccl-sim's command line: every bad value exits with status 2 and one
+# line on stderr that names the option (never a run on a silently
+# misread number: atoi("abc") was 0, "1Z" was 1 byte); a missing or
+# doubled fabric, --min above --max, an unwritable --trace and an unknown
+# option likewise; --help prints the usage on stdout with status 0; good
+# values still run. snccl-sim touches no network; each run has a deadline.
+set -u
+b="${SN_TOP_BUILDDIR:-.}"
+sim="$b/snccl-sim"
+d=$(mktemp -d /tmp/sn-simcli.XXXXXX)
+trap 'rm -rf "$d"' EXIT
+fail=0
+n=0
+
+# bad OPTION_NAME ARGS...: status 2, stderr names OPTION_NAME, no result row
+bad() {
+  name=$1
+  shift
+  n=$((n + 1))
+  timeout 30 "$sim" "$@" >"$d/out" 2>"$d/err"
+  rc=$?
+  if [ $rc -ne 2 ]; then
+    echo "FAIL [$*]: status $rc, expected 2"
+    fail=1
+  elif ! grep -q -- "$name" "$d/err"; then
+    echo "FAIL [$*]: stderr does not name $name:"
+    cat "$d/err"
+    fail=1
+  elif grep -q '^  *[0-9]' "$d/out"; then
+    echo "FAIL [$*]: printed a result row"
+    fail=1
+  fi
+}
+
+# good ARGS...: status 0 and one result row
+good() {
+  n=$((n + 1))
+  timeout 60 "$sim" "$@" >"$d/out" 2>"$d/err"
+  rc=$?
+  if [ $rc -ne 0 ] || ! grep -q '^  *[0-9]' "$d/out"; then
+    echo "FAIL [$*]: status $rc or no result row"
+    cat "$d/err"
+    fail=1
+  fi
+}
+
+g=--gen=local:4
+bad --bytes $g --bytes=0
+bad --bytes $g --bytes=-5
+bad --bytes $g --bytes=1Z
+bad --bytes $g --bytes=abc
+bad --bytes $g --bytes=99999999999999999999
+bad --min $g --min=x --max=1M
+bad --max $g --min=1K --max=
+bad "--min (1048576 bytes) is above --max" $g --min=1M --max=1K
+bad --ranks $g --ranks=5-2
+bad --ranks $g --ranks=a
+bad --ranks $g --ranks=0-
+bad --ranks $g --ranks=0,,1
+bad --ranks $g --ranks=-1
+bad --root $g --root=x
+bad --depth $g --depth=0
+bad --hot $g --hot=-1
+bad --quantum $g --quantum=-1
+bad --perf-iters $g --perf-iters=-1
+bad --perf-span $g --perf-iters=2 --perf-span=lots
+bad --piece $g --piece=0
+bad --seed $g --seed=x
+bad --planes $g --planes=shm:0
+bad --planes $g --planes=shm:2x
+bad --cut-plane $g --cut-plane=x
+bad --degrade-plane $g --degrade-plane=0:0
+bad --degrade-plane $g --degrade-plane=a:2
+bad --degrade-link $g --degrade-link=shm:-1
+bad --degrade-link $g --degrade-link=shm:fast
+bad --slow-rank $g --slow-rank=1:0
+bad --slow-rank $g --slow-rank=x:2
+bad --tokens $g --coll=dispatch --tokens=-3
+bad --topk $g --coll=dispatch --topk=x
+bad --coll $g --coll=nope
+bad --algo $g --algo=nope
+bad --type $g --type=nope
+bad --routing $g --routing=nope
+bad "unknown option '--bogus'" $g --bogus
+bad "no fabric" --bytes=1M
+bad "both given" $g --topo=/dev/null
+bad --trace $g --trace="$d/no/such/dir/t.json"
+
+good $g --bytes=1M
+good $g --bytes=1.5M --ranks=0-1,3 --algo=ring --root=0
+good $g --bytes=64K --depth=2 --piece=16K --hot=0 --quantum=0 --seed=7
+good $g --coll=broadcast --bytes=1M --slow-rank=1:2 --degrade-link=shm:2
+n=$((n + 1))
+if ! timeout 30 "$sim" --help >"$d/out" 2>"$d/err" || ! grep -q '^usage: snccl-sim' "$d/out"; then
+  echo "FAIL [--help]: expected the usage on stdout and status 0"
+  fail=1
+fi
+
+[ $fail -eq 0 ] && echo "sim-cli: $n command lines behave"
+exit $fail
