@@ -8,9 +8,13 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* -P forks this many processes at most: more is a typo, not a job for one host */
+#define PF_MAX_NPROCS 1024
 
 const char *const pf_type_names[ncclNumTypes] = {
   "int8", "uint8", "int32", "uint32", "int64", "uint64",
@@ -127,7 +131,26 @@ int pf_parse_args(int argc, char **argv)
   int c;
   while ((c = getopt_long(argc, argv, "t:g:b:e:i:f:n:m:w:N:p:c:o:d:r:z:y:T:G:C:a:R:x:D:V:J:S:M:u:I:K:P:v:B:h",
                           longopts, NULL)) != -1) {
-    long v = optarg ? strtol(optarg, NULL, 0) : 0;
+    long v = 0;
+    /* a number option takes a whole number, nothing after it: "x" is not
+     * 0 (-N x would run forever, -c x check nothing) */
+    if (optarg && strchr("tgfnmwNczTCSaRxuPBGDM", c) && !(c == 'r' && strcmp(optarg, "all") == 0)) {
+      char *end;
+      errno = 0;
+      v = strtol(optarg, &end, 0);
+      if (end == optarg || *end || errno || v < INT_MIN || v > INT_MAX) {
+        fprintf(stderr, "invalid value '%s' for -%c: expected a whole number\n", optarg, c);
+        return -1;
+      }
+    } else if (optarg && c == 'r' && strcmp(optarg, "all") != 0) {
+      char *end;
+      errno = 0;
+      v = strtol(optarg, &end, 0);
+      if (end == optarg || *end || errno || v < 0 || v > INT_MAX) {
+        fprintf(stderr, "invalid value '%s' for -r: expected a rank or 'all'\n", optarg);
+        return -1;
+      }
+    }
     switch (c) {
     case 't':
     case 'g':
@@ -210,8 +233,9 @@ int pf_parse_args(int argc, char **argv)
     fprintf(stderr, "invalid root %d\n", pf_opt.root);
     return -1;
   }
-  if (pf_opt.nprocs < 1) {
-    fprintf(stderr, "invalid -P %d: need at least one rank\n", pf_opt.nprocs);
+  if (pf_opt.nprocs < 1 || pf_opt.nprocs > PF_MAX_NPROCS) {
+    fprintf(stderr, "invalid -P %d: need 1 to %d ranks (one process each on this host)\n", pf_opt.nprocs,
+            PF_MAX_NPROCS);
     return -1;
   }
   return 0;

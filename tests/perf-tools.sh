@@ -30,4 +30,23 @@ else
   # above zero (they talk through it)
   awk -v m="$mapped" 'BEGIN { exit !(m > 0 && m <= 64) }' || { echo "FAIL shared memory per rank $mapped MiB"; fail=1; }
 fi
+# Bad flags are refused before any rank starts, with a line naming the
+# flag: a value that is not a whole number is not read as 0 (-N x was
+# "run forever"), -P past the cap does not fork tens of thousands of ranks.
+for args in "-N x" "-c x" "-w 1x" "-n abc" "-f x" "-r x" "-P 99999" "-P 0" "-b abc" "-e 1Z" "-a 9" "-z 7" "-g 2"; do
+  flag=$(echo "$args" | cut -d' ' -f1)
+  set +e
+  out=$(timeout 30 "$top/all_reduce_perf" -P 2 -b 1K -e 1K -n 1 -w 0 $args 2>&1)
+  rc=$?
+  set -e
+  if [ $rc -eq 0 ] || [ $rc -eq 124 ]; then
+    echo "FAIL all_reduce_perf $args: status $rc, expected a refusal"; fail=1
+  elif ! echo "$out" | grep -q -- "$flag\|minbytes\|maxbytes\|invalid"; then
+    echo "FAIL all_reduce_perf $args: the message does not name the flag:"; echo "$out" | tail -3; fail=1
+  elif echo "$out" | grep -q "^ *1024 "; then
+    echo "FAIL all_reduce_perf $args: ran anyway"; fail=1
+  else
+    echo "ok all_reduce_perf $args refused: $(echo "$out" | head -1)"
+  fi
+done
 exit $fail
