@@ -271,9 +271,9 @@ tests_bin_trace_cost_LDADD = libsncclcore.la -lm
 TESTS += tests/trace.sh
 EXTRA_DIST += tests/trace.sh
 
-# snccl-sim's command line: a bad value is refused with one line naming the option.
-TESTS += tests/sim-cli.sh
-EXTRA_DIST += tests/sim-cli.sh
+# The tools' command lines (snccl-sim, snccl-tune, snccl-stuck): a bad value is refused with one line naming it.
+TESTS += tests/tools-cli.sh
+EXTRA_DIST += tests/tools-cli.sh
 
 # Zero-copy collectives over registered ncclMemAlloc buffers
 # (transports/shm/zcopy.h): the matrix with registered buffers, and the

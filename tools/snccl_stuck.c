@@ -14,6 +14,7 @@
  * Exit status: 0 with an answer, 1 when nothing is stuck, 2 on bad input.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,15 +115,17 @@ static int count(const char *mark, int n)
 
 int main(int argc, char **argv)
 {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s DIR   (flight-recorder dumps: <host>.<pid>.<rank>.flight)\n", argv[0]);
-    return 2;
+  int help = argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+  if (argc != 2 || help || argv[1][0] == '-') {
+    if (!help && argc == 2) fprintf(stderr, "snccl-stuck: unknown option '%s'\n", argv[1]);
+    fprintf(help ? stdout : stderr, "usage: %s DIR   (flight-recorder dumps: <host>.<pid>.<rank>.flight)\n", argv[0]);
+    return help ? 0 : 2;
   }
   ranks = calloc(MAX_RANKS, sizeof(*ranks));
   if (!ranks) return 2;
   DIR *d = opendir(argv[1]);
   if (!d) {
-    perror(argv[1]);
+    fprintf(stderr, "snccl-stuck: %s: cannot read the directory: %s\n", argv[1], strerror(errno));
     return 2;
   }
   int files = 0;

@@ -7,6 +7,8 @@
  *   snccl-tune topo/examples/cloudmatrix384.topo
  *   snccl-tune --colls=allreduce,alltoall --min=8 --max=1G fabric.topo
  */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,17 +23,23 @@ static const sn_coll_t sn_tune_colls[] = {SN_COLL_ALLREDUCE, SN_COLL_ALLGATHER, 
                                           SN_COLL_BROADCAST, SN_COLL_REDUCE, SN_COLL_ALLTOALL};
 #define SN_TUNE_NCOLLS (int)(sizeof(sn_tune_colls) / sizeof(sn_tune_colls[0]))
 
-static size_t parse_size(const char *s)
+/* A size: a number with an optional K, M or G (powers of 1024), nothing
+ * after it, at least 1 and at most 2^50; -1 when it is not one. */
+static int parse_size(const char *s, size_t *out)
 {
   char *end;
+  errno = 0;
   double v = strtod(s, &end);
+  if (end == s || errno || !isfinite(v)) return -1;
   switch (*end) {
-  case 'k': case 'K': v *= 1024; break;
-  case 'm': case 'M': v *= 1024 * 1024; break;
-  case 'g': case 'G': v *= 1024.0 * 1024 * 1024; break;
+  case 'k': case 'K': v *= 1024, end++; break;
+  case 'm': case 'M': v *= 1024 * 1024, end++; break;
+  case 'g': case 'G': v *= 1024.0 * 1024 * 1024, end++; break;
   default: break;
   }
-  return v < 1 ? 1 : (size_t)v;
+  if (*end || v < 1 || v > 1125899906842624.0) return -1;
+  *out = (size_t)v;
+  return 0;
 }
 
 static void fmt_size(char *b, size_t len, size_t v)
@@ -42,12 +50,12 @@ static void fmt_size(char *b, size_t len, size_t v)
   else snprintf(b, len, "%zu", v);
 }
 
-static void usage(void)
+static void usage(int code)
 {
-  fprintf(stderr, "usage: snccl-tune [--colls=allreduce,...] [--min=BYTES] [--max=BYTES] FILE.topo\n"
+  fprintf(code ? stderr : stdout, "usage: snccl-tune [--colls=allreduce,...] [--min=BYTES] [--max=BYTES] FILE.topo\n"
                   "Prints, per collective and message size (bytes per rank, as nccl-tests counts them),\n"
                   "each algorithm's predicted time in microseconds and the tuner's pick.\n");
-  exit(2);
+  exit(code);
 }
 
 int main(int argc, char **argv)
@@ -55,10 +63,14 @@ int main(int argc, char **argv)
   const char *path = NULL;
   size_t lo = 8, hi = (size_t)1 << 30;
   unsigned mask = ~0u;
+  setenv("NCCL_DEBUG", "WARN", 0); /* the topology loader's WARN says what is wrong with a file */
   for (int i = 1; i < argc; i++) {
-    if (!strncmp(argv[i], "--min=", 6)) lo = parse_size(argv[i] + 6);
-    else if (!strncmp(argv[i], "--max=", 6)) hi = parse_size(argv[i] + 6);
-    else if (!strncmp(argv[i], "--colls=", 8)) {
+    if (!strncmp(argv[i], "--min=", 6) || !strncmp(argv[i], "--max=", 6)) {
+      if (parse_size(argv[i] + 6, argv[i][3] == 'i' ? &lo : &hi)) {
+        fprintf(stderr, "snccl-tune: %s: expected a size such as 4096, 64K, 1.5M or 2G (at least 1 byte)\n", argv[i]);
+        return 2;
+      }
+    } else if (!strncmp(argv[i], "--colls=", 8)) {
       mask = 0;
       char buf[256];
       snprintf(buf, sizeof(buf), "%s", argv[i] + 8);
@@ -71,10 +83,20 @@ int main(int argc, char **argv)
         }
         mask |= 1u << k;
       }
-    } else if (argv[i][0] == '-') usage();
-    else path = argv[i];
+    } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) usage(0);
+    else if (argv[i][0] == '-') {
+      fprintf(stderr, "snccl-tune: unknown option '%s' (--help lists them)\n", argv[i]);
+      return 2;
+    } else if (path) {
+      fprintf(stderr, "snccl-tune: one topology file at a time ('%s' and '%s')\n", path, argv[i]);
+      return 2;
+    } else path = argv[i];
   }
-  if (!path) usage();
+  if (!path) usage(2);
+  if (hi < lo) {
+    fprintf(stderr, "snccl-tune: --min (%zu bytes) is above --max (%zu bytes)\n", lo, hi);
+    return 2;
+  }
   sn_topo_t t;
   if (sn_topo_load(path, &t) != SN_OK) return 1; /* the loader said why */
   sn_sched_topo_t view;

@@ -1,24 +1,31 @@
 #!/bin/sh
-# snccl-sim's command line: every bad value exits with status 2 and one
+# The tools' command lines. snccl-sim: every bad value exits with status 2 and one
 # line on stderr that names the option (never a run on a silently
 # misread number: atoi("abc") was 0, "1Z" was 1 byte); a missing or
 # doubled fabric, --min above --max, an unwritable --trace and an unknown
 # option likewise; --help prints the usage on stdout with status 0; good
-# values still run. snccl-sim touches no network; each run has a deadline.
+# values still run. snccl-tune and snccl-stuck: a bad size, an unknown
+# option, a missing file are refused (status 2, or 1 with the loader's
+# WARN) with one line that names them; --help is status 0. None of these
+# tools touches the network; each run has a deadline.
 set -u
 b="${SN_TOP_BUILDDIR:-.}"
 sim="$b/snccl-sim"
+tune="$b/snccl-tune"
+stuck="$b/snccl-stuck"
 d=$(mktemp -d /tmp/sn-simcli.XXXXXX)
 trap 'rm -rf "$d"' EXIT
 fail=0
 n=0
 
-# bad OPTION_NAME ARGS...: status 2, stderr names OPTION_NAME, no result row
+# bad OPTION_NAME ARGS...: snccl-sim (or $tool) exits 2, stderr names
+# OPTION_NAME, no result row
+tool=
 bad() {
   name=$1
   shift
   n=$((n + 1))
-  timeout 30 "$sim" "$@" >"$d/out" 2>"$d/err"
+  timeout 30 "${tool:-$sim}" "$@" >"$d/out" 2>"$d/err"
   rc=$?
   if [ $rc -ne 2 ]; then
     echo "FAIL [$*]: status $rc, expected 2"
@@ -97,5 +104,35 @@ if ! timeout 30 "$sim" --help >"$d/out" 2>"$d/err" || ! grep -q '^usage: snccl-s
   fail=1
 fi
 
-[ $fail -eq 0 ] && echo "sim-cli: $n command lines behave"
+topo="${SN_TOP_SRCDIR:-$(dirname "$0")/..}/topo/examples/this-machine-2x4.topo"
+tool=$tune
+bad --min --min=abc "$topo"
+bad --max --max=1Z "$topo"
+bad "above --max" --min=1M --max=1K "$topo"
+bad "unknown option '--bogus'" --bogus "$topo"
+bad "unknown collective" --colls=nope "$topo"
+bad "one topology file at a time" "$topo" "$topo"
+n=$((n + 1))
+if timeout 30 "$tune" "$d/none.topo" >"$d/out" 2>&1 || ! grep -q "none.topo" "$d/out"; then
+  echo "FAIL [snccl-tune missing file]: expected a failure naming the file"
+  fail=1
+fi
+tool=$stuck
+bad "unknown option '--bogus'" --bogus
+bad "$d/none" "$d/none"
+for t in "$tune" "$stuck"; do
+  n=$((n + 1))
+  if ! timeout 30 "$t" --help >"$d/out" 2>&1 || ! grep -q '^usage' "$d/out"; then
+    echo "FAIL [$t --help]: expected the usage and status 0"
+    fail=1
+  fi
+done
+n=$((n + 1))
+if ! timeout 30 "$tune" --min=1M --max=1M "$topo" >"$d/out" 2>&1 || ! grep -q '^ *1M .*\*' "$d/out"; then
+  echo "FAIL [snccl-tune $topo]: expected a table with a pick"
+  cat "$d/out"
+  fail=1
+fi
+
+[ $fail -eq 0 ] && echo "tools-cli: $n command lines behave"
 exit $fail
