@@ -49,4 +49,24 @@ for args in "-N x" "-c x" "-w 1x" "-n abc" "-f x" "-r x" "-P 99999" "-P 0" "-b a
     echo "ok all_reduce_perf $args refused: $(echo "$out" | head -1)"
   fi
 done
+# An algorithm spec with a name neither snccl nor NCCL has (a typo) gets
+# one WARN naming it; NCCL's own names do not; the job still runs.
+for spec in "rign,tree:WARN" "allreduce:ring;bogus:tree:WARN" "NVLS,Ring:" "^direct:"; do
+  want=${spec##*:}
+  spec=${spec%:*}
+  set +e
+  out=$(NCCL_DEBUG=WARN NCCL_ALGO="$spec" timeout 60 "$top/all_reduce_perf" -P 2 -b 1K -e 1K -n 1 -w 0 -c 1 2>&1)
+  rc=$?
+  set -e
+  warns=$(echo "$out" | grep -c "NCCL_ALGO=\"$spec\"" || true)
+  if [ $rc -ne 0 ] || ! echo "$out" | grep -q "Out of bounds values : 0 OK"; then
+    echo "FAIL NCCL_ALGO=$spec: the job failed ($rc)"; echo "$out" | tail -3; fail=1
+  elif [ -n "$want" ] && [ "$warns" -lt 1 ]; then
+    echo "FAIL NCCL_ALGO=$spec: no WARN names the bad name"; fail=1
+  elif [ -z "$want" ] && [ "$warns" -ne 0 ]; then
+    echo "FAIL NCCL_ALGO=$spec: WARN for a good spec:"; echo "$out" | grep WARN | head -2; fail=1
+  else
+    echo "ok NCCL_ALGO=$spec: $warns WARN line(s)"
+  fi
+done
 exit $fail

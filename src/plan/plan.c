@@ -741,10 +741,57 @@ static unsigned sn_plan_mask[SN_COLL_COUNT];
 static int sn_plan_forced; /* a spec is set */
 static pthread_once_t sn_plan_mask_once = PTHREAD_ONCE_INIT;
 
+/* NCCL's algorithm names: accepted in NCCL_ALGO (a job written for NCCL
+ * keeps working) and select nothing here unless snccl has the name too */
+static const char *const sn_nccl_algo_names[] = {"Ring", "Tree", "CollnetDirect", "CollnetChain", "NVLS", "NVLSTree", "PAT"};
+
+/* One WARN for each name in the spec that is neither an algorithm (snccl's
+ * or NCCL's) nor, before a ':', a collective: a typo such as "rign" used to
+ * select nothing without a word. */
+static void sn_plan_spec_check(const char *spec)
+{
+  char buf[256];
+  snprintf(buf, sizeof(buf), "%s", spec);
+  char *save = NULL;
+  for (char *part = strtok_r(buf, ";", &save); part; part = strtok_r(NULL, ";", &save)) {
+    char *list = part, *colon = strchr(part, ':');
+    if (colon) {
+      *colon = '\0';
+      list = colon + 1;
+      while (isspace((unsigned char)*part)) part++;
+      int c;
+      for (c = 0; c < SN_COLL_COUNT && strcasecmp(part, sn_coll_name((sn_coll_t)c)); c++) {}
+      if (c == SN_COLL_COUNT)
+        SN_WARN("%s=\"%s\": '%s' is not a collective (allreduce, broadcast, reduce, allgather, reducescatter, "
+                "alltoall, dispatch, ...); its part is ignored",
+                sn_param_str(SN_P_SNCCL_ALGO)[0] ? "SNCCL_ALGO" : "NCCL_ALGO", spec, part);
+    }
+    if (*list == '^') list++;
+    char *s2 = NULL;
+    for (char *t = strtok_r(list, ",", &s2); t; t = strtok_r(NULL, ",", &s2)) {
+      while (isspace((unsigned char)*t)) t++;
+      char *e = t + strlen(t);
+      while (e > t && isspace((unsigned char)e[-1])) *--e = '\0';
+      int known = 0;
+      for (int a = 0; a < SN_ALGO_COUNT && !known; a++) known = !strcasecmp(t, sn_algo_name((sn_algo_t)a));
+      for (size_t k = 0; k < sizeof(sn_nccl_algo_names) / sizeof(*sn_nccl_algo_names) && !known; k++)
+        known = !strcasecmp(t, sn_nccl_algo_names[k]);
+      if (!known && *t) {
+        char names[160] = "";
+        for (int a = 0; a < SN_ALGO_COUNT; a++)
+          snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", a ? " " : "", sn_algo_name((sn_algo_t)a));
+        SN_WARN("%s=\"%s\": '%s' is not an algorithm (snccl's: %s; NCCL's are accepted); it selects nothing",
+                sn_param_str(SN_P_SNCCL_ALGO)[0] ? "SNCCL_ALGO" : "NCCL_ALGO", spec, t, names);
+      }
+    }
+  }
+}
+
 static void sn_plan_mask_build(void)
 {
   const char *spec = sn_plan_spec();
   sn_plan_forced = spec[0] != 0;
+  if (spec[0]) sn_plan_spec_check(spec);
   for (int c = 0; c < SN_COLL_COUNT; c++)
     for (int a = 0; a < SN_ALGO_COUNT; a++) {
       int mentioned = 0;
