@@ -69,4 +69,27 @@ for spec in "rign,tree:WARN" "allreduce:ring;bogus:tree:WARN" "NVLS,Ring:" "^dir
     echo "ok NCCL_ALGO=$spec: $warns WARN line(s)"
   fi
 done
+# A knob outside its range gets one WARN saying what is used instead, and
+# the job runs (a timeout of 0 or -1 was a zero or an endless deadline).
+for kv in "SNCCL_TIMEOUT_MS=0:using the default 300000" "SNCCL_TIMEOUT_MS=-1:using the default 300000" \
+          "SNCCL_CONNECT_TIMEOUT_MS=0:using the default 60000" "SNCCL_PIPELINE_DEPTH=100:using 64" \
+          "SNCCL_CHUNK_SIZE=-1:using 64" "NCCL_BUFFSIZE=0:using the default" "NCCL_BUFFSIZE=-1:" \
+          "SNCCL_TIMEOUT_MS=5000:"; do
+  want=${kv#*:}
+  kv=${kv%%:*}
+  set +e
+  out=$(env NCCL_DEBUG=WARN "$kv" timeout 60 "$top/all_reduce_perf" -P 2 -b 1K -e 1K -n 1 -w 0 -c 1 2>&1)
+  rc=$?
+  set -e
+  warns=$(echo "$out" | grep -c "WARN ${kv%%=*}" || true)
+  if [ $rc -ne 0 ] || ! echo "$out" | grep -q "Out of bounds values : 0 OK"; then
+    echo "FAIL $kv: the job failed ($rc)"; echo "$out" | tail -3; fail=1
+  elif [ -n "$want" ] && ! echo "$out" | grep "WARN $kv is outside" | grep -q "$want"; then
+    echo "FAIL $kv: no WARN saying '$want'"; echo "$out" | grep WARN | head -3; fail=1
+  elif [ -z "$want" ] && [ "$warns" -ne 0 ]; then
+    echo "FAIL $kv: WARN for a good value"; fail=1
+  else
+    echo "ok $kv: $warns WARN line(s)"
+  fi
+done
 exit $fail

@@ -151,6 +151,7 @@ static sn_status_t sn_init_async(sn_comm_t *c, const sn_uid_t *uid, ncclComm_t *
 static sn_status_t sn_init_rank(ncclComm_t *newcomm, int nranks, const ncclUniqueId *id, int rank,
                                 const ncclConfig_t *config, const char *fn)
 {
+  sn_param_log_env();
   if (newcomm == NULL) {
     SN_WARN("%s : comm argument is NULL", fn);
     return SN_ERR_INVALID_ARG;

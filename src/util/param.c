@@ -22,10 +22,25 @@ static struct {
   int64_t ival;
   const char *sval;
   int set;
-  int bad;
+  int bad; /* 1: not an integer; 2: outside its range, default kept; 3: outside, clamped */
 } sn_param_values[SN_P_COUNT];
 
 static pthread_once_t sn_param_once = PTHREAD_ONCE_INIT;
+
+/* Integer knobs with a range. A value outside it is clamped to the range
+ * (clamp) or leaves the default in place (a timeout of 0 or -1 would
+ * otherwise be a zero or, cast to unsigned, an endless deadline); either
+ * way sn_param_log_env says so. */
+static const struct {
+  sn_param_id_t id;
+  long long lo, hi;
+  int clamp;
+} sn_param_ranges[] = {
+  {SN_P_TIMEOUT_MS, 1, 1LL << 40, 0},     {SN_P_CONNECT_TIMEOUT_MS, 1, 1LL << 40, 0},
+  {SN_P_PIPELINE_DEPTH, 1, 64, 1},        {SN_P_CHUNK_SIZE, 64, 1LL << 40, 1},
+  {SN_P_BUFFSIZE, 1, 1LL << 40, 0},       {SN_P_SOCKET_NTHREADS, 1, 64, 1},
+  {SN_P_NSOCKS_PERTHREAD, 1, 64, 1},
+};
 
 static void sn_param_load(void)
 {
@@ -49,6 +64,20 @@ static void sn_param_load(void)
     }
     sn_param_values[i].ival = v;
   }
+  for (size_t k = 0; k < sizeof(sn_param_ranges) / sizeof(*sn_param_ranges); k++) {
+    int i = sn_param_ranges[k].id;
+    long long v = sn_param_values[i].ival;
+    if (!sn_param_values[i].set || sn_param_values[i].bad || v == sn_param_table[i].int_default ||
+        (v >= sn_param_ranges[k].lo && v <= sn_param_ranges[k].hi))
+      continue; /* the default itself (NCCL_BUFFSIZE=-1: unset) is always fine */
+    if (sn_param_ranges[k].clamp) {
+      sn_param_values[i].ival = v < sn_param_ranges[k].lo ? sn_param_ranges[k].lo : sn_param_ranges[k].hi;
+      sn_param_values[i].bad = 3;
+    } else {
+      sn_param_values[i].ival = sn_param_table[i].int_default;
+      sn_param_values[i].bad = 2;
+    }
+  }
 }
 
 int64_t sn_param_int(sn_param_id_t id)
@@ -71,15 +100,33 @@ int sn_param_is_set(sn_param_id_t id)
 
 const sn_param_info_t *sn_param_info(sn_param_id_t id) { return &sn_param_table[id]; }
 
-void sn_param_log_env(void)
+static void sn_param_range(sn_param_id_t id, long long *lo, long long *hi)
+{
+  for (size_t k = 0; k < sizeof(sn_param_ranges) / sizeof(*sn_param_ranges); k++)
+    if (sn_param_ranges[k].id == id) {
+      *lo = sn_param_ranges[k].lo;
+      *hi = sn_param_ranges[k].hi;
+    }
+}
+
+static pthread_once_t sn_param_log_once = PTHREAD_ONCE_INIT;
+
+static void sn_param_log_env_once(void)
 {
   extern char **environ;
-  pthread_once(&sn_param_once, sn_param_load);
   for (int i = 0; i < SN_P_COUNT; i++) {
     if (!sn_param_values[i].set) continue;
-    if (sn_param_values[i].bad)
+    long long lo = 0, hi = 0;
+    sn_param_range((sn_param_id_t)i, &lo, &hi);
+    if (sn_param_values[i].bad == 1)
       SN_WARN("%s=\"%s\" is not an integer; using the default %lld", sn_param_table[i].name,
               getenv(sn_param_table[i].name), (long long)sn_param_table[i].int_default);
+    else if (sn_param_values[i].bad == 2)
+      SN_WARN("%s=%s is outside %lld..%lld; using the default %lld", sn_param_table[i].name,
+              getenv(sn_param_table[i].name), lo, hi, (long long)sn_param_table[i].int_default);
+    else if (sn_param_values[i].bad == 3)
+      SN_WARN("%s=%s is outside %lld..%lld; using %lld", sn_param_table[i].name, getenv(sn_param_table[i].name), lo,
+              hi, (long long)sn_param_values[i].ival);
     else
       SN_INFO(SN_LOG_ENV, "%s set by environment to %s", sn_param_table[i].name,
               i == SN_P_AUTH_KEY ? "(hidden)" : getenv(sn_param_table[i].name));
@@ -92,4 +139,12 @@ void sn_param_log_env(void)
       known = strlen(sn_param_table[i].name) == len && strncmp(sn_param_table[i].name, *e, len) == 0;
     if (!known) SN_WARN("unknown variable %.*s ignored (snccl-params lists the known ones)", (int)len, *e);
   }
+}
+
+/* Once per process (ncclGetUniqueId and every communicator's init call it:
+ * a rank that never calls the first still says what is wrong). */
+void sn_param_log_env(void)
+{
+  pthread_once(&sn_param_once, sn_param_load);
+  pthread_once(&sn_param_log_once, sn_param_log_env_once);
 }
