@@ -242,38 +242,42 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
   return SN_OK;
 }
 
+sn_status_t sn_sim_host_load(const char *path, sn_sim_host_t *h)
+{
+  /* the "#@sim" lines: the topology parser skips them as comments */
+  memset(h, 0, sizeof(*h));
+  FILE *fp = fopen(path, "r");
+  if (!fp) return SN_OK; /* the topology loader says why */
+  char *text = NULL;
+  size_t cap = 0, len = 0, got;
+  char chunk[4096];
+  while ((got = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
+    if (len + got + 1 > cap) {
+      cap = (len + got + 1) * 2;
+      char *q = realloc(text, cap);
+      if (!q) break;
+      text = q;
+    }
+    memcpy(text + len, chunk, got);
+    len += got;
+  }
+  fclose(fp);
+  if (!text) return SN_OK;
+  text[len] = 0;
+  sn_status_t st = sn_sim_host_parse(text, path, h);
+  free(text);
+  return st;
+}
+
 sn_status_t sn_sim_fabric_load(const char *path, sn_sim_fabric_t *f)
 {
   sn_topo_t t;
   SN_CHECK(sn_topo_load(path, &t));
-  /* the "#@sim" lines: read the text again (the parser skips comments) */
   sn_sim_host_t h;
-  memset(&h, 0, sizeof(h));
-  FILE *fp = fopen(path, "r");
-  if (fp) {
-    char *text = NULL;
-    size_t cap = 0, len = 0, got;
-    char chunk[4096];
-    while ((got = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-      if (len + got + 1 > cap) {
-        cap = (len + got + 1) * 2;
-        char *q = realloc(text, cap);
-        if (!q) break;
-        text = q;
-      }
-      memcpy(text + len, chunk, got);
-      len += got;
-    }
-    fclose(fp);
-    if (text) {
-      text[len] = 0;
-      sn_status_t st = sn_sim_host_parse(text, path, &h);
-      free(text);
-      if (st != SN_OK) {
-        sn_topo_free(&t);
-        return st;
-      }
-    }
+  sn_status_t st = sn_sim_host_load(path, &h);
+  if (st != SN_OK) {
+    sn_topo_free(&t);
+    return st;
   }
   SN_CHECK(sn_sim_fabric_build(&t, f));
   return sn_sim_fabric_set_host(f, &h);

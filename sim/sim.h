@@ -167,6 +167,8 @@ typedef struct {
  * SN_ERR_INVALID_ARG + one WARN naming source:line for an unknown key or a
  * bad value. */
 sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_t *h);
+/* The "#@sim" lines of topology file `path` (none: all zero). */
+sn_status_t sn_sim_host_load(const char *path, sn_sim_host_t *h);
 /* Applies *h to a built fabric (adds the host pools when h->cores > 0). */
 sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h);
 

@@ -515,6 +515,26 @@ static double sn_simend_replay(sn_sim_fabric_t *f, const sn_task_t *t, const sn_
   return (double)res.time_ps / 1e6;
 }
 
+/* The host CPU model of the communicator's topology file (its "#@sim"
+ * lines: cores shared by the ranks, per-message and copy costs, caches;
+ * docs/SIMULATION.md), when its constants came from that file: the same
+ * replay snccl-sim --topo gives. Not its planes (the communicator's model has
+ * two classes, not the file's), nor the library's own pieces (with a file
+ * the library runs in the file's). Left out, with an INFO line, if the lines
+ * do not apply (the caller rebuilds the fabric without them). */
+static sn_status_t sn_simend_host(sn_sim_fabric_t *f)
+{
+  const char *path = sn_param_str(SN_P_TOPO_FILE);
+  sn_sim_host_t h;
+  if (!path[0] || sn_sim_host_load(path, &h) != SN_OK) return SN_OK; /* sn_sim_host_parse said why */
+  h.planes = 0;
+  h.piece_l2_KiB = 0;
+  sn_status_t st = sn_sim_fabric_set_host(f, &h);
+  if (st != SN_OK)
+    SN_INFO(SN_LOG_TUNING, "ncclGroupSimulateEnd: the #@sim lines of %s do not apply to this communicator", path);
+  return st;
+}
+
 SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
 {
   if (simInfo == NULL || simInfo->magic != 0x74685283u) {
@@ -564,6 +584,14 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
         have_f = sn_sim_fabric_build_model(&topo, &t->comm->cost, &f) == SN_OK;
         sn_topo_free(&topo);
         fcomm = t->comm;
+        if (have_f && t->comm->cost_from_file && sn_simend_host(&f) != SN_OK) { /* without it, then */
+          sn_sim_fabric_free(&f);
+          have_f = 0;
+          if (sn_comm_topo_of(t->comm, &topo) == SN_OK) {
+            have_f = sn_sim_fabric_build_model(&topo, &t->comm->cost, &f) == SN_OK;
+            sn_topo_free(&topo);
+          }
+        }
       }
       if (have_f) us = sn_simend_replay(&f, t, &d, algo);
     }

@@ -170,6 +170,7 @@ static void sn_comm_build_cost(sn_comm_t *c)
   const sn_topo_t *f = sn_comm_fabric_get();
   if (all_file && f) {
     sn_cost_from_topo(f, &c->cost);
+    c->cost_from_file = 1;
   } else if (f && c->rank == 0) {
     SN_WARN("SNCCL_TOPO_FILE: not every rank loaded the same topology file; using the built-in constants");
   }

@@ -86,6 +86,7 @@ typedef struct sn_comm {
   sn_sched_topo_t topo;
   int *topo_arrays;   /* backing store of the view's arrays */
   sn_cost_model_t cost; /* the tuner's constants, the same on every rank */
+  int cost_from_file;   /* cost is SNCCL_TOPO_FILE's: every rank loaded the same file */
   struct sn_dd *dd;   /* device-direct collectives among this host's ranks, or NULL */
   sn_flight_t *flight; /* last operations, for hang diagnosis (engine/flight.h) */
   uint64_t dd_seq;    /* device-direct operations submitted */
