@@ -7,7 +7,7 @@
 B="${SN_TOP_BUILDDIR:-.}/tests/fault/bin"
 C="${SN_TOP_SRCDIR:-.}/tests/fault/corpus"
 fail=0
-for h in bsroot bsrank topo env uid; do
+for h in bsroot bsrank topo simtopo env uid; do
   if [ "$h" = uid ]; then
     if unshare -rn sh -c 'ip link set lo up' 2>/dev/null; then
       timeout 300 unshare -rn sh -c "ip link set lo up && exec '$B/fz_$h' '$C/$h'"

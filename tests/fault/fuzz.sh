@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/fault/fuzz.sh SECONDS [HARNESS...] -- fuzzes each harness (default:
-# all of bsroot bsrank topo env uid) for SECONDS with clang's libFuzzer and
+# all of bsroot bsrank topo simtopo env uid) for SECONDS with clang's libFuzzer and
 # AddressSanitizer + UndefinedBehaviorSanitizer. `make fuzz FUZZ_SECONDS=N`
 # runs it from a build directory.
 #
@@ -14,7 +14,7 @@
 set -u
 SECS="${1:-60}"
 [ $# -gt 0 ] && shift
-HARNESSES="${*:-bsroot bsrank topo env uid}"
+HARNESSES="${*:-bsroot bsrank topo simtopo env uid}"
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 BLD="${SN_TOP_BUILDDIR:-$PWD}" # a configured build directory (config.h)
 [ -r "$BLD/config.h" ] || { echo "fuzz.sh: run from a configured build directory (no $BLD/config.h)"; exit 1; }
@@ -27,7 +27,8 @@ FLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -fno-omit-frame-pointer -fsanitize=addres
 # the library, instrumented for coverage (built once, rebuilt when sources change)
 for c in "$SRC"/src/util/*.c "$SRC"/src/kernels/*.c "$SRC"/src/sched/*.c "$SRC"/src/plan/*.c \
          "$SRC"/transports/*/*.c "$SRC"/src/engine/*.c "$SRC"/src/comm/*.c "$SRC"/src/dev/*.c \
-         "$SRC"/topo/*.c "$SRC"/src/api/*.c; do
+         "$SRC"/topo/*.c "$SRC"/src/api/*.c "$SRC"/sim/fabric.c "$SRC"/sim/planes.c "$SRC"/sim/window.c \
+         "$SRC"/sim/run.c "$SRC"/sim/setup.c "$SRC"/sim/ep.c; do
   o="$OUT/obj/$(echo "${c#$SRC/}" | tr / _).o"
   if [ ! -e "$o" ] || [ "$c" -nt "$o" ]; then
     $CC $FLAGS -fsanitize=fuzzer-no-link -c "$c" -o "$o" || exit 1

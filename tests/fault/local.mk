@@ -7,7 +7,7 @@
 # tests/fault/fz_main.c (a replayer); tests/fault/fuzz.sh builds them with
 # clang -fsanitize=fuzzer and fuzzes. They link the core statically.
 SN_FZ_PROGS = tests/fault/bin/fz_bsroot tests/fault/bin/fz_bsrank tests/fault/bin/fz_uid \
-	tests/fault/bin/fz_topo tests/fault/bin/fz_env
+	tests/fault/bin/fz_topo tests/fault/bin/fz_env tests/fault/bin/fz_simtopo
 check_PROGRAMS += $(SN_FZ_PROGS)
 SN_FZ_COMMON = tests/fault/fz.h tests/fault/fz_main.c
 SN_FZ_LDADD = libsncclapi.la libsncclcore.la -lm -lpthread
@@ -27,6 +27,10 @@ tests_fault_bin_fz_topo_LDFLAGS = $(SN_FZ_LDFLAGS)
 tests_fault_bin_fz_env_SOURCES = tests/fault/fz_env.c $(SN_FZ_COMMON)
 tests_fault_bin_fz_env_LDADD = $(SN_FZ_LDADD)
 tests_fault_bin_fz_env_LDFLAGS = $(SN_FZ_LDFLAGS)
+# snccl-sim's topology files with their #@sim host lines, built and replayed.
+tests_fault_bin_fz_simtopo_SOURCES = tests/fault/fz_simtopo.c $(SN_FZ_COMMON)
+tests_fault_bin_fz_simtopo_LDADD = libsnccl_sim.la $(SN_FZ_LDADD)
+tests_fault_bin_fz_simtopo_LDFLAGS = $(SN_FZ_LDFLAGS)
 TESTS += tests/fault/fuzz-replay.sh
 EXTRA_DIST += tests/fault/fuzz-replay.sh tests/fault/fuzz.sh tests/fault/mkcorpus.py tests/fault/corpus
 

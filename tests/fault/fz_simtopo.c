@@ -1,0 +1,65 @@
+/*
+ * fz_simtopo.c -- snccl-sim's input files (sim/fabric.c): a topology file's
+ * text with its "#@sim" host lines (cores, per-message and copy costs,
+ * caches, planes), as `snccl-sim --topo=FILE` and ncclGroupSimulateEnd
+ * read them. Every input is parsed; an accepted fabric of at most 16 ranks
+ * is built, given its host model, and replays a small all-reduce (tuned)
+ * and a broadcast (ring) on all its ranks. Properties: a parse, build or run
+ * either succeeds or fails cleanly (no crash, no sanitizer report); a run
+ * that succeeds took a positive, finite time; running the same call twice
+ * gives the same picoseconds (the simulator is deterministic).
+ * The first byte picks the message size (1 KiB << (b % 12)).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/sim.h"
+#include "tests/fault/fz.h"
+#include "topo/topo.h"
+
+static void fz_sim_call(sn_sim_fabric_t *f, sn_coll_t coll, int algo, size_t count)
+{
+  sn_sim_call_t call;
+  memset(&call, 0, sizeof(call));
+  call.coll = coll;
+  call.dtype = SN_DT_FLOAT32;
+  call.op = SN_RED_SUM;
+  call.count = count;
+  call.algo = algo;
+  call.nranks = f->nranks;
+  call.quantum_ps = 1000;
+  sn_sim_result_t a, b;
+  if (sn_sim_run(f, &call, &a) != SN_OK) return; /* a clean refusal */
+  if (!(a.time_ps > 0) || a.time_ps == UINT64_MAX) abort(); /* a finished call takes a finite time */
+  if (sn_sim_run(f, &call, &b) != SN_OK || b.time_ps != a.time_ps) abort(); /* and the same one again */
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  if (size < 1) return 0;
+  size_t count = ((size_t)1024 << (data[0] % 12)) / sizeof(float);
+  char *text = malloc(size);
+  if (!text) return 0;
+  memcpy(text, data + 1, size - 1);
+  text[size - 1] = '\0';
+  sn_topo_t t;
+  sn_sim_host_t h;
+  if (sn_sim_host_parse(text, "fuzz", &h) == SN_OK && sn_topo_parse(text, "fuzz", &t) == SN_OK) {
+    if (t.nranks > 16) { /* the work per input stays small */
+      sn_topo_free(&t);
+    } else {
+      sn_sim_fabric_t f;
+      if (sn_sim_fabric_build(&t, &f) == SN_OK) {
+        if (sn_sim_fabric_set_host(&f, &h) == SN_OK) {
+          fz_sim_call(&f, SN_COLL_ALLREDUCE, -1, count);
+          fz_sim_call(&f, SN_COLL_BROADCAST, SN_ALGO_RING, count);
+        }
+        sn_sim_fabric_free(&f);
+      }
+    }
+  }
+  free(text);
+  return 0;
+}
