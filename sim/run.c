@@ -778,6 +778,7 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
 {
   sn_sim_rank_t *R = &s->r[r];
   if (step < R->lo) return;
+  if (s->start_ps && s->start_ps[r] > s->now) return; /* not begun: its begin pokes what is due */
   if (step >= R->hi) sn_sim_window_to(s, r, step);
   if (s->error != SN_OK) return;
   sn_sim_stv_t st = sn_sim_stv(R, step);
@@ -876,9 +877,11 @@ static void sn_sim_drain(sn_sim_t *s)
  * order: rank by rank, its channels' current steps and its local steps in
  * step order (any other step's first look would do nothing), plus steps
  * that become a channel's current one on the way. */
-static void sn_sim_first_pass(sn_sim_t *s)
+/* Rank r begins: its channels' current steps and its local steps, poked in
+ * step order (see sn_sim_first_pass). */
+static void sn_sim_rank_begin(sn_sim_t *s, int r)
 {
-  for (int r = 0; r < s->n && s->error == SN_OK; r++) {
+  {
     sn_sim_rank_t *R = &s->r[r];
     s->init_rank = r;
     s->init_pos = -1;
@@ -909,8 +912,25 @@ static void sn_sim_first_pass(sn_sim_t *s)
   s->init_rank = -1;
 }
 
+static void sn_sim_first_pass(sn_sim_t *s)
+{
+  for (int r = 0; r < s->n && s->error == SN_OK; r++) {
+    if (s->start_ps && s->start_ps[r] > 0) { /* it begins later: an event then */
+      sn_sim_push(s, s->start_ps[r], SN_SIM_EV_RANK, r, -1);
+      continue;
+    }
+    sn_sim_rank_begin(s, r);
+  }
+}
+
 static void sn_sim_event(sn_sim_t *s, sn_sim_ev_t e)
 {
+  if (e.type == SN_SIM_EV_RANK) { /* a late rank begins; the others' steps it wakes are queued */
+    s->init_late = 1;
+    sn_sim_rank_begin(s, e.id);
+    s->init_late = 0;
+    return;
+  }
   sn_sim_chan_t *C = &s->ch[e.id];
   if (e.type == SN_SIM_EV_START) {
     sn_sim_flow_start(s, e.id);

@@ -499,6 +499,12 @@ static sn_status_t sn_sim_check_call(const sn_sim_fabric_t *f, const sn_sim_call
     SN_WARN("snccl-sim: algorithm %d unknown", c->algo);
     return SN_ERR_INVALID_ARG;
   }
+  for (int r = 0; c->start_ps && r < c->nranks; r++)
+    if (c->start_ps[r] > SN_SIM_MAX_START_PS) {
+      SN_WARN("snccl-sim: start_ps[%d] = %" PRIu64 " ps: a rank begins at most %.0f s late", r, c->start_ps[r],
+              SN_SIM_MAX_START_PS / 1e12);
+      return SN_ERR_INVALID_ARG;
+    }
   return SN_OK;
 }
 
@@ -518,6 +524,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.quantum = call->quantum_ps;
   s.cp_on = call->critical_path != 0;
   s.tracing = call->trace != NULL;
+  for (int r = 0; call->start_ps && r < n; r++)
+    if (call->start_ps[r]) s.start_ps = call->start_ps; /* all zero: as without */
   int forced; /* the engine's slot size and depth; the piece once the algorithm is known */
   sn_plan_engine_params(&s.piece, &s.depth, &forced);
   if (call->depth > 0) s.depth = call->depth > 64 ? 64 : call->depth;
@@ -660,13 +668,13 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     for (int r = 0; r < n && sym; r++)
       if (s.r[r].frank != r) break;
       else if (r == n - 1) q = sn_sim_fold_period(f, n);
-    if (!sym || q == 0 || (d.coll == SN_COLL_ALLREDUCE && d.count < (size_t)n)) fold = 0;
+    if (!sym || q == 0 || (d.coll == SN_COLL_ALLREDUCE && d.count < (size_t)n) || s.start_ps) fold = 0;
   }
   if (must_fold && !fold) {
     SN_WARN("snccl-sim: coalescing needs ring or direct all-reduce/all-gather/reduce-scatter, pairwise or direct "
-            "all-to-all on fabric ranks 0..p-1 of a fabric that repeats with a period dividing p (%s %s on %d ranks: "
-            "period %d)",
-            sn_algo_name(algo), sn_coll_name(d.coll), n, q);
+            "all-to-all on fabric ranks 0..p-1 of a fabric that repeats with a period dividing p, every rank "
+            "starting at once (%s %s on %d ranks: period %d%s)",
+            sn_algo_name(algo), sn_coll_name(d.coll), n, q, s.start_ps ? ", ranks start skewed" : "");
     st = SN_ERR_INVALID_ARG;
     goto out;
   }

@@ -273,7 +273,13 @@ typedef struct {
                        * so of the N calls only the first (on the buffers its untimed call
                        * before warmed) and those after a wrap reuse data; the others start on
                        * cold user buffers (sim/setup.c: sn_sim_cold_share) */
+  const uint64_t *start_ps; /* [nranks] when comm rank r enters the call, in ps after the first
+                             * (per-rank start skew: a late rank), or NULL: all at 0. A rank does
+                             * nothing before it; peers push to it up to the pipeline depth. Not
+                             * coalesced. At most SN_SIM_MAX_START_PS. */
 } sn_sim_call_t;
+
+#define SN_SIM_MAX_START_PS 1e15 /* 1000 s */
 
 /* The critical path: from the last-finishing rank's last piece back to time
  * 0, always through the constraint that was satisfied last (the latest of a

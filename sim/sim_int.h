@@ -74,7 +74,7 @@ sn_status_t sn_sim_ep_rail_build(const sn_sim_ep_rail_t *c, int r, sn_sched_t *s
 
 /* ---- the virtual engine's state (sim/run.c runs it, sim/setup.c builds it) ---- */
 
-enum { SN_SIM_EV_START = 0, SN_SIM_EV_ARRIVE };
+enum { SN_SIM_EV_START = 0, SN_SIM_EV_ARRIVE, SN_SIM_EV_RANK /* id: a rank that begins late */ };
 enum { SN_SIM_FLOW_NET = 0, SN_SIM_FLOW_COMPUTE };
 enum { SN_SIM_S_RUN = 1 };
 /* sn_sim_lane_t.flags beside the step's SN_STEP_F_*: a receive-and-reduce
@@ -281,6 +281,10 @@ typedef struct {
    * still implicitly queued. Only a channel's current step or a local step
    * can act then, so only those are visited (cand: a min-heap of steps). */
   int init_rank, init_pos;
+  int init_late;        /* a rank begins after time 0 (sn_sim_call_t.start_ps): only its own steps
+                         * wait in cand; every other rank's are queued as usual */
+  const uint64_t *start_ps; /* [n] when each rank begins, or NULL: all at 0 (a rank that has not
+                             * begun ignores pokes; SN_SIM_EV_RANK begins it) */
   int *cand, ncand, capcand;
   int *out_start, *out_list, *in_start, *in_list; /* channels by sender and by receiver */
   uint64_t now;

@@ -178,7 +178,8 @@ void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
 {
   sn_sim_rank_t *R = &s->r[rank];
   if (step < R->lo) return; /* completed (or none): its poke would do nothing */
-  if (s->init_rank >= 0 && (rank > s->init_rank || (rank == s->init_rank && step > s->init_pos))) {
+  if (s->init_rank >= 0 &&
+      ((rank > s->init_rank && !s->init_late) || (rank == s->init_rank && step > s->init_pos))) {
     if (rank == s->init_rank) sn_sim_cand_push(s, step); /* still queued from the start */
     return;
   }

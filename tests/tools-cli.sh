@@ -83,6 +83,11 @@ bad --degrade-link $g --degrade-link=shm:-1
 bad --degrade-link $g --degrade-link=shm:fast
 bad --slow-rank $g --slow-rank=1:0
 bad --slow-rank $g --slow-rank=x:2
+bad --skew $g --skew=9:10
+bad --skew $g --skew=1:-5
+bad --skew $g --skew=1
+bad --skew $g --skew=random:x
+bad --skew $g --skew=1:5,
 bad --tokens $g --coll=dispatch --tokens=-3
 bad --topk $g --coll=dispatch --topk=x
 bad --coll $g --coll=nope
@@ -98,6 +103,8 @@ good $g --bytes=1M
 good $g --bytes=1.5M --ranks=0-1,3 --algo=ring --root=0
 good $g --bytes=64K --depth=2 --piece=16K --hot=0 --quantum=0 --seed=7
 good $g --coll=broadcast --bytes=1M --slow-rank=1:2 --degrade-link=shm:2
+good $g --bytes=1M --skew=1:20,3:5.5
+good $g --bytes=1M --skew=random:50 --seed=3
 n=$((n + 1))
 if ! timeout 30 "$sim" --help >"$d/out" 2>"$d/err" || ! grep -q '^usage: snccl-sim' "$d/out"; then
   echo "FAIL [--help]: expected the usage on stdout and status 0"

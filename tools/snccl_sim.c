@@ -100,6 +100,8 @@ static void usage(int code)
           "  --ranks=LIST     fabric ranks of the communicator, e.g. 0-7,16-23 (default: all)\n"
           "  --type=float|half|bf16|double|int8|...   --root=R\n"
           "  --piece=BYTES --depth=N   pipelining (default: as the engine, SNCCL_CHUNK_SIZE/PIPELINE_DEPTH)\n"
+          "  --skew=R:US[,R:US...] | --skew=random:US   comm rank R enters the call US microseconds\n"
+          "                   after the first (random: every rank, uniform in [0, US), from --seed)\n"
           "  --slow-rank=R:F  fabric rank R's ports and compute run F times slower\n"
           "  --degrade-link=CLASS:F   every link of class CLASS (e.g. ib, ub; or \"rails\") F times slower\n"
           "  --oversub=F      the fabric between the hosts' rail switches oversubscribed F:1 (F >= 1)\n"
@@ -167,6 +169,45 @@ bad:
   return -1;
 }
 
+/* --skew: "R:US,R:US" (comm ranks, microseconds) or "random:US" (every
+ * rank uniform in [0, US) from the seed: a splitmix64 stream, the same
+ * every run). Picoseconds into skew[nranks]; -1 when malformed. */
+static int parse_skew(const char *s, int nranks, uint64_t seed, uint64_t *skew)
+{
+  double us;
+  char *end;
+  if (!strncmp(s, "random:", 7)) {
+    errno = 0;
+    us = strtod(s + 7, &end);
+    if (end == s + 7 || *end || errno || !(us >= 0) || us > 1e9) return -1;
+    uint64_t x = seed;
+    for (int r = 0; r < nranks; r++) {
+      uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      z ^= z >> 31;
+      skew[r] = (uint64_t)((double)(z >> 11) / 9007199254740992.0 * us * 1e6);
+    }
+    uint64_t first = UINT64_MAX; /* times run from the first rank's start */
+    for (int r = 0; r < nranks; r++) first = skew[r] < first ? skew[r] : first;
+    for (int r = 0; r < nranks; r++) skew[r] -= first;
+    return 0;
+  }
+  for (const char *t = s; *t;) {
+    errno = 0;
+    long r = strtol(t, &end, 10);
+    if (end == t || *t == '-' || *t == '+' || errno || r < 0 || r >= nranks || *end != ':') return -1;
+    t = end + 1;
+    us = strtod(t, &end);
+    if (end == t || errno || !(us >= 0) || us > 1e9) return -1;
+    skew[r] = (uint64_t)(us * 1e6 + 0.5);
+    t = end;
+    if (*t == ',' && t[1]) t++;
+    else if (*t) return -1;
+  }
+  return 0;
+}
+
 static const sn_coll_t sim_colls[] = {SN_COLL_ALLREDUCE, SN_COLL_ALLGATHER, SN_COLL_REDUCESCATTER,
                                       SN_COLL_BROADCAST, SN_COLL_REDUCE, SN_COLL_ALLTOALL};
 
@@ -187,7 +228,7 @@ int main(int argc, char **argv)
 {
   /* a refused call or file is explained on stderr (one WARN line) */
   setenv("NCCL_DEBUG", "WARN", 0);
-  const char *topo = NULL, *gen = NULL, *trace = NULL, *ranks_s = NULL;
+  const char *topo = NULL, *gen = NULL, *trace = NULL, *ranks_s = NULL, *skew_s = NULL;
   sn_sim_call_t call;
   memset(&call, 0, sizeof(call));
   call.fold = SN_SIM_FOLD_AUTO;
@@ -222,6 +263,7 @@ int main(int argc, char **argv)
       if (parse_size(v, &hi)) return bad_arg("--max", v, SIZE_WANT);
     } else if ((v = OPT("--trace"))) trace = v;
     else if ((v = OPT("--ranks"))) ranks_s = v;
+    else if ((v = OPT("--skew"))) skew_s = v;
     else if ((v = OPT("--root"))) {
       if (parse_long(v, 0, INT_MAX, &n)) return bad_arg("--root", v, "expected a rank of the communicator (0..p-1)");
       call.root = (int)n;
@@ -412,6 +454,19 @@ int main(int argc, char **argv)
     }
     call.ranks = ranks;
   }
+  uint64_t *skew = NULL;
+  if (skew_s) {
+    skew = calloc((size_t)call.nranks, sizeof(*skew));
+    if (!skew || parse_skew(skew_s, call.nranks, seed, skew)) {
+      fprintf(stderr, "snccl-sim: --skew=%s: expected R:US[,R:US...] with R a rank of the %d-rank communicator "
+                      "(0..%d) and 0 <= US <= 1e9, or random:US\n", skew_s, call.nranks, call.nranks - 1);
+      free(skew);
+      free(ranks);
+      sn_sim_fabric_free(&f);
+      return 2;
+    }
+    call.start_ps = skew;
+  }
   FILE *tf = NULL;
   if (trace && !(tf = fopen(trace, "w"))) {
     fprintf(stderr, "snccl-sim: --trace=%s: cannot write it: %s\n", trace, strerror(errno));
@@ -445,6 +500,16 @@ int main(int argc, char **argv)
            "combined, seed %llu: %.0f bytes to other ranks per rank on average, %.0f at most (direct route)\n",
            eps.tokens, eps.hidden, eps.topk, eps.experts, eps.elt_bytes, eps.scale_bytes, eps.combine_bytes,
            (unsigned long long)eps.seed, tot / call.nranks, most);
+  }
+  if (skew) {
+    uint64_t last = 0;
+    int late = 0, who = 0;
+    for (int r = 0; r < call.nranks; r++) {
+      late += skew[r] > 0;
+      if (skew[r] > last) last = skew[r], who = r;
+    }
+    printf("# start skew: %d of %d ranks enter late, the last (comm rank %d) %.3f us after the first; times below "
+           "run from the first\n", late, call.nranks, who, last / 1e6);
   }
   if (f.nplanes) {
     static const char *const rn[] = {"rail", "hash", "spray"};
@@ -519,6 +584,7 @@ int main(int argc, char **argv)
     printf("#   %-22s %14.3f us\n", "total", sum / 1e6);
   }
   if (tf) fclose(tf);
+  free(skew);
   free(a2av);
   free(ranks);
   sn_sim_fabric_free(&f);

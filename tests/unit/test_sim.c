@@ -190,6 +190,50 @@ static void test_textbook(void)
   sn_sim_fabric_free(&f);
 }
 
+/* Per-rank start skew (sn_sim_call_t.start_ps) on the alpha-beta switch
+ * (a = 1 us, 4000 bytes = b = 4 us): a late rank does nothing before its
+ * start, and a sender pushes a piece into a late receiver's slot. */
+static void test_skew(void)
+{
+  sn_sim_fabric_t f;
+  switch_fabric(&f, 1, 4);
+  alpha_beta(&f);
+  /* one message, rank 0 -> rank 1: a + b = 5 us from the first start */
+  uint64_t st2[2] = {0, 0};
+  sn_sim_call_t c = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 2);
+  uint64_t t = run_time(&f, &c);
+  CHECK(t == 5 * US, "broadcast of one message: %llu ps, expected a + b = 5 us", (unsigned long long)t);
+  c.start_ps = st2;
+  t = run_time(&f, &c);
+  CHECK(t == 5 * US, "all starts 0: %llu ps, expected as without: 5 us", (unsigned long long)t);
+  st2[1] = 20 * US; /* the receiver late: the piece waits in its slot, taken when it begins */
+  t = run_time(&f, &c);
+  CHECK(t == 20 * US, "receiver 20 us late: %llu ps, expected 20 us", (unsigned long long)t);
+  st2[1] = 2 * US; /* late, but before the piece lands */
+  t = run_time(&f, &c);
+  CHECK(t == 5 * US, "receiver 2 us late: %llu ps, expected 5 us", (unsigned long long)t);
+  st2[0] = 20 * US, st2[1] = 0; /* the sender late: everything after it */
+  t = run_time(&f, &c);
+  CHECK(t == 25 * US, "sender 20 us late: %llu ps, expected 20 + a + b = 25 us", (unsigned long long)t);
+  /* ring all-reduce, p = 4, one piece per block: 2(p-1)(a + b) = 30 us;
+   * rank 2 10 us late heads a chain of 2(p-1) steps: 10 + 30 us */
+  uint64_t st4[4] = {0, 0, 10 * US, 0};
+  c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 4000, 4);
+  c.start_ps = st4;
+  t = run_time(&f, &c);
+  CHECK(t == 40 * US, "ring all-reduce, rank 2 10 us late: %llu ps, expected 40 us", (unsigned long long)t);
+  uint64_t again = run_time(&f, &c);
+  CHECK(again == t, "skewed run again: %llu ps, then %llu", (unsigned long long)t, (unsigned long long)again);
+  /* coalescing needs every rank to start at once; a start past the limit is refused */
+  sn_sim_result_t r;
+  c.fold = 1;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "coalesced with a skew: accepted");
+  c.fold = 0;
+  st4[1] = (uint64_t)SN_SIM_MAX_START_PS + 1;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "a start past SN_SIM_MAX_START_PS: accepted");
+  sn_sim_fabric_free(&f);
+}
+
 static sn_sim_result_t run_cp(sn_sim_fabric_t *f, sn_sim_call_t *c)
 {
   sn_sim_result_t r;
@@ -893,6 +937,7 @@ static void test_host_terms(void)
 {
   test_cold_buffers();
   test_switch();
+  test_skew();
   sn_sim_fabric_t f;
   /* piece_l2_KiB: the library's own pieces. Ring all-gather of 1 MiB
    * blocks: a topology file's tuner has no piece rule, the 512 KiB slot: 2
