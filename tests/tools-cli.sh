@@ -105,6 +105,16 @@ good $g --bytes=64K --depth=2 --piece=16K --hot=0 --quantum=0 --seed=7
 good $g --coll=broadcast --bytes=1M --slow-rank=1:2 --degrade-link=shm:2
 good $g --bytes=1M --skew=1:20,3:5.5
 good $g --bytes=1M --skew=random:50 --seed=3
+# the values parsed are the values used: each what-if moves the time
+t0=$(timeout 60 "$sim" $g --bytes=4M --algo=ring --hot=0 | awk '!/^#/ { print $6; exit }')
+for w in --slow-rank=1:4 --degrade-link=shm:3 --skew=2:500 --depth=1 --piece=4K; do
+  n=$((n + 1))
+  t=$(timeout 60 "$sim" $g --bytes=4M --algo=ring --hot=0 $w | awk '!/^#/ { print $6; exit }')
+  if [ -z "$t" ] || [ -z "$t0" ] || [ "$t" = "$t0" ]; then
+    echo "FAIL [$w]: the time did not move ($t0 us without, '$t' us with)"
+    fail=1
+  fi
+done
 n=$((n + 1))
 if ! timeout 30 "$sim" --help >"$d/out" 2>"$d/err" || ! grep -q '^usage: snccl-sim' "$d/out"; then
   echo "FAIL [--help]: expected the usage on stdout and status 0"

@@ -345,6 +345,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "snccl-sim: --slow-rank=%s: expected RANK:FACTOR (a factor > 0)\n", v);
         return 2;
       }
+      slow_rank = (int)n;
     } else if ((v = OPT("--coll")) && (!strcasecmp(v, "dispatch") || !strcasecmp(v, "combine"))) {
       ep = !strcasecmp(v, "combine");
       call.coll = SN_COLL_ALLTOALLV;
