@@ -499,6 +499,27 @@ static sn_status_t sn_sim_check_call(const sn_sim_fabric_t *f, const sn_sim_call
     SN_WARN("snccl-sim: algorithm %d unknown", c->algo);
     return SN_ERR_INVALID_ARG;
   }
+  if (c->nwith < 0 || c->nwith > SN_SIM_MAX_WITH || (c->nwith > 0 && !c->with)) {
+    SN_WARN("snccl-sim: nwith %d: 0..%d calls in flight with this one, given in `with`", c->nwith, SN_SIM_MAX_WITH);
+    return SN_ERR_INVALID_ARG;
+  }
+  if (c->nwith > 0 && (f->cache_bytes > 0 || c->perf_iters > 0 || c->a2av || c->ep || c->critical_path ||
+                       c->fold == 1)) {
+    SN_WARN("snccl-sim: calls in flight together are not simulated with a host cache model (#@sim cache_MB), "
+            "perf_iters, all-to-all-v/MoE, a critical path or forced coalescing");
+    return SN_ERR_INVALID_ARG;
+  }
+  for (int j = 0; j < c->nwith; j++) {
+    const sn_sim_call_t *w = &c->with[j];
+    if (w->a2av || w->ep || w->perf_iters > 0) {
+      SN_WARN("snccl-sim: with[%d]: all-to-all-v, MoE and perf_iters are not simulated in flight with others", j);
+      return SN_ERR_INVALID_ARG;
+    }
+    sn_sim_call_t wc = *w;
+    wc.nwith = 0;
+    wc.with = NULL;
+    SN_CHECK(sn_sim_check_call(f, &wc));
+  }
   for (int r = 0; c->start_ps && r < c->nranks; r++)
     if (c->start_ps[r] > SN_SIM_MAX_START_PS) {
       SN_WARN("snccl-sim: start_ps[%d] = %" PRIu64 " ps: a rank begins at most %.0f s late", r, c->start_ps[r],
@@ -540,10 +561,21 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   uint64_t *epm = NULL; /* MoE: the matrix of the dispatch's (first hop) or the combine's bytes */
   sn_sim_ep_rail_t rail = {0};
   char *seen = calloc((size_t)f->nranks, 1);
+  /* calls in flight with this one: their ranks follow its own, call after
+   * call (wo[j]: the first sim rank of with[j]), each with its op, view and
+   * algorithm (wd, wa) */
+  int nw = call->nwith, ntot = n, wo[SN_SIM_MAX_WITH + 1];
+  sn_op_desc_t wd[SN_SIM_MAX_WITH];
+  sn_sched_topo_t wview[SN_SIM_MAX_WITH];
+  int *wview_arrays[SN_SIM_MAX_WITH] = {0};
+  sn_algo_t wa[SN_SIM_MAX_WITH];
+  uint64_t *all_start = NULL;
+  for (int j = 0; j < nw; j++) wo[j] = ntot, ntot += call->with[j].nranks;
+  wo[nw] = ntot;
   /* on cache lines: a rank's hot fields are one line, what its window reads the next */
-  s.r = sn_sim_alloc_huge((size_t)n * sizeof(*s.r));
+  s.r = sn_sim_alloc_huge((size_t)ntot * sizeof(*s.r));
   if (!seen || !s.r) goto oom;
-  memset(s.r, 0, (size_t)n * sizeof(*s.r));
+  memset(s.r, 0, (size_t)ntot * sizeof(*s.r));
   for (int r = 0; r < n; r++) {
     int fr = call->ranks ? call->ranks[r] : r;
     if (fr < 0 || fr >= f->nranks || seen[fr]) {
@@ -554,13 +586,59 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     seen[fr] = 1;
     s.r[r].frank = fr;
   }
-  int *franks = malloc((size_t)n * sizeof(int));
+  int *franks = malloc((size_t)ntot * sizeof(int));
   if (!franks) goto oom;
   for (int r = 0; r < n; r++) franks[r] = s.r[r].frank;
   sn_sched_topo_t view;
   view_arrays = sn_sim_view(f, franks, n, &view);
+  for (int j = 0; j < nw && view_arrays; j++) { /* each call in flight: its ranks, view, op, algorithm */
+    const sn_sim_call_t *w = &call->with[j];
+    memset(seen, 0, (size_t)f->nranks);
+    for (int r = 0; r < w->nranks; r++) {
+      int fr = w->ranks ? w->ranks[r] : r;
+      if (fr < 0 || fr >= f->nranks || seen[fr]) {
+        SN_WARN("snccl-sim: with[%d].ranks[%d] = %d: not a fabric rank (0..%d) or listed twice", j, r, fr, f->nranks - 1);
+        free(franks);
+        st = SN_ERR_INVALID_ARG;
+        goto out;
+      }
+      seen[fr] = 1;
+      s.r[wo[j] + r].frank = fr;
+      franks[wo[j] + r] = fr;
+    }
+    wview_arrays[j] = sn_sim_view(f, franks + wo[j], w->nranks, &wview[j]);
+    if (!wview_arrays[j]) break;
+    memset(&wd[j], 0, sizeof(wd[j]));
+    wd[j].coll = w->coll;
+    wd[j].dtype = w->dtype;
+    wd[j].red.op = w->op;
+    wd[j].count = w->count;
+    wd[j].root = w->root;
+    wd[j].nranks = w->nranks;
+    wd[j].topo = wview[j].ndomains > 1 ? &wview[j] : NULL;
+    if (w->algo < 0) {
+      sn_plan_choose(&wd[j], &f->cost, &wa[j]);
+    } else if (!sn_algo_usable(&wd[j], wa[j] = (sn_algo_t)w->algo)) {
+      SN_WARN("snccl-sim: with[%d]: algorithm %s cannot run %s on its communicator", j, sn_algo_name(wa[j]),
+              sn_coll_name(wd[j].coll));
+      free(franks);
+      st = SN_ERR_INVALID_ARG;
+      goto out;
+    }
+  }
   free(franks);
-  if (!view_arrays) goto oom;
+  if (!view_arrays || (nw && !wview_arrays[nw - 1])) goto oom;
+  /* starts: this call's, then each call's in flight */
+  for (int j = 0; j < nw && !all_start; j++)
+    if (call->with[j].start_ps) all_start = calloc((size_t)ntot, sizeof(uint64_t));
+  if (all_start) {
+    for (int r = 0; call->start_ps && r < n; r++) all_start[r] = call->start_ps[r];
+    for (int j = 0; j < nw; j++)
+      for (int r = 0; call->with[j].start_ps && r < call->with[j].nranks; r++)
+        all_start[wo[j] + r] = call->with[j].start_ps[r];
+    s.start_ps = all_start;
+  }
+  s.n = ntot;
   /* the call as every rank describes it (src/api/group.c: sn_task_desc) */
   sn_op_desc_t d;
   memset(&d, 0, sizeof(d));
@@ -668,7 +746,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     for (int r = 0; r < n && sym; r++)
       if (s.r[r].frank != r) break;
       else if (r == n - 1) q = sn_sim_fold_period(f, n);
-    if (!sym || q == 0 || (d.coll == SN_COLL_ALLREDUCE && d.count < (size_t)n) || s.start_ps) fold = 0;
+    if (!sym || q == 0 || (d.coll == SN_COLL_ALLREDUCE && d.count < (size_t)n) || s.start_ps || nw) fold = 0;
   }
   if (must_fold && !fold) {
     SN_WARN("snccl-sim: coalescing needs ring or direct all-reduce/all-gather/reduce-scatter, pairwise or direct "
@@ -703,6 +781,24 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   for (int r = 0; r < nsim; r++) {
     sn_sim_rank_t *R = &s.r[r];
     d.rank = r;
+    if (r >= n) { /* a call in flight with this one: its schedule, its peers moved to its sim ranks */
+      int j = 0;
+      while (r >= wo[j + 1]) j++;
+      wd[j].rank = r - wo[j];
+      sn_sched_init(&flat, wd[j].dtype, wd[j].nranks);
+      flat_live = 1;
+      st = sn_sched_build(&wd[j], wa[j], &flat);
+      if (st == SN_OK) st = flat.error;
+      if (st != SN_OK) {
+        SN_WARN("snccl-sim: with[%d] rank %d: building the %s %s schedule failed (%s)", j, wd[j].rank,
+                sn_algo_name(wa[j]), sn_coll_name(wd[j].coll), sn_status_str(st));
+        goto out;
+      }
+      for (int i = 0; i < flat.nsteps; i++)
+        if (flat.steps[i].peer >= 0) flat.steps[i].peer += wo[j];
+      flat.nranks = nsim;
+      goto built;
+    }
     if (vbuf) { /* rank r's row and column of the matrix, packed in peer order */
       size_t so = 0, ro = 0;
       for (int q = 0; q < n; q++) {
@@ -723,8 +819,12 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
               sn_status_str(st));
       goto out;
     }
+    if (nw) { /* the same sim-rank numbering as the calls in flight */
+      flat.nranks = nsim;
+    }
     if (st == SN_OK && call->perf_iters > 1) st = sn_sim_repeat(&flat, call->perf_iters);
     if (st != SN_OK) goto oom;
+  built:;
     int ns = flat.nsteps;
     nsteps += (size_t)ns;
     for (int i = 0; i < ns; i++)
@@ -802,7 +902,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
             int idx = (int)(run->start + k * run->period + l);
             sn_sim_lane_expand(L, r, cs->nranks, idx, k, &stp);
             if (stp.bytes == 0) continue;
-            if (stp.peer < 0 || stp.peer >= n || stp.peer == r) {
+            if (stp.peer < 0 || stp.peer >= (nw ? nsim : n) || stp.peer == r) { /* coalesced: peers are real ranks */
               SN_WARN("snccl-sim: rank %d step %d: peer %d is not another rank", r, idx, stp.peer);
               st = SN_ERR_INTERNAL;
               break;
@@ -912,8 +1012,13 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     for (int r = 0; r < nsim; r++) sum += (double)s.r[r].finish_ps;
     res.time_ps = (uint64_t)(sum / nsim / call->perf_iters + 0.5);
   } else {
-    for (int r = 0; r < nsim; r++)
+    for (int r = 0; r < (nw ? n : nsim); r++) /* this call's ranks, not those of the calls in flight */
       if (s.r[r].finish_ps > res.time_ps) res.time_ps = s.r[r].finish_ps;
+  }
+  for (int j = 0; j < nw && call->with_ps; j++) {
+    call->with_ps[j] = 0;
+    for (int r = wo[j]; r < wo[j + 1]; r++)
+      if (s.r[r].finish_ps > call->with_ps[j]) call->with_ps[j] = s.r[r].finish_ps;
   }
   switch (d.coll) {
   case SN_COLL_ALLGATHER:
@@ -932,8 +1037,14 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     int first = 1;
     static const char *const kinds[] = {"send", "recv", "recv-reduce", "copy", "scale", "div", "reduce"};
     for (int r = 0; r < nsim; r++) {
-      fprintf(tf, "%s{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":%d,\"args\":{\"name\":\"rank %d\"}}",
-              first ? "" : ",\n", r, r);
+      int wj = 0; /* a call in flight: "call J rank R" */
+      while (wj < nw && r >= wo[wj + 1]) wj++;
+      if (r < n)
+        fprintf(tf, "%s{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":%d,\"args\":{\"name\":\"rank %d\"}}",
+                first ? "" : ",\n", r, r);
+      else
+        fprintf(tf, "%s{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":%d,\"args\":{\"name\":\"call %d rank %d\"}}",
+                first ? "" : ",\n", r, wj + 1, r - wo[wj]);
       first = 0;
       sn_sim_rank_t *R = &s.r[r];
       for (int i = 0; i < R->cs.nsteps; i++) {
@@ -963,6 +1074,8 @@ out:
   f->pool_w_net = saved_pw;
   free(saved_cap);
   free(view_arrays);
+  for (int j = 0; j < nw; j++) free(wview_arrays[j]);
+  free(all_start);
   free(vbuf);
   free(epm);
   free(rail.buf);

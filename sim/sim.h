@@ -226,7 +226,7 @@ sn_status_t sn_sim_maxmin(int nlinks, const double *cap, int nflows, const int *
 #define SN_SIM_FOLD_AUTO 2
 #define SN_SIM_FOLD_AUTO_MIN 256 /* ranks: below, exact mode takes about a second at most */
 
-typedef struct {
+typedef struct sn_sim_call {
   sn_coll_t coll;
   sn_dtype_t dtype;
   sn_redop_t op;
@@ -277,7 +277,18 @@ typedef struct {
                              * (per-rank start skew: a late rank), or NULL: all at 0. A rank does
                              * nothing before it; peers push to it up to the pipeline depth. Not
                              * coalesced. At most SN_SIM_MAX_START_PS. */
+  const struct sn_sim_call *with; /* [nwith] other calls in flight at the same time on the same
+                                   * fabric (other communicators: a fabric rank may be in several),
+                                   * each with its own ranks, algorithm and start_ps; they share the
+                                   * links (and a host's cores) with this one. Not with a host
+                                   * cache model (#@sim cache_MB), perf_iters,
+                                   * all-to-all-v, MoE, coalescing or a critical path; one piece size
+                                   * for all (this call's). Their own `with` is ignored. */
+  int nwith;                /* at most SN_SIM_MAX_WITH */
+  uint64_t *with_ps;        /* out, [nwith] when not NULL: each one's time (its last rank done) */
 } sn_sim_call_t;
+
+#define SN_SIM_MAX_WITH 64
 
 #define SN_SIM_MAX_START_PS 1e15 /* 1000 s */
 
@@ -304,7 +315,7 @@ typedef struct {
 
 typedef struct {
   int algo;              /* the algorithm run */
-  uint64_t time_ps;      /* last rank done */
+  uint64_t time_ps;      /* last rank done (of this call, not of its `with` calls) */
   double size_bytes;     /* nccl-tests' size of the call */
   double algbw_GBps, busbw_GBps;
   double tuner_us;       /* the tuner's closed-form estimate for the algorithm run */

@@ -88,6 +88,11 @@ bad --skew $g --skew=1:-5
 bad --skew $g --skew=1
 bad --skew $g --skew=random:x
 bad --skew $g --skew=1:5,
+bad --with $g --with=allreduce
+bad --with $g --with=nope:1M
+bad --with $g --with=allreduce:1M:9-12
+bad --with $g --with=allreduce:1M:0-3:nope
+bad --ranks $g --ranks=0-3/0
 bad --tokens $g --coll=dispatch --tokens=-3
 bad --topk $g --coll=dispatch --topk=x
 bad --coll $g --coll=nope
@@ -105,6 +110,15 @@ good $g --bytes=64K --depth=2 --piece=16K --hot=0 --quantum=0 --seed=7
 good $g --coll=broadcast --bytes=1M --slow-rank=1:2 --degrade-link=shm:2
 good $g --bytes=1M --skew=1:20,3:5.5
 good $g --bytes=1M --skew=random:50 --seed=3
+good $g --bytes=1M --ranks=0-3/2 --with=allgather:1M:1-3/2:ring --with=alltoall:64K
+# a call in flight on the same ranks slows the call down; on other ranks it does not
+n=$((n + 1))
+out=$(timeout 60 "$sim" --gen=hosts8:1 --bytes=64M --algo=ring --ranks=0-3 --with=allreduce:64M:0-3:ring --with=allreduce:64M:4-7:ring --hot=0)
+if ! echo "$out" | grep -q "this call alone: .* (+[1-9]" || ! echo "$out" | grep -q "in flight 2: .*alone .* (+0.0 %)"; then
+  echo "FAIL [--with]: expected the call slowed by the one on its ranks, the other one not:"
+  echo "$out"
+  fail=1
+fi
 # the values parsed are the values used: each what-if moves the time
 t0=$(timeout 60 "$sim" $g --bytes=4M --algo=ring --hot=0 | awk '!/^#/ { print $6; exit }')
 for w in --slow-rank=1:4 --degrade-link=shm:3 --skew=2:500 --depth=1 --piece=4K; do

@@ -97,9 +97,12 @@ static void usage(int code)
           "                   --elt-bytes=B (dispatch, 1: INT8) --scale-bytes=S (4) --combine-bytes=C (2: BF16)\n"
           "  --bytes=SIZE | --min=SIZE --max=SIZE   nccl-tests' size (x8 steps between min and max)\n"
           "  --algo=tuned|ring|direct|rd|tree|rhd|bruck|pairwise|hier|sag|dbt|oneshot   (default tuned: the library's pick)\n"
-          "  --ranks=LIST     fabric ranks of the communicator, e.g. 0-7,16-23 (default: all)\n"
+          "  --ranks=LIST     fabric ranks of the communicator, e.g. 0-7,16-23 or 3-63/8 (every 8th; default: all)\n"
           "  --type=float|half|bf16|double|int8|...   --root=R\n"
           "  --piece=BYTES --depth=N   pipelining (default: as the engine, SNCCL_CHUNK_SIZE/PIPELINE_DEPTH)\n"
+          "  --with=COLL:SIZE[:RANKS[:ALGO]]   another call in flight at the same time on the same fabric\n"
+          "                   (its own communicator: RANKS as --ranks, default all; ALGO default tuned);\n"
+          "                   repeatable (8); prints each call's time with the others and alone\n"
           "  --skew=R:US[,R:US...] | --skew=random:US   comm rank R enters the call US microseconds\n"
           "                   after the first (random: every rank, uniform in [0, US), from --seed)\n"
           "  --slow-rank=R:F  fabric rank R's ports and compute run F times slower\n"
@@ -142,17 +145,25 @@ static int parse_ranks(const char *s, int **out_p)
     long a = strtol(t, &end, 10), b = a;
     if (end == t || *t == '-' || *t == '+' || errno || a < 0 || a > 1 << 24) goto bad;
     t = end;
+    long step = 1;
     if (*t == '-') {
       t++;
       if (*t < '0' || *t > '9') goto bad;
       b = strtol(t, &end, 10);
       if (errno || b < a || b > 1 << 24) goto bad;
       t = end;
+      if (*t == '/') { /* a-b/s: every s-th from a */
+        t++;
+        if (*t < '0' || *t > '9') goto bad;
+        step = strtol(t, &end, 10);
+        if (errno || step < 1 || step > 1 << 24) goto bad;
+        t = end;
+      }
     }
     if (*t == ',' && t[1]) t++;
     else if (*t) goto bad;
-    if (n + (b - a + 1) > 1 << 24) goto bad;
-    for (long k = a; k <= b; k++) {
+    if (n + (b - a) / step + 1 > 1 << 24) goto bad;
+    for (long k = a; k <= b; k += step) {
       if (n == cap) {
         int *nr = realloc(r, (size_t)(cap *= 2) * sizeof(int));
         if (!nr) goto bad;
@@ -211,6 +222,52 @@ static int parse_skew(const char *s, int nranks, uint64_t seed, uint64_t *skew)
 static const sn_coll_t sim_colls[] = {SN_COLL_ALLREDUCE, SN_COLL_ALLGATHER, SN_COLL_REDUCESCATTER,
                                       SN_COLL_BROADCAST, SN_COLL_REDUCE, SN_COLL_ALLTOALL};
 
+/* --with=COLL:SIZE[:RANKS[:ALGO]]: a call in flight with `main` (its type
+ * and op), on its own communicator. *ranks_p: malloc'd or NULL (all). */
+static int parse_with(const char *spec, const sn_sim_fabric_t *f, const sn_sim_call_t *main_call, sn_sim_call_t *w,
+                      int **ranks_p, size_t *bytes_p)
+{
+  char buf[512], *part[4] = {0};
+  int np = 0;
+  if (strlen(spec) >= sizeof(buf)) return -1;
+  strcpy(buf, spec);
+  for (char *p = buf; p && np < 4;) {
+    part[np++] = p;
+    p = strchr(p, ':');
+    if (p) *p++ = 0;
+  }
+  if (np < 2 || strchr(part[np - 1], ':')) return -1;
+  memset(w, 0, sizeof(*w));
+  w->dtype = main_call->dtype == SN_DT_UINT8 ? SN_DT_FLOAT32 : main_call->dtype;
+  w->op = SN_RED_SUM;
+  w->algo = -1;
+  w->quantum_ps = main_call->quantum_ps;
+  w->fold = 0;
+  int k, nc = (int)(sizeof(sim_colls) / sizeof(sim_colls[0]));
+  for (k = 0; k < nc && strcasecmp(part[0], sn_coll_name(sim_colls[k])); k++) {}
+  if (k == nc) return -1;
+  w->coll = sim_colls[k];
+  if (parse_size(part[1], bytes_p)) return -1;
+  w->nranks = f->nranks;
+  *ranks_p = NULL;
+  if (np > 2 && part[2][0]) {
+    w->nranks = parse_ranks(part[2], ranks_p);
+    if (w->nranks < 1) return -1;
+    for (int r = 0; r < w->nranks; r++)
+      if ((*ranks_p)[r] >= f->nranks) return -1;
+    w->ranks = *ranks_p;
+  }
+  if (np > 3) {
+    for (k = 0; k < SN_ALGO_COUNT && strcasecmp(part[3], sn_algo_name((sn_algo_t)k)); k++) {}
+    if (k == SN_ALGO_COUNT && strcasecmp(part[3], "tuned")) return -1;
+    w->algo = k == SN_ALGO_COUNT ? -1 : k;
+  }
+  size_t es = sn_dtype_size(w->dtype), elems = *bytes_p / es ? *bytes_p / es : 1;
+  int per_rank = w->coll == SN_COLL_ALLGATHER || w->coll == SN_COLL_REDUCESCATTER || w->coll == SN_COLL_ALLTOALL;
+  w->count = per_rank ? (elems / (size_t)w->nranks ? elems / (size_t)w->nranks : 1) : elems;
+  return 0;
+}
+
 
 typedef struct {
   int link;
@@ -228,7 +285,8 @@ int main(int argc, char **argv)
 {
   /* a refused call or file is explained on stderr (one WARN line) */
   setenv("NCCL_DEBUG", "WARN", 0);
-  const char *topo = NULL, *gen = NULL, *trace = NULL, *ranks_s = NULL, *skew_s = NULL;
+  const char *topo = NULL, *gen = NULL, *trace = NULL, *ranks_s = NULL, *skew_s = NULL, *with_s[8];
+  int nwith = 0;
   sn_sim_call_t call;
   memset(&call, 0, sizeof(call));
   call.fold = SN_SIM_FOLD_AUTO;
@@ -264,6 +322,13 @@ int main(int argc, char **argv)
     } else if ((v = OPT("--trace"))) trace = v;
     else if ((v = OPT("--ranks"))) ranks_s = v;
     else if ((v = OPT("--skew"))) skew_s = v;
+    else if ((v = OPT("--with"))) {
+      if (nwith == 8) {
+        fprintf(stderr, "snccl-sim: --with: at most 8 calls in flight with the call\n");
+        return 2;
+      }
+      with_s[nwith++] = v;
+    }
     else if ((v = OPT("--root"))) {
       if (parse_long(v, 0, INT_MAX, &n)) return bad_arg("--root", v, "expected a rank of the communicator (0..p-1)");
       call.root = (int)n;
@@ -468,6 +533,26 @@ int main(int argc, char **argv)
     }
     call.start_ps = skew;
   }
+  sn_sim_call_t wcall[8];
+  int *wranks[8] = {0};
+  uint64_t with_ps[8];
+  size_t wbytes[8];
+  for (int j = 0; j < nwith; j++) {
+    if (parse_with(with_s[j], &f, &call, &wcall[j], &wranks[j], &wbytes[j])) {
+      fprintf(stderr, "snccl-sim: --with=%s: expected COLL:SIZE[:RANKS[:ALGO]] (COLL as --coll, SIZE as --bytes, "
+                      "RANKS as --ranks, ALGO as --algo)\n", with_s[j]);
+      for (int k = 0; k <= j; k++) free(wranks[k]);
+      free(skew);
+      free(ranks);
+      sn_sim_fabric_free(&f);
+      return 2;
+    }
+  }
+  if (nwith) {
+    call.with = wcall;
+    call.nwith = nwith;
+    call.with_ps = with_ps;
+  }
   FILE *tf = NULL;
   if (trace && !(tf = fopen(trace, "w"))) {
     fprintf(stderr, "snccl-sim: --trace=%s: cannot write it: %s\n", trace, strerror(errno));
@@ -543,6 +628,23 @@ int main(int argc, char **argv)
            sn_dtype_name(call.dtype), call.root, sn_algo_name((sn_algo_t)res.algo), res.time_ps / 1e6, res.algbw_GBps,
            res.busbw_GBps, res.tuner_us, (unsigned long long)res.flows, (unsigned long long)res.batches,
            (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    if (nwith) { /* each call alone, for comparison */
+      sn_sim_call_t alone = call;
+      sn_sim_result_t ra;
+      alone.with = NULL, alone.nwith = 0, alone.with_ps = NULL, alone.trace = NULL;
+      if (sn_sim_run(&f, &alone, &ra) == SN_OK)
+        printf("#   this call alone: %.2f us; with the %d below in flight: %.2f us (%+.1f %%)\n", ra.time_ps / 1e6,
+               nwith, res.time_ps / 1e6, 100.0 * ((double)res.time_ps / (double)ra.time_ps - 1));
+      for (int j = 0; j < nwith; j++) {
+        sn_sim_result_t rw;
+        int ok = sn_sim_run(&f, &wcall[j], &rw) == SN_OK;
+        printf("#   in flight %d: %s of %zu bytes on %d ranks (%s): %.2f us with the others", j + 1,
+               sn_coll_name(wcall[j].coll), wbytes[j], wcall[j].nranks, ok ? sn_algo_name((sn_algo_t)rw.algo) : "?",
+               with_ps[j] / 1e6);
+        if (ok) printf(", alone %.2f us (%+.1f %%)", rw.time_ps / 1e6, 100.0 * ((double)with_ps[j] / (double)rw.time_ps - 1));
+        printf("\n");
+      }
+    }
     if (res.fold_q)
       printf("#   coalesced: %d of %d ranks simulated (the fabric repeats every %d), count %zu%s%s\n", res.fold_q,
              call.nranks, res.fold_q, res.fold_count, res.fold_count != call.count ? " (rounded to a multiple of p)" : "",
@@ -585,6 +687,7 @@ int main(int argc, char **argv)
     printf("#   %-22s %14.3f us\n", "total", sum / 1e6);
   }
   if (tf) fclose(tf);
+  for (int j = 0; j < nwith; j++) free(wranks[j]);
   free(skew);
   free(a2av);
   free(ranks);

@@ -234,6 +234,67 @@ static void test_skew(void)
   sn_sim_fabric_free(&f);
 }
 
+/* Calls in flight together (sn_sim_call_t.with) on the alpha-beta switch:
+ * they share links max-min, each keeps its own ranks and schedule. */
+static void test_with(void)
+{
+  sn_sim_fabric_t f;
+  switch_fabric(&f, 1, 4);
+  alpha_beta(&f);
+  int r01[2] = {0, 1}, r10[2] = {1, 0}, r23[2] = {2, 3};
+  uint64_t wps[2] = {0, 0};
+  /* one message 0 -> 1 (a + b = 5 us) with another one on the same pair:
+   * rank 0's port carries both at half the rate, 1 + 8 us each */
+  sn_sim_call_t c = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 2), w = c;
+  c.ranks = r01;
+  w.ranks = r01;
+  c.with = &w;
+  c.nwith = 1;
+  c.with_ps = wps;
+  uint64_t t = run_time(&f, &c);
+  CHECK(t == 9 * US && wps[0] == 9 * US, "two messages 0 -> 1 at once: %llu and %llu ps, expected 9 us each",
+        (unsigned long long)t, (unsigned long long)wps[0]);
+  w.ranks = r23; /* other ports: as alone */
+  t = run_time(&f, &c);
+  CHECK(t == 5 * US && wps[0] == 5 * US, "0 -> 1 with 2 -> 3: %llu and %llu ps, expected 5 us each",
+        (unsigned long long)t, (unsigned long long)wps[0]);
+  w.ranks = r10; /* the other direction of the same pair: full duplex */
+  t = run_time(&f, &c);
+  CHECK(t == 5 * US && wps[0] == 5 * US, "0 -> 1 with 1 -> 0: %llu and %llu ps, expected 5 us each",
+        (unsigned long long)t, (unsigned long long)wps[0]);
+  /* two ring all-reduces on the same 4 ranks, one piece per block: every
+   * step carries two messages per link, 2(p-1)(a + 2b) = 54 us each (alone 30) */
+  c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 4000, 4);
+  w = c;
+  c.with = &w;
+  c.nwith = 1;
+  c.with_ps = wps;
+  t = run_time(&f, &c);
+  CHECK(t == 54 * US && wps[0] == 54 * US, "two ring all-reduces at once: %llu and %llu ps, expected 54 us each",
+        (unsigned long long)t, (unsigned long long)wps[0]);
+  uint64_t again = run_time(&f, &c);
+  CHECK(again == t, "in flight together, again: %llu ps, then %llu", (unsigned long long)t, (unsigned long long)again);
+  /* the second one starts 30 us late (start_ps): the first runs alone */
+  uint64_t late[4] = {30 * US, 30 * US, 30 * US, 30 * US};
+  w.start_ps = late;
+  t = run_time(&f, &c);
+  CHECK(t == 30 * US && wps[0] == 60 * US, "the second 30 us late: %llu and %llu ps, expected 30 and 60 us",
+        (unsigned long long)t, (unsigned long long)wps[0]);
+  w.start_ps = NULL;
+  /* refused: too many, a bad rank list, a critical path */
+  sn_sim_result_t r;
+  c.nwith = SN_SIM_MAX_WITH + 1;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "nwith past SN_SIM_MAX_WITH: accepted");
+  c.nwith = 1;
+  int bad[4] = {0, 1, 1, 2};
+  w.ranks = bad;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "a call in flight listing a rank twice: accepted");
+  w.ranks = NULL;
+  c.critical_path = 1;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "a critical path with calls in flight: accepted");
+  sn_sim_fabric_free(&f);
+}
+
 static sn_sim_result_t run_cp(sn_sim_fabric_t *f, sn_sim_call_t *c)
 {
   sn_sim_result_t r;
@@ -938,6 +999,7 @@ static void test_host_terms(void)
   test_cold_buffers();
   test_switch();
   test_skew();
+  test_with();
   sn_sim_fabric_t f;
   /* piece_l2_KiB: the library's own pieces. Ring all-gather of 1 MiB
    * blocks: a topology file's tuner has no piece rule, the 512 KiB slot: 2
