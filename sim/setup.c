@@ -629,8 +629,9 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   free(franks);
   if (!view_arrays || (nw && !wview_arrays[nw - 1])) goto oom;
   /* starts: this call's, then each call's in flight */
-  for (int j = 0; j < nw && !all_start; j++)
-    if (call->with[j].start_ps) all_start = calloc((size_t)ntot, sizeof(uint64_t));
+  int skewed = s.start_ps != NULL; /* this call's starts cover its own ranks only: one array for all */
+  for (int j = 0; j < nw; j++) skewed |= call->with[j].start_ps != NULL;
+  if (nw && skewed && !(all_start = calloc((size_t)ntot, sizeof(uint64_t)))) goto oom;
   if (all_start) {
     for (int r = 0; call->start_ps && r < n; r++) all_start[r] = call->start_ps[r];
     for (int j = 0; j < nw; j++)

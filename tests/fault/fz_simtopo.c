@@ -7,7 +7,8 @@
  * and a broadcast (ring) on all its ranks. Properties: a parse, build or run
  * either succeeds or fails cleanly (no crash, no sanitizer report); a run
  * that succeeds took a positive, finite time; running the same call twice
- * gives the same picoseconds (the simulator is deterministic).
+ * gives the same picoseconds (the simulator is deterministic). Then a
+ * skewed all-reduce with an all-gather in flight (start_ps, with).
  * The first byte picks the message size (1 KiB << (b % 12)).
  */
 #include <math.h>
@@ -36,6 +37,40 @@ static void fz_sim_call(sn_sim_fabric_t *f, sn_coll_t coll, int algo, size_t cou
   if (sn_sim_run(f, &call, &b) != SN_OK || b.time_ps != a.time_ps) abort(); /* and the same one again */
 }
 
+/* A tuned all-reduce with its last rank late (start_ps) and, in flight with
+ * it, a tuned all-gather on the ranks in reverse order: both finish with a
+ * positive time or are refused cleanly, and run the same twice. */
+static void fz_sim_together(sn_sim_fabric_t *f, size_t count, uint8_t b)
+{
+  int n = f->nranks, rev[16];
+  uint64_t start[16] = {0}, wps[2] = {0, 0}, wps2[2] = {0, 0};
+  if (n > 16) return;
+  for (int r = 0; r < n; r++) rev[r] = n - 1 - r;
+  start[n - 1] = (uint64_t)b * 1000000;
+  sn_sim_call_t call, w;
+  memset(&call, 0, sizeof(call));
+  call.coll = SN_COLL_ALLREDUCE;
+  call.dtype = SN_DT_FLOAT32;
+  call.op = SN_RED_SUM;
+  call.count = count;
+  call.algo = -1;
+  call.nranks = n;
+  call.quantum_ps = 1000;
+  w = call;
+  w.coll = SN_COLL_ALLGATHER;
+  w.count = count / (size_t)n ? count / (size_t)n : 1;
+  w.ranks = rev;
+  call.start_ps = start;
+  call.with = &w;
+  call.nwith = 1;
+  call.with_ps = wps;
+  sn_sim_result_t a, c;
+  if (sn_sim_run(f, &call, &a) != SN_OK) return;
+  if (!(a.time_ps > 0) || !(wps[0] > 0)) abort();
+  call.with_ps = wps2;
+  if (sn_sim_run(f, &call, &c) != SN_OK || c.time_ps != a.time_ps || wps2[0] != wps[0]) abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   if (size < 1) return 0;
@@ -55,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sn_sim_fabric_set_host(&f, &h) == SN_OK) {
           fz_sim_call(&f, SN_COLL_ALLREDUCE, -1, count);
           fz_sim_call(&f, SN_COLL_BROADCAST, SN_ALGO_RING, count);
+          fz_sim_together(&f, count, data[0]);
         }
         sn_sim_fabric_free(&f);
       }

@@ -254,6 +254,12 @@ static void test_with(void)
   uint64_t t = run_time(&f, &c);
   CHECK(t == 9 * US && wps[0] == 9 * US, "two messages 0 -> 1 at once: %llu and %llu ps, expected 9 us each",
         (unsigned long long)t, (unsigned long long)wps[0]);
+  uint64_t late0[2] = {20 * US, 0}; /* this call's sender 20 us late: the other one ran alone by then */
+  c.start_ps = late0;
+  t = run_time(&f, &c);
+  CHECK(t == 25 * US && wps[0] == 5 * US, "0 -> 1 20 us late with 0 -> 1: %llu and %llu ps, expected 25 and 5 us",
+        (unsigned long long)t, (unsigned long long)wps[0]);
+  c.start_ps = NULL;
   w.ranks = r23; /* other ports: as alone */
   t = run_time(&f, &c);
   CHECK(t == 5 * US && wps[0] == 5 * US, "0 -> 1 with 2 -> 3: %llu and %llu ps, expected 5 us each",
