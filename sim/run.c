@@ -696,7 +696,7 @@ static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
   int32_t pred = -1;
   if (s->cp_on) { /* the oldest unconsumed message is the one reduced now */
     const sn_sim_chan_t *C = &s->ch[e->chan];
-    pred = sn_sim_cp_later(s, sn_sim_rq(s, e->chan)[C->consumed & s->dmask].cp, R->cp_done[step]);
+    pred = sn_sim_cp_later(s, *sn_sim_slot_cp(s, &sn_sim_rq(s, e->chan)[C->consumed & s->dmask]), R->cp_done[step]);
   }
   double w = e->sflags & SN_SIM_L_ACC ? s->acc_w : 1; /* hot_acc: its destination still in cache */
   sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, e->bytes, e->done) * w, pred);
@@ -715,10 +715,11 @@ static void sn_sim_try_start(sn_sim_t *s, int c)
 static void sn_sim_flow_start(sn_sim_t *s, int c)
 {
   sn_sim_chan_t *C = &s->ch[c];
-  sn_sim_slot_t sl = sn_sim_sq(s, c)[C->started & s->dmask];
+  const sn_sim_slot_t *slp = &sn_sim_sq(s, c)[C->started & s->dmask];
+  sn_sim_slot_t sl = *slp;
   C->started++;
   double b = sn_sim_piece_bytes(s, sn_sim_w(&s->r[C->src], sl.step)->bytes, sl.piece);
-  int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, sl.cp, s->chc[c].cp_flow), s->chc[c].cp_consume) : -1;
+  int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, *sn_sim_slot_cp(s, slp), s->chc[c].cp_flow), s->chc[c].cp_consume) : -1;
   int parts = C->nparts > 1 ? C->nparts : 1; /* sprayed: an equal part on every plane */
   C->parts_left = (uint8_t)parts;
   for (int q = 0; q < parts; q++) {
@@ -742,8 +743,8 @@ static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
   int32_t join = -1;
   if (s->cp_on) { /* arrived and posted: whichever came last */
     join = sn_sim_cp_add(s, SN_SIM_CP_COUNT, -1, s->now, s->now,
-                         sn_sim_cp_later(s, s->chc[c].cp_arr[j & s->dmask], sl.cp));
-    sn_sim_rq(s, c)[j & s->dmask].cp = join;
+                         sn_sim_cp_later(s, s->chc[c].cp_arr[j & s->dmask], *sn_sim_slot_cp(s, &sn_sim_rq(s, c)[j & s->dmask])));
+    *sn_sim_slot_cp(s, &sn_sim_rq(s, c)[j & s->dmask]) = join;
   }
   if (sn_sim_w(R, sl.step)->kind == SN_STEP_RECV_REDUCE) {
     sn_sim_w(R, sl.step)->ready++;
@@ -801,7 +802,9 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
         rec = R->cp_cpu = sn_sim_cp_add(s, SN_SIM_CP_OVERHEAD, -1, from, ready, pred);
       }
       R->cpu_free = ready;
-      sn_sim_sq(s, c)[C->posted_s & s->dmask] = (sn_sim_slot_t){step, (*posted)++, ready, rec};
+      sn_sim_slot_t *sl = &sn_sim_sq(s, c)[C->posted_s & s->dmask];
+      *sl = (sn_sim_slot_t){step, (*posted)++, ready};
+      if (s->cp_on) *sn_sim_slot_cp(s, sl) = rec;
       C->posted_s++;
     }
     if (*posted == np) {
@@ -823,7 +826,9 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
       sn_sim_trace_start(s, R, step);
       uint32_t j = C->r_posted++;
       int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), s->chc[c].cp_consume) : -1;
-      sn_sim_rq(s, c)[j & s->dmask] = (sn_sim_slot_t){step, sn_sim_w(R, step)->posted++, 0, why};
+      sn_sim_slot_t *sl = &sn_sim_rq(s, c)[j & s->dmask];
+      *sl = (sn_sim_slot_t){step, sn_sim_w(R, step)->posted++, 0};
+      if (s->cp_on) *sn_sim_slot_cp(s, sl) = why;
       if (j < C->arrived) sn_sim_deliver(s, c, j);
       if (s->error != SN_OK) return;
     }

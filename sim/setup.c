@@ -210,6 +210,7 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->chc);
   free(s->ch_msg);
   free(s->slots);
+  free(s->slot_cp);
   free(s->fl);
   free(s->flc);
   free(s->flcp);
@@ -841,9 +842,10 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   while (s.dmask + 1 < (uint32_t)s.depth) s.dmask = s.dmask * 2 + 1; /* slots by mask, not modulo */
   s.slots = sn_sim_alloc_huge(((size_t)s.nch + 1) * 2 * (s.dmask + 1) * sizeof(sn_sim_slot_t));
   if (s.cp_on) s.cp_arr_all = malloc(((size_t)s.nch + 1) * (s.dmask + 1) * sizeof(int32_t));
+  if (s.cp_on) s.slot_cp = malloc(((size_t)s.nch + 1) * 2 * (s.dmask + 1) * sizeof(int32_t));
   s.out_start = calloc((size_t)nsim * 2 + 2 + (size_t)s.nch * 2, sizeof(int));
   s.rpend = malloc(((size_t)nsim + 1) * sizeof(int));
-  if (!s.slots || (s.cp_on && !s.cp_arr_all) || !s.out_start || !s.rpend) goto oom;
+  if (!s.slots || (s.cp_on && (!s.cp_arr_all || !s.slot_cp)) || !s.out_start || !s.rpend) goto oom;
   s.in_start = s.out_start + nsim + 1;
   s.out_list = s.in_start + nsim + 1;
   s.in_list = s.out_list + s.nch;

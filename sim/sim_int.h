@@ -82,11 +82,10 @@ enum { SN_SIM_S_RUN = 1 };
  * piece just before (sn_sim_lane_of; what hot_acc exempts from the miss) */
 #define SN_SIM_L_ACC 0x80
 
-typedef struct {
+typedef struct { /* 16 bytes: a channel's 4 sender (or receiver) slots fill one cache line */
   int32_t step;
   uint32_t piece;
   uint64_t ready; /* sender: when its per-message cost is paid */
-  int32_t cp;     /* critical path: sender: its overhead record; receiver: what let it post */
 } sn_sim_slot_t;
 
 /* One interval on some rank's history (critical path only): [t0, t1] of
@@ -241,6 +240,8 @@ typedef struct {
   int *hvals;
   size_t hcap;
   sn_sim_slot_t *slots; /* [nch][2][dmask + 1]: each channel's sender slots, then its receiver slots */
+  int32_t *slot_cp;     /* critical path only, by slot index: sender: its overhead record; receiver:
+                         * what let it post (apart: without the critical path a slot is 16 bytes) */
   sn_sim_flow_t *fl;   /* 64-byte aligned */
   sn_sim_flowc_t *flc;  /* 64-byte aligned */
   sn_sim_flowcp_t *flcp;
@@ -304,6 +305,7 @@ typedef struct {
 /* A channel's slots: message j at [j & dmask] (dmask + 1: depth rounded up to a power of two). */
 static inline sn_sim_slot_t *sn_sim_sq(const sn_sim_t *s, int c) { return s->slots + (size_t)c * 2 * (s->dmask + 1); }
 static inline sn_sim_slot_t *sn_sim_rq(const sn_sim_t *s, int c) { return s->slots + ((size_t)c * 2 + 1) * (s->dmask + 1); }
+static inline int32_t *sn_sim_slot_cp(const sn_sim_t *s, const sn_sim_slot_t *sl) { return &s->slot_cp[sl - s->slots]; }
 
 /* Repetition k of lane L at step i of comm rank r. */
 static inline void sn_sim_lane_expand(const sn_sim_lane_t *L, int r, int n, int i, int64_t k, sn_step_t *st_p)
