@@ -145,6 +145,15 @@ static inline void sn_sim_pf_step(const sn_sim_rank_t *R, int i)
   if (i >= R->lo && i < R->hi) sn_sim_pf(&R->win[i & (R->wcap - 1)]);
 }
 
+/* The step a finished piece of step i wakes first, for a prefetch (with
+ * dependents found by looking ahead: the next step, on its line or the next) */
+static inline int sn_sim_first_dependent(const sn_sim_rank_t *R, int i)
+{
+  if (R->dmax <= SN_SIM_DSCAN) return i + 1;
+  int d = sn_sim_wd((sn_sim_rank_t *)R, i)->dhead;
+  return d >= 0 ? d >> 1 : -1;
+}
+
 /* With the ranks and slots in cache: the window entries of the steps the
  * channel's next start and next arrival belong to. */
 static inline void sn_sim_pf_chan_win(const sn_sim_t *s, int c)
@@ -166,7 +175,7 @@ static inline void sn_sim_pf_wake(const sn_sim_rank_t *R, int i)
   const sn_sim_wstep_t *e = &R->win[i & (R->wcap - 1)];
   sn_sim_pf_step(R, e->dep);
   sn_sim_pf_step(R, e->dep2);
-  if (e->dhead >= 0) sn_sim_pf_step(R, e->dhead >> 1);
+  sn_sim_pf_step(R, sn_sim_first_dependent(R, i));
 }
 
 /* With the entries of sn_sim_pf_chan_win in cache: what they wait for or
@@ -596,27 +605,29 @@ typedef struct {
   uint64_t bytes;
   int32_t dep, dep2;
   uint32_t np;
-  uint8_t kind;
+  uint8_t kind, pw1, pw2;
 } sn_sim_stv_t;
 
 static inline sn_sim_stv_t sn_sim_stv(sn_sim_rank_t *R, int step)
 {
   const sn_sim_wstep_t *e = sn_sim_w(R, step);
-  return (sn_sim_stv_t){e->bytes, e->dep, e->dep2, e->npieces, e->kind};
+  return (sn_sim_stv_t){e->bytes, e->dep, e->dep2, e->npieces, e->kind, e->pw1, e->pw2};
 }
 
-static inline int sn_sim_one_dep_ok(sn_sim_rank_t *R, uint64_t bytes, int dep, uint32_t k)
+/* pw: the dependency moves as many bytes and not as a whole (set when the
+ * step entered the window; a dependency done by then is never looked at) */
+static inline int sn_sim_one_dep_ok(sn_sim_rank_t *R, int pw, int dep, uint32_t k)
 {
   if (dep < R->lo) return 1; /* none, or completed */
   const sn_sim_wstep_t *d = sn_sim_w(R, dep);
   if (d->done == d->npieces) return 1;
-  if (d->bytes == bytes && !(d->sflags & SN_STEP_F_WHOLE)) return d->done > k;
+  if (pw) return d->done > k;
   return 0;
 }
 
 static inline int sn_sim_dep_ok(sn_sim_rank_t *R, const sn_sim_stv_t *st, uint32_t k)
 {
-  return sn_sim_one_dep_ok(R, st->bytes, st->dep, k) && sn_sim_one_dep_ok(R, st->bytes, st->dep2, k);
+  return sn_sim_one_dep_ok(R, st->pw1, st->dep, k) && sn_sim_one_dep_ok(R, st->pw2, st->dep2, k);
 }
 
 static inline int32_t sn_sim_cp_deps(const sn_sim_t *s, const sn_sim_rank_t *R, const sn_sim_stv_t *st)
@@ -645,8 +656,17 @@ static void sn_sim_piece_done(sn_sim_t *s, int r, int step, int32_t rec)
   sn_sim_wstep_t *e = sn_sim_w(R, step);
   e->done++;
   if (s->cp_on) R->cp_done[step] = rec;
-  for (int node = e->dhead; node >= 0; node = sn_sim_w(R, node >> 1)->dnext[node & 1])
-    sn_sim_enqueue(s, r, node >> 1); /* in the window: no entry moves */
+  /* its dependents, in step order (in the window: no entry moves) */
+  if (R->dmax <= SN_SIM_DSCAN) {
+    int last = step + R->dmax < R->hi ? step + R->dmax : R->hi - 1;
+    for (int j = step + 1; j <= last; j++) {
+      const sn_sim_wstep_t *d = sn_sim_w(R, j);
+      if (d->dep == step || d->dep2 == step) sn_sim_enqueue(s, r, j);
+    }
+  } else {
+    for (int node = sn_sim_wd(R, step)->dhead; node >= 0; node = sn_sim_wd(R, node >> 1)->dnext[node & 1])
+      sn_sim_enqueue(s, r, node >> 1);
+  }
   sn_sim_enqueue(s, r, step);
   e = sn_sim_w(R, step);
   if (e->done == e->npieces) {
@@ -669,7 +689,7 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec);
 static void sn_sim_compute(sn_sim_t *s, int r, int step, double units, int32_t pred)
 {
   sn_sim_rank_t *R = &s->r[r];
-  sn_sim_w(R, step)->flags |= SN_SIM_S_RUN;
+  sn_sim_w(R, step)->run = 1;
   sn_sim_trace_start(s, R, step);
   int link[2] = {s->f->compute[R->frank], -1}, np = 1;
   if (s->f->links[link[0]].cap <= 0 || units <= 0) { /* free: done at once */
@@ -691,14 +711,14 @@ static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
   sn_sim_rank_t *R = &s->r[r];
   if (step < R->lo) return;
   sn_sim_wstep_t *e = sn_sim_w(R, step);
-  if ((e->flags & SN_SIM_S_RUN) || e->ready == 0) return;
+  if (e->run || e->ready == 0) return;
   e->ready--;
   int32_t pred = -1;
   if (s->cp_on) { /* the oldest unconsumed message is the one reduced now */
     const sn_sim_chan_t *C = &s->ch[e->chan];
     pred = sn_sim_cp_later(s, *sn_sim_slot_cp(s, &sn_sim_rq(s, e->chan)[C->consumed & s->dmask]), R->cp_done[step]);
   }
-  double w = e->sflags & SN_SIM_L_ACC ? s->acc_w : 1; /* hot_acc: its destination still in cache */
+  double w = e->acc ? s->acc_w : 1; /* hot_acc: its destination still in cache */
   sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, e->bytes, e->done) * w, pred);
 }
 
@@ -762,7 +782,7 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec)
 {
   sn_sim_rank_t *R = &s->r[r];
   sn_sim_wstep_t *e = sn_sim_w(R, step);
-  e->flags &= (uint8_t)~SN_SIM_S_RUN;
+  e->run = 0;
   int reduce = e->kind == SN_STEP_RECV_REDUCE, c = e->chan;
   sn_sim_piece_done(s, r, step, rec);
   if (reduce) {
@@ -809,7 +829,7 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
     }
     if (*posted == np) {
       const sn_sim_wstep_t *e = sn_sim_w(R, step);
-      C->s_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(s, r, step, 1, e->peer);
+      C->s_cur = e->lnext ? sn_sim_lnext(e, step) : sn_sim_next_on(s, r, step, 1, sn_sim_step(s, r, step).peer);
       sn_sim_enqueue(s, r, C->s_cur);
     }
     sn_sim_try_start(s, c);
@@ -834,14 +854,14 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
     }
     if (sn_sim_w(R, step)->posted == np) {
       const sn_sim_wstep_t *e = sn_sim_w(R, step);
-      C->r_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(s, r, step, 0, e->peer);
+      C->r_cur = e->lnext ? sn_sim_lnext(e, step) : sn_sim_next_on(s, r, step, 0, sn_sim_step(s, r, step).peer);
       sn_sim_enqueue(s, r, C->r_cur);
     }
     return;
   }
   default: { /* local: one piece at a time, in order */
     sn_sim_wstep_t *e = sn_sim_w(R, step);
-    if ((e->flags & SN_SIM_S_RUN) || e->posted >= np || !sn_sim_dep_ok(R, &st, e->posted)) return;
+    if (e->run || e->posted >= np || !sn_sim_dep_ok(R, &st, e->posted)) return;
     int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), R->cp_done[step]) : -1;
     sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, st.bytes, e->posted++) * s->f->copy_factor, pred);
     return;
@@ -942,7 +962,7 @@ static inline void sn_sim_pf_comp_win(const sn_sim_t *s, int r, int step)
   if (step < R->lo || step >= R->hi) return;
   const sn_sim_wstep_t *e = &R->win[step & (R->wcap - 1)];
   if (e->chan >= 0) sn_sim_pf_chan_far(s, e->chan);
-  if (e->dhead >= 0) sn_sim_pf_step(R, e->dhead >> 1);
+  sn_sim_pf_step(R, sn_sim_first_dependent(R, step));
 }
 
 /* With those in cache: the channel's next receive and its sender's slot
@@ -958,11 +978,11 @@ static inline void sn_sim_pf_comp_wake(const sn_sim_t *s, int r, int step)
     sn_sim_pf_step(R, C->r_cur);
     sn_sim_pf(&sn_sim_sq(s, e->chan)[C->started & s->dmask]);
   }
-  int d = e->dhead >= 0 ? e->dhead >> 1 : -1;
+  int d = sn_sim_first_dependent(R, step);
   if (d >= R->lo && d < R->hi) {
     const sn_sim_wstep_t *de = &R->win[d & (R->wcap - 1)];
     if (de->chan >= 0) sn_sim_pf_chan_far(s, de->chan);
-    if (de->lnext >= 0) sn_sim_pf_step(R, de->lnext);
+    if (de->lnext) sn_sim_pf_step(R, sn_sim_lnext(de, d));
   }
 }
 

@@ -743,6 +743,12 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       for (int l = 0; l < run->period; l++) {
         const sn_sim_lane_t *L = &s.lanes[run->lane + l];
         int64_t b0 = (int64_t)L->bytes, db = L->d_bytes, reps = run->reps, nz;
+        if ((uint64_t)(b0 > b0 + (reps - 1) * db ? b0 : b0 + (reps - 1) * db) >> SN_SIM_WBYTES_BITS) {
+          SN_WARN("snccl-sim: count: rank %d has a step of %" PRId64 " bytes or more; the simulator takes steps below 2^%d bytes",
+                  r, b0 > b0 + (reps - 1) * db ? b0 : b0 + (reps - 1) * db, SN_SIM_WBYTES_BITS);
+          st = SN_ERR_INVALID_ARG;
+          goto out;
+        }
         if (db >= 0) nz = b0 > 0 ? reps : db > 0 ? reps - 1 : 0;
         else nz = (b0 + -db - 1) / -db < reps ? (b0 + -db - 1) / -db : reps;
         R->left += (int)nz;

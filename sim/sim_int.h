@@ -119,18 +119,38 @@ typedef struct {
 } sn_sim_chanc_t;
 
 /* One step of a rank's window: the fields of its sn_step_t the engine
- * reads (expanded once, when the step enters the window) and its state.
- * Dependents: the window's steps that wait for it, in step order, as a
- * list of nodes step * 2 + slot (slot 0: through dep, 1: through dep2). */
+ * reads (expanded once, when the step enters the window) and its state, in
+ * 32 bytes (two to a cache line: at 10,240 ranks the windows are 5 MB, not
+ * 10). What the entry does not keep: the peer (looked up in the runs when
+ * its channel's next step is not given at once), the dependency's size and
+ * flags (pw1/pw2 say at entry whether a piece may follow the same piece of
+ * its dependency, from its size and SN_STEP_F_WHOLE), and the dependents: found by looking at the next dmax
+ * steps when the rank's dmax is at most SN_SIM_DSCAN, else listed in
+ * sn_sim_wdep_t entries beside the window. */
+#define SN_SIM_WBYTES_BITS 45 /* a step moves less than 2^45 bytes (32 TiB; sn_sim_run checks) */
+#define SN_SIM_DSCAN 4
 typedef struct {
-  uint64_t bytes;
-  int32_t peer, dep, dep2, chan;
-  int32_t lnext; /* the next step on its channel when its lane says so at once, -2: look in the runs */
-  uint32_t npieces, posted, done, ready;
-  int32_t dhead, dtail, dnext[2];
-  uint8_t kind, sflags, flags; /* sflags: the step's SN_STEP_F_*; flags: SN_SIM_S_RUN */
-  uint8_t queued;              /* in the work queue (a byte of its own: set by a plain store) */
+  uint32_t npieces, posted, done;
+  int32_t chan;
+  int32_t dep, dep2;
+  uint64_t bytes : SN_SIM_WBYTES_BITS;
+  uint64_t kind : 3;
+  uint64_t lnext : 3;  /* k > 0: the next step on its channel is k after it (its lane says so at once);
+                        * 0: look in the runs */
+  uint64_t ready : 7;  /* receive-and-reduce: pieces delivered, not yet reducing (at most depth <= 64) */
+  uint64_t run : 1;    /* a piece is in the compute resource */
+  uint64_t acc : 1;    /* SN_SIM_L_ACC */
+  uint64_t whole : 1;  /* SN_STEP_F_WHOLE: its dependents wait for all of it */
+  uint64_t pw1 : 1, pw2 : 1; /* dep (dep2) moves as many bytes, not whole: piece k may follow its piece k */
+  uint64_t queued : 1; /* in the work queue */
 } sn_sim_wstep_t;
+
+/* Dependents of a step (ranks with dmax > SN_SIM_DSCAN): the window's
+ * steps that wait for it, in step order, as a list of nodes step * 2 +
+ * slot (slot 0: through dep, 1: through dep2). */
+typedef struct {
+  int32_t dhead, dtail, dnext[2];
+} sn_sim_wdep_t;
 
 /* A lane as the engine reads it (sim/window.c, sn_sim_compact): the fields
  * of a step the engine uses (no buffers or offsets), relative to the rank
@@ -181,6 +201,13 @@ typedef struct { /* what every message touches first (one cache line), then what
 } __attribute__((aligned(64))) sn_sim_rank_t;
 
 static inline sn_sim_wstep_t *sn_sim_w(sn_sim_rank_t *R, int i) { return &R->win[i & (R->wcap - 1)]; }
+/* The dependents' lists sit after the window's entries (dmax > SN_SIM_DSCAN only). */
+static inline sn_sim_wdep_t *sn_sim_wd(sn_sim_rank_t *R, int i)
+{
+  return &((sn_sim_wdep_t *)(R->win + R->wcap))[i & (R->wcap - 1)];
+}
+/* The next step on step i's channel as its entry gives it, -2: look in the runs. */
+static inline int sn_sim_lnext(const sn_sim_wstep_t *e, int i) { return e->lnext ? i + (int)e->lnext : -2; }
 
 typedef struct {
   uint64_t t, seq;
@@ -299,7 +326,7 @@ typedef struct {
   int nwblk, capwblk;
   char *wcur;
   size_t wleft;
-  void *wfree[32];
+  void *wfree[64]; /* [k]: windows of 8 << k entries; [32 + k]: with dependents' lists */
 } sn_sim_t;
 
 /* A channel's slots: message j at [j & dmask] (dmask + 1: depth rounded up to a power of two). */

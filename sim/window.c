@@ -14,6 +14,8 @@
 #include "sim/sim.h"
 #include "sim/sim_int.h"
 
+_Static_assert(sizeof(sn_sim_wstep_t) == 32, "two window entries to a cache line");
+
 #define SN_SIM_AHEAD 3 /* steps materialised past the one asked for (a ring's rank uses ~4 at a time) */
 #define SN_SIM_HUGE ((size_t)2 << 20)
 #define SN_SIM_WBLOCK (2 * SN_SIM_HUGE) /* the windows' blocks (a larger window gets one of its own) */
@@ -26,14 +28,20 @@ void *sn_sim_alloc_huge(size_t bytes)
   return p;
 }
 
-/* A window of cap (a power of two, at least 8) entries, NULL when memory
- * runs out. The windows of all ranks sit together in huge pages: at
- * 10,240 ranks they are 10 MB, each message reaches into two or three of
- * them, and one 4 KiB page each would miss the TLB as well as the cache. */
-static sn_sim_wstep_t *sn_sim_win_alloc(sn_sim_t *s, int cap)
+/* A window of cap (a power of two, at least 8) entries, with the
+ * dependents' lists after them when `lists`; NULL when memory runs out.
+ * The windows of all ranks sit together in huge pages: at 10,240 ranks
+ * they are 5 MB, each message reaches into two or three of them, and one
+ * 4 KiB page each would miss the TLB as well as the cache. */
+static size_t sn_sim_win_bytes(int cap, int lists)
 {
-  int k = __builtin_ctz((unsigned)cap) - 3;
-  size_t bytes = (size_t)cap * sizeof(sn_sim_wstep_t);
+  return (size_t)cap * (sizeof(sn_sim_wstep_t) + (lists ? sizeof(sn_sim_wdep_t) : 0));
+}
+
+static sn_sim_wstep_t *sn_sim_win_alloc(sn_sim_t *s, int cap, int lists)
+{
+  int k = __builtin_ctz((unsigned)cap) - 3 + (lists ? 32 : 0);
+  size_t bytes = sn_sim_win_bytes(cap, lists);
   void *w = s->wfree[k];
   if (w) {
     memcpy(&s->wfree[k], w, sizeof(void *));
@@ -54,10 +62,10 @@ static sn_sim_wstep_t *sn_sim_win_alloc(sn_sim_t *s, int cap)
   return w;
 }
 
-static void sn_sim_win_release(sn_sim_t *s, sn_sim_wstep_t *w, int cap)
+static void sn_sim_win_release(sn_sim_t *s, sn_sim_wstep_t *w, int cap, int lists)
 {
   if (!w) return;
-  int k = __builtin_ctz((unsigned)cap) - 3;
+  int k = __builtin_ctz((unsigned)cap) - 3 + (lists ? 32 : 0);
   memcpy(w, &s->wfree[k], sizeof(void *));
   s->wfree[k] = w;
 }
@@ -76,19 +84,22 @@ void sn_sim_windows_free(sn_sim_t *s)
 void sn_sim_window_to(sn_sim_t *s, int r, int j)
 {
   sn_sim_rank_t *R = &s->r[r];
+  int lists = R->dmax > SN_SIM_DSCAN;
   j += SN_SIM_AHEAD; /* a few more while the run and its lanes are in cache */
   if (j >= R->nsteps) j = R->nsteps - 1;
   while (R->hi <= j) {
     if (R->hi - R->lo + 1 > R->wcap) {
       int nc = R->wcap ? R->wcap : 8;
       while (nc < R->hi - R->lo + 1) nc *= 2;
-      sn_sim_wstep_t *nw = sn_sim_win_alloc(s, nc); /* an entry is one cache line */
+      sn_sim_wstep_t *nw = sn_sim_win_alloc(s, nc, lists); /* two entries to a cache line */
       if (!nw) {
         s->error = SN_ERR_SYSTEM;
         return;
       }
       for (int i = R->lo; i < R->hi; i++) nw[i & (nc - 1)] = R->win[i & (R->wcap - 1)];
-      sn_sim_win_release(s, R->win, R->wcap);
+      if (lists)
+        for (int i = R->lo; i < R->hi; i++) ((sn_sim_wdep_t *)(nw + nc))[i & (nc - 1)] = *sn_sim_wd(R, i);
+      sn_sim_win_release(s, R->win, R->wcap, lists);
       R->win = nw;
       R->wcap = nc;
     }
@@ -97,16 +108,15 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
     sn_step_t st = sn_sim_step_next(s, r, i, &lnext);
     sn_sim_wstep_t *e = sn_sim_w(R, i);
     memset(e, 0, sizeof(*e));
-    e->lnext = lnext;
+    e->lnext = lnext >= 0 ? (unsigned)(lnext - i) : 0; /* the lane's period: 1..SN_SCHED_MAX_PERIOD */
     e->bytes = st.bytes;
-    e->peer = st.peer;
     e->dep = st.dep;
     e->dep2 = st.dep2;
     e->kind = st.kind;
-    e->sflags = st.flags;
+    e->acc = (st.flags & SN_SIM_L_ACC) != 0;
+    e->whole = (st.flags & SN_STEP_F_WHOLE) != 0;
     e->npieces = st.bytes <= s->piece ? st.bytes > 0 : (uint32_t)((st.bytes + s->piece - 1) / s->piece);
     e->chan = -1;
-    e->dhead = e->dtail = e->dnext[0] = e->dnext[1] = -1;
     int send = st.kind == SN_STEP_SEND;
     if (e->npieces && (send || st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE)) {
       int side = !send;
@@ -116,14 +126,24 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
       }
       e->chan = R->cchan[side];
     }
+    if (lists) {
+      sn_sim_wdep_t *w = sn_sim_wd(R, i);
+      w->dhead = w->dtail = w->dnext[0] = w->dnext[1] = -1;
+    }
     for (int k = 0; k < 2; k++) {
       int d = k ? st.dep2 : st.dep;
-      if (d < R->lo || (k && d == st.dep)) continue; /* done (or none), or listed once */
-      sn_sim_wstep_t *de = sn_sim_w(R, d);
+      if (d < R->lo) continue; /* done (or none): it never waits for it */
+      const sn_sim_wstep_t *de = sn_sim_w(R, d);
+      /* a piece may follow the same piece of a dependency of its size (sim/run.c) */
+      int pw = de->bytes == st.bytes && !de->whole;
+      if (k) e->pw2 = (unsigned)pw;
+      else e->pw1 = (unsigned)pw;
+      if (!lists || (k && d == st.dep)) continue; /* listed once */
+      sn_sim_wdep_t *dw = sn_sim_wd(R, d);
       int node = i * 2 + k;
-      if (de->dtail < 0) de->dhead = node;
-      else sn_sim_w(R, de->dtail >> 1)->dnext[de->dtail & 1] = node;
-      de->dtail = node;
+      if (dw->dtail < 0) dw->dhead = node;
+      else sn_sim_wd(R, dw->dtail >> 1)->dnext[dw->dtail & 1] = node;
+      dw->dtail = node;
     }
     R->hi++;
   }
@@ -138,7 +158,7 @@ void sn_sim_retire(sn_sim_t *s)
     R->retire = 0;
     while (R->lo < R->hi) {
       const sn_sim_wstep_t *e = sn_sim_w(R, R->lo);
-      if (e->done != e->npieces || (e->flags & SN_SIM_S_RUN)) break;
+      if (e->done != e->npieces || e->run) break;
       R->lo++;
     }
   }
