@@ -495,7 +495,7 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     f->lnext[j] = l->head;
     if (l->head >= 0) s->flc[l->head >> 2].lprev[l->head & 3] = id * 4 + j;
     l->head = id * 4 + j;
-    if (l->nflows++ == 0) l->busy_since = s->now;
+    if (l->nflows++ == 0) l->busy_ps -= s->now; /* busy from now: the last flow's end adds its time */
   }
   s->nfl++;
   if (sn_sim_grow((void **)&s->born, &s->capborn, sizeof(sn_sim_pathrec_t), s->nborn + 1)) {
@@ -521,7 +521,7 @@ static void sn_sim_flow_end(sn_sim_t *s, int id)
     else l->head = n;
     if (n >= 0) s->flc[n >> 2].lprev[n & 3] = p;
     l->bytes += fc->size;
-    if (--l->nflows == 0) l->busy_ps += s->now - l->busy_since;
+    if (--l->nflows == 0) l->busy_ps += s->now; /* modulo 2^64: the interval's length */
   }
   if (sn_sim_grow((void **)&s->gone, &s->capgone, sizeof(sn_sim_pathrec_t), s->ngone + 1)) {
     s->error = SN_ERR_SYSTEM;
