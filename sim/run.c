@@ -738,7 +738,7 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
   const sn_sim_slot_t *slp = &sn_sim_sq(s, c)[C->started & s->dmask];
   sn_sim_slot_t sl = *slp;
   C->started++;
-  double b = sn_sim_piece_bytes(s, sn_sim_w(&s->r[C->src], sl.step)->bytes, sl.piece);
+  double b = (double)sl.bytes;
   int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, *sn_sim_slot_cp(s, slp), s->chc[c].cp_flow), s->chc[c].cp_consume) : -1;
   int parts = C->nparts > 1 ? C->nparts : 1; /* sprayed: an equal part on every plane */
   C->parts_left = (uint8_t)parts;
@@ -823,7 +823,7 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
       }
       R->cpu_free = ready;
       sn_sim_slot_t *sl = &sn_sim_sq(s, c)[C->posted_s & s->dmask];
-      *sl = (sn_sim_slot_t){step, (*posted)++, ready};
+      *sl = (sn_sim_slot_t){step, (uint32_t)sn_sim_piece_bytes(s, st.bytes, (*posted)++), ready};
       if (s->cp_on) *sn_sim_slot_cp(s, sl) = rec;
       C->posted_s++;
     }
@@ -847,7 +847,8 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
       uint32_t j = C->r_posted++;
       int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), s->chc[c].cp_consume) : -1;
       sn_sim_slot_t *sl = &sn_sim_rq(s, c)[j & s->dmask];
-      *sl = (sn_sim_slot_t){step, sn_sim_w(R, step)->posted++, 0};
+      *sl = (sn_sim_slot_t){step, 0, 0};
+      sn_sim_w(R, step)->posted++;
       if (s->cp_on) *sn_sim_slot_cp(s, sl) = why;
       if (j < C->arrived) sn_sim_deliver(s, c, j);
       if (s->error != SN_OK) return;

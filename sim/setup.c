@@ -642,6 +642,11 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
   else if (f->piece_l2 > 0 && !epm) s.piece = sn_sim_lib_piece(f, &s, &d, algo);
   else s.piece = sn_plan_piece(epm && !call->ep_combine ? &epd : &d, algo, &f->cost);
+  if (s.piece > UINT32_MAX) { /* a sender's slot keeps its piece's size in 32 bits */
+    SN_WARN("snccl-sim: piece: %zu bytes; the simulator takes pieces below 4 GiB", s.piece);
+    st = SN_ERR_INVALID_ARG;
+    goto out;
+  }
   res.algo = algo;
   res.tuner_us = sn_plan_estimate(epm && !call->ep_combine ? &epd : &d, algo, &f->cost);
   /* auto: coalesce a large communicator's call when it can be; a trace wants every rank */

@@ -84,7 +84,7 @@ enum { SN_SIM_S_RUN = 1 };
 
 typedef struct { /* 16 bytes: a channel's 4 sender (or receiver) slots fill one cache line */
   int32_t step;
-  uint32_t piece;
+  uint32_t bytes; /* sender: the piece's bytes (a message's start reads no window entry); s->piece < 2^32 */
   uint64_t ready; /* sender: when its per-message cost is paid */
 } sn_sim_slot_t;
 
@@ -387,13 +387,41 @@ static inline sn_step_t sn_sim_step_next(const sn_sim_t *s, int r, int i, int32_
 
 static inline sn_step_t sn_sim_step(const sn_sim_t *s, int r, int i) { return sn_sim_step_next(s, r, i, NULL); }
 
+void sn_sim_window_to(sn_sim_t *s, int r, int j);
+void sn_sim_cand_push(sn_sim_t *s, int step);
+int sn_sim_q_grow(sn_sim_t *s);
+
+/* Queues (rank, step) to be looked at again (once, however often asked).
+ * Inline: at scale its load of the step's entry is a cache miss, and the
+ * caller's line says which one. */
+static inline __attribute__((always_inline)) void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
+{
+  sn_sim_rank_t *R = &s->r[rank];
+  if (step < R->lo) return; /* completed (or none): its poke would do nothing */
+  if (s->init_rank >= 0 && (rank > s->init_rank || (rank == s->init_rank && step > s->init_pos))) {
+    if (rank == s->init_rank) sn_sim_cand_push(s, step); /* still queued from the start */
+    return;
+  }
+  if (step >= R->hi) sn_sim_window_to(s, rank, step);
+  if (s->error != SN_OK) return;
+  sn_sim_wstep_t *e = sn_sim_w(R, step);
+  if (e->done == e->npieces) return; /* completed: its poke would do nothing (a finished piece queues its own step) */
+  uint16_t *qc = &R->qcnt[step & 7];
+  if (*qc && e->queued) return;
+  e->queued = 1;
+  if (*qc != UINT16_MAX) ++*qc;
+  if (s->qlen == s->qcap && sn_sim_q_grow(s)) return;
+  size_t i = (s->qhead + s->qlen) & (s->qcap - 1);
+  s->q[2 * i] = rank;
+  s->q[2 * i + 1] = step;
+  s->qlen++;
+}
+
 /* Critical-path breakdown of the finished run into s->res->cp. */
 void sn_sim_cp_walk(sn_sim_t *s);
 
 /* Grows *p (of *cap elements) to hold `need`; -1 when memory runs out. */
 int sn_sim_grow(void **p, int *cap, size_t elem, int need);
-/* Queues (rank, step) to be looked at again (once, however often asked). */
-void sn_sim_enqueue(sn_sim_t *s, int rank, int step);
 /* bytes of memory, 64-byte aligned; from 2 MiB on, aligned to and
  * advised for huge pages (sn_sim_t's large arrays: with 4 KiB pages, at
  * scale nearly every access to them also misses the TLB). NULL when

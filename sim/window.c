@@ -106,7 +106,7 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
     int i = R->hi;
     int32_t lnext;
     sn_step_t st = sn_sim_step_next(s, r, i, &lnext);
-    sn_sim_wstep_t *e = sn_sim_w(R, i);
+    sn_sim_wstep_t ne, *e = &ne; /* built here, stored whole: its line is not read first */
     memset(e, 0, sizeof(*e));
     e->lnext = lnext >= 0 ? (unsigned)(lnext - i) : 0; /* the lane's period: 1..SN_SCHED_MAX_PERIOD */
     e->bytes = st.bytes;
@@ -133,9 +133,19 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
     for (int k = 0; k < 2; k++) {
       int d = k ? st.dep2 : st.dep;
       if (d < R->lo) continue; /* done (or none): it never waits for it */
-      const sn_sim_wstep_t *de = sn_sim_w(R, d);
-      /* a piece may follow the same piece of a dependency of its size (sim/run.c) */
-      int pw = de->bytes == st.bytes && !de->whole;
+      /* a piece may follow the same piece of a dependency of its size (sim/run.c); the
+       * dependency's size and flags from its lane when it is in the run at hand (its entry,
+       * written a while ago, is a cache miss at scale), else from its entry */
+      const sn_sched_run_t *run = &R->run;
+      int pw;
+      if (d >= run->start) {
+        int off = d - run->start, l = run->period == 1 ? 0 : off % run->period, kk = run->period == 1 ? off : off / run->period;
+        const sn_sim_lane_t *L = &s->lanes[run->lane + l];
+        pw = L->bytes + (uint64_t)((int64_t)kk * L->d_bytes) == st.bytes && !(L->flags & SN_STEP_F_WHOLE);
+      } else {
+        const sn_sim_wstep_t *de = sn_sim_w(R, d);
+        pw = de->bytes == st.bytes && !de->whole;
+      }
       if (k) e->pw2 = (unsigned)pw;
       else e->pw1 = (unsigned)pw;
       if (!lists || (k && d == st.dep)) continue; /* listed once */
@@ -145,6 +155,7 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
       else sn_sim_wd(R, dw->dtail >> 1)->dnext[dw->dtail & 1] = node;
       dw->dtail = node;
     }
+    *sn_sim_w(R, i) = ne;
     R->hi++;
   }
 }
@@ -194,43 +205,24 @@ int sn_sim_cand_pop(sn_sim_t *s)
   return top;
 }
 
-void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
+int sn_sim_q_grow(sn_sim_t *s)
 {
-  sn_sim_rank_t *R = &s->r[rank];
-  if (step < R->lo) return; /* completed (or none): its poke would do nothing */
-  if (s->init_rank >= 0 && (rank > s->init_rank || (rank == s->init_rank && step > s->init_pos))) {
-    if (rank == s->init_rank) sn_sim_cand_push(s, step); /* still queued from the start */
-    return;
+  size_t nc = s->qcap ? s->qcap * 2 : 1024;
+  int *nq = malloc(nc * 2 * sizeof(int));
+  if (!nq) {
+    s->error = SN_ERR_SYSTEM;
+    return -1;
   }
-  if (step >= R->hi) sn_sim_window_to(s, rank, step);
-  if (s->error != SN_OK) return;
-  sn_sim_wstep_t *e = sn_sim_w(R, step); /* its line is written below anyway */
-  if (e->done == e->npieces) return; /* completed: its poke would do nothing (a finished piece queues its own step) */
-  uint16_t *qc = &R->qcnt[step & 7];
-  if (*qc && e->queued) return;
-  e->queued = 1;
-  if (*qc != UINT16_MAX) ++*qc;
-  if (s->qlen == s->qcap) {
-    size_t nc = s->qcap ? s->qcap * 2 : 1024;
-    int *nq = malloc(nc * 2 * sizeof(int));
-    if (!nq) {
-      s->error = SN_ERR_SYSTEM;
-      return;
-    }
-    for (size_t k = 0; k < s->qlen; k++) {
-      size_t from = (s->qhead + k) & (s->qcap - 1);
-      nq[2 * k] = s->q[2 * from];
-      nq[2 * k + 1] = s->q[2 * from + 1];
-    }
-    free(s->q);
-    s->q = nq;
-    s->qcap = nc;
-    s->qhead = 0;
+  for (size_t k = 0; k < s->qlen; k++) {
+    size_t from = (s->qhead + k) & (s->qcap - 1);
+    nq[2 * k] = s->q[2 * from];
+    nq[2 * k + 1] = s->q[2 * from + 1];
   }
-  size_t i = (s->qhead + s->qlen) & (s->qcap - 1);
-  s->q[2 * i] = rank;
-  s->q[2 * i + 1] = step;
-  s->qlen++;
+  free(s->q);
+  s->q = nq;
+  s->qcap = nc;
+  s->qhead = 0;
+  return 0;
 }
 
 /* k with k * d == c (mod n), 0 <= k < n / gcd(d, n); -1 when none. */
