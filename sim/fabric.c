@@ -49,8 +49,8 @@ _Static_assert(sizeof(sn_sim_link_t) == 64, "a link is one cache line");
 
 int sn_sim_links_resize(sn_sim_fabric_t *f, size_t n)
 {
-  sn_sim_link_t *l;
-  if (posix_memalign((void **)&l, 64, (n + 1) * sizeof(*l))) return -1;
+  sn_sim_link_t *l = sn_sim_alloc_huge((n + 1) * sizeof(*l)); /* huge pages from 2 MiB on: fewer TLB misses */
+  if (!l) return -1;
   memset(l, 0, (n + 1) * sizeof(*l));
   if (f->links) memcpy(l, f->links, (size_t)f->nlinks * sizeof(*l));
   free(f->links);

@@ -67,7 +67,7 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
   if (s->nch == s->capch) { /* channels on cache lines (one each), their cold part beside */
     int nc = s->capch ? s->capch * 2 : 64;
     sn_sim_chan_t *nch;
-    if (posix_memalign((void **)&nch, 64, (size_t)nc * sizeof(*nch))) nch = NULL;
+    nch = sn_sim_alloc_huge((size_t)nc * sizeof(*nch)); /* huge pages from 2 MiB on */
     sn_sim_chanc_t *nchc = nch ? realloc(s->chc, (size_t)nc * sizeof(*nchc)) : NULL;
     if (!nchc) {
       free(nch);
