@@ -773,7 +773,7 @@ static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
   }
   C->consumed++;
   s->chc[c].cp_consume = join;
-  sn_sim_enqueue(s, C->dst, C->r_cur);
+  sn_sim_enqueue_cur(s, C->dst, C->r_cur);
   sn_sim_piece_done(s, C->dst, sl.step, join);
   sn_sim_try_start(s, c);
 }
@@ -789,7 +789,7 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec)
     sn_sim_chan_t *C = &s->ch[c];
     C->consumed++;
     s->chc[c].cp_consume = rec;
-    sn_sim_enqueue(s, r, C->r_cur);
+    sn_sim_enqueue_cur(s, r, C->r_cur);
     sn_sim_try_start(s, c);
     sn_sim_try_reduce(s, r, step);
   }
@@ -830,7 +830,7 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
     if (*posted == np) {
       const sn_sim_wstep_t *e = sn_sim_w(R, step);
       C->s_cur = e->lnext ? sn_sim_lnext(e, step) : sn_sim_next_on(s, r, step, 1, sn_sim_step(s, r, step).peer);
-      sn_sim_enqueue(s, r, C->s_cur);
+      sn_sim_enqueue_cur(s, r, C->s_cur);
     }
     sn_sim_try_start(s, c);
     return;
@@ -856,7 +856,7 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
     if (sn_sim_w(R, step)->posted == np) {
       const sn_sim_wstep_t *e = sn_sim_w(R, step);
       C->r_cur = e->lnext ? sn_sim_lnext(e, step) : sn_sim_next_on(s, r, step, 0, sn_sim_step(s, r, step).peer);
-      sn_sim_enqueue(s, r, C->r_cur);
+      sn_sim_enqueue_cur(s, r, C->r_cur);
     }
     return;
   }
@@ -890,9 +890,11 @@ static void sn_sim_drain(sn_sim_t *s)
     }
     s->qhead = (s->qhead + 1) & (s->qcap - 1);
     s->qlen--;
-    uint16_t *qc = &s->r[r].qcnt[step & 7];
-    if (*qc != UINT16_MAX) --*qc;
-    if (step >= s->r[r].lo) sn_sim_w(&s->r[r], step)->queued = 0;
+    sn_sim_rank_t *R = &s->r[r];
+    if (step >= R->lo) { /* below lo, its mark may be a later step's */
+      if (R->wcap <= 64) R->qmask &= ~(1ull << (step & 63));
+      else sn_sim_w(R, step)->queued = 0;
+    }
     sn_sim_poke(s, r, step);
     sn_sim_retire(s);
   }
@@ -1037,7 +1039,7 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
   }
   C->done_s++;
   sn_sim_push(s, s->now + lat, SN_SIM_EV_ARRIVE, f.a, C->cls);
-  sn_sim_enqueue(s, C->src, C->s_cur);
+  sn_sim_enqueue_cur(s, C->src, C->s_cur);
   sn_sim_piece_done(s, C->src, sl.step, rec);
   sn_sim_try_start(s, f.a);
 }

@@ -180,11 +180,11 @@ typedef struct { /* what every message touches first (one cache line), then what
   int left, frank;
   uint8_t retire;        /* queued for moving lo past completed steps */
   uint64_t cpu_free;
-  /* queued steps per slot (step & 7) in the work queue: 0 says a step is not
-   * queued without loading its window entry (a cache miss at scale; an
-   * entry's queued mark is written without being read); UINT16_MAX: too
-   * many to count, look at the entry */
-  uint16_t qcnt[8];
+  /* a window of at most 64 entries: bit step & 63 set while the step is in
+   * the work queue (no two steps of the window share a bit), so queueing a
+   * step need not load its entry (a cache miss at scale); a larger window
+   * marks its entries (sn_sim_wstep_t.queued) */
+  uint64_t qmask;
   /* second line: all that a step entering the window reads of its rank (at
    * scale each line is a miss): a copy of its run, and of cs's sizes */
   sn_sched_run_t run;  /* the run of the last step looked up (reps 0: none yet) */
@@ -391,10 +391,12 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j);
 void sn_sim_cand_push(sn_sim_t *s, int step);
 int sn_sim_q_grow(sn_sim_t *s);
 
-/* Queues (rank, step) to be looked at again (once, however often asked).
- * Inline: at scale its load of the step's entry is a cache miss, and the
+/* Queues (rank, step) to be looked at again (once, however often asked);
+ * cur: step is a channel's current one (it still has pieces to post, so it
+ * is not complete), whose entry is then prefetched for its poke instead of
+ * loaded here. Inline: at scale the entry's load is a cache miss, and the
  * caller's line says which one. */
-static inline __attribute__((always_inline)) void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
+static inline __attribute__((always_inline)) void sn_sim_enqueue_(sn_sim_t *s, int rank, int step, int cur)
 {
   sn_sim_rank_t *R = &s->r[rank];
   if (step < R->lo) return; /* completed (or none): its poke would do nothing */
@@ -405,16 +407,30 @@ static inline __attribute__((always_inline)) void sn_sim_enqueue(sn_sim_t *s, in
   if (step >= R->hi) sn_sim_window_to(s, rank, step);
   if (s->error != SN_OK) return;
   sn_sim_wstep_t *e = sn_sim_w(R, step);
-  if (e->done == e->npieces) return; /* completed: its poke would do nothing (a finished piece queues its own step) */
-  uint16_t *qc = &R->qcnt[step & 7];
-  if (*qc && e->queued) return;
-  e->queued = 1;
-  if (*qc != UINT16_MAX) ++*qc;
+  /* completed: its poke would do nothing (a finished piece queues its own step) */
+  if (R->wcap <= 64) {
+    if (!cur && e->done == e->npieces) return;
+    uint64_t bit = 1ull << (step & 63);
+    if (R->qmask & bit) return;
+    R->qmask |= bit;
+    if (cur) __builtin_prefetch(e, 1, 3);
+  } else {
+    if (e->done == e->npieces || e->queued) return;
+    e->queued = 1;
+  }
   if (s->qlen == s->qcap && sn_sim_q_grow(s)) return;
   size_t i = (s->qhead + s->qlen) & (s->qcap - 1);
   s->q[2 * i] = rank;
   s->q[2 * i + 1] = step;
   s->qlen++;
+}
+static inline __attribute__((always_inline)) void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
+{
+  sn_sim_enqueue_(s, rank, step, 0);
+}
+static inline __attribute__((always_inline)) void sn_sim_enqueue_cur(sn_sim_t *s, int rank, int step)
+{
+  sn_sim_enqueue_(s, rank, step, 1);
 }
 
 /* Critical-path breakdown of the finished run into s->res->cp. */

@@ -97,6 +97,8 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
         return;
       }
       for (int i = R->lo; i < R->hi; i++) nw[i & (nc - 1)] = R->win[i & (R->wcap - 1)];
+      if (R->wcap <= 64 && nc > 64) /* the queued marks move from the rank's mask to the entries */
+        for (int i = R->lo; i < R->hi; i++) nw[i & (nc - 1)].queued = (unsigned)(R->qmask >> (i & 63)) & 1;
       if (lists)
         for (int i = R->lo; i < R->hi; i++) ((sn_sim_wdep_t *)(nw + nc))[i & (nc - 1)] = *sn_sim_wd(R, i);
       sn_sim_win_release(s, R->win, R->wcap, lists);
@@ -156,6 +158,7 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
       dw->dtail = node;
     }
     *sn_sim_w(R, i) = ne;
+    if (R->wcap <= 64) R->qmask &= ~(1ull << (i & 63)); /* a step that left the window may have left its mark */
     R->hi++;
   }
 }
