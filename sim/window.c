@@ -108,30 +108,25 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
     int i = R->hi;
     int32_t lnext;
     sn_step_t st = sn_sim_step_next(s, r, i, &lnext);
-    sn_sim_wstep_t ne, *e = &ne; /* built here, stored whole: its line is not read first */
-    memset(e, 0, sizeof(*e));
-    e->lnext = lnext >= 0 ? (unsigned)(lnext - i) : 0; /* the lane's period: 1..SN_SCHED_MAX_PERIOD */
-    e->bytes = st.bytes;
-    e->dep = st.dep;
-    e->dep2 = st.dep2;
-    e->kind = st.kind;
-    e->acc = (st.flags & SN_SIM_L_ACC) != 0;
-    e->whole = (st.flags & SN_STEP_F_WHOLE) != 0;
-    e->npieces = st.bytes <= s->piece ? st.bytes > 0 : (uint32_t)((st.bytes + s->piece - 1) / s->piece);
-    e->chan = -1;
+    /* the entry's fields in registers, stored whole at the end: its line is
+     * not read first, and nothing is built in memory piece by piece (a
+     * whole-entry load of byte-wise stores stalls until they commit) */
+    uint32_t npieces = st.bytes <= s->piece ? st.bytes > 0 : (uint32_t)((st.bytes + s->piece - 1) / s->piece);
+    int32_t chan = -1;
     int send = st.kind == SN_STEP_SEND;
-    if (e->npieces && (send || st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE)) {
+    if (npieces && (send || st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE)) {
       int side = !send;
       if (R->ckey[side] != st.peer) {
         R->cchan[side] = send ? sn_sim_chan_find(s, r, st.peer, 0) : sn_sim_chan_find(s, st.peer, r, 0);
         R->ckey[side] = st.peer;
       }
-      e->chan = R->cchan[side];
+      chan = R->cchan[side];
     }
     if (lists) {
       sn_sim_wdep_t *w = sn_sim_wd(R, i);
       w->dhead = w->dtail = w->dnext[0] = w->dnext[1] = -1;
     }
+    unsigned pw[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
       int d = k ? st.dep2 : st.dep;
       if (d < R->lo) continue; /* done (or none): it never waits for it */
@@ -139,17 +134,14 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
        * dependency's size and flags from its lane when it is in the run at hand (its entry,
        * written a while ago, is a cache miss at scale), else from its entry */
       const sn_sched_run_t *run = &R->run;
-      int pw;
       if (d >= run->start) {
         int off = d - run->start, l = run->period == 1 ? 0 : off % run->period, kk = run->period == 1 ? off : off / run->period;
         const sn_sim_lane_t *L = &s->lanes[run->lane + l];
-        pw = L->bytes + (uint64_t)((int64_t)kk * L->d_bytes) == st.bytes && !(L->flags & SN_STEP_F_WHOLE);
+        pw[k] = L->bytes + (uint64_t)((int64_t)kk * L->d_bytes) == st.bytes && !(L->flags & SN_STEP_F_WHOLE);
       } else {
         const sn_sim_wstep_t *de = sn_sim_w(R, d);
-        pw = de->bytes == st.bytes && !de->whole;
+        pw[k] = de->bytes == st.bytes && !de->whole;
       }
-      if (k) e->pw2 = (unsigned)pw;
-      else e->pw1 = (unsigned)pw;
       if (!lists || (k && d == st.dep)) continue; /* listed once */
       sn_sim_wdep_t *dw = sn_sim_wd(R, d);
       int node = i * 2 + k;
@@ -157,7 +149,19 @@ void sn_sim_window_to(sn_sim_t *s, int r, int j)
       else sn_sim_wd(R, dw->dtail >> 1)->dnext[dw->dtail & 1] = node;
       dw->dtail = node;
     }
-    *sn_sim_w(R, i) = ne;
+    *sn_sim_w(R, i) = (sn_sim_wstep_t){
+        .npieces = npieces,
+        .chan = chan,
+        .dep = st.dep,
+        .dep2 = st.dep2,
+        .bytes = st.bytes,
+        .kind = st.kind,
+        .lnext = lnext >= 0 ? (unsigned)(lnext - i) : 0, /* the lane's period: 1..SN_SCHED_MAX_PERIOD */
+        .acc = (st.flags & SN_SIM_L_ACC) != 0,
+        .whole = (st.flags & SN_STEP_F_WHOLE) != 0,
+        .pw1 = pw[0],
+        .pw2 = pw[1],
+    };
     if (R->wcap <= 64) R->qmask &= ~(1ull << (i & 63)); /* a step that left the window may have left its mark */
     R->hi++;
   }
