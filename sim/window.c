@@ -15,6 +15,7 @@
 #include "sim/sim_int.h"
 
 _Static_assert(sizeof(sn_sim_wstep_t) == 32, "two window entries to a cache line");
+_Static_assert(SN_SCHED_MAX_PERIOD < 8 && SN_STEP_KIND_COUNT <= 8, "a lane's period and a step's kind fit the entry's 3 bits");
 
 #define SN_SIM_AHEAD 3 /* steps materialised past the one asked for (a ring's rank uses ~4 at a time) */
 #define SN_SIM_HUGE ((size_t)2 << 20)
