@@ -45,6 +45,19 @@ static double sn_sim_class_cap(const sn_link_class_t *c)
   return c->bandwidth_GBps * eff * 1e-3; /* GB/s -> bytes per ps */
 }
 
+_Static_assert(sizeof(sn_sim_link_t) == 64, "a link is one cache line");
+
+int sn_sim_links_resize(sn_sim_fabric_t *f, size_t n)
+{
+  sn_sim_link_t *l = sn_sim_alloc_huge((n + 1) * sizeof(*l)); /* huge pages from 2 MiB on: fewer TLB misses */
+  if (!l) return -1;
+  memset(l, 0, (n + 1) * sizeof(*l));
+  if (f->links) memcpy(l, f->links, (size_t)f->nlinks * sizeof(*l));
+  free(f->links);
+  f->links = l;
+  return 0;
+}
+
 sn_status_t sn_sim_fabric_build(sn_topo_t *t, sn_sim_fabric_t *f) { return sn_sim_fabric_build_model(t, NULL, f); }
 
 sn_status_t sn_sim_fabric_build_model(sn_topo_t *t, const sn_cost_model_t *m_in, sn_sim_fabric_t *f)
@@ -67,7 +80,7 @@ sn_status_t sn_sim_fabric_build_model(sn_topo_t *t, const sn_cost_model_t *m_in,
   f->rail_up = malloc((size_t)f->nrails * sizeof(int));
   f->rail_down = malloc((size_t)f->nrails * sizeof(int));
   /* room for a pool link per host (sn_sim_fabric_set_host) */
-  f->links = calloc((size_t)n * (nc * 2 + 1) + (size_t)f->nrails * 2 + (size_t)t->nhosts, sizeof(sn_sim_link_t));
+  if (sn_sim_links_resize(f, (size_t)n * (nc * 2 + 1) + (size_t)f->nrails * 2 + (size_t)t->nhosts)) f->links = NULL;
   f->pool = malloc(((size_t)t->nhosts + 1) * sizeof(int));
   int *per_rail = calloc((size_t)f->nrails, sizeof(int));
   if (!f->port || !f->compute || !f->rail_up || !f->rail_down || !f->links || !f->pool || !per_rail) {
@@ -223,10 +236,9 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
     size_t pairs = 0;
     for (int a = 0; a < n; a++)
       for (int b = 0; b < n; b++) pairs += a != b && t->ranks[a].host == t->ranks[b].host;
-    sn_sim_link_t *l = realloc(f->links, ((size_t)f->nlinks + pairs + 1) * sizeof(*l));
+    int grown = !sn_sim_links_resize(f, (size_t)f->nlinks + pairs);
     int *st = malloc((size_t)n * n * sizeof(int));
-    if (l) f->links = l;
-    if (!l || !st) {
+    if (!grown || !st) {
       free(st);
       SN_WARN("snccl-sim: out of memory adding the streams of %d ranks", n);
       return SN_ERR_SYSTEM;

@@ -31,11 +31,10 @@ sn_status_t sn_sim_fabric_set_planes(sn_sim_fabric_t *f, const char *cls, int k)
   }
   int n = f->nranks, rails = c == t->inter_domain ? f->nrails : 0;
   size_t add = (size_t)n * k * 2 + (size_t)rails * k * 2;
-  sn_sim_link_t *l = realloc(f->links, ((size_t)f->nlinks + add + 1) * sizeof(*l));
-  if (l) f->links = l;
+  int grown = !sn_sim_links_resize(f, (size_t)f->nlinks + add);
   f->pport = malloc((size_t)n * k * 2 * sizeof(int));
   f->prail = malloc(((size_t)rails * k * 2 + 1) * sizeof(int));
-  if (!l || !f->pport || !f->prail) {
+  if (!grown || !f->pport || !f->prail) {
     SN_WARN("snccl-sim: out of memory splitting %s into %d planes", cls, k);
     return SN_ERR_SYSTEM;
   }

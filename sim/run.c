@@ -145,6 +145,15 @@ static inline void sn_sim_pf_step(const sn_sim_rank_t *R, int i)
   if (i >= R->lo && i < R->hi) sn_sim_pf(&R->win[i & (R->wcap - 1)]);
 }
 
+/* The step a finished piece of step i wakes first, for a prefetch (with
+ * dependents found by looking ahead: the next step, on its line or the next) */
+static inline int sn_sim_first_dependent(const sn_sim_rank_t *R, int i)
+{
+  if (R->dmax <= SN_SIM_DSCAN) return i + 1;
+  int d = sn_sim_wd((sn_sim_rank_t *)R, i)->dhead;
+  return d >= 0 ? d >> 1 : -1;
+}
+
 /* With the ranks and slots in cache: the window entries of the steps the
  * channel's next start and next arrival belong to. */
 static inline void sn_sim_pf_chan_win(const sn_sim_t *s, int c)
@@ -166,7 +175,7 @@ static inline void sn_sim_pf_wake(const sn_sim_rank_t *R, int i)
   const sn_sim_wstep_t *e = &R->win[i & (R->wcap - 1)];
   sn_sim_pf_step(R, e->dep);
   sn_sim_pf_step(R, e->dep2);
-  if (e->dhead >= 0) sn_sim_pf_step(R, e->dhead >> 1);
+  sn_sim_pf_step(R, sn_sim_first_dependent(R, i));
 }
 
 /* With the entries of sn_sim_pf_chan_win in cache: what they wait for or
@@ -486,7 +495,7 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     f->lnext[j] = l->head;
     if (l->head >= 0) s->flc[l->head >> 2].lprev[l->head & 3] = id * 4 + j;
     l->head = id * 4 + j;
-    if (l->nflows++ == 0) l->busy_since = s->now;
+    if (l->nflows++ == 0) l->busy_ps -= s->now; /* busy from now: the last flow's end adds its time */
   }
   s->nfl++;
   if (sn_sim_grow((void **)&s->born, &s->capborn, sizeof(sn_sim_pathrec_t), s->nborn + 1)) {
@@ -512,7 +521,7 @@ static void sn_sim_flow_end(sn_sim_t *s, int id)
     else l->head = n;
     if (n >= 0) s->flc[n >> 2].lprev[n & 3] = p;
     l->bytes += fc->size;
-    if (--l->nflows == 0) l->busy_ps += s->now - l->busy_since;
+    if (--l->nflows == 0) l->busy_ps += s->now; /* modulo 2^64: the interval's length */
   }
   if (sn_sim_grow((void **)&s->gone, &s->capgone, sizeof(sn_sim_pathrec_t), s->ngone + 1)) {
     s->error = SN_ERR_SYSTEM;
@@ -596,27 +605,29 @@ typedef struct {
   uint64_t bytes;
   int32_t dep, dep2;
   uint32_t np;
-  uint8_t kind;
+  uint8_t kind, pw1, pw2;
 } sn_sim_stv_t;
 
 static inline sn_sim_stv_t sn_sim_stv(sn_sim_rank_t *R, int step)
 {
   const sn_sim_wstep_t *e = sn_sim_w(R, step);
-  return (sn_sim_stv_t){e->bytes, e->dep, e->dep2, e->npieces, e->kind};
+  return (sn_sim_stv_t){e->bytes, e->dep, e->dep2, e->npieces, e->kind, e->pw1, e->pw2};
 }
 
-static inline int sn_sim_one_dep_ok(sn_sim_rank_t *R, uint64_t bytes, int dep, uint32_t k)
+/* pw: the dependency moves as many bytes and not as a whole (set when the
+ * step entered the window; a dependency done by then is never looked at) */
+static inline int sn_sim_one_dep_ok(sn_sim_rank_t *R, int pw, int dep, uint32_t k)
 {
   if (dep < R->lo) return 1; /* none, or completed */
   const sn_sim_wstep_t *d = sn_sim_w(R, dep);
   if (d->done == d->npieces) return 1;
-  if (d->bytes == bytes && !(d->sflags & SN_STEP_F_WHOLE)) return d->done > k;
+  if (pw) return d->done > k;
   return 0;
 }
 
 static inline int sn_sim_dep_ok(sn_sim_rank_t *R, const sn_sim_stv_t *st, uint32_t k)
 {
-  return sn_sim_one_dep_ok(R, st->bytes, st->dep, k) && sn_sim_one_dep_ok(R, st->bytes, st->dep2, k);
+  return sn_sim_one_dep_ok(R, st->pw1, st->dep, k) && sn_sim_one_dep_ok(R, st->pw2, st->dep2, k);
 }
 
 static inline int32_t sn_sim_cp_deps(const sn_sim_t *s, const sn_sim_rank_t *R, const sn_sim_stv_t *st)
@@ -645,8 +656,17 @@ static void sn_sim_piece_done(sn_sim_t *s, int r, int step, int32_t rec)
   sn_sim_wstep_t *e = sn_sim_w(R, step);
   e->done++;
   if (s->cp_on) R->cp_done[step] = rec;
-  for (int node = e->dhead; node >= 0; node = sn_sim_w(R, node >> 1)->dnext[node & 1])
-    sn_sim_enqueue(s, r, node >> 1); /* in the window: no entry moves */
+  /* its dependents, in step order (in the window: no entry moves) */
+  if (R->dmax <= SN_SIM_DSCAN) {
+    int last = step + R->dmax < R->hi ? step + R->dmax : R->hi - 1;
+    for (int j = step + 1; j <= last; j++) {
+      const sn_sim_wstep_t *d = sn_sim_w(R, j);
+      if (d->dep == step || d->dep2 == step) sn_sim_enqueue(s, r, j);
+    }
+  } else {
+    for (int node = sn_sim_wd(R, step)->dhead; node >= 0; node = sn_sim_wd(R, node >> 1)->dnext[node & 1])
+      sn_sim_enqueue(s, r, node >> 1);
+  }
   sn_sim_enqueue(s, r, step);
   e = sn_sim_w(R, step);
   if (e->done == e->npieces) {
@@ -669,7 +689,7 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec);
 static void sn_sim_compute(sn_sim_t *s, int r, int step, double units, int32_t pred)
 {
   sn_sim_rank_t *R = &s->r[r];
-  sn_sim_w(R, step)->flags |= SN_SIM_S_RUN;
+  sn_sim_w(R, step)->run = 1;
   sn_sim_trace_start(s, R, step);
   int link[2] = {s->f->compute[R->frank], -1}, np = 1;
   if (s->f->links[link[0]].cap <= 0 || units <= 0) { /* free: done at once */
@@ -691,14 +711,14 @@ static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
   sn_sim_rank_t *R = &s->r[r];
   if (step < R->lo) return;
   sn_sim_wstep_t *e = sn_sim_w(R, step);
-  if ((e->flags & SN_SIM_S_RUN) || e->ready == 0) return;
+  if (e->run || e->ready == 0) return;
   e->ready--;
   int32_t pred = -1;
   if (s->cp_on) { /* the oldest unconsumed message is the one reduced now */
     const sn_sim_chan_t *C = &s->ch[e->chan];
-    pred = sn_sim_cp_later(s, sn_sim_rq(s, e->chan)[C->consumed & s->dmask].cp, R->cp_done[step]);
+    pred = sn_sim_cp_later(s, *sn_sim_slot_cp(s, &sn_sim_rq(s, e->chan)[C->consumed & s->dmask]), R->cp_done[step]);
   }
-  double w = e->sflags & SN_SIM_L_ACC ? s->acc_w : 1; /* hot_acc: its destination still in cache */
+  double w = e->acc ? s->acc_w : 1; /* hot_acc: its destination still in cache */
   sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, e->bytes, e->done) * w, pred);
 }
 
@@ -715,10 +735,11 @@ static void sn_sim_try_start(sn_sim_t *s, int c)
 static void sn_sim_flow_start(sn_sim_t *s, int c)
 {
   sn_sim_chan_t *C = &s->ch[c];
-  sn_sim_slot_t sl = sn_sim_sq(s, c)[C->started & s->dmask];
+  const sn_sim_slot_t *slp = &sn_sim_sq(s, c)[C->started & s->dmask];
+  sn_sim_slot_t sl = *slp;
   C->started++;
-  double b = sn_sim_piece_bytes(s, sn_sim_w(&s->r[C->src], sl.step)->bytes, sl.piece);
-  int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, sl.cp, s->chc[c].cp_flow), s->chc[c].cp_consume) : -1;
+  double b = (double)sl.bytes;
+  int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, *sn_sim_slot_cp(s, slp), s->chc[c].cp_flow), s->chc[c].cp_consume) : -1;
   int parts = C->nparts > 1 ? C->nparts : 1; /* sprayed: an equal part on every plane */
   C->parts_left = (uint8_t)parts;
   for (int q = 0; q < parts; q++) {
@@ -742,8 +763,8 @@ static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
   int32_t join = -1;
   if (s->cp_on) { /* arrived and posted: whichever came last */
     join = sn_sim_cp_add(s, SN_SIM_CP_COUNT, -1, s->now, s->now,
-                         sn_sim_cp_later(s, s->chc[c].cp_arr[j & s->dmask], sl.cp));
-    sn_sim_rq(s, c)[j & s->dmask].cp = join;
+                         sn_sim_cp_later(s, s->chc[c].cp_arr[j & s->dmask], *sn_sim_slot_cp(s, &sn_sim_rq(s, c)[j & s->dmask])));
+    *sn_sim_slot_cp(s, &sn_sim_rq(s, c)[j & s->dmask]) = join;
   }
   if (sn_sim_w(R, sl.step)->kind == SN_STEP_RECV_REDUCE) {
     sn_sim_w(R, sl.step)->ready++;
@@ -752,7 +773,7 @@ static void sn_sim_deliver(sn_sim_t *s, int c, uint32_t j)
   }
   C->consumed++;
   s->chc[c].cp_consume = join;
-  sn_sim_enqueue(s, C->dst, C->r_cur);
+  sn_sim_enqueue_cur(s, C->dst, C->r_cur);
   sn_sim_piece_done(s, C->dst, sl.step, join);
   sn_sim_try_start(s, c);
 }
@@ -761,14 +782,14 @@ static void sn_sim_compute_done(sn_sim_t *s, int r, int step, int32_t rec)
 {
   sn_sim_rank_t *R = &s->r[r];
   sn_sim_wstep_t *e = sn_sim_w(R, step);
-  e->flags &= (uint8_t)~SN_SIM_S_RUN;
+  e->run = 0;
   int reduce = e->kind == SN_STEP_RECV_REDUCE, c = e->chan;
   sn_sim_piece_done(s, r, step, rec);
   if (reduce) {
     sn_sim_chan_t *C = &s->ch[c];
     C->consumed++;
     s->chc[c].cp_consume = rec;
-    sn_sim_enqueue(s, r, C->r_cur);
+    sn_sim_enqueue_cur(s, r, C->r_cur);
     sn_sim_try_start(s, c);
     sn_sim_try_reduce(s, r, step);
   }
@@ -802,13 +823,15 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
         rec = R->cp_cpu = sn_sim_cp_add(s, SN_SIM_CP_OVERHEAD, -1, from, ready, pred);
       }
       R->cpu_free = ready;
-      sn_sim_sq(s, c)[C->posted_s & s->dmask] = (sn_sim_slot_t){step, (*posted)++, ready, rec};
+      sn_sim_slot_t *sl = &sn_sim_sq(s, c)[C->posted_s & s->dmask];
+      *sl = (sn_sim_slot_t){step, (uint32_t)sn_sim_piece_bytes(s, st.bytes, (*posted)++), ready};
+      if (s->cp_on) *sn_sim_slot_cp(s, sl) = rec;
       C->posted_s++;
     }
     if (*posted == np) {
       const sn_sim_wstep_t *e = sn_sim_w(R, step);
-      C->s_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(s, r, step, 1, e->peer);
-      sn_sim_enqueue(s, r, C->s_cur);
+      C->s_cur = e->lnext ? sn_sim_lnext(e, step) : sn_sim_next_on(s, r, step, 1, sn_sim_step(s, r, step).peer);
+      sn_sim_enqueue_cur(s, r, C->s_cur);
     }
     sn_sim_try_start(s, c);
     return;
@@ -824,20 +847,23 @@ static void sn_sim_poke(sn_sim_t *s, int r, int step)
       sn_sim_trace_start(s, R, step);
       uint32_t j = C->r_posted++;
       int32_t why = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), s->chc[c].cp_consume) : -1;
-      sn_sim_rq(s, c)[j & s->dmask] = (sn_sim_slot_t){step, sn_sim_w(R, step)->posted++, 0, why};
+      sn_sim_slot_t *sl = &sn_sim_rq(s, c)[j & s->dmask];
+      *sl = (sn_sim_slot_t){step, 0, 0};
+      sn_sim_w(R, step)->posted++;
+      if (s->cp_on) *sn_sim_slot_cp(s, sl) = why;
       if (j < C->arrived) sn_sim_deliver(s, c, j);
       if (s->error != SN_OK) return;
     }
     if (sn_sim_w(R, step)->posted == np) {
       const sn_sim_wstep_t *e = sn_sim_w(R, step);
-      C->r_cur = e->lnext >= -1 ? e->lnext : sn_sim_next_on(s, r, step, 0, e->peer);
-      sn_sim_enqueue(s, r, C->r_cur);
+      C->r_cur = e->lnext ? sn_sim_lnext(e, step) : sn_sim_next_on(s, r, step, 0, sn_sim_step(s, r, step).peer);
+      sn_sim_enqueue_cur(s, r, C->r_cur);
     }
     return;
   }
   default: { /* local: one piece at a time, in order */
     sn_sim_wstep_t *e = sn_sim_w(R, step);
-    if ((e->flags & SN_SIM_S_RUN) || e->posted >= np || !sn_sim_dep_ok(R, &st, e->posted)) return;
+    if (e->run || e->posted >= np || !sn_sim_dep_ok(R, &st, e->posted)) return;
     int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_deps(s, R, &st), R->cp_done[step]) : -1;
     sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, st.bytes, e->posted++) * s->f->copy_factor, pred);
     return;
@@ -865,9 +891,11 @@ static void sn_sim_drain(sn_sim_t *s)
     }
     s->qhead = (s->qhead + 1) & (s->qcap - 1);
     s->qlen--;
-    uint16_t *qc = &s->r[r].qcnt[step & 7];
-    if (*qc != UINT16_MAX) --*qc;
-    if (step >= s->r[r].lo) sn_sim_w(&s->r[r], step)->queued = 0;
+    sn_sim_rank_t *R = &s->r[r];
+    if (step >= R->lo) { /* below lo, its mark may be a later step's */
+      if (R->wcap <= 64) R->qmask &= ~(1ull << (step & 63));
+      else sn_sim_w(R, step)->queued = 0;
+    }
     sn_sim_poke(s, r, step);
     sn_sim_retire(s);
   }
@@ -957,7 +985,7 @@ static inline void sn_sim_pf_comp_win(const sn_sim_t *s, int r, int step)
   if (step < R->lo || step >= R->hi) return;
   const sn_sim_wstep_t *e = &R->win[step & (R->wcap - 1)];
   if (e->chan >= 0) sn_sim_pf_chan_far(s, e->chan);
-  if (e->dhead >= 0) sn_sim_pf_step(R, e->dhead >> 1);
+  sn_sim_pf_step(R, sn_sim_first_dependent(R, step));
 }
 
 /* With those in cache: the channel's next receive and its sender's slot
@@ -973,11 +1001,11 @@ static inline void sn_sim_pf_comp_wake(const sn_sim_t *s, int r, int step)
     sn_sim_pf_step(R, C->r_cur);
     sn_sim_pf(&sn_sim_sq(s, e->chan)[C->started & s->dmask]);
   }
-  int d = e->dhead >= 0 ? e->dhead >> 1 : -1;
+  int d = sn_sim_first_dependent(R, step);
   if (d >= R->lo && d < R->hi) {
     const sn_sim_wstep_t *de = &R->win[d & (R->wcap - 1)];
     if (de->chan >= 0) sn_sim_pf_chan_far(s, de->chan);
-    if (de->lnext >= 0) sn_sim_pf_step(R, de->lnext);
+    if (de->lnext) sn_sim_pf_step(R, sn_sim_lnext(de, d));
   }
 }
 
@@ -1031,7 +1059,7 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
   }
   C->done_s++;
   sn_sim_push(s, s->now + lat, SN_SIM_EV_ARRIVE, f.a, C->cls);
-  sn_sim_enqueue(s, C->src, C->s_cur);
+  sn_sim_enqueue_cur(s, C->src, C->s_cur);
   sn_sim_piece_done(s, C->src, sl.step, rec);
   sn_sim_try_start(s, f.a);
 }

@@ -67,7 +67,7 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
   if (s->nch == s->capch) { /* channels on cache lines (one each), their cold part beside */
     int nc = s->capch ? s->capch * 2 : 64;
     sn_sim_chan_t *nch;
-    if (posix_memalign((void **)&nch, 64, (size_t)nc * sizeof(*nch))) nch = NULL;
+    nch = sn_sim_alloc_huge((size_t)nc * sizeof(*nch)); /* huge pages from 2 MiB on */
     sn_sim_chanc_t *nchc = nch ? realloc(s->chc, (size_t)nc * sizeof(*nchc)) : NULL;
     if (!nchc) {
       free(nch);
@@ -210,6 +210,7 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->chc);
   free(s->ch_msg);
   free(s->slots);
+  free(s->slot_cp);
   free(s->fl);
   free(s->flc);
   free(s->flcp);
@@ -728,6 +729,11 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
   else if (f->piece_l2 > 0 && !epm) s.piece = sn_sim_lib_piece(f, &s, &d, algo);
   else s.piece = sn_plan_piece(epm && !call->ep_combine ? &epd : &d, algo, &f->cost);
+  if (s.piece > UINT32_MAX) { /* a sender's slot keeps its piece's size in 32 bits */
+    SN_WARN("snccl-sim: piece: %zu bytes; the simulator takes pieces below 4 GiB", s.piece);
+    st = SN_ERR_INVALID_ARG;
+    goto out;
+  }
   res.algo = algo;
   res.tuner_us = sn_plan_estimate(epm && !call->ep_combine ? &epd : &d, algo, &f->cost);
   /* auto: coalesce a large communicator's call when it can be; a trace wants every rank */
@@ -851,6 +857,12 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       for (int l = 0; l < run->period; l++) {
         const sn_sim_lane_t *L = &s.lanes[run->lane + l];
         int64_t b0 = (int64_t)L->bytes, db = L->d_bytes, reps = run->reps, nz;
+        if ((uint64_t)(b0 > b0 + (reps - 1) * db ? b0 : b0 + (reps - 1) * db) >> SN_SIM_WBYTES_BITS) {
+          SN_WARN("snccl-sim: count: rank %d has a step of %" PRId64 " bytes or more; the simulator takes steps below 2^%d bytes",
+                  r, b0 > b0 + (reps - 1) * db ? b0 : b0 + (reps - 1) * db, SN_SIM_WBYTES_BITS);
+          st = SN_ERR_INVALID_ARG;
+          goto out;
+        }
         if (db >= 0) nz = b0 > 0 ? reps : db > 0 ? reps - 1 : 0;
         else nz = (b0 + -db - 1) / -db < reps ? (b0 + -db - 1) / -db : reps;
         R->left += (int)nz;
@@ -950,9 +962,10 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   while (s.dmask + 1 < (uint32_t)s.depth) s.dmask = s.dmask * 2 + 1; /* slots by mask, not modulo */
   s.slots = sn_sim_alloc_huge(((size_t)s.nch + 1) * 2 * (s.dmask + 1) * sizeof(sn_sim_slot_t));
   if (s.cp_on) s.cp_arr_all = malloc(((size_t)s.nch + 1) * (s.dmask + 1) * sizeof(int32_t));
+  if (s.cp_on) s.slot_cp = malloc(((size_t)s.nch + 1) * 2 * (s.dmask + 1) * sizeof(int32_t));
   s.out_start = calloc((size_t)nsim * 2 + 2 + (size_t)s.nch * 2, sizeof(int));
   s.rpend = malloc(((size_t)nsim + 1) * sizeof(int));
-  if (!s.slots || (s.cp_on && !s.cp_arr_all) || !s.out_start || !s.rpend) goto oom;
+  if (!s.slots || (s.cp_on && (!s.cp_arr_all || !s.slot_cp)) || !s.out_start || !s.rpend) goto oom;
   s.in_start = s.out_start + nsim + 1;
   s.out_list = s.in_start + nsim + 1;
   s.in_list = s.out_list + s.nch;

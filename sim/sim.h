@@ -46,20 +46,17 @@ typedef enum {
   SN_SIM_LINK_STREAM /* one pair of ranks of a host: what a single stream moves */
 } sn_sim_link_kind_t;
 
-typedef struct {
-  /* What every flow's start and end touch comes first, in 32 bytes: at
-   * scale a link is a cache miss, and most links (72 bytes, the array not
-   * aligned) find these in one line, not spread over two. */
+typedef struct { /* one cache line (64 bytes, the array 64-byte aligned: sn_sim_links_resize) */
+  /* what every flow's start and end touch first */
   int head;       /* while running (sim/run.c): first (flow, path index) entry crossing it */
   int nflows;
-  uint64_t busy_since;
+  uint64_t busy_ps; /* of the last run; while a run has flows on it, less the time they began */
   double bytes;   /* totals of the last run */
-  uint64_t busy_ps;
   /* max-min (sim/fabric.c) */
   double left, wsum; /* capacity left, weight of the unfrozen flows crossing it */
+  double cap;     /* bytes per ps; 0: free (takes no time) */
   int cnt;
   uint32_t mark;
-  double cap;     /* bytes per ps; 0: free (takes no time) */
   int owner;      /* rank (ports, compute) or rail */
   uint8_t kind;   /* sn_sim_link_kind_t */
   int8_t cls;     /* link class (topology file), -1 for compute */
@@ -172,6 +169,9 @@ sn_status_t sn_sim_host_load(const char *path, sn_sim_host_t *h);
 /* Applies *h to a built fabric (adds the host pools when h->cores > 0). */
 sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h);
 
+/* f->links resized to n links, 64-byte aligned (a link is one cache line);
+ * -1 when memory runs out (f->links unchanged). */
+int sn_sim_links_resize(sn_sim_fabric_t *f, size_t n);
 /* Builds the fabric of a parsed topology (takes ownership of *t, which is
  * cleared). */
 sn_status_t sn_sim_fabric_build(sn_topo_t *t, sn_sim_fabric_t *f);

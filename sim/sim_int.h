@@ -82,11 +82,10 @@ enum { SN_SIM_S_RUN = 1 };
  * piece just before (sn_sim_lane_of; what hot_acc exempts from the miss) */
 #define SN_SIM_L_ACC 0x80
 
-typedef struct {
+typedef struct { /* 16 bytes: a channel's 4 sender (or receiver) slots fill one cache line */
   int32_t step;
-  uint32_t piece;
+  uint32_t bytes; /* sender: the piece's bytes (a message's start reads no window entry); s->piece < 2^32 */
   uint64_t ready; /* sender: when its per-message cost is paid */
-  int32_t cp;     /* critical path: sender: its overhead record; receiver: what let it post */
 } sn_sim_slot_t;
 
 /* One interval on some rank's history (critical path only): [t0, t1] of
@@ -120,18 +119,38 @@ typedef struct {
 } sn_sim_chanc_t;
 
 /* One step of a rank's window: the fields of its sn_step_t the engine
- * reads (expanded once, when the step enters the window) and its state.
- * Dependents: the window's steps that wait for it, in step order, as a
- * list of nodes step * 2 + slot (slot 0: through dep, 1: through dep2). */
+ * reads (expanded once, when the step enters the window) and its state, in
+ * 32 bytes (two to a cache line: at 10,240 ranks the windows are 5 MB, not
+ * 10). What the entry does not keep: the peer (looked up in the runs when
+ * its channel's next step is not given at once), the dependency's size and
+ * flags (pw1/pw2 say at entry whether a piece may follow the same piece of
+ * its dependency, from its size and SN_STEP_F_WHOLE), and the dependents: found by looking at the next dmax
+ * steps when the rank's dmax is at most SN_SIM_DSCAN, else listed in
+ * sn_sim_wdep_t entries beside the window. */
+#define SN_SIM_WBYTES_BITS 45 /* a step moves less than 2^45 bytes (32 TiB; sn_sim_run checks) */
+#define SN_SIM_DSCAN 4
 typedef struct {
-  uint64_t bytes;
-  int32_t peer, dep, dep2, chan;
-  int32_t lnext; /* the next step on its channel when its lane says so at once, -2: look in the runs */
-  uint32_t npieces, posted, done, ready;
-  int32_t dhead, dtail, dnext[2];
-  uint8_t kind, sflags, flags; /* sflags: the step's SN_STEP_F_*; flags: SN_SIM_S_RUN */
-  uint8_t queued;              /* in the work queue (a byte of its own: set by a plain store) */
+  uint32_t npieces, posted, done;
+  int32_t chan;
+  int32_t dep, dep2;
+  uint64_t bytes : SN_SIM_WBYTES_BITS;
+  uint64_t kind : 3;
+  uint64_t lnext : 3;  /* k > 0: the next step on its channel is k after it (its lane says so at once);
+                        * 0: look in the runs */
+  uint64_t ready : 7;  /* receive-and-reduce: pieces delivered, not yet reducing (at most depth <= 64) */
+  uint64_t run : 1;    /* a piece is in the compute resource */
+  uint64_t acc : 1;    /* SN_SIM_L_ACC */
+  uint64_t whole : 1;  /* SN_STEP_F_WHOLE: its dependents wait for all of it */
+  uint64_t pw1 : 1, pw2 : 1; /* dep (dep2) moves as many bytes, not whole: piece k may follow its piece k */
+  uint64_t queued : 1; /* in the work queue */
 } sn_sim_wstep_t;
+
+/* Dependents of a step (ranks with dmax > SN_SIM_DSCAN): the window's
+ * steps that wait for it, in step order, as a list of nodes step * 2 +
+ * slot (slot 0: through dep, 1: through dep2). */
+typedef struct {
+  int32_t dhead, dtail, dnext[2];
+} sn_sim_wdep_t;
 
 /* A lane as the engine reads it (sim/window.c, sn_sim_compact): the fields
  * of a step the engine uses (no buffers or offsets), relative to the rank
@@ -161,11 +180,11 @@ typedef struct { /* what every message touches first (one cache line), then what
   int left, frank;
   uint8_t retire;        /* queued for moving lo past completed steps */
   uint64_t cpu_free;
-  /* queued steps per slot (step & 7) in the work queue: 0 says a step is not
-   * queued without loading its window entry (a cache miss at scale; an
-   * entry's queued mark is written without being read); UINT16_MAX: too
-   * many to count, look at the entry */
-  uint16_t qcnt[8];
+  /* a window of at most 64 entries: bit step & 63 set while the step is in
+   * the work queue (no two steps of the window share a bit), so queueing a
+   * step need not load its entry (a cache miss at scale); a larger window
+   * marks its entries (sn_sim_wstep_t.queued) */
+  uint64_t qmask;
   /* second line: all that a step entering the window reads of its rank (at
    * scale each line is a miss): a copy of its run, and of cs's sizes */
   sn_sched_run_t run;  /* the run of the last step looked up (reps 0: none yet) */
@@ -182,6 +201,13 @@ typedef struct { /* what every message touches first (one cache line), then what
 } __attribute__((aligned(64))) sn_sim_rank_t;
 
 static inline sn_sim_wstep_t *sn_sim_w(sn_sim_rank_t *R, int i) { return &R->win[i & (R->wcap - 1)]; }
+/* The dependents' lists sit after the window's entries (dmax > SN_SIM_DSCAN only). */
+static inline sn_sim_wdep_t *sn_sim_wd(sn_sim_rank_t *R, int i)
+{
+  return &((sn_sim_wdep_t *)(R->win + R->wcap))[i & (R->wcap - 1)];
+}
+/* The next step on step i's channel as its entry gives it, -2: look in the runs. */
+static inline int sn_sim_lnext(const sn_sim_wstep_t *e, int i) { return e->lnext ? i + (int)e->lnext : -2; }
 
 typedef struct {
   uint64_t t, seq;
@@ -241,6 +267,8 @@ typedef struct {
   int *hvals;
   size_t hcap;
   sn_sim_slot_t *slots; /* [nch][2][dmask + 1]: each channel's sender slots, then its receiver slots */
+  int32_t *slot_cp;     /* critical path only, by slot index: sender: its overhead record; receiver:
+                         * what let it post (apart: without the critical path a slot is 16 bytes) */
   sn_sim_flow_t *fl;   /* 64-byte aligned */
   sn_sim_flowc_t *flc;  /* 64-byte aligned */
   sn_sim_flowcp_t *flcp;
@@ -302,12 +330,13 @@ typedef struct {
   int nwblk, capwblk;
   char *wcur;
   size_t wleft;
-  void *wfree[32];
+  void *wfree[64]; /* [k]: windows of 8 << k entries; [32 + k]: with dependents' lists */
 } sn_sim_t;
 
 /* A channel's slots: message j at [j & dmask] (dmask + 1: depth rounded up to a power of two). */
 static inline sn_sim_slot_t *sn_sim_sq(const sn_sim_t *s, int c) { return s->slots + (size_t)c * 2 * (s->dmask + 1); }
 static inline sn_sim_slot_t *sn_sim_rq(const sn_sim_t *s, int c) { return s->slots + ((size_t)c * 2 + 1) * (s->dmask + 1); }
+static inline int32_t *sn_sim_slot_cp(const sn_sim_t *s, const sn_sim_slot_t *sl) { return &s->slot_cp[sl - s->slots]; }
 
 /* Repetition k of lane L at step i of comm rank r. */
 static inline void sn_sim_lane_expand(const sn_sim_lane_t *L, int r, int n, int i, int64_t k, sn_step_t *st_p)
@@ -362,13 +391,58 @@ static inline sn_step_t sn_sim_step_next(const sn_sim_t *s, int r, int i, int32_
 
 static inline sn_step_t sn_sim_step(const sn_sim_t *s, int r, int i) { return sn_sim_step_next(s, r, i, NULL); }
 
+void sn_sim_window_to(sn_sim_t *s, int r, int j);
+void sn_sim_cand_push(sn_sim_t *s, int step);
+int sn_sim_q_grow(sn_sim_t *s);
+
+/* Queues (rank, step) to be looked at again (once, however often asked);
+ * cur: step is a channel's current one (it still has pieces to post, so it
+ * is not complete), whose entry is then prefetched for its poke instead of
+ * loaded here. Inline: at scale the entry's load is a cache miss, and the
+ * caller's line says which one. */
+static inline __attribute__((always_inline)) void sn_sim_enqueue_(sn_sim_t *s, int rank, int step, int cur)
+{
+  sn_sim_rank_t *R = &s->r[rank];
+  if (step < R->lo) return; /* completed (or none): its poke would do nothing */
+  if (s->init_rank >= 0 &&
+      ((rank > s->init_rank && !s->init_late) || (rank == s->init_rank && step > s->init_pos))) {
+    if (rank == s->init_rank) sn_sim_cand_push(s, step); /* still queued from the start */
+    return;
+  }
+  if (step >= R->hi) sn_sim_window_to(s, rank, step);
+  if (s->error != SN_OK) return;
+  sn_sim_wstep_t *e = sn_sim_w(R, step);
+  /* completed: its poke would do nothing (a finished piece queues its own step) */
+  if (R->wcap <= 64) {
+    if (!cur && e->done == e->npieces) return;
+    uint64_t bit = 1ull << (step & 63);
+    if (R->qmask & bit) return;
+    R->qmask |= bit;
+    if (cur) __builtin_prefetch(e, 1, 3);
+  } else {
+    if (e->done == e->npieces || e->queued) return;
+    e->queued = 1;
+  }
+  if (s->qlen == s->qcap && sn_sim_q_grow(s)) return;
+  size_t i = (s->qhead + s->qlen) & (s->qcap - 1);
+  s->q[2 * i] = rank;
+  s->q[2 * i + 1] = step;
+  s->qlen++;
+}
+static inline __attribute__((always_inline)) void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
+{
+  sn_sim_enqueue_(s, rank, step, 0);
+}
+static inline __attribute__((always_inline)) void sn_sim_enqueue_cur(sn_sim_t *s, int rank, int step)
+{
+  sn_sim_enqueue_(s, rank, step, 1);
+}
+
 /* Critical-path breakdown of the finished run into s->res->cp. */
 void sn_sim_cp_walk(sn_sim_t *s);
 
 /* Grows *p (of *cap elements) to hold `need`; -1 when memory runs out. */
 int sn_sim_grow(void **p, int *cap, size_t elem, int need);
-/* Queues (rank, step) to be looked at again (once, however often asked). */
-void sn_sim_enqueue(sn_sim_t *s, int rank, int step);
 /* bytes of memory, 64-byte aligned; from 2 MiB on, aligned to and
  * advised for huge pages (sn_sim_t's large arrays: with 4 KiB pages, at
  * scale nearly every access to them also misses the TLB). NULL when

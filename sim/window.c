@@ -14,6 +14,9 @@
 #include "sim/sim.h"
 #include "sim/sim_int.h"
 
+_Static_assert(sizeof(sn_sim_wstep_t) == 32, "two window entries to a cache line");
+_Static_assert(SN_SCHED_MAX_PERIOD < 8 && SN_STEP_KIND_COUNT <= 8, "a lane's period and a step's kind fit the entry's 3 bits");
+
 #define SN_SIM_AHEAD 3 /* steps materialised past the one asked for (a ring's rank uses ~4 at a time) */
 #define SN_SIM_HUGE ((size_t)2 << 20)
 #define SN_SIM_WBLOCK (2 * SN_SIM_HUGE) /* the windows' blocks (a larger window gets one of its own) */
@@ -26,14 +29,20 @@ void *sn_sim_alloc_huge(size_t bytes)
   return p;
 }
 
-/* A window of cap (a power of two, at least 8) entries, NULL when memory
- * runs out. The windows of all ranks sit together in huge pages: at
- * 10,240 ranks they are 10 MB, each message reaches into two or three of
- * them, and one 4 KiB page each would miss the TLB as well as the cache. */
-static sn_sim_wstep_t *sn_sim_win_alloc(sn_sim_t *s, int cap)
+/* A window of cap (a power of two, at least 8) entries, with the
+ * dependents' lists after them when `lists`; NULL when memory runs out.
+ * The windows of all ranks sit together in huge pages: at 10,240 ranks
+ * they are 5 MB, each message reaches into two or three of them, and one
+ * 4 KiB page each would miss the TLB as well as the cache. */
+static size_t sn_sim_win_bytes(int cap, int lists)
 {
-  int k = __builtin_ctz((unsigned)cap) - 3;
-  size_t bytes = (size_t)cap * sizeof(sn_sim_wstep_t);
+  return (size_t)cap * (sizeof(sn_sim_wstep_t) + (lists ? sizeof(sn_sim_wdep_t) : 0));
+}
+
+static sn_sim_wstep_t *sn_sim_win_alloc(sn_sim_t *s, int cap, int lists)
+{
+  int k = __builtin_ctz((unsigned)cap) - 3 + (lists ? 32 : 0);
+  size_t bytes = sn_sim_win_bytes(cap, lists);
   void *w = s->wfree[k];
   if (w) {
     memcpy(&s->wfree[k], w, sizeof(void *));
@@ -54,10 +63,10 @@ static sn_sim_wstep_t *sn_sim_win_alloc(sn_sim_t *s, int cap)
   return w;
 }
 
-static void sn_sim_win_release(sn_sim_t *s, sn_sim_wstep_t *w, int cap)
+static void sn_sim_win_release(sn_sim_t *s, sn_sim_wstep_t *w, int cap, int lists)
 {
   if (!w) return;
-  int k = __builtin_ctz((unsigned)cap) - 3;
+  int k = __builtin_ctz((unsigned)cap) - 3 + (lists ? 32 : 0);
   memcpy(w, &s->wfree[k], sizeof(void *));
   s->wfree[k] = w;
 }
@@ -76,55 +85,85 @@ void sn_sim_windows_free(sn_sim_t *s)
 void sn_sim_window_to(sn_sim_t *s, int r, int j)
 {
   sn_sim_rank_t *R = &s->r[r];
+  int lists = R->dmax > SN_SIM_DSCAN;
   j += SN_SIM_AHEAD; /* a few more while the run and its lanes are in cache */
   if (j >= R->nsteps) j = R->nsteps - 1;
   while (R->hi <= j) {
     if (R->hi - R->lo + 1 > R->wcap) {
       int nc = R->wcap ? R->wcap : 8;
       while (nc < R->hi - R->lo + 1) nc *= 2;
-      sn_sim_wstep_t *nw = sn_sim_win_alloc(s, nc); /* an entry is one cache line */
+      sn_sim_wstep_t *nw = sn_sim_win_alloc(s, nc, lists); /* two entries to a cache line */
       if (!nw) {
         s->error = SN_ERR_SYSTEM;
         return;
       }
       for (int i = R->lo; i < R->hi; i++) nw[i & (nc - 1)] = R->win[i & (R->wcap - 1)];
-      sn_sim_win_release(s, R->win, R->wcap);
+      if (R->wcap <= 64 && nc > 64) /* the queued marks move from the rank's mask to the entries */
+        for (int i = R->lo; i < R->hi; i++) nw[i & (nc - 1)].queued = (unsigned)(R->qmask >> (i & 63)) & 1;
+      if (lists)
+        for (int i = R->lo; i < R->hi; i++) ((sn_sim_wdep_t *)(nw + nc))[i & (nc - 1)] = *sn_sim_wd(R, i);
+      sn_sim_win_release(s, R->win, R->wcap, lists);
       R->win = nw;
       R->wcap = nc;
     }
     int i = R->hi;
     int32_t lnext;
     sn_step_t st = sn_sim_step_next(s, r, i, &lnext);
-    sn_sim_wstep_t *e = sn_sim_w(R, i);
-    memset(e, 0, sizeof(*e));
-    e->lnext = lnext;
-    e->bytes = st.bytes;
-    e->peer = st.peer;
-    e->dep = st.dep;
-    e->dep2 = st.dep2;
-    e->kind = st.kind;
-    e->sflags = st.flags;
-    e->npieces = st.bytes <= s->piece ? st.bytes > 0 : (uint32_t)((st.bytes + s->piece - 1) / s->piece);
-    e->chan = -1;
-    e->dhead = e->dtail = e->dnext[0] = e->dnext[1] = -1;
+    /* the entry's fields in registers, stored whole at the end: its line is
+     * not read first, and nothing is built in memory piece by piece (a
+     * whole-entry load of byte-wise stores stalls until they commit) */
+    uint32_t npieces = st.bytes <= s->piece ? st.bytes > 0 : (uint32_t)((st.bytes + s->piece - 1) / s->piece);
+    int32_t chan = -1;
     int send = st.kind == SN_STEP_SEND;
-    if (e->npieces && (send || st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE)) {
+    if (npieces && (send || st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE)) {
       int side = !send;
       if (R->ckey[side] != st.peer) {
         R->cchan[side] = send ? sn_sim_chan_find(s, r, st.peer, 0) : sn_sim_chan_find(s, st.peer, r, 0);
         R->ckey[side] = st.peer;
       }
-      e->chan = R->cchan[side];
+      chan = R->cchan[side];
     }
+    if (lists) {
+      sn_sim_wdep_t *w = sn_sim_wd(R, i);
+      w->dhead = w->dtail = w->dnext[0] = w->dnext[1] = -1;
+    }
+    unsigned pw[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
       int d = k ? st.dep2 : st.dep;
-      if (d < R->lo || (k && d == st.dep)) continue; /* done (or none), or listed once */
-      sn_sim_wstep_t *de = sn_sim_w(R, d);
+      if (d < R->lo) continue; /* done (or none): it never waits for it */
+      /* a piece may follow the same piece of a dependency of its size (sim/run.c); the
+       * dependency's size and flags from its lane when it is in the run at hand (its entry,
+       * written a while ago, is a cache miss at scale), else from its entry */
+      const sn_sched_run_t *run = &R->run;
+      if (d >= run->start) {
+        int off = d - run->start, l = run->period == 1 ? 0 : off % run->period, kk = run->period == 1 ? off : off / run->period;
+        const sn_sim_lane_t *L = &s->lanes[run->lane + l];
+        pw[k] = L->bytes + (uint64_t)((int64_t)kk * L->d_bytes) == st.bytes && !(L->flags & SN_STEP_F_WHOLE);
+      } else {
+        const sn_sim_wstep_t *de = sn_sim_w(R, d);
+        pw[k] = de->bytes == st.bytes && !de->whole;
+      }
+      if (!lists || (k && d == st.dep)) continue; /* listed once */
+      sn_sim_wdep_t *dw = sn_sim_wd(R, d);
       int node = i * 2 + k;
-      if (de->dtail < 0) de->dhead = node;
-      else sn_sim_w(R, de->dtail >> 1)->dnext[de->dtail & 1] = node;
-      de->dtail = node;
+      if (dw->dtail < 0) dw->dhead = node;
+      else sn_sim_wd(R, dw->dtail >> 1)->dnext[dw->dtail & 1] = node;
+      dw->dtail = node;
     }
+    *sn_sim_w(R, i) = (sn_sim_wstep_t){
+        .npieces = npieces,
+        .chan = chan,
+        .dep = st.dep,
+        .dep2 = st.dep2,
+        .bytes = st.bytes,
+        .kind = st.kind,
+        .lnext = lnext >= 0 ? (unsigned)(lnext - i) : 0, /* the lane's period: 1..SN_SCHED_MAX_PERIOD */
+        .acc = (st.flags & SN_SIM_L_ACC) != 0,
+        .whole = (st.flags & SN_STEP_F_WHOLE) != 0,
+        .pw1 = pw[0],
+        .pw2 = pw[1],
+    };
+    if (R->wcap <= 64) R->qmask &= ~(1ull << (i & 63)); /* a step that left the window may have left its mark */
     R->hi++;
   }
 }
@@ -138,7 +177,7 @@ void sn_sim_retire(sn_sim_t *s)
     R->retire = 0;
     while (R->lo < R->hi) {
       const sn_sim_wstep_t *e = sn_sim_w(R, R->lo);
-      if (e->done != e->npieces || (e->flags & SN_SIM_S_RUN)) break;
+      if (e->done != e->npieces || e->run) break;
       R->lo++;
     }
   }
@@ -174,44 +213,24 @@ int sn_sim_cand_pop(sn_sim_t *s)
   return top;
 }
 
-void sn_sim_enqueue(sn_sim_t *s, int rank, int step)
+int sn_sim_q_grow(sn_sim_t *s)
 {
-  sn_sim_rank_t *R = &s->r[rank];
-  if (step < R->lo) return; /* completed (or none): its poke would do nothing */
-  if (s->init_rank >= 0 &&
-      ((rank > s->init_rank && !s->init_late) || (rank == s->init_rank && step > s->init_pos))) {
-    if (rank == s->init_rank) sn_sim_cand_push(s, step); /* still queued from the start */
-    return;
+  size_t nc = s->qcap ? s->qcap * 2 : 1024;
+  int *nq = malloc(nc * 2 * sizeof(int));
+  if (!nq) {
+    s->error = SN_ERR_SYSTEM;
+    return -1;
   }
-  if (step >= R->hi) sn_sim_window_to(s, rank, step);
-  if (s->error != SN_OK) return;
-  sn_sim_wstep_t *e = sn_sim_w(R, step); /* its line is written below anyway */
-  if (e->done == e->npieces) return; /* completed: its poke would do nothing (a finished piece queues its own step) */
-  uint16_t *qc = &R->qcnt[step & 7];
-  if (*qc && e->queued) return;
-  e->queued = 1;
-  if (*qc != UINT16_MAX) ++*qc;
-  if (s->qlen == s->qcap) {
-    size_t nc = s->qcap ? s->qcap * 2 : 1024;
-    int *nq = malloc(nc * 2 * sizeof(int));
-    if (!nq) {
-      s->error = SN_ERR_SYSTEM;
-      return;
-    }
-    for (size_t k = 0; k < s->qlen; k++) {
-      size_t from = (s->qhead + k) & (s->qcap - 1);
-      nq[2 * k] = s->q[2 * from];
-      nq[2 * k + 1] = s->q[2 * from + 1];
-    }
-    free(s->q);
-    s->q = nq;
-    s->qcap = nc;
-    s->qhead = 0;
+  for (size_t k = 0; k < s->qlen; k++) {
+    size_t from = (s->qhead + k) & (s->qcap - 1);
+    nq[2 * k] = s->q[2 * from];
+    nq[2 * k + 1] = s->q[2 * from + 1];
   }
-  size_t i = (s->qhead + s->qlen) & (s->qcap - 1);
-  s->q[2 * i] = rank;
-  s->q[2 * i + 1] = step;
-  s->qlen++;
+  free(s->q);
+  s->q = nq;
+  s->qcap = nc;
+  s->qhead = 0;
+  return 0;
 }
 
 /* k with k * d == c (mod n), 0 <= k < n / gcd(d, n); -1 when none. */
