@@ -530,6 +530,37 @@ static sn_status_t sn_sim_check_call(const sn_sim_fabric_t *f, const sn_sim_call
   return SN_OK;
 }
 
+/* The fabric ranks of a call's comm ranks into fr[nranks] (first the
+ * ranks the call names, or 0..nranks-1), each a fabric rank listed once;
+ * `who` names the list in the WARN ("ranks", "with[1].ranks"). */
+static sn_status_t sn_sim_place(const sn_sim_fabric_t *f, const sn_sim_call_t *c, char *seen, int *fr, const char *who)
+{
+  memset(seen, 0, (size_t)f->nranks);
+  for (int r = 0; r < c->nranks; r++) {
+    int x = c->ranks ? c->ranks[r] : r;
+    if (x < 0 || x >= f->nranks || seen[x]) {
+      SN_WARN("snccl-sim: %s[%d] = %d: not a fabric rank (0..%d) or listed twice", who, r, x, f->nranks - 1);
+      return SN_ERR_INVALID_ARG;
+    }
+    seen[x] = 1;
+    fr[r] = x;
+  }
+  return SN_OK;
+}
+
+/* The call as every rank describes it (src/api/group.c: sn_task_desc). */
+static void sn_sim_desc(const sn_sim_call_t *c, const sn_sched_topo_t *view, sn_op_desc_t *d)
+{
+  memset(d, 0, sizeof(*d));
+  d->coll = c->coll;
+  d->dtype = c->dtype;
+  d->red.op = c->op;
+  d->count = c->count;
+  d->root = c->root;
+  d->nranks = c->nranks;
+  d->topo = view->ndomains > 1 ? view : NULL;
+}
+
 sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_result_t *res_p)
 {
   SN_CHECK(sn_sim_check_call(f, call));
@@ -577,46 +608,25 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.r = sn_sim_alloc_huge((size_t)ntot * sizeof(*s.r));
   if (!seen || !s.r) goto oom;
   memset(s.r, 0, (size_t)ntot * sizeof(*s.r));
-  for (int r = 0; r < n; r++) {
-    int fr = call->ranks ? call->ranks[r] : r;
-    if (fr < 0 || fr >= f->nranks || seen[fr]) {
-      SN_WARN("snccl-sim: ranks[%d] = %d: not a fabric rank (0..%d) or listed twice", r, fr, f->nranks - 1);
-      st = SN_ERR_INVALID_ARG;
-      goto out;
-    }
-    seen[fr] = 1;
-    s.r[r].frank = fr;
-  }
   int *franks = malloc((size_t)ntot * sizeof(int));
   if (!franks) goto oom;
-  for (int r = 0; r < n; r++) franks[r] = s.r[r].frank;
+  if ((st = sn_sim_place(f, call, seen, franks, "ranks")) != SN_OK) {
+    free(franks);
+    goto out;
+  }
   sn_sched_topo_t view;
   view_arrays = sn_sim_view(f, franks, n, &view);
   for (int j = 0; j < nw && view_arrays; j++) { /* each call in flight: its ranks, view, op, algorithm */
     const sn_sim_call_t *w = &call->with[j];
-    memset(seen, 0, (size_t)f->nranks);
-    for (int r = 0; r < w->nranks; r++) {
-      int fr = w->ranks ? w->ranks[r] : r;
-      if (fr < 0 || fr >= f->nranks || seen[fr]) {
-        SN_WARN("snccl-sim: with[%d].ranks[%d] = %d: not a fabric rank (0..%d) or listed twice", j, r, fr, f->nranks - 1);
-        free(franks);
-        st = SN_ERR_INVALID_ARG;
-        goto out;
-      }
-      seen[fr] = 1;
-      s.r[wo[j] + r].frank = fr;
-      franks[wo[j] + r] = fr;
+    char who[32];
+    snprintf(who, sizeof(who), "with[%d].ranks", j);
+    if ((st = sn_sim_place(f, w, seen, franks + wo[j], who)) != SN_OK) {
+      free(franks);
+      goto out;
     }
     wview_arrays[j] = sn_sim_view(f, franks + wo[j], w->nranks, &wview[j]);
     if (!wview_arrays[j]) break;
-    memset(&wd[j], 0, sizeof(wd[j]));
-    wd[j].coll = w->coll;
-    wd[j].dtype = w->dtype;
-    wd[j].red.op = w->op;
-    wd[j].count = w->count;
-    wd[j].root = w->root;
-    wd[j].nranks = w->nranks;
-    wd[j].topo = wview[j].ndomains > 1 ? &wview[j] : NULL;
+    sn_sim_desc(w, &wview[j], &wd[j]);
     if (w->algo < 0) {
       sn_plan_choose(&wd[j], &f->cost, &wa[j]);
     } else if (!sn_algo_usable(&wd[j], wa[j] = (sn_algo_t)w->algo)) {
@@ -627,8 +637,12 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
       goto out;
     }
   }
+  if (!view_arrays || (nw && !wview_arrays[nw - 1])) {
+    free(franks);
+    goto oom;
+  }
+  for (int r = 0; r < ntot; r++) s.r[r].frank = franks[r];
   free(franks);
-  if (!view_arrays || (nw && !wview_arrays[nw - 1])) goto oom;
   /* starts: this call's, then each call's in flight */
   int skewed = s.start_ps != NULL; /* this call's starts cover its own ranks only: one array for all */
   for (int j = 0; j < nw; j++) skewed |= call->with[j].start_ps != NULL;
@@ -641,16 +655,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     s.start_ps = all_start;
   }
   s.n = ntot;
-  /* the call as every rank describes it (src/api/group.c: sn_task_desc) */
   sn_op_desc_t d;
-  memset(&d, 0, sizeof(d));
-  d.coll = call->coll;
-  d.dtype = call->dtype;
-  d.red.op = call->op;
-  d.count = call->count;
-  d.root = call->root;
-  d.nranks = n;
-  d.topo = view.ndomains > 1 ? &view : NULL;
+  sn_sim_desc(call, &view, &d);
   /* MoE: the route as the library picks it for the dispatch (src/api/ep.c:
    * SN_COLL_EP_DISPATCH; the combine is always an all-to-all-v), then the
    * route's matrix */
@@ -826,9 +832,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
               sn_status_str(st));
       goto out;
     }
-    if (nw) { /* the same sim-rank numbering as the calls in flight */
-      flat.nranks = nsim;
-    }
+    if (nw) flat.nranks = nsim; /* the same sim-rank numbering as the calls in flight */
     if (st == SN_OK && call->perf_iters > 1) st = sn_sim_repeat(&flat, call->perf_iters);
     if (st != SN_OK) goto oom;
   built:;

@@ -9,19 +9,19 @@
  *   snccl-sim --gen=hosts8:1 --coll=allreduce --bytes=8G --algo=ring --trace=ar.json
  *   snccl-sim --gen=cm384 --ranks=0-255 --coll=dispatch --tokens=128 --hidden=7168 --topk=8 --experts=256
  */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <limits.h>
-#include <stdint.h>
 
 #include "sim/sim.h"
+#include "util/param.h"
 #include "util/status.h"
-
-#include <errno.h>
-#include <math.h>
 
 /* Bad command lines get one line naming the option and what it wants, and
  * exit status 2 (the usage text only when no option is named). */
@@ -31,25 +31,6 @@ static int bad_arg(const char *opt, const char *v, const char *want)
 {
   fprintf(stderr, "snccl-sim: %s=%s: %s\n", opt, v, want);
   return 2;
-}
-
-/* A size: a number (decimals allowed) with an optional K, M or G (powers
- * of 1024) and nothing after it; at least one byte, at most 2^50. */
-static int parse_size(const char *s, size_t *out)
-{
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (end == s || errno || !isfinite(v)) return -1;
-  switch (*end) {
-  case 'k': case 'K': v *= 1024, end++; break;
-  case 'm': case 'M': v *= 1024 * 1024, end++; break;
-  case 'g': case 'G': v *= 1024.0 * 1024 * 1024, end++; break;
-  default: break;
-  }
-  if (*end || v < 1 || v > 1125899906842624.0) return -1;
-  *out = (size_t)v;
-  return 0;
 }
 
 /* A whole decimal number in [lo, hi], nothing after it. */
@@ -83,6 +64,17 @@ static int parse_factor(const char *s, double *out)
   if (end == s || *end || errno || !isfinite(v) || v <= 0) return -1;
   *out = v;
   return 0;
+}
+
+/* "J:F": a whole number 0..hi, a colon, a factor > 0. */
+static int parse_index_factor(const char *s, long hi, long *j, double *f)
+{
+  const char *colon = strchr(s, ':');
+  char num[32];
+  if (!colon || (size_t)(colon - s) >= sizeof(num)) return -1;
+  memcpy(num, s, (size_t)(colon - s));
+  num[colon - s] = 0;
+  return parse_long(num, 0, hi, j) || parse_factor(colon + 1, f) ? -1 : 0;
 }
 
 static void usage(int code)
@@ -247,7 +239,7 @@ static int parse_with(const char *spec, const sn_sim_fabric_t *f, const sn_sim_c
   for (k = 0; k < nc && strcasecmp(part[0], sn_coll_name(sim_colls[k])); k++) {}
   if (k == nc) return -1;
   w->coll = sim_colls[k];
-  if (parse_size(part[1], bytes_p)) return -1;
+  if (sn_parse_size(part[1], bytes_p)) return -1;
   w->nranks = f->nranks;
   *ranks_p = NULL;
   if (np > 2 && part[2][0]) {
@@ -313,12 +305,12 @@ int main(int argc, char **argv)
     if ((v = OPT("--topo"))) topo = v;
     else if ((v = OPT("--gen"))) gen = v;
     else if ((v = OPT("--bytes"))) {
-      if (parse_size(v, &lo)) return bad_arg("--bytes", v, SIZE_WANT);
+      if (sn_parse_size(v, &lo)) return bad_arg("--bytes", v, SIZE_WANT);
       hi = lo;
     } else if ((v = OPT("--min"))) {
-      if (parse_size(v, &lo)) return bad_arg("--min", v, SIZE_WANT);
+      if (sn_parse_size(v, &lo)) return bad_arg("--min", v, SIZE_WANT);
     } else if ((v = OPT("--max"))) {
-      if (parse_size(v, &hi)) return bad_arg("--max", v, SIZE_WANT);
+      if (sn_parse_size(v, &hi)) return bad_arg("--max", v, SIZE_WANT);
     } else if ((v = OPT("--trace"))) trace = v;
     else if ((v = OPT("--ranks"))) ranks_s = v;
     else if ((v = OPT("--skew"))) skew_s = v;
@@ -334,7 +326,7 @@ int main(int argc, char **argv)
       call.root = (int)n;
     } else if ((v = OPT("--piece"))) {
       size_t pc;
-      if (parse_size(v, &pc)) return bad_arg("--piece", v, SIZE_WANT);
+      if (sn_parse_size(v, &pc)) return bad_arg("--piece", v, SIZE_WANT);
       call.piece = pc;
     } else if ((v = OPT("--depth"))) {
       if (parse_long(v, 1, 1 << 16, &n)) return bad_arg("--depth", v, "expected a pipeline depth of 1..65536");
@@ -349,7 +341,7 @@ int main(int argc, char **argv)
       call.perf_iters = (int)n;
     } else if ((v = OPT("--perf-span"))) {
       size_t sp;
-      if (parse_size(v, &sp)) return bad_arg("--perf-span", v, SIZE_WANT);
+      if (sn_parse_size(v, &sp)) return bad_arg("--perf-span", v, SIZE_WANT);
       call.perf_span = (double)sp;
     } else if ((v = OPT("--seed"))) {
       if (parse_u64(v, &seed)) return bad_arg("--seed", v, "expected a whole number >= 0");
@@ -379,10 +371,7 @@ int main(int argc, char **argv)
       if (parse_long(v, 0, SN_SIM_MAX_PLANES - 1, &n)) return bad_arg("--cut-plane", v, "expected a plane number");
       cut[ncut++] = (int)n;
     } else if ((v = OPT("--degrade-plane"))) {
-      const char *colon = strchr(v, ':');
-      char num[32];
-      if (!colon || (size_t)(colon - v) >= sizeof(num) || !memcpy(num, v, (size_t)(colon - v)) ||
-          (num[colon - v] = 0, parse_long(num, 0, SN_SIM_MAX_PLANES - 1, &n)) || parse_factor(colon + 1, &dplane_f)) {
+      if (parse_index_factor(v, SN_SIM_MAX_PLANES - 1, &n, &dplane_f)) {
         fprintf(stderr, "snccl-sim: --degrade-plane=%s: expected PLANE:FACTOR (a factor > 0)\n", v);
         return 2;
       }
@@ -403,10 +392,7 @@ int main(int argc, char **argv)
       memcpy(degrade_cls, v, (size_t)(colon - v));
       degrade_cls[colon - v] = 0;
     } else if ((v = OPT("--slow-rank"))) {
-      const char *colon = strchr(v, ':');
-      char num[32];
-      if (!colon || (size_t)(colon - v) >= sizeof(num) || !memcpy(num, v, (size_t)(colon - v)) ||
-          (num[colon - v] = 0, parse_long(num, 0, INT_MAX, &n)) || parse_factor(colon + 1, &slow)) {
+      if (parse_index_factor(v, INT_MAX, &n, &slow)) {
         fprintf(stderr, "snccl-sim: --slow-rank=%s: expected RANK:FACTOR (a factor > 0)\n", v);
         return 2;
       }

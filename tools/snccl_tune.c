@@ -7,8 +7,6 @@
  *   snccl-tune topo/examples/cloudmatrix384.topo
  *   snccl-tune --colls=allreduce,alltoall --min=8 --max=1G fabric.topo
  */
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,30 +15,12 @@
 #include "plan/plan.h"
 #include "topo/topo.h"
 #include "topo/view.h"
+#include "util/param.h"
 #include "util/status.h"
 
 static const sn_coll_t sn_tune_colls[] = {SN_COLL_ALLREDUCE, SN_COLL_ALLGATHER, SN_COLL_REDUCESCATTER,
                                           SN_COLL_BROADCAST, SN_COLL_REDUCE, SN_COLL_ALLTOALL};
 #define SN_TUNE_NCOLLS (int)(sizeof(sn_tune_colls) / sizeof(sn_tune_colls[0]))
-
-/* A size: a number with an optional K, M or G (powers of 1024), nothing
- * after it, at least 1 and at most 2^50; -1 when it is not one. */
-static int parse_size(const char *s, size_t *out)
-{
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (end == s || errno || !isfinite(v)) return -1;
-  switch (*end) {
-  case 'k': case 'K': v *= 1024, end++; break;
-  case 'm': case 'M': v *= 1024 * 1024, end++; break;
-  case 'g': case 'G': v *= 1024.0 * 1024 * 1024, end++; break;
-  default: break;
-  }
-  if (*end || v < 1 || v > 1125899906842624.0) return -1;
-  *out = (size_t)v;
-  return 0;
-}
 
 static void fmt_size(char *b, size_t len, size_t v)
 {
@@ -66,7 +46,7 @@ int main(int argc, char **argv)
   setenv("NCCL_DEBUG", "WARN", 0); /* the topology loader's WARN says what is wrong with a file */
   for (int i = 1; i < argc; i++) {
     if (!strncmp(argv[i], "--min=", 6) || !strncmp(argv[i], "--max=", 6)) {
-      if (parse_size(argv[i] + 6, argv[i][3] == 'i' ? &lo : &hi)) {
+      if (sn_parse_size(argv[i] + 6, argv[i][3] == 'i' ? &lo : &hi)) {
         fprintf(stderr, "snccl-tune: %s: expected a size such as 4096, 64K, 1.5M or 2G (at least 1 byte)\n", argv[i]);
         return 2;
       }

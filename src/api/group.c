@@ -521,7 +521,7 @@ static double sn_simend_replay(sn_sim_fabric_t *f, const sn_task_t *t, const sn_
  * replay snccl-sim --topo gives. Not its planes (the communicator's model has
  * two classes, not the file's), nor the library's own pieces (with a file
  * the library runs in the file's). Left out, with an INFO line, if the lines
- * do not apply (the caller rebuilds the fabric without them). */
+ * do not apply (sn_simend_fabric then builds the fabric without them). */
 static sn_status_t sn_simend_host(sn_sim_fabric_t *f)
 {
   const char *path = sn_param_str(SN_P_TOPO_FILE);
@@ -533,6 +533,21 @@ static sn_status_t sn_simend_host(sn_sim_fabric_t *f)
   if (st != SN_OK)
     SN_INFO(SN_LOG_TUNING, "ncclGroupSimulateEnd: the #@sim lines of %s do not apply to this communicator", path);
   return st;
+}
+
+/* The communicator's fabric for the replay (host: with the file's host
+ * model); 1 when built. */
+static int sn_simend_fabric(const sn_comm_t *c, sn_sim_fabric_t *f, int host)
+{
+  sn_topo_t topo;
+  if (sn_comm_topo_of(c, &topo) != SN_OK) return 0;
+  int ok = sn_sim_fabric_build_model(&topo, &c->cost, f) == SN_OK;
+  sn_topo_free(&topo);
+  if (ok && host && sn_simend_host(f) != SN_OK) {
+    sn_sim_fabric_free(f);
+    ok = 0;
+  }
+  return ok;
 }
 
 SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
@@ -579,19 +594,9 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
         sn_sim_fabric_free(&f);
         have_f = 0;
       }
-      sn_topo_t topo;
-      if (!have_f && sn_comm_topo_of(t->comm, &topo) == SN_OK) {
-        have_f = sn_sim_fabric_build_model(&topo, &t->comm->cost, &f) == SN_OK;
-        sn_topo_free(&topo);
+      if (!have_f) { /* with the file's host model, or without it where it does not apply */
+        have_f = sn_simend_fabric(t->comm, &f, t->comm->cost_from_file) || sn_simend_fabric(t->comm, &f, 0);
         fcomm = t->comm;
-        if (have_f && t->comm->cost_from_file && sn_simend_host(&f) != SN_OK) { /* without it, then */
-          sn_sim_fabric_free(&f);
-          have_f = 0;
-          if (sn_comm_topo_of(t->comm, &topo) == SN_OK) {
-            have_f = sn_sim_fabric_build_model(&topo, &t->comm->cost, &f) == SN_OK;
-            sn_topo_free(&topo);
-          }
-        }
       }
       if (have_f) us = sn_simend_replay(&f, t, &d, algo);
     }

@@ -6,6 +6,7 @@
 #include "util/param.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,4 +148,21 @@ void sn_param_log_env(void)
 {
   pthread_once(&sn_param_once, sn_param_load);
   pthread_once(&sn_param_log_once, sn_param_log_env_once);
+}
+
+int sn_parse_size(const char *s, size_t *out)
+{
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || errno || !isfinite(v)) return -1;
+  switch (*end) {
+  case 'k': case 'K': v *= 1024, end++; break;
+  case 'm': case 'M': v *= 1024 * 1024, end++; break;
+  case 'g': case 'G': v *= 1024.0 * 1024 * 1024, end++; break;
+  default: break;
+  }
+  if (*end || v < 1 || v > 1125899906842624.0) return -1;
+  *out = (size_t)v;
+  return 0;
 }

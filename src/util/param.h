@@ -4,6 +4,7 @@
 #ifndef SN_PARAM_H
 #define SN_PARAM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef enum {
@@ -27,5 +28,9 @@ int sn_param_is_set(sn_param_id_t id);           /* set in the environment */
 const sn_param_info_t *sn_param_info(sn_param_id_t id);
 /* Logs every set parameter at INFO/ENV and warns about unknown SNCCL_* ones. */
 void sn_param_log_env(void);
+/* A size as the tools take it: a number (decimals allowed) with an optional
+ * K, M or G (powers of 1024) and nothing after it, from 1 byte to 2^50.
+ * 0 and *out set, or -1 when it is not one. */
+int sn_parse_size(const char *s, size_t *out);
 
 #endif
