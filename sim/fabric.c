@@ -179,7 +179,7 @@ sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_
         }
         *eq = 0;
         if (!strcmp(w, "cores") && v == (int)v) h->cores = (int)v;
-        else if (!strcmp(w, "pinned") && v == 1) h->pinned = 1;
+        else if (!strcmp(w, "pinned") && v <= 1) h->pinned = v;
         else if (!strcmp(w, "msg_cores") && v == 1) h->msg_cores = 1;
         else if (!strcmp(w, "msg_us")) h->msg_us = v;
         else if (!strcmp(w, "copy_GBps")) h->copy_GBps = v;
@@ -193,7 +193,7 @@ sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_
         else if (!strcmp(w, "cold_extra") && v == 1) h->cold_extra = 1;
         else if (!strcmp(w, "piece_l2_KiB")) h->piece_l2_KiB = v;
         else {
-          SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer, a switch not 1); known: cores, pinned, msg_cores, "
+          SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer, pinned above 1, a switch not 1); known: cores, pinned, msg_cores, "
                   "msg_us, copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, cold_extra, hot_acc, piece_l2_KiB, planes", source, line, w);
           return SN_ERR_INVALID_ARG;
         }
@@ -215,7 +215,7 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
     for (int k = 0; k < t->nhosts; k++)
       f->pool[k] = sn_sim_add_link(f, SN_SIM_LINK_POOL, -1, k, h->cores * red * 1e-3);
   }
-  if (h->pinned && f->cores) f->pinned = 1;
+  if (h->pinned > 0 && f->cores) f->pinned = h->pinned;
   if (h->msg_cores && f->cores) f->msg_cores = 1;
   if (h->switch_us > 0 && f->cores) f->switch_ps = (uint64_t)(h->switch_us * 1e6 + 0.5);
   if (h->piece_l2_KiB > 0) f->piece_l2 = (int)(h->piece_l2_KiB * 1024 + 0.5);

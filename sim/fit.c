@@ -3,7 +3,7 @@
  * calls (perf/sim-calibrate.sh) and prints the topology file.
  *
  *   snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch]
- *                 [--pinned] [--msg-cores] [--hot-acc] [--cold-extra] [--piece-l2=KIB] CAL_FILE CORES
+ *                 [--pinned[=F]] [--msg-cores] [--hot-acc] [--cold-extra] [--piece-l2=KIB] CAL_FILE CORES
  *
  * --perf-iters=N: every call simulated as the perf tools time it
  * (sn_sim_call_t.perf_iters: N calls back to back, each rank's time / N
@@ -17,7 +17,8 @@
  * --switch: fit "#@sim switch_us" (a message's extra cost on a host with
  * more ranks than cores). --pinned: the topology says "#@sim pinned=1"
  * (ranks stay on their cores: p ranks on c cores get p / ceil(p/c)
- * cores). --msg-cores: "#@sim msg_cores=1" (the per-message cost is the
+ * cores); --pinned=F, "#@sim pinned=F" (F of the way there from c cores,
+ * in log space). --msg-cores: "#@sim msg_cores=1" (the per-message cost is the
  * sender's core time). --hot-acc: "#@sim hot_acc=1" (a reduction that
  * accumulates into the piece its dependency just wrote pays no miss).
  * --cold-extra: "#@sim cold_extra=1" (with a span: cold user bytes only
@@ -62,7 +63,8 @@ typedef struct {
   double span; /* the point's own perf span (its -e), or < 0: --perf-span */
 } fit_point_t;
 
-static int fit_cores, fit_maxn, fit_iters, fit_pinned, fit_msgc, fit_hot, fit_cx;
+static int fit_cores, fit_maxn, fit_iters, fit_msgc, fit_hot, fit_cx;
+static double fit_pinned; /* --pinned[=F]: #@sim pinned=F (1 without =F) */
 static double fit_span; /* --perf-span: the perf tools' -e (bytes) */
 static int fit_streams; /* --streams: reduce and transfer rates tied to the copy rate */
 static double fit_l2;   /* --piece-l2: the L2 (KiB) the library's piece rule saw, 0: none */
@@ -74,6 +76,8 @@ static void fit_text(const double *x, char *buf, size_t len)
   double red = fit_streams ? 2 * x[4] : x[3], xfer = fit_streams ? x[4] / 2 : x[5];
   if (fit_span > 0) snprintf(cold, sizeof(cold), " cold_GBps=%.4g%s", x[9], fit_cx ? " cold_extra=1" : "");
   if (fit_switch) snprintf(cold + strlen(cold), sizeof(cold) - strlen(cold), " switch_us=%.4g", x[10]);
+  char pin[48] = "";
+  if (fit_pinned > 0) snprintf(pin, sizeof(pin), " pinned=%.6g", fit_pinned);
   snprintf(buf, len,
            "fabric this-machine\n"
            "class shm latency_us=%.4g bandwidth_GBps=%.4g\n"
@@ -83,7 +87,7 @@ static void fit_text(const double *x, char *buf, size_t len)
            "shape domains=1 hosts_per_domain=1 ranks_per_host=%d\n"
            "#@sim cores=%d msg_us=%.4g copy_GBps=%.4g xfer_GBps=%.4g stream_GBps=%.4g\n"
            "#@sim cache_MB=%.4g mem_GBps=%.4g%s%s%s%s\n",
-           x[0], x[1], red, fit_maxn, fit_cores, x[2], x[4], xfer, x[6], x[7], x[8], fit_pinned ? " pinned=1" : "", fit_msgc ? " msg_cores=1" : "",
+           x[0], x[1], red, fit_maxn, fit_cores, x[2], x[4], xfer, x[6], x[7], x[8], pin, fit_msgc ? " msg_cores=1" : "",
            cold, fit_hot ? " hot_acc=1" : "");
   if (fit_l2 > 0) snprintf(buf + strlen(buf), len - strlen(buf), "#@sim piece_l2_KiB=%.6g\n", fit_l2);
 }
@@ -152,6 +156,14 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "--streams")) fit_streams = 1;
     else if (!strcmp(argv[1], "--switch")) fit_switch = 1;
     else if (!strcmp(argv[1], "--pinned")) fit_pinned = 1;
+    else if (!strncmp(argv[1], "--pinned=", 9)) {
+      char *end = NULL;
+      fit_pinned = strtod(argv[1] + 9, &end);
+      if (end == argv[1] + 9 || *end || !(fit_pinned > 0) || fit_pinned > 1) {
+        fprintf(stderr, "snccl-sim-fit: --pinned=%s: expected 0 < F <= 1\n", argv[1] + 9);
+        return 2;
+      }
+    }
     else if (!strcmp(argv[1], "--msg-cores")) fit_msgc = 1;
     else if (!strcmp(argv[1], "--hot-acc")) fit_hot = 1;
     else if (!strcmp(argv[1], "--cold-extra")) fit_cx = 1;
@@ -161,7 +173,7 @@ int main(int argc, char **argv)
     argc--;
   }
   if (argc != 3) {
-    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned] [--msg-cores] [--hot-acc] [--cold-extra] [--piece-l2=KIB] CAL_FILE CORES\n");
+    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned[=F]] [--msg-cores] [--hot-acc] [--cold-extra] [--piece-l2=KIB] CAL_FILE CORES\n");
     return 2;
   }
   setenv("NCCL_DEBUG", "WARN", 0);

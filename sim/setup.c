@@ -387,7 +387,8 @@ static double sn_sim_cold_share(const sn_sim_fabric_t *f, const sn_sim_call_t *c
  * cache_bytes), applied to the fabric for one run (sn_sim_run puts the
  * capacities and weights back):
  *  - pinned: a host running p > c ranks of the call on c cores that do not
- *    move gives them p / ceil(p/c) cores (the pool's capacity);
+ *    move gives them p / ceil(p/c) cores (the pool's capacity); pinned = F
+ *    below 1: (p / ceil(p/c) / c)^F of its c cores;
  *  - cache: the largest working set of a host (its ranks' buffers and
  *    scratch) gives the share m of the bytes that miss (sn_sim_miss);
  *    every core byte then costs e = m x mem_w reduce units more. Done by
@@ -418,10 +419,11 @@ static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_
     w[h] += sn_sim_rank_bytes(d, r) + (double)s->r[r].cs.scratch_bytes;
     if (w[h] > most) most = w[h], hm = h;
   }
-  for (int h = 0; f->pinned && h < nh; h++)
+  for (int h = 0; f->pinned > 0 && h < nh; h++)
     if (f->pool[h] >= 0 && cnt[h] > f->cores) {
       int per = (cnt[h] + f->cores - 1) / f->cores;
-      f->links[f->pool[h]].cap *= (double)cnt[h] / per / f->cores;
+      double share = (double)cnt[h] / per / f->cores; /* wholly pinned: of the c cores */
+      f->links[f->pool[h]].cap *= f->pinned == 1 ? share : pow(share, f->pinned);
     }
   double user = u[hm];
   free(cnt);
@@ -953,7 +955,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     for (int r = 0; r < nsim; r++) cnt[f->topo.ranks[s.r[r].frank].host]++;
     for (int c = 0; c < s.nch; c++) {
       int h = f->topo.ranks[s.r[s.ch[c].src].frank].host;
-      double k = f->pinned ? (double)((cnt[h] + f->cores - 1) / f->cores) : (double)cnt[h] / f->cores;
+      double even = (double)cnt[h] / f->cores, held = (double)((cnt[h] + f->cores - 1) / f->cores);
+      double k = f->pinned == 1 ? held : f->pinned > 0 ? pow(even, 1 - f->pinned) * pow(held, f->pinned) : even;
       s.ch_msg[c] = f->msg_ps[s.ch[c].cls];
       if (k > 1 && f->topo.ranks[s.r[s.ch[c].dst].frank].host == h) {
         if (f->switch_ps) s.ch_msg[c] += f->switch_ps;
@@ -1003,7 +1006,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     f->links[l].head = -1;
     f->links[l].mark = 0;
   }
-  if ((f->cache_bytes > 0 || f->pinned) && !saved_cap) { /* the cores' capacities, restored at the end */
+  if ((f->cache_bytes > 0 || f->pinned > 0) && !saved_cap) { /* the cores' capacities, restored at the end */
     saved_cap = malloc((size_t)f->nlinks * sizeof(double) + 1);
     if (!saved_cap) goto oom;
     for (int l = 0; l < f->nlinks; l++) saved_cap[l] = f->links[l].cap;

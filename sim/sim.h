@@ -87,7 +87,7 @@ typedef struct {
   int msg_cores;         /* the per-message cost is core time (sn_sim_host_t.msg_cores) */
   uint64_t switch_ps;    /* added to a message's cost between ranks of a host that runs more ranks
                           * of the call than it has cores (sn_sim_host_t.switch_us) */
-  int pinned;            /* ranks stay on their cores (sn_sim_host_t.pinned): a host running p > cores
+  double pinned;         /* ranks stay on their cores (sn_sim_host_t.pinned): a host running p > cores
                           * ranks of a call gives them p / ceil(p / cores) cores (sim/setup.c) */
   int *pool;             /* [nhosts] the host's pool link, -1 when none */
   double pool_w_net;     /* pool units per byte moved between two ranks of a host (0: not on the pool) */
@@ -135,10 +135,13 @@ typedef struct {
                        * below the ports' bandwidth_GBps that a rank's streams share */
   int msg_cores;    /* 1: msg_us is the sender's core time: with p ranks of a call on c cores a
                      * message of a pair on one host costs ceil(p/c) x msg_us pinned, p/c x not */
-  int pinned;       /* 1: ranks do not move between cores once placed (the scheduler keeps p busy
+  double pinned;    /* 1: ranks do not move between cores once placed (the scheduler keeps p busy
                      * ranks on c cores at ceil(p/c) on some): a synchronous call runs at the pace of
                      * a rank that gets 1/ceil(p/c) of a core, so the host's pool gives the call
-                     * p / ceil(p/c) cores, not c (3 ranks on 2 cores: 1.5) */
+                     * p / ceil(p/c) cores, not c (3 ranks on 2 cores: 1.5). 0 < F < 1: between
+                     * that and cores shared evenly (c cores, c/p each), at F of the way in log
+                     * space: c^(1-F) x (p/ceil(p/c))^F cores (F = 0.5, 3 on 2: 1.73), and a
+                     * message's core factor (p/c)^(1-F) x ceil(p/c)^F. 0: off */
   double cache_MB;  /* last-level cache of a host (MB = 1e6 bytes), with mem_GBps */
   double mem_GBps;  /* what a core moves per second from memory, for the bytes that miss the cache */
   double switch_us; /* with more ranks of a call on a host than cores: added to the per-message

@@ -1087,15 +1087,17 @@ static void test_host_terms(void)
   /* pinned: direct reduce-scatter, 3 ranks on 2 cores, each reduces 2 x
    * 4000 bytes: the pool shares 2 cores (2/3 GB/s each): 12 us; pinned, 3
    * ranks stay 2 + 1 on 2 cores, the pool gives 3 / ceil(3/2) = 1.5 cores
-   * (0.5 GB/s each): 16 us. 4 ranks on 2 cores: 4 / 2 = 2 cores either way */
+   * (0.5 GB/s each): 16 us; half way in log space (pinned=0.5), 2 x
+   * 0.75^0.5 = 1.7321 cores: 8000 B at 0.57735 GB/s, 13.8564 us. 4 ranks on
+   * 2 cores: 4 / 2 = 2 cores every way */
   {
-    const char *lines[2] = {"#@sim cores=2", "#@sim cores=2 pinned=1"};
-    const double want3[2] = {12, 16};
-    for (int i = 0; i < 2; i++) {
+    const char *lines[3] = {"#@sim cores=2", "#@sim cores=2 pinned=1", "#@sim cores=2 pinned=0.5"};
+    const double want3[3] = {12, 16, 8 * 1.5 / sqrt(0.75)};
+    for (int i = 0; i < 3; i++) {
       pool_fabric(&f, 4, lines[i]);
       sn_sim_call_t c3 = call_of(SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 1000, 3);
       t = run_time(&f, &c3);
-      CHECK(llabs((long long)t - (long long)(want3[i] * US)) <= 4, "%s: 3 ranks %.6f us, expected %.0f", lines[i],
+      CHECK(llabs((long long)t - (long long)(want3[i] * US + 0.5)) <= 4, "%s: 3 ranks %.6f us, expected %.4f", lines[i],
             t / 1e6, want3[i]);
       sn_sim_call_t c4 = call_of(SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 1000, 4);
       t = run_time(&f, &c4);
@@ -1122,9 +1124,24 @@ static void test_host_terms(void)
       CHECK(llabs((long long)t - (long long)US) <= 100, "%s: 2 ranks %.6f us, expected 1", lines[i], t / 1e6);
       sn_sim_fabric_free(&f);
     }
+    /* 3 ranks on 2 cores: 2 hops of 1 us x (3/2 even, 2 pinned, 3^0.5 half way) */
+    const char *l3[3] = {"#@sim cores=2 copy_GBps=1e9 msg_cores=1", "#@sim cores=2 copy_GBps=1e9 pinned=1 msg_cores=1",
+                         "#@sim cores=2 copy_GBps=1e9 pinned=0.5 msg_cores=1"};
+    const double want3[3] = {3, 4, 2 * sqrt(3)};
+    for (int i = 0; i < 3; i++) {
+      pool_fabric(&f, 4, l3[i]);
+      for (int k = 0; k < SN_TOPO_MAX_CLASSES; k++) f.msg_ps[k] = US;
+      sn_sim_call_t c3 = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 3);
+      t = run_time(&f, &c3);
+      CHECK(llabs((long long)t - (long long)(want3[i] * US)) <= 100, "%s: 3-rank chain %.6f us, expected %.4f", l3[i],
+            t / 1e6, want3[i]);
+      sn_sim_fabric_free(&f);
+    }
   }
   sn_sim_host_t h;
   CHECK(sn_sim_host_parse("#@sim pinned=2\n", "bad", &h) == SN_ERR_INVALID_ARG, "pinned=2 refused");
+  CHECK(sn_sim_host_parse("#@sim pinned=1.5\n", "bad", &h) == SN_ERR_INVALID_ARG, "pinned=1.5 refused");
+  CHECK(sn_sim_host_parse("#@sim pinned=0.5\n", "ok", &h) == SN_OK && h.pinned == 0.5, "pinned=0.5 read");
   CHECK(sn_sim_host_parse("#@sim msg_cores=1\n", "ok", &h) == SN_OK && h.msg_cores == 1, "msg_cores read");
   CHECK(sn_sim_host_parse("#@sim cache_MB=32 mem_GBps=40 pinned=1 hot_acc=1\n", "ok", &h) == SN_OK &&
             h.cache_MB == 32 && h.mem_GBps == 40 && h.pinned == 1 && h.hot_acc == 1,
