@@ -646,6 +646,43 @@ static int case_premulsum(int rank, int nranks, ncclUniqueId id, void *arg)
   return 0;
 }
 
+/* ncclGroupSimulateEnd with one thread driving every rank: the 4 ranks'
+ * all-reduces of one group run at once (the estimate of one of them, not
+ * four times it); two communicators' all-reduces in one group add up. */
+static int case_simulate_one_thread(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  enum { N = 4 };
+  ncclComm_t a[N] = {0}, b[N] = {0};
+  T_NCCL(ncclCommInitAll(a, N, NULL));
+  T_NCCL(ncclCommInitAll(b, N, NULL));
+  const size_t count = 1 << 18;
+  float *buf = calloc(count, sizeof(float));
+  T_ASSERT(buf, "out of memory");
+  float est[3];
+  for (int k = 0; k < 3; k++) {
+    ncclSimInfo_t sim = NCCL_SIM_INFO_INITIALIZER;
+    T_NCCL(ncclGroupStart());
+    if (k == 0) T_NCCL(ncclAllReduce(buf, buf, count, ncclFloat32, ncclSum, a[0], NULL));
+    for (int r = 0; k >= 1 && r < N; r++) T_NCCL(ncclAllReduce(buf, buf, count, ncclFloat32, ncclSum, a[r], NULL));
+    if (k == 2) T_NCCL(ncclAllReduce(buf, buf, count, ncclFloat32, ncclSum, b[0], NULL));
+    T_NCCL(ncclGroupSimulateEnd(&sim));
+    est[k] = sim.estimatedTime;
+    T_ASSERT(est[k] > 0, "case %d: estimatedTime %g", k, est[k]);
+  }
+  T_ASSERT(fabsf(est[1] - est[0]) <= 1e-4f * est[0], "4 ranks of one communicator from one thread: %g us, one rank's op %g us",
+           est[1], est[0]);
+  T_ASSERT(fabsf(est[2] - 2 * est[0]) <= 2e-4f * est[0], "two communicators: %g us, expected %g + %g", est[2], est[0], est[0]);
+  printf("simulate_one_thread: one rank's all-reduce %.3f us, all 4 ranks' %.3f us, with another communicator's %.3f us\n",
+         est[0], est[1], est[2]);
+  free(buf);
+  if (check_group_allreduce(a, N, "after a simulated group")) return 1;
+  for (int k = 0; k < N; k++) {
+    T_NCCL(ncclCommDestroy(a[k]));
+    T_NCCL(ncclCommDestroy(b[k]));
+  }
+  return 0;
+}
+
 /* ncclGroupSimulateEnd: positive, growing with the size, and printed by
  * rank 0 so that tests/simulate-end.sh can compare it with snccl-sim's
  * figure for the same call on the same topology file. */
@@ -690,6 +727,21 @@ static int case_simulate(int rank, int nranks, ncclUniqueId id, void *arg)
       T_ASSERT(nranks == 1 || one[op] > 0, "op %d of %zu floats: estimatedTime %g", op, cnt, one[op]);
     }
     T_ASSERT(one[2] > p2p_prev || nranks == 1, "send+recv of %zu floats: %g, not above %g for fewer", cnt, one[2], p2p_prev);
+    if (nranks > 1) { /* a rank's send and receive run together: the longer, not the sum */
+      float alone[2];
+      for (int k2 = 0; k2 < 2; k2++) {
+        ncclSimInfo_t sim = NCCL_SIM_INFO_INITIALIZER;
+        T_NCCL(ncclGroupStart());
+        if (k2 == 0) T_NCCL(ncclSend(buf, cnt, ncclFloat32, (rank + 1) % nranks, comm, NULL));
+        else T_NCCL(ncclRecv(buf + cnt, cnt, ncclFloat32, (rank + nranks - 1) % nranks, comm, NULL));
+        T_NCCL(ncclGroupSimulateEnd(&sim));
+        alone[k2] = sim.estimatedTime;
+        T_ASSERT(alone[k2] > 0, "%s of %zu floats alone: estimatedTime %g", k2 ? "recv" : "send", cnt, alone[k2]);
+      }
+      float longer = alone[0] > alone[1] ? alone[0] : alone[1];
+      T_ASSERT(fabsf(one[2] - longer) <= 1e-4f * longer, "send+recv of %zu floats: %g; alone %g and %g (the longer expected)",
+               cnt, one[2], alone[0], alone[1]);
+    }
     p2p_prev = one[2];
     ncclSimInfo_t all = NCCL_SIM_INFO_INITIALIZER;
     T_NCCL(ncclGroupStart());
@@ -781,6 +833,7 @@ static const t_case_t cases[] = {
   {"simulate", 2, 30, case_simulate, 0},
   {"simulate_1rank", 1, 30, case_simulate, 0},
   {"simulate_4ranks", 4, 30, case_simulate, 0},
+  {"simulate_one_thread", 1, 60, case_simulate_one_thread, 0},
   {"nested_groups", 3, 30, case_nested_groups, 0},
 };
 

@@ -471,7 +471,7 @@ SN_API(ncclResult_t, ncclGroupEnd, void)
 }
 
 /* ncclGroupSimulateEnd's estimate is the simulator's replay of each op on
- * the caller's communicator, summed (the same figure snccl-sim prints for
+ * the caller's communicator, combined as the ops run (the same figure snccl-sim prints for
  * the call on the same model: tests/simulate-end.sh). A replay costs
  * milliseconds on small communicators; coalescing keeps large symmetric
  * calls fast, and the rest above SN_SIMEND_MAX_RANKS is left to snccl-sim. */
@@ -564,12 +564,27 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
   /* Each op's time, replayed by the simulator (sim/) on its communicator's
    * model: every rank's schedule from the library's own builders, max-min
    * sharing of the links, the per-message cost, pipelining (docs/SIMULATION.md,
-   * "ncclGroupSimulateEnd"); summed over the group's ops. The tuner's closed
-   * form where a replay cannot be had. */
+   * "ncclGroupSimulateEnd"). The tuner's closed form where a replay cannot be
+   * had. A communicator handle runs its collectives one after another and
+   * its sends and receives together (the longest of them, after the
+   * collectives). Handles of one communicator (one thread driving several
+   * of its ranks) run at once: the longest of them. Different communicators
+   * add up, as if one ran after the other (they share links and cores: the
+   * sum bounds what they take together). */
   double total = 0;
   sn_comm_t *fcomm = NULL; /* the communicator f models */
   sn_sim_fabric_t f;
-  int have_f = 0, replayed = 0, closed = 0;
+  int have_f = 0, replayed = 0, closed = 0, nh = 0;
+  struct sn_simend_handle {
+    sn_comm_t *comm;
+    double coll_us, p2p_us;
+  } *hs = calloc((size_t)sn_group_ntasks + 1, sizeof(*hs));
+  if (!hs) {
+    SN_WARN("ncclGroupSimulateEnd: out of memory for %d ops", sn_group_ntasks);
+    for (int i = 0; i < sn_group_ntasks; i++) sn_a2av_free(&sn_group_tasks[i]);
+    sn_group_ntasks = 0;
+    return ncclSystemError;
+  }
   for (int i = 0; i < sn_group_ntasks; i++) {
     sn_task_t *t = &sn_group_tasks[i];
     sn_op_desc_t d;
@@ -606,11 +621,26 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
     } else {
       replayed++;
     }
-    total += us;
+    int k = 0;
+    while (k < nh && hs[k].comm != t->comm) k++;
+    if (k == nh) hs[nh++].comm = t->comm;
+    if (t->coll == SN_COLL_P2P) hs[k].p2p_us = us > hs[k].p2p_us ? us : hs[k].p2p_us;
+    else hs[k].coll_us += us;
   }
+  for (int k = 0; k < nh; k++) { /* the first handle of each communicator adds its longest */
+    int first = 1;
+    double most = 0;
+    for (int j = 0; j < nh; j++)
+      if (hs[j].comm->comm_id == hs[k].comm->comm_id) {
+        if (j < k) first = 0;
+        if (hs[j].coll_us + hs[j].p2p_us > most) most = hs[j].coll_us + hs[j].p2p_us;
+      }
+    if (first) total += most;
+  }
+  free(hs);
   if (have_f) sn_sim_fabric_free(&f);
-  SN_INFO(SN_LOG_TUNING, "ncclGroupSimulateEnd: %.3f us, %d ops replayed, %d by the tuner's closed form", total, replayed,
-          closed);
+  SN_INFO(SN_LOG_TUNING, "ncclGroupSimulateEnd: %.3f us, %d ops replayed, %d by the tuner's closed form, %d handles", total,
+          replayed, closed, nh);
   sn_group_ntasks = 0;
   size_t sz = simInfo->size < sizeof(ncclSimInfo_t) ? simInfo->size : sizeof(ncclSimInfo_t);
   if (sz >= offsetof(ncclSimInfo_t, estimatedTime) + sizeof(float)) simInfo->estimatedTime = (float)total;
