@@ -40,12 +40,15 @@
 # use a meas.txt written by an earlier run), RAW=FILE (skip step 1 and
 # summarise the raw.txt of a run cut short), MEASURE_ONLY=1 (step 1 only),
 # SETS (a glob: measure only those sets, e.g. SETS=calw), MAX_RANKS (8; the
-# 8-rank configurations are left out below it). Model switches
+# 8-rank configurations are left out below it), ODD=1 (measure and predict
+# ring all-reduce, all-gather, reduce-scatter, tree broadcast and pairwise
+# all-to-all at 5 and 7 ranks too, scored apart). Model switches
 # (docs/SIMULATION.md, "Run D refit", "Run E refit"): SIM_ITERS (the
 # measurement's -n; 0: one call to the last rank, as before), PERF_SPAN
 # (the measurement's -e in bytes; empty: buffers as if warm and the calw
 # points not fitted, as before), STREAMS= (fit the reduce, copy and
-# transfer rates apart), SWITCH= (no switch_us), PINNED=, MSG_CORES=,
+# transfer rates apart), SWITCH= (no switch_us), PINNED=F (0.5; 1: the
+# rule before run I), PINNED=, MSG_CORES=,
 # HOT_ACC=, COLD_EXTRA= (empty: leave the term out), PIECE_L2=auto|KIB
 # (the library's pieces; off by default), FIT_EAGER=1 (fit the eager-path
 # all-reduces too). PERF_SPAN= STREAMS= SWITCH= HOT_ACC= COLD_EXTRA= is the
@@ -90,6 +93,14 @@ configs() {
     for a in ring direct rhd; do echo "pred all_reduce $a 8"; done
     echo "pred all_gather ring 8"; echo "pred reduce_scatter ring 8"; echo "pred broadcast tree 8"
     echo "pred reduce tree 8"; echo "pred alltoall pairwise 8"
+  fi
+  # ODD=1: rank counts no run before run I measured (5 and 7 on 2 cores:
+  # the pinned rule's other uneven cases), predicted and scored apart
+  if [ "${ODD:-0}" = 1 ]; then
+    for n in 5 7; do
+      echo "odd all_reduce ring $n"; echo "odd all_gather ring $n"; echo "odd reduce_scatter ring $n"
+      echo "odd broadcast tree $n"; echo "odd alltoall pairwise $n"
+    done
   fi
 }
 
@@ -223,6 +234,7 @@ grep -v '^#' "$MEAS" | awk -v c=$col -v eager="${FIT_EAGER:-0}" -v warm="${PERF_
   '($1 == "cal" || ($1 == "calw" && warm)) && $c != "" && (eager || $2 != "allreduce" || $5 > ($4 == 2 ? 4096 : 16384)) {
      print $1, $2, $3, $4, $5, $c ($1 == "calw" ? " " $5 : "") }' >"$OUT/cal.txt"
 grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "pred" && $c != "" { print $1, $2, $3, $4, $5, $c }' >"$OUT/pred.txt"
+grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "odd" && $c != "" { print $1, $2, $3, $4, $5, $c }' >"$OUT/odd.txt"
 {
   echo "# this-machine.topo -- written by perf/sim-calibrate.sh $(date -u +%FT%TZ) on $(hostname)"
   echo "# fitted to $(wc -l <"$OUT/cal.txt") measured points (ring and direct all-reduce and all-gather,$(grep -q '^calw' "$OUT/cal.txt" && echo " $(grep -c '^calw' "$OUT/cal.txt") of them on warm buffers,")"
@@ -239,18 +251,29 @@ sim_us() { # coll algo ranks bytes
   "$SIM" --topo="$OUT/this-machine.topo" --coll="$1" --algo="$2" --ranks="0-$(($3 - 1))" --bytes="$4" --hot=0 \
     --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && NF >= 7 { print $6; exit }'
 }
-printf "\n## prediction set (simulated with %s)\n" "$OUT/this-machine.topo"
-printf "%-14s %-9s %5s %10s %12s %12s %8s\n" coll algo ranks bytes meas_us sim_us error
-while read -r _ coll algo n bytes meas; do
-  sim=$(sim_us "$coll" "$algo" "$n" "$bytes")
-  printf "%-14s %-9s %5d %10d %12.2f %12s %8s\n" "$coll" "$algo" "$n" "$bytes" "$meas" "${sim:--}" \
-    "$(awk -v s="${sim:-0}" -v m="$meas" 'BEGIN { if (s > 0 && m > 0) printf "%+.1f%%", (s / m - 1) * 100; else print "-" }')"
-done <"$OUT/pred.txt" | tee "$OUT/table.txt"
-gm() { # $1: "ge" or "lt" 65536
+predict() { # points file, table file
+  printf "%-14s %-9s %5s %10s %12s %12s %8s\n" coll algo ranks bytes meas_us sim_us error
+  while read -r _ coll algo n bytes meas; do
+    sim=$(sim_us "$coll" "$algo" "$n" "$bytes")
+    printf "%-14s %-9s %5d %10d %12.2f %12s %8s\n" "$coll" "$algo" "$n" "$bytes" "$meas" "${sim:--}" \
+      "$(awk -v s="${sim:-0}" -v m="$meas" 'BEGIN { if (s > 0 && m > 0) printf "%+.1f%%", (s / m - 1) * 100; else print "-" }')"
+  done <"$1" | tee "$2"
+}
+gm() { # $1: "ge" or "lt" 65536, $2: the table
   awk -v w="$1" '$6 ~ /^[0-9.]+$/ && $5 > 0 && (w == "ge" ? $4 >= 60000 : $4 < 60000) {
       e = log($6 / $5); s += (e < 0 ? -e : e); n++ }
-    END { if (n) printf "%.1f%% over %d points", (exp(s / n) - 1) * 100, n; else print "no points" }' "$OUT/table.txt"
+    END { if (n) printf "%.1f%% over %d points", (exp(s / n) - 1) * 100, n; else print "no points" }' "$2"
 }
-printf "\n# geometric-mean absolute error, >= 64 KiB: %s\n" "$(gm ge)"
-printf "# geometric-mean absolute error,  < 64 KiB: %s\n" "$(gm lt)"
+printf "\n## prediction set (simulated with %s)\n" "$OUT/this-machine.topo"
+predict "$OUT/pred.txt" "$OUT/table.txt"
+if [ -s "$OUT/odd.txt" ]; then
+  printf "\n## 5 and 7 ranks (ODD=1; simulated with %s)\n" "$OUT/this-machine.topo"
+  predict "$OUT/odd.txt" "$OUT/table-odd.txt"
+fi
+printf "\n# geometric-mean absolute error, >= 64 KiB: %s\n" "$(gm ge "$OUT/table.txt")"
+printf "# geometric-mean absolute error,  < 64 KiB: %s\n" "$(gm lt "$OUT/table.txt")"
+if [ -s "$OUT/odd.txt" ]; then
+  printf "# 5 and 7 ranks (ODD=1), >= 64 KiB: %s\n" "$(gm ge "$OUT/table-odd.txt")"
+  printf "# 5 and 7 ranks (ODD=1),  < 64 KiB: %s\n" "$(gm lt "$OUT/table-odd.txt")"
+fi
 echo "# files in $OUT"
