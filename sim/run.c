@@ -23,6 +23,7 @@
  * same bits on every run. Nothing is allocated per event: flows come from a
  * pool, the event heap and the work queue grow by doubling.
  */
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -1132,13 +1133,38 @@ static void sn_sim_match(sn_sim_t *s)
   s->ngone = s->nborn = 0;
 }
 
+/* A flow alone on every link of its path is a component of its own: one
+ * share over it would give it its least link share (capacity over its
+ * weight there), which is then its rate (*x_p) unless a share of another
+ * component snaps it (sn_sim_share checks). 0 when it is not alone, or
+ * that share is not a positive finite number (it then goes through
+ * sn_sim_share as before). */
+static inline int sn_sim_alone_rate(const sn_sim_t *s, const sn_sim_flow_t *f, double *x_p)
+{
+  const sn_sim_link_t *L = s->f->links;
+  double x = 0;
+  for (int j = 0; j < f->np; j++) {
+    const sn_sim_link_t *l = &L[f->path[j]];
+    if (l->nflows != 1) return 0;
+    double key = l->cap / (0.0 + sn_sim_weight(l, f, s->ws.pool_w_net)); /* sn_sim_share's left / wsum */
+    if (key != key) return 0;
+    if (j == 0 || key < x) x = key;
+  }
+  if (!(x > 0 && x <= DBL_MAX)) return 0;
+  *x_p = x;
+  return 1;
+}
+
 static void sn_sim_recompute(sn_sim_t *s)
 {
   sn_sim_link_t *L = s->f->links;
   sn_sim_match(s);
   if (s->ntouched == 0) return;
   uint32_t stamp = ++s->stamp;
-  int ncl = 0, ncf = 0;
+  int ncl = 0, ncf = 0, nal = 0; /* flows alone on their links: at the end of cf, nal of them */
+  int *alone = s->cf + s->capfl - 1; /* alone[-k]: the k-th */
+  sn_sim_share_ws_t *ws = &s->ws;
+  ws->ntx = 0;
   for (int i = 0; i < s->ntouched; i++) {
     int l = s->touched[i];
     if (L[l].mark == stamp) continue;
@@ -1151,6 +1177,19 @@ static void sn_sim_recompute(sn_sim_t *s)
       sn_sim_flow_t *f = &s->fl[e >> 2];
       if (f->mark == stamp) continue;
       f->mark = stamp;
+      double x;
+      if (sn_sim_alone_rate(s, f, &x)) { /* its links hold no other flow: none to walk */
+        int g = 0;
+        while (g < ws->ntx && ws->tx[g] != x) g++;
+        if (g < SN_SIM_TRIV_K) {
+          if (g == ws->ntx) ws->tx[ws->ntx++] = x;
+          f->left -= f->rate * (double)(s->now - f->t_upd);
+          f->t_upd = s->now;
+          f->rate = x;
+          alone[-nal++] = e >> 2;
+          continue;
+        }
+      }
       s->cf[ncf++] = e >> 2;
       for (int j = 0; j < f->np; j++)
         if (L[f->path[j]].mark != stamp) {
@@ -1158,17 +1197,41 @@ static void sn_sim_recompute(sn_sim_t *s)
           s->cl[ncl++] = f->path[j];
         }
     }
-  if (ncf == 0) return;
+  if (ncf + nal == 0) return;
   for (int i = 0; i < ncf; i++) {
     sn_sim_flow_t *f = &s->fl[s->cf[i]];
     f->left -= f->rate * (double)(s->now - f->t_upd);
     f->t_upd = s->now;
   }
-  if (sn_sim_share(L, s->cl, ncl, s->fl, s->cf, ncf, &s->ws) != SN_OK) {
+  for (int i = 1; i < ws->ntx; i++) /* ascending (a handful) */
+    for (int k = i; k > 0 && ws->tx[k] < ws->tx[k - 1]; k--) {
+      double t = ws->tx[k];
+      ws->tx[k] = ws->tx[k - 1];
+      ws->tx[k - 1] = t;
+    }
+  sn_status_t st = sn_sim_share(L, s->cl, ncl, s->fl, s->cf, ncf, ws);
+  if (st == SN_OK && ws->tfail) { /* rated alone, one of them would differ: one share over all, as before */
+    for (int k = nal - 1; k >= 0; k--) { /* from the lowest address: cf[ncf] is never one still to read */
+      int id = alone[-k];
+      const sn_sim_flow_t *f = &s->fl[id];
+      for (int j = 0; j < f->np; j++)
+        if (L[f->path[j]].mark != stamp) {
+          L[f->path[j]].mark = stamp;
+          s->cl[ncl++] = f->path[j];
+        }
+      s->cf[ncf++] = id;
+    }
+    nal = 0;
+    ws->ntx = 0;
+    st = sn_sim_share(L, s->cl, ncl, s->fl, s->cf, ncf, ws);
+  }
+  ws->ntx = 0;
+  if (st != SN_OK) {
     s->error = SN_ERR_SYSTEM;
     return;
   }
   for (int i = 0; i < ncf; i++) sn_sim_set_end(s, s->cf[i]);
+  for (int k = 0; k < nal; k++) sn_sim_set_end(s, alone[-k]);
   s->res->batches++;
 }
 
