@@ -85,9 +85,17 @@ sn_status_t sn_sched_compact(const sn_sched_t *s, sn_sched_compact_t *c_p)
   int caprun = 0, caplane = 0;
   for (int i = 0; i < s->nsteps;) {
     sn_sched_lane_t best[SN_SCHED_MAX_PERIOD], tmp[SN_SCHED_MAX_PERIOD];
-    int bm = 1, breps = 1;
+    int bm = 1, breps = 1, got[SN_SCHED_MAX_PERIOD + 1] = {0};
     for (int m = 1; m <= SN_SCHED_MAX_PERIOD; m++) {
-      int reps = sn_body_reps(s->steps, s->nsteps, i, m, c.nranks, tmp);
+      /* A body k times as long as a body m' that repeats at least 2k times
+       * takes its strides from it (k times them) and expands to the same
+       * steps until the shorter one stops: it covers no more, and a tie
+       * keeps the shorter. Not tried (a ring's period-2 runs would be
+       * scanned twice). */
+      int skip = 0;
+      for (int d = 1; d < m && !skip; d++) skip = m % d == 0 && got[d] >= 2 * (m / d);
+      if (skip) continue;
+      int reps = got[m] = sn_body_reps(s->steps, s->nsteps, i, m, c.nranks, tmp);
       if (reps > 1 && reps * m > breps * bm) {
         bm = m;
         breps = reps;
