@@ -686,8 +686,11 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
         m->cnt--;
         m->wsum = m->cnt > 0 ? m->wsum - w : 0;
         if (k == e.link || m->bott) continue;
-        if (m->cnt > 0) sn_sim_hput(ws, m->left / m->wsum, k);
-        else sn_sim_hdel(ws, k);
+        if (m->cnt > 0) {
+          double key = m->left / m->wsum;
+          if (key != key && ws->ntx) return sn_sim_share_tfail(ws, al, nal); /* as above */
+          sn_sim_hput(ws, key, k);
+        } else sn_sim_hdel(ws, k);
       }
     }
   }
