@@ -23,7 +23,7 @@ typedef struct {
   int32_t path[SN_SIM_MAX_PATH];
   int32_t lnext[SN_SIM_MAX_PATH]; /* the links' lists of flows: flow * 4 + index */
   uint32_t mark;           /* visited by the current recomputation */
-  uint8_t np, type, frozen;
+  uint8_t np, type, frozen; /* frozen: sn_sim_share's; before it, the recomputation's (sim/run.c, sn_sim_star) */
 } sn_sim_flow_t;
 
 typedef struct { /* 32 bytes: two to a line (the array is 64-byte aligned) */

@@ -2,9 +2,11 @@
  * compact.c -- flat schedule -> runs of repeated steps (compact.h).
  *
  * Greedy, left to right: at step i try every body length m up to
- * SN_SCHED_MAX_PERIOD, take the strides from the body's second repetition,
- * count how many repetitions expand exactly to the flat steps, and keep the
- * body that covers the most steps (the shortest on a tie). A step no body
+ * SN_SCHED_MAX_PERIOD (but a multiple k m of a body m that repeats 2k
+ * times or more, which cannot cover more), take the strides from the
+ * body's second repetition, count how many repetitions expand exactly to
+ * the flat steps, and keep the body that covers the most steps (the
+ * shortest on a tie). A step no body
  * repeats becomes a run of its own. Each repetition is checked by
  * expansion, so a run can never give back a step that differs from the
  * flat one; the unit test checks it again from the outside.
