@@ -459,7 +459,7 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     }
     sn_sim_flowcp_t *ncp = nfc ? realloc(s->flcp, (size_t)nc * sizeof(*ncp)) : NULL;
     if (ncp) s->flcp = ncp;
-    int *na = ncp ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
+    int *na = ncp ? realloc(s->cf, (size_t)nc * 2 * sizeof(int)) : NULL; /* the second half: sn_sim_recompute's alone */
     if (na) s->cf = na;
     uint64_t *nk = na ? realloc(s->fhkey, (size_t)nc * sizeof(uint64_t)) : NULL;
     if (nk) s->fhkey = nk;
@@ -1282,9 +1282,11 @@ static void sn_sim_recompute(sn_sim_t *s)
   sn_sim_match(s);
   if (s->ntouched == 0) return;
   int ncl, ncf, nal;
-  int *alone = s->cf + s->capfl - 1; /* alone[-k]: the k-th, from the end of cf */
+  int *alone = s->cf + 2 * (size_t)s->capfl - 1; /* alone[-k]: the k-th, from the end of cf (2 capfl: cf's
+                                                  * own flows, at most capfl, never reach them) */
   ws->ntx = 0;
-  int nown = sn_sim_walk(s, ++s->stamp, &ncl, &ncf, alone, &nal);
+  int nown = sn_sim_walk(s, ++s->stamp, &ncl, &ncf, s->joint ? NULL : alone, &nal);
+  if (s->joint) nown = 0;
   if (ncf + nal == 0) {
     s->ntouched = 0;
     return;

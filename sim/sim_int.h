@@ -316,6 +316,7 @@ typedef struct {
   sn_sim_pathrec_t *gone, *born; /* flows ended / started since the last recomputation */
   int ngone, capgone, nborn, capborn;
   int no_match;
+  int joint;  /* sn_sim_call_t.joint_share */
   uint64_t quantum;
   sn_sim_ev_t *heap;
   int nheap, capheap;

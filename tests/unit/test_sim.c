@@ -1549,6 +1549,33 @@ static void test_alone(void)
   }
   CHECK(bad == 0 && kept > 1000 && failed > 0, "alone flows on random shapes: %d kept, %d joint again, %d wrong", kept,
         failed, bad);
+  /* the engine with and without those shortcuts: the same bits. 8-GPU hosts
+   * (the flows between hosts a star over the rails, the others alone); 256
+   * ranks fill the flow pool in the first recomputation (the stars' flows
+   * once overwrote others there); a degraded rail (the star no longer
+   * binds at its ports), a slowed rank, direct all-to-all (coupled flows) */
+  const char *gens[] = {"hosts8:32", "hosts8:4", "hosts8:4", "hosts8:4"};
+  for (int k = 0; k < 4; k++) {
+    sn_sim_fabric_t f;
+    if (sn_sim_fabric_generate(gens[k], &f, NULL) != SN_OK) {
+      CHECK(0, "%s", gens[k]);
+      continue;
+    }
+    if (k == 1) sn_sim_fabric_degrade(&f, "rails", 3.0);
+    if (k == 2) sn_sim_fabric_slow_rank(&f, 5, 3.0);
+    sn_sim_call_t c = call_of(k == 3 ? SN_COLL_ALLTOALL : SN_COLL_ALLREDUCE, k == 3 ? -1 : SN_ALGO_RING,
+                              (size_t)(k ? 1 << 22 : 1 << 24), f.nranks);
+    c.quantum_ps = 0;
+    sn_sim_result_t r1, r2;
+    int ok = sn_sim_run(&f, &c, &r1) == SN_OK;
+    c.joint_share = 1;
+    ok = ok && sn_sim_run(&f, &c, &r2) == SN_OK;
+    CHECK(ok && r1.time_ps == r2.time_ps && r1.flows == r2.flows && r1.batches == r2.batches,
+          "%s case %d: %llu ps, %llu batches; one joint share: %llu ps, %llu batches", gens[k], k,
+          (unsigned long long)r1.time_ps, (unsigned long long)r1.batches, (unsigned long long)r2.time_ps,
+          (unsigned long long)r2.batches);
+    sn_sim_fabric_free(&f);
+  }
   printf("  alone flows: 4000 shapes, %d rated alone with the joint share's rates, %d shared jointly again, %d wrong\n",
          kept, failed, bad);
 }
