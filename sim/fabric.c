@@ -570,14 +570,15 @@ static int sn_sim_next_link(sn_sim_share_ws_t *ws, sn_sim_hent_t *e_p)
   return 1;
 }
 
-/* What a flow uses of a link per unit of its rate: 1, except for a network
- * flow on CPUs: its CPU units per byte on the host pool (both copies), half
- * of that on each rank's core (one copy). */
-static inline double sn_sim_weight(const sn_sim_link_t *l, const sn_sim_flow_t *fl, double pw_net)
+/* Stops a share whose flows rated alone would not keep their rates: every
+ * link out of the heap and the sorted array, for the share the caller runs
+ * again over all of them. */
+static sn_status_t sn_sim_share_tfail(sn_sim_share_ws_t *ws, const int *al, int nal)
 {
-  if (l->kind == SN_SIM_LINK_POOL) return fl->type == SN_SIM_FLOW_COMPUTE ? 1.0 : pw_net;
-  if (l->kind == SN_SIM_LINK_COMPUTE && fl->type == SN_SIM_FLOW_NET) return pw_net / 2;
-  return 1.0;
+  for (int i = 0; i < nal; i++) ws->pos[al[i]] = -1;
+  ws->n = ws->nsrt = ws->isrt = 0;
+  ws->tfail = 1;
+  return SN_OK;
 }
 
 sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_flow_t *flows, const int *af, int naf,
@@ -631,21 +632,46 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
    * array of the first shares gives the order one heap of every link would,
    * and only the few links whose share changes before they are taken go
    * through the heap. */
+  ws->tfail = 0;
   for (int i = 0; i < nal; i++) {
     sn_sim_link_t *l = &links[al[i]];
     if (l->cnt > 0) {
-      ((sn_sim_hent_t *)ws->srt)[ws->nsrt++] = (sn_sim_hent_t){l->left / l->wsum, al[i], 0};
+      double key = l->left / l->wsum;
+      if (key != key && ws->ntx) { /* not a total order: where the flows rated alone would go is unclear */
+        return sn_sim_share_tfail(ws, al, nal);
+      }
+      ((sn_sim_hent_t *)ws->srt)[ws->nsrt++] = (sn_sim_hent_t){key, al[i], 0};
       ws->pos[al[i]] = SN_SIM_POS_SORTED;
     }
   }
   sn_sim_srt_sort(ws);
-  double prev = 0;
+  /* The flows rated alone (ws->tx): one share over them too would take each
+   * one's least link (x, its index) in its place in the (share, link) order,
+   * the rate x, snapped as any other to the share before it; they touch no
+   * other link, so the others' order and keys stay the same as long as no
+   * snapped share differs. prev_j follows the snapped shares of that joint
+   * order: the flows rated x come right before the first link here whose
+   * share is above x (one equal to x: a tie broken by link indices, not
+   * followed: tfail). */
+  double prev = 0, prev_j = 0;
+  int g = 0;
   sn_sim_hent_t e;
   while (sn_sim_next_link(ws, &e)) {
     sn_sim_link_t *l = &links[e.link];
     double share = e.key;
+    int moved = 0;
+    for (; g < ws->ntx && ws->tx[g] <= share; g++, moved = 1) {
+      double x = ws->tx[g];
+      if (x == share || (x <= prev_j * (1 + 1e-12) ? prev_j : x) != x) {
+        return sn_sim_share_tfail(ws, al, nal);
+      }
+      prev_j = x;
+    }
     if (share <= prev * (1 + 1e-12)) share = prev;
-    prev = share;
+    if (moved && (e.key <= prev_j * (1 + 1e-12) ? prev_j : e.key) != share) {
+      return sn_sim_share_tfail(ws, al, nal);
+    }
+    prev = prev_j = share;
     l->bott = 1;
     for (int x = l->head; x >= 0; x = flows[x >> 2].lnext[x & 3]) {
       sn_sim_flow_t *fl = &flows[x >> 2];
@@ -660,10 +686,20 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
         m->cnt--;
         m->wsum = m->cnt > 0 ? m->wsum - w : 0;
         if (k == e.link || m->bott) continue;
-        if (m->cnt > 0) sn_sim_hput(ws, m->left / m->wsum, k);
-        else sn_sim_hdel(ws, k);
+        if (m->cnt > 0) {
+          double key = m->left / m->wsum;
+          if (key != key && ws->ntx) return sn_sim_share_tfail(ws, al, nal); /* as above */
+          sn_sim_hput(ws, key, k);
+        } else sn_sim_hdel(ws, k);
       }
     }
+  }
+  for (; g < ws->ntx; g++) { /* after every link here */
+    double x = ws->tx[g];
+    if ((x <= prev_j * (1 + 1e-12) ? prev_j : x) != x) {
+      return sn_sim_share_tfail(ws, al, nal);
+    }
+    prev_j = x;
   }
   return SN_OK;
 }

@@ -23,6 +23,7 @@
  * same bits on every run. Nothing is allocated per event: flows come from a
  * pool, the event heap and the work queue grow by doubling.
  */
+#include <float.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -458,7 +459,7 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     }
     sn_sim_flowcp_t *ncp = nfc ? realloc(s->flcp, (size_t)nc * sizeof(*ncp)) : NULL;
     if (ncp) s->flcp = ncp;
-    int *na = ncp ? realloc(s->cf, (size_t)nc * sizeof(int)) : NULL;
+    int *na = ncp ? realloc(s->cf, (size_t)nc * 2 * sizeof(int)) : NULL; /* the second half: sn_sim_recompute's alone */
     if (na) s->cf = na;
     uint64_t *nk = na ? realloc(s->fhkey, (size_t)nc * sizeof(uint64_t)) : NULL;
     if (nk) s->fhkey = nk;
@@ -1132,43 +1133,222 @@ static void sn_sim_match(sn_sim_t *s)
   s->ngone = s->nborn = 0;
 }
 
-static void sn_sim_recompute(sn_sim_t *s)
+/* A flow alone on every link of its path is a component of its own: one
+ * share over it would give it its least link share (capacity over its
+ * weight there), which is then its rate (*x_p) unless a share of another
+ * component snaps it (sn_sim_share checks). 0 when it is not alone, or
+ * that share is not a positive finite number (it then goes through
+ * sn_sim_share as before). */
+static inline int sn_sim_alone_rate(const sn_sim_t *s, const sn_sim_flow_t *f, double *x_p)
+{
+  const sn_sim_link_t *L = s->f->links;
+  double x = 0;
+  for (int j = 0; j < f->np; j++) {
+    const sn_sim_link_t *l = &L[f->path[j]];
+    if (l->nflows != 1) return 0;
+    double key = l->cap / (0.0 + sn_sim_weight(l, f, s->ws.pool_w_net)); /* sn_sim_share's left / wsum */
+    if (key != key) return 0;
+    if (j == 0 || key < x) x = key;
+  }
+  if (!(x > 0 && x <= DBL_MAX)) return 0;
+  *x_p = x;
+  return 1;
+}
+
+/* The tx slot of rate x (added when new); -1 when SN_SIM_TRIV_K are taken. */
+static inline int sn_sim_tx_slot(sn_sim_share_ws_t *ws, double x)
+{
+  int g = 0;
+  while (g < ws->ntx && ws->tx[g] != x) g++;
+  if (g == SN_SIM_TRIV_K) return -1;
+  if (g == ws->ntx) ws->tx[ws->ntx++] = x;
+  return g;
+}
+
+/* A star: flows that share the same hub links (each carrying exactly
+ * them, weight 1) and are alone on all their other links, whose least
+ * share is the same c for every one (the rail-coupled flows between hosts:
+ * tx port, rail up, rail down, rx port). One share over them takes their
+ * c links one after another (each c, snapped to c) as long as no hub's
+ * share, updated after each of them, comes before the next c in the
+ * (share, link) order; then every one gets c and the hubs are never
+ * taken. This follows each hub's share through those updates with
+ * sn_sim_share's own arithmetic and says whether that holds (*c_p: c);
+ * 0 when it is not a star or a hub would come first. Flows looked at get
+ * frozen = 2 (sn_sim_share sets it again for those it rates). */
+static int sn_sim_star(const sn_sim_t *s, const sn_sim_flow_t *f0, double *c_p)
+{
+  const sn_sim_link_t *L = s->f->links;
+  int hub[SN_SIM_MAX_PATH], nh = 0;
+  for (int j = 0; j < f0->np; j++)
+    if (L[f0->path[j]].nflows > 1) hub[nh++] = f0->path[j];
+  if (nh == 0 || nh == f0->np) return 0; /* alone, or on no link of its own (every flow of a direct call) */
+  int n = L[hub[0]].nflows, maxport = -1, ok = 1;
+  double c = 0;
+  for (int x = L[hub[0]].head; x >= 0; x = s->fl[x >> 2].lnext[x & 3]) {
+    sn_sim_flow_t *g = &s->fl[x >> 2];
+    if (g->frozen == 2) return 0; /* seen (a flow crossing a hub twice, or another star's) */
+    g->frozen = 2;
+    if (!ok) continue; /* not a star: only marked, so that none of them looks again */
+    int k = 0, ne = 0;
+    double m = 0;
+    for (int j = 0; j < g->np; j++) {
+      const sn_sim_link_t *l = &L[g->path[j]];
+      if (l->nflows > 1) { /* a hub: f0's, in the same order, as many flows, weight 1 */
+        ok &= k < nh && g->path[j] == hub[k] && l->nflows == n && sn_sim_weight(l, g, s->ws.pool_w_net) == 1.0;
+        k++;
+        continue;
+      }
+      double key = l->cap / (0.0 + sn_sim_weight(l, g, s->ws.pool_w_net)); /* sn_sim_share's left / wsum */
+      ok &= key == key;
+      if (ne++ == 0 || key < m) m = key;
+      maxport = g->path[j] > maxport ? g->path[j] : maxport;
+    }
+    ok &= k == nh && ne > 0 && m > 0 && m <= DBL_MAX && (c == 0 || m == c);
+    c = m;
+  }
+  if (!ok) return 0;
+  for (int h = 0; h < nh; h++) { /* key_k: the hub's share with k flows frozen at c; each must come after c */
+    const sn_sim_link_t *l = &L[hub[h]];
+    double left = l->cap, wsum = 0;
+    for (int k = 0; k < n; k++) wsum += 1.0;
+    for (int k = 0; k < n; k++) {
+      double key = left / wsum;
+      if (!(key > c || (key == c && hub[h] > maxport))) return 0;
+      left = left > c ? left - c : 0;
+      wsum = wsum - 1.0;
+    }
+  }
+  *c_p = c;
+  return 1;
+}
+
+/* The links touched since the last recomputation, their components' flows
+ * and links into cl and cf (the order sn_sim_share always had); flows alone
+ * on their links into alone[0], alone[-1], ... with their rates set (after
+ * their `left` is brought to now), when `alone` is not NULL. Returns how
+ * many flows of cf have a link of their own (frozen 0; the others 2). */
+static int sn_sim_walk(sn_sim_t *s, uint32_t stamp, int *ncl_p, int *ncf_p, int *alone, int *nal_p)
 {
   sn_sim_link_t *L = s->f->links;
-  sn_sim_match(s);
-  if (s->ntouched == 0) return;
-  uint32_t stamp = ++s->stamp;
-  int ncl = 0, ncf = 0;
+  sn_sim_share_ws_t *ws = &s->ws;
+  int ncl = 0, ncf = 0, nal = 0, nown = 0;
   for (int i = 0; i < s->ntouched; i++) {
     int l = s->touched[i];
     if (L[l].mark == stamp) continue;
     L[l].mark = stamp;
     s->cl[ncl++] = l;
   }
-  s->ntouched = 0;
   for (int i = 0; i < ncl; i++)
     for (int e = L[s->cl[i]].head; e >= 0; e = s->fl[e >> 2].lnext[e & 3]) {
       sn_sim_flow_t *f = &s->fl[e >> 2];
       if (f->mark == stamp) continue;
       f->mark = stamp;
+      double x;
+      if (alone && sn_sim_alone_rate(s, f, &x) && sn_sim_tx_slot(ws, x) >= 0) { /* no other flow on its links */
+        f->left -= f->rate * (double)(s->now - f->t_upd);
+        f->t_upd = s->now;
+        f->rate = x;
+        alone[-nal++] = e >> 2;
+        continue;
+      }
       s->cf[ncf++] = e >> 2;
-      for (int j = 0; j < f->np; j++)
+      int own = 0; /* on a link of its own: may be a star's (sn_sim_star looks at frozen == 0 only) */
+      for (int j = 0; j < f->np; j++) {
+        own |= L[f->path[j]].nflows == 1;
         if (L[f->path[j]].mark != stamp) {
           L[f->path[j]].mark = stamp;
           s->cl[ncl++] = f->path[j];
         }
+      }
+      f->frozen = own ? 0 : 2;
+      nown += own;
     }
-  if (ncf == 0) return;
+  *ncl_p = ncl;
+  *ncf_p = ncf;
+  if (nal_p) *nal_p = nal;
+  return nown;
+}
+
+/* New rates for the flows connected to the links touched since the last
+ * time. Flows alone on their links, and stars (sn_sim_star), are rated
+ * without sn_sim_share; the share over the rest checks that one share over
+ * all of them would have given the same rates (ws->tfail when not: then
+ * the components are walked again and shared together, as before). */
+static void sn_sim_recompute(sn_sim_t *s)
+{
+  sn_sim_link_t *L = s->f->links;
+  sn_sim_share_ws_t *ws = &s->ws;
+  sn_sim_match(s);
+  if (s->ntouched == 0) return;
+  int ncl, ncf, nal;
+  int *alone = s->cf + 2 * (size_t)s->capfl - 1; /* alone[-k]: the k-th, from the end of cf (2 capfl: cf's
+                                                  * own flows, at most capfl, never reach them) */
+  ws->ntx = 0;
+  int nown = sn_sim_walk(s, ++s->stamp, &ncl, &ncf, s->joint ? NULL : alone, &nal);
+  if (s->joint) nown = 0;
+  if (ncf + nal == 0) {
+    s->ntouched = 0;
+    return;
+  }
   for (int i = 0; i < ncf; i++) {
     sn_sim_flow_t *f = &s->fl[s->cf[i]];
     f->left -= f->rate * (double)(s->now - f->t_upd);
     f->t_upd = s->now;
   }
-  if (sn_sim_share(L, s->cl, ncl, s->fl, s->cf, ncf, &s->ws) != SN_OK) {
+  /* stars: rated c, their flows out of cf and their links out of cl (cnt -1) */
+  int nstar = 0;
+  for (int i = 0; i < ncf && nown; i++) {
+    sn_sim_flow_t *f = &s->fl[s->cf[i]];
+    double c;
+    if (f->frozen || !sn_sim_star(s, f, &c) || sn_sim_tx_slot(ws, c) < 0) continue; /* looked at already */
+    for (int j = 0; j < f->np; j++) {
+      const sn_sim_link_t *h = &L[f->path[j]];
+      if (h->nflows < 2) continue;
+      for (int x = h->head; x >= 0; x = s->fl[x >> 2].lnext[x & 3]) {
+        sn_sim_flow_t *g = &s->fl[x >> 2];
+        g->rate = c;
+        g->frozen = 3; /* a star's: leaves cf */
+        for (int k = 0; k < g->np; k++) L[g->path[k]].cnt = -1;
+        nstar++;
+      }
+      break;
+    }
+  }
+  if (nstar) {
+    int k = 0, kl = 0;
+    for (int i = 0; i < ncf; i++) {
+      int id = s->cf[i];
+      if (s->fl[id].frozen == 3) alone[-nal++] = id;
+      else s->cf[k++] = id;
+    }
+    ncf = k;
+    for (int i = 0; i < ncl; i++) /* (every link of a star is here: its flows were in cf) */
+      if (L[s->cl[i]].cnt != -1) s->cl[kl++] = s->cl[i];
+      else L[s->cl[i]].cnt = 0; /* the mark must not outlive this recomputation */
+    ncl = kl;
+  }
+  for (int i = 1; i < ws->ntx; i++) /* ascending (a handful) */
+    for (int k = i; k > 0 && ws->tx[k] < ws->tx[k - 1]; k--) {
+      double t = ws->tx[k];
+      ws->tx[k] = ws->tx[k - 1];
+      ws->tx[k - 1] = t;
+    }
+  sn_status_t st = sn_sim_share(L, s->cl, ncl, s->fl, s->cf, ncf, ws);
+  if (st == SN_OK && ws->tfail) { /* one share over every component, walked again as before */
+    ws->ntx = 0;
+    sn_sim_walk(s, ++s->stamp, &ncl, &ncf, NULL, NULL);
+    nal = 0;
+    st = sn_sim_share(L, s->cl, ncl, s->fl, s->cf, ncf, ws);
+  }
+  ws->ntx = 0;
+  s->ntouched = 0;
+  if (st != SN_OK) {
     s->error = SN_ERR_SYSTEM;
     return;
   }
   for (int i = 0; i < ncf; i++) sn_sim_set_end(s, s->cf[i]);
+  for (int k = 0; k < nal; k++) sn_sim_set_end(s, alone[-k]);
   s->res->batches++;
 }
 

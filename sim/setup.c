@@ -576,6 +576,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.n = n;
   s.res = &res;
   s.no_match = call->no_match;
+  s.joint = call->joint_share;
   s.quantum = call->quantum_ps;
   s.cp_on = call->critical_path != 0;
   s.tracing = call->trace != NULL;

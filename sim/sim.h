@@ -245,6 +245,8 @@ typedef struct sn_sim_call {
                         * ends a few ps apart (blocks that differ by an element) into one batch */
   int no_match;       /* recompute rates after every change, without reusing the rate of a
                        * flow that ended on the same path (checks that shortcut) */
+  int joint_share;    /* every flow through one max-min share, none rated alone or as a star
+                       * (checks those shortcuts, sim/run.c) */
   int fold;           /* coalesced mode: a call that is the same on every rank up to a shift by
                        * q ranks (ring or direct all-reduce/all-gather/reduce-scatter, pairwise or
                        * direct all-to-all)

@@ -11,6 +11,8 @@
 #include "sched/compact.h"
 #include "sim/sim.h"
 
+enum { SN_SIM_FLOW_NET = 0, SN_SIM_FLOW_COMPUTE };
+
 /* A flow as max-min and the recomputation read it: one cache line (the
  * array is 64-byte aligned); what only its start and end use is in
  * sn_sim_flowc_t, at the same index. A network flow weighs 1 on its links
@@ -21,7 +23,7 @@ typedef struct {
   int32_t path[SN_SIM_MAX_PATH];
   int32_t lnext[SN_SIM_MAX_PATH]; /* the links' lists of flows: flow * 4 + index */
   uint32_t mark;           /* visited by the current recomputation */
-  uint8_t np, type, frozen;
+  uint8_t np, type, frozen; /* frozen: sn_sim_share's; before it, the recomputation's (sim/run.c, sn_sim_star) */
 } sn_sim_flow_t;
 
 typedef struct { /* 32 bytes: two to a line (the array is 64-byte aligned) */
@@ -39,6 +41,8 @@ typedef struct { /* critical path only */
   uint64_t t_start;
 } sn_sim_flowcp_t;
 
+#define SN_SIM_TRIV_K 8 /* distinct rates of flows rated alone in one recomputation (more: shared as usual) */
+
 /* Growable scratch of sn_sim_share (kept between calls: no allocation per event). */
 typedef struct {
   void *h;          /* links whose share changed during the filling: a heap */
@@ -47,8 +51,26 @@ typedef struct {
   void *srt, *tmp;  /* the links at their first share, sorted (most are never re-keyed), and a merge buffer */
   int nsrt, isrt, capsrt;
   double pool_w_net; /* a network flow's weight on a host pool (sn_sim_fabric_t.pool_w_net) */
+  /* Flows alone on every link of their path (sim/run.c, sn_sim_recompute)
+   * are rated without sn_sim_share: each gets its least link share. tx:
+   * the distinct rates they get, ascending (ntx of them, 0: none); the
+   * share over the other flows sets tfail when, with those flows' links
+   * taken in their places, one share over all of them would not have given
+   * every flow the same rate (see sn_sim_share). */
+  double tx[SN_SIM_TRIV_K];
+  int ntx, tfail;
 } sn_sim_share_ws_t;
 #define SN_SIM_POS_SORTED (-2)
+
+/* What a flow uses of a link per unit of its rate: 1, except for a network
+ * flow on CPUs: its CPU units per byte on the host pool (both copies), half
+ * of that on each rank's core (one copy). */
+static inline double sn_sim_weight(const sn_sim_link_t *l, const sn_sim_flow_t *fl, double pw_net)
+{
+  if (l->kind == SN_SIM_LINK_POOL) return fl->type == SN_SIM_FLOW_COMPUTE ? 1.0 : pw_net;
+  if (l->kind == SN_SIM_LINK_COMPUTE && fl->type == SN_SIM_FLOW_NET) return pw_net / 2;
+  return 1.0;
+}
 
 /* Max-min rates of flows af[] over links al[] (every flow crossing those
  * links must be in af[]; the links' lists say which cross them). */
@@ -75,7 +97,6 @@ sn_status_t sn_sim_ep_rail_build(const sn_sim_ep_rail_t *c, int r, sn_sched_t *s
 /* ---- the virtual engine's state (sim/run.c runs it, sim/setup.c builds it) ---- */
 
 enum { SN_SIM_EV_START = 0, SN_SIM_EV_ARRIVE, SN_SIM_EV_RANK /* id: a rank that begins late */ };
-enum { SN_SIM_FLOW_NET = 0, SN_SIM_FLOW_COMPUTE };
 enum { SN_SIM_S_RUN = 1 };
 /* sn_sim_lane_t.flags beside the step's SN_STEP_F_*: a receive-and-reduce
  * that accumulates into its own source, which its dependency wrote piece by
@@ -295,6 +316,7 @@ typedef struct {
   sn_sim_pathrec_t *gone, *born; /* flows ended / started since the last recomputation */
   int ngone, capgone, nborn, capborn;
   int no_match;
+  int joint;  /* sn_sim_call_t.joint_share */
   uint64_t quantum;
   sn_sim_ev_t *heap;
   int nheap, capheap;

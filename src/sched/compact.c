@@ -2,9 +2,11 @@
  * compact.c -- flat schedule -> runs of repeated steps (compact.h).
  *
  * Greedy, left to right: at step i try every body length m up to
- * SN_SCHED_MAX_PERIOD, take the strides from the body's second repetition,
- * count how many repetitions expand exactly to the flat steps, and keep the
- * body that covers the most steps (the shortest on a tie). A step no body
+ * SN_SCHED_MAX_PERIOD (but a multiple k m of a body m that repeats 2k
+ * times or more, which cannot cover more), take the strides from the
+ * body's second repetition, count how many repetitions expand exactly to
+ * the flat steps, and keep the body that covers the most steps (the
+ * shortest on a tie). A step no body
  * repeats becomes a run of its own. Each repetition is checked by
  * expansion, so a run can never give back a step that differs from the
  * flat one; the unit test checks it again from the outside.
@@ -85,9 +87,17 @@ sn_status_t sn_sched_compact(const sn_sched_t *s, sn_sched_compact_t *c_p)
   int caprun = 0, caplane = 0;
   for (int i = 0; i < s->nsteps;) {
     sn_sched_lane_t best[SN_SCHED_MAX_PERIOD], tmp[SN_SCHED_MAX_PERIOD];
-    int bm = 1, breps = 1;
+    int bm = 1, breps = 1, got[SN_SCHED_MAX_PERIOD + 1] = {0};
     for (int m = 1; m <= SN_SCHED_MAX_PERIOD; m++) {
-      int reps = sn_body_reps(s->steps, s->nsteps, i, m, c.nranks, tmp);
+      /* A body k times as long as a body m' that repeats at least 2k times
+       * takes its strides from it (k times them) and expands to the same
+       * steps until the shorter one stops: it covers no more, and a tie
+       * keeps the shorter. Not tried (a ring's period-2 runs would be
+       * scanned twice). */
+      int skip = 0;
+      for (int d = 1; d < m && !skip; d++) skip = m % d == 0 && got[d] >= 2 * (m / d);
+      if (skip) continue;
+      int reps = got[m] = sn_body_reps(s->steps, s->nsteps, i, m, c.nranks, tmp);
       if (reps > 1 && reps * m > breps * bm) {
         bm = m;
         breps = reps;

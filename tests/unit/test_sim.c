@@ -1,6 +1,8 @@
 /*
  * test_sim.c -- snccl-sim (sim/) against hand-computed results:
  *  - max-min fairness on textbook cases (incast, parking lot, two levels);
+ *    flows alone on their links rated outside the share keep the joint
+ *    share's rates, or the share says it cannot tell (near ties);
  *  - alpha-beta results of snccl's own schedules on a switch of equal ports
  *    (every rank one tx and one rx port, latency a = 1 us, 1 GB/s, free
  *    compute, no per-message cost): ring all-reduce unpipelined
@@ -1457,10 +1459,149 @@ static void test_interned_lanes(void)
          ring_lanes, ring_runs);
 }
 
+/* Flows alone on their links rated outside the share (sn_sim_recompute):
+ * the share over the other flows with their rates in ws.tx either keeps
+ * every rate of one share over all of them (the joint sn_sim_maxmin) or
+ * says tfail. Shares within 1e-12 of an alone flow's rate, or equal to it,
+ * must say tfail; far ones must not. */
+static int alone_case(int nl, const double *cap, int nf, const int *path, const int *np, int *tfail_p)
+{
+  double joint[16], x[16];
+  int alone[16], ok = 1;
+  if (sn_sim_maxmin(nl, cap, nf, path, np, joint) != SN_OK) return 0;
+  int cnt[16] = {0};
+  for (int i = 0; i < nf; i++)
+    for (int j = 0; j < np[i]; j++) cnt[path[i * SN_SIM_MAX_PATH + j]]++;
+  sn_sim_link_t links[16];
+  sn_sim_flow_t flows[16];
+  int al[16], af[16], nal = 0, naf = 0;
+  memset(links, 0, sizeof(links));
+  memset(flows, 0, sizeof(flows));
+  sn_sim_share_ws_t ws;
+  memset(&ws, 0, sizeof(ws));
+  for (int l = 0; l < nl; l++) {
+    links[l].cap = cap[l];
+    links[l].head = -1;
+  }
+  for (int i = 0; i < nf; i++) {
+    alone[i] = 1;
+    x[i] = 0;
+    for (int j = 0; j < np[i]; j++) {
+      int l = path[i * SN_SIM_MAX_PATH + j];
+      alone[i] &= cnt[l] == 1;
+      if (j == 0 || cap[l] < x[i]) x[i] = cap[l];
+    }
+    if (alone[i]) {
+      int g = 0;
+      while (g < ws.ntx && ws.tx[g] != x[i]) g++;
+      if (g == ws.ntx) ws.tx[ws.ntx++] = x[i];
+      continue;
+    }
+    af[naf++] = i;
+    flows[i].np = (uint8_t)np[i];
+    for (int j = 0; j < np[i]; j++) {
+      int l = path[i * SN_SIM_MAX_PATH + j];
+      flows[i].path[j] = l;
+      flows[i].lnext[j] = links[l].head;
+      links[l].head = i * 4 + j;
+      if (links[l].head >= 0 && cnt[l] > 0) cnt[l] = -cnt[l]; /* listed once in al */
+    }
+  }
+  for (int l = 0; l < nl; l++)
+    if (cnt[l] < 0) al[nal++] = l;
+  for (int i = 1; i < ws.ntx; i++)
+    for (int k = i; k > 0 && ws.tx[k] < ws.tx[k - 1]; k--) {
+      double t = ws.tx[k];
+      ws.tx[k] = ws.tx[k - 1];
+      ws.tx[k - 1] = t;
+    }
+  if (sn_sim_share(links, al, nal, flows, af, naf, &ws) != SN_OK) ok = 0;
+  *tfail_p = ws.tfail;
+  for (int i = 0; ok && !ws.tfail && i < nf; i++) ok = (alone[i] ? x[i] : flows[i].rate) == joint[i];
+  free(ws.h), free(ws.pos), free(ws.srt), free(ws.tmp);
+  return ok;
+}
+
+static void test_alone(void)
+{
+  /* flows 0, 1 share link 0 (cap 2: 1 each); flow 2 alone on link 1 (cap c) */
+  int path[3 * SN_SIM_MAX_PATH] = {0}, np[3] = {1, 1, 1}, tfail;
+  path[2 * SN_SIM_MAX_PATH] = 1;
+  const double near[] = {1.0 + 5e-13, 1.0 - 5e-13, 1.0, 1.0 + 1.5e-12};
+  for (int k = 0; k < 4; k++) {
+    double cap[2] = {2.0, near[k]};
+    int ok = alone_case(2, cap, 3, path, np, &tfail);
+    CHECK(ok && (k == 3 || tfail), "alone flow at %.17g next to a share of 1: rates kept %d, tfail %d", near[k], ok, tfail);
+  }
+  const double far[] = {0.5, 3.0, 1.0 + 1e-9};
+  for (int k = 0; k < 3; k++) {
+    double cap[2] = {2.0, far[k]};
+    CHECK(alone_case(2, cap, 3, path, np, &tfail) && !tfail, "alone flow at %g next to a share of 1: tfail %d", far[k],
+          tfail);
+  }
+  /* many shapes: links of a few near-equal capacities, flows over 1-3 of them */
+  const double caps[] = {1.0, 1.0 + 4e-13, 2.0, 0.5, 1.0 - 3e-13, 3.0};
+  unsigned seed = 12345;
+  int kept = 0, failed = 0, bad = 0;
+  for (int t = 0; t < 4000; t++) {
+    int nl = 2 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 7, nf = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 8;
+    double cap[16];
+    int pth[8 * SN_SIM_MAX_PATH] = {0}, npf[8];
+    for (int l = 0; l < nl; l++) cap[l] = caps[((seed = seed * 1103515245u + 12345u) >> 16) % 6];
+    for (int i = 0; i < nf; i++) {
+      npf[i] = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 3;
+      for (int j = 0; j < npf[i]; j++) {
+        int l, dup;
+        do { /* distinct links on a path */
+          l = (int)((seed = seed * 1103515245u + 12345u) >> 16) % nl;
+          dup = 0;
+          for (int q = 0; q < j; q++) dup |= pth[i * SN_SIM_MAX_PATH + q] == l;
+        } while (dup && npf[i] <= nl);
+        pth[i * SN_SIM_MAX_PATH + j] = l;
+      }
+    }
+    if (!alone_case(nl, cap, nf, pth, npf, &tfail)) bad++;
+    else if (tfail) failed++;
+    else kept++;
+  }
+  CHECK(bad == 0 && kept > 1000 && failed > 0, "alone flows on random shapes: %d kept, %d joint again, %d wrong", kept,
+        failed, bad);
+  /* the engine with and without those shortcuts: the same bits. 8-GPU hosts
+   * (the flows between hosts a star over the rails, the others alone); 256
+   * ranks fill the flow pool in the first recomputation (the stars' flows
+   * once overwrote others there); a degraded rail (the star no longer
+   * binds at its ports), a slowed rank, direct all-to-all (coupled flows) */
+  const char *gens[] = {"hosts8:32", "hosts8:4", "hosts8:4", "hosts8:4"};
+  for (int k = 0; k < 4; k++) {
+    sn_sim_fabric_t f;
+    if (sn_sim_fabric_generate(gens[k], &f, NULL) != SN_OK) {
+      CHECK(0, "%s", gens[k]);
+      continue;
+    }
+    if (k == 1) sn_sim_fabric_degrade(&f, "rails", 3.0);
+    if (k == 2) sn_sim_fabric_slow_rank(&f, 5, 3.0);
+    sn_sim_call_t c = call_of(k == 3 ? SN_COLL_ALLTOALL : SN_COLL_ALLREDUCE, k == 3 ? -1 : SN_ALGO_RING,
+                              (size_t)(k ? 1 << 22 : 1 << 24), f.nranks);
+    c.quantum_ps = 0;
+    sn_sim_result_t r1, r2;
+    int ok = sn_sim_run(&f, &c, &r1) == SN_OK;
+    c.joint_share = 1;
+    ok = ok && sn_sim_run(&f, &c, &r2) == SN_OK;
+    CHECK(ok && r1.time_ps == r2.time_ps && r1.flows == r2.flows && r1.batches == r2.batches,
+          "%s case %d: %llu ps, %llu batches; one joint share: %llu ps, %llu batches", gens[k], k,
+          (unsigned long long)r1.time_ps, (unsigned long long)r1.batches, (unsigned long long)r2.time_ps,
+          (unsigned long long)r2.batches);
+    sn_sim_fabric_free(&f);
+  }
+  printf("  alone flows: 4000 shapes, %d rated alone with the joint share's rates, %d shared jointly again, %d wrong\n",
+         kept, failed, bad);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IONBF, 0);
   test_maxmin();
+  test_alone();
   test_textbook();
   test_critical_path();
   test_coalesce();
