@@ -50,22 +50,32 @@ static sn_status_t sn_ring_allreduce(const sn_op_desc_t *d, sn_sched_t *s, size_
   sn_sched_input(d, s, d->count * es, &in, &inoff, &indep);
   size_t off, len;
 #define SEG(i) (sn_sched_segment(d->count, p, (i), &off, &len), off *= es, len *= es)
+  /* With fewer elements than ranks the last p - count segments are empty:
+   * their steps move nothing and are left out on both sides of every link
+   * (every rank computes the same segments), so a tiny all-reduce on
+   * thousands of ranks is count steps per phase, not 2(p-1). The last
+   * reduction of the first phase is segment o's (k = p - 1), so `last` is
+   * the step the second phase starts from whenever o is not empty. */
   SEG(r);
-  sn_sched_add(s, SN_STEP_SEND, next, in, inoff + off, SN_BUF_SEND, 0, len, indep);
+  if (len) sn_sched_add(s, SN_STEP_SEND, next, in, inoff + off, SN_BUF_SEND, 0, len, indep);
   int last = -1;
   for (int k = 1; k < p; k++) {
     int j = sn_mod(r - k, p);
     SEG(j);
+    if (!len) continue;
     last = sn_sched_add(s, SN_STEP_RECV_REDUCE, prev, in, inoff + off, SN_BUF_RECV, off, len, indep);
     if (k < p - 1) sn_sched_add(s, SN_STEP_SEND, next, SN_BUF_RECV, off, SN_BUF_SEND, 0, len, last);
   }
   int o = sn_mod(r + 1, p);
   SEG(o);
-  if (d->red.postdiv) last = sn_sched_add(s, SN_STEP_DIV, -1, SN_BUF_RECV, off, SN_BUF_RECV, off, len, last);
-  sn_sched_add(s, SN_STEP_SEND, next, SN_BUF_RECV, off, SN_BUF_SEND, 0, len, last);
+  if (len) {
+    if (d->red.postdiv) last = sn_sched_add(s, SN_STEP_DIV, -1, SN_BUF_RECV, off, SN_BUF_RECV, off, len, last);
+    sn_sched_add(s, SN_STEP_SEND, next, SN_BUF_RECV, off, SN_BUF_SEND, 0, len, last);
+  }
   for (int k = 1; k < p; k++) {
     int j = sn_mod(o - k, p);
     SEG(j);
+    if (!len) continue;
     int rv = sn_sched_add(s, SN_STEP_RECV, prev, SN_BUF_RECV, 0, SN_BUF_RECV, off, len, -1);
     if (k < p - 1) sn_sched_add(s, SN_STEP_SEND, next, SN_BUF_RECV, off, SN_BUF_SEND, 0, len, rv);
   }
