@@ -683,6 +683,49 @@ static int case_simulate_one_thread(int rank, int nranks, ncclUniqueId id, void 
   return 0;
 }
 
+/* ncclGroupSimulateEnd on a group that also creates its communicators:
+ * they come up as with ncclGroupEnd (usable afterwards), and the ops of two
+ * such communicators add up, as two created before the group do. */
+static int case_simulate_init_in_group(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  enum { N = 3 };
+  ncclComm_t a[N] = {0}, b[N] = {0};
+  ncclUniqueId idb;
+  T_NCCL(ncclGetUniqueId(&idb));
+  const size_t count = 1 << 18;
+  float *buf = calloc(count, sizeof(float));
+  T_ASSERT(buf, "out of memory");
+  ncclSimInfo_t sim = NCCL_SIM_INFO_INITIALIZER, one = NCCL_SIM_INFO_INITIALIZER;
+  T_NCCL(ncclGroupStart());
+  for (int k = 0; k < N; k++) T_NCCL(ncclCommInitRank(&a[k], N, id, k));
+  for (int k = 0; k < N; k++) T_NCCL(ncclCommInitRank(&b[k], N, idb, k));
+  for (int k = 0; k < N; k++) {
+    T_NCCL(ncclAllReduce(buf, buf, count, ncclFloat32, ncclSum, a[k], NULL));
+    T_NCCL(ncclAllReduce(buf, buf, count, ncclFloat32, ncclSum, b[k], NULL));
+  }
+  T_NCCL(ncclGroupSimulateEnd(&sim));
+  for (int k = 0; k < N; k++)
+    if (check_queries(a[k], k, N) || check_queries(b[k], k, N)) return 1;
+  T_NCCL(ncclGroupStart());
+  T_NCCL(ncclAllReduce(buf, buf, count, ncclFloat32, ncclSum, a[0], NULL));
+  T_NCCL(ncclGroupSimulateEnd(&one));
+  T_ASSERT(one.estimatedTime > 0, "one all-reduce: estimatedTime %g", one.estimatedTime);
+  T_ASSERT(fabsf(sim.estimatedTime - 2 * one.estimatedTime) <= 2e-4f * one.estimatedTime,
+           "two communicators created in the group: %g us, expected %g + %g", sim.estimatedTime, one.estimatedTime,
+           one.estimatedTime);
+  printf("simulate_init_in_group: %.3f us for both communicators' all-reduces, %.3f us for one\n", sim.estimatedTime,
+         one.estimatedTime);
+  free(buf);
+  if (check_group_allreduce(a, N, "created in a simulated group") ||
+      check_group_allreduce(b, N, "created in a simulated group (second)"))
+    return 1;
+  for (int k = 0; k < N; k++) {
+    T_NCCL(ncclCommDestroy(a[k]));
+    T_NCCL(ncclCommDestroy(b[k]));
+  }
+  return 0;
+}
+
 /* ncclGroupSimulateEnd: positive, growing with the size, and printed by
  * rank 0 so that tests/simulate-end.sh can compare it with snccl-sim's
  * figure for the same call on the same topology file. */
@@ -834,6 +877,7 @@ static const t_case_t cases[] = {
   {"simulate_1rank", 1, 30, case_simulate, 0},
   {"simulate_4ranks", 4, 30, case_simulate, 0},
   {"simulate_one_thread", 1, 60, case_simulate_one_thread, 0},
+  {"simulate_init_in_group", 1, 60, case_simulate_init_in_group, 0},
   {"nested_groups", 3, 30, case_nested_groups, 0},
 };
 

@@ -561,6 +561,19 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
     return ncclInvalidUsage;
   }
   if (--sn_group_depth > 0) return ncclSuccess;
+  /* Communicators created inside the group come up as with ncclGroupEnd
+   * (NCCL runs a simulated group's init jobs too: only the ops are not
+   * launched); their ops are then replayed on their own models. */
+  int ni = sn_group_ninits;
+  sn_group_ninits = 0;
+  if (ni > 0) {
+    sn_status_t ist = sn_group_run_inits(sn_group_inits, ni);
+    if (ist != SN_OK) {
+      for (int i = 0; i < sn_group_ntasks; i++) sn_a2av_free(&sn_group_tasks[i]);
+      sn_group_ntasks = 0;
+      return sn_api_result(ist);
+    }
+  }
   /* Each op's time, replayed by the simulator (sim/) on its communicator's
    * model: every rank's schedule from the library's own builders, max-min
    * sharing of the links, the per-message cost, pipelining (docs/SIMULATION.md,
@@ -631,7 +644,7 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
     int first = 1;
     double most = 0;
     for (int j = 0; j < nh; j++)
-      if (hs[j].comm->comm_id == hs[k].comm->comm_id) {
+      if (hs[j].comm == hs[k].comm || (hs[j].comm->comm_id != 0 && hs[j].comm->comm_id == hs[k].comm->comm_id)) {
         if (j < k) first = 0;
         if (hs[j].coll_us + hs[j].p2p_us > most) most = hs[j].coll_us + hs[j].p2p_us;
       }
