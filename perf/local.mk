@@ -73,7 +73,7 @@ perf_sendrecv_perf_SOURCES = perf/sendrecv.c $(PERF_COMMON_SOURCES)
 perf_sendrecv_perf_CPPFLAGS = $(PERF_CPPFLAGS)
 perf_sendrecv_perf_LDADD = $(PERF_LDADD)
 
-EXTRA_DIST += perf/README.md perf/tune-sim.sh
+EXTRA_DIST += perf/README.md perf/tune-sim.sh perf/tune-check.sh perf/sim-calibrate.sh perf/sim-regress.sh perf/sim-scale.sh
 
 # Device builds (CUDA found): the same tools with cudaMalloc'd buffers and a
 # stream per rank, as nccl-tests runs (perf/dev_cuda.c). Not installed: the
