@@ -452,6 +452,14 @@ SN_API(ncclResult_t, ncclGroupStart, void)
   return ncclSuccess;
 }
 
+/* The communicators created inside the group that ends, brought up. */
+static sn_status_t sn_group_bring_up(void)
+{
+  int ni = sn_group_ninits;
+  sn_group_ninits = 0;
+  return ni > 0 ? sn_group_run_inits(sn_group_inits, ni) : SN_OK;
+}
+
 SN_API(ncclResult_t, ncclGroupEnd, void)
 {
   if (sn_group_depth == 0) {
@@ -459,10 +467,7 @@ SN_API(ncclResult_t, ncclGroupEnd, void)
     return ncclInvalidUsage;
   }
   if (--sn_group_depth > 0) return ncclSuccess;
-  sn_status_t st = SN_OK;
-  int ni = sn_group_ninits;
-  sn_group_ninits = 0;
-  if (ni > 0) st = sn_group_run_inits(sn_group_inits, ni);
+  sn_status_t st = sn_group_bring_up();
   int n = sn_group_ntasks;
   sn_group_ntasks = 0;
   if (n > 0 && st == SN_OK) st = sn_group_run(sn_group_tasks, n);
@@ -564,15 +569,11 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
   /* Communicators created inside the group come up as with ncclGroupEnd
    * (NCCL runs a simulated group's init jobs too: only the ops are not
    * launched); their ops are then replayed on their own models. */
-  int ni = sn_group_ninits;
-  sn_group_ninits = 0;
-  if (ni > 0) {
-    sn_status_t ist = sn_group_run_inits(sn_group_inits, ni);
-    if (ist != SN_OK) {
-      for (int i = 0; i < sn_group_ntasks; i++) sn_a2av_free(&sn_group_tasks[i]);
-      sn_group_ntasks = 0;
-      return sn_api_result(ist);
-    }
+  sn_status_t ist = sn_group_bring_up();
+  if (ist != SN_OK) {
+    for (int i = 0; i < sn_group_ntasks; i++) sn_a2av_free(&sn_group_tasks[i]);
+    sn_group_ntasks = 0;
+    return sn_api_result(ist);
   }
   /* Each op's time, replayed by the simulator (sim/) on its communicator's
    * model: every rank's schedule from the library's own builders, max-min
