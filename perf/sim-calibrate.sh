@@ -33,7 +33,11 @@
 #    prints: call, measured us, simulated us, error (sim/meas - 1), and the
 #    geometric-mean absolute error exp(mean |log(sim/meas)|) - 1 from 64 KiB
 #    up and below 64 KiB (nominal sizes: at 3 and 6 ranks nccl-tests' 64
-#    KiB is 65,520 and 65,532 bytes, so the line is drawn at 60,000).
+#    KiB is 65,520 and 65,532 bytes, so the line is drawn at 60,000); then
+#    the measurement's own error from 64 KiB up: half the geometric-mean
+#    difference between the medians of its odd and its even rounds, the
+#    floor no model goes below with this machine's noise and this many
+#    rounds (meas.txt's header has the difference per set).
 #
 # Environment: ROUNDS (3), ITERS (5, perf -n), STAT (median, or min: the
 # fastest round, for steps 2 and 3), MEAS=FILE (skip step 1 and
@@ -126,9 +130,30 @@ summarise() {
     awk '{ k = $1 ($5 >= 60000 ? " >= 64 KiB" : " < 64 KiB"); s[k] += $8; n[k]++ }
          END { for (k in s) printf "# spread of the rounds around their median (geometric mean), %s: %.1f%%\n", k, (exp(s[k] / n[k]) - 1) * 100 }' \
       "$OUT/meas.body" | sort
+    halves "$1"
     cat "$OUT/meas.body"
   } >"$OUT/meas.txt"
   rm -f "$OUT/meas.body"
+}
+
+# How far the measurement itself is from the truth, per set from 64 KiB
+# up: the median of the odd rounds against the median of the even ones
+# (geometric mean of |log| over the points). Two independent half-medians
+# differ by about twice what the median of all the rounds is off by, so
+# half of this figure is the error no model can go below on this machine
+# with this many rounds. Needs 4 rounds or more.
+halves() {
+  sort -k1,1 -k2,2 -k3,3 -k4,4n -k5,5n -k6,6g "$1" |
+    awk '{ k = $1 " " $2 " " $3 " " $4 " " $5
+           if (k != last && last != "") { out(); no = ne = 0 }
+           last = k; set = $1; big = $5 >= 60000
+           if ($7 % 2) o[++no] = $6; else e[++ne] = $6 }
+         END { if (last != "") out()
+               for (k in s) printf "# odd rounds against even rounds (their medians, geometric mean), %s >= 64 KiB: %.1f%%\n", k, (exp(s[k] / n[k]) - 1) * 100 }
+         function med(a, m) { return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2 }
+         function out(  d) {
+           if (!big || no < 2 || ne < 2) return
+           d = log(med(o, no) / med(e, ne)); s[set] += d < 0 ? -d : d; n[set]++ }' | sort
 }
 
 if [ -n "${RAW:-}" ] && [ -z "${MEAS:-}" ]; then # a raw.txt of a run cut short
@@ -275,5 +300,11 @@ printf "# geometric-mean absolute error,  < 64 KiB: %s\n" "$(gm lt "$OUT/table.t
 if [ -s "$OUT/odd.txt" ]; then
   printf "# 5 and 7 ranks (ODD=1), >= 64 KiB: %s\n" "$(gm ge "$OUT/table-odd.txt")"
   printf "# 5 and 7 ranks (ODD=1),  < 64 KiB: %s\n" "$(gm lt "$OUT/table-odd.txt")"
+fi
+# the measurement's own noise (halves() above), when its header has it
+floor() { sed -n "s/^# odd rounds against even rounds .*, $1 >= 64 KiB: \([0-9.]*\)%.*/\1/p" "$MEAS" | awk '{ printf "%.1f%%", $1 / 2 }'; }
+if grep -q '^# odd rounds against even rounds' "$MEAS"; then
+  printf "# the measurement's own error (half the odd rounds' medians against the even ones'), >= 64 KiB: prediction set %s, calibration set %s%s\n" \
+    "$(floor pred)" "$(floor cal)" "$([ -s "$OUT/odd.txt" ] && echo ", 5 and 7 ranks $(floor odd)")"
 fi
 echo "# files in $OUT"
