@@ -30,6 +30,7 @@ set -uo pipefail
 B=${1:?usage: perf/sim-scale.sh BUILD_DIR}
 SIM=$B/snccl-sim
 [ -x "$SIM" ] || { echo "sim-scale: no $SIM (build first)" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "sim-scale: needs GNU time as /usr/bin/time for the peak RSS (Debian package: time)" >&2; exit 2; }
 EXACT=${EXACT:-0}
 TMP=$(mktemp -d /tmp/sim-scale.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
