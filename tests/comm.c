@@ -13,7 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- helpers ---- */
@@ -842,6 +847,65 @@ static int case_nested_groups(int rank, int nranks, ncclUniqueId id, void *arg)
   return 0;
 }
 
+/* fork_while_logging: a process forks while another of its threads is
+ * writing a WARN line (as the launcher did while the bootstrap root's thread
+ * warned); the child's own first WARN must not wait forever on a log lock
+ * the fork copied held. The warning thread's lines go to /dev/null. */
+static atomic_int fwl_stop;
+
+static void *fwl_warner(void *arg)
+{
+  (void)arg;
+  for (long i = 0; i < 5000000 && !atomic_load(&fwl_stop); i++) ncclCommCount(NULL, NULL);
+  return NULL;
+}
+
+static int case_fork_while_logging(int rank, int nranks, ncclUniqueId id, void *arg)
+{
+  t_rank = rank;
+  fflush(stdout);
+  int saved = dup(1), devnull = open("/dev/null", O_WRONLY);
+  T_ASSERT(saved >= 0 && devnull >= 0, "dup or open /dev/null failed");
+  dup2(devnull, 1);
+  close(devnull);
+  atomic_store(&fwl_stop, 0);
+  pthread_t th;
+  T_ASSERT(pthread_create(&th, NULL, fwl_warner, NULL) == 0, "pthread_create failed");
+  int hung = 0, bad = 0, forks = 0;
+  double t_end = t_now() + 5.0;
+  for (int k = 0; k < 300 && t_now() < t_end && !hung && !bad; k++) {
+    pid_t pid = fork();
+    if (pid < 0) break;
+    if (pid == 0) {
+      int count = 0;
+      ncclResult_t r = ncclCommCount(NULL, &count); /* one WARN in the child */
+      _exit(r == ncclInvalidArgument ? 0 : 3);
+    }
+    forks++;
+    int status = 0;
+    double dl = t_now() + 5.0;
+    pid_t w;
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && t_now() < dl) usleep(1000);
+    if (w == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      hung = 1;
+    } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      bad = 1;
+    }
+  }
+  atomic_store(&fwl_stop, 1);
+  pthread_join(th, NULL);
+  fflush(stdout);
+  dup2(saved, 1);
+  close(saved);
+  T_ASSERT(!hung, "a child forked while another thread logged was still in its first WARN after 5 s "
+                  "(fork %d): the log lock was copied held", forks);
+  T_ASSERT(!bad, "a child forked while another thread logged did not get ncclInvalidArgument (fork %d)", forks);
+  T_ASSERT(forks > 0, "fork failed");
+  return 0;
+}
+
 static const t_case_t cases[] = {
   {"version", 1, 30, case_version, 0},
   {"error_strings", 1, 30, case_error_strings, 0},
@@ -879,6 +943,7 @@ static const t_case_t cases[] = {
   {"simulate_one_thread", 1, 60, case_simulate_one_thread, 0},
   {"simulate_init_in_group", 1, 60, case_simulate_init_in_group, 0},
   {"nested_groups", 3, 30, case_nested_groups, 0},
+  {"fork_while_logging", 1, 60, case_fork_while_logging, 0},
 };
 
 int main(int argc, char **argv)

@@ -72,8 +72,16 @@ static void sn_log_open_file(const char *pattern)
   }
 }
 
+/* A process that forks while another of its threads writes a log line (the
+ * bootstrap root's thread, a progress thread) must not hand the child a
+ * held lock: the child's first WARN would wait on it forever. Hold the lock
+ * across fork so that both sides start with it free. */
+static void sn_log_fork_prepare(void) { pthread_mutex_lock(&sn_log_lock); }
+static void sn_log_fork_done(void) { pthread_mutex_unlock(&sn_log_lock); }
+
 static void sn_log_init(void)
 {
+  pthread_atfork(sn_log_fork_prepare, sn_log_fork_done, sn_log_fork_done);
   gethostname(sn_log_host, sizeof(sn_log_host) - 1);
   char *dot = strchr(sn_log_host, '.');
   if (dot) *dot = '\0';
