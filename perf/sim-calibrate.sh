@@ -53,7 +53,8 @@
 # points not fitted, as before), STREAMS= (fit the reduce, copy and
 # transfer rates apart), SWITCH= (no switch_us), PINNED=F (0.5; 1: the
 # rule before run I), PINNED=, MSG_CORES=,
-# HOT_ACC=, COLD_EXTRA= (empty: leave the term out), PIECE_L2=auto|KIB
+# HOT_ACC=, COLD_EXTRA= (empty: leave the term out), USER_TRAFFIC=1 (off by
+# default), PIECE_L2=auto|KIB
 # (the library's pieces; off by default), FIT_EAGER=1 (fit the eager-path
 # all-reduces too). PERF_SPAN= STREAMS= SWITCH= HOT_ACC= COLD_EXTRA= is the
 # model of run E; HOT_ACC= COLD_EXTRA= the model of run F.
@@ -239,6 +240,12 @@ HOT_ACC=${HOT_ACC-1}
 # with a span, a cold user byte costs cold_GBps only for the misses the cache
 # term does not charge already (#@sim cold_extra=1); COLD_EXTRA= leaves it out
 COLD_EXTRA=${COLD_EXTRA-1}
+# USER_TRAFFIC=1: each rank's user buffers cost their memory traffic, the
+# input read once and the output written once with write-allocate (in + 2 x
+# out), every miss counted, warm or cold (#@sim user_traffic=1; COLD_EXTRA
+# then does not apply). Off by default: it fitted run J better and predicted
+# the fresh run K worse (docs/SIMULATION.md, "Run K")
+USER_TRAFFIC=${USER_TRAFFIC-}
 # PIECE_L2=auto (or a size in KiB): calls run in the pieces the library
 # picked (its start-up model: no topology file, this machine's L2; #@sim
 # piece_l2_KiB), not the fitted fabric's slot size. Off by default: with
@@ -267,7 +274,7 @@ grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "odd" && $c != "" { print $1, $2, $3
   echo "# $([ "${FIT_EAGER:-0}" = 0 ] && echo "the eager-path all-reduces left out" || echo "the eager-path all-reduces fitted too"));"
   grep '^# \(measured\|load\|spread\|rounds\|summarised\)' "$MEAS"
   echo "# calls simulated as the perf tools time them: snccl-sim --perf-iters=$SIM_ITERS${PERF_SPAN:+ --perf-span=$PERF_SPAN}"
-  "$FIT" --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} ${STREAMS:+--streams} ${SWITCH:+--switch} ${PINNED:+--pinned=$PINNED} ${MSG_CORES:+--msg-cores} ${HOT_ACC:+--hot-acc} ${PERF_SPAN:+${COLD_EXTRA:+--cold-extra}} ${PIECE_L2:+--piece-l2=$PIECE_L2} "$OUT/cal.txt" "$(nproc)"
+  "$FIT" --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} ${STREAMS:+--streams} ${SWITCH:+--switch} ${PINNED:+--pinned=$PINNED} ${MSG_CORES:+--msg-cores} ${HOT_ACC:+--hot-acc} ${PERF_SPAN:+${COLD_EXTRA:+--cold-extra}} ${USER_TRAFFIC:+--user-traffic} ${PIECE_L2:+--piece-l2=$PIECE_L2} "$OUT/cal.txt" "$(nproc)"
 } >"$OUT/this-machine.topo" || { echo "fit failed"; exit 1; }
 cat "$OUT/this-machine.topo"
 

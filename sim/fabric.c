@@ -191,10 +191,11 @@ sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_
         else if (!strcmp(w, "switch_us")) h->switch_us = v;
         else if (!strcmp(w, "hot_acc") && v == 1) h->hot_acc = 1;
         else if (!strcmp(w, "cold_extra") && v == 1) h->cold_extra = 1;
+        else if (!strcmp(w, "user_traffic") && v == 1) h->user_traffic = 1;
         else if (!strcmp(w, "piece_l2_KiB")) h->piece_l2_KiB = v;
         else {
           SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer, pinned above 1, a switch not 1); known: cores, pinned, msg_cores, "
-                  "msg_us, copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, cold_extra, hot_acc, piece_l2_KiB, planes", source, line, w);
+                  "msg_us, copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, cold_extra, user_traffic, hot_acc, piece_l2_KiB, planes", source, line, w);
           return SN_ERR_INVALID_ARG;
         }
       }
@@ -226,6 +227,7 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
     f->cold_w = red / (h->cold_GBps > 0 ? h->cold_GBps : h->mem_GBps);
     f->hot_acc = h->hot_acc;
     f->cold_extra = h->cold_extra;
+    f->user_traffic = h->user_traffic;
   }
   if (h->stream_GBps > 0 && !f->stream) {
     int n = f->nranks;

@@ -3,7 +3,8 @@
  * calls (perf/sim-calibrate.sh) and prints the topology file.
  *
  *   snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch]
- *                 [--pinned[=F]] [--msg-cores] [--hot-acc] [--cold-extra] [--piece-l2=KIB] CAL_FILE CORES
+ *                 [--pinned[=F]] [--msg-cores] [--hot-acc] [--cold-extra] [--user-traffic] [--piece-l2=KIB]
+ *                 CAL_FILE CORES
  *
  * --perf-iters=N: every call simulated as the perf tools time it
  * (sn_sim_call_t.perf_iters: N calls back to back, each rank's time / N
@@ -22,7 +23,10 @@
  * sender's core time). --hot-acc: "#@sim hot_acc=1" (a reduction that
  * accumulates into the piece its dependency just wrote pays no miss).
  * --cold-extra: "#@sim cold_extra=1" (with a span: cold user bytes only
- * beyond the misses the cache term charges).
+ * beyond the misses the cache term charges). --user-traffic: "#@sim
+ * user_traffic=1" (each rank's user buffers cost their memory traffic, in +
+ * 2 x out with write-allocate, every miss counted; cold_extra then does not
+ * apply).
  * --piece-l2=KIB: "#@sim piece_l2_KiB=KIB" (calls run in the pieces the
  * library's start-up model picks with that L2, as the perf tools ran them).
  *
@@ -63,7 +67,7 @@ typedef struct {
   double span; /* the point's own perf span (its -e), or < 0: --perf-span */
 } fit_point_t;
 
-static int fit_cores, fit_maxn, fit_iters, fit_msgc, fit_hot, fit_cx;
+static int fit_cores, fit_maxn, fit_iters, fit_msgc, fit_hot, fit_cx, fit_ut;
 static double fit_pinned; /* --pinned[=F]: #@sim pinned=F (1 without =F) */
 static double fit_span; /* --perf-span: the perf tools' -e (bytes) */
 static int fit_streams; /* --streams: reduce and transfer rates tied to the copy rate */
@@ -72,9 +76,10 @@ static int fit_switch;  /* --switch: fit #@sim switch_us */
 
 static void fit_text(const double *x, char *buf, size_t len)
 {
-  char cold[96] = ""; /* the cold-buffer rate: only with a span */
+  char cold[128] = ""; /* the cold-buffer rate: only with a span */
   double red = fit_streams ? 2 * x[4] : x[3], xfer = fit_streams ? x[4] / 2 : x[5];
   if (fit_span > 0) snprintf(cold, sizeof(cold), " cold_GBps=%.4g%s", x[9], fit_cx ? " cold_extra=1" : "");
+  if (fit_ut) snprintf(cold + strlen(cold), sizeof(cold) - strlen(cold), " user_traffic=1");
   if (fit_switch) snprintf(cold + strlen(cold), sizeof(cold) - strlen(cold), " switch_us=%.4g", x[10]);
   char pin[48] = "";
   if (fit_pinned > 0) snprintf(pin, sizeof(pin), " pinned=%.6g", fit_pinned);
@@ -166,6 +171,7 @@ int main(int argc, char **argv)
     }
     else if (!strcmp(argv[1], "--msg-cores")) fit_msgc = 1;
     else if (!strcmp(argv[1], "--hot-acc")) fit_hot = 1;
+    else if (!strcmp(argv[1], "--user-traffic")) fit_ut = 1;
     else if (!strcmp(argv[1], "--cold-extra")) fit_cx = 1;
     else if (!strncmp(argv[1], "--piece-l2=", 11)) fit_l2 = atof(argv[1] + 11) > 0 ? atof(argv[1] + 11) : 0;
     else break;
@@ -173,7 +179,7 @@ int main(int argc, char **argv)
     argc--;
   }
   if (argc != 3) {
-    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned[=F]] [--msg-cores] [--hot-acc] [--cold-extra] [--piece-l2=KIB] CAL_FILE CORES\n");
+    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned[=F]] [--msg-cores] [--hot-acc] [--cold-extra] [--user-traffic] [--piece-l2=KIB] CAL_FILE CORES\n");
     return 2;
   }
   setenv("NCCL_DEBUG", "WARN", 0);

@@ -345,6 +345,25 @@ static double sn_sim_rank_bytes(const sn_op_desc_t *d, int r)
 /* Bytes of one rank's row as the perf tools lay it out (perf/common.c
  * pf_row_bytes: the larger of its send and receive buffers), the stride by
  * which they move the buffers from one call to the next. */
+/* The memory traffic of rank r's user buffers when they miss the cache
+ * (#@sim user_traffic=1): its input read once, its output written once, and
+ * a store that misses reads the line before it writes it (write-allocate),
+ * so an output byte moves twice: in + 2 x out. The bytes its schedule moves
+ * through slots and scratch are the cache term's (sn_sim_host_scale). */
+static double sn_sim_rank_traffic(const sn_op_desc_t *d, int r)
+{
+  double c = (double)d->count * (double)sn_dtype_size(d->dtype), p = d->nranks, in = c, out = c;
+  switch (d->coll) {
+  case SN_COLL_ALLGATHER: out = p * c; break;
+  case SN_COLL_REDUCESCATTER: in = p * c; break;
+  case SN_COLL_ALLTOALL: in = out = p * c; break;
+  case SN_COLL_BROADCAST: in = r == d->root ? c : 0; break;
+  case SN_COLL_REDUCE: out = r == d->root ? c : 0; break;
+  default: break;
+  }
+  return in + 2 * out;
+}
+
 static double sn_sim_row_bytes(const sn_op_desc_t *d)
 {
   double c = (double)d->count * (double)sn_dtype_size(d->dtype);
@@ -365,9 +384,10 @@ static double sn_sim_miss(double cache, double ws) { return ws > cache ? 1 - cac
  * min(N, steps) - 1 start on user buffers no call touched since the tool's
  * warm-up: all cold. A call after a wrap reuses buffers touched steps calls
  * before: m(steps x ws). Returns the mean share of a call's user bytes that
- * come from memory (0 without a span); with cold_extra, less the share
- * m(ws) the cache term charges already. */
-static double sn_sim_cold_share(const sn_sim_fabric_t *f, const sn_sim_call_t *call, const sn_op_desc_t *d, double ws)
+ * come from memory (0 without a span); with `extra` (cold_extra), less the
+ * share m(ws) the cache term charges already. */
+static double sn_sim_cold_share(const sn_sim_fabric_t *f, const sn_sim_call_t *call, const sn_op_desc_t *d, double ws,
+                                int extra)
 {
   int n = call->perf_iters;
   double row = sn_sim_row_bytes(d);
@@ -379,8 +399,18 @@ static double sn_sim_cold_share(const sn_sim_fabric_t *f, const sn_sim_call_t *c
   /* cold_extra: the cache term already charges m(ws) of every byte a core
    * touches, a user byte's one touch included: only the misses beyond it
    * (the rows the tool moved to) are cold */
-  if (f->cold_extra) q -= sn_sim_miss(f->cache_bytes, ws);
+  if (extra) q -= sn_sim_miss(f->cache_bytes, ws);
   return q > 0 ? q : 0;
+}
+
+/* With user_traffic: the share of a call's user-buffer traffic that comes
+ * from memory, every miss counted (cold_extra does not apply): m(ws) for
+ * a call repeated on the same buffers (no span), else the cold share with
+ * call 0's and the wrapped calls' m included. */
+static double sn_sim_user_share(const sn_sim_fabric_t *f, const sn_sim_call_t *call, const sn_op_desc_t *d, double ws)
+{
+  if (!(call->perf_span > 0) || call->perf_iters < 1) return sn_sim_miss(f->cache_bytes, ws);
+  return sn_sim_cold_share(f, call, d, ws, 0);
 }
 
 /* The host terms that depend on the call (sim.h: sn_sim_fabric_t.pinned,
@@ -397,9 +427,12 @@ static double sn_sim_cold_share(const sn_sim_fabric_t *f, const sn_sim_call_t *c
  *    (w + e) / capacity; with hot_acc, a reduce that accumulates into a
  *    destination piece its dependency just wrote (SN_SIM_L_ACC) takes
  *    1 / capacity (*acc_w = 1 / (1 + e));
- *  - cold buffers (call->perf_span, sn_sim_cold_share): see below.
+ *  - cold buffers (call->perf_span, sn_sim_cold_share): see below;
+ *  - user traffic (user_traffic): the same charge on each rank's user
+ *    bytes as the memory moves them (in + 2 out, sn_sim_rank_traffic),
+ *    every miss counted (sn_sim_user_share), with or without a span.
  * kb: per rank, bytes sent, received, received and reduced, copied locally
- * (NULL without a span). -1 when memory runs out. */
+ * (NULL without a span or user_traffic). -1 when memory runs out. */
 static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d, const sn_sim_call_t *call,
                              const double *kb, double *acc_w)
 {
@@ -415,7 +448,7 @@ static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_
   for (int r = 0; r < s->n; r++) {
     int h = f->topo.ranks[s->r[r].frank].host;
     cnt[h]++;
-    u[h] += sn_sim_rank_bytes(d, r);
+    u[h] += f->user_traffic ? sn_sim_rank_traffic(d, r) : sn_sim_rank_bytes(d, r);
     w[h] += sn_sim_rank_bytes(d, r) + (double)s->r[r].cs.scratch_bytes;
     if (w[h] > most) most = w[h], hm = h;
   }
@@ -439,14 +472,16 @@ static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_
     if (f->pool_w_net > 0) f->pool_w_net = (f->pool_w_net + e) / (1 + e);
     if (f->hot_acc) *acc_w = 1 / (1 + e); /* an accumulating reduce: its unit, no miss */
   }
-  /* cold user buffers (perf_span): q x a rank's user bytes per call first
+  /* cold user buffers (perf_span), or every user byte's miss
+   * (user_traffic): q x a rank's user bytes (its traffic) per call first
    * come from memory, cold_w reduce units each (over 1 + e: the units above
    * are already scaled), on the core of the rank that touches them, spread
    * over the units that core spends on the call (its half of each transfer
    * it sends or receives, its reductions, its local copies x the copy
    * factor): that core runs 1 + c_r slower, the host's pool 1 + c (all its
    * ranks' cold units over all their units) */
-  double q = sn_sim_cold_share(f, call, d, most), n = call->perf_iters > 0 ? call->perf_iters : 1;
+  double q = f->user_traffic ? sn_sim_user_share(f, call, d, most) : sn_sim_cold_share(f, call, d, most, f->cold_extra);
+  double n = call->perf_iters > 0 ? call->perf_iters : 1;
   double *ur = q > 0 && kb ? calloc((size_t)s->n + 1, sizeof(double)) : NULL;
   if (q > 0 && kb && !ur) {
     free(w);
@@ -463,7 +498,7 @@ static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_
     for (int l = 0; l < f->nlinks; l++)
       if (f->links[l].kind == SN_SIM_LINK_POOL) f->links[l].cap /= 1 + c;
     for (int r = 0; r < s->n; r++) {
-      double cr = ur[r] > 0 ? q * sn_sim_rank_bytes(d, r) * n * f->cold_w / (1 + e) / ur[r] : 0;
+      double cr = ur[r] > 0 ? q * (f->user_traffic ? sn_sim_rank_traffic(d, r) : sn_sim_rank_bytes(d, r)) * n * f->cold_w / (1 + e) / ur[r] : 0;
       f->links[f->compute[s->r[r].frank]].cap /= 1 + cr;
     }
   }
@@ -789,7 +824,9 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   }
   int nsim = s.n;
   /* per rank, for the cold-buffer term: bytes sent, received, received and reduced, copied locally */
-  if (call->perf_span > 0 && !(kb = calloc((size_t)nsim * 4 + 1, sizeof(double)))) goto oom;
+  if ((call->perf_span > 0 || (f->user_traffic && f->cache_bytes > 0)) &&
+      !(kb = calloc((size_t)nsim * 4 + 1, sizeof(double))))
+    goto oom;
   /* every rank's schedule: built flat, compacted, the flat list freed; the
    * engine keeps state only for a window of steps (sim_int.h), so what is
    * set up here is per run and per channel, never per step */

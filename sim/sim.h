@@ -105,6 +105,9 @@ typedef struct {
                           * default mem_GBps): reduce_GBps / cold_GBps */
   int cold_extra;        /* the cold term counts only the user bytes' misses beyond the cache term's
                           * m(ws) (sn_sim_host_t.cold_extra) */
+  int user_traffic;      /* the cold term charges every miss of each rank's user traffic, input read
+                          * once and output written once with write-allocate (in + 2 out), with or
+                          * without a span (sn_sim_host_t.user_traffic) */
   int hot_acc;           /* a receive-and-reduce that accumulates, piece by piece, into what its
                           * dependency just wrote pays no miss (sn_sim_host_t.hot_acc) */
   int piece_l2;          /* > 0: calls run in the pieces the library's own start-up model gives
@@ -122,7 +125,7 @@ typedef struct {
 
 /* What the topology file's optional "#@sim KEY=VALUE ..." comment lines set
  * (the topology parser skips them as comments; keys: cores, msg_us,
- * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, cold_extra, hot_acc,
+ * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, cold_extra, user_traffic, hot_acc,
  * piece_l2_KiB). 0 leaves the default of sn_sim_fabric_build. */
 typedef struct {
   char plane_class[32]; /* planes=CLASS:K: the class split into K parallel planes */
@@ -152,6 +155,13 @@ typedef struct {
   int cold_extra;   /* 1: a user byte that starts cold costs cold_GBps only for the misses the cache
                      * term does not charge already: the share of the rows the perf tools moved to
                      * less m(working set) (without a rotation, e.g. 64 MiB with -e 64M: none) */
+  int user_traffic; /* 1: with cache_MB, the user buffers cost what the memory moves for them: a
+                     * rank reads its input once and writes its output once, and a store that
+                     * misses reads its line first (write-allocate), so in + 2 x out bytes, each
+                     * missing on the share q (m(working set) on warm buffers, the cold share
+                     * with a span, cold_extra ignored), at cold_GBps, on the core of the rank
+                     * that touches them; the cache term still charges every byte a core moves
+                     * (slots, scratch) at mem_GBps */
   int hot_acc;      /* 1: with cache_MB, a receive-and-reduce whose destination is its own source
                      * and was written piece by piece by its dependency (direct, one-shot, tree:
                      * dst = dst + slot) reads and writes a destination piece still in cache: it

@@ -909,7 +909,12 @@ static void test_pool(void)
  *    + 3 x (1 - 50000/160000)) / 5 = 0.6875, 1 + 0.6875 x 80000 / 48000
  *    slower: 25.75 us; cold_extra counts only what the cache term does not
  *    charge, q - m = 0.3125: 18.25 us. Span 16000 (no rotation): q = m,
- *    19.5 us; with cold_extra nothing: 12 us. */
+ *    19.5 us; with cold_extra nothing: 12 us.
+ *  - user_traffic: a rank's user traffic is its input read once and its
+ *    output written with write-allocate, 16000 + 2 x 4000 = 24000 bytes,
+ *    96000 on the host, every miss counted (cold_extra or not): span 16000
+ *    or none, q = m = 0.375: 1 + 0.375 x 96000 / 48000 slower, 21 us; span
+ *    32000, q = 0.6875: 28.5 us. */
 static void test_cold_buffers(void)
 {
   static const struct {
@@ -926,6 +931,10 @@ static void test_cold_buffers(void)
       {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1 cold_extra=1", 32000, 18.25},
       {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1", 16000, 19.5},
       {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1 cold_extra=1", 16000, 12},
+      {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1 user_traffic=1", 16000, 21},
+      {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1 cold_extra=1 user_traffic=1", 16000, 21},
+      {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1 user_traffic=1", 0, 21},
+      {"#@sim cores=4 cache_MB=0.05 mem_GBps=1e9 cold_GBps=1 user_traffic=1", 32000, 28.5},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     sn_sim_fabric_t f;
@@ -945,17 +954,21 @@ static void test_cold_buffers(void)
    * 20000: q = m = 1/2. The root reduces 3 x 4000 bytes (12000 units) and
    * touches 8000 user bytes: 1 + 0.5 x 8000 / 12000 = 4/3 slower, 16 us;
    * the other ranks only send (no core work) and finish at once: mean 4 us
-   * (spread over the host's work instead: 1 + 0.5 x 20000 / 12000, 5.5 us) */
-  {
+   * (spread over the host's work instead: 1 + 0.5 x 20000 / 12000, 5.5 us).
+   * user_traffic: the root's traffic is 4000 in + 2 x 4000 out, 1 + 0.5 x
+   * 12000 / 12000 slower, 18 us: mean 4.5 us */
+  for (int ut = 0; ut < 2; ut++) {
     sn_sim_fabric_t fr;
-    pool_fabric(&fr, 4, "#@sim cores=4 cache_MB=0.01 mem_GBps=1e9 cold_GBps=1");
+    pool_fabric(&fr, 4, ut ? "#@sim cores=4 cache_MB=0.01 mem_GBps=1e9 cold_GBps=1 user_traffic=1"
+                           : "#@sim cores=4 cache_MB=0.01 mem_GBps=1e9 cold_GBps=1");
     fr.copy_factor = 1e-9;
     sn_sim_call_t cr = call_of(SN_COLL_REDUCE, SN_ALGO_DIRECT, 1000, 4);
     cr.perf_iters = 1;
     cr.perf_span = 64000;
     uint64_t t = run_time(&fr, &cr);
-    CHECK(llabs((long long)t - 4 * (long long)US) <= 100, "rooted cold bytes on the root's core: %.6f us, expected 4",
-          t / 1e6);
+    double want = ut ? 4.5 : 4;
+    CHECK(llabs((long long)t - (long long)(want * US)) <= 100,
+          "rooted cold bytes on the root's core%s: %.6f us, expected %.1f", ut ? " (user_traffic)" : "", t / 1e6, want);
     sn_sim_fabric_free(&fr);
   }
   /* a span needs calls back to back; a negative one is refused */
@@ -971,6 +984,8 @@ static void test_cold_buffers(void)
   sn_sim_fabric_free(&f);
   sn_sim_host_t h;
   CHECK(sn_sim_host_parse("#@sim cold_GBps=30\n", "ok", &h) == SN_OK && h.cold_GBps == 30, "cold_GBps read");
+  CHECK(sn_sim_host_parse("#@sim user_traffic=1\n", "ok", &h) == SN_OK && h.user_traffic == 1, "user_traffic read");
+  CHECK(sn_sim_host_parse("#@sim user_traffic=2\n", "bad", &h) == SN_ERR_INVALID_ARG, "user_traffic=2 refused");
 }
 
 /* switch_us: with more ranks of a call on a host than cores, a message
