@@ -342,9 +342,6 @@ static double sn_sim_rank_bytes(const sn_op_desc_t *d, int r)
   }
 }
 
-/* Bytes of one rank's row as the perf tools lay it out (perf/common.c
- * pf_row_bytes: the larger of its send and receive buffers), the stride by
- * which they move the buffers from one call to the next. */
 /* The memory traffic of rank r's user buffers when they miss the cache
  * (#@sim user_traffic=1): its input read once, its output written once, and
  * a store that misses reads the line before it writes it (write-allocate),
@@ -364,6 +361,9 @@ static double sn_sim_rank_traffic(const sn_op_desc_t *d, int r)
   return in + 2 * out;
 }
 
+/* Bytes of one rank's row as the perf tools lay it out (perf/common.c
+ * pf_row_bytes: the larger of its send and receive buffers), the stride by
+ * which they move the buffers from one call to the next. */
 static double sn_sim_row_bytes(const sn_op_desc_t *d)
 {
   double c = (double)d->count * (double)sn_dtype_size(d->dtype);
@@ -498,7 +498,8 @@ static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_
     for (int l = 0; l < f->nlinks; l++)
       if (f->links[l].kind == SN_SIM_LINK_POOL) f->links[l].cap /= 1 + c;
     for (int r = 0; r < s->n; r++) {
-      double cr = ur[r] > 0 ? q * (f->user_traffic ? sn_sim_rank_traffic(d, r) : sn_sim_rank_bytes(d, r)) * n * f->cold_w / (1 + e) / ur[r] : 0;
+      double bytes = f->user_traffic ? sn_sim_rank_traffic(d, r) : sn_sim_rank_bytes(d, r);
+      double cr = ur[r] > 0 ? q * bytes * n * f->cold_w / (1 + e) / ur[r] : 0;
       f->links[f->compute[s->r[r].frank]].cap /= 1 + cr;
     }
   }
