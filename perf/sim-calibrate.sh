@@ -37,7 +37,9 @@
 #    the measurement's own error from 64 KiB up: half the geometric-mean
 #    difference between the medians of its odd and its even rounds, the
 #    floor no model goes below with this machine's noise and this many
-#    rounds (meas.txt's header has the difference per set).
+#    rounds (meas.txt's header has the difference per set); and the
+#    model's own share of the error, sqrt(error^2 - that^2) (independent
+#    errors add in quadrature).
 #
 # Environment: ROUNDS (3), ITERS (5, perf -n), STAT (median, or min: the
 # fastest round, for steps 2 and 3), MEAS=FILE (skip step 1 and
@@ -313,5 +315,11 @@ floor() { sed -n "s/^# odd rounds against even rounds .*, $1 >= 64 KiB: \([0-9.]
 if grep -q '^# odd rounds against even rounds' "$MEAS"; then
   printf "# the measurement's own error (half the odd rounds' medians against the even ones'), >= 64 KiB: prediction set %s, calibration set %s%s\n" \
     "$(floor pred)" "$(floor cal)" "$([ -s "$OUT/odd.txt" ] && echo ", 5 and 7 ranks $(floor odd)")"
+  # what the model adds to that noise, the two taken to add in quadrature
+  # (independent errors): sqrt(error^2 - noise^2)
+  beyond() { awk -v e="${1%%%*}" -v f="${2%\%}" 'BEGIN { d = e * e - f * f; v = d > 0 ? sqrt(d) : 0; printf "%.1f%%", v }'; }
+  printf "# the model's own share of the error (sqrt(error^2 - measurement's^2)), >= 64 KiB: prediction set %s%s\n" \
+    "$(beyond "$(gm ge "$OUT/table.txt")" "$(floor pred)")" \
+    "$([ -s "$OUT/odd.txt" ] && echo ", 5 and 7 ranks $(beyond "$(gm ge "$OUT/table-odd.txt")" "$(floor odd)")")"
 fi
 echo "# files in $OUT"
