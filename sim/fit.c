@@ -76,7 +76,7 @@ static int fit_switch;  /* --switch: fit #@sim switch_us */
 
 static void fit_text(const double *x, char *buf, size_t len)
 {
-  char cold[128] = ""; /* the cold-buffer rate: only with a span */
+  char cold[128] = ""; /* the cold-buffer rate (only with a span), user_traffic, switch_us */
   double red = fit_streams ? 2 * x[4] : x[3], xfer = fit_streams ? x[4] / 2 : x[5];
   if (fit_span > 0) snprintf(cold, sizeof(cold), " cold_GBps=%.4g%s", x[9], fit_cx ? " cold_extra=1" : "");
   if (fit_ut) snprintf(cold + strlen(cold), sizeof(cold) - strlen(cold), " user_traffic=1");
