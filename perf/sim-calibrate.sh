@@ -41,7 +41,10 @@
 #    model's own share of the error, sqrt(error^2 - that^2) (independent
 #    errors add in quadrature).
 #
-# Environment: ROUNDS (3), ITERS (5, perf -n), STAT (median, or min: the
+# Environment: ROUNDS (3; with NOISE, the most), NOISE=PCT (stop after the
+# first round, from the fourth, at which the measurement's own error below
+# is at most PCT % on every set: on a noisy machine, e.g. ROUNDS=60 NOISE=5;
+# each round prints the figure so far), ITERS (5, perf -n), STAT (median, or min: the
 # fastest round, for steps 2 and 3), MEAS=FILE (skip step 1 and
 # use a meas.txt written by an earlier run), RAW=FILE (skip step 1 and
 # summarise the raw.txt of a run cut short), MEASURE_ONLY=1 (step 1 only),
@@ -189,7 +192,18 @@ if [ -z "${MEAS:-}" ] && [ -z "${SUMMARISE_ONLY:-}" ]; then
           '$1 ~ /^[0-9]+$/ && NF >= 8 { print s, c, a, n, $1, $6, r }' >>"$raw"
     done < <(configs)
     loads="$loads $(cut -d' ' -f1 /proc/loadavg)"
-    echo "# round $r of $ROUNDS done $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+    # from round 4: the measurement's own error so far (halves(), the
+    # largest over the sets measured), and NOISE's stop
+    est=""
+    [ "$r" -ge 4 ] && est=$(halves "$raw" | sed -n 's/.* >= 64 KiB: \([0-9.]*\)%.*/\1/p' |
+      awk '$1 / 2 > m { m = $1 / 2 } END { if (NR) printf "%.1f", m }')
+    so_far=""
+    [ -n "$est" ] && so_far=", the measurement's own error so far $est %"
+    echo "# round $r of $ROUNDS done $(date -u +%T), load $(cut -d' ' -f1-3 /proc/loadavg)$so_far" >&2
+    if [ -n "${NOISE:-}" ] && [ -n "$est" ] && awk -v e="$est" -v t="$NOISE" 'BEGIN { exit !(e <= t) }'; then
+      echo "# stopped after round $r of $ROUNDS: the measurement's own error $est % <= NOISE=$NOISE %" | tee -a "$OUT/meas.hdr" >&2
+      break
+    fi
   done
   echo "# load average (1 min) after each round:$loads" >>"$OUT/meas.hdr"
   summarise "$raw"
