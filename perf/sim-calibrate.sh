@@ -52,7 +52,7 @@
 # 8-rank configurations are left out below it), ODD=1 (measure and predict
 # ring all-reduce, all-gather, reduce-scatter, tree broadcast and pairwise
 # all-to-all at 5 and 7 ranks too, scored apart). Model switches
-# (docs/SIMULATION.md, "Run D refit", "Run E refit"): SIM_ITERS (the
+# (docs/SIMULATION-RUNS.md, "Run D refit", "Run E refit"): SIM_ITERS (the
 # measurement's -n; 0: one call to the last rank, as before), PERF_SPAN
 # (the measurement's -e in bytes; empty: buffers as if warm and the calw
 # points not fitted, as before), STREAMS= (fit the reduce, copy and
@@ -230,7 +230,7 @@ if [ -z "${PERF_SPAN+set}" ]; then
 fi
 [ "$SIM_ITERS" -gt 0 ] 2>/dev/null || PERF_SPAN=
 # without warm calibration points the fit cannot tell cold-buffer cost from
-# in-cache work (docs/SIMULATION.md, "Run E refit"): the term stays off
+# in-cache work (docs/SIMULATION-RUNS.md, "Run E refit"): the term stays off
 if [ -n "$PERF_SPAN" ] && ! grep -q '^calw ' "$MEAS"; then
   echo "# $MEAS has no warm calibration points (set calw): cold buffers not modelled (PERF_SPAN=)" >&2
   PERF_SPAN=
@@ -244,7 +244,7 @@ SWITCH=${SWITCH-1}
 # p > c ranks on c cores: half way (in log space) between the scheduler
 # keeping them where it put them (p / ceil(p/c) cores, PINNED=1) and sharing
 # the cores evenly (c cores, PINNED=): #@sim pinned=0.5. The calibration set
-# (2 and 4 ranks on 2 cores) cannot tell the two apart; see docs/SIMULATION.md,
+# (2 and 4 ranks on 2 cores) cannot tell the two apart; see docs/SIMULATION-RUNS.md,
 # "Run I"
 PINNED=${PINNED-0.5}
 # the per-message cost is core time, shared like the rest (#@sim msg_cores=1); MSG_CORES= leaves it out
@@ -260,12 +260,12 @@ COLD_EXTRA=${COLD_EXTRA-1}
 # input read once and the output written once with write-allocate (in + 2 x
 # out), every miss counted, warm or cold (#@sim user_traffic=1; COLD_EXTRA
 # then does not apply). Off by default: it fitted run J better and predicted
-# the fresh run K worse (docs/SIMULATION.md, "Run K")
+# the fresh run K worse (docs/SIMULATION-RUNS.md, "Run K")
 USER_TRAFFIC=${USER_TRAFFIC-}
 # PIECE_L2=auto (or a size in KiB): calls run in the pieces the library
 # picked (its start-up model: no topology file, this machine's L2; #@sim
 # piece_l2_KiB), not the fitted fabric's slot size. Off by default: with
-# the per-message terms as they are it makes run F worse (docs/SIMULATION.md,
+# the per-message terms as they are it makes run F worse (docs/SIMULATION-RUNS.md,
 # "Run F refit")
 PIECE_L2=${PIECE_L2-}
 [ "$PIECE_L2" = auto ] && PIECE_L2=$(($(getconf LEVEL2_CACHE_SIZE 2>/dev/null || echo 0) / 1024))
