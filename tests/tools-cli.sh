@@ -135,6 +135,18 @@ if ! timeout 30 "$sim" --help >"$d/out" 2>"$d/err" || ! grep -q '^usage: snccl-s
   fail=1
 fi
 
+# --perf-iters with --critical-path: the path runs through all the calls,
+# so its shares are of them and add up to 100 % (they were of one call's
+# averaged time: 300 % for three calls)
+n=$((n + 1))
+timeout 30 "$sim" --gen=hosts8:1 --algo=ring --bytes=4M --hot=0 --perf-iters=3 --critical-path >"$d/out" 2>"$d/err"
+pct=$(awk '/^#   [a-z].* us +[0-9.]+ %$/ { s += $(NF - 1) } END { printf "%.0f", s }' "$d/out")
+if ! grep -q "3 calls back to back" "$d/out" || [ "$pct" != 100 ]; then
+  echo "FAIL [--perf-iters=3 --critical-path]: shares add up to '$pct' %, not 100, or no '3 calls back to back':"
+  cat "$d/out" "$d/err"
+  fail=1
+fi
+
 topo="${SN_TOP_SRCDIR:-$(dirname "$0")/..}/topo/examples/this-machine-2x4.topo"
 tool=$tune
 bad --min --min=abc "$topo"
