@@ -326,20 +326,29 @@ static size_t sn_sim_lib_piece(const sn_sim_fabric_t *f, const sn_sim_t *s, cons
   return sn_plan_piece(d, algo, &m);
 }
 
-/* Bytes of user buffer rank r of the call reads or writes (its input and
- * output, NCCL's sizes; a broadcast's non-root input and a reduce's non-root
- * output are not touched). */
-static double sn_sim_rank_bytes(const sn_op_desc_t *d, int r)
+/* Bytes of user buffer rank r of the call reads (*in) and writes (*out):
+ * NCCL's sizes; a broadcast's non-root input and a reduce's non-root output
+ * are not touched. */
+static void sn_sim_rank_io(const sn_op_desc_t *d, int r, double *in, double *out)
 {
   double c = (double)d->count * (double)sn_dtype_size(d->dtype), p = d->nranks;
+  *in = *out = c;
   switch (d->coll) {
-  case SN_COLL_ALLGATHER: return c + p * c;
-  case SN_COLL_REDUCESCATTER: return p * c + c;
-  case SN_COLL_ALLTOALL: return 2 * p * c;
-  case SN_COLL_BROADCAST: return (r == d->root ? c : 0) + c;
-  case SN_COLL_REDUCE: return c + (r == d->root ? c : 0);
-  default: return 2 * c;
+  case SN_COLL_ALLGATHER: *out = p * c; break;
+  case SN_COLL_REDUCESCATTER: *in = p * c; break;
+  case SN_COLL_ALLTOALL: *in = *out = p * c; break;
+  case SN_COLL_BROADCAST: *in = r == d->root ? c : 0; break;
+  case SN_COLL_REDUCE: *out = r == d->root ? c : 0; break;
+  default: break;
   }
+}
+
+/* The bytes of user buffer rank r touches: its input and its output. */
+static double sn_sim_rank_bytes(const sn_op_desc_t *d, int r)
+{
+  double in, out;
+  sn_sim_rank_io(d, r, &in, &out);
+  return in + out;
 }
 
 /* The memory traffic of rank r's user buffers when they miss the cache
@@ -349,15 +358,8 @@ static double sn_sim_rank_bytes(const sn_op_desc_t *d, int r)
  * through slots and scratch are the cache term's (sn_sim_host_scale). */
 static double sn_sim_rank_traffic(const sn_op_desc_t *d, int r)
 {
-  double c = (double)d->count * (double)sn_dtype_size(d->dtype), p = d->nranks, in = c, out = c;
-  switch (d->coll) {
-  case SN_COLL_ALLGATHER: out = p * c; break;
-  case SN_COLL_REDUCESCATTER: in = p * c; break;
-  case SN_COLL_ALLTOALL: in = out = p * c; break;
-  case SN_COLL_BROADCAST: in = r == d->root ? c : 0; break;
-  case SN_COLL_REDUCE: out = r == d->root ? c : 0; break;
-  default: break;
-  }
+  double in, out;
+  sn_sim_rank_io(d, r, &in, &out);
   return in + 2 * out;
 }
 

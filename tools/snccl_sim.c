@@ -658,20 +658,19 @@ int main(int argc, char **argv)
   }
   if (rc == 0 && critical && res.cp.rank >= 0) {
     const sn_sim_cp_t *cp = &res.cp;
-    uint64_t sum = 0, whole; /* the parts add up to the last rank's finish */
+    /* the parts add up to the last rank's finish: the call's time, or with
+     * --perf-iters the N calls' (the time above is one call's, averaged) */
+    uint64_t sum = 0;
     for (int k = 0; k < SN_SIM_CP_COUNT; k++) sum += cp->ps[k];
-    if (call.perf_iters > 0) { /* the path runs through all the calls; the time above is one call's, averaged */
-      whole = sum;
+    if (call.perf_iters > 0)
       printf("# critical path of the last size's %d calls back to back: comm rank %d finishes last at %.3f us, %llu "
              "messages on the path\n", call.perf_iters, cp->rank, sum / 1e6, (unsigned long long)cp->nmsgs);
-    } else {
-      whole = res.time_ps;
+    else
       printf("# critical path of the last call: comm rank %d finishes last at %.3f us, %llu messages on the path\n",
              cp->rank, res.time_ps / 1e6, (unsigned long long)cp->nmsgs);
-    }
     for (int k = 0; k < SN_SIM_CP_COUNT; k++) {
       printf("#   %-22s %14.3f us  %5.1f %%\n", sn_sim_cp_name(k), cp->ps[k] / 1e6,
-             whole ? 100.0 * (double)cp->ps[k] / (double)whole : 0.0);
+             sum ? 100.0 * (double)cp->ps[k] / (double)sum : 0.0);
       if (k != SN_SIM_CP_BANDWIDTH) continue;
       for (int c = 0; c < f.topo.nclasses; c++)
         if (cp->bw_ps[c]) printf("#     on %-19s %14.3f us\n", f.topo.classes[c].name, cp->bw_ps[c] / 1e6);
