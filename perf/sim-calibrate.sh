@@ -55,14 +55,18 @@
 # (docs/SIMULATION-RUNS.md, "Run D refit", "Run E refit"): SIM_ITERS (the
 # measurement's -n; 0: one call to the last rank, as before), PERF_SPAN
 # (the measurement's -e in bytes; empty: buffers as if warm and the calw
-# points not fitted, as before), STREAMS= (fit the reduce, copy and
-# transfer rates apart), SWITCH= (no switch_us), PINNED=F (0.5; 1: the
-# rule before run I), PINNED=, MSG_CORES=,
-# HOT_ACC=, COLD_EXTRA= (empty: leave the term out), USER_TRAFFIC=1 (off by
-# default), PIECE_L2=auto|KIB
+# points not fitted, as before), STREAMS=1 (reduce and transfer rates tied
+# to the copy rate) or STREAMS= (the three fitted apart; unset: SELECT picks
+# one from the calibration set's held-out points, SELECT= keeps them tied
+# without asking), SWITCH= (no switch_us), PINNED=F (0.5; 1: the
+# rule before run I), PINNED=, MSG_CORES=, RED_MISS=F (fit: the default),
+# PINNED_LOAD=, HOT_ACC=, COLD_EXTRA= (empty: leave the term out),
+# USER_TRAFFIC=1 (off by default), PIECE_L2=auto|KIB
 # (the library's pieces; off by default), FIT_EAGER=1 (fit the eager-path
-# all-reduces too). PERF_SPAN= STREAMS= SWITCH= HOT_ACC= COLD_EXTRA= is the
-# model of run E; HOT_ACC= COLD_EXTRA= the model of run F.
+# all-reduces too). PERF_SPAN= STREAMS= SWITCH= HOT_ACC= COLD_EXTRA=
+# RED_MISS= PINNED_LOAD= is the model of run E; HOT_ACC= COLD_EXTRA=
+# STREAMS=1 RED_MISS= PINNED_LOAD= the model of run F; STREAMS=1 RED_MISS=
+# PINNED_LOAD= the model of runs I-L (docs/SIMULATION-RUNS.md, "Run L refit").
 set -uo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:?usage: perf/sim-calibrate.sh BUILD_DIR [OUT_DIR]}
@@ -236,8 +240,20 @@ if [ -n "$PERF_SPAN" ] && ! grep -q '^calw ' "$MEAS"; then
   PERF_SPAN=
 fi
 # reduce and transfer rates counted in memory streams of the copy rate
-# (snccl-sim-fit --streams); STREAMS= fits the three rates apart
+# (snccl-sim-fit --streams), or STREAMS= fits the three rates apart. Left
+# unset, the calibration set picks one of the two (SELECT below)
+SELECT=${SELECT-1}
+[ -n "${STREAMS+x}" ] && SELECT=
 STREAMS=${STREAMS-1}
+# a receive-and-reduce pays a share of the miss a transfer pays per byte:
+# the reduce reads straight from the slot, so it adds one stream, its local
+# input (#@sim red_miss; fitted in (0, 1]; RED_MISS=F writes F, RED_MISS=
+# leaves it out: the whole miss again, as before). docs/SIMULATION-RUNS.md, "Run L refit"
+RED_MISS=${RED_MISS-fit}
+# the pinned rule weighs each rank by its work (#@sim pinned_load=1: a
+# broadcast's root and leaves, placed at random on the cores, leave the
+# busiest core more than its share); PINNED_LOAD= leaves it out
+PINNED_LOAD=${PINNED_LOAD-1}
 # a message between ranks of an oversubscribed host costs switch_us more
 # (fitted, #@sim switch_us); SWITCH= leaves it out
 SWITCH=${SWITCH-1}
@@ -283,6 +299,34 @@ grep -v '^#' "$MEAS" | awk -v c=$col -v eager="${FIT_EAGER:-0}" -v warm="${PERF_
      print $1, $2, $3, $4, $5, $c ($1 == "calw" ? " " $5 : "") }' >"$OUT/cal.txt"
 grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "pred" && $c != "" { print $1, $2, $3, $4, $5, $c }' >"$OUT/pred.txt"
 grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "odd" && $c != "" { print $1, $2, $3, $4, $5, $c }' >"$OUT/odd.txt"
+fit_args() {
+  echo --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} ${STREAMS:+--streams} ${SWITCH:+--switch} \
+    ${PINNED:+--pinned=$PINNED} ${PINNED:+${PINNED_LOAD:+--pinned-load}} ${MSG_CORES:+--msg-cores} ${HOT_ACC:+--hot-acc} \
+    ${PERF_SPAN:+${COLD_EXTRA:+--cold-extra}} ${USER_TRAFFIC:+--user-traffic} ${PIECE_L2:+--piece-l2=$PIECE_L2} \
+    $([ "$RED_MISS" = fit ] && echo --red-miss || echo ${RED_MISS:+--red-miss=$RED_MISS})
+}
+# SELECT (STREAMS unset): the rates tied (--streams) or apart, whichever
+# predicts the calibration set's held-out points better: fitted to its ring
+# calls and scored on its direct ones, then the other way round (mean
+# |log(sim/meas)| over both); the prediction set plays no part. Four fits of
+# half the set, two at a time.
+picked=
+if [ -n "$SELECT" ]; then
+  for v in tied apart; do
+    sv=$([ $v = tied ] && echo 1)
+    for a in ring direct; do
+      "$FIT" $(STREAMS=$sv; fit_args) --holdout=$a "$OUT/cal.txt" "$(nproc)" >"$OUT/select-$v-$a.txt" 2>&1 &
+    done
+    wait
+  done
+  held() { sed -n 's/^# held out: .* mean |log(sim\/meas)| \([0-9.]*\)$/\1/p' "$OUT/select-$1-ring.txt" "$OUT/select-$1-direct.txt" |
+    awk '{ s += $1; n++ } END { if (n == 2) printf "%.4f", s / 2 }'; }
+  ht=$(held tied) ha=$(held apart)
+  if [ -z "$ht" ] || [ -z "$ha" ]; then echo "select: a held-out fit failed (see $OUT/select-*.txt)"; exit 1; fi
+  STREAMS=$(awk -v t="$ht" -v a="$ha" 'BEGIN { if (t <= a) print 1 }')
+  picked="# model picked by the calibration set (SELECT): held-out mean |log(sim/meas)| $ht with the rates tied (--streams), $ha apart: $([ -n "$STREAMS" ] && echo tied || echo apart)"
+  echo "$picked"
+fi
 {
   echo "# this-machine.topo -- written by perf/sim-calibrate.sh $(date -u +%FT%TZ) on $(hostname)"
   echo "# fitted to $(wc -l <"$OUT/cal.txt") measured points (ring and direct all-reduce and all-gather,$(grep -q '^calw' "$OUT/cal.txt" && echo " $(grep -c '^calw' "$OUT/cal.txt") of them on warm buffers,")"
@@ -290,7 +334,8 @@ grep -v '^#' "$MEAS" | awk -v c=$col '$1 == "odd" && $c != "" { print $1, $2, $3
   echo "# $([ "${FIT_EAGER:-0}" = 0 ] && echo "the eager-path all-reduces left out" || echo "the eager-path all-reduces fitted too"));"
   grep '^# \(measured\|load\|spread\|rounds\|summarised\)' "$MEAS"
   echo "# calls simulated as the perf tools time them: snccl-sim --perf-iters=$SIM_ITERS${PERF_SPAN:+ --perf-span=$PERF_SPAN}"
-  "$FIT" --perf-iters="$SIM_ITERS" ${PERF_SPAN:+--perf-span=$PERF_SPAN} ${STREAMS:+--streams} ${SWITCH:+--switch} ${PINNED:+--pinned=$PINNED} ${MSG_CORES:+--msg-cores} ${HOT_ACC:+--hot-acc} ${PERF_SPAN:+${COLD_EXTRA:+--cold-extra}} ${USER_TRAFFIC:+--user-traffic} ${PIECE_L2:+--piece-l2=$PIECE_L2} "$OUT/cal.txt" "$(nproc)"
+  [ -n "$picked" ] && echo "$picked"
+  "$FIT" $(fit_args) "$OUT/cal.txt" "$(nproc)"
 } >"$OUT/this-machine.topo" || { echo "fit failed"; exit 1; }
 cat "$OUT/this-machine.topo"
 

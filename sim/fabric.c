@@ -190,12 +190,14 @@ sn_status_t sn_sim_host_parse(const char *text, const char *source, sn_sim_host_
         else if (!strcmp(w, "cold_GBps")) h->cold_GBps = v;
         else if (!strcmp(w, "switch_us")) h->switch_us = v;
         else if (!strcmp(w, "hot_acc") && v == 1) h->hot_acc = 1;
+        else if (!strcmp(w, "red_miss") && v > 0 && v <= 1) h->red_miss = v;
+        else if (!strcmp(w, "pinned_load") && v == 1) h->pinned_load = 1;
         else if (!strcmp(w, "cold_extra") && v == 1) h->cold_extra = 1;
         else if (!strcmp(w, "user_traffic") && v == 1) h->user_traffic = 1;
         else if (!strcmp(w, "piece_l2_KiB")) h->piece_l2_KiB = v;
         else {
-          SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer, pinned above 1, a switch not 1); known: cores, pinned, msg_cores, "
-                  "msg_us, copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, cold_extra, user_traffic, hot_acc, piece_l2_KiB, planes", source, line, w);
+          SN_WARN("topology %s:%d: #@sim: unknown key '%s' (or cores not an integer, pinned or red_miss not in (0, 1], a switch not 1); known: cores, pinned, msg_cores, "
+                  "msg_us, copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, cold_extra, user_traffic, hot_acc, red_miss, pinned_load, piece_l2_KiB, planes", source, line, w);
           return SN_ERR_INVALID_ARG;
         }
       }
@@ -217,6 +219,7 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
       f->pool[k] = sn_sim_add_link(f, SN_SIM_LINK_POOL, -1, k, h->cores * red * 1e-3);
   }
   if (h->pinned > 0 && f->cores) f->pinned = h->pinned;
+  if (h->pinned_load && f->pinned > 0) f->pinned_load = 1;
   if (h->msg_cores && f->cores) f->msg_cores = 1;
   if (h->switch_us > 0 && f->cores) f->switch_ps = (uint64_t)(h->switch_us * 1e6 + 0.5);
   if (h->piece_l2_KiB > 0) f->piece_l2 = (int)(h->piece_l2_KiB * 1024 + 0.5);
@@ -226,6 +229,7 @@ sn_status_t sn_sim_fabric_set_host(sn_sim_fabric_t *f, const sn_sim_host_t *h)
     f->mem_w = red / h->mem_GBps;
     f->cold_w = red / (h->cold_GBps > 0 ? h->cold_GBps : h->mem_GBps);
     f->hot_acc = h->hot_acc;
+    f->red_miss = h->red_miss;
     f->cold_extra = h->cold_extra;
     f->user_traffic = h->user_traffic;
   }

@@ -4,6 +4,7 @@
  *
  *   snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch]
  *                 [--pinned[=F]] [--msg-cores] [--hot-acc] [--cold-extra] [--user-traffic] [--piece-l2=KIB]
+ *                 [--red-miss[=F]] [--pinned-load] [--holdout=ALGO]
  *                 CAL_FILE CORES
  *
  * --perf-iters=N: every call simulated as the perf tools time it
@@ -29,6 +30,14 @@
  * apply).
  * --piece-l2=KIB: "#@sim piece_l2_KiB=KIB" (calls run in the pieces the
  * library's start-up model picks with that L2, as the perf tools ran them).
+ * --red-miss=F: "#@sim red_miss=F" (a receive-and-reduce pays F of a
+ * transfer's miss per byte, sim.h sn_sim_host_t.red_miss); --red-miss: F
+ * fitted too, in (0, 1]. --pinned-load (with --pinned): "#@sim
+ * pinned_load=1" (the pinned rule weighs the ranks by their work, sim.h).
+ * --holdout=ALGO: the points of that algorithm are left out of the fit and
+ * scored afterwards with the constants fitted to the others ("# held out:
+ * ... mean |log(sim/meas)| X"): perf/sim-calibrate.sh picks its model
+ * switches by that, from the calibration set alone.
  *
  * CAL_FILE: lines "SET COLL ALGO RANKS BYTES US [SPAN]" (snccl-sim's
  * collective and algorithm names, nccl-tests' size, the measured median
@@ -55,10 +64,10 @@
 #include "sim/sim.h"
 #include "util/status.h"
 
-#define FIT_NPAR 11
+#define FIT_NPAR 12
 static const char *const fit_names[FIT_NPAR] = {"shm latency_us", "shm bandwidth_GBps", "msg_us", "reduce_GBps",
                                                "copy_GBps", "xfer_GBps", "stream_GBps", "cache_MB", "mem_GBps",
-                                               "cold_GBps", "switch_us"};
+                                               "cold_GBps", "switch_us", "red_miss"};
 
 typedef struct {
   sn_coll_t coll;
@@ -73,6 +82,9 @@ static double fit_span; /* --perf-span: the perf tools' -e (bytes) */
 static int fit_streams; /* --streams: reduce and transfer rates tied to the copy rate */
 static double fit_l2;   /* --piece-l2: the L2 (KiB) the library's piece rule saw, 0: none */
 static int fit_switch;  /* --switch: fit #@sim switch_us */
+static double fit_rm;   /* --red-miss=F: #@sim red_miss=F; < 0 (--red-miss): fitted; 0: none */
+static int fit_pl;      /* --pinned-load: #@sim pinned_load=1 */
+static int fit_hold = -1; /* --holdout=ALGO: that algorithm's points are not fitted, only scored */
 
 static void fit_text(const double *x, char *buf, size_t len)
 {
@@ -81,8 +93,9 @@ static void fit_text(const double *x, char *buf, size_t len)
   if (fit_span > 0) snprintf(cold, sizeof(cold), " cold_GBps=%.4g%s", x[9], fit_cx ? " cold_extra=1" : "");
   if (fit_ut) snprintf(cold + strlen(cold), sizeof(cold) - strlen(cold), " user_traffic=1");
   if (fit_switch) snprintf(cold + strlen(cold), sizeof(cold) - strlen(cold), " switch_us=%.4g", x[10]);
+  if (fit_rm != 0) snprintf(cold + strlen(cold), sizeof(cold) - strlen(cold), " red_miss=%.4g", fit_rm > 0 ? fit_rm : x[11]);
   char pin[48] = "";
-  if (fit_pinned > 0) snprintf(pin, sizeof(pin), " pinned=%.6g", fit_pinned);
+  if (fit_pinned > 0) snprintf(pin, sizeof(pin), " pinned=%.6g%s", fit_pinned, fit_pl ? " pinned_load=1" : "");
   snprintf(buf, len,
            "fabric this-machine\n"
            "class shm latency_us=%.4g bandwidth_GBps=%.4g\n"
@@ -174,12 +187,29 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "--user-traffic")) fit_ut = 1;
     else if (!strcmp(argv[1], "--cold-extra")) fit_cx = 1;
     else if (!strncmp(argv[1], "--piece-l2=", 11)) fit_l2 = atof(argv[1] + 11) > 0 ? atof(argv[1] + 11) : 0;
+    else if (!strcmp(argv[1], "--red-miss")) fit_rm = -1;
+    else if (!strcmp(argv[1], "--pinned-load")) fit_pl = 1;
+    else if (!strncmp(argv[1], "--holdout=", 10)) {
+      for (fit_hold = 0; fit_hold < SN_ALGO_COUNT && strcasecmp(argv[1] + 10, sn_algo_name((sn_algo_t)fit_hold)); fit_hold++) {}
+      if (fit_hold == SN_ALGO_COUNT) {
+        fprintf(stderr, "snccl-sim-fit: --holdout=%s: not an algorithm\n", argv[1] + 10);
+        return 2;
+      }
+    }
+    else if (!strncmp(argv[1], "--red-miss=", 11)) {
+      char *end = NULL;
+      fit_rm = strtod(argv[1] + 11, &end);
+      if (end == argv[1] + 11 || *end || !(fit_rm > 0) || fit_rm > 1) {
+        fprintf(stderr, "snccl-sim-fit: --red-miss=%s: expected 0 < F <= 1\n", argv[1] + 11);
+        return 2;
+      }
+    }
     else break;
     argv++;
     argc--;
   }
   if (argc != 3) {
-    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned[=F]] [--msg-cores] [--hot-acc] [--cold-extra] [--user-traffic] [--piece-l2=KIB] CAL_FILE CORES\n");
+    fprintf(stderr, "usage: snccl-sim-fit [--perf-iters=N] [--perf-span=BYTES] [--streams] [--switch] [--pinned[=F]] [--msg-cores] [--hot-acc] [--cold-extra] [--user-traffic] [--piece-l2=KIB] [--red-miss[=F]] [--pinned-load] [--holdout=ALGO] CAL_FILE CORES\n");
     return 2;
   }
   setenv("NCCL_DEBUG", "WARN", 0);
@@ -222,9 +252,26 @@ int main(int argc, char **argv)
     fprintf(stderr, "snccl-sim-fit: no points in %s\n", argv[1]);
     return 2;
   }
+  int nhold = 0; /* --holdout: those points moved to the end, pt[np..np + nhold) */
+  if (fit_hold >= 0) {
+    for (int i = 0, k = 0; i < np; i++) { /* stable: the fitted points keep their order */
+      fit_point_t q = pt[i];
+      if (q.algo == fit_hold) continue;
+      memmove(&pt[k + 1], &pt[k], (size_t)(i - k) * sizeof(*pt));
+      pt[k++] = q;
+    }
+    for (int i = 0; i < np; i++) nhold += pt[i].algo == fit_hold;
+    np -= nhold;
+    if (np == 0 || nhold == 0) {
+      fprintf(stderr, "snccl-sim-fit: --holdout=%s leaves %s\n", sn_algo_name((sn_algo_t)fit_hold),
+              np ? "nothing to score" : "nothing to fit");
+      return 2;
+    }
+  }
   fit_maxn = 8 > fit_maxn ? 8 : fit_maxn; /* room for the prediction set's rank counts */
   /* start: the tuner's built-in table (sn_cost_default), a copy core moving ~ its link */
-  double x[FIT_NPAR] = {2.0, 14.0, 0.5, 60.0, 55.0, 14.0, 7.0, 32.0, 10.0, 10.0, 0.5}; /* cache: this VM's L3 */
+  double x[FIT_NPAR] = {2.0, 14.0, 0.5, 60.0, 55.0, 14.0, 7.0, 32.0, 10.0, 10.0, 0.5, 0.5}; /* cache: this VM's L3 */
+  if (fit_rm > 0) x[11] = fit_rm;
   double best = fit_cost(x, pt, np, 0), start = best;
   int evals = 1;
   /* the step schedule again while a pass still improves (a constant that
@@ -235,11 +282,11 @@ int main(int argc, char **argv)
     for (int improved = 1; improved;) {
       improved = 0;
       for (int k = 0; k < FIT_NPAR; k++)
-        for (int dir = 0; dir < 2 && k != 1 && (k != 9 || fit_span > 0) && (k != 10 || fit_switch) && (!fit_streams || (k != 3 && k != 5)); dir++) { /* k = 1: the ports, unused on one host; 9: cold_GBps, with a span */
+        for (int dir = 0; dir < 2 && k != 1 && (k != 9 || fit_span > 0) && (k != 10 || fit_switch) && (k != 11 || fit_rm < 0) && (!fit_streams || (k != 3 && k != 5)); dir++) { /* k = 1: the ports, unused on one host; 9: cold_GBps, with a span */
           double y[FIT_NPAR];
           memcpy(y, x, sizeof(y));
           y[k] = dir ? x[k] / step : x[k] * step;
-          if (y[k] < 1e-3 || y[k] > 1e6) continue;
+          if (y[k] < 1e-3 || y[k] > (k == 11 ? 1 : 1e6)) continue; /* red_miss: a share */
           double c = fit_cost(y, pt, np, 0);
           evals++;
           if (c < best * (1 - 1e-9)) {
@@ -262,14 +309,20 @@ int main(int argc, char **argv)
     x[5] = x[4] / 2;
   }
   for (int k = 0; k < FIT_NPAR; k++)
-    if ((k != 9 || fit_span > 0) && (k != 10 || fit_switch))
+    if ((k != 9 || fit_span > 0) && (k != 10 || fit_switch) && (k != 11 || fit_rm != 0))
       printf("#   %-20s %.4g%s\n", fit_names[k], x[k],
              k == 1 ? " (not fitted: with xfer_GBps, pairs on one host use the cores, not the ports)"
              : fit_streams && k == 3 ? " (--streams: 2 x copy_GBps)"
              : fit_streams && k == 5 ? " (--streams: copy_GBps / 2)"
+             : k == 11 && fit_rm > 0 ? " (not fitted: --red-miss=F)"
                                      : "");
   printf("# the calibration set, simulated with these constants:\n");
   fit_cost(x, pt, np, 1);
+  if (nhold) {
+    printf("# held out, simulated with these constants:\n");
+    double h = fit_cost(x, pt + np, nhold, 1);
+    printf("# held out: %d %s points, mean |log(sim/meas)| %.4f\n", nhold, sn_algo_name((sn_algo_t)fit_hold), h);
+  }
   fputs(text, stdout);
   free(pt);
   return 0;

@@ -719,7 +719,7 @@ static void sn_sim_try_reduce(sn_sim_t *s, int r, int step)
     const sn_sim_chan_t *C = &s->ch[e->chan];
     pred = sn_sim_cp_later(s, *sn_sim_slot_cp(s, &sn_sim_rq(s, e->chan)[C->consumed & s->dmask]), R->cp_done[step]);
   }
-  double w = e->acc ? s->acc_w : 1; /* hot_acc: its destination still in cache */
+  double w = e->acc ? s->acc_w : s->red_w; /* hot_acc: its destination still in cache; red_miss */
   sn_sim_compute(s, r, step, sn_sim_piece_bytes(s, e->bytes, e->done) * w, pred);
 }
 

@@ -415,6 +415,98 @@ static double sn_sim_user_share(const sn_sim_fabric_t *f, const sn_sim_call_t *c
   return sn_sim_cold_share(f, call, d, ws, 0);
 }
 
+/* sim_int.h: every placement when there are at most SN_SIM_PIN_ENUM, else
+ * SN_SIM_PIN_DRAWS drawn with a fixed seed (the same figure on every run). */
+#define SN_SIM_PIN_ENUM 200000.0
+#define SN_SIM_PIN_DRAWS 4096
+typedef struct {
+  const double *w;
+  int n, c;
+  int cnt[64], size[64];
+  double sum[64], total;
+  long long nplace;
+} sn_sim_pin_t;
+
+static void sn_sim_pin_walk(sn_sim_pin_t *e, int i)
+{
+  if (i == e->n) {
+    double m = 0;
+    for (int j = 0; j < e->c; j++) m = e->sum[j] > m ? e->sum[j] : m;
+    e->total += m;
+    e->nplace++;
+    return;
+  }
+  for (int j = 0; j < e->c; j++) {
+    if (e->cnt[j] == e->size[j]) continue;
+    e->cnt[j]++;
+    e->sum[j] += e->w[i];
+    sn_sim_pin_walk(e, i + 1);
+    e->sum[j] -= e->w[i];
+    e->cnt[j]--;
+  }
+}
+
+double sn_sim_pin_busiest(const double *w, int n, int c)
+{
+  sn_sim_pin_t e;
+  memset(&e, 0, sizeof(e));
+  e.w = w;
+  e.n = n;
+  e.c = c;
+  double places = 1; /* n! / prod size_j! */
+  for (int j = 0, k = 1; j < c; j++) {
+    e.size[j] = n / c + (j < n % c);
+    for (int t = 1; t <= e.size[j]; t++, k++) places *= (double)k / t;
+  }
+  if (places <= SN_SIM_PIN_ENUM) {
+    sn_sim_pin_walk(&e, 0);
+    return e.nplace ? e.total / (double)e.nplace : 0;
+  }
+  int *perm = malloc((size_t)n * sizeof(int));
+  if (!perm) return 0;
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  double total = 0;
+  for (int d = 0; d < SN_SIM_PIN_DRAWS; d++) {
+    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = n - 1; i > 0; i--) { /* Fisher-Yates on xorshift64 */
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      int k = (int)(x % (uint64_t)(i + 1)), t = perm[i];
+      perm[i] = perm[k];
+      perm[k] = t;
+    }
+    double sum[64] = {0}, m = 0;
+    for (int i = 0; i < n; i++) sum[i % c] += w[perm[i]];
+    for (int j = 0; j < c; j++) m = sum[j] > m ? sum[j] : m;
+    total += m;
+  }
+  free(perm);
+  return total / SN_SIM_PIN_DRAWS;
+}
+
+/* pinned_load: the share of host h's c cores its n ranks of the call get
+ * when placed at random, each weighted by its work (sim.h); 0 when the
+ * ranks' work is equal (the plain rule holds) or cannot be weighed. */
+static double sn_sim_pinned_load_share(const sn_sim_fabric_t *f, const sn_sim_t *s, const double *kb, int h, int n)
+{
+  int c = f->cores;
+  if (c < 1 || c > 64) return 0;
+  double *w = malloc((size_t)n * sizeof(double)), tot = 0;
+  if (!w) return 0;
+  int k = 0, equal = 1;
+  for (int r = 0; r < s->n && k < n; r++) {
+    if (f->topo.ranks[s->r[r].frank].host != h) continue;
+    const double *b = &kb[4 * r];
+    w[k] = (b[0] + b[1] + b[2]) * f->pool_w_net / 2 + b[2] + b[3] * f->copy_factor;
+    if (k > 0 && fabs(w[k] - w[0]) > 1e-9 * w[0]) equal = 0;
+    tot += w[k++];
+  }
+  double busiest = k == n && !equal && tot > 0 ? sn_sim_pin_busiest(w, n, c) : 0;
+  free(w);
+  return busiest > 0 ? tot / c / busiest : 0;
+}
+
 /* The host terms that depend on the call (sim.h: sn_sim_fabric_t.pinned,
  * cache_bytes), applied to the fabric for one run (sn_sim_run puts the
  * capacities and weights back):
@@ -428,7 +520,9 @@ static double sn_sim_user_share(const sn_sim_fabric_t *f, const sn_sim_call_t *c
  *    weights to (w + e) / (1 + e), so a reduced, copied or moved byte takes
  *    (w + e) / capacity; with hot_acc, a reduce that accumulates into a
  *    destination piece its dependency just wrote (SN_SIM_L_ACC) takes
- *    1 / capacity (*acc_w = 1 / (1 + e));
+ *    1 / capacity (*acc_w = 1 / (1 + e)); with red_miss F, any other
+ *    receive-and-reduce (every one without hot_acc) takes (1 + F e) /
+ *    capacity (*red_w);
  *  - cold buffers (call->perf_span, sn_sim_cold_share): see below;
  *  - user traffic (user_traffic): the same charge on each rank's user
  *    bytes as the memory moves them (in + 2 out, sn_sim_rank_traffic),
@@ -436,7 +530,7 @@ static double sn_sim_user_share(const sn_sim_fabric_t *f, const sn_sim_call_t *c
  * kb: per rank, bytes sent, received, received and reduced, copied locally
  * (NULL without a span or user_traffic). -1 when memory runs out. */
 static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d, const sn_sim_call_t *call,
-                             const double *kb, double *acc_w)
+                             const double *kb, double *acc_w, double *red_w)
 {
   int nh = f->topo.nhosts, hm = 0;
   double *w = calloc((size_t)nh * 3 + 1, sizeof(double)), most = 0;
@@ -458,6 +552,10 @@ static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_
     if (f->pool[h] >= 0 && cnt[h] > f->cores) {
       int per = (cnt[h] + f->cores - 1) / f->cores;
       double share = (double)cnt[h] / per / f->cores; /* wholly pinned: of the c cores */
+      if (f->pinned_load && kb) {
+        double lw = sn_sim_pinned_load_share(f, s, kb, h, cnt[h]);
+        if (lw > 0) share = lw;
+      }
       f->links[f->pool[h]].cap *= f->pinned == 1 ? share : pow(share, f->pinned);
     }
   double user = u[hm];
@@ -473,6 +571,10 @@ static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_
     f->copy_factor = (f->copy_factor + e) / (1 + e);
     if (f->pool_w_net > 0) f->pool_w_net = (f->pool_w_net + e) / (1 + e);
     if (f->hot_acc) *acc_w = 1 / (1 + e); /* an accumulating reduce: its unit, no miss */
+    if (f->red_miss > 0) { /* any other (every one without hot_acc): its share of the miss */
+      *red_w = (1 + f->red_miss * e) / (1 + e);
+      if (!f->hot_acc) *acc_w = *red_w;
+    }
   }
   /* cold user buffers (perf_span), or every user byte's miss
    * (user_traffic): q x a rank's user bytes (its traffic) per call first
@@ -608,6 +710,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   sn_sim_t s;
   memset(&s, 0, sizeof(s));
   s.acc_w = 1;
+  s.red_w = 1;
   sn_sim_result_t res;
   memset(&res, 0, sizeof(res));
   s.f = f;
@@ -826,8 +929,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     }
   }
   int nsim = s.n;
-  /* per rank, for the cold-buffer term: bytes sent, received, received and reduced, copied locally */
-  if ((call->perf_span > 0 || (f->user_traffic && f->cache_bytes > 0)) &&
+  /* per rank, for the cold-buffer term and pinned_load: bytes sent, received, received and reduced, copied locally */
+  if ((call->perf_span > 0 || (f->user_traffic && f->cache_bytes > 0) || f->pinned_load) &&
       !(kb = calloc((size_t)nsim * 4 + 1, sizeof(double))))
     goto oom;
   /* every rank's schedule: built flat, compacted, the flat list freed; the
@@ -1051,7 +1154,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     saved_cap = malloc((size_t)f->nlinks * sizeof(double) + 1);
     if (!saved_cap) goto oom;
     for (int l = 0; l < f->nlinks; l++) saved_cap[l] = f->links[l].cap;
-    if (sn_sim_host_scale(f, &s, &d, call, kb, &s.acc_w)) goto oom;
+    if (sn_sim_host_scale(f, &s, &d, call, kb, &s.acc_w, &s.red_w)) goto oom;
   }
   st = sn_sim_loop(&s);
   if (st != SN_OK) goto out;

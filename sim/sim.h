@@ -89,6 +89,7 @@ typedef struct {
                           * of the call than it has cores (sn_sim_host_t.switch_us) */
   double pinned;         /* ranks stay on their cores (sn_sim_host_t.pinned): a host running p > cores
                           * ranks of a call gives them p / ceil(p / cores) cores (sim/setup.c) */
+  int pinned_load;       /* the pinned rule weighs each rank by its work (sn_sim_host_t.pinned_load) */
   int *pool;             /* [nhosts] the host's pool link, -1 when none */
   double pool_w_net;     /* pool units per byte moved between two ranks of a host (0: not on the pool) */
   int *stream;           /* [nranks][nranks] link of one pair's stream (stream_GBps), -1 when none;
@@ -110,6 +111,8 @@ typedef struct {
                           * without a span (sn_sim_host_t.user_traffic) */
   int hot_acc;           /* a receive-and-reduce that accumulates, piece by piece, into what its
                           * dependency just wrote pays no miss (sn_sim_host_t.hot_acc) */
+  double red_miss;       /* the share of a byte's miss a receive-and-reduce pays (sn_sim_host_t.red_miss;
+                          * 0: all of it, as 1) */
   int piece_l2;          /* > 0: calls run in the pieces the library's own start-up model gives
                           * them (sn_sim_host_t.piece_l2_KiB, bytes), not the fabric's tuner's */
   /* Parallel planes of one class (sn_sim_fabric_set_planes): each rank's
@@ -125,7 +128,7 @@ typedef struct {
 
 /* What the topology file's optional "#@sim KEY=VALUE ..." comment lines set
  * (the topology parser skips them as comments; keys: cores, msg_us,
- * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, cold_extra, user_traffic, hot_acc,
+ * copy_GBps, xfer_GBps, stream_GBps, cache_MB, mem_GBps, cold_GBps, switch_us, cold_extra, user_traffic, hot_acc, red_miss, pinned_load,
  * piece_l2_KiB). 0 leaves the default of sn_sim_fabric_build. */
 typedef struct {
   char plane_class[32]; /* planes=CLASS:K: the class split into K parallel planes */
@@ -145,6 +148,13 @@ typedef struct {
                      * that and cores shared evenly (c cores, c/p each), at F of the way in log
                      * space: c^(1-F) x (p/ceil(p/c))^F cores (F = 0.5, 3 on 2: 1.73), and a
                      * message's core factor (p/c)^(1-F) x ceil(p/c)^F. 0: off */
+  int pinned_load;  /* 1, with pinned: ranks whose work differs (a broadcast's root and leaves move
+                     * half what its inner ranks move) are placed on the cores at random, so the
+                     * busiest core carries more than 1/c of the work: the pool gives the call
+                     * c x (work / c) / E[work of the busiest core] cores, over every even placement
+                     * of the host's ranks (p / ceil(p/c) for equal work, as pinned=1), taken to
+                     * the power F like the rule above. A rank's work: its halves of the
+                     * transfers it sends and receives, its reductions and local copies */
   double cache_MB;  /* last-level cache of a host (MB = 1e6 bytes), with mem_GBps */
   double mem_GBps;  /* what a core moves per second from memory, for the bytes that miss the cache */
   double switch_us; /* with more ranks of a call on a host than cores: added to the per-message
@@ -171,6 +181,11 @@ typedef struct {
                         * the piece the library picks without a topology file (the built-in table,
                         * this L2 and the host's ranks per core; sim/setup.c sn_sim_lib_piece), as
                         * the perf tools ran it, instead of the slot size a topology file gives */
+  double red_miss;  /* 0 < F <= 1, with cache_MB: a receive-and-reduce (not hot_acc's) pays F of the
+                     * miss a transfer pays per byte. A transfer's miss is its two user-buffer
+                     * streams (the sender's read, the receiver's write); the reduce reads straight
+                     * from the slot (the library's recv_peek), so what it adds is one stream, its
+                     * local input: 0.5. Default (0): 1, the whole miss again */
 } sn_sim_host_t;
 
 /* Reads the "#@sim" lines of a topology file's text into *h (zeroed first).

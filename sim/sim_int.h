@@ -282,6 +282,8 @@ typedef struct {
   uint64_t *ch_msg;    /* [nch] each channel's per-message cost when msg_cores set it, else NULL */
   double acc_w;        /* compute units per byte of an SN_SIM_L_ACC reduce (per unit of a plain one):
                         * 1, or 1 / (1 + e) with hot_acc and a miss cost e (sim/setup.c) */
+  double red_w;        /* compute units per byte of any other receive-and-reduce: 1, or
+                        * (1 + red_miss e) / (1 + e) with red_miss (sim/setup.c) */
   int nch, capch;
   int *spaths, nspaths, capspaths; /* sprayed channels' paths: entries of 1 + SN_SIM_MAX_PATH (count, links) */
   uint64_t *hkeys;  /* channels by (sender, receiver): open addressing */
@@ -459,6 +461,12 @@ static inline __attribute__((always_inline)) void sn_sim_enqueue_cur(sn_sim_t *s
 {
   sn_sim_enqueue_(s, rank, step, 1);
 }
+
+/* E[the busiest core's work] over the even placements of n ranks' work w[]
+ * on c <= 64 cores (core j holds n / c ranks, one more for j < n mod c),
+ * each labelled placement alike (sim/setup.c, pinned_load); 0 when memory
+ * runs out. */
+double sn_sim_pin_busiest(const double *w, int n, int c);
 
 /* Critical-path breakdown of the finished run into s->res->cp. */
 void sn_sim_cp_walk(sn_sim_t *s);

@@ -1075,12 +1075,16 @@ static void test_host_terms(void)
    * m = 1/2 of it, at mem_GBps = 1 each byte costs m x 1/1 more: 18 us. A
    * cache of 20000 holds it all: 12 us. hot_acc: the root's second and
    * third reductions accumulate into the pieces the one before just wrote
-   * (dst = dst + slot): only the first misses, 6 + 4 + 4 = 14 us */
+   * (dst = dst + slot): only the first misses, 6 + 4 + 4 = 14 us.
+   * red_miss=0.5: a reduction pays half the miss, 1.25 us per 1000 bytes:
+   * 15 us; with hot_acc 5 + 4 + 4 = 13 us */
   {
-    const char *lines[4] = {"#@sim cores=4 cache_MB=0.01 mem_GBps=1", "#@sim cores=4 cache_MB=0.02 mem_GBps=1",
-                            "#@sim cores=4", "#@sim cores=4 cache_MB=0.01 mem_GBps=1 hot_acc=1"};
-    const double want[4] = {18, 12, 12, 14};
-    for (int i = 0; i < 4; i++) {
+    const char *lines[6] = {"#@sim cores=4 cache_MB=0.01 mem_GBps=1", "#@sim cores=4 cache_MB=0.02 mem_GBps=1",
+                            "#@sim cores=4", "#@sim cores=4 cache_MB=0.01 mem_GBps=1 hot_acc=1",
+                            "#@sim cores=4 cache_MB=0.01 mem_GBps=1 red_miss=0.5",
+                            "#@sim cores=4 cache_MB=0.01 mem_GBps=1 hot_acc=1 red_miss=0.5"};
+    const double want[6] = {18, 12, 12, 14, 15, 13};
+    for (int i = 0; i < 6; i++) {
       pool_fabric(&f, 4, lines[i]);
       sn_sim_call_t cr = call_of(SN_COLL_REDUCE, SN_ALGO_DIRECT, 1000, 4);
       t = run_time(&f, &cr);
@@ -1121,6 +1125,37 @@ static void test_host_terms(void)
       CHECK(llabs((long long)t - 24 * (long long)US) <= 4, "%s: 4 ranks %.6f us, expected 24", lines[i], t / 1e6);
       sn_sim_fabric_free(&f);
     }
+  }
+  /* pinned_load: the busiest core's expected work over the even placements
+   * of the ranks' work. 1, 2, 2, 1 on 2 cores: 2 of the 6 labelled
+   * placements put both 2s together (4), the rest 3: 10/3. Equal work, 3
+   * on 2: always 2 (the plain rule's 3 / ceil(3/2) cores). 24 ranks on 2
+   * cores (2.7 million placements: drawn) with one rank of 13 and 23 of 1:
+   * the core holding the 13 always carries 13 + 11 = 24 */
+  {
+    const double w4[4] = {1, 2, 2, 1}, w3[3] = {1, 1, 1};
+    double w24[24];
+    for (int i = 0; i < 24; i++) w24[i] = i == 5 ? 13 : 1;
+    double b4 = sn_sim_pin_busiest(w4, 4, 2), b3 = sn_sim_pin_busiest(w3, 3, 2), b24 = sn_sim_pin_busiest(w24, 24, 2);
+    CHECK(fabs(b4 - 10.0 / 3) < 1e-12, "busiest core of 1,2,2,1 on 2: %.6f, expected 10/3", b4);
+    CHECK(b3 == 2, "busiest core of 3 equal ranks on 2: %.6f, expected 2", b3);
+    CHECK(b24 == 24, "busiest core, 24 ranks drawn: %.6f, expected 24", b24);
+    /* in a run: equal work (ring all-reduce) leaves the pinned rule as it
+     * was, bit for bit; a ring broadcast (root and leaf move half what the
+     * middle ranks move) runs slower */
+    uint64_t tp[2][2];
+    const char *pl[2] = {"#@sim cores=2 xfer_GBps=0.5 pinned=1", "#@sim cores=2 xfer_GBps=0.5 pinned=1 pinned_load=1"};
+    for (int i = 0; i < 2; i++) {
+      pool_fabric(&f, 4, pl[i]);
+      sn_sim_call_t ca = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 4000, 4);
+      sn_sim_call_t cb4 = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 4000, 4);
+      tp[i][0] = run_time(&f, &ca);
+      tp[i][1] = run_time(&f, &cb4);
+      sn_sim_fabric_free(&f);
+    }
+    CHECK(tp[0][0] == tp[1][0], "pinned_load, ring all-reduce: %.6f us, without %.6f", tp[1][0] / 1e6, tp[0][0] / 1e6);
+    CHECK(tp[1][1] > tp[0][1], "pinned_load, ring broadcast: %.6f us, not above %.6f without", tp[1][1] / 1e6,
+          tp[0][1] / 1e6);
   }
   /* msg_cores: a ring broadcast 0 -> 1 -> 2 -> 3 on a free network, one
    * message per hop of msg_us = 1 us: 3 us; as core time with 4 ranks on 2
@@ -1164,6 +1199,11 @@ static void test_host_terms(void)
             h.cache_MB == 32 && h.mem_GBps == 40 && h.pinned == 1 && h.hot_acc == 1,
         "cache_MB, mem_GBps, pinned, hot_acc read");
   CHECK(sn_sim_host_parse("#@sim hot_acc=2\n", "bad", &h) == SN_ERR_INVALID_ARG, "hot_acc=2 refused");
+  CHECK(sn_sim_host_parse("#@sim red_miss=0.25\n", "ok", &h) == SN_OK && h.red_miss == 0.25, "red_miss read");
+  CHECK(sn_sim_host_parse("#@sim pinned=1 pinned_load=1\n", "ok", &h) == SN_OK && h.pinned_load == 1, "pinned_load read");
+  CHECK(sn_sim_host_parse("#@sim pinned_load=2\n", "bad", &h) == SN_ERR_INVALID_ARG, "pinned_load=2 refused");
+  CHECK(sn_sim_host_parse("#@sim red_miss=0\n", "bad", &h) == SN_ERR_INVALID_ARG, "red_miss=0 refused");
+  CHECK(sn_sim_host_parse("#@sim red_miss=1.5\n", "bad", &h) == SN_ERR_INVALID_ARG, "red_miss=1.5 refused");
   CHECK(sn_sim_host_parse("#@sim piece_l2_KiB=1024\n", "ok", &h) == SN_OK && h.piece_l2_KiB == 1024, "piece_l2_KiB read");
 }
 
