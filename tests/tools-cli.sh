@@ -7,7 +7,8 @@
 # values still run. snccl-tune and snccl-stuck: a bad size, an unknown
 # option, a missing file are refused (status 2, or 1 with the loader's
 # WARN) with one line that names them; --help is status 0. None of these
-# tools touches the network; each run has a deadline.
+# tools touches the network; each run has a deadline. snccl-sim-fit: bad
+# switches refused, --holdout scores what it left out.
 set -u
 b="${SN_TOP_BUILDDIR:-.}"
 sim="$b/snccl-sim"
@@ -174,6 +175,41 @@ n=$((n + 1))
 if ! timeout 30 "$tune" --min=1M --max=1M "$topo" >"$d/out" 2>&1 || ! grep -q '^ *1M .*\*' "$d/out"; then
   echo "FAIL [snccl-tune $topo]: expected a table with a pick"
   cat "$d/out"
+  fail=1
+fi
+
+# snccl-sim-fit (perf/sim-calibrate.sh's fitter): bad switches are refused;
+# --holdout fits the other algorithms' points and scores the held-out ones;
+# --red-miss and --pinned-load reach the topology it writes. The points are
+# simulated on a host model first, so the fit has something to find.
+fit="$b/sim/snccl-sim-fit"
+cat >"$d/host.topo" <<'TOPO'
+fabric fitcheck
+class shm latency_us=1 bandwidth_GBps=14
+links intra_host=shm intra_domain=shm inter_domain=shm
+reduce_GBps 20
+shape domains=1 hosts_per_domain=1 ranks_per_host=4
+#@sim cores=2 msg_us=1 copy_GBps=10 xfer_GBps=5 stream_GBps=6 cache_MB=1 mem_GBps=5 pinned=0.5 red_miss=0.5
+TOPO
+: >"$d/cal.txt"
+for a in ring direct; do
+  for c in allgather allreduce; do
+    for sz in 262144 4194304; do
+      us=$(timeout 30 "$sim" --topo="$d/host.topo" --ranks=0-1 --coll=$c --algo=$a --bytes=$sz --hot=0 2>/dev/null |
+        awk '$1 ~ /^[0-9]+$/ && NF >= 7 { print $6; exit }')
+      echo "cal $c $a 2 $sz ${us:-0}" >>"$d/cal.txt"
+    done
+  done
+done
+tool=$fit
+bad --red-miss --red-miss=2 "$d/cal.txt" 2
+bad --holdout --holdout=nope "$d/cal.txt" 2
+n=$((n + 1))
+if ! timeout 120 "$fit" --pinned=0.5 --pinned-load --red-miss --holdout=direct "$d/cal.txt" 2 >"$d/out" 2>"$d/err" ||
+  ! grep -q '^# held out: 4 direct points, mean |log(sim/meas)| [0-9.]*$' "$d/out" ||
+  ! grep -q '^#@sim .*pinned=0.5 pinned_load=1.* red_miss=' "$d/out"; then
+  echo "FAIL [snccl-sim-fit --holdout=direct --red-miss --pinned-load]: no held-out score or switches missing:"
+  cat "$d/out" "$d/err" "$d/cal.txt"
   fail=1
 fi
 
