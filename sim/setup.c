@@ -528,7 +528,7 @@ static double sn_sim_pinned_load_share(const sn_sim_fabric_t *f, const sn_sim_t 
  *    bytes as the memory moves them (in + 2 out, sn_sim_rank_traffic),
  *    every miss counted (sn_sim_user_share), with or without a span.
  * kb: per rank, bytes sent, received, received and reduced, copied locally
- * (NULL without a span or user_traffic). -1 when memory runs out. */
+ * (NULL without a span, user_traffic or pinned_load). -1 when memory runs out. */
 static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_desc_t *d, const sn_sim_call_t *call,
                              const double *kb, double *acc_w, double *red_w)
 {
