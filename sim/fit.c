@@ -252,15 +252,16 @@ int main(int argc, char **argv)
     fprintf(stderr, "snccl-sim-fit: no points in %s\n", argv[1]);
     return 2;
   }
-  int nhold = 0; /* --holdout: those points moved to the end, pt[np..np + nhold) */
+  int nhold = 0; /* --holdout: those points after the fitted ones, pt[np..np + nhold) */
   if (fit_hold >= 0) {
-    for (int i = 0, k = 0; i < np; i++) { /* stable: the fitted points keep their order */
-      fit_point_t q = pt[i];
-      if (q.algo == fit_hold) continue;
-      memmove(&pt[k + 1], &pt[k], (size_t)(i - k) * sizeof(*pt));
-      pt[k++] = q;
-    }
-    for (int i = 0; i < np; i++) nhold += pt[i].algo == fit_hold;
+    fit_point_t *byset = malloc((size_t)np * sizeof(*pt));
+    if (!byset) return 1;
+    int k = 0;
+    for (int held = 0; held < 2; held++)
+      for (int i = 0; i < np; i++)
+        if ((pt[i].algo == fit_hold) == held) byset[k++] = pt[i], nhold += held;
+    free(pt);
+    pt = byset;
     np -= nhold;
     if (np == 0 || nhold == 0) {
       fprintf(stderr, "snccl-sim-fit: --holdout=%s leaves %s\n", sn_algo_name((sn_algo_t)fit_hold),
