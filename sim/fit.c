@@ -165,6 +165,19 @@ static int fit_lookup_coll(const char *s, sn_coll_t *c)
   return -1;
 }
 
+/* "--NAME=F" with 0 < F <= 1 into *f; -1 (and one line naming it) otherwise */
+static int fit_share(const char *arg, double *f)
+{
+  const char *v = strchr(arg, '=') + 1;
+  char *end = NULL;
+  *f = strtod(v, &end);
+  if (end == v || *end || !(*f > 0) || *f > 1) {
+    fprintf(stderr, "snccl-sim-fit: %s: expected 0 < F <= 1\n", arg);
+    return -1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv)
 {
   /* options first: --perf-iters=N, --pinned */
@@ -175,12 +188,7 @@ int main(int argc, char **argv)
     else if (!strcmp(argv[1], "--switch")) fit_switch = 1;
     else if (!strcmp(argv[1], "--pinned")) fit_pinned = 1;
     else if (!strncmp(argv[1], "--pinned=", 9)) {
-      char *end = NULL;
-      fit_pinned = strtod(argv[1] + 9, &end);
-      if (end == argv[1] + 9 || *end || !(fit_pinned > 0) || fit_pinned > 1) {
-        fprintf(stderr, "snccl-sim-fit: --pinned=%s: expected 0 < F <= 1\n", argv[1] + 9);
-        return 2;
-      }
+      if (fit_share(argv[1], &fit_pinned)) return 2;
     }
     else if (!strcmp(argv[1], "--msg-cores")) fit_msgc = 1;
     else if (!strcmp(argv[1], "--hot-acc")) fit_hot = 1;
@@ -197,12 +205,7 @@ int main(int argc, char **argv)
       }
     }
     else if (!strncmp(argv[1], "--red-miss=", 11)) {
-      char *end = NULL;
-      fit_rm = strtod(argv[1] + 11, &end);
-      if (end == argv[1] + 11 || *end || !(fit_rm > 0) || fit_rm > 1) {
-        fprintf(stderr, "snccl-sim-fit: --red-miss=%s: expected 0 < F <= 1\n", argv[1] + 11);
-        return 2;
-      }
+      if (fit_share(argv[1], &fit_rm)) return 2;
     }
     else break;
     argv++;
