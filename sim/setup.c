@@ -415,6 +415,16 @@ static double sn_sim_user_share(const sn_sim_fabric_t *f, const sn_sim_call_t *c
   return sn_sim_cold_share(f, call, d, ws, 0);
 }
 
+/* The core units rank r spends on the call at the fabric's current weights,
+ * from its bytes kb[4 r ..] (sent, received, received and reduced, copied
+ * locally): its half of each transfer, its reductions, its copies at the
+ * copy factor. */
+static double sn_sim_rank_units(const sn_sim_fabric_t *f, const double *kb, int r)
+{
+  const double *k = &kb[4 * r];
+  return (k[0] + k[1] + k[2]) * f->pool_w_net / 2 + k[2] + k[3] * f->copy_factor;
+}
+
 /* sim_int.h: every placement when there are at most SN_SIM_PIN_ENUM, else
  * SN_SIM_PIN_DRAWS drawn with a fixed seed (the same figure on every run). */
 #define SN_SIM_PIN_ENUM 200000.0
@@ -497,8 +507,7 @@ static double sn_sim_pinned_load_share(const sn_sim_fabric_t *f, const sn_sim_t 
   int k = 0, equal = 1;
   for (int r = 0; r < s->n && k < n; r++) {
     if (f->topo.ranks[s->r[r].frank].host != h) continue;
-    const double *b = &kb[4 * r];
-    w[k] = (b[0] + b[1] + b[2]) * f->pool_w_net / 2 + b[2] + b[3] * f->copy_factor;
+    w[k] = sn_sim_rank_units(f, kb, r);
     if (k > 0 && fabs(w[k] - w[0]) > 1e-9 * w[0]) equal = 0;
     tot += w[k++];
   }
@@ -592,8 +601,7 @@ static int sn_sim_host_scale(sn_sim_fabric_t *f, const sn_sim_t *s, const sn_op_
     return -1;
   }
   for (int r = 0; ur && r < s->n; r++) {
-    const double *k = &kb[4 * r];
-    ur[r] = (k[0] + k[1] + k[2]) * f->pool_w_net / 2 + k[2] + k[3] * f->copy_factor;
+    ur[r] = sn_sim_rank_units(f, kb, r);
     units[f->topo.ranks[s->r[r].frank].host] += ur[r];
   }
   double c = q > 0 && units[hm] > 0 ? q * user * n * f->cold_w / (1 + e) / units[hm] : 0;
