@@ -625,15 +625,31 @@ static sn_status_t sn_sim_check_call(const sn_sim_fabric_t *f, const sn_sim_call
     SN_WARN("snccl-sim: nranks %d: the fabric has %d ranks", c->nranks, f->nranks);
     return SN_ERR_INVALID_ARG;
   }
-  if (c->coll == SN_COLL_ALLTOALLV ? !c->a2av && !c->ep : (unsigned)c->coll >= SN_COLL_P2P) {
-    SN_WARN("snccl-sim: collective %d is not one snccl-sim runs (all-to-all-v needs its matrix or a MoE layer)", c->coll);
+  if (c->coll == SN_COLL_ALLTOALLV ? !c->a2av && !c->ep
+      : c->coll == SN_COLL_P2P     ? !c->p2p
+                                   : (unsigned)c->coll >= SN_COLL_P2P) {
+    SN_WARN("snccl-sim: collective %d is not one snccl-sim runs (all-to-all-v needs its matrix or a MoE layer, "
+            "point-to-point its messages)", c->coll);
     return SN_ERR_INVALID_ARG;
+  }
+  if (c->p2p || c->coll == SN_COLL_P2P) {
+    if (c->coll != SN_COLL_P2P || c->np2p < 1 || c->np2p > SN_SIM_MAX_P2P || c->a2av || c->ep) {
+      SN_WARN("snccl-sim: p2p: %d messages for collective %d%s (point-to-point takes 1..%d, no matrix or MoE layer)",
+              c->np2p, c->coll, c->a2av || c->ep ? " with an all-to-all-v matrix or MoE layer" : "", SN_SIM_MAX_P2P);
+      return SN_ERR_INVALID_ARG;
+    }
+    for (int i = 0; i < c->np2p; i++)
+      if (c->p2p[i].offset < 0 || c->p2p[i].offset >= c->nranks || c->p2p[i].bytes == 0) {
+        SN_WARN("snccl-sim: p2p[%d]: offset %d, %" PRIu64 " bytes (an offset 0..%d, at least one byte)", i,
+                c->p2p[i].offset, c->p2p[i].bytes, c->nranks - 1);
+        return SN_ERR_INVALID_ARG;
+      }
   }
   if ((unsigned)c->dtype >= SN_DT_COUNT || (unsigned)c->op >= SN_RED_COUNT) {
     SN_WARN("snccl-sim: collective %d, datatype %d or op %d is not one snccl-sim runs", c->coll, c->dtype, c->op);
     return SN_ERR_INVALID_ARG;
   }
-  if (c->count == 0 && c->coll != SN_COLL_ALLTOALLV) {
+  if (c->count == 0 && c->coll != SN_COLL_ALLTOALLV && c->coll != SN_COLL_P2P) {
     SN_WARN("snccl-sim: count 0: nothing to simulate");
     return SN_ERR_INVALID_ARG;
   }
@@ -654,16 +670,17 @@ static sn_status_t sn_sim_check_call(const sn_sim_fabric_t *f, const sn_sim_call
     SN_WARN("snccl-sim: nwith %d: 0..%d calls in flight with this one, given in `with`", c->nwith, SN_SIM_MAX_WITH);
     return SN_ERR_INVALID_ARG;
   }
-  if (c->nwith > 0 && (f->cache_bytes > 0 || c->perf_iters > 0 || c->a2av || c->ep || c->critical_path ||
+  if (c->nwith > 0 && (f->cache_bytes > 0 || c->perf_iters > 0 || c->a2av || c->ep || c->p2p || c->critical_path ||
                        c->fold == 1)) {
     SN_WARN("snccl-sim: calls in flight together are not simulated with a host cache model (#@sim cache_MB), "
-            "perf_iters, all-to-all-v/MoE, a critical path or forced coalescing");
+            "perf_iters, all-to-all-v/MoE, point-to-point, a critical path or forced coalescing");
     return SN_ERR_INVALID_ARG;
   }
   for (int j = 0; j < c->nwith; j++) {
     const sn_sim_call_t *w = &c->with[j];
-    if (w->a2av || w->ep || w->perf_iters > 0) {
-      SN_WARN("snccl-sim: with[%d]: all-to-all-v, MoE and perf_iters are not simulated in flight with others", j);
+    if (w->a2av || w->ep || w->p2p || w->perf_iters > 0) {
+      SN_WARN("snccl-sim: with[%d]: all-to-all-v, MoE, point-to-point and perf_iters are not simulated in flight "
+              "with others", j);
       return SN_ERR_INVALID_ARG;
     }
     sn_sim_call_t wc = *w;
@@ -740,6 +757,9 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   double saved_cf = f->copy_factor, saved_pw = f->pool_w_net; /* before the cache term */
   int flat_live = 0;
   double *kb = NULL; /* per rank: bytes sent, received, received and reduced, copied locally (perf_span) */
+  int p2p = call->coll == SN_COLL_P2P; /* the point-to-point builder: every rank at once, like direct */
+  uint64_t p2p_bytes = 0;                /* what each rank sends */
+  sn_p2p_desc_t *p2p_ops = NULL;         /* the rank being set up's sends and receives */
   int *view_arrays = NULL;
   size_t *vbuf = NULL; /* all-to-all-v: the rank being set up's counts and displacements */
   uint64_t *epm = NULL; /* MoE: the matrix of the dispatch's (first hop) or the combine's bytes */
@@ -871,7 +891,13 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     d.v = &vec;
   }
   sn_algo_t algo;
-  if (epm) {
+  if (p2p) {
+    d.dtype = SN_DT_UINT8;
+    for (int i = 0; i < call->np2p; i++) p2p_bytes += call->p2p[i].bytes;
+    d.count = p2p_bytes;
+    if (!(p2p_ops = malloc(2 * (size_t)call->np2p * sizeof(*p2p_ops)))) goto oom;
+  }
+  if (epm || p2p) {
     algo = ep_rail ? SN_ALGO_RAIL : SN_ALGO_DIRECT;
   } else if (call->algo < 0) {
     sn_plan_choose(&d, &f->cost, &algo);
@@ -885,6 +911,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   }
   /* the engine runs the call in the tuner's piece for it (src/api/group.c) */
   if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
+  else if (p2p) s.piece = s.piece; /* the engine's slot: the library sets no piece for its p2p exec */
   else if (f->piece_l2 > 0 && !epm) s.piece = sn_sim_lib_piece(f, &s, &d, algo);
   else s.piece = sn_plan_piece(epm && !call->ep_combine ? &epd : &d, algo, &f->cost);
   if (s.piece > UINT32_MAX) { /* a sender's slot keeps its piece's size in 32 bits */
@@ -893,7 +920,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     goto out;
   }
   res.algo = algo;
-  res.tuner_us = sn_plan_estimate(epm && !call->ep_combine ? &epd : &d, algo, &f->cost);
+  res.tuner_us = p2p ? 0 : sn_plan_estimate(epm && !call->ep_combine ? &epd : &d, algo, &f->cost); /* (no p2p form) */
   /* auto: coalesce a large communicator's call when it can be; a trace wants every rank */
   int fold = call->fold, must_fold = fold && fold != SN_SIM_FOLD_AUTO;
   if (fold == SN_SIM_FOLD_AUTO && (n < SN_SIM_FOLD_AUTO_MIN || call->perf_iters > 0 || call->trace)) fold = 0;
@@ -907,7 +934,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     /* builders whose rank r does what rank 0 does with every peer shifted by r */
     int unrooted = d.coll == SN_COLL_ALLREDUCE || d.coll == SN_COLL_ALLGATHER || d.coll == SN_COLL_REDUCESCATTER;
     int sym = (algo == SN_ALGO_RING && unrooted) || (algo == SN_ALGO_PAIRWISE && d.coll == SN_COLL_ALLTOALL) ||
-              (algo == SN_ALGO_DIRECT && (unrooted || d.coll == SN_COLL_ALLTOALL));
+              (algo == SN_ALGO_DIRECT && (unrooted || d.coll == SN_COLL_ALLTOALL)) || p2p;
     for (int r = 0; r < n && sym; r++)
       if (s.r[r].frank != r) break;
       else if (r == n - 1) q = sn_sim_fold_period(f, n);
@@ -926,7 +953,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     s.fold_p = n;
     s.n = q;
     res.fold_q = q;
-    res.fold_count = d.count;
+    res.fold_count = p2p ? call->count : d.count;
     /* links every period shares carry p/q copies of each simulated flow */
     saved_cap = malloc((size_t)f->nlinks * sizeof(double) + 1);
     if (!saved_cap) goto oom;
@@ -979,7 +1006,16 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     }
     sn_sched_init(&flat, d.dtype, n);
     flat_live = 1;
-    st = ep_rail ? sn_sim_ep_rail_build(&rail, r, &flat) : sn_sched_build(&d, algo, &flat);
+    if (p2p) { /* rank r's sends and receives, as a group of ncclSend/ncclRecv gives them to sn_sched_p2p */
+      for (int i = 0; i < call->np2p; i++) {
+        int off = call->p2p[i].offset;
+        p2p_ops[2 * i] = (sn_p2p_desc_t){.is_send = 1, .peer = (r + off) % n, .bytes = call->p2p[i].bytes};
+        p2p_ops[2 * i + 1] = (sn_p2p_desc_t){.is_send = 0, .peer = (r - off + n) % n, .bytes = call->p2p[i].bytes,
+                                             .addr = off ? 0 : 1}; /* to self: a copy between two buffers */
+      }
+      st = sn_sched_p2p(p2p_ops, 2 * call->np2p, r, &flat);
+    } else
+      st = ep_rail ? sn_sim_ep_rail_build(&rail, r, &flat) : sn_sched_build(&d, algo, &flat);
     if (st == SN_OK) st = flat.error;
     if (st != SN_OK) {
       SN_WARN("snccl-sim: rank %d: building the %s %s schedule failed (%s)", r, sn_algo_name(algo), sn_coll_name(d.coll),
@@ -1198,6 +1234,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   case SN_COLL_REDUCESCATTER:
   case SN_COLL_ALLTOALL: res.size_bytes = (double)call->count * sn_dtype_size(d.dtype) * n; break;
   case SN_COLL_ALLTOALLV: res.size_bytes = (double)d.count * sn_dtype_size(d.dtype); break; /* the busiest rank's */
+  case SN_COLL_P2P: res.size_bytes = (double)p2p_bytes; break; /* what each rank sends */
   default: res.size_bytes = (double)call->count * sn_dtype_size(d.dtype); break;
   }
   if (res.time_ps > 0) {
@@ -1250,6 +1287,7 @@ out:
   for (int j = 0; j < nw; j++) free(wview_arrays[j]);
   free(all_start);
   free(vbuf);
+  free(p2p_ops);
   free(epm);
   free(rail.buf);
   free(rail.rstep);

@@ -254,6 +254,14 @@ sn_status_t sn_sim_maxmin(int nlinks, const double *cap, int nflows, const int *
 #define SN_SIM_FOLD_AUTO 2
 #define SN_SIM_FOLD_AUTO_MIN 256 /* ranks: below, exact mode takes about a second at most */
 
+/* One message of a point-to-point call (sn_sim_call_t.p2p): every comm
+ * rank r sends `bytes` to rank (r + offset) mod nranks and receives as many
+ * from (r - offset) mod nranks; offset 0: a copy of its own. */
+typedef struct {
+  int32_t offset;
+  uint64_t bytes;
+} sn_sim_msg_t;
+
 typedef struct sn_sim_call {
   sn_coll_t coll;
   sn_dtype_t dtype;
@@ -316,9 +324,17 @@ typedef struct sn_sim_call {
                                    * for all (this call's). Their own `with` is ignored. */
   int nwith;                /* at most SN_SIM_MAX_WITH */
   uint64_t *with_ps;        /* out, [nwith] when not NULL: each one's time (its last rank done) */
+  const sn_sim_msg_t *p2p; /* SN_COLL_P2P only: [np2p] the messages of a group of ncclSend/ncclRecv
+                            * that every rank runs shifted by its rank (an all-to-all, a ring or
+                            * pipeline exchange), in list order per offset; each rank's schedule is
+                            * the library's own point-to-point builder's (sn_sched_p2p) for its
+                            * sends and receives, run in the engine's piece. dtype, count and algo
+                            * are ignored. Coalesced like a direct all-to-all. */
+  int np2p;                 /* 1..SN_SIM_MAX_P2P */
 } sn_sim_call_t;
 
 #define SN_SIM_MAX_WITH 64
+#define SN_SIM_MAX_P2P (1 << 20)
 
 #define SN_SIM_MAX_START_PS 1e15 /* 1000 s */
 

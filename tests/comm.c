@@ -790,6 +790,23 @@ static int case_simulate(int rank, int nranks, ncclUniqueId id, void *arg)
       T_ASSERT(fabsf(one[2] - longer) <= 1e-4f * longer, "send+recv of %zu floats: %g; alone %g and %g (the longer expected)",
                cnt, one[2], alone[0], alone[1]);
     }
+    if (nranks > 2) { /* an all-to-all through sends and receives: its messages share the rank's links and
+                       * per-message cost, so it takes longer than one send and receive (before, the
+                       * longest message alone was the estimate) */
+      ncclSimInfo_t a2a = NCCL_SIM_INFO_INITIALIZER;
+      T_NCCL(ncclGroupStart());
+      for (int q = 0; q < nranks; q++) {
+        if (q == rank) continue;
+        T_NCCL(ncclSend(buf, cnt, ncclFloat32, q, comm, NULL));
+        T_NCCL(ncclRecv(buf + cnt, cnt, ncclFloat32, q, comm, NULL));
+      }
+      T_NCCL(ncclGroupSimulateEnd(&a2a));
+      T_ASSERT(a2a.estimatedTime > one[2], "all-to-all through send/recv of %zu floats per peer: %g, not above one "
+               "send and receive (%g)", cnt, a2a.estimatedTime, one[2]);
+      if (rank == 0)
+        printf("simulate: p2p alltoall %zu bytes per peer on %d ranks: %.4f us\n", cnt * sizeof(float), nranks,
+               a2a.estimatedTime);
+    }
     p2p_prev = one[2];
     ncclSimInfo_t all = NCCL_SIM_INFO_INITIALIZER;
     T_NCCL(ncclGroupStart());

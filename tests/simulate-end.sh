@@ -9,7 +9,9 @@
 # Then the same with a host CPU model in the file ("#@sim" lines as
 # perf/sim-calibrate.sh writes them: 2 cores shared by the ranks, copy and
 # per-message costs, a cache): the communicator's replay takes them too and
-# still equals snccl-sim's, which is slower than without them.
+# still equals snccl-sim's, which is slower than without them. On 4 ranks,
+# an all-to-all through ncclSend/ncclRecv in one group equals snccl-sim's
+# --p2p replay of the same messages.
 top="${SN_TOP_BUILDDIR:-.}"
 tmp="${TMPDIR:-/tmp}/snccl-simend.$$"
 trap 'rm -f "$tmp".*' EXIT
@@ -44,6 +46,23 @@ for n in 2 4 4h; do
       rc=1
     fi
   done <"$tmp.est"
+  # a rank's sends to and receives from every other rank in one group:
+  # replayed together, as snccl-sim --p2p runs them (offsets 1..n-1)
+  grep "^simulate: p2p alltoall .* on $n ranks" "$tmp.out" >"$tmp.p2p"
+  if [ "$n" -gt 2 ] && ! test -s "$tmp.p2p"; then
+    echo "FAIL: no all-to-all through send/recv estimate printed for $n ranks"
+    rc=1
+  fi
+  offs=$(seq -s, 1 $((n - 1)))
+  while read -r _ _ _ bytes _ _ _ _ _ _ us _; do
+    sim=$(timeout 60 "$top/snccl-sim" --topo="$tmp.topo" --bytes="$bytes" --p2p="$offs" --hot=0 | awk '!/^#/ { print $6; exit }')
+    if awk -v a="$us" -v b="$sim" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && d <= 0.006 + 1e-5 * b) }'; then
+      echo "PASS: $n ranks${host:+ with a host model}, all-to-all through send/recv, $bytes bytes per peer: ncclGroupSimulateEnd $us us, snccl-sim --p2p=$offs $sim us"
+    else
+      echo "FAIL: $n ranks, all-to-all through send/recv, $bytes bytes per peer: ncclGroupSimulateEnd $us us, snccl-sim --p2p=$offs '$sim' us"
+      rc=1
+    fi
+  done <"$tmp.p2p"
 done
 # the host model made the 4-rank replay slower where the cores are the
 # bottleneck (the largest size): it was taken, not ignored

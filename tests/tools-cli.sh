@@ -104,6 +104,11 @@ bad "unknown option '--bogus'" $g --bogus
 bad "no fabric" --bytes=1M
 bad "both given" $g --topo=/dev/null
 bad --trace $g --trace="$d/no/such/dir/t.json"
+bad --p2p $g --p2p=4
+bad --p2p $g --p2p=1,,2
+bad --p2p $g --p2p=1,
+bad --p2p $g --p2p=
+bad --p2p $g --p2p=x
 
 good $g --bytes=1M
 good $g --bytes=1.5M --ranks=0-1,3 --algo=ring --root=0
@@ -112,6 +117,8 @@ good $g --coll=broadcast --bytes=1M --slow-rank=1:2 --degrade-link=shm:2
 good $g --bytes=1M --skew=1:20,3:5.5
 good $g --bytes=1M --skew=random:50 --seed=3
 good $g --bytes=1M --ranks=0-3/2 --with=allgather:1M:1-3/2:ring --with=alltoall:64K
+good $g --bytes=1M --p2p=all
+good $g --bytes=1M --p2p=1,1,0 --ranks=0-2
 # a call in flight on the same ranks slows the call down; on other ranks it does not
 n=$((n + 1))
 out=$(timeout 60 "$sim" --gen=hosts8:1 --bytes=64M --algo=ring --ranks=0-3 --with=allreduce:64M:0-3:ring --with=allreduce:64M:4-7:ring --hot=0)

@@ -92,6 +92,9 @@ static void usage(int code)
           "  --ranks=LIST     fabric ranks of the communicator, e.g. 0-7,16-23 or 3-63/8 (every 8th; default: all)\n"
           "  --type=float|half|bf16|double|int8|...   --root=R\n"
           "  --piece=BYTES --depth=N   pipelining (default: as the engine, SNCCL_CHUNK_SIZE/PIPELINE_DEPTH)\n"
+          "  --p2p=all|OFF[,OFF...]   a group of ncclSend/ncclRecv instead of a collective: every rank\n"
+          "                   sends SIZE to rank + OFF and receives SIZE from rank - OFF for each OFF\n"
+          "                   (all: every offset, its own included: an all-to-all through send/recv)\n"
           "  --with=COLL:SIZE[:RANKS[:ALGO]]   another call in flight at the same time on the same fabric\n"
           "                   (its own communicator: RANKS as --ranks, default all; ALGO default tuned);\n"
           "                   repeatable (8); prints each call's time with the others and alone\n"
@@ -124,6 +127,33 @@ static void usage(int code)
           "  --dump-topo      print the generated topology file and exit\n"
           "Every figure is simulated: GB = 1e9 bytes, times in microseconds.\n");
   exit(code);
+}
+
+/* --p2p: "all" (offsets 0..n-1) or "1,2,7": the messages' offsets into
+ * *out (bytes filled per size); how many, -1 when the list is not one. */
+static int parse_p2p(const char *s, int n, sn_sim_msg_t **out)
+{
+  int all = !strcmp(s, "all"), k = 0;
+  sn_sim_msg_t *m = calloc(all ? (size_t)n : strlen(s) / 2 + 1, sizeof(*m));
+  if (!m) return -1;
+  for (; all && k < n; k++) m[k].offset = k;
+  for (const char *t = s; !all;) {
+    char num[16];
+    size_t len = strcspn(t, ",");
+    long off;
+    if (len == 0 || len >= sizeof(num)) goto bad;
+    memcpy(num, t, len);
+    num[len] = 0;
+    if (parse_long(num, 0, n - 1, &off)) goto bad;
+    m[k++].offset = (int32_t)off;
+    if (!t[len]) break;
+    t += len + 1; /* past the comma: an item must follow */
+  }
+  *out = m;
+  return k;
+bad:
+  free(m);
+  return -1;
 }
 
 /* "0-7,16-23": fabric ranks, each item N or N-M (M >= N), digits only. */
@@ -277,7 +307,7 @@ int main(int argc, char **argv)
 {
   /* a refused call or file is explained on stderr (one WARN line) */
   setenv("NCCL_DEBUG", "WARN", 0);
-  const char *topo = NULL, *gen = NULL, *trace = NULL, *ranks_s = NULL, *skew_s = NULL, *with_s[8];
+  const char *topo = NULL, *gen = NULL, *trace = NULL, *ranks_s = NULL, *skew_s = NULL, *with_s[8], *p2p_s = NULL;
   int nwith = 0;
   sn_sim_call_t call;
   memset(&call, 0, sizeof(call));
@@ -312,6 +342,7 @@ int main(int argc, char **argv)
     } else if ((v = OPT("--max"))) {
       if (sn_parse_size(v, &hi)) return bad_arg("--max", v, SIZE_WANT);
     } else if ((v = OPT("--trace"))) trace = v;
+    else if ((v = OPT("--p2p"))) p2p_s = v;
     else if ((v = OPT("--ranks"))) ranks_s = v;
     else if ((v = OPT("--skew"))) skew_s = v;
     else if ((v = OPT("--with"))) {
@@ -506,6 +537,21 @@ int main(int argc, char **argv)
     }
     call.ranks = ranks;
   }
+  sn_sim_msg_t *msgs = NULL; /* --p2p: one message per offset, --bytes each */
+  if (p2p_s) {
+    int k = parse_p2p(p2p_s, call.nranks, &msgs);
+    if (k < 1) {
+      fprintf(stderr, "snccl-sim: --p2p=%s: expected all or OFFSET[,OFFSET...] with 0 <= OFFSET < %d\n", p2p_s,
+              call.nranks);
+      free(ranks);
+      sn_sim_fabric_free(&f);
+      return 2;
+    }
+    call.coll = SN_COLL_P2P;
+    call.dtype = SN_DT_UINT8;
+    call.p2p = msgs;
+    call.np2p = k;
+  }
   uint64_t *skew = NULL;
   if (skew_s) {
     skew = calloc((size_t)call.nranks, sizeof(*skew));
@@ -599,6 +645,7 @@ int main(int argc, char **argv)
     int per_rank = call.coll == SN_COLL_ALLGATHER || call.coll == SN_COLL_REDUCESCATTER || call.coll == SN_COLL_ALLTOALL;
     size_t elems = bytes / es ? bytes / es : 1;
     call.count = per_rank ? (elems / (size_t)call.nranks ? elems / (size_t)call.nranks : 1) : elems;
+    for (int i = 0; i < call.np2p; i++) msgs[i].bytes = bytes; /* --p2p: each message the size */
     call.trace = bytes > hi / 8 ? tf : NULL;
     call.critical_path = critical && bytes > hi / 8;
     struct timespec t0, t1;
@@ -682,6 +729,7 @@ int main(int argc, char **argv)
   for (int j = 0; j < nwith; j++) free(wranks[j]);
   free(skew);
   free(a2av);
+  free(msgs);
   free(ranks);
   sn_sim_fabric_free(&f);
   return rc;

@@ -485,7 +485,7 @@ SN_API(ncclResult_t, ncclGroupEnd, void)
  * thousands of ranks takes seconds to minutes: that is snccl-sim's job). */
 #define SN_SIMEND_MAX_RANKS 2048
 
-/* One task replayed by the simulator on its communicator's model
+/* One collective replayed by the simulator on its communicator's model
  * (sn_comm_topo_of + the communicator's tuner constants), algo as the
  * library would pick it. < 0 when it could not be replayed. */
 static double sn_simend_replay(sn_sim_fabric_t *f, const sn_task_t *t, const sn_op_desc_t *d, sn_algo_t algo)
@@ -502,22 +502,66 @@ static double sn_simend_replay(sn_sim_fabric_t *f, const sn_task_t *t, const sn_
   call.nranks = c->nranks;
   call.quantum_ps = 1000; /* snccl-sim's default */
   call.fold = SN_SIM_FOLD_AUTO;
-  int pair[2];
-  if (t->coll == SN_COLL_P2P) { /* one message: a broadcast between the two ranks, the sender first */
-    pair[0] = t->is_send ? c->rank : t->root;
-    pair[1] = t->is_send ? t->root : c->rank;
-    call.coll = SN_COLL_BROADCAST;
-    call.algo = -1;
-    call.root = 0;
-    call.nranks = 2;
-    call.ranks = pair;
-    call.dtype = t->dtype;
-    call.count = t->count;
-  }
   if (call.count == 0) return 0;
   sn_sim_result_t res;
   if (sn_sim_run(f, &call, &res) != SN_OK) return -1;
   return (double)res.time_ps / 1e6;
+}
+
+/* A communicator handle's sends and receives of the group, as the
+ * simulator's point-to-point call: the pattern every rank runs shifted by
+ * its rank (an all-to-all, a ring or pipeline exchange). The caller's sends
+ * to rank + d and its receives from rank - d are the two sides of the same
+ * messages under that shift; where they differ (a pipeline's first stage
+ * only sends), the k-th message at offset d is the larger of the two.
+ * Returns how many messages *m_p holds (malloc'd), -1 when memory ran out. */
+typedef struct {
+  int off, k, send; /* offset; place in call order (ties: sends before receives) */
+  size_t bytes;
+} sn_simend_p2p_t;
+
+static int sn_simend_p2p_cmp(const void *a, const void *b)
+{
+  const sn_simend_p2p_t *x = a, *y = b;
+  if (x->off != y->off) return x->off < y->off ? -1 : 1;
+  if (x->send != y->send) return x->send ? -1 : 1;
+  return x->k - y->k;
+}
+
+static int sn_simend_p2p_msgs(const sn_comm_t *c, const sn_task_t *tasks, int ntasks, sn_sim_msg_t **m_p)
+{
+  const int n = c->nranks, me = c->rank;
+  sn_simend_p2p_t *o = malloc(((size_t)ntasks + 1) * sizeof(*o));
+  sn_sim_msg_t *m = malloc(((size_t)ntasks + 1) * sizeof(*m));
+  if (!o || !m) {
+    free(o);
+    free(m);
+    return -1;
+  }
+  int no = 0, nm = 0;
+  for (int i = 0; i < ntasks; i++) {
+    const sn_task_t *t = &tasks[i];
+    if (t->comm != c || t->coll != SN_COLL_P2P || t->count == 0) continue;
+    int off = t->is_send ? (t->root - me + n) % n : (me - t->root + n) % n;
+    o[no] = (sn_simend_p2p_t){off, no, t->is_send, t->count * sn_dtype_size(t->dtype)};
+    no++;
+  }
+  qsort(o, (size_t)no, sizeof(*o), sn_simend_p2p_cmp);
+  for (int i = 0; i < no;) { /* per offset: its sends, then its receives, each in call order */
+    int j = i, ns = 0;
+    while (j < no && o[j].off == o[i].off && o[j].send) j++, ns++;
+    int e = j;
+    while (e < no && o[e].off == o[i].off) e++;
+    int nr = e - j, most = ns > nr ? ns : nr;
+    for (int k = 0; k < most; k++) {
+      size_t b = k < ns ? o[i + k].bytes : 0, rb = k < nr ? o[j + k].bytes : 0;
+      m[nm++] = (sn_sim_msg_t){o[i].off, b > rb ? b : rb};
+    }
+    i = e;
+  }
+  free(o);
+  *m_p = m;
+  return nm;
 }
 
 /* The host CPU model of the communicator's topology file (its "#@sim"
@@ -580,8 +624,9 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
    * sharing of the links, the per-message cost, pipelining (docs/SIMULATION.md,
    * "ncclGroupSimulateEnd"). The tuner's closed form where a replay cannot be
    * had. A communicator handle runs its collectives one after another and
-   * its sends and receives together (the longest of them, after the
-   * collectives). Handles of one communicator (one thread driving several
+   * its sends and receives together, after the collectives (one replay of
+   * all of them, as the pattern every rank repeats shifted by its rank:
+   * sn_simend_p2p_msgs). Handles of one communicator (one thread driving several
    * of its ranks) run at once: the longest of them. Different communicators
    * add up, as if one ran after the other (they share links and cores: the
    * sum bounds what they take together). */
@@ -592,6 +637,7 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
   struct sn_simend_handle {
     sn_comm_t *comm;
     double coll_us, p2p_us;
+    int np2p;
   } *hs = calloc((size_t)sn_group_ntasks + 1, sizeof(*hs));
   if (!hs) {
     SN_WARN("ncclGroupSimulateEnd: out of memory for %d ops", sn_group_ntasks);
@@ -618,7 +664,8 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
     sn_algo_t algo = SN_ALGO_DIRECT;
     if (t->coll != SN_COLL_P2P) sn_plan_choose(&e, &t->comm->cost, &algo);
     double us = -1;
-    if (t->comm->nranks <= SN_SIMEND_MAX_RANKS) {
+    /* sends and receives: replayed together below, each its closed form here should that fail */
+    if (t->comm->nranks <= SN_SIMEND_MAX_RANKS && t->coll != SN_COLL_P2P) {
       if (have_f && fcomm != t->comm) {
         sn_sim_fabric_free(&f);
         have_f = 0;
@@ -638,8 +685,48 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
     int k = 0;
     while (k < nh && hs[k].comm != t->comm) k++;
     if (k == nh) hs[nh++].comm = t->comm;
-    if (t->coll == SN_COLL_P2P) hs[k].p2p_us = us > hs[k].p2p_us ? us : hs[k].p2p_us;
-    else hs[k].coll_us += us;
+    if (t->coll == SN_COLL_P2P) {
+      hs[k].p2p_us = us > hs[k].p2p_us ? us : hs[k].p2p_us;
+      hs[k].np2p++;
+    } else {
+      hs[k].coll_us += us;
+    }
+  }
+  /* each handle's sends and receives in one replay: they share its links
+   * and its per-message cost (an all-to-all through send/recv is not one
+   * message's time) */
+  for (int k = 0; k < nh; k++) {
+    sn_comm_t *c = hs[k].comm;
+    if (hs[k].np2p == 0 || c->nranks > SN_SIMEND_MAX_RANKS) continue;
+    if (have_f && fcomm != c) {
+      sn_sim_fabric_free(&f);
+      have_f = 0;
+    }
+    if (!have_f) {
+      have_f = sn_simend_fabric(c, &f, c->cost_from_file) || sn_simend_fabric(c, &f, 0);
+      fcomm = c;
+    }
+    sn_sim_msg_t *m = NULL;
+    int nm = have_f ? sn_simend_p2p_msgs(c, sn_group_tasks, sn_group_ntasks, &m) : -1;
+    if (nm > 0) {
+      sn_sim_call_t call;
+      memset(&call, 0, sizeof(call));
+      call.coll = SN_COLL_P2P;
+      call.dtype = SN_DT_UINT8;
+      call.algo = -1;
+      call.nranks = c->nranks;
+      call.quantum_ps = 1000; /* snccl-sim's default */
+      call.fold = SN_SIM_FOLD_AUTO;
+      call.p2p = m;
+      call.np2p = nm;
+      sn_sim_result_t res;
+      if (sn_sim_run(&f, &call, &res) == SN_OK) {
+        hs[k].p2p_us = (double)res.time_ps / 1e6;
+        replayed += hs[k].np2p;
+        closed -= hs[k].np2p;
+      }
+    }
+    free(m);
   }
   for (int k = 0; k < nh; k++) { /* the first handle of each communicator adds its longest */
     int first = 1;

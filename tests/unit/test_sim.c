@@ -462,6 +462,79 @@ static void test_coalesce(void)
   }
 }
 
+/* A group of sends and receives every rank repeats shifted by its rank
+ * (sn_sim_call_t.p2p): textbook times on a switch; an all-to-all through
+ * send/recv is the direct all-to-all to the picosecond (the same messages
+ * from the library's p2p builder), coalesced like it; bad lists refused. */
+static void test_p2p(void)
+{
+  sn_sim_fabric_t f;
+  switch_fabric(&f, 1, 4);
+  alpha_beta(&f);
+  sn_sim_msg_t m[4] = {{1, 4000}, {0, 4000}, {2, 4000}, {3, 4000}};
+  sn_sim_call_t c = call_of(SN_COLL_P2P, -1, 0, 4);
+  c.p2p = m;
+  c.np2p = 1; /* a ring exchange: each port carries one message: a + b */
+  uint64_t t = run_time(&f, &c);
+  CHECK(t == 5 * US, "ring exchange of 4000 bytes: %llu ps, expected a + b = 5 us", (unsigned long long)t);
+  c.np2p = 2; /* and a copy of its own, free here */
+  t = run_time(&f, &c);
+  CHECK(t == 5 * US, "ring exchange and a self copy: %llu ps, expected 5 us", (unsigned long long)t);
+  c.np2p = 4; /* every offset: three messages share each port: 3b + a */
+  t = run_time(&f, &c);
+  CHECK(t == 13 * US, "all-to-all through send/recv: %llu ps, expected 3b + a = 13 us", (unsigned long long)t);
+  m[2].offset = 1; /* two messages to the next rank, in order on its link */
+  c.np2p = 3;
+  t = run_time(&f, &c);
+  CHECK(t == 9 * US, "two messages to the next rank: %llu ps, expected 2b + a = 9 us", (unsigned long long)t);
+  sn_sim_result_t r;
+  m[2].offset = 4; /* not a rank of the communicator */
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "p2p offset 4 on 4 ranks: accepted");
+  m[2] = (sn_sim_msg_t){2, 0};
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "p2p message of 0 bytes: accepted");
+  m[2] = (sn_sim_msg_t){2, 4000};
+  c.np2p = 0;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "p2p with no message: accepted");
+  c.np2p = 1;
+  c.coll = SN_COLL_ALLREDUCE;
+  c.count = 1000;
+  CHECK(sn_sim_run(&f, &c, &r) == SN_ERR_INVALID_ARG, "p2p messages on an all-reduce: accepted");
+  sn_sim_fabric_free(&f);
+  /* the same messages as the direct all-to-all (in the same piece), exact and coalesced */
+  static const char *const gens[] = {"hosts8:2", "nvl72", "cm384"};
+  for (size_t g = 0; g < sizeof(gens) / sizeof(gens[0]); g++) {
+    if (sn_sim_fabric_generate(gens[g], &f, NULL) != SN_OK) {
+      CHECK(0, "generator %s", gens[g]);
+      continue;
+    }
+    int p = f.nranks;
+    sn_sim_msg_t *all = malloc((size_t)p * sizeof(*all));
+    for (int k = 0; k < p; k++) all[k] = (sn_sim_msg_t){k, 300000};
+    sn_sim_call_t a = call_of(SN_COLL_ALLTOALL, SN_ALGO_DIRECT, 75000, p);
+    sn_sim_call_t q = call_of(SN_COLL_P2P, -1, 0, p);
+    q.p2p = all;
+    q.np2p = p;
+    a.fold = q.fold = p > 64; /* exact below, coalesced above */
+    sn_sim_result_t ra, rq;
+    sn_status_t sa = sn_sim_run(&f, &a, &ra), sq = sn_sim_run(&f, &q, &rq);
+    CHECK(sa == SN_OK && sq == SN_OK && ra.time_ps == rq.time_ps && ra.flows == rq.flows && ra.fold_q == rq.fold_q,
+          "%s: all-to-all through send/recv %llu ps (%llu flows), direct all-to-all %llu ps (%llu flows)", gens[g],
+          (unsigned long long)rq.time_ps, (unsigned long long)rq.flows, (unsigned long long)ra.time_ps,
+          (unsigned long long)ra.flows);
+    printf("  p2p: %s, %d ranks: all-to-all through send/recv %.3f us, direct all-to-all %.3f us%s\n", gens[g], p,
+           rq.time_ps / 1e6, ra.time_ps / 1e6, rq.fold_q ? " (coalesced)" : "");
+    if (p <= 64) { /* coalesced equals exact */
+      q.fold = 1;
+      sn_sim_result_t co;
+      CHECK(sn_sim_run(&f, &q, &co) == SN_OK && co.fold_q > 1 && co.time_ps == rq.time_ps,
+            "%s: p2p coalesced %llu ps (period %d), exact %llu ps", gens[g], (unsigned long long)co.time_ps, co.fold_q,
+            (unsigned long long)rq.time_ps);
+    }
+    free(all);
+    sn_sim_fabric_free(&f);
+  }
+}
+
 static int near_ps(uint64_t t, uint64_t want);
 
 /* What-if: a class degraded by 2 doubles the bandwidth terms of the ring
@@ -1661,6 +1734,7 @@ int main(void)
   test_critical_path();
   test_coalesce();
   test_a2av();
+  test_p2p();
   test_tuner_ring();
   test_degrade();
   test_planes();
