@@ -331,10 +331,13 @@ typedef struct sn_sim_call {
                             * sends and receives, run in the engine's piece. dtype, count and algo
                             * are ignored. Coalesced like a direct all-to-all. */
   int np2p;                 /* 1..SN_SIM_MAX_P2P */
+  FILE *notice;             /* when not NULL: a run of at least SN_SIM_NOTICE_MSGS messages prints one
+                             * "#" line there before it starts (how many, and the CPU time to expect) */
 } sn_sim_call_t;
 
 #define SN_SIM_MAX_WITH 64
 #define SN_SIM_MAX_P2P (1 << 20)
+#define SN_SIM_NOTICE_MSGS 2e7
 
 #define SN_SIM_MAX_START_PS 1e15 /* 1000 s */
 

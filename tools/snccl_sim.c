@@ -647,6 +647,8 @@ int main(int argc, char **argv)
     call.count = per_rank ? (elems / (size_t)call.nranks ? elems / (size_t)call.nranks : 1) : elems;
     for (int i = 0; i < call.np2p; i++) msgs[i].bytes = bytes; /* --p2p: each message the size */
     call.trace = bytes > hi / 8 ? tf : NULL;
+    call.notice = stdout; /* a run of minutes says so first */
+    fflush(stdout);
     call.critical_path = critical && bytes > hi / 8;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
