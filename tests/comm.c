@@ -795,8 +795,7 @@ static int case_simulate(int rank, int nranks, ncclUniqueId id, void *arg)
                        * longest message alone was the estimate) */
       ncclSimInfo_t a2a = NCCL_SIM_INFO_INITIALIZER;
       T_NCCL(ncclGroupStart());
-      for (int q = 0; q < nranks; q++) {
-        if (q == rank) continue;
+      for (int q = 0; q < nranks; q++) { /* as PyTorch's all_to_all_single issues it: its own block too */
         T_NCCL(ncclSend(buf, cnt, ncclFloat32, q, comm, NULL));
         T_NCCL(ncclRecv(buf + cnt, cnt, ncclFloat32, q, comm, NULL));
       }

@@ -10,8 +10,8 @@
 # perf/sim-calibrate.sh writes them: 2 cores shared by the ranks, copy and
 # per-message costs, a cache): the communicator's replay takes them too and
 # still equals snccl-sim's, which is slower than without them. On 4 ranks,
-# an all-to-all through ncclSend/ncclRecv in one group equals snccl-sim's
-# --p2p replay of the same messages.
+# an all-to-all through ncclSend/ncclRecv in one group (its own block
+# too) equals snccl-sim's --p2p=all replay of the same messages.
 top="${SN_TOP_BUILDDIR:-.}"
 tmp="${TMPDIR:-/tmp}/snccl-simend.$$"
 trap 'rm -f "$tmp".*' EXIT
@@ -46,14 +46,14 @@ for n in 2 4 4h; do
       rc=1
     fi
   done <"$tmp.est"
-  # a rank's sends to and receives from every other rank in one group:
-  # replayed together, as snccl-sim --p2p runs them (offsets 1..n-1)
+  # a rank's sends to and receives from every rank (itself too) in one
+  # group: replayed together, as snccl-sim --p2p=all runs them
   grep "^simulate: p2p alltoall .* on $n ranks" "$tmp.out" >"$tmp.p2p"
   if [ "$n" -gt 2 ] && ! test -s "$tmp.p2p"; then
     echo "FAIL: no all-to-all through send/recv estimate printed for $n ranks"
     rc=1
   fi
-  offs=$(seq -s, 1 $((n - 1)))
+  offs=all
   while read -r _ _ _ bytes _ _ _ _ _ _ us _; do
     sim=$(timeout 60 "$top/snccl-sim" --topo="$tmp.topo" --bytes="$bytes" --p2p="$offs" --hot=0 | awk '!/^#/ { print $6; exit }')
     if awk -v a="$us" -v b="$sim" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && d <= 0.006 + 1e-5 * b) }'; then
