@@ -599,6 +599,18 @@ static int sn_simend_fabric(const sn_comm_t *c, sn_sim_fabric_t *f, int host)
   return ok;
 }
 
+/* *f models communicator c (*have_f: f holds a fabric, of *fcomm): the one
+ * there when it is c's, else c's built anew, with the file's host model or
+ * without it where it does not apply. 1 when *f is c's. */
+static int sn_simend_fabric_of(sn_comm_t *c, sn_sim_fabric_t *f, int *have_f, sn_comm_t **fcomm)
+{
+  if (*have_f && *fcomm == c) return 1;
+  if (*have_f) sn_sim_fabric_free(f);
+  *have_f = sn_simend_fabric(c, f, c->cost_from_file) || sn_simend_fabric(c, f, 0);
+  *fcomm = c;
+  return *have_f;
+}
+
 SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
 {
   if (simInfo == NULL || simInfo->magic != 0x74685283u) {
@@ -666,15 +678,7 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
     double us = -1;
     /* sends and receives: replayed together below, each its closed form here should that fail */
     if (t->comm->nranks <= SN_SIMEND_MAX_RANKS && t->coll != SN_COLL_P2P) {
-      if (have_f && fcomm != t->comm) {
-        sn_sim_fabric_free(&f);
-        have_f = 0;
-      }
-      if (!have_f) { /* with the file's host model, or without it where it does not apply */
-        have_f = sn_simend_fabric(t->comm, &f, t->comm->cost_from_file) || sn_simend_fabric(t->comm, &f, 0);
-        fcomm = t->comm;
-      }
-      if (have_f) us = sn_simend_replay(&f, t, &d, algo);
+      if (sn_simend_fabric_of(t->comm, &f, &have_f, &fcomm)) us = sn_simend_replay(&f, t, &d, algo);
     }
     if (us < 0) {
       us = sn_plan_estimate(&e, algo, &t->comm->cost);
@@ -698,16 +702,8 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
   for (int k = 0; k < nh; k++) {
     sn_comm_t *c = hs[k].comm;
     if (hs[k].np2p == 0 || c->nranks > SN_SIMEND_MAX_RANKS) continue;
-    if (have_f && fcomm != c) {
-      sn_sim_fabric_free(&f);
-      have_f = 0;
-    }
-    if (!have_f) {
-      have_f = sn_simend_fabric(c, &f, c->cost_from_file) || sn_simend_fabric(c, &f, 0);
-      fcomm = c;
-    }
     sn_sim_msg_t *m = NULL;
-    int nm = have_f ? sn_simend_p2p_msgs(c, sn_group_tasks, sn_group_ntasks, &m) : -1;
+    int nm = sn_simend_fabric_of(c, &f, &have_f, &fcomm) ? sn_simend_p2p_msgs(c, sn_group_tasks, sn_group_ntasks, &m) : -1;
     if (nm > 0) {
       sn_sim_call_t call;
       memset(&call, 0, sizeof(call));
