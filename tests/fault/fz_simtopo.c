@@ -8,7 +8,8 @@
  * either succeeds or fails cleanly (no crash, no sanitizer report); a run
  * that succeeds took a positive, finite time; running the same call twice
  * gives the same picoseconds (the simulator is deterministic). Then a
- * skewed all-reduce with an all-gather in flight (start_ps, with).
+ * skewed all-reduce with an all-gather in flight (start_ps, with), and a
+ * group of sends and receives on every rank (p2p).
  * The first byte picks the message size (1 KiB << (b % 12)).
  */
 #include <math.h>
@@ -71,6 +72,33 @@ static void fz_sim_together(sn_sim_fabric_t *f, size_t count, uint8_t b)
   if (sn_sim_run(f, &call, &c) != SN_OK || c.time_ps != a.time_ps || wps2[0] != wps[0]) abort();
 }
 
+/* A group of sends and receives every rank repeats shifted by its rank
+ * (sn_sim_call_t.p2p): every offset, sizes varying with the first byte, a
+ * self copy and two messages to one peer among them: a positive time or a
+ * clean refusal, the same twice. */
+static void fz_sim_p2p(sn_sim_fabric_t *f, size_t count, uint8_t b)
+{
+  int n = f->nranks;
+  sn_sim_msg_t m[17];
+  if (n > 16) return;
+  for (int k = 0; k < n; k++) m[k] = (sn_sim_msg_t){(k + b) % n, (uint64_t)count * 4 >> ((k + b) % 3)};
+  m[n] = (sn_sim_msg_t){1 % n, (uint64_t)b + 1};
+  sn_sim_call_t call;
+  memset(&call, 0, sizeof(call));
+  call.coll = SN_COLL_P2P;
+  call.dtype = SN_DT_UINT8;
+  call.algo = -1;
+  call.nranks = n;
+  call.quantum_ps = 1000;
+  call.fold = SN_SIM_FOLD_AUTO;
+  call.p2p = m;
+  call.np2p = n + 1;
+  sn_sim_result_t a, c;
+  if (sn_sim_run(f, &call, &a) != SN_OK) return;
+  if (!(a.time_ps > 0) || a.time_ps == UINT64_MAX) abort();
+  if (sn_sim_run(f, &call, &c) != SN_OK || c.time_ps != a.time_ps) abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   if (size < 1) return 0;
@@ -91,6 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
           fz_sim_call(&f, SN_COLL_ALLREDUCE, -1, count);
           fz_sim_call(&f, SN_COLL_BROADCAST, SN_ALGO_RING, count);
           fz_sim_together(&f, count, data[0]);
+          fz_sim_p2p(&f, count, data[0]);
         }
         sn_sim_fabric_free(&f);
       }
