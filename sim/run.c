@@ -331,14 +331,23 @@ static int sn_sim_fh_new_bucket(sn_sim_t *s, uint64_t key)
   return b;
 }
 
-/* Removes the earliest time's bucket (heap top, table, bucket freed). */
+/* Frees bucket b of end time key (out of the table; its time may stay in
+ * the heap: a time without a bucket is dropped when it comes to the top).
+ * Its ids array is kept for the next bucket made. */
+static void sn_sim_fh_release(sn_sim_t *s, int b, uint64_t key)
+{
+  sn_sim_fh_unmap(s, key);
+  s->fb[b].n = 0;
+  s->fb[b].count = s->free_fb;
+  s->free_fb = b;
+}
+
+/* Removes the earliest time from the heap, and its bucket when it has one. */
 static void sn_sim_fh_drop_top(sn_sim_t *s)
 {
   uint64_t key = s->fkh[0], last = s->fkh[--s->nfkh];
   int b = sn_sim_fh_find(s, key);
-  sn_sim_fh_unmap(s, key);
-  s->fb[b].count = s->free_fb;
-  s->free_fb = b;
+  if (b >= 0) sn_sim_fh_release(s, b, key);
   int i = 0, n = s->nfkh;
   for (;;) {
     int c = 2 * i + 1;
@@ -356,7 +365,7 @@ static uint64_t sn_sim_fh_min(sn_sim_t *s)
 {
   while (s->nfkh) {
     int b = sn_sim_fh_find(s, s->fkh[0]);
-    if (s->fb[b].count > 0) return s->fkh[0];
+    if (b >= 0 && s->fb[b].count > 0) return s->fkh[0];
     sn_sim_fh_drop_top(s);
   }
   return UINT64_MAX;
@@ -367,7 +376,13 @@ static void sn_sim_fh_remove(sn_sim_t *s, int id)
   uint64_t key = s->fhkey[id];
   if (key == SN_SIM_FH_OUT) return;
   s->fhkey[id] = SN_SIM_FH_OUT;
-  s->fb[sn_sim_fh_find(s, key)].count--; /* its id stays there, stale */
+  int b = sn_sim_fh_find(s, key);
+  /* its id stays there, stale; a bucket left empty is freed at once (a
+   * recomputation that moves every flow of a large component to a new end
+   * would otherwise leave all their ids behind, once per recomputation,
+   * until that time came: memory and time growing with the square of the
+   * flows in a direct all-to-all) */
+  if (--s->fb[b].count == 0) sn_sim_fh_release(s, b, key);
 }
 
 /* Puts flow id at end time key (moves it when it had another). */
