@@ -911,7 +911,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   }
   /* the engine runs the call in the tuner's piece for it (src/api/group.c) */
   if (call->piece) s.piece = call->piece < 64 ? 64 : call->piece & ~(size_t)63;
-  else if (p2p) s.piece = s.piece; /* the engine's slot: the library sets no piece for its p2p exec */
+  else if (p2p) {} /* the engine's slot (set above): the library sets no piece for its p2p exec */
   else if (f->piece_l2 > 0 && !epm) s.piece = sn_sim_lib_piece(f, &s, &d, algo);
   else s.piece = sn_plan_piece(epm && !call->ep_combine ? &epd : &d, algo, &f->cost);
   if (s.piece > UINT32_MAX) { /* a sender's slot keeps its piece's size in 32 bits */

@@ -109,6 +109,8 @@ bad --p2p $g --p2p=1,,2
 bad --p2p $g --p2p=1,
 bad --p2p $g --p2p=
 bad --p2p $g --p2p=x
+bad --p2p $g --p2p=1 --coll=allgather
+bad --p2p $g --coll=dispatch --p2p=1
 
 good $g --bytes=1M
 good $g --bytes=1.5M --ranks=0-1,3 --algo=ring --root=0

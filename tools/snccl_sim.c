@@ -324,6 +324,7 @@ int main(int argc, char **argv)
   double dplane_f = 1;
   uint64_t seed = 1;
   int ep = -1; /* 0 dispatch, 1 combine */
+  int coll_given = 0;
   sn_sim_ep_t eps = {128, 7168, 8, 256, 1, 4, 2, 1};
   double degrade = 1, oversub = 1;
   double slow = 1;
@@ -444,6 +445,7 @@ int main(int argc, char **argv)
       *field = (int)n;
     }
     else if ((v = OPT("--coll"))) {
+      coll_given = 1;
       int k, nc = (int)(sizeof(sim_colls) / sizeof(sim_colls[0]));
       for (k = 0; k < nc && strcasecmp(v, sn_coll_name(sim_colls[k])); k++) {}
       if (k == nc) {
@@ -539,7 +541,14 @@ int main(int argc, char **argv)
   }
   sn_sim_msg_t *msgs = NULL; /* --p2p: one message per offset, --bytes each */
   if (p2p_s) {
-    int k = parse_p2p(p2p_s, call.nranks, &msgs);
+    int k = coll_given || ep >= 0 ? -1 : parse_p2p(p2p_s, call.nranks, &msgs);
+    if (k < 1 && (coll_given || ep >= 0)) {
+      fprintf(stderr, "snccl-sim: --p2p=%s: a group of sends and receives replaces the collective (drop --coll)\n",
+              p2p_s);
+      free(ranks);
+      sn_sim_fabric_free(&f);
+      return 2;
+    }
     if (k < 1) {
       fprintf(stderr, "snccl-sim: --p2p=%s: expected all or OFFSET[,OFFSET...] with 0 <= OFFSET < %d\n", p2p_s,
               call.nranks);
