@@ -380,8 +380,8 @@ static void sn_sim_fh_remove(sn_sim_t *s, int id)
   /* its id stays there, stale; a bucket left empty is freed at once (a
    * recomputation that moves every flow of a large component to a new end
    * would otherwise leave all their ids behind, once per recomputation,
-   * until that time came: memory and time growing with the square of the
-   * flows in a direct all-to-all) */
+   * until that time came: memory growing with the square of the flows in
+   * a direct all-to-all) */
   if (--s->fb[b].count == 0) sn_sim_fh_release(s, b, key);
 }
 
