@@ -280,6 +280,30 @@ static void sn_sim_fh_unmap(sn_sim_t *s, uint64_t key)
   }
 }
 
+/* Puts entry e at heap place i (a hole: a new last place, or one just
+ * vacated) and moves it up or down to where it belongs; every entry moved
+ * keeps its bucket's hpos. */
+static void sn_sim_fh_sift(sn_sim_t *s, int i, sn_sim_fhent_t e)
+{
+  sn_sim_fhent_t *h = s->fkh;
+  while (i > 0 && h[(i - 1) / 2].key > e.key) {
+    h[i] = h[(i - 1) / 2];
+    s->fb[h[i].b].hpos = i;
+    i = (i - 1) / 2;
+  }
+  for (int n = s->nfkh;;) {
+    int c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && h[c + 1].key < h[c].key) c++;
+    if (h[c].key >= e.key) break;
+    h[i] = h[c];
+    s->fb[h[i].b].hpos = i;
+    i = c;
+  }
+  h[i] = e;
+  s->fb[e.b].hpos = i;
+}
+
 /* A new bucket for end time key (table, heap); -1 when memory runs out. */
 static int sn_sim_fh_new_bucket(sn_sim_t *s, uint64_t key)
 {
@@ -313,7 +337,7 @@ static int sn_sim_fh_new_bucket(sn_sim_t *s, uint64_t key)
     b = s->nfb++;
     memset(&s->fb[b], 0, sizeof(s->fb[b]));
   }
-  if (sn_sim_grow((void **)&s->fkh, &s->capfkh, sizeof(uint64_t), s->nfkh + 1)) return -1;
+  if (sn_sim_grow((void **)&s->fkh, &s->capfkh, sizeof(sn_sim_fhent_t), s->nfkh + 1)) return -1;
   s->fb[b].key = key;
   s->fb[b].count = 0;
   s->fb[b].n = 0;
@@ -322,54 +346,26 @@ static int sn_sim_fh_new_bucket(sn_sim_t *s, uint64_t key)
   s->fhk[h] = key;
   s->fhv[h] = b;
   s->fhn++;
-  int i = s->nfkh++;
-  while (i > 0 && s->fkh[(i - 1) / 2] > key) {
-    s->fkh[i] = s->fkh[(i - 1) / 2];
-    i = (i - 1) / 2;
-  }
-  s->fkh[i] = key;
+  sn_sim_fh_sift(s, s->nfkh++, (sn_sim_fhent_t){key, b});
   return b;
 }
 
-/* Frees bucket b of end time key (out of the table; its time may stay in
- * the heap: a time without a bucket is dropped when it comes to the top).
- * Its ids array is kept for the next bucket made. */
+/* Frees bucket b of end time key: out of the table and the heap (the last
+ * entry fills its place). Its ids array is kept for the next bucket made. */
 static void sn_sim_fh_release(sn_sim_t *s, int b, uint64_t key)
 {
   sn_sim_fh_unmap(s, key);
+  int i = s->fb[b].hpos;
+  sn_sim_fhent_t last = s->fkh[--s->nfkh];
+  if (i < s->nfkh) sn_sim_fh_sift(s, i, last);
   s->fb[b].n = 0;
   s->fb[b].count = s->free_fb;
   s->free_fb = b;
 }
 
-/* Removes the earliest time from the heap, and its bucket when it has one. */
-static void sn_sim_fh_drop_top(sn_sim_t *s)
-{
-  uint64_t key = s->fkh[0], last = s->fkh[--s->nfkh];
-  int b = sn_sim_fh_find(s, key);
-  if (b >= 0) sn_sim_fh_release(s, b, key);
-  int i = 0, n = s->nfkh;
-  for (;;) {
-    int c = 2 * i + 1;
-    if (c >= n) break;
-    if (c + 1 < n && s->fkh[c + 1] < s->fkh[c]) c++;
-    if (s->fkh[c] >= last) break;
-    s->fkh[i] = s->fkh[c];
-    i = c;
-  }
-  if (n > 0) s->fkh[i] = last;
-}
-
-/* The earliest end time of a flow, UINT64_MAX when none (emptied buckets are dropped). */
-static uint64_t sn_sim_fh_min(sn_sim_t *s)
-{
-  while (s->nfkh) {
-    int b = sn_sim_fh_find(s, s->fkh[0]);
-    if (b >= 0 && s->fb[b].count > 0) return s->fkh[0];
-    sn_sim_fh_drop_top(s);
-  }
-  return UINT64_MAX;
-}
+/* The earliest end time of a flow, UINT64_MAX when none (every bucket in
+ * the heap holds a flow: one left empty is released at once). */
+static uint64_t sn_sim_fh_min(sn_sim_t *s) { return s->nfkh ? s->fkh[0].key : UINT64_MAX; }
 
 static void sn_sim_fh_remove(sn_sim_t *s, int id)
 {
@@ -440,7 +436,7 @@ static void sn_sim_fh_take(sn_sim_t *s, uint64_t t)
   }
   s->nends = n;
   B->count = 0;
-  sn_sim_fh_drop_top(s);
+  sn_sim_fh_release(s, (int)(B - s->fb), t);
 }
 
 /* ---- flows ---- */

@@ -255,8 +255,14 @@ typedef struct {
   uint64_t key;  /* the end time */
   int count;     /* flows that end then (its ids may also hold stale ones) */
   int n, cap;
+  int hpos;      /* its place in the heap of end times */
   int *ids;
 } sn_sim_fhbkt_t;
+
+typedef struct { /* an entry of the heap of end times: the time and its bucket */
+  uint64_t key;
+  int32_t b;
+} sn_sim_fhent_t;
 #define SN_SIM_FH_OUT UINT64_MAX
 
 /* A flow's path (and its rate, or its id), to match the flows that ended in
@@ -304,10 +310,11 @@ typedef struct {
    * distinct end time (flows of a lock-stepped call end together), a heap of
    * those times, and a table from time to bucket. A flow that leaves or
    * changes its end leaves a stale id in its old bucket (skipped: its
-   * fhkey no longer says that time); the bucket's count is exact. */
+   * fhkey no longer says that time); the bucket's count is exact, and a
+   * bucket whose count falls to 0 leaves the table and the heap at once. */
   sn_sim_fhbkt_t *fb;  /* buckets (free ones chained through count) */
   int nfb, capfb, free_fb;
-  uint64_t *fkh;       /* a min-heap of the buckets' end times */
+  sn_sim_fhent_t *fkh; /* a min-heap of the live buckets by end time (each knows its place: hpos) */
   int nfkh, capfkh;
   uint64_t *fhk;       /* table: end time -> bucket (open addressing, linear probing) */
   int *fhv;
