@@ -650,14 +650,14 @@ int main(int argc, char **argv)
          "time(us)", "algbw", "busbw", "tuner(us)", "flows", "batches", "wall(s)");
   int rc = 0;
   sn_sim_result_t res;
+  call.notice = stdout; /* a run of minutes says so first */
   for (size_t bytes = lo; bytes <= hi; bytes *= 8) {
     int per_rank = call.coll == SN_COLL_ALLGATHER || call.coll == SN_COLL_REDUCESCATTER || call.coll == SN_COLL_ALLTOALL;
     size_t elems = bytes / es ? bytes / es : 1;
     call.count = per_rank ? (elems / (size_t)call.nranks ? elems / (size_t)call.nranks : 1) : elems;
     for (int i = 0; i < call.np2p; i++) msgs[i].bytes = bytes; /* --p2p: each message the size */
     call.trace = bytes > hi / 8 ? tf : NULL;
-    call.notice = stdout; /* a run of minutes says so first */
-    fflush(stdout);
+    fflush(stdout); /* the header before a notice (call.notice) */
     call.critical_path = critical && bytes > hi / 8;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

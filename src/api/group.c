@@ -488,20 +488,26 @@ SN_API(ncclResult_t, ncclGroupEnd, void)
 /* One collective replayed by the simulator on its communicator's model
  * (sn_comm_topo_of + the communicator's tuner constants), algo as the
  * library would pick it. < 0 when it could not be replayed. */
+/* A replay on communicator c as snccl-sim runs one: every rank, its
+ * default rounding of flow ends, coalesced where a large call can be. */
+static void sn_simend_call_init(sn_sim_call_t *call, const sn_comm_t *c)
+{
+  memset(call, 0, sizeof(*call));
+  call->nranks = c->nranks;
+  call->quantum_ps = 1000; /* snccl-sim's default */
+  call->fold = SN_SIM_FOLD_AUTO;
+}
+
 static double sn_simend_replay(sn_sim_fabric_t *f, const sn_task_t *t, const sn_op_desc_t *d, sn_algo_t algo)
 {
-  sn_comm_t *c = t->comm;
   sn_sim_call_t call;
-  memset(&call, 0, sizeof(call));
+  sn_simend_call_init(&call, t->comm);
   call.coll = d->coll;
   call.dtype = d->dtype;
   call.op = d->red.op;
   call.count = d->count;
   call.root = d->root;
   call.algo = (int)algo;
-  call.nranks = c->nranks;
-  call.quantum_ps = 1000; /* snccl-sim's default */
-  call.fold = SN_SIM_FOLD_AUTO;
   if (call.count == 0) return 0;
   sn_sim_result_t res;
   if (sn_sim_run(f, &call, &res) != SN_OK) return -1;
@@ -706,13 +712,10 @@ SN_API(ncclResult_t, ncclGroupSimulateEnd, ncclSimInfo_t *simInfo)
     int nm = sn_simend_fabric_of(c, &f, &have_f, &fcomm) ? sn_simend_p2p_msgs(c, sn_group_tasks, sn_group_ntasks, &m) : -1;
     if (nm > 0) {
       sn_sim_call_t call;
-      memset(&call, 0, sizeof(call));
+      sn_simend_call_init(&call, c);
       call.coll = SN_COLL_P2P;
       call.dtype = SN_DT_UINT8;
       call.algo = -1;
-      call.nranks = c->nranks;
-      call.quantum_ps = 1000; /* snccl-sim's default */
-      call.fold = SN_SIM_FOLD_AUTO;
       call.p2p = m;
       call.np2p = nm;
       sn_sim_result_t res;
