@@ -452,6 +452,24 @@ static void sn_sim_touch(sn_sim_t *s, int link)
   s->touched[s->ntouched++] = link;
 }
 
+/* A record of a path that gained (born) or lost (gone) a message, for
+ * sn_sim_match: rate and id as given. */
+static inline void sn_sim_pathrec(sn_sim_t *s, int born, const int32_t *path, int np, double rate, int id)
+{
+  sn_sim_pathrec_t **a = born ? &s->born : &s->gone;
+  int *n = born ? &s->nborn : &s->ngone;
+  if (sn_sim_grow((void **)a, born ? &s->capborn : &s->capgone, sizeof(sn_sim_pathrec_t), *n + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return;
+  }
+  sn_sim_pathrec_t *r = &(*a)[(*n)++];
+  memset(r, 0, sizeof(*r));
+  r->np = np;
+  for (int j = 0; j < np; j++) r->path[j] = path[j];
+  r->rate = rate;
+  r->id = id;
+}
+
 static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, int np, double size)
 {
   if (s->free_fl < 0) {
@@ -475,11 +493,16 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     uint64_t *nk = na ? realloc(s->fhkey, (size_t)nc * sizeof(uint64_t)) : NULL;
     if (nk) s->fhkey = nk;
     uint64_t *nb = nk ? realloc(s->fbits, ((size_t)nc / 64 + 1) * sizeof(uint64_t)) : NULL;
-    if (!nb) {
+    if (nb) s->fbits = nb;
+    int *nbu = nb ? realloc(s->fbun, (size_t)nc * sizeof(int)) : NULL;
+    if (nbu) s->fbun = nbu;
+    double *nm = nbu ? realloc(s->fmul, (size_t)nc * sizeof(double)) : NULL;
+    if (!nm) {
       s->error = SN_ERR_SYSTEM;
       return NULL;
     }
-    s->fbits = nb;
+    s->fmul = nm;
+    s->ws.fmul = nm;
     for (int i = old / 64; i < nc / 64 + 1; i++) s->fbits[i] = 0;
     for (int i = old; i < nc; i++) s->fhkey[i] = SN_SIM_FH_OUT;
     s->capfl = nc;
@@ -510,19 +533,96 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     if (l->nflows++ == 0) l->busy_ps -= s->now; /* busy from now: the last flow's end adds its time */
   }
   s->nfl++;
-  if (sn_sim_grow((void **)&s->born, &s->capborn, sizeof(sn_sim_pathrec_t), s->nborn + 1)) {
-    s->error = SN_ERR_SYSTEM;
-    return f;
-  }
-  sn_sim_pathrec_t *b = &s->born[s->nborn++];
-  memset(b, 0, sizeof(*b));
-  b->np = np;
-  for (int j = 0; j < np; j++) b->path[j] = path[j];
-  b->id = id;
+  sn_sim_pathrec(s, 1, path, np, 0, id);
   return f;
 }
 
-static void sn_sim_flow_end(sn_sim_t *s, int id)
+/* ---- the live network flows by path (bundles join the flow already there) ---- */
+
+static inline size_t sn_sim_pt_hash(const int32_t *path, int np, int cap)
+{
+  uint64_t h = (uint64_t)np;
+  for (int j = 0; j < np; j++) h = (h ^ (uint32_t)path[j]) * 0x9e3779b97f4a7c15ull;
+  return (size_t)(h >> 24) & (size_t)(cap - 1);
+}
+
+static inline int sn_sim_pt_same(const sn_sim_flow_t *f, const int *path, int np)
+{
+  if (f->np != np) return 0;
+  for (int j = 0; j < np; j++)
+    if (f->path[j] != path[j]) return 0;
+  return 1;
+}
+
+/* The live network flow on exactly this path, -1 when none. */
+static int sn_sim_pt_find(const sn_sim_t *s, const int *path, int np)
+{
+  if (!s->ptn) return -1;
+  for (size_t h = sn_sim_pt_hash(path, np, s->ptcap);; h = (h + 1) & (size_t)(s->ptcap - 1)) {
+    int id = s->ptab[h] - 1;
+    if (id < 0) return -1;
+    if (sn_sim_pt_same(&s->fl[id], path, np)) return id;
+  }
+}
+
+static void sn_sim_pt_put(sn_sim_t *s, int id)
+{
+  if ((s->ptn + 1) * 2 > s->ptcap) {
+    int nc = s->ptcap ? s->ptcap * 2 : 256;
+    int *nt = calloc((size_t)nc, sizeof(int));
+    if (!nt) {
+      s->error = SN_ERR_SYSTEM;
+      return;
+    }
+    for (int i = 0; i < s->ptcap; i++) {
+      int x = s->ptab[i] - 1;
+      if (x < 0) continue;
+      size_t h = sn_sim_pt_hash(s->fl[x].path, s->fl[x].np, nc);
+      while (nt[h]) h = (h + 1) & (size_t)(nc - 1);
+      nt[h] = x + 1;
+    }
+    free(s->ptab);
+    s->ptab = nt;
+    s->ptcap = nc;
+  }
+  const sn_sim_flow_t *f = &s->fl[id];
+  size_t h = sn_sim_pt_hash(f->path, f->np, s->ptcap);
+  while (s->ptab[h]) h = (h + 1) & (size_t)(s->ptcap - 1);
+  s->ptab[h] = id + 1;
+  s->ptn++;
+}
+
+/* Drops flow id (linear probing: later entries of its cluster move back). */
+static void sn_sim_pt_del(sn_sim_t *s, int id)
+{
+  size_t m = (size_t)s->ptcap - 1, h = sn_sim_pt_hash(s->fl[id].path, s->fl[id].np, s->ptcap);
+  while (s->ptab[h] != id + 1) h = (h + 1) & m;
+  s->ptab[h] = 0;
+  s->ptn--;
+  for (size_t j = (h + 1) & m; s->ptab[j]; j = (j + 1) & m) {
+    const sn_sim_flow_t *g = &s->fl[s->ptab[j] - 1];
+    size_t home = sn_sim_pt_hash(g->path, g->np, s->ptcap);
+    if (h <= j ? home > h && home <= j : home > h || home <= j) continue;
+    s->ptab[h] = s->ptab[j];
+    s->ptab[j] = 0;
+    h = j;
+  }
+}
+
+/* One message of `size` bytes leaves the links of flow f (path order), and
+ * its path goes to the records sn_sim_match reads. */
+static inline __attribute__((always_inline)) void sn_sim_flow_leave(sn_sim_t *s, const sn_sim_flow_t *f, double size)
+{
+  for (int j = 0; j < f->np; j++) {
+    sn_sim_link_t *l = &s->f->links[f->path[j]];
+    l->bytes += size;
+    if (--l->nflows == 0) l->busy_ps += s->now; /* modulo 2^64: the interval's length */
+  }
+  sn_sim_pathrec(s, 0, f->path, f->np, f->rate, -1);
+}
+
+/* Flow id off its links' lists, out of the table and the buckets, free. */
+static inline __attribute__((always_inline)) void sn_sim_flow_free(sn_sim_t *s, int id)
 {
   sn_sim_flow_t *f = &s->fl[id];
   sn_sim_flowc_t *fc = &s->flc[id];
@@ -532,23 +632,103 @@ static void sn_sim_flow_end(sn_sim_t *s, int id)
     if (p >= 0) s->fl[p >> 2].lnext[p & 3] = n;
     else l->head = n;
     if (n >= 0) s->flc[n >> 2].lprev[n & 3] = p;
-    l->bytes += fc->size;
-    if (--l->nflows == 0) l->busy_ps += s->now; /* modulo 2^64: the interval's length */
   }
-  if (sn_sim_grow((void **)&s->gone, &s->capgone, sizeof(sn_sim_pathrec_t), s->ngone + 1)) {
-    s->error = SN_ERR_SYSTEM;
-    return;
-  }
-  sn_sim_pathrec_t *g = &s->gone[s->ngone++];
-  memset(g, 0, sizeof(*g));
-  g->np = f->np;
-  for (int j = 0; j < f->np; j++) g->path[j] = f->path[j];
-  g->rate = f->rate;
-  g->id = -1;
+  if (f->type == SN_SIM_FLOW_NET && !s->no_bundle) sn_sim_pt_del(s, id);
+  f->bund = 0;
   sn_sim_fh_remove(s, id);
   fc->next_free = s->free_fl;
   s->free_fl = id;
   s->nfl--;
+}
+
+static void sn_sim_flow_end(sn_sim_t *s, int id)
+{
+  sn_sim_flow_leave(s, &s->fl[id], s->flc[id].size);
+  sn_sim_flow_free(s, id);
+}
+
+/* ---- bundles ---- */
+
+static inline int sn_sim_mless(const sn_sim_member_t *x, const sn_sim_member_t *y)
+{
+  return x->vend < y->vend || (x->vend == y->vend && x->seq < y->seq);
+}
+
+static void sn_sim_mpush(sn_sim_bundle_t *B, sn_sim_member_t m)
+{
+  int i = B->n++;
+  while (i > 0 && sn_sim_mless(&m, &B->m[(i - 1) / 2])) {
+    B->m[i] = B->m[(i - 1) / 2];
+    i = (i - 1) / 2;
+  }
+  B->m[i] = m;
+}
+
+static sn_sim_member_t sn_sim_mpop(sn_sim_bundle_t *B)
+{
+  sn_sim_member_t top = B->m[0], e = B->m[--B->n];
+  int i = 0;
+  for (;;) {
+    int c = 2 * i + 1;
+    if (c >= B->n) break;
+    if (c + 1 < B->n && sn_sim_mless(&B->m[c + 1], &B->m[c])) c++;
+    if (!sn_sim_mless(&B->m[c], &e)) break;
+    B->m[i] = B->m[c];
+    i = c;
+  }
+  if (B->n) B->m[i] = e;
+  return top;
+}
+
+/* Brings flow f's `left` (and a bundle's clock) to now. */
+static inline void sn_sim_advance(sn_sim_t *s, sn_sim_flow_t *f)
+{
+  double moved = f->rate * (double)(s->now - f->t_upd);
+  f->left -= moved;
+  if (f->bund) s->bun[s->fbun[f - s->fl]].v += moved;
+  f->t_upd = s->now;
+}
+
+/* A message of `size` bytes on channel c joins the flow id already on its
+ * path (which becomes a bundle if it is not one): weight n + 1 from now. */
+static __attribute__((noinline)) void sn_sim_join(sn_sim_t *s, int id, int c, double size, int32_t pred)
+{
+  sn_sim_flow_t *f = &s->fl[id];
+  sn_sim_advance(s, f);
+  if (!f->bund) { /* the flow there becomes the first member, with its bytes left */
+    int b = s->free_bun;
+    if (b >= 0) s->free_bun = s->bun[b].next_free;
+    else {
+      if (sn_sim_grow((void **)&s->bun, &s->capbun, sizeof(sn_sim_bundle_t), s->nbun + 1)) {
+        s->error = SN_ERR_SYSTEM;
+        return;
+      }
+      b = s->nbun++;
+      memset(&s->bun[b], 0, sizeof(s->bun[b]));
+    }
+    sn_sim_bundle_t *B = &s->bun[b];
+    if (sn_sim_grow((void **)&B->m, &B->cap, sizeof(sn_sim_member_t), 2)) {
+      s->error = SN_ERR_SYSTEM;
+      return;
+    }
+    B->v = 0;
+    B->n = 0;
+    sn_sim_flowcp_t cp = s->cp_on ? s->flcp[id] : (sn_sim_flowcp_t){-1, 0};
+    sn_sim_mpush(B, (sn_sim_member_t){f->left, s->flc[id].size, s->bseq++, s->flc[id].a, cp.cp_pred, cp.t_start});
+    s->flc[id].size = 0; /* the members carry their sizes */
+    s->fbun[id] = b;
+    f->bund = 1;
+  }
+  sn_sim_bundle_t *B = &s->bun[s->fbun[id]];
+  if (sn_sim_grow((void **)&B->m, &B->cap, sizeof(sn_sim_member_t), B->n + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return;
+  }
+  sn_sim_mpush(B, (sn_sim_member_t){B->v + size, size, s->bseq++, c, pred, s->now});
+  s->fmul[id] = B->n;
+  f->left = B->m[0].vend - B->v;
+  for (int j = 0; j < f->np; j++) s->f->links[f->path[j]].nflows++; /* never from 0: the flow is there */
+  sn_sim_pathrec(s, 1, f->path, f->np, 0, id);
 }
 
 /* ---- critical path: one record per interval, linked to what it waited for ---- */
@@ -756,11 +936,19 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
   C->parts_left = (uint8_t)parts;
   for (int q = 0; q < parts; q++) {
     const int *sp = parts > 1 ? &s->spaths[(s->chc[c].sp + q) * (1 + SN_SIM_MAX_PATH)] : NULL;
-    sn_sim_flow_t *f = sp ? sn_sim_flow_new(s, SN_SIM_FLOW_NET, sp + 1, sp[0], b / parts)
-                          : sn_sim_flow_new(s, SN_SIM_FLOW_NET, C->path, C->np, b);
+    const int *path = sp ? sp + 1 : C->path;
+    int np = sp ? sp[0] : C->np, on = s->no_bundle ? -1 : sn_sim_pt_find(s, path, np);
+    double size = sp ? b / parts : b;
+    if (on >= 0) { /* a flow on this path already: the message joins it */
+      sn_sim_join(s, on, c, size, pred);
+      s->res->joined++;
+      continue;
+    }
+    sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_NET, path, np, size);
     if (!f) return;
     s->flc[f - s->fl].a = c;
     if (s->cp_on) s->flcp[f - s->fl] = (sn_sim_flowcp_t){pred, s->now};
+    if (!s->no_bundle) sn_sim_pt_put(s, (int)(f - s->fl));
   }
   s->res->flows++;
   s->res->bytes_sent += b;
@@ -1045,8 +1233,67 @@ static inline void sn_sim_pf_ends(const sn_sim_t *s, int i)
   }
 }
 
+/* A message of channel c has left its sender (it began at cp.t_start). */
+static inline __attribute__((always_inline)) void sn_sim_msg_sent(sn_sim_t *s, int c, sn_sim_flowcp_t cp)
+{
+  sn_sim_chan_t *C = &s->ch[c];
+  if (C->parts_left > 1) { /* sprayed: the message is done with its last part */
+    C->parts_left--;
+    return;
+  }
+  C->busy = 0;
+  sn_sim_slot_t sl = sn_sim_sq(s, c)[C->done_s & s->dmask];
+  uint64_t lat = s->f->lat_ps[C->cls];
+  int32_t rec = -1;
+  if (s->cp_on) {
+    rec = s->chc[c].cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 && s->f->links[C->path[1]].kind == SN_SIM_LINK_RAIL_UP ? 64 : 0), cp.t_start, s->now, cp.cp_pred);
+    s->chc[c].cp_arr[C->done_s & s->dmask] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + lat, rec);
+  }
+  C->done_s++;
+  sn_sim_push(s, s->now + lat, SN_SIM_EV_ARRIVE, c, C->cls);
+  sn_sim_enqueue_cur(s, C->src, C->s_cur);
+  sn_sim_piece_done(s, C->src, sl.step, rec);
+  sn_sim_try_start(s, c);
+}
+
+/* A bundle's first member is done (its end came): it leaves, with every
+ * member whose clock has run out too, in (vend, join order); the bundle
+ * goes when none is left. Each one's sender then goes on, as a flow's
+ * would, and what that wakes runs before the next one's. */
+static __attribute__((noinline)) void sn_sim_bundle_finished(sn_sim_t *s, int id)
+{
+  sn_sim_flow_t *f = &s->fl[id];
+  int b = s->fbun[id];
+  sn_sim_bundle_t *B = &s->bun[b];
+  sn_sim_advance(s, f);
+  int k = 0;
+  do {
+    if (sn_sim_grow((void **)&s->mdone, &s->capmdone, sizeof(sn_sim_member_t), k + 1)) {
+      s->error = SN_ERR_SYSTEM;
+      return;
+    }
+    s->mdone[k++] = sn_sim_mpop(B);
+  } while (B->n > 0 && B->m[0].vend - B->v <= 1e-6);
+  for (int i = 0; i < k; i++) sn_sim_flow_leave(s, f, s->mdone[i].size);
+  s->fmul[id] = B->n;
+  if (B->n == 0) {
+    B->next_free = s->free_bun;
+    s->free_bun = b;
+    sn_sim_flow_free(s, id);
+  } else f->left = B->m[0].vend - B->v; /* its new end: the recomputation's, or sn_sim_match's */
+  for (int i = 0; i < k && s->error == SN_OK; i++) {
+    if (i) sn_sim_drain(s); /* (the caller drains after the last) */
+    sn_sim_member_t m = s->mdone[i];
+    sn_sim_msg_sent(s, m.chan, (sn_sim_flowcp_t){m.cp_pred, m.t_start});
+  }
+}
+
 static void sn_sim_flow_finished(sn_sim_t *s, int id)
 {
+  if (s->fl[id].bund) {
+    sn_sim_bundle_finished(s, id);
+    return;
+  }
   sn_sim_flowc_t f = s->flc[id];
   sn_sim_flowcp_t cp = s->cp_on ? s->flcp[id] : (sn_sim_flowcp_t){-1, 0};
   int type = s->fl[id].type;
@@ -1056,24 +1303,7 @@ static void sn_sim_flow_finished(sn_sim_t *s, int id)
     sn_sim_compute_done(s, f.a, f.b, sn_sim_cp_add(s, SN_SIM_CP_COMPUTE, -1, cp.t_start, s->now, cp.cp_pred));
     return;
   }
-  sn_sim_chan_t *C = &s->ch[f.a];
-  if (C->parts_left > 1) { /* sprayed: the message is done with its last part */
-    C->parts_left--;
-    return;
-  }
-  C->busy = 0;
-  sn_sim_slot_t sl = sn_sim_sq(s, f.a)[C->done_s & s->dmask];
-  uint64_t lat = s->f->lat_ps[C->cls];
-  int32_t rec = -1;
-  if (s->cp_on) {
-    rec = s->chc[f.a].cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 && s->f->links[C->path[1]].kind == SN_SIM_LINK_RAIL_UP ? 64 : 0), cp.t_start, s->now, cp.cp_pred);
-    s->chc[f.a].cp_arr[C->done_s & s->dmask] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + lat, rec);
-  }
-  C->done_s++;
-  sn_sim_push(s, s->now + lat, SN_SIM_EV_ARRIVE, f.a, C->cls);
-  sn_sim_enqueue_cur(s, C->src, C->s_cur);
-  sn_sim_piece_done(s, C->src, sl.step, rec);
-  sn_sim_try_start(s, f.a);
+  sn_sim_msg_sent(s, f.a, cp);
 }
 
 /* New rates for the flows connected (through shared links) to a link whose
@@ -1206,7 +1436,7 @@ static int sn_sim_star(const sn_sim_t *s, const sn_sim_flow_t *f0, double *c_p)
     for (int j = 0; j < g->np; j++) {
       const sn_sim_link_t *l = &L[g->path[j]];
       if (l->nflows > 1) { /* a hub: f0's, in the same order, as many flows, weight 1 */
-        ok &= k < nh && g->path[j] == hub[k] && l->nflows == n && sn_sim_weight(l, g, s->ws.pool_w_net) == 1.0;
+        ok &= k < nh && g->path[j] == hub[k] && l->nflows == n && sn_sim_weight(l, g, s->ws.pool_w_net) == 1.0 && !g->bund;
         k++;
         continue;
       }
@@ -1257,8 +1487,7 @@ static int sn_sim_walk(sn_sim_t *s, uint32_t stamp, int *ncl_p, int *ncf_p, int 
       f->mark = stamp;
       double x;
       if (alone && sn_sim_alone_rate(s, f, &x) && sn_sim_tx_slot(ws, x) >= 0) { /* no other flow on its links */
-        f->left -= f->rate * (double)(s->now - f->t_upd);
-        f->t_upd = s->now;
+        sn_sim_advance(s, f);
         f->rate = x;
         alone[-nal++] = e >> 2;
         continue;
@@ -1302,11 +1531,7 @@ static void sn_sim_recompute(sn_sim_t *s)
     s->ntouched = 0;
     return;
   }
-  for (int i = 0; i < ncf; i++) {
-    sn_sim_flow_t *f = &s->fl[s->cf[i]];
-    f->left -= f->rate * (double)(s->now - f->t_upd);
-    f->t_upd = s->now;
-  }
+  for (int i = 0; i < ncf; i++) sn_sim_advance(s, &s->fl[s->cf[i]]);
   /* stars: rated c, their flows out of cf and their links out of cl (cnt -1) */
   int nstar = 0;
   for (int i = 0; i < ncf && nown; i++) {

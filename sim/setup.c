@@ -214,6 +214,12 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->fl);
   free(s->flc);
   free(s->flcp);
+  free(s->fbun);
+  free(s->fmul);
+  for (int b = 0; b < s->nbun; b++) free(s->bun[b].m);
+  free(s->bun);
+  free(s->ptab);
+  free(s->mdone);
   free(s->cf);
   free(s->cl);
   free(s->touched);
@@ -743,6 +749,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
   s.res = &res;
   s.no_match = call->no_match;
   s.joint = call->joint_share;
+  s.free_bun = -1;
   s.quantum = call->quantum_ps;
   s.cp_on = call->critical_path != 0;
   s.tracing = call->trace != NULL;
@@ -963,6 +970,11 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
         f->links[l].cap /= (double)(n / q);
     }
   }
+  /* messages share a path only between channels of different senders'
+   * periods (coalesced) or of different calls: a single exact call's
+   * channels each have a pair of their own and move one message at a time,
+   * so it skips the table of paths (sim/run.c, bundles) */
+  s.no_bundle = call->no_bundle || !(fold || nw);
   int nsim = s.n;
   /* per rank, for the cold-buffer term and pinned_load: bytes sent, received, received and reduced, copied locally */
   if ((call->perf_span > 0 || (f->user_traffic && f->cache_bytes > 0) || f->pinned_load) &&

@@ -280,6 +280,8 @@ typedef struct sn_sim_call {
                        * flow that ended on the same path (checks that shortcut) */
   int joint_share;    /* every flow through one max-min share, none rated alone or as a star
                        * (checks those shortcuts, sim/run.c) */
+  int no_bundle;      /* every message a flow of its own, none bundled with the others on its
+                       * path (checks that shortcut, sim/run.c) */
   int fold;           /* coalesced mode: a call that is the same on every rank up to a shift by
                        * q ranks (ring or direct all-reduce/all-gather/reduce-scatter, pairwise or
                        * direct all-to-all)
@@ -369,6 +371,7 @@ typedef struct {
   double algbw_GBps, busbw_GBps;
   double tuner_us;       /* the tuner's closed-form estimate for the algorithm run */
   uint64_t steps, flows, batches; /* schedule steps, messages, rate recomputations */
+  uint64_t joined;                /* messages that joined others on their path (sim/run.c, bundles) */
   double bytes_sent;     /* over the fabric, every rank */
   double sched_bytes;    /* what the schedules say they send */
   sn_sim_cp_t cp;        /* when call->critical_path */

@@ -24,6 +24,8 @@ typedef struct {
   int32_t lnext[SN_SIM_MAX_PATH]; /* the links' lists of flows: flow * 4 + index */
   uint32_t mark;           /* visited by the current recomputation */
   uint8_t np, type, frozen; /* frozen: sn_sim_share's; before it, the recomputation's (sim/run.c, sn_sim_star) */
+  uint8_t bund;            /* a bundle: several messages on this path (sn_sim_bundle_t); `left` and
+                            * `rate` are then its first member's and each member's */
 } sn_sim_flow_t;
 
 typedef struct { /* 32 bytes: two to a line (the array is 64-byte aligned) */
@@ -41,6 +43,29 @@ typedef struct { /* critical path only */
   uint64_t t_start;
 } sn_sim_flowcp_t;
 
+/* Bundles (sim/run.c). Network messages on the same path at the same time
+ * get the same max-min rate, so they can be one flow of weight n: one
+ * entry on each link's list, one end in the buckets, rated once. A
+ * coalesced direct all-to-all has thousands of messages in flight from
+ * each rank over a few dozen paths; as separate flows every start and end
+ * re-rated and moved all of them. The bundle keeps a virtual clock v, the
+ * bytes each member has moved since it formed; a member is done when v
+ * reaches its vend (v when it joined, plus its size), so the members leave
+ * in (vend, join order) and only the first one's end is scheduled. */
+typedef struct {
+  double vend, size;
+  uint64_t seq;            /* join order: equal vends leave in it */
+  int32_t chan, cp_pred;   /* its channel; critical path: what let it start */
+  uint64_t t_start;
+} sn_sim_member_t;
+
+typedef struct {
+  double v;                /* as of the flow's t_upd */
+  int n, cap;              /* members: a min-heap by (vend, seq) */
+  sn_sim_member_t *m;
+  int next_free;
+} sn_sim_bundle_t;
+
 #define SN_SIM_TRIV_K 8 /* distinct rates of flows rated alone in one recomputation (more: shared as usual) */
 
 /* Growable scratch of sn_sim_share (kept between calls: no allocation per event). */
@@ -51,6 +76,7 @@ typedef struct {
   void *srt, *tmp;  /* the links at their first share, sorted (most are never re-keyed), and a merge buffer */
   int nsrt, isrt, capsrt;
   double pool_w_net; /* a network flow's weight on a host pool (sn_sim_fabric_t.pool_w_net) */
+  const double *fmul; /* [flow] members of a bundled flow (sn_sim_flow_t.bund): its weight's factor */
   /* Flows alone on every link of their path (sim/run.c, sn_sim_recompute)
    * are rated without sn_sim_share: each gets its least link share. tx:
    * the distinct rates they get, ascending (ntx of them, 0: none); the
@@ -302,6 +328,17 @@ typedef struct {
   sn_sim_flowc_t *flc;  /* 64-byte aligned */
   sn_sim_flowcp_t *flcp;
   int capfl, free_fl, nfl;
+  /* bundles: fbun[flow] its bundle when bund, fmul[flow] its members (ws.fmul);
+   * ptab: the live network flows by path (open addressing, flow + 1, 0: empty) */
+  int *fbun;
+  double *fmul;
+  sn_sim_bundle_t *bun;
+  int nbun, capbun, free_bun;
+  uint64_t bseq;
+  int *ptab, ptcap, ptn;
+  sn_sim_member_t *mdone; /* the members done at once (scratch) */
+  int capmdone;
+  int no_bundle;
   int *touched, ntouched, captouched; /* links whose flows changed since the last recomputation */
   int *cl, *cf, capcf;                /* the component being recomputed */
   uint32_t stamp;

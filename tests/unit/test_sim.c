@@ -535,6 +535,88 @@ static void test_p2p(void)
   }
 }
 
+/* Bundles (sim/run.c): messages on one path at once are one flow of
+ * weight n with a clock per bundle. Textbook cases on a switch (a = 1 us,
+ * 1 GB/s), then bundled against every message a flow of its own
+ * (no_bundle) where thousands share a few paths. */
+static void test_bundle(void)
+{
+  sn_sim_fabric_t f;
+  switch_fabric(&f, 1, 4);
+  alpha_beta(&f);
+  int r01[2] = {0, 1};
+  uint64_t wps[1] = {0}, late[2] = {2 * US, 2 * US};
+  for (int nb = 0; nb < 2; nb++) {
+    /* 4000 and 8000 bytes 0 -> 1 at once: half the rate each until the first
+     * is done (8 us), then the rest of the second alone (4 us); + a */
+    sn_sim_call_t c = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 1000, 2), w = call_of(SN_COLL_BROADCAST, SN_ALGO_RING, 2000, 2);
+    c.ranks = w.ranks = r01;
+    c.with = &w;
+    c.nwith = 1;
+    c.with_ps = wps;
+    c.no_bundle = w.no_bundle = nb;
+    uint64_t t = run_time(&f, &c);
+    CHECK(t == 9 * US && wps[0] == 13 * US, "%s: 4000 and 8000 bytes 0 -> 1 at once: %llu and %llu ps, expected 9 and 13 us",
+          nb ? "flows" : "bundled", (unsigned long long)t, (unsigned long long)wps[0]);
+    /* the larger one joins 2 us late: 2000 bytes alone, 2000 shared (4 us), then
+     * its remaining 6000 alone */
+    w.start_ps = late;
+    t = run_time(&f, &c);
+    CHECK(t == 7 * US && wps[0] == 13 * US, "%s: 8000 bytes joining 2 us late: %llu and %llu ps, expected 7 and 13 us",
+          nb ? "flows" : "bundled", (unsigned long long)t, (unsigned long long)wps[0]);
+    /* three on the path, two of them equal: the equal ones leave together */
+    sn_sim_call_t w2[2] = {w, w};
+    w2[0].start_ps = w2[1].start_ps = NULL;
+    w2[0].count = 1000;
+    uint64_t wps2[2] = {0, 0};
+    c.with = w2;
+    c.nwith = 2;
+    c.with_ps = wps2;
+    t = run_time(&f, &c); /* 3 x 4000 at a third: 12 us; then 4000 alone: 4 us */
+    CHECK(t == 13 * US && wps2[0] == 13 * US && wps2[1] == 17 * US,
+          "%s: 4000, 4000 and 8000 bytes at once: %llu, %llu and %llu ps, expected 13, 13 and 17 us",
+          nb ? "flows" : "bundled", (unsigned long long)t, (unsigned long long)wps2[0], (unsigned long long)wps2[1]);
+  }
+  sn_sim_fabric_free(&f);
+  /* a coalesced direct all-to-all: 8 ranks sending to 256 over 16 paths each
+   * (1 KiB messages are done before the next one starts: none joins) */
+  if (sn_sim_fabric_generate("hosts8:32", &f, NULL) != SN_OK) {
+    CHECK(0, "hosts8:32");
+    return;
+  }
+  double *bytes = malloc((size_t)f.nlinks * sizeof(double));
+  static const size_t counts[] = {256, 16384, 262144};
+  for (int k = 0; k < 3 && bytes; k++) {
+    sn_sim_call_t c = call_of(SN_COLL_ALLTOALL, SN_ALGO_DIRECT, counts[k], f.nranks);
+    c.piece = 0;
+    c.depth = 0;
+    c.fold = 1;
+    sn_sim_result_t rb, rf;
+    int ok = sn_sim_run(&f, &c, &rb) == SN_OK;
+    for (int l = 0; l < f.nlinks; l++) bytes[l] = f.links[l].bytes;
+    c.no_bundle = 1;
+    ok = ok && sn_sim_run(&f, &c, &rf) == SN_OK;
+    int same = 1;
+    for (int l = 0; ok && l < f.nlinks; l++) same &= bytes[l] == f.links[l].bytes;
+    CHECK(ok && rb.fold_q == 8 && (k == 0 || rb.joined > 0) && rf.joined == 0 && rb.time_ps == rf.time_ps && rb.flows == rf.flows && rb.batches <= rf.batches && same,
+          "coalesced direct all-to-all of %zu floats per peer: bundled %llu ps (%llu batches), flows %llu ps (%llu "
+          "batches), per-link bytes %s",
+          counts[k], (unsigned long long)rb.time_ps, (unsigned long long)rb.batches, (unsigned long long)rf.time_ps,
+          (unsigned long long)rf.batches, same ? "equal" : "differ");
+    printf("  bundles: coalesced direct all-to-all on 256 ranks, %zu B per peer: %.3f us either way, %llu of %llu "
+           "messages joined a bundle\n",
+           counts[k] * 4, rb.time_ps / 1e6, (unsigned long long)rb.joined, (unsigned long long)rb.flows);
+    if (k == 1) { /* every message's wait is traced through its bundle */
+      c.no_bundle = 0;
+      sn_sim_result_t rc = run_cp(&f, &c);
+      CHECK(rc.time_ps == rb.time_ps, "critical path run %llu ps, plain %llu", (unsigned long long)rc.time_ps,
+            (unsigned long long)rb.time_ps);
+    }
+  }
+  free(bytes);
+  sn_sim_fabric_free(&f);
+}
+
 static int near_ps(uint64_t t, uint64_t want);
 
 /* What-if: a class degraded by 2 doubles the bandwidth terms of the ring
@@ -1735,6 +1817,7 @@ int main(void)
   test_coalesce();
   test_a2av();
   test_p2p();
+  test_bundle();
   test_tuner_ring();
   test_degrade();
   test_planes();
