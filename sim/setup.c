@@ -941,15 +941,16 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     /* builders whose rank r does what rank 0 does with every peer shifted by r */
     int unrooted = d.coll == SN_COLL_ALLREDUCE || d.coll == SN_COLL_ALLGATHER || d.coll == SN_COLL_REDUCESCATTER;
     int sym = (algo == SN_ALGO_RING && unrooted) || (algo == SN_ALGO_PAIRWISE && d.coll == SN_COLL_ALLTOALL) ||
-              (algo == SN_ALGO_DIRECT && (unrooted || d.coll == SN_COLL_ALLTOALL)) || p2p;
+              (algo == SN_ALGO_DIRECT && (unrooted || d.coll == SN_COLL_ALLTOALL)) || p2p ||
+              (algo == SN_ALGO_BRUCK && (d.coll == SN_COLL_ALLTOALL || d.coll == SN_COLL_ALLGATHER));
     for (int r = 0; r < n && sym; r++)
       if (s.r[r].frank != r) break;
       else if (r == n - 1) q = sn_sim_fold_period(f, n);
     if (!sym || q == 0 || (d.coll == SN_COLL_ALLREDUCE && d.count < (size_t)n) || s.start_ps || nw) fold = 0;
   }
   if (must_fold && !fold) {
-    SN_WARN("snccl-sim: coalescing needs ring or direct all-reduce/all-gather/reduce-scatter, pairwise or direct "
-            "all-to-all on fabric ranks 0..p-1 of a fabric that repeats with a period dividing p, every rank "
+    SN_WARN("snccl-sim: coalescing needs ring or direct all-reduce/all-gather/reduce-scatter, pairwise, direct or "
+            "bruck all-to-all, bruck all-gather or a p2p group on fabric ranks 0..p-1 of a fabric that repeats with a period dividing p, every rank "
             "starting at once (%s %s on %d ranks: period %d%s)",
             sn_algo_name(algo), sn_coll_name(d.coll), n, q, s.start_ps ? ", ranks start skewed" : "");
     st = SN_ERR_INVALID_ARG;
@@ -1221,7 +1222,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
             sn_algo_name(algo), sn_coll_name(d.coll), nmsgs * 0.5e-6,
             fold || call->fold == 0 ? ""
                                     : "; coalescing takes ring or direct all-reduce, all-gather and reduce-scatter, "
-                                      "pairwise or direct all-to-all and --p2p on ranks 0..p-1");
+                                      "pairwise, direct or bruck all-to-all, bruck all-gather and --p2p on ranks 0..p-1");
     fflush(call->notice);
   }
   st = sn_sim_loop(&s);

@@ -389,7 +389,9 @@ static void test_coalesce(void)
                {SN_COLL_ALLGATHER, SN_ALGO_RING, 5000},      {SN_COLL_REDUCESCATTER, SN_ALGO_RING, 70000},
                {SN_COLL_ALLTOALL, SN_ALGO_PAIRWISE, 3000},   {SN_COLL_ALLREDUCE, SN_ALGO_DIRECT, 300007},
                {SN_COLL_ALLGATHER, SN_ALGO_DIRECT, 7000},    {SN_COLL_REDUCESCATTER, SN_ALGO_DIRECT, 7000},
-               {SN_COLL_ALLTOALL, SN_ALGO_DIRECT, 5000}};
+               {SN_COLL_ALLTOALL, SN_ALGO_DIRECT, 5000},     {SN_COLL_ALLTOALL, SN_ALGO_BRUCK, 3},
+               {SN_COLL_ALLTOALL, SN_ALGO_BRUCK, 5000},      {SN_COLL_ALLGATHER, SN_ALGO_BRUCK, 7},
+               {SN_COLL_ALLGATHER, SN_ALGO_BRUCK, 300007}};
   for (size_t g = 0; g < sizeof(gens) / sizeof(gens[0]); g++) {
     sn_sim_fabric_t f;
     if (sn_sim_fabric_generate(gens[g], &f, NULL) != SN_OK) {
@@ -412,7 +414,11 @@ static void test_coalesce(void)
       if (st != SN_OK || st2 != SN_OK) continue;
       double dev = fabs((double)co.time_ps - (double)ex.time_ps) / (double)ex.time_ps;
       int exact = co.fold_count == c.count;
-      CHECK(exact ? co.time_ps == ex.time_ps : dev < 0.01, "%s %s count %zu: coalesced %llu ps vs exact %llu ps", gens[g],
+      /* bruck: rank r rotates its buffer in two copies of p - r and r blocks,
+       * which take p blocks' time together on every rank but round their
+       * pieces' ends differently (a ps or so, never more than a ns here) */
+      uint64_t slack = c.algo == SN_ALGO_BRUCK ? 1000 : 0;
+      CHECK(exact ? co.time_ps <= ex.time_ps + slack && ex.time_ps <= co.time_ps + slack : dev < 0.01, "%s %s count %zu: coalesced %llu ps vs exact %llu ps", gens[g],
             sn_coll_name(c.coll), c.count, (unsigned long long)co.time_ps, (unsigned long long)ex.time_ps);
       printf("  coalesce: %s %s %s count %zu on %d ranks: exact %.3f us, coalesced (%d ranks) %.3f us, deviation %.4f %%\n",
              gens[g], sn_algo_name((sn_algo_t)c.algo), sn_coll_name(c.coll), c.count, p, ex.time_ps / 1e6, co.fold_q,
