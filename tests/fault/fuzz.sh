@@ -24,13 +24,18 @@ mkdir -p "$OUT/obj"
 FLAGS="-g -O1 -std=gnu11 -D_GNU_SOURCE -fno-omit-frame-pointer -fsanitize=address,undefined \
   -fno-sanitize-recover=undefined -I$BLD -I$SRC/include -I$SRC/src -I$SRC"
 
-# the library, instrumented for coverage (built once, rebuilt when sources change)
+# the library, instrumented for coverage (built once, rebuilt when sources
+# change). An object older than any header is rebuilt too: a struct that
+# gained a field would otherwise be laid out two ways in one binary (objects
+# compiled before and after), which the fuzzer then reports as a crash.
+NEWEST_H=$(ls -t "$SRC"/include/*.h "$SRC"/src/*/*.h "$SRC"/sim/*.h "$SRC"/topo/*.h "$SRC"/transports/*/*.h \
+  "$BLD/config.h" 2>/dev/null | head -n 1)
 for c in "$SRC"/src/util/*.c "$SRC"/src/kernels/*.c "$SRC"/src/sched/*.c "$SRC"/src/plan/*.c \
          "$SRC"/transports/*/*.c "$SRC"/src/engine/*.c "$SRC"/src/comm/*.c "$SRC"/src/dev/*.c \
          "$SRC"/topo/*.c "$SRC"/src/api/*.c "$SRC"/sim/fabric.c "$SRC"/sim/planes.c "$SRC"/sim/window.c \
          "$SRC"/sim/run.c "$SRC"/sim/setup.c "$SRC"/sim/ep.c; do
   o="$OUT/obj/$(echo "${c#$SRC/}" | tr / _).o"
-  if [ ! -e "$o" ] || [ "$c" -nt "$o" ]; then
+  if [ ! -e "$o" ] || [ "$c" -nt "$o" ] || { [ -n "$NEWEST_H" ] && [ "$NEWEST_H" -nt "$o" ]; }; then
     $CC $FLAGS -fsanitize=fuzzer-no-link -c "$c" -o "$o" || exit 1
   fi
 done

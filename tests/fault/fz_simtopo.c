@@ -9,7 +9,8 @@
  * that succeeds took a positive, finite time; running the same call twice
  * gives the same picoseconds (the simulator is deterministic). Then a
  * skewed all-reduce with an all-gather in flight (start_ps, with), and a
- * group of sends and receives on every rank (p2p).
+ * group of sends and receives on every rank (p2p), and coalesced direct
+ * (bundled) and bruck all-to-alls.
  * The first byte picks the message size (1 KiB << (b % 12)).
  */
 #include <math.h>
@@ -99,6 +100,33 @@ static void fz_sim_p2p(sn_sim_fabric_t *f, size_t count, uint8_t b)
   if (sn_sim_run(f, &call, &c) != SN_OK || c.time_ps != a.time_ps) abort();
 }
 
+/* Coalesced all-to-alls (fold 1: refused where the fabric does not repeat):
+ * direct, whose messages bundle on shared paths, and bruck. A positive time,
+ * the same twice, and within 0.1 % of the same call with every message a
+ * flow of its own (no_bundle: the same rates, summed in another order). */
+static void fz_sim_folded(sn_sim_fabric_t *f, size_t count)
+{
+  static const int algos[] = {SN_ALGO_DIRECT, SN_ALGO_BRUCK};
+  for (int k = 0; k < 2; k++) {
+    sn_sim_call_t call;
+    memset(&call, 0, sizeof(call));
+    call.coll = SN_COLL_ALLTOALL;
+    call.dtype = SN_DT_FLOAT32;
+    call.count = count / (size_t)f->nranks ? count / (size_t)f->nranks : 1;
+    call.algo = algos[k];
+    call.nranks = f->nranks;
+    call.quantum_ps = 1000;
+    call.fold = 1;
+    sn_sim_result_t a, c, u;
+    if (sn_sim_run(f, &call, &a) != SN_OK) continue;
+    if (!(a.time_ps > 0) || a.time_ps == UINT64_MAX) abort();
+    if (sn_sim_run(f, &call, &c) != SN_OK || c.time_ps != a.time_ps) abort();
+    call.no_bundle = 1;
+    if (sn_sim_run(f, &call, &u) != SN_OK || fabs((double)u.time_ps - (double)a.time_ps) > 1e-3 * (double)a.time_ps + 1000)
+      abort();
+  }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   if (size < 1) return 0;
@@ -120,6 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
           fz_sim_call(&f, SN_COLL_BROADCAST, SN_ALGO_RING, count);
           fz_sim_together(&f, count, data[0]);
           fz_sim_p2p(&f, count, data[0]);
+          fz_sim_folded(&f, count);
         }
         sn_sim_fabric_free(&f);
       }
