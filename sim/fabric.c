@@ -310,15 +310,37 @@ void sn_sim_fabric_slow_rank(sn_sim_fabric_t *f, int rank, double factor)
   }
 }
 
+/* The link named `what` (sn_sim_link_name's words, '_' or '.' for a space), -1 when none. */
+static int sn_sim_link_by_name(const sn_sim_fabric_t *f, const char *what)
+{
+  char want[96], buf[96];
+  size_t n = strlen(what);
+  if (n >= sizeof(want)) return -1;
+  for (size_t i = 0; i <= n; i++) want[i] = what[i] == '_' || what[i] == '.' ? ' ' : what[i];
+  for (int l = 0; l < f->nlinks; l++) {
+    sn_sim_link_name(f, l, buf, sizeof(buf));
+    if (!strcmp(buf, want)) return l;
+  }
+  return -1;
+}
+
 sn_status_t sn_sim_fabric_degrade(sn_sim_fabric_t *f, const char *what, double factor)
 {
   int rails = !strcmp(what, "rails"), cls = -1;
   for (int c = 0; c < f->topo.nclasses && !rails; c++)
     if (!strcmp(f->topo.classes[c].name, what)) cls = c;
-  if ((!rails && cls < 0) || !(factor > 0)) {
-    SN_WARN("snccl-sim: degrade-link %s:%g: not a link class of fabric %s (or \"rails\") with a factor > 0", what,
-            factor, f->topo.name);
+  int one = !rails && cls < 0 ? sn_sim_link_by_name(f, what) : -1;
+  if ((!rails && cls < 0 && one < 0) || !(factor > 0)) {
+    SN_WARN("snccl-sim: degrade-link %s:%g: not a link class of fabric %s, \"rails\" or a link as --hot names it "
+            "(e.g. \"rank 0 tx %s\") with a factor > 0",
+            what, factor, f->topo.name, f->topo.nclasses ? f->topo.classes[0].name : "?");
     return SN_ERR_INVALID_ARG;
+  }
+  if (one >= 0) { /* one link: a rail is every period's, anything else makes the fabric irregular */
+    sn_sim_link_t *k = &f->links[one];
+    k->cap /= factor;
+    if (k->kind != SN_SIM_LINK_RAIL_UP && k->kind != SN_SIM_LINK_RAIL_DOWN) f->one_link = 1;
+    return SN_OK;
   }
   for (int l = 0; l < f->nlinks; l++) {
     sn_sim_link_t *k = &f->links[l];

@@ -277,6 +277,7 @@ static int sn_sim_fold_period(const sn_sim_fabric_t *f, int p)
 {
   const sn_topo_t *t = &f->topo;
   if (f->cores || f->stream) return 0; /* host pools, pair streams: not modelled folded */
+  if (f->one_link) return 0;           /* one port made slower by name: no two periods alike */
   if (f->nplanes && f->routing == SN_SIM_ROUTE_HASH) return 0; /* hashed pairs differ from period to period */
   for (int q = 2; q < p; q++) {
     if (p % q) continue;

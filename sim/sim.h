@@ -83,6 +83,8 @@ typedef struct {
    * byte: shared memory is copied by the CPUs), which then also crosses the
    * two ranks' own compute resources (half of that weight each: the
    * sender's copy in, the receiver's copy out) instead of their ports. */
+  int one_link;          /* a single port or compute link was made slower by name (what-if): the
+                          * fabric no longer repeats, so nothing is coalesced */
   int cores;             /* 0: no pool (every rank has a core of its own) */
   int msg_cores;         /* the per-message cost is core time (sn_sim_host_t.msg_cores) */
   uint64_t switch_ps;    /* added to a message's cost between ranks of a host that runs more ranks
@@ -216,9 +218,11 @@ sn_status_t sn_sim_fabric_load(const char *path, sn_sim_fabric_t *f);
 void sn_sim_fabric_free(sn_sim_fabric_t *f);
 /* The slow-down of one rank (what-if): its ports and compute run at cap/factor. */
 void sn_sim_fabric_slow_rank(sn_sim_fabric_t *f, int rank, double factor);
-/* What-if: every link of class `what` (its ports, and its rails), or only
- * the rails ("rails"), runs at cap/factor. SN_ERR_INVALID_ARG + WARN for an
- * unknown class or a factor <= 0. */
+/* What-if: every link of class `what` (its ports, and its rails), only
+ * the rails ("rails"), or the one link named `what` as sn_sim_link_name
+ * writes it ("rank 3 tx ib", "rail 2 up (ib)", "rank 0 compute"; '_' or
+ * '.' may stand for the spaces) runs at cap/factor. SN_ERR_INVALID_ARG +
+ * WARN for a name that is none of these or a factor <= 0. */
 sn_status_t sn_sim_fabric_degrade(sn_sim_fabric_t *f, const char *what, double factor);
 /* What-if: the fabric between the rail switches is oversubscribed F:1:
  * the rail up and down links (non-blocking: a port per rank of the rail)

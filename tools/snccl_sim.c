@@ -101,7 +101,9 @@ static void usage(int code)
           "  --skew=R:US[,R:US...] | --skew=random:US   comm rank R enters the call US microseconds\n"
           "                   after the first (random: every rank, uniform in [0, US), from --seed)\n"
           "  --slow-rank=R:F  fabric rank R's ports and compute run F times slower\n"
-          "  --degrade-link=CLASS:F   every link of class CLASS (e.g. ib, ub; or \"rails\") F times slower\n"
+          "  --degrade-link=CLASS:F   every link of class CLASS (e.g. ib, ub; or \"rails\") F times slower;\n"
+          "                   or one link, named as --hot lists it (\"rank 3 tx ib:2\", rank_3_tx_ib:2);\n"
+          "                   repeatable (8)\n"
           "  --oversub=F      the fabric between the hosts' rail switches oversubscribed F:1 (F >= 1)\n"
           "  --planes=CLASS:K split class CLASS (ports and rails) into K parallel planes of 1/K the bandwidth\n"
           "                   (a topology file may say so: #@sim planes=CLASS:K)\n"
@@ -320,14 +322,16 @@ int main(int argc, char **argv)
   call.quantum_ps = 1000;
   size_t lo = (size_t)1 << 30, hi = lo;
   int hot = 5, dump = 0, slow_rank = -1, critical = 0;
-  char degrade_cls[32] = "", plane_cls[32] = "";
+  char degrade_cls[8][96], plane_cls[32] = ""; /* --degrade-link: a class, "rails" or one link's name, each */
+  double degrade[8];
+  int ndegrade = 0;
   int nplanes = 0, routing = SN_SIM_ROUTE_RAIL, ncut = 0, cut[SN_SIM_MAX_PLANES], dplane = -1;
   double dplane_f = 1;
   uint64_t seed = 1;
   int ep = -1; /* 0 dispatch, 1 combine */
   int coll_given = 0;
   sn_sim_ep_t eps = {128, 7168, 8, 256, 1, 4, 2, 1};
-  double degrade = 1, oversub = 1;
+  double oversub = 1;
   double slow = 1;
   long n;
   for (int i = 1; i < argc; i++) {
@@ -418,12 +422,18 @@ int main(int argc, char **argv)
       }
     } else if ((v = OPT("--degrade-link"))) {
       const char *colon = strrchr(v, ':');
-      if (!colon || colon == v || (size_t)(colon - v) >= sizeof(degrade_cls) || parse_factor(colon + 1, &degrade)) {
-        fprintf(stderr, "snccl-sim: --degrade-link=%s: expected CLASS:FACTOR (a factor > 0)\n", v);
+      if (ndegrade == 8) {
+        fprintf(stderr, "snccl-sim: --degrade-link: at most 8\n");
         return 2;
       }
-      memcpy(degrade_cls, v, (size_t)(colon - v));
-      degrade_cls[colon - v] = 0;
+      if (!colon || colon == v || (size_t)(colon - v) >= sizeof(degrade_cls[0]) ||
+          parse_factor(colon + 1, &degrade[ndegrade])) {
+        fprintf(stderr, "snccl-sim: --degrade-link=%s: expected CLASS:FACTOR or LINK:FACTOR (a factor > 0)\n", v);
+        return 2;
+      }
+      memcpy(degrade_cls[ndegrade], v, (size_t)(colon - v));
+      degrade_cls[ndegrade][colon - v] = 0;
+      ndegrade++;
     } else if ((v = OPT("--slow-rank"))) {
       if (parse_index_factor(v, INT_MAX, &n, &slow)) {
         fprintf(stderr, "snccl-sim: --slow-rank=%s: expected RANK:FACTOR (a factor > 0)\n", v);
@@ -519,10 +529,11 @@ int main(int argc, char **argv)
     sn_sim_fabric_free(&f);
     return 2; /* the WARN said why */
   }
-  if (degrade_cls[0] && sn_sim_fabric_degrade(&f, degrade_cls, degrade) != SN_OK) {
-    sn_sim_fabric_free(&f);
-    return 2; /* the WARN said why */
-  }
+  for (int k = 0; k < ndegrade; k++)
+    if (sn_sim_fabric_degrade(&f, degrade_cls[k], degrade[k]) != SN_OK) {
+      sn_sim_fabric_free(&f);
+      return 2; /* the WARN said why */
+    }
   if (slow_rank >= 0) {
     if (slow_rank >= f.nranks) {
       fprintf(stderr, "snccl-sim: --slow-rank: rank %d is not in the fabric (%d ranks)\n", slow_rank, f.nranks);

@@ -641,6 +641,41 @@ static void test_degrade(void)
   CHECK(sn_sim_fabric_degrade(&f, "nvlink", 2) == SN_ERR_INVALID_ARG, "unknown class accepted");
   CHECK(sn_sim_fabric_degrade(&f, "net", 0) == SN_ERR_INVALID_ARG, "factor 0 accepted");
   sn_sim_fabric_free(&f);
+  /* one link by name: rank 0's sends at half speed. The ring waits on them:
+   * its 2(p-1) messages back to back, 2b each, then a: 49 us (30 with no
+   * slow link, 54 with all). Every port by name is the whole class. */
+  switch_fabric(&f, 1, 4);
+  alpha_beta(&f);
+  CHECK(sn_sim_fabric_degrade(&f, "rank 0 tx net", 2) == SN_OK && f.one_link, "degrade rank 0 tx net");
+  t = run_time(&f, &c);
+  CHECK(t == 49 * US, "ring with rank 0's sends at half speed: %llu ps, expected 2(p-1) 2b + a = 49 us",
+        (unsigned long long)t);
+  for (int r = 1; r < 4; r++) {
+    char name[32];
+    snprintf(name, sizeof(name), "rank_%d_tx_net", r);
+    CHECK(sn_sim_fabric_degrade(&f, name, 2) == SN_OK, "degrade %s", name);
+  }
+  t = run_time(&f, &c);
+  CHECK(t == 54 * US, "ring with every port degraded by name: %llu ps, expected 54 us", (unsigned long long)t);
+  CHECK(sn_sim_fabric_degrade(&f, "rank 4 tx net", 2) == SN_ERR_INVALID_ARG, "a rank past the fabric accepted");
+  CHECK(sn_sim_fabric_degrade(&f, "rank 0 tx", 2) == SN_ERR_INVALID_ARG, "a name cut short accepted");
+  CHECK(sn_sim_fabric_degrade(&f, "rank 0 tx net", -1) == SN_ERR_INVALID_ARG, "factor -1 accepted");
+  sn_sim_fabric_free(&f);
+  /* no period once one port is slower (coalescing refused, auto runs exact); a rail is every period's */
+  if (sn_sim_fabric_generate("hosts8:32", &f, NULL) != SN_OK) { /* 256 ranks: auto would coalesce */
+    CHECK(0, "generator hosts8:32");
+    return;
+  }
+  c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, 1 << 16, 256);
+  sn_sim_result_t rr;
+  CHECK(sn_sim_fabric_degrade(&f, "rail 7 up (ib)", 2) == SN_OK && !f.one_link, "degrade rail 7 up");
+  c.fold = 1;
+  CHECK(sn_sim_run(&f, &c, &rr) == SN_OK && rr.fold_q == 8, "a slower rail: coalescing refused (period %d)", rr.fold_q);
+  CHECK(sn_sim_fabric_degrade(&f, "rank.7.tx.ib", 2) == SN_OK && f.one_link, "degrade rank 7 tx ib");
+  CHECK(sn_sim_run(&f, &c, &rr) == SN_ERR_INVALID_ARG, "one slower port: coalescing accepted");
+  c.fold = SN_SIM_FOLD_AUTO;
+  CHECK(sn_sim_run(&f, &c, &rr) == SN_OK && rr.fold_q == 0, "one slower port: auto did not run exact");
+  sn_sim_fabric_free(&f);
   if (sn_sim_fabric_generate("hosts8:2", &f, NULL) != SN_OK) {
     CHECK(0, "generator hosts8:2");
     return;
