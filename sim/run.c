@@ -934,6 +934,7 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
   int32_t pred = s->cp_on ? sn_sim_cp_later(s, sn_sim_cp_later(s, *sn_sim_slot_cp(s, slp), s->chc[c].cp_flow), s->chc[c].cp_consume) : -1;
   int parts = C->nparts > 1 ? C->nparts : 1; /* sprayed: an equal part on every plane */
   C->parts_left = (uint8_t)parts;
+  int joined = 0;
   for (int q = 0; q < parts; q++) {
     const int *sp = parts > 1 ? &s->spaths[(s->chc[c].sp + q) * (1 + SN_SIM_MAX_PATH)] : NULL;
     const int *path = sp ? sp + 1 : C->path;
@@ -941,7 +942,7 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
     double size = sp ? b / parts : b;
     if (on >= 0) { /* a flow on this path already: the message joins it */
       sn_sim_join(s, on, c, size, pred);
-      s->res->joined++;
+      joined = 1;
       continue;
     }
     sn_sim_flow_t *f = sn_sim_flow_new(s, SN_SIM_FLOW_NET, path, np, size);
@@ -951,6 +952,7 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
     if (!s->no_bundle) sn_sim_pt_put(s, (int)(f - s->fl));
   }
   s->res->flows++;
+  s->res->joined += joined;
   s->res->bytes_sent += b;
 }
 

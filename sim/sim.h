@@ -375,7 +375,8 @@ typedef struct {
   double algbw_GBps, busbw_GBps;
   double tuner_us;       /* the tuner's closed-form estimate for the algorithm run */
   uint64_t steps, flows, batches; /* schedule steps, messages, rate recomputations */
-  uint64_t joined;                /* messages that joined others on their path (sim/run.c, bundles) */
+  uint64_t joined;                /* messages that joined others on their path (a sprayed one: on any
+                                   * of its planes; sim/run.c, bundles) */
   double bytes_sent;     /* over the fabric, every rank */
   double sched_bytes;    /* what the schedules say they send */
   sn_sim_cp_t cp;        /* when call->critical_path */
