@@ -951,6 +951,10 @@ static void sn_sim_flow_start(sn_sim_t *s, int c)
     if (s->cp_on) s->flcp[f - s->fl] = (sn_sim_flowcp_t){pred, s->now};
     if (!s->no_bundle) sn_sim_pt_put(s, (int)(f - s->fl));
   }
+  for (int k = 0; k < C->nacct; k++) { /* rails left out of the path: busy from now */
+    sn_sim_link_t *l = &s->f->links[s->chc[c].acct[k]];
+    if (l->nflows++ == 0) l->busy_ps -= s->now;
+  }
   s->res->flows++;
   s->res->joined += joined;
   s->res->bytes_sent += b;
@@ -1245,10 +1249,15 @@ static inline __attribute__((always_inline)) void sn_sim_msg_sent(sn_sim_t *s, i
   }
   C->busy = 0;
   sn_sim_slot_t sl = sn_sim_sq(s, c)[C->done_s & s->dmask];
+  for (int k = 0; k < C->nacct; k++) { /* rails left out of the path: as a flow's end would count them */
+    sn_sim_link_t *l = &s->f->links[s->chc[c].acct[k]];
+    l->bytes += (double)sl.bytes;
+    if (--l->nflows == 0) l->busy_ps += s->now;
+  }
   uint64_t lat = s->f->lat_ps[C->cls];
   int32_t rec = -1;
   if (s->cp_on) {
-    rec = s->chc[c].cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->np > 2 && s->f->links[C->path[1]].kind == SN_SIM_LINK_RAIL_UP ? 64 : 0), cp.t_start, s->now, cp.cp_pred);
+    rec = s->chc[c].cp_flow = sn_sim_cp_add(s, SN_SIM_CP_BANDWIDTH, C->cls | (C->xrail ? 64 : 0), cp.t_start, s->now, cp.cp_pred);
     s->chc[c].cp_arr[C->done_s & s->dmask] = sn_sim_cp_add(s, SN_SIM_CP_LATENCY, -1, s->now, s->now + lat, rec);
   }
   C->done_s++;

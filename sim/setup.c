@@ -128,11 +128,16 @@ int sn_sim_chan_find(sn_sim_t *s, int src, int dst, int create)
   } else {
     C->path[C->np++] = f->port[((size_t)a * nc + cls) * 2];
     if (ra->domain != rb->domain && ra->local != rb->local) {
-      C->path[C->np++] = f->rail_up[ra->local];
-      C->path[C->np++] = f->rail_down[rb->local];
+      C->xrail = 1;
+      int up = f->rail_up[ra->local], down = f->rail_down[rb->local];
+      if (s->rail_nb && s->rail_nb[up]) s->chc[c].acct[C->nacct++] = up;
+      else C->path[C->np++] = up;
+      if (s->rail_nb && s->rail_nb[down]) s->chc[c].acct[C->nacct++] = down;
+      else C->path[C->np++] = down;
     }
     C->path[C->np++] = f->port[((size_t)s->r[dst].frank * nc + cls) * 2 + 1];
   }
+  if (C->np > 2 && f->links[C->path[1]].kind == SN_SIM_LINK_RAIL_UP) C->xrail = 1; /* planes' rails */
   if (cls != f->plane_cls && f->stream && f->stream[(size_t)a * f->nranks + b] >= 0)
     C->path[C->np++] = f->stream[(size_t)a * f->nranks + b];
   C->cls = (int8_t)cls; /* the class gives the latency and per-message cost (f->lat_ps, f->msg_ps) */
@@ -211,6 +216,7 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->ch_msg);
   free(s->slots);
   free(s->slot_cp);
+  free(s->rail_nb);
   free(s->fl);
   free(s->flc);
   free(s->flcp);
@@ -735,6 +741,47 @@ static void sn_sim_desc(const sn_sim_call_t *c, const sn_sched_topo_t *view, sn_
   d->topo = view->ndomains > 1 ? view : NULL;
 }
 
+/* The rails this run's ranks can never fill: a rail up link carries what
+ * the sending ports of its rail's ranks send between domains (class
+ * inter_domain), a down link what their receiving ports take, so one whose
+ * capacity is at least the sum of those ports' (the ranks of the run, each
+ * once) is never a bottleneck. Such a rail is left out of the channels'
+ * paths: it would only join every flow between hosts into one component of
+ * the max-min recomputation (an exact dbt all-reduce re-rated O(p) flows
+ * per event). Its bytes and busy time are still counted. Rails cut in
+ * planes stay on their paths. Returns -1 when out of memory. */
+static int sn_sim_rails_nb(sn_sim_t *s)
+{
+  const sn_sim_fabric_t *f = s->f;
+  const sn_topo_t *t = &f->topo;
+  if (!f->nrails || t->inter_domain < 0 || f->plane_cls == t->inter_domain) return 0;
+  s->rail_nb = calloc((size_t)f->nlinks + 1, 1);
+  double *feed = calloc((size_t)f->nrails * 2 + 1, sizeof(double));
+  uint8_t *seen = calloc((size_t)f->nranks + 1, 1);
+  if (!s->rail_nb || !feed || !seen) {
+    free(feed);
+    free(seen);
+    return -1;
+  }
+  int nc = t->nclasses, cls = t->inter_domain;
+  for (int r = 0; r < s->n; r++) {
+    int a = s->r[r].frank;
+    if (seen[a]) continue; /* a fabric rank in several calls feeds its rails once */
+    seen[a] = 1;
+    int k = t->ranks[a].local, tx = f->port[((size_t)a * nc + cls) * 2], rx = f->port[((size_t)a * nc + cls) * 2 + 1];
+    if (tx >= 0) feed[2 * k] += f->links[tx].cap;
+    if (rx >= 0) feed[2 * k + 1] += f->links[rx].cap;
+  }
+  for (int k = 0; k < f->nrails; k++) {
+    /* (a relative 1e-9: the capacity is a product, the sum a sum) */
+    if (f->links[f->rail_up[k]].cap >= feed[2 * k] * (1 - 1e-9)) s->rail_nb[f->rail_up[k]] = 1;
+    if (f->links[f->rail_down[k]].cap >= feed[2 * k + 1] * (1 - 1e-9)) s->rail_nb[f->rail_down[k]] = 1;
+  }
+  free(feed);
+  free(seen);
+  return 0;
+}
+
 sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_result_t *res_p)
 {
   SN_CHECK(sn_sim_check_call(f, call));
@@ -977,6 +1024,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
    * channels each have a pair of their own and move one message at a time,
    * so it skips the table of paths (sim/run.c, bundles) */
   s.no_bundle = call->no_bundle || !(fold || nw);
+  if (!call->rails_in_share && sn_sim_rails_nb(&s)) goto oom;
   int nsim = s.n;
   /* per rank, for the cold-buffer term and pinned_load: bytes sent, received, received and reduced, copied locally */
   if ((call->perf_span > 0 || (f->user_traffic && f->cache_bytes > 0) || f->pinned_load) &&

@@ -286,6 +286,8 @@ typedef struct sn_sim_call {
                        * (checks those shortcuts, sim/run.c) */
   int no_bundle;      /* every message a flow of its own, none bundled with the others on its
                        * path (checks that shortcut, sim/run.c) */
+  int rails_in_share; /* keep every rail on the paths, those that can never fill too
+                       * (checks that shortcut, sim/setup.c sn_sim_rails_nb) */
   int fold;           /* coalesced mode: a call that is the same on every rank up to a shift by
                        * q ranks (ring or direct all-reduce/all-gather/reduce-scatter, pairwise or
                        * direct all-to-all)

@@ -157,9 +157,13 @@ typedef struct {
   uint8_t np, busy;
   int8_t cls;                 /* link class of the pair */
   uint8_t nparts, parts_left; /* sprayed over planes: parts per message (paths at s->spaths[sp]), parts not done */
+  uint8_t xrail;              /* the pair crosses rails (the critical path says so) */
+  uint8_t nacct;              /* rails it crosses that are left out of its path (sn_sim_chanc_t.acct) */
 } sn_sim_chan_t;
 
 typedef struct {
+  int32_t acct[2];             /* rails that can never fill (sn_sim_t.rail_nb): not on the path, so no
+                                * max-min over them, but their bytes and busy time are counted */
   int32_t sp;                  /* sprayed: its first path in s->spaths */
   int32_t cp_flow, cp_consume; /* critical path: the last message's bandwidth record, the last consumption */
   int32_t *cp_arr;             /* [dmask + 1] latency record of each message in flight, by message number */
@@ -317,6 +321,10 @@ typedef struct {
   double red_w;        /* compute units per byte of any other receive-and-reduce: 1, or
                         * (1 + red_miss e) / (1 + e) with red_miss (sim/setup.c) */
   int nch, capch;
+  /* [link] a rail that the ports of this run's ranks feeding it can never fill
+   * (capacity >= their sum): left out of the channels' paths (sim/setup.c,
+   * sn_sim_rails_nb), it couples no flows; NULL when none */
+  uint8_t *rail_nb;
   int *spaths, nspaths, capspaths; /* sprayed channels' paths: entries of 1 + SN_SIM_MAX_PATH (count, links) */
   uint64_t *hkeys;  /* channels by (sender, receiver): open addressing */
   int *hvals;

@@ -1846,6 +1846,45 @@ static void test_alone(void)
   }
   printf("  alone flows: 4000 shapes, %d rated alone with the joint share's rates, %d shared jointly again, %d wrong\n",
          kept, failed, bad);
+  /* rails that can never fill left out of the paths (sn_sim_rails_nb): the
+   * same picoseconds, messages and per-link bytes (the rails' own
+   * included) as with every rail in the share, no more recomputations;
+   * an oversubscribed fabric keeps them (test_degrade's 4:1 and 8:1) */
+  static const struct {
+    const char *gen;
+    sn_coll_t coll;
+    int algo, fold;
+  } rc[] = {{"hosts8:4", SN_COLL_ALLREDUCE, SN_ALGO_DBT, 0},      {"hosts8:4", SN_COLL_ALLREDUCE, SN_ALGO_RING, 0},
+            {"hosts8:4", SN_COLL_ALLTOALL, SN_ALGO_DIRECT, 0},    {"hosts8:32", SN_COLL_ALLTOALL, SN_ALGO_DIRECT, 1},
+            {"hosts8:6", SN_COLL_ALLGATHER, SN_ALGO_RHD, 0},      {"hosts8:6", SN_COLL_BROADCAST, SN_ALGO_TREE, 0}};
+  int fewer = 0; /* calls where leaving the rails out saved recomputations (it did something) */
+  for (size_t k = 0; k < sizeof(rc) / sizeof(rc[0]); k++) {
+    sn_sim_fabric_t f;
+    if (sn_sim_fabric_generate(rc[k].gen, &f, NULL) != SN_OK) {
+      CHECK(0, "%s", rc[k].gen);
+      continue;
+    }
+    double *bytes = malloc((size_t)f.nlinks * sizeof(double));
+    sn_sim_call_t c = call_of(rc[k].coll, rc[k].algo, rc[k].coll == SN_COLL_ALLREDUCE ? 1 << 22 : 1 << 14, f.nranks);
+    c.fold = rc[k].fold;
+    sn_sim_result_t r1, r2;
+    int ok = bytes && sn_sim_run(&f, &c, &r1) == SN_OK, same = 1;
+    for (int l = 0; ok && l < f.nlinks; l++) bytes[l] = f.links[l].bytes;
+    c.rails_in_share = 1;
+    ok = ok && sn_sim_run(&f, &c, &r2) == SN_OK;
+    for (int l = 0; ok && l < f.nlinks; l++) same &= bytes[l] == f.links[l].bytes;
+    CHECK(ok && r1.time_ps == r2.time_ps && r1.flows == r2.flows && r1.batches <= r2.batches && same,
+          "%s %s %s: rails left out %llu ps (%llu batches), in the share %llu ps (%llu batches), per-link bytes %s",
+          rc[k].gen, sn_algo_name((sn_algo_t)rc[k].algo), sn_coll_name(rc[k].coll), (unsigned long long)r1.time_ps,
+          (unsigned long long)r1.batches, (unsigned long long)r2.time_ps, (unsigned long long)r2.batches,
+          same ? "equal" : "differ");
+    fewer += ok && r1.batches < r2.batches;
+    free(bytes);
+    sn_sim_fabric_free(&f);
+  }
+  CHECK(fewer > 0, "rails left out of the paths saved no recomputation in any of %zu calls", sizeof(rc) / sizeof(rc[0]));
+  printf("  rails that never fill, left out of the paths: same results in %zu calls, fewer recomputations in %d\n",
+         sizeof(rc) / sizeof(rc[0]), fewer);
 }
 
 int main(void)
