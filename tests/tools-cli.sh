@@ -134,6 +134,14 @@ if ! echo "$out" | grep -q "this call alone: .* (+[1-9]" || ! echo "$out" | grep
   echo "$out"
   fail=1
 fi
+# a run of minutes says so before it starts (killed after 5 s: only its first lines matter)
+n=$((n + 1))
+out=$(timeout 5 "$sim" --gen=hosts8:1280 --bytes=1G --algo=dbt --hot=0 2>&1)
+if ! echo "$out" | grep -q "^# simulating 4.19e+07 messages on 10240 ranks (dbt AllReduce): at least [0-9]* s of CPU (3 us each"; then
+  echo "FAIL [long run]: no notice before a 10,240-rank exact dbt run:"
+  echo "$out" | head -5
+  fail=1
+fi
 # the values parsed are the values used: each what-if moves the time
 t0=$(timeout 60 "$sim" $g --bytes=4M --algo=ring --hot=0 | awk '!/^#/ { print $6; exit }')
 for w in --slow-rank=1:4 --degrade-link=shm:3 --degrade-link=rank_1_tx_shm:3 --skew=2:500 --depth=1 --piece=4K; do
