@@ -997,9 +997,8 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     if (!sym || q == 0 || (d.coll == SN_COLL_ALLREDUCE && d.count < (size_t)n) || s.start_ps || nw) fold = 0;
   }
   if (must_fold && !fold) {
-    SN_WARN("snccl-sim: coalescing needs ring or direct all-reduce/all-gather/reduce-scatter, pairwise, direct or "
-            "bruck all-to-all, bruck all-gather or a p2p group on fabric ranks 0..p-1 of a fabric that repeats with a period dividing p, every rank "
-            "starting at once (%s %s on %d ranks: period %d%s)",
+    SN_WARN("snccl-sim: coalescing needs " SN_SIM_FOLD_WHAT " on fabric ranks 0..p-1 of a fabric that repeats "
+            "with a period dividing p, every rank starting at once (%s %s on %d ranks: period %d%s)",
             sn_algo_name(algo), sn_coll_name(d.coll), n, q, s.start_ps ? ", ranks start skewed" : "");
     st = SN_ERR_INVALID_ARG;
     goto out;
@@ -1274,9 +1273,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
             s.n, fold ? " (coalesced)" : "", sn_algo_name(algo), sn_coll_name(d.coll), nmsgs * (tree ? 3e-6 : 0.5e-6),
             tree ? "3 us each, more with more ranks: a tree's flows share ports into large max-min components"
                  : "0.5 us each; up to 2 us at 10,240 ranks, more where many flows share links",
-            fold || call->fold == 0 ? ""
-                                    : "; coalescing takes ring or direct all-reduce, all-gather and reduce-scatter, "
-                                      "pairwise, direct or bruck all-to-all, bruck all-gather and --p2p on ranks 0..p-1");
+            fold || call->fold == 0 ? "" : "; coalescing takes " SN_SIM_FOLD_WHAT " on ranks 0..p-1");
     fflush(call->notice);
   }
   st = sn_sim_loop(&s);

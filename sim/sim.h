@@ -257,6 +257,10 @@ sn_status_t sn_sim_maxmin(int nlinks, const double *cap, int nflows, const int *
  * SN_SIM_FOLD_AUTO coalesced when it can be and the communicator is large. */
 #define SN_SIM_FOLD_AUTO 2
 #define SN_SIM_FOLD_AUTO_MIN 256 /* ranks: below, exact mode takes about a second at most */
+/* What coalescing takes, in words (its refusal and the long-run notice say it) */
+#define SN_SIM_FOLD_WHAT                                                                                           \
+  "ring or direct all-reduce, all-gather and reduce-scatter, pairwise, direct or bruck all-to-all, bruck "       \
+  "all-gather and p2p groups (--p2p)"
 
 /* One message of a point-to-point call (sn_sim_call_t.p2p): every comm
  * rank r sends `bytes` to rank (r + offset) mod nranks and receives as many
