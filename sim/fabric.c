@@ -706,6 +706,7 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
       if (fl->frozen) continue;
       fl->frozen = 1;
       fl->rate = share;
+      if (ws->fbl) ws->fbl[x >> 2] = e.link;
       for (int j = 0; j < fl->np; j++) {
         int k = fl->path[j];
         sn_sim_link_t *m = &links[k];

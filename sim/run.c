@@ -454,7 +454,7 @@ static void sn_sim_touch(sn_sim_t *s, int link)
 
 /* A record of a path that gained (born) or lost (gone) a message, for
  * sn_sim_match: rate and id as given. */
-static inline void sn_sim_pathrec(sn_sim_t *s, int born, const int32_t *path, int np, double rate, int id)
+static inline void sn_sim_pathrec(sn_sim_t *s, int born, const int32_t *path, int np, double rate, int id, int bl)
 {
   sn_sim_pathrec_t **a = born ? &s->born : &s->gone;
   int *n = born ? &s->nborn : &s->ngone;
@@ -468,6 +468,7 @@ static inline void sn_sim_pathrec(sn_sim_t *s, int born, const int32_t *path, in
   for (int j = 0; j < np; j++) r->path[j] = path[j];
   r->rate = rate;
   r->id = id;
+  r->bl = bl;
 }
 
 static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, int np, double size)
@@ -497,12 +498,15 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     int *nbu = nb ? realloc(s->fbun, (size_t)nc * sizeof(int)) : NULL;
     if (nbu) s->fbun = nbu;
     double *nm = nbu ? realloc(s->fmul, (size_t)nc * sizeof(double)) : NULL;
-    if (!nm) {
+    if (nm) s->fmul = nm;
+    int32_t *nbl = nm ? realloc(s->fbl, (size_t)nc * sizeof(int32_t)) : NULL;
+    if (!nbl) {
       s->error = SN_ERR_SYSTEM;
       return NULL;
     }
-    s->fmul = nm;
+    s->fbl = nbl;
     s->ws.fmul = nm;
+    s->ws.fbl = nbl;
     for (int i = old / 64; i < nc / 64 + 1; i++) s->fbits[i] = 0;
     for (int i = old; i < nc; i++) s->fhkey[i] = SN_SIM_FH_OUT;
     s->capfl = nc;
@@ -531,9 +535,11 @@ static sn_sim_flow_t *sn_sim_flow_new(sn_sim_t *s, int type, const int *path, in
     if (l->head >= 0) s->flc[l->head >> 2].lprev[l->head & 3] = id * 4 + j;
     l->head = id * 4 + j;
     if (l->nflows++ == 0) l->busy_ps -= s->now; /* busy from now: the last flow's end adds its time */
+    else s->nshared += l->nflows == 2;
   }
   s->nfl++;
-  sn_sim_pathrec(s, 1, path, np, 0, id);
+  s->fbl[id] = -1;
+  sn_sim_pathrec(s, 1, path, np, 0, id, -1);
   return f;
 }
 
@@ -617,8 +623,9 @@ static inline __attribute__((always_inline)) void sn_sim_flow_leave(sn_sim_t *s,
     sn_sim_link_t *l = &s->f->links[f->path[j]];
     l->bytes += size;
     if (--l->nflows == 0) l->busy_ps += s->now; /* modulo 2^64: the interval's length */
+    else s->nshared -= l->nflows == 1;
   }
-  sn_sim_pathrec(s, 0, f->path, f->np, f->rate, -1);
+  sn_sim_pathrec(s, 0, f->path, f->np, f->rate, -1, s->fbl[f - s->fl]);
 }
 
 /* Flow id off its links' lists, out of the table and the buckets, free. */
@@ -727,8 +734,9 @@ static __attribute__((noinline)) void sn_sim_join(sn_sim_t *s, int id, int c, do
   sn_sim_mpush(B, (sn_sim_member_t){B->v + size, size, s->bseq++, c, pred, s->now});
   s->fmul[id] = B->n;
   f->left = B->m[0].vend - B->v;
-  for (int j = 0; j < f->np; j++) s->f->links[f->path[j]].nflows++; /* never from 0: the flow is there */
-  sn_sim_pathrec(s, 1, f->path, f->np, 0, id);
+  for (int j = 0; j < f->np; j++) /* never from 0: the flow is there */
+    s->nshared += ++s->f->links[f->path[j]].nflows == 2;
+  sn_sim_pathrec(s, 1, f->path, f->np, 0, id, -1);
 }
 
 /* ---- critical path: one record per interval, linked to what it waited for ---- */
@@ -1374,6 +1382,7 @@ static void sn_sim_match(sn_sim_t *s)
     if (c == 0) { /* same path: same rate */
       sn_sim_flow_t *f = &s->fl[s->born[j].id];
       f->rate = s->gone[i].rate;
+      s->fbl[s->born[j].id] = s->gone[i].bl;
       f->t_upd = s->now;
       sn_sim_set_end(s, s->born[j].id);
       i++, j++;
@@ -1391,19 +1400,21 @@ static void sn_sim_match(sn_sim_t *s)
  * component snaps it (sn_sim_share checks). 0 when it is not alone, or
  * that share is not a positive finite number (it then goes through
  * sn_sim_share as before). */
-static inline int sn_sim_alone_rate(const sn_sim_t *s, const sn_sim_flow_t *f, double *x_p)
+static inline int sn_sim_alone_rate(const sn_sim_t *s, const sn_sim_flow_t *f, double *x_p, int *bl_p)
 {
   const sn_sim_link_t *L = s->f->links;
   double x = 0;
+  int bl = -1;
   for (int j = 0; j < f->np; j++) {
     const sn_sim_link_t *l = &L[f->path[j]];
     if (l->nflows != 1) return 0;
     double key = l->cap / (0.0 + sn_sim_weight(l, f, s->ws.pool_w_net)); /* sn_sim_share's left / wsum */
     if (key != key) return 0;
-    if (j == 0 || key < x) x = key;
+    if (j == 0 || key < x) x = key, bl = f->path[j];
   }
   if (!(x > 0 && x <= DBL_MAX)) return 0;
   *x_p = x;
+  *bl_p = bl;
   return 1;
 }
 
@@ -1497,9 +1508,11 @@ static int sn_sim_walk(sn_sim_t *s, uint32_t stamp, int *ncl_p, int *ncf_p, int 
       if (f->mark == stamp) continue;
       f->mark = stamp;
       double x;
-      if (alone && sn_sim_alone_rate(s, f, &x) && sn_sim_tx_slot(ws, x) >= 0) { /* no other flow on its links */
+      int bl;
+      if (alone && sn_sim_alone_rate(s, f, &x, &bl) && sn_sim_tx_slot(ws, x) >= 0) { /* no other flow on its links */
         sn_sim_advance(s, f);
         f->rate = x;
+        s->fbl[e >> 2] = bl;
         alone[-nal++] = e >> 2;
         continue;
       }
@@ -1521,8 +1534,242 @@ static int sn_sim_walk(sn_sim_t *s, uint32_t stamp, int *ncl_p, int *ncf_p, int 
   return nown;
 }
 
+/* ---- re-rating the part of a large component that a change reaches ---- */
+
+/* A double binary tree couples nearly all its flows through the ports that
+ * carry both trees, and its pieces end one at a time: re-rating the whole
+ * component after every end made such a run quadratic in the ranks. The
+ * max-min rates are unique, and a feasible rating in which every flow has
+ * a bottleneck (a full link on which no flow gets more than it) is that
+ * one. So only a part S is re-rated, the flows on the links that changed,
+ * on what the flows outside S leave of each link; then every outside flow
+ * on S's links is checked: the link that set its rate (fbl: every way a
+ * rate is set records it) must still be full with no flow above it, and
+ * where S's flows found their bottleneck no outside flow may get more.
+ * That is the bottleneck condition itself, so a stale fbl can only make a
+ * flow join S. One that fails joins S, and S is rated again. Rates
+ * then differ from a whole re-rating by rounding (ends by a picosecond
+ * here and there); components of at most SN_SIM_PART_MIN flows (sim_int.h)
+ * are always re-rated whole, as before. */
+#define SN_SIM_PART_MAX 1024  /* a part grown past this many flows: the whole component after all */
+#define SN_SIM_PART_TOL 1e-9  /* relative: a full link, a rate no higher than another */
+#define SN_SIM_PART_ITERS 4   /* parts rated this often and still growing: the whole component after all */
+#define SN_SIM_PART_IDLE 32   /* recomputations without a large component before the search pauses */
+#define SN_SIM_PART_WORK 16384 /* entries of S's links' lists looked at past which the whole component
+                                * is cheaper (flows coupled densely, as in a one-shot all-reduce) */
+
+static inline double sn_sim_w_of(const sn_sim_t *s, const sn_sim_link_t *l, const sn_sim_flow_t *g)
+{
+  return sn_sim_weight(l, g, s->ws.pool_w_net) * (g->bund ? s->fmul[g - s->fl] : 1.0);
+}
+
+/* Whether the component of touched link l0 has more than SN_SIM_PART_MIN
+ * flows (a walk that stops there, or at a link of a large one seen
+ * before); the links it walked get mark `small` or `big`. */
+static int sn_sim_comp_big(sn_sim_t *s, int l0, uint32_t small, uint32_t big)
+{
+  sn_sim_link_t *L = s->f->links;
+  int n = L[l0].nflows;
+  if (n == 0) return 0;
+  if (n == 1) { /* one flow alone on all its links: the usual case, no walk */
+    const sn_sim_flow_t *f = &s->fl[L[l0].head >> 2];
+    int alone = 1;
+    for (int j = 0; j < f->np; j++) alone &= L[f->path[j]].nflows == 1;
+    if (alone) return 0;
+  }
+  if (L[l0].mark == small || L[l0].mark == big) return L[l0].mark == big;
+  uint32_t v = ++s->stamp;
+  int nl = 0, nf = 0, large = 0;
+  s->pl[nl++] = l0;
+  L[l0].mark = v;
+  for (int i = 0; i < nl && !large; i++)
+    for (int e = L[s->pl[i]].head; e >= 0 && !large; e = s->fl[e >> 2].lnext[e & 3]) {
+      sn_sim_flow_t *f = &s->fl[e >> 2];
+      if (f->mark == v) continue;
+      f->mark = v;
+      if (++nf > s->part_min) large = 1;
+      for (int j = 0; j < f->np && !large; j++) {
+        uint32_t m = L[f->path[j]].mark;
+        if (m == big) large = 1;
+        else if (m != v) {
+          L[f->path[j]].mark = v;
+          s->pl[nl++] = f->path[j]; /* at most part_min * SN_SIM_MAX_PATH + 1 (s->pl's size) */
+        }
+      }
+    }
+  for (int i = 0; i < nl; i++) L[s->pl[i]].mark = large ? big : small;
+  return large;
+}
+
+/* Flow id joins the part (stamp sf): its `left` brought to now at its old rate. */
+static int sn_sim_part_add(sn_sim_t *s, int id, uint32_t sf, int *nf)
+{
+  sn_sim_flow_t *f = &s->fl[id];
+  if (f->mark == sf) return 0;
+  if (sn_sim_grow((void **)&s->pf, &s->cappf, sizeof(int), *nf + 1)) {
+    s->error = SN_ERR_SYSTEM;
+    return 0;
+  }
+  f->mark = sf;
+  sn_sim_advance(s, f);
+  s->pf[(*nf)++] = id;
+  return 1;
+}
+
+/* check_part: the whole components of the links seed[] re-rated aside
+ * (sn_sim_share over all their flows), compared with the rates the part
+ * left, then put back as they were: the run goes on as without the check. */
+static void sn_sim_part_check(sn_sim_t *s, const int *seed, int nseed)
+{
+  sn_sim_link_t *L = s->f->links;
+  int nl = 0, nf = 0, capl = 0, capf = 0, *cl = NULL, *cf = NULL;
+  double *rate = NULL;
+  int32_t *bl = NULL;
+  uint32_t v = ++s->stamp;
+  for (int i = 0; i < nseed; i++) {
+    if (L[seed[i]].mark == v) continue;
+    if (sn_sim_grow((void **)&cl, &capl, sizeof(int), nl + 1)) goto oom;
+    L[seed[i]].mark = v;
+    cl[nl++] = seed[i];
+  }
+  for (int i = 0; i < nl; i++)
+    for (int e = L[cl[i]].head; e >= 0; e = s->fl[e >> 2].lnext[e & 3]) {
+      sn_sim_flow_t *f = &s->fl[e >> 2];
+      if (f->mark == v) continue;
+      f->mark = v;
+      if (sn_sim_grow((void **)&cf, &capf, sizeof(int), nf + 1)) goto oom;
+      cf[nf++] = e >> 2;
+      for (int j = 0; j < f->np; j++)
+        if (L[f->path[j]].mark != v) {
+          if (sn_sim_grow((void **)&cl, &capl, sizeof(int), nl + 1)) goto oom;
+          L[f->path[j]].mark = v;
+          cl[nl++] = f->path[j];
+        }
+    }
+  rate = malloc((size_t)nf * sizeof(double) + 1);
+  bl = malloc((size_t)nf * sizeof(int32_t) + 1);
+  if (!rate || !bl) goto oom;
+  for (int i = 0; i < nf; i++) rate[i] = s->fl[cf[i]].rate, bl[i] = s->fbl[cf[i]];
+  s->ws.ntx = 0;
+  if (sn_sim_share(L, cl, nl, s->fl, cf, nf, &s->ws) != SN_OK) goto oom;
+  for (int i = 0; i < nf; i++) {
+    double a = rate[i], b = s->fl[cf[i]].rate, d = a > b ? a - b : b - a;
+    if (d > SN_SIM_PART_TOL * (a > b ? a : b)) s->res->part_wrong++;
+    s->fl[cf[i]].rate = rate[i];
+    s->fbl[cf[i]] = bl[i];
+  }
+  free(cl), free(cf), free(rate), free(bl);
+  return;
+oom:
+  free(cl), free(cf), free(rate), free(bl);
+  s->error = SN_ERR_SYSTEM;
+}
+
+/* Re-rates the part of the large components that the links seed[] reach
+ * (see above). 0: it grew too large, nothing is decided (the caller
+ * re-rates those components whole). */
+static int sn_sim_part(sn_sim_t *s, const int *seed, int nseed)
+{
+  sn_sim_link_t *L = s->f->links;
+  sn_sim_share_ws_t *ws = &s->ws;
+  const double tol = SN_SIM_PART_TOL;
+  long work = 0;
+  for (int i = 0; i < nseed; i++) /* as many flows on the changed links alone: whole at once */
+    if ((work += L[seed[i]].nflows) > SN_SIM_PART_MAX) {
+      s->res->part_whole++;
+      return 0;
+    }
+  uint32_t sf = ++s->stamp;
+  int nf = 0;
+  for (int i = 0; i < nseed; i++)
+    for (int e = L[seed[i]].head; e >= 0; e = s->fl[e >> 2].lnext[e & 3]) sn_sim_part_add(s, e >> 2, sf, &nf);
+  for (int iter = 0;; iter++) {
+    if (s->error != SN_OK || nf > SN_SIM_PART_MAX || iter >= SN_SIM_PART_ITERS || work > SN_SIM_PART_WORK) {
+      s->res->part_whole++;
+      return 0;
+    }
+    s->res->part_grew += iter == 1;
+    /* S's links, each with what the flows outside S leave of it */
+    uint32_t sl = ++s->stamp;
+    int nl = 0, grew = 0;
+    for (int i = 0; i < nf; i++) {
+      const sn_sim_flow_t *f = &s->fl[s->pf[i]];
+      for (int j = 0; j < f->np; j++) {
+        int l = f->path[j];
+        if (L[l].mark == sl) continue;
+        L[l].mark = sl;
+        if (sn_sim_grow((void **)&s->pl, &s->cappl, sizeof(int), nl + 1) ||
+            sn_sim_grow((void **)&s->pcap, &s->cappcap, sizeof(double), nl + 1)) {
+          s->error = SN_ERR_SYSTEM;
+          return 0;
+        }
+        s->pl[nl++] = l;
+      }
+    }
+    for (int k = 0; k < nl; k++) {
+      sn_sim_link_t *l = &L[s->pl[k]];
+      if (!(l->cap > 0)) return 0; /* (a free link carries no flow; to be safe) */
+      double left = l->cap;
+      if ((work += l->nflows) > SN_SIM_PART_WORK) {
+        s->res->part_whole++;
+        return 0;
+      }
+      for (int e = l->head; e >= 0; e = s->fl[e >> 2].lnext[e & 3]) {
+        sn_sim_flow_t *g = &s->fl[e >> 2];
+        if (g->mark == sf) continue;
+        g->frozen = 1; /* sn_sim_share leaves it as it is */
+        left -= sn_sim_w_of(s, l, g) * g->rate;
+      }
+      if (left < -tol * l->cap) { /* the outside flows overfill it: they are rated again too */
+        for (int e = l->head; e >= 0; e = s->fl[e >> 2].lnext[e & 3]) grew |= sn_sim_part_add(s, e >> 2, sf, &nf);
+        continue;
+      }
+      s->pcap[k] = left > 0 ? left : 0;
+    }
+    if (grew) continue;
+    for (int k = 0; k < nl; k++) { /* S shares what is left */
+      double c = L[s->pl[k]].cap;
+      L[s->pl[k]].cap = s->pcap[k];
+      s->pcap[k] = c;
+    }
+    ws->ntx = 0;
+    sn_status_t st = sn_sim_share(L, s->pl, nl, s->fl, s->pf, nf, ws);
+    for (int k = 0; k < nl; k++) L[s->pl[k]].cap = s->pcap[k];
+    if (st != SN_OK) {
+      s->error = st;
+      return 0;
+    }
+    /* the outside flows on S's links: still at their bottlenecks? */
+    for (int k = 0; k < nl; k++) {
+      int li = s->pl[k];
+      const sn_sim_link_t *l = &L[li];
+      double use = 0, max = 0, lev = -1;
+      for (int e = l->head; e >= 0; e = s->fl[e >> 2].lnext[e & 3]) {
+        const sn_sim_flow_t *g = &s->fl[e >> 2];
+        use += sn_sim_w_of(s, l, g) * g->rate;
+        max = g->rate > max ? g->rate : max;
+        if (g->mark == sf && s->fbl[e >> 2] == li && g->rate > lev) lev = g->rate;
+      }
+      for (int e = l->head; e >= 0; e = s->fl[e >> 2].lnext[e & 3]) {
+        const sn_sim_flow_t *g = &s->fl[e >> 2];
+        if (g->mark == sf) continue;
+        int b = s->fbl[e >> 2];
+        int bad = b < 0 || (b == li && (use < l->cap * (1 - tol) || max > g->rate * (1 + tol))) ||
+                  (lev >= 0 && g->rate > lev * (1 + tol));
+        if (bad) grew |= sn_sim_part_add(s, e >> 2, sf, &nf);
+      }
+    }
+    if (!grew) break;
+  }
+  for (int i = 0; i < nf; i++) sn_sim_set_end(s, s->pf[i]);
+  s->res->part_batches++;
+  if (s->check_part) sn_sim_part_check(s, seed, nseed);
+  return 1;
+}
+
 /* New rates for the flows connected to the links touched since the last
- * time. Flows alone on their links, and stars (sn_sim_star), are rated
+ * time. The touched links of components of more than part_min flows are
+ * re-rated in part (sn_sim_part) where it can. Flows alone on their links, and stars (sn_sim_star), are rated
  * without sn_sim_share; the share over the rest checks that one share over
  * all of them would have given the same rates (ws->tfail when not: then
  * the components are walked again and shared together, as before). */
@@ -1532,11 +1779,50 @@ static void sn_sim_recompute(sn_sim_t *s)
   sn_sim_share_ws_t *ws = &s->ws;
   sn_sim_match(s);
   if (s->ntouched == 0) return;
+  if (s->stamp > 0xF0000000u) { /* (marks compare equal to a stamp: start them again before they wrap) */
+    for (int l = 0; l < s->f->nlinks; l++) L[l].mark = 0;
+    for (int i = 0; i < s->capfl; i++) s->fl[i].mark = 0;
+    s->stamp = 0;
+  }
+  /* the touched links of large components: re-rated in part. Looking for
+   * them costs a walk of up to part_min flows per component, so it stops
+   * after SN_SIM_PART_IDLE recomputations that found none, until a whole
+   * walk meets more than twice part_min flows again */
+  if (!s->joint && !s->whole_share && s->nshared && s->part_on) {
+    uint32_t small = ++s->stamp, big = ++s->stamp;
+    int nbig = 0, k = 0;
+    if (sn_sim_grow((void **)&s->pl, &s->cappl, sizeof(int), s->part_min * SN_SIM_MAX_PATH + 1)) {
+      s->error = SN_ERR_SYSTEM;
+      return;
+    }
+    for (int i = 0; i < s->ntouched; i++) {
+      int l = s->touched[i];
+      if (sn_sim_comp_big(s, l, small, big)) {
+        if (sn_sim_grow((void **)&s->big, &s->capbig, sizeof(int), nbig + 1)) {
+          s->error = SN_ERR_SYSTEM;
+          return;
+        }
+        s->big[nbig++] = l;
+      } else s->touched[k++] = l;
+    }
+    s->ntouched = k;
+    if (nbig) s->part_idle = 0;
+    else if (++s->part_idle >= SN_SIM_PART_IDLE) s->part_on = 0;
+    if (nbig && !sn_sim_part(s, s->big, nbig)) { /* too large a part: whole, as the others */
+      if (s->error != SN_OK) return;
+      for (int i = 0; i < nbig; i++) sn_sim_touch(s, s->big[i]);
+    }
+    if (s->ntouched == 0) {
+      s->res->batches++;
+      return;
+    }
+  }
   int ncl, ncf, nal;
   int *alone = s->cf + 2 * (size_t)s->capfl - 1; /* alone[-k]: the k-th, from the end of cf (2 capfl: cf's
                                                   * own flows, at most capfl, never reach them) */
   ws->ntx = 0;
   int nown = sn_sim_walk(s, ++s->stamp, &ncl, &ncf, s->joint ? NULL : alone, &nal);
+  if (ncf > 2 * s->part_min) s->part_on = 1, s->part_idle = 0;
   if (s->joint) nown = 0;
   if (ncf + nal == 0) {
     s->ntouched = 0;
@@ -1556,6 +1842,12 @@ static void sn_sim_recompute(sn_sim_t *s)
         sn_sim_flow_t *g = &s->fl[x >> 2];
         g->rate = c;
         g->frozen = 3; /* a star's: leaves cf */
+        s->fbl[x >> 2] = -1; /* its bottleneck: a link of its own whose share is c */
+        for (int k = 0; k < g->np; k++)
+          if (L[g->path[k]].nflows == 1 && L[g->path[k]].cap / sn_sim_weight(&L[g->path[k]], g, ws->pool_w_net) == c) {
+            s->fbl[x >> 2] = g->path[k];
+            break;
+          }
         for (int k = 0; k < g->np; k++) L[g->path[k]].cnt = -1;
         nstar++;
       }

@@ -222,6 +222,11 @@ static void sn_sim_free(sn_sim_t *s)
   free(s->flcp);
   free(s->fbun);
   free(s->fmul);
+  free(s->fbl);
+  free(s->pf);
+  free(s->pl);
+  free(s->big);
+  free(s->pcap);
   for (int b = 0; b < s->nbun; b++) free(s->bun[b].m);
   free(s->bun);
   free(s->ptab);
@@ -1023,6 +1028,10 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
    * channels each have a pair of their own and move one message at a time,
    * so it skips the table of paths (sim/run.c, bundles) */
   s.no_bundle = call->no_bundle || !(fold || nw);
+  s.whole_share = call->whole_share;
+  s.check_part = call->check_part;
+  s.part_on = 1;
+  s.part_min = call->part_min <= 0 ? SN_SIM_PART_MIN : call->part_min < (1 << 20) ? call->part_min : 1 << 20;
   if (!call->rails_in_share && sn_sim_rails_nb(&s)) goto oom;
   int nsim = s.n;
   /* per rank, for the cold-buffer term and pinned_load: bytes sent, received, received and reduced, copied locally */

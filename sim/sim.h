@@ -292,6 +292,12 @@ typedef struct sn_sim_call {
                        * path (checks that shortcut, sim/run.c) */
   int rails_in_share; /* keep every rail on the paths, those that can never fill too
                        * (checks that shortcut, sim/setup.c sn_sim_rails_nb) */
+  int whole_share;    /* re-rate every flow of a large component after each change, never only
+                       * the part the change reaches (checks that shortcut, sim/run.c sn_sim_part) */
+  int check_part;     /* after each re-rating in part, re-rate the whole component aside and
+                       * count the flows whose rates differ (sn_sim_result_t.part_wrong; slow) */
+  int part_min;       /* components of more flows than this are re-rated in part (0: the
+                       * engine's 48; tests take 1 to put every shared link through it) */
   int fold;           /* coalesced mode: a call that is the same on every rank up to a shift by
                        * q ranks (ring or direct all-reduce/all-gather/reduce-scatter, pairwise or
                        * direct all-to-all)
@@ -383,6 +389,12 @@ typedef struct {
   uint64_t steps, flows, batches; /* schedule steps, messages, rate recomputations */
   uint64_t joined;                /* messages that joined others on their path (a sprayed one: on any
                                    * of its planes; sim/run.c, bundles) */
+  uint64_t part_batches;          /* recomputations that re-rated only the part of a large
+                                   * component a change reached (sim/run.c, sn_sim_part) */
+  uint64_t part_grew, part_whole; /* of those, the ones whose part grew past the flows on the
+                                   * changed links; parts that grew too large (re-rated whole) */
+  uint64_t part_wrong;            /* check_part: rates a whole re-rating gave otherwise (relative
+                                   * 1e-9), over every re-rating in part */
   double bytes_sent;     /* over the fabric, every rank */
   double sched_bytes;    /* what the schedules say they send */
   sn_sim_cp_t cp;        /* when call->critical_path */

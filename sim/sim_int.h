@@ -66,6 +66,7 @@ typedef struct {
   int next_free;
 } sn_sim_bundle_t;
 
+#define SN_SIM_PART_MIN 48 /* components of more flows than this are re-rated in part (sim/run.c, sn_sim_part) */
 #define SN_SIM_TRIV_K 8 /* distinct rates of flows rated alone in one recomputation (more: shared as usual) */
 
 /* Growable scratch of sn_sim_share (kept between calls: no allocation per event). */
@@ -77,6 +78,7 @@ typedef struct {
   int nsrt, isrt, capsrt;
   double pool_w_net; /* a network flow's weight on a host pool (sn_sim_fabric_t.pool_w_net) */
   const double *fmul; /* [flow] members of a bundled flow (sn_sim_flow_t.bund): its weight's factor */
+  int32_t *fbl;       /* [flow] the link whose share set its rate (its bottleneck), or NULL */
   /* Flows alone on every link of their path (sim/run.c, sn_sim_recompute)
    * are rated without sn_sim_share: each gets its least link share. tx:
    * the distinct rates they get, ascending (ntx of them, 0: none); the
@@ -301,6 +303,7 @@ typedef struct {
   int np, path[SN_SIM_MAX_PATH];
   double rate;
   int id;
+  int bl; /* gone: the flow's bottleneck link (sn_sim_share_ws_t.fbl) */
 } sn_sim_pathrec_t;
 
 typedef struct {
@@ -340,6 +343,7 @@ typedef struct {
    * ptab: the live network flows by path (open addressing, flow + 1, 0: empty) */
   int *fbun;
   double *fmul;
+  int32_t *fbl;        /* [flow] its bottleneck link (ws.fbl): what sn_sim_part checks */
   sn_sim_bundle_t *bun;
   int nbun, capbun, free_bun;
   uint64_t bseq;
@@ -349,6 +353,15 @@ typedef struct {
   int no_bundle;
   int *touched, ntouched, captouched; /* links whose flows changed since the last recomputation */
   int *cl, *cf, capcf;                /* the component being recomputed */
+  /* re-rating part of a large component (sim/run.c, sn_sim_part): its flows
+   * and their links, the links' capacities saved, the links of components
+   * found large */
+  int whole_share, check_part, part_min;
+  int nshared;         /* links on the paths with more than one message (none: no component is large) */
+  int part_on, part_idle; /* large components are looked for; recomputations since one was found */
+  int *pf, cappf, *pl, cappl, *big, capbig;
+  double *pcap;
+  int cappcap;
   uint32_t stamp;
   sn_sim_share_ws_t ws;
   /* Flows by end time, then id (sim/run.c, "flow ends"): one bucket per

@@ -37,6 +37,13 @@ static void fz_sim_call(sn_sim_fabric_t *f, sn_coll_t coll, int algo, size_t cou
   if (sn_sim_run(f, &call, &a) != SN_OK) return; /* a clean refusal */
   if (!(a.time_ps > 0) || a.time_ps == UINT64_MAX) abort(); /* a finished call takes a finite time */
   if (sn_sim_run(f, &call, &b) != SN_OK || b.time_ps != a.time_ps) abort(); /* and the same one again */
+  /* every shared link re-rated in part, each part checked against a whole
+   * re-rating: no rate differs, the time only by rounding */
+  call.part_min = 1;
+  call.check_part = 1;
+  if (sn_sim_run(f, &call, &b) != SN_OK || b.part_wrong != 0 ||
+      fabs((double)b.time_ps - (double)a.time_ps) > 1e-3 * (double)a.time_ps + 1000)
+    abort();
 }
 
 /* A tuned all-reduce with its last rank late (start_ps) and, in flight with

@@ -87,10 +87,16 @@ static void alpha_beta(sn_sim_fabric_t *f)
   for (int r = 0; r < f->nranks; r++) f->links[f->compute[r]].cap = 0;
 }
 
+/* test_part sets it: every call of call_of re-rates in part from components
+ * of more than this many flows (0: the engine's default) and checks it */
+static int g_part_min;
+
 static sn_sim_call_t call_of(sn_coll_t coll, int algo, size_t count, int p)
 {
   sn_sim_call_t c;
   memset(&c, 0, sizeof(c));
+  c.part_min = g_part_min;
+  c.check_part = g_part_min > 0;
   c.coll = coll;
   c.dtype = SN_DT_FLOAT32;
   c.op = SN_RED_SUM;
@@ -142,6 +148,8 @@ static uint64_t run_time(sn_sim_fabric_t *f, sn_sim_call_t *c)
   sn_sim_result_t r;
   sn_status_t st = sn_sim_run(f, c, &r);
   CHECK(st == SN_OK, "%s %s: status %d", sn_algo_name((sn_algo_t)c->algo), sn_coll_name(c->coll), st);
+  CHECK(st != SN_OK || r.part_wrong == 0, "%s %s: %llu rates re-rated in part differ from a whole re-rating",
+        sn_algo_name((sn_algo_t)c->algo), sn_coll_name(c->coll), (unsigned long long)r.part_wrong);
   return st == SN_OK ? r.time_ps : 0;
 }
 
@@ -880,6 +888,9 @@ static void test_determinism(void)
   sn_sim_fabric_free(&f);
 }
 
+static int g_part_runs, g_part_diff; /* test_matrix under g_part_min: runs that re-rated in part, whose time differs */
+static double g_part_dev;             /* the largest relative difference */
+
 static void test_matrix(void)
 {
   const sn_coll_t colls[] = {SN_COLL_ALLREDUCE, SN_COLL_BROADCAST, SN_COLL_REDUCE, SN_COLL_ALLGATHER,
@@ -918,6 +929,22 @@ static void test_matrix(void)
                 sn_algo_name((sn_algo_t)a), sn_coll_name(colls[k]), p, r.bytes_sent, r.sched_bytes);
           CHECK(p == 1 || (r.time_ps > 0 && r.sched_bytes > 0), "%s %s p=%d: time %llu, %.0f bytes",
                 sn_algo_name((sn_algo_t)a), sn_coll_name(colls[k]), p, (unsigned long long)r.time_ps, r.sched_bytes);
+          if (g_part_min) { /* in part against whole: the same time, but for rounding (an end a ps
+                             * apart may batch events otherwise) */
+            sn_sim_result_t w;
+            c.part_min = c.check_part = 0;
+            c.whole_share = 1;
+            st = sn_sim_run(&f, &c, &w);
+            double d = ((double)r.time_ps - (double)w.time_ps) / (double)(w.time_ps ? w.time_ps : 1);
+            d = d < 0 ? -d : d;
+            g_part_dev = d > g_part_dev ? d : g_part_dev;
+            g_part_diff += r.time_ps != w.time_ps;
+            CHECK(st == SN_OK && r.part_wrong == 0 && d <= 1e-4,
+                  "%s %s p=%d in part: %llu ps (%llu rates wrong), whole %llu ps", sn_algo_name((sn_algo_t)a),
+                  sn_coll_name(colls[k]), p, (unsigned long long)r.time_ps, (unsigned long long)r.part_wrong,
+                  (unsigned long long)w.time_ps);
+            g_part_runs += r.part_batches > 0;
+          }
         }
     free(arrays);
     sn_sim_fabric_free(&f);
@@ -1867,6 +1894,7 @@ static void test_alone(void)
     double *bytes = malloc((size_t)f.nlinks * sizeof(double));
     sn_sim_call_t c = call_of(rc[k].coll, rc[k].algo, rc[k].coll == SN_COLL_ALLREDUCE ? 1 << 22 : 1 << 14, f.nranks);
     c.fold = rc[k].fold;
+    c.whole_share = 1; /* (the rails alone: re-rating in part counts its recomputations its own way) */
     sn_sim_result_t r1, r2;
     int ok = bytes && sn_sim_run(&f, &c, &r1) == SN_OK, same = 1;
     for (int l = 0; ok && l < f.nlinks; l++) bytes[l] = f.links[l].bytes;
@@ -1885,6 +1913,68 @@ static void test_alone(void)
   CHECK(fewer > 0, "rails left out of the paths saved no recomputation in any of %zu calls", sizeof(rc) / sizeof(rc[0]));
   printf("  rails that never fill, left out of the paths: same results in %zu calls, fewer recomputations in %d\n",
          sizeof(rc) / sizeof(rc[0]), fewer);
+}
+
+/* Re-rating in part (sim/run.c, sn_sim_part): a large component's flows
+ * reached by a change are re-rated on what the others leave, checked and
+ * grown until every flow outside keeps its bottleneck. check_part re-rates
+ * each such component whole aside and counts the rates that differ: none
+ * may. The textbook results and the matrix hold with every shared link
+ * re-rated in part (part_min 1), and calls with large components (dbt at
+ * 512 ranks, direct and one-shot that grow to the whole component, CPU
+ * pools, bundles) give the time of a whole re-rating. */
+static void test_part(void)
+{
+  g_part_min = 1;
+  test_textbook();
+  test_matrix();
+  CHECK(g_part_runs > 50, "only %d matrix runs re-rated in part", g_part_runs);
+  printf("  in part: matrix: %d runs re-rated in part, %d of them end apart from a whole re-rating, by at most %.2g\n",
+         g_part_runs, g_part_diff, g_part_dev);
+  g_part_min = 0;
+  static const struct {
+    const char *gen;
+    sn_coll_t coll;
+    int algo, fold, part_min;
+    size_t count;
+  } pc[] = {{"hosts8:64", SN_COLL_ALLREDUCE, SN_ALGO_DBT, 0, 0, 1 << 24},
+            {"hosts8:8", SN_COLL_ALLREDUCE, SN_ALGO_DIRECT, 0, 0, 1 << 18},
+            {"hosts8:16", SN_COLL_ALLREDUCE, SN_ALGO_ONESHOT, 0, 0, 1 << 16},
+            {"local:16", SN_COLL_ALLREDUCE, SN_ALGO_RHD, 0, 1, 1 << 18},
+            {"local:16", SN_COLL_ALLTOALL, SN_ALGO_DIRECT, 0, 1, 1 << 16},
+            {"hosts8:32", SN_COLL_ALLTOALL, SN_ALGO_DIRECT, 1, 1, 1 << 14},
+            {"hosts8:4", SN_COLL_BROADCAST, SN_ALGO_TREE, 0, 1, 1 << 20}};
+  uint64_t part = 0, grew = 0, whole = 0;
+  for (size_t k = 0; k < sizeof(pc) / sizeof(pc[0]); k++) {
+    sn_sim_fabric_t f;
+    if (sn_sim_fabric_generate(pc[k].gen, &f, NULL) != SN_OK) {
+      CHECK(0, "%s", pc[k].gen);
+      continue;
+    }
+    sn_sim_call_t c = call_of(pc[k].coll, pc[k].algo, pc[k].count, f.nranks);
+    c.fold = pc[k].fold;
+    c.part_min = pc[k].part_min;
+    c.check_part = 1;
+    sn_sim_result_t r, w;
+    int ok = sn_sim_run(&f, &c, &r) == SN_OK;
+    c.check_part = c.part_min = 0;
+    c.whole_share = 1;
+    ok = ok && sn_sim_run(&f, &c, &w) == SN_OK;
+    double d = (double)r.time_ps - (double)w.time_ps;
+    CHECK(ok && r.part_wrong == 0 && r.flows == w.flows && (d < 0 ? -d : d) <= (double)r.flows,
+          "%s %s %s: in part %llu ps (%llu re-ratings in part, %llu rates wrong), whole %llu ps", pc[k].gen,
+          sn_algo_name((sn_algo_t)pc[k].algo), sn_coll_name(pc[k].coll), (unsigned long long)r.time_ps,
+          (unsigned long long)r.part_batches, (unsigned long long)r.part_wrong, (unsigned long long)w.time_ps);
+    CHECK(!ok || w.part_batches == 0, "%s: whole_share re-rated in part", pc[k].gen);
+    printf("  in part: %s %s %s: %.3f us (whole %.3f us), %llu re-ratings in part (%llu grown), %llu too large, of %llu\n",
+           pc[k].gen, sn_algo_name((sn_algo_t)pc[k].algo), sn_coll_name(pc[k].coll), r.time_ps / 1e6, w.time_ps / 1e6,
+           (unsigned long long)r.part_batches, (unsigned long long)r.part_grew, (unsigned long long)r.part_whole,
+           (unsigned long long)r.batches);
+    part += r.part_batches, grew += r.part_grew, whole += r.part_whole;
+    sn_sim_fabric_free(&f);
+  }
+  CHECK(part > 0 && grew > 0 && whole > 0, "re-ratings in part %llu, grown %llu, too large %llu: a path not taken",
+        (unsigned long long)part, (unsigned long long)grew, (unsigned long long)whole);
 }
 
 int main(void)
@@ -1908,6 +1998,7 @@ int main(void)
   test_pool();
   test_host_terms();
   test_interned_lanes();
+  test_part();
   printf("test_sim: %d checks, %d failed\n", g_checks, g_failed);
   return g_failed ? 1 : 0;
 }
