@@ -1674,7 +1674,7 @@ static int sn_sim_part(sn_sim_t *s, const int *seed, int nseed)
   sn_sim_share_ws_t *ws = &s->ws;
   const double tol = SN_SIM_PART_TOL;
   long work = 0;
-  for (int i = 0; i < nseed; i++) /* as many flows on the changed links alone: whole at once */
+  for (int i = 0; i < nseed; i++) /* more flows on the changed links alone than a part may hold */
     if ((work += L[seed[i]].nflows) > SN_SIM_PART_MAX) {
       s->res->part_whole++;
       return 0;
@@ -1708,9 +1708,8 @@ static int sn_sim_part(sn_sim_t *s, const int *seed, int nseed)
     }
     for (int k = 0; k < nl; k++) {
       sn_sim_link_t *l = &L[s->pl[k]];
-      if (!(l->cap > 0)) return 0; /* (a free link carries no flow; to be safe) */
       double left = l->cap;
-      if ((work += l->nflows) > SN_SIM_PART_WORK) {
+      if (!(l->cap > 0) || (work += l->nflows) > SN_SIM_PART_WORK) { /* (a free link carries no flow) */
         s->res->part_whole++;
         return 0;
       }
@@ -1769,8 +1768,9 @@ static int sn_sim_part(sn_sim_t *s, const int *seed, int nseed)
 
 /* New rates for the flows connected to the links touched since the last
  * time. The touched links of components of more than part_min flows are
- * re-rated in part (sn_sim_part) where it can. Flows alone on their links, and stars (sn_sim_star), are rated
- * without sn_sim_share; the share over the rest checks that one share over
+ * re-rated in part (sn_sim_part) where it can; of the rest, flows alone
+ * on their links and stars (sn_sim_star) are rated without
+ * sn_sim_share; the share over the rest checks that one share over
  * all of them would have given the same rates (ws->tfail when not: then
  * the components are walked again and shared together, as before). */
 static void sn_sim_recompute(sn_sim_t *s)
