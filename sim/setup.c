@@ -1274,13 +1274,14 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     if (sn_sim_host_scale(f, &s, &d, call, kb, &s.acc_w, &s.red_w)) goto oom;
   }
   if (call->notice && nmsgs >= SN_SIM_NOTICE_MSGS) { /* a run of minutes says so before it starts */
-    /* the trees' flows couple through the ports into components that grow
-     * with p: ~2.7 us a message at 1,024 ranks (dbt, 1 GiB), over 20 at
-     * 10,240; the rest ~0.5 us, up to 2 at 10,240 ranks (docs/SIMULATION.md) */
+    /* the trees' flows couple through the ports into large components,
+     * re-rated in part (sim/run.c): ~2 us a message at 2,048 ranks (dbt,
+     * 1 GiB), 3.5 at 10,240; the rest ~0.5 us, up to 2 at 10,240 ranks
+     * (docs/SIMULATION.md) */
     int tree = !fold && (algo == SN_ALGO_DBT || algo == SN_ALGO_TREE);
     fprintf(call->notice, "# simulating %.3g messages on %d ranks%s (%s %s): at least %.0f s of CPU (%s)%s\n", nmsgs,
             s.n, fold ? " (coalesced)" : "", sn_algo_name(algo), sn_coll_name(d.coll), nmsgs * (tree ? 3e-6 : 0.5e-6),
-            tree ? "3 us each, more with more ranks: a tree's flows share ports into large max-min components"
+            tree ? "3 us each, up to 4 at 10,240 ranks: a tree's flows share ports into large max-min components"
                  : "0.5 us each; up to 2 us at 10,240 ranks, more where many flows share links",
             fold || call->fold == 0 ? "" : "; coalescing takes " SN_SIM_FOLD_WHAT " on ranks 0..p-1");
     fflush(call->notice);
