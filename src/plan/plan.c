@@ -691,6 +691,27 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
     return a + msgs + (p - 1) * n * (Bd + g);
   }
   case SN_ALGO_DBT: /* tree edges join neighbouring positions: few cross a domain */
+    if (m->ported && D > 1) {
+      /* Across domains, each half (h = n/2) in pieces c: the first piece
+       * climbs lg levels and comes down again (reducing on the way up),
+       * sharing each port with the other tree's first piece; then the
+       * others follow at the busiest domain port's pace. Only the edges
+       * of the levels at or above the domain size cross: with 4 domains
+       * or more a rank interior there sends 3 pieces over its domain port
+       * per piece of a half (up and 2 down; its leaf edge in the other
+       * tree stays inside), with 2-3 domains 2; its other port at most 4.
+       * (snccl-sim, dbt all-reduce on hosts8:2-:128: 1.02 n Bx at 256 MiB
+       * on 2 domains, 1.55-1.60 on 8-128; the form below, 2 n B on the
+       * domain port with a latency-only fill, was 1.31-2.03x the
+       * simulated time at 256 MiB and 0.45-0.72x at 1 MiB; this one
+       * 1.03-1.05x and 0.84-0.96x. One domain (nvl72, cm384) keeps the
+       * form below: within 0.99-1.16x from 16 MiB.) */
+      const double h = n / 2, c0 = (double)sn_plan_piece(d, algo, m), c = c0 > 0 && c0 < h ? c0 : h;
+      const double k = ceil(h / c), cx = D >= 4 ? 3 : 2;
+      double fill = 2 * (lgx * (a + 2 * c * Bl) + lgi * (ai_ + 2 * c * Bi_)) + lg * c * g;
+      double step = cx * c * Bl > 4 * c * Bi_ ? cx * c * Bl : 4 * c * Bi_;
+      return fill + (k - 1) * (step + 2 * c * g) + c * g;
+    }
     return 2 * (lgx * a + lgi * ai_) + 2 * n * (D > 1 ? Bl : Bi_) + n * g;
   default: return 1e30;
   }

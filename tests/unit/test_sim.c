@@ -1648,6 +1648,36 @@ static void test_tuner_ring(void)
   }
 }
 
+/* The tuner's double binary tree across domains (src/plan/plan.c): its
+ * estimate within the ring's band of the simulated time from 16 MiB, where
+ * the form before (2 n B on the domain port) was 1.3-2x it. */
+static void test_tuner_dbt(void)
+{
+  static const char *const gens[] = {"hosts8:2", "hosts8:16", "nvl72:2"};
+  for (int g = 0; g < 3; g++) {
+    sn_sim_fabric_t f;
+    if (sn_sim_fabric_generate(gens[g], &f, NULL) != SN_OK) {
+      CHECK(0, "generator %s", gens[g]);
+      continue;
+    }
+    for (int mib = 16; mib <= 256; mib *= 16) {
+      sn_sim_call_t c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_DBT, (size_t)mib << 18, f.nranks);
+      c.depth = 0;
+      c.piece = 0;
+      sn_sim_result_t r;
+      if (sn_sim_run(&f, &c, &r) != SN_OK) {
+        CHECK(0, "dbt on %s", gens[g]);
+        continue;
+      }
+      double sim_us = r.time_ps / 1e6, ratio = r.tuner_us / sim_us;
+      CHECK(ratio > 0.75 && ratio < 1.33, "dbt all-reduce on %s, %d MiB: tuner %.1f us, simulated %.1f us", gens[g], mib,
+            r.tuner_us, sim_us);
+      printf("  tuner vs simulated dbt AllReduce on %s, %d MiB: %.1f / %.1f us\n", gens[g], mib, r.tuner_us, sim_us);
+    }
+    sn_sim_fabric_free(&f);
+  }
+}
+
 /* sn_sim_compact (the engine's interned, rank-relative lanes) against the
  * flat schedules: every algorithm x collective the builders have (but
  * all-to-all-v and hier) at 1-5, 7, 8, 13 and 64 ranks, three counts
@@ -1989,6 +2019,7 @@ int main(void)
   test_p2p();
   test_bundle();
   test_tuner_ring();
+  test_tuner_dbt();
   test_degrade();
   test_planes();
   test_determinism();
