@@ -704,10 +704,10 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
        * on 2 domains, 1.55-1.60 on 8-128; the form below, 2 n B on the
        * domain port with a latency-only fill, was 1.31-2.03x the
        * simulated time at 256 MiB and 0.45-0.72x at 1 MiB; this one
-       * 1.03-1.05x and 0.84-0.96x. One domain (nvl72, cm384) keeps the
-       * form below: within 0.99-1.16x from 16 MiB.) */
+       * 1.03-1.05x and 0.92-0.96x (8 domains up). One domain keeps the
+       * form below (nvl72, cm384: within 0.99-1.16x from 16 MiB).) */
       const double h = n / 2, c0 = (double)sn_plan_piece(d, algo, m), c = c0 > 0 && c0 < h ? c0 : h;
-      const double k = ceil(h / c), cx = D >= 4 ? 3 : 2;
+      const double k = c > 0 ? ceil(h / c) : 1, cx = D >= 4 ? 3 : 2; /* (0 bytes: the fill's latency) */
       double fill = 2 * (lgx * (a + 2 * c * Bl) + lgi * (ai_ + 2 * c * Bi_)) + lg * c * g;
       double step = cx * c * Bl > 4 * c * Bi_ ? cx * c * Bl : 4 * c * Bi_;
       return fill + (k - 1) * (step + 2 * c * g) + c * g;
