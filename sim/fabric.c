@@ -653,7 +653,7 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
     for (int j = 0; j < fl->np; j++) {
       sn_sim_link_t *l = &links[fl->path[j]];
       l->cnt++;
-      l->wsum += sn_sim_weight(l, fl, ws->pool_w_net) * (fl->bund ? ws->fmul[af[i]] : 1.0);
+      l->wsum += sn_sim_flow_weight(l, fl, af[i], ws);
     }
   }
   /* The links are taken in (share, link) order, a total order: a sorted
@@ -710,7 +710,7 @@ sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_fl
       for (int j = 0; j < fl->np; j++) {
         int k = fl->path[j];
         sn_sim_link_t *m = &links[k];
-        double w = sn_sim_weight(m, fl, ws->pool_w_net) * (fl->bund ? ws->fmul[x >> 2] : 1.0), use = w * share;
+        double w = sn_sim_flow_weight(m, fl, x >> 2, ws), use = w * share;
         m->left = m->left > use ? m->left - use : 0;
         m->cnt--;
         m->wsum = m->cnt > 0 ? m->wsum - w : 0;

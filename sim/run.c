@@ -1558,11 +1558,6 @@ static int sn_sim_walk(sn_sim_t *s, uint32_t stamp, int *ncl_p, int *ncf_p, int 
 #define SN_SIM_PART_WORK 16384 /* entries of S's links' lists looked at past which the whole component
                                 * is cheaper (flows coupled densely, as in a one-shot all-reduce) */
 
-static inline double sn_sim_w_of(const sn_sim_t *s, const sn_sim_link_t *l, const sn_sim_flow_t *g)
-{
-  return sn_sim_weight(l, g, s->ws.pool_w_net) * (g->bund ? s->fmul[g - s->fl] : 1.0);
-}
-
 /* Whether the component of touched link l0 has more than SN_SIM_PART_MIN
  * flows (a walk that stops there, or at a link of a large one seen
  * before); the links it walked get mark `small` or `big`. */
@@ -1717,7 +1712,7 @@ static int sn_sim_part(sn_sim_t *s, const int *seed, int nseed)
         sn_sim_flow_t *g = &s->fl[e >> 2];
         if (g->mark == sf) continue;
         g->frozen = 1; /* sn_sim_share leaves it as it is */
-        left -= sn_sim_w_of(s, l, g) * g->rate;
+        left -= sn_sim_flow_weight(l, g, e >> 2, &s->ws) * g->rate;
       }
       if (left < -tol * l->cap) { /* the outside flows overfill it: they are rated again too */
         for (int e = l->head; e >= 0; e = s->fl[e >> 2].lnext[e & 3]) grew |= sn_sim_part_add(s, e >> 2, sf, &nf);
@@ -1745,7 +1740,7 @@ static int sn_sim_part(sn_sim_t *s, const int *seed, int nseed)
       double use = 0, max = 0, lev = -1;
       for (int e = l->head; e >= 0; e = s->fl[e >> 2].lnext[e & 3]) {
         const sn_sim_flow_t *g = &s->fl[e >> 2];
-        use += sn_sim_w_of(s, l, g) * g->rate;
+        use += sn_sim_flow_weight(l, g, e >> 2, &s->ws) * g->rate;
         max = g->rate > max ? g->rate : max;
         if (g->mark == sf && s->fbl[e >> 2] == li && g->rate > lev) lev = g->rate;
       }

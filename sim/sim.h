@@ -391,8 +391,8 @@ typedef struct {
                                    * of its planes; sim/run.c, bundles) */
   uint64_t part_batches;          /* recomputations that re-rated only the part of a large
                                    * component a change reached (sim/run.c, sn_sim_part) */
-  uint64_t part_grew, part_whole; /* of those, the ones whose part grew past the flows on the
-                                   * changed links; parts that grew too large (re-rated whole) */
+  uint64_t part_grew, part_whole; /* parts (kept or given up) that grew past the flows on the
+                                   * changed links; parts given up (those components re-rated whole) */
   uint64_t part_wrong;            /* check_part: rates a whole re-rating gave otherwise (relative
                                    * 1e-9), over every re-rating in part */
   double bytes_sent;     /* over the fabric, every rank */

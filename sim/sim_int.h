@@ -100,6 +100,14 @@ static inline double sn_sim_weight(const sn_sim_link_t *l, const sn_sim_flow_t *
   return 1.0;
 }
 
+/* A flow's whole weight on a link: sn_sim_weight times its members when
+ * it is a bundle (flow id, ws->fmul). */
+static inline double sn_sim_flow_weight(const sn_sim_link_t *l, const sn_sim_flow_t *fl, int id,
+                                        const sn_sim_share_ws_t *ws)
+{
+  return sn_sim_weight(l, fl, ws->pool_w_net) * (fl->bund ? ws->fmul[id] : 1.0);
+}
+
 /* Max-min rates of flows af[] over links al[] (every flow crossing those
  * links must be in af[]; the links' lists say which cross them). */
 sn_status_t sn_sim_share(sn_sim_link_t *links, const int *al, int nal, sn_sim_flow_t *flows, const int *af, int naf,
