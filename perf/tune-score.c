@@ -20,7 +20,7 @@ int main(int argc, char **argv)
   int dom[64], loc[64], size[8], start[8], ranks[64], L = P / D;
   for (int d = 0; d < D; d++) { size[d] = L; start[d] = d * L; }
   for (int r = 0; r < P; r++) { dom[r] = r / L; loc[r] = r % L; ranks[r] = r; }
-  sn_sched_topo_t t = {D, dom, loc, size, start, ranks};
+  sn_sched_topo_t t = {D, dom, loc, size, start, ranks, NULL};
   sn_cost_model_t m; sn_cost_default(&m, 1, D == 1);
   if (probe) { sn_cost_probe_t a = {141, 138, 2, 1 << 20}; sn_cost_apply_probe(&m, &a, P, 0); }
   for (double n = 8; n <= 64.0 * 1024 * 1024; n *= 8) {

@@ -276,7 +276,7 @@ static int *sn_sim_view(const sn_sim_fabric_t *f, const int *ranks, int n, sn_sc
   }
   for (int d = 1; d < nd; d++) start[d] = start[d - 1] + size[d - 1];
   for (int r = 0; r < n; r++) list[start[domain_of[r]] + local_index[r]] = r;
-  *v = (sn_sched_topo_t){nd, domain_of, local_index, size, start, list};
+  *v = (sn_sched_topo_t){nd, domain_of, local_index, size, start, list, NULL};
   return a;
 }
 

@@ -26,7 +26,7 @@ int *sn_topo_sched_view(const sn_topo_t *t, sn_sched_topo_t *v)
   }
   for (int d = 1; d < nd; d++) start[d] = start[d - 1] + size[d - 1];
   for (int r = 0; r < n; r++) ranks[start[domain_of[r]] + local_index[r]] = r;
-  *v = (sn_sched_topo_t){nd, domain_of, local_index, size, start, ranks};
+  *v = (sn_sched_topo_t){nd, domain_of, local_index, size, start, ranks, NULL};
   return a;
 }
 

@@ -693,24 +693,38 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
   case SN_ALGO_DBT: /* tree edges join neighbouring positions: few cross a domain */
     if (m->ported && D > 1) {
       /* Across domains, each half (h = n/2) in pieces c: the first piece
-       * climbs lg levels and comes down again (reducing on the way up),
-       * sharing each port with the other tree's first piece; then the
-       * others follow at the busiest domain port's pace. Only the edges
-       * of the levels at or above the domain size cross: with 4 domains
-       * or more a rank interior there sends 3 pieces over its domain port
-       * per piece of a half (up and 2 down; its leaf edge in the other
-       * tree stays inside), with 2-3 domains 2; its other port at most 4.
-       * (snccl-sim, dbt all-reduce on hosts8:2-:128: 1.02 n Bx at 256 MiB
-       * on 2 domains, 1.55-1.60 on 8-128; the form below, 2 n B on the
-       * domain port with a latency-only fill, was 1.31-2.03x the
-       * simulated time at 256 MiB and 0.45-0.72x at 1 MiB; this one
-       * 1.03-1.05x and 0.92-0.96x (8 domains up). One domain keeps the
-       * form below (nvl72, cm384: within 0.99-1.16x from 16 MiB).) */
+       * climbs to the root and comes down again (reducing on the way up);
+       * then the others follow at the busiest port's pace. Each tree edge
+       * carries one piece each way per piece of its half, so the busiest
+       * rank's edges across domains (sn_dbt_shape: 3 with 4 or more
+       * power-of-two domains, 2 with 2-3, 1 on two 384-rank domains) and
+       * inside one (4) are the pieces its domain port and its other port
+       * move per step; the devices reduce the two pieces from the children
+       * meanwhile. The climb is the costliest root-to-leaf path at one
+       * piece per edge, or the power-of-two form (every level's edge
+       * sharing its port with the other tree's first piece: 2 c), if that
+       * is more.
+       * (snccl-sim, dbt all-reduce, tuner / simulated at 1, 16 and 256
+       * MiB: hosts8:2-:128 0.94-1.05, nvl72:2/:4 0.91-1.05, cm384:2/:4
+       * 0.95-1.00. The form before, with 3 or 2 pieces on the domain port
+       * by the domain count and the reductions after the transfers: 2.11x
+       * at 256 MiB on cm384:2, 0.54x at 1 MiB on nvl72:2. Before that, 2 n B on
+       * the domain port with a latency-only fill: 1.31-2.03x at 256 MiB,
+       * 0.45-0.72x at 1 MiB. One domain keeps the form below (nvl72,
+       * cm384: within 0.99-1.16x from 16 MiB).) */
       const double h = n / 2, c0 = (double)sn_plan_piece(d, algo, m), c = c0 > 0 && c0 < h ? c0 : h;
-      const double k = c > 0 ? ceil(h / c) : 1, cx = D >= 4 ? 3 : 2; /* (0 bytes: the fill's latency) */
-      double fill = 2 * (lgx * (a + 2 * c * Bl) + lgi * (ai_ + 2 * c * Bi_)) + lg * c * g;
-      double step = cx * c * Bl > 4 * c * Bi_ ? cx * c * Bl : 4 * c * Bi_;
-      return fill + (k - 1) * (step + 2 * c * g) + c * g;
+      const double k = c > 0 ? ceil(h / c) : 1; /* (0 bytes: the fill's latency) */
+      const double pow2 = lgx * (a + 2 * c * Bl) + lgi * (ai_ + 2 * c * Bi_);
+      double nx = D >= 4 ? 3 : 2, ni = 4, path = pow2; /* power-of-two domains of consecutive ranks */
+      if (d->topo && d->topo->domain_of) {
+        sn_dbt_shape_t own;
+        const sn_dbt_shape_t *sh = d->topo->dbt;
+        if (!sh) sn_dbt_shape(d->nranks, d->topo->domain_of, &own), sh = &own;
+        nx = sh->cross, ni = sh->inside, path = sn_dbt_path(sh, a + c * Bl, ai_ + c * Bi_);
+      }
+      double fill = 2 * (path > pow2 ? path : pow2) + lg * c * g;
+      double step = nx * c * Bl > ni * c * Bi_ ? nx * c * Bl : ni * c * Bi_;
+      return fill + (k - 1) * (step > 2 * c * g ? step : 2 * c * g) + c * g;
     }
     return 2 * (lgx * a + lgi * ai_) + 2 * n * (D > 1 ? Bl : Bi_) + n * g;
   default: return 1e30;

@@ -77,6 +77,76 @@ static int sn_dbt_parent(int q, int p)
   return parent;
 }
 
+/* The parent position of q without descending from the root (0: q is the
+ * root). In the unbounded tree q (lowest set bit l) hangs under q - l when
+ * bit 2l of q is set (a right child) and under q + l otherwise (a left
+ * child). Positions above p do not exist: a left child whose parent would
+ * be one was linked as the shortened right child of the first real
+ * ancestor, which climbing past those missing positions reaches. */
+static int sn_dbt_parent_of(int q, int p)
+{
+  for (long x = q;;) {
+    long l = x & -x;
+    if (l > p) return 0; /* climbed past the root */
+    if (x & (2 * l)) return (int)(x - l);
+    if (x + l <= p) return (int)(x + l);
+    x += l;
+  }
+}
+
+void sn_dbt_shape(int p, const int *domain_of, sn_dbt_shape_t *out)
+{
+  out->cross = out->inside = 0;
+  for (int k = 0; k <= SN_DBT_MAX_DEPTH; k++) out->most_inside[k] = -1;
+  if (p < 2) {
+    out->most_inside[0] = 0;
+    return;
+  }
+  for (int r = 0; r < p; r++) {
+    int nx = 0, ni = 0;
+    for (int t = 0; t < 2; t++) {
+      int q = sn_dbt_pos(t, r, p), nb[3];
+      nb[0] = sn_dbt_parent_of(q, p);
+      sn_dbt_children(q, p, &nb[1], &nb[2]);
+      for (int k = 0; k < 3; k++) {
+        if (!nb[k]) continue;
+        if (domain_of && domain_of[sn_dbt_rank(t, nb[k], p)] != domain_of[r])
+          nx++;
+        else
+          ni++;
+      }
+    }
+    if (nx > out->cross) out->cross = nx;
+    if (ni > out->inside) out->inside = ni;
+  }
+  /* every root-to-leaf path, depth first from each root: a stack entry per
+   * pending sibling, at most two per level */
+  for (int t = 0; t < 2; t++) {
+    int sq[2 * SN_DBT_MAX_DEPTH + 2], sx[2 * SN_DBT_MAX_DEPTH + 2], si[2 * SN_DBT_MAX_DEPTH + 2], n = 1;
+    sq[0] = sn_dbt_root(p), sx[0] = si[0] = 0;
+    while (n > 0) {
+      n--;
+      int q = sq[n], nx = sx[n], ni = si[n], kids[2], leaf = 1;
+      sn_dbt_children(q, p, &kids[0], &kids[1]);
+      for (int k = 0; k < 2; k++) {
+        if (!kids[k] || nx + ni >= SN_DBT_MAX_DEPTH) continue;
+        int across = domain_of && domain_of[sn_dbt_rank(t, q, p)] != domain_of[sn_dbt_rank(t, kids[k], p)];
+        sq[n] = kids[k], sx[n] = nx + across, si[n] = ni + !across, n++;
+        leaf = 0;
+      }
+      if (leaf && ni > out->most_inside[nx]) out->most_inside[nx] = (int16_t)ni;
+    }
+  }
+}
+
+double sn_dbt_path(const sn_dbt_shape_t *s, double wx, double wi)
+{
+  double best = 0;
+  for (int k = 0; k <= SN_DBT_MAX_DEPTH; k++)
+    if (s->most_inside[k] >= 0 && k * wx + s->most_inside[k] * wi > best) best = k * wx + s->most_inside[k] * wi;
+  return best;
+}
+
 typedef struct {
   int parent, child[2];   /* ranks, -1 for none */
   uint64_t off, bytes;    /* this tree's half of the vector */

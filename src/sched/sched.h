@@ -107,6 +107,8 @@ typedef struct {
   const int *domain_size;  /* [ndomains] */
   const int *domain_start; /* [ndomains] offset of the domain's list in domain_ranks */
   const int *domain_ranks; /* [nranks] every domain's ranks, domain after domain */
+  const struct sn_dbt_shape *dbt; /* the double binary tree over these domains (sn_dbt_shape), or NULL:
+                                   * the tuner works it out per call */
 } sn_sched_topo_t;
 
 /* Rank of local index i in domain d. */
@@ -214,6 +216,23 @@ sn_status_t sn_sched_pairwise(const sn_op_desc_t *d, sn_sched_t *s);
 sn_status_t sn_sched_hier(const sn_op_desc_t *d, sn_sched_t *s); /* needs sn_algo_usable() */
 sn_status_t sn_sched_sag(const sn_op_desc_t *d, sn_sched_t *s);
 sn_status_t sn_sched_dbt(const sn_op_desc_t *d, sn_sched_t *s);
+/* The double binary tree over a communicator's domains, as the tuner's dbt
+ * across domains reads it (src/plan/plan.c). In an all-reduce each tree
+ * edge carries one piece each way per piece of its tree's half, so the
+ * edges at the busiest rank are the pieces its ports move per step, and
+ * the first piece's climb is the costliest root-to-leaf path. */
+#define SN_DBT_MAX_DEPTH 32 /* edges on a root-to-leaf path: floor(log2 p) */
+typedef struct sn_dbt_shape {
+  int cross, inside; /* the most edges (both trees) at one rank joining different domains / ranks of one */
+  int16_t most_inside[SN_DBT_MAX_DEPTH + 1]; /* [k]: the most edges inside a domain on a root-to-leaf
+                                              * path (either tree) with k edges across, -1: no such path */
+} sn_dbt_shape_t;
+/* domain_of: [p] each rank's domain, or NULL (one domain). O(p): a
+ * communicator keeps it in its view (sn_sched_topo_t.dbt). */
+void sn_dbt_shape(int p, const int *domain_of, sn_dbt_shape_t *out);
+/* The costliest root-to-leaf path, an edge across domains costing wx and
+ * one inside a domain wi. */
+double sn_dbt_path(const sn_dbt_shape_t *s, double wx, double wi);
 /* MoE dispatch, rail route (src/sched/ep.c): hop-1 record blocks, each
  * bundle from a remote rank whose rail peer this rank is forwarded whole to
  * the other ranks of its domain, and those forwarded bundles received.

@@ -93,7 +93,7 @@ static void topo_make(topo_t *tp, int p, int D)
     size[g] = L;
     start[g] = g * L;
   }
-  tp->t = (sn_sched_topo_t){D, dom, loc, size, start, list};
+  tp->t = (sn_sched_topo_t){D, dom, loc, size, start, list, NULL};
 }
 
 int main(void)

@@ -43,7 +43,7 @@ static void make_topo(topo_t *T, int p, int nd, const int *sz)
     }
   }
   (void)p;
-  T->t = (sn_sched_topo_t){nd, T->dom, T->loc, T->size, T->start, T->ranks};
+  T->t = (sn_sched_topo_t){nd, T->dom, T->loc, T->size, T->start, T->ranks, NULL};
 }
 
 static sn_op_desc_t desc(int p, const sn_sched_topo_t *t, size_t rec, int tokens, int E, int K)

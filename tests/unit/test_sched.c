@@ -776,6 +776,117 @@ static int sweep_alltoallv(void)
   return bad;
 }
 
+/* ---- the double binary tree's shape over domains (the tuner's dbt) ----
+ * sn_dbt_shape against the schedules themselves: every rank's sends are
+ * its tree edges (one up per tree but at the roots, one down per child),
+ * so the most sends to other domains and to its own at one rank are the
+ * shape's cross and inside; its broadcast receives name its parents (tree
+ * 0's first), and climbing them from every leaf gives the costliest path
+ * sn_dbt_path must find. Domains: none, every rank its own, and blocks,
+ * interleaved and shuffled splits. Returns the failures. */
+static int dbt_shape_case(int p, const int *dom, const char *what)
+{
+  int *par = malloc(sizeof(int) * 2 * (size_t)p), *kids = calloc(2 * (size_t)p, sizeof(int));
+  int cross = 0, inside = 0, bad = 0;
+  for (int r = 0; r < p; r++) {
+    sn_op_desc_t d;
+    memset(&d, 0, sizeof(d));
+    d.coll = SN_COLL_ALLREDUCE, d.dtype = SN_DT_FLOAT32, d.count = 64, d.nranks = p, d.rank = r;
+    d.red.op = SN_RED_SUM;
+    sn_sched_t st;
+    if (sn_sched_build(&d, SN_ALGO_DBT, &st) != SN_OK) {
+      printf("FAIL dbt shape p=%d %s: rank %d's schedule\n", p, what, r);
+      free(par), free(kids);
+      return 1;
+    }
+    int nx = 0, ni = 0, nrecv = 0, recv[2] = {-1, -1};
+    for (int i = 0; i < st.nsteps; i++) {
+      const sn_step_t *e = &st.steps[i];
+      if (e->kind == SN_STEP_SEND) {
+        if (dom && dom[e->peer] != dom[r])
+          nx++;
+        else
+          ni++;
+      }
+      if (e->kind == SN_STEP_RECV && nrecv < 2) recv[nrecv++] = e->peer;
+    }
+    sn_sched_free(&st);
+    cross = nx > cross ? nx : cross, inside = ni > inside ? ni : inside;
+    /* the roots: positions are rank + 1 in tree 0; tree 1 mirrors (p even) or shifts by one */
+    int R = 1;
+    while (R * 2 <= p) R *= 2;
+    int root0 = R - 1, root1 = p % 2 == 0 ? p - R : (R - 2 + p) % p, k = 0;
+    par[r] = r == root0 ? -1 : recv[k++];
+    par[p + r] = r == root1 ? -1 : recv[k++];
+  }
+  for (int t = 0; t < 2; t++)
+    for (int r = 0; r < p; r++)
+      if (par[t * p + r] >= 0) kids[t * p + par[t * p + r]]++;
+  sn_dbt_shape_t sh;
+  sn_dbt_shape(p, dom, &sh);
+  if (sh.cross != cross || sh.inside != inside) {
+    printf("FAIL dbt shape p=%d %s: cross %d inside %d, the schedules say %d and %d\n", p, what, sh.cross, sh.inside,
+           cross, inside);
+    bad++;
+  }
+  static const double w[][2] = {{1, 0}, {0, 1}, {7, 1}, {1, 3}, {2.5, 2}};
+  for (int wi = 0; wi < 5; wi++) {
+    double best = 0;
+    for (int t = 0; t < 2; t++)
+      for (int r = 0; r < p; r++) {
+        if (kids[t * p + r]) continue; /* leaves only */
+        double c = 0;
+        int steps = 0;
+        for (int x = r; par[t * p + x] >= 0 && steps <= p; x = par[t * p + x], steps++)
+          c += dom && dom[x] != dom[par[t * p + x]] ? w[wi][0] : w[wi][1];
+        if (steps > p) {
+          printf("FAIL dbt shape p=%d %s: tree %d's parents make a cycle\n", p, what, t);
+          bad++;
+          break;
+        }
+        if (c > best) best = c;
+      }
+    double got = sn_dbt_path(&sh, w[wi][0], w[wi][1]);
+    if (got != best) {
+      printf("FAIL dbt shape p=%d %s: path (%g across, %g inside) %g, the schedules' trees say %g\n", p, what,
+             w[wi][0], w[wi][1], got, best);
+      bad++;
+    }
+  }
+  free(par), free(kids);
+  return bad;
+}
+
+static int test_dbt_shape(void)
+{
+  int bad = 0, cases = 0;
+  static const int big[] = {144, 768, 1000};
+  for (int i = 0; i < 200 + 3; i++) {
+    int p = i < 200 ? i + 1 : big[i - 200];
+    int *own = malloc(sizeof(int) * (size_t)p);
+    for (int r = 0; r < p; r++) own[r] = r;
+    bad += dbt_shape_case(p, NULL, "one domain");
+    bad += dbt_shape_case(p, own, "a domain per rank");
+    cases += 2;
+    free(own);
+    for (int D = 2; D < p; D++) {
+      if (p % D || (p > 200 && D != 2 && D != p / 8 && D != 3)) continue;
+      for (int place = 0; place < 3; place++) {
+        topo_t tp;
+        topo_make(&tp, p, D, place);
+        char what[64];
+        snprintf(what, sizeof(what), "%d domains (%s)", D,
+                 place == PLACE_BLOCK ? "blocks" : place == PLACE_INTERLEAVED ? "interleaved" : "shuffled");
+        bad += dbt_shape_case(p, tp.domain_of, what);
+        cases++;
+        topo_free(&tp);
+      }
+    }
+  }
+  printf("dbt shape: %d layouts, %d failed\n", cases, bad);
+  return bad;
+}
+
 int main(void)
 {
   static const size_t counts[] = {1, 3, 16, 37, 250};
@@ -855,6 +966,7 @@ int main(void)
     }
     sn_sched_free(&st);
   }
+  g_failures += test_dbt_shape();
   int a2av_bad = sweep_alltoallv();
   printf("per algorithm (cases, s):");
   for (int a = 0; a < SN_ALGO_COUNT; a++) printf(" %s %d %.1f", sn_algo_name((sn_algo_t)a), g_per_algo[a], g_t_algo[a]);

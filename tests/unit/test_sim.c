@@ -1517,7 +1517,7 @@ static void test_a2av(void)
       loc[r] = r % 4;
       drk[r] = r;
     }
-    sn_sched_topo_t view = {2, dom, loc, dsz, dst, drk};
+    sn_sched_topo_t view = {2, dom, loc, dsz, dst, drk, NULL};
     sn_sim_ep_t e8 = {40, 256, 4, 16, 1, 4, 2, 3};
     uint64_t *m1 = NULL, *md = NULL;
     CHECK(sn_sim_ep_matrix_route(&e8, P, 0, &view, &m1) == SN_OK && sn_sim_ep_matrix(&e8, P, 0, &md) == SN_OK,
@@ -1649,18 +1649,21 @@ static void test_tuner_ring(void)
 }
 
 /* The tuner's double binary tree across domains (src/plan/plan.c): its
- * estimate within the ring's band of the simulated time from 16 MiB, where
- * the form before (2 n B on the domain port) was 1.3-2x it. */
+ * estimate within 0.85-1.18 of the simulated time at 1, 16 and 256 MiB,
+ * on power-of-two domains (hosts8) and not (72-rank racks, 384-NPU
+ * supernodes). Forms before were 1.3-2x it at 256 MiB on hosts8 (2 n B on
+ * the domain port), 1.5-2.1x on cm384:2 and 0.54-0.65x at 1 MiB on nvl72
+ * (the crossing edges assumed as for power-of-two domains). */
 static void test_tuner_dbt(void)
 {
-  static const char *const gens[] = {"hosts8:2", "hosts8:16", "nvl72:2"};
-  for (int g = 0; g < 3; g++) {
+  static const char *const gens[] = {"hosts8:2", "hosts8:16", "nvl72:2", "nvl72:4", "cm384:2"};
+  for (int g = 0; g < 5; g++) {
     sn_sim_fabric_t f;
     if (sn_sim_fabric_generate(gens[g], &f, NULL) != SN_OK) {
       CHECK(0, "generator %s", gens[g]);
       continue;
     }
-    for (int mib = 16; mib <= 256; mib *= 16) {
+    for (int mib = 1; mib <= 256; mib *= 16) {
       sn_sim_call_t c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_DBT, (size_t)mib << 18, f.nranks);
       c.depth = 0;
       c.piece = 0;
@@ -1670,7 +1673,7 @@ static void test_tuner_dbt(void)
         continue;
       }
       double sim_us = r.time_ps / 1e6, ratio = r.tuner_us / sim_us;
-      CHECK(ratio > 0.75 && ratio < 1.33, "dbt all-reduce on %s, %d MiB: tuner %.1f us, simulated %.1f us", gens[g], mib,
+      CHECK(ratio > 0.85 && ratio < 1.18, "dbt all-reduce on %s, %d MiB: tuner %.1f us, simulated %.1f us", gens[g], mib,
             r.tuner_us, sim_us);
       printf("  tuner vs simulated dbt AllReduce on %s, %d MiB: %.1f / %.1f us\n", gens[g], mib, r.tuner_us, sim_us);
     }
