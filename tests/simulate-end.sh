@@ -50,6 +50,7 @@ for n in 2 4 4h; do
   # group: replayed together, as snccl-sim --p2p=all runs them
   grep "^simulate: p2p alltoall .* on $n ranks" "$tmp.out" >"$tmp.p2p"
   if [ "$n" -gt 2 ] && ! test -s "$tmp.p2p"; then
+    cat "$tmp.out"
     echo "FAIL: no all-to-all through send/recv estimate printed for $n ranks"
     rc=1
   fi

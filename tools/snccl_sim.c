@@ -680,9 +680,11 @@ int main(int argc, char **argv)
       rc = 1;
       break;
     }
-    printf("  %10.0f %12zu %8s %6d %10s %10.2f %9.2f %9.2f %9.2f %10llu %8llu %9.3f\n", res.size_bytes, call.count,
+    char tuner[32] = "-"; /* the tuner has no form for point-to-point */
+    if (call.coll != SN_COLL_P2P) snprintf(tuner, sizeof(tuner), "%.2f", res.tuner_us);
+    printf("  %10.0f %12zu %8s %6d %10s %10.2f %9.2f %9.2f %9s %10llu %8llu %9.3f\n", res.size_bytes, call.count,
            sn_dtype_name(call.dtype), call.root, sn_algo_name((sn_algo_t)res.algo), res.time_ps / 1e6, res.algbw_GBps,
-           res.busbw_GBps, res.tuner_us, (unsigned long long)res.flows, (unsigned long long)res.batches,
+           res.busbw_GBps, tuner, (unsigned long long)res.flows, (unsigned long long)res.batches,
            (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     if (nwith) { /* each call alone, for comparison */
       sn_sim_call_t alone = call;
