@@ -305,6 +305,13 @@ static int sn_ceil_log2(int p)
 
 static int sn_is_pow2(int p) { return p > 0 && (p & (p - 1)) == 0; }
 
+static int sn_floor_log2(int p)
+{
+  int k = 0;
+  while ((2 << k) <= p) k++;
+  return k;
+}
+
 /* The operation's full vector in bytes (see the header comment). */
 static double sn_plan_bytes(const sn_op_desc_t *d)
 {
@@ -508,6 +515,20 @@ static double sn_ep_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cos
   return x->alpha_us + in->alpha_us + n * sn_ep_max(hop1 + tail, (intra + fwd) * in->us_per_byte);
 }
 
+/* Recursive doubling and halving on a ported fabric of several domains
+ * whose layout is known: which rounds cross (sn_rd_cross; kept by the
+ * communicator). 0: use the forms for domains of consecutive ranks. */
+static int sn_plan_xor_rounds(const sn_op_desc_t *d, const sn_cost_model_t *m, uint32_t *mask, int *fold)
+{
+  if (!m->ported || !d->topo || d->topo->ndomains < 2 || !d->topo->domain_of) return 0;
+  if (d->topo->shape) {
+    *mask = d->topo->shape->xor_cross, *fold = d->topo->shape->fold_cross;
+    return 1;
+  }
+  sn_rd_cross(d->nranks, d->topo->domain_of, mask, fold);
+  return 1;
+}
+
 static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, const sn_cost_model_t *m);
 
 /* The CPU work of an algorithm summed over ranks: bytes through links
@@ -612,14 +633,33 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
     }
   }
   case SN_ALGO_RD: {
+    uint32_t xr;
+    int xf;
+    if (sn_plan_xor_rounds(d, m, &xr, &xf)) { /* L rounds, K of them crossing somewhere */
+      const int L = sn_floor_log2((int)p), K = __builtin_popcount(xr);
+      const double wx = a + sn_plus(m, n * Bl, n * g), wi = ai_ + sn_plus(m, n * Bi_, n * g);
+      double t = pow2 ? 0 : 2 * (xf ? a : ai_) + sn_plus(m, n * (xf ? Bl : Bi_), n * g) + n * (xf ? Bl : Bi_);
+      return t + K * wx + (L - K) * wi;
+    }
     double fold = pow2 ? 0 : 2 * (ai_ + n * (Bi_ + g)); /* neighbours fold: same domain */
     return lgx * (a + n * (Bl + g)) + lgi * (ai_ + n * (Bi_ + g)) + fold;
   }
   case SN_ALGO_RHD: {
+    uint32_t xr;
+    int xf;
     double fold = pow2 ? 0 : 2 * (ai_ + n * Bi_);
     /* one halving (or doubling) pass: lg rounds, f n bytes, hx of them
      * in the crossing rounds */
     double pass = lgx * a + lgi * ai_ + f * n * (hx * Bl + (1 - hx) * Bi_);
+    if (sn_plan_xor_rounds(d, m, &xr, &xf)) { /* the round of partners 2^j apart moves n / 2^(L-j) */
+      const int L = sn_floor_log2((int)p);
+      fold = pow2 ? 0 : 2 * (xf ? a + n * Bl : ai_ + n * Bi_);
+      pass = 0;
+      for (int j = 0; j < L; j++) {
+        const double b = n / (double)(1u << (L - j));
+        pass += (xr >> j) & 1 ? a + b * Bl : ai_ + b * Bi_;
+      }
+    }
     switch (d->coll) {
     case SN_COLL_ALLREDUCE: return 2 * pass + f * n * g + fold;
     case SN_COLL_REDUCESCATTER: return pass + f * n * g + fold;
@@ -639,13 +679,40 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
      * lost the pick to a ring of 235) */
     double level = lgx * (a + n * Bl) + lgi * (ai_ + n * Bi_);
     double up = lgx * (a + sn_plus(m, n * Bl, n * g)) + lgi * (ai_ + sn_plus(m, n * Bi_, n * g));
+    double c = (double)sn_plan_piece(d, algo, m);
+    if (c > n) c = n;
+    double down1 = lgx * (a + c * Bl) + lgi * (ai_ + c * Bi_); /* one piece's descent */
+    if (m->ported && D > 1 && d->topo->domain_of) {
+      /* The layout known (not ceil(log2 D) crossing levels): the first
+       * piece goes down the slowest path, each rank serving its children
+       * one after another (sn_tree_path); the rest follows at the pace of
+       * the busiest port: the most children of one kind at one rank (in an
+       * all-reduce, the most edges: a rank's way up shares its ports with
+       * its children's way down), the reductions overlapped. An all-reduce
+       * of few pieces pays at least the store-and-forward of whole vectors
+       * down the slowest path, up and down (snccl-sim, --algo=tree, tuner /
+       * simulated on cm384:2/:4, nvl72:2/:4, hosts8:3 at 64 KiB-1 MiB:
+       * all-reduce 0.83-1.07, where the levels' form said 0.60-1.57;
+       * broadcast and reduce from 4 MiB 0.84-1.06, where it said 0.48-1.84) */
+      const int all = d->coll == SN_COLL_ALLREDUCE, root = all ? 0 : d->root, *dom = d->topo->domain_of;
+      const double lat[2] = {ai_, a}, piece[2] = {c * Bi_, c * Bl}, rest = n - c;
+      int most[4];
+      down1 = sn_tree_path((int)p, root, dom, lat, piece, most);
+      const int *k = all ? most + 2 : most;
+      const double port = k[1] * rest * Bl > k[0] * rest * Bi_ ? k[1] * rest * Bl : k[0] * rest * Bi_;
+      level = down1 + port;
+      up = down1 + sn_plus(m, port, (most[0] + most[1]) * rest * g) + c * g;
+      if (all) {
+        const double whole[2] = {n * Bi_, n * Bl}, red[2] = {sn_plus(m, n * Bi_, n * g), sn_plus(m, n * Bl, n * g)};
+        const double lv = sn_tree_path((int)p, root, dom, lat, whole, NULL), uv = sn_tree_path((int)p, root, dom, lat, red, NULL);
+        const double sf = (lv > uv ? lv : uv) + down1;
+        return up + down1 > sf ? up + down1 : sf;
+      }
+    }
     switch (d->coll) {
     case SN_COLL_ALLREDUCE:
-      if (m->ported) { /* the way down starts with the root's first piece: one piece's descent after the slower way */
-        double c = (double)sn_plan_piece(d, algo, m);
-        if (c > n) c = n;
-        return (up > level ? up : level) + lgx * (a + c * Bl) + lgi * (ai_ + c * Bi_);
-      }
+      if (m->ported) /* the way down starts with the root's first piece: one piece's descent after the slower way */
+        return (up > level ? up : level) + down1;
       return level + up;
     case SN_COLL_REDUCE: return up;
     default: return level;
@@ -718,7 +785,7 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
       double nx = D >= 4 ? 3 : 2, ni = 4, path = pow2; /* power-of-two domains of consecutive ranks */
       if (d->topo && d->topo->domain_of) {
         sn_dbt_shape_t own;
-        const sn_dbt_shape_t *sh = d->topo->dbt;
+        const sn_dbt_shape_t *sh = d->topo->shape ? &d->topo->shape->dbt : NULL;
         if (!sh) sn_dbt_shape(d->nranks, d->topo->domain_of, &own), sh = &own;
         nx = sh->cross, ni = sh->inside, path = sn_dbt_path(sh, a + c * Bl, ai_ + c * Bi_);
       }

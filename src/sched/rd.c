@@ -19,6 +19,24 @@
 
 enum { RD_IN, RD_OUT, RD_Y, RD_Z, RD_NBUF };
 
+void sn_rd_cross(int p, const int *domain_of, uint32_t *mask, int *fold)
+{
+  *mask = 0, *fold = 0;
+  if (!domain_of || p < 2) return;
+  int pp = 1, rounds = 0;
+  while (pp * 2 <= p) pp *= 2, rounds++;
+  const int rem = p - pp;
+  for (int i = 0; i < rem && !*fold; i++) *fold = domain_of[2 * i] != domain_of[2 * i + 1];
+  for (int j = 0; j < rounds; j++)
+    for (int v = 0; v < pp; v++) {
+      int w = v ^ (1 << j), a = v < rem ? 2 * v + 1 : v + rem, b = w < rem ? 2 * w + 1 : w + rem;
+      if (domain_of[a] != domain_of[b]) {
+        *mask |= 1u << j;
+        break;
+      }
+    }
+}
+
 sn_status_t sn_sched_rd(const sn_op_desc_t *d, sn_sched_t *s)
 {
   int p = d->nranks, r = d->rank;

@@ -34,6 +34,39 @@ static int sn_tree_span(int v, int p)
   return m;
 }
 
+double sn_tree_path(int p, int root, const int *domain_of, const double lat[2], const double xfer[2], int most[4])
+{
+  if (most) most[0] = most[1] = most[2] = most[3] = 0;
+  /* depth first: an entry holds a rank and when it has the data; a rank's
+   * transfers to its children go one after another, the largest offset
+   * first, and each child has it one latency after its transfer. Pending
+   * entries: at most 31 per level of the path (p < 2^31), 31 levels. */
+  enum { SN_TREE_STACK = 31 * 31 + 1 };
+  int sv[SN_TREE_STACK], n = 1;
+  signed char sx[SN_TREE_STACK]; /* the kind of the edge from the parent, -1 at the root */
+  double st[SN_TREE_STACK], worst = 0;
+  sv[0] = 0, st[0] = 0, sx[0] = -1;
+  while (n > 0) {
+    n--;
+    const int v = sv[n], up = sx[n];
+    const double t = st[n];
+    double sent = 0;
+    int kids[2] = {0, 0};
+    if (t > worst) worst = t;
+    for (int o = sn_tree_span(v, p) >> 1; o >= 1; o >>= 1) {
+      if (v + o >= p) continue;
+      const int x = domain_of && domain_of[(v + root) % p] != domain_of[(v + o + root) % p];
+      sent += xfer[x], kids[x]++;
+      sv[n] = v + o, st[n] = t + sent + lat[x], sx[n] = (signed char)x, n++;
+    }
+    for (int x = 0; x < 2 && most; x++) {
+      if (kids[x] > most[x]) most[x] = kids[x];
+      if (kids[x] + (up == x) > most[2 + x]) most[2 + x] = kids[x] + (up == x);
+    }
+  }
+  return worst;
+}
+
 /* Reduce toward `root`. Returns the step that completes the result in the
  * root's output (-1 when the output needed no step); *in_reader_p gets the
  * step reading this rank's input last (the one a later write to an aliased

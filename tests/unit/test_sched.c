@@ -776,7 +776,17 @@ static int sweep_alltoallv(void)
   return bad;
 }
 
-/* ---- the double binary tree's shape over domains (the tuner's dbt) ----
+/* Rank r's schedule of a 64-float sum (coll, algo, root) on p ranks. */
+static sn_status_t build_small(sn_coll_t coll, sn_algo_t algo, int p, int r, int root, sn_sched_t *st)
+{
+  sn_op_desc_t d;
+  memset(&d, 0, sizeof(d));
+  d.coll = coll, d.dtype = SN_DT_FLOAT32, d.count = 64, d.nranks = p, d.rank = r, d.root = root;
+  d.red.op = SN_RED_SUM;
+  return sn_sched_build(&d, algo, st);
+}
+
+/* ---- how the trees' and rounds' pairs fall on domains (the tuner's dbt, rd, rhd) ----
  * sn_dbt_shape against the schedules themselves: every rank's sends are
  * its tree edges (one up per tree but at the roots, one down per child),
  * so the most sends to other domains and to its own at one rank are the
@@ -789,12 +799,8 @@ static int dbt_shape_case(int p, const int *dom, const char *what)
   int *par = malloc(sizeof(int) * 2 * (size_t)p), *kids = calloc(2 * (size_t)p, sizeof(int));
   int cross = 0, inside = 0, bad = 0;
   for (int r = 0; r < p; r++) {
-    sn_op_desc_t d;
-    memset(&d, 0, sizeof(d));
-    d.coll = SN_COLL_ALLREDUCE, d.dtype = SN_DT_FLOAT32, d.count = 64, d.nranks = p, d.rank = r;
-    d.red.op = SN_RED_SUM;
     sn_sched_t st;
-    if (sn_sched_build(&d, SN_ALGO_DBT, &st) != SN_OK) {
+    if (build_small(SN_COLL_ALLREDUCE, SN_ALGO_DBT, p, r, 0, &st) != SN_OK) {
       printf("FAIL dbt shape p=%d %s: rank %d's schedule\n", p, what, r);
       free(par), free(kids);
       return 1;
@@ -857,6 +863,106 @@ static int dbt_shape_case(int p, const int *dom, const char *what)
   return bad;
 }
 
+/* sn_rd_cross against recursive doubling's schedules: a rank that folds
+ * sends once (to r + 1: the fold); every other rank's sends are its rounds
+ * in order (partners 1, 2, 4, ... virtual ranks apart), and the odd one of
+ * a folding pair then sends the result back (the fold again). */
+static int rd_cross_case(int p, const int *dom, const char *what)
+{
+  uint32_t want = 0;
+  int want_fold = 0, pp = 1;
+  while (pp * 2 <= p) pp *= 2;
+  for (int r = 0; r < p; r++) {
+    sn_sched_t st;
+    if (build_small(SN_COLL_ALLREDUCE, SN_ALGO_RD, p, r, 0, &st) != SN_OK) {
+      printf("FAIL rd cross p=%d %s: rank %d's schedule\n", p, what, r);
+      return 1;
+    }
+    int j = 0, folds = r < 2 * (p - pp) && r % 2 == 0, rounds = 0;
+    while ((2 << rounds) <= p) rounds++;
+    for (int i = 0; i < st.nsteps; i++) {
+      const sn_step_t *e = &st.steps[i];
+      if (e->kind != SN_STEP_SEND) continue;
+      int across = dom && dom[e->peer] != dom[r];
+      if (folds || j == rounds) want_fold |= across;
+      else if (across) want |= 1u << j;
+      j++;
+    }
+    sn_sched_free(&st);
+  }
+  uint32_t mask;
+  int fold;
+  sn_rd_cross(p, dom, &mask, &fold);
+  if (mask != want || fold != want_fold) {
+    printf("FAIL rd cross p=%d %s: rounds 0x%x fold %d, the schedules say 0x%x and %d\n", p, what, mask, fold, want,
+           want_fold);
+    return 1;
+  }
+  return 0;
+}
+
+/* sn_tree_path against the binomial broadcast's schedules: each rank's
+ * sends, in order, are its children in the order it serves them;
+ * walking them from the root gives when the last rank has the data. */
+static int tree_path_case(int p, int root, const int *dom, const char *what)
+{
+  int *kid = malloc(sizeof(int) * (size_t)p * 32), *nkid = calloc((size_t)p, sizeof(int)), bad = 0;
+  int *order = malloc(sizeof(int) * (size_t)p);
+  double *t = malloc(sizeof(double) * (size_t)p);
+  for (int r = 0; r < p; r++) {
+    sn_sched_t st;
+    if (build_small(SN_COLL_BROADCAST, SN_ALGO_TREE, p, r, root, &st) != SN_OK) {
+      printf("FAIL tree path p=%d %s: rank %d's schedule\n", p, what, r);
+      bad = 1;
+      goto out;
+    }
+    for (int i = 0; i < st.nsteps; i++)
+      if (st.steps[i].kind == SN_STEP_SEND && nkid[r] < 32) kid[r * 32 + nkid[r]++] = st.steps[i].peer;
+    sn_sched_free(&st);
+  }
+  static const double lats[][2] = {{1, 1}, {0, 0}, {1, 14}, {3, 2}}, xfers[][2] = {{0, 0}, {1, 1}, {2, 9}, {5, 1}};
+  for (int w = 0; w < 4; w++) {
+    int head = 0, tail = 0;
+    double worst = 0;
+    t[root] = 0, order[tail++] = root;
+    while (head < tail) {
+      int v = order[head++];
+      double sent = 0;
+      if (t[v] > worst) worst = t[v];
+      for (int k = 0; k < nkid[v]; k++) {
+        int c = kid[v * 32 + k], x = dom && dom[c] != dom[v];
+        sent += xfers[w][x];
+        t[c] = t[v] + sent + lats[w][x];
+        if (tail < p) order[tail++] = c;
+      }
+    }
+    int most[4], want[4] = {0, 0, 0, 0};
+    for (int v = 0; v < p; v++) { /* children of each kind, then edges (a rank's parent lists it as a child) */
+      int k2[4] = {0, 0, 0, 0};
+      for (int k = 0; k < nkid[v]; k++) k2[dom && dom[kid[v * 32 + k]] != dom[v]]++;
+      k2[2] = k2[0], k2[3] = k2[1];
+      for (int u = 0; u < p; u++)
+        for (int k = 0; k < nkid[u]; k++)
+          if (kid[u * 32 + k] == v) k2[2 + (dom && dom[u] != dom[v])]++;
+      for (int x = 0; x < 4; x++) want[x] = k2[x] > want[x] ? k2[x] : want[x];
+    }
+    double got = sn_tree_path(p, root, dom, lats[w], xfers[w], most);
+    if (memcmp(most, want, sizeof(most)) != 0) {
+      printf("FAIL tree path p=%d root %d %s: most children %d inside, %d across, edges %d and %d; the schedules say "
+             "%d, %d, %d, %d\n", p, root, what, most[0], most[1], most[2], most[3], want[0], want[1], want[2], want[3]);
+      bad = 1;
+    }
+    if (tail != p || got != worst) {
+      printf("FAIL tree path p=%d root %d %s: %g, the schedules say %g (%d ranks reached)\n", p, root, what, got, worst,
+             tail);
+      bad = 1;
+    }
+  }
+out:
+  free(kid), free(nkid), free(order), free(t);
+  return bad;
+}
+
 static int test_dbt_shape(void)
 {
   int bad = 0, cases = 0;
@@ -865,8 +971,9 @@ static int test_dbt_shape(void)
     int p = i < 200 ? i + 1 : big[i - 200];
     int *own = malloc(sizeof(int) * (size_t)p);
     for (int r = 0; r < p; r++) own[r] = r;
-    bad += dbt_shape_case(p, NULL, "one domain");
-    bad += dbt_shape_case(p, own, "a domain per rank");
+    bad += dbt_shape_case(p, NULL, "one domain") + rd_cross_case(p, NULL, "one domain");
+    bad += dbt_shape_case(p, own, "a domain per rank") + rd_cross_case(p, own, "a domain per rank");
+    bad += tree_path_case(p, 0, NULL, "one domain") + tree_path_case(p, p / 3, own, "a domain per rank");
     cases += 2;
     free(own);
     for (int D = 2; D < p; D++) {
@@ -877,13 +984,14 @@ static int test_dbt_shape(void)
         char what[64];
         snprintf(what, sizeof(what), "%d domains (%s)", D,
                  place == PLACE_BLOCK ? "blocks" : place == PLACE_INTERLEAVED ? "interleaved" : "shuffled");
-        bad += dbt_shape_case(p, tp.domain_of, what);
+        bad += dbt_shape_case(p, tp.domain_of, what) + rd_cross_case(p, tp.domain_of, what);
+        bad += tree_path_case(p, 0, tp.domain_of, what) + tree_path_case(p, ((p * 2) / 3 + place) % p, tp.domain_of, what);
         cases++;
         topo_free(&tp);
       }
     }
   }
-  printf("dbt shape: %d layouts, %d failed\n", cases, bad);
+  printf("dbt shape, rd crossing rounds and tree paths: %d layouts, %d failed\n", cases, bad);
   return bad;
 }
 

@@ -1681,6 +1681,65 @@ static void test_tuner_dbt(void)
   }
 }
 
+/* The tuner's log-step algorithms across domains, where the layout now
+ * decides which rounds or edges cross (sn_rd_cross, sn_tree_path) instead
+ * of the first ceil(log2 D) levels: on 384-NPU and 72-GPU domains and on
+ * power-of-two ones (hosts8). rhd and the binomial tree within 0.85-1.18
+ * of the simulated time, rd within the ring's band (0.75-1.33). The forms
+ * before: rhd 0.59-0.72, rd 0.49-0.77; the tree's all-reduce 0.60-0.62 at
+ * 1 MiB on nvl72, its broadcast 0.49 and reduce 1.69 at 16 MiB. */
+static void test_tuner_layout(void)
+{
+  static const struct {
+    const char *gen;
+    sn_coll_t coll;
+    int algo;
+    size_t bytes;
+    double lo, hi;
+  } cases[] = {
+    {"cm384:2", SN_COLL_ALLREDUCE, SN_ALGO_RD, 1 << 16, 0.75, 1.33},
+    {"cm384:2", SN_COLL_ALLREDUCE, SN_ALGO_RD, 1 << 20, 0.75, 1.33},
+    {"cm384:2", SN_COLL_ALLREDUCE, SN_ALGO_RHD, 1 << 20, 0.85, 1.18},
+    {"cm384:2", SN_COLL_ALLREDUCE, SN_ALGO_RHD, 1 << 24, 0.85, 1.18},
+    {"cm384:2", SN_COLL_ALLREDUCE, SN_ALGO_TREE, 1 << 20, 0.85, 1.18},
+    {"cm384:2", SN_COLL_REDUCE, SN_ALGO_TREE, 1 << 24, 0.85, 1.18},
+    {"nvl72:2", SN_COLL_ALLREDUCE, SN_ALGO_TREE, 1 << 16, 0.85, 1.18},
+    {"nvl72:2", SN_COLL_ALLREDUCE, SN_ALGO_TREE, 1 << 20, 0.85, 1.18},
+    {"nvl72:2", SN_COLL_BROADCAST, SN_ALGO_TREE, 1 << 24, 0.85, 1.18},
+    {"nvl72:4", SN_COLL_ALLREDUCE, SN_ALGO_RD, 1 << 16, 0.75, 1.33},
+    {"nvl72:4", SN_COLL_ALLREDUCE, SN_ALGO_RD, 1 << 20, 0.75, 1.33},
+    {"nvl72:4", SN_COLL_ALLREDUCE, SN_ALGO_RHD, 1 << 20, 0.85, 1.18},
+    {"nvl72:4", SN_COLL_ALLREDUCE, SN_ALGO_RHD, 1 << 24, 0.85, 1.18},
+    {"nvl72:4", SN_COLL_ALLREDUCE, SN_ALGO_TREE, 1 << 20, 0.85, 1.18},
+    {"hosts8:16", SN_COLL_ALLREDUCE, SN_ALGO_RD, 1 << 16, 0.75, 1.33},
+    {"hosts8:16", SN_COLL_ALLREDUCE, SN_ALGO_RD, 1 << 20, 0.75, 1.33},
+    {"hosts8:16", SN_COLL_ALLREDUCE, SN_ALGO_RHD, 1 << 20, 0.85, 1.18},
+    {"hosts8:16", SN_COLL_ALLREDUCE, SN_ALGO_RHD, 1 << 24, 0.85, 1.18},
+  };
+  for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    sn_sim_fabric_t f;
+    if (sn_sim_fabric_generate(cases[k].gen, &f, NULL) != SN_OK) {
+      CHECK(0, "generator %s", cases[k].gen);
+      continue;
+    }
+    const char *an = sn_algo_name((sn_algo_t)cases[k].algo), *cn = sn_coll_name(cases[k].coll);
+    sn_sim_call_t c = call_of(cases[k].coll, cases[k].algo, cases[k].bytes / 4, f.nranks);
+    c.depth = 0;
+    c.piece = 0;
+    sn_sim_result_t r;
+    if (sn_sim_run(&f, &c, &r) != SN_OK) {
+      CHECK(0, "%s %s on %s", an, cn, cases[k].gen);
+    } else {
+      double sim_us = r.time_ps / 1e6, ratio = r.tuner_us / sim_us;
+      CHECK(ratio > cases[k].lo && ratio < cases[k].hi, "%s %s on %s, %zu bytes: tuner %.1f us, simulated %.1f us", an, cn,
+            cases[k].gen, cases[k].bytes, r.tuner_us, sim_us);
+      printf("  tuner vs simulated %s %s on %s, %zu bytes: %.1f / %.1f us\n", an, cn, cases[k].gen, cases[k].bytes,
+             r.tuner_us, sim_us);
+    }
+    sn_sim_fabric_free(&f);
+  }
+}
+
 /* sn_sim_compact (the engine's interned, rank-relative lanes) against the
  * flat schedules: every algorithm x collective the builders have (but
  * all-to-all-v and hier) at 1-5, 7, 8, 13 and 64 ranks, three counts
@@ -2023,6 +2082,7 @@ int main(void)
   test_bundle();
   test_tuner_ring();
   test_tuner_dbt();
+  test_tuner_layout();
   test_degrade();
   test_planes();
   test_determinism();
