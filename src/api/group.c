@@ -267,7 +267,7 @@ sn_status_t sn_group_exec(sn_task_t *tasks, int ntasks)
       sn_op_desc_t d;
       sn_task_desc(t, &d);
       sn_algo_t algo;
-      SN_CHECK_GOTO(sn_plan_choose(&d, &c->cost, &algo), st, out);
+      SN_CHECK_GOTO(sn_comm_choose(c, &d, &algo), st, out);
       sn_job_t *j = &jobs[nj++];
       SN_CHECK_GOTO(sn_sched_build(&d, algo, &j->sched), st, out);
       j->used = 1;

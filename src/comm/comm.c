@@ -120,8 +120,8 @@ uint64_t sn_comm_domain_hash(uint64_t host_hash)
 static sn_status_t sn_comm_build_topo(sn_comm_t *c)
 {
   int n = c->nranks;
-  /* the arrays, then the double binary tree's shape (int-aligned) */
-  const size_t nshape = (sizeof(sn_dbt_shape_t) + sizeof(int) - 1) / sizeof(int);
+  /* the arrays, then how the algorithms' pairs fall on the domains (int-aligned) */
+  const size_t nshape = (sizeof(sn_sched_shape_t) + sizeof(int) - 1) / sizeof(int);
   int *a = calloc((size_t)n * 5 + 1 + nshape, sizeof(int));
   if (!a) return SN_ERR_SYSTEM;
   int *domain_of = a, *local_index = a + n, *size = a + 2 * n, *start = a + 3 * n, *ranks = a + 4 * n;
@@ -139,12 +139,31 @@ static sn_status_t sn_comm_build_topo(sn_comm_t *c)
   free(c->topo_arrays);
   c->topo_arrays = a;
   c->topo = (sn_sched_topo_t){nd, domain_of, local_index, size, start, ranks, NULL};
-  if (nd > 1) { /* O(n), once: the tuner reads it for every call */
-    sn_dbt_shape_t *sh = (sn_dbt_shape_t *)(void *)(a + (size_t)n * 5 + 1);
-    sn_dbt_shape(n, domain_of, sh);
-    c->topo.dbt = sh;
+  if (nd > 1) { /* O(n log n), once: the tuner reads it for every call */
+    sn_sched_shape_t *sh = (sn_sched_shape_t *)(void *)(a + (size_t)n * 5 + 1);
+    sn_sched_shape(n, domain_of, sh);
+    c->topo.shape = sh;
   }
   return SN_OK;
+}
+
+sn_status_t sn_comm_choose(sn_comm_t *c, const sn_op_desc_t *d, sn_algo_t *algo_p)
+{
+  if (d->coll == SN_COLL_ALLTOALLV || d->coll == SN_COLL_EP_DISPATCH) return sn_plan_choose(d, &c->cost, algo_p);
+  /* by size and collective: a loop's calls of one size land on one entry */
+  const size_t h = (d->count * 0x9E3779B97F4A7C15ull + (size_t)d->coll * 0x85EBCA77u + (size_t)d->dtype) >> 7;
+  sn_comm_pick_t *e = &c->picks[h % SN_COMM_PICKS];
+  if (e->used && e->count == d->count && e->root == d->root && e->coll == (uint8_t)d->coll &&
+      e->dtype == (uint8_t)d->dtype) {
+    *algo_p = (sn_algo_t)e->algo;
+    return SN_OK;
+  }
+  sn_status_t st = sn_plan_choose(d, &c->cost, algo_p);
+  if (st == SN_OK) {
+    e->count = d->count, e->root = d->root, e->coll = (uint8_t)d->coll, e->dtype = (uint8_t)d->dtype;
+    e->algo = (uint8_t)*algo_p, e->used = 1;
+  }
+  return st;
 }
 
 /* The tuner's model: the same on every rank (built from the exchanged
