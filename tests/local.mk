@@ -247,6 +247,10 @@ check_PROGRAMS += tests/unit/test_crc32c
 tests_unit_test_crc32c_SOURCES = tests/unit/test_crc32c.c
 tests_unit_test_crc32c_LDADD = libsncclcore.la -lm
 TESTS += tests/unit/test_crc32c
+check_PROGRAMS += tests/unit/test_ids
+tests_unit_test_ids_SOURCES = tests/unit/test_ids.c
+tests_unit_test_ids_LDADD = libsncclcore.la -lm
+TESTS += tests/unit/test_ids
 TESTS += tests/coll-socket-crc32c.sh
 EXTRA_DIST += tests/coll-socket-crc32c.sh
 

@@ -10,6 +10,7 @@
  * the parent.
  */
 #include "comm/comm.h"
+#include "util/ids.h"
 #include "dev/direct.h"
 #include "transports/shm/eager.h"
 #include "transports/shm/zcopy.h"
@@ -125,15 +126,19 @@ static sn_status_t sn_comm_build_topo(sn_comm_t *c)
   int *a = calloc((size_t)n * 5 + 1 + nshape, sizeof(int));
   if (!a) return SN_ERR_SYSTEM;
   int *domain_of = a, *local_index = a + n, *size = a + 2 * n, *start = a + 3 * n, *ranks = a + 4 * n;
-  int nd = 0;
-  for (int r = 0; r < n; r++) {
-    int d = -1;
-    for (int q = 0; q < r && d < 0; q++)
-      if (c->peers[q].domain_hash == c->peers[r].domain_hash) d = domain_of[q];
-    if (d < 0) d = nd++;
-    domain_of[r] = d;
-    local_index[r] = size[d]++;
+  uint64_t *key = malloc((size_t)n * sizeof(uint64_t));
+  if (!key) {
+    free(a);
+    return SN_ERR_SYSTEM;
   }
+  for (int r = 0; r < n; r++) key[r] = c->peers[r].domain_hash;
+  int nd = sn_ids_dense(key, NULL, n, domain_of); /* by first appearance: in order of lowest rank */
+  free(key);
+  if (nd < 0) {
+    free(a);
+    return SN_ERR_SYSTEM;
+  }
+  for (int r = 0; r < n; r++) local_index[r] = size[domain_of[r]]++;
   for (int d = 1; d < nd; d++) start[d] = start[d - 1] + size[d - 1];
   for (int r = 0; r < n; r++) ranks[start[domain_of[r]] + local_index[r]] = r;
   free(c->topo_arrays);
@@ -168,7 +173,7 @@ sn_status_t sn_comm_choose(sn_comm_t *c, const sn_op_desc_t *d, sn_algo_t *algo_
 
 /* The tuner's model: the same on every rank (built from the exchanged
  * peer table only). */
-static void sn_comm_build_cost(sn_comm_t *c)
+static sn_status_t sn_comm_build_cost(sn_comm_t *c)
 {
   int on_one_host = 1, all_local = 1;
   for (int r = 0; r < c->nranks; r++) {
@@ -181,12 +186,21 @@ static void sn_comm_build_cost(sn_comm_t *c)
   /* the start-up measurements as every rank sees them (the median of all) */
   sn_cost_probe_t agreed;
   sn_plan_probe_agree(&c->peers[0].probe, sizeof(sn_peer_info_t), c->nranks, &agreed);
-  int most = 0;
-  for (int r = 0; r < c->nranks; r++) {
-    int same = 0;
-    for (int q = 0; q < c->nranks; q++) same += c->peers[q].host_hash == c->peers[r].host_hash;
-    most = same > most ? same : most;
+  /* the most ranks on one host */
+  const int n = c->nranks;
+  uint64_t *key = malloc((size_t)n * sizeof(uint64_t));
+  int *host = malloc((size_t)n * sizeof(int)), *count = calloc((size_t)n, sizeof(int)), most = 0;
+  if (!key || !host || !count) {
+    free(key), free(host), free(count);
+    return SN_ERR_SYSTEM;
   }
+  for (int r = 0; r < n; r++) key[r] = c->peers[r].host_hash;
+  if (sn_ids_dense(key, NULL, n, host) < 0) {
+    free(key), free(host), free(count);
+    return SN_ERR_SYSTEM;
+  }
+  for (int r = 0; r < n; r++) most = ++count[host[r]] > most ? count[host[r]] : most;
+  free(key), free(host), free(count);
   sn_cost_apply_probe(&c->cost, &agreed, most, c->rank == 0);
   /* a topology file's classes replace the table, if every rank has the
    * same one (all ranks see all flags: the same decision everywhere) */
@@ -200,6 +214,7 @@ static void sn_comm_build_cost(sn_comm_t *c)
   } else if (f && c->rank == 0) {
     SN_WARN("SNCCL_TOPO_FILE: not every rank loaded the same topology file; using the built-in constants");
   }
+  return SN_OK;
 }
 
 sn_status_t sn_comm_topo_of(const sn_comm_t *c, sn_topo_t *t_p)
@@ -217,13 +232,24 @@ sn_status_t sn_comm_topo_of(const sn_comm_t *c, sn_topo_t *t_p)
   snprintf(t.name, sizeof(t.name), "detected-%016llx", (unsigned long long)c->comm_id);
   t.nranks = n;
   t.ndomains = c->topo.ndomains;
+  /* a host per (host, domain) pair, numbered by first appearance */
+  uint64_t *ka = malloc((size_t)n * sizeof(uint64_t)), *kb = malloc((size_t)n * sizeof(uint64_t));
+  int *hid = malloc((size_t)n * sizeof(int)), *seen = calloc((size_t)n, sizeof(int));
+  if (!ka || !kb || !hid || !seen) {
+    free(ka), free(kb), free(hid), free(seen);
+    sn_topo_free(&t);
+    return SN_ERR_SYSTEM;
+  }
+  for (int r = 0; r < n; r++) ka[r] = c->peers[r].host_hash, kb[r] = (uint64_t)c->topo.domain_of[r];
+  if (sn_ids_dense(ka, kb, n, hid) < 0) {
+    free(ka), free(kb), free(hid), free(seen);
+    sn_topo_free(&t);
+    return SN_ERR_SYSTEM;
+  }
   for (int r = 0; r < n; r++) {
-    int h = -1;
-    for (int q = 0; q < r && h < 0; q++)
-      if (c->peers[q].host_hash == c->peers[r].host_hash && c->topo.domain_of[q] == c->topo.domain_of[r])
-        h = t.ranks[q].host;
-    if (h < 0) {
-      h = t.nhosts++;
+    int h = hid[r];
+    if (h == t.nhosts) {
+      t.nhosts++;
       /* one name per (host, domain): an emulated supernode splits a host */
       if (t.ndomains > 1) snprintf(t.host_names[h], SN_TOPO_NAME, "%.40s-d%d", c->peers[r].host, c->topo.domain_of[r]);
       else snprintf(t.host_names[h], SN_TOPO_NAME, "%.60s", c->peers[r].host);
@@ -231,10 +257,9 @@ sn_status_t sn_comm_topo_of(const sn_comm_t *c, sn_topo_t *t_p)
         if (!strcmp(t.host_names[k], t.host_names[h])) snprintf(t.host_names[h], SN_TOPO_NAME, "host%d", h);
       t.host_domain[h] = c->topo.domain_of[r];
     }
-    int local = 0;
-    for (int q = 0; q < r; q++) local += t.ranks[q].host == h;
-    t.ranks[r] = (sn_topo_rank_t){h, c->topo.domain_of[r], local};
+    t.ranks[r] = (sn_topo_rank_t){h, c->topo.domain_of[r], seen[h]++};
   }
+  free(ka), free(kb), free(hid), free(seen);
   const sn_cost_model_t *m = &c->cost;
   t.nclasses = 2;
   t.classes[0] = (sn_link_class_t){"intra", m->intra.alpha_us, 1.0 / m->intra.us_per_byte / 1000.0, 1.0};
@@ -469,7 +494,7 @@ static sn_status_t sn_comm_setup(sn_comm_t *c, const uint64_t secret[2])
     }
   }
   SN_CHECK_GOTO(sn_comm_build_topo(c), st, out);
-  sn_comm_build_cost(c);
+  SN_CHECK_GOTO(sn_comm_build_cost(c), st, out);
   sn_comm_dump_topo(c);
   SN_CHECK_GOTO(sn_engine_setup(&c->eng, blobs, peer_tp), st, out);
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
