@@ -104,9 +104,10 @@ typedef struct sn_comm {
 
 /* The tuner's pick for d (sn_plan_choose) on c, remembered: a training loop
  * repeats its calls, and on a large communicator of several domains an
- * estimate walks the ranks (a ring's hops, a tree's paths: 0.1 ms at
- * 10,240 ranks). Not remembered: all-to-all-v and dispatch, whose sizes are
- * more than d's count. */
+ * estimate walks the ranks (a ring's hops, a tree's paths, recursive
+ * doubling's chains: about 2 ms for all of them at 10,240 ranks). Not
+ * remembered: all-to-all-v and dispatch, whose sizes are more than d's
+ * count. */
 sn_status_t sn_comm_choose(sn_comm_t *c, const sn_op_desc_t *d, sn_algo_t *algo_p);
 
 /* A communicator shell (identity, config) that sn_comm_join brings up; used

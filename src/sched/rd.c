@@ -17,24 +17,42 @@
  */
 #include "sched/sched.h"
 
+#include <stdlib.h>
+
 enum { RD_IN, RD_OUT, RD_Y, RD_Z, RD_NBUF };
 
-void sn_rd_cross(int p, const int *domain_of, uint32_t *mask, int *fold)
+double sn_rd_chain(int p, const int *domain_of, const double fold_in[2], const double fold_out[2], int nrounds,
+                   const int *js, const double (*lat)[2], const double (*xfer)[2])
 {
-  *mask = 0, *fold = 0;
-  if (!domain_of || p < 2) return;
-  int pp = 1, rounds = 0;
-  while (pp * 2 <= p) pp *= 2, rounds++;
+  if (p < 2) return 0;
+  int pp = 1;
+  while (pp * 2 <= p) pp *= 2;
   const int rem = p - pp;
-  for (int i = 0; i < rem && !*fold; i++) *fold = domain_of[2 * i] != domain_of[2 * i + 1];
-  for (int j = 0; j < rounds; j++)
+  double *t = malloc(2 * (size_t)pp * sizeof(double)), worst = 0;
+  if (!t) return -1;
+#define SN_RD_REAL(v) ((v) < rem ? 2 * (v) + 1 : (v) + rem)
+#define SN_RD_X(a, b) (domain_of && domain_of[a] != domain_of[b])
+  double *cur = t, *nxt = t + pp;
+  for (int v = 0; v < pp; v++) cur[v] = v < rem ? fold_in[SN_RD_X(2 * v, 2 * v + 1)] : 0;
+  for (int k = 0; k < nrounds; k++) {
+    /* v's round ends when u's message, sent as u ended the round before,
+     * is in, and not before v's own message has left */
     for (int v = 0; v < pp; v++) {
-      int w = v ^ (1 << j), a = v < rem ? 2 * v + 1 : v + rem, b = w < rem ? 2 * w + 1 : w + rem;
-      if (domain_of[a] != domain_of[b]) {
-        *mask |= 1u << j;
-        break;
-      }
+      const int u = v ^ (1 << js[k]), x = SN_RD_X(SN_RD_REAL(v), SN_RD_REAL(u));
+      const double in = cur[u] + lat[k][x] + xfer[k][x], out = cur[v] + xfer[k][x];
+      nxt[v] = in > out ? in : out;
     }
+    double *x = cur;
+    cur = nxt, nxt = x;
+  }
+  for (int v = 0; v < pp; v++) {
+    const double end = cur[v] + (v < rem ? fold_out[SN_RD_X(2 * v, 2 * v + 1)] : 0);
+    if (end > worst) worst = end;
+  }
+#undef SN_RD_X
+#undef SN_RD_REAL
+  free(t);
+  return worst;
 }
 
 sn_status_t sn_sched_rd(const sn_op_desc_t *d, sn_sched_t *s)

@@ -156,5 +156,4 @@ sn_status_t sn_sched_build(const sn_op_desc_t *d, sn_algo_t algo, sn_sched_t *s)
 void sn_sched_shape(int p, const int *domain_of, sn_sched_shape_t *out)
 {
   sn_dbt_shape(p, domain_of, &out->dbt);
-  sn_rd_cross(p, domain_of, &out->xor_cross, &out->fold_cross);
 }

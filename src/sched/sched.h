@@ -233,12 +233,16 @@ void sn_dbt_shape(int p, const int *domain_of, sn_dbt_shape_t *out);
  * one inside a domain wi. */
 double sn_dbt_path(const sn_dbt_shape_t *s, double wx, double wi);
 /* Recursive doubling and halving (rd.c, rhd.c) pair virtual ranks v and
- * v ^ 2^j, after the first 2 (p - p') ranks fold in pairs (2i, 2i+1).
- * *mask: bit j set when some pair at distance 2^j joins ranks of different
- * domains (a chain of dependencies can meet every such round: a rank's
- * round waits for its partner's before); *fold: some folding pair does.
- * O(p log p). */
-void sn_rd_cross(int p, const int *domain_of, uint32_t *mask, int *fold);
+ * v ^ 2^j, after the first 2 (p - p') ranks fold in pairs (2i, 2i+1): when
+ * the last rank is done if a rank ends a round once its partner's message,
+ * sent as the partner ended the round before, is in, and not before its
+ * own message has left. Round k pairs ranks 2^js[k] apart; its message
+ * takes lat[k][0] + xfer[k][0] inside a domain (xfer on the sender's
+ * port), lat[k][1] + xfer[k][1] across (domain_of, or NULL: one domain).
+ * A folding pair's hand-over costs fold_in before the rounds and fold_out
+ * after, by the same index. -1 when memory runs out. O(p rounds). */
+double sn_rd_chain(int p, const int *domain_of, const double fold_in[2], const double fold_out[2], int nrounds,
+                   const int *js, const double (*lat)[2], const double (*xfer)[2]);
 /* The binomial tree (tree.c) rooted at root: when the last rank has the
  * data if each rank's transfers to its children go one after another
  * (largest subtree first) and each child has it a latency after its
@@ -251,8 +255,6 @@ double sn_tree_path(int p, int root, const int *domain_of, const double lat[2], 
  * reads it: a communicator keeps one in its view (sn_sched_topo_t.shape). */
 typedef struct sn_sched_shape {
   sn_dbt_shape_t dbt;
-  uint32_t xor_cross; /* sn_rd_cross */
-  int fold_cross;
 } sn_sched_shape_t;
 void sn_sched_shape(int p, const int *domain_of, sn_sched_shape_t *out);
 /* MoE dispatch, rail route (src/sched/ep.c): hop-1 record blocks, each

@@ -786,7 +786,7 @@ static sn_status_t build_small(sn_coll_t coll, sn_algo_t algo, int p, int r, int
   return sn_sched_build(&d, algo, st);
 }
 
-/* ---- how the trees' and rounds' pairs fall on domains (the tuner's dbt, rd, rhd) ----
+/* ---- how the trees' and rounds' pairs fall on domains (the tuner's dbt, rd, rhd, tree) ----
  * sn_dbt_shape against the schedules themselves: every rank's sends are
  * its tree edges (one up per tree but at the roots, one down per child),
  * so the most sends to other domains and to its own at one rank are the
@@ -863,42 +863,64 @@ static int dbt_shape_case(int p, const int *dom, const char *what)
   return bad;
 }
 
-/* sn_rd_cross against recursive doubling's schedules: a rank that folds
- * sends once (to r + 1: the fold); every other rank's sends are its rounds
- * in order (partners 1, 2, 4, ... virtual ranks apart), and the odd one of
- * a folding pair then sends the result back (the fold again). */
-static int rd_cross_case(int p, const int *dom, const char *what)
+/* sn_rd_chain against recursive doubling's schedules: a rank that folds
+ * sends once (to r + 1: the hand-over); every other rank's sends are its
+ * rounds' partners in order, and the odd one of a folding pair then sends
+ * the result back. Walking those partners (not rd.c's arithmetic) with the
+ * rule of sn_rd_chain gives when the last rank is done. */
+static int rd_chain_case(int p, const int *dom, const char *what)
 {
-  uint32_t want = 0;
-  int want_fold = 0, pp = 1;
-  while (pp * 2 <= p) pp *= 2;
+  int pp = 1, rounds = 0;
+  while (pp * 2 <= p) pp *= 2, rounds++;
+  int *partner = malloc(sizeof(int) * (size_t)p * 32), *nsend = calloc((size_t)p, sizeof(int)), bad = 0;
+  double *t = malloc(sizeof(double) * (size_t)p), *u = malloc(sizeof(double) * (size_t)p);
   for (int r = 0; r < p; r++) {
     sn_sched_t st;
     if (build_small(SN_COLL_ALLREDUCE, SN_ALGO_RD, p, r, 0, &st) != SN_OK) {
-      printf("FAIL rd cross p=%d %s: rank %d's schedule\n", p, what, r);
-      return 1;
+      printf("FAIL rd chain p=%d %s: rank %d's schedule\n", p, what, r);
+      bad = 1;
+      goto out;
     }
-    int j = 0, folds = r < 2 * (p - pp) && r % 2 == 0, rounds = 0;
-    while ((2 << rounds) <= p) rounds++;
-    for (int i = 0; i < st.nsteps; i++) {
-      const sn_step_t *e = &st.steps[i];
-      if (e->kind != SN_STEP_SEND) continue;
-      int across = dom && dom[e->peer] != dom[r];
-      if (folds || j == rounds) want_fold |= across;
-      else if (across) want |= 1u << j;
-      j++;
-    }
+    for (int i = 0; i < st.nsteps; i++)
+      if (st.steps[i].kind == SN_STEP_SEND && nsend[r] < 32) partner[r * 32 + nsend[r]++] = st.steps[i].peer;
     sn_sched_free(&st);
   }
-  uint32_t mask;
-  int fold;
-  sn_rd_cross(p, dom, &mask, &fold);
-  if (mask != want || fold != want_fold) {
-    printf("FAIL rd cross p=%d %s: rounds 0x%x fold %d, the schedules say 0x%x and %d\n", p, what, mask, fold, want,
-           want_fold);
-    return 1;
+  static const double lats[][2] = {{1, 1}, {0, 0}, {2, 14}, {3, 2}}, xfers[][2] = {{0, 0}, {1, 1}, {0.5, 9}, {5, 1}};
+  static const double fins[][2] = {{1, 1}, {1, 1}, {3, 20}, {4, 1}}, fouts[][2] = {{1, 1}, {2, 2}, {2.5, 23}, {1, 6}};
+  for (int w = 0; w < 4; w++) {
+    const int rem = p - pp;
+    /* the ranks that run the rounds: odd ones of the folding pairs, then the rest */
+    for (int r = 0; r < p; r++)
+      t[r] = r < 2 * rem && r % 2 ? fins[w][dom && dom[r - 1] != dom[r]] : 0;
+    for (int k = 0; k < rounds; k++) {
+      for (int r = 0; r < p; r++) {
+        if (r < 2 * rem && r % 2 == 0) continue;
+        int q = partner[r * 32 + k], x = dom && dom[q] != dom[r];
+        double in = t[q] + lats[w][x] + xfers[w][x], own = t[r] + xfers[w][x];
+        u[r] = in > own ? in : own;
+      }
+      for (int r = 0; r < p; r++)
+        if (!(r < 2 * rem && r % 2 == 0)) t[r] = u[r];
+    }
+    double worst = 0;
+    for (int r = 0; r < p; r++) {
+      if (r < 2 * rem && r % 2 == 0) continue;
+      double end = t[r] + (r < 2 * rem ? fouts[w][dom && dom[r - 1] != dom[r]] : 0);
+      worst = end > worst ? end : worst;
+    }
+    int js[32];
+    double lat[32][2], xf[32][2];
+    for (int k = 0; k < rounds; k++)
+      js[k] = k, lat[k][0] = lats[w][0], lat[k][1] = lats[w][1], xf[k][0] = xfers[w][0], xf[k][1] = xfers[w][1];
+    double got = sn_rd_chain(p, dom, fins[w], fouts[w], rounds, js, (const double (*)[2])lat, (const double (*)[2])xf);
+    if (p > 1 && got != worst) {
+      printf("FAIL rd chain p=%d %s (weights %d): %g, the schedules' partners say %g\n", p, what, w, got, worst);
+      bad = 1;
+    }
   }
-  return 0;
+out:
+  free(partner), free(nsend), free(t), free(u);
+  return bad;
 }
 
 /* sn_tree_path against the binomial broadcast's schedules: each rank's
@@ -971,8 +993,8 @@ static int test_dbt_shape(void)
     int p = i < 200 ? i + 1 : big[i - 200];
     int *own = malloc(sizeof(int) * (size_t)p);
     for (int r = 0; r < p; r++) own[r] = r;
-    bad += dbt_shape_case(p, NULL, "one domain") + rd_cross_case(p, NULL, "one domain");
-    bad += dbt_shape_case(p, own, "a domain per rank") + rd_cross_case(p, own, "a domain per rank");
+    bad += dbt_shape_case(p, NULL, "one domain") + rd_chain_case(p, NULL, "one domain");
+    bad += dbt_shape_case(p, own, "a domain per rank") + rd_chain_case(p, own, "a domain per rank");
     bad += tree_path_case(p, 0, NULL, "one domain") + tree_path_case(p, p / 3, own, "a domain per rank");
     cases += 2;
     free(own);
@@ -984,14 +1006,14 @@ static int test_dbt_shape(void)
         char what[64];
         snprintf(what, sizeof(what), "%d domains (%s)", D,
                  place == PLACE_BLOCK ? "blocks" : place == PLACE_INTERLEAVED ? "interleaved" : "shuffled");
-        bad += dbt_shape_case(p, tp.domain_of, what) + rd_cross_case(p, tp.domain_of, what);
+        bad += dbt_shape_case(p, tp.domain_of, what) + rd_chain_case(p, tp.domain_of, what);
         bad += tree_path_case(p, 0, tp.domain_of, what) + tree_path_case(p, ((p * 2) / 3 + place) % p, tp.domain_of, what);
         cases++;
         topo_free(&tp);
       }
     }
   }
-  printf("dbt shape, rd crossing rounds and tree paths: %d layouts, %d failed\n", cases, bad);
+  printf("dbt shape, rd chains and tree paths: %d layouts, %d failed\n", cases, bad);
   return bad;
 }
 
