@@ -515,15 +515,20 @@ static double sn_ep_estimate(const sn_op_desc_t *d, sn_algo_t algo, const sn_cos
   return x->alpha_us + in->alpha_us + n * sn_ep_max(hop1 + tail, (intra + fwd) * in->us_per_byte);
 }
 
-/* Recursive doubling and halving on a ported fabric of several domains
- * whose layout is known: the slowest chain of rounds (sn_rd_chain), each
- * round at its pair's link, instead of the first ceil(log2 D) rounds
- * crossing everywhere. 0 (*t untouched): use the forms for domains of
- * consecutive ranks. */
-static int sn_plan_xor_chain(const sn_op_desc_t *d, const sn_cost_model_t *m, const double fin[2], const double fout[2],
-                             int nrounds, const int *js, const double (*lat)[2], const double (*xfer)[2], double *t)
+/* A ported fabric of several domains whose layout is known: the log-step
+ * and tree forms walk the ranks' pairs (sn_rd_chain, sn_tree_path) instead
+ * of taking the first ceil(log2 D) rounds or levels to cross. */
+static int sn_plan_layout(const sn_op_desc_t *d, const sn_cost_model_t *m)
 {
-  if (!m->ported || !d->topo || d->topo->ndomains < 2 || !d->topo->domain_of) return 0;
+  return m->ported && d->topo && d->topo->ndomains > 1 && d->topo->domain_of;
+}
+
+/* Recursive doubling and halving, the layout known: the slowest chain of
+ * rounds (sn_rd_chain), each round at its pair's link. 0 (*t untouched):
+ * out of memory. */
+static int sn_plan_xor_chain(const sn_op_desc_t *d, const double fin[2], const double fout[2], int nrounds,
+                             const int *js, const double (*lat)[2], const double (*xfer)[2], double *t)
+{
   const double x = sn_rd_chain(d->nranks, d->topo->domain_of, fin, fout, nrounds, js, lat, xfer);
   if (x < 0) return 0;
   *t = x;
@@ -636,13 +641,15 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
   case SN_ALGO_RD: {
     /* round j: partners 2^j apart exchange the whole vector and reduce it
      * (a device while the link moves the next piece) */
-    const int L = sn_floor_log2((int)p);
-    int js[32];
-    double lat[32][2], x[32][2], t;
-    for (int j = 0; j < L; j++)
-      js[j] = j, lat[j][0] = ai_, lat[j][1] = a, x[j][0] = sn_plus(m, n * Bi_, n * g), x[j][1] = sn_plus(m, n * Bl, n * g);
-    const double fin[2] = {ai_ + x[0][0], a + x[0][1]}, fout[2] = {ai_ + n * Bi_, a + n * Bl};
-    if (sn_plan_xor_chain(d, m, fin, fout, L, js, (const double (*)[2])lat, (const double (*)[2])x, &t)) return t;
+    if (sn_plan_layout(d, m)) {
+      const int L = sn_floor_log2((int)p);
+      int js[32];
+      double lat[32][2], x[32][2], t;
+      for (int j = 0; j < L; j++)
+        js[j] = j, lat[j][0] = ai_, lat[j][1] = a, x[j][0] = sn_plus(m, n * Bi_, n * g), x[j][1] = sn_plus(m, n * Bl, n * g);
+      const double fin[2] = {ai_ + x[0][0], a + x[0][1]}, fout[2] = {ai_ + n * Bi_, a + n * Bl};
+      if (sn_plan_xor_chain(d, fin, fout, L, js, (const double (*)[2])lat, (const double (*)[2])x, &t)) return t;
+    }
     double fold = pow2 ? 0 : 2 * (ai_ + n * (Bi_ + g)); /* neighbours fold: same domain */
     return lgx * (a + n * (Bl + g)) + lgi * (ai_ + n * (Bi_ + g)) + fold;
   }
@@ -650,25 +657,27 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
     /* the halving rounds from the farthest partners (2^(L-1) apart) in,
      * each moving and reducing half of what it holds (n / 2^(L-j) bytes at
      * partners 2^j apart); the doubling rounds back out, moving as much */
-    const int L = sn_floor_log2((int)p), ar = d->coll == SN_COLL_ALLREDUCE, rs = d->coll == SN_COLL_REDUCESCATTER;
-    int js[64], k = 0;
-    double lat[64][2], x[64][2], t;
-    if (ar || rs)
-      for (int j = L - 1; j >= 0; j--, k++) {
-        const double b = n / (double)(1u << (L - j));
-        js[k] = j, lat[k][0] = ai_, lat[k][1] = a, x[k][0] = sn_plus(m, b * Bi_, b * g), x[k][1] = sn_plus(m, b * Bl, b * g);
-      }
-    if (!rs)
-      for (int j = 0; j < L; j++, k++) {
-        const double b = n / (double)(1u << (L - j));
-        js[k] = j, lat[k][0] = ai_, lat[k][1] = a, x[k][0] = b * Bi_, x[k][1] = b * Bl;
-      }
-    /* a folding pair hands over the whole input (all-gather: one block) and gets the result back
-     * (reduce-scatter: one block) */
-    const double in_b = d->coll == SN_COLL_ALLGATHER ? n / p : n, out_b = rs ? n / p : n;
-    const double fin[2] = {ai_ + sn_plus(m, in_b * Bi_, ar || rs ? in_b * g : 0), a + sn_plus(m, in_b * Bl, ar || rs ? in_b * g : 0)};
-    const double fout[2] = {ai_ + out_b * Bi_, a + out_b * Bl};
-    if (sn_plan_xor_chain(d, m, fin, fout, k, js, (const double (*)[2])lat, (const double (*)[2])x, &t)) return t;
+    if (sn_plan_layout(d, m)) {
+      const int L = sn_floor_log2((int)p), ar = d->coll == SN_COLL_ALLREDUCE, rs = d->coll == SN_COLL_REDUCESCATTER;
+      int js[64], k = 0;
+      double lat[64][2], x[64][2], t;
+      if (ar || rs)
+        for (int j = L - 1; j >= 0; j--, k++) {
+          const double b = n / (double)(1u << (L - j));
+          js[k] = j, lat[k][0] = ai_, lat[k][1] = a, x[k][0] = sn_plus(m, b * Bi_, b * g), x[k][1] = sn_plus(m, b * Bl, b * g);
+        }
+      if (!rs)
+        for (int j = 0; j < L; j++, k++) {
+          const double b = n / (double)(1u << (L - j));
+          js[k] = j, lat[k][0] = ai_, lat[k][1] = a, x[k][0] = b * Bi_, x[k][1] = b * Bl;
+        }
+      /* a folding pair hands over the whole input (all-gather: one block)
+       * and gets the result back (reduce-scatter: one block) */
+      const double in_b = d->coll == SN_COLL_ALLGATHER ? n / p : n, out_b = rs ? n / p : n, in_g = ar || rs ? in_b * g : 0;
+      const double fin[2] = {ai_ + sn_plus(m, in_b * Bi_, in_g), a + sn_plus(m, in_b * Bl, in_g)};
+      const double fout[2] = {ai_ + out_b * Bi_, a + out_b * Bl};
+      if (sn_plan_xor_chain(d, fin, fout, k, js, (const double (*)[2])lat, (const double (*)[2])x, &t)) return t;
+    }
     double fold = pow2 ? 0 : 2 * (ai_ + n * Bi_);
     /* one halving (or doubling) pass: lg rounds, f n bytes, hx of them
      * in the crossing rounds */
@@ -695,7 +704,7 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
     double c = (double)sn_plan_piece(d, algo, m);
     if (c > n) c = n;
     double down1 = lgx * (a + c * Bl) + lgi * (ai_ + c * Bi_); /* one piece's descent */
-    if (m->ported && D > 1 && d->topo->domain_of) {
+    if (sn_plan_layout(d, m)) {
       /* The layout known (not ceil(log2 D) crossing levels): the first
        * piece goes down the slowest path, each rank serving its children
        * one after another (sn_tree_path); the rest follows at the pace of
