@@ -144,7 +144,7 @@ static sn_status_t sn_comm_build_topo(sn_comm_t *c)
   free(c->topo_arrays);
   c->topo_arrays = a;
   c->topo = (sn_sched_topo_t){nd, domain_of, local_index, size, start, ranks, NULL};
-  if (nd > 1) { /* O(n log n), once: the tuner reads it for every call */
+  if (nd > 1) { /* O(n), once: the tuner reads it for every call */
     sn_sched_shape_t *sh = (sn_sched_shape_t *)(void *)(a + (size_t)n * 5 + 1);
     sn_sched_shape(n, domain_of, sh);
     c->topo.shape = sh;
