@@ -121,8 +121,8 @@ uint64_t sn_comm_domain_hash(uint64_t host_hash)
 static sn_status_t sn_comm_build_topo(sn_comm_t *c)
 {
   int n = c->nranks;
-  /* the arrays, then how the algorithms' pairs fall on the domains (int-aligned) */
-  const size_t nshape = (sizeof(sn_sched_shape_t) + sizeof(int) - 1) / sizeof(int);
+  /* the arrays, then the double binary tree's shape (int-aligned) */
+  const size_t nshape = (sizeof(sn_dbt_shape_t) + sizeof(int) - 1) / sizeof(int);
   int *a = calloc((size_t)n * 5 + 1 + nshape, sizeof(int));
   if (!a) return SN_ERR_SYSTEM;
   int *domain_of = a, *local_index = a + n, *size = a + 2 * n, *start = a + 3 * n, *ranks = a + 4 * n;
@@ -145,9 +145,9 @@ static sn_status_t sn_comm_build_topo(sn_comm_t *c)
   c->topo_arrays = a;
   c->topo = (sn_sched_topo_t){nd, domain_of, local_index, size, start, ranks, NULL};
   if (nd > 1) { /* O(n), once: the tuner reads it for every call */
-    sn_sched_shape_t *sh = (sn_sched_shape_t *)(void *)(a + (size_t)n * 5 + 1);
-    sn_sched_shape(n, domain_of, sh);
-    c->topo.shape = sh;
+    sn_dbt_shape_t *sh = (sn_dbt_shape_t *)(void *)(a + (size_t)n * 5 + 1);
+    sn_dbt_shape(n, domain_of, sh);
+    c->topo.dbt = sh;
   }
   return SN_OK;
 }

@@ -807,7 +807,7 @@ static double sn_plan_estimate_alone(const sn_op_desc_t *d, sn_algo_t algo, cons
       double nx = D >= 4 ? 3 : 2, ni = 4, path = pow2; /* power-of-two domains of consecutive ranks */
       if (d->topo && d->topo->domain_of) {
         sn_dbt_shape_t own;
-        const sn_dbt_shape_t *sh = d->topo->shape ? &d->topo->shape->dbt : NULL;
+        const sn_dbt_shape_t *sh = d->topo->dbt;
         if (!sh) sn_dbt_shape(d->nranks, d->topo->domain_of, &own), sh = &own;
         nx = sh->cross, ni = sh->inside, path = sn_dbt_path(sh, a + c * Bl, ai_ + c * Bi_);
       }

@@ -152,8 +152,3 @@ sn_status_t sn_sched_build(const sn_op_desc_t *d, sn_algo_t algo, sn_sched_t *s)
   if (st != SN_OK) sn_sched_free(s);
   return st;
 }
-
-void sn_sched_shape(int p, const int *domain_of, sn_sched_shape_t *out)
-{
-  sn_dbt_shape(p, domain_of, &out->dbt);
-}

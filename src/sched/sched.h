@@ -107,8 +107,8 @@ typedef struct {
   const int *domain_size;  /* [ndomains] */
   const int *domain_start; /* [ndomains] offset of the domain's list in domain_ranks */
   const int *domain_ranks; /* [nranks] every domain's ranks, domain after domain */
-  const struct sn_sched_shape *shape; /* how the algorithms' pairs fall on these domains (sn_sched_shape),
-                                       * or NULL: the tuner works it out per call */
+  const struct sn_dbt_shape *dbt; /* the double binary tree over these domains (sn_dbt_shape), or NULL:
+                                   * the tuner works it out per call */
 } sn_sched_topo_t;
 
 /* Rank of local index i in domain d. */
@@ -227,7 +227,8 @@ typedef struct sn_dbt_shape {
   int16_t most_inside[SN_DBT_MAX_DEPTH + 1]; /* [k]: the most edges inside a domain on a root-to-leaf
                                               * path (either tree) with k edges across, -1: no such path */
 } sn_dbt_shape_t;
-/* domain_of: [p] each rank's domain, or NULL (one domain). O(p). */
+/* domain_of: [p] each rank's domain, or NULL (one domain). O(p): a
+ * communicator keeps it in its view (sn_sched_topo_t.dbt). */
 void sn_dbt_shape(int p, const int *domain_of, sn_dbt_shape_t *out);
 /* The costliest root-to-leaf path, an edge across domains costing wx and
  * one inside a domain wi. */
@@ -251,12 +252,6 @@ double sn_rd_chain(int p, const int *domain_of, const double fold_in[2], const d
  * each kind, [2..3] the most edges (children and parent) of each kind at
  * one rank. O(p). */
 double sn_tree_path(int p, int root, const int *domain_of, const double lat[2], const double xfer[2], int most[4]);
-/* How the algorithms' pairs fall on a communicator's domains, as the tuner
- * reads it: a communicator keeps one in its view (sn_sched_topo_t.shape). */
-typedef struct sn_sched_shape {
-  sn_dbt_shape_t dbt;
-} sn_sched_shape_t;
-void sn_sched_shape(int p, const int *domain_of, sn_sched_shape_t *out);
 /* MoE dispatch, rail route (src/sched/ep.c): hop-1 record blocks, each
  * bundle from a remote rank whose rail peer this rank is forwarded whole to
  * the other ranks of its domain, and those forwarded bundles received.

@@ -863,6 +863,24 @@ static int dbt_shape_case(int p, const int *dom, const char *what)
   return bad;
 }
 
+/* Every rank's sends in step order (up to 32): peer[r * 32 + k], n[r] of
+ * them. Returns 1 (and says so) when a schedule cannot be built. */
+static int sends_of(sn_coll_t coll, sn_algo_t algo, int p, int root, int *peer, int *n, const char *what)
+{
+  for (int r = 0; r < p; r++) {
+    sn_sched_t st;
+    n[r] = 0;
+    if (build_small(coll, algo, p, r, root, &st) != SN_OK) {
+      printf("FAIL %s p=%d %s: rank %d's schedule\n", sn_algo_name(algo), p, what, r);
+      return 1;
+    }
+    for (int i = 0; i < st.nsteps; i++)
+      if (st.steps[i].kind == SN_STEP_SEND && n[r] < 32) peer[r * 32 + n[r]++] = st.steps[i].peer;
+    sn_sched_free(&st);
+  }
+  return 0;
+}
+
 /* sn_rd_chain against recursive doubling's schedules: a rank that folds
  * sends once (to r + 1: the hand-over); every other rank's sends are its
  * rounds' partners in order, and the odd one of a folding pair then sends
@@ -874,16 +892,9 @@ static int rd_chain_case(int p, const int *dom, const char *what)
   while (pp * 2 <= p) pp *= 2, rounds++;
   int *partner = malloc(sizeof(int) * (size_t)p * 32), *nsend = calloc((size_t)p, sizeof(int)), bad = 0;
   double *t = malloc(sizeof(double) * (size_t)p), *u = malloc(sizeof(double) * (size_t)p);
-  for (int r = 0; r < p; r++) {
-    sn_sched_t st;
-    if (build_small(SN_COLL_ALLREDUCE, SN_ALGO_RD, p, r, 0, &st) != SN_OK) {
-      printf("FAIL rd chain p=%d %s: rank %d's schedule\n", p, what, r);
-      bad = 1;
-      goto out;
-    }
-    for (int i = 0; i < st.nsteps; i++)
-      if (st.steps[i].kind == SN_STEP_SEND && nsend[r] < 32) partner[r * 32 + nsend[r]++] = st.steps[i].peer;
-    sn_sched_free(&st);
+  if (sends_of(SN_COLL_ALLREDUCE, SN_ALGO_RD, p, 0, partner, nsend, what)) {
+    bad = 1;
+    goto out;
   }
   static const double lats[][2] = {{1, 1}, {0, 0}, {2, 14}, {3, 2}}, xfers[][2] = {{0, 0}, {1, 1}, {0.5, 9}, {5, 1}};
   static const double fins[][2] = {{1, 1}, {1, 1}, {3, 20}, {4, 1}}, fouts[][2] = {{1, 1}, {2, 2}, {2.5, 23}, {1, 6}};
@@ -931,16 +942,9 @@ static int tree_path_case(int p, int root, const int *dom, const char *what)
   int *kid = malloc(sizeof(int) * (size_t)p * 32), *nkid = calloc((size_t)p, sizeof(int)), bad = 0;
   int *order = malloc(sizeof(int) * (size_t)p);
   double *t = malloc(sizeof(double) * (size_t)p);
-  for (int r = 0; r < p; r++) {
-    sn_sched_t st;
-    if (build_small(SN_COLL_BROADCAST, SN_ALGO_TREE, p, r, root, &st) != SN_OK) {
-      printf("FAIL tree path p=%d %s: rank %d's schedule\n", p, what, r);
-      bad = 1;
-      goto out;
-    }
-    for (int i = 0; i < st.nsteps; i++)
-      if (st.steps[i].kind == SN_STEP_SEND && nkid[r] < 32) kid[r * 32 + nkid[r]++] = st.steps[i].peer;
-    sn_sched_free(&st);
+  if (sends_of(SN_COLL_BROADCAST, SN_ALGO_TREE, p, root, kid, nkid, what)) {
+    bad = 1;
+    goto out;
   }
   static const double lats[][2] = {{1, 1}, {0, 0}, {1, 14}, {3, 2}}, xfers[][2] = {{0, 0}, {1, 1}, {2, 9}, {5, 1}};
   for (int w = 0; w < 4; w++) {
