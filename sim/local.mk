@@ -2,7 +2,7 @@
 # A library of its own, which the API layer links for ncclGroupSimulateEnd
 # (the communicator's engine never calls it).
 noinst_LTLIBRARIES += libsnccl_sim.la
-libsnccl_sim_la_SOURCES = sim/sim.h sim/sim_int.h sim/fabric.c sim/planes.c sim/window.c sim/run.c sim/setup.c sim/ep.c
+libsnccl_sim_la_SOURCES = sim/sim.h sim/sim_int.h sim/fabric.c sim/planes.c sim/window.c sim/run.c sim/dflow.c sim/setup.c sim/ep.c
 
 bin_PROGRAMS += snccl-sim
 snccl_sim_SOURCES = tools/snccl_sim.c

@@ -1286,7 +1286,13 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
             fold || call->fold == 0 ? "" : "; coalescing takes " SN_SIM_FOLD_WHAT " on ranks 0..p-1");
     fflush(call->notice);
   }
-  st = sn_sim_loop(&s);
+  int df = nw || call->no_dflow ? 0 : sn_sim_dflow(&s);
+  if (df < 0) {
+    st = s.error;
+    goto out;
+  }
+  res.dflow = df;
+  st = df ? SN_OK : sn_sim_loop(&s);
   if (st != SN_OK) goto out;
   /* every message was received: a send the peer's schedule has no receive
    * for arrives and is never consumed (the engine would wait forever once

@@ -296,6 +296,8 @@ typedef struct sn_sim_call {
                        * the part the change reaches (checks that shortcut, sim/run.c sn_sim_part) */
   int check_part;     /* after each re-rating in part, re-rate the whole component aside and
                        * count the flows whose rates differ (sn_sim_result_t.part_wrong; slow) */
+  int no_dflow;       /* always the event engine, even where nothing is shared and the
+                       * dataflow evaluation would give the same figures (checks it, sim/dflow.c) */
   int part_min;       /* components of more flows than this are re-rated in part (0: the
                        * engine's 48; tests take 1 to put every shared link through it) */
   int fold;           /* coalesced mode: a call that is the same on every rank up to a shift by
@@ -386,7 +388,9 @@ typedef struct {
   double size_bytes;     /* nccl-tests' size of the call */
   double algbw_GBps, busbw_GBps;
   double tuner_us;       /* the tuner's closed-form estimate for the algorithm run */
-  uint64_t steps, flows, batches; /* schedule steps, messages, rate recomputations */
+  uint64_t steps, flows, batches; /* schedule steps, messages, rate recomputations (0 when the
+                                   * dataflow evaluation ran: none was needed, sim/dflow.c) */
+  int dflow;                      /* 1: the dataflow evaluation ran, not the event engine */
   uint64_t joined;                /* messages that joined others on their path (a sprayed one: on any
                                    * of its planes; sim/run.c, bundles) */
   uint64_t part_batches;          /* recomputations that re-rated only the part of a large

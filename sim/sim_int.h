@@ -451,6 +451,22 @@ static inline void sn_sim_lane_expand(const sn_sim_lane_t *L, int r, int n, int 
   *st_p = st;
 }
 
+/* Step i (inside run) of comm rank r of n: its lane (*L_p) and repetition (*k_p). */
+static inline sn_step_t sn_sim_run_step(const sn_sim_lane_t *lanes, const sn_sched_run_t *run, int r, int n, int i,
+                                        const sn_sim_lane_t **L_p, int *k_p)
+{
+  int off = i - run->start, l, k;
+  if (run->period == 1) l = 0, k = off; /* the usual bodies without a division */
+  else if (run->period == 2) l = off & 1, k = off >> 1;
+  else l = off % run->period, k = off / run->period;
+  const sn_sim_lane_t *L = &lanes[run->lane + l];
+  sn_step_t st;
+  sn_sim_lane_expand(L, r, n, i, k, &st);
+  *L_p = L;
+  *k_p = k;
+  return st;
+}
+
 /* Step i of comm rank r, expanded from its runs (the last run used first:
  * consecutive look-ups mostly stay in one run); *lnext_p (when not NULL):
  * the next step on the same channel if the lane gives it at once (a fixed
@@ -464,15 +480,12 @@ static inline sn_step_t sn_sim_step_next(const sn_sim_t *s, int r, int i, int32_
     R->hint = sn_sched_compact_run_of(&R->cs, i);
     R->run = R->cs.runs[R->hint];
   }
-  int off = i - run->start, l, k;
-  if (run->period == 1) l = 0, k = off; /* the usual bodies without a division */
-  else if (run->period == 2) l = off & 1, k = off >> 1;
-  else l = off % run->period, k = off / run->period;
-  const sn_sim_lane_t *L = &s->lanes[run->lane + l];
-  sn_step_t st;
-  sn_sim_lane_expand(L, r, R->nranks, i, k, &st);
+  const sn_sim_lane_t *L;
+  int k;
+  sn_step_t st = sn_sim_run_step(s->lanes, run, r, R->nranks, i, &L, &k);
   if (lnext_p) {
     *lnext_p = -2;
+    int l = (int)(L - &s->lanes[run->lane]);
     int recv = st.kind == SN_STEP_RECV || st.kind == SN_STEP_RECV_REDUCE;
     if ((st.kind == SN_STEP_SEND || recv) && L->d_peer == 0 && k + 1 < run->reps && st.bytes + (uint64_t)L->d_bytes > 0) {
       int alone = 1;
@@ -573,5 +586,9 @@ int sn_sim_next_on(const sn_sim_t *s, int r, int i, int send, int peer);
 sn_status_t sn_sim_compact(sn_sim_t *s, int r, const sn_sched_t *flat, sn_sched_compact_t *c_p);
 /* Runs every queued step and event to the end: SN_OK, or an error (logged). */
 sn_status_t sn_sim_loop(sn_sim_t *s);
+/* Exact mode without the event queue when nothing can be shared (sim/dflow.c):
+ * 1 it ran (as sn_sim_loop would have left s), 0 it does not apply (s
+ * untouched), -1 out of memory (s->error set). */
+int sn_sim_dflow(sn_sim_t *s);
 
 #endif

@@ -90,6 +90,8 @@ static void alpha_beta(sn_sim_fabric_t *f)
 /* test_part sets it: every call of call_of re-rates in part from components
  * of more than this many flows (0: the engine's default) and checks it */
 static int g_part_min;
+/* main sets it to run the textbook checks through the event engine too */
+static int g_no_dflow;
 
 static sn_sim_call_t call_of(sn_coll_t coll, int algo, size_t count, int p)
 {
@@ -97,6 +99,7 @@ static sn_sim_call_t call_of(sn_coll_t coll, int algo, size_t count, int p)
   memset(&c, 0, sizeof(c));
   c.part_min = g_part_min;
   c.check_part = g_part_min > 0;
+  c.no_dflow = g_no_dflow || g_part_min > 0; /* (re-rating in part is the engine's) */
   c.coll = coll;
   c.dtype = SN_DT_FLOAT32;
   c.op = SN_RED_SUM;
@@ -1954,6 +1957,7 @@ static void test_alone(void)
     sn_sim_call_t c = call_of(k == 3 ? SN_COLL_ALLTOALL : SN_COLL_ALLREDUCE, k == 3 ? -1 : SN_ALGO_RING,
                               (size_t)(k ? 1 << 22 : 1 << 24), f.nranks);
     c.quantum_ps = 0;
+    c.no_dflow = 1; /* the engine's shortcuts against its own joint share */
     sn_sim_result_t r1, r2;
     int ok = sn_sim_run(&f, &c, &r1) == SN_OK;
     c.joint_share = 1;
@@ -1988,6 +1992,7 @@ static void test_alone(void)
     sn_sim_call_t c = call_of(rc[k].coll, rc[k].algo, rc[k].coll == SN_COLL_ALLREDUCE ? 1 << 22 : 1 << 14, f.nranks);
     c.fold = rc[k].fold;
     c.whole_share = 1; /* (the rails alone: re-rating in part counts its recomputations its own way) */
+    c.no_dflow = 1;    /* (the engine's recomputations are what is counted) */
     sn_sim_result_t r1, r2;
     int ok = bytes && sn_sim_run(&f, &c, &r1) == SN_OK, same = 1;
     for (int l = 0; ok && l < f.nlinks; l++) bytes[l] = f.links[l].bytes;
@@ -2070,12 +2075,123 @@ static void test_part(void)
         (unsigned long long)part, (unsigned long long)grew, (unsigned long long)whole);
 }
 
+/* The dataflow evaluation (sim/dflow.c) against the event engine: every
+ * call it takes gives the same picoseconds, messages, bytes and, on every
+ * link, the same bytes and busy time; calls it does not take run the engine
+ * as before. Ring and chain calls on 8-GPU hosts, NVL72 and CloudMatrix-like
+ * fabrics, with depths 1-7, rounding quanta, per-rank skew, a slow rank,
+ * planes, subsets of ranks, perf iterations, segments of 0 bytes (fewer
+ * elements than ranks), and calls it must leave to the engine (pieces per
+ * step, trees, direct all-to-all). */
+static void test_dflow(void)
+{
+  static const struct {
+    const char *gen;
+    int what; /* 0 none, 1 slow rank 3, 2 ib in 2 planes (rail routing), 3 rails degraded 3x, 4 compute 20x slower */
+  } fab[] = {{"hosts8:4", 0}, {"hosts8:3", 1}, {"hosts8:4", 2}, {"hosts8:2", 3}, {"nvl72", 0}, {"cm384", 0}, {"hosts8:2", 4}};
+  static const struct {
+    sn_coll_t coll;
+    int algo;
+  } calls[] = {{SN_COLL_ALLREDUCE, SN_ALGO_RING},  {SN_COLL_ALLGATHER, SN_ALGO_RING}, {SN_COLL_REDUCESCATTER, SN_ALGO_RING},
+               {SN_COLL_BROADCAST, SN_ALGO_RING},  {SN_COLL_REDUCE, SN_ALGO_RING},    {SN_COLL_ALLREDUCE, SN_ALGO_DBT},
+               {SN_COLL_ALLTOALL, SN_ALGO_DIRECT}, {SN_COLL_ALLREDUCE, SN_ALGO_RD}};
+  int taken = 0, left = 0, runs = 0, bad = 0;
+  unsigned seed = 2024;
+  for (size_t fi = 0; fi < sizeof(fab) / sizeof(fab[0]); fi++) {
+    sn_sim_fabric_t f;
+    if (sn_sim_fabric_generate(fab[fi].gen, &f, NULL) != SN_OK) {
+      CHECK(0, "%s", fab[fi].gen);
+      continue;
+    }
+    if (fab[fi].what == 1) sn_sim_fabric_slow_rank(&f, 3, 2.5);
+    if (fab[fi].what == 2) {
+      CHECK(sn_sim_fabric_set_planes(&f, "ib", 2) == SN_OK, "ib in 2 planes");
+      sn_sim_fabric_route(&f, SN_SIM_ROUTE_RAIL, 1);
+    }
+    if (fab[fi].what == 3) sn_sim_fabric_degrade(&f, "rails", 3.0);
+    if (fab[fi].what == 4)
+      for (int r = 0; r < f.nranks; r++) f.links[f.compute[r]].cap /= 20;
+    double *bytes = malloc((size_t)f.nlinks * sizeof(double));
+    uint64_t *busy = malloc((size_t)f.nlinks * sizeof(uint64_t)), *start = malloc((size_t)f.nranks * sizeof(uint64_t));
+    int *ranks = malloc((size_t)f.nranks * sizeof(int));
+    for (size_t ci = 0; ci < sizeof(calls) / sizeof(calls[0]) && bytes && busy && start && ranks; ci++)
+      for (int v = 0; v < 4; v++) {
+        int n = f.nranks;
+        if (v == 3) { /* an irregular subset: every rank but a few */
+          n = 0;
+          for (int r = 0; r < f.nranks; r++)
+            if (r % 7 != 2 && r % 11 != 5) ranks[n++] = r;
+        }
+        /* per-rank bytes up to the piece (1 MiB) in one piece; v 1: fewer elements than ranks */
+        size_t count = v == 1 ? (size_t)n / 2 : (size_t)(1 + (seed = seed * 1103515245u + 12345u) % 4) << 16;
+        if (calls[ci].coll == SN_COLL_ALLREDUCE) count = v == 1 ? count : count * (size_t)n / 8;
+        /* (a broadcast or reduce moves the whole buffer: one piece of it up to 1 MiB, several from 2 MiB) */
+        if (calls[ci].coll == SN_COLL_BROADCAST || calls[ci].coll == SN_COLL_REDUCE) count = v == 1 ? count : count << (v == 2);
+        if (calls[ci].coll == SN_COLL_ALLTOALL) count = 4096;
+        sn_sim_call_t c = call_of(calls[ci].coll, calls[ci].algo, count, n);
+        c.ranks = v == 3 ? ranks : NULL;
+        c.fold = 0;
+        c.depth = 1 + (int)((seed = seed * 1103515245u + 12345u) % 7);
+        c.quantum_ps = v == 0 ? 0 : v == 1 ? 1000 : 333;
+        c.root = calls[ci].coll == SN_COLL_BROADCAST || calls[ci].coll == SN_COLL_REDUCE ? n / 3 : 0;
+        if (v == 2) { /* every rank late by up to 20 us */
+          for (int r = 0; r < n; r++) start[r] = ((seed = seed * 1103515245u + 12345u) >> 8) % (20 * US);
+          c.start_ps = start;
+        }
+        if (v == 3 && ci == 0) c.perf_iters = 3;
+        sn_sim_result_t r1, r2;
+        int ok = sn_sim_run(&f, &c, &r1) == SN_OK, same = 1;
+        for (int l = 0; ok && l < f.nlinks; l++) bytes[l] = f.links[l].bytes, busy[l] = f.links[l].busy_ps;
+        c.no_dflow = 1;
+        ok = ok && sn_sim_run(&f, &c, &r2) == SN_OK && !r2.dflow;
+        for (int l = 0; ok && l < f.nlinks; l++) same &= bytes[l] == f.links[l].bytes && busy[l] == f.links[l].busy_ps;
+        int eq = ok && same && r1.time_ps == r2.time_ps && r1.flows == r2.flows && r1.bytes_sent == r2.bytes_sent &&
+                 r1.steps == r2.steps;
+        bad += !eq;
+        CHECK(eq, "%s (%d) %s %s count %zu on %d ranks, depth %d, quantum %llu%s: dataflow %d: %llu ps, %llu msgs; "
+                  "events: %llu ps, %llu msgs; links %s",
+              fab[fi].gen, fab[fi].what, sn_algo_name((sn_algo_t)calls[ci].algo), sn_coll_name(calls[ci].coll), count, n,
+              c.depth, (unsigned long long)c.quantum_ps, v == 2 ? ", skewed" : "", r1.dflow, (unsigned long long)r1.time_ps,
+              (unsigned long long)r1.flows, (unsigned long long)r2.time_ps, (unsigned long long)r2.flows,
+              same ? "equal" : "differ");
+        runs++;
+        taken += r1.dflow;
+        left += !r1.dflow;
+        /* trees, direct and recursive doubling share links: never taken */
+        if (calls[ci].algo != SN_ALGO_RING)
+          CHECK(!r1.dflow, "%s %s taken by the dataflow evaluation", fab[fi].gen, sn_algo_name((sn_algo_t)calls[ci].algo));
+      }
+    free(bytes), free(busy), free(start), free(ranks);
+    sn_sim_fabric_free(&f);
+  }
+  CHECK(taken >= runs / 3, "the dataflow evaluation took %d of %d calls", taken, runs);
+  CHECK(left >= runs / 3, "the dataflow evaluation left only %d of %d calls to the engine", left, runs);
+  /* steps of several pieces, a critical path, a trace: the engine */
+  sn_sim_fabric_t f;
+  if (sn_sim_fabric_generate("hosts8:2", &f, NULL) == SN_OK) {
+    sn_sim_call_t c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, (size_t)16 << 20, f.nranks);
+    sn_sim_result_t r;
+    CHECK(sn_sim_run(&f, &c, &r) == SN_OK && !r.dflow, "ring of 4 MiB steps (1 MiB pieces) taken: %d", r.dflow);
+    c.count = 1 << 16;
+    CHECK(sn_sim_run(&f, &c, &r) == SN_OK && r.dflow, "ring of 16 KiB steps not taken");
+    c.critical_path = 1;
+    CHECK(sn_sim_run(&f, &c, &r) == SN_OK && !r.dflow && r.cp.rank >= 0, "ring with a critical path taken");
+    sn_sim_fabric_free(&f);
+  }
+  printf("  dataflow evaluation: %d calls, %d taken (same figures as the event engine), %d left to it, %d differ\n", runs,
+         taken, left, bad);
+}
+
 int main(void)
 {
   setvbuf(stdout, NULL, _IONBF, 0);
   test_maxmin();
   test_alone();
   test_textbook();
+  g_no_dflow = 1; /* the same hand-computed results through the event engine */
+  test_textbook();
+  g_no_dflow = 0;
+  test_dflow();
   test_critical_path();
   test_coalesce();
   test_a2av();
