@@ -390,7 +390,7 @@ static int dfl_rank(dfl_t *D, int r)
 }
 
 /* Whether nothing can ever be shared (the static half; see the top). */
-static int dfl_static_ok(const sn_sim_t *s)
+int sn_sim_dflow_static(const sn_sim_t *s)
 {
   const sn_sim_fabric_t *f = s->f;
   if (s->cp_on || s->tracing || s->fold_p || f->cores || s->ch_msg || s->no_match || s->joint) return 0;
@@ -427,7 +427,8 @@ static int dfl_static_ok(const sn_sim_t *s)
   }
   for (int r = 0; r < s->n && ok; r++) { /* the compute resources' rates, where any is used */
     double x = f->links[f->compute[s->r[r].frank]].cap;
-    if (!(x > 0) || x > DBL_MAX) continue; /* free, or never rated alone: a reduction there bails */
+    if (x > DBL_MAX || x != x) ok = 0; /* never rated alone */
+    if (!(x > 0)) continue;              /* free: no flow */
     int g = 0;
     while (g < nrates && rates[g] != x) g++;
     if (g == nrates) {
@@ -435,6 +436,16 @@ static int dfl_static_ok(const sn_sim_t *s)
       else rates[nrates++] = x;
     }
   }
+  /* rates alone within 1e-12 of each other: sn_sim_share snaps the higher
+   * one to the lower when both are in one recomputation (its tfail) */
+  for (int i = 1; i < nrates && ok; i++)
+    for (int k = i; k > 0 && rates[k] < rates[k - 1]; k--) {
+      double t = rates[k];
+      rates[k] = rates[k - 1];
+      rates[k - 1] = t;
+    }
+  for (int i = 1; i < nrates && ok; i++)
+    if (rates[i] <= rates[i - 1] * (1 + 1e-12)) ok = 0;
   free(owner);
   return ok;
 }
@@ -459,7 +470,7 @@ static void dfl_free(dfl_t *D)
 
 int sn_sim_dflow(sn_sim_t *s)
 {
-  if (!dfl_static_ok(s)) return 0;
+  if (!sn_sim_dflow_static(s)) return 0;
   const sn_sim_fabric_t *f = s->f;
   dfl_t D;
   memset(&D, 0, sizeof(D));

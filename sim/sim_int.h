@@ -590,5 +590,8 @@ sn_status_t sn_sim_loop(sn_sim_t *s);
  * 1 it ran (as sn_sim_loop would have left s), 0 it does not apply (s
  * untouched), -1 out of memory (s->error set). */
 int sn_sim_dflow(sn_sim_t *s);
+/* Its static half: whether nothing can be shared before the run (it may
+ * still give up: a step of several pieces, reductions that overlap). */
+int sn_sim_dflow_static(const sn_sim_t *s);
 
 #endif

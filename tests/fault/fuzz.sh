@@ -33,7 +33,7 @@ NEWEST_H=$(ls -t "$SRC"/include/*.h "$SRC"/src/*/*.h "$SRC"/sim/*.h "$SRC"/topo/
 for c in "$SRC"/src/util/*.c "$SRC"/src/kernels/*.c "$SRC"/src/sched/*.c "$SRC"/src/plan/*.c \
          "$SRC"/transports/*/*.c "$SRC"/src/engine/*.c "$SRC"/src/comm/*.c "$SRC"/src/dev/*.c \
          "$SRC"/topo/*.c "$SRC"/src/api/*.c "$SRC"/sim/fabric.c "$SRC"/sim/planes.c "$SRC"/sim/window.c \
-         "$SRC"/sim/run.c "$SRC"/sim/setup.c "$SRC"/sim/ep.c; do
+         "$SRC"/sim/run.c "$SRC"/sim/dflow.c "$SRC"/sim/setup.c "$SRC"/sim/ep.c; do
   o="$OUT/obj/$(echo "${c#$SRC/}" | tr / _).o"
   if [ ! -e "$o" ] || [ "$c" -nt "$o" ] || { [ -n "$NEWEST_H" ] && [ "$NEWEST_H" -nt "$o" ]; }; then
     $CC $FLAGS -fsanitize=fuzzer-no-link -c "$c" -o "$o" || exit 1

@@ -7,7 +7,8 @@
  * and a broadcast (ring) on all its ranks. Properties: a parse, build or run
  * either succeeds or fails cleanly (no crash, no sanitizer report); a run
  * that succeeds took a positive, finite time; running the same call twice
- * gives the same picoseconds (the simulator is deterministic). Then a
+ * gives the same picoseconds (the simulator is deterministic), and so does
+ * the event engine where the dataflow evaluation ran. Then a
  * skewed all-reduce with an all-gather in flight (start_ps, with), and a
  * group of sends and receives on every rank (p2p), and coalesced direct
  * (bundled) and bruck all-to-alls.
@@ -37,6 +38,11 @@ static void fz_sim_call(sn_sim_fabric_t *f, sn_coll_t coll, int algo, size_t cou
   if (sn_sim_run(f, &call, &a) != SN_OK) return; /* a clean refusal */
   if (!(a.time_ps > 0) || a.time_ps == UINT64_MAX) abort(); /* a finished call takes a finite time */
   if (sn_sim_run(f, &call, &b) != SN_OK || b.time_ps != a.time_ps) abort(); /* and the same one again */
+  /* where the dataflow evaluation ran (nothing shared, sim/dflow.c), the
+   * event engine gives the same picoseconds and messages */
+  call.no_dflow = 1;
+  if (a.dflow && (sn_sim_run(f, &call, &b) != SN_OK || b.time_ps != a.time_ps || b.flows != a.flows || b.dflow)) abort();
+  call.no_dflow = 0;
   /* every shared link re-rated in part, each part checked against a whole
    * re-rating: no rate differs, the time only by rounding */
   call.part_min = 1;
