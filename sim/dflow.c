@@ -108,18 +108,6 @@ typedef struct {
 
 static inline uint64_t dfl_max(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
-/* sn_sim_set_end's end of `left` at `rate` from now. */
-static inline uint64_t dfl_end(uint64_t now, double left, double rate, uint64_t quantum)
-{
-  if (left <= 1e-6) return now;
-  double d = left / rate;
-  uint64_t dt = d >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)d;
-  if (d < 1.8e19 && d - (double)dt >= 0.5) dt++;
-  uint64_t fin = now + (dt ? dt : 1);
-  if (quantum > 1 && fin % quantum) fin += quantum - fin % quantum;
-  return fin;
-}
-
 static inline dfl_step_t *dfl_w(dfl_rank_t *R, int i) { return &R->w[i & (R->wcap - 1)]; }
 
 /* Reads step R->hi into the window. 0, or -1 (out of memory) */
@@ -228,7 +216,7 @@ static int dfl_compute(dfl_t *D, int r, uint64_t t, double units, uint64_t *end)
     return 0;
   }
   if (t < R->cend) return -1;
-  *end = R->cend = dfl_end(t, units, cap, D->s->quantum);
+  *end = R->cend = sn_sim_end_at(t, units, cap, D->s->quantum);
   R->cbytes += units;
   R->cbusy += *end - t;
   return 0;
@@ -301,7 +289,7 @@ static int dfl_send(dfl_t *D, int r)
   R->cpu_free = ready;
   uint64_t start = dfl_max(dfl_max(ready, C->last_sent), cons);
   double b = (double)e->bytes;
-  uint64_t sent = dfl_end(start, b, C->rate, s->quantum);
+  uint64_t sent = sn_sim_end_at(start, b, C->rate, s->quantum);
   C->last_post = post;
   C->last_sent = sent;
   C->arr[m & D->mask] = sent + C->lat;

@@ -1338,19 +1338,8 @@ static int sn_sim_path_cmp(const void *a, const void *b)
 
 static void sn_sim_set_end(sn_sim_t *s, int id)
 {
-  sn_sim_flow_t *f = &s->fl[id];
-  uint64_t fin;
-  if (f->left <= 1e-6) fin = s->now;
-  else if (f->rate <= 0) fin = UINT64_MAX; /* no end until a rate comes */
-  else {
-    double d = f->left / f->rate;
-    uint64_t dt = d >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)d;
-    if (d < 1.8e19 && d - (double)dt >= 0.5) dt++; /* llround's half away from zero: the truncation and
-                                                    * what it dropped are exact below 2^64 */
-    fin = s->now + (dt ? dt : 1);
-    if (s->quantum > 1 && fin % s->quantum) fin += s->quantum - fin % s->quantum;
-  }
-  sn_sim_fh_put(s, id, fin);
+  const sn_sim_flow_t *f = &s->fl[id];
+  sn_sim_fh_put(s, id, sn_sim_end_at(s->now, f->left, f->rate, s->quantum));
 }
 
 /* Flows that started on exactly the paths of flows that ended in the same

@@ -90,6 +90,23 @@ typedef struct {
 } sn_sim_share_ws_t;
 #define SN_SIM_POS_SORTED (-2)
 
+/* When a flow with `left` to move at `rate` from `now` ends: the quotient
+ * rounded half away from zero (at least 1 ps, none when nothing is left),
+ * then up to a multiple of `quantum` (> 1). UINT64_MAX: no rate, no end.
+ * The event engine (sn_sim_set_end) and the dataflow evaluation both. */
+static inline uint64_t sn_sim_end_at(uint64_t now, double left, double rate, uint64_t quantum)
+{
+  if (left <= 1e-6) return now;
+  if (rate <= 0) return UINT64_MAX;
+  double d = left / rate;
+  uint64_t dt = d >= 1.8e19 ? UINT64_MAX / 2 : (uint64_t)d;
+  if (d < 1.8e19 && d - (double)dt >= 0.5) dt++; /* llround's half away from zero: the truncation and
+                                                  * what it dropped are exact below 2^64 */
+  uint64_t fin = now + (dt ? dt : 1);
+  if (quantum > 1 && fin % quantum) fin += quantum - fin % quantum;
+  return fin;
+}
+
 /* What a flow uses of a link per unit of its rate: 1, except for a network
  * flow on CPUs: its CPU units per byte on the host pool (both copies), half
  * of that on each rank's core (one copy). */
