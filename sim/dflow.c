@@ -6,14 +6,17 @@
  * its end: its least link capacity, as sn_sim_alone_rate gives it, and its
  * end is the one sn_sim_set_end rounds. The engine's rules (sim/run.c)
  * then reduce to a recurrence over each channel's messages, in which every
- * time is the latest of the few things it waits for:
+ * time is the latest of the few things it waits for (a message is one
+ * piece of a step; a dependency that moves as many bytes, not as a whole,
+ * is done for piece k once its own piece k is):
  *
  *   post[m]  = max(post[m-1], its step's dependencies done, sent[m-D], the rank's begin)
  *   ready[m] = max(the rank's previous ready, post[m]) + the per-message cost
  *   start[m] = max(ready[m], sent[m-1], consumed[m-D])
  *   sent[m]  = start[m] + bytes / rate, rounded;  arrived[m] = sent[m] + latency
  *   rpost[m] = max(rpost[m-1], its step's dependencies done, consumed[m-D], the begin)
- *   consumed[m] = max(arrived[m], rpost[m]), plus the reduction when it reduces
+ *   consumed[m] = max(arrived[m], rpost[m], its step's previous piece reduced),
+ *                 plus the reduction when it reduces
  *
  * (D: the pipeline depth). These are evaluated rank by rank, each as far
  * as what it has received allows, with no global time order: a rank's
@@ -28,10 +31,13 @@
  *    each rank (the sender's CPU then serialises one channel's posts, in
  *    their order); no link on two channels' paths, none a compute or pool
  *    link, no spraying; at most SN_SIM_TRIV_K distinct rates (beyond that
- *    the engine rates some flows through sn_sim_share);
- *  - while it runs: every step in one piece, and a rank's reductions and
- *    copies never overlap (each starts after the last one it saw ended:
- *    any pair of them is then ordered, whatever order they were met in).
+ *    the engine rates some flows through sn_sim_share), none within 1e-12
+ *    of another (its share would snap them together);
+ *  - while it runs: dependencies at most DFL_DMAX steps back, and a rank's
+ *    reductions and copies never overlap (each starts after the last one
+ *    it saw ended: any pair of them is then ordered, whatever order they
+ *    were met in; the pieces of one step wait for each other, as the
+ *    engine's do).
  * On success it writes what the loop would have: each rank's finish, the
  * channels' counts, every link's bytes and busy time (a rail left out of
  * the paths, sim/setup.c sn_sim_rails_nb, is busy over the union of its
@@ -60,16 +66,27 @@ typedef struct {
 } dfl_chan_t;
 
 typedef struct { /* 16 bytes: four to a cache line */
-  uint64_t tdone;
-  uint64_t bytes : SN_SIM_WBYTES_BITS, kind : 3, done : 1, acc : 1;
-  uint64_t d1 : 7, d2 : 7; /* its dependencies, this many steps back (0: none; farther: not taken) */
+  uint64_t tdone;          /* its last piece's end, once done */
+  uint64_t bytes : SN_SIM_WBYTES_BITS, kind : 3, acc : 1, whole : 1, done : 1;
+  uint64_t d1 : 6, d2 : 6; /* its dependencies, this many steps back (0: none; farther: not taken) */
 } dfl_step_t;
 _Static_assert(sizeof(dfl_step_t) == 16, "four steps to a cache line");
-#define DFL_DMAX 127
+#define DFL_DMAX 63
+
+/* A step of several pieces (np = ceil(bytes / piece) > 1, dfl_np) also has,
+ * beside its entry (dfl_x: the window's second array, never touched for
+ * steps of one piece): pieces done, and where their ends are kept in the
+ * rank's piece times (pt) until the step is done. */
+typedef struct {
+  uint32_t ndone, pbase;
+} dfl_ext_t;
 
 typedef struct { /* what a visit reads, in three cache lines (the array is 64-byte aligned) */
   dfl_step_t *w;           /* its window: steps [lo - dmax, hi) */
+  dfl_ext_t *x;            /* beside it, for its steps of several pieces */
   int wcap, hi, lo, nsteps, dmax;
+  uint64_t *pt;            /* the pieces' ends of its steps of several pieces (dfl_ext_t.pbase) */
+  uint32_t pcap, pnext;    /* pt's size (a power of two), the next step's pbase */
   int sh, rh, xh;          /* heads: the next send, receive and local step (nsteps: none left) */
   int out, in;             /* its channels, -1 when none */
   int to, from;            /* their other ends */
@@ -96,11 +113,13 @@ typedef struct {
   dfl_chan_t *c;
   uint64_t *times;         /* every channel's arr and cons */
   uint32_t mask;
+  uint64_t piece;          /* s->piece */
   int *q, qhead, qlen;
   int *acct_of;            /* [link] its dfl_acct_t, -1 */
   dfl_acct_t *acct;
   int nacct, capacct;
   dfl_step_t *wblock;      /* every rank's first window, DFL_W0 entries each */
+  dfl_ext_t *xblock;       /* and what is beside it */
   int bail;                /* 1: outside what this takes; -1: out of memory */
 } dfl_t;
 
@@ -109,6 +128,33 @@ typedef struct {
 static inline uint64_t dfl_max(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
 static inline dfl_step_t *dfl_w(dfl_rank_t *R, int i) { return &R->w[i & (R->wcap - 1)]; }
+static inline dfl_ext_t *dfl_x(dfl_rank_t *R, int i) { return &R->x[i & (R->wcap - 1)]; }
+#define DFL_WBYTES (sizeof(dfl_step_t) + sizeof(dfl_ext_t)) /* a grown window's bytes per entry */
+
+/* Pieces of a step of `bytes` (0 for none), as the engine's window counts them. */
+static inline uint32_t dfl_np(const dfl_t *D, uint64_t bytes)
+{
+  return bytes <= D->piece ? bytes > 0 : (uint32_t)((bytes + D->piece - 1) / D->piece);
+}
+
+/* The bytes of piece k (sn_sim_piece_bytes). */
+static inline double dfl_piece_bytes(const dfl_t *D, uint64_t bytes, uint32_t k)
+{
+  uint64_t left = bytes - (uint64_t)k * D->piece;
+  return (double)(left < D->piece ? left : D->piece);
+}
+
+/* When piece k of step i (np pieces) ended (it has). */
+static inline uint64_t dfl_piece_end(dfl_rank_t *R, int i, uint32_t np, uint32_t k)
+{
+  return np > 1 && k + 1 < np ? R->pt[(dfl_x(R, i)->pbase + k) & (R->pcap - 1)] : dfl_w(R, i)->tdone;
+}
+
+/* Pieces of step i (np of them) done. */
+static inline uint32_t dfl_ndone(dfl_rank_t *R, int i, uint32_t np)
+{
+  return np > 1 ? dfl_x(R, i)->ndone : dfl_w(R, i)->done;
+}
 
 /* Reads step R->hi into the window. 0, or -1 (out of memory) */
 static int dfl_read(dfl_t *D, int r)
@@ -118,11 +164,15 @@ static int dfl_read(dfl_t *D, int r)
   if (R->hi - base + 1 > R->wcap) {
     int nc = R->wcap ? R->wcap * 2 : 16;
     while (R->hi - base + 1 > nc) nc *= 2;
-    dfl_step_t *nw = malloc((size_t)nc * sizeof(*nw));
+    dfl_step_t *nw = malloc((size_t)nc * DFL_WBYTES);
     if (!nw) return -1;
-    for (int i = base > 0 ? base : 0; i < R->hi; i++) nw[i & (nc - 1)] = *dfl_w(R, i);
+    for (int i = base > 0 ? base : 0; i < R->hi; i++) {
+      nw[i & (nc - 1)] = *dfl_w(R, i);
+      ((dfl_ext_t *)(nw + nc))[i & (nc - 1)] = *dfl_x(R, i);
+    }
     if (R->own) free(R->w);
     R->w = nw;
+    R->x = (dfl_ext_t *)(nw + nc);
     R->wcap = nc;
     R->own = 1;
   }
@@ -134,13 +184,32 @@ static int dfl_read(dfl_t *D, int r)
   const sn_sim_lane_t *L;
   int k;
   sn_step_t st = sn_sim_run_step(D->s->lanes, run, r, R->nranks, R->hi, &L, &k);
+  uint32_t np = st.bytes <= D->piece ? st.bytes > 0 : dfl_np(D, st.bytes), plow = R->pnext;
+  for (int i = base > 0 ? base : 0; np > 1 && i < R->hi; i++) /* the oldest step whose piece times are kept */
+    if (dfl_w(R, i)->bytes > D->piece) {
+      plow = dfl_x(R, i)->pbase;
+      break;
+    }
+  if (np > 1 && R->pnext + np - plow > R->pcap) { /* the piece times of the steps still looked at */
+    uint32_t nc = R->pcap ? R->pcap * 2 : 64;
+    while (R->pnext + np - plow > nc) nc *= 2;
+    uint64_t *npt = malloc((size_t)nc * sizeof(uint64_t));
+    if (!npt) return -1;
+    for (uint32_t p = plow; p != R->pnext; p++) npt[p & (nc - 1)] = R->pt[p & (R->pcap - 1)];
+    free(R->pt);
+    R->pt = npt;
+    R->pcap = nc;
+  }
   dfl_step_t *e = dfl_w(R, R->hi);
   int d1 = st.dep >= 0 ? R->hi - st.dep : 0, d2 = st.dep2 >= 0 ? R->hi - st.dep2 : 0;
   if (d1 > DFL_DMAX || d2 > DFL_DMAX) D->bail = 1;
   *e = (dfl_step_t){.bytes = st.bytes, .kind = st.kind, .acc = (st.flags & SN_SIM_L_ACC) != 0,
+                    .whole = (st.flags & SN_STEP_F_WHOLE) != 0, .done = np == 0, /* (no bytes: never waited on) */
                     .d1 = (unsigned)d1 & DFL_DMAX, .d2 = (unsigned)d2 & DFL_DMAX};
-  if (st.bytes == 0) e->done = 1; /* (a dependency on it never waits) */
-  else if (st.bytes > D->s->piece) D->bail = 1; /* pieces of one step may overlap their neighbours' */
+  if (np > 1) {
+    *dfl_x(R, R->hi) = (dfl_ext_t){0, R->pnext};
+    R->pnext += np;
+  }
   R->hi++;
   return 0;
 }
@@ -168,19 +237,28 @@ static int dfl_next(dfl_t *D, int r, int from, int which)
   }
 }
 
-/* When step i's dependencies are done (0 when it has none), or 0 with *wait set. */
-static inline uint64_t dfl_deps(dfl_rank_t *R, int i, const dfl_step_t *e, int *wait)
+/* When piece k of step i may start as far as its dependencies go (0 when
+ * it has none), or 0 with *wait set. A dependency that moves as many bytes,
+ * not as a whole, lets piece k follow its own piece k (sn_sim_one_dep_ok). */
+static inline __attribute__((always_inline)) uint64_t dfl_deps(const dfl_t *D, dfl_rank_t *R, int i,
+                                                               const dfl_step_t *e, uint32_t k, int *wait)
 {
   uint64_t t = 0;
-  for (int k = 0; k < 2; k++) {
-    int d = k ? e->d2 : e->d1;
+  if (!(e->d1 | e->d2)) return 0;
+  for (int j = 0; j < 2; j++) {
+    int d = j ? e->d2 : e->d1;
     if (d == 0) continue;
     const dfl_step_t *de = dfl_w(R, i - d);
-    if (!de->done) {
+    int several = de->bytes > D->piece, pw = several && de->bytes == e->bytes && !de->whole; /* (one piece: its end) */
+    if (de->done) { /* (a step of no bytes: at once) */
+      t = dfl_max(t, pw ? dfl_piece_end(R, i - d, dfl_np(D, de->bytes), k) : de->tdone);
+      continue;
+    }
+    if (!pw || dfl_x(R, i - d)->ndone <= k) {
       *wait = 1;
       return 0;
     }
-    t = dfl_max(t, de->tdone);
+    t = dfl_max(t, dfl_piece_end(R, i - d, dfl_np(D, de->bytes), k));
   }
   return t;
 }
@@ -195,14 +273,23 @@ static inline void dfl_wake(dfl_t *D, int r)
   D->qlen++;
 }
 
-static void dfl_done(dfl_rank_t *R, int i, uint64_t t)
+/* Piece e->ndone of step i (np pieces) ended at t; 1 when the step did. */
+static int dfl_done(const dfl_t *D, dfl_rank_t *R, int i, uint32_t np, uint64_t t)
 {
+  if (np > 1) {
+    dfl_ext_t *x = dfl_x(R, i);
+    if (++x->ndone < np) {
+      R->pt[(x->pbase + x->ndone - 1) & (R->pcap - 1)] = t;
+      return 0;
+    }
+  }
   dfl_step_t *e = dfl_w(R, i);
   e->tdone = t;
   e->done = 1;
   if (t > R->finish) R->finish = t;
   R->left--;
   while (R->lo < R->hi && dfl_w(R, R->lo)->done) R->lo++;
+  return 1;
 }
 
 /* A compute piece of `units` on rank r from t (its end); -1 when it would
@@ -276,8 +363,10 @@ static int dfl_send(dfl_t *D, int r)
   int i = R->sh, wait = 0;
   dfl_step_t *e = dfl_w(R, i);
   dfl_chan_t *C = &D->c[R->out];
-  uint32_t m = C->nsent, depth = (uint32_t)s->depth;
-  uint64_t td = dfl_deps(R, i, e, &wait);
+  uint32_t m = C->nsent, depth = (uint32_t)s->depth, np = 1, k = 0;
+  double b = (double)e->bytes;
+  if (e->bytes > D->piece) np = dfl_np(D, e->bytes), k = dfl_x(R, i)->ndone, b = dfl_piece_bytes(D, e->bytes, k);
+  uint64_t td = dfl_deps(D, R, i, e, k, &wait);
   if (wait) return 0;
   uint64_t post = dfl_max(dfl_max(C->last_post, td), R->begin), cons = 0;
   if (m >= depth) {
@@ -288,7 +377,6 @@ static int dfl_send(dfl_t *D, int r)
   uint64_t ready = dfl_max(R->cpu_free, post) + C->msg;
   R->cpu_free = ready;
   uint64_t start = dfl_max(dfl_max(ready, C->last_sent), cons);
-  double b = (double)e->bytes;
   uint64_t sent = sn_sim_end_at(start, b, C->rate, s->quantum);
   C->last_post = post;
   C->last_sent = sent;
@@ -301,8 +389,7 @@ static int dfl_send(dfl_t *D, int r)
     A->bytes += b;
     if (dfl_acct_add(D, A, start, sent)) return -1;
   }
-  dfl_done(R, i, sent);
-  R->sh = dfl_next(D, r, i + 1, 0);
+  if (dfl_done(D, R, i, np, sent)) R->sh = dfl_next(D, r, i + 1, 0);
   dfl_wake(D, R->to);
   return 1;
 }
@@ -315,21 +402,22 @@ static int dfl_recv(dfl_t *D, int r)
   int i = R->rh, wait = 0;
   dfl_step_t *e = dfl_w(R, i);
   dfl_chan_t *C = &D->c[R->in];
-  uint32_t m = C->ncons, depth = (uint32_t)s->depth;
+  uint32_t m = C->ncons, depth = (uint32_t)s->depth, np = 1, k = 0;
   if (C->nsent <= m) return 0; /* not sent yet */
-  uint64_t td = dfl_deps(R, i, e, &wait);
+  if (e->bytes > D->piece) np = dfl_np(D, e->bytes), k = dfl_x(R, i)->ndone;
+  uint64_t td = dfl_deps(D, R, i, e, k, &wait);
   if (wait) return 0;
   uint64_t rpost = dfl_max(dfl_max(C->last_rpost, td), R->begin);
   if (m >= depth) rpost = dfl_max(rpost, C->cons[(m - depth) & D->mask]);
   uint64_t t = dfl_max(C->arr[m & D->mask], rpost);
-  if (e->kind == SN_STEP_RECV_REDUCE &&
-      dfl_compute(D, r, t, (double)e->bytes * (e->acc ? s->acc_w : s->red_w), &t))
-    return -1;
+  if (e->kind == SN_STEP_RECV_REDUCE) { /* its pieces reduce one after another, in order */
+    if (k) t = dfl_max(t, dfl_piece_end(R, i, np, k - 1));
+    if (dfl_compute(D, r, t, dfl_piece_bytes(D, e->bytes, k) * (e->acc ? s->acc_w : s->red_w), &t)) return -1;
+  }
   C->last_rpost = rpost;
   C->cons[m & D->mask] = t;
   C->ncons++;
-  dfl_done(R, i, t);
-  R->rh = dfl_next(D, r, i + 1, 1);
+  if (dfl_done(D, R, i, np, t)) R->rh = dfl_next(D, r, i + 1, 1);
   dfl_wake(D, R->from);
   return 1;
 }
@@ -340,11 +428,12 @@ static int dfl_local(dfl_t *D, int r)
   dfl_rank_t *R = &D->r[r];
   int i = R->xh, wait = 0;
   dfl_step_t *e = dfl_w(R, i);
-  uint64_t t = dfl_max(dfl_deps(R, i, e, &wait), R->begin);
+  uint32_t np = dfl_np(D, e->bytes), k = dfl_ndone(R, i, np);
+  uint64_t t = dfl_max(dfl_deps(D, R, i, e, k, &wait), R->begin);
   if (wait) return 0;
-  if (dfl_compute(D, r, t, (double)e->bytes * D->s->f->copy_factor, &t)) return -1;
-  dfl_done(R, i, t);
-  R->xh = dfl_next(D, r, i + 1, 2);
+  if (k) t = dfl_max(t, dfl_piece_end(R, i, np, k - 1)); /* one piece at a time, in order */
+  if (dfl_compute(D, r, t, dfl_piece_bytes(D, e->bytes, k) * D->s->f->copy_factor, &t)) return -1;
+  if (dfl_done(D, R, i, np, t)) R->xh = dfl_next(D, r, i + 1, 2);
   return 1;
 }
 
@@ -441,9 +530,12 @@ int sn_sim_dflow_static(const sn_sim_t *s)
 static void dfl_free(dfl_t *D)
 {
   if (D->r)
-    for (int r = 0; r < D->s->n; r++)
+    for (int r = 0; r < D->s->n; r++) {
       if (D->r[r].own) free(D->r[r].w);
+      free(D->r[r].pt);
+    }
   free(D->wblock);
+  free(D->xblock);
   for (int a = 0; a < D->nacct; a++) {
     free(D->acct[a].iv);
     free(D->acct[a].chans);
@@ -463,17 +555,19 @@ int sn_sim_dflow(sn_sim_t *s)
   dfl_t D;
   memset(&D, 0, sizeof(D));
   D.s = s;
+  D.piece = s->piece;
   D.mask = 1;
   while (D.mask < (uint32_t)s->depth) D.mask = D.mask * 2 + 1; /* more than depth entries */
   D.r = sn_sim_alloc_huge(((size_t)s->n + 1) * sizeof(*D.r));
   D.wblock = sn_sim_alloc_huge(((size_t)s->n + 1) * DFL_W0 * sizeof(dfl_step_t));
+  D.xblock = malloc(((size_t)s->n + 1) * DFL_W0 * sizeof(dfl_ext_t));
   if (D.r) memset(D.r, 0, ((size_t)s->n + 1) * sizeof(*D.r));
   D.c = calloc((size_t)s->nch + 1, sizeof(*D.c));
   D.times = malloc(((size_t)s->nch + 1) * 2 * (D.mask + 1) * sizeof(uint64_t));
   D.q = malloc(((size_t)s->n + 1) * sizeof(int));
   D.acct_of = malloc(((size_t)f->nlinks + 1) * sizeof(int));
   int ret = 0;
-  if (!D.r || !D.wblock || !D.c || !D.times || !D.q || !D.acct_of) goto oom;
+  if (!D.r || !D.wblock || !D.xblock || !D.c || !D.times || !D.q || !D.acct_of) goto oom;
   for (int l = 0; l < f->nlinks; l++) D.acct_of[l] = -1;
   for (int c = 0; c < s->nch; c++) {
     const sn_sim_chan_t *SC = &s->ch[c];
@@ -515,6 +609,7 @@ int sn_sim_dflow(sn_sim_t *s)
     R->to = R->out >= 0 ? s->ch[R->out].dst : -1;
     R->from = R->in >= 0 ? s->ch[R->in].src : -1;
     R->w = D.wblock + (size_t)r * DFL_W0;
+    R->x = D.xblock + (size_t)r * DFL_W0;
     R->wcap = DFL_W0;
     R->sh = dfl_next(&D, r, 0, 0);
     R->rh = dfl_next(&D, r, 0, 1);
@@ -533,7 +628,7 @@ int sn_sim_dflow(sn_sim_t *s)
     }
     if (D.qlen > 1) {
       const dfl_rank_t *N = &D.r[D.q[(D.qhead + 1) % s->n]];
-      for (int k = -4; k < 12; k += 4) __builtin_prefetch(&N->w[(N->lo + k) & (N->wcap - 1)], 1);
+      for (int k = -4; k < 12; k += 4) __builtin_prefetch(&N->w[(N->lo + k) & (N->wcap - 1)], 1); /* 16 entries */
       for (int k = 0; k < 2; k++) {
         int c = k ? N->in : N->out;
         if (c < 0) continue;

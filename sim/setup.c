@@ -1042,7 +1042,7 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
    * engine keeps state only for a window of steps (sim_int.h), so what is
    * set up here is per run and per channel, never per step */
   size_t nsteps = 0;
-  double nmsgs = 0, nsends = 0; /* pieces sent: what the run will take; steps that send */
+  double nmsgs = 0; /* pieces sent: what the run will take */
   for (int r = 0; r < nsim; r++) {
     sn_sim_rank_t *R = &s.r[r];
     d.rank = r;
@@ -1101,7 +1101,6 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     nsteps += (size_t)ns;
     for (int i = 0; i < ns; i++) {
       if (flat.steps[i].kind == SN_STEP_SEND) nmsgs += (double)((flat.steps[i].bytes + s.piece - 1) / s.piece);
-      nsends += flat.steps[i].kind == SN_STEP_SEND && flat.steps[i].bytes > 0;
       for (int k = 0; k < 2; k++) {
         int dp = k ? flat.steps[i].dep2 : flat.steps[i].dep;
         if (dp >= i) {
@@ -1278,10 +1277,10 @@ sn_status_t sn_sim_run(sn_sim_fabric_t *f, const sn_sim_call_t *call, sn_sim_res
     /* the trees' flows couple through the ports into large components,
      * re-rated in part (sim/run.c): ~2 us a message at 2,048 ranks (dbt,
      * 1 GiB), 3.5 at 10,240; the rest ~0.5 us, up to 2 at 10,240 ranks;
-     * where nothing is shared and every step is one piece, the dataflow
-     * evaluation ~0.1 us (docs/SIMULATION.md) */
+     * where nothing is shared, the dataflow evaluation ~0.1 us
+     * (docs/SIMULATION.md) */
     int tree = !fold && (algo == SN_ALGO_DBT || algo == SN_ALGO_TREE);
-    int flow = !nw && !call->no_dflow && nmsgs == nsends && sn_sim_dflow_static(&s);
+    int flow = !nw && !call->no_dflow && sn_sim_dflow_static(&s);
     fprintf(call->notice, "# simulating %.3g messages on %d ranks%s (%s %s): at least %.0f s of CPU (%s)%s\n", nmsgs,
             s.n, fold ? " (coalesced)" : "", sn_algo_name(algo), sn_coll_name(d.coll),
             nmsgs * (flow ? 0.1e-6 : tree ? 3e-6 : 0.5e-6),

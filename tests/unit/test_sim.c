@@ -2081,8 +2081,8 @@ static void test_part(void)
  * as before. Ring and chain calls on 8-GPU hosts, NVL72 and CloudMatrix-like
  * fabrics, with depths 1-7, rounding quanta, per-rank skew, a slow rank,
  * planes, subsets of ranks, perf iterations, segments of 0 bytes (fewer
- * elements than ranks), and calls it must leave to the engine (pieces per
- * step, trees, direct all-to-all). */
+ * elements than ranks), steps of up to 64 pieces, and calls it must leave to
+ * the engine (trees, direct all-to-all, recursive doubling). */
 static void test_dflow(void)
 {
   static const struct {
@@ -2136,6 +2136,7 @@ static void test_dflow(void)
         c.fold = 0;
         c.depth = 1 + (int)((seed = seed * 1103515245u + 12345u) % 7);
         c.quantum_ps = v == 0 ? 0 : v == 1 ? 1000 : 333;
+        if (v == 0) c.piece = 16 << 10; /* steps of 2-64 pieces */
         c.root = calls[ci].coll == SN_COLL_BROADCAST || calls[ci].coll == SN_COLL_REDUCE ? n / 3 : 0;
         if (v == 2) { /* every rank late by up to 20 us */
           for (int r = 0; r < n; r++) start[r] = ((seed = seed * 1103515245u + 12345u) >> 8) % (20 * US);
@@ -2169,12 +2170,17 @@ static void test_dflow(void)
   }
   CHECK(taken >= runs / 3, "the dataflow evaluation took %d of %d calls", taken, runs);
   CHECK(left >= runs / 3, "the dataflow evaluation left only %d of %d calls to the engine", left, runs);
-  /* steps of several pieces, a critical path, a trace: the engine */
+  /* steps of several pieces taken; a critical path: the engine */
   sn_sim_fabric_t f;
   if (sn_sim_fabric_generate("hosts8:2", &f, NULL) == SN_OK) {
     sn_sim_call_t c = call_of(SN_COLL_ALLREDUCE, SN_ALGO_RING, (size_t)16 << 20, f.nranks);
-    sn_sim_result_t r;
-    CHECK(sn_sim_run(&f, &c, &r) == SN_OK && !r.dflow, "ring of 4 MiB steps (1 MiB pieces) taken: %d", r.dflow);
+    sn_sim_result_t r, re;
+    int ok = sn_sim_run(&f, &c, &r) == SN_OK;
+    c.no_dflow = 1;
+    ok = ok && sn_sim_run(&f, &c, &re) == SN_OK;
+    c.no_dflow = 0;
+    CHECK(ok && r.dflow && r.time_ps == re.time_ps, "ring of 4 MiB steps (1 MiB pieces): dataflow %d, %llu ps; events %llu ps",
+          r.dflow, (unsigned long long)r.time_ps, (unsigned long long)re.time_ps);
     c.count = 1 << 16;
     CHECK(sn_sim_run(&f, &c, &r) == SN_OK && r.dflow, "ring of 16 KiB steps not taken");
     c.critical_path = 1;
