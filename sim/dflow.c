@@ -114,7 +114,8 @@ typedef struct {
   uint64_t *times;         /* every channel's arr and cons */
   uint32_t mask;
   uint64_t piece;          /* s->piece */
-  int *q, qhead, qlen;
+  int *q, qhead, qlen;     /* ranks to visit (each once at most): a ring of qmask + 1 >= n */
+  int qmask;
   int *acct_of;            /* [link] its dfl_acct_t, -1 */
   dfl_acct_t *acct;
   int nacct, capacct;
@@ -150,10 +151,16 @@ static inline uint64_t dfl_piece_end(dfl_rank_t *R, int i, uint32_t np, uint32_t
   return np > 1 && k + 1 < np ? R->pt[(dfl_x(R, i)->pbase + k) & (R->pcap - 1)] : dfl_w(R, i)->tdone;
 }
 
-/* Pieces of step i (np of them) done. */
-static inline uint32_t dfl_ndone(dfl_rank_t *R, int i, uint32_t np)
+/* The piece of step i (not done) that comes next, and its pieces (*np_p). */
+static inline uint32_t dfl_next_piece(const dfl_t *D, dfl_rank_t *R, int i, uint32_t *np_p)
 {
-  return np > 1 ? dfl_x(R, i)->ndone : dfl_w(R, i)->done;
+  uint64_t bytes = dfl_w(R, i)->bytes;
+  if (bytes <= D->piece) { /* one piece: the common case, no division */
+    *np_p = 1;
+    return 0;
+  }
+  *np_p = dfl_np(D, bytes);
+  return dfl_x(R, i)->ndone;
 }
 
 /* Reads step R->hi into the window. 0, or -1 (out of memory) */
@@ -268,8 +275,7 @@ static inline void dfl_wake(dfl_t *D, int r)
   dfl_rank_t *R = &D->r[r];
   if (R->queued) return;
   R->queued = 1;
-  int n = D->s->n;
-  D->q[(D->qhead + D->qlen) % n] = r;
+  D->q[(D->qhead + D->qlen) & D->qmask] = r;
   D->qlen++;
 }
 
@@ -363,9 +369,8 @@ static int dfl_send(dfl_t *D, int r)
   int i = R->sh, wait = 0;
   dfl_step_t *e = dfl_w(R, i);
   dfl_chan_t *C = &D->c[R->out];
-  uint32_t m = C->nsent, depth = (uint32_t)s->depth, np = 1, k = 0;
-  double b = (double)e->bytes;
-  if (e->bytes > D->piece) np = dfl_np(D, e->bytes), k = dfl_x(R, i)->ndone, b = dfl_piece_bytes(D, e->bytes, k);
+  uint32_t m = C->nsent, depth = (uint32_t)s->depth, np, k = dfl_next_piece(D, R, i, &np);
+  double b = dfl_piece_bytes(D, e->bytes, k);
   uint64_t td = dfl_deps(D, R, i, e, k, &wait);
   if (wait) return 0;
   uint64_t post = dfl_max(dfl_max(C->last_post, td), R->begin), cons = 0;
@@ -402,9 +407,8 @@ static int dfl_recv(dfl_t *D, int r)
   int i = R->rh, wait = 0;
   dfl_step_t *e = dfl_w(R, i);
   dfl_chan_t *C = &D->c[R->in];
-  uint32_t m = C->ncons, depth = (uint32_t)s->depth, np = 1, k = 0;
+  uint32_t m = C->ncons, depth = (uint32_t)s->depth, np, k = dfl_next_piece(D, R, i, &np);
   if (C->nsent <= m) return 0; /* not sent yet */
-  if (e->bytes > D->piece) np = dfl_np(D, e->bytes), k = dfl_x(R, i)->ndone;
   uint64_t td = dfl_deps(D, R, i, e, k, &wait);
   if (wait) return 0;
   uint64_t rpost = dfl_max(dfl_max(C->last_rpost, td), R->begin);
@@ -428,7 +432,7 @@ static int dfl_local(dfl_t *D, int r)
   dfl_rank_t *R = &D->r[r];
   int i = R->xh, wait = 0;
   dfl_step_t *e = dfl_w(R, i);
-  uint32_t np = dfl_np(D, e->bytes), k = dfl_ndone(R, i, np);
+  uint32_t np, k = dfl_next_piece(D, R, i, &np);
   uint64_t t = dfl_max(dfl_deps(D, R, i, e, k, &wait), R->begin);
   if (wait) return 0;
   if (k) t = dfl_max(t, dfl_piece_end(R, i, np, k - 1)); /* one piece at a time, in order */
@@ -564,7 +568,8 @@ int sn_sim_dflow(sn_sim_t *s)
   if (D.r) memset(D.r, 0, ((size_t)s->n + 1) * sizeof(*D.r));
   D.c = calloc((size_t)s->nch + 1, sizeof(*D.c));
   D.times = malloc(((size_t)s->nch + 1) * 2 * (D.mask + 1) * sizeof(uint64_t));
-  D.q = malloc(((size_t)s->n + 1) * sizeof(int));
+  for (D.qmask = 1; D.qmask < s->n; D.qmask = D.qmask * 2 + 1) {}
+  D.q = malloc(((size_t)D.qmask + 1) * sizeof(int));
   D.acct_of = malloc(((size_t)f->nlinks + 1) * sizeof(int));
   int ret = 0;
   if (!D.r || !D.wblock || !D.xblock || !D.c || !D.times || !D.q || !D.acct_of) goto oom;
@@ -623,11 +628,11 @@ int sn_sim_dflow(sn_sim_t *s)
   while (D.qlen > 0) {
     int r = D.q[D.qhead];
     if (D.qlen > 2) { /* ranks two visits ahead, and the window and channels of the next (its line is in) */
-      const char *p = (const char *)&D.r[D.q[(D.qhead + 2) % s->n]];
+      const char *p = (const char *)&D.r[D.q[(D.qhead + 2) & D.qmask]];
       __builtin_prefetch(p, 1), __builtin_prefetch(p + 64, 1), __builtin_prefetch(p + 128, 1);
     }
     if (D.qlen > 1) {
-      const dfl_rank_t *N = &D.r[D.q[(D.qhead + 1) % s->n]];
+      const dfl_rank_t *N = &D.r[D.q[(D.qhead + 1) & D.qmask]];
       for (int k = -4; k < 12; k += 4) __builtin_prefetch(&N->w[(N->lo + k) & (N->wcap - 1)], 1); /* 16 entries */
       for (int k = 0; k < 2; k++) {
         int c = k ? N->in : N->out;
@@ -636,7 +641,7 @@ int sn_sim_dflow(sn_sim_t *s)
         __builtin_prefetch(D.c[c].arr, 1), __builtin_prefetch(D.c[c].cons, 1);
       }
     }
-    D.qhead = (D.qhead + 1) % s->n;
+    D.qhead = (D.qhead + 1) & D.qmask;
     D.qlen--;
     D.r[r].queued = 0;
     if (dfl_rank(&D, r) < 0) {
