@@ -389,8 +389,8 @@ static int dfl_send(dfl_t *D, int r)
   C->nsent++;
   C->bytes += b;
   C->busy += sent - start;
-  for (int k = 0; k < C->nacct; k++) {
-    dfl_acct_t *A = &D->acct[C->acct[k]];
+  for (int j = 0; j < C->nacct; j++) {
+    dfl_acct_t *A = &D->acct[C->acct[j]];
     A->bytes += b;
     if (dfl_acct_add(D, A, start, sent)) return -1;
   }
@@ -459,7 +459,6 @@ static int dfl_rank(dfl_t *D, int r)
       /* no message left: the local steps after the last one read */
       while (R->hi < R->nsteps)
         if (dfl_read(D, r)) return D->bail = -1;
-      R->xh = dfl_next(D, r, R->xh, 2);
     }
     while ((R->xh = dfl_next(D, r, R->xh, 2)) < R->hi && (k = dfl_local(D, r)) != 0) {
       if (k < 0 || D->bail) return -1;
@@ -468,6 +467,29 @@ static int dfl_rank(dfl_t *D, int r)
     if (D->bail) return -1;
     if (!prog) return 0;
   }
+}
+
+/* Channel C's rate alone on its path: its least link capacity, weight 1
+ * (sn_sim_alone_rate's); NaN when a capacity is. */
+static double dfl_path_rate(const sn_sim_fabric_t *f, const sn_sim_chan_t *C)
+{
+  double x = 0;
+  for (int j = 0; j < C->np; j++) {
+    double key = f->links[C->path[j]].cap / (0.0 + 1.0);
+    if (key != key) return key;
+    if (j == 0 || key < x) x = key;
+  }
+  return x;
+}
+
+/* x into the distinct rates; 0 when SN_SIM_TRIV_K are taken already. */
+static int dfl_rate_add(double *rates, int *n, double x)
+{
+  for (int g = 0; g < *n; g++)
+    if (rates[g] == x) return 1;
+  if (*n == SN_SIM_TRIV_K) return 0;
+  rates[(*n)++] = x;
+  return 1;
 }
 
 /* Whether nothing can ever be shared (the static half; see the top). */
@@ -486,36 +508,19 @@ int sn_sim_dflow_static(const sn_sim_t *s)
   for (int c = 0; c < s->nch && ok; c++) {
     const sn_sim_chan_t *C = &s->ch[c];
     if (C->nparts > 1 || C->np < 1) ok = 0;
-    double x = 0;
     for (int j = 0; j < C->np && ok; j++) {
       const sn_sim_link_t *l = &f->links[C->path[j]];
       if (owner[C->path[j]] >= 0 || l->kind == SN_SIM_LINK_COMPUTE || l->kind == SN_SIM_LINK_POOL) ok = 0;
       owner[C->path[j]] = c;
-      double key = l->cap / (0.0 + 1.0); /* sn_sim_alone_rate's, weight 1 */
-      if (key != key) ok = 0;
-      if (j == 0 || key < x) x = key;
     }
-    if (!ok || !(x > 0 && x <= DBL_MAX)) {
-      ok = 0;
-      break;
-    }
-    int g = 0;
-    while (g < nrates && rates[g] != x) g++;
-    if (g == nrates) {
-      if (nrates == SN_SIM_TRIV_K) ok = 0;
-      else rates[nrates++] = x;
-    }
+    double x = dfl_path_rate(f, C);
+    ok = ok && x > 0 && x <= DBL_MAX && dfl_rate_add(rates, &nrates, x);
   }
   for (int r = 0; r < s->n && ok; r++) { /* the compute resources' rates, where any is used */
     double x = f->links[f->compute[s->r[r].frank]].cap;
     if (x > DBL_MAX || x != x) ok = 0; /* never rated alone */
     if (!(x > 0)) continue;              /* free: no flow */
-    int g = 0;
-    while (g < nrates && rates[g] != x) g++;
-    if (g == nrates) {
-      if (nrates == SN_SIM_TRIV_K) ok = 0;
-      else rates[nrates++] = x;
-    }
+    ok = ok && dfl_rate_add(rates, &nrates, x);
   }
   /* rates alone within 1e-12 of each other: sn_sim_share snaps the higher
    * one to the lower when both are in one recomputation (its tfail) */
@@ -581,10 +586,7 @@ int sn_sim_dflow(sn_sim_t *s)
     C->cons = C->arr + D.mask + 1;
     C->lat = f->lat_ps[SC->cls];
     C->msg = f->msg_ps[SC->cls];
-    for (int j = 0; j < SC->np; j++) {
-      double key = f->links[SC->path[j]].cap / (0.0 + 1.0);
-      if (j == 0 || key < C->rate) C->rate = key;
-    }
+    C->rate = dfl_path_rate(f, SC);
     for (int k = 0; k < SC->nacct; k++) {
       int l = s->chc[c].acct[k];
       if (D.acct_of[l] < 0) {
